@@ -1,0 +1,100 @@
+# faqbot -- build, test, fuzz, bench.
+#
+#   make            ./faqbot (optimised)
+#   make test       the whole suite: unit tests and the CLI tests under ASan and
+#                   UBSan, `faqbot check faq/`, the dev-set score, fuzz smoke runs
+#   make bench      classification speed against a Python `re` baseline, and RSS
+#   make lint       include directions, banned functions, clang-format
+#   make fuzz       the libFuzzer targets (clang), in build/fuzz/
+#
+# Sources: every src/*.c is part of the program; src/main.c is the only one not
+# linked into unit tests and fuzz targets. tests/unit/test_X.c is one cmocka
+# program a module; tests/fuzz/fuzz_X.c one libFuzzer target with its seed
+# corpus in tests/fuzz/corpus/X/. New files are picked up without editing this.
+
+CC      ?= cc
+CLANG   ?= clang
+PREFIX  ?= /usr/local
+VERSION := 0.1.0
+
+PKGS    := libpcre2-8 jansson libcurl yaml-0.1 libutf8proc
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+TEST_LIBS  := $(shell pkg-config --libs cmocka 2>/dev/null)
+
+WARN    := -Wall -Wextra -Werror -Wpedantic -Wmissing-prototypes -Wvla \
+           -Wshadow -Wstrict-prototypes -Wno-unused-parameter
+CSTD    := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
+CFLAGS  ?= -O2 -g
+ALL_CFLAGS = $(CSTD) $(WARN) -DFAQBOT_VERSION='"$(VERSION)"' $(PKG_CFLAGS) $(CFLAGS)
+
+SRC      := $(sort $(wildcard src/*.c))
+LIB_SRC  := $(filter-out src/main.c,$(SRC))
+HDR      := $(wildcard src/*.h)
+UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
+FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+
+OBJ      := $(SRC:src/%.c=build/rel/%.o)
+ASAN_OBJ := $(SRC:src/%.c=build/asan/%.o)
+ASAN_LIB := $(filter-out build/asan/main.o,$(ASAN_OBJ))
+UNITS    := $(UNIT_SRC:tests/unit/%.c=build/asan/%)
+FUZZERS  := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
+
+SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+.PHONY: all test unit clitest fuzz fuzz-smoke score check bench lint install clean
+all: faqbot
+
+faqbot: $(OBJ)
+	$(CC) $(CFLAGS) -o $@ $(OBJ) $(PKG_LIBS)
+
+build/rel/%.o: src/%.c $(HDR) | build/rel
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+build/asan/%.o: src/%.c $(HDR) | build/asan
+	$(CC) $(ALL_CFLAGS) -O1 $(SAN) -c -o $@ $<
+
+build/asan/faqbot: $(ASAN_OBJ)
+	$(CC) $(SAN) -o $@ $(ASAN_OBJ) $(PKG_LIBS)
+
+build/asan/test_%: tests/unit/test_%.c $(ASAN_LIB) $(HDR)
+	$(CC) $(ALL_CFLAGS) -O1 $(SAN) -Isrc -o $@ $< $(ASAN_LIB) $(PKG_LIBS) $(TEST_LIBS)
+
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_SRC) $(HDR) | build/fuzz
+	$(CLANG) $(CSTD) -DFAQBOT_VERSION='"$(VERSION)"' $(PKG_CFLAGS) -g -O1 -Isrc \
+	  -fsanitize=fuzzer,address,undefined -o $@ $< $(LIB_SRC) $(PKG_LIBS)
+
+build/rel build/asan build/fuzz:
+	mkdir -p $@
+
+# The whole suite. Each part prints its own summary; the last line is
+# "N passed, N failed" over the parts.
+test: build/asan/faqbot $(UNITS) $(FUZZERS)
+	@bash tests/run.sh
+
+unit: $(UNITS)
+	@for t in $(UNITS); do $$t || exit 1; done
+
+fuzz: $(FUZZERS)
+
+check: faqbot
+	./faqbot check faq/
+
+score: faqbot
+	../shared/eval/score --min-faq 0.9 --min-crisis-recall 1.0 \
+	  --max-crisis-false-alarm 0.03 --min-advice 0.9 --min-none 0.9 \
+	  ../shared/eval/dev.tsv
+
+bench: faqbot
+	@bash bench/run.sh
+
+lint:
+	@bash tests/lint.sh
+
+install: faqbot
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/faqbot/faq
+	install -m 0755 faqbot $(DESTDIR)$(PREFIX)/bin/faqbot
+	install -m 0644 faq/*.yml faq/README.md $(DESTDIR)$(PREFIX)/share/faqbot/faq/
+
+clean:
+	rm -rf build faqbot

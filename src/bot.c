@@ -1,0 +1,91 @@
+/* bot.c -- classify, decide whether to speak, compose (see bot.h). */
+#include "bot.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "classify.h"
+#include "helpline.h"
+#include "text.h"
+
+char *bot_compose(const struct faq *faq, const struct faq_entry *entry, const char *region)
+{
+	const char *ph;
+	char *lines, *out;
+	size_t pre, phl = strlen(FAQ_LINES_PLACEHOLDER), ll, rest;
+
+	if (!entry->answer)
+		return NULL;
+	ph = strstr(entry->answer, FAQ_LINES_PLACEHOLDER);
+	if (!ph)
+		return strdup(entry->answer);
+	lines = helpline_render(faq, region);
+	if (!lines) /* an unknown region must not cost a member the lines */
+		lines = helpline_render(faq, NULL);
+	if (!lines)
+		return NULL;
+	pre = (size_t)(ph - entry->answer);
+	ll = strlen(lines);
+	rest = strlen(ph + phl);
+	out = malloc(pre + ll + rest + 1);
+	if (out) {
+		memcpy(out, entry->answer, pre);
+		memcpy(out + pre, lines, ll);
+		memcpy(out + pre + ll, ph + phl, rest + 1);
+	}
+	free(lines);
+	return out;
+}
+
+enum err bot_handle(const struct faq *faq, const struct bot_in *in, struct bot_out *out)
+{
+	struct classify_result r;
+	char *norm = NULL;
+	size_t nlen = 0;
+	enum err e;
+
+	memset(out, 0, sizeof(*out));
+	e = text_normalise(in->text, in->len, &norm, &nlen);
+	if (e != ERR_OK)
+		return e;
+	e = classify(faq, norm, nlen, &r);
+	if (e != ERR_OK)
+		goto out;
+	out->question = text_is_question(norm);
+	out->addressed = in->mentioned || text_addresses(norm, in->nick);
+	out->matched = r.matched;
+	out->cls = r.cls;
+	out->entry = r.entry;
+	if (!r.matched)
+		goto out;
+	if (r.cls == FAQ_CLASS_CRISIS) {
+		out->reply = 1;
+		out->alert = 1;
+	} else {
+		out->reply = in->direct || out->addressed ||
+			     (in->policy == BOT_ANSWER_QUESTIONS && out->question);
+	}
+	if (out->reply) {
+		out->text = bot_compose(faq, r.entry, in->region);
+		if (!out->text) {
+			e = ERR_NOMEM;
+			goto out;
+		}
+	}
+out:
+	free(norm);
+	return e;
+}
+
+void bot_out_release(struct bot_out *out)
+{
+	if (!out)
+		return;
+	free(out->text);
+	out->text = NULL;
+}
+
+const char *bot_kind_name(const struct bot_out *out)
+{
+	return out->matched ? faq_class_name(out->cls) : "none";
+}

@@ -1,0 +1,128 @@
+/* classify.c -- crisis, then advice, then the best FAQ entry (classify.h). */
+#include "classify.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "match.h"
+
+/* mask_negations blanks, in buf, every stretch a crisis entry's negation
+ * matches. Blanks keep offsets and word breaks where they were. */
+static void mask_negations(const struct faq *faq, char *buf, size_t len, int *limited)
+{
+	size_t i, j;
+
+	for (i = 0; i < faq->nentries; i++) {
+		const struct faq_entry *e = &faq->entries[i];
+
+		if (e->cls != FAQ_CLASS_CRISIS)
+			continue;
+		for (j = 0; j < e->nnegations; j++) {
+			size_t from = 0, s, n;
+			int found;
+
+			while (from <= len) {
+				enum err r = match_find(faq->mctx, e->negations[j].re, buf, len, from,
+							&found, &s, &n);
+
+				if (r == ERR_LIMIT)
+					*limited = 1;
+				if (r != ERR_OK || !found)
+					break;
+				memset(buf + s, ' ', n);
+				from = s + (n ? n : 1);
+			}
+		}
+	}
+}
+
+/* best_of finds, among entries of class cls, the highest priority match,
+ * then the longest. Entries are in file order, so an earlier file wins a
+ * full tie. A pattern that hits a limit is no match here (only crisis fails
+ * safe, and crisis is decided before this). */
+static void best_of(const struct faq *faq, enum faq_class cls, const char *text, size_t len,
+		    struct classify_result *r)
+{
+	size_t i, j;
+
+	for (i = 0; i < faq->nentries; i++) {
+		const struct faq_entry *e = &faq->entries[i];
+
+		if (e->cls != cls)
+			continue;
+		if (r->matched && e->priority < r->entry->priority)
+			continue;
+		for (j = 0; j < e->npatterns; j++) {
+			size_t s, n;
+			int found;
+			enum err x = match_find(faq->mctx, e->patterns[j].re, text, len, 0, &found, &s, &n);
+
+			if (x == ERR_LIMIT) {
+				r->limited = 1;
+				log_warn("pattern hit the match limit entry=%s file=%s line=%u",
+					 e->id, e->file, e->patterns[j].line);
+			}
+			if (x != ERR_OK || !found)
+				continue;
+			if (!r->matched || e->priority > r->entry->priority ||
+			    (e->priority == r->entry->priority && n > r->len)) {
+				r->matched = 1;
+				r->cls = cls;
+				r->entry = e;
+				r->pattern = &e->patterns[j];
+				r->start = s;
+				r->len = n;
+			}
+		}
+	}
+}
+
+enum err classify(const struct faq *faq, const char *norm, size_t len, struct classify_result *r)
+{
+	char *masked;
+	size_t i, j;
+
+	memset(r, 0, sizeof(*r));
+	masked = malloc(len + 1);
+	if (!masked)
+		return ERR_NOMEM;
+	memcpy(masked, norm, len);
+	masked[len] = '\0';
+	mask_negations(faq, masked, len, &r->limited);
+	for (i = 0; i < faq->nentries; i++) {
+		const struct faq_entry *e = &faq->entries[i];
+
+		if (e->cls != FAQ_CLASS_CRISIS)
+			continue;
+		for (j = 0; j < e->npatterns; j++) {
+			size_t s = 0, n = 0;
+			int found;
+			enum err x = match_find(faq->mctx, e->patterns[j].re, masked, len, 0, &found, &s, &n);
+
+			if (x == ERR_LIMIT) {
+				/* fail safe: an unreadable message is treated as a crisis */
+				r->limited = 1;
+				found = 1;
+				log_warn("crisis pattern hit the match limit; treating as crisis "
+					 "entry=%s file=%s line=%u", e->id, e->file, e->patterns[j].line);
+			}
+			if (found) {
+				r->matched = 1;
+				r->cls = FAQ_CLASS_CRISIS;
+				r->entry = e;
+				r->pattern = &e->patterns[j];
+				r->start = s;
+				r->len = n;
+				free(masked);
+				return ERR_OK;
+			}
+		}
+	}
+	free(masked);
+	best_of(faq, FAQ_CLASS_ADVICE, norm, len, r);
+	if (r->matched)
+		return ERR_OK;
+	best_of(faq, FAQ_CLASS_FAQ, norm, len, r);
+	return ERR_OK;
+}

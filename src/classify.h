@@ -1,0 +1,31 @@
+/* classify.h -- the safety-first classifier: normalised text in, one class
+ * out, in the order crisis > advice > faq > none.
+ *
+ * A crisis is never outranked: crisis patterns run first and a match ends
+ * the search. Negations ("not suicidal") blank only the words they match
+ * before crisis patterns run, so they cannot hide any other risk phrase in
+ * the same message. A crisis pattern stopped by a PCRE2 limit counts as a
+ * match: on the crisis path a false alarm is the safe failure. */
+#ifndef FAQBOT_CLASSIFY_H
+#define FAQBOT_CLASSIFY_H
+
+#include <stddef.h>
+
+#include "err.h"
+#include "faq.h"
+
+struct classify_result {
+	int matched;                       /* 0: none */
+	enum faq_class cls;                /* when matched */
+	const struct faq_entry *entry;     /* borrowed from the store */
+	const struct faq_pattern *pattern; /* the pattern that decided */
+	size_t start, len;                 /* the matched text in the input */
+	int limited;                       /* some pattern hit a PCRE2 limit */
+};
+
+/* classify runs the store's patterns over norm (text_normalise output).
+ * Returns ERR_NOMEM only; everything else is an answer in *r. */
+enum err classify(const struct faq *faq, const char *norm, size_t len,
+		  struct classify_result *r);
+
+#endif

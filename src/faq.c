@@ -1,0 +1,1086 @@
+/* faq.c -- load and validate a FAQ folder (see faq.h).
+ *
+ * YAML is read with libyaml's document loader, which keeps the line and
+ * column of every node; those marks are how a moderator is told where to fix
+ * a file. Patterns and examples are usually literal blocks ("patterns: |"),
+ * one a line: their positions are the block's first line plus the index, and
+ * the column is read off the source line, since libyaml keeps only the
+ * block's own mark. */
+#include "faq.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <yaml.h>
+
+#include "helpline.h"
+#include "match.h"
+
+/* What one file's loading needs at hand. */
+struct yfile {
+	const char *path;
+	const char *src; /* the whole file, for columns of block lines */
+	size_t srclen;
+	yaml_document_t doc;
+	struct faq_diags *d;
+	size_t errors; /* errors found in this file */
+};
+
+/* --- diagnostics ---------------------------------------------------------- */
+
+enum err faq_diag_add(struct faq_diags *d, const char *file, unsigned line, unsigned col,
+		      int warning, const char *fmt, ...)
+{
+	char buf[1024];
+	struct faq_diag *g;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (d->n == d->cap) {
+		size_t cap = d->cap ? d->cap * 2 : 16;
+		struct faq_diag *v = realloc(d->v, cap * sizeof(*v));
+
+		if (!v)
+			return ERR_NOMEM;
+		d->v = v;
+		d->cap = cap;
+	}
+	g = &d->v[d->n];
+	g->file = strdup(file ? file : "");
+	g->msg = strdup(buf);
+	if (!g->file || !g->msg) {
+		free(g->file);
+		free(g->msg);
+		return ERR_NOMEM;
+	}
+	g->line = line;
+	g->col = col;
+	g->warning = warning;
+	d->n++;
+	if (warning)
+		d->warnings++;
+	else
+		d->errors++;
+	return ERR_OK;
+}
+
+void faq_diags_release(struct faq_diags *d)
+{
+	size_t i;
+
+	if (!d)
+		return;
+	for (i = 0; i < d->n; i++) {
+		free(d->v[i].file);
+		free(d->v[i].msg);
+	}
+	free(d->v);
+	memset(d, 0, sizeof(*d));
+}
+
+/* yerr records an error at a node of the file being loaded. */
+#define yerr(yf, node, ...)                                                             \
+	do {                                                                            \
+		(yf)->errors++;                                                         \
+		faq_diag_add((yf)->d, (yf)->path, (unsigned)(node)->start_mark.line + 1, \
+			     (unsigned)(node)->start_mark.column + 1, 0, __VA_ARGS__);  \
+	} while (0)
+
+/* --- small helpers -------------------------------------------------------- */
+
+const char *faq_class_name(enum faq_class c)
+{
+	switch (c) {
+	case FAQ_CLASS_CRISIS: return "crisis";
+	case FAQ_CLASS_ADVICE: return "advice";
+	case FAQ_CLASS_FAQ: return "faq";
+	}
+	return "faq";
+}
+
+int faq_date_ok(const char *s)
+{
+	static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	int y, m, dd, i;
+
+	if (strlen(s) != 10 || s[4] != '-' || s[7] != '-')
+		return 0;
+	for (i = 0; i < 10; i++)
+		if (i != 4 && i != 7 && (s[i] < '0' || s[i] > '9'))
+			return 0;
+	y = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 + (s[3] - '0');
+	m = (s[5] - '0') * 10 + (s[6] - '0');
+	dd = (s[8] - '0') * 10 + (s[9] - '0');
+	if (y < 2000 || m < 1 || m > 12 || dd < 1 || dd > mdays[m - 1])
+		return 0;
+	if (m == 2 && dd == 29 && !(y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)))
+		return 0;
+	return 1;
+}
+
+static int date_in_future(const char *s)
+{
+	char today[16];
+	time_t now = time(NULL);
+	struct tm tm;
+
+	if (!gmtime_r(&now, &tm))
+		return 0;
+	strftime(today, sizeof(today), "%Y-%m-%d", &tm);
+	/* a day of slack for moderators ahead of UTC */
+	now += 24 * 3600;
+	if (gmtime_r(&now, &tm))
+		strftime(today, sizeof(today), "%Y-%m-%d", &tm);
+	return strcmp(s, today) > 0;
+}
+
+static int id_ok(const char *s)
+{
+	size_t n = strlen(s), i;
+
+	if (n == 0 || n > 64 || s[0] == '-' || s[n - 1] == '-')
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
+			return 0;
+	return 1;
+}
+
+static yaml_node_t *node_at(struct yfile *yf, int idx)
+{
+	return yaml_document_get_node(&yf->doc, idx);
+}
+
+static const char *scalar(yaml_node_t *n)
+{
+	return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
+}
+
+/* trimmed_dup copies s without leading and trailing white space. */
+static char *trimmed_dup(const char *s, size_t n)
+{
+	char *r;
+
+	while (n > 0 && (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n'))
+		s++, n--;
+	while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' ||
+			 s[n - 1] == '\n'))
+		n--;
+	r = malloc(n + 1);
+	if (r) {
+		memcpy(r, s, n);
+		r[n] = '\0';
+	}
+	return r;
+}
+
+/* get_string returns a new copy of a scalar value, trimmed, or NULL with an
+ * error recorded when the node is not a non-empty scalar. */
+static char *get_string(struct yfile *yf, yaml_node_t *v, const char *key)
+{
+	const char *s = scalar(v);
+	char *r;
+
+	if (!s) {
+		yerr(yf, v, "'%s' must be text, not a list or a mapping", key);
+		return NULL;
+	}
+	r = trimmed_dup(s, strlen(s));
+	if (r && !*r) {
+		yerr(yf, v, "'%s' is empty", key);
+		free(r);
+		return NULL;
+	}
+	return r;
+}
+
+/* source_col finds the 1-based column of the first non-blank character of
+ * 0-based line `line` in the file. */
+static unsigned source_col(struct yfile *yf, unsigned line)
+{
+	const char *p = yf->src, *end = yf->src + yf->srclen;
+	unsigned l = 0, c = 1;
+
+	while (p < end && l < line) {
+		if (*p++ == '\n')
+			l++;
+	}
+	while (p < end && (*p == ' ' || *p == '\t'))
+		p++, c++;
+	return c;
+}
+
+/* A list of lines: either a YAML sequence of scalars or one block scalar
+ * with one item a line. For patterns, lines starting with '#' are comments. */
+struct line_item {
+	char *text;
+	unsigned line, col;
+};
+
+static int get_lines(struct yfile *yf, yaml_node_t *v, const char *key, int comments,
+		     struct line_item **out, size_t *nout)
+{
+	struct line_item *items = NULL;
+	size_t n = 0, cap = 0;
+
+	*out = NULL;
+	*nout = 0;
+#define PUSH_ITEM(t, l, c)                                                   \
+	do {                                                                 \
+		if (n == cap) {                                              \
+			size_t nc = cap ? cap * 2 : 8;                       \
+			struct line_item *ni = realloc(items, nc * sizeof(*ni)); \
+			if (!ni) {                                           \
+				free(t);                                     \
+				goto nomem;                                  \
+			}                                                    \
+			items = ni;                                          \
+			cap = nc;                                            \
+		}                                                            \
+		items[n].text = (t);                                         \
+		items[n].line = (l);                                         \
+		items[n].col = (c);                                          \
+		n++;                                                         \
+	} while (0)
+
+	if (v->type == YAML_SCALAR_NODE) {
+		const char *s = (const char *)v->data.scalar.value;
+		int block = v->data.scalar.style == YAML_LITERAL_SCALAR_STYLE ||
+			    v->data.scalar.style == YAML_FOLDED_SCALAR_STYLE;
+		unsigned line = (unsigned)v->start_mark.line + (block ? 1 : 0);
+
+		while (*s) {
+			const char *nl = strchr(s, '\n');
+			size_t len = nl ? (size_t)(nl - s) : strlen(s);
+			char *t = trimmed_dup(s, len);
+
+			if (!t)
+				goto nomem;
+			if (!*t || (comments && t[0] == '#')) {
+				free(t);
+			} else {
+				unsigned col = block ? source_col(yf, line)
+						     : (unsigned)v->start_mark.column + 1;
+				PUSH_ITEM(t, line + 1, col);
+			}
+			line++;
+			s += len + (nl ? 1 : 0);
+		}
+	} else if (v->type == YAML_SEQUENCE_NODE) {
+		yaml_node_item_t *it;
+
+		for (it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
+			yaml_node_t *e = node_at(yf, *it);
+			const char *s = scalar(e);
+			char *t;
+
+			if (!s) {
+				yerr(yf, e, "each item of '%s' must be one line of text", key);
+				continue;
+			}
+			t = trimmed_dup(s, strlen(s));
+			if (!t)
+				goto nomem;
+			if (!*t) {
+				yerr(yf, e, "an item of '%s' is empty", key);
+				free(t);
+				continue;
+			}
+			PUSH_ITEM(t, (unsigned)e->start_mark.line + 1,
+				  (unsigned)e->start_mark.column + 1 +
+					  (e->data.scalar.style == YAML_SINGLE_QUOTED_SCALAR_STYLE ||
+					   e->data.scalar.style == YAML_DOUBLE_QUOTED_SCALAR_STYLE));
+		}
+	} else {
+		yerr(yf, v, "'%s' must be a block of lines ('%s: |') or a list", key, key);
+	}
+#undef PUSH_ITEM
+	*out = items;
+	*nout = n;
+	return 0;
+nomem:
+	while (n > 0)
+		free(items[--n].text);
+	free(items);
+	return -1;
+}
+
+static void free_lines(struct line_item *items, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(items[i].text);
+	free(items);
+}
+
+/* compile_patterns turns lines into compiled patterns, reporting a PCRE2
+ * error at its exact column. */
+static int compile_patterns(struct yfile *yf, yaml_node_t *v, const char *key,
+			    struct faq_pattern **out, size_t *nout)
+{
+	struct line_item *items;
+	struct faq_pattern *pats;
+	size_t n, i, k = 0;
+
+	*out = NULL;
+	*nout = 0;
+	if (get_lines(yf, v, key, 1, &items, &n) < 0)
+		return -1;
+	pats = calloc(n ? n : 1, sizeof(*pats));
+	if (!pats) {
+		free_lines(items, n);
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		char msg[256];
+		size_t off = 0;
+		struct match_re *re = NULL;
+		enum err e = match_compile(items[i].text, &re, msg, sizeof(msg), &off);
+
+		if (e == ERR_NOMEM) {
+			free(items[i].text);
+			continue;
+		}
+		if (e != ERR_OK) {
+			yf->errors++;
+			faq_diag_add(yf->d, yf->path, items[i].line, items[i].col + (unsigned)off, 0,
+				     "pattern does not compile: %s (in '%s')", msg, items[i].text);
+			free(items[i].text);
+			continue;
+		}
+		pats[k].src = items[i].text;
+		pats[k].re = re;
+		pats[k].line = items[i].line;
+		pats[k].col = items[i].col;
+		k++;
+	}
+	free(items);
+	*out = pats;
+	*nout = k;
+	return 0;
+}
+
+static int to_samples(struct yfile *yf, yaml_node_t *v, const char *key,
+		      struct faq_sample **out, size_t *nout)
+{
+	struct line_item *items;
+	size_t n, i;
+
+	if (get_lines(yf, v, key, 0, &items, &n) < 0)
+		return -1;
+	/* struct line_item and struct faq_sample have the same members, but
+	 * copying keeps the two types free to diverge. */
+	*out = calloc(n ? n : 1, sizeof(**out));
+	if (!*out) {
+		free_lines(items, n);
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		(*out)[i].text = items[i].text;
+		(*out)[i].line = items[i].line;
+		(*out)[i].col = items[i].col;
+	}
+	free(items);
+	*nout = n;
+	return 0;
+}
+
+static void free_patterns(struct faq_pattern *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		free(p[i].src);
+		match_free(p[i].re);
+	}
+	free(p);
+}
+
+static void free_samples(struct faq_sample *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(s[i].text);
+	free(s);
+}
+
+static void entry_release(struct faq_entry *e)
+{
+	size_t i;
+
+	free(e->id);
+	free(e->question);
+	free(e->answer);
+	free(e->reviewed);
+	for (i = 0; i < e->nsources; i++)
+		free(e->sources[i]);
+	free(e->sources);
+	free_patterns(e->patterns, e->npatterns);
+	free_patterns(e->negations, e->nnegations);
+	free_samples(e->examples, e->nexamples);
+	free_samples(e->counter, e->ncounter);
+	free(e->file);
+	memset(e, 0, sizeof(*e));
+}
+
+/* --- one FAQ entry -------------------------------------------------------- */
+
+static const char *const entry_keys[] = {
+	"id", "class", "question", "reviewed", "priority", "sources", "patterns",
+	"negations", "answer", "examples", "not_examples", NULL,
+};
+
+/* suggest names the known key nearest to a misspelt one ("pattern"). */
+static const char *suggest(const char *key, const char *const *known)
+{
+	size_t kl = strlen(key);
+
+	for (; *known; known++) {
+		size_t n = strlen(*known);
+
+		if ((kl + 1 == n && strncmp(*known, key, kl) == 0) ||
+		    (n + 1 == kl && strncmp(*known, key, n) == 0) ||
+		    (kl == n && strncasecmp(*known, key, n) == 0))
+			return *known;
+	}
+	return NULL;
+}
+
+static int load_entry(struct yfile *yf, yaml_node_t *root, struct faq_entry *e)
+{
+	yaml_node_pair_t *p;
+	yaml_node_t *answer_node = NULL;
+
+	e->cls = FAQ_CLASS_FAQ;
+	e->line = (unsigned)root->start_mark.line + 1;
+	for (p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top; p++) {
+		yaml_node_t *kn = node_at(yf, p->key), *v = node_at(yf, p->value);
+		const char *k = scalar(kn);
+		const char *const *kk;
+		int known = 0;
+
+		if (!k) {
+			yerr(yf, kn, "a key must be a plain word");
+			continue;
+		}
+		for (kk = entry_keys; *kk; kk++)
+			known |= strcmp(*kk, k) == 0;
+		if (!known) {
+			const char *s = suggest(k, entry_keys);
+
+			if (s)
+				yerr(yf, kn, "unknown key '%s' (did you mean '%s'?)", k, s);
+			else
+				yerr(yf, kn, "unknown key '%s'; an entry has id, class, question, "
+					     "reviewed, priority, sources, patterns, negations, "
+					     "answer, examples, not_examples", k);
+			continue;
+		}
+#define ONCE(field)                                                        \
+	if (field) {                                                       \
+		yerr(yf, kn, "'%s' is given twice; keep one", k);          \
+		continue;                                                  \
+	}
+		if (strcmp(k, "id") == 0) {
+			ONCE(e->id);
+			e->id = get_string(yf, v, k);
+			if (e->id && !id_ok(e->id))
+				yerr(yf, v, "id '%s' may use only a-z, 0-9 and '-' (at most 64, "
+					    "not starting or ending with '-')", e->id);
+		} else if (strcmp(k, "class") == 0) {
+			const char *s = scalar(v);
+
+			if (s && strcmp(s, "faq") == 0)
+				e->cls = FAQ_CLASS_FAQ;
+			else if (s && strcmp(s, "advice") == 0)
+				e->cls = FAQ_CLASS_ADVICE;
+			else if (s && strcmp(s, "crisis") == 0)
+				e->cls = FAQ_CLASS_CRISIS;
+			else
+				yerr(yf, v, "class must be faq, advice or crisis, not '%s'", s ? s : "?");
+		} else if (strcmp(k, "question") == 0) {
+			ONCE(e->question);
+			e->question = get_string(yf, v, k);
+		} else if (strcmp(k, "reviewed") == 0) {
+			ONCE(e->reviewed);
+			e->reviewed = get_string(yf, v, k);
+			if (e->reviewed && !faq_date_ok(e->reviewed))
+				yerr(yf, v, "reviewed must be a date written YYYY-MM-DD, like "
+					    "2026-11-21, not '%s'", e->reviewed);
+			else if (e->reviewed && date_in_future(e->reviewed))
+				yerr(yf, v, "reviewed date %s is in the future", e->reviewed);
+		} else if (strcmp(k, "priority") == 0) {
+			const char *s = scalar(v);
+			char *end = NULL;
+			long n = s ? strtol(s, &end, 10) : 0;
+
+			if (!s || !*s || *end || n < -100 || n > 100)
+				yerr(yf, v, "priority must be a whole number from -100 to 100");
+			else
+				e->priority = (int)n;
+		} else if (strcmp(k, "sources") == 0) {
+			struct line_item *items;
+			size_t n, i;
+
+			if (get_lines(yf, v, k, 0, &items, &n) < 0)
+				return -1;
+			e->sources = calloc(n ? n : 1, sizeof(char *));
+			if (!e->sources) {
+				free_lines(items, n);
+				return -1;
+			}
+			for (i = 0; i < n; i++)
+				e->sources[i] = items[i].text;
+			e->nsources = n;
+			free(items);
+		} else if (strcmp(k, "patterns") == 0) {
+			ONCE(e->patterns);
+			if (compile_patterns(yf, v, k, &e->patterns, &e->npatterns) < 0)
+				return -1;
+		} else if (strcmp(k, "negations") == 0) {
+			ONCE(e->negations);
+			if (compile_patterns(yf, v, k, &e->negations, &e->nnegations) < 0)
+				return -1;
+		} else if (strcmp(k, "answer") == 0) {
+			const char *s = scalar(v);
+
+			ONCE(e->answer);
+			answer_node = v;
+			if (!s) {
+				yerr(yf, v, "'answer' must be text ('answer: |' then the lines)");
+				continue;
+			}
+			e->answer = trimmed_dup(s, strlen(s));
+			if (!e->answer)
+				return -1;
+		} else if (strcmp(k, "examples") == 0) {
+			ONCE(e->examples);
+			if (to_samples(yf, v, k, &e->examples, &e->nexamples) < 0)
+				return -1;
+		} else if (strcmp(k, "not_examples") == 0) {
+			ONCE(e->counter);
+			if (to_samples(yf, v, k, &e->counter, &e->ncounter) < 0)
+				return -1;
+		}
+#undef ONCE
+	}
+
+	/* What every entry needs, said at the entry's first line. */
+	if (!e->id)
+		yerr(yf, root, "the entry has no 'id'");
+	if (!e->question)
+		yerr(yf, root, "the entry has no 'question' (the question it answers, in plain words)");
+	if (!e->reviewed)
+		yerr(yf, root, "the entry has no 'reviewed' date (YYYY-MM-DD)");
+	if (!e->patterns || e->npatterns == 0)
+		yerr(yf, root, "the entry has no 'patterns': without one it can never be chosen");
+	if (!e->examples || e->nexamples == 0)
+		yerr(yf, root, "the entry has no 'examples': give at least one message that "
+			       "must get this answer");
+	if (e->cls == FAQ_CLASS_FAQ && e->nsources == 0 && e->id && strcmp(e->id, "about-bot") != 0)
+		yerr(yf, root, "the entry has no 'sources': name the articles the answer comes from");
+	if (e->nnegations && e->cls != FAQ_CLASS_CRISIS)
+		yerr(yf, root, "'negations' only work in crisis entries");
+	if (!e->answer || !*e->answer) {
+		yerr(yf, answer_node ? answer_node : root, "the entry has no 'answer'");
+	} else {
+		size_t words = 0;
+		const char *s = e->answer;
+		int in = 0;
+
+		for (; *s; s++) {
+			int sp = *s == ' ' || *s == '\n' || *s == '\t';
+
+			words += !sp && !in;
+			in = !sp;
+		}
+		if (e->cls == FAQ_CLASS_FAQ &&
+		    (words < FAQ_ANSWER_MIN_WORDS || words > FAQ_ANSWER_MAX_WORDS))
+			yerr(yf, answer_node, "the answer has %zu words; keep it between %d and %d",
+			     words, FAQ_ANSWER_MIN_WORDS, FAQ_ANSWER_MAX_WORDS);
+		if (e->cls == FAQ_CLASS_CRISIS) {
+			if (!strstr(e->answer, FAQ_LINES_PLACEHOLDER))
+				yerr(yf, answer_node, "a crisis answer must contain %s where the "
+						      "crisis lines go", FAQ_LINES_PLACEHOLDER);
+			else if (words > FAQ_CRISIS_MAX_WORDS)
+				yerr(yf, answer_node, "the crisis answer has %zu words; keep it under "
+						      "%d: short is kinder in a crisis",
+				     words, FAQ_CRISIS_MAX_WORDS);
+		} else if (strstr(e->answer, FAQ_LINES_PLACEHOLDER)) {
+			yerr(yf, answer_node, "%s only works in crisis answers", FAQ_LINES_PLACEHOLDER);
+		}
+	}
+	return 0;
+}
+
+/* --- crisis lines --------------------------------------------------------- */
+
+static const char *const line_keys[] = {
+	"name", "kind", "number", "keyword", "url", "text", "source", "verified", NULL,
+};
+
+static void helpline_release(struct faq_helpline *h)
+{
+	free(h->name);
+	free(h->kind);
+	free(h->number);
+	free(h->keyword);
+	free(h->url);
+	free(h->text);
+	free(h->source);
+	free(h->verified);
+}
+
+static void region_release(struct faq_region *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->nlines; i++)
+		helpline_release(&r->lines[i]);
+	free(r->lines);
+	free(r->code);
+	free(r->name);
+}
+
+static int load_helpline(struct yfile *yf, const char *region, yaml_node_t *m,
+			 struct faq_helpline *h)
+{
+	yaml_node_pair_t *p;
+	char why[256];
+
+	h->line = (unsigned)m->start_mark.line + 1;
+	if (m->type != YAML_MAPPING_NODE) {
+		yerr(yf, m, "each crisis line must be a mapping (name:, kind:, number: ...)");
+		return 0;
+	}
+	for (p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++) {
+		yaml_node_t *kn = node_at(yf, p->key), *v = node_at(yf, p->value);
+		const char *k = scalar(kn);
+		char **slot = NULL;
+
+		if (!k) {
+			yerr(yf, kn, "a key must be a plain word");
+			continue;
+		}
+		if (strcmp(k, "name") == 0) slot = &h->name;
+		else if (strcmp(k, "kind") == 0) slot = &h->kind;
+		else if (strcmp(k, "number") == 0) slot = &h->number;
+		else if (strcmp(k, "keyword") == 0) slot = &h->keyword;
+		else if (strcmp(k, "url") == 0) slot = &h->url;
+		else if (strcmp(k, "text") == 0) slot = &h->text;
+		else if (strcmp(k, "source") == 0) slot = &h->source;
+		else if (strcmp(k, "verified") == 0) slot = &h->verified;
+		if (!slot) {
+			const char *s = suggest(k, line_keys);
+
+			yerr(yf, kn, "unknown key '%s' in a crisis line%s%s%s", k,
+			     s ? " (did you mean '" : "", s ? s : "", s ? "'?)" : "");
+			continue;
+		}
+		if (*slot) {
+			yerr(yf, kn, "'%s' is given twice; keep one", k);
+			continue;
+		}
+		*slot = get_string(yf, v, k);
+	}
+	if (!h->name) yerr(yf, m, "the crisis line has no 'name'");
+	if (!h->text) yerr(yf, m, "the crisis line has no 'text' (what a member reads)");
+	if (!h->source) yerr(yf, m, "the crisis line has no 'source' (where it was checked)");
+	if (!h->verified)
+		yerr(yf, m, "the crisis line has no 'verified' date (YYYY-MM-DD)");
+	else if (!faq_date_ok(h->verified))
+		yerr(yf, m, "verified must be a date written YYYY-MM-DD, not '%s'", h->verified);
+	else if (date_in_future(h->verified))
+		yerr(yf, m, "verified date %s is in the future", h->verified);
+	if (!h->kind) {
+		yerr(yf, m, "the crisis line has no 'kind' (emergency, phone, sms or web)");
+	} else if (helpline_check(region, h->kind, h->number, h->keyword, h->url, h->text,
+				  why, sizeof(why)) != ERR_OK) {
+		yerr(yf, m, "crisis line '%s': %s", h->name ? h->name : "?", why);
+	}
+	return 0;
+}
+
+static int load_lines_file(struct yfile *yf, yaml_node_t *root, struct faq *faq)
+{
+	yaml_node_pair_t *p;
+
+	for (p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top; p++) {
+		yaml_node_t *kn = node_at(yf, p->key), *v = node_at(yf, p->value);
+		const char *k = scalar(kn);
+
+		if (k && strcmp(k, "default_region") == 0) {
+			free(faq->default_region);
+			faq->default_region = get_string(yf, v, k);
+		} else if (k && strcmp(k, "regions") == 0) {
+			yaml_node_item_t *it;
+
+			if (v->type != YAML_SEQUENCE_NODE) {
+				yerr(yf, v, "'regions' must be a list of regions");
+				continue;
+			}
+			for (it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
+				yaml_node_t *rn = node_at(yf, *it);
+				struct faq_region *r, *nr;
+				yaml_node_pair_t *q;
+
+				if (rn->type != YAML_MAPPING_NODE) {
+					yerr(yf, rn, "each region must be a mapping (region:, name:, lines:)");
+					continue;
+				}
+				nr = realloc(faq->regions, (faq->nregions + 1) * sizeof(*nr));
+				if (!nr)
+					return -1;
+				faq->regions = nr;
+				r = &faq->regions[faq->nregions++];
+				memset(r, 0, sizeof(*r));
+				r->line = (unsigned)rn->start_mark.line + 1;
+				for (q = rn->data.mapping.pairs.start; q < rn->data.mapping.pairs.top; q++) {
+					yaml_node_t *qk = node_at(yf, q->key), *qv = node_at(yf, q->value);
+					const char *s = scalar(qk);
+
+					if (s && strcmp(s, "region") == 0 && !r->code) {
+						r->code = get_string(yf, qv, s);
+					} else if (s && strcmp(s, "name") == 0 && !r->name) {
+						r->name = get_string(yf, qv, s);
+					} else if (s && strcmp(s, "lines") == 0 && !r->lines &&
+						   qv->type == YAML_SEQUENCE_NODE) {
+						size_t n = (size_t)(qv->data.sequence.items.top -
+								    qv->data.sequence.items.start), i;
+
+						r->lines = calloc(n ? n : 1, sizeof(*r->lines));
+						if (!r->lines)
+							return -1;
+						for (i = 0; i < n; i++) {
+							yaml_node_t *ln = node_at(yf, qv->data.sequence.items.start[i]);
+
+							load_helpline(yf, r->code ? r->code : "", ln,
+								      &r->lines[r->nlines++]);
+						}
+					} else {
+						yerr(yf, qk, "unexpected '%s' in a region (it has region, "
+							     "name and lines, once each)", s ? s : "?");
+					}
+				}
+				if (!r->code)
+					yerr(yf, rn, "the region has no 'region' code (like us or uk)");
+				if (!r->lines || r->nlines == 0)
+					yerr(yf, rn, "region '%s' has no 'lines'", r->code ? r->code : "?");
+			}
+		} else {
+			yerr(yf, kn, "unknown key '%s' in the crisis lines file (it has "
+				     "default_region and regions)", k ? k : "?");
+		}
+	}
+	if (!faq->default_region)
+		yerr(yf, root, "the crisis lines file has no 'default_region'");
+	return 0;
+}
+
+/* --- files and folders ---------------------------------------------------- */
+
+static char *read_file(const char *path, size_t *len, struct faq_diags *d)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL;
+	size_t n;
+
+	if (!f) {
+		faq_diag_add(d, path, 0, 0, 0, "cannot open: %s", strerror(errno));
+		return NULL;
+	}
+	buf = malloc(FAQ_MAX_FILE_BYTES + 1);
+	if (!buf) {
+		fclose(f);
+		return NULL;
+	}
+	n = fread(buf, 1, FAQ_MAX_FILE_BYTES + 1, f);
+	if (ferror(f)) {
+		faq_diag_add(d, path, 0, 0, 0, "cannot read: %s", strerror(errno));
+		free(buf);
+		buf = NULL;
+	} else if (n > FAQ_MAX_FILE_BYTES) {
+		faq_diag_add(d, path, 0, 0, 0, "file is larger than %d bytes; split it",
+			     FAQ_MAX_FILE_BYTES);
+		free(buf);
+		buf = NULL;
+	} else {
+		buf[n] = '\0';
+		*len = n;
+	}
+	fclose(f);
+	return buf;
+}
+
+/* load_file parses one file into either an entry (appended to faq) or the
+ * crisis lines. Returns -1 only when memory ran out. */
+static int load_file(const char *path, struct faq *faq, struct faq_diags *d)
+{
+	struct yfile yf = {0};
+	yaml_parser_t parser;
+	yaml_node_t *root;
+	char *src;
+	size_t len = 0;
+	int rc = 0, parser_ok = 0, doc_ok = 0;
+
+	yf.path = path;
+	yf.d = d;
+	src = read_file(path, &len, d);
+	if (!src)
+		return 0;
+	yf.src = src;
+	yf.srclen = len;
+	if (memchr(src, '\0', len)) {
+		faq_diag_add(d, path, 1, 1, 0, "the file holds a NUL byte; is it really text?");
+		goto out;
+	}
+	if (!yaml_parser_initialize(&parser))
+		goto nomem;
+	parser_ok = 1;
+	yaml_parser_set_input_string(&parser, (const unsigned char *)src, len);
+	if (!yaml_parser_load(&parser, &yf.doc)) {
+		faq_diag_add(d, path, (unsigned)parser.problem_mark.line + 1,
+			     (unsigned)parser.problem_mark.column + 1, 0,
+			     "YAML: %s%s%s (check indentation, and put a pattern with ': ' or "
+			     "a leading '[' or '{' inside a 'patterns: |' block)",
+			     parser.problem ? parser.problem : "syntax error",
+			     parser.context ? " " : "", parser.context ? parser.context : "");
+		goto out;
+	}
+	doc_ok = 1;
+	root = yaml_document_get_root_node(&yf.doc);
+	if (!root) {
+		faq_diag_add(d, path, 1, 1, 1, "the file is empty; it adds nothing");
+		goto out;
+	}
+	if (root->type != YAML_MAPPING_NODE) {
+		yerr(&yf, root, "the file must hold one entry: lines of 'key: value', "
+				"starting with 'id: ...'");
+		goto out;
+	}
+	{
+		/* a second document ("---") would be silently ignored: say so */
+		yaml_document_t next;
+
+		if (yaml_parser_load(&parser, &next)) {
+			if (yaml_document_get_root_node(&next))
+				faq_diag_add(d, path, (unsigned)next.start_mark.line + 1, 1, 0,
+					     "only one entry a file: move this one to a file of its own");
+			yaml_document_delete(&next);
+		}
+	}
+	{
+		yaml_node_pair_t *p;
+		int is_lines = 0;
+
+		for (p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top; p++) {
+			const char *k = scalar(node_at(&yf, p->key));
+
+			is_lines |= k && strcmp(k, "regions") == 0;
+		}
+		if (is_lines) {
+			if (faq->lines_file) {
+				yerr(&yf, root, "crisis lines are already given in %s; keep one file",
+				     faq->lines_file);
+				goto out;
+			}
+			faq->lines_file = strdup(path);
+			if (!faq->lines_file || load_lines_file(&yf, root, faq) < 0)
+				goto nomem;
+		} else {
+			struct faq_entry *ne = realloc(faq->entries,
+						       (faq->nentries + 1) * sizeof(*ne));
+			struct faq_entry *e;
+
+			if (!ne)
+				goto nomem;
+			faq->entries = ne;
+			e = &faq->entries[faq->nentries++];
+			memset(e, 0, sizeof(*e));
+			e->file = strdup(path);
+			if (!e->file || load_entry(&yf, root, e) < 0)
+				goto nomem;
+		}
+	}
+	goto out;
+nomem:
+	rc = -1;
+out:
+	if (doc_ok)
+		yaml_document_delete(&yf.doc);
+	if (parser_ok)
+		yaml_parser_delete(&parser);
+	free(src);
+	return rc;
+}
+
+static int has_yaml_ext(const char *name)
+{
+	size_t n = strlen(name);
+
+	return (n > 4 && strcmp(name + n - 4, ".yml") == 0) ||
+	       (n > 5 && strcmp(name + n - 5, ".yaml") == 0);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* cross_checks: what no single file can tell. */
+static void cross_checks(struct faq *faq, struct faq_diags *d)
+{
+	size_t i, j, ncrisis = 0;
+
+	for (i = 0; i < faq->nentries; i++) {
+		const struct faq_entry *a = &faq->entries[i];
+
+		ncrisis += a->cls == FAQ_CLASS_CRISIS;
+		if (!a->id)
+			continue;
+		for (j = 0; j < i; j++) {
+			const struct faq_entry *b = &faq->entries[j];
+
+			if (b->id && strcmp(a->id, b->id) == 0) {
+				faq_diag_add(d, a->file, a->line, 1, 0,
+					     "duplicate id '%s': %s uses it already", a->id, b->file);
+				break;
+			}
+		}
+	}
+	if (ncrisis == 0)
+		faq_diag_add(d, "", 0, 0, 0, "no crisis entry: faqbot will not run without one "
+					     "(an entry with class: crisis)");
+	if (!faq->lines_file) {
+		faq_diag_add(d, "", 0, 0, 0, "no crisis lines file (a file with 'regions:'): "
+					     "faqbot will not run without one");
+	} else {
+		for (i = 0; i < faq->nregions; i++)
+			for (j = 0; j < i; j++)
+				if (faq->regions[i].code && faq->regions[j].code &&
+				    strcmp(faq->regions[i].code, faq->regions[j].code) == 0)
+					faq_diag_add(d, faq->lines_file, faq->regions[i].line, 1, 0,
+						     "region '%s' is given twice", faq->regions[i].code);
+		if (faq->default_region && !faq_region(faq, faq->default_region))
+			faq_diag_add(d, faq->lines_file, 1, 1, 0,
+				     "default_region '%s' is not one of the regions",
+				     faq->default_region);
+	}
+}
+
+enum err faq_load(const char *dir, struct faq **out, struct faq_diags *d)
+{
+	struct faq *faq = NULL;
+	char **names = NULL;
+	size_t nnames = 0, i;
+	size_t errors_before = d->errors;
+	enum err e = ERR_NOMEM;
+	DIR *dh = NULL;
+	struct dirent *de;
+
+	*out = NULL;
+	dh = opendir(dir);
+	if (!dh) {
+		faq_diag_add(d, dir, 0, 0, 0, "cannot open the FAQ folder: %s", strerror(errno));
+		return ERR_IO;
+	}
+	names = calloc(FAQ_MAX_FILES, sizeof(char *));
+	faq = calloc(1, sizeof(*faq));
+	if (!names || !faq)
+		goto out;
+	while ((de = readdir(dh)) != NULL) {
+		char path[4096];
+		struct stat st;
+
+		if (de->d_name[0] == '.' || !has_yaml_ext(de->d_name))
+			continue;
+		if (nnames == FAQ_MAX_FILES) {
+			faq_diag_add(d, dir, 0, 0, 0, "more than %d FAQ files; only the first are read",
+				     FAQ_MAX_FILES);
+			break;
+		}
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
+			continue;
+		names[nnames] = strdup(path);
+		if (!names[nnames])
+			goto out;
+		nnames++;
+	}
+	/* file name order is the documented tie-break between equal matches */
+	qsort(names, nnames, sizeof(char *), cmp_str);
+	for (i = 0; i < nnames; i++)
+		if (load_file(names[i], faq, d) < 0)
+			goto out;
+	cross_checks(faq, d);
+	faq->mctx = match_ctx_new(1);
+	if (!faq->mctx)
+		goto out;
+	if (d->errors > errors_before) {
+		e = ERR_INVALID;
+		goto out;
+	}
+	*out = faq;
+	faq = NULL;
+	e = ERR_OK;
+out:
+	if (dh)
+		closedir(dh);
+	for (i = 0; i < nnames; i++)
+		free(names[i]);
+	free(names);
+	faq_free(faq);
+	return e;
+}
+
+void faq_free(struct faq *faq)
+{
+	size_t i;
+
+	if (!faq)
+		return;
+	for (i = 0; i < faq->nentries; i++)
+		entry_release(&faq->entries[i]);
+	free(faq->entries);
+	for (i = 0; i < faq->nregions; i++)
+		region_release(&faq->regions[i]);
+	free(faq->regions);
+	free(faq->default_region);
+	free(faq->lines_file);
+	match_ctx_free(faq->mctx);
+	free(faq);
+}
+
+const struct faq_entry *faq_find(const struct faq *faq, const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < faq->nentries; i++)
+		if (faq->entries[i].id && strcmp(faq->entries[i].id, id) == 0)
+			return &faq->entries[i];
+	return NULL;
+}
+
+const struct faq_region *faq_region(const struct faq *faq, const char *code)
+{
+	size_t i;
+
+	if (!code)
+		code = faq->default_region;
+	if (!code)
+		return NULL;
+	for (i = 0; i < faq->nregions; i++)
+		if (faq->regions[i].code && strcasecmp(faq->regions[i].code, code) == 0)
+			return &faq->regions[i];
+	return NULL;
+}

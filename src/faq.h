@@ -1,0 +1,115 @@
+/* faq.h -- the FAQ store: load every file of a FAQ folder, validate its
+ * structure, compile its patterns. No classification here (classify.h), no
+ * network, no global state: a store is built whole or not at all, so a
+ * reload can build a new one and swap it in only when it is clean.
+ *
+ * A store is read-only once built. Every string in it is owned by it. */
+#ifndef FAQBOT_FAQ_H
+#define FAQBOT_FAQ_H
+
+#include <stddef.h>
+
+#include "err.h"
+
+#define FAQ_MAX_FILES      1000    /* files read from one folder */
+#define FAQ_MAX_FILE_BYTES (1 << 20) /* one FAQ file */
+#define FAQ_ANSWER_MIN_WORDS 40    /* faq answers: warm but short */
+#define FAQ_ANSWER_MAX_WORDS 120
+#define FAQ_CRISIS_MAX_WORDS 130   /* crisis text before the lines go in */
+#define FAQ_LINES_PLACEHOLDER "{crisis_lines}"
+
+enum faq_class { FAQ_CLASS_FAQ, FAQ_CLASS_ADVICE, FAQ_CLASS_CRISIS };
+
+struct match_re;
+struct match_ctx;
+
+struct faq_pattern {
+	char *src;           /* as written */
+	struct match_re *re; /* compiled */
+	unsigned line, col;  /* where it is written, 1-based */
+};
+
+struct faq_sample { /* an example or a not-example message */
+	char *text;
+	unsigned line, col;
+};
+
+struct faq_entry {
+	char *id, *question, *answer, *reviewed;
+	enum faq_class cls;
+	int priority;
+	char **sources;
+	size_t nsources;
+	struct faq_pattern *patterns, *negations;
+	size_t npatterns, nnegations;
+	struct faq_sample *examples, *counter;
+	size_t nexamples, ncounter;
+	char *file; /* path as it was opened */
+	unsigned line;
+};
+
+struct faq_helpline {
+	char *name, *kind, *number, *keyword, *url, *text, *source, *verified;
+	unsigned line;
+};
+
+struct faq_region {
+	char *code, *name;
+	struct faq_helpline *lines;
+	size_t nlines;
+	unsigned line;
+};
+
+struct faq {
+	struct faq_entry *entries; /* sorted by file name: the tie-break order */
+	size_t nentries;
+	struct faq_region *regions;
+	size_t nregions;
+	char *default_region;
+	char *lines_file;
+	struct match_ctx *mctx; /* for classify_*; one store serves one thread */
+};
+
+/* One finding of a load or a check, to show as "file:line:col: message". */
+struct faq_diag {
+	char *file;
+	unsigned line, col;
+	int warning; /* 0: an error (the FAQ is refused), 1: a warning */
+	char *msg;
+};
+
+struct faq_diags {
+	struct faq_diag *v;
+	size_t n, cap, errors, warnings;
+};
+
+/* faq_load reads every *.yml and *.yaml file of dir (not its sub-folders).
+ * Each finding is appended to d. Returns ERR_OK with a new store in *out
+ * when there was no error (warnings allowed); otherwise *out is NULL and d
+ * says why. A store needs at least one crisis entry and the crisis lines. */
+enum err faq_load(const char *dir, struct faq **out, struct faq_diags *d);
+void faq_free(struct faq *faq);
+
+/* faq_find returns the entry with that id, or NULL. Borrowed. */
+const struct faq_entry *faq_find(const struct faq *faq, const char *id);
+
+/* faq_region returns the region with that code, or the default region when
+ * code is NULL, or NULL when there is no such region. Borrowed. */
+const struct faq_region *faq_region(const struct faq *faq, const char *code);
+
+const char *faq_class_name(enum faq_class c);
+
+/* faq_diag_add appends a finding (printf-style message). Returns ERR_NOMEM
+ * when it could not be kept. */
+enum err faq_diag_add(struct faq_diags *d, const char *file, unsigned line, unsigned col,
+		      int warning, const char *fmt, ...)
+#if defined(__GNUC__)
+	__attribute__((format(printf, 6, 7)))
+#endif
+	;
+void faq_diags_release(struct faq_diags *d);
+
+/* faq_date_ok says whether s is a real calendar date written YYYY-MM-DD. */
+int faq_date_ok(const char *s);
+
+#endif

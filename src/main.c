@@ -1,0 +1,468 @@
+/* main.c -- the command line and the wiring: the only file that sees every
+ * module. Only here does the process exit, and only with the documented
+ * codes:
+ *   0  success
+ *   1  a runtime failure (input unreadable, out of memory)
+ *   2  a usage error (unknown command or option)
+ *   3  the FAQ has errors (faqbot check, or any command that loads it) */
+#include <curl/curl.h>
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <utf8proc.h>
+#include <yaml.h>
+
+#include "bot.h"
+#include "check.h"
+#include "faq.h"
+#include "helpline.h"
+#include "log.h"
+#include "match.h"
+#include "text.h"
+
+#ifndef FAQBOT_VERSION
+#define FAQBOT_VERSION "dev"
+#endif
+#ifndef FAQBOT_DATADIR
+#define FAQBOT_DATADIR "/usr/local/share/faqbot"
+#endif
+
+#define EXIT_RUNTIME 1
+#define EXIT_USAGE   2
+#define EXIT_FAQ     3
+
+/* One input line of `ask -` is at most this long; the rest of a longer line
+ * is read and dropped (only TEXT_CLASSIFY_MAX bytes are classified anyway). */
+#define ASK_LINE_MAX (64 * 1024)
+
+static const char usage_text[] =
+	"usage: faqbot [--faq DIR] [--region CODE] COMMAND [ARGS]\n"
+	"\n"
+	"commands:\n"
+	"  run               start the bot; with no configuration, a console chat\n"
+	"  chat              talk to the bot in this terminal (no server needed)\n"
+	"  ask TEXT          print the reply a member would see for TEXT\n"
+	"  ask [--json] -    read one message a line; with --json, print one JSON\n"
+	"                    object a line: {\"kind\", \"id\", \"answer\"}\n"
+	"  check [DIR]       validate a FAQ folder (default: the one in use); errors\n"
+	"                    as file:line:col: message\n"
+	"      --seeds DIR   also require every source to be an article in DIR\n"
+	"      --max-age N   warn about entries reviewed more than N days ago (365)\n"
+	"  topics [--json]   list every entry: id, class, question, patterns\n"
+	"\n"
+	"options:\n"
+	"  --faq DIR         the FAQ folder (default: $FAQBOT_FAQ_DIR, ./faq, or\n"
+	"                    " FAQBOT_DATADIR "/faq)\n"
+	"  --region CODE     crisis lines region (us, ca, uk, ie, au, nz; default\n"
+	"                    from the FAQ)\n"
+	"  -h, --help        this text\n"
+	"  -V, --version     the version, with the libraries in use\n"
+	"\n"
+	"exit status: 0 success, 1 runtime failure, 2 usage error, 3 FAQ errors\n";
+
+struct opts {
+	const char *faq_dir;
+	const char *region;
+};
+
+static int usage_error(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "faqbot: ");
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, "\nTry 'faqbot --help'.\n");
+	return EXIT_USAGE;
+}
+
+static const char *default_faq_dir(void)
+{
+	const char *env = getenv("FAQBOT_FAQ_DIR");
+
+	if (env && *env)
+		return env;
+	if (access("faq", R_OK | X_OK) == 0)
+		return "faq";
+	return FAQBOT_DATADIR "/faq";
+}
+
+static void print_diags(const struct faq_diags *d)
+{
+	size_t i;
+
+	for (i = 0; i < d->n; i++) {
+		const struct faq_diag *g = &d->v[i];
+
+		if (g->line)
+			fprintf(stderr, "%s:%u:%u: %s: %s\n", g->file, g->line, g->col,
+				g->warning ? "warning" : "error", g->msg);
+		else if (g->file[0])
+			fprintf(stderr, "%s: %s: %s\n", g->file, g->warning ? "warning" : "error",
+				g->msg);
+		else
+			fprintf(stderr, "faqbot: %s: %s\n", g->warning ? "warning" : "error", g->msg);
+	}
+}
+
+/* load_or_say loads the FAQ; on failure it prints why and returns NULL. */
+static struct faq *load_or_say(const struct opts *o)
+{
+	struct faq_diags d = {0};
+	struct faq *faq = NULL;
+	const char *dir = o->faq_dir ? o->faq_dir : default_faq_dir();
+
+	if (faq_load(dir, &faq, &d) != ERR_OK) {
+		print_diags(&d);
+		fprintf(stderr, "faqbot: the FAQ in %s has %zu error(s); run 'faqbot check %s'\n",
+			dir, d.errors, dir);
+	} else if (o->region && !faq_region(faq, o->region)) {
+		fprintf(stderr, "faqbot: no crisis lines for region '%s' in %s\n", o->region,
+			faq->lines_file);
+		faq_free(faq);
+		faq = NULL;
+	}
+	faq_diags_release(&d);
+	return faq;
+}
+
+static int cmd_version(void)
+{
+	char pcre[96];
+	const curl_version_info_data *cv = curl_version_info(CURLVERSION_NOW);
+
+	match_version(pcre, sizeof(pcre));
+	printf("faqbot %s\n%s, jansson %s, libcurl %s (%s), libyaml %s, utf8proc %s\n",
+	       FAQBOT_VERSION, pcre, jansson_version_str(), cv->version,
+	       cv->ssl_version ? cv->ssl_version : "no TLS", yaml_get_version_string(),
+	       utf8proc_version());
+	return 0;
+}
+
+/* json_line prints the object for one message and frees nothing of out. */
+static int print_json(const struct bot_out *out)
+{
+	json_t *o = json_object();
+	char *s;
+
+	if (!o)
+		return -1;
+	json_object_set_new(o, "kind", json_string(bot_kind_name(out)));
+	if (out->matched && out->entry->id)
+		json_object_set_new(o, "id", json_string(out->entry->id));
+	if (out->text)
+		json_object_set_new(o, "answer", json_string(out->text));
+	s = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
+	json_decref(o);
+	if (!s)
+		return -1;
+	puts(s);
+	free(s);
+	fflush(stdout);
+	return 0;
+}
+
+/* ask_one answers text as a direct message would be answered: the
+ * command line is a conversation with the bot. */
+static enum err ask_one(const struct faq *faq, const struct opts *o, const char *text,
+			size_t len, struct bot_out *out)
+{
+	struct bot_in in = {0};
+
+	in.text = text;
+	in.len = len;
+	in.direct = 1;
+	in.region = o->region;
+	return bot_handle(faq, &in, out);
+}
+
+/* read_line reads one line of at most max bytes into *buf (grown as needed),
+ * dropping the rest of a longer line. Returns the length, or -1 at EOF. */
+static long read_line(FILE *f, char **buf, size_t *cap, size_t max)
+{
+	size_t n = 0;
+	int c, any = 0;
+
+	while ((c = getc(f)) != EOF) {
+		any = 1;
+		if (c == '\n')
+			break;
+		if (n < max) {
+			if (n + 2 > *cap) {
+				size_t nc = *cap ? *cap * 2 : 256;
+				char *nb = realloc(*buf, nc);
+
+				if (!nb)
+					return -2;
+				*buf = nb;
+				*cap = nc;
+			}
+			(*buf)[n++] = (char)c;
+		}
+	}
+	if (!any)
+		return -1;
+	if (!*buf) {
+		*buf = malloc(1);
+		if (!*buf)
+			return -2;
+		*cap = 1;
+	}
+	if (n > 0 && (*buf)[n - 1] == '\r')
+		n--;
+	(*buf)[n] = '\0';
+	return (long)n;
+}
+
+static int cmd_ask(const struct opts *o, int argc, char **argv)
+{
+	struct faq *faq;
+	int json = 0, i, rc = 0;
+	const char *text = NULL;
+
+	for (i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0)
+			json = 1;
+		else if (argv[i][0] == '-' && argv[i][1] && strcmp(argv[i], "-") != 0)
+			return usage_error("ask: unknown option '%s'", argv[i]);
+		else if (!text)
+			text = argv[i];
+		else
+			return usage_error("ask: one message at a time (quote it): '%s'", argv[i]);
+	}
+	if (!text)
+		return usage_error("%s", "ask: give a message, or '-' to read one a line");
+	faq = load_or_say(o);
+	if (!faq)
+		return EXIT_FAQ;
+	if (strcmp(text, "-") == 0) {
+		char *line = NULL;
+		size_t cap = 0;
+		long n;
+
+		while ((n = read_line(stdin, &line, &cap, ASK_LINE_MAX)) >= 0) {
+			struct bot_out out;
+
+			if (ask_one(faq, o, line, (size_t)n, &out) != ERR_OK) {
+				fprintf(stderr, "faqbot: out of memory\n");
+				rc = EXIT_RUNTIME;
+				break;
+			}
+			if (json) {
+				if (print_json(&out) < 0)
+					rc = EXIT_RUNTIME;
+			} else {
+				printf("%s\n%s", out.text ? out.text : "", out.text ? "\n" : "");
+			}
+			bot_out_release(&out);
+		}
+		if (n == -2)
+			rc = EXIT_RUNTIME;
+		free(line);
+	} else {
+		struct bot_out out;
+
+		if (ask_one(faq, o, text, strlen(text), &out) != ERR_OK) {
+			rc = EXIT_RUNTIME;
+		} else if (json) {
+			rc = print_json(&out) < 0 ? EXIT_RUNTIME : 0;
+		} else if (out.text) {
+			puts(out.text);
+		} else {
+			fprintf(stderr, "faqbot: no answer: this reads as chat, or no FAQ entry "
+					"matches it (the bot stays quiet)\n");
+		}
+		bot_out_release(&out);
+	}
+	faq_free(faq);
+	return rc;
+}
+
+static int cmd_check(const struct opts *o, int argc, char **argv)
+{
+	struct check_opts co = {NULL, 365};
+	struct faq_diags d = {0};
+	struct faq *faq = NULL;
+	const char *dir = NULL;
+	int i, rc;
+
+	for (i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--seeds") == 0 && i + 1 < argc) {
+			co.seeds_dir = argv[++i];
+		} else if (strcmp(argv[i], "--max-age") == 0 && i + 1 < argc) {
+			char *end;
+			long n = strtol(argv[++i], &end, 10);
+
+			if (*end || n < 0 || n > 100000)
+				return usage_error("check: --max-age takes a number of days, not '%s'",
+						   argv[i]);
+			co.max_age_days = (int)n;
+		} else if (argv[i][0] == '-') {
+			return usage_error("check: unknown option '%s'", argv[i]);
+		} else if (!dir) {
+			dir = argv[i];
+		} else {
+			return usage_error("check: one folder at a time: '%s'", argv[i]);
+		}
+	}
+	if (!dir)
+		dir = o->faq_dir ? o->faq_dir : default_faq_dir();
+	if (faq_load(dir, &faq, &d) == ERR_OK && check_faq(faq, &co, &d) != ERR_OK) {
+		fprintf(stderr, "faqbot: out of memory\n");
+		faq_free(faq);
+		faq_diags_release(&d);
+		return EXIT_RUNTIME;
+	}
+	print_diags(&d);
+	if (d.errors == 0 && faq) {
+		size_t ex = 0, pats = 0, k;
+
+		for (k = 0; k < faq->nentries; k++) {
+			ex += faq->entries[k].nexamples + faq->entries[k].ncounter;
+			pats += faq->entries[k].npatterns + faq->entries[k].nnegations;
+		}
+		printf("%s: ok: %zu entries, %zu patterns, %zu examples, %zu crisis regions, "
+		       "%zu warning(s)\n", dir, faq->nentries, pats, ex, faq->nregions, d.warnings);
+		rc = 0;
+	} else {
+		printf("%s: %zu error(s), %zu warning(s)\n", dir, d.errors, d.warnings);
+		rc = EXIT_FAQ;
+	}
+	faq_free(faq);
+	faq_diags_release(&d);
+	return rc;
+}
+
+static int cmd_topics(const struct opts *o, int argc, char **argv)
+{
+	struct faq *faq;
+	int json = argc > 0 && strcmp(argv[0], "--json") == 0;
+	size_t i, j;
+
+	if (argc > (json ? 1 : 0))
+		return usage_error("topics: unexpected '%s'", argv[json ? 1 : 0]);
+	faq = load_or_say(o);
+	if (!faq)
+		return EXIT_FAQ;
+	for (i = 0; i < faq->nentries; i++) {
+		const struct faq_entry *e = &faq->entries[i];
+
+		if (json) {
+			json_t *pats = json_array(), *obj;
+			char *s;
+
+			for (j = 0; j < e->npatterns; j++)
+				json_array_append_new(pats, json_string(e->patterns[j].src));
+			obj = json_pack("{s:s, s:s, s:s, s:o}", "id", e->id, "class",
+					faq_class_name(e->cls), "question", e->question, "patterns", pats);
+			s = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
+			if (s)
+				puts(s);
+			free(s);
+			json_decref(obj);
+		} else {
+			printf("%-28s %-7s %s\n", e->id, faq_class_name(e->cls), e->question);
+			for (j = 0; j < e->npatterns; j++)
+				printf("    %s\n", e->patterns[j].src);
+		}
+	}
+	faq_free(faq);
+	return 0;
+}
+
+/* cmd_chat is the console: a conversation with the bot as a direct
+ * message, so that a moderator can try the FAQ with no server at all. */
+static int cmd_chat(const struct opts *o)
+{
+	struct faq *faq = load_or_say(o);
+	int tty = isatty(STDIN_FILENO);
+	char *line = NULL;
+	size_t cap = 0;
+	long n;
+
+	if (!faq)
+		return EXIT_FAQ;
+	if (tty)
+		printf("faqbot %s console. Ask a question about treatment-resistant depression "
+		       "or its treatments.\nThis is an automated FAQ bot, not a clinician. "
+		       "Type !crisis for crisis lines, !quit or Ctrl-D to leave.\n",
+		       FAQBOT_VERSION);
+	for (;;) {
+		struct bot_out out;
+
+		if (tty) {
+			printf("\nyou> ");
+			fflush(stdout);
+		}
+		n = read_line(stdin, &line, &cap, ASK_LINE_MAX);
+		if (n < 0)
+			break;
+		if (strcmp(line, "!quit") == 0 || strcmp(line, "!exit") == 0)
+			break;
+		if (strcmp(line, "!crisis") == 0) {
+			char *lines = helpline_render(faq, o->region);
+
+			printf("faqbot> %s\n", lines ? lines : "");
+			free(lines);
+			continue;
+		}
+		if (n == 0)
+			continue;
+		if (ask_one(faq, o, line, (size_t)n, &out) != ERR_OK) {
+			fprintf(stderr, "faqbot: out of memory\n");
+			break;
+		}
+		if (out.text)
+			printf("faqbot> %s\n", out.text);
+		else if (out.question)
+			printf("faqbot> (no FAQ entry matches that. A moderator can add one: "
+			       "see faq/README.md)\n");
+		else
+			printf("faqbot> (stays quiet: this reads as chat, not a question)\n");
+		fflush(stdout);
+		bot_out_release(&out);
+	}
+	free(line);
+	faq_free(faq);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o = {NULL, NULL};
+	int i;
+
+	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
+		const char *a = argv[i];
+
+		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+			fputs(usage_text, stdout);
+			return 0;
+		} else if (strcmp(a, "-V") == 0 || strcmp(a, "--version") == 0) {
+			return cmd_version();
+		} else if (strcmp(a, "--faq") == 0 && i + 1 < argc) {
+			o.faq_dir = argv[++i];
+		} else if (strcmp(a, "--region") == 0 && i + 1 < argc) {
+			o.region = argv[++i];
+		} else {
+			return usage_error("unknown option '%s'", a);
+		}
+	}
+	if (i >= argc)
+		return usage_error("%s", "no command given");
+	if (strcmp(argv[i], "ask") == 0)
+		return cmd_ask(&o, argc - i - 1, argv + i + 1);
+	if (strcmp(argv[i], "check") == 0)
+		return cmd_check(&o, argc - i - 1, argv + i + 1);
+	if (strcmp(argv[i], "topics") == 0)
+		return cmd_topics(&o, argc - i - 1, argv + i + 1);
+	if (strcmp(argv[i], "chat") == 0 || strcmp(argv[i], "run") == 0)
+		return cmd_chat(&o);
+	if (strcmp(argv[i], "help") == 0) {
+		fputs(usage_text, stdout);
+		return 0;
+	}
+	if (strcmp(argv[i], "version") == 0)
+		return cmd_version();
+	return usage_error("unknown command '%s'", argv[i]);
+}

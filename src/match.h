@@ -1,0 +1,47 @@
+/* match.h -- PCRE2 behind a small door: compile once with JIT, match under
+ * limits. No I/O, no knowledge of FAQ entries.
+ *
+ * Every pattern comes from a moderator's file, so every match runs with a
+ * match limit, a depth limit and a heap limit: a pattern with nested repeats
+ * fed a hostile message stops with ERR_LIMIT instead of stalling the bot. */
+#ifndef FAQBOT_MATCH_H
+#define FAQBOT_MATCH_H
+
+#include <stddef.h>
+
+#include "err.h"
+
+/* The limits every match runs under. High enough that no sane pattern on a
+ * TEXT_CLASSIFY_MAX message gets near them (the shipped FAQ stays below
+ * 1/100th), low enough that a catastrophic one costs well under a
+ * millisecond before it is cut off. */
+#define MATCH_LIMIT       200000u /* backtracking steps (pcre2_set_match_limit) */
+#define MATCH_DEPTH_LIMIT 2000u   /* nested backtracking (pcre2_set_depth_limit) */
+#define MATCH_HEAP_LIMIT  1024u   /* KiB of heap for backtracking (pcre2_set_heap_limit) */
+
+struct match_re;  /* one compiled pattern */
+struct match_ctx; /* match data and limits, one per thread that matches */
+
+/* match_compile compiles src (exactly as PCRE2 reads it; caseless, UTF, UCP)
+ * and JIT-compiles it where JIT is available. On error, *re is NULL, errbuf
+ * gets PCRE2's message and *erroff the byte offset in src where it is. */
+enum err match_compile(const char *src, struct match_re **re, char *errbuf,
+		       size_t errlen, size_t *erroff);
+void match_free(struct match_re *re);
+
+/* match_ctx_new makes a context sized for any pattern (captures are not
+ * used). limit_scale divides the limits (1 normally; tests use larger values
+ * to provoke them cheaply). */
+struct match_ctx *match_ctx_new(unsigned limit_scale);
+void match_ctx_free(struct match_ctx *ctx);
+
+/* match_find looks for re in text[0..len). Returns ERR_OK with *found set
+ * (and the match at text[*start .. *start + *mlen)), or ERR_LIMIT when a
+ * limit stopped the search, or ERR_INVALID for any other PCRE2 failure. */
+enum err match_find(struct match_ctx *ctx, const struct match_re *re, const char *text,
+		    size_t len, size_t from, int *found, size_t *start, size_t *mlen);
+
+/* match_version writes PCRE2's version and whether JIT is on. */
+void match_version(char *buf, size_t len);
+
+#endif

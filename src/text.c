@@ -1,0 +1,345 @@
+/* text.c -- normalisation and the question rule (see text.h).
+ *
+ * The passes run in an order that matters: the Matrix fallback is found by
+ * lines, so it goes before white space is folded; IRC colour codes carry
+ * digits after the control byte, so they go before utf8proc would drop the
+ * control byte alone and leave the digits glued to the first word. */
+#include "text.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <utf8proc.h>
+
+/* Bytes a U+FFFD takes; an invalid byte may grow to this. */
+#define TEXT_REPLACEMENT_LEN 3
+
+/* utf8_seq_len returns the length of the valid UTF-8 sequence at s (at most
+ * n bytes), or 0 when the bytes there are not valid UTF-8. */
+static size_t utf8_seq_len(const unsigned char *s, size_t n)
+{
+	utf8proc_int32_t cp;
+	utf8proc_ssize_t r = utf8proc_iterate(s, (utf8proc_ssize_t)n, &cp);
+
+	return r > 0 ? (size_t)r : 0;
+}
+
+/* sanitise copies s[0..n) into a new string, every invalid byte replaced by
+ * U+FFFD and NUL bytes dropped, so later passes may trust the encoding. */
+static char *sanitise(const char *s, size_t n)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	char *out = malloc(n * TEXT_REPLACEMENT_LEN + 1);
+	size_t i = 0, o = 0;
+
+	if (!out)
+		return NULL;
+	while (i < n) {
+		size_t k = utf8_seq_len(u + i, n - i);
+
+		if (k == 0) {
+			memcpy(out + o, "\xEF\xBF\xBD", TEXT_REPLACEMENT_LEN);
+			o += TEXT_REPLACEMENT_LEN;
+			i++;
+		} else if (u[i] == 0) {
+			i++;
+		} else {
+			memcpy(out + o, s + i, k);
+			o += k;
+			i += k;
+		}
+	}
+	out[o] = '\0';
+	return out;
+}
+
+/* skip_reply_fallback returns where the member's own words start: after the
+ * "> " quote lines of a Matrix rich reply and the blank line that ends them.
+ * Quote lines not followed by a blank line are the member's own and kept. */
+static const char *skip_reply_fallback(const char *s)
+{
+	const char *p = s;
+
+	if (*p != '>')
+		return s;
+	while (*p == '>') {
+		const char *nl = strchr(p, '\n');
+
+		if (!nl)
+			return s;
+		p = nl + 1;
+	}
+	if (*p == '\r')
+		p++;
+	if (*p != '\n')
+		return s;
+	return p + 1;
+}
+
+static int is_hex(char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+static int is_digit(char c) { return c >= '0' && c <= '9'; }
+
+/* skip_digits skips up to max characters accepted by ok. */
+static const char *skip_run(const char *p, int max, int (*ok)(char))
+{
+	while (max-- > 0 && ok(*p))
+		p++;
+	return p;
+}
+
+/* strip_controls removes IRC formatting (with the colour arguments) and
+ * other C0 controls in place; tab, CR and LF become spaces. */
+static void strip_controls(char *s)
+{
+	const char *p = s;
+	char *o = s;
+
+	while (*p) {
+		unsigned char c = (unsigned char)*p;
+
+		if (c == 0x03) { /* colour: ^C[fg[,bg]], one or two digits each */
+			const char *q = skip_run(p + 1, 2, is_digit);
+
+			if (q > p + 1 && *q == ',' && is_digit(q[1]))
+				q = skip_run(q + 1, 2, is_digit);
+			p = q;
+		} else if (c == 0x04) { /* hex colour: ^D[RRGGBB[,RRGGBB]] */
+			const char *q = skip_run(p + 1, 6, is_hex);
+
+			if (q == p + 7 && *q == ',' && is_hex(q[1]))
+				q = skip_run(q + 1, 6, is_hex);
+			p = q;
+		} else if (c == '\t' || c == '\n' || c == '\r') {
+			*o++ = ' ';
+			p++;
+		} else if (c < 0x20 || c == 0x7f) {
+			p++; /* bold, italics, reset, reverse... and stray controls */
+		} else {
+			*o++ = *p++;
+		}
+	}
+	*o = '\0';
+}
+
+/* fold_char maps the look-alike punctuation members' keyboards produce to
+ * the ASCII that patterns are written with. Returns the replacement code
+ * point, or cp itself. */
+static utf8proc_int32_t fold_char(utf8proc_int32_t cp)
+{
+	switch (cp) {
+	case 0x2018: case 0x2019: case 0x201A: case 0x201B: /* ‘ ’ ‚ ‛ */
+	case 0x02BC: case 0x2032: case 0x00B4: case 0x0060: /* ʼ ′ ´ ` */
+	case 0xFF07:
+		return '\'';
+	case 0x201C: case 0x201D: case 0x201E: case 0x201F: /* “ ” „ ‟ */
+	case 0x00AB: case 0x00BB: case 0x2033: case 0xFF02: /* « » ″ */
+		return '"';
+	case 0x2010: case 0x2011: case 0x2012: case 0x2013: /* hyphens, – */
+	case 0x2014: case 0x2015: case 0x2212:              /* — ― − */
+		return '-';
+	default:
+		return cp;
+	}
+}
+
+static int is_space_cp(utf8proc_int32_t cp)
+{
+	utf8proc_category_t cat;
+
+	if (cp == ' ' || (cp >= 0x09 && cp <= 0x0d))
+		return 1;
+	cat = utf8proc_category(cp);
+	return cat == UTF8PROC_CATEGORY_ZS || cat == UTF8PROC_CATEGORY_ZL ||
+	       cat == UTF8PROC_CATEGORY_ZP;
+}
+
+/* fold_punct_space writes s with fold_char applied and white space runs
+ * collapsed to one space, trimmed, into out (which has room for strlen(s)+1:
+ * every replacement is no longer than what it replaces). */
+static size_t fold_punct_space(const char *s, char *out)
+{
+	const utf8proc_uint8_t *u = (const utf8proc_uint8_t *)s;
+	size_t n = strlen(s), i = 0, o = 0;
+	int pending_space = 0;
+
+	while (i < n) {
+		utf8proc_int32_t cp;
+		utf8proc_ssize_t k = utf8proc_iterate(u + i, (utf8proc_ssize_t)(n - i), &cp);
+
+		if (k <= 0) { /* cannot happen after sanitise; skip a byte */
+			i++;
+			continue;
+		}
+		i += (size_t)k;
+		if (is_space_cp(cp)) {
+			pending_space = o > 0;
+			continue;
+		}
+		if (pending_space) {
+			out[o++] = ' ';
+			pending_space = 0;
+		}
+		o += (size_t)utf8proc_encode_char(fold_char(cp), (utf8proc_uint8_t *)out + o);
+	}
+	out[o] = '\0';
+	return o;
+}
+
+enum err text_normalise(const char *raw, size_t len, char **out, size_t *out_len)
+{
+	char *clean = NULL, *folded = NULL;
+	utf8proc_uint8_t *mapped = NULL;
+	utf8proc_ssize_t r;
+	enum err e = ERR_NOMEM;
+	size_t n = len;
+
+	*out = NULL;
+	if (n > TEXT_CLASSIFY_MAX) {
+		n = TEXT_CLASSIFY_MAX;
+		/* back off to the start of a character */
+		while (n > 0 && ((unsigned char)raw[n] & 0xC0) == 0x80)
+			n--;
+	}
+	clean = sanitise(raw, n);
+	if (!clean)
+		goto out;
+	{
+		const char *body = skip_reply_fallback(clean);
+
+		memmove(clean, body, strlen(body) + 1);
+	}
+	strip_controls(clean);
+	r = utf8proc_map((const utf8proc_uint8_t *)clean, 0, &mapped,
+			 UTF8PROC_NULLTERM | UTF8PROC_STABLE | UTF8PROC_COMPAT |
+				 UTF8PROC_COMPOSE | UTF8PROC_CASEFOLD | UTF8PROC_IGNORE |
+				 UTF8PROC_STRIPMARK);
+	if (r < 0) {
+		e = r == UTF8PROC_ERROR_NOMEM ? ERR_NOMEM : ERR_PARSE;
+		goto out;
+	}
+	folded = malloc((size_t)r + 1);
+	if (!folded)
+		goto out;
+	*out_len = fold_punct_space((const char *)mapped, folded);
+	*out = folded;
+	folded = NULL;
+	e = ERR_OK;
+out:
+	free(clean);
+	free(mapped);
+	free(folded);
+	return e;
+}
+
+/* Words that open a question. Compared against the first word (after a few
+ * fillers), so "what", "whats" and "what's" each need a line. */
+static const char *const question_openers[] = {
+	"what", "whats", "what's", "how", "hows", "how's", "why", "whys", "when",
+	"where", "wheres", "where's", "who", "whos", "who's", "which", "whom",
+	"is", "isnt", "isn't", "are", "arent", "aren't", "am", "can", "cant",
+	"can't", "could", "couldnt", "couldn't", "do", "dont", "don't", "does",
+	"doesnt", "doesn't", "did", "didnt", "didn't", "should", "shouldnt",
+	"shouldn't", "would", "wouldnt", "wouldn't", "will", "wont", "won't",
+	"was", "were", "has", "have", "any", "anyone", "anybody", "tell",
+	"explain", "help", "wondering", "curious", "question", "shall", "may",
+	"might", "must", "whether", NULL,
+};
+
+/* Words skipped before the opener: "so, how does...", "hey, is it...". */
+static const char *const question_fillers[] = {
+	"so", "and", "but", "hey", "hi", "hello", "ok", "okay", "also", "um",
+	"umm", "btw", "quick", "honest", "random", "sorry", "please", "pls",
+	"i", "just", "was", "im", "i'm", "still", NULL,
+};
+
+static int word_in(const char *w, size_t n, const char *const *list)
+{
+	for (; *list; list++)
+		if (strlen(*list) == n && memcmp(*list, w, n) == 0)
+			return 1;
+	return 0;
+}
+
+/* next_word finds the next run of letters and apostrophes in *p. */
+static int next_word(const char **p, const char **w, size_t *n)
+{
+	const char *s = *p;
+
+	while (*s && !((*s >= 'a' && *s <= 'z') || *s == '\''))
+		s++;
+	if (!*s)
+		return 0;
+	*w = s;
+	while ((*s >= 'a' && *s <= 'z') || *s == '\'')
+		s++;
+	*n = (size_t)(s - *w);
+	*p = s;
+	return 1;
+}
+
+int text_is_question(const char *norm)
+{
+	const char *p = norm, *w;
+	size_t n;
+	int skipped = 0;
+
+	if (strchr(norm, '?'))
+		return 1;
+	while (next_word(&p, &w, &n)) {
+		if (word_in(w, n, question_openers))
+			return 1;
+		if (!word_in(w, n, question_fillers) || ++skipped > 3)
+			return 0;
+	}
+	return 0;
+}
+
+int text_addresses(const char *norm, const char *nick)
+{
+	size_t n = nick ? strlen(nick) : 0;
+	const char *p;
+
+	if (n == 0)
+		return 0;
+	/* "nick: ...", "nick, ...", "nick ..." */
+	if (strncasecmp(norm, nick, n) == 0 &&
+	    (norm[n] == ':' || norm[n] == ',' || norm[n] == ' ' || norm[n] == '\0'))
+		return 1;
+	/* "@nick" anywhere, as a whole word */
+	for (p = strchr(norm, '@'); p; p = strchr(p + 1, '@')) {
+		char c = p[1 + n];
+
+		if (strncasecmp(p + 1, nick, n) == 0 &&
+		    !((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'))
+			return 1;
+	}
+	/* "hey nick", "hi nick", "thanks nick" at the start */
+	for (p = norm; *p && *p != ' '; p++)
+		;
+	if (*p == ' ' && p - norm <= 6 && strncasecmp(p + 1, nick, n) == 0) {
+		char c = p[1 + n];
+
+		return c == '\0' || c == ' ' || c == ',' || c == ':' || c == '!' || c == '?';
+	}
+	return 0;
+}
+
+size_t text_word_count(const char *s)
+{
+	size_t n = 0;
+	int in = 0;
+
+	for (; *s; s++) {
+		int sp = *s == ' ' || *s == '\n' || *s == '\t' || *s == '\r';
+
+		if (!sp && !in)
+			n++;
+		in = !sp;
+	}
+	return n;
+}
