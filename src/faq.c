@@ -824,20 +824,16 @@ static char *read_file(const char *path, size_t *len, struct faq_diags *d)
 
 /* load_file parses one file into either an entry (appended to faq) or the
  * crisis lines. Returns -1 only when memory ran out. */
-static int load_file(const char *path, struct faq *faq, struct faq_diags *d)
+static int parse_text(const char *path, const char *src, size_t len, struct faq *faq,
+		      struct faq_diags *d)
 {
 	struct yfile yf = {0};
 	yaml_parser_t parser;
 	yaml_node_t *root;
-	char *src;
-	size_t len = 0;
 	int rc = 0, parser_ok = 0, doc_ok = 0;
 
 	yf.path = path;
 	yf.d = d;
-	src = read_file(path, &len, d);
-	if (!src)
-		return 0;
 	yf.src = src;
 	yf.srclen = len;
 	if (memchr(src, '\0', len)) {
@@ -920,8 +916,36 @@ out:
 		yaml_document_delete(&yf.doc);
 	if (parser_ok)
 		yaml_parser_delete(&parser);
+	return rc;
+}
+
+static int load_file(const char *path, struct faq *faq, struct faq_diags *d)
+{
+	size_t len = 0;
+	char *src = read_file(path, &len, d);
+	int rc;
+
+	if (!src)
+		return 0;
+	rc = parse_text(path, src, len, faq, d);
 	free(src);
 	return rc;
+}
+
+enum err faq_parse_text(const char *name, const char *text, size_t len, struct faq_diags *d)
+{
+	struct faq *faq = calloc(1, sizeof(*faq));
+	char *copy = malloc(len + 1);
+	enum err e = ERR_NOMEM;
+
+	if (faq && copy) {
+		memcpy(copy, text, len);
+		copy[len] = '\0';
+		e = parse_text(name, copy, len, faq, d) < 0 ? ERR_NOMEM : ERR_OK;
+	}
+	free(copy);
+	faq_free(faq);
+	return e;
 }
 
 static int has_yaml_ext(const char *name)
@@ -983,12 +1007,14 @@ enum err faq_load(const char *dir, struct faq **out, struct faq_diags *d)
 	struct faq *faq = NULL;
 	char **names = NULL;
 	size_t nnames = 0, i;
-	size_t errors_before = d->errors;
+	size_t errors_before = d->errors, dirlen = strlen(dir);
 	enum err e = ERR_NOMEM;
 	DIR *dh = NULL;
 	struct dirent *de;
 
 	*out = NULL;
+	while (dirlen > 1 && dir[dirlen - 1] == '/') /* "faq/" names files faq/x.yml */
+		dirlen--;
 	dh = opendir(dir);
 	if (!dh) {
 		faq_diag_add(d, dir, 0, 0, 0, "cannot open the FAQ folder: %s", strerror(errno));
@@ -1009,7 +1035,7 @@ enum err faq_load(const char *dir, struct faq **out, struct faq_diags *d)
 				     FAQ_MAX_FILES);
 			break;
 		}
-		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		snprintf(path, sizeof(path), "%.*s/%s", (int)dirlen, dir, de->d_name);
 		if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
 			continue;
 		names[nnames] = strdup(path);

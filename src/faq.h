@@ -90,6 +90,11 @@ struct faq_diags {
 enum err faq_load(const char *dir, struct faq **out, struct faq_diags *d);
 void faq_free(struct faq *faq);
 
+/* faq_parse_text parses one file's text as faq_load would (name is used in
+ * findings only) and appends the findings to d, keeping nothing else: the
+ * parser alone, for fuzzing and tests. Returns ERR_NOMEM only. */
+enum err faq_parse_text(const char *name, const char *text, size_t len, struct faq_diags *d);
+
 /* faq_find returns the entry with that id, or NULL. Borrowed. */
 const struct faq_entry *faq_find(const struct faq *faq, const char *id);
 

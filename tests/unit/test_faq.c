@@ -1,0 +1,158 @@
+/* test_faq.c -- loading a FAQ folder: a good one loads whole, and every kind
+ * of broken file gives its own message at the right file, line and column.
+ *
+ * Each folder in tests/data/broken/ is one case; its `expect` file says
+ * "FILE:LINE:COL:words the message must contain". */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "faq.h"
+
+#define MINI "tests/data/faq-mini"
+#define BROKEN "tests/data/broken"
+
+static void test_good_folder_loads(void **state)
+{
+	struct faq_diags d = {0};
+	struct faq *faq = NULL;
+	const struct faq_entry *e;
+
+	(void)state;
+	assert_int_equal(faq_load(MINI, &faq, &d), ERR_OK);
+	assert_int_equal(d.errors, 0);
+	assert_int_equal(faq->nentries, 4);
+	/* file name order */
+	assert_string_equal(faq->entries[0].id, "advice-test");
+	e = faq_find(faq, "crisis-test");
+	assert_non_null(e);
+	assert_int_equal(e->cls, FAQ_CLASS_CRISIS);
+	assert_int_equal(e->npatterns, 3);
+	assert_int_equal(e->nnegations, 1);
+	/* patterns keep their backslashes and their own line numbers */
+	assert_string_equal(e->patterns[0].src, "\\bkill (?:my ?self|myself)\\b");
+	assert_int_equal(e->patterns[0].line, 7);
+	assert_int_equal(e->patterns[0].col, 3);
+	assert_int_equal(e->patterns[2].line, 9);
+	assert_string_equal(e->examples[1].text, "I\xE2\x80\x99m SUICIDAL");
+	assert_int_equal(faq_find(faq, "tms-cost")->priority, 1);
+	assert_null(faq_find(faq, "nope"));
+	assert_non_null(faq_region(faq, NULL));
+	assert_string_equal(faq_region(faq, NULL)->code, "us");
+	assert_non_null(faq_region(faq, "UK"));
+	assert_null(faq_region(faq, "fr"));
+	faq_free(faq);
+	faq_diags_release(&d);
+}
+
+static void check_case(const char *name)
+{
+	char dir[512], path[700], line[512], file[128], words[400];
+	unsigned want_line = 0, want_col = 0;
+	struct faq_diags d = {0};
+	struct faq *faq = NULL;
+	FILE *f;
+	size_t i;
+	int seen = 0;
+
+	snprintf(dir, sizeof(dir), BROKEN "/%s", name);
+	snprintf(path, sizeof(path), "%s/expect", dir);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	assert_non_null(fgets(line, sizeof(line), f));
+	fclose(f);
+	line[strcspn(line, "\n")] = '\0';
+	assert_int_equal(sscanf(line, "%127[^:]:%u:%u:%399[^\n]", file, &want_line, &want_col, words), 4);
+	assert_int_equal(faq_load(dir, &faq, &d), ERR_INVALID);
+	assert_null(faq);
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	for (i = 0; i < d.n; i++)
+		if (!d.v[i].warning && strcmp(d.v[i].file, path) == 0 && d.v[i].line == want_line &&
+		    d.v[i].col == want_col && strstr(d.v[i].msg, words))
+			seen = 1;
+	if (!seen) {
+		for (i = 0; i < d.n; i++)
+			fprintf(stderr, "  got %s:%u:%u: %s\n", d.v[i].file, d.v[i].line, d.v[i].col,
+				d.v[i].msg);
+		fail_msg("case %s: no error %s:%u:%u containing '%s'", name, path, want_line,
+			 want_col, words);
+	}
+	faq_diags_release(&d);
+}
+
+static void test_every_broken_case(void **state)
+{
+	DIR *dh = opendir(BROKEN);
+	struct dirent *de;
+	int n = 0;
+
+	(void)state;
+	assert_non_null(dh);
+	while ((de = readdir(dh)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		check_case(de->d_name);
+		n++;
+	}
+	closedir(dh);
+	assert_true(n >= 15);
+}
+
+static void test_missing_folder(void **state)
+{
+	struct faq_diags d = {0};
+	struct faq *faq = NULL;
+
+	(void)state;
+	assert_int_equal(faq_load("tests/data/no-such-folder", &faq, &d), ERR_IO);
+	assert_int_equal(d.errors, 1);
+	assert_non_null(strstr(d.v[0].msg, "cannot open the FAQ folder"));
+	faq_diags_release(&d);
+}
+
+static void test_parse_text_hostile(void **state)
+{
+	static const char *const inputs[] = {
+		"", "-", "[", "{a: [b, {c: d}]}", "id: x\nid: y\n", "*alias", "a: &x 1\nb: *x\n",
+		"patterns: |\n  (\n", "regions: 5", "regions: [1, {lines: [5]}]",
+		"id: \"\\xff\"\n", "\t\t\t",
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(inputs) / sizeof(inputs[0]); i++) {
+		struct faq_diags d = {0};
+
+		assert_int_equal(faq_parse_text("x.yml", inputs[i], strlen(inputs[i]), &d), ERR_OK);
+		faq_diags_release(&d);
+	}
+}
+
+static void test_dates(void **state)
+{
+	(void)state;
+	assert_true(faq_date_ok("2026-11-21"));
+	assert_true(faq_date_ok("2024-02-29"));
+	assert_false(faq_date_ok("2025-02-29"));
+	assert_false(faq_date_ok("2026-4-01"));
+	assert_false(faq_date_ok("21/11/2026"));
+	assert_false(faq_date_ok("2026-04-31"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_good_folder_loads),
+		cmocka_unit_test(test_every_broken_case),
+		cmocka_unit_test(test_missing_folder),
+		cmocka_unit_test(test_parse_text_hostile),
+		cmocka_unit_test(test_dates),
+	};
+	return cmocka_run_group_tests_name("faq", tests, NULL, NULL);
+}

@@ -1,0 +1,90 @@
+/* test_match.c -- PCRE2 compile errors and the match limits. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "match.h"
+
+static void test_compile_and_find(void **state)
+{
+	struct match_re *re = NULL;
+	struct match_ctx *ctx = match_ctx_new(1);
+	char msg[128];
+	size_t off, s = 0, n = 0;
+	int found;
+	const char *t = "is ketamine safe";
+
+	(void)state;
+	assert_int_equal(match_compile("\\bketamine\\b", &re, msg, sizeof(msg), &off), ERR_OK);
+	assert_int_equal(match_find(ctx, re, t, strlen(t), 0, &found, &s, &n), ERR_OK);
+	assert_true(found);
+	assert_int_equal(s, 3);
+	assert_int_equal(n, 8);
+	/* caseless and Unicode-aware \b */
+	t = "über KETAMINE";
+	assert_int_equal(match_find(ctx, re, t, strlen(t), 0, &found, &s, &n), ERR_OK);
+	assert_true(found);
+	t = "ketamines";
+	assert_int_equal(match_find(ctx, re, t, strlen(t), 0, &found, &s, &n), ERR_OK);
+	assert_false(found);
+	match_free(re);
+	match_ctx_free(ctx);
+}
+
+static void test_compile_error_offset(void **state)
+{
+	struct match_re *re = NULL;
+	char msg[128] = "";
+	size_t off = 0;
+
+	(void)state;
+	assert_int_equal(match_compile("ab(cd", &re, msg, sizeof(msg), &off), ERR_PARSE);
+	assert_null(re);
+	assert_int_equal(off, 5);
+	assert_non_null(strstr(msg, "parenthesis"));
+	assert_int_equal(match_compile("a{2,1}", &re, msg, sizeof(msg), &off), ERR_PARSE);
+}
+
+static void test_catastrophic_pattern_is_cut_off(void **state)
+{
+	struct match_re *re = NULL;
+	struct match_ctx *ctx = match_ctx_new(1);
+	char msg[128], subject[64];
+	size_t off, s, n;
+	int found = 0;
+
+	(void)state;
+	assert_int_equal(match_compile("(a+)+$", &re, msg, sizeof(msg), &off), ERR_OK);
+	/* 60 a's and a '!': every split of the a's is tried before failing */
+	memset(subject, 'a', sizeof(subject) - 2);
+	subject[sizeof(subject) - 2] = '!';
+	subject[sizeof(subject) - 1] = '\0';
+	assert_int_equal(match_find(ctx, re, subject, strlen(subject), 0, &found, &s, &n), ERR_LIMIT);
+	assert_false(found);
+	match_free(re);
+	match_ctx_free(ctx);
+}
+
+static void test_version(void **state)
+{
+	char v[96];
+
+	(void)state;
+	match_version(v, sizeof(v));
+	assert_non_null(strstr(v, "PCRE2 10."));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_compile_and_find),
+		cmocka_unit_test(test_compile_error_offset),
+		cmocka_unit_test(test_catastrophic_pattern_is_cut_off),
+		cmocka_unit_test(test_version),
+	};
+	return cmocka_run_group_tests_name("match", tests, NULL, NULL);
+}
