@@ -1,0 +1,688 @@
+#!/usr/bin/env python3
+"""fakehs.py -- a fake Matrix homeserver for faqbot's tests (stdlib only).
+
+It speaks the subset of the Client-Server API a bot uses, with the request
+and response shapes of ../shared/spec/matrix/ (login, whoami, filter, sync
+with long-poll, join, leave, joined_members, send with transaction ids,
+versions) and the spec's error bodies ({errcode, error}, 401
+M_UNKNOWN_TOKEN / M_MISSING_TOKEN, 403 M_FORBIDDEN, 404 M_NOT_FOUND /
+M_UNRECOGNIZED, 429 M_LIMIT_EXCEEDED with a Retry-After header and
+retry_after_ms).
+
+Transaction ids are idempotent per access token by default (--txn-scope
+device scopes them per device, as the spec says): the same PUT path with
+the same txn id returns the first response and adds no second event.
+
+A control API under /_fake/ (no auth) lets a test act as members and look
+at the room as a member would:
+  POST /_fake/user       {user_id, password?, displayname?, token?}
+  POST /_fake/room       {room_id?, alias?, name?, creator, members: [..],
+                          public?: bool, invite?: [..]}       -> {room_id}
+  POST /_fake/send       {room_id, sender, body? | content?, msgtype?,
+                          type?, thread_root?, reply_to?}     -> {event_id}
+  POST /_fake/invite     {room_id, sender, target, is_direct?}
+  POST /_fake/membership {room_id, sender, target, membership,
+                          displayname?, reason?}
+  POST /_fake/script     {rules: [{path: regex, method?, action, count?,
+                          retry_after_ms?, retry_after?, ms?}]}
+        actions: 429, 500, 502, 503, drop, slow, malformed, hang,
+                 commit_then_500, commit_then_drop
+  POST /_fake/script_clear
+  POST /_fake/revoke_token {token? | user_id?}
+  GET  /_fake/events?room_id=&after=N   the room timeline, as a member sees it
+  GET  /_fake/wait?room_id=&sender=&count=&timeout_ms=
+  GET  /_fake/log?after=N               every request received (secrets hidden)
+  POST /_fake/shutdown
+
+It only ever binds to 127.0.0.1 and exits by itself after --max-seconds.
+Usage: fakehs.py [--port 0] [--port-file F] [--max-seconds 300]
+                 [--server-name fake.test] [--user @bot:fake.test=secret]
+                 [--token TOKEN=@bot:fake.test] [--txn-scope token|device]
+With --port 0 it prints "port N" on standard output once it listens.
+"""
+
+import argparse
+import base64
+import bisect
+import http.server
+import json
+import os
+import re
+import secrets
+import sys
+import threading
+import time
+import urllib.parse
+
+API = "/_matrix/client/v3"
+
+
+class MatrixError(Exception):
+    def __init__(self, status, errcode, error, headers=None, extra=None):
+        super().__init__(error)
+        self.status, self.errcode, self.error = status, errcode, error
+        self.headers = headers or {}
+        self.extra = extra or {}
+
+
+def now_ms():
+    return int(time.time() * 1000)
+
+
+def new_id(sigil, server=None, n=18):
+    raw = base64.urlsafe_b64encode(secrets.token_bytes(n)).decode().rstrip("=")
+    return sigil + raw + (":" + server if server else "")
+
+
+class Room:
+    def __init__(self, room_id, name, public):
+        self.room_id, self.name, self.public = room_id, name, public
+        self.events = []  # (pos, event) in order
+        self.positions = []  # pos of each event, for bisect
+        self.membership = {}  # user -> (membership, pos, event)
+        self.names = {}  # user -> display name
+
+
+class Homeserver:
+    def __init__(self, server_name, txn_scope):
+        self.server_name = server_name
+        self.txn_scope = txn_scope
+        self.cond = threading.Condition()
+        self.pos = 0
+        self.users = {}  # user -> {"password", "displayname"}
+        self.tokens = {}  # token -> {"user", "device"}
+        self.rooms = {}
+        self.aliases = {}
+        self.filters = {}  # (user, id) -> filter
+        self.txns = {}  # (scope, path) -> (status, body)
+        self.rules = []
+        self.log = []
+
+    # -- state changes (called with self.cond held) --------------------------
+    def add_user(self, user, password=None, displayname=None):
+        u = self.users.setdefault(user, {"password": None, "displayname": None})
+        if password is not None:
+            u["password"] = password
+        if displayname is not None:
+            u["displayname"] = displayname
+        return u
+
+    def add_event(self, room, ev):
+        self.pos += 1
+        ev.setdefault("event_id", new_id("$"))
+        ev.setdefault("origin_server_ts", now_ms())
+        ev["room_id"] = room.room_id
+        room.events.append((self.pos, ev))
+        room.positions.append(self.pos)
+        if ev["type"] == "m.room.member":
+            target = ev["state_key"]
+            ms = ev["content"].get("membership")
+            room.membership[target] = (ms, self.pos, ev)
+            dn = ev["content"].get("displayname")
+            if ms == "join" and dn:
+                room.names[target] = dn
+        self.cond.notify_all()
+        return ev
+
+    def member_event(self, room, sender, target, membership, **extra):
+        content = {"membership": membership}
+        dn = extra.pop("displayname", None)
+        if dn is None and membership == "join":
+            dn = self.users.get(target, {}).get("displayname")
+        if dn:
+            content["displayname"] = dn
+        content.update({k: v for k, v in extra.items() if v is not None})
+        return self.add_event(room, {"type": "m.room.member", "state_key": target,
+                                     "sender": sender, "content": content})
+
+    def membership_of(self, room, user):
+        m = room.membership.get(user)
+        return m[0] if m else None
+
+    def joined(self, room):
+        return [u for u, m in room.membership.items() if m[0] == "join"]
+
+    # -- sync ----------------------------------------------------------------
+    def sync(self, user, since, flt):
+        tl_filter = (flt.get("room") or {}).get("timeline") or {}
+        limit = tl_filter.get("limit", 10)
+        if not isinstance(limit, int) or limit < 1:
+            limit = 10
+        types = tl_filter.get("types")
+        not_types = tl_filter.get("not_types") or []
+
+        def wanted(ev):
+            if types is not None and not any(type_match(t, ev["type"]) for t in types):
+                return False
+            return not any(type_match(t, ev["type"]) for t in not_types)
+
+        out = {"join": {}, "invite": {}, "leave": {}}
+        for room in self.rooms.values():
+            m = room.membership.get(user)
+            if not m:
+                continue
+            ms, mpos, mev = m
+            if ms == "join":
+                start = bisect.bisect_right(room.positions, since or 0)
+                # only what happened since the user joined
+                join_idx = bisect.bisect_left(room.positions, mpos)
+                start = max(start, join_idx)
+                evs = [e for p, e in room.events[start:] if wanted(e)]
+                if since is not None and not evs:
+                    continue
+                limited = len(evs) > limit
+                evs = evs[-limit:]
+                r = {"timeline": {"events": [strip_room(e) for e in evs],
+                                  "limited": limited,
+                                  "prev_batch": "p%d" % (self.pos)}}
+                joined_after = since is None or mpos > since
+                members_changed = any(e["type"] == "m.room.member" for e in evs)
+                if joined_after:
+                    r["state"] = {"events": [strip_room(x[2]) for x in room.membership.values()
+                                             if x[2] not in evs]}
+                if joined_after or members_changed:
+                    r["summary"] = {"m.joined_member_count": len(self.joined(room)),
+                                    "m.invited_member_count": sum(
+                                        1 for x in room.membership.values() if x[0] == "invite")}
+                out["join"][room.room_id] = r
+            elif ms == "invite" and (since is None or mpos > since):
+                st = [{"type": "m.room.member", "state_key": user, "sender": mev["sender"],
+                       "content": mev["content"]}]
+                if room.name:
+                    st.insert(0, {"type": "m.room.name", "state_key": "",
+                                  "sender": mev["sender"], "content": {"name": room.name}})
+                out["invite"][room.room_id] = {"invite_state": {"events": st}}
+            elif ms in ("leave", "ban") and since is not None and mpos > since:
+                out["leave"][room.room_id] = {"timeline": {"events": [strip_room(mev)],
+                                                           "limited": False}}
+        body = {"next_batch": "s%d" % self.pos}
+        rooms = {k: v for k, v in out.items() if v}
+        if rooms:
+            body["rooms"] = rooms
+        return body, bool(rooms)
+
+
+def type_match(pattern, t):
+    if pattern.endswith("*"):
+        return t.startswith(pattern[:-1])
+    return pattern == t
+
+
+def strip_room(ev):
+    e = dict(ev)
+    e.pop("room_id", None)
+    return e
+
+
+HS = None  # the Homeserver
+ARGS = None
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "fakehs/1"
+
+    def log_message(self, fmt, *args):  # quiet: the log is /_fake/log
+        pass
+
+    # -- plumbing ------------------------------------------------------------
+    def do_GET(self):
+        self.handle_any("GET")
+
+    def do_POST(self):
+        self.handle_any("POST")
+
+    def do_PUT(self):
+        self.handle_any("PUT")
+
+    def do_DELETE(self):
+        self.handle_any("DELETE")
+
+    def do_OPTIONS(self):
+        self.reply(200, {})
+
+    def read_body(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        if n > 1 << 20:
+            raise MatrixError(413, "M_TOO_LARGE", "request too large")
+        return self.rfile.read(n) if n else b""
+
+    def reply(self, status, body, headers=None, raw=None):
+        data = raw if raw is not None else json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(data)
+        self.status_sent = status
+
+    def drop(self):
+        self.close_connection = True
+        self.status_sent = "drop"
+        try:
+            import socket
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def token(self, query):
+        auth = self.headers.get("Authorization") or ""
+        if auth.startswith("Bearer "):
+            return auth[7:].strip()
+        return (query.get("access_token") or [None])[0]
+
+    def auth(self, query):
+        tok = self.token(query)
+        if not tok:
+            raise MatrixError(401, "M_MISSING_TOKEN", "Missing access token")
+        with HS.cond:
+            t = HS.tokens.get(tok)
+        if not t:
+            raise MatrixError(401, "M_UNKNOWN_TOKEN", "Unknown access token",
+                              extra={"soft_logout": False})
+        return tok, t
+
+    def handle_any(self, method):
+        self.status_sent = None
+        url = urllib.parse.urlsplit(self.path)
+        path = url.path
+        query = urllib.parse.parse_qs(url.query)
+        body = b""
+        entry = {"method": method, "path": path,
+                 "query": {k: v for k, v in query.items() if k != "access_token"},
+                 "t": time.time()}
+        try:
+            body = self.read_body()
+            entry["body"] = redact(body)
+            tok = self.token(query)
+            entry["token"] = tok[-6:] if tok else None
+            action = None if path.startswith("/_fake/") else self.take_rule(method, path)
+            entry["action"] = action and action["action"]
+            if action and self.pre_action(action):
+                pass
+            elif path.startswith("/_fake/"):
+                self.control(method, path, query, body)
+            else:
+                self.matrix(method, path, query, body, action)
+        except MatrixError as e:
+            b = {"errcode": e.errcode, "error": e.error}
+            b.update(e.extra)
+            self.reply(e.status, b, e.headers)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+        except Exception as e:  # a bug here must not look like a bot bug
+            print("fakehs: internal error on %s %s: %r" % (method, path, e), file=sys.stderr)
+            self.reply(500, {"errcode": "M_UNKNOWN", "error": "fakehs internal error"})
+        entry["status"] = self.status_sent
+        with HS.cond:
+            entry["n"] = len(HS.log)
+            HS.log.append(entry)
+
+    def take_rule(self, method, path):
+        with HS.cond:
+            for r in HS.rules:
+                if r.get("method") and r["method"] != method:
+                    continue
+                if not re.search(r["path"], path):
+                    continue
+                r["count"] = r.get("count", 1) - 1
+                if r["count"] <= 0:
+                    HS.rules.remove(r)
+                return dict(r)
+        return None
+
+    def pre_action(self, a):
+        """Act out a scripted fault. True if the request is fully handled."""
+        kind = str(a["action"])
+        if kind == "429":
+            h = {}
+            if "retry_after" in a:
+                h["Retry-After"] = str(a["retry_after"])
+            b = {"errcode": "M_LIMIT_EXCEEDED", "error": "Too many requests"}
+            if "retry_after_ms" in a:
+                b["retry_after_ms"] = a["retry_after_ms"]
+            self.reply(429, b, h)
+            return True
+        if kind in ("500", "502", "503"):
+            self.reply(int(kind), None, raw=b"<html>server error</html>")
+            return True
+        if kind == "drop":
+            self.drop()
+            return True
+        if kind == "hang":
+            time.sleep(a.get("ms", 60000) / 1000)
+            self.drop()
+            return True
+        if kind == "slow":
+            time.sleep(a.get("ms", 1000) / 1000)
+            return False
+        if kind == "malformed":
+            self.reply(200, None, raw=b'{"next_batch": "s1", "rooms": {"join": {')
+            return True
+        return False  # commit_then_* act after the request is handled
+
+    # -- the Client-Server API ----------------------------------------------
+    def matrix(self, method, path, query, body, action):
+        if path == "/_matrix/client/versions":
+            return self.reply(200, {"versions": ["v1.1", "v1.2", "v1.3", "v1.4", "v1.5",
+                                                 "v1.6", "v1.7", "v1.8", "v1.9", "v1.10",
+                                                 "v1.11"], "unstable_features": {}})
+        if not path.startswith(API + "/"):
+            raise MatrixError(404, "M_UNRECOGNIZED", "Unrecognized request")
+        parts = [urllib.parse.unquote(p) for p in path[len(API) + 1:].split("/")]
+        req = parse_json(body) if method in ("POST", "PUT") else None
+
+        if parts == ["login"]:
+            if method == "GET":
+                return self.reply(200, {"flows": [{"type": "m.login.password"}]})
+            return self.login(req)
+        tok, who = self.auth(query)
+        user = who["user"]
+        if parts == ["account", "whoami"] and method == "GET":
+            return self.reply(200, {"user_id": user, "device_id": who["device"],
+                                    "is_guest": False})
+        if parts == ["logout"] and method == "POST":
+            with HS.cond:
+                HS.tokens.pop(tok, None)
+            return self.reply(200, {})
+        if len(parts) == 3 and parts[0] == "user" and parts[2] == "filter" and method == "POST":
+            if parts[1] != user:
+                raise MatrixError(403, "M_FORBIDDEN", "Cannot create filters for other users")
+            if not isinstance(req, dict):
+                raise MatrixError(400, "M_BAD_JSON", "Filter must be an object")
+            with HS.cond:
+                fid = str(len(HS.filters) + 1)
+                HS.filters[(user, fid)] = req
+            return self.reply(200, {"filter_id": fid})
+        if parts == ["sync"] and method == "GET":
+            return self.sync(user, query)
+        if parts[0] == "join" and len(parts) == 2 and method == "POST":
+            return self.join(user, parts[1])
+        if parts[0] == "rooms" and len(parts) >= 3:
+            room_id = parts[1]
+            with HS.cond:
+                room = HS.rooms.get(room_id)
+            if parts[2] == "join" and method == "POST":
+                return self.join(user, room_id)
+            if room is None:
+                raise MatrixError(404, "M_NOT_FOUND", "Unknown room")
+            if parts[2] == "leave" and method == "POST":
+                with HS.cond:
+                    if HS.membership_of(room, user) in ("join", "invite"):
+                        HS.member_event(room, user, user, "leave")
+                return self.reply(200, {})
+            if parts[2] == "joined_members" and method == "GET":
+                with HS.cond:
+                    if HS.membership_of(room, user) != "join":
+                        raise MatrixError(403, "M_FORBIDDEN", "You are not in this room")
+                    j = {u: {"display_name": room.names.get(u)} for u in HS.joined(room)}
+                return self.reply(200, {"joined": j})
+            if parts[2] == "send" and len(parts) == 5 and method == "PUT":
+                return self.send(tok, who, room, parts[3], parts[4], req, path, action)
+        raise MatrixError(404, "M_UNRECOGNIZED", "Unrecognized request")
+
+    def login(self, req):
+        if not isinstance(req, dict) or req.get("type") != "m.login.password":
+            raise MatrixError(400, "M_UNKNOWN", "Unknown login type")
+        ident = req.get("identifier") or {}
+        name = ident.get("user") if ident.get("type") == "m.id.user" else req.get("user")
+        if not isinstance(name, str):
+            raise MatrixError(400, "M_INVALID_PARAM", "Missing user")
+        user = name if name.startswith("@") else "@%s:%s" % (name, HS.server_name)
+        with HS.cond:
+            u = HS.users.get(user)
+            if not u or u["password"] is None or u["password"] != req.get("password"):
+                raise MatrixError(403, "M_FORBIDDEN", "Invalid username or password")
+            dev = req.get("device_id") or new_id("", n=6).upper()
+            tok = "syt_" + secrets.token_urlsafe(24)
+            HS.tokens[tok] = {"user": user, "device": dev}
+        return self.reply(200, {"user_id": user, "access_token": tok, "device_id": dev,
+                                "home_server": HS.server_name})
+
+    def sync(self, user, query):
+        since_s = (query.get("since") or [None])[0]
+        since = None
+        if since_s is not None:
+            if not re.fullmatch(r"s\d+", since_s):
+                raise MatrixError(400, "M_INVALID_PARAM", "Bad since token")
+            since = int(since_s[1:])
+        try:
+            timeout = int((query.get("timeout") or ["0"])[0])
+        except ValueError:
+            raise MatrixError(400, "M_INVALID_PARAM", "Bad timeout")
+        flt = {}
+        f = (query.get("filter") or [None])[0]
+        if f:
+            if f.startswith("{"):
+                flt = parse_json(f.encode())
+            else:
+                with HS.cond:
+                    flt = HS.filters.get((user, f))
+                if flt is None:
+                    raise MatrixError(400, "M_INVALID_PARAM", "Unknown filter")
+        deadline = time.time() + min(max(timeout, 0), 120000) / 1000
+        with HS.cond:
+            while True:
+                body, any_ = HS.sync(user, since, flt)
+                left = deadline - time.time()
+                if any_ or since is None or left <= 0:
+                    break
+                HS.cond.wait(left)
+        self.reply(200, body)
+
+    def join(self, user, target):
+        with HS.cond:
+            room_id = HS.aliases.get(target, target)
+            room = HS.rooms.get(room_id)
+            if room is None:
+                raise MatrixError(404, "M_NOT_FOUND", "No such room")
+            ms = HS.membership_of(room, user)
+            if ms == "ban":
+                raise MatrixError(403, "M_FORBIDDEN", "You are banned from this room")
+            if ms != "join":
+                if ms != "invite" and not room.public:
+                    raise MatrixError(403, "M_FORBIDDEN", "You are not invited to this room")
+                HS.member_event(room, user, user, "join")
+        self.reply(200, {"room_id": room_id})
+
+    def send(self, tok, who, room, etype, txn, content, path, action):
+        scope = who["user"] + "|" + who["device"] if HS.txn_scope == "device" else tok
+        key = (scope, path)
+        with HS.cond:
+            prev = HS.txns.get(key)
+            if prev is None:
+                if HS.membership_of(room, who["user"]) != "join":
+                    raise MatrixError(403, "M_FORBIDDEN", "You are not in this room")
+                if not isinstance(content, dict):
+                    raise MatrixError(400, "M_BAD_JSON", "Content must be an object")
+                ev = HS.add_event(room, {"type": etype, "sender": who["user"],
+                                         "content": content,
+                                         "unsigned": {"transaction_id": txn}})
+                prev = (200, {"event_id": ev["event_id"]})
+                HS.txns[key] = prev
+        kind = action and str(action["action"])
+        if kind == "commit_then_500":
+            return self.reply(500, None, raw=b"<html>oops</html>")
+        if kind == "commit_then_drop":
+            return self.drop()
+        self.reply(prev[0], prev[1])
+
+    # -- the control API -----------------------------------------------------
+    def control(self, method, path, query, body):
+        req = parse_json(body) if method == "POST" else {}
+        q = {k: v[0] for k, v in query.items()}
+        name = path[len("/_fake/"):]
+        with HS.cond:
+            if name == "user":
+                HS.add_user(req["user_id"], req.get("password"), req.get("displayname"))
+                if req.get("token"):
+                    HS.tokens[req["token"]] = {"user": req["user_id"],
+                                               "device": req.get("device_id", "FAKEDEV")}
+                return self.reply(200, {})
+            if name == "room":
+                room_id = req.get("room_id") or new_id("!", HS.server_name)
+                room = Room(room_id, req.get("name"), bool(req.get("public")))
+                HS.rooms[room_id] = room
+                if req.get("alias"):
+                    HS.aliases[req["alias"]] = room_id
+                creator = req.get("creator") or "@admin:" + HS.server_name
+                HS.add_user(creator)
+                HS.add_event(room, {"type": "m.room.create", "state_key": "", "sender": creator,
+                                    "content": {"room_version": "11"}})
+                for u in [creator] + [m for m in req.get("members", []) if m != creator]:
+                    HS.add_user(u)
+                    HS.member_event(room, u, u, "join")
+                for u in req.get("invite", []):
+                    HS.member_event(room, creator, u, "invite")
+                return self.reply(200, {"room_id": room_id})
+            if name == "send":
+                room = self.room(req["room_id"])
+                content = req.get("content")
+                if content is None:
+                    content = {"msgtype": req.get("msgtype", "m.text"), "body": req["body"]}
+                    if req.get("formatted_body"):
+                        content["format"] = "org.matrix.custom.html"
+                        content["formatted_body"] = req["formatted_body"]
+                    rel = {}
+                    if req.get("thread_root"):
+                        rel = {"rel_type": "m.thread", "event_id": req["thread_root"],
+                               "is_falling_back": not req.get("reply_to")}
+                        rel["m.in_reply_to"] = {"event_id": req.get("reply_to") or req["thread_root"]}
+                    elif req.get("reply_to"):
+                        rel = {"m.in_reply_to": {"event_id": req["reply_to"]}}
+                    if rel:
+                        content["m.relates_to"] = rel
+                    if "mentions" in req:
+                        content["m.mentions"] = {"user_ids": req["mentions"]}
+                ev = HS.add_event(room, {"type": req.get("type", "m.room.message"),
+                                         "sender": req["sender"], "content": content})
+                return self.reply(200, {"event_id": ev["event_id"], "pos": HS.pos})
+            if name == "invite":
+                room = self.room(req["room_id"])
+                extra = {"is_direct": True} if req.get("is_direct") else {}
+                ev = HS.member_event(room, req["sender"], req["target"], "invite", **extra)
+                return self.reply(200, {"event_id": ev["event_id"]})
+            if name == "membership":
+                room = self.room(req["room_id"])
+                ms = req["membership"]
+                ms = "leave" if ms == "kick" else ms
+                HS.add_user(req["target"], displayname=req.get("displayname"))
+                ev = HS.member_event(room, req.get("sender", req["target"]), req["target"], ms,
+                                     displayname=req.get("displayname"), reason=req.get("reason"))
+                return self.reply(200, {"event_id": ev["event_id"]})
+            if name == "script":
+                HS.rules.extend(req.get("rules", []))
+                return self.reply(200, {"rules": len(HS.rules)})
+            if name == "script_clear":
+                HS.rules.clear()
+                return self.reply(200, {})
+            if name == "revoke_token":
+                gone = [t for t, v in HS.tokens.items()
+                        if t == req.get("token") or v["user"] == req.get("user_id")]
+                for t in gone:
+                    del HS.tokens[t]
+                return self.reply(200, {"revoked": len(gone)})
+            if name == "events":
+                room = self.room(q["room_id"])
+                after = int(q.get("after", 0))
+                evs = [dict(e, pos=p) for p, e in room.events if p > after]
+                for e in evs:  # unsigned.transaction_id is for the sender only
+                    e.pop("unsigned", None)
+                return self.reply(200, {"events": evs, "pos": HS.pos})
+            if name == "wait":
+                room = self.room(q["room_id"])
+                want = int(q.get("count", 1))
+                after = int(q.get("after", 0))
+                deadline = time.time() + int(q.get("timeout_ms", 10000)) / 1000
+                while True:
+                    evs = [dict(e, pos=p) for p, e in room.events
+                           if p > after and e["sender"] == q.get("sender", e["sender"])
+                           and e["type"] == q.get("type", "m.room.message")]
+                    left = deadline - time.time()
+                    if len(evs) >= want or left <= 0:
+                        break
+                    HS.cond.wait(left)
+                return self.reply(200 if len(evs) >= want else 408, {"events": evs})
+            if name == "log":
+                after = int(q.get("after", -1))
+                return self.reply(200, {"requests": [e for e in HS.log if e.get("n", 0) > after]})
+            if name == "shutdown":
+                threading.Thread(target=self.server.shutdown, daemon=True).start()
+                return self.reply(200, {})
+        raise MatrixError(404, "M_UNRECOGNIZED", "Unknown control request")
+
+    def room(self, room_id):
+        room = HS.rooms.get(room_id)
+        if room is None:
+            raise MatrixError(404, "M_NOT_FOUND", "Unknown room " + room_id)
+        return room
+
+
+def parse_json(body):
+    try:
+        return json.loads(body.decode("utf-8")) if body else {}
+    except (ValueError, UnicodeDecodeError):
+        raise MatrixError(400, "M_NOT_JSON", "Content not JSON")
+
+
+def redact(body):
+    try:
+        j = json.loads(body.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        return body.decode("utf-8", "replace")[:2000]
+    if isinstance(j, dict) and "password" in j:
+        j["password"] = "[hidden]"
+    return j
+
+
+class Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+def main():
+    global HS, ARGS
+    ap = argparse.ArgumentParser(description="fake Matrix homeserver for tests")
+    ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--port-file")
+    ap.add_argument("--max-seconds", type=float, default=300)
+    ap.add_argument("--server-name", default="fake.test")
+    ap.add_argument("--user", action="append", default=[], help="@u:s=password")
+    ap.add_argument("--token", action="append", default=[], help="TOKEN=@u:s")
+    ap.add_argument("--txn-scope", choices=["token", "device"], default="token")
+    ARGS = ap.parse_args()
+    HS = Homeserver(ARGS.server_name, ARGS.txn_scope)
+    for u in ARGS.user:
+        name, _, pw = u.partition("=")
+        HS.add_user(name, pw or None)
+    for t in ARGS.token:
+        tok, _, name = t.partition("=")
+        HS.add_user(name)
+        HS.tokens[tok] = {"user": name, "device": "FAKEDEV"}
+    srv = Server(("127.0.0.1", ARGS.port), Handler)  # loopback only, always
+    port = srv.server_address[1]
+    if ARGS.port_file:
+        tmp = ARGS.port_file + ".tmp"
+        with open(tmp, "w") as f:
+            f.write("%d\n" % port)
+        os.rename(tmp, ARGS.port_file)
+    print("port %d" % port, flush=True)
+
+    def expire():
+        print("fakehs: --max-seconds reached, exiting", file=sys.stderr, flush=True)
+        os._exit(3)
+
+    t = threading.Timer(ARGS.max_seconds, expire)
+    t.daemon = True
+    t.start()
+    try:
+        srv.serve_forever(poll_interval=0.2)
+    except KeyboardInterrupt:
+        pass
+    srv.server_close()
+
+
+if __name__ == "__main__":
+    main()
