@@ -1,0 +1,195 @@
+/* state.c -- atomic small-file persistence (see state.h).
+ *
+ * The dance: open dir/.name.tmp.PID with O_EXCL and the final mode, write
+ * it all, fsync, close, rename over dir/name, fsync the directory. A crash
+ * at any point leaves either the old file or the new one; a leftover temp
+ * file is harmless and overwritten by the next write of the same process
+ * id (O_EXCL fails, so we unlink it first). */
+#include "state.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define STATE_PATH_MAX 4096
+
+static int name_ok(const char *name)
+{
+	size_t n = strlen(name);
+
+	return n > 0 && n <= STATE_NAME_MAX && name[0] != '.' && !strchr(name, '/');
+}
+
+static enum err join_path(char *buf, size_t len, const char *dir, const char *name)
+{
+	int n = snprintf(buf, len, "%s/%s", dir, name);
+
+	return n < 0 || (size_t)n >= len ? ERR_LIMIT : ERR_OK;
+}
+
+enum err state_dir_prepare(const char *dir, char *errbuf, size_t errlen)
+{
+	struct stat st;
+
+	if (!dir || !*dir) {
+		snprintf(errbuf, errlen, "no state directory configured");
+		return ERR_INVALID;
+	}
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+		snprintf(errbuf, errlen, "cannot create state directory %s: %s", dir,
+		         strerror(errno));
+		return ERR_IO;
+	}
+	if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+		snprintf(errbuf, errlen, "state directory %s is not a directory", dir);
+		return ERR_IO;
+	}
+	if (access(dir, W_OK | X_OK) != 0) {
+		snprintf(errbuf, errlen, "state directory %s is not writable: %s", dir,
+		         strerror(errno));
+		return ERR_IO;
+	}
+	return ERR_OK;
+}
+
+static enum err fsync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY);
+	enum err e = ERR_OK;
+
+	if (fd < 0)
+		return ERR_IO;
+	if (fsync(fd) != 0 && errno != EINVAL)
+		e = ERR_IO;
+	close(fd);
+	return e;
+}
+
+enum err state_write(const char *dir, const char *name, const void *data,
+                     size_t len, mode_t mode)
+{
+	char path[STATE_PATH_MAX], tmp[STATE_PATH_MAX], tname[STATE_NAME_MAX + 32];
+	const char *p = data;
+	enum err e = ERR_OK;
+	int fd = -1;
+	ssize_t w;
+
+	if (!name_ok(name) || len > STATE_FILE_MAX)
+		return ERR_INVALID;
+	snprintf(tname, sizeof(tname), ".%s.tmp.%ld", name, (long)getpid());
+	e = join_path(path, sizeof(path), dir, name);
+	if (e == ERR_OK)
+		e = join_path(tmp, sizeof(tmp), dir, tname);
+	if (e != ERR_OK)
+		return e;
+	unlink(tmp);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+	if (fd < 0)
+		return ERR_IO;
+	/* umask may have narrowed mode; never widen, but make it exact. */
+	if (fchmod(fd, mode) != 0) {
+		e = ERR_IO;
+		goto out;
+	}
+	while (len > 0) {
+		w = write(fd, p, len);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			e = ERR_IO;
+			goto out;
+		}
+		p += w;
+		len -= (size_t)w;
+	}
+	if (fsync(fd) != 0) {
+		e = ERR_IO;
+		goto out;
+	}
+	if (close(fd) != 0) {
+		fd = -1;
+		e = ERR_IO;
+		goto out;
+	}
+	fd = -1;
+	if (rename(tmp, path) != 0) {
+		e = ERR_IO;
+		goto out;
+	}
+	e = fsync_dir(dir);
+out:
+	if (fd >= 0)
+		close(fd);
+	if (e != ERR_OK)
+		unlink(tmp);
+	return e;
+}
+
+enum err state_read(const char *dir, const char *name, char **out, size_t *len)
+{
+	char path[STATE_PATH_MAX];
+	char *buf = NULL;
+	enum err e = ERR_OK;
+	size_t n = 0;
+	ssize_t r;
+	int fd;
+
+	*out = NULL;
+	if (!name_ok(name))
+		return ERR_INVALID;
+	e = join_path(path, sizeof(path), dir, name);
+	if (e != ERR_OK)
+		return e;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? ERR_NOTFOUND : ERR_IO;
+	buf = malloc(STATE_FILE_MAX + 1);
+	if (!buf) {
+		e = ERR_NOMEM;
+		goto out;
+	}
+	for (;;) {
+		r = read(fd, buf + n, STATE_FILE_MAX + 1 - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			e = ERR_IO;
+			goto out;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+		if (n > STATE_FILE_MAX) {
+			e = ERR_LIMIT;
+			goto out;
+		}
+	}
+	buf[n] = '\0';
+	*out = buf;
+	buf = NULL;
+	if (len)
+		*len = n;
+out:
+	free(buf);
+	close(fd);
+	return e;
+}
+
+enum err state_remove(const char *dir, const char *name)
+{
+	char path[STATE_PATH_MAX];
+	enum err e;
+
+	if (!name_ok(name))
+		return ERR_INVALID;
+	e = join_path(path, sizeof(path), dir, name);
+	if (e != ERR_OK)
+		return e;
+	if (unlink(path) != 0 && errno != ENOENT)
+		return ERR_IO;
+	return ERR_OK;
+}

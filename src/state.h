@@ -1,0 +1,37 @@
+/* state.h -- small files that must survive a crash whole: the sync token,
+ * the login session. No partial writes, ever: state_write writes a temp file
+ * beside the target, fsyncs it, renames it over the target and fsyncs the
+ * directory, so a reader sees the old content or the new, never a mix.
+ *
+ * Not a database: one file a value, read whole, written whole, capped. */
+#ifndef FAQBOT_STATE_H
+#define FAQBOT_STATE_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "err.h"
+
+#define STATE_FILE_MAX (64 * 1024) /* a state file we will read */
+#define STATE_NAME_MAX 64
+
+/* state_dir_prepare creates dir (mode 0700) if it is missing. It fails with
+ * ERR_IO and a reason in errbuf when dir cannot be made or used. */
+enum err state_dir_prepare(const char *dir, char *errbuf, size_t errlen);
+
+/* state_write replaces dir/name with len bytes of data, atomically (see the
+ * top of this file), the file having the given mode (0600 for secrets).
+ * name is a plain file name: no '/', no leading '.'. */
+enum err state_write(const char *dir, const char *name, const void *data,
+                     size_t len, mode_t mode);
+
+/* state_read reads dir/name whole into a new NUL-terminated buffer (*out,
+ * the caller frees; *len without the NUL, len may be NULL). ERR_NOTFOUND
+ * when the file does not exist, ERR_LIMIT when it is over STATE_FILE_MAX,
+ * ERR_IO otherwise. */
+enum err state_read(const char *dir, const char *name, char **out, size_t *len);
+
+/* state_remove deletes dir/name; a missing file is not an error. */
+enum err state_remove(const char *dir, const char *name);
+
+#endif
