@@ -532,6 +532,7 @@ static int load_entry(struct yfile *yf, yaml_node_t *root, struct faq_entry *e)
 			struct line_item *items;
 			size_t n, i;
 
+			ONCE(e->sources);
 			if (get_lines(yf, v, k, 0, &items, &n) < 0)
 				return -1;
 			e->sources = calloc(n ? n : 1, sizeof(char *));

@@ -312,10 +312,12 @@ int text_addresses(const char *norm, const char *nick)
 		return 1;
 	/* "@nick" anywhere, as a whole word */
 	for (p = strchr(norm, '@'); p; p = strchr(p + 1, '@')) {
-		char c = p[1 + n];
+		char c;
 
-		if (strncasecmp(p + 1, nick, n) == 0 &&
-		    !((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'))
+		if (strncasecmp(p + 1, nick, n) != 0)
+			continue;
+		c = p[1 + n]; /* in bounds: the n bytes before it matched */
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'))
 			return 1;
 	}
 	/* "hey nick", "hi nick", "thanks nick" at the start */

@@ -1,0 +1,166 @@
+/* test_check.c -- faqbot check: stolen examples, matching not_examples and
+ * patterns that hit the match limit are errors with file:line:col. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "check.h"
+
+static char dir[64];
+
+static void put(const char *name, const char *text)
+{
+	char path[128];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+/* copy of the mini FAQ, with one more file */
+static int setup(void **state)
+{
+	static const char *const files[] = {"crisis.yml", "advice.yml", "tms.yml",
+					    "tms-cost.yml", "lines.yml"};
+	size_t i;
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "/tmp/faqbot-check-XXXXXX");
+	if (!mkdtemp(dir))
+		return -1;
+	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		char src[256], cmd[512];
+
+		snprintf(src, sizeof(src), "tests/data/faq-mini/%s", files[i]);
+		snprintf(cmd, sizeof(cmd), "cp %s %s/", src, dir);
+		if (system(cmd) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	char cmd[128];
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+/* run_check loads and checks; returns whether some error contains words at
+ * file:line. */
+static int finds(const char *file, unsigned line, const char *words)
+{
+	struct faq_diags d = {0};
+	struct faq *faq = NULL;
+	struct check_opts o = {NULL, 0};
+	char path[128];
+	size_t i;
+	int seen = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	if (faq_load(dir, &faq, &d) == ERR_OK)
+		assert_int_equal(check_faq(faq, &o, &d), ERR_OK);
+	for (i = 0; i < d.n; i++) {
+		if (!d.v[i].warning && strcmp(d.v[i].file, path) == 0 && d.v[i].line == line &&
+		    strstr(d.v[i].msg, words))
+			seen = 1;
+	}
+	if (!seen)
+		for (i = 0; i < d.n; i++)
+			fprintf(stderr, "  got %s:%u:%u: %s\n", d.v[i].file, d.v[i].line, d.v[i].col,
+				d.v[i].msg);
+	faq_free(faq);
+	faq_diags_release(&d);
+	return seen;
+}
+
+static void test_clean_copy(void **state)
+{
+	struct faq_diags d = {0};
+	struct faq *faq = NULL;
+	struct check_opts o = {NULL, 0};
+
+	(void)state;
+	assert_int_equal(faq_load(dir, &faq, &d), ERR_OK);
+	assert_int_equal(check_faq(faq, &o, &d), ERR_OK);
+	assert_int_equal(d.errors, 0);
+	faq_free(faq);
+	faq_diags_release(&d);
+}
+
+static const char greedy_answer[] =
+	"answer: |\n"
+	"  TMS, or transcranial magnetic stimulation, uses gentle magnetic pulses\n"
+	"  aimed at the parts of the brain that help control mood. It does not need\n"
+	"  anaesthesia, you stay awake, and you can usually go about your day after a\n"
+	"  session. Improvement tends to come over a few weeks of regular sessions.\n"
+	"  If you are curious whether it fits you, your psychiatrist can tell you more.\n";
+
+static void test_stolen_example(void **state)
+{
+	char text[2048];
+
+	(void)state;
+	/* a greedy entry with a higher priority takes tms's example */
+	snprintf(text, sizeof(text),
+		 "id: greedy\nquestion: Anything\nreviewed: 2026-11-20\npriority: 5\n"
+		 "sources: [x.txt]\npatterns: |\n  \\bwhat\\b\n%s"
+		 "examples: |\n  what now\n", greedy_answer);
+	put("zz-greedy.yml", text);
+	assert_true(finds("tms.yml", 15, "is answered by 'greedy'"));
+	unlink("zz-greedy.yml");
+	snprintf(text, sizeof(text), "%s/zz-greedy.yml", dir);
+	unlink(text);
+}
+
+static void test_not_example_matches(void **state)
+{
+	char text[2048];
+
+	(void)state;
+	snprintf(text, sizeof(text),
+		 "id: widget\nquestion: Widgets?\nreviewed: 2026-11-20\n"
+		 "sources: [x.txt]\npatterns: |\n  \\bwidget\\b\n%s"
+		 "examples: |\n  widget?\nnot_examples: |\n  my widget broke\n", greedy_answer);
+	put("widget.yml", text);
+	assert_true(finds("widget.yml", 16, "not_example 'my widget broke' is answered by this entry"));
+	snprintf(text, sizeof(text), "%s/widget.yml", dir);
+	unlink(text);
+}
+
+static void test_pattern_hits_limit(void **state)
+{
+	char text[2048];
+
+	(void)state;
+	snprintf(text, sizeof(text),
+		 "id: slow\nquestion: Slow?\nreviewed: 2026-11-20\n"
+		 "sources: [x.txt]\npatterns: |\n  \\bslowpoke\\b\n  ^(\\w+\\s?)*$\n%s"
+		 "examples: |\n  slowpoke\n", greedy_answer);
+	put("slow.yml", text);
+	assert_true(finds("slow.yml", 7, "hits the PCRE2 match limit"));
+	snprintf(text, sizeof(text), "%s/slow.yml", dir);
+	unlink(text);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_clean_copy),
+		cmocka_unit_test(test_stolen_example),
+		cmocka_unit_test(test_not_example_matches),
+		cmocka_unit_test(test_pattern_hits_limit),
+	};
+	return cmocka_run_group_tests_name("check", tests, setup, teardown);
+}

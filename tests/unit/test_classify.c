@@ -1,0 +1,115 @@
+/* test_classify.c -- priority (crisis > advice > faq > none), negations
+ * that cannot hide a risk, the priority field, and the longest-match rule. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "classify.h"
+#include "text.h"
+
+static struct faq *mini;
+
+static int setup(void **state)
+{
+	struct faq_diags d = {0};
+
+	(void)state;
+	if (faq_load("tests/data/faq-mini", &mini, &d) != ERR_OK)
+		return -1;
+	faq_diags_release(&d);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	faq_free(mini);
+	return 0;
+}
+
+/* label returns "crisis", "advice", "none" or the faq id. */
+static const char *label(const char *raw)
+{
+	static char buf[128];
+	struct classify_result r;
+	char *norm;
+	size_t len;
+
+	assert_int_equal(text_normalise(raw, strlen(raw), &norm, &len), ERR_OK);
+	assert_int_equal(classify(mini, norm, len, &r), ERR_OK);
+	free(norm);
+	if (!r.matched)
+		return "none";
+	snprintf(buf, sizeof(buf), "%s", r.cls == FAQ_CLASS_FAQ ? r.entry->id
+					 : faq_class_name(r.cls));
+	return buf;
+}
+
+static void test_order(void **state)
+{
+	(void)state;
+	assert_string_equal(label("what is tms"), "tms");
+	assert_string_equal(label("what dose should i take before tms"), "advice");
+	/* crisis outranks everything else in the same message */
+	assert_string_equal(label("what dose of tms would kill myself"), "crisis");
+	assert_string_equal(label("what does tms cost, i'm suicidal"), "crisis");
+	assert_string_equal(label("lovely weather"), "none");
+	assert_string_equal(label(""), "none");
+}
+
+static void test_negation_only_lifts_its_words(void **state)
+{
+	(void)state;
+	assert_string_equal(label("I'm not suicidal, what is tms"), "tms");
+	assert_string_equal(label("not suicidal but i want to kill myself"), "crisis");
+	assert_string_equal(label("not suicidal, just asking how many pills"), "crisis");
+	assert_string_equal(label("not suicidal. ok maybe suicidal"), "crisis");
+}
+
+static void test_normalised_forms_match(void **state)
+{
+	(void)state;
+	assert_string_equal(label("I want to \xEF\xBC\xAB" "ILL MYSELF"), "crisis");
+	assert_string_equal(label("\x02" "kill\x02 myself"), "crisis");
+	assert_string_equal(label("> <@a:b> what is tms\n\nsuicidal tonight"), "crisis");
+}
+
+static void test_priority_then_length(void **state)
+{
+	(void)state;
+	/* tms-cost has priority 1: it wins over the longer-matching tms entry */
+	assert_string_equal(label("what does tms cost"), "tms-cost");
+	assert_string_equal(label("tms cost"), "tms-cost");
+}
+
+static void test_long_message_is_classified_on_its_prefix(void **state)
+{
+	char *big = malloc(TEXT_CLASSIFY_MAX * 3);
+
+	(void)state;
+	memset(big, ' ', TEXT_CLASSIFY_MAX * 3 - 1);
+	big[TEXT_CLASSIFY_MAX * 3 - 1] = '\0';
+	memcpy(big + 10, "suicidal", 8);
+	assert_string_equal(label(big), "crisis");
+	memcpy(big + 10, "xxxxxxxx", 8);
+	memcpy(big + TEXT_CLASSIFY_MAX * 2, "suicidal", 8);
+	assert_string_equal(label(big), "none");
+	free(big);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_order),
+		cmocka_unit_test(test_negation_only_lifts_its_words),
+		cmocka_unit_test(test_normalised_forms_match),
+		cmocka_unit_test(test_priority_then_length),
+		cmocka_unit_test(test_long_message_is_classified_on_its_prefix),
+	};
+	return cmocka_run_group_tests_name("classify", tests, setup, teardown);
+}
