@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# bench/run.sh -- `make bench`. Figures are ratios against a baseline measured
+# in the same run, because these machines are shared and noisy.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+TSV=${BENCH_TSV:-../shared/eval/dev.tsv}
+REPS=${BENCH_REPS:-300}
+PKGS="libpcre2-8 jansson libcurl yaml-0.1 libutf8proc"
+mkdir -p build/bench
+objs=$(ls build/rel/*.o | grep -v '/main.o$')
+cc -O2 -std=c11 -D_POSIX_C_SOURCE=200809L -Isrc -o build/bench/bench_classify \
+	bench/bench_classify.c $objs $(pkg-config --libs $PKGS)
+
+echo "classification: $REPS x the messages of $TSV (normalise + classify)"
+c=$(build/bench/bench_classify faq "$TSV" "$REPS")
+p=$(python3 bench/baseline.py ./faqbot "$TSV" "$REPS")
+echo "  faqbot (PCRE2 JIT):   $c"
+echo "  baseline (Python re): $p"
+python3 - "$c" "$p" <<'PY'
+import sys
+def parse(s): return {k: float(v) for k, v in (x.split("=") for x in s.split())}
+c, p = parse(sys.argv[1]), parse(sys.argv[2])
+print("  throughput ratio faqbot/baseline: %.1fx (goal >= 5x)" % (c["per_sec"] / p["per_sec"]))
+print("  p50 latency: %.2f us vs %.2f us (%.1fx faster)" % (c["p50_us"], p["p50_us"], p["p50_us"] / c["p50_us"]))
+print("  p99 latency: %.2f us vs %.2f us (%.1fx faster)" % (c["p99_us"], p["p99_us"], p["p99_us"] / c["p99_us"]))
+PY
+
+echo "memory: peak RSS of 'faqbot ask --json -' over $TSV"
+python3 - "$TSV" <<'PY'
+import resource, subprocess, sys
+msgs = "".join(l.split("\t")[0] + "\n" for l in open(sys.argv[1], encoding="utf-8")
+               if l.strip() and not l.startswith("#") and "\t" in l)
+subprocess.run(["./faqbot", "ask", "--json", "-"], input=msgs.encode(), stdout=subprocess.DEVNULL, check=True)
+kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+print("  peak RSS: %.1f MB (goal < 8 MB)" % (kb / 1024))
+PY

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# tests/cli.sh BINARY -- the command line as a user meets it. One "ok" or
+# "not ok" line a check. Run from the top of the repo.
+set -uo pipefail
+BIN=${1:-./faqbot}
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+n=0 bad=0
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+no() { n=$((n + 1)); bad=$((bad + 1)); echo "not ok $n - $1"; [ -n "${2:-}" ] && echo "$2" | head -20 | sed 's/^/#   /'; }
+t() { # t NAME COMMAND... : passes when the command succeeds
+	local name=$1; shift
+	if out=$("$@" 2>&1); then ok "$name"; else no "$name" "$out"; fi
+}
+
+t "--help prints usage" bash -c "$BIN --help | grep -q 'usage: faqbot'"
+t "--version names the libraries" bash -c "$BIN --version | grep -q 'PCRE2 10' && $BIN --version | grep -q jansson && $BIN --version | grep -q libcurl"
+t "unknown command exits 2" bash -c "$BIN frobnicate; [ \$? -eq 2 ]"
+t "unknown option exits 2" bash -c "$BIN ask --frob x; [ \$? -eq 2 ]"
+t "check faq/ is clean" "$BIN" check --seeds ../shared/seeds faq/
+
+# Every topic id of faq-topics.md has an entry, and so do crisis and advice.
+ids=$(sed -n 's/^| \([a-z0-9-]*\) | .*/\1/p' ../shared/faq-topics.md | grep -v '^id$')
+"$BIN" topics --json > "$T/topics" 2>&1
+missing=""
+for id in $ids; do grep -q "\"id\":\"$id\"" "$T/topics" || missing="$missing $id"; done
+[ -n "$ids" ] && [ -z "$missing" ] && ok "every required topic id has an entry" || no "topics missing:$missing"
+grep -q '"class":"crisis"' "$T/topics" && grep -q '"class":"advice"' "$T/topics" \
+	&& ok "topics lists crisis and advice entries" || no "topics lacks crisis/advice"
+
+# ask: what a member reads
+out=$("$BIN" ask "what is ketamine?" 2>&1)
+echo "$out" | grep -qi ketamine && ok "ask answers a FAQ question" || no "ask faq" "$out"
+out=$("$BIN" ask "i want to end my life" 2>&1)
+if echo "$out" | grep -q 988 && echo "$out" | grep -q 741741 && echo "$out" | grep -qi findahelpline; then
+	ok "a crisis message gets the US lines and the directory"
+else no "crisis reply lines" "$out"; fi
+echo "$out" | grep -qiE 'bot|automated' && ok "the crisis reply says it is a bot" || no "crisis says bot" "$out"
+out=$("$BIN" --region uk ask "i want to end my life" 2>&1)
+echo "$out" | grep -q "116 123" && ok "--region uk shows Samaritans" || no "uk region" "$out"
+out=$("$BIN" --region xx ask "hi" 2>&1); rc=$?
+[ $rc -eq 3 ] && echo "$out" | grep -q "region 'xx'" && ok "an unknown region is refused" || no "unknown region" "$out"
+out=$("$BIN" ask "how many pills would be lethal" 2>&1)
+echo "$out" | grep -q 988 && ok "a lethality question gets crisis lines, no facts" || no "lethality" "$out"
+out=$("$BIN" ask "thanks everyone" 2>&1 >/dev/null)
+echo "$out" | grep -q "no answer" && ok "chat gets no answer, said on stderr" || no "none" "$out"
+
+# ask --json -: one object a line, in order, whatever the input
+printf 'what is tms\n\nhello\nsuicidal thoughts all day\n\xff\xfe broken utf8\nwhat dose of ketamine should i take\n' > "$T/in"
+"$BIN" ask --json - < "$T/in" > "$T/out" 2>"$T/err"
+if python3 - "$T/out" <<'PY'
+import json, sys
+lines = open(sys.argv[1]).read().splitlines()
+assert len(lines) == 6, lines
+objs = [json.loads(l) for l in lines]
+assert objs[0]["kind"] == "faq" and objs[0]["id"] == "tms" and objs[0]["answer"], objs[0]
+assert objs[1] == {"kind": "none"}, objs[1]
+assert objs[2] == {"kind": "none"}, objs[2]
+assert objs[3]["kind"] == "crisis" and "988" in objs[3]["answer"], objs[3]
+assert objs[4]["kind"] == "none", objs[4]
+assert objs[5]["kind"] == "advice", objs[5]
+PY
+then ok "ask --json - answers each line in order"; else no "ask --json" "$(cat "$T/out" "$T/err")"; fi
+head -c 300000 /dev/zero | tr '\0' 'a' > "$T/long"; echo >> "$T/long"
+[ "$("$BIN" ask --json - < "$T/long" | wc -l)" = 1 ] && ok "a 300 kB line is one answer" || no "long line"
+
+# chat: the console, fed by a pipe
+out=$(printf 'what is tms\n!crisis\nthanks\n!quit\nwhat is ect\n' | "$BIN" chat 2>&1)
+echo "$out" | grep -q "faqbot> .*[Mm]agnetic" && echo "$out" | grep -q 988 \
+	&& ! echo "$out" | grep -qi "electroconvulsive" && ok "chat answers, shows lines, stops at !quit" || no "chat" "$out"
+out=$(printf 'what is tms\n' | "$BIN" run 2>&1)
+echo "$out" | grep -qi "magnetic" && ok "run with no configuration is the console" || no "run" "$out"
+
+# A broken copy of every FAQ file: check names the file and line, exits 3,
+# and the bot refuses to start on it.
+fails=""
+for f in faq/*.yml; do
+	rm -rf "$T/faq" && cp -r faq "$T/faq"
+	b=$(basename "$f")
+	# a stray unclosed parenthesis in the first pattern, or a bad key in the lines file
+	if grep -q '^patterns:' "$f"; then
+		awk 'done!=1 && prev ~ /^patterns:/ {print "  broken(pattern"; done=1} {print; prev=$0}' "$f" > "$T/faq/$b"
+		want="$T/faq/$b:[0-9]*:[0-9]*: error: pattern does not compile"
+	else
+		{ cat "$f"; echo "colour: blue"; } > "$T/faq/$b"
+		want="$T/faq/$b:[0-9]*:[0-9]*: error: unknown key 'colour'"
+	fi
+	out=$("$BIN" check "$T/faq" 2>&1); rc=$?
+	if [ $rc -ne 3 ] || ! echo "$out" | grep -q "$want"; then fails="$fails $b"; fi
+done
+[ -z "$fails" ] && ok "a broken copy of each FAQ file is reported at file:line:col" || no "broken copies:$fails"
+out=$("$BIN" --faq "$T/faq" ask "what is tms" 2>&1); rc=$?
+[ $rc -eq 3 ] && echo "$out" | grep -q "run 'faqbot check" && ok "ask refuses a broken FAQ, saying how to find out why" || no "ask broken" "$out"
+
+echo "# $n checks, $bad failed"
+[ $bad -eq 0 ]
