@@ -31,11 +31,11 @@ grep -q '"class":"crisis"' "$T/topics" && grep -q '"class":"advice"' "$T/topics"
 # ask: what a member reads
 out=$("$BIN" ask "what is ketamine?" 2>&1)
 echo "$out" | grep -qi ketamine && ok "ask answers a FAQ question" || no "ask faq" "$out"
-out=$("$BIN" ask "i want to end my life" 2>&1)
+out=$("$BIN" ask "i want to end my life" 2>/dev/null)
 if echo "$out" | grep -q 988 && echo "$out" | grep -q 741741 && echo "$out" | grep -qi findahelpline; then
 	ok "a crisis message gets the US lines and the directory"
 else no "crisis reply lines" "$out"; fi
-echo "$out" | grep -qiE 'bot|automated' && ok "the crisis reply says it is a bot" || no "crisis says bot" "$out"
+echo "$out" | grep -q 988 && echo "$out" | grep -qiE '\b(bot|automated)\b' && ok "the crisis reply says it is a bot" || no "crisis says bot" "$out"
 out=$("$BIN" --region uk ask "i want to end my life" 2>&1)
 echo "$out" | grep -q "116 123" && ok "--region uk shows Samaritans" || no "uk region" "$out"
 out=$("$BIN" --region xx ask "hi" 2>&1); rc=$?
