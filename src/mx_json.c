@@ -326,21 +326,37 @@ static enum err parse_invite_room(struct mx_sync *s, const char *room,
 	return set_str(&a->sender, by, MX_ID_MAX, NULL);
 }
 
-/* note_name records the display name from a member event into names. */
-static void note_name(json_t *names, const json_t *ev)
+/* note_name records the display name from a member event into names, and
+ * as an MX_ACT_NAME action so the transport can remember it across
+ * batches (lazy-loaded members are sent once, not with every message). */
+static enum err note_name(struct mx_sync *s, const char *room, json_t *names,
+                          const json_t *ev)
 {
 	const char *t = jstr(ev, "type"), *sk = jstr(ev, "state_key");
 	json_t *c = json_object_get(ev, "content");
+	struct mx_action *a;
 	const char *ms, *dn;
+	enum err e = ERR_OK;
 
-	if (!t || strcmp(t, "m.room.member") || !sk || !json_is_object(c))
-		return;
+	if (!t || strcmp(t, "m.room.member") || !valid_id(sk, '@') ||
+	    !json_is_object(c))
+		return ERR_OK;
 	ms = jstr(c, "membership");
 	dn = jstr(c, "displayname");
-	if (ms && !strcmp(ms, "join") && dn && *dn)
+	if (!ms || !strcmp(ms, "invite"))
+		return ERR_OK;
+	if (strcmp(ms, "join") || (dn && !*dn))
+		dn = NULL;
+	if (dn)
 		json_object_set_new(names, sk, json_string(dn));
 	else
 		json_object_del(names, sk);
+	a = push_action(s, MX_ACT_NAME, room, &e);
+	if (a)
+		e = set_str(&a->sender, sk, MX_ID_MAX, NULL);
+	if (a && e == ERR_OK)
+		e = set_str(&a->sender_name, dn, MX_NAME_MAX, NULL);
+	return e;
 }
 
 static int contains_bot(const char *s, const char *bot)
@@ -491,7 +507,9 @@ static enum err parse_join_room(struct mx_sync *s, const char *room,
 			s->skipped++;
 			continue;
 		}
-		note_name(names, ev);
+		e = note_name(s, room, names, ev);
+		if (e != ERR_OK)
+			goto out;
 		ms = member_of(ev, bot);
 		if (ms && !strcmp(ms, "join"))
 			joined = 1;
@@ -514,7 +532,9 @@ static enum err parse_join_room(struct mx_sync *s, const char *room,
 			continue;
 		}
 		if (!strcmp(type, "m.room.member")) {
-			note_name(names, ev);
+			e = note_name(s, room, names, ev);
+			if (e != ERR_OK)
+				goto out;
 			ms = member_of(ev, bot);
 			if (ms && !strcmp(ms, "join") && !joined) {
 				joined = 1;

@@ -37,6 +37,8 @@ enum mx_action_kind {
 	MX_ACT_KICKED,  /* the bot was kicked: room_id, sender = who kicked */
 	MX_ACT_BANNED,  /* the bot was banned: room_id, sender = who banned */
 	MX_ACT_SUMMARY, /* a room's joined member count: room_id, members */
+	MX_ACT_NAME,    /* a member's display name: room_id, sender, sender_name
+	                 * (NULL: the member left or dropped the name) */
 	MX_ACT_MESSAGE  /* an m.room.message or other timeline event */
 };
 
@@ -85,7 +87,8 @@ struct mx_sync {
 
 /* mx_sync_parse turns a /sync response body into actions, in this order:
  * leaves (left, kicked, banned), invites, then for each joined room its
- * summary, the bot's join if present, and the timeline messages in order.
+ * summary, the names from its state, the bot's join if present, and the
+ * timeline (names and messages) in order.
  * bot_user_id is borrowed and used to tell the bot's own events apart.
  * On ERR_OK *out is a new list the caller frees with mx_sync_free. Fails
  * with ERR_PARSE when the body is not JSON or has no next_batch string (so

@@ -293,6 +293,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         entry = {"method": method, "path": path,
                  "query": {k: v for k, v in query.items() if k != "access_token"},
                  "t": time.time()}
+        with HS.cond:  # logged on arrival, so a test sees a long poll begin
+            entry["n"] = len(HS.log)
+            HS.log.append(entry)
         try:
             body = self.read_body()
             entry["body"] = redact(body)
@@ -316,9 +319,6 @@ class Handler(http.server.BaseHTTPRequestHandler):
             print("fakehs: internal error on %s %s: %r" % (method, path, e), file=sys.stderr)
             self.reply(500, {"errcode": "M_UNKNOWN", "error": "fakehs internal error"})
         entry["status"] = self.status_sent
-        with HS.cond:
-            entry["n"] = len(HS.log)
-            HS.log.append(entry)
 
     def take_rule(self, method, path):
         with HS.cond:
@@ -607,7 +607,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return self.reply(200 if len(evs) >= want else 408, {"events": evs})
             if name == "log":
                 after = int(q.get("after", -1))
-                return self.reply(200, {"requests": [e for e in HS.log if e.get("n", 0) > after]})
+                return self.reply(200, {"requests": [e for e in HS.log if e["n"] > after
+                                                     and e["path"] != "/_fake/log"]})
             if name == "shutdown":
                 threading.Thread(target=self.server.shutdown, daemon=True).start()
                 return self.reply(200, {})

@@ -195,7 +195,7 @@ static void test_membership(void **st)
 	    "  {\"type\":\"m.room.message\",\"event_id\":\"$5\",\"sender\":\"@a:x\","
 	    "  \"content\":{\"msgtype\":\"m.text\",\"body\":\"hi " BOT "\"}}]}}}}}";
 	struct mx_sync *s = parse_ok(json);
-	int seen[7] = {0};
+	int seen[8] = {0};
 	size_t i;
 
 	(void)st;
@@ -217,14 +217,20 @@ static void test_membership(void **st)
 			break;
 		case MX_ACT_SUMMARY: assert_int_equal(a->members, 2); break;
 		case MX_ACT_JOINED: assert_string_equal(a->room_id, "!j:x"); break;
+		case MX_ACT_NAME:
+			if (!strcmp(a->sender, "@a:x"))
+				assert_string_equal(a->sender_name, "<script>alert(1)</script>");
+			else
+				assert_null(a->sender_name); /* the bot, no name */
+			break;
 		case MX_ACT_MESSAGE:
 			assert_string_equal(a->sender_name, "<script>alert(1)</script>");
 			assert_true(a->mentions_bot);
 			break;
 		}
 	}
-	for (i = 0; i < 7; i++)
-		assert_int_equal(seen[i], 1);
+	for (i = 0; i < 8; i++)
+		assert_int_equal(seen[i], i == MX_ACT_NAME ? 2 : 1);
 	mx_sync_free(s);
 }
 

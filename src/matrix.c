@@ -1,0 +1,1410 @@
+/* matrix.c -- the Matrix transport (see matrix.h).
+ *
+ * One thread, one curl multi handle (so connections are kept alive and the
+ * wait can watch the stop flag every 50 ms), one easy handle reused for
+ * every request. How failures are sorted (libcmatrix's split, with our own
+ * backoff):
+ *   network, TLS, timeout, 5xx, malformed 200 -> back off, retry
+ *   429 M_LIMIT_EXCEEDED                       -> wait Retry-After, retry
+ *   401 M_UNKNOWN_TOKEN                        -> log in again, or give up
+ *   any other 4xx                              -> up to the caller
+ * Order of a batch: act on everything in it, then save `since`; a crash in
+ * between replays the batch and the transaction ids keep it from showing. */
+#include "matrix.h"
+
+#include <curl/curl.h>
+#include <jansson.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "mx_json.h"
+#include "state.h"
+
+#define MATRIX_API "/_matrix/client/v3"
+#define MATRIX_URL_MAX 4096
+#define MATRIX_TOKEN_MAX 1024
+#define MATRIX_ERRSTR_MAX 512
+#define MATRIX_BACKOFF_BASE_MS 500L
+#define MATRIX_RETRY_AFTER_MAX_MS 600000L /* we wait at most 10 min a 429 */
+#define MATRIX_STOP_GRACE_MS 1500L        /* a reply in flight after a stop */
+#define MATRIX_POLL_MS 50                 /* how often a wait looks at stop */
+#define MATRIX_NAMES_MAX 1024            /* display names remembered */
+#define MATRIX_SESSION_FILE "session.json"
+#define MATRIX_SINCE_FILE "since"
+
+/* For "%.*s": a request path without its query string. */
+#define PATH_ARG(p) (int)strcspn((p), "?"), (p)
+
+/* What we know of a room: its member count (from sync summaries, or asked
+ * once) and whether an invite said it was direct. */
+struct matrix_room {
+	char *id;
+	long members; /* -1: not known yet */
+	int direct;
+};
+
+/* A display name seen in a room, kept for later batches (lazy loading
+ * sends a member's name once). A ring: the oldest goes first. */
+struct matrix_name {
+	char *room, *user, *name;
+};
+
+struct matrix {
+	/* config, owned copies */
+	char *hs, *user_id, *password, *mod_room, *state_dir, *localpart;
+	char **rooms, **allow, **mods;
+	size_t n_rooms, n_allow, n_mods;
+	long req_timeout, sync_timeout, backoff_max, max_age_s;
+	size_t max_body;
+	int timeline_limit;
+
+	/* session */
+	char token[MATRIX_TOKEN_MAX];
+	char device[MATRIX_TOKEN_MAX];
+	char filter_id[256];
+	char *since;
+
+	struct matrix_room *known;
+	size_t n_known, cap_known;
+	struct matrix_name names[MATRIX_NAMES_MAX];
+	size_t names_next;
+
+	CURLM *multi;
+	CURL *easy;
+	volatile sig_atomic_t *stop;
+	long long stop_at;  /* when we first saw *stop, ms; 0: not yet */
+	int fatal;          /* set when running cannot go on */
+	int relogged;       /* a fresh login happened during this call */
+	unsigned rng;
+	struct matrix_stats stats;
+	char errstr[MATRIX_ERRSTR_MAX];
+};
+
+/* One HTTP exchange. */
+struct resp {
+	long status;       /* 0: no HTTP answer (network, timeout, stop) */
+	char *body;
+	size_t len, cap, max;
+	int over;          /* the body went over max */
+	int stopped;       /* cut short by *stop */
+	long long retry_after_ms; /* from the Retry-After header; -1: none */
+	CURLcode cc;
+};
+
+enum call_flags {
+	CALL_LONG_POLL = 1, /* a stop cuts it at once */
+	CALL_NO_AUTH = 2,   /* login: no token, no re-login */
+	CALL_ONCE = 4       /* start-up checks: report, do not retry */
+};
+
+static void set_err(struct matrix *m, const char *fmt, ...) LOG_PRINTF(2, 3);
+static void set_err(struct matrix *m, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(m->errstr, sizeof(m->errstr), fmt, ap);
+	va_end(ap);
+}
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static long long wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* stopping says whether a wait or transfer must end now: at once for a
+ * long poll, after the grace period for anything else. */
+static int stopping(struct matrix *m, int long_poll)
+{
+	if (!m->stop || !*m->stop)
+		return 0;
+	if (!m->stop_at)
+		m->stop_at = now_ms();
+	return long_poll || now_ms() - m->stop_at >= MATRIX_STOP_GRACE_MS;
+}
+
+/* nap sleeps ms, watching stop. Returns 1 if cut short by a stop. */
+static int nap(struct matrix *m, long long ms, int long_poll)
+{
+	long long end = now_ms() + ms, left;
+	struct timespec ts;
+
+	while ((left = end - now_ms()) > 0) {
+		if (stopping(m, long_poll))
+			return 1;
+		if (left > MATRIX_POLL_MS)
+			left = MATRIX_POLL_MS;
+		ts.tv_sec = 0;
+		ts.tv_nsec = (long)left * 1000000L;
+		nanosleep(&ts, NULL);
+	}
+	return stopping(m, long_poll);
+}
+
+/* backoff_ms: capped exponential with "equal jitter": half fixed, half
+ * random, so many bots restarting together do not stampede. */
+static long long backoff_ms(struct matrix *m, int attempt)
+{
+	long long d = MATRIX_BACKOFF_BASE_MS;
+	int i;
+
+	for (i = 0; i < attempt && d < m->backoff_max; i++)
+		d *= 2;
+	if (d > m->backoff_max)
+		d = m->backoff_max;
+	m->rng = m->rng * 1103515245u + 12345u;
+	return d / 2 + (long long)((m->rng >> 8) % (unsigned)(d / 2 + 1));
+}
+
+/* ---- small string helpers ---------------------------------------------- */
+
+static char *xstrdup(const char *s)
+{
+	size_t n;
+	char *p;
+
+	if (!s)
+		return NULL;
+	n = strlen(s);
+	p = malloc(n + 1);
+	if (p)
+		memcpy(p, s, n + 1);
+	return p;
+}
+
+static enum err dup_list(const char *const *in, size_t n, char ***out)
+{
+	size_t i;
+
+	*out = NULL;
+	if (!n)
+		return ERR_OK;
+	*out = calloc(n, sizeof(**out));
+	if (!*out)
+		return ERR_NOMEM;
+	for (i = 0; i < n; i++)
+		if (in[i] && !((*out)[i] = xstrdup(in[i])))
+			return ERR_NOMEM;
+	return ERR_OK;
+}
+
+static void free_list(char **l, size_t n)
+{
+	size_t i;
+
+	for (i = 0; l && i < n; i++)
+		free(l[i]);
+	free(l);
+}
+
+/* esc writes s percent-encoded into buf; ERR_LIMIT if it does not fit. */
+static enum err esc(char *buf, size_t len, const char *s)
+{
+	char *e = NULL;
+	enum err rc = mx_url_escape(s, &e);
+
+	if (rc == ERR_OK && strlen(e) >= len)
+		rc = ERR_LIMIT;
+	if (rc == ERR_OK)
+		memcpy(buf, e, strlen(e) + 1);
+	free(e);
+	return rc;
+}
+
+/* fmt_path formats a request path; ERR_LIMIT if it does not fit. */
+static enum err fmt_path(char *buf, size_t len, const char *fmt, ...) LOG_PRINTF(3, 4);
+static enum err fmt_path(char *buf, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, len, fmt, ap);
+	va_end(ap);
+	return n < 0 || (size_t)n >= len ? ERR_LIMIT : ERR_OK;
+}
+
+/* ---- configuration ---------------------------------------------------- */
+
+static int loopback_host(const char *h)
+{
+	return !strcasecmp(h, "localhost") || !strcmp(h, "::1") ||
+	       !strcmp(h, "[::1]") || !strncmp(h, "127.", 4);
+}
+
+static enum err check_url(const char *url, char *errbuf, size_t errlen)
+{
+	char *scheme = NULL, *host = NULL;
+	enum err e = ERR_INVALID;
+	CURLU *u = curl_url();
+
+	if (!u)
+		return ERR_NOMEM;
+	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK) {
+		snprintf(errbuf, errlen, "homeserver URL \"%s\" is not a URL", url);
+		goto out;
+	}
+	if (!strcasecmp(scheme, "https")) {
+		e = ERR_OK;
+	} else if (!strcasecmp(scheme, "http") && loopback_host(host)) {
+		e = ERR_OK;
+	} else if (!strcasecmp(scheme, "http")) {
+		snprintf(errbuf, errlen,
+		         "homeserver URL %s uses plain http: use https (plain http is "
+		         "only allowed to a loopback address)",
+		         url);
+	} else {
+		snprintf(errbuf, errlen, "homeserver URL %s: scheme %s is not https",
+		         url, scheme);
+	}
+out:
+	curl_free(scheme);
+	curl_free(host);
+	curl_url_cleanup(u);
+	return e;
+}
+
+void matrix_free(struct matrix *m)
+{
+	size_t i;
+
+	if (!m)
+		return;
+	if (m->multi && m->easy)
+		curl_multi_remove_handle(m->multi, m->easy);
+	if (m->easy)
+		curl_easy_cleanup(m->easy);
+	if (m->multi) {
+		curl_multi_cleanup(m->multi);
+		curl_global_cleanup();
+	}
+	for (i = 0; i < m->n_known; i++)
+		free(m->known[i].id);
+	for (i = 0; i < MATRIX_NAMES_MAX; i++) {
+		free(m->names[i].room);
+		free(m->names[i].user);
+		free(m->names[i].name);
+	}
+	free(m->known);
+	free(m->hs);
+	free(m->user_id);
+	if (m->password)
+		memset(m->password, 0, strlen(m->password));
+	free(m->password);
+	free(m->mod_room);
+	free(m->state_dir);
+	free(m->localpart);
+	free(m->since);
+	free_list(m->rooms, m->n_rooms);
+	free_list(m->allow, m->n_allow);
+	free_list(m->mods, m->n_mods);
+	memset(m->token, 0, sizeof(m->token));
+	free(m);
+}
+
+enum err matrix_new(const struct matrix_config *cfg, struct matrix **out,
+                    char *errbuf, size_t errlen)
+{
+	struct matrix *m = NULL;
+	enum err e = ERR_OK;
+	const char *colon;
+	size_t n;
+
+	*out = NULL;
+	if (!cfg->homeserver || !*cfg->homeserver) {
+		snprintf(errbuf, errlen, "no homeserver URL configured");
+		return ERR_INVALID;
+	}
+	if (!cfg->user_id || cfg->user_id[0] != '@' || !mx_server_name(cfg->user_id) ||
+	    strlen(cfg->user_id) > MX_ID_MAX) {
+		snprintf(errbuf, errlen, "user id \"%s\" is not a Matrix user id like "
+		                         "@faqbot:example.org",
+		         cfg->user_id ? cfg->user_id : "");
+		return ERR_INVALID;
+	}
+	if ((!cfg->access_token || !*cfg->access_token) &&
+	    (!cfg->password || !*cfg->password) && !cfg->state_dir) {
+		snprintf(errbuf, errlen, "neither an access token nor a password is "
+		                         "configured");
+		return ERR_INVALID;
+	}
+	if (cfg->access_token && strlen(cfg->access_token) >= MATRIX_TOKEN_MAX) {
+		snprintf(errbuf, errlen, "access token is too long");
+		return ERR_INVALID;
+	}
+	if (cfg->mod_room && *cfg->mod_room && cfg->mod_room[0] != '!') {
+		snprintf(errbuf, errlen, "moderators' room \"%s\" must be a room id "
+		                         "(!...:server)",
+		         cfg->mod_room);
+		return ERR_INVALID;
+	}
+	e = check_url(cfg->homeserver, errbuf, errlen);
+	if (e != ERR_OK)
+		return e;
+	e = state_dir_prepare(cfg->state_dir, errbuf, errlen);
+	if (e != ERR_OK)
+		return e;
+
+	m = calloc(1, sizeof(*m));
+	if (!m) {
+		e = ERR_NOMEM;
+		goto fail;
+	}
+	m->hs = xstrdup(cfg->homeserver);
+	m->user_id = xstrdup(cfg->user_id);
+	m->state_dir = xstrdup(cfg->state_dir);
+	colon = strchr(cfg->user_id, ':');
+	m->localpart = malloc((size_t)(colon - cfg->user_id));
+	if (!m->hs || !m->user_id || !m->state_dir || !m->localpart) {
+		e = ERR_NOMEM;
+		goto fail;
+	}
+	memcpy(m->localpart, cfg->user_id + 1, (size_t)(colon - cfg->user_id - 1));
+	m->localpart[colon - cfg->user_id - 1] = '\0';
+	n = strlen(m->hs);
+	while (n > 0 && m->hs[n - 1] == '/')
+		m->hs[--n] = '\0';
+	if ((cfg->password && *cfg->password && !(m->password = xstrdup(cfg->password))) ||
+	    (cfg->mod_room && *cfg->mod_room && !(m->mod_room = xstrdup(cfg->mod_room)))) {
+		e = ERR_NOMEM;
+		goto fail;
+	}
+	if (cfg->access_token)
+		snprintf(m->token, sizeof(m->token), "%s", cfg->access_token);
+	if (cfg->device_id)
+		snprintf(m->device, sizeof(m->device), "%s", cfg->device_id);
+	e = dup_list(cfg->rooms, cfg->n_rooms, &m->rooms);
+	m->n_rooms = m->rooms ? cfg->n_rooms : 0;
+	if (e == ERR_OK)
+		e = dup_list(cfg->allow_invites, cfg->n_allow_invites, &m->allow);
+	m->n_allow = m->allow ? cfg->n_allow_invites : 0;
+	if (e == ERR_OK)
+		e = dup_list(cfg->moderators, cfg->n_moderators, &m->mods);
+	m->n_mods = m->mods ? cfg->n_moderators : 0;
+	if (e != ERR_OK)
+		goto fail;
+	m->req_timeout = cfg->request_timeout_ms > 0 ? cfg->request_timeout_ms
+	                                             : MATRIX_REQUEST_TIMEOUT_MS;
+	m->sync_timeout = cfg->sync_timeout_ms > 0 ? cfg->sync_timeout_ms
+	                                           : MATRIX_SYNC_TIMEOUT_MS;
+	m->backoff_max = cfg->backoff_max_ms > 0 ? cfg->backoff_max_ms
+	                                         : MATRIX_BACKOFF_MAX_MS;
+	if (m->backoff_max < MATRIX_BACKOFF_BASE_MS)
+		m->backoff_max = MATRIX_BACKOFF_BASE_MS;
+	m->max_body = cfg->max_body ? cfg->max_body : MATRIX_MAX_BODY;
+	m->max_age_s = cfg->max_age_s ? cfg->max_age_s : MATRIX_MAX_AGE_S;
+	m->timeline_limit = cfg->timeline_limit > 0 ? cfg->timeline_limit
+	                                            : MATRIX_TIMELINE_LIMIT;
+	m->rng = (unsigned)wall_ms() ^ (unsigned)getpid();
+
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		e = ERR_IO;
+		goto fail;
+	}
+	m->multi = curl_multi_init();
+	if (!m->multi) {
+		curl_global_cleanup();
+		e = ERR_NOMEM;
+		goto fail;
+	}
+	m->easy = curl_easy_init();
+	if (!m->easy) {
+		e = ERR_NOMEM;
+		goto fail;
+	}
+	*out = m;
+	return ERR_OK;
+fail:
+	if (e == ERR_NOMEM)
+		snprintf(errbuf, errlen, "out of memory");
+	else if (e == ERR_IO)
+		snprintf(errbuf, errlen, "libcurl failed to initialise");
+	matrix_free(m);
+	return e;
+}
+
+const char *matrix_errstr(const struct matrix *m) { return m ? m->errstr : ""; }
+
+void matrix_get_stats(const struct matrix *m, struct matrix_stats *out)
+{
+	*out = m->stats;
+}
+
+/* ---- HTTP ------------------------------------------------------------- */
+
+static size_t on_body(char *data, size_t size, size_t nmemb, void *userp)
+{
+	struct resp *r = userp;
+	size_t n = size * nmemb, ncap;
+	char *nb;
+
+	if (r->len + n > r->max) {
+		r->over = 1;
+		return 0; /* curl aborts with CURLE_WRITE_ERROR */
+	}
+	if (r->len + n + 1 > r->cap) {
+		ncap = r->cap ? r->cap : 4096;
+		while (ncap < r->len + n + 1)
+			ncap *= 2;
+		nb = realloc(r->body, ncap);
+		if (!nb)
+			return 0;
+		r->body = nb;
+		r->cap = ncap;
+	}
+	memcpy(r->body + r->len, data, n);
+	r->len += n;
+	r->body[r->len] = '\0';
+	return n;
+}
+
+static size_t on_header(char *data, size_t size, size_t nmemb, void *userp)
+{
+	struct resp *r = userp;
+	size_t n = size * nmemb;
+	char val[128], *end;
+	long long secs;
+	time_t when;
+
+	if (n > 12 && n < 12 + sizeof(val) && !strncasecmp(data, "Retry-After:", 12)) {
+		memcpy(val, data + 12, n - 12);
+		val[n - 12] = '\0';
+		val[strcspn(val, "\r\n")] = '\0';
+		errno = 0;
+		secs = strtoll(val, &end, 10);
+		if (end != val && errno == 0 && secs >= 0 && *(end + strspn(end, " ")) == '\0') {
+			r->retry_after_ms = secs > MATRIX_RETRY_AFTER_MAX_MS / 1000
+			                        ? MATRIX_RETRY_AFTER_MAX_MS
+			                        : secs * 1000;
+		} else {
+			when = curl_getdate(val + strspn(val, " "), NULL);
+			if (when != (time_t)-1)
+				r->retry_after_ms =
+				    when * 1000LL > wall_ms() ? when * 1000LL - wall_ms() : 0;
+		}
+	}
+	return n;
+}
+
+static void resp_reset(struct resp *r, size_t max)
+{
+	free(r->body);
+	memset(r, 0, sizeof(*r));
+	r->max = max;
+	r->retry_after_ms = -1;
+}
+
+static void resp_release(struct resp *r)
+{
+	free(r->body);
+	memset(r, 0, sizeof(*r));
+}
+
+/* http does one exchange. It fails only for local reasons (memory, a URL
+ * too long); any network outcome is in r (status 0, cc, stopped). */
+static enum err http(struct matrix *m, const char *method, const char *path,
+                     const char *body, long timeout_ms, int flags, struct resp *r)
+{
+	char url[MATRIX_URL_MAX], auth[MATRIX_TOKEN_MAX + 32];
+	struct curl_slist *hdrs = NULL, *h;
+	enum err e = ERR_OK;
+	CURLMsg *msg;
+	int running = 1, left;
+	CURL *c = m->easy;
+
+	resp_reset(r, m->max_body);
+	if ((size_t)snprintf(url, sizeof(url), "%s%s", m->hs, path) >= sizeof(url))
+		return ERR_LIMIT;
+	curl_easy_reset(c);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
+	                 timeout_ms < 10000 ? timeout_ms : 10000L);
+	curl_easy_setopt(c, CURLOPT_USERAGENT, "faqbot/" FAQBOT_VERSION);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
+	curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
+	if (!(flags & CALL_NO_AUTH) && m->token[0]) {
+		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", m->token);
+		h = curl_slist_append(hdrs, auth);
+		if (!h) {
+			e = ERR_NOMEM;
+			goto out;
+		}
+		hdrs = h;
+	}
+	if (body) {
+		/* "Expect:" turns off 100-continue, a round trip for nothing */
+		h = curl_slist_append(hdrs, "Expect:");
+		if (h)
+			hdrs = h;
+		h = h ? curl_slist_append(hdrs, "Content-Type: application/json") : NULL;
+		if (!h) {
+			e = ERR_NOMEM;
+			goto out;
+		}
+		hdrs = h;
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+	}
+	if (strcmp(method, "GET") && strcmp(method, "POST"))
+		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	else if (!strcmp(method, "POST") && !body)
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, "{}");
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+
+	if (curl_multi_add_handle(m->multi, c) != CURLM_OK) {
+		e = ERR_IO;
+		goto out;
+	}
+	r->cc = CURLE_OK;
+	while (running) {
+		if (curl_multi_perform(m->multi, &running) != CURLM_OK)
+			break;
+		if (!running)
+			break;
+		if (stopping(m, flags & CALL_LONG_POLL)) {
+			r->stopped = 1;
+			break;
+		}
+		curl_multi_poll(m->multi, NULL, 0, MATRIX_POLL_MS, NULL);
+	}
+	r->cc = CURLE_ABORTED_BY_CALLBACK;
+	while ((msg = curl_multi_info_read(m->multi, &left)))
+		if (msg->msg == CURLMSG_DONE && msg->easy_handle == c)
+			r->cc = msg->data.result;
+	curl_multi_remove_handle(m->multi, c);
+	if (r->cc == CURLE_OK && !r->stopped)
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+	else
+		r->status = 0;
+out:
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
+	curl_slist_free_all(hdrs);
+	return e;
+}
+
+
+/* ---- the session: token and device, kept 0600 in the state dir -------- */
+
+static enum err save_session(struct matrix *m)
+{
+	json_t *j = json_pack("{s:s, s:s, s:s, s:s}", "homeserver", m->hs, "user_id",
+	                      m->user_id, "access_token", m->token, "device_id",
+	                      m->device);
+	char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	enum err e = s ? state_write(m->state_dir, MATRIX_SESSION_FILE, s, strlen(s), 0600)
+	               : ERR_NOMEM;
+
+	if (s)
+		memset(s, 0, strlen(s));
+	free(s);
+	json_decref(j);
+	if (e != ERR_OK)
+		log_error("cannot save the session in %s: %s", m->state_dir, err_str(e));
+	return e;
+}
+
+/* load_session takes the stored token and device when they are for this
+ * homeserver and user. A missing or foreign file is not an error. */
+static void load_session(struct matrix *m, int want_token)
+{
+	const char *hs, *uid, *tok, *dev;
+	char *buf = NULL;
+	size_t len = 0;
+	json_t *j;
+
+	if (state_read(m->state_dir, MATRIX_SESSION_FILE, &buf, &len) != ERR_OK)
+		return;
+	j = json_loadb(buf, len, 0, NULL);
+	hs = json_string_value(json_object_get(j, "homeserver"));
+	uid = json_string_value(json_object_get(j, "user_id"));
+	tok = json_string_value(json_object_get(j, "access_token"));
+	dev = json_string_value(json_object_get(j, "device_id"));
+	if (hs && uid && !strcmp(hs, m->hs) && !strcmp(uid, m->user_id)) {
+		if (want_token && tok && strlen(tok) < sizeof(m->token))
+			snprintf(m->token, sizeof(m->token), "%s", tok);
+		if (!m->device[0] && dev && strlen(dev) < sizeof(m->device))
+			snprintf(m->device, sizeof(m->device), "%s", dev);
+	}
+	json_decref(j);
+	memset(buf, 0, len);
+	free(buf);
+}
+
+static enum err call(struct matrix *m, const char *method, const char *path,
+                     const char *body, int flags, struct resp *r);
+
+/* login logs in with the password, reusing the device id, and saves the
+ * new token. */
+static enum err login(struct matrix *m, int flags)
+{
+	char *body = NULL, tok[MATRIX_TOKEN_MAX], dev[MATRIX_TOKEN_MAX];
+	struct resp r = {0};
+	struct mx_error me;
+	enum err e;
+
+	if (!m->password) {
+		set_err(m, "the homeserver %s refused the access token and no "
+		           "password is configured to log in again",
+		        m->hs);
+		m->fatal = 1;
+		return ERR_INVALID;
+	}
+	e = mx_login_json(m->user_id, m->password, m->device[0] ? m->device : NULL,
+	                  &body);
+	if (e != ERR_OK)
+		goto out;
+	e = call(m, "POST", MATRIX_API "/login", body, CALL_NO_AUTH | flags, &r);
+	if (e != ERR_OK && r.status >= 400) {
+		mx_error_parse(r.body ? r.body : "", r.len, &me);
+		set_err(m, "login as %s at %s failed: HTTP %ld %s %s", m->user_id, m->hs,
+		        r.status, me.errcode, me.error);
+		m->fatal = 1;
+		goto out;
+	}
+	if (e != ERR_OK)
+		goto out;
+	e = mx_field_string(r.body, r.len, "access_token", tok, sizeof(tok));
+	if (e == ERR_OK)
+		e = mx_field_string(r.body, r.len, "device_id", dev, sizeof(dev));
+	if (e != ERR_OK) {
+		set_err(m, "login at %s: the response has no usable access_token and "
+		           "device_id",
+		        m->hs);
+		m->fatal = 1;
+		goto out;
+	}
+	memcpy(m->token, tok, sizeof(m->token));
+	memcpy(m->device, dev, sizeof(m->device));
+	memset(tok, 0, sizeof(tok));
+	log_info("login user=%s device=%s", m->user_id, m->device);
+	m->relogged = 1;
+	e = save_session(m);
+out:
+	if (body) {
+		memset(body, 0, strlen(body));
+		free(body);
+	}
+	resp_release(&r);
+	return e;
+}
+
+/* call does one request with the retry policy of the top of this file.
+ * ERR_OK: a 2xx in r. ERR_INVALID: another 4xx in r (or the token is
+ * refused and m->fatal is set). ERR_IO: stopped, or with CALL_ONCE a
+ * network failure (m->errstr says which). */
+static enum err call(struct matrix *m, const char *method, const char *path,
+                     const char *body, int flags, struct resp *r)
+{
+	long timeout = m->req_timeout;
+	int attempt = 0, relogins = 0;
+	struct mx_error me;
+	long long wait;
+	enum err e;
+
+	if (flags & CALL_LONG_POLL)
+		timeout += m->sync_timeout;
+	for (;;) {
+		e = http(m, method, path, body, timeout, flags, r);
+		if (e != ERR_OK)
+			return e;
+		if (r->stopped)
+			return ERR_IO;
+		if (r->status >= 200 && r->status < 300)
+			return ERR_OK;
+		if (r->status == 0 && (flags & CALL_ONCE)) {
+			set_err(m, "cannot reach the homeserver at %s: %s", m->hs,
+			        r->over ? "response too large" : curl_easy_strerror(r->cc));
+			return ERR_IO;
+		}
+		mx_error_parse(r->body ? r->body : "", r->len, &me);
+		if (r->status == 401 && !(flags & CALL_NO_AUTH) &&
+		    (!strcmp(me.errcode, "M_UNKNOWN_TOKEN") ||
+		     !strcmp(me.errcode, "M_MISSING_TOKEN"))) {
+			log_warn("token refused (%s%s)", me.errcode,
+			         me.soft_logout ? ", soft logout" : "");
+			if (relogins++ || login(m, 0) != ERR_OK) {
+				if (!m->errstr[0] || !m->fatal)
+					set_err(m, "the homeserver %s refused the access token "
+					           "(%s) and logging in again failed",
+					        m->hs, me.errcode);
+				m->fatal = 1;
+				return ERR_INVALID;
+			}
+			continue;
+		}
+		if (r->status == 429) {
+			wait = r->retry_after_ms >= 0 ? r->retry_after_ms : me.retry_after_ms;
+			if (wait < 0)
+				wait = backoff_ms(m, attempt);
+			if (wait > MATRIX_RETRY_AFTER_MAX_MS)
+				wait = MATRIX_RETRY_AFTER_MAX_MS;
+			log_warn("rate limited on %s %.*s, retrying in %lld ms", method,
+			         PATH_ARG(path), wait);
+		} else if (r->status == 0 || r->status >= 500) {
+			wait = backoff_ms(m, attempt);
+			log_warn("%s %.*s failed (%s), retrying in %lld ms", method,
+			         PATH_ARG(path),
+			         r->status ? "server error" : curl_easy_strerror(r->cc), wait);
+		} else {
+			if (flags & CALL_ONCE)
+				set_err(m, "%s %.*s: HTTP %ld %s %s", method, PATH_ARG(path),
+				        r->status, me.errcode, me.error);
+			return ERR_INVALID;
+		}
+		if (flags & CALL_ONCE && r->status != 429) {
+			set_err(m, "the homeserver at %s answered HTTP %ld", m->hs, r->status);
+			return ERR_IO;
+		}
+		m->stats.retries++;
+		attempt++;
+		if (nap(m, wait, flags & CALL_LONG_POLL))
+			return ERR_IO;
+	}
+}
+
+/* ---- rooms ------------------------------------------------------------ */
+
+static struct matrix_room *room_get(struct matrix *m, const char *id, int create)
+{
+	struct matrix_room *nr;
+	size_t i, ncap;
+
+	for (i = 0; i < m->n_known; i++)
+		if (!strcmp(m->known[i].id, id))
+			return &m->known[i];
+	if (!create)
+		return NULL;
+	if (m->n_known == m->cap_known) {
+		ncap = m->cap_known ? m->cap_known * 2 : 16;
+		nr = realloc(m->known, ncap * sizeof(*nr));
+		if (!nr)
+			return NULL;
+		m->known = nr;
+		m->cap_known = ncap;
+	}
+	nr = &m->known[m->n_known];
+	nr->id = xstrdup(id);
+	if (!nr->id)
+		return NULL;
+	nr->members = -1;
+	nr->direct = 0;
+	m->n_known++;
+	return nr;
+}
+
+static void room_forget(struct matrix *m, const char *id)
+{
+	struct matrix_room *r = room_get(m, id, 0);
+
+	if (!r)
+		return;
+	free(r->id);
+	*r = m->known[--m->n_known];
+}
+
+static struct matrix_name *name_find(struct matrix *m, const char *room,
+                                     const char *user)
+{
+	size_t i;
+
+	for (i = 0; i < MATRIX_NAMES_MAX; i++)
+		if (m->names[i].user && !strcmp(m->names[i].user, user) &&
+		    !strcmp(m->names[i].room, room))
+			return &m->names[i];
+	return NULL;
+}
+
+/* name_set remembers (or, name NULL, forgets) user's name in room. */
+static void name_set(struct matrix *m, const char *room, const char *user,
+                     const char *name)
+{
+	struct matrix_name *n = name_find(m, room, user);
+	char *copy;
+
+	if (!name) {
+		if (n) {
+			free(n->name);
+			n->name = NULL;
+		}
+		return;
+	}
+	if (!n) {
+		n = &m->names[m->names_next];
+		m->names_next = (m->names_next + 1) % MATRIX_NAMES_MAX;
+		free(n->room);
+		free(n->user);
+		free(n->name);
+		n->room = xstrdup(room);
+		n->user = xstrdup(user);
+		n->name = NULL;
+		if (!n->room || !n->user) {
+			free(n->room);
+			free(n->user);
+			n->room = n->user = NULL;
+			return;
+		}
+	}
+	copy = xstrdup(name);
+	if (copy) {
+		free(n->name);
+		n->name = copy;
+	}
+}
+
+/* invite_allowed: see struct matrix_config. */
+static int invite_allowed(const struct matrix *m, const char *room,
+                          const char *inviter)
+{
+	const char *server = inviter ? mx_server_name(inviter) : NULL;
+	size_t i, sl, al;
+	const char *a;
+
+	if (m->mod_room && !strcmp(room, m->mod_room))
+		return 1;
+	for (i = 0; i < m->n_rooms; i++)
+		if (m->rooms[i] && !strcmp(m->rooms[i], room))
+			return 1;
+	for (i = 0; inviter && i < m->n_mods; i++)
+		if (m->mods[i] && !strcmp(m->mods[i], inviter))
+			return 1;
+	for (i = 0; i < m->n_allow; i++) {
+		a = m->allow[i];
+		if (!a || !*a)
+			continue;
+		if (a[0] == '!' && !strcmp(a, room))
+			return 1;
+		if (a[0] == '@' && inviter && !strcmp(a, inviter))
+			return 1;
+		if (!server || a[0] == '@' || a[0] == '!' || a[0] == '#')
+			continue;
+		if (!strcasecmp(a, server))
+			return 1;
+		if (a[0] == '*' && a[1] == '.') { /* "*.example.org" */
+			sl = strlen(server);
+			al = strlen(a + 1);
+			if (sl > al && !strcasecmp(server + sl - al, a + 1))
+				return 1;
+		}
+	}
+	return 0;
+}
+
+/* join joins a room id or alias; a failure is logged, not fatal. */
+static enum err join(struct matrix *m, const char *target)
+{
+	char path[MATRIX_URL_MAX], e_id[3 * MX_ID_MAX + 1];
+	struct resp r = {0};
+	struct mx_error me;
+	enum err e;
+
+	e = esc(e_id, sizeof(e_id), target);
+	if (e != ERR_OK)
+		return e;
+	e = fmt_path(path, sizeof(path), MATRIX_API "/join/%s", e_id);
+	if (e != ERR_OK)
+		return e;
+	e = call(m, "POST", path, "{}", 0, &r);
+	if (e == ERR_OK) {
+		m->stats.joins++;
+		log_info("join room=%s", target);
+	} else if (r.status) {
+		mx_error_parse(r.body ? r.body : "", r.len, &me);
+		log_warn("join room=%s failed: HTTP %ld %s", target, r.status, me.errcode);
+	}
+	resp_release(&r);
+	return e;
+}
+
+static void decline(struct matrix *m, const char *room)
+{
+	char path[MATRIX_URL_MAX], e_id[3 * MX_ID_MAX + 1];
+	struct resp r = {0};
+
+	if (esc(e_id, sizeof(e_id), room) != ERR_OK)
+		return;
+	if (fmt_path(path, sizeof(path), MATRIX_API "/rooms/%s/leave", e_id) == ERR_OK &&
+	    call(m, "POST", path, "{}", 0, &r) == ERR_OK)
+		m->stats.declined++;
+	resp_release(&r);
+}
+
+/* members asks the server for a room's member count, once a room. */
+static long members(struct matrix *m, struct matrix_room *room)
+{
+	char path[MATRIX_URL_MAX], e_id[3 * MX_ID_MAX + 1];
+	struct resp r = {0};
+	json_t *j;
+
+	if (room->members >= 0)
+		return room->members;
+	if (esc(e_id, sizeof(e_id), room->id) != ERR_OK)
+		return -1;
+	if (fmt_path(path, sizeof(path), MATRIX_API "/rooms/%s/joined_members", e_id) ==
+	        ERR_OK &&
+	    call(m, "GET", path, NULL, 0, &r) == ERR_OK) {
+		j = json_loadb(r.body, r.len, 0, NULL);
+		if (json_is_object(json_object_get(j, "joined")))
+			room->members = (long)json_object_size(json_object_get(j, "joined"));
+		json_decref(j);
+	} else if (r.status >= 400) {
+		room->members = 0; /* not ours to know: do not ask again */
+	}
+	resp_release(&r);
+	return room->members;
+}
+
+/* ---- sending ---------------------------------------------------------- */
+
+/* send_event PUTs content into room with the given transaction id. On
+ * ERR_OK event_id (may be NULL) has the new event's id. */
+static enum err send_event(struct matrix *m, const char *room, const char *txn,
+                           const char *content, char *event_id, size_t idlen)
+{
+	char path[MATRIX_URL_MAX], e_room[3 * MX_ID_MAX + 1];
+	struct resp r = {0};
+	struct mx_error me;
+	enum err e;
+
+	e = esc(e_room, sizeof(e_room), room);
+	if (e != ERR_OK)
+		return e;
+	/* txn is URL-safe by construction (mx_txn_*) */
+	e = fmt_path(path, sizeof(path), MATRIX_API "/rooms/%s/send/m.room.message/%s",
+	             e_room, txn);
+	if (e != ERR_OK)
+		return e;
+	e = call(m, "PUT", path, content, 0, &r);
+	if (e == ERR_OK && event_id &&
+	    mx_field_string(r.body, r.len, "event_id", event_id, idlen) != ERR_OK)
+		snprintf(event_id, idlen, "?");
+	if (e == ERR_INVALID && !m->fatal) {
+		mx_error_parse(r.body ? r.body : "", r.len, &me);
+		log_error("send room=%s txn=%s failed: HTTP %ld %s", room, txn, r.status,
+		          me.errcode);
+	}
+	resp_release(&r);
+	return e;
+}
+
+/* ---- handling a batch ------------------------------------------------- */
+
+static enum err handle_message(struct matrix *m, const struct mx_action *a,
+                               tr_handler_fn fn, void *ctx)
+{
+	char txn[MX_TXN_MAX], sent[MX_ID_MAX + 1], *json = NULL;
+	struct tr_message msg;
+	struct tr_reply out;
+	struct mx_reply rep;
+	struct mx_alert al;
+	struct matrix_room *room;
+	struct matrix_name *nm;
+	long n;
+	enum err e = ERR_OK;
+
+	if (a->ignore != MX_IGN_NONE) {
+		if (a->ignore == MX_IGN_ENCRYPTED)
+			log_warn("encrypted message room=%s event=%s cannot be read",
+			         a->room_id, a->event_id);
+		return ERR_OK;
+	}
+	if (m->mod_room && !strcmp(a->room_id, m->mod_room))
+		return ERR_OK; /* the moderators talk among themselves */
+	if (m->max_age_s > 0 && a->ts > 0 && wall_ms() - a->ts > m->max_age_s * 1000LL) {
+		log_info("old message room=%s event=%s not answered", a->room_id,
+		         a->event_id);
+		return ERR_OK;
+	}
+	m->stats.messages++;
+	room = room_get(m, a->room_id, 1);
+	n = room ? members(m, room) : -1;
+	memset(&msg, 0, sizeof(msg));
+	msg.room = a->room_id;
+	msg.sender = a->sender;
+	msg.sender_name = a->sender_name;
+	if (!msg.sender_name && (nm = name_find(m, a->room_id, a->sender)))
+		msg.sender_name = nm->name;
+	msg.event_id = a->event_id;
+	msg.text = a->body;
+	msg.thread_root = a->thread_root;
+	msg.bot_name = m->localpart;
+	msg.ts_ms = a->ts;
+	msg.direct = room && (room->direct || n == 2);
+	msg.mentions_bot = a->mentions_bot;
+	memset(&out, 0, sizeof(out));
+	e = fn(ctx, &msg, &out);
+	if (e != ERR_OK) {
+		log_warn("handler failed room=%s event=%s: %s", a->room_id, a->event_id,
+		         err_str(e));
+		return ERR_OK;
+	}
+	if (out.reply && out.text && *out.text) {
+		rep.text = out.text;
+		rep.in_reply_to = a->event_id;
+		rep.thread_root = a->thread_root;
+		rep.mention = a->sender;
+		e = mx_reply_json(&rep, &json);
+		if (e == ERR_OK)
+			e = mx_txn_reply(a->event_id, txn, sizeof(txn));
+		if (e != ERR_OK) {
+			log_error("cannot build reply room=%s event=%s: %s", a->room_id,
+			          a->event_id, err_str(e));
+			e = ERR_OK;
+		} else {
+			e = send_event(m, a->room_id, txn, json, sent, sizeof(sent));
+			if (e == ERR_OK) {
+				m->stats.replies++;
+				log_info("reply room=%s event=%s class=%s id=%s sent=%s",
+				         a->room_id, a->event_id, out.kind ? out.kind : "?",
+				         out.entry_id ? out.entry_id : "-", sent);
+			}
+		}
+		free(json);
+		json = NULL;
+		if (e == ERR_INVALID && !m->fatal)
+			e = ERR_OK; /* this room refuses us: go on with the others */
+		if (e != ERR_OK)
+			return e;
+	}
+	if (out.alert_moderators && m->mod_room) {
+		memset(&al, 0, sizeof(al));
+		al.room_id = a->room_id;
+		al.event_id = a->event_id;
+		al.sender = a->sender;
+		al.sender_name = msg.sender_name;
+		al.kind = out.kind ? out.kind : "crisis";
+		al.entry_id = out.entry_id;
+		al.via = mx_server_name(m->user_id);
+		al.mentions = (const char *const *)m->mods;
+		al.n_mentions = m->n_mods;
+		e = mx_alert_json(&al, &json);
+		if (e == ERR_OK)
+			e = mx_txn_alert(a->event_id, txn, sizeof(txn));
+		if (e == ERR_OK) {
+			e = send_event(m, m->mod_room, txn, json, sent, sizeof(sent));
+			if (e == ERR_OK) {
+				m->stats.alerts++;
+				log_info("alert room=%s event=%s class=%s sent=%s", a->room_id,
+				         a->event_id, al.kind, sent);
+			}
+		} else {
+			log_error("cannot build alert room=%s event=%s: %s", a->room_id,
+			          a->event_id, err_str(e));
+			e = ERR_OK;
+		}
+		free(json);
+		if (e == ERR_INVALID && !m->fatal)
+			e = ERR_OK;
+	}
+	return e;
+}
+
+/* handle_batch acts on one sync response. answer = 0 on the first start:
+ * memberships are acted on, messages are not (no backlog). A non-OK return
+ * means "stop here and do not save since". */
+static enum err handle_batch(struct matrix *m, const struct mx_sync *s,
+                             tr_handler_fn fn, void *ctx, int answer)
+{
+	struct matrix_room *room;
+	size_t i, backlog = 0;
+	enum err e = ERR_OK;
+
+	if (s->skipped)
+		log_warn("sync: %zu malformed pieces skipped", s->skipped);
+	if (s->gaps)
+		log_warn("sync: %zu rooms had a timeline gap; older messages there "
+		         "are not answered",
+		         s->gaps);
+	m->stats.skipped += s->skipped;
+	for (i = 0; i < s->n && e == ERR_OK; i++) {
+		const struct mx_action *a = &s->actions[i];
+
+		if (stopping(m, 0) || (m->stop && *m->stop && a->kind == MX_ACT_MESSAGE &&
+		                       a->ignore == MX_IGN_NONE))
+			return ERR_IO; /* finish no more: the rest replays next start */
+		switch (a->kind) {
+		case MX_ACT_INVITE:
+			if (invite_allowed(m, a->room_id, a->sender)) {
+				log_info("invite room=%s from=%s accepted", a->room_id,
+				         a->sender ? a->sender : "?");
+				if (join(m, a->room_id) == ERR_OK && a->is_direct &&
+				    (room = room_get(m, a->room_id, 1)))
+					room->direct = 1;
+			} else {
+				log_info("invite room=%s from=%s declined (not in "
+				         "allow_invites)",
+				         a->room_id, a->sender ? a->sender : "?");
+				decline(m, a->room_id);
+			}
+			break;
+		case MX_ACT_JOINED: log_info("joined room=%s", a->room_id); break;
+		case MX_ACT_LEFT:
+			log_info("left room=%s", a->room_id);
+			room_forget(m, a->room_id);
+			break;
+		case MX_ACT_KICKED:
+			log_warn("kicked room=%s by=%s", a->room_id, a->sender ? a->sender : "?");
+			room_forget(m, a->room_id);
+			break;
+		case MX_ACT_BANNED:
+			log_warn("banned room=%s by=%s", a->room_id, a->sender ? a->sender : "?");
+			room_forget(m, a->room_id);
+			break;
+		case MX_ACT_NAME:
+			name_set(m, a->room_id, a->sender, a->sender_name);
+			break;
+		case MX_ACT_SUMMARY:
+			room = room_get(m, a->room_id, 1);
+			if (room)
+				room->members = a->members;
+			break;
+		case MX_ACT_MESSAGE:
+			if (!answer) {
+				backlog += a->ignore == MX_IGN_NONE;
+				break;
+			}
+			e = handle_message(m, a, fn, ctx);
+			break;
+		}
+		if (m->fatal)
+			return ERR_INVALID;
+	}
+	if (backlog)
+		log_info("first start: %zu earlier messages not answered", backlog);
+	return e;
+}
+
+/* ---- start-up and the loop -------------------------------------------- */
+
+static enum err whoami(struct matrix *m)
+{
+	char uid[MX_ID_MAX + 1], dev[MATRIX_TOKEN_MAX];
+	struct resp r = {0};
+	struct mx_error me;
+	enum err e;
+
+	e = call(m, "GET", MATRIX_API "/account/whoami", NULL, CALL_ONCE, &r);
+	if (e == ERR_INVALID && !m->fatal) {
+		mx_error_parse(r.body ? r.body : "", r.len, &me);
+		set_err(m, "whoami at %s failed: HTTP %ld %s %s", m->hs, r.status,
+		        me.errcode, me.error);
+		m->fatal = 1;
+	}
+	if (e != ERR_OK)
+		goto out;
+	if (mx_field_string(r.body, r.len, "user_id", uid, sizeof(uid)) != ERR_OK) {
+		set_err(m, "whoami at %s: no user_id in the answer; is %s a Matrix "
+		           "homeserver?",
+		        m->hs, m->hs);
+		e = ERR_PARSE;
+		goto out;
+	}
+	if (strcmp(uid, m->user_id)) {
+		set_err(m, "the access token is for %s, not for the configured %s", uid,
+		        m->user_id);
+		e = ERR_INVALID;
+		goto out;
+	}
+	if (mx_field_string(r.body, r.len, "device_id", dev, sizeof(dev)) == ERR_OK &&
+	    strcmp(dev, m->device)) {
+		memcpy(m->device, dev, sizeof(m->device));
+	}
+	log_info("whoami user=%s device=%s", uid, m->device[0] ? m->device : "?");
+out:
+	resp_release(&r);
+	return e;
+}
+
+static enum err make_filter(struct matrix *m)
+{
+	char path[MATRIX_URL_MAX], e_uid[3 * MX_ID_MAX + 1], *body = NULL;
+	struct resp r = {0};
+	enum err e;
+
+	e = esc(e_uid, sizeof(e_uid), m->user_id);
+	if (e == ERR_OK)
+		e = mx_filter_json(m->timeline_limit, &body);
+	if (e != ERR_OK)
+		goto out;
+	e = fmt_path(path, sizeof(path), MATRIX_API "/user/%s/filter", e_uid);
+	if (e == ERR_OK)
+		e = call(m, "POST", path, body, 0, &r);
+	if (e == ERR_OK)
+		e = mx_field_string(r.body, r.len, "filter_id", m->filter_id,
+		                    sizeof(m->filter_id));
+	if (e != ERR_OK && !m->errstr[0])
+		set_err(m, "the homeserver did not accept the sync filter");
+out:
+	free(body);
+	resp_release(&r);
+	return e;
+}
+
+static enum err save_since(struct matrix *m, const char *since)
+{
+	enum err e;
+	char *copy;
+
+	if (m->since && !strcmp(m->since, since))
+		return ERR_OK; /* an empty long poll: nothing moved */
+	e = state_write(m->state_dir, MATRIX_SINCE_FILE, since, strlen(since), 0600);
+	if (e != ERR_OK) {
+		set_err(m, "cannot save the sync position in %s: %s", m->state_dir,
+		        err_str(e));
+		return e;
+	}
+	copy = xstrdup(since);
+	if (!copy)
+		return ERR_NOMEM;
+	free(m->since);
+	m->since = copy;
+	return ERR_OK;
+}
+
+/* sync_once does one /sync and handles it. ERR_IO: stopped. */
+static enum err sync_once(struct matrix *m, tr_handler_fn fn, void *ctx,
+                          int *attempt)
+{
+	char path[MATRIX_URL_MAX], e_since[3 * 4096 + 1], e_filter[3 * 256 + 1];
+	struct mx_sync *s = NULL;
+	struct resp r = {0};
+	char why[128] = "";
+	int first = !m->since;
+	enum err e;
+
+	e = esc(e_filter, sizeof(e_filter), m->filter_id);
+	if (e == ERR_OK && !first)
+		e = esc(e_since, sizeof(e_since), m->since);
+	if (e != ERR_OK)
+		return e;
+	if (first)
+		e = fmt_path(path, sizeof(path),
+		         MATRIX_API "/sync?filter=%s&timeout=0&set_presence=offline",
+		         e_filter);
+	else
+		e = fmt_path(path, sizeof(path),
+		             MATRIX_API "/sync?filter=%s&timeout=%ld&set_presence=offline"
+		                        "&since=%s",
+		             e_filter, m->sync_timeout, e_since);
+	if (e != ERR_OK)
+		return e;
+	e = call(m, "GET", path, NULL, first ? 0 : CALL_LONG_POLL, &r);
+	m->stats.syncs++;
+	if (e == ERR_INVALID && !m->fatal) {
+		struct mx_error me;
+
+		mx_error_parse(r.body ? r.body : "", r.len, &me);
+		log_error("sync refused: HTTP %ld %s %s", r.status, me.errcode, me.error);
+		e = nap(m, backoff_ms(m, (*attempt)++), 1) ? ERR_IO : ERR_OK;
+		goto out;
+	}
+	if (e != ERR_OK)
+		goto out;
+	e = mx_sync_parse(r.body, r.len, m->user_id, &s, why, sizeof(why));
+	if (e == ERR_PARSE) {
+		m->stats.skipped++;
+		log_warn("sync: malformed response skipped (%s)", why);
+		e = nap(m, backoff_ms(m, (*attempt)++), 1) ? ERR_IO : ERR_OK;
+		goto out;
+	}
+	if (e != ERR_OK)
+		goto out;
+	resp_release(&r); /* the body can be large; the actions are copies */
+	*attempt = 0;
+	m->stats.batches++;
+	e = handle_batch(m, s, fn, ctx, !first);
+	if (e != ERR_OK)
+		goto out;
+	e = save_since(m, s->next_batch);
+	if (e == ERR_OK && first)
+		log_info("first start: sync position recorded");
+out:
+	mx_sync_free(s);
+	resp_release(&r);
+	return e;
+}
+
+enum err matrix_run(struct matrix *m, tr_handler_fn fn, void *ctx,
+                    volatile sig_atomic_t *stop)
+{
+	char *since = NULL;
+	int attempt = 0;
+	enum err e;
+	size_t i;
+
+	m->stop = stop;
+	m->stop_at = 0;
+	m->fatal = 0;
+	m->errstr[0] = '\0';
+	load_session(m, !m->token[0]);
+	if (!m->token[0]) {
+		e = login(m, CALL_ONCE);
+		if (e != ERR_OK) {
+			if (!m->errstr[0])
+				set_err(m, "cannot log in at %s", m->hs);
+			return e == ERR_IO && stopping(m, 1) ? ERR_OK : e;
+		}
+		m->relogged = 0;
+	}
+	e = whoami(m);
+	if (e != ERR_OK)
+		return stopping(m, 1) ? ERR_OK : e;
+	if (m->relogged)
+		log_info("the stored token was refused; logged in again");
+	e = make_filter(m);
+	if (e != ERR_OK)
+		return stopping(m, 1) ? ERR_OK : e;
+	if (!m->since && state_read(m->state_dir, MATRIX_SINCE_FILE, &since, NULL) == ERR_OK &&
+	    *since && strlen(since) <= 4096)
+		m->since = since;
+	else
+		free(since);
+	log_info("start user=%s homeserver=%s rooms=%zu resume=%s", m->user_id, m->hs,
+	         m->n_rooms, m->since ? "yes" : "no (first start)");
+	for (i = 0; i < m->n_rooms && !stopping(m, 1); i++)
+		if (m->rooms[i])
+			join(m, m->rooms[i]);
+	if (m->mod_room && !stopping(m, 1))
+		join(m, m->mod_room);
+
+	while (!stopping(m, 1)) {
+		e = sync_once(m, fn, ctx, &attempt);
+		if (m->fatal)
+			return e == ERR_OK ? ERR_INVALID : e;
+		if (e == ERR_IO && m->stop && *m->stop)
+			break;
+		if (e != ERR_OK && e != ERR_IO)
+			return e;
+	}
+	log_info("stop: sync position %s", m->since ? "saved" : "not recorded");
+	return ERR_OK;
+}

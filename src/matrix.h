@@ -1,0 +1,94 @@
+/* matrix.h -- the Matrix transport: libcurl for HTTP, mx_json for the JSON,
+ * state for what must survive a restart.
+ *
+ * One process serves many rooms with one long-polling /sync loop. For each
+ * batch: act on invites (join the allowed ones, decline the rest), note the
+ * bot's joins, kicks and bans, hand each member's text message to the
+ * handler and post its reply (m.notice, rich reply, in the thread, with
+ * m.mentions) and, for a crisis, an alert in the moderators' room; only
+ * then save the `since` token. A reply's transaction id is derived from the
+ * event it answers, so a retry or a restart after a crash never shows twice.
+ *
+ * Not here: deciding what to answer (the core, through tr_handler_fn),
+ * reading the config file (main.c), end-to-end encryption. */
+#ifndef FAQBOT_MATRIX_H
+#define FAQBOT_MATRIX_H
+
+#include <signal.h>
+#include <stddef.h>
+
+#include "err.h"
+#include "transport.h"
+
+/* Defaults, used where a config field is 0. */
+#define MATRIX_REQUEST_TIMEOUT_MS 30000L /* any one request, long poll aside */
+#define MATRIX_SYNC_TIMEOUT_MS 30000L    /* how long the server may hold a sync */
+#define MATRIX_BACKOFF_MAX_MS 60000L     /* cap of the exponential backoff */
+#define MATRIX_MAX_BODY (8u << 20)       /* a response body we will read */
+#define MATRIX_MAX_AGE_S 86400L          /* older messages are not answered */
+#define MATRIX_TIMELINE_LIMIT 50         /* events a room a sync */
+
+/* Everything the transport needs. matrix_new copies it all, so the caller
+ * may free its strings afterwards. Lists are arrays of n strings. */
+struct matrix_config {
+	const char *homeserver;   /* base URL; https, or http to a loopback host */
+	const char *user_id;      /* the bot, "@faqbot:example.org" */
+	const char *access_token; /* a token, or NULL to log in with password */
+	const char *password;     /* or NULL; also used to log in again when the
+	                           * server says M_UNKNOWN_TOKEN */
+	const char *device_id;    /* or NULL: reuse the stored one, or a new one */
+	const char *const *rooms; /* room ids or aliases to join at start */
+	size_t n_rooms;
+	/* Whose invites to accept: "@user:server" (that inviter), "!room:server"
+	 * (that room), "server.name" or "*.server.name" (inviters from that
+	 * server). Invites to rooms in `rooms` or the moderators' room and
+	 * invites from moderators are always accepted; the rest are declined. */
+	const char *const *allow_invites;
+	size_t n_allow_invites;
+	const char *const *moderators; /* user ids, mentioned in alerts */
+	size_t n_moderators;
+	const char *mod_room;     /* room id for alerts, or NULL: no alerts */
+	const char *state_dir;    /* holds session.json (0600) and since */
+	long request_timeout_ms;  /* 0: MATRIX_REQUEST_TIMEOUT_MS */
+	long sync_timeout_ms;     /* 0: MATRIX_SYNC_TIMEOUT_MS */
+	long backoff_max_ms;      /* 0: MATRIX_BACKOFF_MAX_MS */
+	size_t max_body;          /* 0: MATRIX_MAX_BODY */
+	long max_age_s;           /* 0: MATRIX_MAX_AGE_S; < 0: no limit */
+	int timeline_limit;       /* 0: MATRIX_TIMELINE_LIMIT */
+};
+
+struct matrix;
+
+/* matrix_new checks cfg (URL scheme and host, user id, credentials, state
+ * directory) and makes a transport; nothing goes on the network yet. On
+ * failure *out is NULL and errbuf has one line saying what is wrong. */
+enum err matrix_new(const struct matrix_config *cfg, struct matrix **out,
+                    char *errbuf, size_t errlen);
+
+/* matrix_run logs in if needed, checks the token with whoami, then syncs
+ * and serves until *stop becomes non-zero (set it from a SIGINT/SIGTERM
+ * handler): the long poll is cut at once, a reply in flight gets up to
+ * 1.5 s to finish, state is saved, and matrix_run returns ERR_OK, within
+ * two seconds of the signal. fn is called for each member's text message
+ * with ctx. It returns an error only when it cannot go on: the homeserver
+ * is unreachable or refuses the bot at start-up, the token is refused and
+ * no password is configured, or the state directory fails; then
+ * matrix_errstr says why in one line. Network faults while running are
+ * retried with capped exponential backoff and jitter, never returned. */
+enum err matrix_run(struct matrix *m, tr_handler_fn fn, void *ctx,
+                    volatile sig_atomic_t *stop);
+
+/* matrix_errstr: the last error, one line, borrowed; "" when none. */
+const char *matrix_errstr(const struct matrix *m);
+
+/* Counters since matrix_new, for tests and the bench. */
+struct matrix_stats {
+	unsigned long syncs, batches, messages, replies, alerts, retries,
+	    skipped, joins, declined;
+};
+void matrix_get_stats(const struct matrix *m, struct matrix_stats *out);
+
+/* matrix_free frees m; NULL is a no-op. */
+void matrix_free(struct matrix *m);
+
+#endif
