@@ -13,11 +13,7 @@ MOD_ROOM=$(fake POST room "{\"members\":[\"$MOD\",\"$BOT_USER\"],\"name\":\"mods
 OLD=$(member_send "$R" '"body":"a question from before the bot started?"')
 
 start_bot
-# the first start is over once the bot long-polls with a since token
-for i in $(seq 200); do
-	fake GET log | j "any(r['path'].endswith('/sync') and 'since' in r['query'] for r in d['requests'])" | grep -q True && break
-	sleep 0.05
-done
+wait_first_sync
 
 Q=$(member_send "$R" '"body":"what is TMS?"')
 wait_bot "$R" 1
