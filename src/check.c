@@ -122,7 +122,15 @@ static enum err check_examples(const struct faq *faq, struct faq_diags *d)
 			if (x != ERR_OK)
 				return x;
 			describe(&r, who, sizeof(who));
-			if (positive && (!r.matched || r.entry != e)) {
+			if (positive && r.matched && r.entry != e && e->cls == FAQ_CLASS_CRISIS &&
+			    r.cls == FAQ_CLASS_CRISIS) {
+				/* Still a crisis, with lines and an alert: only the wording of
+				 * the reply differs, so a warning, not an error. */
+				faq_diag_add(d, e->file, s->line, s->col, 1,
+					     "crisis example '%s' gets the reply of %s instead of "
+					     "'%s' (crisis entries are tried in file order)",
+					     s->text, who, e->id);
+			} else if (positive && (!r.matched || r.entry != e)) {
 				if (!r.matched)
 					faq_diag_add(d, e->file, s->line, s->col, 0,
 						     "example '%s' gets no answer: no pattern of '%s' "
