@@ -7,7 +7,7 @@ import json, re, subprocess, sys, time
 
 faqbot, tsv, reps = sys.argv[1], sys.argv[2], int(sys.argv[3])
 entries = [json.loads(l) for l in subprocess.run(
-    [faqbot, "topics", "--json"], capture_output=True, text=True, check=True).stdout.splitlines()]
+    faqbot.split() + ["topics", "--json"], capture_output=True, text=True, check=True).stdout.splitlines()]
 order = {"crisis": 0, "advice": 1, "faq": 2}
 compiled, skipped = [], 0
 for e in sorted(entries, key=lambda e: order[e["class"]]):

@@ -12,8 +12,8 @@ cc -O2 -std=c11 -D_POSIX_C_SOURCE=200809L -Isrc -o build/bench/bench_classify \
 	bench/bench_classify.c $objs $(pkg-config --libs $PKGS)
 
 echo "classification: $REPS x the messages of $TSV (normalise + classify)"
-c=$(build/bench/bench_classify faq "$TSV" "$REPS")
-p=$(python3 bench/baseline.py ./faqbot "$TSV" "$REPS")
+c=$(build/bench/bench_classify ${BENCH_FAQ:-faq} "$TSV" "$REPS")
+p=$(python3 bench/baseline.py "./faqbot --faq ${BENCH_FAQ:-faq}" "$TSV" "$REPS")
 echo "  faqbot (PCRE2 JIT):   $c"
 echo "  baseline (Python re): $p"
 python3 - "$c" "$p" <<'PY'
@@ -27,10 +27,10 @@ PY
 
 echo "memory: peak RSS of 'faqbot ask --json -' over $TSV"
 python3 - "$TSV" <<'PY'
-import resource, subprocess, sys
+import os, resource, subprocess, sys
 msgs = "".join(l.split("\t")[0] + "\n" for l in open(sys.argv[1], encoding="utf-8")
                if l.strip() and not l.startswith("#") and "\t" in l)
-subprocess.run(["./faqbot", "ask", "--json", "-"], input=msgs.encode(), stdout=subprocess.DEVNULL, check=True)
+subprocess.run(["./faqbot", "--faq", os.environ.get("BENCH_FAQ", "faq"), "ask", "--json", "-"], input=msgs.encode(), stdout=subprocess.DEVNULL, check=True)
 kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
 print("  peak RSS: %.1f MB (goal < 8 MB)" % (kb / 1024))
 PY

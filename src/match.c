@@ -22,14 +22,16 @@ enum err match_compile(const char *src, struct match_re **re, char *errbuf,
 	struct match_re *r;
 	int errcode = 0;
 	PCRE2_SIZE off = 0;
-	uint32_t opts = PCRE2_CASELESS | PCRE2_UTF | PCRE2_UCP | PCRE2_NO_UTF_CHECK;
+	uint32_t opts = PCRE2_CASELESS | PCRE2_UTF | PCRE2_NO_UTF_CHECK;
 
 	*re = NULL;
 	*erroff = 0;
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return ERR_NOMEM;
-	/* The subject is always valid UTF-8 (text_normalise makes it so), which
+	/* No PCRE2_UCP: text_normalise strips accents and folds case, so ASCII \w
+	 * and \b see the words, and JIT matching is faster without Unicode
+	 * property tests. The subject is always valid UTF-8 (text_normalise), which
 	 * lets matches skip PCRE2's own UTF check; the pattern is checked here. */
 	opts &= ~(uint32_t)PCRE2_NO_UTF_CHECK;
 	r->code = pcre2_compile((PCRE2_SPTR)src, PCRE2_ZERO_TERMINATED, opts, &errcode, &off, NULL);
