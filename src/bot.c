@@ -48,11 +48,16 @@ enum err bot_handle(const struct faq *faq, const struct bot_in *in, struct bot_o
 	e = text_normalise(in->text, in->len, &norm, &nlen);
 	if (e != ERR_OK)
 		return e;
-	e = classify(faq, norm, nlen, &r);
+	{
+		/* "faqbot: what is tms" is classified as "what is tms" */
+		size_t skip = text_after_address(norm, in->nick);
+
+		out->addressed = in->mentioned || skip > 0 || text_addresses(norm, in->nick);
+		e = classify(faq, norm + skip, nlen - skip, &r);
+	}
 	if (e != ERR_OK)
 		goto out;
-	out->question = text_is_question(norm);
-	out->addressed = in->mentioned || text_addresses(norm, in->nick);
+	out->question = r.question;
 	out->matched = r.matched;
 	out->cls = r.cls;
 	out->entry = r.entry;

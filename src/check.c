@@ -122,6 +122,15 @@ static enum err check_examples(const struct faq *faq, struct faq_diags *d)
 			if (x != ERR_OK)
 				return x;
 			describe(&r, who, sizeof(who));
+			if (e->cls == FAQ_CLASS_QUESTION) {
+				if (positive != r.question)
+					faq_diag_add(d, e->file, s->line, s->col, 0, positive
+						? "example '%s' does not read as a question: no pattern of "
+						  "the question entries matches it"
+						: "not_example '%s' reads as a question; narrow the pattern "
+						  "that matches it", s->text);
+				continue;
+			}
 			if (positive && r.matched && r.entry != e && e->cls == FAQ_CLASS_CRISIS &&
 			    r.cls == FAQ_CLASS_CRISIS) {
 				/* Still a crisis, with lines and an alert: only the wording of

@@ -6,6 +6,7 @@
 
 #include "log.h"
 #include "match.h"
+#include "text.h"
 
 /* mask_negations blanks, in buf, every stretch a crisis entry's negation
  * matches. Blanks keep offsets and word breaks where they were. */
@@ -49,7 +50,7 @@ static void best_of(const struct faq *faq, enum faq_class cls, const char *text,
 	for (i = 0; i < faq->nentries; i++) {
 		const struct faq_entry *e = &faq->entries[i];
 
-		if (e->cls != cls)
+		if (e->cls != cls || (e->only_questions && !r->question))
 			continue;
 		if (r->matched && e->priority < r->entry->priority)
 			continue;
@@ -76,6 +77,29 @@ static void best_of(const struct faq *faq, enum faq_class cls, const char *text,
 			}
 		}
 	}
+}
+
+int classify_is_question(const struct faq *faq, const char *norm, size_t len)
+{
+	size_t i, j;
+	int any = 0;
+
+	for (i = 0; i < faq->nentries; i++) {
+		const struct faq_entry *e = &faq->entries[i];
+
+		if (e->cls != FAQ_CLASS_QUESTION)
+			continue;
+		any = 1;
+		for (j = 0; j < e->npatterns; j++) {
+			size_t s, n;
+			int found;
+
+			if (match_find(faq->mctx, e->patterns[j].re, norm, len, 0, &found, &s, &n) ==
+				    ERR_OK && found)
+				return 1;
+		}
+	}
+	return any ? 0 : text_is_question(norm);
 }
 
 enum err classify(const struct faq *faq, const char *norm, size_t len, struct classify_result *r)
@@ -114,12 +138,14 @@ enum err classify(const struct faq *faq, const char *norm, size_t len, struct cl
 				r->pattern = &e->patterns[j];
 				r->start = s;
 				r->len = n;
+				r->question = classify_is_question(faq, norm, len);
 				free(masked);
 				return ERR_OK;
 			}
 		}
 	}
 	free(masked);
+	r->question = classify_is_question(faq, norm, len);
 	best_of(faq, FAQ_CLASS_ADVICE, norm, len, r);
 	if (r->matched)
 		return ERR_OK;

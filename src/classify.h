@@ -21,7 +21,13 @@ struct classify_result {
 	const struct faq_pattern *pattern; /* the pattern that decided */
 	size_t start, len;                 /* the matched text in the input */
 	int limited;                       /* some pattern hit a PCRE2 limit */
+	int question;                      /* the message reads as a question */
 };
+
+/* classify_is_question says whether norm reads as a question: by the
+ * patterns of the store's `class: question` entries where it has any, else
+ * by text_is_question(). One rule for the classifier and for the bot. */
+int classify_is_question(const struct faq *faq, const char *norm, size_t len);
 
 /* classify runs the store's patterns over norm (text_normalise output).
  * Returns ERR_NOMEM only; everything else is an answer in *r. */

@@ -102,6 +102,7 @@ const char *faq_class_name(enum faq_class c)
 	case FAQ_CLASS_CRISIS: return "crisis";
 	case FAQ_CLASS_ADVICE: return "advice";
 	case FAQ_CLASS_FAQ: return "faq";
+	case FAQ_CLASS_QUESTION: return "question";
 	}
 	return "faq";
 }
@@ -437,7 +438,7 @@ static void entry_release(struct faq_entry *e)
 
 static const char *const entry_keys[] = {
 	"id", "class", "question", "reviewed", "priority", "sources", "patterns",
-	"negations", "answer", "examples", "not_examples", NULL,
+	"negations", "answer", "examples", "not_examples", "only_questions", NULL,
 };
 
 /* suggest names the known key nearest to a misspelt one ("pattern"). */
@@ -460,6 +461,7 @@ static int load_entry(struct yfile *yf, yaml_node_t *root, struct faq_entry *e)
 {
 	yaml_node_pair_t *p;
 	yaml_node_t *answer_node = NULL;
+	int only_q = -1; /* not given */
 
 	e->cls = FAQ_CLASS_FAQ;
 	e->line = (unsigned)root->start_mark.line + 1;
@@ -506,8 +508,20 @@ static int load_entry(struct yfile *yf, yaml_node_t *root, struct faq_entry *e)
 				e->cls = FAQ_CLASS_ADVICE;
 			else if (s && strcmp(s, "crisis") == 0)
 				e->cls = FAQ_CLASS_CRISIS;
+			else if (s && strcmp(s, "question") == 0)
+				e->cls = FAQ_CLASS_QUESTION;
 			else
-				yerr(yf, v, "class must be faq, advice or crisis, not '%s'", s ? s : "?");
+				yerr(yf, v, "class must be faq, advice, crisis or question, not '%s'",
+				     s ? s : "?");
+		} else if (strcmp(k, "only_questions") == 0) {
+			const char *s = scalar(v);
+
+			if (s && (strcmp(s, "true") == 0 || strcmp(s, "yes") == 0))
+				only_q = 1;
+			else if (s && (strcmp(s, "false") == 0 || strcmp(s, "no") == 0))
+				only_q = 0;
+			else
+				yerr(yf, v, "only_questions must be true or false");
 		} else if (strcmp(k, "question") == 0) {
 			ONCE(e->question);
 			e->question = get_string(yf, v, k);
@@ -574,6 +588,24 @@ static int load_entry(struct yfile *yf, yaml_node_t *root, struct faq_entry *e)
 				return -1;
 		}
 #undef ONCE
+	}
+
+	/* faq entries answer questions unless they say otherwise; advice is
+	 * given whatever the shape; crisis is never gated. */
+	e->only_questions = only_q >= 0 ? only_q : e->cls == FAQ_CLASS_FAQ;
+	if (only_q == 1 && (e->cls == FAQ_CLASS_CRISIS || e->cls == FAQ_CLASS_QUESTION))
+		yerr(yf, root, "only_questions cannot be used in a %s entry: a crisis is "
+			       "answered whatever its shape", faq_class_name(e->cls));
+	if (e->cls == FAQ_CLASS_QUESTION) {
+		e->only_questions = 0;
+		if (!e->id)
+			yerr(yf, root, "the entry has no 'id'");
+		if (!e->patterns || e->npatterns == 0)
+			yerr(yf, root, "the question entry has no 'patterns'");
+		if (e->answer)
+			yerr(yf, answer_node, "a question entry has no answer: it only says which "
+					      "messages are questions");
+		return 0;
 	}
 
 	/* What every entry needs, said at the entry's first line. */

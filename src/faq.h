@@ -18,7 +18,10 @@
 #define FAQ_CRISIS_MAX_WORDS 130   /* crisis text before the lines go in */
 #define FAQ_LINES_PLACEHOLDER "{crisis_lines}"
 
-enum faq_class { FAQ_CLASS_FAQ, FAQ_CLASS_ADVICE, FAQ_CLASS_CRISIS };
+/* FAQ_CLASS_QUESTION entries answer nothing: their patterns define what
+ * reads as a question (the rule every entry with only_questions uses, and
+ * the rule for answering in a room). */
+enum faq_class { FAQ_CLASS_FAQ, FAQ_CLASS_ADVICE, FAQ_CLASS_CRISIS, FAQ_CLASS_QUESTION };
 
 struct match_re;
 struct match_ctx;
@@ -38,6 +41,7 @@ struct faq_entry {
 	char *id, *question, *answer, *reviewed;
 	enum faq_class cls;
 	int priority;
+	int only_questions; /* match only question-shaped messages (faq default) */
 	char **sources;
 	size_t nsources;
 	struct faq_pattern *patterns, *negations;

@@ -331,6 +331,22 @@ int text_addresses(const char *norm, const char *nick)
 	return 0;
 }
 
+size_t text_after_address(const char *norm, const char *nick)
+{
+	size_t n = nick ? strlen(nick) : 0, at = norm[0] == '@';
+	const char *p;
+
+	if (n == 0 || strncasecmp(norm + at, nick, n) != 0)
+		return 0;
+	p = norm + at + n;
+	if (*p != ':' && *p != ',')
+		return 0;
+	p++;
+	while (*p == ' ')
+		p++;
+	return (size_t)(p - norm);
+}
+
 size_t text_word_count(const char *s)
 {
 	size_t n = 0;

@@ -42,6 +42,11 @@ int text_is_question(const char *norm);
  * case-insensitively; NULL or "" never matches. */
 int text_addresses(const char *norm, const char *nick);
 
+/* text_after_address returns how many bytes of norm to skip so that what
+ * follows is the message itself: "faqbot: what is tms" -> "what is tms".
+ * Returns 0 when norm does not start with "nick:" or "nick," (or "@nick"). */
+size_t text_after_address(const char *norm, const char *nick);
+
 /* text_word_count counts white-space separated words. */
 size_t text_word_count(const char *s);
 

@@ -31,6 +31,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	(void)text_is_question(a);
 	(void)text_addresses(a, "faqbot");
+	if (text_after_address(a, "faqbot") > alen)
+		abort();
 	if (alen <= TEXT_CLASSIFY_MAX && text_normalise(a, alen, &b, &blen) == ERR_OK) {
 		if (blen != alen || memcmp(a, b, alen) != 0)
 			abort();

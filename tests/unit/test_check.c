@@ -30,7 +30,7 @@ static void put(const char *name, const char *text)
 static int setup(void **state)
 {
 	static const char *const files[] = {"crisis.yml", "advice.yml", "tms.yml",
-					    "tms-cost.yml", "lines.yml"};
+					    "tms-cost.yml", "lines.yml", "question.yml"};
 	size_t i;
 
 	(void)state;
@@ -132,9 +132,9 @@ static void test_not_example_matches(void **state)
 	snprintf(text, sizeof(text),
 		 "id: widget\nquestion: Widgets?\nreviewed: 2026-11-20\n"
 		 "sources: [x.txt]\npatterns: |\n  \\bwidget\\b\n%s"
-		 "examples: |\n  widget?\nnot_examples: |\n  my widget broke\n", greedy_answer);
+		 "examples: |\n  widget?\nnot_examples: |\n  my widget broke?\n", greedy_answer);
 	put("widget.yml", text);
-	assert_true(finds("widget.yml", 16, "not_example 'my widget broke' is answered by this entry"));
+	assert_true(finds("widget.yml", 16, "not_example 'my widget broke?' is answered by this entry"));
 	snprintf(text, sizeof(text), "%s/widget.yml", dir);
 	unlink(text);
 }

@@ -65,7 +65,7 @@ static void test_order(void **state)
 static void test_negation_only_lifts_its_words(void **state)
 {
 	(void)state;
-	assert_string_equal(label("I'm not suicidal, what is tms"), "tms");
+	assert_string_equal(label("I'm not suicidal. what is tms?"), "tms");
 	assert_string_equal(label("not suicidal but i want to kill myself"), "crisis");
 	assert_string_equal(label("not suicidal, just asking how many pills"), "crisis");
 	assert_string_equal(label("not suicidal. ok maybe suicidal"), "crisis");
@@ -84,7 +84,18 @@ static void test_priority_then_length(void **state)
 	(void)state;
 	/* tms-cost has priority 1: it wins over the longer-matching tms entry */
 	assert_string_equal(label("what does tms cost"), "tms-cost");
-	assert_string_equal(label("tms cost"), "tms-cost");
+	assert_string_equal(label("tms cost?"), "tms-cost");
+}
+
+static void test_faq_needs_a_question(void **state)
+{
+	(void)state;
+	/* faq entries match question-shaped messages only (the question
+	 * entry's rule); crisis and advice do not wait for a question */
+	assert_string_equal(label("tms tomorrow, wish me luck"), "none");
+	assert_string_equal(label("tms tomorrow?"), "tms");
+	assert_string_equal(label("what dose. thanks"), "advice");
+	assert_string_equal(label("suicidal"), "crisis");
 }
 
 static void test_long_message_is_classified_on_its_prefix(void **state)
@@ -110,6 +121,7 @@ int main(void)
 		cmocka_unit_test(test_normalised_forms_match),
 		cmocka_unit_test(test_priority_then_length),
 		cmocka_unit_test(test_long_message_is_classified_on_its_prefix),
+		cmocka_unit_test(test_faq_needs_a_question),
 	};
 	return cmocka_run_group_tests_name("classify", tests, setup, teardown);
 }

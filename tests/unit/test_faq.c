@@ -27,7 +27,7 @@ static void test_good_folder_loads(void **state)
 	(void)state;
 	assert_int_equal(faq_load(MINI, &faq, &d), ERR_OK);
 	assert_int_equal(d.errors, 0);
-	assert_int_equal(faq->nentries, 4);
+	assert_int_equal(faq->nentries, 5);
 	/* file name order */
 	assert_string_equal(faq->entries[0].id, "advice-test");
 	e = faq_find(faq, "crisis-test");

@@ -128,6 +128,16 @@ static void test_addresses(void **state)
 	assert_false(text_addresses("faqbot: hi", NULL));
 }
 
+static void test_after_address(void **state)
+{
+	(void)state;
+	assert_int_equal(text_after_address("faqbot: what is tms", "faqbot"), 8);
+	assert_int_equal(text_after_address("@faqbot, hi", "faqbot"), 9);
+	assert_int_equal(text_after_address("faqbot what", "faqbot"), 0);
+	assert_int_equal(text_after_address("faqbo", "faqbot"), 0);
+	assert_int_equal(text_after_address("what is tms", NULL), 0);
+}
+
 static void test_word_count(void **state)
 {
 	(void)state;
@@ -147,6 +157,7 @@ int main(void)
 		cmocka_unit_test(test_prefix_limit),
 		cmocka_unit_test(test_is_question),
 		cmocka_unit_test(test_addresses),
+		cmocka_unit_test(test_after_address),
 		cmocka_unit_test(test_word_count),
 	};
 	return cmocka_run_group_tests_name("text", tests, NULL, NULL);
