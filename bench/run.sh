@@ -26,11 +26,9 @@ print("  p99 latency: %.2f us vs %.2f us (%.1fx faster)" % (c["p99_us"], p["p99_
 PY
 
 echo "memory: peak RSS of 'faqbot ask --json -' over $TSV"
-python3 - "$TSV" <<'PY'
-import os, resource, subprocess, sys
-msgs = "".join(l.split("\t")[0] + "\n" for l in open(sys.argv[1], encoding="utf-8")
-               if l.strip() and not l.startswith("#") and "\t" in l)
-subprocess.run(["./faqbot", "--faq", os.environ.get("BENCH_FAQ", "faq"), "ask", "--json", "-"], input=msgs.encode(), stdout=subprocess.DEVNULL, check=True)
-kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-print("  peak RSS: %.1f MB (goal < 8 MB)" % (kb / 1024))
-PY
+cc -O2 -o build/bench/peak_rss bench/peak_rss.c
+grep -v '^#' "$TSV" | cut -f1 > build/bench/messages
+kb=$(build/bench/peak_rss ./faqbot --faq "${BENCH_FAQ:-faq}" ask --json - \
+	< build/bench/messages 2>&1 >/dev/null | sed -n 's/^peak_rss_kb=//p')
+base=$(build/bench/peak_rss ./faqbot --version 2>&1 >/dev/null | sed -n 's/^peak_rss_kb=//p')
+awk -v kb="$kb" -v base="$base" 'BEGIN { printf "  peak RSS: %.1f MB (goal < 8 MB); faqbot --version alone: %.1f MB\n", kb / 1024, base / 1024 }'
