@@ -1,30 +1,62 @@
 #!/usr/bin/env python3
 """The baseline faqbot is measured against: the regex bot people write
-instead, a plain Python `re` loop over the same patterns (from `faqbot
-topics --json`), crisis first, then advice, then the first FAQ match, on the
-same messages lower-cased. Prints the same figures line as bench_classify."""
+instead, a plain Python `re` loop over the same patterns (from `faqbot topics
+--json`) and the same algorithm: lower-case and fold white space, blank the
+negations, crisis first, then advice, then, for question-shaped messages,
+the FAQ entry of highest priority. Prints the same figures line as
+bench_classify."""
 import json, re, subprocess, sys, time
 
 faqbot, tsv, reps = sys.argv[1], sys.argv[2], int(sys.argv[3])
 entries = [json.loads(l) for l in subprocess.run(
-    faqbot.split() + ["topics", "--json"], capture_output=True, text=True, check=True).stdout.splitlines()]
-order = {"crisis": 0, "advice": 1, "faq": 2}
-compiled, skipped = [], 0
-for e in sorted(entries, key=lambda e: order[e["class"]]):
-    for p in e["patterns"]:
-        try:
-            compiled.append((e["class"], e["id"], re.compile(p, re.IGNORECASE)))
-        except re.error:
-            skipped += 1
+    faqbot.split() + ["topics", "--json"], capture_output=True, text=True,
+    check=True).stdout.splitlines()]
+skipped = 0
+
+def comp(p):
+    global skipped
+    try:
+        return re.compile(p, re.IGNORECASE)
+    except re.error:
+        skipped += 1
+        return None
+
+def group(cls):
+    out = []
+    for e in entries:
+        if e["class"] == cls:
+            rx = [r for r in map(comp, e["patterns"]) if r]
+            out.append((e, rx))
+    # highest priority first: the first match is the answer
+    out.sort(key=lambda x: -x[0].get("priority", 0))
+    return out
+
+negations = [r for e in entries for r in map(comp, e.get("negations", [])) if r]
+crisis, advice, faq = group("crisis"), group("advice"), group("faq")
+question = [r for e, rx in group("question") for r in rx]
 msgs = [l.split("\t")[0] for l in open(tsv, encoding="utf-8")
         if l.strip() and not l.startswith("#") and "\t" in l]
 
+def first(groups, t, is_q=True):
+    for e, rx in groups:
+        if e.get("only_questions") and not is_q:
+            continue
+        for r in rx:
+            if r.search(t):
+                return e["id"]
+    return None
+
 def classify(text):
     t = " ".join(text.lower().replace("\u2019", "'").split())
-    for cls, eid, rx in compiled:
-        if rx.search(t):
-            return cls, eid
-    return "none", None
+    masked = t
+    for r in negations:
+        masked = r.sub(lambda m: " " * len(m.group(0)), masked)
+    if first(crisis, masked):
+        return "crisis"
+    if first(advice, t):
+        return "advice"
+    is_q = any(r.search(t) for r in question)
+    return first(faq, t, is_q) or "none"
 
 lat = []
 t0 = time.perf_counter()

@@ -348,20 +348,25 @@ static int cmd_topics(const struct opts *o, int argc, char **argv)
 		const struct faq_entry *e = &faq->entries[i];
 
 		if (json) {
-			json_t *pats = json_array(), *obj;
+			json_t *pats = json_array(), *negs = json_array(), *obj;
 			char *s;
 
 			for (j = 0; j < e->npatterns; j++)
 				json_array_append_new(pats, json_string(e->patterns[j].src));
-			obj = json_pack("{s:s, s:s, s:s, s:o}", "id", e->id, "class",
-					faq_class_name(e->cls), "question", e->question, "patterns", pats);
+			for (j = 0; j < e->nnegations; j++)
+				json_array_append_new(negs, json_string(e->negations[j].src));
+			obj = json_pack("{s:s, s:s, s:s?, s:o, s:o, s:b, s:i}", "id", e->id, "class",
+					faq_class_name(e->cls), "question", e->question, "patterns", pats,
+					"negations", negs, "only_questions", e->only_questions,
+					"priority", e->priority);
 			s = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
 			if (s)
 				puts(s);
 			free(s);
 			json_decref(obj);
 		} else {
-			printf("%-28s %-7s %s\n", e->id, faq_class_name(e->cls), e->question);
+			printf("%-28s %-8s %s\n", e->id, faq_class_name(e->cls),
+			       e->question ? e->question : "");
 			for (j = 0; j < e->npatterns; j++)
 				printf("    %s\n", e->patterns[j].src);
 		}
