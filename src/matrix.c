@@ -1366,6 +1366,11 @@ enum err matrix_run(struct matrix *m, tr_handler_fn fn, void *ctx,
 	m->fatal = 0;
 	m->errstr[0] = '\0';
 	load_session(m, !m->token[0]);
+	if (!m->token[0] && !m->password) {
+		set_err(m, "no access token, no password, and no stored session in %s",
+		        m->state_dir);
+		return ERR_INVALID;
+	}
 	if (!m->token[0]) {
 		e = login(m, CALL_ONCE);
 		if (e != ERR_OK) {

@@ -49,6 +49,7 @@ import json
 import os
 import re
 import secrets
+import socket
 import sys
 import threading
 import time
@@ -225,6 +226,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def log_message(self, fmt, *args):  # quiet: the log is /_fake/log
         pass
 
+    def setup(self):
+        super().setup()
+        # headers and body go out in two writes: without this, Nagle and
+        # delayed ACKs add 40 ms to every exchange
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
     # -- plumbing ------------------------------------------------------------
     def do_GET(self):
         self.handle_any("GET")
@@ -262,7 +269,6 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.close_connection = True
         self.status_sent = "drop"
         try:
-            import socket
             self.connection.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
