@@ -39,21 +39,23 @@ static void mask_negations(const struct faq *faq, char *buf, size_t len, int *li
 }
 
 /* best_of finds, among entries of class cls, the highest priority match,
- * then the longest. Entries are in file order, so an earlier file wins a
- * full tie. A pattern that hits a limit is no match here (only crisis fails
- * safe, and crisis is decided before this). */
+ * then the longest. Entries are tried by priority (faq->by_priority), so
+ * the search ends at the first match whose priority no other entry of the
+ * class shares; among equal priorities the longest match wins, then the
+ * earlier file. A pattern that hits a limit is no match here (only crisis
+ * fails safe, and crisis is decided before this). */
 static void best_of(const struct faq *faq, enum faq_class cls, const char *text, size_t len,
 		    struct classify_result *r)
 {
 	size_t i, j;
 
 	for (i = 0; i < faq->nentries; i++) {
-		const struct faq_entry *e = &faq->entries[i];
+		const struct faq_entry *e = faq->by_priority[i];
 
 		if (e->cls != cls || (e->only_questions && !r->question))
 			continue;
 		if (r->matched && e->priority < r->entry->priority)
-			continue;
+			return; /* nothing further can outrank the match */
 		for (j = 0; j < e->npatterns; j++) {
 			size_t s, n;
 			int found;
@@ -66,8 +68,7 @@ static void best_of(const struct faq *faq, enum faq_class cls, const char *text,
 			}
 			if (x != ERR_OK || !found)
 				continue;
-			if (!r->matched || e->priority > r->entry->priority ||
-			    (e->priority == r->entry->priority && n > r->len)) {
+			if (!r->matched || n > r->len) {
 				r->matched = 1;
 				r->cls = cls;
 				r->entry = e;
@@ -75,6 +76,8 @@ static void best_of(const struct faq *faq, enum faq_class cls, const char *text,
 				r->start = s;
 				r->len = n;
 			}
+			if (!e->shares_priority)
+				return; /* alone at the top priority that matched */
 		}
 	}
 }

@@ -981,6 +981,35 @@ enum err faq_parse_text(const char *name, const char *text, size_t len, struct f
 	return e;
 }
 
+static int cmp_priority(const void *a, const void *b)
+{
+	const struct faq_entry *x = *(const struct faq_entry *const *)a;
+	const struct faq_entry *y = *(const struct faq_entry *const *)b;
+
+	if (x->priority != y->priority)
+		return x->priority > y->priority ? -1 : 1;
+	return x < y ? -1 : x > y; /* entries[] is in file order */
+}
+
+/* order_entries fills by_priority and each entry's shares_priority. */
+static enum err order_entries(struct faq *faq)
+{
+	size_t i, j;
+
+	faq->by_priority = malloc((faq->nentries ? faq->nentries : 1) * sizeof(*faq->by_priority));
+	if (!faq->by_priority)
+		return ERR_NOMEM;
+	for (i = 0; i < faq->nentries; i++) {
+		faq->by_priority[i] = &faq->entries[i];
+		for (j = 0; j < faq->nentries; j++)
+			if (j != i && faq->entries[j].cls == faq->entries[i].cls &&
+			    faq->entries[j].priority == faq->entries[i].priority)
+				faq->entries[i].shares_priority = 1;
+	}
+	qsort(faq->by_priority, faq->nentries, sizeof(*faq->by_priority), cmp_priority);
+	return ERR_OK;
+}
+
 static int has_yaml_ext(const char *name)
 {
 	size_t n = strlen(name);
@@ -1089,6 +1118,8 @@ enum err faq_load(const char *dir, struct faq **out, struct faq_diags *d)
 		e = ERR_INVALID;
 		goto out;
 	}
+	if (order_entries(faq) != ERR_OK)
+		goto out;
 	*out = faq;
 	faq = NULL;
 	e = ERR_OK;
@@ -1111,6 +1142,7 @@ void faq_free(struct faq *faq)
 	for (i = 0; i < faq->nentries; i++)
 		entry_release(&faq->entries[i]);
 	free(faq->entries);
+	free(faq->by_priority);
 	for (i = 0; i < faq->nregions; i++)
 		region_release(&faq->regions[i]);
 	free(faq->regions);

@@ -50,6 +50,7 @@ struct faq_entry {
 	size_t nexamples, ncounter;
 	char *file; /* path as it was opened */
 	unsigned line;
+	int shares_priority; /* another entry of its class has the same priority */
 };
 
 struct faq_helpline {
@@ -67,6 +68,10 @@ struct faq_region {
 struct faq {
 	struct faq_entry *entries; /* sorted by file name: the tie-break order */
 	size_t nentries;
+	/* entries by priority, highest first, file order among equals: the
+	 * order the classifier tries them in, so the first match at a priority
+	 * no other entry of its class shares ends the search */
+	const struct faq_entry **by_priority;
 	struct faq_region *regions;
 	size_t nregions;
 	char *default_region;

@@ -22,7 +22,9 @@
 struct match_re;  /* one compiled pattern */
 struct match_ctx; /* match data and limits, one per thread that matches */
 
-/* match_compile compiles src (exactly as PCRE2 reads it; caseless, UTF)
+/* match_compile compiles src (exactly as PCRE2 reads it, UTF; caseless
+ * when it holds an upper-case or non-ASCII letter, since the text it meets
+ * is case-folded already)
  * and JIT-compiles it where JIT is available. On error, *re is NULL, errbuf
  * gets PCRE2's message and *erroff the byte offset in src where it is. */
 enum err match_compile(const char *src, struct match_re **re, char *errbuf,

@@ -24,13 +24,26 @@ static void test_compile_and_find(void **state)
 	assert_true(found);
 	assert_int_equal(s, 3);
 	assert_int_equal(n, 8);
-	/* caseless and Unicode-aware \b */
-	t = "über KETAMINE";
+	/* a lower-case pattern meets case-folded text; an upper-case one is
+	 * compiled caseless so that it still matches */
+	t = "über ketamine";
 	assert_int_equal(match_find(ctx, re, t, strlen(t), 0, &found, &s, &n), ERR_OK);
 	assert_true(found);
 	t = "ketamines";
 	assert_int_equal(match_find(ctx, re, t, strlen(t), 0, &found, &s, &n), ERR_OK);
 	assert_false(found);
+	match_free(re);
+	assert_int_equal(match_compile("\\bKetamine\\b", &re, msg, sizeof(msg), &off), ERR_OK);
+	t = "is ketamine safe";
+	assert_int_equal(match_find(ctx, re, t, strlen(t), 0, &found, &s, &n), ERR_OK);
+	assert_true(found);
+	match_free(re);
+	/* escapes with capitals (\W, \B) do not make a pattern caseless, and
+	 * still mean what they say */
+	assert_int_equal(match_compile("a\\Wb\\B", &re, msg, sizeof(msg), &off), ERR_OK);
+	t = "a bc";
+	assert_int_equal(match_find(ctx, re, t, strlen(t), 0, &found, &s, &n), ERR_OK);
+	assert_true(found);
 	match_free(re);
 	match_ctx_free(ctx);
 }
