@@ -5,7 +5,6 @@
  *   1  a runtime failure (input unreadable, out of memory)
  *   2  a usage error (unknown command or option)
  *   3  the FAQ has errors (faqbot check, or any command that loads it) */
-#include <curl/curl.h>
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -17,6 +16,7 @@
 
 #include "bot.h"
 #include "check.h"
+#include "curl_dl.h"
 #include "faq.h"
 #include "helpline.h"
 #include "log.h"
@@ -128,14 +128,19 @@ static struct faq *load_or_say(const struct opts *o)
 
 static int cmd_version(void)
 {
-	char pcre[96];
-	const curl_version_info_data *cv = curl_version_info(CURLVERSION_NOW);
+	char pcre[96], why[256], curl[300];
 
 	match_version(pcre, sizeof(pcre));
-	printf("faqbot %s\n%s, jansson %s, libcurl %s (%s), libyaml %s, utf8proc %s\n",
-	       FAQBOT_VERSION, pcre, jansson_version_str(), cv->version,
-	       cv->ssl_version ? cv->ssl_version : "no TLS", yaml_get_version_string(),
-	       utf8proc_version());
+	if (curl_dl_load(why, sizeof(why)) == ERR_OK) {
+		const curl_version_info_data *cv = curl_version_info(CURLVERSION_NOW);
+
+		snprintf(curl, sizeof(curl), "libcurl %s (%s)", cv->version,
+			 cv->ssl_version ? cv->ssl_version : "no TLS");
+	} else {
+		snprintf(curl, sizeof(curl), "libcurl not loaded: %s", why);
+	}
+	printf("faqbot %s\n%s, jansson %s, %s, libyaml %s, utf8proc %s\n", FAQBOT_VERSION, pcre,
+	       jansson_version_str(), curl, yaml_get_version_string(), utf8proc_version());
 	return 0;
 }
 
