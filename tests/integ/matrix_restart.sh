@@ -9,7 +9,7 @@
 N=12
 start_hs
 R=$(fake POST room "{\"members\":[\"$MEMBER\",\"$BOT_USER\"]}" | j 'd["room_id"]')
-start_bot --handler-ms 150
+start_bot --handler-ms 300
 wait_first_sync || notok "the bot started"
 
 # N questions in one go: they arrive in one or two sync batches
