@@ -774,7 +774,10 @@ static enum err call(struct matrix *m, const char *method, const char *path,
 			wait = backoff_ms(m, attempt);
 			log_warn("%s %.*s failed (%s), retrying in %lld ms", method,
 			         PATH_ARG(path),
-			         r->status ? "server error" : curl_easy_strerror(r->cc), wait);
+			         r->status  ? "server error"
+			         : r->over ? "response over max_body"
+			                   : curl_easy_strerror(r->cc),
+			         wait);
 		} else {
 			if (flags & CALL_ONCE)
 				set_err(m, "%s %.*s: HTTP %ld %s %s", method, PATH_ARG(path),

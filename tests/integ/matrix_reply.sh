@@ -66,6 +66,15 @@ check "HTML in a display name is escaped in formatted_body" \
 check "no bot formatted_body carries a raw tag from outside" \
 	test "$(bot_events "$R" | j "any(t in e['content']['formatted_body'] for e in d if 'formatted_body' in e['content'] for t in ['<script','<img','<b>CRISIS'])")" = False
 
+# a direct conversation (two members) is answered without a question;
+# a question in the moderators' room is not answered at all
+DM=$(fake POST room "{\"creator\":\"$MEMBER\",\"members\":[\"$MEMBER\",\"$BOT_USER\"]}" | j 'd["room_id"]')
+member_send "$MOD_ROOM" '"body":"should the bot answer us here?"' "$MOD" >/dev/null
+D=$(member_send "$DM" '"body":"hello, I just wanted to talk"')
+wait_bot "$DM" 1
+check "a direct message is answered without being a question" test "$(replies_to "$DM" "$D")" = 1
+check "the moderators' room is never answered" test "$(bot_events "$MOD_ROOM" | j 'len(d)')" = 1
+
 stop_bot
 check "SIGTERM: exit 0" test "$STOP_RC" = 0
 check "SIGTERM: gone within 2 s (${STOP_MS} ms)" test "$STOP_MS" -lt 2000
