@@ -12,7 +12,7 @@
  * between replays the batch and the transaction ids keep it from showing. */
 #include "matrix.h"
 
-#include <curl/curl.h>
+#include <arpa/inet.h>
 #include <jansson.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "curl_dl.h" /* libcurl, loaded at first use */
 #include "log.h"
 #include "mx_json.h"
 #include "state.h"
@@ -245,10 +246,25 @@ static enum err fmt_path(char *buf, size_t len, const char *fmt, ...)
 
 /* ---- configuration ---------------------------------------------------- */
 
+/* loopback_host: "localhost", an IPv4 address in 127.0.0.0/8 or ::1; a
+ * name that merely starts with "127." is not. */
 static int loopback_host(const char *h)
 {
-	return !strcasecmp(h, "localhost") || !strcmp(h, "::1") ||
-	       !strcmp(h, "[::1]") || !strncmp(h, "127.", 4);
+	unsigned char a4[4], a6[16];
+	char buf[64];
+	size_t n = strlen(h);
+
+	if (!strcasecmp(h, "localhost"))
+		return 1;
+	if (inet_pton(AF_INET, h, a4) == 1)
+		return a4[0] == 127;
+	if (n > 2 && n < sizeof(buf) && h[0] == '[' && h[n - 1] == ']') {
+		memcpy(buf, h + 1, n - 2);
+		buf[n - 2] = '\0';
+		h = buf;
+	}
+	return inet_pton(AF_INET6, h, a6) == 1 &&
+	       !memcmp(a6, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\1", 16);
 }
 
 static enum err check_url(const char *url, char *errbuf, size_t errlen)
@@ -359,6 +375,9 @@ enum err matrix_new(const struct matrix_config *cfg, struct matrix **out,
 		         cfg->mod_room);
 		return ERR_INVALID;
 	}
+	e = curl_dl_load(errbuf, errlen);
+	if (e != ERR_OK)
+		return e;
 	e = check_url(cfg->homeserver, errbuf, errlen);
 	if (e != ERR_OK)
 		return e;
