@@ -35,7 +35,7 @@
 #define MATRIX_ERRSTR_MAX 512
 #define MATRIX_BACKOFF_BASE_MS 500L
 #define MATRIX_RETRY_AFTER_MAX_MS 600000L /* we wait at most 10 min a 429 */
-#define MATRIX_STOP_GRACE_MS 1500L        /* a reply in flight after a stop */
+#define MATRIX_STOP_GRACE_MS 1200L        /* a reply in flight after a stop */
 #define MATRIX_POLL_MS 50                 /* how often a wait looks at stop */
 #define MATRIX_NAMES_MAX 1024            /* display names remembered */
 #define MATRIX_SESSION_FILE "session.json"

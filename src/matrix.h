@@ -68,7 +68,7 @@ enum err matrix_new(const struct matrix_config *cfg, struct matrix **out,
 /* matrix_run logs in if needed, checks the token with whoami, then syncs
  * and serves until *stop becomes non-zero (set it from a SIGINT/SIGTERM
  * handler): the long poll is cut at once, a reply in flight gets up to
- * 1.5 s to finish, state is saved, and matrix_run returns ERR_OK, within
+ * 1.2 s to finish, state is saved, and matrix_run returns ERR_OK, within
  * two seconds of the signal. fn is called for each member's text message
  * with ctx. It returns an error only when it cannot go on: the homeserver
  * is unreachable or refuses the bot at start-up, the token is refused and

@@ -61,5 +61,22 @@ wait_bot "$R" $((N + 7)) 15000
 sleep 0.5
 check "after SIGTERM and restart: the rest answered, once each" \
 	test "$(bot_events "$R" | j 'len(d)')" = $((N + 7))
+
+# SIGTERM while a reply waits out a long 429: the wait is cut, the exit is
+# clean and quick, and the question is answered after the restart
+fake POST script '{"rules":[{"path":"/send/","action":"429","retry_after":30}]}' >/dev/null
+Q=$(member_send "$R" '"body":"rate limited question?"')
+for i in $(seq 100); do
+	fake GET log | j "any(r['action']=='429' for r in d['requests'])" | grep -q True && break
+	sleep 0.05
+done
+sleep 0.3
+stop_bot
+check "SIGTERM during a 30 s Retry-After: exit 0 in ${STOP_MS} ms (< 2000)" \
+	test "$STOP_RC:$((STOP_MS < 2000))" = "0:1"
+start_bot
+wait_bot "$R" $((N + 8)) 15000
+check "the rate-limited question is answered after the restart, once" \
+	test "$(replies_to "$R" "$Q")" = 1
 stop_bot
 finish
