@@ -17,9 +17,11 @@ CLANG   ?= clang
 PREFIX  ?= /usr/local
 VERSION := 0.1.0
 
-PKGS    := libpcre2-8 jansson libcurl yaml-0.1 libutf8proc
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# libcurl is compiled against but not linked: src/curl_dl.c loads it at the
+# first network use, so offline commands do not carry its TLS libraries.
+PKGS    := libpcre2-8 jansson yaml-0.1 libutf8proc
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) libcurl 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -ldl
 TEST_LIBS  := $(shell pkg-config --libs cmocka 2>/dev/null)
 
 WARN    := -Wall -Wextra -Werror -Wpedantic -Wmissing-prototypes -Wvla \

@@ -5,11 +5,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 TSV=${BENCH_TSV:-../shared/eval/dev.tsv}
 REPS=${BENCH_REPS:-300}
-PKGS="libpcre2-8 jansson libcurl yaml-0.1 libutf8proc"
+PKGS="libpcre2-8 jansson yaml-0.1 libutf8proc"
 mkdir -p build/bench
 objs=$(ls build/rel/*.o | grep -v '/main.o$')
 cc -O2 -std=c11 -D_POSIX_C_SOURCE=200809L -Isrc -o build/bench/bench_classify \
-	bench/bench_classify.c $objs $(pkg-config --libs $PKGS)
+	bench/bench_classify.c $objs $(pkg-config --libs $PKGS) -ldl
 
 echo "classification: $REPS x the messages of $TSV (normalise + classify)"
 c=$(build/bench/bench_classify ${BENCH_FAQ:-faq} "$TSV" "$REPS")
