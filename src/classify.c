@@ -8,6 +8,34 @@
 #include "match.h"
 #include "text.h"
 
+/* try_pattern matches pattern j of e. A PCRE2 limit is logged, counted in
+ * r->limited, and reported as ERR_LIMIT so the caller chooses what a limit
+ * means for its class. */
+static enum err try_pattern(const struct faq *faq, const struct faq_entry *e, size_t j,
+			    const char *text, size_t len, struct classify_result *r, int *found,
+			    size_t *s, size_t *n)
+{
+	enum err x = match_find(faq->mctx, e->patterns[j].re, text, len, 0, found, s, n);
+
+	if (x == ERR_LIMIT) {
+		r->limited = 1;
+		log_warn("pattern hit the match limit entry=%s file=%s line=%u", e->id, e->file,
+			 e->patterns[j].line);
+	}
+	return x;
+}
+
+static void set_result(struct classify_result *r, const struct faq_entry *e, size_t j,
+		       size_t s, size_t n)
+{
+	r->matched = 1;
+	r->cls = e->cls;
+	r->entry = e;
+	r->pattern = &e->patterns[j];
+	r->start = s;
+	r->len = n;
+}
+
 /* mask_negations blanks, in buf, every stretch a crisis entry's negation
  * matches. Blanks keep offsets and word breaks where they were. */
 static void mask_negations(const struct faq *faq, char *buf, size_t len, int *limited)
@@ -59,23 +87,11 @@ static void best_of(const struct faq *faq, enum faq_class cls, const char *text,
 		for (j = 0; j < e->npatterns; j++) {
 			size_t s, n;
 			int found;
-			enum err x = match_find(faq->mctx, e->patterns[j].re, text, len, 0, &found, &s, &n);
 
-			if (x == ERR_LIMIT) {
-				r->limited = 1;
-				log_warn("pattern hit the match limit entry=%s file=%s line=%u",
-					 e->id, e->file, e->patterns[j].line);
-			}
-			if (x != ERR_OK || !found)
+			if (try_pattern(faq, e, j, text, len, r, &found, &s, &n) != ERR_OK || !found)
 				continue;
-			if (!r->matched || n > r->len) {
-				r->matched = 1;
-				r->cls = cls;
-				r->entry = e;
-				r->pattern = &e->patterns[j];
-				r->start = s;
-				r->len = n;
-			}
+			if (!r->matched || n > r->len)
+				set_result(r, e, j, s, n);
 			if (!e->shares_priority)
 				return; /* alone at the top priority that matched */
 		}
@@ -125,22 +141,13 @@ enum err classify(const struct faq *faq, const char *norm, size_t len, struct cl
 		for (j = 0; j < e->npatterns; j++) {
 			size_t s = 0, n = 0;
 			int found;
-			enum err x = match_find(faq->mctx, e->patterns[j].re, masked, len, 0, &found, &s, &n);
 
-			if (x == ERR_LIMIT) {
-				/* fail safe: an unreadable message is treated as a crisis */
-				r->limited = 1;
+			/* fail safe: a message a crisis pattern could not read
+			 * through is treated as a crisis */
+			if (try_pattern(faq, e, j, masked, len, r, &found, &s, &n) == ERR_LIMIT)
 				found = 1;
-				log_warn("crisis pattern hit the match limit; treating as crisis "
-					 "entry=%s file=%s line=%u", e->id, e->file, e->patterns[j].line);
-			}
 			if (found) {
-				r->matched = 1;
-				r->cls = FAQ_CLASS_CRISIS;
-				r->entry = e;
-				r->pattern = &e->patterns[j];
-				r->start = s;
-				r->len = n;
+				set_result(r, e, j, s, n);
 				r->question = classify_is_question(faq, norm, len);
 				free(masked);
 				return ERR_OK;

@@ -429,6 +429,9 @@ static int cmd_chat(const struct opts *o)
 			       "see faq/README.md)\n");
 		else
 			printf("faqbot> (stays quiet: this reads as chat, not a question)\n");
+		if (out.alert) /* the reply says moderators know: here, nobody does */
+			printf("(console: in a chat room the moderators would now be alerted; "
+			       "nobody is alerted from this terminal)\n");
 		fflush(stdout);
 		bot_out_release(&out);
 	}

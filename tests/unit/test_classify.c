@@ -113,6 +113,45 @@ static void test_long_message_is_classified_on_its_prefix(void **state)
 	free(big);
 }
 
+/* A crisis pattern stopped by a PCRE2 limit counts as a crisis: a message
+ * the bot could not read through must not be taken as safe. */
+static void test_crisis_limit_fails_safe(void **state)
+{
+	static const char crisis[] =
+		"id: slow-crisis\nclass: crisis\nquestion: q\nreviewed: 2026-11-20\n"
+		"patterns: |\n  ^(a+)+$\nanswer: |\n  Please reach out. {crisis_lines}\n"
+		"examples: |\n  aaaa\n";
+	char dir[] = "/tmp/faqbot-limit-XXXXXX", cmd[256], path[128];
+	struct faq_diags d = {0};
+	struct faq *faq = NULL;
+	struct classify_result r;
+	char subject[64];
+	FILE *f;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(cmd, sizeof(cmd), "cp tests/data/faq-mini/*.yml %s/", dir);
+	assert_int_equal(system(cmd), 0);
+	snprintf(path, sizeof(path), "%s/slow.yml", dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(crisis, f);
+	fclose(f);
+	assert_int_equal(faq_load(dir, &faq, &d), ERR_OK);
+	memset(subject, 'a', sizeof(subject) - 2);
+	subject[sizeof(subject) - 2] = '!';
+	subject[sizeof(subject) - 1] = '\0';
+	assert_int_equal(classify(faq, subject, strlen(subject), &r), ERR_OK);
+	assert_true(r.limited);
+	assert_true(r.matched);
+	assert_int_equal(r.cls, FAQ_CLASS_CRISIS);
+	assert_string_equal(r.entry->id, "slow-crisis");
+	faq_free(faq);
+	faq_diags_release(&d);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -122,6 +161,7 @@ int main(void)
 		cmocka_unit_test(test_priority_then_length),
 		cmocka_unit_test(test_long_message_is_classified_on_its_prefix),
 		cmocka_unit_test(test_faq_needs_a_question),
+		cmocka_unit_test(test_crisis_limit_fails_safe),
 	};
 	return cmocka_run_group_tests_name("classify", tests, setup, teardown);
 }
