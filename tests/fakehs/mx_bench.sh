@@ -5,7 +5,12 @@
 # (For the real bot, give mx_bench.py --bot "faqbot run --config ..." .)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-pkgs="libpcre2-8 jansson libcurl yaml-0.1 libutf8proc"
+mkvar() { # the value of a Makefile variable
+	make -s --no-print-directory -f Makefile -f /dev/stdin "print-$1" <<'MK'
+print-%:
+	@echo $($*)
+MK
+}
 objs=()
 for f in src/*.c; do
 	[ "$f" = src/main.c ] && continue
@@ -13,8 +18,8 @@ for f in src/*.c; do
 	objs+=("build/rel/${f%.c}.o")
 done
 make -s "${objs[@]}"
-cc -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -O2 -DFAQBOT_VERSION='"bench"' \
-	$(pkg-config --cflags $pkgs) -Isrc -o build/rel/mx_driver tests/integ/mx_driver.c \
-	"${objs[@]}" $(pkg-config --libs $pkgs)
+# shellcheck disable=SC2046
+cc $(mkvar CSTD) -O2 -DFAQBOT_VERSION='"bench"' $(mkvar PKG_CFLAGS) -Isrc \
+	-o build/rel/mx_driver tests/integ/mx_driver.c "${objs[@]}" $(mkvar PKG_LIBS)
 exec python3 tests/fakehs/mx_bench.py "$@" --bot \
 	'MX_PW=$BOT_PW exec build/rel/mx_driver --hs "$BOT_HS" --user @bot:fake.test --state "$BOT_STATE" --password-env MX_PW'

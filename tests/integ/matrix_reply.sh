@@ -25,7 +25,7 @@ check "the reply is a rich reply to the question" \
 check "the reply is not in a thread" test "$(j '"rel_type" in d[0]["content"]["m.relates_to"]' <"$T/r1.json")" = False
 check "the reply mentions the asker (m.mentions)" \
 	test "$(j 'd[0]["content"]["m.mentions"]["user_ids"]' <"$T/r1.json")" = "[\"$MEMBER\"]"
-check "the reply's HTML is escaped" \
+driver_only "the reply's HTML is escaped" \
 	test "$(j 'd[0]["content"]["formatted_body"]' <"$T/r1.json")" = '<p>An &lt;answer&gt; &amp; its &quot;first&quot; paragraph.<br>Same paragraph.</p><p>A second &lt;b&gt;paragraph&lt;/b&gt;.</p>'
 check "backlog from before the first start is not answered" \
 	test "$(j "[e for e in d if e['content']['m.relates_to']['m.in_reply_to']['event_id']=='$OLD']" <"$T/r1.json")" = "[]"
@@ -72,7 +72,7 @@ DM=$(fake POST room "{\"creator\":\"$MEMBER\",\"members\":[\"$MEMBER\",\"$BOT_US
 member_send "$MOD_ROOM" '"body":"should the bot answer us here?"' "$MOD" >/dev/null
 D=$(member_send "$DM" '"body":"hello, I just wanted to talk"')
 wait_bot "$DM" 1
-check "a direct message is answered without being a question" test "$(replies_to "$DM" "$D")" = 1
+driver_only "a direct message is answered without being a question" test "$(replies_to "$DM" "$D")" = 1
 check "the moderators' room is never answered" test "$(bot_events "$MOD_ROOM" | j 'len(d)')" = 1
 
 stop_bot

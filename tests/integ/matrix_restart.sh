@@ -14,7 +14,7 @@ wait_first_sync || notok "the bot started"
 
 # N questions in one go: they arrive in one or two sync batches
 for i in $(seq $N); do
-	printf '{"room_id":"%s","sender":"%s","body":"question %d?"}' "$R" "$MEMBER" "$i" >"$T/q$i.json"
+	printf '{"room_id":"%s","sender":"%s","body":"%s"}' "$R" "$MEMBER" "$(ask_text "question $i?")" >"$T/q$i.json"
 done
 for i in $(seq $N); do
 	curl -sS -X POST --data-binary @"$T/q$i.json" "$HS/_fake/send" | j 'd["event_id"]'
@@ -23,7 +23,7 @@ wait_bot "$R" 4 15000
 { kill -9 "$BOT_PID" && wait "$BOT_PID"; } 2>/dev/null
 BOT_PID=""
 BEFORE=$(bot_events "$R" | j 'len(d)')
-check "killed mid-batch ($BEFORE of $N answered)" test "$BEFORE" -lt "$N"
+driver_only "killed mid-batch ($BEFORE of $N answered)" test "$BEFORE" -lt "$N"
 
 # while it is down, two more questions
 for i in 1 2; do
@@ -43,7 +43,7 @@ check "after kill -9 and restart: none unanswered ($missing missing)" test "$mis
 check "after kill -9 and restart: none answered twice ($doubled doubled)" test "$doubled" = 0
 check "exactly $((N + 2)) replies in the room" test "$(j 'len(d)' <"$T/after.json")" = $((N + 2))
 PUTS=$(fake GET log | j "len([r for r in d['requests'] if r['method']=='PUT'])")
-check "the replay resent some replies, the server posted them once ($PUTS sends)" test "$PUTS" -gt $((N + 2))
+driver_only "the replay resent some replies, the server posted them once ($PUTS sends)" test "$PUTS" -gt $((N + 2))
 
 # SIGTERM in the middle of a slow batch
 stop_bot
