@@ -35,10 +35,12 @@ member_send "$R" '"body":"a notice?","msgtype":"m.notice"' >/dev/null
 member_send "$R" '"body":"the bot itself?"' "$BOT_USER" >/dev/null
 member_send "$R" "\"content\":{\"msgtype\":\"m.text\",\"body\":\"* what is TMS?\",\"m.new_content\":{\"msgtype\":\"m.text\",\"body\":\"what is TMS?\"},\"m.relates_to\":{\"rel_type\":\"m.replace\",\"event_id\":\"$Q\"}}" >/dev/null
 member_send "$R" '"content":{"msgtype":"m.image","body":"scan.png?","url":"mxc://x/y"}' >/dev/null
+member_send "$R" '"type":"m.room.redaction","content":{"redacts":"$x","reason":"why?"}' >/dev/null
+member_send "$R" '"type":"m.room.encrypted","content":{"algorithm":"m.megolm.v1.aes-sha2","ciphertext":"?"}' >/dev/null
 T1=$(member_send "$R" "\"body\":\"does it hurt?\",\"thread_root\":\"$Q\"")
 wait_bot "$R" 3   # 2 replies + the bot's own message above
 bot_events "$R" >"$T/r2.json"
-check "notices, own messages, edits and images get no reply" \
+check "notices, own messages, edits, images, redactions and encrypted events get no reply" \
 	test "$(j "len([e for e in d if e['content'].get('msgtype')=='m.notice'])" <"$T/r2.json")" = 2
 check "a threaded question is answered in the thread" \
 	test "$(j "[(e['content']['m.relates_to'].get('rel_type'), e['content']['m.relates_to'].get('event_id'), e['content']['m.relates_to'].get('is_falling_back'), e['content']['m.relates_to']['m.in_reply_to']['event_id']) for e in d if e['content'].get('msgtype')=='m.notice'][-1]" <"$T/r2.json")" = "[\"m.thread\", \"$Q\", true, \"$T1\"]"
