@@ -628,6 +628,7 @@ static enum err http(struct matrix *m, const char *method, const char *path,
 out:
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
 	curl_slist_free_all(hdrs);
+	memset(auth, 0, sizeof(auth)); /* the token, off the stack */
 	return e;
 }
 
