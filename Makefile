@@ -19,7 +19,7 @@ VERSION := 0.1.0
 
 # libcurl is compiled against but not linked: src/curl_dl.c loads it at the
 # first network use, so offline commands do not carry its TLS libraries.
-PKGS    := libpcre2-8 jansson yaml-0.1 libutf8proc
+PKGS    := libpcre2-8 jansson yaml-0.1 libutf8proc inih
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) libcurl 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -ldl
 TEST_LIBS  := $(shell pkg-config --libs cmocka 2>/dev/null)

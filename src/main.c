@@ -4,8 +4,11 @@
  *   0  success
  *   1  a runtime failure (input unreadable, out of memory)
  *   2  a usage error (unknown command or option)
- *   3  the FAQ has errors (faqbot check, or any command that loads it) */
+ *   3  the FAQ has errors (faqbot check, or any command that loads it)
+ *   4  the configuration is wrong, or the chat network refused the bot at
+ *      start-up (unreachable homeserver, wrong token) */
 #include <errno.h>
+#include <signal.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,12 +19,15 @@
 
 #include "bot.h"
 #include "check.h"
+#include "config.h"
 #include "curl_dl.h"
 #include "faq.h"
 #include "helpline.h"
 #include "log.h"
 #include "match.h"
+#include "matrix.h"
 #include "text.h"
+#include "transport.h"
 
 #ifndef FAQBOT_VERSION
 #define FAQBOT_VERSION "dev"
@@ -33,6 +39,7 @@
 #define EXIT_RUNTIME 1
 #define EXIT_USAGE   2
 #define EXIT_FAQ     3
+#define EXIT_CONFIG  4
 
 /* One input line of `ask -` is at most this long; the rest of a longer line
  * is read and dropped (only TEXT_CLASSIFY_MAX bytes are classified anyway). */
@@ -42,7 +49,9 @@ static const char usage_text[] =
 	"usage: faqbot [--faq DIR] [--region CODE] COMMAND [ARGS]\n"
 	"\n"
 	"commands:\n"
-	"  run               start the bot; with no configuration, a console chat\n"
+	"  run [--config FILE]\n"
+	"                    start the bot on the networks FILE configures (see\n"
+	"                    faqbot.ini.example); with no FILE, a console chat\n"
 	"  chat              talk to the bot in this terminal (no server needed)\n"
 	"  ask TEXT          print the reply a member would see for TEXT\n"
 	"  ask [--json] -    read one message a line; with --json, print one JSON\n"
@@ -61,7 +70,8 @@ static const char usage_text[] =
 	"  -h, --help        this text\n"
 	"  -V, --version     the version, with the libraries in use\n"
 	"\n"
-	"exit status: 0 success, 1 runtime failure, 2 usage error, 3 FAQ errors\n";
+	"exit status: 0 success, 1 runtime failure, 2 usage error, 3 FAQ errors,\n"
+	"             4 configuration or start-up error\n";
 
 struct opts {
 	const char *faq_dir;
@@ -440,6 +450,163 @@ static int cmd_chat(const struct opts *o)
 	return 0;
 }
 
+/* --- faqbot run: the core wired to a transport ------------------------ */
+
+static volatile sig_atomic_t run_stop;
+
+static void on_stop_signal(int sig)
+{
+	(void)sig;
+	run_stop = 1;
+}
+
+/* What the transport's handler needs; the reply text lives here until the
+ * next message (the transport.h contract). */
+struct run_ctx {
+	const struct faq *faq;
+	const struct config *cfg;
+	const char *region; /* --region, else the config's, else the FAQ's */
+	struct bot_out last;
+};
+
+static enum err run_handle(void *vctx, const struct tr_message *m, struct tr_reply *out)
+{
+	struct run_ctx *ctx = vctx;
+	const struct config_room *room = config_room(ctx->cfg, m->room);
+	struct bot_in in = {0};
+	enum err e;
+
+	bot_out_release(&ctx->last);
+	in.text = m->text;
+	in.len = strlen(m->text);
+	in.direct = m->direct;
+	in.mentioned = m->mentions_bot;
+	in.nick = m->bot_name;
+	in.region = room && room->region ? room->region : ctx->region;
+	in.policy = (room ? room->policy : ctx->cfg->policy) == CONFIG_POLICY_MENTIONS
+			    ? BOT_ANSWER_MENTIONS
+			    : BOT_ANSWER_QUESTIONS;
+	e = bot_handle(ctx->faq, &in, &ctx->last);
+	if (e != ERR_OK)
+		return e;
+	if (ctx->last.matched && !ctx->last.reply)
+		log_info("quiet room=%s class=%s id=%s (not a question, not addressed)", m->room,
+			 bot_kind_name(&ctx->last), ctx->last.entry->id);
+	out->reply = ctx->last.reply;
+	out->kind = bot_kind_name(&ctx->last);
+	out->entry_id = ctx->last.matched ? ctx->last.entry->id : NULL;
+	out->text = ctx->last.text;
+	out->alert_moderators = ctx->last.alert;
+	return ERR_OK;
+}
+
+static int run_matrix(const struct faq *faq, const struct config *cfg, const char *region)
+{
+	struct matrix_config mc = {0};
+	struct run_ctx ctx = {0};
+	struct matrix *m = NULL;
+	struct sigaction sa;
+	char err[512];
+	enum err e;
+
+	mc.homeserver = cfg->homeserver;
+	mc.user_id = cfg->user_id;
+	mc.access_token = cfg->access_token;
+	mc.password = cfg->password;
+	mc.device_id = cfg->device_id;
+	mc.rooms = (const char *const *)cfg->rooms.v;
+	mc.n_rooms = cfg->rooms.n;
+	mc.allow_invites = (const char *const *)cfg->allow_invites.v;
+	mc.n_allow_invites = cfg->allow_invites.n;
+	mc.moderators = (const char *const *)cfg->moderators.v;
+	mc.n_moderators = cfg->moderators.n;
+	mc.mod_room = cfg->moderators_room;
+	mc.state_dir = cfg->state_dir;
+	mc.request_timeout_ms = cfg->request_timeout_ms;
+	mc.sync_timeout_ms = cfg->sync_timeout_ms;
+	mc.backoff_max_ms = cfg->backoff_max_ms;
+	mc.max_age_s = cfg->max_age_s;
+	if (matrix_new(&mc, &m, err, sizeof(err)) != ERR_OK) {
+		fprintf(stderr, "faqbot: %s\n", err);
+		return EXIT_CONFIG;
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	ctx.faq = faq;
+	ctx.cfg = cfg;
+	ctx.region = region;
+	e = matrix_run(m, run_handle, &ctx, &run_stop);
+	if (e != ERR_OK) {
+		fprintf(stderr, "faqbot: %s\n", matrix_errstr(m));
+	} else {
+		struct matrix_stats st;
+
+		matrix_get_stats(m, &st);
+		log_info("stop syncs=%lu messages=%lu replies=%lu alerts=%lu retries=%lu "
+			 "skipped=%lu joins=%lu declined=%lu", st.syncs, st.messages, st.replies,
+			 st.alerts, st.retries, st.skipped, st.joins, st.declined);
+	}
+	bot_out_release(&ctx.last);
+	matrix_free(m);
+	return e == ERR_OK ? 0 : EXIT_CONFIG;
+}
+
+static int cmd_run(struct opts *o, int argc, char **argv)
+{
+	const char *path = NULL;
+	struct config *cfg = NULL;
+	struct faq *faq;
+	char err[1024];
+	int i, rc;
+
+	for (i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
+			path = argv[++i];
+		else
+			return usage_error("run: unexpected '%s' (run [--config FILE])", argv[i]);
+	}
+	if (!path)
+		return cmd_chat(o);
+	if (config_load(path, &cfg, err, sizeof(err)) != ERR_OK) {
+		fprintf(stderr, "faqbot: %s\n", err);
+		return EXIT_CONFIG;
+	}
+	if (!cfg->has_matrix) {
+		fprintf(stderr, "faqbot: %s configures no chat network (add a [matrix] section); "
+				"for the console, run faqbot with no --config\n", path);
+		config_free(cfg);
+		return EXIT_CONFIG;
+	}
+	log_set_text(cfg->log_message_text);
+	if (!o->faq_dir)
+		o->faq_dir = cfg->faq_dir;
+	if (!o->region)
+		o->region = cfg->region;
+	faq = load_or_say(o);
+	if (!faq) {
+		config_free(cfg);
+		return EXIT_FAQ;
+	}
+	for (i = 0; (size_t)i < cfg->nroom; i++)
+		if (cfg->room[i].region && !faq_region(faq, cfg->room[i].region)) {
+			fprintf(stderr, "faqbot: %s: room %s: no crisis lines for region '%s'\n", path,
+				cfg->room[i].id, cfg->room[i].region);
+			faq_free(faq);
+			config_free(cfg);
+			return EXIT_CONFIG;
+		}
+	log_info("start faq=%s entries=%zu region=%s", o->faq_dir ? o->faq_dir : default_faq_dir(),
+		 faq->nentries, o->region ? o->region : faq->default_region);
+	rc = run_matrix(faq, cfg, o->region);
+	faq_free(faq);
+	config_free(cfg);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	struct opts o = {NULL, NULL};
@@ -469,8 +636,10 @@ int main(int argc, char **argv)
 		return cmd_check(&o, argc - i - 1, argv + i + 1);
 	if (strcmp(argv[i], "topics") == 0)
 		return cmd_topics(&o, argc - i - 1, argv + i + 1);
-	if (strcmp(argv[i], "chat") == 0 || strcmp(argv[i], "run") == 0)
+	if (strcmp(argv[i], "chat") == 0)
 		return cmd_chat(&o);
+	if (strcmp(argv[i], "run") == 0)
+		return cmd_run(&o, argc - i - 1, argv + i + 1);
 	if (strcmp(argv[i], "help") == 0) {
 		fputs(usage_text, stdout);
 		return 0;

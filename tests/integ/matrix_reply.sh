@@ -81,6 +81,6 @@ stop_bot
 check "SIGTERM: exit 0" test "$STOP_RC" = 0
 check "SIGTERM: gone within 2 s (${STOP_MS} ms)" test "$STOP_MS" -lt 2000
 check "no secret in the bot's log" bash -c "! grep -q 'syt_' '$T/bot.log'"
-check "no message text in the bot's log" bash -c "! grep -qiE 'TMS|cannot go on|hurt' '$T/bot.log'"
+check "no message text in the bot's log" bash -c "! grep -qiE 'what is TMS|cannot go on|does it hurt|wanted to talk|before the bot started' '$T/bot.log'"
 check "the session file is mode 0600" test "$(stat -c %a "$T/state/session.json")" = 600
 finish

@@ -1,0 +1,496 @@
+/* config.c -- read the configuration file with inih (see config.h). */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ini.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct parse {
+	struct config *c;
+	const char *name;
+	const char *text, *pos; /* the whole text, the rest of it */
+	char msg[768];
+	int failed;
+};
+
+/* fail records the first error only: the one to fix first. Debian's inih
+ * passes no line number to the handler, so the text is fed to it a line at
+ * a time by read_line, which counts: p->line is the line being handled. */
+static int fail(struct parse *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int fail(struct parse *p, const char *fmt, ...)
+{
+	if (!p->failed) {
+		char msg[512];
+		const char *q;
+		int line = 0;
+		va_list ap;
+
+		/* the handler runs once inih has read the whole line, so the
+		 * line is the number of line ends read so far (plus one for a
+		 * last line without one) */
+		for (q = p->text; q < p->pos; q++)
+			line += *q == '\n';
+		if (p->pos > p->text && p->pos[-1] != '\n')
+			line++;
+		va_start(ap, fmt);
+		vsnprintf(msg, sizeof(msg), fmt, ap);
+		va_end(ap);
+		snprintf(p->msg, sizeof(p->msg), "%s:%d: %s", p->name, line, msg);
+	}
+	p->failed = 1;
+	return 0; /* inih: an error on this line */
+}
+
+/* read_line is inih's reader: the next line of p->text into buf. */
+static char *read_line(char *buf, int size, void *stream)
+{
+	struct parse *p = stream;
+	size_t n = 0;
+
+	if (*p->pos == '\0' || size < 2)
+		return NULL;
+	/* up to size - 1 bytes: a full buffer without a line end is how inih
+	 * knows to grow it and read on */
+	while (p->pos[n] && p->pos[n] != '\n' && n + 1 < (size_t)size)
+		n++;
+	if (p->pos[n] == '\n' && n + 1 < (size_t)size)
+		n++;
+	memcpy(buf, p->pos, n);
+	buf[n] = '\0';
+	p->pos += n;
+	return buf;
+}
+
+static int set_str(char **slot, const char *v)
+{
+	char *d = strdup(v);
+
+	if (!d)
+		return -1;
+	free(*slot);
+	*slot = d;
+	return 0;
+}
+
+/* split_list splits "a, b c" on commas and white space. */
+static int split_list(struct config_list *l, const char *v)
+{
+	const char *p = v;
+
+	while (*p) {
+		size_t n;
+		char **nv;
+
+		while (*p == ',' || *p == ' ' || *p == '\t')
+			p++;
+		n = strcspn(p, ", \t");
+		if (n == 0)
+			break;
+		if (l->n >= CONFIG_MAX_LIST)
+			return -1;
+		nv = realloc(l->v, (l->n + 1) * sizeof(*nv));
+		if (!nv)
+			return -1;
+		l->v = nv;
+		l->v[l->n] = strndup(p, n);
+		if (!l->v[l->n])
+			return -1;
+		l->n++;
+		p += n;
+	}
+	return 0;
+}
+
+static int parse_bool(const char *v, int *out)
+{
+	if (!strcasecmp(v, "true") || !strcasecmp(v, "yes") || !strcmp(v, "1") ||
+	    !strcasecmp(v, "on"))
+		*out = 1;
+	else if (!strcasecmp(v, "false") || !strcasecmp(v, "no") || !strcmp(v, "0") ||
+		 !strcasecmp(v, "off"))
+		*out = 0;
+	else
+		return -1;
+	return 0;
+}
+
+static int parse_long(const char *v, long *out)
+{
+	char *end;
+	long n;
+
+	errno = 0;
+	n = strtol(v, &end, 10);
+	if (errno || end == v || *end || n < 0)
+		return -1;
+	*out = n;
+	return 0;
+}
+
+static int parse_policy(const char *v, enum config_policy *out)
+{
+	if (!strcmp(v, "questions"))
+		*out = CONFIG_POLICY_QUESTIONS;
+	else if (!strcmp(v, "mentions"))
+		*out = CONFIG_POLICY_MENTIONS;
+	else
+		return -1;
+	return 0;
+}
+
+static int on_bot(struct parse *p, const char *k, const char *v)
+{
+	struct config *c = p->c;
+
+	if (!strcmp(k, "faq_dir"))
+		return set_str(&c->faq_dir, v) == 0 ? 1 : fail(p, "out of memory");
+	if (!strcmp(k, "region"))
+		return set_str(&c->region, v) == 0 ? 1 : fail(p, "out of memory");
+	if (!strcmp(k, "log_message_text"))
+		return parse_bool(v, &c->log_message_text) == 0
+			       ? 1
+			       : fail(p, "log_message_text must be true or false, not '%s'", v);
+	if (!strcmp(k, "policy"))
+		return parse_policy(v, &c->policy) == 0
+			       ? 1
+			       : fail(p, "policy must be questions or mentions, not '%s'", v);
+	return fail(p, "unknown setting '%s' (the top of the file has faq_dir, region, "
+			     "log_message_text, policy)", k);
+}
+
+static int on_matrix(struct parse *p, const char *k, const char *v)
+{
+	static const struct {
+		const char *key;
+		size_t off;
+	} strs[] = {
+		{"homeserver", offsetof(struct config, homeserver)},
+		{"user_id", offsetof(struct config, user_id)},
+		{"device_id", offsetof(struct config, device_id)},
+		{"state_dir", offsetof(struct config, state_dir)},
+		{"moderators_room", offsetof(struct config, moderators_room)},
+		{"access_token_file", offsetof(struct config, access_token_file)},
+		{"access_token_env", offsetof(struct config, access_token_env)},
+		{"password_file", offsetof(struct config, password_file)},
+		{"password_env", offsetof(struct config, password_env)},
+	};
+	static const struct {
+		const char *key;
+		size_t off;
+	} longs[] = {
+		{"request_timeout_ms", offsetof(struct config, request_timeout_ms)},
+		{"sync_timeout_ms", offsetof(struct config, sync_timeout_ms)},
+		{"backoff_max_ms", offsetof(struct config, backoff_max_ms)},
+		{"max_age_s", offsetof(struct config, max_age_s)},
+	};
+	struct config *c = p->c;
+	size_t i;
+
+	c->has_matrix = 1;
+	if (!strcmp(k, "access_token") || !strcmp(k, "password"))
+		return fail(p, "'%s' may not be written in the config file: name a file "
+				     "(%s_file) or an environment variable (%s_env) instead", k, k, k);
+	for (i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
+		if (!strcmp(k, strs[i].key)) {
+			if (!*v) /* "moderators_room =" means none */
+				return 1;
+			return set_str((char **)((char *)c + strs[i].off), v) == 0
+				       ? 1
+				       : fail(p, "out of memory");
+		}
+	for (i = 0; i < sizeof(longs) / sizeof(longs[0]); i++)
+		if (!strcmp(k, longs[i].key))
+			return parse_long(v, (long *)((char *)c + longs[i].off)) == 0
+				       ? 1
+				       : fail(p, "%s must be a whole number, not '%s'", k, v);
+	if (!strcmp(k, "rooms") || !strcmp(k, "allow_invites") || !strcmp(k, "moderators")) {
+		struct config_list *l = !strcmp(k, "rooms") ? &c->rooms
+					: !strcmp(k, "moderators") ? &c->moderators
+								   : &c->allow_invites;
+
+		return split_list(l, v) == 0 ? 1
+					     : fail(p, "'%s' is too long a list", k);
+	}
+	return fail(p, "unknown setting '%s' in [matrix]", k);
+}
+
+static int on_room(struct parse *p, const char *id, const char *k, const char *v)
+{
+	struct config *c = p->c;
+	struct config_room *r = NULL;
+	size_t i;
+
+	for (i = 0; i < c->nroom; i++)
+		if (!strcmp(c->room[i].id, id))
+			r = &c->room[i];
+	if (!r) {
+		struct config_room *nr;
+
+		if (c->nroom >= CONFIG_MAX_LIST)
+			return fail(p, "too many [room] sections");
+		nr = realloc(c->room, (c->nroom + 1) * sizeof(*nr));
+		if (!nr)
+			return fail(p, "out of memory");
+		c->room = nr;
+		r = &c->room[c->nroom++];
+		memset(r, 0, sizeof(*r));
+		r->policy = c->policy;
+		r->id = strdup(id);
+		if (!r->id)
+			return fail(p, "out of memory");
+	}
+	if (!strcmp(k, "policy"))
+		return parse_policy(v, &r->policy) == 0
+			       ? 1
+			       : fail(p, "policy must be questions or mentions, not '%s'", v);
+	if (!strcmp(k, "region"))
+		return set_str(&r->region, v) == 0 ? 1 : fail(p, "out of memory");
+	return fail(p, "unknown setting '%s' in a [room] section (it has policy and "
+			     "region)", k);
+}
+
+static int on_entry(void *user, const char *section, const char *k, const char *v)
+{
+	struct parse *p = user;
+
+	if (!k) /* a section header alone: nothing to do */
+		return 1;
+	if (!*section || !strcmp(section, "faqbot"))
+		return on_bot(p, k, v);
+	if (!strcmp(section, "matrix"))
+		return on_matrix(p, k, v);
+	if (!strncmp(section, "room ", 5) && section[5])
+		return on_room(p, section + 5, k, v);
+	return fail(p, "unknown section [%s] (sections: [matrix], [room ID])", section);
+}
+
+enum err config_parse_text(const char *name, const char *text, size_t len,
+			   struct config **out, char *err, size_t errlen)
+{
+	struct parse p = {0};
+	char *copy;
+	int rc;
+
+	*out = NULL;
+	if (memchr(text, '\0', len)) {
+		snprintf(err, errlen, "%s: holds a NUL byte: is it a text file?", name);
+		return ERR_PARSE;
+	}
+	copy = strndup(text, len);
+	p.c = calloc(1, sizeof(*p.c));
+	if (!copy || !p.c) {
+		free(copy);
+		free(p.c);
+		snprintf(err, errlen, "out of memory");
+		return ERR_NOMEM;
+	}
+	p.name = name;
+	p.text = p.pos = copy;
+	/* Debian's inih takes its build options at run time. '#' starts a
+	 * comment only at the start of a line: room aliases begin with '#'. */
+	ini_stop_on_first_error = true;
+	ini_use_stack = false;
+	ini_allow_realloc = true;
+	ini_max_line = CONFIG_MAX_LINE;
+	rc = ini_parse_stream(read_line, &p, on_entry, &p);
+	free(copy);
+	if (rc != 0 || p.failed) {
+		if (p.failed)
+			snprintf(err, errlen, "%s", p.msg);
+		else
+			snprintf(err, errlen, "%s:%d: cannot read this line: write 'key = value', "
+					      "'[section]' or a '#' comment", name, rc);
+		config_free(p.c);
+		return ERR_PARSE;
+	}
+	*out = p.c;
+	return ERR_OK;
+}
+
+/* read_secret reads a secret from a file only its owner can read, or from
+ * an environment variable; one of the two names is given. */
+static enum err read_secret(const char *what, const char *file, const char *env, char **out,
+			    char *err, size_t errlen)
+{
+	char buf[CONFIG_MAX_SECRET + 2];
+	struct stat st;
+	ssize_t n;
+	size_t len;
+	int fd;
+
+	if (env) {
+		const char *v = getenv(env);
+
+		if (!v || !*v) {
+			snprintf(err, errlen, "the %s is to come from the environment variable %s, "
+					      "which is not set", what, env);
+			return ERR_NOTFOUND;
+		}
+		*out = strdup(v);
+		return *out ? ERR_OK : ERR_NOMEM;
+	}
+	fd = open(file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot read the %s file %s: %s", what, file, strerror(errno));
+		return ERR_IO;
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		snprintf(err, errlen, "the %s file %s is not a regular file", what, file);
+		return ERR_INVALID;
+	}
+	if (st.st_mode & 077) {
+		close(fd);
+		snprintf(err, errlen, "the %s file %s can be read by others (mode %03o): run "
+				      "'chmod 600 %s'", what, file, (unsigned)(st.st_mode & 0777), file);
+		return ERR_INVALID;
+	}
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n < 0 || (size_t)n > CONFIG_MAX_SECRET) {
+		snprintf(err, errlen, "cannot read the %s file %s%s", what, file,
+			 n < 0 ? "" : ": it is too long for a secret");
+		return ERR_IO;
+	}
+	len = (size_t)n;
+	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r' || buf[len - 1] == ' '))
+		len--;
+	if (len == 0) {
+		snprintf(err, errlen, "the %s file %s is empty", what, file);
+		return ERR_INVALID;
+	}
+	*out = strndup(buf, len);
+	memset(buf, 0, sizeof(buf));
+	return *out ? ERR_OK : ERR_NOMEM;
+}
+
+enum err config_load(const char *path, struct config **out, char *err, size_t errlen)
+{
+	struct config *c = NULL;
+	char *text = NULL;
+	size_t len = 0;
+	enum err e;
+	FILE *f;
+
+	*out = NULL;
+	f = fopen(path, "rb");
+	if (!f) {
+		snprintf(err, errlen, "cannot read the config file %s: %s", path, strerror(errno));
+		return ERR_IO;
+	}
+	text = malloc(CONFIG_MAX_BYTES + 1);
+	if (!text) {
+		fclose(f);
+		return ERR_NOMEM;
+	}
+	len = fread(text, 1, CONFIG_MAX_BYTES + 1, f);
+	if (ferror(f) || len > CONFIG_MAX_BYTES) {
+		snprintf(err, errlen, "%s: %s", path,
+			 ferror(f) ? strerror(errno) : "larger than a config file can be");
+		fclose(f);
+		free(text);
+		return ERR_IO;
+	}
+	fclose(f);
+	e = config_parse_text(path, text, len, &c, err, errlen);
+	free(text);
+	if (e != ERR_OK)
+		return e;
+	if (c->has_matrix) {
+		int tok = c->access_token_file || c->access_token_env;
+		int pw = c->password_file || c->password_env;
+
+		if ((c->access_token_file && c->access_token_env) ||
+		    (c->password_file && c->password_env)) {
+			snprintf(err, errlen, "%s: [matrix] names a secret both as a file and as an "
+					      "environment variable; keep one", path);
+			e = ERR_INVALID;
+		} else if (!tok && !pw) {
+			snprintf(err, errlen, "%s: [matrix] needs access_token_file, access_token_env, "
+					      "password_file or password_env", path);
+			e = ERR_INVALID;
+		}
+		if (e == ERR_OK && tok)
+			e = read_secret("access token", c->access_token_file, c->access_token_env,
+					&c->access_token, err, errlen);
+		if (e == ERR_OK && pw)
+			e = read_secret("password", c->password_file, c->password_env, &c->password,
+					err, errlen);
+	}
+	if (e != ERR_OK) {
+		config_free(c);
+		return e;
+	}
+	*out = c;
+	return ERR_OK;
+}
+
+const struct config_room *config_room(const struct config *c, const char *id)
+{
+	size_t i;
+
+	for (i = 0; id && i < c->nroom; i++)
+		if (!strcmp(c->room[i].id, id))
+			return &c->room[i];
+	return NULL;
+}
+
+static void list_free(struct config_list *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		free(l->v[i]);
+	free(l->v);
+}
+
+static void secret_free(char *s)
+{
+	if (s) {
+		/* volatile: the wipe is not optimised away before free */
+		volatile char *v = s;
+
+		while (*v)
+			*v++ = '\0';
+	}
+	free(s);
+}
+
+void config_free(struct config *c)
+{
+	size_t i;
+
+	if (!c)
+		return;
+	free(c->faq_dir);
+	free(c->region);
+	free(c->homeserver);
+	free(c->user_id);
+	free(c->device_id);
+	free(c->state_dir);
+	free(c->moderators_room);
+	free(c->access_token_file);
+	free(c->access_token_env);
+	free(c->password_file);
+	free(c->password_env);
+	secret_free(c->access_token);
+	secret_free(c->password);
+	list_free(&c->rooms);
+	list_free(&c->allow_invites);
+	list_free(&c->moderators);
+	for (i = 0; i < c->nroom; i++) {
+		free(c->room[i].id);
+		free(c->room[i].region);
+	}
+	free(c->room);
+	free(c);
+}

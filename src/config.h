@@ -1,0 +1,82 @@
+/* config.h -- the configuration file: what the admin who deploys faqbot
+ * writes, read with inih (INI: "key = value", [sections], '#' comments).
+ *
+ * '#' and ';' start a comment at the start of a line (not after a value:
+ * room aliases start with '#').
+ *
+ *   faq_dir = /usr/share/faqbot/faq   (the top of the file: the bot itself)
+ *   region = us
+ *   log_message_text = false
+ *   [matrix]                          (the Matrix transport)
+ *   homeserver = https://matrix.example.org
+ *   user_id = @faqbot:example.org
+ *   password_file = /etc/faqbot/password   (or access_token_file,
+ *                                     access_token_env, password_env)
+ *   rooms = !abc:example.org, #support:example.org
+ *   [room !abc:example.org]           (per room: policy and region)
+ *   policy = mentions
+ *
+ * Secrets never come from the file itself or from argv: only the name of a
+ * file (refused when group or others may read it) or of an environment
+ * variable. Pure parsing lives in config_parse_text (fuzzed); config_load
+ * reads the file and the secrets. */
+#ifndef FAQBOT_CONFIG_H
+#define FAQBOT_CONFIG_H
+
+#include <stddef.h>
+
+#include "err.h"
+
+#define CONFIG_MAX_BYTES (256 * 1024) /* a config file */
+#define CONFIG_MAX_LINE 8192          /* one line of it */
+#define CONFIG_MAX_LIST 1000          /* items in one list (rooms...) */
+#define CONFIG_MAX_SECRET 4096        /* bytes of a token or password */
+
+enum config_policy { CONFIG_POLICY_QUESTIONS, CONFIG_POLICY_MENTIONS };
+
+struct config_room {
+	char *id;
+	enum config_policy policy;
+	char *region; /* or NULL: the bot's */
+};
+
+struct config_list {
+	char **v;
+	size_t n;
+};
+
+struct config {
+	/* the bot */
+	char *faq_dir;
+	char *region;
+	int log_message_text;
+	enum config_policy policy; /* rooms without a [room] section */
+	/* [matrix] */
+	int has_matrix;
+	char *homeserver, *user_id, *device_id, *state_dir, *moderators_room;
+	char *access_token_file, *access_token_env, *password_file, *password_env;
+	struct config_list rooms, allow_invites, moderators;
+	long request_timeout_ms, sync_timeout_ms, backoff_max_ms, max_age_s;
+	/* secrets, filled by config_load from the file or variable named */
+	char *access_token, *password;
+	/* [room ID] sections */
+	struct config_room *room;
+	size_t nroom;
+};
+
+/* config_parse_text parses text (name is for messages) into a new config.
+ * On error *out is NULL and err holds "name:line: what to fix". Secrets
+ * are not read here. */
+enum err config_parse_text(const char *name, const char *text, size_t len,
+			   struct config **out, char *err, size_t errlen);
+
+/* config_load reads path, parses it and reads the secrets it names. One
+ * line in err on failure: which file, which line, what to fix. */
+enum err config_load(const char *path, struct config **out, char *err, size_t errlen);
+
+/* config_room finds the [room] section for id, or NULL. Borrowed. */
+const struct config_room *config_room(const struct config *c, const char *id);
+
+void config_free(struct config *c);
+
+#endif

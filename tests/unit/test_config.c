@@ -1,0 +1,169 @@
+/* test_config.c -- the configuration file: what an admin writes, and every
+ * mistake named with its line. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "config.h"
+
+static const char good[] =
+	"# faqbot\n"
+	"faq_dir = /srv/faq\n"
+	"region = uk\n"
+	"log_message_text = no\n"
+	"\n"
+	"[matrix]\n"
+	"homeserver = https://matrix.example.org\n"
+	"user_id = @faqbot:example.org\n"
+	"access_token_env = FAQBOT_TEST_TOKEN\n"
+	"rooms = !abc:example.org, #support:example.org\n"
+	"moderators = @mod:example.org @mod2:example.org\n"
+	"moderators_room = !mods:example.org\n"
+	"sync_timeout_ms = 5000\n"
+	"\n"
+	"[room !abc:example.org]\n"
+	"policy = mentions\n"
+	"region = ie\n";
+
+static void test_good(void **state)
+{
+	struct config *c = NULL;
+	char err[512] = "";
+	const struct config_room *r;
+
+	(void)state;
+	assert_int_equal(config_parse_text("x.ini", good, strlen(good), &c, err, sizeof(err)), ERR_OK);
+	assert_string_equal(c->faq_dir, "/srv/faq");
+	assert_string_equal(c->region, "uk");
+	assert_int_equal(c->log_message_text, 0);
+	assert_true(c->has_matrix);
+	assert_string_equal(c->homeserver, "https://matrix.example.org");
+	assert_int_equal(c->rooms.n, 2);
+	assert_string_equal(c->rooms.v[1], "#support:example.org"); /* '#' is not a comment here */
+	assert_int_equal(c->moderators.n, 2);
+	assert_int_equal(c->sync_timeout_ms, 5000);
+	r = config_room(c, "!abc:example.org");
+	assert_non_null(r);
+	assert_int_equal(r->policy, CONFIG_POLICY_MENTIONS);
+	assert_string_equal(r->region, "ie");
+	assert_null(config_room(c, "!other:example.org"));
+	assert_null(c->access_token); /* secrets are read by config_load only */
+	config_free(c);
+}
+
+static void expect_error(const char *text, const char *want)
+{
+	struct config *c = NULL;
+	char err[512] = "";
+
+	assert_int_equal(config_parse_text("x.ini", text, strlen(text), &c, err, sizeof(err)),
+			 ERR_PARSE);
+	assert_null(c);
+	if (!strstr(err, want))
+		fail_msg("error '%s' does not contain '%s'", err, want);
+}
+
+static void test_errors_name_the_line(void **state)
+{
+	(void)state;
+	expect_error("faq_dir = x\nfrobnicate = 1\n", "x.ini:2: unknown setting 'frobnicate'");
+	expect_error("[matrix]\nhomeserver = x\naccess_token = abc\n",
+		     "x.ini:3: 'access_token' may not be written in the config file");
+	expect_error("[matrix]\nsync_timeout_ms = soon\n", "x.ini:2: sync_timeout_ms must be a whole number");
+	expect_error("\n\n[nope]\na = b\n", "x.ini:4: unknown section [nope]");
+	expect_error("[room !a:b]\npolicy = sometimes\n", "x.ini:2: policy must be questions or mentions");
+	expect_error("a = b\nthis line has no equals sign\n", "x.ini:1: unknown setting 'a'");
+	expect_error("faq_dir = x\nthis line has no equals sign\n", "x.ini:2: cannot read this line");
+	expect_error("log_message_text = maybe", "x.ini:1: log_message_text must be true or false");
+}
+
+static void test_long_line(void **state)
+{
+	char *text = malloc(6000);
+	struct config *c = NULL;
+	char err[256];
+	size_t o;
+
+	(void)state;
+	o = (size_t)snprintf(text, 6000, "[matrix]\nrooms =");
+	while (o < 5000)
+		o += (size_t)snprintf(text + o, 6000 - o, " !room%zu:example.org", o);
+	snprintf(text + o, 6000 - o, "\nuser_id = @a:b\n");
+	assert_int_equal(config_parse_text("x.ini", text, strlen(text), &c, err, sizeof(err)), ERR_OK);
+	assert_true(c->rooms.n > 200);
+	assert_string_equal(c->user_id, "@a:b");
+	config_free(c);
+	free(text);
+}
+
+static void write_file(const char *path, const char *text, mode_t mode)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+	assert_int_equal(chmod(path, mode), 0);
+}
+
+static void test_secrets(void **state)
+{
+	char dir[] = "/tmp/faqbot-config-XXXXXX", conf[128], secret[128], text[512], err[512];
+	struct config *c = NULL;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(conf, sizeof(conf), "%s/faqbot.ini", dir);
+	snprintf(secret, sizeof(secret), "%s/password", dir);
+	snprintf(text, sizeof(text), "[matrix]\nhomeserver = https://h\nuser_id = @a:h\n"
+				     "password_file = %s\n", secret);
+	write_file(conf, text, 0644);
+	write_file(secret, "hunter2\n", 0600);
+	assert_int_equal(config_load(conf, &c, err, sizeof(err)), ERR_OK);
+	assert_string_equal(c->password, "hunter2");
+	config_free(c);
+	/* a secret others can read is refused, with the fix */
+	assert_int_equal(chmod(secret, 0644), 0);
+	assert_int_equal(config_load(conf, &c, err, sizeof(err)), ERR_INVALID);
+	assert_non_null(strstr(err, "can be read by others"));
+	assert_non_null(strstr(err, "chmod 600"));
+	/* from the environment */
+	write_file(conf, "[matrix]\nhomeserver = https://h\nuser_id = @a:h\n"
+			 "access_token_env = FAQBOT_TEST_TOKEN\n", 0644);
+	unsetenv("FAQBOT_TEST_TOKEN");
+	assert_int_equal(config_load(conf, &c, err, sizeof(err)), ERR_NOTFOUND);
+	assert_non_null(strstr(err, "FAQBOT_TEST_TOKEN"));
+	setenv("FAQBOT_TEST_TOKEN", "syt_abc", 1);
+	assert_int_equal(config_load(conf, &c, err, sizeof(err)), ERR_OK);
+	assert_string_equal(c->access_token, "syt_abc");
+	config_free(c);
+	/* no secret named at all */
+	write_file(conf, "[matrix]\nhomeserver = https://h\n", 0644);
+	assert_int_equal(config_load(conf, &c, err, sizeof(err)), ERR_INVALID);
+	assert_non_null(strstr(err, "needs access_token_file"));
+	/* an unreadable config says so in one line */
+	unlink(conf);
+	assert_int_equal(config_load(conf, &c, err, sizeof(err)), ERR_IO);
+	assert_non_null(strstr(err, "cannot read the config file"));
+	assert_null(strchr(err, '\n'));
+	unlink(secret);
+	rmdir(dir);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_good),
+		cmocka_unit_test(test_errors_name_the_line),
+		cmocka_unit_test(test_long_line),
+		cmocka_unit_test(test_secrets),
+	};
+	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
+}
