@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 TSV=${BENCH_TSV:-../shared/eval/dev.tsv}
 REPS=${BENCH_REPS:-300}
-PKGS="libpcre2-8 jansson yaml-0.1 libutf8proc"
+PKGS="libpcre2-8 jansson yaml-0.1 libutf8proc inih"
 mkdir -p build/bench
 objs=$(ls build/rel/*.o | grep -v '/main.o$')
 cc -O2 -std=c11 -D_POSIX_C_SOURCE=200809L -Isrc -o build/bench/bench_classify \
@@ -32,3 +32,13 @@ kb=$(build/bench/peak_rss ./faqbot --faq "${BENCH_FAQ:-faq}" ask --json - \
 	< build/bench/messages 2>&1 >/dev/null | sed -n 's/^peak_rss_kb=//p')
 base=$(build/bench/peak_rss ./faqbot --version 2>&1 >/dev/null | sed -n 's/^peak_rss_kb=//p')
 awk -v kb="$kb" -v base="$base" 'BEGIN { printf "  peak RSS: %.1f MB (goal < 8 MB); faqbot --version alone: %.1f MB\n", kb / 1024, base / 1024 }'
+
+echo "matrix: 'faqbot run' against tests/fakehs (the shipped FAQ, release build)"
+MX_N=${BENCH_MX_N:-1000}
+python3 tests/fakehs/mx_bench.py -n "$MX_N" --rooms 100 --question 'what is tms? (%d)' --bot '
+	mkdir -p "$BOT_STATE" && chmod 700 "$BOT_STATE" &&
+	printf "%s\n" "$BOT_PW" > "$BOT_STATE/pw" && chmod 600 "$BOT_STATE/pw" &&
+	printf "faq_dir = faq\n[matrix]\nhomeserver = %s\nuser_id = @bot:fake.test\npassword_file = %s/pw\nstate_dir = %s\n" \
+		"$BOT_HS" "$BOT_STATE" "$BOT_STATE" > "$BOT_STATE.ini" &&
+	exec ./faqbot run --config "$BOT_STATE.ini"' | sed 's/^/  /'
+echo "  (goals: p99 overhead under 5 ms beyond the homeserver's own round trip; RSS under 16 MB)"

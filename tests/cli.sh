@@ -92,5 +92,14 @@ done
 out=$("$BIN" --faq "$T/faq" ask "what is tms" 2>&1); rc=$?
 [ $rc -eq 3 ] && echo "$out" | grep -q "run 'faqbot check" && ok "ask refuses a broken FAQ, saying how to find out why" || no "ask broken" "$out"
 
+# run: a configuration that cannot be read says so in one line, exit 4
+out=$("$BIN" run --config "$T/no-such.ini" 2>&1); rc=$?
+[ $rc -eq 4 ] && [ "$(echo "$out" | wc -l)" = 1 ] && echo "$out" | grep -q "cannot read the config file" \
+	&& ok "run with an unreadable config: one line, exit 4" || no "unreadable config" "$out"
+printf '[matrix]\nhomeserver = https://x\npasword_file = /x\n' > "$T/typo.ini"
+out=$("$BIN" run --config "$T/typo.ini" 2>&1); rc=$?
+[ $rc -eq 4 ] && echo "$out" | grep -q "typo.ini:3: unknown setting 'pasword_file'" \
+	&& ok "a misspelt setting is named with its line" || no "config typo" "$out"
+
 echo "# $n checks, $bad failed"
 [ $bad -eq 0 ]

@@ -94,6 +94,9 @@ def main():
     ap.add_argument("--bot", required=True, help="command line of the bot")
     ap.add_argument("-n", type=int, default=1000)
     ap.add_argument("--rooms", type=int, default=100)
+    ap.add_argument("--question", default="question %d?",
+                    help="what the member asks, with %%d for the message number "
+                         "(the real bot needs a question its FAQ answers)")
     a = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="faqbot-bench.")
     bot_user = "@bot:fake.test"
@@ -134,7 +137,7 @@ def main():
             base.append((time.perf_counter() - t0) * 1000)
             ann.sync(0)  # skip past ann's own message
             t0 = time.perf_counter()
-            q = ann.send(room, "question %d?" % i)
+            q = ann.send(room, a.question % i)
             ann.wait_for(lambda r, e, q=q: e["sender"] == bot_user and
                          e["content"].get("m.relates_to", {}).get("m.in_reply_to", {})
                          .get("event_id") == q)

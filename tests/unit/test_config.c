@@ -157,6 +157,28 @@ static void test_secrets(void **state)
 	rmdir(dir);
 }
 
+/* The documented example in the repo parses, with what it documents. */
+static void test_shipped_example(void **state)
+{
+	FILE *f = fopen("faqbot.ini.example", "r");
+	char *text = malloc(CONFIG_MAX_BYTES), err[512];
+	struct config *c = NULL;
+	size_t n;
+
+	(void)state;
+	assert_non_null(f);
+	n = fread(text, 1, CONFIG_MAX_BYTES, f);
+	fclose(f);
+	assert_int_equal(config_parse_text("faqbot.ini.example", text, n, &c, err, sizeof(err)), ERR_OK);
+	assert_true(c->has_matrix);
+	assert_non_null(c->password_file);
+	assert_null(c->password);
+	assert_int_equal(c->rooms.n, 2);
+	assert_non_null(config_room(c, "!abcdefghijklmn:example.org"));
+	config_free(c);
+	free(text);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -164,6 +186,7 @@ int main(void)
 		cmocka_unit_test(test_errors_name_the_line),
 		cmocka_unit_test(test_long_line),
 		cmocka_unit_test(test_secrets),
+		cmocka_unit_test(test_shipped_example),
 	};
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }
