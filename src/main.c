@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <jansson.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -530,6 +531,12 @@ static int run_matrix(const struct faq *faq, const struct config *cfg, const cha
 		fprintf(stderr, "faqbot: %s\n", err);
 		return EXIT_CONFIG;
 	}
+	/* A long-running bot parses sync bodies of up to megabytes, then frees
+	 * them. Without these, glibc keeps the freed heap for reuse, and the
+	 * resident size only grows; with them, big buffers are mmapped and
+	 * given back, and the heap top is trimmed. */
+	mallopt(M_MMAP_THRESHOLD, 64 * 1024);
+	mallopt(M_TRIM_THRESHOLD, 128 * 1024);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_stop_signal;
 	sigemptyset(&sa.sa_mask);

@@ -67,11 +67,19 @@ class Client:
             evs += [(rid, e) for e in room.get("timeline", {}).get("events", [])]
         return evs
 
-    def wait_for(self, pred):
-        while True:
+    def wait_for(self, pred, timeout_s=30):
+        """Sync until pred holds; a bot that stays silent fails the bench
+        instead of hanging it."""
+        end = time.monotonic() + timeout_s
+        while time.monotonic() < end:
             for rid, e in self.sync():
                 if pred(rid, e):
                     return
+        raise SystemExit("mx_bench: no answer within %d s (does the bot answer %r?)"
+                         % (timeout_s, BENCH_QUESTION))
+
+
+BENCH_QUESTION = None
 
 
 def pct(xs, p):
@@ -98,6 +106,8 @@ def main():
                     help="what the member asks, with %%d for the message number "
                          "(the real bot needs a question its FAQ answers)")
     a = ap.parse_args()
+    global BENCH_QUESTION
+    BENCH_QUESTION = a.question
     tmp = tempfile.mkdtemp(prefix="faqbot-bench.")
     bot_user = "@bot:fake.test"
     hs = subprocess.Popen([sys.executable, os.path.join(HERE, "fakehs.py"), "--port", "0",
@@ -125,7 +135,7 @@ def main():
         while not any(r["path"].endswith("/sync") and "since" in r["query"]
                       for r in ctl.req("GET", "/_fake/log")["requests"]):
             time.sleep(0.05)
-        q = ann.send(rooms[0], "are you there?")
+        q = ann.send(rooms[0], a.question % 0)
         ann.wait_for(lambda r, e: e["sender"] == bot_user)
 
         base, botl = [], []
