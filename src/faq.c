@@ -27,6 +27,8 @@ struct yfile {
 	const char *path;
 	const char *src; /* the whole file, for columns of block lines */
 	size_t srclen;
+	size_t *line_off; /* where each line starts in src */
+	size_t nlines;
 	yaml_document_t doc;
 	struct faq_diags *d;
 	size_t errors; /* errors found in this file */
@@ -207,16 +209,33 @@ static char *get_string(struct yfile *yf, yaml_node_t *v, const char *key)
  * 0-based line `line` in the file. */
 static unsigned source_col(struct yfile *yf, unsigned line)
 {
-	const char *p = yf->src, *end = yf->src + yf->srclen;
-	unsigned l = 0, c = 1;
+	const char *p, *end = yf->src + yf->srclen;
+	unsigned c = 1;
 
-	while (p < end && l < line) {
-		if (*p++ == '\n')
-			l++;
-	}
-	while (p < end && (*p == ' ' || *p == '\t'))
-		p++, c++;
+	if (line >= yf->nlines)
+		return 1;
+	for (p = yf->src + yf->line_off[line]; p < end && (*p == ' ' || *p == '\t'); p++)
+		c++;
 	return c;
+}
+
+/* index_lines records where every line of the file starts, once, so that
+ * source_col is not a scan from the top for each of a file's many lines. */
+static int index_lines(struct yfile *yf)
+{
+	size_t i, n = 1;
+
+	for (i = 0; i < yf->srclen; i++)
+		n += yf->src[i] == '\n';
+	yf->line_off = malloc(n * sizeof(*yf->line_off));
+	if (!yf->line_off)
+		return -1;
+	yf->line_off[0] = 0;
+	yf->nlines = 1;
+	for (i = 0; i < yf->srclen; i++)
+		if (yf->src[i] == '\n')
+			yf->line_off[yf->nlines++] = i + 1;
+	return 0;
 }
 
 /* A list of lines: either a YAML sequence of scalars or one block scalar
@@ -869,6 +888,8 @@ static int parse_text(const char *path, const char *src, size_t len, struct faq 
 	yf.d = d;
 	yf.src = src;
 	yf.srclen = len;
+	if (index_lines(&yf) < 0)
+		return -1;
 	if (memchr(src, '\0', len)) {
 		faq_diag_add(d, path, 1, 1, 0, "the file holds a NUL byte; is it really text?");
 		goto out;
@@ -949,6 +970,7 @@ out:
 		yaml_document_delete(&yf.doc);
 	if (parser_ok)
 		yaml_parser_delete(&parser);
+	free(yf.line_off);
 	return rc;
 }
 
