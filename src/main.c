@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <utf8proc.h>
 #include <yaml.h>
@@ -23,6 +24,7 @@
 #include "config.h"
 #include "curl_dl.h"
 #include "faq.h"
+#include "health.h"
 #include "helpline.h"
 #include "log.h"
 #include "match.h"
@@ -62,6 +64,9 @@ static const char usage_text[] =
 	"      --seeds DIR   also require every source to be an article in DIR\n"
 	"      --max-age N   warn about entries reviewed more than N days ago (365)\n"
 	"  topics [--json]   list every entry: id, class, question, patterns\n"
+	"  health --config FILE [--max-age SECONDS]\n"
+	"                    exit 0 when the bot FILE configures completed a sync in\n"
+	"                    the last SECONDS (default: 2 x sync_timeout + 30 s, 90 s)\n"
 	"\n"
 	"options:\n"
 	"  --faq DIR         the FAQ folder (default: $FAQBOT_FAQ_DIR, ./faq, or\n"
@@ -451,6 +456,62 @@ static int cmd_chat(const struct opts *o)
 	return 0;
 }
 
+/* cmd_health is the probe of a container's HEALTHCHECK: is the mark the
+ * running bot leaves after each sync (health.h) recent? It reads the config
+ * only for state_dir and sync_timeout_ms, never the secrets. Exit 0 healthy,
+ * 1 not (Docker's "unhealthy"), 2 usage, 4 the config is wrong. */
+static int cmd_health(int argc, char **argv)
+{
+	const char *path = NULL;
+	struct config *cfg = NULL;
+	long max_age = -1, age;
+	char err[1024];
+	enum err e;
+	int i;
+
+	for (i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
+			path = argv[++i];
+		} else if (strcmp(argv[i], "--max-age") == 0 && i + 1 < argc) {
+			char *end;
+
+			errno = 0;
+			max_age = strtol(argv[++i], &end, 10);
+			if (errno || end == argv[i] || *end || max_age < 1 ||
+			    max_age > HEALTH_MAX_AGE_MAX_S)
+				return usage_error("health: --max-age takes a number of seconds, not "
+						   "'%s'", argv[i]);
+		} else {
+			return usage_error("health: unexpected '%s' (health --config FILE "
+					   "[--max-age SECONDS])", argv[i]);
+		}
+	}
+	if (!path)
+		return usage_error("%s", "health: give --config FILE: its state_dir holds the "
+					 "time of the bot's last sync");
+	if (health_read_config(path, &cfg, err, sizeof(err)) != ERR_OK) {
+		fprintf(stderr, "faqbot: %s\n", err);
+		return EXIT_CONFIG;
+	}
+	if (!cfg->has_matrix || !cfg->state_dir || !*cfg->state_dir) {
+		fprintf(stderr, "faqbot: %s configures no chat network with a state_dir: nothing "
+				"to check\n", path);
+		config_free(cfg);
+		return EXIT_CONFIG;
+	}
+	if (max_age < 0)
+		max_age = health_default_max_age(
+			cfg->sync_timeout_ms > 0 ? cfg->sync_timeout_ms : MATRIX_SYNC_TIMEOUT_MS);
+	e = health_check(cfg->state_dir, max_age, time(NULL), &age, err, sizeof(err));
+	if (e == ERR_OK)
+		printf("faqbot: healthy: the last sync completed %ld s ago (at most %ld s)\n", age,
+		       max_age);
+	else
+		fprintf(stderr, "faqbot: unhealthy: %s\n", err);
+	config_free(cfg);
+	return e == ERR_OK ? 0 : EXIT_RUNTIME;
+}
+
 /* --- faqbot run: the core wired to a transport ------------------------ */
 
 static volatile sig_atomic_t run_stop;
@@ -647,6 +708,8 @@ int main(int argc, char **argv)
 		return cmd_chat(&o);
 	if (strcmp(argv[i], "run") == 0)
 		return cmd_run(&o, argc - i - 1, argv + i + 1);
+	if (strcmp(argv[i], "health") == 0)
+		return cmd_health(argc - i - 1, argv + i + 1);
 	if (strcmp(argv[i], "help") == 0) {
 		fputs(usage_text, stdout);
 		return 0;

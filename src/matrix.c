@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "curl_dl.h" /* libcurl, loaded at first use */
+#include "health.h"
 #include "log.h"
 #include "mx_json.h"
 #include "state.h"
@@ -85,6 +86,8 @@ struct matrix {
 	long long stop_at;  /* when we first saw *stop, ms; 0: not yet */
 	int fatal;          /* set when running cannot go on */
 	int relogged;       /* a fresh login happened during this call */
+	long long health_at; /* when the health mark was last written, ms */
+	int health_warned;  /* its failure is logged once, not every sync */
 	unsigned rng;
 	struct matrix_stats stats;
 	char errstr[MATRIX_ERRSTR_MAX];
@@ -1314,6 +1317,30 @@ static enum err save_since(struct matrix *m, const char *since)
 	return ERR_OK;
 }
 
+/* mark_healthy leaves the mark `faqbot health` reads (health.h) after a
+ * completed sync. At most every HEALTH_MARK_EVERY_S: a busy room can sync
+ * many times a second, and each mark costs two fsyncs. A failure is not
+ * fatal (the bot still serves); it is logged once, and the probe will call
+ * the bot stale, which is what an admin should then look at. */
+static void mark_healthy(struct matrix *m)
+{
+	long long t = now_ms();
+	enum err e;
+
+	if (m->health_at && t - m->health_at < HEALTH_MARK_EVERY_S * 1000LL)
+		return;
+	e = health_mark(m->state_dir, time(NULL));
+	if (e != ERR_OK) {
+		if (!m->health_warned)
+			log_warn("cannot write the health mark %s/%s: %s", m->state_dir,
+			         HEALTH_STATUS_FILE, err_str(e));
+		m->health_warned = 1;
+		return;
+	}
+	m->health_at = t;
+	m->health_warned = 0;
+}
+
 /* sync_once does one /sync and handles it. ERR_IO: stopped. */
 static enum err sync_once(struct matrix *m, tr_handler_fn fn, void *ctx,
                           int *attempt)
@@ -1369,6 +1396,8 @@ static enum err sync_once(struct matrix *m, tr_handler_fn fn, void *ctx,
 	if (e != ERR_OK)
 		goto out;
 	e = save_since(m, s->next_batch);
+	if (e == ERR_OK)
+		mark_healthy(m);
 	if (e == ERR_OK && first)
 		log_info("first start: sync position recorded");
 out:
@@ -1393,6 +1422,10 @@ enum err matrix_run(struct matrix *m, tr_handler_fn fn, void *ctx,
 	m->stop_at = 0;
 	m->fatal = 0;
 	m->errstr[0] = '\0';
+	/* The last run's mark says nothing about this one: until a sync
+	 * completes, the probe says so. */
+	health_clear(m->state_dir);
+	m->health_at = 0;
 	load_session(m, !m->token[0]);
 	if (!m->token[0] && !m->password) {
 		set_err(m, "no access token, no password, and no stored session in %s",

@@ -1,0 +1,134 @@
+/* health.c -- the mark a running transport leaves after each completed
+ * sync, and the probe that reads it (see health.h).
+ *
+ * The mark is the unix time in decimal and a newline ("1763768400\n"): a
+ * person can read it with cat, a script with date -d @$(cat ...). The
+ * wall clock, not a monotonic one, because the probe is another process
+ * (possibly in another container sharing the volume) and must compare the
+ * mark with its own clock. */
+#include "health.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "state.h"
+
+#define HEALTH_MARK_MAX 32 /* "1763768400\n" and then some */
+
+long health_default_max_age(long sync_timeout_ms)
+{
+	long poll_s = (sync_timeout_ms + 999) / 1000;
+
+	if (poll_s < 1)
+		poll_s = 1;
+	return 2 * poll_s + HEALTH_MARGIN_S;
+}
+
+enum err health_mark(const char *dir, time_t now)
+{
+	char line[HEALTH_MARK_MAX];
+	int n = snprintf(line, sizeof(line), "%lld\n", (long long)now);
+
+	if (n < 0 || (size_t)n >= sizeof(line))
+		return ERR_LIMIT;
+	/* 0600 like the rest of the state directory: the probe runs as the
+	 * bot's own user (docker exec, the HEALTHCHECK) or as root. */
+	return state_write(dir, HEALTH_STATUS_FILE, line, (size_t)n, 0600);
+}
+
+enum err health_clear(const char *dir) { return state_remove(dir, HEALTH_STATUS_FILE); }
+
+enum err health_check(const char *dir, long max_age_s, time_t now, long *age_s,
+		      char *errbuf, size_t errlen)
+{
+	char *buf = NULL, *end;
+	long long t;
+	long age;
+	size_t len = 0;
+	enum err e;
+
+	if (age_s)
+		*age_s = -1;
+	e = state_read(dir, HEALTH_STATUS_FILE, &buf, &len);
+	if (e == ERR_NOTFOUND) {
+		snprintf(errbuf, errlen, "no sync completed yet: %s/%s does not exist (the bot "
+					 "is starting, cannot reach its homeserver, or is not running)",
+			 dir, HEALTH_STATUS_FILE);
+		return e;
+	}
+	if (e == ERR_IO) {
+		snprintf(errbuf, errlen, "cannot read %s/%s: %s", dir, HEALTH_STATUS_FILE,
+			 strerror(errno));
+		return e;
+	}
+	if (e != ERR_OK) {
+		snprintf(errbuf, errlen, "cannot read %s/%s: %s", dir, HEALTH_STATUS_FILE,
+			 e == ERR_LIMIT ? "too large for a health mark" : err_str(e));
+		return e == ERR_LIMIT ? ERR_PARSE : e;
+	}
+	errno = 0;
+	t = strtoll(buf, &end, 10);
+	if (end == buf || errno || (*end && strcmp(end, "\n") != 0) || t <= 0 ||
+	    len > HEALTH_MARK_MAX) {
+		snprintf(errbuf, errlen, "%s/%s is not a health mark (a unix time in seconds)",
+			 dir, HEALTH_STATUS_FILE);
+		free(buf);
+		return ERR_PARSE;
+	}
+	free(buf);
+	if ((long long)now - t < -HEALTH_MARGIN_S) {
+		snprintf(errbuf, errlen, "the last sync in %s/%s is %lld s in the future: was the "
+					 "clock set back?", dir, HEALTH_STATUS_FILE,
+			 t - (long long)now);
+		return ERR_PARSE;
+	}
+	/* A mark slightly ahead (clocks of two containers) counts as now. */
+	age = (long long)now - t < 0 ? 0 : (long)((long long)now - t);
+	if (age_s)
+		*age_s = age;
+	if (age > max_age_s) {
+		snprintf(errbuf, errlen, "the last sync completed %ld s ago, more than %ld s: the "
+					 "bot is stuck or cannot reach its homeserver (see its log)",
+			 age, max_age_s);
+		return ERR_LIMIT;
+	}
+	return ERR_OK;
+}
+
+enum err health_read_config(const char *path, struct config **out, char *errbuf,
+			    size_t errlen)
+{
+	char *text = NULL;
+	size_t len;
+	enum err e;
+	FILE *f;
+
+	*out = NULL;
+	f = fopen(path, "rb");
+	if (!f) {
+		snprintf(errbuf, errlen, "cannot read the config file %s: %s", path,
+			 strerror(errno));
+		return ERR_IO;
+	}
+	text = malloc(CONFIG_MAX_BYTES + 1);
+	if (!text) {
+		fclose(f);
+		snprintf(errbuf, errlen, "out of memory");
+		return ERR_NOMEM;
+	}
+	len = fread(text, 1, CONFIG_MAX_BYTES + 1, f);
+	if (ferror(f) || len > CONFIG_MAX_BYTES) {
+		snprintf(errbuf, errlen, "%s: %s", path,
+			 ferror(f) ? strerror(errno) : "larger than a config file can be");
+		fclose(f);
+		free(text);
+		return ERR_IO;
+	}
+	fclose(f);
+	e = config_parse_text(path, text, len, out, errbuf, errlen);
+	free(text);
+	return e;
+}
