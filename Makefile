@@ -6,6 +6,7 @@
 #   make bench      classification speed against a Python `re` baseline, and RSS
 #   make lint       include directions, banned functions, clang-format
 #   make fuzz       the libFuzzer targets (clang), in build/fuzz/
+#   make install    PREFIX (/usr/local), DESTDIR, SYSCONFDIR (/etc): see below
 #
 # Sources: every src/*.c is part of the program; src/main.c is the only one not
 # linked into unit tests and fuzz targets. tests/unit/test_X.c is one cmocka
@@ -16,6 +17,15 @@ CC      ?= cc
 CLANG   ?= clang
 PREFIX  ?= /usr/local
 VERSION := 0.1.0
+# Where `make install` puts things (see the install target). SYSCONFDIR is
+# /etc whatever PREFIX is: the README, the systemd unit and the example all
+# name /etc/faqbot/faqbot.ini, and faqbot has no compiled-in config path.
+BINDIR     ?= $(PREFIX)/bin
+DATADIR    ?= $(PREFIX)/share/faqbot
+MANDIR     ?= $(PREFIX)/share/man
+SYSCONFDIR ?= /etc
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 
 # libcurl is compiled against but not linked: src/curl_dl.c loads it at the
 # first network use, so offline commands do not carry its TLS libraries.
@@ -28,7 +38,8 @@ WARN    := -Wall -Wextra -Werror -Wpedantic -Wmissing-prototypes -Wvla \
            -Wshadow -Wstrict-prototypes -Wno-unused-parameter
 CSTD    := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
 CFLAGS  ?= -O2 -g
-ALL_CFLAGS = $(CSTD) $(WARN) -DFAQBOT_VERSION='"$(VERSION)"' $(PKG_CFLAGS) $(CFLAGS)
+ALL_CFLAGS = $(CSTD) $(WARN) -DFAQBOT_VERSION='"$(VERSION)"' \
+             -DFAQBOT_DATADIR='"$(DATADIR)"' $(PKG_CFLAGS) $(CFLAGS)
 
 SRC      := $(sort $(wildcard src/*.c))
 LIB_SRC  := $(filter-out src/main.c,$(SRC))
@@ -93,10 +104,48 @@ bench: faqbot
 lint:
 	@bash tests/lint.sh
 
+# The installed tree (DESTDIR in front of each, for packaging):
+#   $(BINDIR)/faqbot                          the program
+#   $(DATADIR)/faq/                           the shipped FAQ, faqbot's default
+#   $(MANDIR)/man1/faqbot.1                   the manual, naming $(DATADIR)
+#   $(PREFIX)/lib/sysusers.d/faqbot.conf      the faqbot system user
+#   $(SYSCONFDIR)/faqbot/faqbot.ini.example   the documented config, faq_dir
+#                                             pointing at $(DATADIR)/faq
+#   $(UNITDIR)/faqbot.service                 the systemd unit, ExecStart
+#                                             pointing at $(BINDIR)/faqbot
+# Nothing is written to /var: the state directory is made by faqbot itself
+# (or systemd's StateDirectory=), mode 0700, at its first start.
 install: faqbot
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/faqbot/faq
-	install -m 0755 faqbot $(DESTDIR)$(PREFIX)/bin/faqbot
-	install -m 0644 faq/*.yml faq/README.md $(DESTDIR)$(PREFIX)/share/faqbot/faq/
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)/faq $(DESTDIR)$(MANDIR)/man1 \
+	  $(DESTDIR)$(SYSCONFDIR)/faqbot $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR)
+	install -m 0755 faqbot $(DESTDIR)$(BINDIR)/faqbot
+	install -m 0644 faq/*.yml faq/README.md $(DESTDIR)$(DATADIR)/faq/
+	sed 's|/usr/local/share/faqbot|$(DATADIR)|g' faqbot.1 >$(DESTDIR)$(MANDIR)/man1/faqbot.1
+	chmod 0644 $(DESTDIR)$(MANDIR)/man1/faqbot.1
+	sed 's|/usr/local/share/faqbot|$(DATADIR)|' faqbot.ini.example \
+	  >$(DESTDIR)$(SYSCONFDIR)/faqbot/faqbot.ini.example
+	chmod 0644 $(DESTDIR)$(SYSCONFDIR)/faqbot/faqbot.ini.example
+	sed 's|/usr/local/bin/faqbot|$(BINDIR)/faqbot|' systemd/faqbot.service \
+	  >$(DESTDIR)$(UNITDIR)/faqbot.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/faqbot.service
+	install -m 0644 systemd/faqbot.sysusers $(DESTDIR)$(SYSUSERSDIR)/faqbot.conf
+
+# What install wrote, and nothing an admin made (faqbot.ini, the state).
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/faqbot $(DESTDIR)$(MANDIR)/man1/faqbot.1 \
+	  $(DESTDIR)$(SYSCONFDIR)/faqbot/faqbot.ini.example $(DESTDIR)$(UNITDIR)/faqbot.service \
+	  $(DESTDIR)$(SYSUSERSDIR)/faqbot.conf
+	rm -rf $(DESTDIR)$(DATADIR)
+
+# main.c has the installed FAQ's place compiled in (FAQBOT_DATADIR), so its
+# objects are rebuilt when DATADIR changes: without this, `make` then
+# `make install PREFIX=/usr` would install a binary looking in /usr/local.
+# build/datadir is rewritten only when the value differs.
+build/datadir: FORCE
+	@mkdir -p build
+	@echo '$(DATADIR)' | cmp -s - $@ || echo '$(DATADIR)' >$@
+build/rel/main.o build/asan/main.o: build/datadir
+.PHONY: uninstall FORCE
 
 clean:
 	rm -rf build faqbot

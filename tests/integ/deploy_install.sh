@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# deploy_install.sh -- `make install DESTDIR=... PREFIX=/usr` produces the
+# tree the Makefile and README document, the installed binary finds the
+# installed FAQ by itself (FAQBOT_DATADIR follows PREFIX) and checks it, and
+# `make uninstall` takes it all away again. The build happens in a copy of
+# the sources, so the checkout's ./faqbot is not rebuilt with another prefix.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+T=$(mktemp -d /tmp/faqbot-install.XXXXXX)
+trap 'rm -rf "$T"' EXIT
+n=0 bad=0
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+no() { n=$((n + 1)); bad=$((bad + 1)); echo "not ok $n - $1"; [ -n "${2:-}" ] && echo "$2" | head -20 | sed 's/^/#   /'; }
+t() { # t NAME COMMAND...: ok when the command succeeds
+	local name=$1 out
+	shift
+	if out=$("$@" 2>&1); then ok "$name"; else no "$name" "$out"; fi
+}
+
+command -v make >/dev/null && command -v cc >/dev/null || { echo "skip: no make or cc"; exit 77; }
+mkdir -p "$T/src"
+cp -r Makefile src faq faqbot.1 faqbot.ini.example systemd "$T/src/"
+
+# --- PREFIX=/usr, the packager's case
+R=$T/root
+if out=$(make -C "$T/src" -j2 install DESTDIR="$R" PREFIX=/usr 2>&1); then
+	ok "make install DESTDIR=... PREFIX=/usr"
+else
+	no "make install DESTDIR=... PREFIX=/usr" "$out"
+	exit 1
+fi
+mode() { stat -c %a "$1" 2>/dev/null; }
+t "the binary: /usr/bin/faqbot, 755" test "$(mode "$R/usr/bin/faqbot")" = 755
+n_src=$(ls faq/*.yml | wc -l)
+n_dst=$(ls "$R"/usr/share/faqbot/faq/*.yml 2>/dev/null | wc -l)
+t "the FAQ: /usr/share/faqbot/faq, all $n_src entries and its README" \
+	test "$n_dst" = "$n_src" -a -f "$R/usr/share/faqbot/faq/README.md"
+t "the FAQ files are 644" test "$(mode "$R/usr/share/faqbot/faq/tms.yml")" = 644
+t "the man page: /usr/share/man/man1/faqbot.1, 644" test "$(mode "$R/usr/share/man/man1/faqbot.1")" = 644
+t "the example config: /etc/faqbot/faqbot.ini.example, 644" \
+	test "$(mode "$R/etc/faqbot/faqbot.ini.example")" = 644
+t "the systemd unit: /usr/lib/systemd/system/faqbot.service" test -f "$R/usr/lib/systemd/system/faqbot.service"
+t "the system user: /usr/lib/sysusers.d/faqbot.conf" test -f "$R/usr/lib/sysusers.d/faqbot.conf"
+extra=$(cd "$R" && find . -type f | grep -vE '^\./(usr/bin/faqbot|usr/share/faqbot/faq/[^/]+|usr/share/man/man1/faqbot\.1|etc/faqbot/faqbot\.ini\.example|usr/lib/systemd/system/faqbot\.service|usr/lib/sysusers\.d/faqbot\.conf)$')
+t "nothing else installed" test -z "$extra"
+
+# the installed pieces point at each other
+t "the binary's default FAQ is /usr/share/faqbot/faq" \
+	bash -c "'$R/usr/bin/faqbot' --help | grep -q '/usr/share/faqbot/faq'"
+t "the unit starts /usr/bin/faqbot" grep -q '^ExecStart=/usr/bin/faqbot run --config /etc/faqbot/faqbot.ini$' "$R/usr/lib/systemd/system/faqbot.service"
+t "the example config's faq_dir is the installed FAQ" \
+	grep -q '^faq_dir = /usr/share/faqbot/faq$' "$R/etc/faqbot/faqbot.ini.example"
+t "the man page names the installed FAQ" grep -q '/usr/share/faqbot/faq' "$R/usr/share/man/man1/faqbot.1"
+t "the man page names no other prefix" bash -c "! grep -q /usr/local '$R/usr/share/man/man1/faqbot.1'"
+
+# it runs: --version, and check on the installed FAQ (from another folder,
+# so ./faq cannot be what it finds)
+t "the installed binary runs --version" "$R/usr/bin/faqbot" --version
+out=$(cd "$T" && "$R/usr/bin/faqbot" check "$R/usr/share/faqbot/faq" 2>&1)
+if [ $? -eq 0 ] && grep -q ": ok: " <<<"$out"; then
+	ok "the installed binary checks the installed FAQ: ${out##*: ok: }"
+else
+	no "installed check" "$out"
+fi
+out=$(cd "$T" && "$R/usr/bin/faqbot" --faq "$R/usr/share/faqbot/faq" ask "what is tms?" 2>&1)
+t "the installed binary answers from the installed FAQ" grep -qi magnetic <<<"$out"
+# The example parses: health reads it (no secret needed) and gets as far
+# as the state directory, which a fresh machine does not have (exit 1, not
+# 2 or 4).
+out=$("$R/usr/bin/faqbot" health --config "$R/etc/faqbot/faqbot.ini.example" 2>&1)
+rc=$?
+t "the installed example config parses (health exit $rc)" test "$rc" -eq 0 -o "$rc" -eq 1
+if command -v systemd-sysusers >/dev/null; then
+	mkdir -p "$T/users/etc"
+	t "systemd-sysusers makes the faqbot user from the installed file" \
+		bash -c "systemd-sysusers --root='$T/users' '$R/usr/lib/sysusers.d/faqbot.conf' >/dev/null 2>&1 && grep -q '^faqbot:x:[0-9]*:[0-9]*:.*:/var/lib/faqbot:/usr/sbin/nologin$' '$T/users/etc/passwd'"
+else
+	ok "systemd-sysusers # SKIP not installed"
+fi
+
+if out=$(make -C "$T/src" uninstall DESTDIR="$R" PREFIX=/usr 2>&1); then
+	left=$(find "$R" -type f)
+	t "make uninstall removes every file it installed" test -z "$left"
+else
+	no "make uninstall" "$out"
+fi
+
+# --- the default PREFIX (/usr/local), config still under /etc
+R=$T/root-local
+if out=$(make -C "$T/src" -j2 install DESTDIR="$R" 2>&1); then
+	t "default PREFIX: /usr/local/bin, /usr/local/share/faqbot/faq, /etc/faqbot" \
+		test -x "$R/usr/local/bin/faqbot" -a -f "$R/usr/local/share/faqbot/faq/tms.yml" \
+		-a -f "$R/etc/faqbot/faqbot.ini.example" -a -f "$R/usr/local/share/man/man1/faqbot.1" \
+		-a -f "$R/usr/local/lib/systemd/system/faqbot.service"
+	t "default PREFIX: the binary's default FAQ is /usr/local/share/faqbot/faq" \
+		bash -c "'$R/usr/local/bin/faqbot' --help | grep -q '/usr/local/share/faqbot/faq'"
+	t "default PREFIX: the unit starts /usr/local/bin/faqbot" \
+		grep -q '^ExecStart=/usr/local/bin/faqbot ' "$R/usr/local/lib/systemd/system/faqbot.service"
+else
+	no "make install DESTDIR=... (default PREFIX)" "$out"
+fi
+
+[ "$bad" -eq 0 ]
