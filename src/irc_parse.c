@@ -9,6 +9,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <utf8proc.h>
 
 /* The reader. buf[start, end) holds bytes not yet read by irc_reader_next:
  * complete lines, then at most one partial line (part bytes long, never more
@@ -517,6 +518,32 @@ static enum err lines_push(struct irc_lines *l, const char *head, size_t hlen, c
 
 static int is_cont(char c) { return ((unsigned char)c & 0xC0) == 0x80; }
 
+/* grapheme_cut returns the end of the last whole grapheme cluster (a letter
+ * with its accents, an emoji sequence) that starts at s[0] and ends within
+ * max bytes, or 0 when there is none or the bytes are not valid UTF-8. n
+ * is how many bytes s holds. */
+static size_t grapheme_cut(const char *s, size_t n, size_t max)
+{
+	utf8proc_int32_t prev = -1, cp;
+	utf8proc_int32_t gstate = 0;
+	size_t i = 0, best = 0;
+
+	while (i < n && i <= max) {
+		utf8proc_ssize_t k = utf8proc_iterate((const utf8proc_uint8_t *)s + i,
+						      (utf8proc_ssize_t)(n - i), &cp);
+
+		if (k <= 0)
+			return 0;
+		if (prev >= 0 && utf8proc_grapheme_break_stateful(prev, cp, &gstate))
+			best = i;
+		prev = cp;
+		i += (size_t)k;
+	}
+	if (i == n && i <= max) /* the end of the text is a boundary too */
+		best = i;
+	return best;
+}
+
 /* split_one wraps one line of text (no CR/LF/controls, s[0, n)) into chunks
  * of at most room bytes and pushes them. */
 static enum err split_one(struct irc_lines *l, const char *head, size_t hlen, const char *s,
@@ -554,12 +581,17 @@ static enum err split_one(struct irc_lines *l, const char *head, size_t hlen, co
 			pos = cut;
 			continue;
 		}
-		/* one word longer than room: cut at a character boundary */
-		cut = pos + room;
-		while (cut > pos && is_cont(s[cut]))
-			cut--;
-		if (cut == pos) /* invalid UTF-8, a run of continuation bytes */
+		/* one word longer than room: cut between grapheme clusters,
+		 * else at a character boundary, so a letter never loses its
+		 * accent and valid UTF-8 is never cut inside a character */
+		cut = pos + grapheme_cut(s + pos, n - pos, room);
+		if (cut == pos) { /* one cluster longer than room, or not UTF-8 */
 			cut = pos + room;
+			while (cut > pos && is_cont(s[cut]))
+				cut--;
+			if (cut == pos) /* a run of continuation bytes */
+				cut = pos + room;
+		}
 		e = lines_push(l, head, hlen, s + pos, cut - pos);
 		if (e != ERR_OK)
 			return e;

@@ -165,8 +165,10 @@ void irc_lines_release(struct irc_lines *l);
  *   (or messages); blank lines are dropped, so a paragraph break is one
  *   break. NUL, tab and other C0 controls and DEL become spaces.
  * - A line longer than the room left is cut at the last space that fits;
- *   a word longer than the room is cut at the last UTF-8 character
- *   boundary that fits (valid UTF-8 is never cut inside a character).
+ *   a word longer than the room is cut at the last grapheme cluster
+ *   boundary that fits (a letter keeps its accents), or, for one cluster
+ *   longer than the room, at the last character boundary: valid UTF-8 is
+ *   never cut inside a character. Invalid UTF-8 is cut where it must be.
  * - Spaces at a cut are dropped; the words are otherwise untouched.
  * ERR_INVALID for a bad command or target, ERR_LIMIT when text is longer
  * than IRC_SPLIT_TEXT_MAX or the prefix and target leave no room for a

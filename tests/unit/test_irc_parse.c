@@ -628,6 +628,28 @@ static void test_split_examples(void **state)
 	check_lines(&l, "#c", text, 62);
 	assert_true(l.n >= 7);
 	irc_lines_release(&l);
+
+	/* a long word of e + combining acute: a cut never parts the two */
+	for (i = 0; i + 3 <= 3000; i += 3)
+		memcpy(text + i, "e\xCC\x81", 3);
+	text[3000] = '\0';
+	assert_int_equal(irc_split_text("PRIVMSG", "#c", text, 3000, 61, &l), ERR_OK);
+	check_lines(&l, "#c", text, 61);
+	for (i = 0; i < l.n; i++) {
+		assert_int_equal(l.v[i][strlen("PRIVMSG #c :")], 'e');
+		assert_int_equal((l.len[i] - 2 - strlen("PRIVMSG #c :")) % 3, 0);
+	}
+	irc_lines_release(&l);
+
+	/* one cluster longer than a line (zalgo): cut between characters */
+	text[0] = 'z';
+	for (i = 1; i + 2 <= 1200; i += 2)
+		memcpy(text + i, "\xCC\xB7", 2);
+	text[1199] = '\0';
+	assert_int_equal(irc_split_text("PRIVMSG", "#c", text, 1199, 40, &l), ERR_OK);
+	check_lines(&l, "#c", text, 40);
+	assert_true(l.n >= 3);
+	irc_lines_release(&l);
 }
 
 /* random texts: words of ASCII and 2-, 3-, 4-byte characters, some very
@@ -635,7 +657,8 @@ static void test_split_examples(void **state)
 static void test_split_property(void **state)
 {
 	static const char *pieces[] = {"a", "bc", "def", "\xC3\xA9", "\xE2\x82\xAC", "\xF0\x9F\x98\x80",
-				       "\xE3\x81\x82", "x", "TMS", "?"};
+				       "\xE3\x81\x82", "x", "TMS", "?", "e\xCC\x81",
+				       "\xF0\x9F\x91\xA9\xE2\x80\x8D\xF0\x9F\x92\xBB"};
 	static char text[6000];
 	uint32_t seed = 42;
 	int t;
