@@ -471,6 +471,12 @@ enum err irc_build(char *out, size_t cap, size_t *out_len, const char *command,
 	return ERR_OK;
 }
 
+size_t irc_prefix_len(const char *nick, const char *user, const char *host)
+{
+	return 1 + strlen(nick ? nick : "") + 1 + (user ? strlen(user) : IRC_USER_GUESS) + 1 +
+	       (host ? strlen(host) : IRC_HOST_GUESS) + 1;
+}
+
 void irc_lines_release(struct irc_lines *l)
 {
 	size_t i;

@@ -85,6 +85,10 @@ size_t irc_reader_space(const struct irc_reader *r);
  * lines are skipped silently, as the spec asks. msg is overwritten. */
 enum err irc_reader_next(struct irc_reader *r, struct irc_msg *msg, int *got);
 
+/* Parameters: modern-irc asks clients to parse any number; we keep a fixed
+ * array, so as in RFC 2812's grammar the 15th parameter holds the rest of
+ * the line, spaces and all. Nothing is lost; servers send at most 15. */
+
 /* irc_parse_line parses one line (without its line end; a trailing CR or
  * LF is ignored) of len bytes into msg. Errors as for irc_reader_next;
  * an empty line is ERR_PARSE. line is only read. */
@@ -154,6 +158,17 @@ struct irc_lines {
 };
 #define IRC_LINES_INIT {0, 0, NULL, NULL}
 void irc_lines_release(struct irc_lines *l);
+
+/* Until the server has told the bot its visible host (its own JOIN echo,
+ * RPL_VISIBLEHOST 396, or RPL_WELCOME's nick!user@host), irc_prefix_len
+ * assumes the longest: a user of IRC_USER_GUESS and a host of
+ * IRC_HOST_GUESS bytes. */
+#define IRC_USER_GUESS 11 /* USERLEN 10, and the '~' of a user without ident */
+#define IRC_HOST_GUESS 63 /* HOSTLEN of most servers */
+
+/* irc_prefix_len returns the length of ":nick!user@host " as a server
+ * relays the bot's messages; user or host NULL (unknown) are guessed long. */
+size_t irc_prefix_len(const char *nick, const char *user, const char *host);
 
 /* irc_split_text turns text (len bytes, any bytes) into "COMMAND target
  * :chunk\r\n" lines appended to *out, each of which, relayed by the server

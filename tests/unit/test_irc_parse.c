@@ -620,6 +620,11 @@ static void test_split_examples(void **state)
 	assert_int_equal(irc_split_text("PRIVMSG", "#c", "", 0, 30, &l), ERR_OK);
 	assert_int_equal(l.n, 0);
 
+	assert_int_equal(irc_prefix_len("faqbot", "~fb", "example.org"),
+			 strlen(":faqbot!~fb@example.org "));
+	assert_int_equal(irc_prefix_len("faqbot", NULL, NULL),
+			 strlen(":faqbot!@ ") + IRC_USER_GUESS + IRC_HOST_GUESS);
+
 	/* a 3000-byte word of 3-byte characters, with a prefix */
 	for (i = 0; i + 3 <= 3000; i += 3)
 		memcpy(text + i, "\xE2\x82\xAC", 3);
