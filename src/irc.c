@@ -1,0 +1,940 @@
+/* irc.c -- the IRC transport: see irc.h for what it is and is not.
+ *
+ * Shape: irc_run is a loop of sessions. A session is one connection: a
+ * non-blocking socket, one poll() loop with a short tick (so the stop flag
+ * is seen quickly), a reader from irc_parse.c, and two ways out: protocol
+ * lines (registration, PONG, PING, JOIN, QUIT) go to the write buffer at
+ * once, members' replies wait in a queue and pass a token bucket. A session
+ * ends on any fault; the next starts after a backoff. Nothing here outlives
+ * a session but the config, the counters and the backoff state. */
+#include "irc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "irc_parse.h"
+#include "log.h"
+
+#define IRC_TICK_MS 100        /* poll() slice: how fast stop is noticed */
+#define IRC_RECV_CHUNK 4096    /* bytes read a recv() */
+#define IRC_ERRSTR_MAX 256
+#define IRC_CHANTYPES_MAX 16
+#define IRC_VERSION_REPLY "faqbot (a support-group FAQ bot)"
+
+struct irc {
+	/* config, owned copies */
+	char *host, *nick, *user, *realname, *pass;
+	int port;
+	char **alt_nicks;
+	size_t n_alt_nicks;
+	char **chan_names, **chan_keys;
+	size_t n_channels;
+	char **mods;
+	size_t n_mods;
+	long connect_ms, register_ms, ping_idle_ms, ping_timeout_ms;
+	long backoff_min_ms, backoff_max_ms, flood_interval_ms;
+	int flood_burst;
+
+	/* session */
+	int fd;
+	struct irc_reader *rd;
+	struct irc_msg msg;
+	char me[IRC_NICK_MAX];
+	char my_user[IRC_LINE_MAX];
+	char my_host[IRC_LINE_MAX];
+	int user_known, host_known;
+	int registered;
+	size_t nick_try; /* 0: nick; 1..n_alt: alternatives; then suffixes */
+	char chantypes[IRC_CHANTYPES_MAX];
+	int cap_done;
+	long long last_rx_ms, ping_sent_ms, started_ms;
+	int closing; /* the server sent ERROR, or we sent QUIT */
+	char wbuf[IRC_WBUF_MAX];
+	size_t wlen;
+	char **q; /* paced lines, a ring */
+	size_t q_head, q_n;
+	double tokens;
+	long long tokens_ms;
+
+	/* across sessions */
+	unsigned attempt;
+	unsigned long long rng;
+	char textbuf[IRC_WIRE_MAX + 1];
+	char errstr[IRC_ERRSTR_MAX];
+	struct irc_stats st;
+};
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void errf(char *buf, size_t len, const char *fmt, ...) LOG_PRINTF(3, 4);
+static void errf(char *buf, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!buf || !len)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf, len, fmt, ap);
+	va_end(ap);
+}
+
+static char *dup_or_null(const char *s, int *bad)
+{
+	char *d;
+
+	if (!s)
+		return NULL;
+	d = strdup(s);
+	if (!d)
+		*bad = 1;
+	return d;
+}
+
+static void free_list(char **l, size_t n)
+{
+	size_t i;
+
+	if (!l)
+		return;
+	for (i = 0; i < n; i++)
+		free(l[i]);
+	free(l);
+}
+
+/* A word we put on a line: a parameter that cannot break it, with no comma
+ * (JOIN and PRIVMSG would read a list). */
+static int word_ok(const char *s)
+{
+	return s && *s && irc_param_ok(s, 0) && !strchr(s, ',');
+}
+
+static int nick_ok(const char *s)
+{
+	return word_ok(s) && strlen(s) < IRC_NICK_MAX - 4 && !strpbrk(s, "!@#&:*?.") &&
+	       !(*s >= '0' && *s <= '9') && *s != '-';
+}
+
+/* Plain TCP is only for a server on this machine, where nobody can read
+ * or change the bytes between (until TLS is implemented). */
+static int host_is_loopback(const char *h)
+{
+	return !strcmp(h, "localhost") || !strcmp(h, "::1") || !strncmp(h, "127.", 4);
+}
+
+void irc_free(struct irc *irc)
+{
+	size_t i;
+
+	if (!irc)
+		return;
+	free(irc->host);
+	free(irc->nick);
+	free(irc->user);
+	free(irc->realname);
+	free(irc->pass);
+	free_list(irc->alt_nicks, irc->n_alt_nicks);
+	free_list(irc->chan_names, irc->n_channels);
+	free_list(irc->chan_keys, irc->n_channels);
+	free_list(irc->mods, irc->n_mods);
+	if (irc->q) {
+		for (i = 0; i < irc->q_n; i++)
+			free(irc->q[(irc->q_head + i) % IRC_SENDQ_MAX]);
+		free(irc->q);
+	}
+	irc_reader_free(irc->rd);
+	if (irc->fd >= 0)
+		close(irc->fd);
+	free(irc);
+}
+
+static long pick(long v, long def)
+{
+	return v > 0 ? v : def;
+}
+
+enum err irc_new(const struct irc_config *cfg, struct irc **out, char *errbuf,
+                 size_t errlen)
+{
+	struct irc *irc = NULL;
+	int bad = 0;
+	size_t i;
+
+	*out = NULL;
+	if (errbuf && errlen)
+		errbuf[0] = '\0';
+	if (!cfg->host || !*cfg->host || strpbrk(cfg->host, " \r\n/")) {
+		errf(errbuf, errlen, "irc: no server host (host = irc.example.org)");
+		return ERR_INVALID;
+	}
+	if (cfg->tls) {
+		errf(errbuf, errlen,
+		     "irc: TLS is not implemented yet; for now only plain TCP to a loopback "
+		     "server (tls = off, host = 127.0.0.1)");
+		return ERR_INVALID;
+	}
+	if (!host_is_loopback(cfg->host)) {
+		errf(errbuf, errlen,
+		     "irc: host %s: plain TCP is allowed only to a loopback host "
+		     "(127.0.0.1, ::1, localhost), and TLS is not implemented yet",
+		     cfg->host);
+		return ERR_INVALID;
+	}
+	if (cfg->sasl_account || cfg->sasl_password) {
+		errf(errbuf, errlen, "irc: SASL is not implemented yet (it needs TLS)");
+		return ERR_INVALID;
+	}
+	if (cfg->port < 0 || cfg->port > 65535) {
+		errf(errbuf, errlen, "irc: port %d is not between 1 and 65535", cfg->port);
+		return ERR_INVALID;
+	}
+	if (!nick_ok(cfg->nick)) {
+		errf(errbuf, errlen, "irc: nick \"%s\" is not a valid nick",
+		     cfg->nick ? cfg->nick : "");
+		return ERR_INVALID;
+	}
+	if (cfg->n_alt_nicks > IRC_LIST_MAX || cfg->n_channels > IRC_LIST_MAX ||
+	    cfg->n_moderators > IRC_LIST_MAX) {
+		errf(errbuf, errlen, "irc: more than %d nicks, channels or moderators",
+		     IRC_LIST_MAX);
+		return ERR_LIMIT;
+	}
+	for (i = 0; i < cfg->n_alt_nicks; i++)
+		if (!nick_ok(cfg->alt_nicks[i])) {
+			errf(errbuf, errlen, "irc: alternative nick \"%s\" is not a valid nick",
+			     cfg->alt_nicks[i] ? cfg->alt_nicks[i] : "");
+			return ERR_INVALID;
+		}
+	if ((cfg->user && !word_ok(cfg->user)) ||
+	    (cfg->realname && (!*cfg->realname || !irc_param_ok(cfg->realname, 1))) ||
+	    (cfg->server_password && !irc_param_ok(cfg->server_password, 1))) {
+		errf(errbuf, errlen, "irc: user, realname or server password holds a "
+		                     "space, a line break or a leading ':'");
+		return ERR_INVALID;
+	}
+	for (i = 0; i < cfg->n_channels; i++) {
+		const struct irc_channel *c = &cfg->channels[i];
+
+		if (!word_ok(c->name) || !irc_target_is_channel(c->name, NULL) ||
+		    (c->key && !word_ok(c->key))) {
+			errf(errbuf, errlen,
+			     "irc: channel \"%s\" (or its key) is not valid: a name starts "
+			     "with # or &, no spaces or commas",
+			     c->name ? c->name : "");
+			return ERR_INVALID;
+		}
+	}
+	for (i = 0; i < cfg->n_moderators; i++)
+		if (!word_ok(cfg->moderators[i])) {
+			errf(errbuf, errlen, "irc: moderator \"%s\" is not a nick or channel",
+			     cfg->moderators[i] ? cfg->moderators[i] : "");
+			return ERR_INVALID;
+		}
+
+	irc = calloc(1, sizeof(*irc));
+	if (!irc)
+		goto nomem;
+	irc->fd = -1;
+	irc->host = dup_or_null(cfg->host, &bad);
+	irc->nick = dup_or_null(cfg->nick, &bad);
+	irc->user = dup_or_null(cfg->user ? cfg->user : cfg->nick, &bad);
+	irc->realname = dup_or_null(cfg->realname ? cfg->realname : "faqbot", &bad);
+	irc->pass = dup_or_null(cfg->server_password, &bad);
+	irc->port = cfg->port ? cfg->port : IRC_PORT_PLAIN;
+	irc->alt_nicks = calloc(cfg->n_alt_nicks + 1, sizeof(char *));
+	irc->chan_names = calloc(cfg->n_channels + 1, sizeof(char *));
+	irc->chan_keys = calloc(cfg->n_channels + 1, sizeof(char *));
+	irc->mods = calloc(cfg->n_moderators + 1, sizeof(char *));
+	irc->q = calloc(IRC_SENDQ_MAX, sizeof(char *));
+	irc->rd = irc_reader_new();
+	if (bad || !irc->alt_nicks || !irc->chan_names || !irc->chan_keys || !irc->mods ||
+	    !irc->q || !irc->rd)
+		goto nomem;
+	irc->n_alt_nicks = cfg->n_alt_nicks;
+	irc->n_channels = cfg->n_channels;
+	irc->n_mods = cfg->n_moderators;
+	for (i = 0; i < cfg->n_alt_nicks; i++)
+		irc->alt_nicks[i] = dup_or_null(cfg->alt_nicks[i], &bad);
+	for (i = 0; i < cfg->n_channels; i++) {
+		irc->chan_names[i] = dup_or_null(cfg->channels[i].name, &bad);
+		irc->chan_keys[i] = dup_or_null(cfg->channels[i].key, &bad);
+	}
+	for (i = 0; i < cfg->n_moderators; i++)
+		irc->mods[i] = dup_or_null(cfg->moderators[i], &bad);
+	if (bad)
+		goto nomem;
+	irc->connect_ms = pick(cfg->connect_timeout_ms, IRC_CONNECT_TIMEOUT_MS);
+	irc->register_ms = pick(cfg->register_timeout_ms, IRC_REGISTER_TIMEOUT_MS);
+	irc->ping_idle_ms = pick(cfg->ping_idle_ms, IRC_PING_IDLE_MS);
+	irc->ping_timeout_ms = pick(cfg->ping_timeout_ms, IRC_PING_TIMEOUT_MS);
+	irc->backoff_min_ms = pick(cfg->backoff_min_ms, IRC_BACKOFF_MIN_MS);
+	irc->backoff_max_ms = pick(cfg->backoff_max_ms, IRC_BACKOFF_MAX_MS);
+	if (irc->backoff_max_ms < irc->backoff_min_ms)
+		irc->backoff_max_ms = irc->backoff_min_ms;
+	irc->flood_burst = cfg->flood_burst > 0 ? cfg->flood_burst : IRC_FLOOD_BURST;
+	irc->flood_interval_ms = pick(cfg->flood_interval_ms, IRC_FLOOD_INTERVAL_MS);
+	irc->rng = (unsigned long long)now_ms() * 6364136223846793005ULL ^
+	           (unsigned long long)getpid() ^ 0x9e3779b97f4a7c15ULL;
+	*out = irc;
+	return ERR_OK;
+nomem:
+	irc_free(irc);
+	errf(errbuf, errlen, "irc: out of memory");
+	return ERR_NOMEM;
+}
+
+const char *irc_errstr(const struct irc *irc)
+{
+	return irc->errstr;
+}
+
+void irc_get_stats(const struct irc *irc, struct irc_stats *out)
+{
+	*out = irc->st;
+}
+
+/* ---- output ---- */
+
+/* put_raw appends one whole line to the write buffer (protocol lines: they
+ * are few, small and must not wait behind replies). */
+static void put_raw(struct irc *irc, const char *line, size_t len)
+{
+	if (len > sizeof(irc->wbuf) - irc->wlen) {
+		irc->st.dropped++;
+		log_warn("irc: write buffer full, a protocol line dropped");
+		return;
+	}
+	memcpy(irc->wbuf + irc->wlen, line, len);
+	irc->wlen += len;
+}
+
+/* send_cmd builds and queues a protocol line; parameters that would break
+ * the line are refused by irc_build, so nothing from outside can inject. */
+static void send_cmd(struct irc *irc, const char *cmd, const char *const *p, size_t n)
+{
+	char line[IRC_LINE_MAX + 1];
+	size_t len;
+
+	if (irc_build(line, sizeof(line), &len, cmd, p, n) != ERR_OK) {
+		log_warn("irc: refused to send a malformed %s line", cmd);
+		return;
+	}
+	put_raw(irc, line, len);
+}
+
+static void send1(struct irc *irc, const char *cmd, const char *a)
+{
+	const char *p[1];
+
+	p[0] = a;
+	send_cmd(irc, cmd, p, a ? 1 : 0);
+}
+
+static void send2(struct irc *irc, const char *cmd, const char *a, const char *b)
+{
+	const char *p[2];
+
+	p[0] = a;
+	p[1] = b;
+	send_cmd(irc, cmd, p, 2);
+}
+
+/* queue_lines moves the lines of l into the paced queue (taking them). */
+static void queue_lines(struct irc *irc, struct irc_lines *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++) {
+		if (irc->q_n >= IRC_SENDQ_MAX) {
+			irc->st.dropped++;
+			free(l->v[i]);
+			continue;
+		}
+		irc->q[(irc->q_head + irc->q_n) % IRC_SENDQ_MAX] = l->v[i];
+		irc->q_n++;
+	}
+	if (irc->q_n >= IRC_SENDQ_MAX)
+		log_warn("irc: send queue full (%d lines), replies dropped", IRC_SENDQ_MAX);
+	free(l->v);
+	free(l->len);
+	l->v = NULL;
+	l->len = NULL;
+	l->n = l->cap = 0;
+}
+
+static void queue_clear(struct irc *irc)
+{
+	while (irc->q_n) {
+		free(irc->q[irc->q_head]);
+		irc->q[irc->q_head] = NULL;
+		irc->q_head = (irc->q_head + 1) % IRC_SENDQ_MAX;
+		irc->q_n--;
+	}
+	irc->q_head = 0;
+}
+
+static size_t my_prefix_len(const struct irc *irc)
+{
+	return irc_prefix_len(irc->me, irc->user_known ? irc->my_user : NULL,
+	                      irc->host_known ? irc->my_host : NULL);
+}
+
+/* say splits text for target and queues it behind the token bucket. */
+static enum err say(struct irc *irc, const char *cmd, const char *target, const char *text)
+{
+	struct irc_lines l = IRC_LINES_INIT;
+	enum err e;
+
+	e = irc_split_text(cmd, target, text, strlen(text), my_prefix_len(irc), &l);
+	if (e != ERR_OK) {
+		log_warn("irc: a %s to %s could not be split: %s", cmd, target, err_str(e));
+		irc_lines_release(&l);
+		return e;
+	}
+	irc->st.lines += l.n;
+	queue_lines(irc, &l);
+	return ERR_OK;
+}
+
+/* pace refills the bucket and moves what it allows into the write buffer. */
+static void pace(struct irc *irc, long long t)
+{
+	double add;
+
+	if (irc->tokens_ms == 0)
+		irc->tokens_ms = t;
+	add = (double)(t - irc->tokens_ms) / (double)irc->flood_interval_ms;
+	if (add > 0) {
+		irc->tokens += add;
+		irc->tokens_ms = t;
+	}
+	if (irc->tokens > irc->flood_burst)
+		irc->tokens = irc->flood_burst;
+	while (irc->q_n && irc->tokens >= 1.0) {
+		char *line = irc->q[irc->q_head];
+		size_t len = strlen(line);
+
+		if (len > sizeof(irc->wbuf) - irc->wlen)
+			break;
+		memcpy(irc->wbuf + irc->wlen, line, len);
+		irc->wlen += len;
+		free(line);
+		irc->q[irc->q_head] = NULL;
+		irc->q_head = (irc->q_head + 1) % IRC_SENDQ_MAX;
+		irc->q_n--;
+		irc->tokens -= 1.0;
+	}
+}
+
+/* flush writes what the kernel takes; -1 on a dead socket. */
+static int flush(struct irc *irc)
+{
+	while (irc->wlen) {
+		ssize_t n = send(irc->fd, irc->wbuf, irc->wlen, MSG_NOSIGNAL);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return 0;
+			log_warn("irc: send: %s", strerror(errno));
+			return -1;
+		}
+		memmove(irc->wbuf, irc->wbuf + n, irc->wlen - (size_t)n);
+		irc->wlen -= (size_t)n;
+	}
+	return 0;
+}
+
+/* ---- connection ---- */
+
+static int sock_connect(struct irc *irc, volatile sig_atomic_t *stop)
+{
+	struct addrinfo hints, *res = NULL, *ai;
+	char port[16];
+	int fd = -1, rc;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	snprintf(port, sizeof(port), "%d", irc->port);
+	rc = getaddrinfo(irc->host, port, &hints, &res);
+	if (rc != 0) {
+		log_warn("irc: resolving %s: %s", irc->host, gai_strerror(rc));
+		return -1;
+	}
+	for (ai = res; ai && !*stop; ai = ai->ai_next) {
+		long long deadline = now_ms() + irc->connect_ms;
+		int soerr = 0;
+		socklen_t sl = sizeof(soerr);
+
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+		            ai->ai_protocol);
+		if (fd < 0)
+			continue;
+		if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0 && errno != EINPROGRESS) {
+			soerr = errno;
+		} else {
+			for (;;) {
+				struct pollfd pfd = {fd, POLLOUT, 0};
+				long long left = deadline - now_ms();
+
+				if (*stop || left <= 0) {
+					soerr = ETIMEDOUT;
+					break;
+				}
+				rc = poll(&pfd, 1, left < IRC_TICK_MS ? (int)left : IRC_TICK_MS);
+				if (rc > 0) {
+					if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0)
+						soerr = errno;
+					break;
+				}
+				if (rc < 0 && errno != EINTR) {
+					soerr = errno;
+					break;
+				}
+			}
+		}
+		if (soerr == 0)
+			break;
+		log_warn("irc: connecting to %s port %d: %s", irc->host, irc->port,
+		         strerror(soerr));
+		close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	return fd;
+}
+
+static void join_all(struct irc *irc)
+{
+	size_t i;
+
+	for (i = 0; i < irc->n_channels; i++) {
+		if (irc->chan_keys[i])
+			send2(irc, "JOIN", irc->chan_names[i], irc->chan_keys[i]);
+		else
+			send1(irc, "JOIN", irc->chan_names[i]);
+	}
+}
+
+/* next_nick picks the nick to try after a 433: the alternatives, then the
+ * nick with "_" and then digits. 0 when every try is used. */
+static int next_nick(struct irc *irc)
+{
+	size_t k = ++irc->nick_try;
+
+	if (k <= irc->n_alt_nicks) {
+		snprintf(irc->me, sizeof(irc->me), "%s", irc->alt_nicks[k - 1]);
+		return 1;
+	}
+	k -= irc->n_alt_nicks;
+	if (k > IRC_NICK_TRIES)
+		return 0;
+	if (k == 1)
+		snprintf(irc->me, sizeof(irc->me), "%s_", irc->nick);
+	else
+		snprintf(irc->me, sizeof(irc->me), "%s%zu", irc->nick, k - 1);
+	return 1;
+}
+
+static void set_me_from_source(struct irc *irc, const struct irc_msg *m)
+{
+	if (m->user) {
+		snprintf(irc->my_user, sizeof(irc->my_user), "%s", m->user);
+		irc->user_known = 1;
+	}
+	if (m->host) {
+		snprintf(irc->my_host, sizeof(irc->my_host), "%s", m->host);
+		irc->host_known = 1;
+	}
+}
+
+/* addressed says whether text starts with "nick:" or "nick," (any case). */
+static int addressed(const char *text, const char *nick)
+{
+	char head[IRC_NICK_MAX];
+	size_t n = strlen(nick);
+
+	if (n >= sizeof(head) || strlen(text) <= n)
+		return 0;
+	memcpy(head, text, n);
+	head[n] = '\0';
+	return irc_casecmp(head, nick) == 0 && (text[n] == ':' || text[n] == ',');
+}
+
+static void alert(struct irc *irc, const char *where, const char *nick, int direct)
+{
+	char text[IRC_LINE_MAX];
+	size_t i;
+
+	if (direct)
+		snprintf(text, sizeof(text),
+		         "Crisis alert: %s may need support now (in a private message "
+		         "to the bot). Please reach out to them.",
+		         nick);
+	else
+		snprintf(text, sizeof(text),
+		         "Crisis alert: %s may need support now in %s. Please reach out "
+		         "to them.",
+		         nick, where);
+	for (i = 0; i < irc->n_mods; i++)
+		if (say(irc, "PRIVMSG", irc->mods[i], text) == ERR_OK)
+			irc->st.alerts++;
+	if (!irc->n_mods)
+		log_warn("irc: a crisis alert with no moderators configured");
+}
+
+static void on_privmsg(struct irc *irc, const struct irc_msg *m, tr_handler_fn fn,
+                       void *ctx)
+{
+	const char *target = m->params[0], *room;
+	struct tr_message tm;
+	struct tr_reply rep;
+	struct irc_ctcp ctcp;
+	size_t len;
+	int direct;
+	enum err e;
+
+	if (m->nparams < 2 || !m->nick || !irc_param_ok(m->nick, 0) || strchr(m->nick, ','))
+		return;
+	if (irc_casecmp(m->nick, irc->me) == 0)
+		return;
+	if (irc_target_is_channel(target, irc->chantypes)) {
+		direct = 0;
+		room = target;
+	} else if (irc_target_is_me(target, irc->me)) {
+		direct = 1;
+		room = m->nick;
+	} else {
+		return; /* a status message (@#chan) or not for us */
+	}
+	if (irc_ctcp_parse(m->params[1], &ctcp)) {
+		if (!strcmp(ctcp.command, "VERSION"))
+			say(irc, "NOTICE", m->nick, "\001VERSION " IRC_VERSION_REPLY "\001");
+		return;
+	}
+	len = strlen(m->params[1]);
+	if (len >= sizeof(irc->textbuf))
+		len = sizeof(irc->textbuf) - 1;
+	memcpy(irc->textbuf, m->params[1], len);
+	irc->textbuf[len] = '\0';
+	irc_strip_format(irc->textbuf, len);
+	irc->st.messages++;
+
+	memset(&tm, 0, sizeof(tm));
+	memset(&rep, 0, sizeof(rep));
+	tm.room = room;
+	tm.sender = m->nick;
+	tm.sender_name = m->nick;
+	tm.event_id = irc_msg_tag(m, "msgid");
+	tm.text = irc->textbuf;
+	tm.bot_name = irc->me;
+	tm.direct = direct;
+	tm.mentions_bot = direct || addressed(irc->textbuf, irc->me);
+	e = fn(ctx, &tm, &rep);
+	if (e != ERR_OK) {
+		log_warn("irc: the handler failed: %s", err_str(e));
+		return;
+	}
+	log_debug("irc: message in %s from %s: %s", direct ? "private" : room, m->nick,
+	          log_text(irc->textbuf));
+	if (rep.reply && rep.text && *rep.text) {
+		if (say(irc, "PRIVMSG", room, rep.text) == ERR_OK)
+			irc->st.replies++;
+		log_info("irc: reply kind=%s id=%s where=%s", rep.kind ? rep.kind : "-",
+		         rep.entry_id ? rep.entry_id : "-", direct ? "private" : room);
+	}
+	if (rep.alert_moderators)
+		alert(irc, room, m->nick, direct);
+}
+
+/* on_isupport takes CHANTYPES from RPL_ISUPPORT (005). */
+static void on_isupport(struct irc *irc, const struct irc_msg *m)
+{
+	size_t i;
+
+	for (i = 1; i + 1 < m->nparams; i++)
+		if (!strncmp(m->params[i], "CHANTYPES=", 10))
+			snprintf(irc->chantypes, sizeof(irc->chantypes), "%s",
+			         m->params[i] + 10);
+}
+
+/* on_line acts on one message; -1 ends the session. */
+static int on_line(struct irc *irc, const struct irc_msg *m, tr_handler_fn fn, void *ctx)
+{
+	const char *c = m->command;
+
+	if (!strcmp(c, "PING")) {
+		send1(irc, "PONG", m->nparams ? m->params[0] : irc->host);
+	} else if (!strcmp(c, "PRIVMSG")) {
+		if (irc->registered)
+			on_privmsg(irc, m, fn, ctx);
+	} else if (!strcmp(c, "NOTICE")) {
+		/* never answered: two bots must not loop */
+	} else if (!strcmp(c, "CAP")) {
+		/* CAP * LS [*] :caps -- "*" before the list means more follows */
+		if (m->nparams >= 3 && !strcmp(m->params[1], "LS")) {
+			if (!(m->nparams >= 4 && !strcmp(m->params[2], "*")) && !irc->cap_done) {
+				send1(irc, "CAP", "END");
+				irc->cap_done = 1;
+			}
+		} else if (m->nparams >= 2 &&
+		           (!strcmp(m->params[1], "NAK") || !strcmp(m->params[1], "ACK"))) {
+			if (!irc->cap_done) {
+				send1(irc, "CAP", "END");
+				irc->cap_done = 1;
+			}
+		}
+	} else if (!strcmp(c, "001")) {
+		irc->registered = 1;
+		irc->st.registrations++;
+		irc->attempt = 0;
+		if (m->nparams >= 1 && nick_ok(m->params[0]))
+			snprintf(irc->me, sizeof(irc->me), "%s", m->params[0]);
+		log_info("irc: registered as %s", irc->me);
+		join_all(irc);
+	} else if (!strcmp(c, "005")) {
+		on_isupport(irc, m);
+	} else if (!strcmp(c, "396")) { /* RPL_VISIBLEHOST: me host :text */
+		if (m->nparams >= 2 && irc_param_ok(m->params[1], 0)) {
+			snprintf(irc->my_host, sizeof(irc->my_host), "%s", m->params[1]);
+			irc->host_known = 1;
+		}
+	} else if (!strcmp(c, "433") || !strcmp(c, "432") || !strcmp(c, "436") ||
+	           !strcmp(c, "437")) {
+		if (irc->registered)
+			return 0;
+		if (!next_nick(irc)) {
+			snprintf(irc->errstr, sizeof(irc->errstr),
+			         "irc: every nick tried is taken or refused");
+			log_warn("%s", irc->errstr);
+			return -1;
+		}
+		log_info("irc: nick taken or refused, trying %s", irc->me);
+		send1(irc, "NICK", irc->me);
+	} else if (!strcmp(c, "NICK")) {
+		if (m->nick && m->nparams >= 1 && irc_casecmp(m->nick, irc->me) == 0 &&
+		    nick_ok(m->params[0]))
+			snprintf(irc->me, sizeof(irc->me), "%s", m->params[0]);
+	} else if (!strcmp(c, "JOIN")) {
+		if (m->nick && irc_casecmp(m->nick, irc->me) == 0) {
+			set_me_from_source(irc, m);
+			log_info("irc: joined %s", m->nparams ? m->params[0] : "?");
+		}
+	} else if (!strcmp(c, "KICK")) {
+		if (m->nparams >= 2 && irc_casecmp(m->params[1], irc->me) == 0)
+			log_warn("irc: kicked from %s", m->params[0]);
+	} else if (!strcmp(c, "471") || !strcmp(c, "473") || !strcmp(c, "474") ||
+	           !strcmp(c, "475") || !strcmp(c, "403") || !strcmp(c, "405")) {
+		log_warn("irc: cannot join %s (numeric %s)", m->nparams >= 2 ? m->params[1] : "?",
+		         c);
+	} else if (!strcmp(c, "464")) {
+		snprintf(irc->errstr, sizeof(irc->errstr), "irc: the server refused the password");
+		log_error("%s", irc->errstr);
+	} else if (!strcmp(c, "ERROR")) {
+		log_warn("irc: the server closed the link");
+		irc->closing = 1;
+		return -1;
+	}
+	return 0;
+}
+
+/* read_some reads once from the socket and handles every complete line;
+ * -1 ends the session. */
+static int read_some(struct irc *irc, tr_handler_fn fn, void *ctx)
+{
+	char buf[IRC_RECV_CHUNK];
+	ssize_t n;
+	size_t off = 0;
+
+	n = recv(irc->fd, buf, sizeof(buf), 0);
+	if (n < 0)
+		return errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
+	if (n == 0) {
+		log_warn("irc: the server closed the connection");
+		return -1;
+	}
+	irc->last_rx_ms = now_ms();
+	irc->ping_sent_ms = 0;
+	while (off < (size_t)n) {
+		int got = 1;
+
+		off += irc_reader_feed(irc->rd, buf + off, (size_t)n - off);
+		while (got) {
+			enum err e = irc_reader_next(irc->rd, &irc->msg, &got);
+
+			if (e != ERR_OK) {
+				irc->st.bad_lines++;
+				log_debug("irc: a line dropped: %s", err_str(e));
+				got = 1;
+				continue;
+			}
+			if (got && on_line(irc, &irc->msg, fn, ctx) < 0)
+				return -1;
+		}
+	}
+	return 0;
+}
+
+static void session_reset(struct irc *irc)
+{
+	if (irc->fd >= 0)
+		close(irc->fd);
+	irc->fd = -1;
+	irc_reader_free(irc->rd);
+	irc->rd = irc_reader_new();
+	irc->wlen = 0;
+	queue_clear(irc);
+	irc->registered = irc->cap_done = irc->closing = 0;
+	irc->user_known = irc->host_known = 0;
+	irc->nick_try = 0;
+	irc->ping_sent_ms = 0;
+	irc->tokens = irc->flood_burst;
+	irc->tokens_ms = 0;
+	snprintf(irc->me, sizeof(irc->me), "%s", irc->nick);
+	snprintf(irc->chantypes, sizeof(irc->chantypes), "#&");
+}
+
+/* quit sends QUIT and waits up to IRC_QUIT_WAIT_MS for it to leave. */
+static void quit(struct irc *irc)
+{
+	long long deadline = now_ms() + IRC_QUIT_WAIT_MS;
+
+	if (irc->fd < 0)
+		return;
+	irc->wlen = 0; /* replies not yet sent are dropped; QUIT goes first */
+	send1(irc, "QUIT", "faqbot stopping");
+	while (irc->wlen && now_ms() < deadline) {
+		struct pollfd pfd = {irc->fd, POLLOUT, 0};
+
+		if (poll(&pfd, 1, IRC_TICK_MS) > 0 && flush(irc) < 0)
+			break;
+	}
+	shutdown(irc->fd, SHUT_WR);
+}
+
+/* session runs one connection until it fails or stop is set. */
+static void session(struct irc *irc, tr_handler_fn fn, void *ctx,
+                    volatile sig_atomic_t *stop)
+{
+	session_reset(irc);
+	if (!irc->rd)
+		return;
+	irc->fd = sock_connect(irc, stop);
+	if (irc->fd < 0)
+		return;
+	irc->st.connects++;
+	irc->started_ms = irc->last_rx_ms = now_ms();
+	log_info("irc: connected to %s port %d", irc->host, irc->port);
+	send2(irc, "CAP", "LS", "302");
+	if (irc->pass)
+		send1(irc, "PASS", irc->pass);
+	send1(irc, "NICK", irc->me);
+	{
+		const char *p[4] = {irc->user, "0", "*", irc->realname};
+
+		send_cmd(irc, "USER", p, 4);
+	}
+	while (!*stop) {
+		struct pollfd pfd;
+		long long t = now_ms();
+		int rc;
+
+		if (!irc->registered && t - irc->started_ms > irc->register_ms) {
+			log_warn("irc: no welcome after %ld ms", irc->register_ms);
+			break;
+		}
+		if (irc->ping_sent_ms && t - irc->ping_sent_ms > irc->ping_timeout_ms) {
+			log_warn("irc: no answer to PING for %ld ms, the link is dead",
+			         irc->ping_timeout_ms);
+			break;
+		}
+		if (!irc->ping_sent_ms && t - irc->last_rx_ms > irc->ping_idle_ms) {
+			send1(irc, "PING", "faqbot");
+			irc->ping_sent_ms = t;
+			irc->st.pings_sent++;
+		}
+		if (irc->registered)
+			pace(irc, t);
+		if (flush(irc) < 0)
+			break;
+		pfd.fd = irc->fd;
+		pfd.events = POLLIN | (irc->wlen ? POLLOUT : 0);
+		pfd.revents = 0;
+		rc = poll(&pfd, 1, IRC_TICK_MS);
+		if (rc < 0 && errno != EINTR) {
+			log_warn("irc: poll: %s", strerror(errno));
+			break;
+		}
+		if (rc > 0 && (pfd.revents & (POLLIN | POLLHUP | POLLERR)) &&
+		    read_some(irc, fn, ctx) < 0)
+			break;
+	}
+	if (*stop)
+		quit(irc);
+	if (irc->fd >= 0)
+		close(irc->fd);
+	irc->fd = -1;
+	queue_clear(irc);
+}
+
+static unsigned long long rnd(struct irc *irc)
+{
+	/* xorshift64: jitter needs spread, not secrecy */
+	irc->rng ^= irc->rng << 13;
+	irc->rng ^= irc->rng >> 7;
+	irc->rng ^= irc->rng << 17;
+	return irc->rng;
+}
+
+/* backoff waits min * 2^attempt capped at max, jittered down to half of
+ * it (so many bots do not come back in step), and never less than half
+ * the minimum: no tight loop. */
+static void backoff(struct irc *irc, volatile sig_atomic_t *stop)
+{
+	long long d = irc->backoff_min_ms, end;
+	unsigned i;
+
+	for (i = 0; i < irc->attempt && d < irc->backoff_max_ms; i++)
+		d *= 2;
+	if (d > irc->backoff_max_ms)
+		d = irc->backoff_max_ms;
+	d = d / 2 + (long long)(rnd(irc) % (unsigned long long)(d / 2 + 1));
+	if (irc->attempt < 30)
+		irc->attempt++;
+	log_info("irc: reconnecting in %lld ms", d);
+	end = now_ms() + d;
+	while (!*stop && now_ms() < end) {
+		struct timespec ts = {0, IRC_TICK_MS * 1000000L};
+
+		nanosleep(&ts, NULL);
+	}
+}
+
+enum err irc_run(struct irc *irc, tr_handler_fn fn, void *ctx,
+                 volatile sig_atomic_t *stop)
+{
+	irc->errstr[0] = '\0';
+	while (!*stop) {
+		session(irc, fn, ctx, stop);
+		if (*stop)
+			break;
+		backoff(irc, stop);
+	}
+	return ERR_OK;
+}

@@ -1,0 +1,112 @@
+/* irc.h -- the IRC transport: a socket, registration, flood control,
+ * keep-alive and reconnect around the pure protocol layer of irc_parse.h.
+ *
+ * One connection to one server, many channels. Registration negotiates
+ * capabilities (CAP LS 302 ... CAP END), falls back to other nicks when
+ * the nick is taken, joins the channels (with keys), answers PING and sends
+ * its own after a silence, so a dead link is noticed; any fault ends the
+ * connection and the next one starts after a capped exponential backoff
+ * with jitter. Each member's PRIVMSG (formatting stripped, NOTICE and CTCP
+ * ignored but for a VERSION reply by NOTICE) goes to the handler; its reply
+ * is split into lines that fit 512 bytes with the bot's real prefix counted
+ * and sent through a token bucket, so a burst never gets the bot
+ * disconnected for flooding. A crisis alert goes by PRIVMSG to the
+ * moderators (nicks or a channel), naming the channel and the nick, never
+ * the message's text.
+ *
+ * Not here (yet): TLS and SASL -- for now only plain TCP to a loopback
+ * host is allowed, and irc_new refuses tls or SASL settings with a clear
+ * error; reading the config file (main.c); deciding what to answer (the
+ * core, through tr_handler_fn). */
+#ifndef FAQBOT_IRC_H
+#define FAQBOT_IRC_H
+
+#include <signal.h>
+#include <stddef.h>
+
+#include "err.h"
+#include "transport.h"
+
+/* Defaults, used where a config field is 0. */
+#define IRC_PORT_PLAIN 6667
+#define IRC_CONNECT_TIMEOUT_MS 15000L  /* TCP connect */
+#define IRC_REGISTER_TIMEOUT_MS 30000L /* connect to RPL_WELCOME */
+#define IRC_PING_IDLE_MS 120000L       /* silence before we send a PING */
+#define IRC_PING_TIMEOUT_MS 60000L     /* then silence before we give up */
+#define IRC_BACKOFF_MIN_MS 1000L       /* first reconnect delay (before jitter) */
+#define IRC_BACKOFF_MAX_MS 300000L     /* cap of the exponential backoff */
+#define IRC_FLOOD_BURST 4              /* lines sent at once after a quiet spell */
+#define IRC_FLOOD_INTERVAL_MS 2000L    /* then one line each interval */
+#define IRC_QUIT_WAIT_MS 1000L         /* how long QUIT may take on stop */
+
+/* Fixed limits. */
+#define IRC_NICK_MAX 64     /* a nick we send, with its NUL */
+#define IRC_LIST_MAX 64     /* channels, alternative nicks, moderators */
+#define IRC_SENDQ_MAX 2000  /* paced lines waiting; more are dropped, logged */
+#define IRC_WBUF_MAX 65536  /* bytes handed to the kernel not yet sent */
+#define IRC_NICK_TRIES 10   /* suffix fallbacks after the alternatives */
+
+struct irc_channel {
+	const char *name; /* "#support" */
+	const char *key;  /* or NULL */
+};
+
+/* Everything the transport needs. irc_new copies it all, so the caller may
+ * free its strings afterwards. Lists are arrays of n entries. */
+struct irc_config {
+	const char *host;             /* a loopback host for now */
+	int port;                     /* 0: IRC_PORT_PLAIN */
+	int tls;                      /* 1 is refused until TLS is implemented */
+	const char *nick;             /* "faqbot" */
+	const char *const *alt_nicks; /* tried in order on 433; then nick + "_", "1".. */
+	size_t n_alt_nicks;
+	const char *user;             /* or NULL: the nick */
+	const char *realname;         /* or NULL: "faqbot" */
+	const char *server_password;  /* PASS, or NULL */
+	const struct irc_channel *channels;
+	size_t n_channels;
+	const char *sasl_account;     /* refused until SASL is implemented */
+	const char *sasl_password;
+	const char *const *moderators; /* nicks, or a channel: crisis alerts */
+	size_t n_moderators;
+	long connect_timeout_ms;  /* 0: IRC_CONNECT_TIMEOUT_MS */
+	long register_timeout_ms; /* 0: IRC_REGISTER_TIMEOUT_MS */
+	long ping_idle_ms;        /* 0: IRC_PING_IDLE_MS */
+	long ping_timeout_ms;     /* 0: IRC_PING_TIMEOUT_MS */
+	long backoff_min_ms;      /* 0: IRC_BACKOFF_MIN_MS */
+	long backoff_max_ms;      /* 0: IRC_BACKOFF_MAX_MS */
+	int flood_burst;          /* 0: IRC_FLOOD_BURST */
+	long flood_interval_ms;   /* 0: IRC_FLOOD_INTERVAL_MS */
+};
+
+struct irc;
+
+/* irc_new checks cfg and makes a transport; nothing goes on the network
+ * yet. On failure *out is NULL and errbuf has one line saying what is
+ * wrong. */
+enum err irc_new(const struct irc_config *cfg, struct irc **out, char *errbuf,
+                 size_t errlen);
+
+/* irc_run connects and serves until *stop becomes non-zero (set it from a
+ * SIGINT/SIGTERM handler): then it sends QUIT, waits at most
+ * IRC_QUIT_WAIT_MS for it to leave, and returns ERR_OK, within two seconds
+ * of the signal. fn is called with ctx for each member's PRIVMSG. Network
+ * faults, a closed connection, garbage or a silent server are retried with
+ * capped exponential backoff and jitter, never returned. */
+enum err irc_run(struct irc *irc, tr_handler_fn fn, void *ctx,
+                 volatile sig_atomic_t *stop);
+
+/* irc_errstr: the last error, one line, borrowed; "" when none. */
+const char *irc_errstr(const struct irc *irc);
+
+/* Counters since irc_new, for tests and the bench. */
+struct irc_stats {
+	unsigned long connects, registrations, messages, replies, lines, alerts,
+	    dropped, bad_lines, pings_sent;
+};
+void irc_get_stats(const struct irc *irc, struct irc_stats *out);
+
+/* irc_free frees irc; NULL is a no-op. */
+void irc_free(struct irc *irc);
+
+#endif
