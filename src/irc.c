@@ -599,6 +599,30 @@ static void alert(struct irc *irc, const char *where, const char *nick, int dire
 		log_warn("irc: a crisis alert with no moderators configured");
 }
 
+/* ctcp_version queues the one CTCP reply we give. Not through say(): the
+ * splitter turns the \001 delimiters into spaces, as it should for text. */
+static void ctcp_version(struct irc *irc, const char *nick)
+{
+	const char *p[2] = {nick, "\001VERSION " IRC_VERSION_REPLY "\001"};
+	struct irc_lines l = IRC_LINES_INIT;
+	char line[IRC_LINE_MAX + 1];
+	size_t len;
+
+	if (irc_build(line, sizeof(line), &len, "NOTICE", p, 2) != ERR_OK)
+		return;
+	l.v = malloc(sizeof(char *));
+	if (!l.v)
+		return;
+	l.v[0] = strdup(line);
+	if (!l.v[0]) {
+		free(l.v);
+		return;
+	}
+	l.n = l.cap = 1;
+	irc->st.lines++;
+	queue_lines(irc, &l);
+}
+
 static void on_privmsg(struct irc *irc, const struct irc_msg *m, tr_handler_fn fn,
                        void *ctx)
 {
@@ -625,7 +649,7 @@ static void on_privmsg(struct irc *irc, const struct irc_msg *m, tr_handler_fn f
 	}
 	if (irc_ctcp_parse(m->params[1], &ctcp)) {
 		if (!strcmp(ctcp.command, "VERSION"))
-			say(irc, "NOTICE", m->nick, "\001VERSION " IRC_VERSION_REPLY "\001");
+			ctcp_version(irc, m->nick);
 		return;
 	}
 	len = strlen(m->params[1]);
