@@ -28,6 +28,7 @@
 #define IRC_RECV_CHUNK 4096    /* bytes read a recv() */
 #define IRC_ERRSTR_MAX 256
 #define IRC_CHANTYPES_MAX 16
+#define IRC_STABLE_MS 60000L /* a session this long resets the backoff */
 #define IRC_VERSION_REPLY "faqbot (a support-group FAQ bot)"
 
 struct irc {
@@ -56,7 +57,7 @@ struct irc {
 	size_t nick_try; /* 0: nick; 1..n_alt: alternatives; then suffixes */
 	char chantypes[IRC_CHANTYPES_MAX];
 	int cap_done;
-	long long last_rx_ms, ping_sent_ms, started_ms;
+	long long last_rx_ms, ping_sent_ms, started_ms, registered_ms;
 	int closing; /* the server sent ERROR, or we sent QUIT */
 	char wbuf[IRC_WBUF_MAX];
 	size_t wlen;
@@ -726,8 +727,8 @@ static int on_line(struct irc *irc, const struct irc_msg *m, tr_handler_fn fn, v
 		}
 	} else if (!strcmp(c, "001")) {
 		irc->registered = 1;
+		irc->registered_ms = now_ms();
 		irc->st.registrations++;
-		irc->attempt = 0;
 		if (m->nparams >= 1 && nick_ok(m->params[0]))
 			snprintf(irc->me, sizeof(irc->me), "%s", m->params[0]);
 		log_info("irc: registered as %s", irc->me);
@@ -911,6 +912,11 @@ static void session(struct irc *irc, tr_handler_fn fn, void *ctx,
 	}
 	if (*stop)
 		quit(irc);
+	/* Only a connection that lasted resets the backoff: a server that
+	 * welcomes the bot and drops it at once must not get a reconnect a
+	 * second. */
+	if (irc->registered && now_ms() - irc->registered_ms >= IRC_STABLE_MS)
+		irc->attempt = 0;
 	if (irc->fd >= 0)
 		close(irc->fd);
 	irc->fd = -1;

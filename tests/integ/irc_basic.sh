@@ -6,6 +6,7 @@
 # control, a server restart, and SIGTERM.
 . "$(dirname "$0")/irc_lib.inc"
 
+need_ngircd
 build_driver || { echo "# could not build the driver"; exit 1; }
 start_ircd
 

@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# irc_faults.sh -- the IRC transport against a misbehaving server (a Python
+# stand-in, since ngircd behaves): garbage, NUL bytes and an over-long line
+# do not stop the bot from answering; a server that stops answering is
+# noticed by the bot's own PING and left; a server that drops every
+# connection gets reconnects spaced by the backoff, not a storm; settings
+# the transport cannot honour yet are refused with a clear error.
+. "$(dirname "$0")/irc_lib.inc"
+
+build_driver || { echo "# could not build the driver"; exit 1; }
+
+cat >"$T/fakeircd.py" <<'PY'
+# Connection 1: welcome, garbage, a question, then silence (no PONG).
+# Connections 2 and later: closed at once. Every event goes to the log.
+import socket, sys, threading, time
+port_file, log_file = sys.argv[1], sys.argv[2]
+log = open(log_file, "a", buffering=1)
+srv = socket.socket(); srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind(("127.0.0.1", 0)); srv.listen(16)
+open(port_file + ".tmp", "w").write(str(srv.getsockname()[1]))
+import os; os.rename(port_file + ".tmp", port_file)
+n = 0
+def first(c):
+    buf = b""
+    c.settimeout(30)
+    while b"USER " not in buf:
+        d = c.recv(4096)
+        if not d: return
+        buf += d
+    c.sendall(b":fake 001 faqbot :Welcome faqbot!u@h\r\n")
+    c.sendall(b"\x00\xff\xfe garbage \x01\x02\r\n")
+    c.sendall(b":fake PRIVMSG\r\n" + b"\r\n" + b":\r\n" + b"@@@ ::: \r\n")
+    c.sendall(b":x!y@z PRIVMSG #c :" + b"A" * 20000 + b"\r\n")
+    c.sendall(b":x!y@z PRIVMSG faqbot :" + b"B" * 700 + b"?\r\n")
+    c.sendall(b":x!y@z PRIVMSG faqbot :after the garbage #1?\r\n")
+    t_end = time.time() + 30
+    while time.time() < t_end:
+        try:
+            d = c.recv(4096)
+        except socket.timeout:
+            break
+        if not d: break
+        buf += d
+        while b"\n" in buf:
+            line, buf = buf.split(b"\n", 1)
+            log.write("recv1 %s\n" % line.decode("utf-8", "replace").rstrip("\r"))
+    log.write("closed1 %.1f\n" % time.time())
+while True:
+    c, _ = srv.accept()
+    n += 1
+    log.write("conn %d %.2f\n" % (n, time.time()))
+    if n == 1:
+        threading.Thread(target=first, args=(c,), daemon=True).start()
+    else:
+        c.close()
+PY
+python3 "$T/fakeircd.py" "$T/fport" "$T/fake.log" >"$T/fake.out" 2>&1 &
+EXTRA_PIDS+=($!)
+for _ in $(seq 100); do [ -s "$T/fport" ] && break; sleep 0.05; done
+[ -s "$T/fport" ] || { echo "# the fake server did not start"; exit 1; }
+PORT=$(cat "$T/fport")
+
+start_bot --nick faqbot --chan '#c' --ping-idle-ms 1500 --ping-timeout-ms 1500 \
+	--backoff-min-ms 1000 --backoff-max-ms 2000
+
+waitfor() { # waitfor SECONDS CMD...: until CMD succeeds
+	local n=$(($1 * 10))
+	shift
+	while [ "$n" -gt 0 ]; do
+		"$@" && return 0
+		sleep 0.1
+		n=$((n - 1))
+	done
+	return 1
+}
+check "garbage, NUL bytes and over-long lines: the bot still answers the next question" \
+	waitfor 10 grep -q "recv1 PRIVMSG x :ANSWER #1" "$T/fake.log"
+check "a silent server gets the bot's own PING" \
+	waitfor 10 grep -q "recv1 PING" "$T/fake.log"
+check "then the bot gives up on it and connects again" \
+	waitfor 10 grep -q "^conn 2 " "$T/fake.log"
+kill -0 "$BOT_PID" 2>/dev/null && ok "the bot is still running" || notok "the bot is still running"
+sleep 6
+n=$(grep -c "^conn " "$T/fake.log")
+# 6 s of refused sessions, delays of 0.5-1, 1-2, 1-2, 1-2 s: about 4-6
+check "a server that drops every connection: $((n - 1)) reconnects in 6 s, not a storm" \
+	test "$n" -ge 3 -a "$n" -le 10
+stop_bot
+check "SIGTERM during the backoff: exit 0 within 2 s (${STOP_MS} ms)" \
+	test "$STOP_RC" = 0 -a "$STOP_MS" -lt 2000
+
+for bad in "--tls 1:TLS is not implemented" "--host 192.0.2.1:loopback" \
+	"--chan nochan:channel" "--mod a,b:moderator"; do
+	opt=${bad%%:*} want=${bad#*:}
+	# shellcheck disable=SC2086
+	out=$("$DRIVER" --host 127.0.0.1 --port 1 --nick faqbot $opt 2>&1)
+	rc=$?
+	check "refused with a clear error: $opt ($(printf '%s' "$out" | head -1))" \
+		test "$rc" = 1 -a -n "$(printf '%s' "$out" | grep -F "$want")"
+done
+finish
