@@ -1174,6 +1174,20 @@ void faq_free(struct faq *faq)
 	free(faq);
 }
 
+void faq_drop_examples(struct faq *faq)
+{
+	size_t i;
+
+	for (i = 0; i < faq->nentries; i++) {
+		struct faq_entry *e = &faq->entries[i];
+
+		free_samples(e->examples, e->nexamples);
+		free_samples(e->counter, e->ncounter);
+		e->examples = e->counter = NULL;
+		e->nexamples = e->ncounter = 0;
+	}
+}
+
 const struct faq_entry *faq_find(const struct faq *faq, const char *id)
 {
 	size_t i;

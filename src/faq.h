@@ -104,6 +104,10 @@ void faq_free(struct faq *faq);
  * parser alone, for fuzzing and tests. Returns ERR_NOMEM only. */
 enum err faq_parse_text(const char *name, const char *text, size_t len, struct faq_diags *d);
 
+/* faq_drop_examples frees the examples and not_examples of every entry:
+ * only `check` reads them, and a long-running bot need not keep them. */
+void faq_drop_examples(struct faq *faq);
+
 /* faq_find returns the entry with that id, or NULL. Borrowed. */
 const struct faq_entry *faq_find(const struct faq *faq, const char *id);
 

@@ -667,6 +667,10 @@ static int cmd_run(struct opts *o, int argc, char **argv)
 			config_free(cfg);
 			return EXIT_CONFIG;
 		}
+	/* serving needs neither the examples (check reads them) nor the heap
+	 * pages loading left free */
+	faq_drop_examples(faq);
+	malloc_trim(0);
 	log_info("start faq=%s entries=%zu region=%s", o->faq_dir ? o->faq_dir : default_faq_dir(),
 		 faq->nentries, o->region ? o->region : faq->default_region);
 	rc = run_matrix(faq, cfg, o->region);
