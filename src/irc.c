@@ -23,18 +23,20 @@
 
 #include "irc_parse.h"
 #include "log.h"
+#include "ssl_dl.h"
 
 #define IRC_TICK_MS 100        /* poll() slice: how fast stop is noticed */
 #define IRC_RECV_CHUNK 4096    /* bytes read a recv() */
-#define IRC_ERRSTR_MAX 256
+#define IRC_ERRSTR_MAX 512
 #define IRC_CHANTYPES_MAX 16
 #define IRC_STABLE_MS 60000L /* a session this long resets the backoff */
 #define IRC_VERSION_REPLY "faqbot (a support-group FAQ bot)"
 
 struct irc {
 	/* config, owned copies */
-	char *host, *nick, *user, *realname, *pass;
-	int port;
+	char *host, *nick, *user, *realname, *pass, *ca_file;
+	int port, tls;
+	void *ssl_ctx; /* with tls: one context for every connection */
 	char **alt_nicks;
 	size_t n_alt_nicks;
 	char **chan_names, **chan_keys;
@@ -47,6 +49,7 @@ struct irc {
 
 	/* session */
 	int fd;
+	void *ssl; /* with tls: this connection's */
 	struct irc_reader *rd;
 	struct irc_msg msg;
 	char me[IRC_NICK_MAX];
@@ -148,6 +151,11 @@ void irc_free(struct irc *irc)
 	free(irc->user);
 	free(irc->realname);
 	free(irc->pass);
+	free(irc->ca_file);
+	if (irc->ssl)
+		ssl_dl.ssl_free(irc->ssl);
+	if (irc->ssl_ctx)
+		ssl_dl.ctx_free(irc->ssl_ctx);
 	free_list(irc->alt_nicks, irc->n_alt_nicks);
 	free_list(irc->chan_names, irc->n_channels);
 	free_list(irc->chan_keys, irc->n_channels);
@@ -161,6 +169,163 @@ void irc_free(struct irc *irc)
 	if (irc->fd >= 0)
 		close(irc->fd);
 	free(irc);
+}
+
+/* ---- TLS ---- */
+
+/* tls_why writes OpenSSL's reason for the last failure into buf. */
+static void tls_why(char *buf, size_t len)
+{
+	unsigned long e = ssl_dl.err_get_error();
+
+	if (e)
+		ssl_dl.err_error_string_n(e, buf, len);
+	else
+		snprintf(buf, len, "%s", errno ? strerror(errno) : "connection closed");
+	ssl_dl.err_clear_error();
+}
+
+/* tls_setup loads libssl and makes the one context: TLS 1.2 or later, the
+ * peer verified against the system's trust store or the named file. */
+static enum err tls_setup(struct irc *irc, char *errbuf, size_t errlen)
+{
+	char why[256];
+
+	if (ssl_dl_load(why, sizeof(why)) != ERR_OK) {
+		errf(errbuf, errlen, "irc: TLS: %s", why);
+		return ERR_NOTFOUND;
+	}
+	irc->ssl_ctx = ssl_dl.ctx_new(ssl_dl.tls_client_method());
+	if (!irc->ssl_ctx) {
+		tls_why(why, sizeof(why));
+		errf(errbuf, errlen, "irc: TLS: %s", why);
+		return ERR_NOMEM;
+	}
+	ssl_dl.ctx_ctrl(irc->ssl_ctx, SSL_DL_CTRL_SET_MIN_PROTO_VERSION, SSL_DL_TLS1_2_VERSION,
+	                NULL);
+	/* irc.c's write buffer moves and grows between retries of a write */
+	ssl_dl.ctx_ctrl(irc->ssl_ctx, SSL_DL_CTRL_MODE,
+	                SSL_DL_MODE_ENABLE_PARTIAL_WRITE | SSL_DL_MODE_ACCEPT_MOVING_WRITE_BUFFER,
+	                NULL);
+	ssl_dl.ctx_set_verify(irc->ssl_ctx, SSL_DL_VERIFY_PEER, NULL);
+	if (irc->ca_file ? ssl_dl.ctx_load_verify_locations(irc->ssl_ctx, irc->ca_file, NULL) != 1
+	                 : ssl_dl.ctx_set_default_verify_paths(irc->ssl_ctx) != 1) {
+		tls_why(why, sizeof(why));
+		errf(errbuf, errlen, "irc: TLS: cannot load %s: %s",
+		     irc->ca_file ? irc->ca_file : "the system's certificates", why);
+		return ERR_INVALID;
+	}
+	return ERR_OK;
+}
+
+/* An IP literal gets its address checked against the certificate and no
+ * SNI (RFC 6066 allows host names only). */
+static int host_is_ip(const char *h)
+{
+	return strchr(h, ':') || strspn(h, "0123456789.") == strlen(h);
+}
+
+/* tls_handshake runs the handshake on the connected socket, polling; -1
+ * on failure, with the reason (a certificate not trusted, a name that does
+ * not match...) logged and kept in errstr. */
+static int tls_handshake(struct irc *irc, volatile sig_atomic_t *stop)
+{
+	long long deadline = now_ms() + irc->connect_ms;
+	char why[256];
+
+	irc->ssl = ssl_dl.ssl_new(irc->ssl_ctx);
+	if (!irc->ssl || ssl_dl.set_fd(irc->ssl, irc->fd) != 1)
+		goto fail;
+	if (host_is_ip(irc->host)) {
+		if (ssl_dl.param_set1_ip_asc(ssl_dl.get0_param(irc->ssl), irc->host) != 1)
+			goto fail;
+	} else if (ssl_dl.set1_host(irc->ssl, irc->host) != 1 ||
+	           ssl_dl.ssl_ctrl(irc->ssl, SSL_DL_CTRL_SET_TLSEXT_HOSTNAME,
+	                           SSL_DL_TLSEXT_NAMETYPE_HOST_NAME, irc->host) != 1) {
+		goto fail;
+	}
+	for (;;) {
+		struct pollfd pfd = {irc->fd, 0, 0};
+		long long left = deadline - now_ms();
+		int rc, e;
+
+		errno = 0;
+		rc = ssl_dl.connect(irc->ssl);
+		if (rc == 1)
+			return 0;
+		e = ssl_dl.get_error(irc->ssl, rc);
+		if (e == SSL_DL_ERROR_WANT_READ)
+			pfd.events = POLLIN;
+		else if (e == SSL_DL_ERROR_WANT_WRITE)
+			pfd.events = POLLOUT;
+		else
+			break;
+		if (*stop || left <= 0) {
+			snprintf(why, sizeof(why), "timed out");
+			goto report;
+		}
+		poll(&pfd, 1, left < IRC_TICK_MS ? (int)left : IRC_TICK_MS);
+	}
+fail:
+	if (irc->ssl && ssl_dl.get_verify_result(irc->ssl) != SSL_DL_X509_V_OK) {
+		snprintf(why, sizeof(why), "certificate verify failed: %s",
+		         ssl_dl.verify_cert_error_string(ssl_dl.get_verify_result(irc->ssl)));
+		ssl_dl.err_clear_error();
+	} else {
+		tls_why(why, sizeof(why));
+	}
+report:
+	snprintf(irc->errstr, sizeof(irc->errstr), "irc: TLS with %s port %d: %s", irc->host,
+	         irc->port, why);
+	log_error("%s", irc->errstr);
+	return -1;
+}
+
+/* io_recv and io_send: recv()/send() or their TLS forms, with the same
+ * contract: > 0 bytes, 0 closed (recv only), -1 with errno EAGAIN for "not
+ * now", -1 with another errno for a dead connection. */
+static ssize_t io_recv(struct irc *irc, char *buf, size_t len)
+{
+	int n, e;
+
+	if (!irc->ssl)
+		return recv(irc->fd, buf, len, 0);
+	errno = 0;
+	n = ssl_dl.read(irc->ssl, buf, (int)len);
+	if (n > 0)
+		return n;
+	e = ssl_dl.get_error(irc->ssl, n);
+	if (e == SSL_DL_ERROR_WANT_READ || e == SSL_DL_ERROR_WANT_WRITE) {
+		errno = EAGAIN;
+		return -1;
+	}
+	ssl_dl.err_clear_error();
+	if (e == SSL_DL_ERROR_ZERO_RETURN || (e == SSL_DL_ERROR_SYSCALL && errno == 0))
+		return 0;
+	if (!errno)
+		errno = EPROTO;
+	return -1;
+}
+
+static ssize_t io_send(struct irc *irc, const char *buf, size_t len)
+{
+	int n, e;
+
+	if (!irc->ssl)
+		return send(irc->fd, buf, len, MSG_NOSIGNAL);
+	errno = 0;
+	n = ssl_dl.write(irc->ssl, buf, (int)len);
+	if (n > 0)
+		return n;
+	e = ssl_dl.get_error(irc->ssl, n);
+	if (e == SSL_DL_ERROR_WANT_READ || e == SSL_DL_ERROR_WANT_WRITE) {
+		errno = EAGAIN;
+		return -1;
+	}
+	ssl_dl.err_clear_error();
+	if (!errno)
+		errno = EPIPE;
+	return -1;
 }
 
 static long pick(long v, long def)
@@ -182,17 +347,16 @@ enum err irc_new(const struct irc_config *cfg, struct irc **out, char *errbuf,
 		errf(errbuf, errlen, "irc: no server host (host = irc.example.org)");
 		return ERR_INVALID;
 	}
-	if (cfg->tls) {
-		errf(errbuf, errlen,
-		     "irc: TLS is not implemented yet; for now only plain TCP to a loopback "
-		     "server (tls = off, host = 127.0.0.1)");
-		return ERR_INVALID;
-	}
-	if (!host_is_loopback(cfg->host)) {
+	if (!cfg->tls && !host_is_loopback(cfg->host)) {
 		errf(errbuf, errlen,
 		     "irc: host %s: plain TCP is allowed only to a loopback host "
-		     "(127.0.0.1, ::1, localhost), and TLS is not implemented yet",
+		     "(127.0.0.1, ::1, localhost); turn tls on",
 		     cfg->host);
+		return ERR_INVALID;
+	}
+	if (cfg->tls_ca_file && (!cfg->tls || access(cfg->tls_ca_file, R_OK) != 0)) {
+		errf(errbuf, errlen, "irc: tls_ca_file %s: %s", cfg->tls_ca_file,
+		     cfg->tls ? strerror(errno) : "only with tls on");
 		return ERR_INVALID;
 	}
 	if (cfg->sasl_account || cfg->sasl_password) {
@@ -255,7 +419,9 @@ enum err irc_new(const struct irc_config *cfg, struct irc **out, char *errbuf,
 	irc->user = dup_or_null(cfg->user ? cfg->user : cfg->nick, &bad);
 	irc->realname = dup_or_null(cfg->realname ? cfg->realname : "faqbot", &bad);
 	irc->pass = dup_or_null(cfg->server_password, &bad);
-	irc->port = cfg->port ? cfg->port : IRC_PORT_PLAIN;
+	irc->ca_file = dup_or_null(cfg->tls_ca_file, &bad);
+	irc->tls = cfg->tls != 0;
+	irc->port = cfg->port ? cfg->port : cfg->tls ? IRC_PORT_TLS : IRC_PORT_PLAIN;
 	irc->alt_nicks = calloc(cfg->n_alt_nicks + 1, sizeof(char *));
 	irc->chan_names = calloc(cfg->n_channels + 1, sizeof(char *));
 	irc->chan_keys = calloc(cfg->n_channels + 1, sizeof(char *));
@@ -288,6 +454,10 @@ enum err irc_new(const struct irc_config *cfg, struct irc **out, char *errbuf,
 		irc->backoff_max_ms = irc->backoff_min_ms;
 	irc->flood_burst = cfg->flood_burst > 0 ? cfg->flood_burst : IRC_FLOOD_BURST;
 	irc->flood_interval_ms = pick(cfg->flood_interval_ms, IRC_FLOOD_INTERVAL_MS);
+	if (irc->tls && tls_setup(irc, errbuf, errlen) != ERR_OK) {
+		irc_free(irc);
+		return ERR_INVALID;
+	}
 	irc->rng = (unsigned long long)now_ms() * 6364136223846793005ULL ^
 	           (unsigned long long)getpid() ^ 0x9e3779b97f4a7c15ULL;
 	*out = irc;
@@ -445,7 +615,7 @@ static void pace(struct irc *irc, long long t)
 static int flush(struct irc *irc)
 {
 	while (irc->wlen) {
-		ssize_t n = send(irc->fd, irc->wbuf, irc->wlen, MSG_NOSIGNAL);
+		ssize_t n = io_send(irc, irc->wbuf, irc->wlen);
 
 		if (n < 0) {
 			if (errno == EINTR)
@@ -787,7 +957,7 @@ static int read_some(struct irc *irc, tr_handler_fn fn, void *ctx)
 	ssize_t n;
 	size_t off = 0;
 
-	n = recv(irc->fd, buf, sizeof(buf), 0);
+	n = io_recv(irc, buf, sizeof(buf));
 	if (n < 0)
 		return errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
 	if (n == 0) {
@@ -821,6 +991,9 @@ static void session_reset(struct irc *irc)
 	if (irc->fd >= 0)
 		close(irc->fd);
 	irc->fd = -1;
+	if (irc->ssl)
+		ssl_dl.ssl_free(irc->ssl);
+	irc->ssl = NULL;
 	irc_reader_free(irc->rd);
 	irc->rd = irc_reader_new();
 	irc->wlen = 0;
@@ -850,6 +1023,8 @@ static void quit(struct irc *irc)
 		if (poll(&pfd, 1, IRC_TICK_MS) > 0 && flush(irc) < 0)
 			break;
 	}
+	if (irc->ssl)
+		ssl_dl.shutdown(irc->ssl); /* close_notify, best effort */
 	shutdown(irc->fd, SHUT_WR);
 }
 
@@ -863,6 +1038,8 @@ static void session(struct irc *irc, tr_handler_fn fn, void *ctx,
 	irc->fd = sock_connect(irc, stop);
 	if (irc->fd < 0)
 		return;
+	if (irc->tls && tls_handshake(irc, stop) < 0)
+		goto out;
 	irc->st.connects++;
 	irc->started_ms = irc->last_rx_ms = now_ms();
 	log_info("irc: connected to %s port %d", irc->host, irc->port);
@@ -909,14 +1086,22 @@ static void session(struct irc *irc, tr_handler_fn fn, void *ctx,
 		if (rc > 0 && (pfd.revents & (POLLIN | POLLHUP | POLLERR)) &&
 		    read_some(irc, fn, ctx) < 0)
 			break;
+		/* TLS may hold decrypted bytes poll() cannot see */
+		if (irc->ssl && ssl_dl.pending(irc->ssl) > 0 && read_some(irc, fn, ctx) < 0)
+			break;
 	}
 	if (*stop)
 		quit(irc);
+out:
 	/* Only a connection that lasted resets the backoff: a server that
 	 * welcomes the bot and drops it at once must not get a reconnect a
 	 * second. */
 	if (irc->registered && now_ms() - irc->registered_ms >= IRC_STABLE_MS)
 		irc->attempt = 0;
+	if (irc->ssl) {
+		ssl_dl.ssl_free(irc->ssl);
+		irc->ssl = NULL;
+	}
 	if (irc->fd >= 0)
 		close(irc->fd);
 	irc->fd = -1;

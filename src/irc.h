@@ -14,10 +14,14 @@
  * moderators (nicks or a channel), naming the channel and the nick, never
  * the message's text.
  *
- * Not here (yet): TLS and SASL -- for now only plain TCP to a loopback
- * host is allowed, and irc_new refuses tls or SASL settings with a clear
- * error; reading the config file (main.c); deciding what to answer (the
- * core, through tr_handler_fn). */
+ * TLS is OpenSSL's libssl, loaded at run time (ssl_dl.h): the certificate
+ * is verified against the system's trust store or the one file the config
+ * names, and so is the host name (or IP address), with SNI. Plain TCP is
+ * allowed only to a loopback host, where nobody sits between.
+ *
+ * Not here (yet): SASL (irc_new refuses it with a clear error); reading
+ * the config file (main.c); deciding what to answer (the core, through
+ * tr_handler_fn). */
 #ifndef FAQBOT_IRC_H
 #define FAQBOT_IRC_H
 
@@ -29,6 +33,7 @@
 
 /* Defaults, used where a config field is 0. */
 #define IRC_PORT_PLAIN 6667
+#define IRC_PORT_TLS 6697
 #define IRC_CONNECT_TIMEOUT_MS 15000L  /* TCP connect */
 #define IRC_REGISTER_TIMEOUT_MS 30000L /* connect to RPL_WELCOME */
 #define IRC_PING_IDLE_MS 120000L       /* silence before we send a PING */
@@ -54,9 +59,11 @@ struct irc_channel {
 /* Everything the transport needs. irc_new copies it all, so the caller may
  * free its strings afterwards. Lists are arrays of n entries. */
 struct irc_config {
-	const char *host;             /* a loopback host for now */
-	int port;                     /* 0: IRC_PORT_PLAIN */
-	int tls;                      /* 1 is refused until TLS is implemented */
+	const char *host;             /* with tls 0, a loopback host */
+	int port;                     /* 0: IRC_PORT_TLS, or IRC_PORT_PLAIN */
+	int tls;                      /* 1: TLS, verified */
+	const char *tls_ca_file;      /* PEM certificates to trust instead of the
+	                               * system's (a self-signed server's), or NULL */
 	const char *nick;             /* "faqbot" */
 	const char *const *alt_nicks; /* tried in order on 433; then nick + "_", "1".. */
 	size_t n_alt_nicks;

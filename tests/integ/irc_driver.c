@@ -16,6 +16,7 @@
  *              [--mod NICK|CHAN]... [--user U] [--pass-env VAR]
  *              [--ping-idle-ms N] [--ping-timeout-ms N] [--backoff-min-ms N]
  *              [--backoff-max-ms N] [--burst N] [--interval-ms N] [--tls 1]
+ *              [--ca-file PEM]
  *
  * Exit: 0 after SIGINT/SIGTERM, 1 with one line on standard error. */
 #include <signal.h>
@@ -148,6 +149,8 @@ int main(int argc, char **argv)
 			cfg.port = (int)num_arg(v);
 		else if (!strcmp(k, "--tls"))
 			cfg.tls = (int)num_arg(v);
+		else if (!strcmp(k, "--ca-file"))
+			cfg.tls_ca_file = v;
 		else if (!strcmp(k, "--nick"))
 			cfg.nick = v;
 		else if (!strcmp(k, "--user"))

@@ -89,9 +89,9 @@ stop_bot
 check "SIGTERM during the backoff: exit 0 within 2 s (${STOP_MS} ms)" \
 	test "$STOP_RC" = 0 -a "$STOP_MS" -lt 2000
 
-for bad in "--tls 1:TLS is not implemented" "--host 192.0.2.1:loopback" \
+for bad in "--tls 1 --ca-file /nonexistent:tls_ca_file" "--host 192.0.2.1:loopback" \
 	"--chan nochan:channel" "--mod a,b:moderator"; do
-	opt=${bad%%:*} want=${bad#*:}
+	opt=${bad%:*} want=${bad##*:}
 	# shellcheck disable=SC2086
 	out=$("$DRIVER" --host 127.0.0.1 --port 1 --nick faqbot $opt 2>&1)
 	rc=$?
