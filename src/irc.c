@@ -29,12 +29,15 @@
 #define IRC_RECV_CHUNK 4096    /* bytes read a recv() */
 #define IRC_ERRSTR_MAX 512
 #define IRC_CHANTYPES_MAX 16
+#define IRC_SASL_CHUNK 400     /* AUTHENTICATE payload a line (sasl-3.1) */
+#define IRC_SASL_RAW_MAX 1024  /* account, account and password, with NULs */
 #define IRC_STABLE_MS 60000L /* a session this long resets the backoff */
 #define IRC_VERSION_REPLY "faqbot (a support-group FAQ bot)"
 
 struct irc {
 	/* config, owned copies */
 	char *host, *nick, *user, *realname, *pass, *ca_file;
+	char *sasl_account, *sasl_password;
 	int port, tls;
 	void *ssl_ctx; /* with tls: one context for every connection */
 	char **alt_nicks;
@@ -60,6 +63,9 @@ struct irc {
 	size_t nick_try; /* 0: nick; 1..n_alt: alternatives; then suffixes */
 	char chantypes[IRC_CHANTYPES_MAX];
 	int cap_done;
+	int sasl_offered;
+	int sasl_state; /* 0 none, 1 REQ sent, 2 PLAIN sent, 3 sent, 4 logged in */
+	int fatal;
 	long long last_rx_ms, ping_sent_ms, started_ms, registered_ms;
 	int closing; /* the server sent ERROR, or we sent QUIT */
 	char wbuf[IRC_WBUF_MAX];
@@ -152,6 +158,11 @@ void irc_free(struct irc *irc)
 	free(irc->realname);
 	free(irc->pass);
 	free(irc->ca_file);
+	free(irc->sasl_account);
+	if (irc->sasl_password) {
+		memset(irc->sasl_password, 0, strlen(irc->sasl_password));
+		free(irc->sasl_password);
+	}
 	if (irc->ssl)
 		ssl_dl.ssl_free(irc->ssl);
 	if (irc->ssl_ctx)
@@ -359,8 +370,14 @@ enum err irc_new(const struct irc_config *cfg, struct irc **out, char *errbuf,
 		     cfg->tls ? strerror(errno) : "only with tls on");
 		return ERR_INVALID;
 	}
-	if (cfg->sasl_account || cfg->sasl_password) {
-		errf(errbuf, errlen, "irc: SASL is not implemented yet (it needs TLS)");
+	if (!cfg->sasl_account != !cfg->sasl_password) {
+		errf(errbuf, errlen, "irc: SASL needs both an account and a password");
+		return ERR_INVALID;
+	}
+	if (cfg->sasl_account &&
+	    (!*cfg->sasl_account || !*cfg->sasl_password ||
+	     2 * strlen(cfg->sasl_account) + strlen(cfg->sasl_password) + 2 > IRC_SASL_RAW_MAX)) {
+		errf(errbuf, errlen, "irc: the SASL account or password is empty or too long");
 		return ERR_INVALID;
 	}
 	if (cfg->port < 0 || cfg->port > 65535) {
@@ -420,6 +437,8 @@ enum err irc_new(const struct irc_config *cfg, struct irc **out, char *errbuf,
 	irc->realname = dup_or_null(cfg->realname ? cfg->realname : "faqbot", &bad);
 	irc->pass = dup_or_null(cfg->server_password, &bad);
 	irc->ca_file = dup_or_null(cfg->tls_ca_file, &bad);
+	irc->sasl_account = dup_or_null(cfg->sasl_account, &bad);
+	irc->sasl_password = dup_or_null(cfg->sasl_password, &bad);
 	irc->tls = cfg->tls != 0;
 	irc->port = cfg->port ? cfg->port : cfg->tls ? IRC_PORT_TLS : IRC_PORT_PLAIN;
 	irc->alt_nicks = calloc(cfg->n_alt_nicks + 1, sizeof(char *));
@@ -869,6 +888,132 @@ static void on_isupport(struct irc *irc, const struct irc_msg *m)
 			         m->params[i] + 10);
 }
 
+/* ---- capabilities and SASL ---- */
+
+/* fatal ends the session and irc_run: something a reconnect cannot fix
+ * (a refused SASL login), so retrying would only hammer the server. */
+static int fatal(struct irc *irc, const char *why)
+{
+	snprintf(irc->errstr, sizeof(irc->errstr), "irc: %s", why);
+	log_error("%s", irc->errstr);
+	irc->fatal = 1;
+	return -1;
+}
+
+static void cap_end(struct irc *irc)
+{
+	if (!irc->cap_done) {
+		send1(irc, "CAP", "END");
+		irc->cap_done = 1;
+	}
+}
+
+/* has_cap says whether the space-separated list holds name (or name=...). */
+static int has_cap(const char *list, const char *name)
+{
+	size_t n = strlen(name);
+	const char *p = list;
+
+	while (*p) {
+		size_t w;
+
+		p += strspn(p, " ");
+		w = strcspn(p, " ");
+		if (w >= n && !strncmp(p, name, n) && (w == n || p[n] == '='))
+			return 1;
+		p += w;
+	}
+	return 0;
+}
+
+static int on_cap(struct irc *irc, const struct irc_msg *m)
+{
+	const char *sub = m->nparams >= 2 ? m->params[1] : "";
+	const char *list = m->nparams >= 3 ? m->params[m->nparams - 1] : "";
+
+	if (!strcmp(sub, "LS")) {
+		/* CAP * LS [*] :caps -- "*" before the list means more follows */
+		int more = m->nparams >= 4 && !strcmp(m->params[2], "*");
+
+		if (has_cap(list, "sasl"))
+			irc->sasl_offered = 1;
+		if (more || irc->cap_done || irc->sasl_state)
+			return 0;
+		if (!irc->sasl_account) {
+			cap_end(irc);
+			return 0;
+		}
+		if (!irc->sasl_offered)
+			return fatal(irc, "SASL: the server does not offer it (no sasl capability)");
+		send2(irc, "CAP", "REQ", "sasl");
+		irc->sasl_state = 1;
+	} else if (!strcmp(sub, "ACK") && irc->sasl_state == 1 && has_cap(list, "sasl")) {
+		send1(irc, "AUTHENTICATE", "PLAIN");
+		irc->sasl_state = 2;
+	} else if (!strcmp(sub, "NAK") && irc->sasl_state == 1) {
+		return fatal(irc, "SASL: the server refused the sasl capability");
+	}
+	return 0;
+}
+
+static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/* b64_encode writes in (n bytes) as base64 into out (cap bytes); the
+ * length, or 0 when it does not fit. */
+static size_t b64_encode(const unsigned char *in, size_t n, char *out, size_t cap)
+{
+	size_t i, o = 0;
+
+	if ((n + 2) / 3 * 4 + 1 > cap)
+		return 0;
+	for (i = 0; i < n; i += 3) {
+		unsigned v = (unsigned)in[i] << 16;
+
+		if (i + 1 < n)
+			v |= (unsigned)in[i + 1] << 8;
+		if (i + 2 < n)
+			v |= in[i + 2];
+		out[o++] = b64[v >> 18 & 63];
+		out[o++] = b64[v >> 12 & 63];
+		out[o++] = i + 1 < n ? b64[v >> 6 & 63] : '=';
+		out[o++] = i + 2 < n ? b64[v & 63] : '=';
+	}
+	out[o] = '\0';
+	return o;
+}
+
+/* sasl_plain answers "AUTHENTICATE +" with account\0account\0password in
+ * base64, in chunks of IRC_SASL_CHUNK and a "+" after a full last chunk
+ * (ircv3 sasl-3.1). The secret is wiped from the stack after. */
+static int sasl_plain(struct irc *irc)
+{
+	unsigned char raw[IRC_SASL_RAW_MAX];
+	char enc[IRC_SASL_RAW_MAX / 3 * 4 + 8], chunk[IRC_SASL_CHUNK + 1];
+	size_t a = strlen(irc->sasl_account), p = strlen(irc->sasl_password), n, len, off;
+
+	n = a + 1 + a + 1 + p;
+	memcpy(raw, irc->sasl_account, a);
+	raw[a] = '\0';
+	memcpy(raw + a + 1, irc->sasl_account, a);
+	raw[2 * a + 1] = '\0';
+	memcpy(raw + 2 * a + 2, irc->sasl_password, p);
+	len = b64_encode(raw, n, enc, sizeof(enc));
+	for (off = 0; off < len; off += IRC_SASL_CHUNK) {
+		size_t k = len - off < IRC_SASL_CHUNK ? len - off : IRC_SASL_CHUNK;
+
+		memcpy(chunk, enc + off, k);
+		chunk[k] = '\0';
+		send1(irc, "AUTHENTICATE", chunk);
+	}
+	if (len % IRC_SASL_CHUNK == 0)
+		send1(irc, "AUTHENTICATE", "+");
+	memset(raw, 0, sizeof(raw));
+	memset(enc, 0, sizeof(enc));
+	memset(chunk, 0, sizeof(chunk));
+	irc->sasl_state = 3;
+	return 0;
+}
+
 /* on_line acts on one message; -1 ends the session. */
 static int on_line(struct irc *irc, const struct irc_msg *m, tr_handler_fn fn, void *ctx)
 {
@@ -882,20 +1027,24 @@ static int on_line(struct irc *irc, const struct irc_msg *m, tr_handler_fn fn, v
 	} else if (!strcmp(c, "NOTICE")) {
 		/* never answered: two bots must not loop */
 	} else if (!strcmp(c, "CAP")) {
-		/* CAP * LS [*] :caps -- "*" before the list means more follows */
-		if (m->nparams >= 3 && !strcmp(m->params[1], "LS")) {
-			if (!(m->nparams >= 4 && !strcmp(m->params[2], "*")) && !irc->cap_done) {
-				send1(irc, "CAP", "END");
-				irc->cap_done = 1;
-			}
-		} else if (m->nparams >= 2 &&
-		           (!strcmp(m->params[1], "NAK") || !strcmp(m->params[1], "ACK"))) {
-			if (!irc->cap_done) {
-				send1(irc, "CAP", "END");
-				irc->cap_done = 1;
-			}
-		}
+		return on_cap(irc, m);
+	} else if (!strcmp(c, "AUTHENTICATE")) {
+		if (irc->sasl_state == 2 && m->nparams >= 1 && !strcmp(m->params[0], "+"))
+			return sasl_plain(irc);
+	} else if (!strcmp(c, "903")) { /* RPL_SASLSUCCESS */
+		log_info("irc: SASL: logged in as %s", irc->sasl_account ? irc->sasl_account : "?");
+		irc->sasl_state = 4;
+		cap_end(irc);
+	} else if (!strcmp(c, "904") || !strcmp(c, "905") || !strcmp(c, "902")) {
+		return fatal(irc, "SASL: the server refused the account or password "
+		                  "(check sasl_account and the password; not retrying)");
+	} else if (!strcmp(c, "906") || !strcmp(c, "907")) {
+		if (irc->sasl_state != 4)
+			return fatal(irc, "SASL: the login was aborted");
 	} else if (!strcmp(c, "001")) {
+		if (irc->sasl_account && irc->sasl_state != 4)
+			return fatal(irc, "SASL: the server registered the bot without a "
+			                  "login (it ignored CAP); not going on unauthenticated");
 		irc->registered = 1;
 		irc->registered_ms = now_ms();
 		irc->st.registrations++;
@@ -999,6 +1148,7 @@ static void session_reset(struct irc *irc)
 	irc->wlen = 0;
 	queue_clear(irc);
 	irc->registered = irc->cap_done = irc->closing = 0;
+	irc->sasl_offered = irc->sasl_state = 0;
 	irc->user_known = irc->host_known = 0;
 	irc->nick_try = 0;
 	irc->ping_sent_ms = 0;
@@ -1147,6 +1297,8 @@ enum err irc_run(struct irc *irc, tr_handler_fn fn, void *ctx,
 	irc->errstr[0] = '\0';
 	while (!*stop) {
 		session(irc, fn, ctx, stop);
+		if (irc->fatal)
+			return ERR_INVALID;
 		if (*stop)
 			break;
 		backoff(irc, stop);

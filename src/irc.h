@@ -19,8 +19,11 @@
  * names, and so is the host name (or IP address), with SNI. Plain TCP is
  * allowed only to a loopback host, where nobody sits between.
  *
- * Not here (yet): SASL (irc_new refuses it with a clear error); reading
- * the config file (main.c); deciding what to answer (the core, through
+ * SASL PLAIN (sasl-3.1) when an account is configured: a refused login
+ * ends irc_run with an error rather than a reconnect storm.
+ *
+ * Not here (yet): SASL EXTERNAL (a client certificate); reading the config
+ * file (main.c); deciding what to answer (the core, through
  * tr_handler_fn). */
 #ifndef FAQBOT_IRC_H
 #define FAQBOT_IRC_H
@@ -72,8 +75,8 @@ struct irc_config {
 	const char *server_password;  /* PASS, or NULL */
 	const struct irc_channel *channels;
 	size_t n_channels;
-	const char *sasl_account;     /* refused until SASL is implemented */
-	const char *sasl_password;
+	const char *sasl_account;     /* SASL PLAIN, or NULL: no SASL */
+	const char *sasl_password;    /* a secret: never logged, wiped on free */
 	const char *const *moderators; /* nicks, or a channel: crisis alerts */
 	size_t n_moderators;
 	long connect_timeout_ms;  /* 0: IRC_CONNECT_TIMEOUT_MS */
@@ -99,7 +102,9 @@ enum err irc_new(const struct irc_config *cfg, struct irc **out, char *errbuf,
  * IRC_QUIT_WAIT_MS for it to leave, and returns ERR_OK, within two seconds
  * of the signal. fn is called with ctx for each member's PRIVMSG. Network
  * faults, a closed connection, garbage or a silent server are retried with
- * capped exponential backoff and jitter, never returned. */
+ * capped exponential backoff and jitter, never returned; the one error
+ * returned is ERR_INVALID for a SASL login the server refused (or cannot
+ * do), with irc_errstr saying which. */
 enum err irc_run(struct irc *irc, tr_handler_fn fn, void *ctx,
                  volatile sig_atomic_t *stop);
 

@@ -8,15 +8,15 @@
  * question (contains '?') gets a short multi-sentence answer when it is
  * private or addresses the bot ("nick: ..."); anything else silence. Each
  * answer names the asker's words' number ("#12") when the text holds one,
- * so the burst scenario can tell that every question was answered. A
- * server password, if any, comes from an environment variable named on the
+ * so the burst scenario can tell that every question was answered. The
+ * server and SASL passwords come from environment variables named on the
  * command line, never from argv itself.
  *
  *   irc_driver --host H --port P --nick N [--alt N]... [--chan C[,KEY]]...
  *              [--mod NICK|CHAN]... [--user U] [--pass-env VAR]
  *              [--ping-idle-ms N] [--ping-timeout-ms N] [--backoff-min-ms N]
  *              [--backoff-max-ms N] [--burst N] [--interval-ms N] [--tls 1]
- *              [--ca-file PEM]
+ *              [--ca-file PEM] [--sasl-account A --sasl-password-env VAR]
  *
  * Exit: 0 after SIGINT/SIGTERM, 1 with one line on standard error. */
 #include <signal.h>
@@ -134,7 +134,7 @@ int main(int argc, char **argv)
 	struct irc *irc = NULL;
 	struct sigaction sa;
 	char err[512] = "";
-	const char *pass_env = NULL;
+	const char *pass_env = NULL, *sasl_env = NULL;
 	enum err e;
 	int i;
 
@@ -176,6 +176,10 @@ int main(int argc, char **argv)
 			}
 		} else if (!strcmp(k, "--pass-env"))
 			pass_env = v;
+		else if (!strcmp(k, "--sasl-account"))
+			cfg.sasl_account = v;
+		else if (!strcmp(k, "--sasl-password-env"))
+			sasl_env = v;
 		else if (!strcmp(k, "--ping-idle-ms"))
 			cfg.ping_idle_ms = num_arg(v);
 		else if (!strcmp(k, "--ping-timeout-ms"))
@@ -204,6 +208,8 @@ int main(int argc, char **argv)
 	cfg.channels = chans;
 	if (pass_env && getenv(pass_env) && *getenv(pass_env))
 		cfg.server_password = getenv(pass_env);
+	if (sasl_env && getenv(sasl_env) && *getenv(sasl_env))
+		cfg.sasl_password = getenv(sasl_env);
 	if (getenv("IRC_DRIVER_DEBUG"))
 		log_set_level(LOG_DEBUG);
 
