@@ -11,12 +11,13 @@ build_driver || { echo "# could not build the driver"; exit 1; }
 start_ircd
 
 # Someone already holds "faqbot": the bot must fall back to "faqbot_".
-(cd "$T" && PORT=$PORT python3 -c '
+# exec: $! is python itself, so cleanup's kill reaches it
+(cd "$T" && PORT=$PORT exec python3 -c '
 import os, time
 from ircc import Client
 c = Client(int(os.environ["PORT"]), "faqbot")
 c.join("#support")
-time.sleep(600)
+time.sleep(120)
 ' >"$T/squatter.log" 2>&1) &
 EXTRA_PIDS+=($!)
 sleep 1 # let the squatter register first
