@@ -49,6 +49,7 @@ struct irc {
 	long connect_ms, register_ms, ping_idle_ms, ping_timeout_ms;
 	long backoff_min_ms, backoff_max_ms, flood_interval_ms;
 	int flood_burst;
+	int pm_over_lines;
 
 	/* session */
 	int fd;
@@ -473,6 +474,7 @@ enum err irc_new(const struct irc_config *cfg, struct irc **out, char *errbuf,
 		irc->backoff_max_ms = irc->backoff_min_ms;
 	irc->flood_burst = cfg->flood_burst > 0 ? cfg->flood_burst : IRC_FLOOD_BURST;
 	irc->flood_interval_ms = pick(cfg->flood_interval_ms, IRC_FLOOD_INTERVAL_MS);
+	irc->pm_over_lines = cfg->pm_over_lines > 0 ? cfg->pm_over_lines : 0;
 	if (irc->tls && tls_setup(irc, errbuf, errlen) != ERR_OK) {
 		irc_free(irc);
 		return ERR_INVALID;
@@ -813,6 +815,19 @@ static void ctcp_version(struct irc *irc, const char *nick)
 	queue_lines(irc, &l);
 }
 
+/* count_lines says how many lines text would take in target; 0 on error. */
+static size_t count_lines(const struct irc *irc, const char *target, const char *text)
+{
+	struct irc_lines l = IRC_LINES_INIT;
+	size_t n = 0;
+
+	if (irc_split_text("PRIVMSG", target, text, strlen(text), my_prefix_len(irc), &l) ==
+	    ERR_OK)
+		n = l.n;
+	irc_lines_release(&l);
+	return n;
+}
+
 static void on_privmsg(struct irc *irc, const struct irc_msg *m, tr_handler_fn fn,
                        void *ctx)
 {
@@ -868,10 +883,26 @@ static void on_privmsg(struct irc *irc, const struct irc_msg *m, tr_handler_fn f
 	log_debug("irc: message in %s from %s: %s", direct ? "private" : room, m->nick,
 	          log_text(irc->textbuf));
 	if (rep.reply && rep.text && *rep.text) {
-		if (say(irc, "PRIVMSG", room, rep.text) == ERR_OK)
+		int to_pm = !direct && irc->pm_over_lines > 0 &&
+		            !(rep.kind && !strcmp(rep.kind, "crisis")) &&
+		            count_lines(irc, room, rep.text) > (size_t)irc->pm_over_lines;
+
+		if (to_pm) {
+			/* a long answer goes to the asker, a pointer to it to the
+			 * channel; a crisis reply always stays where it was asked */
+			char note[IRC_LINE_MAX];
+
+			snprintf(note, sizeof(note),
+			         "%s: the answer is long, so I sent it to you in a private "
+			         "message.",
+			         m->nick);
+			say(irc, "PRIVMSG", room, note);
+		}
+		if (say(irc, "PRIVMSG", to_pm ? m->nick : room, rep.text) == ERR_OK)
 			irc->st.replies++;
 		log_info("irc: reply kind=%s id=%s where=%s", rep.kind ? rep.kind : "-",
-		         rep.entry_id ? rep.entry_id : "-", direct ? "private" : room);
+		         rep.entry_id ? rep.entry_id : "-",
+		         direct ? "private" : to_pm ? "private (long)" : room);
 	}
 	if (rep.alert_moderators)
 		alert(irc, room, m->nick, direct);

@@ -87,6 +87,10 @@ struct irc_config {
 	long backoff_max_ms;      /* 0: IRC_BACKOFF_MAX_MS */
 	int flood_burst;          /* 0: IRC_FLOOD_BURST */
 	long flood_interval_ms;   /* 0: IRC_FLOOD_INTERVAL_MS */
+	int pm_over_lines;        /* > 0: a channel answer longer than this many
+	                           * lines goes to the asker privately, with a
+	                           * note in the channel (never a crisis reply);
+	                           * 0: always in the channel */
 };
 
 struct irc;

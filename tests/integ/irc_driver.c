@@ -17,6 +17,7 @@
  *              [--ping-idle-ms N] [--ping-timeout-ms N] [--backoff-min-ms N]
  *              [--backoff-max-ms N] [--burst N] [--interval-ms N] [--tls 1]
  *              [--ca-file PEM] [--sasl-account A --sasl-password-env VAR]
+ *              [--pm-over-lines N]
  *
  * Exit: 0 after SIGINT/SIGTERM, 1 with one line on standard error. */
 #include <signal.h>
@@ -192,6 +193,8 @@ int main(int argc, char **argv)
 			cfg.flood_burst = (int)num_arg(v);
 		else if (!strcmp(k, "--interval-ms"))
 			cfg.flood_interval_ms = num_arg(v);
+		else if (!strcmp(k, "--pm-over-lines"))
+			cfg.pm_over_lines = (int)num_arg(v);
 		else
 			bad = 1;
 		if (bad) {

@@ -24,6 +24,7 @@ done
 # 1. the certificate named in the config: trusted
 "$DRIVER" --host localhost --port "$TLS_PORT" --tls 1 --ca-file "$T/server.crt" \
 	--nick tlsbot --chan '#support' --backoff-min-ms 500 --backoff-max-ms 1000 \
+	--pm-over-lines 2 \
 	>>"$T/bot.log" 2>&1 &
 BOT_PID=$!
 BOT=tlsbot
@@ -41,6 +42,22 @@ c.send("PRIVMSG #support :%s: does TLS work #1?" % BOT)
 m = c.wait(from_bot(BOT), 10)
 print("got:", m and m["params"])
 sys.exit(0 if ok and m and "ANSWER #1" in m["params"][1] else 1)
+PY
+scenario "with pm-over-lines 2, a long answer goes privately with a note in the channel" <<'PY'
+c = Client(PORT, "bob"); c.join("#support")
+c.send("PRIVMSG #support :%s: the LONG answer please?" % BOT)
+note = c.wait(lambda m: m["nick"] == BOT and m["params"][0] == "#support", 10)
+got = []
+while True:
+    m = c.wait(lambda m: m["nick"] == BOT and m["params"][0] == "bob", 10)
+    if m is None:
+        break
+    got.append(m)
+    if m["params"][1].endswith("END-OF-LONG"):
+        break
+print("note:", note and note["params"][1]); print("private lines:", len(got))
+sys.exit(0 if note and "private message" in note["params"][1] and "bob" in note["params"][1]
+         and len(got) >= 3 and got[-1]["params"][1].endswith("END-OF-LONG") else 1)
 PY
 stop_bot
 check "SIGTERM over TLS: exit 0 within 2 s (${STOP_MS} ms)" \
