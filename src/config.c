@@ -223,6 +223,52 @@ static int on_matrix(struct parse *p, const char *k, const char *v)
 	return fail(p, "unknown setting '%s' in [matrix]", k);
 }
 
+static int on_irc(struct parse *p, const char *k, const char *v)
+{
+	static const struct {
+		const char *key;
+		size_t off;
+	} strs[] = {
+		{"host", offsetof(struct config, irc_host)},
+		{"tls_ca_file", offsetof(struct config, irc_tls_ca_file)},
+		{"nick", offsetof(struct config, irc_nick)},
+		{"user", offsetof(struct config, irc_user)},
+		{"realname", offsetof(struct config, irc_realname)},
+		{"sasl_account", offsetof(struct config, irc_sasl_account)},
+		{"sasl_password_file", offsetof(struct config, irc_sasl_password_file)},
+		{"sasl_password_env", offsetof(struct config, irc_sasl_password_env)},
+	};
+	struct config *c = p->c;
+	size_t i;
+
+	c->has_irc = 1;
+	if (!strcmp(k, "sasl_password"))
+		return fail(p, "'sasl_password' may not be written in the config file: name a "
+			       "file (sasl_password_file) or an environment variable "
+			       "(sasl_password_env) instead");
+	for (i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
+		if (!strcmp(k, strs[i].key))
+			return set_str((char **)((char *)c + strs[i].off), v) == 0
+				       ? 1
+				       : fail(p, "out of memory");
+	if (!strcmp(k, "port") || !strcmp(k, "pm_over_lines"))
+		return parse_long(v, !strcmp(k, "port") ? &c->irc_port : &c->irc_pm_over_lines) == 0
+			       ? 1
+			       : fail(p, "%s must be a whole number, not '%s'", k, v);
+	if (!strcmp(k, "tls"))
+		return parse_bool(v, &c->irc_tls) == 0
+			       ? 1
+			       : fail(p, "tls must be true or false, not '%s'", v);
+	if (!strcmp(k, "alt_nicks") || !strcmp(k, "channels") || !strcmp(k, "moderators")) {
+		struct config_list *l = !strcmp(k, "alt_nicks") ? &c->irc_alt_nicks
+					: !strcmp(k, "channels") ? &c->irc_channels
+								 : &c->irc_moderators;
+
+		return split_list(l, v) == 0 ? 1 : fail(p, "'%s' is too long a list", k);
+	}
+	return fail(p, "unknown setting '%s' in [irc]", k);
+}
+
 static int on_room(struct parse *p, const char *id, const char *k, const char *v)
 {
 	struct config *c = p->c;
@@ -268,9 +314,11 @@ static int on_entry(void *user, const char *section, const char *k, const char *
 		return on_bot(p, k, v);
 	if (!strcmp(section, "matrix"))
 		return on_matrix(p, k, v);
+	if (!strcmp(section, "irc"))
+		return on_irc(p, k, v);
 	if (!strncmp(section, "room ", 5) && section[5])
 		return on_room(p, section + 5, k, v);
-	return fail(p, "unknown section [%s] (sections: [matrix], [room ID])", section);
+	return fail(p, "unknown section [%s] (sections: [matrix], [irc], [room ID])", section);
 }
 
 enum err config_parse_text(const char *name, const char *text, size_t len,
@@ -287,6 +335,8 @@ enum err config_parse_text(const char *name, const char *text, size_t len,
 	}
 	copy = strndup(text, len);
 	p.c = calloc(1, sizeof(*p.c));
+	if (p.c)
+		p.c->irc_tls = 1; /* TLS unless the file says otherwise */
 	if (!copy || !p.c) {
 		free(copy);
 		free(p.c);
@@ -426,6 +476,16 @@ enum err config_load(const char *path, struct config **out, char *err, size_t er
 			e = read_secret("password", c->password_file, c->password_env, &c->password,
 					err, errlen);
 	}
+	if (e == ERR_OK && c->has_irc) {
+		if (c->irc_sasl_password_file && c->irc_sasl_password_env) {
+			snprintf(err, errlen, "%s: [irc] names the SASL password both as a file and "
+					      "as an environment variable; keep one", path);
+			e = ERR_INVALID;
+		} else if (c->irc_sasl_password_file || c->irc_sasl_password_env) {
+			e = read_secret("SASL password", c->irc_sasl_password_file,
+					c->irc_sasl_password_env, &c->irc_sasl_password, err, errlen);
+		}
+	}
 	if (e != ERR_OK) {
 		config_free(c);
 		return e;
@@ -484,6 +544,18 @@ void config_free(struct config *c)
 	free(c->password_env);
 	secret_free(c->access_token);
 	secret_free(c->password);
+	secret_free(c->irc_sasl_password);
+	free(c->irc_host);
+	free(c->irc_tls_ca_file);
+	free(c->irc_nick);
+	free(c->irc_user);
+	free(c->irc_realname);
+	free(c->irc_sasl_account);
+	free(c->irc_sasl_password_file);
+	free(c->irc_sasl_password_env);
+	list_free(&c->irc_alt_nicks);
+	list_free(&c->irc_channels);
+	list_free(&c->irc_moderators);
 	list_free(&c->rooms);
 	list_free(&c->allow_invites);
 	list_free(&c->moderators);

@@ -13,7 +13,11 @@
  *   password_file = /etc/faqbot/password   (or access_token_file,
  *                                     access_token_env, password_env)
  *   rooms = !abc:example.org, #support:example.org
- *   [room !abc:example.org]           (per room: policy and region)
+ *   [irc]                             (the IRC transport; one network a process)
+ *   host = irc.example.org
+ *   nick = faqbot
+ *   channels = #support
+ *   [room !abc:example.org]           (per room or channel: policy and region)
  *   policy = mentions
  *
  * Secrets never come from the file itself or from argv: only the name of a
@@ -59,6 +63,14 @@ struct config {
 	long request_timeout_ms, sync_timeout_ms, backoff_max_ms, max_age_s;
 	/* secrets, filled by config_load from the file or variable named */
 	char *access_token, *password;
+	/* [irc] */
+	int has_irc;
+	char *irc_host, *irc_tls_ca_file, *irc_nick, *irc_user, *irc_realname;
+	char *irc_sasl_account, *irc_sasl_password_file, *irc_sasl_password_env;
+	char *irc_sasl_password; /* secret, filled by config_load */
+	long irc_port, irc_pm_over_lines;
+	int irc_tls; /* default 1: TLS, verified */
+	struct config_list irc_alt_nicks, irc_channels, irc_moderators;
 	/* [room ID] sections */
 	struct config_room *room;
 	size_t nroom;

@@ -73,6 +73,7 @@ struct irc {
 	size_t wlen;
 	char **q; /* paced lines, a ring */
 	size_t q_head, q_n;
+	size_t q_urgent; /* crisis lines at the head of the queue */
 	double tokens;
 	long long tokens_ms;
 
@@ -545,19 +546,40 @@ static void send2(struct irc *irc, const char *cmd, const char *a, const char *b
 	send_cmd(irc, cmd, p, 2);
 }
 
-/* queue_lines moves the lines of l into the paced queue (taking them). */
-static void queue_lines(struct irc *irc, struct irc_lines *l)
+/* queue_lines moves the lines of l into the paced queue (taking them).
+ * Urgent lines (a crisis reply, a moderators' alert) go ahead of every
+ * ordinary line still waiting, behind earlier urgent ones: in a busy
+ * channel a crisis must not wait for other members' FAQ answers. They still
+ * pass the token bucket, so a crisis never gets the bot cut off for
+ * flooding. A full queue drops the newest ordinary line, never an urgent
+ * one for an ordinary one. */
+static void queue_lines(struct irc *irc, struct irc_lines *l, int urgent)
 {
-	size_t i;
+	size_t i, k;
 
 	for (i = 0; i < l->n; i++) {
+		size_t pos;
+
 		if (irc->q_n >= IRC_SENDQ_MAX) {
+			if (!urgent || irc->q_n == irc->q_urgent) {
+				irc->st.dropped++;
+				free(l->v[i]);
+				continue;
+			}
+			k = (irc->q_head + irc->q_n - 1) % IRC_SENDQ_MAX;
+			free(irc->q[k]);
+			irc->q[k] = NULL;
+			irc->q_n--;
 			irc->st.dropped++;
-			free(l->v[i]);
-			continue;
 		}
-		irc->q[(irc->q_head + irc->q_n) % IRC_SENDQ_MAX] = l->v[i];
+		pos = urgent ? irc->q_urgent : irc->q_n;
+		for (k = irc->q_n; k > pos; k--)
+			irc->q[(irc->q_head + k) % IRC_SENDQ_MAX] =
+				irc->q[(irc->q_head + k - 1) % IRC_SENDQ_MAX];
+		irc->q[(irc->q_head + pos) % IRC_SENDQ_MAX] = l->v[i];
 		irc->q_n++;
+		if (urgent)
+			irc->q_urgent++;
 	}
 	if (irc->q_n >= IRC_SENDQ_MAX)
 		log_warn("irc: send queue full (%d lines), replies dropped", IRC_SENDQ_MAX);
@@ -577,6 +599,7 @@ static void queue_clear(struct irc *irc)
 		irc->q_n--;
 	}
 	irc->q_head = 0;
+	irc->q_urgent = 0;
 }
 
 static size_t my_prefix_len(const struct irc *irc)
@@ -585,8 +608,10 @@ static size_t my_prefix_len(const struct irc *irc)
 	                      irc->host_known ? irc->my_host : NULL);
 }
 
-/* say splits text for target and queues it behind the token bucket. */
-static enum err say(struct irc *irc, const char *cmd, const char *target, const char *text)
+/* say splits text for target and queues it behind the token bucket
+ * (urgent: ahead of ordinary lines, see queue_lines). */
+static enum err say(struct irc *irc, const char *cmd, const char *target, const char *text,
+                    int urgent)
 {
 	struct irc_lines l = IRC_LINES_INIT;
 	enum err e;
@@ -598,7 +623,7 @@ static enum err say(struct irc *irc, const char *cmd, const char *target, const 
 		return e;
 	}
 	irc->st.lines += l.n;
-	queue_lines(irc, &l);
+	queue_lines(irc, &l, urgent);
 	return ERR_OK;
 }
 
@@ -628,6 +653,8 @@ static void pace(struct irc *irc, long long t)
 		irc->q[irc->q_head] = NULL;
 		irc->q_head = (irc->q_head + 1) % IRC_SENDQ_MAX;
 		irc->q_n--;
+		if (irc->q_urgent)
+			irc->q_urgent--;
 		irc->tokens -= 1.0;
 	}
 }
@@ -785,7 +812,7 @@ static void alert(struct irc *irc, const char *where, const char *nick, int dire
 		         "to them.",
 		         nick, where);
 	for (i = 0; i < irc->n_mods; i++)
-		if (say(irc, "PRIVMSG", irc->mods[i], text) == ERR_OK)
+		if (say(irc, "PRIVMSG", irc->mods[i], text, 1) == ERR_OK)
 			irc->st.alerts++;
 	if (!irc->n_mods)
 		log_warn("irc: a crisis alert with no moderators configured");
@@ -812,7 +839,7 @@ static void ctcp_version(struct irc *irc, const char *nick)
 	}
 	l.n = l.cap = 1;
 	irc->st.lines++;
-	queue_lines(irc, &l);
+	queue_lines(irc, &l, 0);
 }
 
 /* count_lines says how many lines text would take in target; 0 on error. */
@@ -882,6 +909,11 @@ static void on_privmsg(struct irc *irc, const struct irc_msg *m, tr_handler_fn f
 	}
 	log_debug("irc: message in %s from %s: %s", direct ? "private" : room, m->nick,
 	          log_text(irc->textbuf));
+	/* The alert is one line and goes first: behind a crisis reply of
+	 * several lines, under flood control, it would reach the moderators
+	 * many seconds late; ahead of it, the reply waits one line at most. */
+	if (rep.alert_moderators)
+		alert(irc, room, m->nick, direct);
 	if (rep.reply && rep.text && *rep.text) {
 		int to_pm = !direct && irc->pm_over_lines > 0 &&
 		            !(rep.kind && !strcmp(rep.kind, "crisis")) &&
@@ -896,16 +928,15 @@ static void on_privmsg(struct irc *irc, const struct irc_msg *m, tr_handler_fn f
 			         "%s: the answer is long, so I sent it to you in a private "
 			         "message.",
 			         m->nick);
-			say(irc, "PRIVMSG", room, note);
+			say(irc, "PRIVMSG", room, note, 0);
 		}
-		if (say(irc, "PRIVMSG", to_pm ? m->nick : room, rep.text) == ERR_OK)
+		if (say(irc, "PRIVMSG", to_pm ? m->nick : room, rep.text,
+		        rep.kind && !strcmp(rep.kind, "crisis")) == ERR_OK)
 			irc->st.replies++;
 		log_info("irc: reply kind=%s id=%s where=%s", rep.kind ? rep.kind : "-",
 		         rep.entry_id ? rep.entry_id : "-",
 		         direct ? "private" : to_pm ? "private (long)" : room);
 	}
-	if (rep.alert_moderators)
-		alert(irc, room, m->nick, direct);
 }
 
 /* on_isupport takes CHANTYPES from RPL_ISUPPORT (005). */

@@ -28,6 +28,7 @@
 #include "helpline.h"
 #include "log.h"
 #include "match.h"
+#include "irc.h"
 #include "matrix.h"
 #include "text.h"
 #include "transport.h"
@@ -522,6 +523,19 @@ static void on_stop_signal(int sig)
 	run_stop = 1;
 }
 
+/* install_stop_handlers: SIGINT and SIGTERM end the run, gently. */
+static void install_stop_handlers(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
 /* What the transport's handler needs; the reply text lives here until the
  * next message (the transport.h contract). */
 struct run_ctx {
@@ -567,7 +581,6 @@ static int run_matrix(const struct faq *faq, const struct config *cfg, const cha
 	struct matrix_config mc = {0};
 	struct run_ctx ctx = {0};
 	struct matrix *m = NULL;
-	struct sigaction sa;
 	char err[512];
 	enum err e;
 
@@ -598,12 +611,7 @@ static int run_matrix(const struct faq *faq, const struct config *cfg, const cha
 	 * given back, and the heap top is trimmed. */
 	mallopt(M_MMAP_THRESHOLD, 64 * 1024);
 	mallopt(M_TRIM_THRESHOLD, 128 * 1024);
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_stop_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	install_stop_handlers();
 	ctx.faq = faq;
 	ctx.cfg = cfg;
 	ctx.region = region;
@@ -620,6 +628,57 @@ static int run_matrix(const struct faq *faq, const struct config *cfg, const cha
 	}
 	bot_out_release(&ctx.last);
 	matrix_free(m);
+	return e == ERR_OK ? 0 : EXIT_CONFIG;
+}
+
+static int run_irc(const struct faq *faq, const struct config *cfg, const char *region)
+{
+	struct irc_channel *chans = NULL;
+	struct irc_config ic = {0};
+	struct run_ctx ctx = {0};
+	struct irc *irc = NULL;
+	char err[512];
+	enum err e;
+	size_t i;
+
+	chans = calloc(cfg->irc_channels.n ? cfg->irc_channels.n : 1, sizeof(*chans));
+	if (!chans)
+		return EXIT_RUNTIME;
+	for (i = 0; i < cfg->irc_channels.n; i++)
+		chans[i].name = cfg->irc_channels.v[i];
+	ic.host = cfg->irc_host;
+	ic.port = (int)cfg->irc_port;
+	ic.tls = cfg->irc_tls;
+	ic.tls_ca_file = cfg->irc_tls_ca_file;
+	ic.nick = cfg->irc_nick;
+	ic.alt_nicks = (const char *const *)cfg->irc_alt_nicks.v;
+	ic.n_alt_nicks = cfg->irc_alt_nicks.n;
+	ic.user = cfg->irc_user;
+	ic.realname = cfg->irc_realname;
+	ic.channels = chans;
+	ic.n_channels = cfg->irc_channels.n;
+	ic.sasl_account = cfg->irc_sasl_account;
+	ic.sasl_password = cfg->irc_sasl_password;
+	ic.moderators = (const char *const *)cfg->irc_moderators.v;
+	ic.n_moderators = cfg->irc_moderators.n;
+	ic.pm_over_lines = (int)cfg->irc_pm_over_lines;
+	if (irc_new(&ic, &irc, err, sizeof(err)) != ERR_OK) {
+		fprintf(stderr, "faqbot: %s\n", err);
+		free(chans);
+		return EXIT_CONFIG;
+	}
+	install_stop_handlers();
+	ctx.faq = faq;
+	ctx.cfg = cfg;
+	ctx.region = region;
+	e = irc_run(irc, run_handle, &ctx, &run_stop);
+	if (e != ERR_OK)
+		fprintf(stderr, "faqbot: %s\n", irc_errstr(irc));
+	else
+		log_info("stop network=irc");
+	bot_out_release(&ctx.last);
+	irc_free(irc);
+	free(chans);
 	return e == ERR_OK ? 0 : EXIT_CONFIG;
 }
 
@@ -643,9 +702,17 @@ static int cmd_run(struct opts *o, int argc, char **argv)
 		fprintf(stderr, "faqbot: %s\n", err);
 		return EXIT_CONFIG;
 	}
-	if (!cfg->has_matrix) {
-		fprintf(stderr, "faqbot: %s configures no chat network (add a [matrix] section); "
-				"for the console, run faqbot with no --config\n", path);
+	if (!cfg->has_matrix && !cfg->has_irc) {
+		fprintf(stderr, "faqbot: %s configures no chat network (add a [matrix] or [irc] "
+				"section); for the console, run faqbot with no --config\n", path);
+		config_free(cfg);
+		return EXIT_CONFIG;
+	}
+	if (cfg->has_matrix && cfg->has_irc) {
+		/* one classifier store serves one thread, and each transport owns
+		 * its loop: one network a process (two units or containers) */
+		fprintf(stderr, "faqbot: %s configures both [matrix] and [irc]; run one faqbot "
+				"a network, each with its own config\n", path);
 		config_free(cfg);
 		return EXIT_CONFIG;
 	}
@@ -673,7 +740,7 @@ static int cmd_run(struct opts *o, int argc, char **argv)
 	malloc_trim(0);
 	log_info("start faq=%s entries=%zu region=%s", o->faq_dir ? o->faq_dir : default_faq_dir(),
 		 faq->nentries, o->region ? o->region : faq->default_region);
-	rc = run_matrix(faq, cfg, o->region);
+	rc = cfg->has_irc ? run_irc(faq, cfg, o->region) : run_matrix(faq, cfg, o->region);
 	faq_free(faq);
 	config_free(cfg);
 	return rc;

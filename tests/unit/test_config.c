@@ -157,6 +157,32 @@ static void test_secrets(void **state)
 	rmdir(dir);
 }
 
+static void test_irc_section(void **state)
+{
+	static const char text[] =
+		"[irc]\nhost = irc.example.org\nport = 6697\nnick = faqbot\n"
+		"alt_nicks = faqbot_, faqbot2\nchannels = #support, #peer\nmoderators = alice\n"
+		"sasl_account = faqbot\nsasl_password_env = FAQBOT_TEST_SASL\npm_over_lines = 3\n";
+	struct config *c = NULL;
+	char err[512];
+
+	(void)state;
+	assert_int_equal(config_parse_text("x.ini", text, strlen(text), &c, err, sizeof(err)), ERR_OK);
+	assert_true(c->has_irc);
+	assert_false(c->has_matrix);
+	assert_int_equal(c->irc_tls, 1); /* TLS unless said otherwise */
+	assert_int_equal(c->irc_port, 6697);
+	assert_int_equal(c->irc_channels.n, 2);
+	assert_string_equal(c->irc_channels.v[0], "#support"); /* not a comment */
+	assert_int_equal(c->irc_alt_nicks.n, 2);
+	assert_int_equal(c->irc_pm_over_lines, 3);
+	assert_null(c->irc_sasl_password); /* read by config_load only */
+	config_free(c);
+	expect_error("[irc]\nsasl_password = hunter2\n",
+		     "x.ini:2: 'sasl_password' may not be written in the config file");
+	expect_error("[irc]\ntls = perhaps\n", "x.ini:2: tls must be true or false");
+}
+
 /* The documented example in the repo parses, with what it documents. */
 static void test_shipped_example(void **state)
 {
@@ -187,6 +213,7 @@ int main(void)
 		cmocka_unit_test(test_long_line),
 		cmocka_unit_test(test_secrets),
 		cmocka_unit_test(test_shipped_example),
+		cmocka_unit_test(test_irc_section),
 	};
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }
