@@ -101,8 +101,8 @@ out=$("$BIN" run --config "$T/typo.ini" 2>&1); rc=$?
 [ $rc -eq 4 ] && echo "$out" | grep -q "typo.ini:3: unknown setting 'pasword_file'" \
 	&& ok "a misspelt setting is named with its line" || no "config typo" "$out"
 
-printf '[matrix]\nhomeserver = https://x\n[irc]\nhost = irc.example.org\n' > "$T/both.ini"
-out=$("$BIN" run --config "$T/both.ini" 2>&1); rc=$?
+printf '[matrix]\nhomeserver = https://x\npassword_env = FAQBOT_CLI_PW\n[irc]\nhost = irc.example.org\n' > "$T/both.ini"
+out=$(FAQBOT_CLI_PW=x "$BIN" run --config "$T/both.ini" 2>&1); rc=$?
 [ $rc -eq 4 ] && echo "$out" | grep -q "configures both \[matrix\] and \[irc\]" \
 	&& ok "both networks in one config: a clear error, exit 4" || no "both networks" "$out"
 
