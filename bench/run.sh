@@ -42,3 +42,8 @@ python3 tests/fakehs/mx_bench.py -n "$MX_N" --rooms 100 --question 'what is tms?
 		"$BOT_HS" "$BOT_STATE" "$BOT_STATE" > "$BOT_STATE.ini" &&
 	exec ./faqbot run --config "$BOT_STATE.ini"' | sed 's/^/  /'
 echo "  (goals: p99 overhead under 5 ms beyond the homeserver's own round trip; RSS under 16 MB)"
+
+echo "irc: 'faqbot run' against a real ngircd on loopback (the shipped FAQ, release build)"
+# BENCH_IRC_N questions (default 500) take about 10 s each: the answer is 5
+# lines and the bot's flood control sends one line per 2 s once its burst is spent
+bash bench/irc_bench.sh
