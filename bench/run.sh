@@ -44,6 +44,6 @@ python3 tests/fakehs/mx_bench.py -n "$MX_N" --rooms 100 --question 'what is tms?
 echo "  (goals: p99 overhead under 5 ms beyond the homeserver's own round trip; RSS under 16 MB)"
 
 echo "irc: 'faqbot run' against a real ngircd on loopback (the shipped FAQ, release build)"
-# BENCH_IRC_N questions (default 500) take about 10 s each: the answer is 5
+# BENCH_IRC_N questions (default 20; 500 take ~85 min) take about 10 s each: the answer is 5
 # lines and the bot's flood control sends one line per 2 s once its burst is spent
 bash bench/irc_bench.sh
