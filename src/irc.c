@@ -297,14 +297,13 @@ report:
 /* io_recv and io_send: recv()/send() or their TLS forms, with the same
  * contract: > 0 bytes, 0 closed (recv only), -1 with errno EAGAIN for "not
  * now", -1 with another errno for a dead connection. */
-static ssize_t io_recv(struct irc *irc, char *buf, size_t len)
+/* ssl_result maps what SSL_read or SSL_write returned (n) onto the
+ * recv/send convention: bytes, 0 for an orderly end (reads only), or -1 with
+ * errno (EAGAIN when TLS wants the socket again, else fallback). */
+static ssize_t ssl_result(struct irc *irc, int n, int reading, int fallback)
 {
-	int n, e;
+	int e;
 
-	if (!irc->ssl)
-		return recv(irc->fd, buf, len, 0);
-	errno = 0;
-	n = ssl_dl.read(irc->ssl, buf, (int)len);
 	if (n > 0)
 		return n;
 	e = ssl_dl.get_error(irc->ssl, n);
@@ -313,32 +312,27 @@ static ssize_t io_recv(struct irc *irc, char *buf, size_t len)
 		return -1;
 	}
 	ssl_dl.err_clear_error();
-	if (e == SSL_DL_ERROR_ZERO_RETURN || (e == SSL_DL_ERROR_SYSCALL && errno == 0))
+	if (reading && (e == SSL_DL_ERROR_ZERO_RETURN || (e == SSL_DL_ERROR_SYSCALL && errno == 0)))
 		return 0;
 	if (!errno)
-		errno = EPROTO;
+		errno = fallback;
 	return -1;
+}
+
+static ssize_t io_recv(struct irc *irc, char *buf, size_t len)
+{
+	if (!irc->ssl)
+		return recv(irc->fd, buf, len, 0);
+	errno = 0;
+	return ssl_result(irc, ssl_dl.read(irc->ssl, buf, (int)len), 1, EPROTO);
 }
 
 static ssize_t io_send(struct irc *irc, const char *buf, size_t len)
 {
-	int n, e;
-
 	if (!irc->ssl)
 		return send(irc->fd, buf, len, MSG_NOSIGNAL);
 	errno = 0;
-	n = ssl_dl.write(irc->ssl, buf, (int)len);
-	if (n > 0)
-		return n;
-	e = ssl_dl.get_error(irc->ssl, n);
-	if (e == SSL_DL_ERROR_WANT_READ || e == SSL_DL_ERROR_WANT_WRITE) {
-		errno = EAGAIN;
-		return -1;
-	}
-	ssl_dl.err_clear_error();
-	if (!errno)
-		errno = EPIPE;
-	return -1;
+	return ssl_result(irc, ssl_dl.write(irc->ssl, buf, (int)len), 0, EPIPE);
 }
 
 static long pick(long v, long def)
