@@ -14,6 +14,8 @@
 #ifndef FAQBOT_TRANSPORT_H
 #define FAQBOT_TRANSPORT_H
 
+#include <signal.h>
+
 #include "err.h"
 
 /* An incoming message. Every pointer is borrowed and valid only during the
@@ -29,6 +31,12 @@ struct tr_message {
 	long long ts_ms;         /* when it was sent, ms since the epoch; 0: unknown */
 	int direct;              /* a one-to-one conversation */
 	int mentions_bot;        /* the network's own mention of the bot */
+	/* Who the sender is, as the network vouches for it, for moderator
+	 * commands: never a display name or a nick anyone can take. Matrix:
+	 * the user id (the homeserver signs it). IRC: the services account
+	 * from the account-tag, or NULL when the network does not say. */
+	const char *sender_account;
+	int sender_power;        /* Matrix power level in the room; -1: unknown */
 };
 
 /* What the handler wants done. Pointers are owned by the handler's context
@@ -40,6 +48,44 @@ struct tr_reply {
 	const char *entry_id;   /* the FAQ entry answered with, or NULL */
 	const char *text;       /* plain text, paragraphs split by a blank line */
 	int alert_moderators;   /* 1: tell the moderators (never with the text) */
+	/* The member the answer is directed to ("!faq ID @alice", "> alice"),
+	 * as the asker wrote it, or NULL. Matrix: a user id, or "@alice",
+	 * which means alice on the sender's server; mentioned (m.mentions,
+	 * a pill). IRC: a nick, addressed as "alice: " on the first line. */
+	const char *mention;
+	/* An earlier message this reply points to (a cooldown: "answered just
+	 * above"): the network's id of the message that earlier answer
+	 * replied to, in the same room, or NULL. Matrix links to the bot's
+	 * answer to it where it still knows that event id, else to it; IRC,
+	 * having no links, ignores it (the text says "above"). */
+	const char *see_event;
+	/* A notice for the moderators (their room, or their nicks), or NULL:
+	 * a reload's outcome and the like, never a member's words. */
+	const char *mod_text;
+};
+
+/* What a tick wants done: only a notice for the moderators so far. */
+struct tr_notice {
+	const char *mod_text; /* or NULL; owned by the handler's context */
+};
+
+/* tr_tick_fn lets the core do work no message brings (reload the FAQ when
+ * a file changed or SIGHUP came). A transport that was given one calls it
+ * between messages: when wake_fd becomes readable, when *wake becomes
+ * non-zero (cutting a long poll short for either, without losing or
+ * repeating a message), and at least every TR_TICK_MS otherwise. It fills
+ * *out (zeroed by the caller) and the transport posts out->mod_text to the
+ * moderators. */
+typedef enum err (*tr_tick_fn)(void *ctx, struct tr_notice *out);
+
+#define TR_TICK_MS 1000L
+
+/* The hooks a transport is given beside its handler; ctx is the handler's. */
+struct tr_tick {
+	tr_tick_fn fn;                 /* or NULL: no ticks */
+	int wake_fd;                   /* readable: tick soon; -1: none */
+	volatile sig_atomic_t *wake;   /* non-zero: tick soon (the transport
+	                                * does not reset it); or NULL */
 };
 
 /* tr_handler_fn is called once for each message worth reading. It fills
