@@ -3,6 +3,7 @@
 
 #include <dlfcn.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 struct curl_dl_api curl_dl;
@@ -44,10 +45,24 @@ enum err curl_dl_load(char *why, size_t whylen)
 		CURL_DL_SYM(url_set, "curl_url_set"),
 	};
 	size_t i;
+	int no_gnutls_init;
 
 	if (curl_dl_handle)
 		return ERR_OK;
+	/* Debian's libcurl4 speaks TLS through OpenSSL, but two of its
+	 * dependencies (librtmp, libldap) link GnuTLS, whose constructor
+	 * initialises itself at load time: p11-kit, its priority strings, the
+	 * system trust settings, about 1 MB resident (make bench) for a library
+	 * faqbot never calls, since it allows only http and https
+	 * (CURLOPT_PROTOCOLS_STR). GNUTLS_NO_IMPLICIT_INIT=1 skips that
+	 * constructor; librtmp and libldap call gnutls_global_init() themselves
+	 * before any use. Set only for the dlopen() below, and only when the
+	 * environment does not say otherwise. */
+	no_gnutls_init = getenv("GNUTLS_NO_IMPLICIT_INIT") == NULL &&
+			 setenv("GNUTLS_NO_IMPLICIT_INIT", "1", 0) == 0;
 	curl_dl_handle = dlopen(CURL_DL_SONAME, RTLD_NOW | RTLD_LOCAL);
+	if (no_gnutls_init)
+		unsetenv("GNUTLS_NO_IMPLICIT_INIT");
 	if (!curl_dl_handle) {
 		snprintf(why, whylen, "cannot load %s (%s); install Debian's libcurl4",
 			 CURL_DL_SONAME, dlerror());
