@@ -61,6 +61,7 @@ enum err bot_handle(const struct faq *faq, const struct bot_in *in, struct bot_o
 	out->matched = r.matched;
 	out->cls = r.cls;
 	out->entry = r.entry;
+	out->pattern = r.pattern;
 	if (!r.matched)
 		goto out;
 	if (r.cls == FAQ_CLASS_CRISIS) {

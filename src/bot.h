@@ -34,6 +34,7 @@ struct bot_out {
 	int matched;     /* 0: class none */
 	enum faq_class cls;
 	const struct faq_entry *entry; /* borrowed from the store */
+	const struct faq_pattern *pattern; /* the pattern that decided (!test) */
 	int question;    /* the message read as a question */
 	int addressed;   /* the message was addressed to the bot */
 	char *text;      /* owned: the reply, NULL when none */

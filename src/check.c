@@ -204,6 +204,23 @@ static void check_fresh(const struct faq *faq, const struct check_opts *o, struc
 		}
 }
 
+void check_due(const struct faq *faq, int max_age_days, size_t *entries, size_t *lines)
+{
+	size_t i, j;
+
+	*entries = *lines = 0;
+	if (max_age_days <= 0)
+		return;
+	for (i = 0; i < faq->nentries; i++)
+		if (faq->entries[i].reviewed && days_since(faq->entries[i].reviewed) > max_age_days)
+			(*entries)++;
+	for (i = 0; i < faq->nregions; i++)
+		for (j = 0; j < faq->regions[i].nlines; j++)
+			if (faq->regions[i].lines[j].verified &&
+			    days_since(faq->regions[i].lines[j].verified) > max_age_days)
+				(*lines)++;
+}
+
 static void check_sources(const struct faq *faq, const char *dir, struct faq_diags *d)
 {
 	size_t i, j;

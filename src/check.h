@@ -19,4 +19,8 @@ struct check_opts {
 /* check_faq appends its findings to d. Returns ERR_NOMEM only. */
 enum err check_faq(const struct faq *faq, const struct check_opts *opts, struct faq_diags *d);
 
+/* check_due counts the entries reviewed, and the crisis lines verified,
+ * more than max_age_days ago (what check_faq warns about), for !stats. */
+void check_due(const struct faq *faq, int max_age_days, size_t *entries, size_t *lines);
+
 #endif

@@ -149,22 +149,50 @@ static int parse_policy(const char *v, enum config_policy *out)
 
 static int on_bot(struct parse *p, const char *k, const char *v)
 {
+	static const struct {
+		const char *key;
+		size_t off;
+		long max;
+	} longs[] = {
+		{"cooldown_s", offsetof(struct config, cooldown_s), 7L * 86400},
+		{"moderator_power", offsetof(struct config, moderator_power), 1000000000L},
+		{"stats_days", offsetof(struct config, stats_days), 3660},
+		{"unanswered_days", offsetof(struct config, unanswered_days), 3660},
+		{"faq_max_age_days", offsetof(struct config, faq_max_age_days), 36600},
+	};
 	struct config *c = p->c;
+	size_t i;
 
 	if (!strcmp(k, "faq_dir"))
 		return set_str(&c->faq_dir, v) == 0 ? 1 : fail(p, "out of memory");
 	if (!strcmp(k, "region"))
 		return set_str(&c->region, v) == 0 ? 1 : fail(p, "out of memory");
-	if (!strcmp(k, "log_message_text"))
-		return parse_bool(v, &c->log_message_text) == 0
+	if (!strcmp(k, "state_dir"))
+		return set_str(&c->state_dir_bot, v) == 0 ? 1 : fail(p, "out of memory");
+	if (!strcmp(k, "log_message_text") || !strcmp(k, "unanswered_log") ||
+	    !strcmp(k, "watch_faq"))
+		return parse_bool(v, !strcmp(k, "log_message_text") ? &c->log_message_text
+				     : !strcmp(k, "unanswered_log") ? &c->unanswered_log
+								     : &c->watch_faq) == 0
 			       ? 1
-			       : fail(p, "log_message_text must be true or false, not '%s'", v);
+			       : fail(p, "%s must be true or false, not '%s'", k, v);
 	if (!strcmp(k, "policy"))
 		return parse_policy(v, &c->policy) == 0
 			       ? 1
 			       : fail(p, "policy must be questions or mentions, not '%s'", v);
+	for (i = 0; i < sizeof(longs) / sizeof(longs[0]); i++)
+		if (!strcmp(k, longs[i].key)) {
+			long *slot = (long *)((char *)c + longs[i].off);
+
+			if (parse_long(v, slot) != 0 || *slot > longs[i].max)
+				return fail(p, "%s must be a whole number from 0 to %ld, not '%s'", k,
+					    longs[i].max, v);
+			return 1;
+		}
 	return fail(p, "unknown setting '%s' (the top of the file has faq_dir, region, "
-			     "log_message_text, policy)", k);
+		       "state_dir, log_message_text, policy, cooldown_s, moderator_power, "
+		       "stats_days, unanswered_log, unanswered_days, faq_max_age_days, "
+		       "watch_faq)", k);
 }
 
 static int on_matrix(struct parse *p, const char *k, const char *v)
@@ -259,10 +287,12 @@ static int on_irc(struct parse *p, const char *k, const char *v)
 		return parse_bool(v, &c->irc_tls) == 0
 			       ? 1
 			       : fail(p, "tls must be true or false, not '%s'", v);
-	if (!strcmp(k, "alt_nicks") || !strcmp(k, "channels") || !strcmp(k, "moderators")) {
-		struct config_list *l = !strcmp(k, "alt_nicks") ? &c->irc_alt_nicks
+	if (!strcmp(k, "alt_nicks") || !strcmp(k, "channels") || !strcmp(k, "moderators") ||
+	    !strcmp(k, "moderator_accounts")) {
+		struct config_list *l = !strcmp(k, "alt_nicks")  ? &c->irc_alt_nicks
 					: !strcmp(k, "channels") ? &c->irc_channels
-								 : &c->irc_moderators;
+					: !strcmp(k, "moderators") ? &c->irc_moderators
+								   : &c->irc_moderator_accounts;
 
 		return split_list(l, v) == 0 ? 1 : fail(p, "'%s' is too long a list", k);
 	}
@@ -335,8 +365,15 @@ enum err config_parse_text(const char *name, const char *text, size_t len,
 	}
 	copy = strndup(text, len);
 	p.c = calloc(1, sizeof(*p.c));
-	if (p.c)
+	if (p.c) {
 		p.c->irc_tls = 1; /* TLS unless the file says otherwise */
+		p.c->cooldown_s = CONFIG_COOLDOWN_S;
+		p.c->moderator_power = CONFIG_MODERATOR_POWER;
+		p.c->stats_days = CONFIG_STATS_DAYS;
+		p.c->unanswered_days = CONFIG_UNANSWERED_DAYS;
+		p.c->faq_max_age_days = CONFIG_FAQ_MAX_AGE_DAYS;
+		p.c->watch_faq = 1;
+	}
 	if (!copy || !p.c) {
 		free(copy);
 		free(p.c);
@@ -533,6 +570,7 @@ void config_free(struct config *c)
 		return;
 	free(c->faq_dir);
 	free(c->region);
+	free(c->state_dir_bot);
 	free(c->homeserver);
 	free(c->user_id);
 	free(c->device_id);
@@ -556,6 +594,7 @@ void config_free(struct config *c)
 	list_free(&c->irc_alt_nicks);
 	list_free(&c->irc_channels);
 	list_free(&c->irc_moderators);
+	list_free(&c->irc_moderator_accounts);
 	list_free(&c->rooms);
 	list_free(&c->allow_invites);
 	list_free(&c->moderators);

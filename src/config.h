@@ -35,6 +35,12 @@
 #define CONFIG_MAX_LINE 8192          /* one line of it */
 #define CONFIG_MAX_LIST 1000          /* items in one list (rooms...) */
 #define CONFIG_MAX_SECRET 4096        /* bytes of a token or password */
+/* Defaults of the moderators' settings. */
+#define CONFIG_COOLDOWN_S 600         /* 10 minutes */
+#define CONFIG_MODERATOR_POWER 50     /* Matrix's "Moderator" */
+#define CONFIG_STATS_DAYS 90
+#define CONFIG_UNANSWERED_DAYS 14
+#define CONFIG_FAQ_MAX_AGE_DAYS 365
 
 enum config_policy { CONFIG_POLICY_QUESTIONS, CONFIG_POLICY_MENTIONS };
 
@@ -55,6 +61,17 @@ struct config {
 	char *region;
 	int log_message_text;
 	enum config_policy policy; /* rooms without a [room] section */
+	char *state_dir_bot;       /* top-level state_dir: counts, mutes, opt-outs;
+	                            * NULL: [matrix] state_dir */
+	long cooldown_s;           /* an entry is not posted again in a room
+	                            * within this (default CONFIG_COOLDOWN_S) */
+	long moderator_power;      /* Matrix power level that makes a moderator;
+	                            * 0: only the listed moderators */
+	long stats_days;           /* days of counts kept */
+	int unanswered_log;        /* keep the words of unanswered questions */
+	long unanswered_days;      /* and for how long */
+	long faq_max_age_days;     /* an entry older is due for review */
+	int watch_faq;             /* reload when a FAQ file changes */
 	/* [matrix] */
 	int has_matrix;
 	char *homeserver, *user_id, *device_id, *state_dir, *moderators_room;
@@ -71,6 +88,7 @@ struct config {
 	long irc_port, irc_pm_over_lines;
 	int irc_tls; /* default 1: TLS, verified */
 	struct config_list irc_alt_nicks, irc_channels, irc_moderators;
+	struct config_list irc_moderator_accounts; /* who may use moderator commands */
 	/* [room ID] sections */
 	struct config_room *room;
 	size_t nroom;

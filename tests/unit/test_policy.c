@@ -1,0 +1,100 @@
+/* test_policy.c -- cooldowns, mutes, opt-outs. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "policy.h"
+
+static void test_cooldown_pointer_then_silence(void **state)
+{
+	struct policy *p = policy_new(600);
+	const char *earlier;
+
+	(void)state;
+	assert_int_equal(policy_repeat(p, "!r", "tms", "@a", 1000, &earlier), POLICY_FRESH);
+	policy_answered(p, "!r", "tms", "@a", "$ev1", 1000);
+	/* the same member again in a burst: nothing */
+	assert_int_equal(policy_repeat(p, "!r", "tms", "@a", 1010, &earlier), POLICY_SILENT);
+	/* someone else: a pointer to the first answer */
+	assert_int_equal(policy_repeat(p, "!r", "tms", "@b", 1200, &earlier), POLICY_POINTER);
+	assert_string_equal(earlier, "$ev1");
+	policy_pointed(p, "!r", "tms", "@b", 1200);
+	assert_int_equal(policy_repeat(p, "!r", "tms", "@b", 1300, &earlier), POLICY_SILENT);
+	/* another room, another entry: fresh */
+	assert_int_equal(policy_repeat(p, "!s", "tms", "@b", 1300, &earlier), POLICY_FRESH);
+	assert_int_equal(policy_repeat(p, "!r", "ect", "@b", 1300, &earlier), POLICY_FRESH);
+	/* the window is over, for the pointer too */
+	assert_int_equal(policy_repeat(p, "!r", "tms", "@b", 1600, &earlier), POLICY_FRESH);
+	assert_int_equal(policy_repeat(p, "!r", "tms", "@a", 1600, &earlier), POLICY_FRESH);
+	policy_free(p);
+}
+
+static void test_no_window_no_cooldown(void **state)
+{
+	struct policy *p = policy_new(0);
+	const char *earlier;
+
+	(void)state;
+	policy_answered(p, "!r", "tms", "@a", "$e", 1000);
+	assert_int_equal(policy_repeat(p, "!r", "tms", "@a", 1001, &earlier), POLICY_FRESH);
+	policy_free(p);
+}
+
+static void test_cooldowns_are_capped(void **state)
+{
+	struct policy *p = policy_new(600);
+	const char *earlier;
+	char room[32];
+	int i;
+
+	(void)state;
+	for (i = 0; i < POLICY_COOLDOWNS_MAX + 10; i++) {
+		snprintf(room, sizeof(room), "!r%d", i);
+		assert_int_equal(policy_answered(p, room, "tms", "@a", NULL, 1000), ERR_OK);
+	}
+	/* the oldest went first, the newest is still there */
+	assert_int_equal(policy_repeat(p, "!r0", "tms", "@a", 1001, &earlier), POLICY_FRESH);
+	assert_int_equal(policy_repeat(p, room, "tms", "@a", 1001, &earlier), POLICY_SILENT);
+	policy_free(p);
+}
+
+static void test_sets_survive_json(void **state)
+{
+	struct policy *p = policy_new(600), *q = policy_new(600);
+	char *text;
+
+	(void)state;
+	assert_int_equal(policy_set(p, POLICY_MUTED, "!r", 1), ERR_OK);
+	assert_int_equal(policy_set(p, POLICY_OPTED_OUT, "@a:hs", 1), ERR_OK);
+	assert_int_equal(policy_set(p, POLICY_OPTED_OUT, "@b:hs", 1), ERR_OK);
+	assert_int_equal(policy_set(p, POLICY_OPTED_OUT, "@b:hs", 0), ERR_OK);
+	assert_int_equal(policy_set(p, POLICY_REFUSED, "@c:hs", 1), ERR_OK);
+	text = policy_to_json(p);
+	assert_non_null(text);
+	assert_int_equal(policy_from_json(q, text, strlen(text)), ERR_OK);
+	assert_true(policy_has(q, POLICY_MUTED, "!r"));
+	assert_true(policy_has(q, POLICY_OPTED_OUT, "@a:hs"));
+	assert_false(policy_has(q, POLICY_OPTED_OUT, "@b:hs"));
+	assert_false(policy_has(q, POLICY_REFUSED, "@c:hs")); /* not kept */
+	assert_int_equal(policy_from_json(q, "{\"muted\":[1]}", 13), ERR_PARSE);
+	free(text);
+	policy_free(p);
+	policy_free(q);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_cooldown_pointer_then_silence),
+		cmocka_unit_test(test_no_window_no_cooldown),
+		cmocka_unit_test(test_cooldowns_are_capped),
+		cmocka_unit_test(test_sets_survive_json),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

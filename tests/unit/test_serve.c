@@ -1,0 +1,358 @@
+/* test_serve.c -- the running bot as a member and a moderator meet it:
+ * commands, who may use them, cooldowns, mutes, opt-outs, counts without
+ * words, and a reload that never loses the FAQ in use. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "serve.h"
+#include "state.h"
+
+static char top[64], faqdir[128], statedir[128];
+static time_t clock_now = 1800000000;
+
+static time_t fake_now(void)
+{
+	return clock_now;
+}
+
+static void copy_file(const char *from, const char *to)
+{
+	char buf[8192];
+	FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
+	size_t n;
+
+	assert_non_null(in);
+	assert_non_null(out);
+	while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
+		fwrite(buf, 1, n, out);
+	fclose(in);
+	fclose(out);
+}
+
+static void write_file(const char *dir, const char *name, const char *text)
+{
+	char path[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static int setup(void **st)
+{
+	static const char *files[] = {"advice.yml", "crisis.yml", "lines.yml",
+				      "question.yml", "tms.yml", "tms-cost.yml"};
+	size_t i;
+
+	(void)st;
+	snprintf(top, sizeof(top), "/tmp/faqbot-serve-XXXXXX");
+	if (!mkdtemp(top))
+		return -1;
+	snprintf(faqdir, sizeof(faqdir), "%s/faq", top);
+	snprintf(statedir, sizeof(statedir), "%s/state", top);
+	mkdir(faqdir, 0700);
+	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		char from[256], to[256];
+
+		snprintf(from, sizeof(from), "tests/data/faq-mini/%s", files[i]);
+		snprintf(to, sizeof(to), "%s/%s", faqdir, files[i]);
+		copy_file(from, to);
+	}
+	return 0;
+}
+
+static int teardown(void **st)
+{
+	char cmd[128];
+
+	(void)st;
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", top);
+	return system(cmd);
+}
+
+static struct serve *start(const char *const *mods, size_t nmods)
+{
+	struct serve_config c = {0};
+	struct faq_diags d = {0};
+	struct serve *s = NULL;
+	struct faq *faq = NULL;
+	char err[256];
+
+	assert_int_equal(faq_load(faqdir, &faq, &d), ERR_OK);
+	faq_diags_release(&d);
+	c.faq_dir = faqdir;
+	c.state_dir = statedir;
+	c.mod_room = "!mods:hs";
+	c.moderators = mods;
+	c.n_moderators = nmods;
+	c.moderator_power = 50;
+	c.cooldown_s = 600;
+	c.stats_days = 90;
+	c.max_age_days = 365;
+	assert_int_equal(serve_new(&c, faq, &s, err, sizeof(err)), ERR_OK);
+	serve_set_clock(s, fake_now);
+	return s;
+}
+
+/* say sends text from who in room and returns the reply text or NULL. */
+static const char *say(struct serve *s, const char *room, const char *who, int power,
+		       const char *text, struct tr_reply *out)
+{
+	struct tr_message m = {0};
+
+	memset(out, 0, sizeof(*out));
+	m.room = room;
+	m.sender = m.sender_account = who;
+	m.sender_power = power;
+	m.text = text;
+	m.event_id = "$ev";
+	m.bot_name = "faqbot";
+	assert_int_equal(serve_handle(s, &m, out), ERR_OK);
+	return out->reply ? out->text : NULL;
+}
+
+static void test_member_commands(void **st)
+{
+	struct serve *s = start(NULL, 0);
+	struct tr_reply out;
+	const char *t;
+
+	(void)st;
+	t = say(s, "!r", "@a:hs", 0, "!help", &out);
+	assert_non_null(strstr(t, "not a clinician"));
+	assert_non_null(strstr(t, "even if you have opted out"));
+	assert_null(strstr(t, "!reload")); /* not a moderator: not shown */
+	t = say(s, "!r", "@a:hs", 0, "!faq", &out);
+	assert_non_null(strstr(t, "tms"));
+	t = say(s, "!r", "@a:hs", 0, "!faq tms @bob", &out);
+	assert_non_null(strstr(t, "magnetic pulses"));
+	assert_string_equal(out.mention, "@bob");
+	assert_string_equal(out.entry_id, "tms");
+	t = say(s, "!r", "@a:hs", 0, "!faq magnetic stimulation", &out);
+	assert_non_null(strstr(t, "magnetic pulses"));
+	t = say(s, "!r", "@a:hs", 0, "!crisis", &out);
+	assert_non_null(strstr(t, "988"));
+	assert_false(out.alert_moderators);
+	t = say(s, "!r", "@a:hs", 0, "!sources tms", &out);
+	assert_non_null(strstr(t, "000_3eda1d225fd94fd4.txt"));
+	serve_free(s);
+}
+
+static void test_moderators_only(void **st)
+{
+	static const char *const mods[] = {"@mod:hs"};
+	struct serve *s = start(mods, 1);
+	struct tr_reply out;
+	const char *t;
+
+	(void)st;
+	/* a member, whatever their display name: one short refusal, then quiet */
+	t = say(s, "!r", "@eve:hs", 0, "!mute", &out);
+	assert_non_null(strstr(t, "for the group's moderators"));
+	assert_null(say(s, "!r", "@eve:hs", 0, "!reload", &out));
+	assert_null(say(s, "!r", "@eve:hs", 0, "!test what is tms", &out));
+	/* ...and the room is not muted */
+	assert_non_null(say(s, "!r", "@eve:hs", 0, "what is tms?", &out));
+	/* a listed moderator, and anyone with power 50 */
+	t = say(s, "!r", "@mod:hs", 0, "!test what is tms", &out);
+	assert_non_null(strstr(t, "faq: tms"));
+	assert_non_null(strstr(t, "tms.yml:"));
+	t = say(s, "!r", "@op:hs", 50, "!test i want to kill myself", &out);
+	assert_non_null(strstr(t, "crisis: crisis-test"));
+	assert_false(out.alert_moderators); /* a test, not a crisis */
+	/* a member's crisis words behind a moderators' command still count */
+	t = say(s, "!r", "@bob:hs", 0, "!test i want to kill myself", &out);
+	assert_true(out.alert_moderators);
+	assert_string_equal(out.kind, "crisis");
+	serve_free(s);
+}
+
+static void test_cooldown_mute_optout_and_crisis(void **st)
+{
+	static const char *const mods[] = {"@mod:hs"};
+	struct serve *s = start(mods, 1);
+	struct tr_reply out;
+	const char *t;
+
+	(void)st;
+	assert_non_null(say(s, "!r", "@a:hs", 0, "what is tms?", &out));
+	/* a repeat in a burst: one answer */
+	assert_null(say(s, "!r", "@a:hs", 0, "what is tms???", &out));
+	/* someone else: a pointer to it */
+	clock_now += 60;
+	t = say(s, "!r", "@b:hs", 0, "so what is tms?", &out);
+	assert_non_null(strstr(t, "see my reply above"));
+	assert_string_equal(out.see_event, "$ev");
+	/* another room is not affected */
+	assert_non_null(strstr(say(s, "!other", "@b:hs", 0, "what is tms?", &out), "magnetic"));
+	/* after the window, a fresh answer */
+	clock_now += 601;
+	assert_non_null(strstr(say(s, "!r", "@b:hs", 0, "what is tms?", &out), "magnetic"));
+
+	/* muted: no FAQ answers, crisis as ever */
+	say(s, "!r", "@mod:hs", 0, "!mute", &out);
+	clock_now += 601;
+	assert_null(say(s, "!r", "@c:hs", 0, "what is tms?", &out));
+	t = say(s, "!r", "@c:hs", 0, "i want to kill myself", &out);
+	assert_non_null(strstr(t, "988"));
+	assert_true(out.alert_moderators);
+	say(s, "!r", "@mod:hs", 0, "!unmute", &out);
+	assert_non_null(say(s, "!r", "@c:hs", 0, "what is tms?", &out));
+
+	/* opted out: answered only when addressed; crisis as ever */
+	clock_now += 601;
+	say(s, "!r", "@d:hs", 0, "!optout", &out);
+	assert_null(say(s, "!r", "@d:hs", 0, "what is tms?", &out));
+	assert_non_null(say(s, "!r", "@d:hs", 0, "faqbot: what is tms?", &out));
+	t = say(s, "!r", "@d:hs", 0, "i am suicidal", &out);
+	assert_true(out.alert_moderators);
+	serve_free(s);
+
+	/* mutes and opt-outs outlive a restart */
+	s = start(mods, 1);
+	clock_now += 601;
+	assert_null(say(s, "!r", "@d:hs", 0, "what is tms?", &out));
+	say(s, "!r", "@d:hs", 0, "!optin", &out);
+	assert_non_null(say(s, "!r", "@d:hs", 0, "what is tms?", &out));
+	serve_free(s);
+}
+
+static void test_stats_count_without_words(void **st)
+{
+	static const char *const mods[] = {"@mod:hs"};
+	struct serve *s = start(mods, 1);
+	struct tr_reply out;
+	char *saved = NULL;
+	const char *t;
+
+	(void)st;
+	state_remove(statedir, "stats.json");
+	clock_now += 86400;
+	say(s, "!r", "@a:hs", 0, "what is tms?", &out);
+	say(s, "!r", "@b:hs", 0, "how do i grow tomatoes zzqx?", &out);
+	say(s, "!r", "@c:hs", 0, "i want to kill myself", &out);
+	t = say(s, "!r", "@mod:hs", 0, "!stats", &out);
+	assert_non_null(strstr(t, "crisis 1"));
+	assert_non_null(strstr(t, "faq:tms 1"));
+	assert_non_null(strstr(t, "!r 1")); /* one unanswered question in !r */
+	assert_null(strstr(t, "tomatoes"));
+	assert_null(strstr(t, "kill"));
+	assert_int_equal(serve_save(s), ERR_OK);
+	serve_free(s);
+	assert_int_equal(state_read(statedir, "stats.json", &saved, NULL), ERR_OK);
+	assert_null(strstr(saved, "tomatoes"));
+	assert_null(strstr(saved, "kill"));
+	assert_null(strstr(saved, "@a:hs"));
+	free(saved);
+	/* the 7-day counts survive a restart */
+	s = start(mods, 1);
+	t = say(s, "!r", "@mod:hs", 0, "!stats", &out);
+	assert_non_null(strstr(t, "Last 7 days: 2 answered"));
+	serve_free(s);
+}
+
+static void test_reload_good_and_broken(void **st)
+{
+	static const char *const mods[] = {"@mod:hs"};
+	struct serve *s = start(mods, 1);
+	struct tr_reply out;
+	char *report = NULL;
+	const char *t;
+
+	(void)st;
+	clock_now += 86400;
+	assert_null(say(s, "!r", "@a:hs", 0, "what is ect?", &out));
+	write_file(faqdir, "ect.yml",
+		   "id: ect\nquestion: What is ECT?\nreviewed: 2026-11-20\nsources:\n  - a.txt\npatterns: |\n"
+		   "  \\bect\\b\nanswer: |\n  ECT, electroconvulsive therapy, is a treatment "
+		   "given under general\n  anaesthesia in hospital. It is one of the most "
+		   "effective options\n  for severe depression that other treatments did not "
+		   "help. Your\n  psychiatrist can tell you whether it fits you, and what it "
+		   "involves.\nexamples: |\n  what is ect\n");
+	assert_int_equal(serve_reload(s, "test", &report), ERR_OK);
+	assert_non_null(strstr(report, "new: ect"));
+	free(report);
+	assert_non_null(strstr(say(s, "!r", "@a:hs", 0, "what is ect?", &out), "anaesthesia"));
+
+	/* a broken edit: refused, said where, and the FAQ in use still answers */
+	write_file(faqdir, "ect.yml", "id: ect\nquestion: [oops\n");
+	t = say(s, "!mods:hs", "@mod:hs", 0, "!reload", &out);
+	assert_non_null(strstr(t, "was not reloaded"));
+	assert_non_null(strstr(t, "keeps serving"));
+	assert_non_null(strstr(t, "ect.yml:3:1: YAML"));
+	assert_null(out.mod_text); /* the moderator asked here: said once */
+	clock_now += 601;
+	assert_non_null(strstr(say(s, "!r", "@b:hs", 0, "what is ect?", &out), "anaesthesia"));
+	/* the same, asked from a member room: the moderators' room hears too */
+	t = say(s, "!r", "@mod:hs", 0, "!reload", &out);
+	assert_non_null(out.mod_text);
+	assert_non_null(strstr(out.mod_text, "ect.yml:3:1: YAML"));
+	{
+		char path[256];
+
+		snprintf(path, sizeof(path), "%s/ect.yml", faqdir);
+		unlink(path);
+	}
+	serve_free(s);
+}
+
+static void test_watch_reloads_on_save(void **st)
+{
+	struct serve_config c = {0};
+	struct faq_diags d = {0};
+	struct serve *s = NULL;
+	struct faq *faq = NULL;
+	struct tr_notice note = {0};
+	struct tr_reply out;
+	char err[256];
+	int i;
+
+	(void)st;
+	assert_int_equal(faq_load(faqdir, &faq, &d), ERR_OK);
+	faq_diags_release(&d);
+	c.faq_dir = faqdir;
+	c.watch = 1;
+	c.max_age_days = 365;
+	assert_int_equal(serve_new(&c, faq, &s, err, sizeof(err)), ERR_OK);
+	assert_true(serve_wake_fd(s) >= 0);
+	write_file(faqdir, "tms.yml",
+		   "id: tms\nquestion: What is TMS?\nreviewed: 2026-11-20\nsources:\n  - a.txt\npatterns: |\n"
+		   "  \\btms\\b\nanswer: |\n  TMS, transcranial magnetic stimulation, sends "
+		   "magnetic pulses to\n  the parts of the brain that help control mood. It "
+		   "needs no anaesthesia,\n  you stay awake, and most people go back to their "
+		   "day straight after a\n  session. CHANGED. Your psychiatrist can tell you "
+		   "whether it fits you.\nexamples: |\n  what is tms\n");
+	for (i = 0; i < 30 && !note.mod_text; i++) {
+		usleep(50 * 1000);
+		assert_int_equal(serve_tick(s, &note), ERR_OK);
+	}
+	assert_non_null(note.mod_text);
+	assert_non_null(strstr(note.mod_text, "changed: tms"));
+	assert_non_null(strstr(say(s, "!r", "@a:hs", 0, "what is tms?", &out), "CHANGED"));
+	serve_free(s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_member_commands),
+		cmocka_unit_test(test_moderators_only),
+		cmocka_unit_test(test_cooldown_mute_optout_and_crisis),
+		cmocka_unit_test(test_stats_count_without_words),
+		cmocka_unit_test(test_reload_good_and_broken),
+		cmocka_unit_test(test_watch_reloads_on_save),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
