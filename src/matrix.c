@@ -9,7 +9,10 @@
  *   401 M_UNKNOWN_TOKEN                        -> log in again, or give up
  *   any other 4xx                              -> up to the caller
  * Order of a batch: act on everything in it, then save `since`; a crash in
- * between replays the batch and the transaction ids keep it from showing. */
+ * between replays the batch and the transaction ids keep it from showing.
+ * The core's tick runs where no reply is in flight: before each sync,
+ * between the messages of a batch, and inside the long poll's wait (which
+ * a wake cuts, as a stop does, before any of its answer is read). */
 #include "matrix.h"
 
 #include <arpa/inet.h>
@@ -19,6 +22,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <malloc.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -40,6 +44,7 @@
 #define MATRIX_STOP_GRACE_MS 1200L        /* a reply in flight after a stop */
 #define MATRIX_POLL_MS 50                 /* how often a wait looks at stop */
 #define MATRIX_NAMES_MAX 1024            /* display names remembered */
+#define MATRIX_ANSWERS_MAX 256           /* "event -> our reply" remembered */
 #define MATRIX_SESSION_FILE "session.json"
 #define MATRIX_SINCE_FILE "since"
 
@@ -47,11 +52,20 @@
 #define PATH_ARG(p) (int)strcspn((p), "?"), (p)
 
 /* What we know of a room: its member count (from sync summaries, or asked
- * once) and whether an invite said it was direct. */
+ * once), whether an invite said it was direct, and its power levels (from
+ * the sync, or asked once). */
 struct matrix_room {
 	char *id;
 	long members; /* -1: not known yet */
 	int direct;
+	int power_asked;        /* the server was asked for them */
+	struct mx_power *power; /* NULL: not known */
+};
+
+/* An event the bot answered and the id of its reply, for a later "see the
+ * answer above" link. A ring: the oldest goes first. */
+struct matrix_answer {
+	char *event, *reply;
 };
 
 /* A display name seen in a room, kept for later batches (lazy loading
@@ -79,6 +93,17 @@ struct matrix {
 	size_t n_known, cap_known;
 	struct matrix_name names[MATRIX_NAMES_MAX];
 	size_t names_next;
+	struct matrix_answer answers[MATRIX_ANSWERS_MAX];
+	size_t answers_next;
+
+	/* the core's tick (matrix_set_tick) */
+	struct tr_tick tick;
+	void *tick_ctx;       /* the handler's ctx, during matrix_run */
+	long long tick_at;    /* when it last ran, ms; 0: not yet */
+	int wake_armed;       /* a wake may cut a poll (see woken) */
+	char *notice;         /* a tick's notice not yet posted, owned */
+	unsigned long notice_n; /* notices posted or tried, for their txn ids */
+	long long start_ms;   /* wall clock at matrix_new, for those ids too */
 
 	CURLM *multi;
 	CURL *easy;
@@ -109,6 +134,8 @@ enum call_flags {
 	CALL_NO_AUTH = 2,   /* login: no token, no re-login */
 	CALL_ONCE = 4       /* start-up checks: report, do not retry */
 };
+
+static int tick_cuts(struct matrix *m);
 
 static void set_err(struct matrix *m, const char *fmt, ...) LOG_PRINTF(2, 3);
 static void set_err(struct matrix *m, const char *fmt, ...)
@@ -147,14 +174,15 @@ static int stopping(struct matrix *m, int long_poll)
 	return long_poll || now_ms() - m->stop_at >= MATRIX_STOP_GRACE_MS;
 }
 
-/* nap sleeps ms, watching stop. Returns 1 if cut short by a stop. */
+/* nap sleeps ms, watching stop and, in a long poll's waits, the tick.
+ * Returns 1 if cut short by either. */
 static int nap(struct matrix *m, long long ms, int long_poll)
 {
 	long long end = now_ms() + ms, left;
 	struct timespec ts;
 
 	while ((left = end - now_ms()) > 0) {
-		if (stopping(m, long_poll))
+		if (stopping(m, long_poll) || (long_poll && tick_cuts(m)))
 			return 1;
 		if (left > MATRIX_POLL_MS)
 			left = MATRIX_POLL_MS;
@@ -326,7 +354,14 @@ void matrix_free(struct matrix *m)
 		free(m->names[i].user);
 		free(m->names[i].name);
 	}
+	for (i = 0; i < MATRIX_ANSWERS_MAX; i++) {
+		free(m->answers[i].event);
+		free(m->answers[i].reply);
+	}
+	for (i = 0; i < m->n_known; i++)
+		mx_power_free(m->known[i].power);
 	free(m->known);
+	free(m->notice);
 	free(m->hs);
 	free(m->user_id);
 	if (m->password)
@@ -440,6 +475,9 @@ enum err matrix_new(const struct matrix_config *cfg, struct matrix **out,
 	m->timeline_limit = cfg->timeline_limit > 0 ? cfg->timeline_limit
 	                                            : MATRIX_TIMELINE_LIMIT;
 	m->rng = (unsigned)wall_ms() ^ (unsigned)getpid();
+	m->start_ms = wall_ms();
+	m->tick.wake_fd = -1;
+	m->wake_armed = 1;
 
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		e = ERR_IO;
@@ -468,6 +506,15 @@ fail:
 }
 
 const char *matrix_errstr(const struct matrix *m) { return m ? m->errstr : ""; }
+
+void matrix_set_tick(struct matrix *m, const struct tr_tick *t)
+{
+	memset(&m->tick, 0, sizeof(m->tick));
+	m->tick.wake_fd = -1;
+	if (t && t->fn)
+		m->tick = *t;
+	m->wake_armed = 1;
+}
 
 void matrix_get_stats(const struct matrix *m, struct matrix_stats *out)
 {
@@ -610,15 +657,28 @@ static enum err http(struct matrix *m, const char *method, const char *path,
 	}
 	r->cc = CURLE_OK;
 	while (running) {
+		struct curl_waitfd wfd;
+		unsigned nfd = 0;
+
 		if (curl_multi_perform(m->multi, &running) != CURLM_OK)
 			break;
 		if (!running)
 			break;
-		if (stopping(m, flags & CALL_LONG_POLL)) {
+		if (stopping(m, flags & CALL_LONG_POLL) ||
+		    ((flags & CALL_LONG_POLL) && tick_cuts(m))) {
 			r->stopped = 1;
 			break;
 		}
-		curl_multi_poll(m->multi, NULL, 0, MATRIX_POLL_MS, NULL);
+		/* the wake fd ends the wait at once; a disarmed one would
+		 * end every wait, and is left to the 50 ms look */
+		if ((flags & CALL_LONG_POLL) && m->tick.fn && m->tick.wake_fd >= 0 &&
+		    m->wake_armed) {
+			wfd.fd = m->tick.wake_fd;
+			wfd.events = CURL_WAIT_POLLIN;
+			wfd.revents = 0;
+			nfd = 1;
+		}
+		curl_multi_poll(m->multi, nfd ? &wfd : NULL, nfd, MATRIX_POLL_MS, NULL);
 	}
 	r->cc = CURLE_ABORTED_BY_CALLBACK;
 	while ((msg = curl_multi_info_read(m->multi, &left)))
@@ -845,6 +905,8 @@ static struct matrix_room *room_get(struct matrix *m, const char *id, int create
 		return NULL;
 	nr->members = -1;
 	nr->direct = 0;
+	nr->power_asked = 0;
+	nr->power = NULL;
 	m->n_known++;
 	return nr;
 }
@@ -856,6 +918,7 @@ static void room_forget(struct matrix *m, const char *id)
 	if (!r)
 		return;
 	free(r->id);
+	mx_power_free(r->power);
 	*r = m->known[--m->n_known];
 }
 
@@ -1010,6 +1073,69 @@ static long members(struct matrix *m, struct matrix_room *room)
 	return room->members;
 }
 
+/* power_of: user's level in room, from the power levels a sync brought,
+ * else asked of the server once (after a restart the sync brings only
+ * state that changed since); -1 when the room has none the bot knows. */
+static int power_of(struct matrix *m, struct matrix_room *room, const char *user)
+{
+	char path[MATRIX_URL_MAX], e_id[3 * MX_ID_MAX + 1];
+	struct resp r = {0};
+
+	if (!room->power && !room->power_asked && esc(e_id, sizeof(e_id), room->id) == ERR_OK &&
+	    fmt_path(path, sizeof(path), MATRIX_API "/rooms/%s/state/m.room.power_levels",
+	             e_id) == ERR_OK) {
+		/* the empty state key's trailing slash is optional (spec), and
+		 * not every server routes it */
+		if (call(m, "GET", path, NULL, 0, &r) == ERR_OK &&
+		    mx_power_parse(r.body, r.len, &room->power, NULL) != ERR_OK)
+			log_warn("power levels of room=%s unreadable", room->id);
+		/* any HTTP answer (404: the room has none) is the answer;
+		 * a stop is not */
+		room->power_asked = r.status != 0;
+		resp_release(&r);
+	}
+	return room->power ? mx_power_level(room->power, user) : -1;
+}
+
+/* ---- earlier answers -------------------------------------------------- */
+
+static const char *answer_find(const struct matrix *m, const char *event)
+{
+	size_t i;
+
+	for (i = 0; i < MATRIX_ANSWERS_MAX; i++)
+		if (m->answers[i].event && !strcmp(m->answers[i].event, event))
+			return m->answers[i].reply;
+	return NULL;
+}
+
+/* answer_put remembers that reply answered event; a replayed reply (same
+ * ids) takes no second slot. Out of memory forgets it, nothing worse. */
+static void answer_put(struct matrix *m, const char *event, const char *reply)
+{
+	struct matrix_answer *a = NULL;
+	char *ev, *rp;
+	size_t i;
+
+	for (i = 0; i < MATRIX_ANSWERS_MAX && !a; i++)
+		if (m->answers[i].event && !strcmp(m->answers[i].event, event))
+			a = &m->answers[i];
+	if (!a) {
+		a = &m->answers[m->answers_next];
+		m->answers_next = (m->answers_next + 1) % MATRIX_ANSWERS_MAX;
+	}
+	ev = xstrdup(event);
+	rp = xstrdup(reply);
+	free(a->event);
+	free(a->reply);
+	a->event = ev && rp ? ev : NULL;
+	a->reply = ev && rp ? rp : NULL;
+	if (!a->event) {
+		free(ev);
+		free(rp);
+	}
+}
+
 /* ---- sending ---------------------------------------------------------- */
 
 /* send_event PUTs content into room with the given transaction id. On
@@ -1043,7 +1169,171 @@ static enum err send_event(struct matrix *m, const char *room, const char *txn,
 	return e;
 }
 
+/* post_notice posts the core's text to the moderators' room as an
+ * m.notice with transaction id txn. what and the ids name it in the log
+ * (never its text). A refused post is logged and not an error. */
+static enum err post_notice(struct matrix *m, const char *text, const char *txn,
+                            const char *what)
+{
+	char sent[MX_ID_MAX + 1], *json = NULL;
+	enum err e;
+
+	if (!m->mod_room) {
+		log_info("%s for the moderators dropped: no moderators' room configured",
+		         what);
+		return ERR_OK;
+	}
+	e = mx_notice_json(text, &json);
+	if (e != ERR_OK) {
+		log_error("cannot build the %s for the moderators: %s", what, err_str(e));
+		return ERR_OK;
+	}
+	e = send_event(m, m->mod_room, txn, json, sent, sizeof(sent));
+	free(json);
+	if (e == ERR_OK) {
+		m->stats.notices++;
+		log_info("%s room=%s txn=%s sent=%s", what, m->mod_room, txn, sent);
+	} else if (e == ERR_IO) {
+		log_warn("%s for the moderators not sent: stopping", what);
+	} else if (e != ERR_INVALID) { /* a refusal is logged by send_event */
+		log_error("%s for the moderators not sent: %s", what, err_str(e));
+	}
+	/* only a stop or a fatal refusal concerns the caller */
+	return e == ERR_IO || m->fatal ? e : ERR_OK;
+}
+
+/* ---- ticks: the core's work no message brings (transport.h) ---------- */
+
+/* wake_set: the core asks for a tick (its flag, or its fd readable). */
+static int wake_set(struct matrix *m)
+{
+	struct pollfd p;
+
+	if (m->tick.wake && *m->tick.wake)
+		return 1;
+	if (m->tick.wake_fd < 0)
+		return 0;
+	p.fd = m->tick.wake_fd;
+	p.events = POLLIN;
+	p.revents = 0;
+	return poll(&p, 1, 0) > 0 && (p.revents & (POLLIN | POLLHUP | POLLERR));
+}
+
+/* woken: a wake that counts. One still there after a tick (set again
+ * while it ran, or an fd nobody drains) is disarmed until it clears: it
+ * would cut every poll the moment it began, and no batch would come in. */
+static int woken(struct matrix *m)
+{
+	if (!m->tick.fn)
+		return 0;
+	if (!wake_set(m)) {
+		m->wake_armed = 1;
+		return 0;
+	}
+	return m->wake_armed;
+}
+
+/* tick_run calls the tick and keeps a copy of its notice for
+ * notice_flush (the text is the core's, valid only until its next call). */
+static void tick_run(struct matrix *m)
+{
+	struct tr_notice n;
+	enum err e;
+
+	memset(&n, 0, sizeof(n));
+	m->tick_at = now_ms();
+	m->stats.ticks++;
+	e = m->tick.fn(m->tick_ctx, &n);
+	if (e != ERR_OK)
+		log_warn("tick failed: %s", err_str(e));
+	else if (n.mod_text && *n.mod_text && !(m->notice = xstrdup(n.mod_text)))
+		log_error("notice for the moderators dropped: out of memory");
+	m->wake_armed = !wake_set(m);
+}
+
+/* tick_cuts is asked in a long poll's waits: it runs a tick due by the
+ * clock right there (the poll goes on), and says whether the wait must
+ * end: for a wake (the tick runs next, between batches) or a notice to
+ * post. */
+static int tick_cuts(struct matrix *m)
+{
+	if (!m->tick.fn)
+		return 0;
+	if (woken(m))
+		return 1;
+	if (!m->notice && now_ms() - m->tick_at >= TR_TICK_MS)
+		tick_run(m);
+	return m->notice != NULL;
+}
+
+/* between runs a tick when one is due and posts its notice; called where
+ * no reply is in flight (before a sync, between messages). */
+static enum err between(struct matrix *m)
+{
+	char txn[MX_TXN_MAX];
+	enum err e;
+
+	if (m->tick.fn && !m->notice && (woken(m) || now_ms() - m->tick_at >= TR_TICK_MS))
+		tick_run(m);
+	if (!m->notice)
+		return ERR_OK;
+	e = mx_txn_notice(m->start_ms, (long)getpid(), ++m->notice_n, txn, sizeof(txn));
+	if (e == ERR_OK)
+		e = post_notice(m, m->notice, txn, "notice");
+	free(m->notice);
+	m->notice = NULL;
+	return e;
+}
+
 /* ---- handling a batch ------------------------------------------------- */
+
+/* reply_json builds the reply to a with what the handler said: directed
+ * to out->mention when that is a user id (not the bot's), else to the
+ * asker; with a link to see_event's answer (or to it) when that is an
+ * event id. */
+static enum err reply_json(struct matrix *m, const struct mx_action *a,
+                           const struct tr_reply *out, char **json)
+{
+	char target[MX_ID_MAX + 1], *link = NULL;
+	const char *earlier = NULL;
+	struct mx_reply rep;
+	enum err e;
+
+	memset(&rep, 0, sizeof(rep));
+	rep.text = out->text;
+	rep.in_reply_to = a->event_id;
+	rep.thread_root = a->thread_root;
+	rep.mention = a->sender;
+	if (out->mention) {
+		if (mx_mention_resolve(out->mention, a->sender, target, sizeof(target)) ==
+		        ERR_OK &&
+		    strcmp(target, m->user_id)) {
+			rep.mention = target; /* and not the asker: it is not for them */
+			rep.directed = 1;
+		} else {
+			log_info("reply room=%s event=%s: directed to no valid user id; "
+			         "answering the asker",
+			         a->room_id, a->event_id);
+		}
+	}
+	if (out->see_event && mx_id_valid(out->see_event, '$')) {
+		earlier = answer_find(m, out->see_event);
+		rep.see_answer = earlier != NULL;
+		e = mx_matrix_to_link(a->room_id, earlier ? earlier : out->see_event,
+		                      mx_server_name(m->user_id), &link);
+		if (e != ERR_OK)
+			log_warn("reply room=%s event=%s: no link to the earlier message: %s",
+			         a->room_id, a->event_id, err_str(e));
+		rep.see_link = link;
+	} else if (out->see_event) {
+		log_info("reply room=%s event=%s: the earlier message is not an event id; "
+		         "no link",
+		         a->room_id, a->event_id);
+	}
+	e = mx_reply_json(&rep, json);
+	free(link);
+	return e;
+}
 
 static enum err handle_message(struct matrix *m, const struct mx_action *a,
                                tr_handler_fn fn, void *ctx)
@@ -1051,7 +1341,6 @@ static enum err handle_message(struct matrix *m, const struct mx_action *a,
 	char txn[MX_TXN_MAX], sent[MX_ID_MAX + 1], *json = NULL;
 	struct tr_message msg;
 	struct tr_reply out;
-	struct mx_reply rep;
 	struct mx_alert al;
 	struct matrix_room *room;
 	struct matrix_name *nm;
@@ -1087,6 +1376,8 @@ static enum err handle_message(struct matrix *m, const struct mx_action *a,
 	msg.ts_ms = a->ts;
 	msg.direct = room && (room->direct || n == 2);
 	msg.mentions_bot = a->mentions_bot;
+	msg.sender_account = a->sender; /* the homeserver vouches for it */
+	msg.sender_power = room ? power_of(m, room, a->sender) : -1;
 	memset(&out, 0, sizeof(out));
 	e = fn(ctx, &msg, &out);
 	if (e != ERR_OK) {
@@ -1095,11 +1386,7 @@ static enum err handle_message(struct matrix *m, const struct mx_action *a,
 		return ERR_OK;
 	}
 	if (out.reply && out.text && *out.text) {
-		rep.text = out.text;
-		rep.in_reply_to = a->event_id;
-		rep.thread_root = a->thread_root;
-		rep.mention = a->sender;
-		e = mx_reply_json(&rep, &json);
+		e = reply_json(m, a, &out, &json);
 		if (e == ERR_OK)
 			e = mx_txn_reply(a->event_id, txn, sizeof(txn));
 		if (e != ERR_OK) {
@@ -1108,6 +1395,8 @@ static enum err handle_message(struct matrix *m, const struct mx_action *a,
 			e = ERR_OK;
 		} else {
 			e = send_event(m, a->room_id, txn, json, sent, sizeof(sent));
+			if (e == ERR_OK && mx_id_valid(sent, '$'))
+				answer_put(m, a->event_id, sent);
 			if (e == ERR_OK) {
 				m->stats.replies++;
 				log_info("reply room=%s event=%s class=%s id=%s sent=%s",
@@ -1151,6 +1440,14 @@ static enum err handle_message(struct matrix *m, const struct mx_action *a,
 		free(json);
 		if (e == ERR_INVALID && !m->fatal)
 			e = ERR_OK;
+		if (e != ERR_OK)
+			return e;
+	}
+	if (out.mod_text && *out.mod_text) {
+		/* derived from the event, like the reply: a replay posts it once */
+		e = mx_txn_mod(a->event_id, txn, sizeof(txn));
+		if (e == ERR_OK)
+			e = post_notice(m, out.mod_text, txn, "moderators' notice");
 	}
 	return e;
 }
@@ -1178,6 +1475,14 @@ static enum err handle_batch(struct matrix *m, const struct mx_sync *s,
 		if (stopping(m, 0) || (m->stop && *m->stop && a->kind == MX_ACT_MESSAGE &&
 		                       a->ignore == MX_IGN_NONE))
 			return ERR_IO; /* finish no more: the rest replays next start */
+		if (answer && a->kind == MX_ACT_MESSAGE && a->ignore == MX_IGN_NONE) {
+			/* a long batch must not hold the tick back */
+			e = between(m);
+			if (m->fatal)
+				return ERR_INVALID;
+			if (e != ERR_OK)
+				return e;
+		}
 		switch (a->kind) {
 		case MX_ACT_INVITE:
 			if (invite_allowed(m, a->room_id, a->sender)) {
@@ -1214,6 +1519,19 @@ static enum err handle_batch(struct matrix *m, const struct mx_sync *s,
 			if (room)
 				room->members = a->members;
 			break;
+		case MX_ACT_POWER: {
+			struct mx_power *p = a->power ? mx_power_dup(a->power) : NULL;
+
+			room = room_get(m, a->room_id, 1);
+			if (room && p) {
+				mx_power_free(room->power);
+				room->power = p;
+				room->power_asked = 1;
+			} else {
+				mx_power_free(p); /* no memory: the old levels stay */
+			}
+			break;
+		}
 		case MX_ACT_MESSAGE:
 			if (!answer) {
 				backlog += a->ignore == MX_IGN_NONE;
@@ -1421,6 +1739,8 @@ enum err matrix_run(struct matrix *m, tr_handler_fn fn, void *ctx,
 	m->stop = stop;
 	m->stop_at = 0;
 	m->fatal = 0;
+	m->tick_ctx = ctx;
+	m->tick_at = 0;
 	m->errstr[0] = '\0';
 	/* The last run's mark says nothing about this one: until a sync
 	 * completes, the probe says so. */
@@ -1463,6 +1783,12 @@ enum err matrix_run(struct matrix *m, tr_handler_fn fn, void *ctx,
 		join(m, m->mod_room);
 
 	while (!stopping(m, 1)) {
+		/* the first tick waits for the first sync: the bot is serving */
+		e = m->since ? between(m) : ERR_OK;
+		if (m->fatal)
+			return e == ERR_OK ? ERR_INVALID : e;
+		if (e != ERR_OK)
+			continue; /* stopped: the loop ends */
 		e = sync_once(m, fn, ctx, &attempt);
 		if (m->fatal)
 			return e == ERR_OK ? ERR_INVALID : e;

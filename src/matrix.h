@@ -3,11 +3,15 @@
  *
  * One process serves many rooms with one long-polling /sync loop. For each
  * batch: act on invites (join the allowed ones, decline the rest), note the
- * bot's joins, kicks and bans, hand each member's text message to the
- * handler and post its reply (m.notice, rich reply, in the thread, with
- * m.mentions) and, for a crisis, an alert in the moderators' room; only
- * then save the `since` token. A reply's transaction id is derived from the
- * event it answers, so a retry or a restart after a crash never shows twice.
+ * bot's joins, kicks and bans and each room's power levels, hand each
+ * member's text message to the handler (with the sender's power level) and
+ * post its reply (m.notice, rich reply, in the thread, with m.mentions; a
+ * pill for a member it is directed to; a link to an earlier answer) and,
+ * for a crisis, an alert in the moderators' room, and the core's notice
+ * for them; only then save the `since` token. A reply's transaction id is
+ * derived from the event it answers, so a retry or a restart after a crash
+ * never shows twice. Between batches and messages, the core's tick runs
+ * (matrix_set_tick).
  *
  * Not here: deciding what to answer (the core, through tr_handler_fn),
  * reading the config file (main.c), end-to-end encryption. */
@@ -78,13 +82,33 @@ enum err matrix_new(const struct matrix_config *cfg, struct matrix **out,
 enum err matrix_run(struct matrix *m, tr_handler_fn fn, void *ctx,
                     volatile sig_atomic_t *stop);
 
+/* matrix_set_tick gives matrix_run the core's tick (transport.h); *t is
+ * copied, NULL or a NULL t->fn means no ticks. matrix_run calls t->fn
+ * with its handler's ctx, never while a reply is in flight:
+ *  - between batches and between the messages of a batch, at least every
+ *    TR_TICK_MS; in the middle of a long poll too, which goes on unless
+ *    the tick has a notice to post;
+ *  - within about 50 ms of a wake (*t->wake non-zero, t->wake_fd
+ *    readable), which cuts the long poll (or a sync's backoff) short
+ *    without moving the sync position: the next sync asks from the same
+ *    point, so no message is lost or handled twice.
+ * The transport never resets *wake nor reads wake_fd: the tick does. A
+ * wake still there after a tick (set again while it ran, or an fd nobody
+ * drains) cuts no poll until it clears, and the periodic tick sees to it,
+ * so a forgetful tick cannot make the bot spin. Not called before the
+ * first sync, nor while a send waits out a retry.
+ * A notice's mod_text goes to the moderators' room as an m.notice (HTML
+ * escaped), with a transaction id of its own (retried like every send);
+ * with no moderators' room it is dropped with one log line. */
+void matrix_set_tick(struct matrix *m, const struct tr_tick *t);
+
 /* matrix_errstr: the last error, one line, borrowed; "" when none. */
 const char *matrix_errstr(const struct matrix *m);
 
 /* Counters since matrix_new, for tests and the bench. */
 struct matrix_stats {
 	unsigned long syncs, batches, messages, replies, alerts, retries,
-	    skipped, joins, declined;
+	    skipped, joins, declined, ticks, notices;
 };
 void matrix_get_stats(const struct matrix *m, struct matrix_stats *out);
 

@@ -9,6 +9,7 @@
 #include "mx_json.h"
 
 #include <jansson.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -145,6 +146,92 @@ static int valid_id(const char *s, char sigil)
 	return n >= 2 && n <= MX_ID_MAX;
 }
 
+int mx_id_valid(const char *id, char sigil) { return valid_id(id, sigil); }
+
+/* server_name_valid: the server_name grammar of the spec's appendices:
+ * hostname [":" port], hostname a DNS name or IPv4 literal (the same
+ * characters), or an IPv6 literal in brackets; port 1 to 5 digits. */
+static int server_name_valid(const char *s)
+{
+	size_t n;
+
+	if (*s == '[') {
+		n = strspn(s + 1, "0123456789ABCDEFabcdef:.");
+		if (n < 2 || n > 45 || s[1 + n] != ']')
+			return 0;
+		s += n + 2;
+	} else {
+		n = strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+		              "0123456789-.");
+		if (n < 1 || n > 255)
+			return 0;
+		s += n;
+	}
+	if (*s == '\0')
+		return 1;
+	if (*s != ':')
+		return 0;
+	n = strspn(s + 1, "0123456789");
+	return n >= 1 && n <= 5 && s[1 + n] == '\0';
+}
+
+int mx_user_id_valid(const char *id)
+{
+	size_t n;
+
+	if (!id || id[0] != '@' || strlen(id) > MX_ID_MAX)
+		return 0;
+	n = strspn(id + 1, "abcdefghijklmnopqrstuvwxyz0123456789-.=_/+");
+	return n >= 1 && id[1 + n] == ':' && server_name_valid(id + 2 + n);
+}
+
+enum err mx_mention_resolve(const char *mention, const char *sender, char *buf,
+                            size_t buflen)
+{
+	char id[MX_ID_MAX + 2];
+	const char *p, *server = NULL;
+	size_t n, need, i;
+
+	if (!mention)
+		return ERR_INVALID;
+	p = mention + strspn(mention, " \t\r\n");
+	n = strlen(p);
+	while (n > 0 && strchr(" \t\r\n", p[n - 1]))
+		n--;
+	if (n > 0 && p[0] == '@') {
+		p++;
+		n--;
+	}
+	if (n == 0 || n > MX_ID_MAX || memchr(p, '\0', n))
+		return ERR_INVALID;
+	if (!memchr(p, ':', n)) { /* "alice": alice on the sender's server */
+		server = mx_server_name(sender);
+		if (!server)
+			return ERR_INVALID;
+	}
+	need = 1 + n + (server ? 1 + strlen(server) : 0);
+	if (need > MX_ID_MAX)
+		return ERR_INVALID;
+	id[0] = '@';
+	memcpy(id + 1, p, n);
+	id[1 + n] = '\0';
+	if (server) {
+		id[1 + n] = ':';
+		memcpy(id + 2 + n, server, strlen(server) + 1);
+	}
+	/* The localpart has no capitals in the spec, which says @USER:x must
+	 * reach @user:x; the server name stays as written (case-sensitive). */
+	for (i = 1; id[i] && id[i] != ':'; i++)
+		if (id[i] >= 'A' && id[i] <= 'Z')
+			id[i] = (char)(id[i] - 'A' + 'a');
+	if (!mx_user_id_valid(id))
+		return ERR_INVALID;
+	if (need + 1 > buflen)
+		return ERR_LIMIT;
+	memcpy(buf, id, need + 1);
+	return ERR_OK;
+}
+
 /* jstr returns obj[key] when it is a string, else NULL (borrowed). */
 static const char *jstr(const json_t *obj, const char *key)
 {
@@ -182,6 +269,7 @@ static void action_clear(struct mx_action *a)
 	free(a->formatted_body);
 	free(a->thread_root);
 	free(a->reply_to);
+	mx_power_free(a->power);
 	memset(a, 0, sizeof(*a));
 }
 
@@ -473,6 +561,212 @@ static enum err fill_message(struct mx_action *a, const json_t *ev,
 	return ERR_OK;
 }
 
+/* ---- power levels ----------------------------------------------------- */
+
+struct mx_power {
+	size_t size;       /* bytes of this allocation, for mx_power_dup */
+	size_t n;          /* users kept */
+	int users_default;
+	int missing;       /* the level of a user not in the table */
+	int levels[];      /* n levels, then the n user ids, each ending in NUL,
+	                    * back to back (one allocation, no pointers) */
+};
+
+struct power_entry {
+	const char *id; /* borrowed from the jansson tree */
+	int level;
+};
+
+/* power_value reads a level: an integer or, in rooms before version 10,
+ * a string of one; clamped to an int. *ok = 0 for anything else. */
+static int power_value(const json_t *v, int *ok)
+{
+	const char *s, *d;
+	long long x;
+
+	*ok = 1;
+	if (json_is_integer(v)) {
+		x = (long long)json_integer_value(v);
+	} else if (json_is_string(v)) {
+		s = json_string_value(v);
+		d = s + (*s == '-' || *s == '+');
+		if (!*d || strlen(d) > 18 || d[strspn(d, "0123456789")]) {
+			*ok = 0;
+			return 0;
+		}
+		x = strtoll(s, NULL, 10);
+	} else {
+		*ok = 0;
+		return 0;
+	}
+	return x > INT_MAX ? INT_MAX : x < INT_MIN ? INT_MIN : (int)x;
+}
+
+/* power_cmp: highest level first, then by id, so the table kept from an
+ * over-long users map is the same whatever order the map came in. */
+static int power_cmp(const void *a, const void *b)
+{
+	const struct power_entry *x = a, *y = b;
+
+	if (x->level != y->level)
+		return x->level > y->level ? -1 : 1;
+	return strcmp(x->id, y->id);
+}
+
+/* power_from builds a table from a content object; ERR_PARSE if c is not
+ * one. Odd entries are skipped and counted in *skipped. */
+static enum err power_from(const json_t *c, struct mx_power **out, size_t *skipped)
+{
+	struct power_entry *v = NULL;
+	struct mx_power *p = NULL;
+	size_t n = 0, keep, i, ids = 0, len, size;
+	json_t *users, *val;
+	const char *id;
+	int ok, level;
+	char *w;
+	enum err e = ERR_OK;
+
+	*out = NULL;
+	if (!json_is_object(c))
+		return ERR_PARSE;
+	p = calloc(1, sizeof(*p)); /* the levels without a users map */
+	if (!p)
+		return ERR_NOMEM;
+	val = json_object_get(c, "users_default");
+	if (val) {
+		p->users_default = power_value(val, &ok);
+		*skipped += !ok;
+	}
+	p->missing = p->users_default;
+	users = json_object_get(c, "users");
+	if (users && !json_is_object(users)) {
+		(*skipped)++;
+		users = NULL;
+	}
+	if (json_object_size(users)) {
+		v = malloc(json_object_size(users) * sizeof(*v));
+		if (!v) {
+			e = ERR_NOMEM;
+			goto out;
+		}
+	}
+	json_object_foreach(users, id, val)
+	{
+		level = power_value(val, &ok);
+		if (!ok || !valid_id(id, '@')) {
+			(*skipped)++;
+			continue;
+		}
+		v[n].id = id;
+		v[n].level = level;
+		n++;
+	}
+	keep = n;
+	if (n > MX_POWER_USERS_MAX) {
+		/* Keep the highest (the moderators the core asks about); anyone
+		 * left out gets no more than the lowest level left out. */
+		qsort(v, n, sizeof(*v), power_cmp);
+		keep = MX_POWER_USERS_MAX;
+		if (v[n - 1].level < p->missing)
+			p->missing = v[n - 1].level;
+	}
+	for (i = 0; i < keep; i++)
+		ids += strlen(v[i].id) + 1;
+	size = sizeof(*p) + keep * sizeof(int) + ids;
+	*out = malloc(size);
+	if (!*out) {
+		e = ERR_NOMEM;
+		goto out;
+	}
+	p->size = size;
+	p->n = keep;
+	memcpy(*out, p, sizeof(*p));
+	w = (char *)((*out)->levels + keep);
+	for (i = 0; i < keep; i++) {
+		(*out)->levels[i] = v[i].level;
+		len = strlen(v[i].id) + 1;
+		memcpy(w, v[i].id, len);
+		w += len;
+	}
+out:
+	free(v);
+	free(p);
+	return e;
+}
+
+enum err mx_power_parse(const char *json, size_t len, struct mx_power **out,
+                        size_t *skipped)
+{
+	json_t *root = json_loadb(json, len, 0, NULL);
+	size_t sk = 0;
+	enum err e = power_from(root, out, &sk);
+
+	if (skipped)
+		*skipped = sk;
+	json_decref(root);
+	return e;
+}
+
+int mx_power_level(const struct mx_power *p, const char *user)
+{
+	const char *id = (const char *)(p->levels + p->n);
+	size_t i;
+
+	for (i = 0; i < p->n; i++) {
+		if (!strcmp(id, user))
+			return p->levels[i];
+		id += strlen(id) + 1;
+	}
+	return p->missing;
+}
+
+struct mx_power *mx_power_dup(const struct mx_power *p)
+{
+	struct mx_power *d = malloc(p->size);
+
+	if (d)
+		memcpy(d, p, p->size);
+	return d;
+}
+
+void mx_power_free(struct mx_power *p) { free(p); }
+
+/* note_power adds an MX_ACT_POWER action for an m.room.power_levels event
+ * (state key ""). */
+static enum err note_power(struct mx_sync *s, const char *room, const json_t *ev)
+{
+	const char *sk = jstr(ev, "state_key");
+	struct mx_power *p = NULL;
+	struct mx_action *a;
+	enum err e;
+
+	if (!sk || *sk) {
+		s->skipped++;
+		return ERR_OK;
+	}
+	e = power_from(json_object_get(ev, "content"), &p, &s->skipped);
+	if (e == ERR_PARSE) {
+		s->skipped++;
+		return ERR_OK;
+	}
+	if (e != ERR_OK)
+		return e;
+	a = push_action(s, MX_ACT_POWER, room, &e);
+	if (!a) {
+		mx_power_free(p);
+		return e;
+	}
+	a->power = p;
+	return ERR_OK;
+}
+
+static int is_power_event(const json_t *ev)
+{
+	const char *t = jstr(ev, "type");
+
+	return t && !strcmp(t, "m.room.power_levels");
+}
+
 static enum err parse_join_room(struct mx_sync *s, const char *room,
                                 const json_t *r, const char *bot)
 {
@@ -507,6 +801,12 @@ static enum err parse_join_room(struct mx_sync *s, const char *room,
 			s->skipped++;
 			continue;
 		}
+		if (is_power_event(ev)) {
+			e = note_power(s, room, ev);
+			if (e != ERR_OK)
+				goto out;
+			continue;
+		}
 		e = note_name(s, room, names, ev);
 		if (e != ERR_OK)
 			goto out;
@@ -529,6 +829,12 @@ static enum err parse_join_room(struct mx_sync *s, const char *room,
 		type = json_is_object(ev) ? jstr(ev, "type") : NULL;
 		if (!type) {
 			s->skipped++;
+			continue;
+		}
+		if (is_power_event(ev)) {
+			e = note_power(s, room, ev);
+			if (e != ERR_OK)
+				goto out;
 			continue;
 		}
 		if (!strcmp(type, "m.room.member")) {
@@ -747,11 +1053,25 @@ enum err mx_txn_alert(const char *event_id, char *buf, size_t buflen)
 	return txn("fba-", event_id, buf, buflen);
 }
 
+enum err mx_txn_mod(const char *event_id, char *buf, size_t buflen)
+{
+	return txn("fbm-", event_id, buf, buflen);
+}
+
+enum err mx_txn_notice(long long start_ms, long pid, unsigned long n, char *buf,
+                       size_t buflen)
+{
+	int k = snprintf(buf, buflen, "fbn-%lld-%ld-%lu", start_ms, pid, n);
+
+	return k < 0 || (size_t)k >= buflen ? ERR_LIMIT : ERR_OK;
+}
+
 /* ---- writing replies and alerts --------------------------------------- */
 
 /* text_to_html renders plain text: a blank line (possibly with spaces)
- * separates paragraphs, a single newline becomes <br>, all else escaped. */
-static enum err text_to_html(const char *text, struct sb *b)
+ * separates paragraphs, a single newline becomes <br>, all else escaped.
+ * lead (HTML, or NULL) goes at the start of the first paragraph. */
+static enum err text_to_html(const char *text, struct sb *b, const char *lead)
 {
 	const char *p = text, *nl, *q;
 	enum err e = ERR_OK;
@@ -773,6 +1093,10 @@ static enum err text_to_html(const char *text, struct sb *b)
 				e = sb_str(b, "<p>");
 			else if (pending_br)
 				e = sb_str(b, "<br>");
+			if (e == ERR_OK && !open && lead) {
+				e = sb_str(b, lead);
+				lead = NULL;
+			}
 			open = 1;
 			if (e == ERR_OK)
 				e = sb_html(b, p, (size_t)(q - p));
@@ -782,6 +1106,13 @@ static enum err text_to_html(const char *text, struct sb *b)
 	}
 	if (e == ERR_OK && open)
 		e = sb_str(b, "</p>");
+	if (e == ERR_OK && lead) { /* no paragraph to put it in */
+		e = sb_str(b, "<p>");
+		if (e == ERR_OK)
+			e = sb_str(b, lead);
+		if (e == ERR_OK)
+			e = sb_str(b, "</p>");
+	}
 	return e;
 }
 
@@ -827,19 +1158,89 @@ out:
 	return e;
 }
 
+/* pill_html writes the HTML that directs an answer to id: a link a
+ * client shows as a pill, and ": ". The anchor text is the id, not the
+ * display name the spec suggests: a name is anyone's to choose, and a
+ * pill reading "Moderator" must not point elsewhere. */
+static enum err pill_html(struct sb *b, const char *id)
+{
+	struct sb url = {NULL, 0, 0, 4 * MX_ID_MAX};
+	enum err e;
+
+	e = sb_str(&url, "https://matrix.to/#/");
+	if (e == ERR_OK)
+		e = sb_url(&url, id);
+	if (e == ERR_OK)
+		e = sb_str(b, "<a href=\"");
+	if (e == ERR_OK)
+		e = sb_html(b, url.p, url.len);
+	if (e == ERR_OK)
+		e = sb_str(b, "\">");
+	if (e == ERR_OK)
+		e = sb_html(b, id, strlen(id));
+	if (e == ERR_OK)
+		e = sb_str(b, "</a>: ");
+	free(url.p);
+	return e;
+}
+
+/* reply_texts writes the body and formatted_body of a reply. */
+static enum err reply_texts(const struct mx_reply *r, struct sb *body, struct sb *html)
+{
+	const char *label = r->see_answer ? "Earlier answer: " : "Earlier message: ";
+	struct sb lead = {NULL, 0, 0, 16 * MX_ID_MAX};
+	enum err e = ERR_OK;
+
+	if (r->directed) {
+		e = pill_html(&lead, r->mention);
+		if (e == ERR_OK)
+			e = sb_str(body, r->mention);
+		if (e == ERR_OK)
+			e = sb_str(body, ": ");
+	}
+	if (e == ERR_OK)
+		e = sb_str(body, r->text);
+	if (e == ERR_OK)
+		e = sb_add(html, "", 0);
+	if (e == ERR_OK)
+		e = text_to_html(r->text, html, lead.p);
+	if (e == ERR_OK && r->see_link) {
+		e = sb_str(body, "\n\n");
+		if (e == ERR_OK)
+			e = sb_str(body, label);
+		if (e == ERR_OK)
+			e = sb_str(body, r->see_link);
+		if (e == ERR_OK)
+			e = sb_str(html, "<p>");
+		if (e == ERR_OK)
+			e = sb_str(html, label);
+		if (e == ERR_OK)
+			e = sb_str(html, "<a href=\"");
+		if (e == ERR_OK)
+			e = sb_html(html, r->see_link, strlen(r->see_link));
+		if (e == ERR_OK)
+			e = sb_str(html, "\">");
+		if (e == ERR_OK)
+			e = sb_html(html, r->see_link, strlen(r->see_link));
+		if (e == ERR_OK)
+			e = sb_str(html, "</a></p>");
+	}
+	free(lead.p);
+	return e;
+}
+
 enum err mx_reply_json(const struct mx_reply *r, char **out)
 {
-	struct sb html = {NULL, 0, 0, MX_HTML_MAX};
+	struct sb html = {NULL, 0, 0, MX_HTML_MAX}, body = {NULL, 0, 0, MX_HTML_MAX};
 	json_t *c = NULL, *rel = NULL, *irt = NULL;
 	enum err e;
 
 	*out = NULL;
 	if (!r->text || !*r->text || !valid_id(r->in_reply_to, '$') ||
-	    (r->thread_root && !valid_id(r->thread_root, '$')))
+	    (r->thread_root && !valid_id(r->thread_root, '$')) ||
+	    (r->directed && !mx_user_id_valid(r->mention)))
 		return ERR_INVALID;
-	e = sb_add(&html, "", 0);
-	if (e == ERR_OK)
-		e = text_to_html(r->text, &html);
+	e = reply_texts(r, &body, &html);
 	if (e != ERR_OK)
 		goto out;
 	c = json_object();
@@ -851,7 +1252,7 @@ enum err mx_reply_json(const struct mx_reply *r, char **out)
 	}
 	e = set_s(c, "msgtype", "m.notice");
 	if (e == ERR_OK)
-		e = set_s(c, "body", r->text);
+		e = set_s(c, "body", body.p);
 	if (e == ERR_OK)
 		e = set_s(c, "format", "org.matrix.custom.html");
 	if (e == ERR_OK)
@@ -877,6 +1278,7 @@ enum err mx_reply_json(const struct mx_reply *r, char **out)
 		e = dumps(c, out);
 out:
 	free(html.p);
+	free(body.p);
 	json_decref(irt);
 	json_decref(rel);
 	json_decref(c);
@@ -998,6 +1400,42 @@ out:
 	return e;
 }
 
+enum err mx_notice_json(const char *text, char **out)
+{
+	struct sb html = {NULL, 0, 0, MX_HTML_MAX};
+	json_t *c = NULL;
+	enum err e;
+
+	*out = NULL;
+	if (!text || !*text)
+		return ERR_INVALID;
+	e = sb_add(&html, "", 0);
+	if (e == ERR_OK)
+		e = text_to_html(text, &html, NULL);
+	if (e != ERR_OK)
+		goto out;
+	c = json_object();
+	if (!c) {
+		e = ERR_NOMEM;
+		goto out;
+	}
+	e = set_s(c, "msgtype", "m.notice");
+	if (e == ERR_OK)
+		e = set_s(c, "body", text);
+	if (e == ERR_OK)
+		e = set_s(c, "format", "org.matrix.custom.html");
+	if (e == ERR_OK)
+		e = set_s(c, "formatted_body", html.p);
+	if (e == ERR_OK)
+		e = mentions(c, NULL, 0);
+	if (e == ERR_OK)
+		e = dumps(c, out);
+out:
+	json_decref(c);
+	free(html.p);
+	return e;
+}
+
 /* ---- small responses and requests ------------------------------------- */
 
 /* copy_clean copies s into buf (cut to fit), control characters as '?'. */
@@ -1106,18 +1544,20 @@ enum err mx_filter_json(int timeline_limit, char **out)
 	*out = NULL;
 	/* No presence, no account data, no ephemeral events (typing,
 	 * receipts); state only for member events, lazily, which is enough
-	 * for names; the timeline only for what mx_sync_parse reads. */
+	 * for names, and the power levels (one event a room, for
+	 * sender_power); the timeline only for what mx_sync_parse reads. */
 	f = json_pack("{s:{s:[s]}, s:{s:[s]}, s:{s:{s:[s]}, s:{s:[s]},"
-	              " s:{s:[s], s:b}, s:{s:[s,s,s,s], s:i}}}",
+	              " s:{s:[s,s], s:b}, s:{s:[s,s,s,s,s], s:i}}}",
 	              "presence", "not_types", "*",
 	              "account_data", "not_types", "*",
 	              "room",
 	              "account_data", "not_types", "*",
 	              "ephemeral", "not_types", "*",
-	              "state", "types", "m.room.member", "lazy_load_members", 1,
+	              "state", "types", "m.room.member", "m.room.power_levels",
+	              "lazy_load_members", 1,
 	              "timeline", "types", "m.room.message", "m.room.member",
-	              "m.room.redaction", "m.room.encrypted", "limit",
-	              timeline_limit);
+	              "m.room.power_levels", "m.room.redaction", "m.room.encrypted",
+	              "limit", timeline_limit);
 	if (!f)
 		return ERR_NOMEM;
 	*out = json_dumps(f, JSON_COMPACT);

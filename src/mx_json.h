@@ -1,14 +1,17 @@
 /* mx_json.h -- the Matrix JSON of faqbot, and nothing else: no I/O.
  *
  * What comes in: a /sync response body becomes a flat list of actions the
- * transport acts on (invites, the bot's own joins and leaves, text
- * messages); error bodies become {errcode, error, retry_after_ms}; login,
- * whoami, filter and send responses give up their one useful field.
+ * transport acts on (invites, the bot's own joins and leaves, power
+ * levels, text messages); error bodies become {errcode, error,
+ * retry_after_ms}; login, whoami, filter and send responses give up their
+ * one useful field; a room's m.room.power_levels content becomes a small
+ * lookup table.
  * What goes out: the JSON of a reply (m.notice with an HTML body, a rich
- * reply relation, its thread, m.mentions), of a moderators' alert (a
+ * reply relation, its thread, m.mentions, a pill for a member it is
+ * directed to, a link to an earlier answer), of a moderators' alert (a
  * matrix.to link, the sender and the class, never the message text), of a
- * login and of the sync filter; transaction ids derived from event ids;
- * HTML and URL escaping.
+ * moderators' notice, of a login and of the sync filter; transaction ids;
+ * user id checks; HTML and URL escaping.
  *
  * Everything here takes bytes and returns bytes, so it is unit-tested with
  * hostile input and fuzzed (tests/fuzz/fuzz_mx_sync.c). Input from the
@@ -29,6 +32,10 @@
 #define MX_ACTIONS_MAX 50000    /* actions kept from one sync response */
 #define MX_ERRCODE_MAX 64
 #define MX_ERRTEXT_MAX 256
+/* Per-user levels kept from one m.room.power_levels event. Rooms name a
+ * handful of users; a bridged room can name thousands, and the bot keeps
+ * one table a room for as long as it runs. */
+#define MX_POWER_USERS_MAX 128
 
 enum mx_action_kind {
 	MX_ACT_INVITE,  /* the bot was invited: room_id, sender = inviter */
@@ -39,6 +46,7 @@ enum mx_action_kind {
 	MX_ACT_SUMMARY, /* a room's joined member count: room_id, members */
 	MX_ACT_NAME,    /* a member's display name: room_id, sender, sender_name
 	                 * (NULL: the member left or dropped the name) */
+	MX_ACT_POWER,   /* the room's m.room.power_levels: room_id, power */
 	MX_ACT_MESSAGE  /* an m.room.message or other timeline event */
 };
 
@@ -54,6 +62,11 @@ enum mx_ignore {
 	MX_IGN_EMPTY      /* nothing left once the reply fallback is gone */
 };
 
+/* What the bot keeps of a room's m.room.power_levels: users_default and
+ * at most MX_POWER_USERS_MAX entries of the users map (the highest levels,
+ * when there are more), in one allocation. Read it with mx_power_level. */
+struct mx_power;
+
 /* One action. Strings are owned by the action list (freed by
  * mx_sync_free); a field the action kind does not use is NULL. */
 struct mx_action {
@@ -68,6 +81,7 @@ struct mx_action {
 	char *formatted_body; /* HTML as sent, or NULL; never trusted */
 	char *thread_root;   /* the m.thread root, or NULL */
 	char *reply_to;      /* m.in_reply_to event id, or NULL */
+	struct mx_power *power; /* MX_ACT_POWER: the levels, owned */
 	long long ts;        /* origin_server_ts, ms */
 	long members;        /* MX_ACT_SUMMARY: m.joined_member_count */
 	int mentions_bot;    /* m.mentions names the bot, or the body or HTML has
@@ -87,8 +101,8 @@ struct mx_sync {
 
 /* mx_sync_parse turns a /sync response body into actions, in this order:
  * leaves (left, kicked, banned), invites, then for each joined room its
- * summary, the names from its state, the bot's join if present, and the
- * timeline (names and messages) in order.
+ * summary, the names and power levels from its state, the bot's join if
+ * present, and the timeline (names, power levels and messages) in order.
  * bot_user_id is borrowed and used to tell the bot's own events apart.
  * On ERR_OK *out is a new list the caller frees with mx_sync_free. Fails
  * with ERR_PARSE when the body is not JSON or has no next_batch string (so
@@ -122,6 +136,36 @@ enum err mx_url_escape(const char *text, char **out);
 #define MX_TXN_MAX (8 + 3 * MX_ID_MAX)
 enum err mx_txn_reply(const char *event_id, char *buf, size_t buflen);
 enum err mx_txn_alert(const char *event_id, char *buf, size_t buflen);
+/* mx_txn_mod: the same for the core's notice to the moderators that came
+ * with the reply to event_id ("fbm-"). */
+enum err mx_txn_mod(const char *event_id, char *buf, size_t buflen);
+/* mx_txn_notice writes "fbn-<start>-<pid>-<n>" for the n-th notice of a
+ * tick, which answers no event: start (ms since the epoch when the process
+ * began) and pid keep it from meeting the id of an earlier run's notice,
+ * which the server would take for a retry and not post. */
+enum err mx_txn_notice(long long start_ms, long pid, unsigned long n, char *buf,
+                       size_t buflen);
+
+/* mx_id_valid: sigil, then 1 to MX_ID_MAX - 1 bytes, no space or control
+ * character: the shape every id from the network is held to. */
+int mx_id_valid(const char *id, char sigil);
+
+/* mx_user_id_valid: id follows the user id grammar of the spec
+ * (appendices, "User Identifiers"): "@", a localpart of a-z 0-9 - . = _ /
+ * +, ":", a server name (DNS name, IPv4 or [IPv6], optional :port), at
+ * most MX_ID_MAX bytes. Stricter than what the bot accepts as a sender
+ * (historical ids exist); this is for ids the bot writes itself. */
+int mx_user_id_valid(const char *id);
+
+/* mx_mention_resolve turns who an answer is directed to, as the asker
+ * wrote it, into a user id in buf: "@alice:server" as it is, "@alice" and
+ * "alice" as alice on sender's server; ASCII capitals of the localpart are
+ * lowered (the spec has none, and says @USER reaches @user). Surrounding
+ * blanks are dropped. ERR_INVALID when the result is not a valid user id
+ * (mx_user_id_valid), ERR_LIMIT when buf is too small (MX_ID_MAX + 1 is
+ * always enough). */
+enum err mx_mention_resolve(const char *mention, const char *sender, char *buf,
+                            size_t buflen);
 
 /* What a reply says, all borrowed. text is plain text with blank-line
  * paragraphs; it becomes body as is and formatted_body escaped, one <p> a
@@ -130,11 +174,22 @@ struct mx_reply {
 	const char *text;
 	const char *in_reply_to; /* the event answered */
 	const char *thread_root; /* or NULL */
-	const char *mention;     /* the asker's user id, or NULL */
+	const char *mention;     /* the one user m.mentions names (the asker,
+	                          * or the member it is directed to), or NULL */
+	/* 1: the answer is directed to mention, which must then be a valid
+	 * user id: body starts "<id>: ", formatted_body with a pill, a link
+	 * to https://matrix.to/#/<id>, both id and link escaped. */
+	int directed;
+	/* A matrix.to link to an earlier message (mx_matrix_to_link), added
+	 * as a last paragraph, or NULL. see_answer: it is the bot's earlier
+	 * answer (else the message that answer replied to). */
+	const char *see_link;
+	int see_answer;
 };
 
 /* mx_reply_json builds the content of an m.notice reply; *out is a new
- * string the caller frees. */
+ * string the caller frees. ERR_INVALID for an empty text, a bad id or
+ * text that is not UTF-8. */
 enum err mx_reply_json(const struct mx_reply *r, char **out);
 
 /* What a moderators' alert says, all borrowed. */
@@ -158,6 +213,11 @@ enum err mx_matrix_to_link(const char *room_id, const char *event_id,
 /* mx_alert_json builds an m.text alert for the moderators' room: who, what
  * class, a link to the event, and never the message text. Caller frees. */
 enum err mx_alert_json(const struct mx_alert *a, char **out);
+
+/* mx_notice_json builds an m.notice for the moderators' room from the
+ * core's plain text (body as is, formatted_body escaped as in a reply),
+ * mentioning no one: it is news, not an alarm. Caller frees *out. */
+enum err mx_notice_json(const char *text, char **out);
 
 /* An error body: {errcode, error, retry_after_ms, soft_logout}. */
 struct mx_error {
@@ -186,10 +246,29 @@ enum err mx_login_json(const char *user_id, const char *password,
                        const char *device_id, char **out);
 
 /* mx_filter_json builds the sync filter: only messages, the member events
- * needed for names and kicks, room summaries; no presence, no ephemeral
- * events, no account data. timeline_limit caps each room's timeline.
- * Caller frees *out. */
+ * needed for names and kicks, m.room.power_levels (state and timeline),
+ * room summaries; no presence, no ephemeral events, no account data.
+ * timeline_limit caps each room's timeline. Caller frees *out. */
 enum err mx_filter_json(int timeline_limit, char **out);
+
+/* mx_power_parse reads the content of an m.room.power_levels event (the
+ * body of GET /rooms/{id}/state/m.room.power_levels) into a new table the
+ * caller frees with mx_power_free. Levels may be integers or, in old
+ * rooms, strings of digits; they are clamped to the range of an int.
+ * Entries that are not a user id and an integer are skipped and counted in
+ * *skipped (may be NULL). ERR_PARSE when the body is not a JSON object. */
+enum err mx_power_parse(const char *json, size_t len, struct mx_power **out,
+                        size_t *skipped);
+
+/* mx_power_level: user's level by p: the users map, else users_default (a
+ * user left out for MX_POWER_USERS_MAX gets the lower of users_default
+ * and the lowest level left out, so a level is never overstated). */
+int mx_power_level(const struct mx_power *p, const char *user);
+
+/* mx_power_dup copies p (NULL on no memory); mx_power_free frees it, NULL
+ * is a no-op. */
+struct mx_power *mx_power_dup(const struct mx_power *p);
+void mx_power_free(struct mx_power *p);
 
 /* mx_server_name returns a borrowed pointer to the server part of a user
  * or room id (after the first ':'), or NULL. */

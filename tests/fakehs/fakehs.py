@@ -3,8 +3,9 @@
 
 It speaks the subset of the Client-Server API a bot uses, with the request
 and response shapes of ../shared/spec/matrix/ (login, whoami, filter, sync
-with long-poll, join, leave, joined_members, send with transaction ids,
-versions) and the spec's error bodies ({errcode, error}, 401
+with long-poll and the room filter's types for state and timeline, join,
+leave, joined_members, a room's state by type and key, send with
+transaction ids, versions) and the spec's error bodies ({errcode, error}, 401
 M_UNKNOWN_TOKEN / M_MISSING_TOKEN, 403 M_FORBIDDEN, 404 M_NOT_FOUND /
 M_UNRECOGNIZED, 429 M_LIMIT_EXCEEDED with a Retry-After header and
 retry_after_ms).
@@ -17,7 +18,10 @@ A control API under /_fake/ (no auth) lets a test act as members and look
 at the room as a member would:
   POST /_fake/user       {user_id, password?, displayname?, token?}
   POST /_fake/room       {room_id?, alias?, name?, creator, members: [..],
-                          public?: bool, invite?: [..]}       -> {room_id}
+                          public?: bool, invite?: [..],
+                          power_levels?: {content}}          -> {room_id}
+  POST /_fake/state      {room_id, sender?, type, state_key?, content}
+                                                              -> {event_id}
   POST /_fake/send       {room_id, sender, body? | content?, msgtype?,
                           type?, thread_root?, reply_to?}     -> {event_id}
   POST /_fake/invite     {room_id, sender, target, is_direct?}
@@ -83,6 +87,7 @@ class Room:
         self.positions = []  # pos of each event, for bisect
         self.membership = {}  # user -> (membership, pos, event)
         self.names = {}  # user -> display name
+        self.state = {}  # (type, state_key) -> event, member events aside
 
 
 class Homeserver:
@@ -123,6 +128,8 @@ class Homeserver:
             dn = ev["content"].get("displayname")
             if ms == "join" and dn:
                 room.names[target] = dn
+        elif "state_key" in ev:
+            room.state[(ev["type"], ev["state_key"])] = ev
         self.cond.notify_all()
         return ev
 
@@ -150,10 +157,10 @@ class Homeserver:
         limit = tl_filter.get("limit", 10)
         if not isinstance(limit, int) or limit < 1:
             limit = 10
-        types = tl_filter.get("types")
-        not_types = tl_filter.get("not_types") or []
+        st_filter = (flt.get("room") or {}).get("state") or {}
 
-        def wanted(ev):
+        def wanted(ev, f=tl_filter):
+            types, not_types = f.get("types"), f.get("not_types") or []
             if types is not None and not any(type_match(t, ev["type"]) for t in types):
                 return False
             return not any(type_match(t, ev["type"]) for t in not_types)
@@ -180,8 +187,9 @@ class Homeserver:
                 joined_after = since is None or mpos > since
                 members_changed = any(e["type"] == "m.room.member" for e in evs)
                 if joined_after:
-                    r["state"] = {"events": [strip_room(x[2]) for x in room.membership.values()
-                                             if x[2] not in evs]}
+                    st = [x[2] for x in room.membership.values()] + list(room.state.values())
+                    r["state"] = {"events": [strip_room(e) for e in st
+                                             if e not in evs and wanted(e, st_filter)]}
                 if joined_after or members_changed:
                     r["summary"] = {"m.joined_member_count": len(self.joined(room)),
                                     "m.invited_member_count": sum(
@@ -426,6 +434,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
                         raise MatrixError(403, "M_FORBIDDEN", "You are not in this room")
                     j = {u: {"display_name": room.names.get(u)} for u in HS.joined(room)}
                 return self.reply(200, {"joined": j})
+            if parts[2] == "state" and len(parts) in (4, 5) and method == "GET":
+                key = (parts[3], parts[4] if len(parts) == 5 else "")
+                with HS.cond:
+                    if HS.membership_of(room, user) != "join":
+                        raise MatrixError(403, "M_FORBIDDEN", "You are not in this room")
+                    ev = room.state.get(key)
+                    if ev is None:
+                        raise MatrixError(404, "M_NOT_FOUND", "Event not found.")
+                    content = ev["content"]
+                return self.reply(200, content)
             if parts[2] == "send" and len(parts) == 5 and method == "PUT":
                 return self.send(tok, who, room, parts[3], parts[4], req, path, action)
         raise MatrixError(404, "M_UNRECOGNIZED", "Unrecognized request")
@@ -541,6 +559,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 for u in [creator] + [m for m in req.get("members", []) if m != creator]:
                     HS.add_user(u)
                     HS.member_event(room, u, u, "join")
+                    if u == creator and isinstance(req.get("power_levels"), dict):
+                        HS.add_event(room, {"type": "m.room.power_levels", "state_key": "",
+                                            "sender": creator,
+                                            "content": req["power_levels"]})
                 for u in req.get("invite", []):
                     HS.member_event(room, creator, u, "invite")
                 return self.reply(200, {"room_id": room_id})
@@ -565,6 +587,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
                         content["m.mentions"] = {"user_ids": req["mentions"]}
                 ev = HS.add_event(room, {"type": req.get("type", "m.room.message"),
                                          "sender": req["sender"], "content": content})
+                return self.reply(200, {"event_id": ev["event_id"], "pos": HS.pos})
+            if name == "state":
+                room = self.room(req["room_id"])
+                ev = HS.add_event(room, {"type": req["type"],
+                                         "state_key": req.get("state_key", ""),
+                                         "sender": req.get("sender", "@admin:" + HS.server_name),
+                                         "content": req["content"]})
                 return self.reply(200, {"event_id": ev["event_id"], "pos": HS.pos})
             if name == "invite":
                 room = self.room(req["room_id"])

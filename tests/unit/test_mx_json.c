@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include <jansson.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -195,7 +196,7 @@ static void test_membership(void **st)
 	    "  {\"type\":\"m.room.message\",\"event_id\":\"$5\",\"sender\":\"@a:x\","
 	    "  \"content\":{\"msgtype\":\"m.text\",\"body\":\"hi " BOT "\"}}]}}}}}";
 	struct mx_sync *s = parse_ok(json);
-	int seen[8] = {0};
+	int seen[MX_ACT_MESSAGE + 1] = {0};
 	size_t i;
 
 	(void)st;
@@ -227,10 +228,11 @@ static void test_membership(void **st)
 			assert_string_equal(a->sender_name, "<script>alert(1)</script>");
 			assert_true(a->mentions_bot);
 			break;
+		case MX_ACT_POWER: fail(); break;
 		}
 	}
-	for (i = 0; i < 8; i++)
-		assert_int_equal(seen[i], i == MX_ACT_NAME ? 2 : 1);
+	for (i = 0; i <= MX_ACT_MESSAGE; i++)
+		assert_int_equal(seen[i], i == MX_ACT_NAME ? 2 : i == MX_ACT_POWER ? 0 : 1);
 	mx_sync_free(s);
 }
 
@@ -396,8 +398,9 @@ static void test_txn(void **st)
 
 static void test_reply_json(void **st)
 {
-	struct mx_reply r = {"Line <one> & \"two\"\nsame para\n\n  \nSecond para",
-	                     "$q", NULL, "@a:x"};
+	struct mx_reply r = {.text = "Line <one> & \"two\"\nsame para\n\n  \nSecond para",
+	                     .in_reply_to = "$q",
+	                     .mention = "@a:x"};
 	json_t *j, *rel;
 	char *out = NULL;
 
@@ -543,6 +546,358 @@ static void test_field_and_requests(void **st)
 	assert_null(mx_server_name("@a:"));
 }
 
+/* has_str: the JSON array arr holds the string s. */
+static int has_str(const json_t *arr, const char *s)
+{
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(arr, i, v)
+	{
+		if (json_is_string(v) && !strcmp(json_string_value(v), s))
+			return 1;
+	}
+	return 0;
+}
+
+/* The filter asks for power levels in state and timeline, and stays lean:
+ * no presence, account data or ephemeral events (spec: sync_filter). */
+static void test_filter_power_levels(void **st)
+{
+	json_t *j, *room;
+	char *out = NULL;
+
+	(void)st;
+	assert_int_equal(mx_filter_json(50, &out), ERR_OK);
+	j = json_loads(out, 0, NULL);
+	assert_non_null(j);
+	room = json_object_get(j, "room");
+	assert_true(has_str(json_object_get(json_object_get(room, "state"), "types"),
+	                    "m.room.power_levels"));
+	assert_true(has_str(json_object_get(json_object_get(room, "state"), "types"),
+	                    "m.room.member"));
+	assert_true(has_str(json_object_get(json_object_get(room, "timeline"), "types"),
+	                    "m.room.power_levels"));
+	assert_true(json_is_true(
+	    json_object_get(json_object_get(room, "state"), "lazy_load_members")));
+	assert_true(has_str(json_object_get(json_object_get(j, "presence"), "not_types"), "*"));
+	assert_true(has_str(json_object_get(json_object_get(room, "ephemeral"), "not_types"),
+	                    "*"));
+	assert_int_equal(json_array_size(json_object_get(json_object_get(room, "state"), "types")),
+	                 2);
+	json_decref(j);
+	free(out);
+}
+
+/* Power levels from state, then a change in the timeline, in order with
+ * the messages; hostile entries skipped and counted. */
+static void test_power_levels_sync(void **st)
+{
+	static const char json[] =
+	    "{\"next_batch\":\"s3\",\"rooms\":{\"join\":{\"!p:x\":{"
+	    " \"state\":{\"events\":[{\"type\":\"m.room.power_levels\",\"state_key\":\"\","
+	    "  \"sender\":\"@mod:x\",\"event_id\":\"$pl1\",\"content\":{\"users_default\":10,"
+	    "  \"users\":{\"@mod:x\":100,\"@old:x\":\"50\",\"bad\":7,\"@c:x\":\"x\","
+	    "  \"@big:x\":9007199254740991,\"@neg:x\":-9007199254740991,\"@f:x\":1.5}}},"
+	    "  {\"type\":\"m.room.power_levels\",\"state_key\":\"x\",\"content\":{}},"
+	    "  {\"type\":\"m.room.power_levels\",\"state_key\":\"\",\"content\":[]}]},"
+	    " \"timeline\":{\"events\":["
+	    "  {\"type\":\"m.room.message\",\"event_id\":\"$m1\",\"sender\":\"@a:x\","
+	    "   \"content\":{\"msgtype\":\"m.text\",\"body\":\"before?\"}},"
+	    "  {\"type\":\"m.room.power_levels\",\"state_key\":\"\",\"sender\":\"@mod:x\","
+	    "   \"event_id\":\"$pl2\",\"content\":{\"users\":{\"@mod:x\":100,\"@a:x\":50},"
+	    "   \"users_default\":\"zero\"}},"
+	    "  {\"type\":\"m.room.message\",\"event_id\":\"$m2\",\"sender\":\"@a:x\","
+	    "   \"content\":{\"msgtype\":\"m.text\",\"body\":\"after?\"}}]}}}}}";
+	struct mx_sync *s = parse_ok(json);
+	const struct mx_power *p;
+
+	(void)st;
+	assert_int_equal(s->n, 4);
+	assert_int_equal(s->actions[0].kind, MX_ACT_POWER);
+	assert_int_equal(s->actions[1].kind, MX_ACT_MESSAGE);
+	assert_int_equal(s->actions[2].kind, MX_ACT_POWER);
+	assert_int_equal(s->actions[3].kind, MX_ACT_MESSAGE);
+	assert_string_equal(s->actions[0].room_id, "!p:x");
+	p = s->actions[0].power;
+	assert_non_null(p);
+	assert_int_equal(mx_power_level(p, "@mod:x"), 100);
+	assert_int_equal(mx_power_level(p, "@old:x"), 50); /* a string, old rooms */
+	assert_int_equal(mx_power_level(p, "@big:x"), INT_MAX);
+	assert_int_equal(mx_power_level(p, "@neg:x"), INT_MIN);
+	assert_int_equal(mx_power_level(p, "@c:x"), 10);   /* not a level: default */
+	assert_int_equal(mx_power_level(p, "@f:x"), 10);   /* not an integer */
+	assert_int_equal(mx_power_level(p, "@nobody:x"), 10);
+	assert_int_equal(mx_power_level(p, "bad"), 10);
+	p = s->actions[2].power;
+	assert_int_equal(mx_power_level(p, "@a:x"), 50);
+	assert_int_equal(mx_power_level(p, "@b:x"), 0); /* users_default unusable: 0 */
+	/* bad, "x", 1.5, the state key "x", the array content, "zero" */
+	assert_int_equal(s->skipped, 6);
+	mx_sync_free(s);
+}
+
+/* A users map longer than MX_POWER_USERS_MAX keeps the highest levels,
+ * and never overstates anyone left out. */
+static void test_power_levels_truncated(void **st)
+{
+	json_t *c = json_object(), *users = json_object();
+	struct mx_power *p = NULL, *d;
+	char id[32], *body;
+	size_t skipped = 99;
+	int i;
+
+	(void)st;
+	for (i = 0; i < 300; i++) {
+		snprintf(id, sizeof(id), "@u%d:x", i);
+		json_object_set_new(users, id, json_integer(i));
+	}
+	json_object_set_new(c, "users", users);
+	json_object_set_new(c, "users_default", json_integer(50));
+	body = json_dumps(c, JSON_COMPACT);
+	assert_int_equal(mx_power_parse(body, strlen(body), &p, &skipped), ERR_OK);
+	assert_int_equal(skipped, 0);
+	assert_int_equal(mx_power_level(p, "@u299:x"), 299);
+	assert_int_equal(mx_power_level(p, "@u172:x"), 172); /* the 128th highest */
+	assert_int_equal(mx_power_level(p, "@u171:x"), 0);   /* left out: the lowest */
+	assert_int_equal(mx_power_level(p, "@u5:x"), 0);
+	assert_int_equal(mx_power_level(p, "@stranger:x"), 0);
+	d = mx_power_dup(p);
+	assert_non_null(d);
+	mx_power_free(p);
+	assert_int_equal(mx_power_level(d, "@u200:x"), 200);
+	mx_power_free(d);
+	mx_power_free(NULL);
+	free(body);
+	json_decref(c);
+
+	assert_int_equal(mx_power_parse("{}", 2, &p, NULL), ERR_OK);
+	assert_int_equal(mx_power_level(p, "@a:x"), 0);
+	mx_power_free(p);
+	p = (struct mx_power *)1;
+	assert_int_equal(mx_power_parse("[1]", 3, &p, NULL), ERR_PARSE);
+	assert_null(p);
+	assert_int_equal(mx_power_parse("{\"users\":", 10, &p, NULL), ERR_PARSE);
+}
+
+static void test_user_id_valid(void **st)
+{
+	static const char *const good[] = {
+	    "@alice:example.org", "@a:1.2.3.4:8448", "@a:[::1]", "@a:[1234:5678::abcd]:5678",
+	    "@a.b_c=d-e/f+g:x", "@0:localhost",
+	};
+	static const char *const bad[] = {
+	    "@Alice:x", "@:x", "alice:x", "@a", "@a:", "@a:x:", "@a:x:123456", "@a:[::1",
+	    "@a:[]", "@a b:x", "@a:ex ample", "@a:x\n", "@<b>:x", "@a:x/y", "@a\"x:y",
+	    "@a:x\">", "", "@\xc3\xa9:x",
+	};
+	char big[MX_ID_MAX + 2];
+	size_t i;
+
+	(void)st;
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		assert_true(mx_user_id_valid(good[i]));
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_false(mx_user_id_valid(bad[i]));
+	assert_false(mx_user_id_valid(NULL));
+	memset(big, 'a', sizeof(big));
+	big[0] = '@';
+	memcpy(big + MX_ID_MAX - 2, ":x", 3); /* exactly MX_ID_MAX bytes */
+	assert_true(mx_user_id_valid(big));
+	memcpy(big + MX_ID_MAX - 1, ":x", 3);
+	assert_false(mx_user_id_valid(big));
+	assert_true(mx_id_valid("$e", '$'));
+	assert_false(mx_id_valid("$", '$'));
+	assert_false(mx_id_valid("$a b", '$'));
+}
+
+static void test_mention_resolve(void **st)
+{
+	static const char *const cases[][3] = {
+	    /* mention, sender, result ("" = ERR_INVALID) */
+	    {"@bob:other.org", "@ann:x", "@bob:other.org"},
+	    {"@bob", "@ann:x", "@bob:x"},
+	    {"bob", "@ann:x", "@bob:x"},
+	    {" Bob \n", "@ann:x", "@bob:x"},
+	    {"@BOB:X", "@ann:x", "@bob:X"},
+	    {"bob:other", "@ann:x", "@bob:other"},
+	    {"bob", "@ann:fake.test:8448", "@bob:fake.test:8448"},
+	    {"<img src=x>", "@ann:x", ""},
+	    {"bob\"><script>", "@ann:x", ""},
+	    {"", "@ann:x", ""},
+	    {"@", "@ann:x", ""},
+	    {"  ", "@ann:x", ""},
+	    {"bob", "@ann", ""},
+	    {"bob", NULL, ""},
+	    {"@bob:", "@ann:x", ""},
+	    {"b ob", "@ann:x", ""},
+	    {"@@bob", "@ann:x", ""},
+	    {"bob\xc3\xa9", "@ann:x", ""},
+	};
+	char buf[MX_ID_MAX + 1], big[400];
+	size_t i;
+
+	(void)st;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		enum err e = mx_mention_resolve(cases[i][0], cases[i][1], buf, sizeof(buf));
+
+		if (*cases[i][2]) {
+			assert_int_equal(e, ERR_OK);
+			assert_string_equal(buf, cases[i][2]);
+		} else {
+			assert_int_equal(e, ERR_INVALID);
+		}
+	}
+	assert_int_equal(mx_mention_resolve(NULL, "@a:x", buf, sizeof(buf)), ERR_INVALID);
+	assert_int_equal(mx_mention_resolve("bob", "@a:x", buf, 6), ERR_LIMIT);
+	assert_int_equal(mx_mention_resolve("bob", "@a:x", buf, 7), ERR_OK);
+	memset(big, 'a', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	assert_int_equal(mx_mention_resolve(big, "@a:x", buf, sizeof(buf)), ERR_INVALID);
+}
+
+static const char *jget(const json_t *j, const char *k)
+{
+	return json_string_value(json_object_get(j, k));
+}
+
+/* A reply directed to another member: they, not the asker, are in
+ * m.mentions; body and formatted_body start with them, as a pill. */
+static void test_reply_directed(void **st)
+{
+	struct mx_reply r = {.text = "TMS is <magnetic> & safe.\n\nSecond.",
+	                     .in_reply_to = "$q",
+	                     .mention = "@bob:hs.test",
+	                     .directed = 1};
+	json_t *j, *ids;
+	char *out = NULL;
+
+	(void)st;
+	assert_int_equal(mx_reply_json(&r, &out), ERR_OK);
+	j = json_loads(out, 0, NULL);
+	assert_non_null(j);
+	assert_string_equal(jget(j, "body"), "@bob:hs.test: TMS is <magnetic> & safe.\n\nSecond.");
+	assert_string_equal(jget(j, "formatted_body"),
+	                    "<p><a href=\"https://matrix.to/#/%40bob%3Ahs.test\">@bob:hs.test</a>: "
+	                    "TMS is &lt;magnetic&gt; &amp; safe.</p><p>Second.</p>");
+	ids = json_object_get(json_object_get(j, "m.mentions"), "user_ids");
+	assert_int_equal(json_array_size(ids), 1);
+	assert_string_equal(json_string_value(json_array_get(ids, 0)), "@bob:hs.test");
+	json_decref(j);
+	free(out);
+
+	/* an IPv6 server: brackets and colons percent-encoded in the link */
+	r.mention = "@bob:[::1]:8448";
+	assert_int_equal(mx_reply_json(&r, &out), ERR_OK);
+	j = json_loads(out, 0, NULL);
+	assert_non_null(strstr(jget(j, "formatted_body"),
+	                       "<a href=\"https://matrix.to/#/%40bob%3A%5B%3A%3A1%5D%3A8448\">"
+	                       "@bob:[::1]:8448</a>: "));
+	json_decref(j);
+	free(out);
+
+	/* a text of blanks only: the pill still stands in a paragraph */
+	r.text = " ";
+	assert_int_equal(mx_reply_json(&r, &out), ERR_OK);
+	j = json_loads(out, 0, NULL);
+	assert_string_equal(jget(j, "formatted_body"),
+	                    "<p><a href=\"https://matrix.to/#/%40bob%3A%5B%3A%3A1%5D%3A8448\">"
+	                    "@bob:[::1]:8448</a>: </p>");
+	json_decref(j);
+	free(out);
+
+	/* what is not a user id is never written as one */
+	r.text = "x";
+	r.mention = "@bob:x\"><script>alert(1)</script>";
+	assert_int_equal(mx_reply_json(&r, &out), ERR_INVALID);
+	assert_null(out);
+	r.mention = NULL;
+	assert_int_equal(mx_reply_json(&r, &out), ERR_INVALID);
+}
+
+/* A link to an earlier answer: a last paragraph, escaped in HTML. */
+static void test_reply_see_link(void **st)
+{
+	struct mx_reply r = {.text = "Answered just above.",
+	                     .in_reply_to = "$q",
+	                     .mention = "@a:x"};
+	char *link = NULL, *out = NULL;
+	json_t *j;
+
+	(void)st;
+	assert_int_equal(mx_matrix_to_link("!r:x", "$ans/1+2", NULL, &link), ERR_OK);
+	assert_string_equal(link, "https://matrix.to/#/%21r%3Ax/%24ans%2F1%2B2");
+	r.see_link = link;
+	r.see_answer = 1;
+	assert_int_equal(mx_reply_json(&r, &out), ERR_OK);
+	j = json_loads(out, 0, NULL);
+	assert_string_equal(jget(j, "body"), "Answered just above.\n\nEarlier answer: "
+	                                     "https://matrix.to/#/%21r%3Ax/%24ans%2F1%2B2");
+	assert_string_equal(jget(j, "formatted_body"),
+	                    "<p>Answered just above.</p><p>Earlier answer: <a href=\""
+	                    "https://matrix.to/#/%21r%3Ax/%24ans%2F1%2B2\">"
+	                    "https://matrix.to/#/%21r%3Ax/%24ans%2F1%2B2</a></p>");
+	json_decref(j);
+	free(out);
+	free(link);
+
+	/* the earlier message itself, and a link with HTML specials */
+	r.see_link = "https://x.test/?a=1&b=\"<2>\"";
+	r.see_answer = 0;
+	assert_int_equal(mx_reply_json(&r, &out), ERR_OK);
+	j = json_loads(out, 0, NULL);
+	assert_non_null(strstr(jget(j, "body"), "\n\nEarlier message: https://x.test/"));
+	assert_non_null(strstr(jget(j, "formatted_body"),
+	                       "<p>Earlier message: <a href=\"https://x.test/?a=1&amp;b="
+	                       "&quot;&lt;2&gt;&quot;\">"));
+	assert_null(strstr(jget(j, "formatted_body"), "<2>"));
+	json_decref(j);
+	free(out);
+}
+
+static void test_notice_json(void **st)
+{
+	char *out = NULL;
+	json_t *j;
+
+	(void)st;
+	assert_int_equal(mx_notice_json("FAQ reloaded: 3 <entries> & \"more\"\nfine", &out),
+	                 ERR_OK);
+	j = json_loads(out, 0, NULL);
+	assert_non_null(j);
+	assert_string_equal(jget(j, "msgtype"), "m.notice");
+	assert_string_equal(jget(j, "body"), "FAQ reloaded: 3 <entries> & \"more\"\nfine");
+	assert_string_equal(jget(j, "format"), "org.matrix.custom.html");
+	assert_string_equal(jget(j, "formatted_body"),
+	                    "<p>FAQ reloaded: 3 &lt;entries&gt; &amp; &quot;more&quot;<br>fine</p>");
+	assert_int_equal(json_array_size(json_object_get(json_object_get(j, "m.mentions"),
+	                                                 "user_ids")),
+	                 0);
+	assert_null(json_object_get(j, "m.relates_to"));
+	json_decref(j);
+	free(out);
+	assert_int_equal(mx_notice_json("", &out), ERR_INVALID);
+	assert_int_equal(mx_notice_json(NULL, &out), ERR_INVALID);
+	assert_int_equal(mx_notice_json("bad \xff", &out), ERR_INVALID);
+	assert_null(out);
+}
+
+static void test_txn_mod_notice(void **st)
+{
+	char a[MX_TXN_MAX], b[MX_TXN_MAX];
+
+	(void)st;
+	assert_int_equal(mx_txn_mod("$abc:x.org", a, sizeof(a)), ERR_OK);
+	assert_string_equal(a, "fbm-.24abc.3ax.2eorg");
+	assert_int_equal(mx_txn_reply("$abc:x.org", b, sizeof(b)), ERR_OK);
+	assert_string_not_equal(a, b);
+	assert_int_equal(mx_txn_notice(1700000000123LL, 4242, 3, a, sizeof(a)), ERR_OK);
+	assert_string_equal(a, "fbn-1700000000123-4242-3");
+	assert_int_equal(mx_txn_notice(1700000000123LL, 4242, 4, b, sizeof(b)), ERR_OK);
+	assert_string_not_equal(a, b);
+	assert_int_equal(mx_txn_notice(1700000000123LL, 4242, 3, a, 10), ERR_LIMIT);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -561,6 +916,15 @@ int main(void)
 	    cmocka_unit_test(test_alert_json),
 	    cmocka_unit_test(test_error_parse),
 	    cmocka_unit_test(test_field_and_requests),
+	    cmocka_unit_test(test_filter_power_levels),
+	    cmocka_unit_test(test_power_levels_sync),
+	    cmocka_unit_test(test_power_levels_truncated),
+	    cmocka_unit_test(test_user_id_valid),
+	    cmocka_unit_test(test_mention_resolve),
+	    cmocka_unit_test(test_reply_directed),
+	    cmocka_unit_test(test_reply_see_link),
+	    cmocka_unit_test(test_notice_json),
+	    cmocka_unit_test(test_txn_mod_notice),
 	};
 
 	return cmocka_run_group_tests_name("mx_json", tests, NULL, NULL);
