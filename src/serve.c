@@ -439,9 +439,12 @@ enum err serve_reload(struct serve *s, const char *why, char **report)
 				continue;
 			log_error("reload: %s:%u:%u: %s", d.v[i].file, d.v[i].line, d.v[i].col,
 				  d.v[i].msg);
+			/* a finding quotes whole patterns: the chat gets the start,
+			 * faqbot check the rest */
 			if (shown++ < SERVE_REPORT_MAX)
-				bprintf(&b, "\n%s:%u:%u: %s", d.v[i].file, d.v[i].line, d.v[i].col,
-					d.v[i].msg);
+				bprintf(&b, "\n%s:%u:%u: %.*s%s", d.v[i].file, d.v[i].line,
+					d.v[i].col, SERVE_FINDING_MAX, d.v[i].msg,
+					strlen(d.v[i].msg) > SERVE_FINDING_MAX ? "..." : "");
 		}
 		if (shown > SERVE_REPORT_MAX)
 			bprintf(&b, "\n(and %zu more: run faqbot check)", shown - SERVE_REPORT_MAX);

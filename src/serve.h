@@ -38,6 +38,7 @@
 #define SERVE_SAVE_EVERY_S 60    /* counts are written at most this often */
 #define SERVE_DEBOUNCE_MS 300    /* quiet after a file change before reloading */
 #define SERVE_REPORT_MAX 10      /* findings shown to moderators of a reload */
+#define SERVE_FINDING_MAX 240    /* bytes of each, the rest in faqbot check */
 
 struct serve_config {
 	const char *faq_dir;      /* the folder in use, reloaded from */
