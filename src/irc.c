@@ -17,7 +17,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -34,10 +36,13 @@
 #define IRC_STABLE_MS 60000L /* a session this long resets the backoff */
 #define IRC_VERSION_REPLY "faqbot (a support-group FAQ bot)"
 
+enum irc_sasl_mech { IRC_SASL_NONE, IRC_SASL_PLAIN, IRC_SASL_EXTERNAL };
+
 struct irc {
 	/* config, owned copies */
-	char *host, *nick, *user, *realname, *pass, *ca_file;
+	char *host, *nick, *user, *realname, *pass, *ca_file, *cert_file, *key_file;
 	char *sasl_account, *sasl_password;
+	enum irc_sasl_mech sasl_mech;
 	int port, tls;
 	void *ssl_ctx; /* with tls: one context for every connection */
 	char **alt_nicks;
@@ -50,6 +55,7 @@ struct irc {
 	long backoff_min_ms, backoff_max_ms, flood_interval_ms;
 	int flood_burst;
 	int pm_over_lines;
+	struct tr_tick tick; /* fn NULL: no ticks */
 
 	/* session */
 	int fd;
@@ -64,8 +70,12 @@ struct irc {
 	size_t nick_try; /* 0: nick; 1..n_alt: alternatives; then suffixes */
 	char chantypes[IRC_CHANTYPES_MAX];
 	int cap_done;
+	int cap_requested; /* the REQs went out after the last LS line */
+	int cap_pending;   /* REQs not yet ACKed or NAKed */
 	int sasl_offered;
-	int sasl_state; /* 0 none, 1 REQ sent, 2 PLAIN sent, 3 sent, 4 logged in */
+	char sasl_mechs[IRC_LINE_MAX]; /* the sasl capability's value: "PLAIN,EXTERNAL" */
+	int acct_offered, acct_tag; /* account-tag offered, and ACKed */
+	int sasl_state; /* 0 none, 1 REQ sent, 2 mechanism sent, 3 sent, 4 logged in */
 	int fatal;
 	long long last_rx_ms, ping_sent_ms, started_ms, registered_ms;
 	int closing; /* the server sent ERROR, or we sent QUIT */
@@ -78,12 +88,20 @@ struct irc {
 	long long tokens_ms;
 
 	/* across sessions */
+	void *run_ctx;            /* the handler's ctx, for ticks */
+	long long tick_ms;        /* the last tick */
+	char *notices[IRC_NOTICE_WAIT_MAX]; /* for the moderators, waiting for
+	                                     * a registration */
+	size_t n_notices;
 	unsigned attempt;
 	unsigned long long rng;
 	char textbuf[IRC_WIRE_MAX + 1];
 	char errstr[IRC_ERRSTR_MAX];
 	struct irc_stats st;
 };
+
+/* the connection's own waits (connect, TLS handshake) keep ticking */
+static void tick_maybe(struct irc *irc, int wake_ready);
 
 static long long now_ms(void)
 {
@@ -160,6 +178,10 @@ void irc_free(struct irc *irc)
 	free(irc->realname);
 	free(irc->pass);
 	free(irc->ca_file);
+	free(irc->cert_file);
+	free(irc->key_file);
+	for (i = 0; i < irc->n_notices; i++)
+		free(irc->notices[i]);
 	free(irc->sasl_account);
 	if (irc->sasl_password) {
 		memset(irc->sasl_password, 0, strlen(irc->sasl_password));
@@ -198,8 +220,56 @@ static void tls_why(char *buf, size_t len)
 	ssl_dl.err_clear_error();
 }
 
+/* no_passphrase is OpenSSL's passphrase callback: none. Its default would
+ * ask on the terminal, and a service has nobody there; a key with a
+ * passphrase fails to load, with a clear error, instead. */
+static int no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+	(void)buf;
+	(void)size;
+	(void)rwflag;
+	(void)u;
+	return 0;
+}
+
+/* tls_client_cert loads the client certificate and its key into the
+ * context and checks that they belong together, so that a wrong file is
+ * a one-line error at start-up, not a refused SASL EXTERNAL later. The key
+ * goes first: a certificate loaded after a key that is not its own drops
+ * that key, and the check then names the mismatch (the other order fails
+ * in the key's loading, with a reason that does not say so plainly). */
+static enum err tls_client_cert(struct irc *irc, char *errbuf, size_t errlen)
+{
+	const char *key = irc->key_file ? irc->key_file : irc->cert_file;
+	char why[256];
+
+	ssl_dl.ctx_set_default_passwd_cb(irc->ssl_ctx, no_passphrase);
+	if (ssl_dl.ctx_use_privatekey_file(irc->ssl_ctx, key, SSL_DL_FILETYPE_PEM) != 1) {
+		tls_why(why, sizeof(why));
+		errf(errbuf, errlen,
+		     "irc: %s %s: no PEM private key in it (one with a passphrase is not "
+		     "supported): %s",
+		     irc->key_file ? "tls_key_file" : "tls_cert_file (no tls_key_file)", key, why);
+		return ERR_INVALID;
+	}
+	if (ssl_dl.ctx_use_certificate_chain_file(irc->ssl_ctx, irc->cert_file) != 1) {
+		tls_why(why, sizeof(why));
+		errf(errbuf, errlen, "irc: tls_cert_file %s: no PEM certificate in it: %s",
+		     irc->cert_file, why);
+		return ERR_INVALID;
+	}
+	if (ssl_dl.ctx_check_private_key(irc->ssl_ctx) != 1) {
+		ssl_dl.err_clear_error();
+		errf(errbuf, errlen, "irc: the private key in %s does not match the certificate in %s",
+		     key, irc->cert_file);
+		return ERR_INVALID;
+	}
+	return ERR_OK;
+}
+
 /* tls_setup loads libssl and makes the one context: TLS 1.2 or later, the
- * peer verified against the system's trust store or the named file. */
+ * peer verified against the system's trust store or the named file, and
+ * our own certificate when one is configured. */
 static enum err tls_setup(struct irc *irc, char *errbuf, size_t errlen)
 {
 	char why[256];
@@ -228,6 +298,8 @@ static enum err tls_setup(struct irc *irc, char *errbuf, size_t errlen)
 		     irc->ca_file ? irc->ca_file : "the system's certificates", why);
 		return ERR_INVALID;
 	}
+	if (irc->cert_file)
+		return tls_client_cert(irc, errbuf, errlen);
 	return ERR_OK;
 }
 
@@ -278,6 +350,7 @@ static int tls_handshake(struct irc *irc, volatile sig_atomic_t *stop)
 			goto report;
 		}
 		poll(&pfd, 1, left < IRC_TICK_MS ? (int)left : IRC_TICK_MS);
+		tick_maybe(irc, 0);
 	}
 fail:
 	if (irc->ssl && ssl_dl.get_verify_result(irc->ssl) != SSL_DL_X509_V_OK) {
@@ -340,10 +413,95 @@ static long pick(long v, long def)
 	return v > 0 ? v : def;
 }
 
+/* check_tls_files checks the client certificate and key files that can be
+ * checked without libssl: named only with tls, readable, and the key not
+ * readable by every user (a private key is a secret; group-readable stays
+ * allowed, as Debian's ssl-cert group does). tls_setup checks the rest. */
+static enum err check_tls_files(const struct irc_config *cfg, char *errbuf, size_t errlen)
+{
+	const char *key = cfg->tls_key_file ? cfg->tls_key_file : cfg->tls_cert_file;
+	const char *unreadable;
+	struct stat sb;
+
+	if (cfg->tls_key_file && !cfg->tls_cert_file) {
+		errf(errbuf, errlen, "irc: tls_key_file %s without tls_cert_file", cfg->tls_key_file);
+		return ERR_INVALID;
+	}
+	if (!cfg->tls_cert_file)
+		return ERR_OK;
+	if (!cfg->tls) {
+		errf(errbuf, errlen, "irc: tls_cert_file %s: only with tls on", cfg->tls_cert_file);
+		return ERR_INVALID;
+	}
+	unreadable = access(cfg->tls_cert_file, R_OK) != 0 ? cfg->tls_cert_file
+	             : access(key, R_OK) != 0               ? key
+	                                                    : NULL;
+	if (unreadable) {
+		errf(errbuf, errlen, "irc: %s %s: %s",
+		     unreadable == cfg->tls_cert_file ? "tls_cert_file" : "tls_key_file", unreadable,
+		     strerror(errno));
+		return ERR_INVALID;
+	}
+	if (stat(key, &sb) == 0 && (sb.st_mode & S_IROTH)) {
+		errf(errbuf, errlen,
+		     "irc: %s %s holds a private key every user can read: chmod o-r (or 600) it",
+		     cfg->tls_key_file ? "tls_key_file" : "tls_cert_file", key);
+		return ERR_INVALID;
+	}
+	return ERR_OK;
+}
+
+/* check_sasl picks the SASL mechanism and checks that the config gives
+ * what it needs. */
+static enum err check_sasl(const struct irc_config *cfg, enum irc_sasl_mech *mech,
+                           char *errbuf, size_t errlen)
+{
+	const char *m = cfg->sasl_mechanism && *cfg->sasl_mechanism ? cfg->sasl_mechanism : NULL;
+	size_t alen = cfg->sasl_account ? strlen(cfg->sasl_account) : 0;
+
+	*mech = IRC_SASL_NONE;
+	if (m && !strcasecmp(m, "EXTERNAL")) {
+		if (!cfg->tls || !cfg->tls_cert_file) {
+			errf(errbuf, errlen, "irc: sasl_mechanism EXTERNAL logs in with a client "
+			                     "certificate: set tls_cert_file (and keep tls on)");
+			return ERR_INVALID;
+		}
+		if (cfg->sasl_password) {
+			errf(errbuf, errlen, "irc: sasl_mechanism EXTERNAL logs in with the client "
+			                     "certificate, not a password: remove the SASL password");
+			return ERR_INVALID;
+		}
+		if (cfg->sasl_account && (!alen || alen * 4 / 3 + 4 > IRC_SASL_RAW_MAX)) {
+			errf(errbuf, errlen, "irc: the SASL account is empty or too long");
+			return ERR_INVALID;
+		}
+		*mech = IRC_SASL_EXTERNAL;
+		return ERR_OK;
+	}
+	if (m && strcasecmp(m, "PLAIN")) {
+		errf(errbuf, errlen, "irc: sasl_mechanism \"%.64s\" is not PLAIN or EXTERNAL", m);
+		return ERR_INVALID;
+	}
+	if (!m && !cfg->sasl_account && !cfg->sasl_password)
+		return ERR_OK;
+	if (!cfg->sasl_account || !cfg->sasl_password) {
+		errf(errbuf, errlen, "irc: SASL PLAIN needs both an account and a password");
+		return ERR_INVALID;
+	}
+	if (!alen || !*cfg->sasl_password ||
+	    2 * alen + strlen(cfg->sasl_password) + 2 > IRC_SASL_RAW_MAX) {
+		errf(errbuf, errlen, "irc: the SASL account or password is empty or too long");
+		return ERR_INVALID;
+	}
+	*mech = IRC_SASL_PLAIN;
+	return ERR_OK;
+}
+
 enum err irc_new(const struct irc_config *cfg, struct irc **out, char *errbuf,
                  size_t errlen)
 {
 	struct irc *irc = NULL;
+	enum irc_sasl_mech mech = IRC_SASL_NONE;
 	int bad = 0;
 	size_t i;
 
@@ -366,16 +524,9 @@ enum err irc_new(const struct irc_config *cfg, struct irc **out, char *errbuf,
 		     cfg->tls ? strerror(errno) : "only with tls on");
 		return ERR_INVALID;
 	}
-	if (!cfg->sasl_account != !cfg->sasl_password) {
-		errf(errbuf, errlen, "irc: SASL needs both an account and a password");
+	if (check_tls_files(cfg, errbuf, errlen) != ERR_OK ||
+	    check_sasl(cfg, &mech, errbuf, errlen) != ERR_OK)
 		return ERR_INVALID;
-	}
-	if (cfg->sasl_account &&
-	    (!*cfg->sasl_account || !*cfg->sasl_password ||
-	     2 * strlen(cfg->sasl_account) + strlen(cfg->sasl_password) + 2 > IRC_SASL_RAW_MAX)) {
-		errf(errbuf, errlen, "irc: the SASL account or password is empty or too long");
-		return ERR_INVALID;
-	}
 	if (cfg->port < 0 || cfg->port > 65535) {
 		errf(errbuf, errlen, "irc: port %d is not between 1 and 65535", cfg->port);
 		return ERR_INVALID;
@@ -427,12 +578,16 @@ enum err irc_new(const struct irc_config *cfg, struct irc **out, char *errbuf,
 	if (!irc)
 		goto nomem;
 	irc->fd = -1;
+	irc->tick.wake_fd = -1;
 	irc->host = dup_or_null(cfg->host, &bad);
 	irc->nick = dup_or_null(cfg->nick, &bad);
 	irc->user = dup_or_null(cfg->user ? cfg->user : cfg->nick, &bad);
 	irc->realname = dup_or_null(cfg->realname ? cfg->realname : "faqbot", &bad);
 	irc->pass = dup_or_null(cfg->server_password, &bad);
 	irc->ca_file = dup_or_null(cfg->tls_ca_file, &bad);
+	irc->cert_file = dup_or_null(cfg->tls_cert_file, &bad);
+	irc->key_file = dup_or_null(cfg->tls_key_file, &bad);
+	irc->sasl_mech = mech;
 	irc->sasl_account = dup_or_null(cfg->sasl_account, &bad);
 	irc->sasl_password = dup_or_null(cfg->sasl_password, &bad);
 	irc->tls = cfg->tls != 0;
@@ -711,6 +866,7 @@ static int sock_connect(struct irc *irc, volatile sig_atomic_t *stop)
 					break;
 				}
 				rc = poll(&pfd, 1, left < IRC_TICK_MS ? (int)left : IRC_TICK_MS);
+				tick_maybe(irc, 0);
 				if (rc > 0) {
 					if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0)
 						soerr = errno;
@@ -812,6 +968,95 @@ static void alert(struct irc *irc, const char *where, const char *nick, int dire
 		log_warn("irc: a crisis alert with no moderators configured");
 }
 
+/* mod_notice sends text to the moderators by NOTICE, paced like a reply:
+ * NOTICE, unlike the alert's PRIVMSG, because it is an automatic report
+ * that no person (and no bot) is asked to answer. Before registration it
+ * waits in irc->notices, since the send queue starts afresh with each
+ * connection. */
+static void mod_notice(struct irc *irc, const char *text)
+{
+	char *copy;
+	size_t i;
+
+	if (!text || !*text)
+		return;
+	if (!irc->n_mods) {
+		log_warn("irc: a notice for the moderators, but no moderators are configured");
+		return;
+	}
+	if (irc->registered) {
+		for (i = 0; i < irc->n_mods; i++)
+			if (say(irc, "NOTICE", irc->mods[i], text, 0) == ERR_OK)
+				irc->st.notices++;
+		return;
+	}
+	copy = irc->n_notices < IRC_NOTICE_WAIT_MAX ? strdup(text) : NULL;
+	if (!copy) {
+		irc->st.dropped++;
+		log_warn("irc: a notice for the moderators dropped (%d wait for a connection)",
+		         IRC_NOTICE_WAIT_MAX);
+		return;
+	}
+	irc->notices[irc->n_notices++] = copy;
+}
+
+/* notices_flush sends the notices that waited for this registration. */
+static void notices_flush(struct irc *irc)
+{
+	size_t i;
+
+	for (i = 0; i < irc->n_notices; i++) {
+		mod_notice(irc, irc->notices[i]);
+		free(irc->notices[i]);
+		irc->notices[i] = NULL;
+	}
+	irc->n_notices = 0;
+}
+
+void irc_set_tick(struct irc *irc, const struct tr_tick *t)
+{
+	memset(&irc->tick, 0, sizeof(irc->tick));
+	irc->tick.wake_fd = -1;
+	if (t)
+		irc->tick = *t;
+}
+
+/* tick_maybe calls the core's tick when it is due: TR_TICK_MS after the
+ * last one, or once woken (wake_ready: poll saw wake_fd readable; or
+ * *wake set) and a poll slice after the last one. That slice is the
+ * guard against a tick that leaves wake_fd readable or *wake set: it
+ * then repeats ten times a second, not in a busy loop. */
+static void tick_maybe(struct irc *irc, int wake_ready)
+{
+	long long t = now_ms(), since = t - irc->tick_ms;
+	int woken = wake_ready || (irc->tick.wake && *irc->tick.wake);
+	struct tr_notice n;
+	enum err e;
+
+	if (!irc->tick.fn || (since < TR_TICK_MS && !(woken && since >= IRC_TICK_MS)))
+		return;
+	irc->tick_ms = t;
+	memset(&n, 0, sizeof(n));
+	e = irc->tick.fn(irc->run_ctx, &n);
+	if (e != ERR_OK) {
+		log_warn("irc: the tick failed: %s", err_str(e));
+		return;
+	}
+	mod_notice(irc, n.mod_text);
+}
+
+/* wake_pollfd fills *p to poll wake_fd when a woken tick could run now;
+ * 0 when it is not to be polled. */
+static int wake_pollfd(const struct irc *irc, struct pollfd *p)
+{
+	if (!irc->tick.fn || irc->tick.wake_fd < 0 || now_ms() - irc->tick_ms < IRC_TICK_MS)
+		return 0;
+	p->fd = irc->tick.wake_fd;
+	p->events = POLLIN;
+	p->revents = 0;
+	return 1;
+}
+
 /* ctcp_version queues the one CTCP reply we give. Not through say(): the
  * splitter turns the \001 delimiters into spaces, as it should for text. */
 static void ctcp_version(struct irc *irc, const char *nick)
@@ -847,6 +1092,61 @@ static size_t count_lines(const struct irc *irc, const char *target, const char 
 		n = l.n;
 	irc_lines_release(&l);
 	return n;
+}
+
+/* sender_account is the services account the server vouches for (the
+ * account-tag), or NULL: when the capability is off (then a tag of that
+ * name is not the server's), when the sender is logged out (no tag), or
+ * for "*" or anything that is not one plain word. */
+static const char *sender_account(const struct irc *irc, const struct irc_msg *m)
+{
+	const char *a = irc->acct_tag ? irc_msg_tag(m, "account") : NULL;
+
+	if (!a || !strcmp(a, "*") || !irc_param_ok(a, 0))
+		return NULL;
+	return a;
+}
+
+/* mention_nick is the nick a reply is directed to ("@alice" or "alice"),
+ * or NULL when there is none or it is not a plausible nick (so a mention
+ * can never put a second line or a command in front of the answer), or it
+ * is the bot itself. */
+static const char *mention_nick(const struct irc *irc, const char *mention)
+{
+	if (!mention)
+		return NULL;
+	if (*mention == '@')
+		mention++;
+	if (!nick_ok(mention) || irc_casecmp(mention, irc->me) == 0)
+		return NULL;
+	return mention;
+}
+
+/* reply_to says text to target, its first line starting "nick: " when a
+ * nick is given. */
+static enum err reply_to(struct irc *irc, const char *target, const char *text,
+                         const char *nick, int urgent)
+{
+	char *buf;
+	size_t nl, tl;
+	enum err e;
+
+	if (!nick)
+		return say(irc, "PRIVMSG", target, text, urgent);
+	text += strspn(text, " \t\r\n"); /* the nick goes on the first line of words */
+	nl = strlen(nick);
+	tl = strlen(text);
+	buf = malloc(nl + 2 + tl + 1);
+	if (!buf) {
+		log_warn("irc: out of memory for a reply to %s", target);
+		return ERR_NOMEM;
+	}
+	memcpy(buf, nick, nl);
+	memcpy(buf + nl, ": ", 2);
+	memcpy(buf + nl + 2, text, tl + 1);
+	e = say(irc, "PRIVMSG", target, buf, urgent);
+	free(buf);
+	return e;
 }
 
 static void on_privmsg(struct irc *irc, const struct irc_msg *m, tr_handler_fn fn,
@@ -896,6 +1196,8 @@ static void on_privmsg(struct irc *irc, const struct irc_msg *m, tr_handler_fn f
 	tm.bot_name = irc->me;
 	tm.direct = direct;
 	tm.mentions_bot = direct || addressed(irc->textbuf, irc->me);
+	tm.sender_account = sender_account(irc, m);
+	tm.sender_power = -1;
 	e = fn(ctx, &tm, &rep);
 	if (e != ERR_OK) {
 		log_warn("irc: the handler failed: %s", err_str(e));
@@ -924,13 +1226,15 @@ static void on_privmsg(struct irc *irc, const struct irc_msg *m, tr_handler_fn f
 			         m->nick);
 			say(irc, "PRIVMSG", room, note, 0);
 		}
-		if (say(irc, "PRIVMSG", to_pm ? m->nick : room, rep.text,
-		        rep.kind && !strcmp(rep.kind, "crisis")) == ERR_OK)
+		if (reply_to(irc, to_pm ? m->nick : room, rep.text,
+		             to_pm ? NULL : mention_nick(irc, rep.mention),
+		             rep.kind && !strcmp(rep.kind, "crisis")) == ERR_OK)
 			irc->st.replies++;
 		log_info("irc: reply kind=%s id=%s where=%s", rep.kind ? rep.kind : "-",
 		         rep.entry_id ? rep.entry_id : "-",
 		         direct ? "private" : to_pm ? "private (long)" : room);
 	}
+	mod_notice(irc, rep.mod_text);
 }
 
 /* on_isupport takes CHANTYPES from RPL_ISUPPORT (005). */
@@ -964,8 +1268,19 @@ static void cap_end(struct irc *irc)
 	}
 }
 
-/* has_cap says whether the space-separated list holds name (or name=...). */
-static int has_cap(const char *list, const char *name)
+/* cap_maybe_end ends negotiation once every REQ is answered and SASL, if
+ * any, is over (sasl-3.1 asks for CAP END only after the login). */
+static void cap_maybe_end(struct irc *irc)
+{
+	if (irc->cap_requested && !irc->cap_pending &&
+	    (irc->sasl_mech == IRC_SASL_NONE || irc->sasl_state == 4))
+		cap_end(irc);
+}
+
+/* cap_find looks for name (or name=value) in a space-separated list; on
+ * a find it copies the value ("" if none) into val (cap bytes; may be
+ * NULL) and returns 1. */
+static int cap_find(const char *list, const char *name, char *val, size_t cap)
 {
 	size_t n = strlen(name);
 	const char *p = list;
@@ -975,10 +1290,80 @@ static int has_cap(const char *list, const char *name)
 
 		p += strspn(p, " ");
 		w = strcspn(p, " ");
-		if (w >= n && !strncmp(p, name, n) && (w == n || p[n] == '='))
+		if (w >= n && !strncmp(p, name, n) && (w == n || p[n] == '=')) {
+			if (val && cap) {
+				size_t vl = w > n ? w - n - 1 : 0;
+
+				if (vl >= cap)
+					vl = cap - 1;
+				if (vl)
+					memcpy(val, p + n + 1, vl);
+				val[vl] = '\0';
+			}
 			return 1;
+		}
 		p += w;
 	}
+	return 0;
+}
+
+static int has_cap(const char *list, const char *name)
+{
+	return cap_find(list, name, NULL, 0);
+}
+
+static const char *mech_name(const struct irc *irc)
+{
+	return irc->sasl_mech == IRC_SASL_EXTERNAL ? "EXTERNAL" : "PLAIN";
+}
+
+/* cap_req asks for one capability. One REQ each, not one for all: a NAK
+ * refuses a whole request, and account-tag must not take sasl down. */
+static void cap_req(struct irc *irc, const char *name)
+{
+	send2(irc, "CAP", "REQ", name);
+	irc->cap_pending++;
+}
+
+/* on_cap_ls, once the last LS line is in, asks for what the bot uses:
+ * sasl when configured (without it, or without the mechanism, the bot
+ * stops rather than go on unauthenticated) and account-tag when offered.
+ * account-tag brings the tag syntax with it (message-tags.md), so
+ * message-tags itself is not needed. */
+static int on_cap_ls(struct irc *irc, const char *list, int more)
+{
+	char mechs[sizeof(irc->sasl_mechs)];
+
+	if (cap_find(list, "sasl", mechs, sizeof(mechs))) {
+		irc->sasl_offered = 1;
+		snprintf(irc->sasl_mechs, sizeof(irc->sasl_mechs), "%s", mechs);
+	}
+	if (has_cap(list, "account-tag"))
+		irc->acct_offered = 1;
+	if (more || irc->cap_done || irc->cap_requested)
+		return 0;
+	irc->cap_requested = 1;
+	if (irc->sasl_mech != IRC_SASL_NONE) {
+		char m[sizeof(irc->sasl_mechs) + 2], want[16];
+		char why[IRC_ERRSTR_MAX / 2];
+
+		if (!irc->sasl_offered)
+			return fatal(irc, "SASL: the server does not offer it (no sasl capability)");
+		/* sasl=PLAIN,EXTERNAL (CAP 302): a list without ours is a
+		 * refusal known now; an empty value says nothing */
+		snprintf(m, sizeof(m), ",%s,", irc->sasl_mechs);
+		snprintf(want, sizeof(want), ",%s,", mech_name(irc));
+		if (irc->sasl_mechs[0] && !strstr(m, want)) {
+			snprintf(why, sizeof(why), "SASL: the server offers %.200s, not %s",
+			         irc->sasl_mechs, mech_name(irc));
+			return fatal(irc, why);
+		}
+		cap_req(irc, "sasl");
+		irc->sasl_state = 1;
+	}
+	if (irc->acct_offered)
+		cap_req(irc, "account-tag");
+	cap_maybe_end(irc);
 	return 0;
 }
 
@@ -986,29 +1371,28 @@ static int on_cap(struct irc *irc, const struct irc_msg *m)
 {
 	const char *sub = m->nparams >= 2 ? m->params[1] : "";
 	const char *list = m->nparams >= 3 ? m->params[m->nparams - 1] : "";
+	int ack = !strcmp(sub, "ACK");
 
 	if (!strcmp(sub, "LS")) {
 		/* CAP * LS [*] :caps -- "*" before the list means more follows */
-		int more = m->nparams >= 4 && !strcmp(m->params[2], "*");
-
-		if (has_cap(list, "sasl"))
-			irc->sasl_offered = 1;
-		if (more || irc->cap_done || irc->sasl_state)
-			return 0;
-		if (!irc->sasl_account) {
-			cap_end(irc);
-			return 0;
-		}
-		if (!irc->sasl_offered)
-			return fatal(irc, "SASL: the server does not offer it (no sasl capability)");
-		send2(irc, "CAP", "REQ", "sasl");
-		irc->sasl_state = 1;
-	} else if (!strcmp(sub, "ACK") && irc->sasl_state == 1 && has_cap(list, "sasl")) {
-		send1(irc, "AUTHENTICATE", "PLAIN");
-		irc->sasl_state = 2;
-	} else if (!strcmp(sub, "NAK") && irc->sasl_state == 1) {
-		return fatal(irc, "SASL: the server refused the sasl capability");
+		return on_cap_ls(irc, list, m->nparams >= 4 && !strcmp(m->params[2], "*"));
 	}
+	if (!ack && strcmp(sub, "NAK"))
+		return 0; /* NEW, DEL, LIST: nothing the bot needs */
+	if (irc->cap_pending && has_cap(list, "sasl") && irc->sasl_state == 1) {
+		irc->cap_pending--;
+		if (!ack)
+			return fatal(irc, "SASL: the server refused the sasl capability");
+		send1(irc, "AUTHENTICATE", mech_name(irc));
+		irc->sasl_state = 2;
+	}
+	if (irc->cap_pending && has_cap(list, "account-tag") && !irc->acct_tag) {
+		irc->cap_pending--;
+		irc->acct_tag = ack;
+		if (!ack)
+			log_info("irc: the server refused account-tag: no sender accounts");
+	}
+	cap_maybe_end(irc);
 	return 0;
 }
 
@@ -1038,21 +1422,32 @@ static size_t b64_encode(const unsigned char *in, size_t n, char *out, size_t ca
 	return o;
 }
 
-/* sasl_plain answers "AUTHENTICATE +" with account\0account\0password in
- * base64, in chunks of IRC_SASL_CHUNK and a "+" after a full last chunk
- * (ircv3 sasl-3.1). The secret is wiped from the stack after. */
-static int sasl_plain(struct irc *irc)
+/* sasl_respond answers the server's "AUTHENTICATE +" in base64, in
+ * chunks of IRC_SASL_CHUNK and a "+" after a full last chunk (ircv3
+ * sasl-3.1). PLAIN: account\0account\0password. EXTERNAL: the account as
+ * the authorization identity when one is configured, else nothing ("+"):
+ * the server takes the account from the certificate's fingerprint. The
+ * secret is wiped from the stack after. */
+static int sasl_respond(struct irc *irc)
 {
 	unsigned char raw[IRC_SASL_RAW_MAX];
 	char enc[IRC_SASL_RAW_MAX / 3 * 4 + 8], chunk[IRC_SASL_CHUNK + 1];
-	size_t a = strlen(irc->sasl_account), p = strlen(irc->sasl_password), n, len, off;
+	size_t a = irc->sasl_account ? strlen(irc->sasl_account) : 0, n, len, off;
 
-	n = a + 1 + a + 1 + p;
-	memcpy(raw, irc->sasl_account, a);
-	raw[a] = '\0';
-	memcpy(raw + a + 1, irc->sasl_account, a);
-	raw[2 * a + 1] = '\0';
-	memcpy(raw + 2 * a + 2, irc->sasl_password, p);
+	if (irc->sasl_mech == IRC_SASL_EXTERNAL) {
+		n = a;
+		if (a)
+			memcpy(raw, irc->sasl_account, a);
+	} else {
+		size_t p = strlen(irc->sasl_password);
+
+		n = a + 1 + a + 1 + p;
+		memcpy(raw, irc->sasl_account, a);
+		raw[a] = '\0';
+		memcpy(raw + a + 1, irc->sasl_account, a);
+		raw[2 * a + 1] = '\0';
+		memcpy(raw + 2 * a + 2, irc->sasl_password, p);
+	}
 	len = b64_encode(raw, n, enc, sizeof(enc));
 	for (off = 0; off < len; off += IRC_SASL_CHUNK) {
 		size_t k = len - off < IRC_SASL_CHUNK ? len - off : IRC_SASL_CHUNK;
@@ -1086,19 +1481,30 @@ static int on_line(struct irc *irc, const struct irc_msg *m, tr_handler_fn fn, v
 		return on_cap(irc, m);
 	} else if (!strcmp(c, "AUTHENTICATE")) {
 		if (irc->sasl_state == 2 && m->nparams >= 1 && !strcmp(m->params[0], "+"))
-			return sasl_plain(irc);
+			return sasl_respond(irc);
+	} else if (!strcmp(c, "900")) { /* RPL_LOGGEDIN: me me!u@h account :text */
+		log_info("irc: SASL %s: logged in as %s", mech_name(irc),
+		         m->nparams >= 3 ? m->params[2] : "?");
 	} else if (!strcmp(c, "903")) { /* RPL_SASLSUCCESS */
-		log_info("irc: SASL: logged in as %s", irc->sasl_account ? irc->sasl_account : "?");
-		irc->sasl_state = 4;
-		cap_end(irc);
+		if (irc->sasl_state >= 2) {
+			irc->sasl_state = 4;
+			cap_maybe_end(irc);
+		}
+	} else if (!strcmp(c, "908")) { /* RPL_SASLMECHS, before the 904 */
+		log_warn("irc: SASL: the server's mechanisms are %s",
+		         m->nparams >= 2 ? m->params[1] : "?");
 	} else if (!strcmp(c, "904") || !strcmp(c, "905") || !strcmp(c, "902")) {
-		return fatal(irc, "SASL: the server refused the account or password "
-		                  "(check sasl_account and the password; not retrying)");
+		return fatal(irc, irc->sasl_mech == IRC_SASL_EXTERNAL
+		                      ? "SASL EXTERNAL: the server refused the client certificate "
+		                        "(is its fingerprint on the account, e.g. by NickServ CERT "
+		                        "ADD? check tls_cert_file; not retrying)"
+		                      : "SASL: the server refused the account or password "
+		                        "(check sasl_account and the password; not retrying)");
 	} else if (!strcmp(c, "906") || !strcmp(c, "907")) {
 		if (irc->sasl_state != 4)
 			return fatal(irc, "SASL: the login was aborted");
 	} else if (!strcmp(c, "001")) {
-		if (irc->sasl_account && irc->sasl_state != 4)
+		if (irc->sasl_mech != IRC_SASL_NONE && irc->sasl_state != 4)
 			return fatal(irc, "SASL: the server registered the bot without a "
 			                  "login (it ignored CAP); not going on unauthenticated");
 		irc->registered = 1;
@@ -1108,6 +1514,7 @@ static int on_line(struct irc *irc, const struct irc_msg *m, tr_handler_fn fn, v
 			snprintf(irc->me, sizeof(irc->me), "%s", m->params[0]);
 		log_info("irc: registered as %s", irc->me);
 		join_all(irc);
+		notices_flush(irc);
 	} else if (!strcmp(c, "005")) {
 		on_isupport(irc, m);
 	} else if (!strcmp(c, "396")) { /* RPL_VISIBLEHOST: me host :text */
@@ -1204,7 +1611,10 @@ static void session_reset(struct irc *irc)
 	irc->wlen = 0;
 	queue_clear(irc);
 	irc->registered = irc->cap_done = irc->closing = 0;
+	irc->cap_requested = irc->cap_pending = 0;
 	irc->sasl_offered = irc->sasl_state = 0;
+	irc->sasl_mechs[0] = '\0';
+	irc->acct_offered = irc->acct_tag = 0;
 	irc->user_known = irc->host_known = 0;
 	irc->nick_try = 0;
 	irc->ping_sent_ms = 0;
@@ -1259,9 +1669,9 @@ static void session(struct irc *irc, tr_handler_fn fn, void *ctx,
 		send_cmd(irc, "USER", p, 4);
 	}
 	while (!*stop) {
-		struct pollfd pfd;
+		struct pollfd pfd[2];
 		long long t = now_ms();
-		int rc;
+		int rc, nfd;
 
 		if (!irc->registered && t - irc->started_ms > irc->register_ms) {
 			log_warn("irc: no welcome after %ld ms", irc->register_ms);
@@ -1281,20 +1691,24 @@ static void session(struct irc *irc, tr_handler_fn fn, void *ctx,
 			pace(irc, t);
 		if (flush(irc) < 0)
 			break;
-		pfd.fd = irc->fd;
-		pfd.events = POLLIN | (irc->wlen ? POLLOUT : 0);
-		pfd.revents = 0;
-		rc = poll(&pfd, 1, IRC_TICK_MS);
+		pfd[0].fd = irc->fd;
+		pfd[0].events = POLLIN | (irc->wlen ? POLLOUT : 0);
+		pfd[0].revents = 0;
+		nfd = 1 + wake_pollfd(irc, &pfd[1]);
+		rc = poll(pfd, (nfds_t)nfd, IRC_TICK_MS);
 		if (rc < 0 && errno != EINTR) {
 			log_warn("irc: poll: %s", strerror(errno));
 			break;
 		}
-		if (rc > 0 && (pfd.revents & (POLLIN | POLLHUP | POLLERR)) &&
+		if (rc > 0 && (pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) &&
 		    read_some(irc, fn, ctx) < 0)
 			break;
 		/* TLS may hold decrypted bytes poll() cannot see */
 		if (irc->ssl && ssl_dl.pending(irc->ssl) > 0 && read_some(irc, fn, ctx) < 0)
 			break;
+		/* after the reads: a tick falls between messages, and an EINTR
+		 * (rc < 0) comes straight here to see *wake */
+		tick_maybe(irc, rc > 0 && nfd == 2 && pfd[1].revents != 0);
 	}
 	if (*stop)
 		quit(irc);
@@ -1304,6 +1718,7 @@ out:
 	 * second. */
 	if (irc->registered && now_ms() - irc->registered_ms >= IRC_STABLE_MS)
 		irc->attempt = 0;
+	irc->registered = 0; /* a notice from now on waits for the next session */
 	if (irc->ssl) {
 		ssl_dl.ssl_free(irc->ssl);
 		irc->ssl = NULL;
@@ -1341,9 +1756,13 @@ static void backoff(struct irc *irc, volatile sig_atomic_t *stop)
 	log_info("irc: reconnecting in %lld ms", d);
 	end = now_ms() + d;
 	while (!*stop && now_ms() < end) {
-		struct timespec ts = {0, IRC_TICK_MS * 1000000L};
+		struct pollfd pfd;
+		int nfd = wake_pollfd(irc, &pfd), rc;
 
-		nanosleep(&ts, NULL);
+		/* the core's ticks go on while disconnected (a reload is not
+		 * held up for minutes); their notices wait for the connection */
+		rc = poll(nfd ? &pfd : NULL, (nfds_t)nfd, IRC_TICK_MS);
+		tick_maybe(irc, rc > 0);
 	}
 }
 
@@ -1351,6 +1770,7 @@ enum err irc_run(struct irc *irc, tr_handler_fn fn, void *ctx,
                  volatile sig_atomic_t *stop)
 {
 	irc->errstr[0] = '\0';
+	irc->run_ctx = ctx;
 	while (!*stop) {
 		session(irc, fn, ctx, stop);
 		if (irc->fatal)

@@ -19,12 +19,18 @@
  * names, and so is the host name (or IP address), with SNI. Plain TCP is
  * allowed only to a loopback host, where nobody sits between.
  *
- * SASL PLAIN (sasl-3.1) when an account is configured: a refused login
- * ends irc_run with an error rather than a reconnect storm.
+ * SASL (sasl-3.1) when configured: PLAIN with an account and password, or
+ * EXTERNAL with the client certificate the TLS handshake presents (the
+ * services know its fingerprint, e.g. by NickServ CERT ADD). A refused
+ * login ends irc_run with an error rather than a reconnect storm.
  *
- * Not here (yet): SASL EXTERNAL (a client certificate); reading the config
- * file (main.c); deciding what to answer (the core, through
- * tr_handler_fn). */
+ * IRCv3 account-tag, when the server offers it: each member's message
+ * carries the services account that sent it (tr_message.sender_account).
+ * The core's tick (irc_set_tick) runs from the same poll loop, and what it
+ * or the handler has for the moderators goes to them by NOTICE.
+ *
+ * Not here: reading the config file (main.c); deciding what to answer (the
+ * core, through tr_handler_fn). */
 #ifndef FAQBOT_IRC_H
 #define FAQBOT_IRC_H
 
@@ -53,6 +59,7 @@
 #define IRC_SENDQ_MAX 2000  /* paced lines waiting; more are dropped, logged */
 #define IRC_WBUF_MAX 65536  /* bytes handed to the kernel not yet sent */
 #define IRC_NICK_TRIES 10   /* suffix fallbacks after the alternatives */
+#define IRC_NOTICE_WAIT_MAX 8 /* moderators' notices kept while unregistered */
 
 struct irc_channel {
 	const char *name; /* "#support" */
@@ -67,6 +74,12 @@ struct irc_config {
 	int tls;                      /* 1: TLS, verified */
 	const char *tls_ca_file;      /* PEM certificates to trust instead of the
 	                               * system's (a self-signed server's), or NULL */
+	const char *tls_cert_file;    /* PEM client certificate (and chain) shown
+	                               * in the handshake, for SASL EXTERNAL or
+	                               * CertFP; or NULL. Needs tls. */
+	const char *tls_key_file;     /* its PEM private key, no passphrase, not
+	                               * readable by every user; NULL: in
+	                               * tls_cert_file */
 	const char *nick;             /* "faqbot" */
 	const char *const *alt_nicks; /* tried in order on 433; then nick + "_", "1".. */
 	size_t n_alt_nicks;
@@ -75,9 +88,16 @@ struct irc_config {
 	const char *server_password;  /* PASS, or NULL */
 	const struct irc_channel *channels;
 	size_t n_channels;
-	const char *sasl_account;     /* SASL PLAIN, or NULL: no SASL */
-	const char *sasl_password;    /* a secret: never logged, wiped on free */
-	const char *const *moderators; /* nicks, or a channel: crisis alerts */
+	const char *sasl_mechanism;   /* "PLAIN" (the default when sasl_account is
+	                               * set) or "EXTERNAL" (needs tls_cert_file;
+	                               * no password); NULL or "": the default */
+	const char *sasl_account;     /* PLAIN: the account; EXTERNAL: optional,
+	                               * sent as the authorization identity;
+	                               * NULL with PLAIN: no SASL */
+	const char *sasl_password;    /* PLAIN only; a secret: never logged,
+	                               * wiped on free */
+	const char *const *moderators; /* nicks, or a channel: crisis alerts
+	                                * and the core's notices */
 	size_t n_moderators;
 	long connect_timeout_ms;  /* 0: IRC_CONNECT_TIMEOUT_MS */
 	long register_timeout_ms; /* 0: IRC_REGISTER_TIMEOUT_MS */
@@ -104,7 +124,10 @@ enum err irc_new(const struct irc_config *cfg, struct irc **out, char *errbuf,
 /* irc_run connects and serves until *stop becomes non-zero (set it from a
  * SIGINT/SIGTERM handler): then it sends QUIT, waits at most
  * IRC_QUIT_WAIT_MS for it to leave, and returns ERR_OK, within two seconds
- * of the signal. fn is called with ctx for each member's PRIVMSG. Network
+ * of the signal. fn is called with ctx for each member's PRIVMSG; of its
+ * reply, a mention that is a plausible nick (a leading '@' dropped) starts
+ * the first line ("alice: ..."), mod_text goes to the moderators like a
+ * tick's, and see_event is ignored (IRC has no links). Network
  * faults, a closed connection, garbage or a silent server are retried with
  * capped exponential backoff and jitter, never returned; the one error
  * returned is ERR_INVALID for a SASL login the server refused (or cannot
@@ -112,13 +135,26 @@ enum err irc_new(const struct irc_config *cfg, struct irc **out, char *errbuf,
 enum err irc_run(struct irc *irc, tr_handler_fn fn, void *ctx,
                  volatile sig_atomic_t *stop);
 
+/* irc_set_tick gives irc_run the core's tick (transport.h); *t is copied,
+ * call it before irc_run. irc_run then calls t->fn with its own ctx from
+ * its poll loop (connected, connecting or waiting to reconnect), never
+ * during a handler call: at least every TR_TICK_MS, and within
+ * a poll slice (100 ms) when t->wake_fd is readable or *t->wake is non-zero
+ * (a signal that interrupts poll leads straight to a check of *wake).
+ * irc_run never resets *wake nor reads wake_fd: the tick must (a woken
+ * tick that left them set is repeated at most every 100 ms, not in a busy
+ * loop). The notice's mod_text goes to the moderators by NOTICE through
+ * the flood control; one given while the bot is not registered waits
+ * (IRC_NOTICE_WAIT_MAX of them) for the next registration. */
+void irc_set_tick(struct irc *irc, const struct tr_tick *t);
+
 /* irc_errstr: the last error, one line, borrowed; "" when none. */
 const char *irc_errstr(const struct irc *irc);
 
 /* Counters since irc_new, for tests and the bench. */
 struct irc_stats {
 	unsigned long connects, registrations, messages, replies, lines, alerts,
-	    dropped, bad_lines, pings_sent;
+	    notices, dropped, bad_lines, pings_sent;
 };
 void irc_get_stats(const struct irc *irc, struct irc_stats *out);
 

@@ -33,6 +33,11 @@
 #define SSL_DL_MODE_ENABLE_PARTIAL_WRITE 1L
 #define SSL_DL_MODE_ACCEPT_MOVING_WRITE_BUFFER 2L
 #define SSL_DL_X509_V_OK 0
+#define SSL_DL_FILETYPE_PEM 1
+
+/* pem_password_cb: asked for a key's passphrase (OpenSSL's default reads
+ * the terminal, which a service must never do). */
+typedef int (*ssl_dl_pem_password_cb)(char *buf, int size, int rwflag, void *u);
 
 struct ssl_dl_api {
 	const void *(*tls_client_method)(void);
@@ -41,6 +46,10 @@ struct ssl_dl_api {
 	int (*ctx_set_default_verify_paths)(void *ctx);
 	int (*ctx_load_verify_locations)(void *ctx, const char *file, const char *dir);
 	void (*ctx_set_verify)(void *ctx, int mode, void *callback);
+	void (*ctx_set_default_passwd_cb)(void *ctx, ssl_dl_pem_password_cb cb);
+	int (*ctx_use_certificate_chain_file)(void *ctx, const char *file);
+	int (*ctx_use_privatekey_file)(void *ctx, const char *file, int type);
+	int (*ctx_check_private_key)(const void *ctx);
 	long (*ctx_ctrl)(void *ctx, int cmd, long larg, void *parg);
 	void *(*ssl_new)(void *ctx);
 	void (*ssl_free)(void *ssl);

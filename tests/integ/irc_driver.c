@@ -8,22 +8,35 @@
  * question (contains '?') gets a short multi-sentence answer when it is
  * private or addresses the bot ("nick: ..."); anything else silence. Each
  * answer names the asker's words' number ("#12") when the text holds one,
- * so the burst scenario can tell that every question was answered. The
- * server and SASL passwords come from environment variables named on the
- * command line, never from argv itself.
+ * so the burst scenario can tell that every question was answered. Words
+ * that test the rest of the contract, in an addressed or private message:
+ * "MENTION x" directs the answer to x (tr_reply.mention, as written),
+ * "MODTEXT" adds a notice for the moderators (tr_reply.mod_text), and
+ * "WHOAMI" answers "ACCOUNT=<sender_account>" ("(none)" for NULL) and
+ * "POWER=<sender_power>". The server and SASL passwords come from
+ * environment variables named on the command line, never from argv.
+ *
+ * With --tick 1 it gives the transport a tick (irc_set_tick): SIGUSR1 sets
+ * the wake flag, SIGUSR2 writes a byte to the wake pipe; a tick that finds
+ * either resets it and posts "TICK n flag" or "TICK n fd" to the
+ * moderators. The exit line counts the ticks.
  *
  *   irc_driver --host H --port P --nick N [--alt N]... [--chan C[,KEY]]...
  *              [--mod NICK|CHAN]... [--user U] [--pass-env VAR]
  *              [--ping-idle-ms N] [--ping-timeout-ms N] [--backoff-min-ms N]
  *              [--backoff-max-ms N] [--burst N] [--interval-ms N] [--tls 1]
  *              [--ca-file PEM] [--sasl-account A --sasl-password-env VAR]
- *              [--pm-over-lines N]
+ *              [--sasl-mechanism PLAIN|EXTERNAL] [--cert PEM] [--key PEM]
+ *              [--pm-over-lines N] [--tick 1]
  *
  * Exit: 0 after SIGINT/SIGTERM, 1 with one line on standard error. */
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "irc.h"
 #include "log.h"
@@ -31,7 +44,8 @@
 #define DRIVER_LIST_MAX 64
 #define DRIVER_REPLY_MAX 4096
 
-static volatile sig_atomic_t stop_flag;
+static volatile sig_atomic_t stop_flag, wake_flag;
+static int wake_pipe[2] = {-1, -1};
 
 static void on_signal(int sig)
 {
@@ -39,10 +53,59 @@ static void on_signal(int sig)
 	stop_flag = 1;
 }
 
+static void on_usr(int sig)
+{
+	int saved = errno;
+
+	if (sig == SIGUSR1)
+		wake_flag = 1;
+	else if (write(wake_pipe[1], "w", 1) < 0)
+		(void)0; /* a full pipe wakes the tick all the same */
+	errno = saved;
+}
+
 struct driver {
-	unsigned long calls;
+	unsigned long calls, ticks, notices;
 	char reply[DRIVER_REPLY_MAX];
+	char mention[DRIVER_REPLY_MAX];
+	char tick_text[128];
 };
+
+static enum err tick(void *ctx, struct tr_notice *out)
+{
+	struct driver *d = ctx;
+	char buf[64];
+	int fd_woke = 0;
+
+	d->ticks++;
+	while (read(wake_pipe[0], buf, sizeof(buf)) > 0)
+		fd_woke = 1;
+	if (!wake_flag && !fd_woke)
+		return ERR_OK;
+	wake_flag = 0;
+	snprintf(d->tick_text, sizeof(d->tick_text), "TICK %lu %s", ++d->notices,
+	         fd_woke ? "fd" : "flag");
+	out->mod_text = d->tick_text;
+	return ERR_OK;
+}
+
+/* word_after copies the word after key in text into buf ("" if none). */
+static void word_after(const char *text, const char *key, char *buf, size_t len)
+{
+	const char *p = strstr(text, key);
+	size_t n;
+
+	buf[0] = '\0';
+	if (!p)
+		return;
+	p += strlen(key);
+	p += strspn(p, " ");
+	n = strcspn(p, " ");
+	if (n >= len)
+		n = len - 1;
+	memcpy(buf, p, n);
+	buf[n] = '\0';
+}
 
 static const char long_text[] =
     "This is the long answer, written to be split. "
@@ -91,6 +154,20 @@ static enum err handle(void *ctx, const struct tr_message *msg, struct tr_reply 
 	}
 	if (!addressed)
 		return ERR_OK;
+	if (strstr(msg->text, "MODTEXT"))
+		out->mod_text = "A notice for the moderators from the handler.";
+	if (strstr(msg->text, "MENTION")) {
+		word_after(msg->text, "MENTION", d->mention, sizeof(d->mention));
+		out->mention = d->mention;
+	}
+	if (strstr(msg->text, "WHOAMI")) {
+		snprintf(d->reply, sizeof(d->reply), "ACCOUNT=%s POWER=%d",
+		         msg->sender_account ? msg->sender_account : "(none)", msg->sender_power);
+		out->reply = 1;
+		out->kind = "faq";
+		out->text = d->reply;
+		return ERR_OK;
+	}
 	if (strstr(msg->text, "LONG")) {
 		out->reply = 1;
 		out->kind = "faq";
@@ -136,6 +213,7 @@ int main(int argc, char **argv)
 	struct sigaction sa;
 	char err[512] = "";
 	const char *pass_env = NULL, *sasl_env = NULL;
+	int want_tick = 0;
 	enum err e;
 	int i;
 
@@ -195,6 +273,14 @@ int main(int argc, char **argv)
 			cfg.flood_interval_ms = num_arg(v);
 		else if (!strcmp(k, "--pm-over-lines"))
 			cfg.pm_over_lines = (int)num_arg(v);
+		else if (!strcmp(k, "--sasl-mechanism"))
+			cfg.sasl_mechanism = v;
+		else if (!strcmp(k, "--cert"))
+			cfg.tls_cert_file = v;
+		else if (!strcmp(k, "--key"))
+			cfg.tls_key_file = v;
+		else if (!strcmp(k, "--tick"))
+			want_tick = (int)num_arg(v);
 		else
 			bad = 1;
 		if (bad) {
@@ -227,14 +313,36 @@ int main(int argc, char **argv)
 		fprintf(stderr, "irc_driver: %s\n", err);
 		return 1;
 	}
+	if (want_tick) {
+		struct tr_tick t;
+
+		if (pipe(wake_pipe) < 0 || fcntl(wake_pipe[0], F_SETFL, O_NONBLOCK) < 0 ||
+		    fcntl(wake_pipe[1], F_SETFL, O_NONBLOCK) < 0) {
+			fprintf(stderr, "irc_driver: pipe: %s\n", strerror(errno));
+			irc_free(irc);
+			return 1;
+		}
+		/* no SA_RESTART: the signal must cut the transport's poll short */
+		sa.sa_handler = on_usr;
+		sigaction(SIGUSR1, &sa, NULL);
+		sigaction(SIGUSR2, &sa, NULL);
+		t.fn = tick;
+		t.wake_fd = wake_pipe[0];
+		t.wake = &wake_flag;
+		irc_set_tick(irc, &t);
+	}
 	e = irc_run(irc, handle, &d, &stop_flag);
 	irc_get_stats(irc, &st);
 	fprintf(stderr,
 	        "irc_driver: stats connects=%lu registrations=%lu messages=%lu "
-	        "replies=%lu lines=%lu alerts=%lu dropped=%lu bad_lines=%lu pings=%lu "
-	        "calls=%lu\n",
+	        "replies=%lu lines=%lu alerts=%lu notices=%lu dropped=%lu bad_lines=%lu "
+	        "pings=%lu calls=%lu ticks=%lu\n",
 	        st.connects, st.registrations, st.messages, st.replies, st.lines, st.alerts,
-	        st.dropped, st.bad_lines, st.pings_sent, d.calls);
+	        st.notices, st.dropped, st.bad_lines, st.pings_sent, d.calls, d.ticks);
+	if (wake_pipe[0] >= 0) {
+		close(wake_pipe[0]);
+		close(wake_pipe[1]);
+	}
 	if (e != ERR_OK) {
 		fprintf(stderr, "irc_driver: %s\n", irc_errstr(irc));
 		irc_free(irc);

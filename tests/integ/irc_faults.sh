@@ -89,8 +89,30 @@ stop_bot
 check "SIGTERM during the backoff: exit 0 within 2 s (${STOP_MS} ms)" \
 	test "$STOP_RC" = 0 -a "$STOP_MS" -lt 2000
 
+# client certificates for the checks below: a pair, a key of another pair,
+# a key every user can read, a key with a passphrase
+bads=()
+if command -v openssl >/dev/null; then
+	for n in a b; do
+		openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=$n" \
+			-keyout "$T/$n.key" -out "$T/$n.crt" >>"$T/openssl.log" 2>&1
+	done
+	openssl pkey -in "$T/a.key" -aes256 -passout pass:secret -out "$T/pw.key" 2>>"$T/openssl.log"
+	chmod 600 "$T/a.key" "$T/b.key" "$T/pw.key"
+	cp "$T/a.key" "$T/open.key" && chmod 644 "$T/open.key"
+	bads+=("--tls 1 --cert /nonexistent:tls_cert_file /nonexistent"
+		"--cert $T/a.crt --key $T/a.key:only with tls on"
+		"--tls 1 --key $T/a.key:without tls_cert_file"
+		"--tls 1 --cert $T/a.crt --key $T/b.key:does not match the certificate"
+		"--tls 1 --cert $T/a.crt --key $T/open.key:every user can read"
+		"--tls 1 --cert $T/a.crt --key $T/pw.key:passphrase"
+		"--tls 1 --cert $T/a.crt --key $T/a.key --sasl-mechanism EXTERNAL --sasl-password-env HOME:not a password")
+fi
 for bad in "--tls 1 --ca-file /nonexistent:tls_ca_file" "--host 192.0.2.1:loopback" \
-	"--chan nochan:channel" "--mod a,b:moderator"; do
+	"--chan nochan:channel" "--mod a,b:moderator" \
+	"--sasl-mechanism EXTERNAL --tls 1:set tls_cert_file" \
+	"--sasl-mechanism SCRAM-SHA-256 --sasl-account a:is not PLAIN or EXTERNAL" \
+	"--sasl-mechanism PLAIN:needs both an account and a password" "${bads[@]}"; do
 	opt=${bad%:*} want=${bad##*:}
 	# shellcheck disable=SC2086
 	out=$("$DRIVER" --host 127.0.0.1 --port 1 --nick faqbot $opt 2>&1)
