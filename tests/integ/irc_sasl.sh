@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # irc_sasl.sh -- SASL PLAIN (ircv3 sasl-3.1) against a Python stand-in
-# server on loopback (ngircd has no SASL; InspIRCd with Atheme is still to
-# come): CAP LS/REQ/ACK, AUTHENTICATE in 400-byte chunks, 903, then CAP
+# server on loopback, for what a real one seldom does (irc_services.sh has
+# InspIRCd with Atheme): CAP LS/REQ/ACK, AUTHENTICATE in 400-byte chunks, 903, then CAP
 # END and registration; a wrong password ends the bot with a clear error and
 # no second connection; a server without the sasl capability likewise. The
 # password never reaches the bot's log.
