@@ -1170,33 +1170,37 @@ static enum err send_event(struct matrix *m, const char *room, const char *txn,
 }
 
 /* post_notice posts the core's text to the moderators' room as an
- * m.notice with transaction id txn. what and the ids name it in the log
- * (never its text). A refused post is logged and not an error. */
+ * m.notice with transaction id txn; from ("tick", "reply") names where it
+ * came from in the log, which never has its text. A refused post is
+ * logged and not an error. */
 static enum err post_notice(struct matrix *m, const char *text, const char *txn,
-                            const char *what)
+                            const char *from)
 {
 	char sent[MX_ID_MAX + 1], *json = NULL;
 	enum err e;
 
 	if (!m->mod_room) {
-		log_info("%s for the moderators dropped: no moderators' room configured",
-		         what);
+		log_info("notice for the moderators (from a %s) dropped: no moderators' "
+		         "room configured",
+		         from);
 		return ERR_OK;
 	}
 	e = mx_notice_json(text, &json);
 	if (e != ERR_OK) {
-		log_error("cannot build the %s for the moderators: %s", what, err_str(e));
+		log_error("cannot build the notice for the moderators (from a %s): %s", from,
+		          err_str(e));
 		return ERR_OK;
 	}
 	e = send_event(m, m->mod_room, txn, json, sent, sizeof(sent));
 	free(json);
 	if (e == ERR_OK) {
 		m->stats.notices++;
-		log_info("%s room=%s txn=%s sent=%s", what, m->mod_room, txn, sent);
+		log_info("notice room=%s from=%s txn=%s sent=%s", m->mod_room, from, txn, sent);
 	} else if (e == ERR_IO) {
-		log_warn("%s for the moderators not sent: stopping", what);
+		log_warn("notice for the moderators (from a %s) not sent: stopping", from);
 	} else if (e != ERR_INVALID) { /* a refusal is logged by send_event */
-		log_error("%s for the moderators not sent: %s", what, err_str(e));
+		log_error("notice for the moderators (from a %s) not sent: %s", from,
+		          err_str(e));
 	}
 	/* only a stop or a fatal refusal concerns the caller */
 	return e == ERR_IO || m->fatal ? e : ERR_OK;
@@ -1279,7 +1283,7 @@ static enum err between(struct matrix *m)
 		return ERR_OK;
 	e = mx_txn_notice(m->start_ms, (long)getpid(), ++m->notice_n, txn, sizeof(txn));
 	if (e == ERR_OK)
-		e = post_notice(m, m->notice, txn, "notice");
+		e = post_notice(m, m->notice, txn, "tick");
 	free(m->notice);
 	m->notice = NULL;
 	return e;
@@ -1447,7 +1451,7 @@ static enum err handle_message(struct matrix *m, const struct mx_action *a,
 		/* derived from the event, like the reply: a replay posts it once */
 		e = mx_txn_mod(a->event_id, txn, sizeof(txn));
 		if (e == ERR_OK)
-			e = post_notice(m, out.mod_text, txn, "moderators' notice");
+			e = post_notice(m, out.mod_text, txn, "reply");
 	}
 	return e;
 }
