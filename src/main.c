@@ -30,6 +30,7 @@
 #include "match.h"
 #include "irc.h"
 #include "matrix.h"
+#include "serve.h"
 #include "text.h"
 #include "transport.h"
 
@@ -397,25 +398,51 @@ static int cmd_topics(const struct opts *o, int argc, char **argv)
 	return 0;
 }
 
+/* console_serve makes the bot the console talks to: the operator at the
+ * terminal is a moderator, nothing is persisted, FAQ edits are live. */
+static struct serve *console_serve(const struct opts *o)
+{
+	struct serve_config sc = {0};
+	struct serve *s = NULL;
+	struct faq *faq = load_or_say(o);
+	char err[512];
+
+	if (!faq)
+		return NULL;
+	sc.faq_dir = o->faq_dir ? o->faq_dir : default_faq_dir();
+	sc.region = o->region;
+	sc.everyone_moderates = 1;
+	sc.max_age_days = CONFIG_FAQ_MAX_AGE_DAYS;
+	sc.watch = 1;
+	if (serve_new(&sc, faq, &s, err, sizeof(err)) != ERR_OK) {
+		fprintf(stderr, "faqbot: %s\n", err);
+		return NULL;
+	}
+	return s;
+}
+
 /* cmd_chat is the console: a conversation with the bot as a direct
- * message, so that a moderator can try the FAQ with no server at all. */
+ * message, so that a moderator can try the FAQ, the commands and an edit
+ * with no server at all. */
 static int cmd_chat(const struct opts *o)
 {
-	struct faq *faq = load_or_say(o);
+	struct serve *s = console_serve(o);
 	int tty = isatty(STDIN_FILENO);
 	char *line = NULL;
 	size_t cap = 0;
 	long n;
 
-	if (!faq)
+	if (!s)
 		return EXIT_FAQ;
 	if (tty)
 		printf("faqbot %s console. Ask a question about treatment-resistant depression "
 		       "or its treatments.\nThis is an automated FAQ bot, not a clinician. "
-		       "Type !crisis for crisis lines, !quit or Ctrl-D to leave.\n",
-		       FAQBOT_VERSION);
+		       "Type !help for commands, !crisis for crisis lines, !quit or Ctrl-D to "
+		       "leave.\n", FAQBOT_VERSION);
 	for (;;) {
-		struct bot_out out;
+		struct tr_message m = {0};
+		struct tr_reply out = {0};
+		struct tr_notice note = {0};
 
 		if (tty) {
 			printf("\nyou> ");
@@ -426,34 +453,38 @@ static int cmd_chat(const struct opts *o)
 			break;
 		if (strcmp(line, "!quit") == 0 || strcmp(line, "!exit") == 0)
 			break;
-		if (strcmp(line, "!crisis") == 0) {
-			char *lines = helpline_render(faq, o->region);
-
-			printf("faqbot> %s\n", lines ? lines : "");
-			free(lines);
-			continue;
-		}
+		/* a saved FAQ edit is live for the next line */
+		if (serve_tick(s, &note) != ERR_OK)
+			break;
+		if (note.mod_text)
+			printf("(moderators) %s\n", note.mod_text);
 		if (n == 0)
 			continue;
-		if (ask_one(faq, o, line, (size_t)n, &out) != ERR_OK) {
+		m.room = "console";
+		m.sender = m.sender_account = "you";
+		m.text = line;
+		m.bot_name = "faqbot";
+		m.direct = 1;
+		m.sender_power = -1;
+		if (serve_handle(s, &m, &out) != ERR_OK) {
 			fprintf(stderr, "faqbot: out of memory\n");
 			break;
 		}
-		if (out.text)
-			printf("faqbot> %s\n", out.text);
-		else if (out.question)
-			printf("faqbot> (no FAQ entry matches that. A moderator can add one: "
-			       "see faq/README.md)\n");
+		if (out.reply && out.text)
+			printf("faqbot> %s%s%s\n", out.mention ? out.mention : "",
+			       out.mention ? ": " : "", out.text);
 		else
-			printf("faqbot> (stays quiet: this reads as chat, not a question)\n");
-		if (out.alert) /* the reply says moderators know: here, nobody does */
+			printf("faqbot> (stays quiet: %s)\n",
+			       serve_quiet_why(s) ? serve_quiet_why(s) : "nothing to say");
+		if (out.mod_text)
+			printf("(moderators) %s\n", out.mod_text);
+		if (out.alert_moderators) /* the reply says moderators know: here, nobody does */
 			printf("(console: in a chat room the moderators would now be alerted; "
 			       "nobody is alerted from this terminal)\n");
 		fflush(stdout);
-		bot_out_release(&out);
 	}
 	free(line);
-	faq_free(faq);
+	serve_free(s);
 	return 0;
 }
 
@@ -515,7 +546,13 @@ static int cmd_health(int argc, char **argv)
 
 /* --- faqbot run: the core wired to a transport ------------------------ */
 
-static volatile sig_atomic_t run_stop;
+static volatile sig_atomic_t run_stop, run_reload;
+
+static void on_hup(int sig)
+{
+	(void)sig;
+	run_reload = 1;
+}
 
 static void on_stop_signal(int sig)
 {
@@ -523,7 +560,8 @@ static void on_stop_signal(int sig)
 	run_stop = 1;
 }
 
-/* install_stop_handlers: SIGINT and SIGTERM end the run, gently. */
+/* install_stop_handlers: SIGINT and SIGTERM end the run, gently; SIGHUP
+ * reloads the FAQ (serve.h). */
 static void install_stop_handlers(void)
 {
 	struct sigaction sa;
@@ -533,54 +571,74 @@ static void install_stop_handlers(void)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sa.sa_handler = on_hup;
+	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 }
 
-/* What the transport's handler needs; the reply text lives here until the
- * next message (the transport.h contract). */
-struct run_ctx {
-	const struct faq *faq;
-	const struct config *cfg;
-	const char *region; /* --region, else the config's, else the FAQ's */
-	struct bot_out last;
-};
-
-static enum err run_handle(void *vctx, const struct tr_message *m, struct tr_reply *out)
+/* make_serve builds the running bot for the network cfg configures; it
+ * takes faq. Exit code on failure, 0 on success. */
+static int make_serve(const struct opts *o, const struct config *cfg, const char *path,
+		      struct faq *faq, struct serve **out)
 {
-	struct run_ctx *ctx = vctx;
-	const struct config_room *room = config_room(ctx->cfg, m->room);
-	struct bot_in in = {0};
-	enum err e;
+	struct serve_config sc = {0};
+	char err[1024];
+	size_t i;
 
-	bot_out_release(&ctx->last);
-	in.text = m->text;
-	in.len = strlen(m->text);
-	in.direct = m->direct;
-	in.mentioned = m->mentions_bot;
-	in.nick = m->bot_name;
-	in.region = room && room->region ? room->region : ctx->region;
-	in.policy = (room ? room->policy : ctx->cfg->policy) == CONFIG_POLICY_MENTIONS
-			    ? BOT_ANSWER_MENTIONS
-			    : BOT_ANSWER_QUESTIONS;
-	e = bot_handle(ctx->faq, &in, &ctx->last);
-	if (e != ERR_OK)
-		return e;
-	if (ctx->last.matched && !ctx->last.reply)
-		log_info("quiet room=%s class=%s id=%s (not a question, not addressed)", m->room,
-			 bot_kind_name(&ctx->last), ctx->last.entry->id);
-	out->reply = ctx->last.reply;
-	out->kind = bot_kind_name(&ctx->last);
-	out->entry_id = ctx->last.matched ? ctx->last.entry->id : NULL;
-	out->text = ctx->last.text;
-	out->alert_moderators = ctx->last.alert;
-	return ERR_OK;
+	sc.faq_dir = o->faq_dir ? o->faq_dir : default_faq_dir();
+	sc.region = o->region;
+	sc.cfg = cfg;
+	sc.policy = cfg->policy;
+	sc.state_dir = cfg->state_dir_bot ? cfg->state_dir_bot : cfg->state_dir;
+	if (cfg->has_matrix) {
+		sc.mod_room = cfg->moderators_room;
+		sc.moderators = (const char *const *)cfg->moderators.v;
+		sc.n_moderators = cfg->moderators.n;
+		sc.moderator_power = cfg->moderator_power;
+	} else {
+		for (i = 0; i < cfg->irc_moderators.n && !sc.mod_room; i++)
+			if (cfg->irc_moderators.v[i][0] == '#' || cfg->irc_moderators.v[i][0] == '&')
+				sc.mod_room = cfg->irc_moderators.v[i];
+		/* by services account only: a nick is anyone's to take */
+		sc.moderators = (const char *const *)cfg->irc_moderator_accounts.v;
+		sc.n_moderators = cfg->irc_moderator_accounts.n;
+	}
+	sc.cooldown_s = cfg->cooldown_s;
+	sc.stats_days = cfg->stats_days;
+	sc.max_age_days = (int)cfg->faq_max_age_days;
+	sc.keep_unanswered = cfg->unanswered_log;
+	sc.unanswered_days = cfg->unanswered_days;
+	sc.watch = cfg->watch_faq;
+	sc.debounce_ms = SERVE_DEBOUNCE_MS;
+	sc.reload_flag = &run_reload;
+	if (sc.keep_unanswered && !sc.state_dir) {
+		fprintf(stderr, "faqbot: %s: unanswered_log needs a state_dir to write to\n", path);
+		faq_free(faq);
+		return EXIT_CONFIG;
+	}
+	if (serve_new(&sc, faq, out, err, sizeof(err)) != ERR_OK) {
+		fprintf(stderr, "faqbot: %s\n", err);
+		return EXIT_CONFIG;
+	}
+	return 0;
 }
 
-static int run_matrix(const struct faq *faq, const struct config *cfg, const char *region)
+/* the hooks every transport gets from the running bot */
+static struct tr_tick serve_hooks(const struct serve *s)
+{
+	struct tr_tick t;
+
+	t.fn = serve_tick;
+	t.wake_fd = serve_wake_fd(s);
+	t.wake = &run_reload;
+	return t;
+}
+
+static int run_matrix(struct serve *s, const struct config *cfg)
 {
 	struct matrix_config mc = {0};
-	struct run_ctx ctx = {0};
 	struct matrix *m = NULL;
+	struct tr_tick t = serve_hooks(s);
 	char err[512];
 	enum err e;
 
@@ -612,10 +670,8 @@ static int run_matrix(const struct faq *faq, const struct config *cfg, const cha
 	mallopt(M_MMAP_THRESHOLD, 64 * 1024);
 	mallopt(M_TRIM_THRESHOLD, 128 * 1024);
 	install_stop_handlers();
-	ctx.faq = faq;
-	ctx.cfg = cfg;
-	ctx.region = region;
-	e = matrix_run(m, run_handle, &ctx, &run_stop);
+	matrix_set_tick(m, &t);
+	e = matrix_run(m, serve_handle, s, &run_stop);
 	if (e != ERR_OK) {
 		fprintf(stderr, "faqbot: %s\n", matrix_errstr(m));
 	} else {
@@ -626,17 +682,16 @@ static int run_matrix(const struct faq *faq, const struct config *cfg, const cha
 			 "skipped=%lu joins=%lu declined=%lu", st.syncs, st.messages, st.replies,
 			 st.alerts, st.retries, st.skipped, st.joins, st.declined);
 	}
-	bot_out_release(&ctx.last);
 	matrix_free(m);
 	return e == ERR_OK ? 0 : EXIT_CONFIG;
 }
 
-static int run_irc(const struct faq *faq, const struct config *cfg, const char *region)
+static int run_irc(struct serve *s, const struct config *cfg)
 {
 	struct irc_channel *chans = NULL;
 	struct irc_config ic = {0};
-	struct run_ctx ctx = {0};
 	struct irc *irc = NULL;
+	struct tr_tick t = serve_hooks(s);
 	char err[512];
 	enum err e;
 	size_t i;
@@ -668,15 +723,12 @@ static int run_irc(const struct faq *faq, const struct config *cfg, const char *
 		return EXIT_CONFIG;
 	}
 	install_stop_handlers();
-	ctx.faq = faq;
-	ctx.cfg = cfg;
-	ctx.region = region;
-	e = irc_run(irc, run_handle, &ctx, &run_stop);
+	irc_set_tick(irc, &t);
+	e = irc_run(irc, serve_handle, s, &run_stop);
 	if (e != ERR_OK)
 		fprintf(stderr, "faqbot: %s\n", irc_errstr(irc));
 	else
 		log_info("stop network=irc");
-	bot_out_release(&ctx.last);
 	irc_free(irc);
 	free(chans);
 	return e == ERR_OK ? 0 : EXIT_CONFIG;
@@ -686,6 +738,7 @@ static int cmd_run(struct opts *o, int argc, char **argv)
 {
 	const char *path = NULL;
 	struct config *cfg = NULL;
+	struct serve *s = NULL;
 	struct faq *faq;
 	char err[1024];
 	int i, rc;
@@ -740,8 +793,12 @@ static int cmd_run(struct opts *o, int argc, char **argv)
 	malloc_trim(0);
 	log_info("start faq=%s entries=%zu region=%s", o->faq_dir ? o->faq_dir : default_faq_dir(),
 		 faq->nentries, o->region ? o->region : faq->default_region);
-	rc = cfg->has_irc ? run_irc(faq, cfg, o->region) : run_matrix(faq, cfg, o->region);
-	faq_free(faq);
+	rc = make_serve(o, cfg, path, faq, &s);
+	if (rc == 0) {
+		rc = cfg->has_irc ? run_irc(s, cfg) : run_matrix(s, cfg);
+		serve_save(s);
+	}
+	serve_free(s);
 	config_free(cfg);
 	return rc;
 }

@@ -338,6 +338,24 @@ static void drain_events(struct serve *s)
 	}
 }
 
+/* settle waits, here in the tick, until the folder has been quiet for
+ * debounce_ms (an editor or git writes several files in a row), at most
+ * SERVE_SETTLE_MAX_MS: waiting for the transport's next tick would add
+ * up to a second before an edit is live. */
+static void settle(struct serve *s)
+{
+	long long start = mono_ms(), now;
+
+	while ((now = mono_ms()) - s->change_ms < s->c.debounce_ms &&
+	       now - start < SERVE_SETTLE_MAX_MS) {
+		struct pollfd p = {s->ifd, POLLIN, 0};
+		long long left = s->c.debounce_ms - (now - s->change_ms);
+
+		if (poll(&p, 1, (int)left) > 0)
+			drain_events(s);
+	}
+}
+
 /* same_text: both NULL or equal. */
 static int same_text(const char *a, const char *b)
 {
@@ -1043,6 +1061,8 @@ enum err serve_tick(void *ctx, struct tr_notice *out)
 		if (s->iwd >= 0)
 			s->change_ms = mono_ms();
 	}
+	if (s->change_ms && !why_signal)
+		settle(s);
 	if (why_signal || (s->change_ms && mono_ms() - s->change_ms >= s->c.debounce_ms)) {
 		if (why_signal)
 			*s->c.reload_flag = 0;

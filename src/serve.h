@@ -36,7 +36,8 @@
 #include "transport.h"
 
 #define SERVE_SAVE_EVERY_S 60    /* counts are written at most this often */
-#define SERVE_DEBOUNCE_MS 300    /* quiet after a file change before reloading */
+#define SERVE_DEBOUNCE_MS 250    /* quiet after a file change before reloading */
+#define SERVE_SETTLE_MAX_MS 1000 /* the longest a tick waits for that quiet */
 #define SERVE_REPORT_MAX 10      /* findings shown to moderators of a reload */
 #define SERVE_FINDING_MAX 240    /* bytes of each, the rest in faqbot check */
 
