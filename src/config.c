@@ -265,6 +265,9 @@ static int on_irc(struct parse *p, const char *k, const char *v)
 		{"sasl_account", offsetof(struct config, irc_sasl_account)},
 		{"sasl_password_file", offsetof(struct config, irc_sasl_password_file)},
 		{"sasl_password_env", offsetof(struct config, irc_sasl_password_env)},
+		{"tls_cert_file", offsetof(struct config, irc_tls_cert_file)},
+		{"tls_key_file", offsetof(struct config, irc_tls_key_file)},
+		{"sasl_mechanism", offsetof(struct config, irc_sasl_mechanism)},
 	};
 	struct config *c = p->c;
 	size_t i;
@@ -279,8 +282,12 @@ static int on_irc(struct parse *p, const char *k, const char *v)
 			return set_str((char **)((char *)c + strs[i].off), v) == 0
 				       ? 1
 				       : fail(p, "out of memory");
-	if (!strcmp(k, "port") || !strcmp(k, "pm_over_lines"))
-		return parse_long(v, !strcmp(k, "port") ? &c->irc_port : &c->irc_pm_over_lines) == 0
+	if (!strcmp(k, "port") || !strcmp(k, "pm_over_lines") || !strcmp(k, "flood_burst") ||
+	    !strcmp(k, "flood_interval_ms"))
+		return parse_long(v, !strcmp(k, "port")            ? &c->irc_port
+				     : !strcmp(k, "pm_over_lines") ? &c->irc_pm_over_lines
+				     : !strcmp(k, "flood_burst")   ? &c->irc_flood_burst
+								   : &c->irc_flood_interval_ms) == 0
 			       ? 1
 			       : fail(p, "%s must be a whole number, not '%s'", k, v);
 	if (!strcmp(k, "tls"))
@@ -591,6 +598,9 @@ void config_free(struct config *c)
 	free(c->irc_sasl_account);
 	free(c->irc_sasl_password_file);
 	free(c->irc_sasl_password_env);
+	free(c->irc_tls_cert_file);
+	free(c->irc_tls_key_file);
+	free(c->irc_sasl_mechanism);
 	list_free(&c->irc_alt_nicks);
 	list_free(&c->irc_channels);
 	list_free(&c->irc_moderators);

@@ -85,7 +85,8 @@ struct config {
 	char *irc_host, *irc_tls_ca_file, *irc_nick, *irc_user, *irc_realname;
 	char *irc_sasl_account, *irc_sasl_password_file, *irc_sasl_password_env;
 	char *irc_sasl_password; /* secret, filled by config_load */
-	long irc_port, irc_pm_over_lines;
+	char *irc_tls_cert_file, *irc_tls_key_file, *irc_sasl_mechanism;
+	long irc_port, irc_pm_over_lines, irc_flood_burst, irc_flood_interval_ms;
 	int irc_tls; /* default 1: TLS, verified */
 	struct config_list irc_alt_nicks, irc_channels, irc_moderators;
 	struct config_list irc_moderator_accounts; /* who may use moderator commands */

@@ -717,6 +717,11 @@ static int run_irc(struct serve *s, const struct config *cfg)
 	ic.moderators = (const char *const *)cfg->irc_moderators.v;
 	ic.n_moderators = cfg->irc_moderators.n;
 	ic.pm_over_lines = (int)cfg->irc_pm_over_lines;
+	ic.tls_cert_file = cfg->irc_tls_cert_file;
+	ic.tls_key_file = cfg->irc_tls_key_file;
+	ic.sasl_mechanism = cfg->irc_sasl_mechanism;
+	ic.flood_burst = (int)cfg->irc_flood_burst;
+	ic.flood_interval_ms = cfg->irc_flood_interval_ms;
 	if (irc_new(&ic, &irc, err, sizeof(err)) != ERR_OK) {
 		fprintf(stderr, "faqbot: %s\n", err);
 		free(chans);

@@ -183,6 +183,47 @@ static void test_irc_section(void **state)
 	expect_error("[irc]\ntls = perhaps\n", "x.ini:2: tls must be true or false");
 }
 
+static void test_moderators_settings(void **state)
+{
+	static const char text[] =
+		"cooldown_s = 120\nmoderator_power = 75\nunanswered_log = yes\n"
+		"unanswered_days = 7\nfaq_max_age_days = 180\nwatch_faq = off\n"
+		"state_dir = /var/lib/faqbot-irc\n[irc]\nhost = irc.example.org\n"
+		"moderator_accounts = alice, bob\nsasl_mechanism = EXTERNAL\n"
+		"tls_cert_file = /etc/faqbot/c.pem\ntls_key_file = /etc/faqbot/k.pem\n"
+		"flood_burst = 8\nflood_interval_ms = 500\n";
+	struct config *c = NULL;
+	char err[512];
+
+	(void)state;
+	/* the defaults, where nothing is said */
+	assert_int_equal(config_parse_text("x.ini", "region = us\n", 12, &c, err, sizeof(err)),
+			 ERR_OK);
+	assert_int_equal(c->cooldown_s, CONFIG_COOLDOWN_S);
+	assert_int_equal(c->moderator_power, CONFIG_MODERATOR_POWER);
+	assert_int_equal(c->watch_faq, 1);
+	assert_int_equal(c->unanswered_log, 0);
+	config_free(c);
+	assert_int_equal(config_parse_text("x.ini", text, strlen(text), &c, err, sizeof(err)), ERR_OK);
+	assert_int_equal(c->cooldown_s, 120);
+	assert_int_equal(c->moderator_power, 75);
+	assert_int_equal(c->unanswered_log, 1);
+	assert_int_equal(c->unanswered_days, 7);
+	assert_int_equal(c->faq_max_age_days, 180);
+	assert_int_equal(c->watch_faq, 0);
+	assert_string_equal(c->state_dir_bot, "/var/lib/faqbot-irc");
+	assert_int_equal(c->irc_moderator_accounts.n, 2);
+	assert_string_equal(c->irc_moderator_accounts.v[1], "bob");
+	assert_string_equal(c->irc_sasl_mechanism, "EXTERNAL");
+	assert_string_equal(c->irc_tls_key_file, "/etc/faqbot/k.pem");
+	assert_int_equal(c->irc_flood_burst, 8);
+	assert_int_equal(c->irc_flood_interval_ms, 500);
+	config_free(c);
+	expect_error("\ncooldown_s = -5\n", "x.ini:2: cooldown_s must be a whole number from 0 to");
+	expect_error("cooldown_s = 99999999\n", "x.ini:1: cooldown_s must be a whole number from 0 to 604800");
+	expect_error("unanswered_log = sometimes\n", "x.ini:1: unanswered_log must be true or false");
+}
+
 /* The documented example in the repo parses, with what it documents. */
 static void test_shipped_example(void **state)
 {
@@ -214,6 +255,7 @@ int main(void)
 		cmocka_unit_test(test_secrets),
 		cmocka_unit_test(test_shipped_example),
 		cmocka_unit_test(test_irc_section),
+		cmocka_unit_test(test_moderators_settings),
 	};
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }
