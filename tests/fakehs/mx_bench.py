@@ -10,16 +10,31 @@ BOT_STATE and BOT_PW in its environment), then measures, over N messages:
 and prints p50 / p99 of each and of the difference (the bot's overhead),
 then the bot's RSS while it serves --rooms rooms (VmRSS and VmHWM from
 /proc). Uses only the Client-Server API for the members, like a real client.
+
+With --tls the bot reaches the homeserver over HTTPS by a host name, as it
+would a real one: a TLS front (this script, TLS 1.2+, an RSA-2048
+certificate for hs.bench.test from a test CA made here with openssl) relays
+to fakehs. The bot command gets BOT_HS=https://hs.bench.test:PORT and two
+things to put in place, e.g. bind-mounted in a private mount namespace:
+BOT_CA_DIR, a copy of /etc/ssl/certs that also trusts the test CA (appended
+to ca-certificates.crt, and linked by its hash), for /etc/ssl/certs, so the
+bot loads and keeps the CA store it would in production, whether it reads
+the bundle or looks certificates up by hash; and BOT_HOSTS, /etc/hosts with
+hs.bench.test, for /etc/hosts, so the name goes through the resolver like a
+real one. The members still talk to fakehs directly; the latency figures
+include the relay.
 """
 
 import argparse
 import http.client
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.parse
 
@@ -97,6 +112,90 @@ def rss(pid):
     return out
 
 
+SYSTEM_CA_DIR = "/etc/ssl/certs"
+TLS_HOST = "hs.bench.test"
+
+
+def make_test_pki(tmp):
+    """A test CA and a certificate for TLS_HOST it signed; returns (cert,
+    key, cadir, hosts): cadir is the system's /etc/ssl/certs plus the test
+    CA, hosts the system's /etc/hosts plus TLS_HOST."""
+    def ossl(*args):
+        subprocess.run(["openssl"] + list(args), check=True, cwd=tmp,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ossl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
+         "/CN=faqbot bench CA", "-keyout", "ca.key", "-out", "ca.pem")
+    ossl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=" + TLS_HOST,
+         "-keyout", "hs.key", "-out", "hs.csr")
+    with open(os.path.join(tmp, "ext"), "w") as f:
+        f.write("subjectAltName=DNS:%s\nextendedKeyUsage=serverAuth\n" % TLS_HOST)
+    ossl("x509", "-req", "-in", "hs.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+         "-CAcreateserial", "-days", "2", "-extfile", "ext", "-out", "hs.pem")
+    cadir = os.path.join(tmp, "certs")
+    shutil.copytree(SYSTEM_CA_DIR, cadir, symlinks=True)
+    with open(os.path.join(tmp, "ca.pem")) as f:
+        ca = f.read()
+    with open(os.path.join(cadir, "ca-certificates.crt"), "a") as out:
+        out.write(ca)
+    h = subprocess.run(["openssl", "x509", "-hash", "-noout", "-in", os.path.join(tmp, "ca.pem")],
+                       check=True, capture_output=True, text=True).stdout.strip()
+    with open(os.path.join(cadir, h + ".0"), "w") as out:
+        out.write(ca)
+    hosts = os.path.join(tmp, "hosts")
+    with open(hosts, "w") as out:
+        with open("/etc/hosts") as f:
+            out.write(f.read())
+        out.write("\n127.0.0.1 %s\n" % TLS_HOST)
+    return os.path.join(tmp, "hs.pem"), os.path.join(tmp, "hs.key"), cadir, hosts
+
+
+def tls_front(cert, key, upstream_port):
+    """Listen on a loopback port, terminate TLS, relay bytes to fakehs.
+    Returns the port; the threads are daemons and die with the script."""
+    import ssl
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.load_cert_chain(cert, key)
+    lsock = socket.socket()
+    lsock.bind(("127.0.0.1", 0))
+    lsock.listen(16)
+
+    def pump(src, dst):
+        try:
+            while True:
+                b = src.recv(65536)
+                if not b:
+                    break
+                dst.sendall(b)
+        except OSError:
+            pass
+        for s in (src, dst):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def serve(raw):
+        try:
+            c = ctx.wrap_socket(raw, server_side=True)
+        except (OSError, ssl.SSLError):
+            raw.close()
+            return
+        u = socket.create_connection(("127.0.0.1", upstream_port))
+        for s in (c, u):
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        threading.Thread(target=pump, args=(u, c), daemon=True).start()
+        pump(c, u)
+
+    def accept():
+        while True:
+            raw, _ = lsock.accept()
+            threading.Thread(target=serve, args=(raw,), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    return lsock.getsockname()[1]
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bot", required=True, help="command line of the bot")
@@ -105,6 +204,8 @@ def main():
     ap.add_argument("--question", default="question %d?",
                     help="what the member asks, with %%d for the message number "
                          "(the real bot needs a question its FAQ answers)")
+    ap.add_argument("--tls", action="store_true",
+                    help="the bot reaches the homeserver over HTTPS (see above)")
     a = ap.parse_args()
     global BENCH_QUESTION
     BENCH_QUESTION = a.question
@@ -124,8 +225,26 @@ def main():
              for _ in range(a.rooms)]
     env = dict(os.environ, BOT_HS="http://127.0.0.1:%d" % port, BOT_STATE=tmp + "/state",
                BOT_PW="pw")
+    if a.tls:
+        cert, key, cadir, hosts = make_test_pki(tmp)
+        env.update(BOT_HS="https://%s:%d" % (TLS_HOST, tls_front(cert, key, port)),
+                   BOT_CA_DIR=cadir, BOT_HOSTS=hosts)
     log = open(tmp + "/bot.log", "w")
     bot = subprocess.Popen(a.bot, shell=True, env=env, stderr=log, stdout=log)
+    if os.environ.get("MX_BENCH_RSS_TRACE"):  # when the bot's RSS grows
+        def trace(path=os.environ["MX_BENCH_RSS_TRACE"], t0=time.monotonic()):
+            last = 0
+            with open(path, "w") as out:
+                while bot.poll() is None:
+                    try:
+                        kb = rss(bot.pid)["VmRSS"]
+                    except (OSError, KeyError):
+                        break
+                    if kb != last:
+                        out.write("%.3f s %d kB\n" % (time.monotonic() - t0, kb))
+                        last = kb
+                    time.sleep(0.001)
+        threading.Thread(target=trace, daemon=True).start()
     try:
         ann, bob = Client(port, "ann"), Client(port, "bob")
         ann.sync(0)
@@ -154,6 +273,10 @@ def main():
             botl.append((time.perf_counter() - t0) * 1000)
             bob.sync(0)
         mem = rss(bot.pid)
+        if os.environ.get("MX_BENCH_SMAPS"):  # where the resident pages are
+            with open("/proc/%d/smaps" % bot.pid) as f, \
+                    open(os.environ["MX_BENCH_SMAPS"], "w") as out:
+                out.write(f.read())
         over = [b - c for b, c in zip(botl, base)]
         print("matrix latency over %d messages, %d rooms (ms): "
               "homeserver round trip p50 %.2f p99 %.2f; "
@@ -166,8 +289,8 @@ def main():
         if os.environ.get("MX_BENCH_DEBUG"):
             worst = sorted(range(len(over)), key=lambda i: -over[i])[:15]
             print("worst:", [(i, round(botl[i], 2), round(base[i], 2)) for i in worst])
-        print("matrix bot RSS serving %d rooms: VmRSS %d kB, VmHWM %d kB"
-              % (len(rooms), mem["VmRSS"], mem["VmHWM"]))
+        print("matrix bot RSS serving %d rooms over %s: VmRSS %d kB, VmHWM %d kB"
+              % (len(rooms), "HTTPS" if a.tls else "HTTP", mem["VmRSS"], mem["VmHWM"]))
     finally:
         bot.terminate()
         try:
