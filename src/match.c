@@ -50,6 +50,30 @@ static int needs_caseless(const char *src)
 	return 0;
 }
 
+/* worth_jit says whether JIT-compiling code pays for its memory. PCRE2's
+ * JIT code is big: about 7.5 KB a pattern here, 3.9 MB for the shipped
+ * FAQ, anonymous memory that stays resident for the life of the bot (the
+ * JIT sizes its block for the longest jumps, so a third of it is never
+ * even used, and the compiled pattern itself stays beside it). A pattern
+ * whose match must begin with one known character (PCRE2 found a "first
+ * code unit": \bnoose\b, \bbetter off ...) gains little from it: the
+ * interpreter skips with memchr() from one occurrence of that character to
+ * the next and fails most tries within a few bytes. Measured on the shipped
+ * FAQ (make bench), leaving those ~200 patterns to the interpreter keeps
+ * ~0.9 MB off the bot's RSS and classifies the dev set as fast as before
+ * (short chat lines: ~35 bytes); on messages of 120 to 600 bytes it costs
+ * about a quarter of the throughput, still well over 10x the Python
+ * baseline. Everything else (alternations at the start, lookaheads over the
+ * whole message) is where the JIT earns its size, and keeps it. */
+static int worth_jit(const pcre2_code *code)
+{
+	uint32_t first = 0;
+
+	if (pcre2_pattern_info(code, PCRE2_INFO_FIRSTCODETYPE, &first) != 0)
+		return 1;
+	return first != 1;
+}
+
 enum err match_compile(const char *src, struct match_re **re, char *errbuf,
 		       size_t errlen, size_t *erroff)
 {
@@ -82,7 +106,7 @@ enum err match_compile(const char *src, struct match_re **re, char *errbuf,
 		free(r);
 		return ERR_PARSE;
 	}
-	r->jit = pcre2_jit_compile(r->code, PCRE2_JIT_COMPLETE) == 0;
+	r->jit = worth_jit(r->code) && pcre2_jit_compile(r->code, PCRE2_JIT_COMPLETE) == 0;
 	*re = r;
 	return ERR_OK;
 }
@@ -93,6 +117,11 @@ void match_free(struct match_re *re)
 		return;
 	pcre2_code_free(re->code);
 	free(re);
+}
+
+int match_is_jit(const struct match_re *re)
+{
+	return re->jit;
 }
 
 struct match_ctx *match_ctx_new(unsigned limit_scale)
@@ -141,8 +170,21 @@ enum err match_find(struct match_ctx *ctx, const struct match_re *re, const char
 	if (rc == PCRE2_ERROR_NOMATCH)
 		return ERR_OK;
 	if (rc == PCRE2_ERROR_MATCHLIMIT || rc == PCRE2_ERROR_DEPTHLIMIT ||
-	    rc == PCRE2_ERROR_HEAPLIMIT || rc == PCRE2_ERROR_JIT_STACKLIMIT)
+	    rc == PCRE2_ERROR_HEAPLIMIT || rc == PCRE2_ERROR_JIT_STACKLIMIT) {
+		/* The interpreter keeps its backtracking frames in the match
+		 * data and never shrinks them: a message that ran a pattern into
+		 * a limit would leave up to MATCH_HEAP_LIMIT behind. A fresh
+		 * match data starts small again. */
+		if (!re->jit) {
+			pcre2_match_data *md = pcre2_match_data_create(1, NULL);
+
+			if (md) {
+				pcre2_match_data_free(ctx->md);
+				ctx->md = md;
+			}
+		}
 		return ERR_LIMIT;
+	}
 	if (rc < 0)
 		return ERR_INVALID;
 	{

@@ -1,5 +1,6 @@
-/* match.h -- PCRE2 behind a small door: compile once with JIT, match under
- * limits. No I/O, no knowledge of FAQ entries.
+/* match.h -- PCRE2 behind a small door: compile once (with JIT where it
+ * pays for its memory), match under limits. No I/O, no knowledge of FAQ
+ * entries.
  *
  * Every pattern comes from a moderator's file, so every match runs with a
  * match limit, a depth limit and a heap limit: a pattern with nested repeats
@@ -25,11 +26,19 @@ struct match_ctx; /* match data and limits, one per thread that matches */
 /* match_compile compiles src (exactly as PCRE2 reads it, UTF; caseless
  * when it holds an upper-case or non-ASCII letter, since the text it meets
  * is case-folded already)
- * and JIT-compiles it where JIT is available. On error, *re is NULL, errbuf
+ * and JIT-compiles it where JIT is available, unless every match must begin
+ * with one known character: the interpreter runs those about as fast, and
+ * JIT code costs ~7 KB a pattern (match.c says more). Either way it finds
+ * the same matches; only how far a runaway pattern gets before a limit
+ * stops it differs. On error, *re is NULL, errbuf
  * gets PCRE2's message and *erroff the byte offset in src where it is. */
 enum err match_compile(const char *src, struct match_re **re, char *errbuf,
 		       size_t errlen, size_t *erroff);
 void match_free(struct match_re *re);
+
+/* match_is_jit says whether re runs as JIT code (1) or in PCRE2's
+ * interpreter (0): for tests and diagnostics. */
+int match_is_jit(const struct match_re *re);
 
 /* match_ctx_new makes a context sized for any pattern (captures are not
  * used). limit_scale divides the limits (1 normally; tests use larger values

@@ -1,4 +1,5 @@
-/* test_match.c -- PCRE2 compile errors and the match limits. */
+/* test_match.c -- PCRE2 compile errors, the match limits, and the same
+ * answers from JIT code and the interpreter. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -82,6 +83,90 @@ static void test_catastrophic_pattern_is_cut_off(void **state)
 	match_ctx_free(ctx);
 }
 
+/* The same answers whichever way a pattern runs: the interpreter for a
+ * pattern whose matches begin with one known character, JIT code for the
+ * rest (where PCRE2 has a JIT at all). */
+static void test_interpreted_and_jit_agree(void **state)
+{
+	static const char *const pats[] = {
+		"\\bnoose\\b",                 /* first code unit 'n' */
+		"\\b(?:noose|rope)\\b",        /* 'n' or 'r': no single first */
+		"^(?=.*\\bnoose\\b).*\\bhelp", /* anchored lookahead */
+		"\\b(?:i|we) (?:want|wanna) (?:\\w+ ){0,3}out\\b",
+	};
+	static const char *const texts[] = {
+		"a noose", "nooses", "the rope is there", "i need help, a noose",
+		"i want to get out", "i wanna really really get out", "", "n",
+	};
+	struct match_ctx *ctx = match_ctx_new(1);
+	char msg[128], v[96];
+	size_t i, j, off;
+	uint32_t jit = 0;
+
+	(void)state;
+	match_version(v, sizeof(v));
+	jit = strstr(v, "(JIT)") != NULL;
+	for (i = 0; i < sizeof(pats) / sizeof(pats[0]); i++) {
+		struct match_re *re = NULL;
+		int expect[8] = {0};
+
+		assert_int_equal(match_compile(pats[i], &re, msg, sizeof(msg), &off), ERR_OK);
+		/* only the first pattern starts with one known character */
+		assert_int_equal(match_is_jit(re), i == 0 ? 0 : (int)jit);
+		if (i == 0)
+			expect[0] = expect[3] = 1;
+		else if (i == 1)
+			expect[0] = expect[2] = expect[3] = 1;
+		else if (i == 2)
+			expect[3] = 1;
+		else
+			expect[4] = expect[5] = 1;
+		for (j = 0; j < sizeof(texts) / sizeof(texts[0]); j++) {
+			size_t s = 0, n = 0;
+			int found = -1;
+
+			assert_int_equal(match_find(ctx, re, texts[j], strlen(texts[j]), 0, &found,
+						    &s, &n),
+					 ERR_OK);
+			assert_int_equal(found, expect[j]);
+		}
+		match_free(re);
+	}
+	match_ctx_free(ctx);
+}
+
+/* A runaway pattern is cut off on both paths, and the context still works
+ * after the interpreter hit its limit (its frames were dropped). */
+static void test_limits_on_both_paths(void **state)
+{
+	static const char *const pats[] = {"(a+)+$", "(?:a|b)(a+)+$"};
+	struct match_ctx *ctx = match_ctx_new(1);
+	char msg[128], subject[64];
+	size_t i, off, s, n;
+	int found;
+
+	(void)state;
+	memset(subject, 'a', sizeof(subject) - 2);
+	subject[sizeof(subject) - 2] = '!';
+	subject[sizeof(subject) - 1] = '\0';
+	for (i = 0; i < 2; i++) {
+		struct match_re *re = NULL, *ok = NULL;
+
+		assert_int_equal(match_compile(pats[i], &re, msg, sizeof(msg), &off), ERR_OK);
+		assert_int_equal(match_find(ctx, re, subject, strlen(subject), 0, &found, &s, &n),
+				 ERR_LIMIT);
+		assert_false(found);
+		assert_int_equal(match_compile("a!", &ok, msg, sizeof(msg), &off), ERR_OK);
+		assert_int_equal(match_find(ctx, ok, subject, strlen(subject), 0, &found, &s, &n),
+				 ERR_OK);
+		assert_true(found);
+		assert_int_equal(s, sizeof(subject) - 3);
+		match_free(ok);
+		match_free(re);
+	}
+	match_ctx_free(ctx);
+}
+
 static void test_version(void **state)
 {
 	char v[96];
@@ -97,6 +182,8 @@ int main(void)
 		cmocka_unit_test(test_compile_and_find),
 		cmocka_unit_test(test_compile_error_offset),
 		cmocka_unit_test(test_catastrophic_pattern_is_cut_off),
+		cmocka_unit_test(test_interpreted_and_jit_agree),
+		cmocka_unit_test(test_limits_on_both_paths),
 		cmocka_unit_test(test_version),
 	};
 	return cmocka_run_group_tests_name("match", tests, NULL, NULL);
