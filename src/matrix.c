@@ -1357,8 +1357,10 @@ static enum err handle_message(struct matrix *m, const struct mx_action *a,
 			         a->room_id, a->event_id);
 		return ERR_OK;
 	}
-	if (m->mod_room && !strcmp(a->room_id, m->mod_room))
-		return ERR_OK; /* the moderators talk among themselves */
+	/* the moderators talk among themselves: only their commands ("!stats")
+	 * reach the core from their room */
+	if (m->mod_room && !strcmp(a->room_id, m->mod_room) && (!a->body || a->body[0] != '!'))
+		return ERR_OK;
 	if (m->max_age_s > 0 && a->ts > 0 && wall_ms() - a->ts > m->max_age_s * 1000LL) {
 		log_info("old message room=%s event=%s not answered", a->room_id,
 		         a->event_id);

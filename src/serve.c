@@ -951,6 +951,12 @@ enum err serve_handle(void *ctx, const struct tr_message *m, struct tr_reply *ou
 			cmd_parse(m->text + nl + 1, strlen(m->text + nl + 1), &c);
 	}
 	moderator = is_moderator(s, m);
+	/* the moderators' room is for their talk and their commands: the bot
+	 * neither answers nor alerts on what they discuss there */
+	if (is_mod_room(s, m->room) && c.kind == CMD_NONE) {
+		s->quiet_why = "the moderators' room: commands only";
+		return ERR_OK;
+	}
 	/* a moderator's !test of crisis words is a test, not a crisis */
 	if (!(c.kind == CMD_TEST && moderator)) {
 		e = run_core(s, m, m->text, m->direct);

@@ -173,6 +173,13 @@ check "!stats copies no member's words" \
 check "!stats says how many entries are due for review" has "due for review"
 check "the state folder holds no member's words" bash -c "! grep -rqE 'fern|end my life' '$T/state'"
 WEEK=$(body <"$T/stats1.json" | grep -o 'Last 7 days: [0-9]* answered')
+# the moderators' room: their commands are answered there, their talk is not
+NOTES=$(bot_events "$MOD_ROOM" | j 'len(d)')
+say "$MOD_ROOM" "$MOD" "a member said they want to end their life, can someone check in?" >/dev/null
+say "$MOD_ROOM" "$MOD" "!stats" >/dev/null
+wait_bot "$MOD_ROOM" $((NOTES + 1)) 10000
+check "!stats is answered in the moderators' room" grep -qF "$WEEK" <<<"$(last_reply "$MOD_ROOM" | body)"
+check "...and their talk there gets no reply and no alert" test "$(bot_events "$MOD_ROOM" | j 'len(d)')" = $((NOTES + 1))
 stop_bot
 check "SIGTERM: exit 0" test "$STOP_RC" = 0
 run_bot
