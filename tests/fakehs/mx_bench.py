@@ -204,6 +204,9 @@ def main():
     ap.add_argument("--question", default="question %d?",
                     help="what the member asks, with %%d for the message number "
                          "(the real bot needs a question its FAQ answers)")
+    ap.add_argument("--backlog", type=int, default=0,
+                    help="messages each room has before the bot's first start "
+                         "(a real group's history: its first sync carries them)")
     ap.add_argument("--tls", action="store_true",
                     help="the bot reaches the homeserver over HTTPS (see above)")
     a = ap.parse_args()
@@ -223,6 +226,11 @@ def main():
 
     rooms = [fake("room", {"members": ["@ann:fake.test", "@bob:fake.test", bot_user]})["room_id"]
              for _ in range(a.rooms)]
+    for r in rooms:
+        for i in range(a.backlog):
+            fake("send", {"room_id": r, "sender": ("@ann:fake.test", "@bob:fake.test")[i % 2],
+                          "body": "an earlier message of the group's history, number %d, "
+                                  "about how the week went and what helped" % i})
     env = dict(os.environ, BOT_HS="http://127.0.0.1:%d" % port, BOT_STATE=tmp + "/state",
                BOT_PW="pw")
     if a.tls:
@@ -289,8 +297,10 @@ def main():
         if os.environ.get("MX_BENCH_DEBUG"):
             worst = sorted(range(len(over)), key=lambda i: -over[i])[:15]
             print("worst:", [(i, round(botl[i], 2), round(base[i], 2)) for i in worst])
-        print("matrix bot RSS serving %d rooms over %s: VmRSS %d kB, VmHWM %d kB"
-              % (len(rooms), "HTTPS" if a.tls else "HTTP", mem["VmRSS"], mem["VmHWM"]))
+        print("matrix bot RSS serving %d rooms over %s%s: VmRSS %d kB, VmHWM %d kB"
+              % (len(rooms), "HTTPS" if a.tls else "HTTP",
+                 ", %d messages a room before its first start" % a.backlog if a.backlog else "",
+                 mem["VmRSS"], mem["VmHWM"]))
     finally:
         bot.terminate()
         try:
