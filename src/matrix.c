@@ -44,7 +44,6 @@
 #define MATRIX_STOP_GRACE_MS 1200L        /* a reply in flight after a stop */
 #define MATRIX_POLL_MS 50                 /* how often a wait looks at stop */
 #define MATRIX_NAMES_MAX 1024            /* display names remembered */
-#define MATRIX_ANSWERS_MAX 256           /* "event -> our reply" remembered */
 #define MATRIX_SESSION_FILE "session.json"
 #define MATRIX_SINCE_FILE "since"
 
@@ -1220,7 +1219,15 @@ static int wake_set(struct matrix *m)
 	p.fd = m->tick.wake_fd;
 	p.events = POLLIN;
 	p.revents = 0;
-	return poll(&p, 1, 0) > 0 && (p.revents & (POLLIN | POLLHUP | POLLERR));
+	if (poll(&p, 1, 0) <= 0)
+		return 0;
+	if (p.revents & POLLNVAL) {
+		/* closed under us: every wait on it would return at once */
+		log_warn("the tick's wake fd %d is not open; wakes by fd are off", p.fd);
+		m->tick.wake_fd = -1;
+		return 0;
+	}
+	return (p.revents & (POLLIN | POLLHUP | POLLERR)) != 0;
 }
 
 /* woken: a wake that counts. One still there after a tick (set again
@@ -1261,8 +1268,8 @@ static void tick_run(struct matrix *m)
  * post. */
 static int tick_cuts(struct matrix *m)
 {
-	if (!m->tick.fn)
-		return 0;
+	if (!m->tick.fn || !m->since)
+		return 0; /* a first start's retries: not serving yet */
 	if (woken(m))
 		return 1;
 	if (!m->notice && now_ms() - m->tick_at >= TR_TICK_MS)

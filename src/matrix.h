@@ -31,6 +31,7 @@
 #define MATRIX_MAX_BODY (8u << 20)       /* a response body we will read */
 #define MATRIX_MAX_AGE_S 86400L          /* older messages are not answered */
 #define MATRIX_TIMELINE_LIMIT 50         /* events a room a sync */
+#define MATRIX_ANSWERS_MAX 256           /* "event -> our reply" remembered */
 
 /* Everything the transport needs. matrix_new copies it all, so the caller
  * may free its strings afterwards. Lists are arrays of n strings. */
@@ -74,7 +75,15 @@ enum err matrix_new(const struct matrix_config *cfg, struct matrix **out,
  * handler): the long poll is cut at once, a reply in flight gets up to
  * 1.2 s to finish, state is saved, and matrix_run returns ERR_OK, within
  * two seconds of the signal. fn is called for each member's text message
- * with ctx. It returns an error only when it cannot go on: the homeserver
+ * with ctx; msg->sender_account is the sender's user id, and
+ * msg->sender_power its level in the room's m.room.power_levels (users,
+ * else users_default), from the sync or, for a room the sync has not
+ * brought them for since the start, asked of the server once; -1 when the
+ * room has none. The reply's mention is honoured when it resolves to a
+ * valid user id other than the bot's (mx_mention_resolve), see_event when
+ * it is an event id (a link to the bot's answer to it among the last
+ * MATRIX_ANSWERS_MAX answers, else to it), mod_text after the reply and the
+ * alert (transaction id from the event). It returns an error only when it cannot go on: the homeserver
  * is unreachable or refuses the bot at start-up, the token is refused and
  * no password is configured, or the state directory fails; then
  * matrix_errstr says why in one line. Network faults while running are

@@ -4,8 +4,9 @@
 # (escaped) within 2 s while the bot is in a long poll, which goes on
 # otherwise; a wake (flag or fd) runs the tick at once and cuts the long
 # poll, which resumes from the same sync position; questions racing wakes
-# are each answered once; a wake fd the tick never drains does not make the
-# bot spin; SIGTERM still exits 0 in < 2 s.
+# are each answered once; a wake fd the tick never drains, or one that is
+# not open, does not make the bot spin; SIGTERM still exits 0
+# in < 2 s.
 # Stand-in core only: faqbot's own tick is main.c's, tested by its owners.
 . "$(dirname "$0")/matrix_lib.inc"
 [ "$MX_BOT" = driver ] || skip "ticks and wakes come from the stand-in core (mx_driver)"
@@ -135,4 +136,19 @@ check "a wake fd left readable: questions are still answered" test "$(replies_to
 stop_bot
 check "SIGTERM with a stuck wake fd: exit 0 in ${STOP_MS} ms (< 2000)" \
 	test "$STOP_RC:$((STOP_MS < 2000))" = "0:1"
+
+# 6. a wake fd that is not open: one warning, no busy loop
+START=$(fake GET log | j 'max(r["n"] for r in d["requests"])')
+MX_DRIVER_WAKE_CLOSED=1 start_bot --sync-timeout-ms 30000
+wait_long_poll || notok "the bot long-polls with a wake fd not open"
+cpu() { awk '{print $14 + $15}' "/proc/$BOT_PID/stat"; }
+C0=$(cpu)
+sleep 2
+C1=$(cpu)
+check "a wake fd not open: no busy loop ($((C1 - C0)) CPU ticks in 2 s) and one warning" \
+	test "$(((C1 - C0) < 60)):$(grep -c 'wake fd .* is not open' "$T/bot.log")" = "1:1"
+Q=$(member_send "$R" '"body":"and now?"')
+wait_bot "$R" 18 10000
+check "a wake fd not open: questions are still answered" test "$(replies_to "$R" "$Q")" = 1
+stop_bot
 finish

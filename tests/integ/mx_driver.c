@@ -19,8 +19,9 @@
  * the wake fd (a pipe); the notice says which and how many ms after the
  * signal the tick ran. With MX_DRIVER_NOTICE_FILE set, a tick that finds
  * that file posts its contents (up to 4 KB) and removes it. With
- * MX_DRIVER_WAKE_NODRAIN set, the tick never drains the pipe (a broken
- * core, which must not make the transport spin).
+ * MX_DRIVER_WAKE_NODRAIN set, the tick never drains the pipe, and with
+ * MX_DRIVER_WAKE_CLOSED the transport is given an fd that is not open
+ * (broken cores, which must not make the transport spin).
  *
  *   mx_driver --hs URL --user ID --state DIR [--token-env VAR]
  *             [--password-env VAR] [--room R]... [--allow A]... [--mod-room R]
@@ -294,6 +295,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "mx_driver: %s\n", err);
 		return 1;
 	}
+	if (getenv("MX_DRIVER_WAKE_CLOSED"))
+		tk.wake_fd = 1000; /* not open: curl will not get it either */
 	if (ticks_on)
 		matrix_set_tick(m, &tk);
 	e = matrix_run(m, handle, &d, &stop_flag);
