@@ -1745,6 +1745,12 @@ static void session(struct irc *irc, tr_handler_fn fn, void *ctx,
 		/* TLS may hold decrypted bytes poll() cannot see */
 		if (irc->ssl && ssl_dl.pending(irc->ssl) > 0 && read_some(irc, fn, ctx) < 0)
 			break;
+		if (rc > 0 && nfd == 2 && (pfd[1].revents & POLLNVAL)) {
+			/* not an open fd: it would wake every poll at once */
+			log_warn("irc: the tick's wake fd %d is not open; wakes by fd are off",
+			         irc->tick.wake_fd);
+			irc->tick.wake_fd = -1;
+		}
 		/* after the reads: a tick falls between messages, and an EINTR
 		 * (rc < 0) comes straight here to see *wake */
 		tick_maybe(irc, rc > 0 && nfd == 2 && pfd[1].revents != 0);
@@ -1801,6 +1807,11 @@ static void backoff(struct irc *irc, volatile sig_atomic_t *stop)
 		/* the core's ticks go on while disconnected (a reload is not
 		 * held up for minutes); their notices wait for the connection */
 		rc = poll(nfd ? &pfd : NULL, (nfds_t)nfd, IRC_TICK_MS);
+		if (rc > 0 && (pfd.revents & POLLNVAL)) {
+			log_warn("irc: the tick's wake fd %d is not open; wakes by fd are off",
+			         irc->tick.wake_fd);
+			irc->tick.wake_fd = -1;
+		}
 		tick_maybe(irc, rc > 0);
 	}
 }

@@ -143,7 +143,8 @@ enum err irc_run(struct irc *irc, tr_handler_fn fn, void *ctx,
  * (a signal that interrupts poll leads straight to a check of *wake).
  * irc_run never resets *wake nor reads wake_fd: the tick must (a woken
  * tick that left them set is repeated at most every 100 ms, not in a busy
- * loop). The notice's mod_text goes to the moderators by NOTICE through
+ * loop; a wake_fd that is not open is dropped with a warning). The
+ * notice's mod_text goes to the moderators by NOTICE through
  * the flood control; one given while the bot is not registered waits
  * (IRC_NOTICE_WAIT_MAX of them) for the next registration. */
 void irc_set_tick(struct irc *irc, const struct tr_tick *t);

@@ -19,7 +19,8 @@
  * With --tick 1 it gives the transport a tick (irc_set_tick): SIGUSR1 sets
  * the wake flag, SIGUSR2 writes a byte to the wake pipe; a tick that finds
  * either resets it and posts "TICK n flag" or "TICK n fd" to the
- * moderators. The exit line counts the ticks.
+ * moderators. The exit line counts the ticks. --tick 2 gives it a wake fd
+ * that is not open (the transport must drop it, not spin).
  *
  *   irc_driver --host H --port P --nick N [--alt N]... [--chan C[,KEY]]...
  *              [--mod NICK|CHAN]... [--user U] [--pass-env VAR]
@@ -43,6 +44,7 @@
 
 #define DRIVER_LIST_MAX 64
 #define DRIVER_REPLY_MAX 4096
+#define DRIVER_CLOSED_FD 1000 /* far above what the driver opens */
 
 static volatile sig_atomic_t stop_flag, wake_flag;
 static int wake_pipe[2] = {-1, -1};
@@ -327,7 +329,7 @@ int main(int argc, char **argv)
 		sigaction(SIGUSR1, &sa, NULL);
 		sigaction(SIGUSR2, &sa, NULL);
 		t.fn = tick;
-		t.wake_fd = wake_pipe[0];
+		t.wake_fd = want_tick == 2 ? DRIVER_CLOSED_FD : wake_pipe[0];
 		t.wake = &wake_flag;
 		irc_set_tick(irc, &t);
 	}

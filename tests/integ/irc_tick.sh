@@ -6,7 +6,8 @@
 # is down waits for the next registration; a reply's mention addresses the
 # first line only ("carol: ..."), and one that is not a nick is ignored; a
 # reply's mod_text reaches the moderator; without account-tag (ngircd has
-# none) sender_account is NULL and sender_power -1.
+# none) sender_account is NULL and sender_power -1; a wake fd that is not
+# open is dropped with one warning instead of waking every poll.
 . "$(dirname "$0")/irc_lib.inc"
 
 need_ngircd
@@ -156,4 +157,14 @@ check "timed ticks at least every second, connected or not (${ticks:-?} ticks in
 check "and not in a busy loop (${ticks:-?} ticks in ${secs} s)" \
 	test "${ticks:-0}" -le $((secs * 12 + 30))
 check "SIGTERM: exit 0 within 2 s (${STOP_MS} ms)" test "$STOP_RC" = 0 -a "$STOP_MS" -lt 2000
+
+# a wake fd that is not open: one warning, then timed ticks only
+"$DRIVER" --host 127.0.0.1 --port "$PORT" --nick faqbot2 --tick 2 >"$T/bot2.log" 2>&1 &
+BOT_PID=$!
+sleep 3
+stop_bot
+ticks=$(sed -n 's/.*ticks=\([0-9]*\).*/\1/p' "$T/bot2.log" | tail -1)
+check "a wake fd that is not open: one warning, then no spin (${ticks:-?} ticks in 3 s)" \
+	bash -c "[ \"\$(grep -c 'wake fd 1000 is not open' '$T/bot2.log')\" = 1 ] && [ ${ticks:-99} -le 8 ]"
+cat "$T/bot2.log" >>"$T/bot.log"
 finish
