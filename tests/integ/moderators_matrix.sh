@@ -20,7 +20,7 @@ fake POST state "{\"room_id\":\"$R\",\"type\":\"m.room.power_levels\",\"state_ke
 fake POST membership "{\"room_id\":\"$R\",\"sender\":\"$EVE\",\"target\":\"$EVE\",\"membership\":\"join\",\"displayname\":\"mod\"}" >/dev/null
 
 write_config
-sed -i "s|^faq_dir = faq|faq_dir = $T/faq\ncooldown_s = 600|" "$T/faqbot.conf"
+sed -i -e "s|^faq_dir = faq|faq_dir = $T/faq|" -e "s|^cooldown_s = 0|cooldown_s = 600|" "$T/faqbot.conf"
 run_bot() {
 	"${FAQBOT:-build/asan/faqbot}" run --config "$T/faqbot.conf" >>"$T/bot.log" 2>&1 &
 	BOT_PID=$!
@@ -156,9 +156,17 @@ ask "$MOD" "!reload"
 check "!reload of a broken FAQ says why, in place" has "glutamate.yml:3:1:"
 cp "$T/glutamate.yml" "$T/faq/glutamate.yml"
 wait_bot "$MOD_ROOM" $((NOTES + 4)) 5000
+# questions racing a SIGHUP reload: each answered once, none lost
+E1=$(say "$R" "$ALICE" "what is ketamine?")
 kill -HUP "$BOT_PID"
+E2=$(say "$R" "$BOB" "is esketamine the same as ketamine?")
+E3=$(say "$R" "$EVE" "does lifestyle help with depression?")
+N=$((N + 3))
+wait_bot "$R" "$N" 10000
 wait_bot "$MOD_ROOM" $((NOTES + 5)) 5000
 check "SIGHUP reloads and says so" grep -q "FAQ reloaded (SIGHUP)" <<<"$(last_reply "$MOD_ROOM" | body)"
+check "questions racing a reload are each answered once" \
+	test "$(replies_to "$R" "$E1")$(replies_to "$R" "$E2")$(replies_to "$R" "$E3")" = 111
 
 # --- !stats: counts, never words, kept across a restart --------------------
 ask "$MEMBER" "how do I repot a fern in winter?"  2>/dev/null || true
