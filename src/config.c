@@ -268,6 +268,7 @@ static int on_irc(struct parse *p, const char *k, const char *v)
 		{"tls_cert_file", offsetof(struct config, irc_tls_cert_file)},
 		{"tls_key_file", offsetof(struct config, irc_tls_key_file)},
 		{"sasl_mechanism", offsetof(struct config, irc_sasl_mechanism)},
+		{"channel_keys_file", offsetof(struct config, irc_channel_keys_file)},
 	};
 	struct config *c = p->c;
 	size_t i;
@@ -467,6 +468,62 @@ static enum err read_secret(const char *what, const char *file, const char *env,
 	return *out ? ERR_OK : ERR_NOMEM;
 }
 
+static void secret_free(char *s);
+
+/* read_channel_keys reads "#channel key" lines (keys are shared
+ * passwords: a 0600 file, like the other secrets) into c->irc_channel_keys,
+ * one slot a configured channel. */
+static enum err read_channel_keys(struct config *c, char *err, size_t errlen)
+{
+	char *text = NULL, *line, *next;
+	unsigned n = 0;
+	enum err e;
+	size_t i;
+
+	e = read_secret("channel keys", c->irc_channel_keys_file, NULL, &text, err, errlen);
+	if (e != ERR_OK)
+		return e;
+	c->irc_channel_keys = calloc(c->irc_channels.n ? c->irc_channels.n : 1, sizeof(char *));
+	if (!c->irc_channel_keys) {
+		secret_free(text);
+		return ERR_NOMEM;
+	}
+	for (line = text; line && e == ERR_OK; line = next) {
+		char chan[256], key[256], extra;
+		int got;
+
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		n++;
+		got = sscanf(line, "%255s %255s %c", chan, key, &extra);
+		/* blank, or a comment: channels start with '#', comments with "# " */
+		if (got <= 0 || chan[0] == ';' || (line[0] == '#' && (line[1] == ' ' || !line[1])))
+			continue;
+		if (got != 2) {
+			snprintf(err, errlen, "%s:%u: write '#channel key', one a line",
+				 c->irc_channel_keys_file, n);
+			e = ERR_INVALID;
+			break;
+		}
+		for (i = 0; i < c->irc_channels.n && strcmp(c->irc_channels.v[i], chan); i++)
+			;
+		if (i == c->irc_channels.n) {
+			snprintf(err, errlen, "%s:%u: %s is not in [irc] channels",
+				 c->irc_channel_keys_file, n, chan);
+			e = ERR_INVALID;
+			break;
+		}
+		secret_free(c->irc_channel_keys[i]);
+		c->irc_channel_keys[i] = strdup(key);
+		if (!c->irc_channel_keys[i])
+			e = ERR_NOMEM;
+		memset(key, 0, sizeof(key));
+	}
+	secret_free(text);
+	return e;
+}
+
 enum err config_load(const char *path, struct config **out, char *err, size_t errlen)
 {
 	struct config *c = NULL;
@@ -529,6 +586,8 @@ enum err config_load(const char *path, struct config **out, char *err, size_t er
 			e = read_secret("SASL password", c->irc_sasl_password_file,
 					c->irc_sasl_password_env, &c->irc_sasl_password, err, errlen);
 		}
+		if (e == ERR_OK && c->irc_channel_keys_file)
+			e = read_channel_keys(c, err, errlen);
 	}
 	if (e != ERR_OK) {
 		config_free(c);
@@ -601,6 +660,10 @@ void config_free(struct config *c)
 	free(c->irc_tls_cert_file);
 	free(c->irc_tls_key_file);
 	free(c->irc_sasl_mechanism);
+	free(c->irc_channel_keys_file);
+	for (i = 0; c->irc_channel_keys && i < c->irc_channels.n; i++)
+		secret_free(c->irc_channel_keys[i]);
+	free(c->irc_channel_keys);
 	list_free(&c->irc_alt_nicks);
 	list_free(&c->irc_channels);
 	list_free(&c->irc_moderators);

@@ -699,8 +699,10 @@ static int run_irc(struct serve *s, const struct config *cfg)
 	chans = calloc(cfg->irc_channels.n ? cfg->irc_channels.n : 1, sizeof(*chans));
 	if (!chans)
 		return EXIT_RUNTIME;
-	for (i = 0; i < cfg->irc_channels.n; i++)
+	for (i = 0; i < cfg->irc_channels.n; i++) {
 		chans[i].name = cfg->irc_channels.v[i];
+		chans[i].key = cfg->irc_channel_keys ? cfg->irc_channel_keys[i] : NULL;
+	}
 	ic.host = cfg->irc_host;
 	ic.port = (int)cfg->irc_port;
 	ic.tls = cfg->irc_tls;

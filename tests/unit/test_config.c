@@ -153,6 +153,19 @@ static void test_secrets(void **state)
 	assert_int_equal(config_load(conf, &c, err, sizeof(err)), ERR_IO);
 	assert_non_null(strstr(err, "cannot read the config file"));
 	assert_null(strchr(err, '\n'));
+	/* IRC channel keys: a 0600 file of "#channel key" lines */
+	snprintf(text, sizeof(text), "[irc]\nhost = h\nchannels = #a, #b\n"
+				     "channel_keys_file = %s\n", secret);
+	write_file(conf, text, 0644);
+	write_file(secret, "# our keys\n#b k3y\n", 0600);
+	assert_int_equal(config_load(conf, &c, err, sizeof(err)), ERR_OK);
+	assert_null(c->irc_channel_keys[0]);
+	assert_string_equal(c->irc_channel_keys[1], "k3y");
+	config_free(c);
+	write_file(secret, "#b k3y\n#c other\n", 0600);
+	assert_int_equal(config_load(conf, &c, err, sizeof(err)), ERR_INVALID);
+	assert_non_null(strstr(err, ":2: #c is not in [irc] channels"));
+	unlink(conf);
 	unlink(secret);
 	rmdir(dir);
 }
