@@ -343,6 +343,73 @@ static void test_watch_reloads_on_save(void **st)
 	serve_free(s);
 }
 
+static void test_unanswered_words_only_when_asked(void **st)
+{
+	struct serve_config c = {0};
+	struct faq_diags d = {0};
+	struct serve *s = NULL;
+	struct faq *faq = NULL;
+	struct tr_reply out;
+	struct stat sb;
+	char err[256], path[256], old[256], buf[512] = "";
+	FILE *f;
+
+	(void)st;
+	/* off (the default): no file at all */
+	s = start(NULL, 0);
+	say(s, "!r", "@a:hs", 0, "how do i repot a fern?", &out);
+	serve_free(s);
+	snprintf(path, sizeof(path), "%s/unanswered", statedir);
+	assert_int_not_equal(stat(path, &sb), 0);
+
+	/* on: the words, in a file only the bot's user reads; old days go */
+	assert_int_equal(faq_load(faqdir, &faq, &d), ERR_OK);
+	faq_diags_release(&d);
+	c.faq_dir = faqdir;
+	c.state_dir = statedir;
+	c.keep_unanswered = 1;
+	c.unanswered_days = 14;
+	assert_int_equal(serve_new(&c, faq, &s, err, sizeof(err)), ERR_OK);
+	serve_set_clock(s, fake_now);
+	say(s, "!r", "@a:hs", 0, "how do i repot a fern?", &out);
+	say(s, "!r", "@a:hs", 0, "what is tms?", &out); /* answered: not kept */
+	{
+		char day[16];
+		time_t t = fake_now();
+		struct tm tm;
+
+		gmtime_r(&t, &tm);
+		strftime(day, sizeof(day), "%Y-%m-%d", &tm);
+		snprintf(path, sizeof(path), "%s/unanswered/%s.tsv", statedir, day);
+	}
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0600);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	assert_non_null(fgets(buf, sizeof(buf), f));
+	fclose(f);
+	assert_non_null(strstr(buf, "\t!r\thow do i repot a fern?"));
+	assert_null(strstr(buf, "tms"));
+	serve_free(s);
+	/* fifteen days on, the hourly tidy-up removes that day's file */
+	snprintf(old, sizeof(old), "%s", path);
+	assert_int_equal(faq_load(faqdir, &faq, &d), ERR_OK);
+	faq_diags_release(&d);
+	assert_int_equal(serve_new(&c, faq, &s, err, sizeof(err)), ERR_OK);
+	serve_set_clock(s, fake_now);
+	clock_now += 13 * 86400;
+	{
+		struct tr_notice note = {0};
+
+		assert_int_equal(serve_tick(s, &note), ERR_OK);
+		assert_int_equal(stat(old, &sb), 0); /* 13 days: still kept */
+		clock_now += 2 * 86400;
+		assert_int_equal(serve_tick(s, &note), ERR_OK);
+	}
+	serve_free(s);
+	assert_int_not_equal(stat(old, &sb), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -352,6 +419,7 @@ int main(void)
 		cmocka_unit_test(test_stats_count_without_words),
 		cmocka_unit_test(test_reload_good_and_broken),
 		cmocka_unit_test(test_watch_reloads_on_save),
+		cmocka_unit_test(test_unanswered_words_only_when_asked),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
