@@ -434,6 +434,9 @@ static int cmd_chat(const struct opts *o)
 
 	if (!s)
 		return EXIT_FAQ;
+	/* the console prints what matters itself; its log would only
+	 * interleave with the conversation */
+	log_set_level(LOG_WARN);
 	if (tty)
 		printf("faqbot %s console. Ask a question about treatment-resistant depression "
 		       "or its treatments.\nThis is an automated FAQ bot, not a clinician. "
