@@ -68,6 +68,19 @@ head -c 300000 /dev/zero | tr '\0' 'a' > "$T/long"; echo >> "$T/long"
 out=$(printf 'what is tms\n!crisis\nthanks\n!quit\nwhat is ect\n' | "$BIN" chat 2>&1)
 echo "$out" | grep -q "faqbot> .*[Mm]agnetic" && echo "$out" | grep -q 988 \
 	&& ! echo "$out" | grep -qi "electroconvulsive" && ok "chat answers, shows lines, stops at !quit" || no "chat" "$out"
+# the console's operator is a moderator: commands work, an edit is live
+cp -r faq "$T/cfaq"
+out=$(printf '!help\n!test what is tms?\n!faq tms > sam\n!stats\n' | "$BIN" --faq "$T/cfaq" chat 2>&1)
+echo "$out" | grep -q "not a clinician" && echo "$out" | grep -q "faq: tms, pattern at" \
+	&& echo "$out" | grep -q "faqbot> sam: TMS" && echo "$out" | grep -q "Since start" \
+	&& ! echo "$out" | grep -q " info " && ok "chat: !help, !test, a directed !faq, !stats; no log lines" \
+	|| no "chat commands" "$out"
+out=$( { echo 'what is glutamate?'; sleep 0.5
+	printf 'id: glutamate\nquestion: What is glutamate?\nreviewed: 2026-11-22\nsources:\n  - 001_ec26d130dbd3dfbf.txt\npatterns: |\n  \\bglutamate\\b\nanswer: |\n  Glutamate is the brain'"'"'s most common go messenger, an excitatory\n  neurotransmitter, and it matters for plasticity: the ability of the brain to\n  change, learn and build new connections. Most antidepressants work on\n  serotonin or dopamine, while ketamine works on the glutamate system, a\n  different pathway. Your prescriber can say what that means for you.\nexamples: |\n  what is glutamate\n' >"$T/cfaq/glutamate.yml"
+	sleep 0.5; echo 'what is glutamate?'; } | "$BIN" --faq "$T/cfaq" chat 2>&1)
+echo "$out" | grep -q "no FAQ entry matches" && echo "$out" | grep -q "new: glutamate" \
+	&& echo "$out" | grep -q "faqbot> Glutamate is" && ok "chat: a saved FAQ edit is live on the next line" \
+	|| no "chat reload" "$out"
 out=$(printf 'what is tms\n' | "$BIN" run 2>&1)
 echo "$out" | grep -qi "magnetic" && ok "run with no configuration is the console" || no "run" "$out"
 
