@@ -239,6 +239,7 @@ def main():
                    BOT_CA_DIR=cadir, BOT_HOSTS=hosts)
     log = open(tmp + "/bot.log", "w")
     bot = subprocess.Popen(a.bot, shell=True, env=env, stderr=log, stdout=log)
+    done = False
     if os.environ.get("MX_BENCH_RSS_TRACE"):  # when the bot's RSS grows
         def trace(path=os.environ["MX_BENCH_RSS_TRACE"], t0=time.monotonic()):
             last = 0
@@ -301,6 +302,7 @@ def main():
               % (len(rooms), "HTTPS" if a.tls else "HTTP",
                  ", %d messages a room before its first start" % a.backlog if a.backlog else "",
                  mem["VmRSS"], mem["VmHWM"]))
+        done = True
     finally:
         bot.terminate()
         try:
@@ -309,6 +311,13 @@ def main():
             bot.kill()
         hs.terminate()
         hs.wait(5)
+        log.close()
+        # the bot's state, log and (--tls) certificates: kept to look at
+        # when the run failed
+        if done:
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            print("mx_bench: the bot's log and state are in %s" % tmp, file=sys.stderr)
 
 
 if __name__ == "__main__":
