@@ -524,9 +524,8 @@ static enum err read_channel_keys(struct config *c, char *err, size_t errlen)
 	return e;
 }
 
-enum err config_load(const char *path, struct config **out, char *err, size_t errlen)
+enum err config_read(const char *path, struct config **out, char *err, size_t errlen)
 {
-	struct config *c = NULL;
 	char *text = NULL;
 	size_t len = 0;
 	enum err e;
@@ -541,6 +540,7 @@ enum err config_load(const char *path, struct config **out, char *err, size_t er
 	text = malloc(CONFIG_MAX_BYTES + 1);
 	if (!text) {
 		fclose(f);
+		snprintf(err, errlen, "out of memory");
 		return ERR_NOMEM;
 	}
 	len = fread(text, 1, CONFIG_MAX_BYTES + 1, f);
@@ -552,8 +552,18 @@ enum err config_load(const char *path, struct config **out, char *err, size_t er
 		return ERR_IO;
 	}
 	fclose(f);
-	e = config_parse_text(path, text, len, &c, err, errlen);
+	e = config_parse_text(path, text, len, out, err, errlen);
 	free(text);
+	return e;
+}
+
+enum err config_load(const char *path, struct config **out, char *err, size_t errlen)
+{
+	struct config *c = NULL;
+	enum err e;
+
+	*out = NULL;
+	e = config_read(path, &c, err, errlen);
 	if (e != ERR_OK)
 		return e;
 	if (c->has_matrix) {

@@ -104,6 +104,9 @@ struct config {
 enum err config_parse_text(const char *name, const char *text, size_t len,
 			   struct config **out, char *err, size_t errlen);
 
+/* config_read reads path and parses it, without reading the secrets it
+ * names (the health probe holds none). One line in err on failure. */
+enum err config_read(const char *path, struct config **out, char *err, size_t errlen);
 /* config_load reads path, parses it and reads the secrets it names. One
  * line in err on failure: which file, which line, what to fix. */
 enum err config_load(const char *path, struct config **out, char *err, size_t errlen);

@@ -101,34 +101,5 @@ enum err health_check(const char *dir, long max_age_s, time_t now, long *age_s,
 enum err health_read_config(const char *path, struct config **out, char *errbuf,
 			    size_t errlen)
 {
-	char *text = NULL;
-	size_t len;
-	enum err e;
-	FILE *f;
-
-	*out = NULL;
-	f = fopen(path, "rb");
-	if (!f) {
-		snprintf(errbuf, errlen, "cannot read the config file %s: %s", path,
-			 strerror(errno));
-		return ERR_IO;
-	}
-	text = malloc(CONFIG_MAX_BYTES + 1);
-	if (!text) {
-		fclose(f);
-		snprintf(errbuf, errlen, "out of memory");
-		return ERR_NOMEM;
-	}
-	len = fread(text, 1, CONFIG_MAX_BYTES + 1, f);
-	if (ferror(f) || len > CONFIG_MAX_BYTES) {
-		snprintf(errbuf, errlen, "%s: %s", path,
-			 ferror(f) ? strerror(errno) : "larger than a config file can be");
-		fclose(f);
-		free(text);
-		return ERR_IO;
-	}
-	fclose(f);
-	e = config_parse_text(path, text, len, out, errbuf, errlen);
-	free(text);
-	return e;
+	return config_read(path, out, errbuf, errlen);
 }

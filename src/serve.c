@@ -259,18 +259,16 @@ static void prune_unanswered(struct serve *s)
 	if (!d)
 		return;
 	while ((de = readdir(d))) {
-		struct tm tm = {0};
-		char path[PATH_MAX + 256];
-		int y, mo, dd;
-		char tail[8];
+		char path[PATH_MAX + 256], date[11];
+		long day;
 
-		if (sscanf(de->d_name, "%4d-%2d-%2d%7s", &y, &mo, &dd, tail) != 4 ||
-		    strcmp(tail, ".tsv") != 0)
+		/* only the day files keep_unanswered writes: YYYY-MM-DD.tsv */
+		if (strlen(de->d_name) != 14 || strcmp(de->d_name + 10, ".tsv") != 0)
 			continue;
-		tm.tm_year = y - 1900;
-		tm.tm_mon = mo - 1;
-		tm.tm_mday = dd;
-		if (today - stats_day(timegm(&tm)) < s->c.unanswered_days)
+		memcpy(date, de->d_name, 10);
+		date[10] = '\0';
+		day = stats_day_parse(date);
+		if (day < 0 || today - day < s->c.unanswered_days)
 			continue;
 		if (snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) >= (int)sizeof(path))
 			continue;
@@ -283,6 +281,16 @@ static void prune_unanswered(struct serve *s)
 
 /* --- the FAQ folder: watch and reload ----------------------------------- */
 
+/* watch_add watches the FAQ folder for what an editor, a copy, git or a
+ * ConfigMap swap does to it; the watch descriptor, or -1. */
+static int watch_add(struct serve *s)
+{
+	s->iwd = inotify_add_watch(s->ifd, s->faq_dir,
+				   IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE |
+					   IN_DELETE | IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF);
+	return s->iwd;
+}
+
 static void watch_start(struct serve *s)
 {
 	s->ifd = s->iwd = -1;
@@ -294,10 +302,7 @@ static void watch_start(struct serve *s)
 			 strerror(errno));
 		return;
 	}
-	s->iwd = inotify_add_watch(s->ifd, s->faq_dir,
-				   IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE |
-					   IN_DELETE | IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF);
-	if (s->iwd < 0)
+	if (watch_add(s) < 0)
 		log_warn("cannot watch %s (%s): reload with SIGHUP or !reload", s->faq_dir,
 			 strerror(errno));
 }
@@ -544,7 +549,7 @@ static void say(struct serve *s, struct tr_reply *out, const char *kind, char *t
 	out->text = text;
 }
 
-static char *help_text(const struct serve *s, int moderator)
+static char *help_text(int moderator)
 {
 	struct buf b = {0};
 
@@ -565,7 +570,6 @@ static char *help_text(const struct serve *s, int moderator)
 			    "TEXT (what would answer, without answering), !stats (counts, never "
 			    "words), !mute and !unmute (FAQ answers in this room; crisis replies "
 			    "always go out).");
-	(void)s;
 	return bdetach(&b);
 }
 
@@ -797,7 +801,7 @@ static void stats_block(struct buf *b, const struct serve *s, const char *title,
 static char *stats_text(const struct serve *s)
 {
 	long today = stats_day(s->now()), mins = (long)(s->now() - s->started) / 60;
-	size_t due = 0, lines_due = 0, i, d;
+	size_t due = 0, lines_due = 0, d;
 	struct buf b = {0};
 	char title[64];
 
@@ -824,7 +828,6 @@ static char *stats_text(const struct serve *s)
 	if (policy_count(s->pol, POLICY_MUTED) || policy_count(s->pol, POLICY_OPTED_OUT))
 		bprintf(&b, " Muted rooms: %zu. Members opted out: %zu.",
 			policy_count(s->pol, POLICY_MUTED), policy_count(s->pol, POLICY_OPTED_OUT));
-	(void)i;
 	return bdetach(&b);
 }
 
@@ -857,7 +860,7 @@ static void do_command(struct serve *s, const struct tr_message *m, const struct
 			say(s, out, "crisis", helpline_render(s->faq, NULL));
 		break;
 	case CMD_HELP:
-		say(s, out, "faq", help_text(s, moderator));
+		say(s, out, "faq", help_text(moderator));
 		break;
 	case CMD_SOURCES:
 		cmd_sources(s, c, out);
@@ -1060,11 +1063,7 @@ enum err serve_tick(void *ctx, struct tr_notice *out)
 	drain_events(s);
 	if (s->c.watch && s->ifd >= 0 && s->iwd < 0 && !s->change_ms) {
 		/* the folder went away or was replaced: watch it again */
-		s->iwd = inotify_add_watch(s->ifd, s->faq_dir,
-					   IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM |
-						   IN_CREATE | IN_DELETE | IN_ATTRIB |
-						   IN_DELETE_SELF | IN_MOVE_SELF);
-		if (s->iwd >= 0)
+		if (watch_add(s) >= 0)
 			s->change_ms = mono_ms();
 	}
 	if (s->change_ms && !why_signal)

@@ -166,7 +166,7 @@ static void day_text(long day, char *buf, size_t len)
 	strftime(buf, len, "%Y-%m-%d", &tm);
 }
 
-static long day_parse(const char *s)
+long stats_day_parse(const char *s)
 {
 	int y, m, d;
 	struct tm tm = {0};
@@ -236,7 +236,7 @@ enum err stats_from_json(struct stats *st, const char *text, size_t len)
 		goto out;
 	/* into tmp first: a file that is wrong half-way adds nothing */
 	json_object_foreach(days, name, day) {
-		long d = day_parse(name);
+		long d = stats_day_parse(name);
 		int k;
 
 		if (d < 0 || !json_is_object(day))

@@ -37,6 +37,10 @@ struct stats_count {
 /* stats_day: the day number (days since 1970-01-01, UTC) of t. */
 long stats_day(time_t t);
 
+/* stats_day_parse: the day number of a "YYYY-MM-DD" date, or -1 when s is
+ * not one (nothing may follow the date). */
+long stats_day_parse(const char *s);
+
 struct stats *stats_new(void);
 void stats_free(struct stats *st);
 
