@@ -28,9 +28,13 @@ at the room as a member would:
   POST /_fake/membership {room_id, sender, target, membership,
                           displayname?, reason?}
   POST /_fake/script     {rules: [{path: regex, method?, action, count?,
-                          retry_after_ms?, retry_after?, ms?}]}
-        actions: 429, 500, 502, 503, drop, slow, malformed, hang,
+                          retry_after_ms?, retry_after?, ms?, skip?}]}
+        actions: 429, 500, 502, 503, drop, slow, malformed, hang, hold,
                  commit_then_500, commit_then_drop
+        skip: let the first N matching requests through before acting;
+        hold: keep the request waiting until /_fake/release (or ms), then
+        drop it
+  POST /_fake/release    end every held request
   POST /_fake/script_clear
   POST /_fake/revoke_token {token? | user_id?}
   GET  /_fake/events?room_id=&after=N   the room timeline, as a member sees it
@@ -104,6 +108,7 @@ class Homeserver:
         self.txns = {}  # (scope, path) -> (status, body)
         self.rules = []
         self.log = []
+        self.release_gen = 0  # bumped by /_fake/release: held requests end
 
     # -- state changes (called with self.cond held) --------------------------
     def add_user(self, user, password=None, displayname=None):
@@ -342,6 +347,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     continue
                 if not re.search(r["path"], path):
                     continue
+                if r.get("skip", 0) > 0:  # let the first `skip` matches through
+                    r["skip"] -= 1
+                    continue
                 r["count"] = r.get("count", 1) - 1
                 if r["count"] <= 0:
                     HS.rules.remove(r)
@@ -368,6 +376,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return True
         if kind == "hang":
             time.sleep(a.get("ms", 60000) / 1000)
+            self.drop()
+            return True
+        if kind == "hold":
+            # a request held until /_fake/release (or `ms`), then dropped: a
+            # test kills the bot while it waits here, at a point it chose
+            deadline = time.time() + a.get("ms", 60000) / 1000
+            with HS.cond:
+                gen = HS.release_gen
+                while HS.release_gen == gen and time.time() < deadline:
+                    HS.cond.wait(deadline - time.time())
             self.drop()
             return True
         if kind == "slow":
@@ -613,6 +631,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return self.reply(200, {"rules": len(HS.rules)})
             if name == "script_clear":
                 HS.rules.clear()
+                return self.reply(200, {})
+            if name == "release":
+                HS.release_gen += 1
+                HS.cond.notify_all()
                 return self.reply(200, {})
             if name == "revoke_token":
                 gone = [t for t, v in HS.tokens.items()
