@@ -8,6 +8,7 @@
  * ends on any fault; the next starts after a backoff. Nothing here outlives
  * a session but the config, the counters and the backoff state. */
 #include "irc.h"
+#include "netaddr.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -159,13 +160,6 @@ static int nick_ok(const char *s)
 {
 	return word_ok(s) && strlen(s) < IRC_NICK_MAX - 4 && !strpbrk(s, "!@#&:*?.") &&
 	       !(*s >= '0' && *s <= '9') && *s != '-';
-}
-
-/* Plain TCP is only for a server on this machine, where nobody can read
- * or change the bytes between (until TLS is implemented). */
-static int host_is_loopback(const char *h)
-{
-	return !strcmp(h, "localhost") || !strcmp(h, "::1") || !strncmp(h, "127.", 4);
 }
 
 void irc_free(struct irc *irc)
@@ -514,12 +508,13 @@ enum err irc_new(const struct irc_config *cfg, struct irc **out, char *errbuf,
 		errf(errbuf, errlen, "irc: no server host (host = irc.example.org)");
 		return ERR_INVALID;
 	}
-	if (!cfg->tls && !host_is_loopback(cfg->host)) {
-		errf(errbuf, errlen,
-		     "irc: host %s: plain TCP is allowed only to a loopback host "
-		     "(127.0.0.1, ::1, localhost); turn tls on",
-		     cfg->host);
-		return ERR_INVALID;
+	if (!cfg->tls) {
+		char why[256];
+
+		if (netaddr_check_plain(cfg->host, why, sizeof(why)) != ERR_OK) {
+			errf(errbuf, errlen, "irc: host %s with tls = false: %s", cfg->host, why);
+			return ERR_INVALID;
+		}
 	}
 	if (cfg->tls_ca_file && (!cfg->tls || access(cfg->tls_ca_file, R_OK) != 0)) {
 		errf(errbuf, errlen, "irc: tls_ca_file %s: %s", cfg->tls_ca_file,

@@ -14,6 +14,7 @@
  * between the messages of a batch, and inside the long poll's wait (which
  * a wake cuts, as a stop does, before any of its answer is read). */
 #include "matrix.h"
+#include "netaddr.h"
 
 #include <arpa/inet.h>
 #include <jansson.h>
@@ -277,27 +278,6 @@ static enum err fmt_path(char *buf, size_t len, const char *fmt, ...)
 
 /* ---- configuration ---------------------------------------------------- */
 
-/* loopback_host: "localhost", an IPv4 address in 127.0.0.0/8 or ::1; a
- * name that merely starts with "127." is not. */
-static int loopback_host(const char *h)
-{
-	unsigned char a4[4], a6[16];
-	char buf[64];
-	size_t n = strlen(h);
-
-	if (!strcasecmp(h, "localhost"))
-		return 1;
-	if (inet_pton(AF_INET, h, a4) == 1)
-		return a4[0] == 127;
-	if (n > 2 && n < sizeof(buf) && h[0] == '[' && h[n - 1] == ']') {
-		memcpy(buf, h + 1, n - 2);
-		buf[n - 2] = '\0';
-		h = buf;
-	}
-	return inet_pton(AF_INET6, h, a6) == 1 &&
-	       !memcmp(a6, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\1", 16);
-}
-
 static enum err check_url(const char *url, char *errbuf, size_t errlen)
 {
 	char *scheme = NULL, *host = NULL;
@@ -314,13 +294,14 @@ static enum err check_url(const char *url, char *errbuf, size_t errlen)
 	}
 	if (!strcasecmp(scheme, "https")) {
 		e = ERR_OK;
-	} else if (!strcasecmp(scheme, "http") && loopback_host(host)) {
-		e = ERR_OK;
 	} else if (!strcasecmp(scheme, "http")) {
-		snprintf(errbuf, errlen,
-		         "homeserver URL %s uses plain http: use https (plain http is "
-		         "only allowed to a loopback address)",
-		         url);
+		char why[256];
+
+		if (netaddr_check_plain(host, why, sizeof(why)) == ERR_OK)
+			e = ERR_OK;
+		else
+			snprintf(errbuf, errlen, "homeserver URL %s uses plain http: %s", url,
+			         why);
 	} else {
 		snprintf(errbuf, errlen, "homeserver URL %s: scheme %s is not https",
 		         url, scheme);

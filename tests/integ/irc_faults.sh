@@ -109,6 +109,7 @@ if command -v openssl >/dev/null; then
 		"--tls 1 --cert $T/a.crt --key $T/a.key --sasl-mechanism EXTERNAL --sasl-password-env HOME:not a password")
 fi
 for bad in "--tls 1 --ca-file /nonexistent:tls_ca_file" "--host 192.0.2.1:loopback" \
+	"--host 127.attacker.example:loopback" "--host 127.0.0.1.nip.io:loopback" "--host 0.0.0.0:loopback" \
 	"--chan nochan:channel" "--mod a,b:moderator" \
 	"--sasl-mechanism EXTERNAL --tls 1:set tls_cert_file" \
 	"--sasl-mechanism SCRAM-SHA-256 --sasl-account a:is not PLAIN or EXTERNAL" \

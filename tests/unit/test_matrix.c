@@ -89,6 +89,10 @@ static void test_bad(void **st)
 	expect_bad(&c, "plain http");
 	c.homeserver = "http://[::2]:8008";
 	expect_bad(&c, "plain http");
+	c.homeserver = "http://0.0.0.0:8008";
+	expect_bad(&c, "plain http");
+	c.homeserver = "http://127.attacker.example:8008";
+	expect_bad(&c, "plain http");
 	c.homeserver = "http://10.0.0.1:8008";
 	expect_bad(&c, "plain http");
 	c.homeserver = "ftp://matrix.example.org";
