@@ -37,8 +37,10 @@ static void set_result(struct classify_result *r, const struct faq_entry *e, siz
 }
 
 /* mask_negations blanks, in buf, every stretch a crisis entry's negation
- * matches. Blanks keep offsets and word breaks where they were. */
-static void mask_negations(const struct faq *faq, char *buf, size_t len, int *limited)
+ * matches in buf[from, to). Blanks keep offsets and word breaks where they
+ * were. */
+static void mask_negations(const struct faq *faq, char *buf, size_t from, size_t to,
+			   int *limited)
 {
 	size_t i, j;
 
@@ -48,22 +50,51 @@ static void mask_negations(const struct faq *faq, char *buf, size_t len, int *li
 		if (e->cls != FAQ_CLASS_CRISIS)
 			continue;
 		for (j = 0; j < e->nnegations; j++) {
-			size_t from = 0, s, n;
+			size_t at = 0, s, n, len = to - from;
 			int found;
 
-			while (from <= len) {
-				enum err r = match_find(faq->mctx, e->negations[j].re, buf, len, from,
-							&found, &s, &n);
+			while (at <= len) {
+				enum err r = match_find(faq->mctx, e->negations[j].re, buf + from,
+							len, at, &found, &s, &n);
 
 				if (r == ERR_LIMIT)
 					*limited = 1;
 				if (r != ERR_OK || !found)
 					break;
-				memset(buf + s, ' ', n);
-				from = s + (n ? n : 1);
+				memset(buf + from + s, ' ', n);
+				at = s + (n ? n : 1);
 			}
 		}
 	}
+}
+
+/* find_crisis runs every crisis pattern over buf[from, to). Returns 1 with
+ * the result set at the first match, or at a pattern that hit a limit (fail
+ * safe: a message a crisis pattern could not read through is a crisis). */
+static int find_crisis(const struct faq *faq, const char *buf, size_t from, size_t to,
+		       struct classify_result *r)
+{
+	size_t i, j;
+
+	for (i = 0; i < faq->nentries; i++) {
+		const struct faq_entry *e = &faq->entries[i];
+
+		if (e->cls != FAQ_CLASS_CRISIS)
+			continue;
+		for (j = 0; j < e->npatterns; j++) {
+			size_t s = 0, n = 0;
+			int found;
+
+			if (try_pattern(faq, e, j, buf + from, to - from, r, &found, &s, &n) ==
+			    ERR_LIMIT)
+				found = 1;
+			if (found) {
+				set_result(r, e, j, from + s, n);
+				return 1;
+			}
+		}
+	}
+	return 0;
 }
 
 /* best_of finds, among entries of class cls, the highest priority match,
@@ -121,10 +152,25 @@ int classify_is_question(const struct faq *faq, const char *norm, size_t len)
 	return any ? 0 : text_is_question(norm);
 }
 
+/* prefix_len: the first TEXT_CLASSIFY_MAX bytes of norm, cut at a
+ * character boundary: what advice, FAQ and question patterns read. */
+static size_t prefix_len(const char *norm, size_t len)
+{
+	size_t n = len;
+
+	if (n <= TEXT_CLASSIFY_MAX)
+		return n;
+	n = TEXT_CLASSIFY_MAX;
+	while (n > 0 && ((unsigned char)norm[n] & 0xC0) == 0x80)
+		n--;
+	return n;
+}
+
 enum err classify(const struct faq *faq, const char *norm, size_t len, struct classify_result *r)
 {
 	char *masked;
-	size_t i, j;
+	size_t start, end, plen = prefix_len(norm, len);
+	int crisis = 0;
 
 	memset(r, 0, sizeof(*r));
 	masked = malloc(len + 1);
@@ -132,33 +178,28 @@ enum err classify(const struct faq *faq, const char *norm, size_t len, struct cl
 		return ERR_NOMEM;
 	memcpy(masked, norm, len);
 	masked[len] = '\0';
-	mask_negations(faq, masked, len, &r->limited);
-	for (i = 0; i < faq->nentries; i++) {
-		const struct faq_entry *e = &faq->entries[i];
-
-		if (e->cls != FAQ_CLASS_CRISIS)
-			continue;
-		for (j = 0; j < e->npatterns; j++) {
-			size_t s = 0, n = 0;
-			int found;
-
-			/* fail safe: a message a crisis pattern could not read
-			 * through is treated as a crisis */
-			if (try_pattern(faq, e, j, masked, len, r, &found, &s, &n) == ERR_LIMIT)
-				found = 1;
-			if (found) {
-				set_result(r, e, j, s, n);
-				r->question = classify_is_question(faq, norm, len);
-				free(masked);
-				return ERR_OK;
-			}
-		}
+	/* Crisis reads the whole message, window by window (text.h): first
+	 * every negation is blanked, so a window boundary cannot leave half of
+	 * "not suicidal" behind, then the crisis patterns run. */
+	for (start = 0; start < len || start == 0; start = text_window_next(masked, len, start, end)) {
+		end = text_window_end(masked, len, start);
+		mask_negations(faq, masked, start, end, &r->limited);
+		if (end >= len)
+			break;
+	}
+	for (start = 0; start < len || start == 0; start = text_window_next(masked, len, start, end)) {
+		end = text_window_end(masked, len, start);
+		crisis = find_crisis(faq, masked, start, end, r);
+		if (crisis || end >= len)
+			break;
 	}
 	free(masked);
-	r->question = classify_is_question(faq, norm, len);
-	best_of(faq, FAQ_CLASS_ADVICE, norm, len, r);
+	r->question = classify_is_question(faq, norm, plen);
+	if (crisis)
+		return ERR_OK;
+	best_of(faq, FAQ_CLASS_ADVICE, norm, plen, r);
 	if (r->matched)
 		return ERR_OK;
-	best_of(faq, FAQ_CLASS_FAQ, norm, len, r);
+	best_of(faq, FAQ_CLASS_FAQ, norm, plen, r);
 	return ERR_OK;
 }

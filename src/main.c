@@ -47,7 +47,7 @@
 #define EXIT_CONFIG  4
 
 /* One input line of `ask -` is at most this long; the rest of a longer line
- * is read and dropped (only TEXT_CLASSIFY_MAX bytes are classified anyway). */
+ * is read and dropped (TEXT_MESSAGE_MAX, the most a message is read, is 64 KiB too). */
 #define ASK_LINE_MAX (64 * 1024)
 
 static const char usage_text[] =

@@ -26,7 +26,8 @@ static size_t utf8_seq_len(const unsigned char *s, size_t n)
 }
 
 /* sanitise copies s[0..n) into a new string, every invalid byte replaced by
- * U+FFFD and NUL bytes dropped, so later passes may trust the encoding. */
+ * U+FFFD and NUL bytes made spaces (a NUL between two words must not join
+ * them), so later passes may trust the encoding. */
 static char *sanitise(const char *s, size_t n)
 {
 	const unsigned char *u = (const unsigned char *)s;
@@ -43,7 +44,14 @@ static char *sanitise(const char *s, size_t n)
 			o += TEXT_REPLACEMENT_LEN;
 			i++;
 		} else if (u[i] == 0) {
+			out[o++] = ' ';
 			i++;
+		} else if (k == 3 && !memcmp(s + i, "\xE1\xA0\x8E", 3)) {
+			/* U+180E: utf8proc drops it as default-ignorable, but it
+			 * separated words until Unicode 6.3 and still does where
+			 * it is used as a trick */
+			out[o++] = ' ';
+			i += k;
 		} else {
 			memcpy(out + o, s + i, k);
 			o += k;
@@ -92,8 +100,15 @@ static const char *skip_run(const char *p, int max, int (*ok)(char))
 	return p;
 }
 
+/* is_space_ctl: the C0 controls that separate (tab, LF, VT, FF, CR and the
+ * file, group, record and unit separators). Each becomes a space. */
+static int is_space_ctl(unsigned char c)
+{
+	return (c >= 0x09 && c <= 0x0d) || (c >= 0x1c && c <= 0x1f);
+}
+
 /* strip_controls removes IRC formatting (with the colour arguments) and
- * other C0 controls in place; tab, CR and LF become spaces. */
+ * other C0 controls in place; the separating ones become spaces. */
 static void strip_controls(char *s)
 {
 	const char *p = s;
@@ -114,7 +129,7 @@ static void strip_controls(char *s)
 			if (q == p + 7 && *q == ',' && is_hex(q[1]))
 				q = skip_run(q + 1, 6, is_hex);
 			p = q;
-		} else if (c == '\t' || c == '\n' || c == '\r') {
+		} else if (is_space_ctl(c)) {
 			*o++ = ' ';
 			p++;
 		} else if (c < 0x20 || c == 0x7f) {
@@ -151,7 +166,10 @@ static int is_space_cp(utf8proc_int32_t cp)
 {
 	utf8proc_category_t cat;
 
-	if (cp == ' ' || (cp >= 0x09 && cp <= 0x0d))
+	/* Unicode's White_Space: the ASCII ones, NEL (a control character to
+	 * utf8proc's categories) and the Z categories */
+	if (cp == ' ' || (cp >= 0x09 && cp <= 0x0d) || (cp >= 0x1c && cp <= 0x1f) ||
+	    cp == 0x85)
 		return 1;
 	cat = utf8proc_category(cp);
 	return cat == UTF8PROC_CATEGORY_ZS || cat == UTF8PROC_CATEGORY_ZL ||
@@ -199,8 +217,8 @@ enum err text_normalise(const char *raw, size_t len, char **out, size_t *out_len
 	size_t n = len;
 
 	*out = NULL;
-	if (n > TEXT_CLASSIFY_MAX) {
-		n = TEXT_CLASSIFY_MAX;
+	if (n > TEXT_MESSAGE_MAX) {
+		n = TEXT_MESSAGE_MAX;
 		/* back off to the start of a character */
 		while (n > 0 && ((unsigned char)raw[n] & 0xC0) == 0x80)
 			n--;
@@ -345,6 +363,38 @@ size_t text_after_address(const char *norm, const char *nick)
 	while (*p == ' ')
 		p++;
 	return (size_t)(p - norm);
+}
+
+/* How far back from a window's hard end a space is looked for. */
+#define TEXT_WINDOW_SLACK 64
+
+size_t text_window_end(const char *norm, size_t len, size_t start)
+{
+	size_t end, k;
+
+	if (start >= len || len - start <= TEXT_CLASSIFY_MAX)
+		return len;
+	end = start + TEXT_CLASSIFY_MAX;
+	for (k = end; k > end - TEXT_WINDOW_SLACK; k--)
+		if (norm[k] == ' ')
+			return k;
+	while (end > start + 1 && ((unsigned char)norm[end] & 0xC0) == 0x80)
+		end--;
+	return end;
+}
+
+size_t text_window_next(const char *norm, size_t len, size_t start, size_t end)
+{
+	size_t next;
+
+	if (end >= len)
+		return len;
+	next = end > start + TEXT_WINDOW_OVERLAP ? end - TEXT_WINDOW_OVERLAP : end;
+	if (next <= start)
+		next = end;
+	while (next > start + 1 && ((unsigned char)norm[next] & 0xC0) == 0x80)
+		next--;
+	return next > start ? next : end;
 }
 
 size_t text_word_count(const char *s)

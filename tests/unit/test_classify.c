@@ -98,17 +98,42 @@ static void test_faq_needs_a_question(void **state)
 	assert_string_equal(label("suicidal"), "crisis");
 }
 
-static void test_long_message_is_classified_on_its_prefix(void **state)
+/* A crisis anywhere in the longest message a transport accepts is found,
+ * at every offset around the window boundaries; advice and FAQ read the
+ * first TEXT_CLASSIFY_MAX bytes only. */
+static void test_long_message_crisis_anywhere(void **state)
 {
-	char *big = malloc(TEXT_CLASSIFY_MAX * 3);
+	size_t n = TEXT_MESSAGE_MAX, off;
+	char *big = malloc(n + 1);
+	static const char phrase[] = "i feel suicidal";
 
 	(void)state;
-	memset(big, ' ', TEXT_CLASSIFY_MAX * 3 - 1);
-	big[TEXT_CLASSIFY_MAX * 3 - 1] = '\0';
-	memcpy(big + 10, "suicidal", 8);
+	for (off = 0; off < n; off++)
+		big[off] = "hello "[off % 6];
+	big[n] = '\0';
+	assert_string_equal(label(big), "none");
+	/* at the very end */
+	memcpy(big + n - strlen(phrase), phrase, strlen(phrase));
 	assert_string_equal(label(big), "crisis");
-	memcpy(big + 10, "xxxxxxxx", 8);
-	memcpy(big + TEXT_CLASSIFY_MAX * 2, "suicidal", 8);
+	memcpy(big + n - strlen(phrase), "hello hello hell", strlen(phrase));
+	/* straddling each place a window could end, byte by byte */
+	for (off = TEXT_CLASSIFY_MAX - 600; off < TEXT_CLASSIFY_MAX + 40; off += 7) {
+		char *copy = strdup(big);
+
+		memcpy(copy + off, phrase, strlen(phrase));
+		assert_string_equal(label(copy), "crisis");
+		free(copy);
+	}
+	/* a negation cut by a window still lifts only its own words */
+	for (off = TEXT_CLASSIFY_MAX - 80; off < TEXT_CLASSIFY_MAX + 10; off += 3) {
+		char *copy = strdup(big);
+
+		memcpy(copy + off, " not suicidal ", 14);
+		assert_string_not_equal(label(copy), "advice");
+		free(copy);
+	}
+	/* a question far into the message is not answered */
+	memcpy(big + TEXT_CLASSIFY_MAX * 2, " what is tms? ", 14);
 	assert_string_equal(label(big), "none");
 	free(big);
 }
@@ -159,7 +184,7 @@ int main(void)
 		cmocka_unit_test(test_negation_only_lifts_its_words),
 		cmocka_unit_test(test_normalised_forms_match),
 		cmocka_unit_test(test_priority_then_length),
-		cmocka_unit_test(test_long_message_is_classified_on_its_prefix),
+		cmocka_unit_test(test_long_message_crisis_anywhere),
 		cmocka_unit_test(test_faq_needs_a_question),
 		cmocka_unit_test(test_crisis_limit_fails_safe),
 	};

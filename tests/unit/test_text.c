@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
@@ -75,28 +76,89 @@ static void test_invalid_utf8(void **state)
 	assert_non_null(strstr(out, "ok "));
 	assert_non_null(strstr(out, " end"));
 	free(out);
-	/* an embedded NUL is dropped, not a truncation */
+	/* an embedded NUL separates words, and is not a truncation */
 	assert_int_equal(text_normalise("a\0b", 3, &out, &len), ERR_OK);
-	assert_string_equal(out, "ab");
+	assert_string_equal(out, "a b");
 	free(out);
 }
 
-static void test_prefix_limit(void **state)
+static void test_message_limit(void **state)
 {
-	char *big = malloc(TEXT_CLASSIFY_MAX * 2), *out = NULL;
-	size_t len = 0, i;
+	size_t n = TEXT_MESSAGE_MAX * 2, len = 0, i;
+	char *big = malloc(n), *out = NULL;
 
 	(void)state;
 	/* two-byte characters, so the cut falls inside one unless it backs off */
-	for (i = 0; i + 1 < TEXT_CLASSIFY_MAX * 2; i += 2) {
+	for (i = 0; i + 1 < n; i += 2) {
 		big[i] = (char)0xC3;
 		big[i + 1] = (char)0xA9;
 	}
-	assert_int_equal(text_normalise(big, TEXT_CLASSIFY_MAX * 2 - 1, &out, &len), ERR_OK);
-	assert_true(len <= TEXT_CLASSIFY_MAX);
+	assert_int_equal(text_normalise(big, n - 1, &out, &len), ERR_OK);
+	assert_true(len <= TEXT_MESSAGE_MAX);
+	assert_true(len > TEXT_MESSAGE_MAX / 4); /* the whole message, not a prefix */
 	assert_null(strstr(out, "\xEF\xBF\xBD")); /* no broken character at the cut */
 	free(out);
 	free(big);
+}
+
+/* Every character that separates words keeps them apart: a vertical tab
+ * or a form feed used to be deleted, so "want to<VT>kill" read "tokill". */
+static void test_white_space_separates(void **state)
+{
+	static const char *const seps[] = {
+		"\v", "\f", "\t", "\r\n", "\x1c", "\x1f", "\xC2\x85" /* NEL */,
+		"\xC2\xA0", "\xE1\x9A\x80" /* ogham */, "\xE2\x80\x83" /* em space */,
+		"\xE2\x80\xA8" /* line sep */, "\xE2\x80\xA9" /* para sep */,
+		"\xE2\x80\xAF", "\xE2\x81\x9F", "\xE3\x80\x80" /* ideographic */,
+		"\xE1\xA0\x8E" /* mongolian vowel sep */,
+	};
+	char in[64];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(seps) / sizeof(seps[0]); i++) {
+		snprintf(in, sizeof(in), "want to%skill myself", seps[i]);
+		expect_norm(in, "want to kill myself");
+	}
+	{
+		char *out = NULL;
+		size_t len = 0;
+
+		assert_int_equal(text_normalise("want to\0kill", 13, &out, &len), ERR_OK);
+		assert_string_equal(out, "want to kill");
+		free(out);
+	}
+}
+
+/* Windows cover every byte, each at most TEXT_CLASSIFY_MAX long, each
+ * overlapping the last, never starting inside a character. */
+static void test_windows(void **state)
+{
+	size_t n = 20000, i, start, end, prev_end = 0, nwin = 0;
+	char *s = malloc(n + 1);
+
+	(void)state;
+	for (i = 0; i < n; i++)
+		s[i] = (i % 7 == 6) ? ' ' : (i % 3 ? 'a' : 'b');
+	memcpy(s + 5000, "\xC3\xA9\xC3\xA9\xC3\xA9", 6);
+	s[n] = '\0';
+	for (start = 0;; start = text_window_next(s, n, start, end)) {
+		end = text_window_end(s, n, start);
+		assert_true(end > start);
+		assert_true(end - start <= TEXT_CLASSIFY_MAX);
+		assert_true(((unsigned char)s[start] & 0xC0) != 0x80);
+		if (nwin++)
+			assert_true(prev_end >= start + TEXT_WINDOW_OVERLAP / 2);
+		prev_end = end;
+		if (end >= n)
+			break;
+		assert_true(nwin < 100);
+	}
+	assert_true(nwin >= 5);
+	/* a short text is one window */
+	assert_int_equal(text_window_end("abc", 3, 0), 3);
+	assert_int_equal(text_window_end("", 0, 0), 0);
+	free(s);
 }
 
 static void test_is_question(void **state)
@@ -154,7 +216,9 @@ int main(void)
 		cmocka_unit_test(test_irc_codes),
 		cmocka_unit_test(test_matrix_fallback),
 		cmocka_unit_test(test_invalid_utf8),
-		cmocka_unit_test(test_prefix_limit),
+		cmocka_unit_test(test_message_limit),
+		cmocka_unit_test(test_white_space_separates),
+		cmocka_unit_test(test_windows),
 		cmocka_unit_test(test_is_question),
 		cmocka_unit_test(test_addresses),
 		cmocka_unit_test(test_after_address),
