@@ -31,6 +31,13 @@ grep -q '"class":"crisis"' "$T/topics" && grep -q '"class":"advice"' "$T/topics"
 # ask: what a member reads
 out=$("$BIN" ask "what is ketamine?" 2>&1)
 echo "$out" | grep -qi ketamine && ok "ask answers a FAQ question" || no "ask faq" "$out"
+# whether a treatment works is a core question (it used to get silence)
+out=$(printf '%s\n' "does ketamine work for depression" "does ketamine help with depression?" \
+	"does ketamine work" | "$BIN" ask --json - 2>&1)
+[ "$(echo "$out" | grep -c '"id":"ketamine-effectiveness"')" = 3 ] &&
+	echo "$out" | grep -q "70%" && echo "$out" | grep -qi "doesn't work for everyone" &&
+	ok "does ketamine work: the effectiveness entry, the 70% as one article's claim" ||
+	no "ketamine-effectiveness" "$out"
 out=$("$BIN" ask "i want to end my life" 2>/dev/null)
 if echo "$out" | grep -q 988 && echo "$out" | grep -q 741741 && echo "$out" | grep -qi findahelpline; then
 	ok "a crisis message gets the US lines and the directory"
