@@ -17,6 +17,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <utf8proc.h>
 #include <yaml.h>
 
 #include "helpline.h"
@@ -874,6 +875,38 @@ static char *read_file(const char *path, size_t *len, struct faq_diags *d)
 	return buf;
 }
 
+/* report_bad_utf8: 1 (with an error at its line and column) when src holds
+ * bytes that are not UTF-8. libyaml would stop at them too, but with a mark
+ * at 1:1 and no word about the encoding. */
+static int report_bad_utf8(const char *path, const char *src, size_t len, struct faq_diags *d)
+{
+	const utf8proc_uint8_t *u = (const utf8proc_uint8_t *)src;
+	size_t i = 0;
+	unsigned line = 1, col = 1;
+
+	while (i < len) {
+		utf8proc_int32_t cp;
+		utf8proc_ssize_t k = utf8proc_iterate(u + i, (utf8proc_ssize_t)(len - i), &cp);
+
+		if (k <= 0) {
+			faq_diag_add(d, path, line, col, 0,
+				     "this line is not valid UTF-8 (byte 0x%02X): save the file "
+				     "as UTF-8 (an editor's \"Save with encoding\"), or retype "
+				     "the character",
+				     (unsigned)u[i]);
+			return 1;
+		}
+		if (cp == '\n') {
+			line++;
+			col = 1;
+		} else {
+			col++;
+		}
+		i += (size_t)k;
+	}
+	return 0;
+}
+
 /* load_file parses one file into either an entry (appended to faq) or the
  * crisis lines. Returns -1 only when memory ran out. */
 static int parse_text(const char *path, const char *src, size_t len, struct faq *faq,
@@ -894,6 +927,8 @@ static int parse_text(const char *path, const char *src, size_t len, struct faq 
 		faq_diag_add(d, path, 1, 1, 0, "the file holds a NUL byte; is it really text?");
 		goto out;
 	}
+	if (report_bad_utf8(path, src, len, d))
+		goto out;
 	if (!yaml_parser_initialize(&parser))
 		goto nomem;
 	parser_ok = 1;
@@ -1040,6 +1075,47 @@ static int has_yaml_ext(const char *name)
 	       (n > 5 && strcmp(name + n - 5, ".yaml") == 0);
 }
 
+/* is_readable_entry_file: 1 if path (a *.yml name in the folder) is a
+ * regular file, or a link to one. Anything else named like an entry is an
+ * error naming it, so that an entry never disappears without a word: a
+ * dangling link, a link loop, a folder, a FIFO (which would also block the
+ * read). A file removed since the folder was listed is simply not there. */
+static int is_readable_entry_file(const char *path, struct stat *st, struct faq_diags *d)
+{
+	struct stat lst;
+	const char *what;
+
+	if (stat(path, st) == 0) {
+		if (S_ISREG(st->st_mode))
+			return 1;
+		what = S_ISDIR(st->st_mode)    ? "is a folder"
+		       : S_ISFIFO(st->st_mode) ? "is a FIFO (named pipe)"
+		       : S_ISSOCK(st->st_mode) ? "is a socket"
+					       : "is a device";
+		faq_diag_add(d, path, 0, 0, 0,
+			     "%s, not a file: an entry must be a regular file (rename it "
+			     "so it does not end in .yml, or replace it with the entry)",
+			     what);
+		return 0;
+	}
+	if (errno == ELOOP) {
+		faq_diag_add(d, path, 0, 0, 0,
+			     "is a symbolic link that loops back on itself: point it at the "
+			     "entry file, or remove it");
+		return 0;
+	}
+	if (errno == ENOENT && lstat(path, &lst) != 0)
+		return 0; /* removed since the folder was listed */
+	if (errno == ENOENT) {
+		faq_diag_add(d, path, 0, 0, 0,
+			     "is a symbolic link to a file that does not exist: point it at "
+			     "the entry file, or remove it");
+		return 0;
+	}
+	faq_diag_add(d, path, 0, 0, 0, "cannot be read: %s", strerror(errno));
+	return 0;
+}
+
 static int cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -1120,7 +1196,7 @@ enum err faq_load(const char *dir, struct faq **out, struct faq_diags *d)
 			break;
 		}
 		snprintf(path, sizeof(path), "%.*s/%s", (int)dirlen, dir, de->d_name);
-		if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
+		if (!is_readable_entry_file(path, &st, d))
 			continue;
 		names[nnames] = strdup(path);
 		if (!names[nnames])

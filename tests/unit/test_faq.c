@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "faq.h"
 
@@ -104,6 +106,55 @@ static void test_every_broken_case(void **state)
 	assert_true(n >= 15);
 }
 
+/* A name ending in .yml that is not a readable file is an error naming it
+ * (an entry must never vanish without a word), for each kind of special
+ * file; the rest of the folder is still read and checked. */
+static void test_special_files_are_errors(void **state)
+{
+	static const struct {
+		const char *name, *words;
+	} cases[] = {
+		{"dangling.yml", "does not exist"},
+		{"loop.yml", "loops back"},
+		{"fifo.yml", "FIFO"},
+		{"folder.yml", "folder"},
+	};
+	size_t i, j;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char dir[] = "/tmp/faqbot-special-XXXXXX", cmd[512], path[512];
+		struct faq_diags d = {0};
+		struct faq *faq = NULL;
+		int seen = 0;
+
+		assert_non_null(mkdtemp(dir));
+		snprintf(cmd, sizeof(cmd), "cp " MINI "/*.yml %s/", dir);
+		assert_int_equal(system(cmd), 0);
+		snprintf(path, sizeof(path), "%s/%s", dir, cases[i].name);
+		if (i == 0)
+			assert_int_equal(symlink("/nonexistent/entry.yml", path), 0);
+		else if (i == 1)
+			assert_int_equal(symlink(cases[i].name, path), 0);
+		else if (i == 2)
+			assert_int_equal(mkfifo(path, 0600), 0);
+		else
+			assert_int_equal(mkdir(path, 0700), 0);
+		assert_int_equal(faq_load(dir, &faq, &d), ERR_INVALID);
+		assert_null(faq);
+		for (j = 0; j < d.n; j++)
+			if (!d.v[j].warning && strcmp(d.v[j].file, path) == 0 &&
+			    strstr(d.v[j].msg, cases[i].words))
+				seen = 1;
+		if (!seen)
+			fail_msg("%s: no error naming it with '%s'", path, cases[i].words);
+		assert_int_equal(d.errors, 1); /* the rest of the folder is fine */
+		faq_diags_release(&d);
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+		assert_int_equal(system(cmd), 0);
+	}
+}
+
 static void test_missing_folder(void **state)
 {
 	struct faq_diags d = {0};
@@ -151,6 +202,7 @@ int main(void)
 		cmocka_unit_test(test_good_folder_loads),
 		cmocka_unit_test(test_every_broken_case),
 		cmocka_unit_test(test_missing_folder),
+		cmocka_unit_test(test_special_files_are_errors),
 		cmocka_unit_test(test_parse_text_hostile),
 		cmocka_unit_test(test_dates),
 	};
