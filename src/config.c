@@ -21,6 +21,22 @@ struct parse {
 	int failed;
 };
 
+/* cur_line: the line inih is handling (see fail). */
+static unsigned cur_line(const struct parse *p)
+{
+	const char *q;
+	unsigned line = 0;
+
+	/* the handler runs once inih has read the whole line, so the line is
+	 * the number of line ends read so far (plus one for a last line
+	 * without one) */
+	for (q = p->text; q < p->pos; q++)
+		line += *q == '\n';
+	if (p->pos > p->text && p->pos[-1] != '\n')
+		line++;
+	return line;
+}
+
 /* fail records the first error only: the one to fix first. Debian's inih
  * passes no line number to the handler, so the text is fed to it a line at
  * a time by read_line, which counts: p->line is the line being handled. */
@@ -30,21 +46,12 @@ static int fail(struct parse *p, const char *fmt, ...)
 {
 	if (!p->failed) {
 		char msg[512];
-		const char *q;
-		int line = 0;
 		va_list ap;
 
-		/* the handler runs once inih has read the whole line, so the
-		 * line is the number of line ends read so far (plus one for a
-		 * last line without one) */
-		for (q = p->text; q < p->pos; q++)
-			line += *q == '\n';
-		if (p->pos > p->text && p->pos[-1] != '\n')
-			line++;
 		va_start(ap, fmt);
 		vsnprintf(msg, sizeof(msg), fmt, ap);
 		va_end(ap);
-		snprintf(p->msg, sizeof(p->msg), "%s:%d: %s", p->name, line, msg);
+		snprintf(p->msg, sizeof(p->msg), "%s:%u: %s", p->name, cur_line(p), msg);
 	}
 	p->failed = 1;
 	return 0; /* inih: an error on this line */
@@ -342,12 +349,49 @@ static int on_room(struct parse *p, const char *id, const char *k, const char *v
 			     "region)", k);
 }
 
+/* remember_key records where k was set, and refuses a setting given twice
+ * in one section: inih would silently keep the last, and an admin who
+ * edited the first would wonder why nothing changed. */
+static int remember_key(struct parse *p, const char *section, const char *k)
+{
+	struct config *c = p->c;
+	struct config_key *nk;
+	size_t i;
+
+	if (!strcmp(section, "faqbot"))
+		section = "";
+	for (i = 0; i < c->nkeys; i++)
+		if (!strcmp(c->keys[i].section, section) && !strcmp(c->keys[i].key, k))
+			return fail(p, "'%s' is set twice%s%s%s: here and on line %u; keep one",
+				    k, *section ? " in [" : "", section, *section ? "]" : "",
+				    c->keys[i].line);
+	if (c->nkeys >= CONFIG_MAX_KEYS)
+		return fail(p, "more than %d settings", CONFIG_MAX_KEYS);
+	nk = realloc(c->keys, (c->nkeys + 1) * sizeof(*nk));
+	if (!nk)
+		return fail(p, "out of memory");
+	c->keys = nk;
+	nk = &c->keys[c->nkeys];
+	nk->section = strdup(section);
+	nk->key = strdup(k);
+	nk->line = cur_line(p);
+	if (!nk->section || !nk->key) {
+		free(nk->section);
+		free(nk->key);
+		return fail(p, "out of memory");
+	}
+	c->nkeys++;
+	return 1;
+}
+
 static int on_entry(void *user, const char *section, const char *k, const char *v)
 {
 	struct parse *p = user;
 
 	if (!k) /* a section header alone: nothing to do */
 		return 1;
+	if (!remember_key(p, section, k))
+		return 0;
 	if (!*section || !strcmp(section, "faqbot"))
 		return on_bot(p, k, v);
 	if (!strcmp(section, "matrix"))
@@ -370,6 +414,27 @@ enum err config_parse_text(const char *name, const char *text, size_t len,
 	if (memchr(text, '\0', len)) {
 		snprintf(err, errlen, "%s: holds a NUL byte: is it a text file?", name);
 		return ERR_PARSE;
+	}
+	{
+		/* inih stops at an over-long line with its number only: say what
+		 * is wrong with it */
+		const char *q = text, *end = text + len;
+		unsigned line = 1;
+
+		while (q < end) {
+			const char *nl = memchr(q, '\n', (size_t)(end - q));
+			size_t n = (size_t)((nl ? nl : end) - q);
+
+			if (n + 2 > CONFIG_MAX_LINE) {
+				snprintf(err, errlen, "%s:%u: line too long (%zu bytes, the limit is "
+						      "%d)", name, line, n, CONFIG_MAX_LINE - 2);
+				return ERR_LIMIT;
+			}
+			if (!nl)
+				break;
+			q = nl + 1;
+			line++;
+		}
 	}
 	copy = strndup(text, len);
 	p.c = calloc(1, sizeof(*p.c));
@@ -407,6 +472,12 @@ enum err config_parse_text(const char *name, const char *text, size_t len,
 		config_free(p.c);
 		return ERR_PARSE;
 	}
+	p.c->path = strdup(name);
+	if (!p.c->path) {
+		config_free(p.c);
+		snprintf(err, errlen, "out of memory");
+		return ERR_NOMEM;
+	}
 	*out = p.c;
 	return ERR_OK;
 }
@@ -434,6 +505,12 @@ static enum err read_secret(const char *what, const char *file, const char *env,
 		return *out ? ERR_OK : ERR_NOMEM;
 	}
 	fd = open(file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0 && errno == ELOOP) {
+		snprintf(err, errlen, "the %s file %s is a symbolic link: secrets are read "
+				      "only from the file itself (whoever can change a link can "
+				      "point it elsewhere); give the real path", what, file);
+		return ERR_INVALID;
+	}
 	if (fd < 0) {
 		snprintf(err, errlen, "cannot read the %s file %s: %s", what, file, strerror(errno));
 		return ERR_IO;
@@ -557,6 +634,28 @@ enum err config_read(const char *path, struct config **out, char *err, size_t er
 	return e;
 }
 
+/* secret_at reads a secret as read_secret does; a refusal names the line
+ * of the setting that named it. */
+static enum err secret_at(const struct config *c, const char *section, const char *what,
+			  const char *file, const char *file_key, const char *env,
+			  const char *env_key, char **out, char *err, size_t errlen)
+{
+	enum err e = read_secret(what, file, env, out, err, errlen);
+	unsigned line;
+	char *copy;
+
+	if (e == ERR_OK)
+		return e;
+	line = config_key_line(c, section, file ? file_key : env_key);
+	copy = strdup(err);
+	if (copy) {
+		snprintf(err, errlen, "%s:%u: [%s] %s: %s", c->path, line, section,
+			 file ? file_key : env_key, copy);
+		free(copy);
+	}
+	return e;
+}
+
 enum err config_load(const char *path, struct config **out, char *err, size_t errlen)
 {
 	struct config *c = NULL;
@@ -570,34 +669,45 @@ enum err config_load(const char *path, struct config **out, char *err, size_t er
 		int tok = c->access_token_file || c->access_token_env;
 		int pw = c->password_file || c->password_env;
 
-		if ((c->access_token_file && c->access_token_env) ||
-		    (c->password_file && c->password_env)) {
-			snprintf(err, errlen, "%s: [matrix] names a secret both as a file and as an "
-					      "environment variable; keep one", path);
+		if (c->access_token_file && c->access_token_env) {
+			snprintf(err, errlen, "access_token_env: the access token is named both as a "
+					      "file and as an environment variable; keep one");
+			e = ERR_INVALID;
+		} else if (c->password_file && c->password_env) {
+			snprintf(err, errlen, "password_env: the password is named both as a file "
+					      "and as an environment variable; keep one");
 			e = ERR_INVALID;
 		} else if (!tok && !pw) {
-			snprintf(err, errlen, "%s: [matrix] needs access_token_file, access_token_env, "
-					      "password_file or password_env", path);
+			snprintf(err, errlen, "needs access_token_file, access_token_env, "
+					      "password_file or password_env");
 			e = ERR_INVALID;
 		}
 		if (e == ERR_OK && tok)
-			e = read_secret("access token", c->access_token_file, c->access_token_env,
-					&c->access_token, err, errlen);
+			e = secret_at(c, "matrix", "access token", c->access_token_file,
+				      "access_token_file", c->access_token_env, "access_token_env",
+				      &c->access_token, err, errlen);
+		else if (e != ERR_OK)
+			config_blame(c, "matrix", err, errlen);
 		if (e == ERR_OK && pw)
-			e = read_secret("password", c->password_file, c->password_env, &c->password,
-					err, errlen);
+			e = secret_at(c, "matrix", "password", c->password_file, "password_file",
+				      c->password_env, "password_env", &c->password, err, errlen);
 	}
 	if (e == ERR_OK && c->has_irc) {
 		if (c->irc_sasl_password_file && c->irc_sasl_password_env) {
-			snprintf(err, errlen, "%s: [irc] names the SASL password both as a file and "
-					      "as an environment variable; keep one", path);
+			snprintf(err, errlen, "sasl_password_env: the SASL password is named both as "
+					      "a file and as an environment variable; keep one");
+			config_blame(c, "irc", err, errlen);
 			e = ERR_INVALID;
 		} else if (c->irc_sasl_password_file || c->irc_sasl_password_env) {
-			e = read_secret("SASL password", c->irc_sasl_password_file,
-					c->irc_sasl_password_env, &c->irc_sasl_password, err, errlen);
+			e = secret_at(c, "irc", "SASL password", c->irc_sasl_password_file,
+				      "sasl_password_file", c->irc_sasl_password_env,
+				      "sasl_password_env", &c->irc_sasl_password, err, errlen);
 		}
-		if (e == ERR_OK && c->irc_channel_keys_file)
+		if (e == ERR_OK && c->irc_channel_keys_file) {
 			e = read_channel_keys(c, err, errlen);
+			if (e != ERR_OK)
+				config_blame(c, "irc", err, errlen);
+		}
 	}
 	if (e != ERR_OK) {
 		config_free(c);
@@ -605,6 +715,63 @@ enum err config_load(const char *path, struct config **out, char *err, size_t er
 	}
 	*out = c;
 	return ERR_OK;
+}
+
+unsigned config_key_line(const struct config *c, const char *section, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < c->nkeys; i++)
+		if (!strcmp(c->keys[i].section, section) && !strcmp(c->keys[i].key, key))
+			return c->keys[i].line;
+	return 0;
+}
+
+/* word_at: where key first appears in msg as a whole word, or NULL. */
+static const char *word_at(const char *msg, const char *key)
+{
+	size_t n = strlen(key);
+	const char *q;
+
+	for (q = strstr(msg, key); q; q = strstr(q + 1, key)) {
+		char before = q > msg ? q[-1] : ' ', after = q[n];
+
+		if (!(before == '_' || (before >= 'a' && before <= 'z')) &&
+		    !(after == '_' || (after >= 'a' && after <= 'z')))
+			return q;
+	}
+	return NULL;
+}
+
+void config_blame(const struct config *c, const char *section, char *msg, size_t len)
+{
+	const char *best = NULL;
+	unsigned line = 0;
+	char *copy;
+	size_t i;
+
+	for (i = 0; i < c->nkeys; i++) {
+		const char *at;
+
+		if (strcmp(c->keys[i].section, section))
+			continue;
+		if (!line)
+			line = c->keys[i].line;
+		at = word_at(msg, c->keys[i].key);
+		if (at && (!best || at < best)) {
+			best = at;
+			line = c->keys[i].line;
+		}
+	}
+	copy = strdup(msg);
+	if (!copy)
+		return;
+	if (line)
+		snprintf(msg, len, "%s:%u: [%s] %s", c->path ? c->path : "config", line, section,
+			 copy);
+	else
+		snprintf(msg, len, "%s: [%s] %s", c->path ? c->path : "config", section, copy);
+	free(copy);
 }
 
 const struct config_room *config_room(const struct config *c, const char *id)
@@ -686,5 +853,11 @@ void config_free(struct config *c)
 		free(c->room[i].region);
 	}
 	free(c->room);
+	for (i = 0; i < c->nkeys; i++) {
+		free(c->keys[i].section);
+		free(c->keys[i].key);
+	}
+	free(c->keys);
+	free(c->path);
 	free(c);
 }

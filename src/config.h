@@ -34,6 +34,7 @@
 #define CONFIG_MAX_BYTES (256 * 1024) /* a config file */
 #define CONFIG_MAX_LINE 8192          /* one line of it */
 #define CONFIG_MAX_LIST 1000          /* items in one list (rooms...) */
+#define CONFIG_MAX_KEYS 1000          /* settings in one file */
 #define CONFIG_MAX_SECRET 4096        /* bytes of a token or password */
 /* Defaults of the moderators' settings. */
 #define CONFIG_COOLDOWN_S 600         /* 10 minutes */
@@ -55,7 +56,17 @@ struct config_list {
 	size_t n;
 };
 
+/* Where each setting was written: for messages that point at the line. */
+struct config_key {
+	char *section; /* "" for the top of the file, "matrix", "room ID"... */
+	char *key;
+	unsigned line;
+};
+
 struct config {
+	char *path;                 /* the file it was read from (the name given) */
+	struct config_key *keys;    /* every setting, in file order */
+	size_t nkeys;
 	/* the bot */
 	char *faq_dir;
 	char *region;
@@ -110,6 +121,16 @@ enum err config_read(const char *path, struct config **out, char *err, size_t er
 /* config_load reads path, parses it and reads the secrets it names. One
  * line in err on failure: which file, which line, what to fix. */
 enum err config_load(const char *path, struct config **out, char *err, size_t errlen);
+
+/* config_key_line: the line where key was set in section ("" for the top
+ * of the file), or 0 when the file does not set it. */
+unsigned config_key_line(const struct config *c, const char *section, const char *key);
+
+/* config_blame rewrites msg (a refusal by a transport of what the config
+ * gave it) as "FILE:LINE: [section] msg", with the line of the section's
+ * setting whose name comes first in msg, or of the section's first setting.
+ * So every refusal points at a line of the file. */
+void config_blame(const struct config *c, const char *section, char *msg, size_t len);
 
 /* config_room finds the [room] section for id, or NULL. Borrowed. */
 const struct config_room *config_room(const struct config *c, const char *id);

@@ -663,6 +663,7 @@ static int run_matrix(struct serve *s, const struct config *cfg)
 	mc.backoff_max_ms = cfg->backoff_max_ms;
 	mc.max_age_s = cfg->max_age_s;
 	if (matrix_new(&mc, &m, err, sizeof(err)) != ERR_OK) {
+		config_blame(cfg, "matrix", err, sizeof(err));
 		fprintf(stderr, "faqbot: %s\n", err);
 		return EXIT_CONFIG;
 	}
@@ -728,6 +729,7 @@ static int run_irc(struct serve *s, const struct config *cfg)
 	ic.flood_burst = (int)cfg->irc_flood_burst;
 	ic.flood_interval_ms = cfg->irc_flood_interval_ms;
 	if (irc_new(&ic, &irc, err, sizeof(err)) != ERR_OK) {
+		config_blame(cfg, "irc", err, sizeof(err));
 		fprintf(stderr, "faqbot: %s\n", err);
 		free(chans);
 		return EXIT_CONFIG;

@@ -82,6 +82,38 @@ static void test_errors_name_the_line(void **state)
 	expect_error("a = b\nthis line has no equals sign\n", "x.ini:1: unknown setting 'a'");
 	expect_error("faq_dir = x\nthis line has no equals sign\n", "x.ini:2: cannot read this line");
 	expect_error("log_message_text = maybe", "x.ini:1: log_message_text must be true or false");
+	/* a setting given twice names both lines (inih kept the last, silently) */
+	expect_error("faq_dir = x\nregion = us\nfaq_dir = y\n",
+		     "x.ini:3: 'faq_dir' is set twice: here and on line 1; keep one");
+	expect_error("[matrix]\nuser_id = @a:b\n[irc]\nnick = n\n[matrix]\nuser_id = @c:d\n",
+		     "x.ini:6: 'user_id' is set twice in [matrix]: here and on line 2");
+	expect_error("[room !a:b]\npolicy = mentions\n[room !a:b]\npolicy = questions\n",
+		     "x.ini:4: 'policy' is set twice in [room !a:b]: here and on line 2");
+}
+
+/* where each setting was, and a transport's refusal pointed at its line */
+static void test_blame(void **state)
+{
+	static const char text[] = "# c\nfaq_dir = f\n[matrix]\nuser_id = @a:b\n"
+				   "homeserver = http://h.example\n[irc]\nnick = n\n";
+	struct config *c = NULL;
+	char err[512];
+
+	(void)state;
+	assert_int_equal(config_parse_text("x.ini", text, strlen(text), &c, err, sizeof(err)),
+			 ERR_OK);
+	assert_int_equal(config_key_line(c, "", "faq_dir"), 2);
+	assert_int_equal(config_key_line(c, "matrix", "homeserver"), 5);
+	assert_int_equal(config_key_line(c, "irc", "nick"), 7);
+	assert_int_equal(config_key_line(c, "irc", "host"), 0);
+	snprintf(err, sizeof(err), "homeserver URL http://h.example uses plain http");
+	config_blame(c, "matrix", err, sizeof(err));
+	assert_string_equal(err, "x.ini:5: [matrix] homeserver URL http://h.example uses plain http");
+	/* no setting named: the section's first line */
+	snprintf(err, sizeof(err), "something else");
+	config_blame(c, "matrix", err, sizeof(err));
+	assert_string_equal(err, "x.ini:4: [matrix] something else");
+	config_free(c);
 }
 
 static void test_long_line(void **state)
@@ -100,6 +132,17 @@ static void test_long_line(void **state)
 	assert_true(c->rooms.n > 200);
 	assert_string_equal(c->user_id, "@a:b");
 	config_free(c);
+	free(text);
+	/* over the limit: which line, how long, what the limit is */
+	text = malloc(CONFIG_MAX_LINE * 2);
+	o = (size_t)snprintf(text, CONFIG_MAX_LINE * 2, "faq_dir = x\nregion = ");
+	memset(text + o, 'u', CONFIG_MAX_LINE);
+	text[o + CONFIG_MAX_LINE] = '\0';
+	assert_int_equal(config_parse_text("x.ini", text, strlen(text), &c, err, sizeof(err)),
+			 ERR_LIMIT);
+	assert_null(c);
+	if (!strstr(err, "x.ini:2: line too long (8201 bytes, the limit is 8190)"))
+		fail_msg("long line: %s", err);
 	free(text);
 }
 
@@ -134,6 +177,27 @@ static void test_secrets(void **state)
 	assert_int_equal(config_load(conf, &c, err, sizeof(err)), ERR_INVALID);
 	assert_non_null(strstr(err, "can be read by others"));
 	assert_non_null(strstr(err, "chmod 600"));
+	assert_non_null(strstr(err, "faqbot.ini:4: [matrix] password_file: "));
+	/* a secret file that is a symbolic link is refused, saying why */
+	{
+		char link[160];
+
+		assert_int_equal(chmod(secret, 0600), 0);
+		snprintf(link, sizeof(link), "%s/link", dir);
+		assert_int_equal(symlink(secret, link), 0);
+		snprintf(text, sizeof(text), "[matrix]\nhomeserver = https://h\nuser_id = @a:h\n"
+					     "password_file = %s\n", link);
+		write_file(conf, text, 0644);
+		assert_int_equal(config_load(conf, &c, err, sizeof(err)), ERR_INVALID);
+		assert_null(c);
+		assert_non_null(strstr(err, "faqbot.ini:4: [matrix] password_file: "));
+		assert_non_null(strstr(err, "is a symbolic link"));
+		assert_non_null(strstr(err, "give the real path"));
+		unlink(link);
+		snprintf(text, sizeof(text), "[matrix]\nhomeserver = https://h\nuser_id = @a:h\n"
+					     "password_file = %s\n", secret);
+		write_file(conf, text, 0644);
+	}
 	/* from the environment */
 	write_file(conf, "[matrix]\nhomeserver = https://h\nuser_id = @a:h\n"
 			 "access_token_env = FAQBOT_TEST_TOKEN\n", 0644);
@@ -265,6 +329,7 @@ int main(void)
 		cmocka_unit_test(test_good),
 		cmocka_unit_test(test_errors_name_the_line),
 		cmocka_unit_test(test_long_line),
+		cmocka_unit_test(test_blame),
 		cmocka_unit_test(test_secrets),
 		cmocka_unit_test(test_shipped_example),
 		cmocka_unit_test(test_irc_section),
