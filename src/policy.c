@@ -223,36 +223,39 @@ out:
 	return text;
 }
 
-enum err policy_from_json(struct policy *p, const char *text, size_t len)
+enum err policy_from_json(struct policy *p, const char *text, size_t len, size_t *skipped)
 {
 	json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL);
 	enum err e = ERR_PARSE;
+	size_t i, bad = 0;
 	int s;
-	size_t i;
 
 	if (!json_is_object(root))
 		goto out;
 	for (s = 0; s < POLICY_REFUSED; s++) {
 		json_t *a = json_object_get(root, set_names[s]);
 
-		if (a && !json_is_array(a))
-			goto out;
-		for (i = 0; a && i < json_array_size(a); i++)
-			if (!json_is_string(json_array_get(a, i)))
-				goto out;
-	}
-	for (s = 0; s < POLICY_REFUSED; s++) {
-		json_t *a = json_object_get(root, set_names[s]);
-
+		if (a && !json_is_array(a)) {
+			bad++;
+			continue;
+		}
 		for (i = 0; a && i < json_array_size(a); i++) {
-			e = policy_set(p, (enum policy_set)s, json_string_value(json_array_get(a, i)),
-				       1);
-			if (e != ERR_OK && e != ERR_LIMIT)
+			const char *id = json_string_value(json_array_get(a, i));
+
+			if (!id || !*id) {
+				bad++;
+				continue;
+			}
+			e = policy_set(p, (enum policy_set)s, id, 1);
+			if (e == ERR_NOMEM)
 				goto out;
+			bad += e != ERR_OK;
 		}
 	}
 	e = ERR_OK;
 out:
+	if (skipped)
+		*skipped = bad;
 	json_decref(root);
 	return e;
 }

@@ -59,8 +59,10 @@ enum err policy_set(struct policy *p, enum policy_set set, const char *id, int o
 size_t policy_count(const struct policy *p, enum policy_set set);
 
 /* Mutes and opt-outs as JSON, and back. policy_from_json: ERR_PARSE when
- * text is not that shape, p then unchanged. */
+ * text is not a JSON object (p then unchanged); otherwise every item that
+ * is not a room or member id is skipped and counted in *skipped (which may
+ * be NULL), and the rest is read: one bad item costs that item. */
 char *policy_to_json(const struct policy *p);
-enum err policy_from_json(struct policy *p, const char *text, size_t len);
+enum err policy_from_json(struct policy *p, const char *text, size_t len, size_t *skipped);
 
 #endif

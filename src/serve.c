@@ -130,28 +130,44 @@ static char *bdetach(struct buf *b)
 
 /* --- persistence ------------------------------------------------------- */
 
+/* set_aside renames a state file faqbot cannot read to NAME.bad, so that
+ * the next save does not destroy what a person might still recover. */
+static void set_aside(const struct serve *s, const char *name)
+{
+	char from[4096], to[4096];
+
+	snprintf(from, sizeof(from), "%s/%s", s->state_dir, name);
+	snprintf(to, sizeof(to), "%s/%s.bad", s->state_dir, name);
+	if (rename(from, to) == 0)
+		log_warn("%s is not what faqbot writes: kept as %s, starting afresh", from, to);
+	else
+		log_warn("%s is not what faqbot writes: starting afresh", from);
+}
+
 static void load_state(struct serve *s)
 {
-	char *text = NULL;
-	size_t len = 0;
-	enum err e;
+	static const char *const names[] = {STATS_FILE, POLICY_FILE};
+	size_t i;
 
 	if (!s->state_dir)
 		return;
-	e = state_read(s->state_dir, STATS_FILE, &text, &len);
-	if (e == ERR_OK && stats_from_json(s->st, text, len) != ERR_OK)
-		log_warn("%s/%s is not counts faqbot wrote: starting the counts afresh",
-			 s->state_dir, STATS_FILE);
-	else if (e != ERR_OK && e != ERR_NOTFOUND)
-		log_warn("%s/%s: %s: starting the counts afresh", s->state_dir, STATS_FILE,
-			 err_str(e));
-	free(text);
-	text = NULL;
-	e = state_read(s->state_dir, POLICY_FILE, &text, &len);
-	if (e == ERR_OK && policy_from_json(s->pol, text, len) != ERR_OK)
-		log_warn("%s/%s is not mutes and opt-outs faqbot wrote: ignoring it",
-			 s->state_dir, POLICY_FILE);
-	free(text);
+	for (i = 0; i < 2; i++) {
+		char *text = NULL;
+		size_t len = 0, bad = 0;
+		enum err e = state_read(s->state_dir, names[i], &text, &len);
+
+		if (e == ERR_OK)
+			e = i == 0 ? stats_from_json(s->st, text, len, &bad)
+				   : policy_from_json(s->pol, text, len, &bad);
+		free(text);
+		if (e == ERR_PARSE || e == ERR_LIMIT)
+			set_aside(s, names[i]);
+		else if (e != ERR_OK && e != ERR_NOTFOUND)
+			log_warn("%s/%s: %s: starting afresh", s->state_dir, names[i], err_str(e));
+		else if (bad)
+			log_warn("%s/%s: %zu item(s) that faqbot does not write were skipped",
+				 s->state_dir, names[i], bad);
+	}
 }
 
 static enum err save_policy(struct serve *s)

@@ -2,6 +2,7 @@
 #include "stats.h"
 
 #include <jansson.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -223,50 +224,59 @@ out:
 	return text;
 }
 
-enum err stats_from_json(struct stats *st, const char *text, size_t len)
+enum err stats_from_json(struct stats *st, const char *text, size_t len, size_t *skipped)
 {
 	json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL), *days, *day;
 	struct stats tmp = {0};
 	enum err e = ERR_PARSE;
 	const char *name;
-	size_t i;
+	size_t i, bad = 0;
 
 	days = json_object_get(root, "days");
 	if (!json_is_object(root) || !json_is_object(days))
 		goto out;
-	/* into tmp first: a file that is wrong half-way adds nothing */
+	/* into tmp first, so that running out of memory half-way adds nothing */
 	json_object_foreach(days, name, day) {
 		long d = stats_day_parse(name);
 		int k;
 
-		if (d < 0 || !json_is_object(day))
-			goto out;
+		if (d < 0 || !json_is_object(day)) {
+			bad++;
+			continue;
+		}
 		for (k = 0; k < STATS_KINDS; k++) {
 			json_t *kind = json_object_get(day, kind_names[k]), *v;
 			const char *key;
 
 			if (!kind)
 				continue;
-			if (!json_is_object(kind))
-				goto out;
+			if (!json_is_object(kind)) {
+				bad++;
+				continue;
+			}
 			json_object_foreach(kind, key, v) {
-				if (!json_is_integer(v) || json_integer_value(v) < 0)
-					goto out;
+				if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+				    json_integer_value(v) > LONG_MAX / 2) {
+					bad++;
+					continue;
+				}
 				e = bump(&tmp, d, (enum stats_kind)k, key,
 					 (long)json_integer_value(v));
-				if (e != ERR_OK)
+				if (e == ERR_NOMEM)
 					goto out;
-				e = ERR_PARSE;
+				bad += e != ERR_OK;
 			}
 		}
 	}
 	for (i = 0; i < tmp.n; i++) {
 		e = bump(st, tmp.v[i].day, tmp.v[i].kind, tmp.v[i].key, tmp.v[i].n);
-		if (e != ERR_OK)
+		if (e == ERR_NOMEM)
 			goto out;
 	}
 	e = ERR_OK;
 out:
+	if (skipped)
+		*skipped = bad;
 	for (i = 0; i < tmp.n; i++)
 		free(tmp.v[i].key);
 	free(tmp.v);

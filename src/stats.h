@@ -64,7 +64,10 @@ long stats_total(const struct stats *st, enum stats_kind kind, long from, long t
 char *stats_to_json(const struct stats *st, long keep_from);
 
 /* stats_from_json adds the days of text (as stats_to_json wrote it) to st.
- * ERR_PARSE when it is not that shape: st is then unchanged. */
-enum err stats_from_json(struct stats *st, const char *text, size_t len);
+ * ERR_PARSE when text is not a JSON object with a "days" object (st is then
+ * unchanged); otherwise a day or a count that is not what stats_to_json
+ * writes is skipped and counted in *skipped (which may be NULL), and the
+ * rest is added: one bad item costs that item. */
+enum err stats_from_json(struct stats *st, const char *text, size_t len, size_t *skipped);
 
 #endif

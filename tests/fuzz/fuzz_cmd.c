@@ -36,7 +36,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		if (!st)
 			return 0;
-		if (stats_from_json(st, text, len) == ERR_OK) {
+		if (stats_from_json(st, text, len, NULL) == ERR_OK) {
 			out = stats_to_json(st, 0);
 			free(out);
 		}
@@ -47,7 +47,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		if (!p)
 			return 0;
-		if (policy_from_json(p, text, len) == ERR_OK) {
+		if (policy_from_json(p, text, len, NULL) == ERR_OK) {
 			out = policy_to_json(p);
 			free(out);
 		}

@@ -76,12 +76,22 @@ static void test_sets_survive_json(void **state)
 	assert_int_equal(policy_set(p, POLICY_REFUSED, "@c:hs", 1), ERR_OK);
 	text = policy_to_json(p);
 	assert_non_null(text);
-	assert_int_equal(policy_from_json(q, text, strlen(text)), ERR_OK);
+	assert_int_equal(policy_from_json(q, text, strlen(text), NULL), ERR_OK);
 	assert_true(policy_has(q, POLICY_MUTED, "!r"));
 	assert_true(policy_has(q, POLICY_OPTED_OUT, "@a:hs"));
 	assert_false(policy_has(q, POLICY_OPTED_OUT, "@b:hs"));
 	assert_false(policy_has(q, POLICY_REFUSED, "@c:hs")); /* not kept */
-	assert_int_equal(policy_from_json(q, "{\"muted\":[1]}", 13), ERR_PARSE);
+	/* one bad item costs that item: the mute beside it is kept */
+	{
+		static const char one_bad[] = "{\"muted\":[1,\"!kept\",\"\"],\"opted_out\":\"x\"}";
+		size_t bad = 0;
+
+		assert_int_equal(policy_from_json(q, one_bad, strlen(one_bad), &bad), ERR_OK);
+		assert_int_equal(bad, 3);
+		assert_true(policy_has(q, POLICY_MUTED, "!kept"));
+		assert_int_equal(policy_from_json(q, "[1]", 3, &bad), ERR_PARSE);
+		assert_int_equal(policy_from_json(q, "{\"muted\":", 10, &bad), ERR_PARSE);
+	}
 	free(text);
 	policy_free(p);
 	policy_free(q);

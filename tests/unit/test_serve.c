@@ -228,6 +228,45 @@ static void test_cooldown_mute_optout_and_crisis(void **st)
 	serve_free(s);
 }
 
+/* A state file faqbot cannot read costs nothing but itself: it is kept
+ * aside as NAME.bad, the bot starts, and a crisis is still answered. One
+ * bad item in a good file costs that item. */
+static void test_bad_state_files(void **st)
+{
+	static const char *const mods[] = {"@mod:hs"};
+	char path[512], bad[520];
+	struct serve *s;
+	struct tr_reply out;
+	FILE *f;
+	struct stat sb;
+
+	(void)st;
+	mkdir(statedir, 0700);
+	snprintf(path, sizeof(path), "%s/policy.json", statedir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("{\"muted\": [\"!r\"", f); /* cut short, as a full disk might */
+	fclose(f);
+	s = start(mods, 1);
+	assert_non_null(strstr(say(s, "!r", "@a:hs", 0, "i want to kill myself", &out), "988"));
+	assert_non_null(say(s, "!r", "@a:hs", 0, "what is tms?", &out)); /* not muted */
+	serve_free(s);
+	snprintf(bad, sizeof(bad), "%s.bad", path);
+	assert_int_equal(stat(bad, &sb), 0);
+	unlink(bad);
+	/* one bad item: the mute beside it holds */
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("{\"muted\": [42, \"!q\"]}", f);
+	fclose(f);
+	s = start(mods, 1);
+	clock_now += 601;
+	assert_null(say(s, "!q", "@a:hs", 0, "what is tms?", &out));
+	assert_non_null(strstr(say(s, "!q", "@a:hs", 0, "i want to kill myself", &out), "988"));
+	say(s, "!q", "@mod:hs", 0, "!unmute", &out);
+	serve_free(s);
+}
+
 static void test_stats_count_without_words(void **st)
 {
 	static const char *const mods[] = {"@mod:hs"};
@@ -416,6 +455,7 @@ int main(void)
 		cmocka_unit_test(test_member_commands),
 		cmocka_unit_test(test_moderators_only),
 		cmocka_unit_test(test_cooldown_mute_optout_and_crisis),
+		cmocka_unit_test(test_bad_state_files),
 		cmocka_unit_test(test_stats_count_without_words),
 		cmocka_unit_test(test_reload_good_and_broken),
 		cmocka_unit_test(test_watch_reloads_on_save),

@@ -47,7 +47,7 @@ static void test_json_round_trip_and_retention(void **state)
 	text = stats_to_json(st, today - 89);
 	assert_non_null(text);
 	assert_null(strstr(text, "faq:old")); /* past the retention */
-	assert_int_equal(stats_from_json(back, text, strlen(text)), ERR_OK);
+	assert_int_equal(stats_from_json(back, text, strlen(text), NULL), ERR_OK);
 	assert_int_equal(stats_total(back, STATS_ANSWER, today, today, ""), 1);
 	assert_int_equal(stats_total(back, STATS_QUIET, today - 1, today - 1, ""), 1);
 	/* a restart starts the since-start tally at zero */
@@ -57,20 +57,25 @@ static void test_json_round_trip_and_retention(void **state)
 	stats_free(back);
 }
 
-static void test_bad_json_changes_nothing(void **state)
+/* Text that is not the shape at all changes nothing; inside a good file,
+ * one bad day or count costs that item and the rest is kept. */
+static void test_bad_json_costs_the_item(void **state)
 {
-	static const char *bad[] = {
-		"", "[]", "{\"days\":[]}", "{\"days\":{\"2026-13-01\":{}}}",
-		"{\"days\":{\"2026-11-01\":{\"answers\":{\"a\":-1}}}}",
-		"{\"days\":{\"2026-11-01\":{\"answers\":{\"a\":1}},\"x\":{}}}",
-	};
+	static const char *bad[] = {"", "[]", "{\"days\":[]}", "{\"days\":"};
+	static const char one_bad[] =
+		"{\"days\":{\"2026-13-01\":{},\"x\":{},\"2026-11-01\":{\"answers\":"
+		"{\"a\":-1,\"b\":\"7\",\"faq:tms\":2},\"quiet\":[]}}}";
 	struct stats *st = stats_new();
-	size_t i;
+	size_t i, skipped = 0;
+	long day = stats_day_parse("2026-11-01");
 
 	(void)state;
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		assert_int_equal(stats_from_json(st, bad[i], strlen(bad[i])), ERR_PARSE);
+		assert_int_equal(stats_from_json(st, bad[i], strlen(bad[i]), NULL), ERR_PARSE);
 	assert_int_equal(stats_total(st, STATS_ANSWER, 0, 100000, ""), 0);
+	assert_int_equal(stats_from_json(st, one_bad, strlen(one_bad), &skipped), ERR_OK);
+	assert_int_equal(skipped, 5);
+	assert_int_equal(stats_total(st, STATS_ANSWER, day, day, ""), 2);
 	stats_free(st);
 }
 
@@ -79,7 +84,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_counts_by_window),
 		cmocka_unit_test(test_json_round_trip_and_retention),
-		cmocka_unit_test(test_bad_json_changes_nothing),
+		cmocka_unit_test(test_bad_json_costs_the_item),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
