@@ -13,7 +13,7 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       gcc libc6-dev make pkg-config binutils \
       libpcre2-dev libjansson-dev libcurl4-openssl-dev libyaml-dev \
-      libutf8proc-dev libinih-dev \
+      libutf8proc-dev libinih-dev libicu-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -26,12 +26,13 @@ RUN make -j"$(nproc)" PREFIX=/usr faqbot \
  && strip /out/usr/bin/faqbot
 
 FROM debian:bookworm-slim AS runtime
-# libcurl4 although ldd does not list it: faqbot dlopens libcurl.so.4 at the
-# first network use (src/curl_dl.c).
+# libcurl4 and libicu72 although ldd lists neither: faqbot dlopens
+# libcurl.so.4 at the first network use (src/curl_dl.c) and ICU at the first
+# look-alike letter (src/views.c).
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       ca-certificates libcurl4 libinih1 libjansson4 libpcre2-8-0 \
-      libutf8proc2 libyaml-0-2 \
+      libutf8proc2 libyaml-0-2 libicu72 \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --gid 10001 faqbot \
  && useradd --no-log-init --uid 10001 --gid faqbot --home-dir /var/lib/faqbot \

@@ -30,7 +30,8 @@ SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 # libcurl is compiled against but not linked: src/curl_dl.c loads it at the
 # first network use, so offline commands do not carry its TLS libraries.
 PKGS    := libpcre2-8 jansson yaml-0.1 libutf8proc inih
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) libcurl 2>/dev/null)
+# ICU too is compiled against and loaded at its first use (src/views.c).
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) libcurl icu-i18n 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -ldl
 TEST_LIBS  := $(shell pkg-config --libs cmocka 2>/dev/null)
 

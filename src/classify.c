@@ -7,6 +7,7 @@
 #include "log.h"
 #include "match.h"
 #include "text.h"
+#include "views.h"
 
 /* try_pattern matches pattern j of e. A PCRE2 limit is logged, counted in
  * r->limited, and reported as ERR_LIMIT so the caller chooses what a limit
@@ -166,40 +167,74 @@ static size_t prefix_len(const char *norm, size_t len)
 	return n;
 }
 
-enum err classify(const struct faq *faq, const char *norm, size_t len, struct classify_result *r)
+/* crisis_in runs the crisis search over text, window by window (text.h):
+ * first every negation is blanked, so a window boundary cannot leave half
+ * of "not suicidal" behind, then the crisis patterns run. */
+static enum err crisis_in(const struct faq *faq, const char *text, size_t len,
+			  struct classify_result *r, int *crisis)
 {
-	char *masked;
-	size_t start, end, plen = prefix_len(norm, len);
-	int crisis = 0;
+	char *masked = malloc(len + 1);
+	size_t start, end;
 
-	memset(r, 0, sizeof(*r));
-	masked = malloc(len + 1);
+	*crisis = 0;
 	if (!masked)
 		return ERR_NOMEM;
-	memcpy(masked, norm, len);
+	memcpy(masked, text, len);
 	masked[len] = '\0';
-	/* Crisis reads the whole message, window by window (text.h): first
-	 * every negation is blanked, so a window boundary cannot leave half of
-	 * "not suicidal" behind, then the crisis patterns run. */
-	for (start = 0; start < len || start == 0; start = text_window_next(masked, len, start, end)) {
+	for (start = 0;; start = text_window_next(masked, len, start, end)) {
 		end = text_window_end(masked, len, start);
 		mask_negations(faq, masked, start, end, &r->limited);
 		if (end >= len)
 			break;
 	}
-	for (start = 0; start < len || start == 0; start = text_window_next(masked, len, start, end)) {
+	for (start = 0;; start = text_window_next(masked, len, start, end)) {
 		end = text_window_end(masked, len, start);
-		crisis = find_crisis(faq, masked, start, end, r);
-		if (crisis || end >= len)
+		*crisis = find_crisis(faq, masked, start, end, r);
+		if (*crisis || end >= len)
 			break;
 	}
 	free(masked);
-	r->question = classify_is_question(faq, norm, plen);
-	if (crisis)
-		return ERR_OK;
-	best_of(faq, FAQ_CLASS_ADVICE, norm, plen, r);
-	if (r->matched)
-		return ERR_OK;
-	best_of(faq, FAQ_CLASS_FAQ, norm, plen, r);
 	return ERR_OK;
+}
+
+enum err classify(const struct faq *faq, const char *norm, size_t len, struct classify_result *r)
+{
+	char *folded = NULL;
+	size_t flen = 0, plen = prefix_len(norm, len);
+	int crisis = 0, changed = 0;
+	enum err e;
+
+	memset(r, 0, sizeof(*r));
+	e = crisis_in(faq, norm, len, r, &crisis);
+	if (e != ERR_OK)
+		return e;
+	/* the folded view (views.h) only where it differs: most messages
+	 * hide nothing, and cost nothing more */
+	if (!crisis) {
+		e = views_fold(norm, len, &folded, &flen, &changed);
+		if (e != ERR_OK)
+			return e;
+		if (changed) {
+			e = crisis_in(faq, folded, flen, r, &crisis);
+			r->view = crisis ? CLASSIFY_VIEW_FOLDED : CLASSIFY_VIEW_NORM;
+		}
+	}
+	r->question = classify_is_question(faq, norm, plen);
+	if (crisis || e != ERR_OK)
+		goto out;
+	best_of(faq, FAQ_CLASS_ADVICE, norm, plen, r);
+	if (!r->matched)
+		best_of(faq, FAQ_CLASS_FAQ, norm, plen, r);
+	if (!r->matched && changed) {
+		size_t fplen = prefix_len(folded, flen);
+
+		best_of(faq, FAQ_CLASS_ADVICE, folded, fplen, r);
+		if (!r->matched)
+			best_of(faq, FAQ_CLASS_FAQ, folded, fplen, r);
+		if (r->matched)
+			r->view = CLASSIFY_VIEW_FOLDED;
+	}
+out:
+	free(folded);
+	return e;
 }

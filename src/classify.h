@@ -14,6 +14,11 @@
 #include "err.h"
 #include "faq.h"
 
+/* Which text decided: the normalised message, or its folded view (views.h:
+ * symbols read as letters, look-alike letters, spaced letters joined...).
+ * start and len are offsets in that text. */
+enum classify_view { CLASSIFY_VIEW_NORM, CLASSIFY_VIEW_FOLDED };
+
 struct classify_result {
 	int matched;                       /* 0: none */
 	enum faq_class cls;                /* when matched */
@@ -22,6 +27,7 @@ struct classify_result {
 	size_t start, len;                 /* the matched text in the input */
 	int limited;                       /* some pattern hit a PCRE2 limit */
 	int question;                      /* the message reads as a question */
+	enum classify_view view;           /* the text the match is in */
 };
 
 /* classify_is_question says whether norm reads as a question: by the
@@ -29,7 +35,9 @@ struct classify_result {
  * by text_is_question(). One rule for the classifier and for the bot. */
 int classify_is_question(const struct faq *faq, const char *norm, size_t len);
 
-/* classify runs the store's patterns over norm (text_normalise output).
+/* classify runs the store's patterns over norm (text_normalise output), and
+ * over its folded view (views.h) where that differs and norm decided
+ * nothing at that class: crisis on either view comes first.
  * Returns ERR_NOMEM only; everything else is an answer in *r. */
 enum err classify(const struct faq *faq, const char *norm, size_t len,
 		  struct classify_result *r);

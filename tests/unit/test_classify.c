@@ -138,6 +138,22 @@ static void test_long_message_crisis_anywhere(void **state)
 	free(big);
 }
 
+/* A crisis in disguise is read through the folded view (views.h); plain
+ * words and numbers are not turned into one. */
+static void test_disguised_crisis(void **state)
+{
+	(void)state;
+	assert_string_equal(label("i want to k1ll mys3lf"), "crisis");
+	assert_string_equal(label("[22:14] <kez> honestly su1c1dal tonight"), "crisis");
+	assert_string_equal(label("i am s u i c i d a l"), "crisis");
+	assert_string_equal(label("k-i-l-l myself"), "crisis");
+	assert_string_equal(label("i'm su" "\xD1\x96" "cidal"), "crisis"); /* Cyrillic i */
+	assert_string_equal(label("killllll myself"), "crisis");
+	assert_string_equal(label("i take 2 pills at 8am"), "none");
+	/* a question in disguise still gets its entry */
+	assert_string_equal(label("wh@t is tms?"), "tms");
+}
+
 /* A crisis pattern stopped by a PCRE2 limit counts as a crisis: a message
  * the bot could not read through must not be taken as safe. */
 static void test_crisis_limit_fails_safe(void **state)
@@ -187,6 +203,7 @@ int main(void)
 		cmocka_unit_test(test_long_message_crisis_anywhere),
 		cmocka_unit_test(test_faq_needs_a_question),
 		cmocka_unit_test(test_crisis_limit_fails_safe),
+		cmocka_unit_test(test_disguised_crisis),
 	};
 	return cmocka_run_group_tests_name("classify", tests, setup, teardown);
 }

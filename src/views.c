@@ -1,0 +1,456 @@
+/* views.c -- the folded view of a message (views.h).
+ *
+ * Three passes over the normalised text: code points (emoji to words,
+ * look-alike letters to Latin), then words (symbols read as letters,
+ * squeezed runs, dropped g's), then runs of words (spaced letters joined).
+ * Each pass writes a new buffer; none grows a word by more than a few
+ * bytes, and an emoji becomes at most VIEWS_WORD_MAX bytes, so 4 * len + 64
+ * bounds every buffer (views.h). */
+#include "views.h"
+
+#include <dlfcn.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unicode/uclean.h>
+#include <unicode/uspoof.h>
+#include <utf8proc.h>
+
+/* ICU is loaded with dlopen() at the first letter from another script, not
+ * linked: linked, its libraries' start-up cost ~3 MB of resident memory in
+ * every run (measured: `faqbot ask` 6.6 -> 9.6 MB), for a table few
+ * messages need. Its symbols carry the version (uspoof_open_72), which the
+ * headers' renaming macros spell; VIEWS_SYM turns one into its string. */
+#define VIEWS_STR(x) #x
+#define VIEWS_SYM(x) VIEWS_STR(x)
+#define VIEWS_ICU_SONAME "libicui18n.so." U_ICU_VERSION_SHORT
+
+static void *views_icu;
+static USpoofChecker *(*views_open)(UErrorCode *);
+static void (*views_set_checks)(USpoofChecker *, int32_t, UErrorCode *);
+static void (*views_close)(USpoofChecker *);
+static int32_t (*views_skeleton)(const USpoofChecker *, uint32_t, const char *, int32_t,
+				 char *, int32_t, UErrorCode *);
+
+/* The longest word an emoji becomes, with its spaces. */
+#define VIEWS_WORD_MAX 8
+/* A chat-log nick is at most this long ("<kez> "). */
+#define VIEWS_NICK_MAX 32
+/* Confusable skeletons looked up, cached by code point. */
+#define VIEWS_CACHE 256
+
+static USpoofChecker *views_sc;
+static int views_tried;
+static struct {
+	int32_t cp;
+	char letter; /* 0: no single Latin letter */
+} views_cache[VIEWS_CACHE];
+
+enum err views_init(void)
+{
+	UErrorCode st = U_ZERO_ERROR;
+
+	if (views_tried)
+		return ERR_OK;
+	views_tried = 1;
+	views_icu = dlopen(VIEWS_ICU_SONAME, RTLD_NOW | RTLD_LOCAL);
+	if (!views_icu)
+		return ERR_OK;
+	/* POSIX's way from void * to a function pointer */
+	*(void **)&views_open = dlsym(views_icu, VIEWS_SYM(uspoof_open));
+	*(void **)&views_set_checks = dlsym(views_icu, VIEWS_SYM(uspoof_setChecks));
+	*(void **)&views_close = dlsym(views_icu, VIEWS_SYM(uspoof_close));
+	*(void **)&views_skeleton = dlsym(views_icu, VIEWS_SYM(uspoof_getSkeletonUTF8));
+	if (!views_open || !views_set_checks || !views_close || !views_skeleton)
+		return ERR_OK;
+	views_sc = views_open(&st);
+	if (U_FAILURE(st)) {
+		views_sc = NULL;
+		return ERR_OK;
+	}
+	views_set_checks(views_sc, USPOOF_CONFUSABLE, &st);
+	if (U_FAILURE(st)) {
+		views_close(views_sc);
+		views_sc = NULL;
+	}
+	return ERR_OK;
+}
+
+void views_done(void)
+{
+	if (views_sc)
+		views_close(views_sc);
+	views_sc = NULL;
+	if (views_icu) {
+		void (*cleanup)(void);
+
+		/* ICU keeps its data in caches of its own until told */
+		*(void **)&cleanup = dlsym(views_icu, VIEWS_SYM(u_cleanup));
+		if (cleanup)
+			cleanup();
+		dlclose(views_icu);
+	}
+	views_icu = NULL;
+	views_tried = 0;
+	memset(views_cache, 0, sizeof(views_cache));
+}
+
+/* latin_of: the one ASCII letter cp's confusable skeleton is, or 0. */
+static char latin_of(int32_t cp)
+{
+	unsigned slot = (unsigned)cp % VIEWS_CACHE;
+	utf8proc_uint8_t in[4];
+	char out[16];
+	UErrorCode st = U_ZERO_ERROR;
+	int32_t n, k;
+	char letter = 0;
+
+	if (views_cache[slot].cp == cp)
+		return views_cache[slot].letter;
+	views_init();
+	if (!views_sc)
+		return 0;
+	k = (int32_t)utf8proc_encode_char(cp, in);
+	n = views_skeleton(views_sc, 0, (const char *)in, k, out, sizeof(out), &st);
+	if (U_SUCCESS(st) && n == 1) {
+		char c = out[0];
+
+		if (c >= 'A' && c <= 'Z')
+			c = (char)(c - 'A' + 'a');
+		if (c >= 'a' && c <= 'z')
+			letter = c;
+	}
+	views_cache[slot].cp = cp;
+	views_cache[slot].letter = letter;
+	return letter;
+}
+
+/* emoji_word: the word an emoji stands for here, or NULL. Only the ones
+ * members use for death, a grave, a means or an injury. */
+static const char *emoji_word(int32_t cp)
+{
+	switch (cp) {
+	case 0x1F480: case 0x2620: /* skull, skull and crossbones */
+		return " dead ";
+	case 0x26B0: /* coffin */
+		return " coffin ";
+	case 0x1FAA6: case 0x26B1: /* headstone, urn */
+		return " grave ";
+	case 0x1F52B: /* pistol */
+		return " gun ";
+	case 0x1F52A: case 0x1F5E1: /* knife, dagger */
+		return " knife ";
+	case 0x1F48A: /* pill */
+		return " pills ";
+	case 0x1FA78: /* drop of blood */
+		return " blood ";
+	case 0x1FAA2: /* knot */
+		return " rope ";
+	default:
+		return NULL;
+	}
+}
+
+static int is_letter(char c) { return c >= 'a' && c <= 'z'; }
+static int is_digit(char c) { return c >= '0' && c <= '9'; }
+
+/* skip_log_prefix: how many bytes of a pasted chat-log line's prefix begin
+ * s: "[22:14] ", "[22:14:05] ", "22:14 ", then "<nick> " (with a mode sign
+ * such as @ or +), or 0. */
+static size_t skip_log_prefix(const char *s)
+{
+	const char *p = s;
+	size_t n;
+
+	if (*p == '[') {
+		const char *q = p + 1;
+
+		while (is_digit(*q) || *q == ':' || *q == '.')
+			q++;
+		if (q > p + 1 && *q == ']' && q[1] == ' ')
+			p = q + 2;
+	} else if (is_digit(*p)) {
+		const char *q = p;
+
+		while (is_digit(*q) || *q == ':')
+			q++;
+		if (q - p >= 4 && memchr(p, ':', (size_t)(q - p)) && *q == ' ' && q[1] == '<')
+			p = q + 1;
+	}
+	if (*p != '<')
+		return p == s ? 0 : (size_t)(p - s);
+	n = strcspn(p + 1, "> ");
+	if (n == 0 || n > VIEWS_NICK_MAX || p[1 + n] != '>' || p[2 + n] != ' ')
+		return p == s ? 0 : (size_t)(p - s);
+	return (size_t)(p + 3 + n - s);
+}
+
+/* pass_codepoints: emoji to words, look-alike letters to Latin. */
+static size_t pass_codepoints(const char *in, size_t len, char *out)
+{
+	const utf8proc_uint8_t *u = (const utf8proc_uint8_t *)in;
+	size_t i = 0, o = 0;
+
+	while (i < len) {
+		utf8proc_int32_t cp;
+		utf8proc_ssize_t k = utf8proc_iterate(u + i, (utf8proc_ssize_t)(len - i), &cp);
+		const char *w;
+
+		if (k <= 0) { /* not after text_normalise; copy the byte */
+			out[o++] = in[i++];
+			continue;
+		}
+		if (cp < 0x80) {
+			out[o++] = (char)cp;
+		} else if ((w = emoji_word(cp)) != NULL) {
+			memcpy(out + o, w, strlen(w));
+			o += strlen(w);
+		} else {
+			char l = latin_of(cp);
+
+			if (l) {
+				out[o++] = l;
+			} else {
+				memcpy(out + o, in + i, (size_t)k);
+				o += (size_t)k;
+			}
+		}
+		i += (size_t)k;
+	}
+	out[o] = '\0';
+	return o;
+}
+
+/* leet_letter: the letter a digit or symbol stands for inside a word. */
+static char leet_letter(char c)
+{
+	switch (c) {
+	case '0': return 'o';
+	case '1': return 'i';
+	case '3': return 'e';
+	case '4': return 'a';
+	case '5': return 's';
+	case '7': return 't';
+	case '8': return 'b';
+	case '@': return 'a';
+	case '$': return 's';
+	case '!': return 'i';
+	case '|': return 'l';
+	default: return 0;
+	}
+}
+
+/* fold_leet reads symbols inside the word w[0..n) as letters, in place:
+ * one with letters on both sides ("d1e", "k!ll", "p@in"), or at an end of
+ * a word of two letters or more: a digit last ("di3") or '$' first
+ * ("$elf"). Numbers and measures stay: "988", "50mg", "b12" keep their
+ * digits, since a letter must sit right beside the symbol and a run of two
+ * digits is never read. */
+static void fold_leet(char *w, size_t n)
+{
+	size_t i, letters = 0;
+	int round;
+
+	for (i = 0; i < n; i++)
+		letters += is_letter(w[i]);
+	if (letters < 2)
+		return;
+	for (round = 0; round < 3; round++) {
+		int changed = 0;
+
+		for (i = 0; i < n; i++) {
+			char l = leet_letter(w[i]);
+			int left = i > 0 && is_letter(w[i - 1]);
+			int right = i + 1 < n && is_letter(w[i + 1]);
+			/* at an end: "$elf", "di3"; a digit first is a measure
+			 * or a time ("8am", "5htp", "3rd"), never read */
+			int edge = (i == 0 && right && w[i] == '$') ||
+				   (i + 1 == n && left && is_digit(w[i]));
+
+			if (!l || (i > 0 && is_digit(w[i - 1])) || (i + 1 < n && is_digit(w[i + 1])))
+				continue;
+			if ((left && right) || edge) {
+				w[i] = l;
+				changed = 1;
+			}
+		}
+		if (!changed)
+			break;
+	}
+}
+
+/* A word ending in -in that is not a dropped g. */
+static const char *const views_in_words[] = {
+	"begin", "within", "cousin", "robin", "vitamin", "insulin", "ketamin", "esketamin",
+	"margin", "origin", "basin", "cabin", "toxin", "satin", "raisin", "penguin",
+	"napkin", "pumpkin", "dolphin", "aspirin", "melatonin", "serotonin", "heparin",
+	"latin", "admin", "berlin", "kevin", "austin", "martin", "justin", "dustin",
+	"erin", "darwin", "goblin", "muffin", "puffin", "coffin", "violin", "javelin",
+	"bulletin", "chagrin", "assassin", "ritalin", "skin", "thin", "twin", "spin",
+	"grin", "chin", "shin", "akin", "mandolin", "zeppelin", "sequin", "kin",
+	"gin", "tin", "bin", "din", "fin", "pin", "sin", "win", "lin", "yin", "min",
+	"heroin", "protein", "lanolin", "gelatin", "pectin", "resin", "rosin", "muslin",
+	"denim", "pippin", "bodkin", "catkin", "gherkin", "griffin", "tarpaulin",
+	"porcelain", "mandarin", "tamarin", "saccharin", "paraffin", "linkedin", NULL,
+};
+
+static int in_list(const char *w, size_t n, const char *const *list)
+{
+	for (; *list; list++)
+		if (strlen(*list) == n && !memcmp(*list, w, n))
+			return 1;
+	return 0;
+}
+
+/* dropped_g: 1 when w[0..n) is a verb with its g dropped ("thinkin",
+ * "dyin", "goin"), to be written with "ing". */
+static int dropped_g(const char *w, size_t n)
+{
+	char c;
+
+	if (n < 4 || w[n - 2] != 'i' || w[n - 1] != 'n' || in_list(w, n, views_in_words))
+		return 0;
+	if ((n == 4 && (!memcmp(w, "goin", 4) || !memcmp(w, "doin", 4))))
+		return 1;
+	c = w[n - 3];
+	if (!is_letter(c) || strchr("aeiou", c))
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!is_letter(w[i]))
+			return 0;
+	return 1;
+}
+
+/* pass_words: per word, symbols as letters, runs of 3+ to 2, dropped g's.
+ * out has room for len + len / 4 + 2 bytes (a 'g' per word of 4+). */
+static size_t pass_words(char *in, size_t len, char *out)
+{
+	size_t i = 0, o = 0;
+
+	while (i < len) {
+		size_t j = i, k, w0;
+
+		if (in[i] == ' ') {
+			out[o++] = in[i++];
+			continue;
+		}
+		while (j < len && in[j] != ' ')
+			j++;
+		fold_leet(in + i, j - i);
+		w0 = o;
+		for (k = i; k < j; k++) {
+			if (k >= i + 2 && in[k] == in[k - 1] && in[k] == in[k - 2] && is_letter(in[k]))
+				continue; /* a third of a run */
+			out[o++] = in[k];
+		}
+		/* "nothin'" and "nothin" alike */
+		if (o - w0 >= 5 && out[o - 1] == '\'' && dropped_g(out + w0, o - w0 - 1))
+			out[o - 1] = 'g';
+		else if (dropped_g(out + w0, o - w0))
+			out[o++] = 'g';
+		i = j;
+	}
+	out[o] = '\0';
+	return o;
+}
+
+/* spaced_word: 1 when w[0..n) is letters joined by one separator each
+ * ("d.i.e", "s-e-l-f"), three letters or more. */
+static int spaced_word(const char *w, size_t n)
+{
+	size_t i;
+
+	if (n < 5 || !(n & 1))
+		return 0;
+	for (i = 0; i < n; i++) {
+		if (i % 2 == 0 && !is_letter(w[i]))
+			return 0;
+		if (i % 2 == 1 && !strchr(".-_*", w[i]))
+			return 0;
+	}
+	for (i = 3; i < n; i += 2) /* one separator all through */
+		if (w[i] != w[1])
+			return 0;
+	return 1;
+}
+
+/* pass_join: runs of three or more one-letter words joined ("k i l l"),
+ * and letters with separators joined ("d.i.e"). */
+static size_t pass_join(const char *in, size_t len, char *out)
+{
+	size_t i = 0, o = 0;
+
+	while (i < len) {
+		size_t j = i, run = 0, k;
+
+		/* a run of one-letter words from i */
+		while (j < len && is_letter(in[j]) && (j + 1 == len || in[j + 1] == ' ')) {
+			run++;
+			j += 2;
+		}
+		if (run >= 3) {
+			for (k = 0; k < run; k++)
+				out[o++] = in[i + 2 * k];
+			i = i + 2 * run - 1; /* at the space after the run, or len */
+			if (i > len)
+				i = len;
+			continue;
+		}
+		/* one word, as it is, or with its separators taken out */
+		j = i;
+		while (j < len && in[j] != ' ')
+			j++;
+		if (spaced_word(in + i, j - i)) {
+			for (k = i; k < j; k += 2)
+				out[o++] = in[k];
+		} else {
+			memcpy(out + o, in + i, j - i);
+			o += j - i;
+		}
+		if (j < len)
+			out[o++] = ' ';
+		i = j + 1;
+	}
+	/* a trailing space left by a joined run at the end */
+	while (o > 0 && out[o - 1] == ' ')
+		o--;
+	out[o] = '\0';
+	return o;
+}
+
+/* squeeze_spaces: one space between words, none at the ends, in place. */
+static size_t squeeze_spaces(char *s, size_t n)
+{
+	size_t i, o = 0;
+
+	for (i = 0; i < n; i++) {
+		if (s[i] == ' ' && (o == 0 || s[o - 1] == ' '))
+			continue;
+		s[o++] = s[i];
+	}
+	while (o > 0 && s[o - 1] == ' ')
+		o--;
+	s[o] = '\0';
+	return o;
+}
+
+enum err views_fold(const char *norm, size_t len, char **out, size_t *out_len, int *changed)
+{
+	size_t cap = 4 * len + 64, n, skip = skip_log_prefix(norm);
+	char *a = malloc(cap), *b = malloc(cap);
+
+	*out = NULL;
+	if (!a || !b) {
+		free(a);
+		free(b);
+		return ERR_NOMEM;
+	}
+	n = pass_codepoints(norm + skip, len - skip, a);
+	n = squeeze_spaces(a, n);
+	n = pass_words(a, n, b);
+	n = pass_join(b, n, a);
+	free(b);
+	*out = a;
+	*out_len = n;
+	*changed = n != len || memcmp(a, norm, len) != 0;
+	return ERR_OK;
+}
