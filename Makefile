@@ -32,7 +32,7 @@ SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 PKGS    := libpcre2-8 jansson yaml-0.1 libutf8proc inih
 # ICU too is compiled against and loaded at its first use (src/views.c).
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) libcurl icu-i18n 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -ldl
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -ldl
 TEST_LIBS  := $(shell pkg-config --libs cmocka 2>/dev/null)
 
 WARN    := -Wall -Wextra -Werror -Wpedantic -Wmissing-prototypes -Wvla \
@@ -117,10 +117,11 @@ lint:
 # Nothing is written to /var: the state directory is made by faqbot itself
 # (or systemd's StateDirectory=), mode 0700, at its first start.
 install: faqbot
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)/faq $(DESTDIR)$(MANDIR)/man1 \
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)/faq/learn $(DESTDIR)$(MANDIR)/man1 \
 	  $(DESTDIR)$(SYSCONFDIR)/faqbot $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR)
 	install -m 0755 faqbot $(DESTDIR)$(BINDIR)/faqbot
 	install -m 0644 faq/*.yml faq/README.md $(DESTDIR)$(DATADIR)/faq/
+	install -m 0644 faq/learn/*.tsv $(DESTDIR)$(DATADIR)/faq/learn/
 	sed 's|/usr/local/share/faqbot|$(DATADIR)|g' faqbot.1 >$(DESTDIR)$(MANDIR)/man1/faqbot.1
 	chmod 0644 $(DESTDIR)$(MANDIR)/man1/faqbot.1
 	sed 's|/usr/local/share/faqbot|$(DATADIR)|' faqbot.ini.example \

@@ -117,7 +117,7 @@ static enum err check_examples(const struct faq *faq, struct faq_diags *d)
 
 			if (x != ERR_OK)
 				return x;
-			x = classify(faq, norm, len, &r);
+			x = classify_patterns(faq, norm, len, &r);
 			free(norm);
 			if (x != ERR_OK)
 				return x;

@@ -6,6 +6,7 @@
 
 #include "log.h"
 #include "match.h"
+#include "faq_learn.h"
 #include "text.h"
 #include "views.h"
 
@@ -197,11 +198,67 @@ static enum err crisis_in(const struct faq *faq, const char *text, size_t len,
 	return ERR_OK;
 }
 
+/* model_kind: the kind model's probabilities for norm. */
+static enum err model_kind(const struct faq_stage *st, const char *norm, size_t len, float *probs)
+{
+	return learn_predict(st->kind, norm, len, probs) < 0 ? ERR_NOMEM : ERR_OK;
+}
+
+/* model_decides sets r to the learned stage's verdict: class cls, and the
+ * entry of that class the entry model ranks first (without one, the entry
+ * of that class with the most examples: the most general answer). */
+static enum err model_decides(const struct faq_stage *st,
+			      const char *norm, size_t len, enum faq_class cls, float prob,
+			      struct classify_result *r)
+{
+	const struct faq_entry *e = NULL;
+	int k = -1;
+
+	if (st->entry) {
+		float *pe = malloc((size_t)learn_nlabels(st->entry) * sizeof(float));
+
+		if (!pe || learn_predict(st->entry, norm, len, pe) < 0) {
+			free(pe);
+			return ERR_NOMEM;
+		}
+		k = faq_stage_best_entry(st, pe, cls);
+		free(pe);
+	}
+	e = k >= 0 ? st->entries[k] : st->general[cls];
+	if (!e)
+		return ERR_OK; /* no entry of that class: nothing to answer with */
+	r->matched = 1;
+	r->cls = cls;
+	r->entry = e;
+	r->pattern = NULL;
+	r->start = 0;
+	r->len = len;
+	r->stage = CLASSIFY_BY_MODEL;
+	r->prob = prob;
+	return ERR_OK;
+}
+
+static enum err classify_with(const struct faq *faq, const struct faq_stage *stage,
+			      const char *norm, size_t len, struct classify_result *r);
+
 enum err classify(const struct faq *faq, const char *norm, size_t len, struct classify_result *r)
+{
+	return classify_with(faq, faq->stage, norm, len, r);
+}
+
+enum err classify_patterns(const struct faq *faq, const char *norm, size_t len,
+			   struct classify_result *r)
+{
+	return classify_with(faq, NULL, norm, len, r);
+}
+
+static enum err classify_with(const struct faq *faq, const struct faq_stage *stage,
+			      const char *norm, size_t len, struct classify_result *r)
 {
 	char *folded = NULL;
 	size_t flen = 0, plen = prefix_len(norm, len);
 	int crisis = 0, changed = 0;
+	float probs[FAQ_KINDS] = {0};
 	enum err e;
 
 	memset(r, 0, sizeof(*r));
@@ -220,8 +277,20 @@ enum err classify(const struct faq *faq, const char *norm, size_t len, struct cl
 		}
 	}
 	r->question = classify_is_question(faq, norm, plen);
+	r->prob = -1;
 	if (crisis || e != ERR_OK)
 		goto out;
+	if (stage) {
+		e = model_kind(stage, norm, len, probs);
+		if (e != ERR_OK)
+			goto out;
+		r->prob = probs[FAQ_KIND_CRISIS];
+		if (probs[FAQ_KIND_CRISIS] >= stage->t_crisis) {
+			e = model_decides(stage, norm, len, FAQ_CLASS_CRISIS,
+					  probs[FAQ_KIND_CRISIS], r);
+			goto out;
+		}
+	}
 	best_of(faq, FAQ_CLASS_ADVICE, norm, plen, r);
 	if (!r->matched)
 		best_of(faq, FAQ_CLASS_FAQ, norm, plen, r);
@@ -233,6 +302,17 @@ enum err classify(const struct faq *faq, const char *norm, size_t len, struct cl
 			best_of(faq, FAQ_CLASS_FAQ, folded, fplen, r);
 		if (r->matched)
 			r->view = CLASSIFY_VIEW_FOLDED;
+	}
+	if (!r->matched && stage) {
+		const struct faq_stage *st = stage;
+		int best = probs[FAQ_KIND_ADVICE] >= probs[FAQ_KIND_FAQ] ? FAQ_KIND_ADVICE : FAQ_KIND_FAQ;
+
+		if (probs[FAQ_KIND_NONE] > probs[best])
+			goto out;
+		if (best == FAQ_KIND_ADVICE && probs[best] >= st->t_advice)
+			e = model_decides(st, norm, len, FAQ_CLASS_ADVICE, probs[best], r);
+		else if (best == FAQ_KIND_FAQ && probs[best] >= st->t_faq)
+			e = model_decides(st, norm, len, FAQ_CLASS_FAQ, probs[best], r);
 	}
 out:
 	free(folded);

@@ -28,6 +28,12 @@ struct classify_result {
 	int limited;                       /* some pattern hit a PCRE2 limit */
 	int question;                      /* the message reads as a question */
 	enum classify_view view;           /* the text the match is in */
+	/* Which stage decided: the patterns, or the learned stage (when no
+	 * pattern of that class matched and the model's probability passed
+	 * its threshold; pattern is then NULL). prob is the model's
+	 * probability of the class decided, or -1 when it did not run. */
+	enum classify_stage { CLASSIFY_BY_PATTERN, CLASSIFY_BY_MODEL } stage;
+	float prob;
 };
 
 /* classify_is_question says whether norm reads as a question: by the
@@ -37,9 +43,19 @@ int classify_is_question(const struct faq *faq, const char *norm, size_t len);
 
 /* classify runs the store's patterns over norm (text_normalise output), and
  * over its folded view (views.h) where that differs and norm decided
- * nothing at that class: crisis on either view comes first.
+ * nothing at that class: crisis on either view comes first. Then the
+ * learned stage (faq_learn.h), where the store has one: it may raise a
+ * message no crisis pattern matched to crisis, and route a message no
+ * pattern matched at all to advice or a FAQ entry; it never lowers what a
+ * pattern found.
  * Returns ERR_NOMEM only; everything else is an answer in *r. */
 enum err classify(const struct faq *faq, const char *norm, size_t len,
 		  struct classify_result *r);
+
+/* classify_patterns is classify without the learned stage: what the
+ * moderators' patterns alone decide (`faqbot check` holds examples to
+ * them; the model is judged by cross-validation instead). */
+enum err classify_patterns(const struct faq *faq, const char *norm, size_t len,
+			   struct classify_result *r);
 
 #endif

@@ -1247,6 +1247,8 @@ void faq_free(struct faq *faq)
 	free(faq->default_region);
 	free(faq->lines_file);
 	match_ctx_free(faq->mctx);
+	if (faq->stage_free)
+		faq->stage_free(faq->stage);
 	free(faq);
 }
 

@@ -77,6 +77,10 @@ struct faq {
 	char *default_region;
 	char *lines_file;
 	struct match_ctx *mctx; /* for classify_*; one store serves one thread */
+	/* The learned stage (faq_learn.h), or NULL: owned, freed by faq_free
+	 * through stage_free, so that this module needs no word of it. */
+	void *stage;
+	void (*stage_free)(void *stage);
 };
 
 /* One finding of a load or a check, to show as "file:line:col: message". */

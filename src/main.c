@@ -24,6 +24,7 @@
 #include "config.h"
 #include "curl_dl.h"
 #include "faq.h"
+#include "faq_learn.h"
 #include "health.h"
 #include "helpline.h"
 #include "log.h"
@@ -130,7 +131,7 @@ static struct faq *load_or_say(const struct opts *o)
 	struct faq *faq = NULL;
 	const char *dir = o->faq_dir ? o->faq_dir : default_faq_dir();
 
-	if (faq_load(dir, &faq, &d) != ERR_OK) {
+	if (faq_learn_load(dir, &faq, &d) != ERR_OK) {
 		print_diags(&d);
 		fprintf(stderr, "faqbot: the FAQ in %s has %zu error(s); run 'faqbot check %s'\n",
 			dir, d.errors, dir);
@@ -301,6 +302,42 @@ static int cmd_ask(const struct opts *o, int argc, char **argv)
 	return rc;
 }
 
+/* print_stage: what the learned stage learnt from and how well it does on
+ * messages it did not see (faq_learn.h), for the moderator who just edited
+ * an example. */
+static void print_stage(const struct faq_stage *st)
+{
+	const struct faq_learn_figures *f;
+
+	if (!st) {
+		printf("learned stage: off (the patterns decide alone)\n");
+		return;
+	}
+	f = &st->cv;
+	printf("learned stage: %zu messages (crisis %zu, advice %zu, faq %zu, none %zu), ",
+	       f->n, f->ncrisis, f->nadvice, f->nfaq, f->nnone);
+	if (st->from_cache)
+		printf("loaded from the cache\n");
+	else
+		printf("trained in %.0f ms\n", st->train_ms);
+	printf("  cross-validated (%d folds), on messages each model did not learn from:\n",
+	       FAQ_LEARN_FOLDS);
+	printf("  crisis: raised at %.2f: recall %.3f, false alarm %.3f\n", (double)st->t_crisis,
+	       f->crisis_recall, f->crisis_false_alarm);
+	if (st->t_advice <= 1.0f)
+		printf("  advice: routed at %.2f: recall %.3f, precision %.3f\n",
+		       (double)st->t_advice, f->advice_recall, f->advice_precision);
+	else
+		printf("  advice: never routed (no threshold keeps precision %.2f)\n",
+		       FAQ_LEARN_PRECISION);
+	if (st->t_faq <= 1.0f)
+		printf("  faq:    routed at %.2f: right entry %.3f, precision %.3f\n",
+		       (double)st->t_faq, f->faq_recall, f->faq_precision);
+	else
+		printf("  faq:    never routed (no threshold keeps precision %.2f)\n",
+		       FAQ_LEARN_PRECISION);
+}
+
 static int cmd_check(const struct opts *o, int argc, char **argv)
 {
 	struct check_opts co = {NULL, 365};
@@ -330,7 +367,7 @@ static int cmd_check(const struct opts *o, int argc, char **argv)
 	}
 	if (!dir)
 		dir = o->faq_dir ? o->faq_dir : default_faq_dir();
-	if (faq_load(dir, &faq, &d) == ERR_OK && check_faq(faq, &co, &d) != ERR_OK) {
+	if (faq_learn_load(dir, &faq, &d) == ERR_OK && check_faq(faq, &co, &d) != ERR_OK) {
 		fprintf(stderr, "faqbot: out of memory\n");
 		faq_free(faq);
 		faq_diags_release(&d);
@@ -346,6 +383,7 @@ static int cmd_check(const struct opts *o, int argc, char **argv)
 		}
 		printf("%s: ok: %zu entries, %zu patterns, %zu examples, %zu crisis regions, "
 		       "%zu warning(s)\n", dir, faq->nentries, pats, ex, faq->nregions, d.warnings);
+		print_stage(faq->stage);
 		rc = 0;
 	} else {
 		printf("%s: %zu error(s), %zu warning(s)\n", dir, d.errors, d.warnings);
@@ -782,6 +820,16 @@ static int cmd_run(struct opts *o, int argc, char **argv)
 		return EXIT_CONFIG;
 	}
 	log_set_text(cfg->log_message_text);
+	{
+		/* the learned stage's cache in the bot's own state folder */
+		static char cache[4096];
+		const char *sd = cfg->state_dir_bot ? cfg->state_dir_bot : cfg->state_dir;
+
+		if (sd) {
+			snprintf(cache, sizeof(cache), "%s/learn-cache", sd);
+			faq_learn_set_cache(cache);
+		}
+	}
 	if (!o->faq_dir)
 		o->faq_dir = cfg->faq_dir;
 	if (!o->region)
@@ -815,6 +863,29 @@ static int cmd_run(struct opts *o, int argc, char **argv)
 	return rc;
 }
 
+/* user_cache names where a trained learned stage is kept between runs of
+ * ask, check and chat: $FAQBOT_CACHE, else $XDG_CACHE_HOME/faqbot, else
+ * ~/.cache/faqbot ("FAQBOT_CACHE=" with nothing: no cache, train every
+ * time). `run` keeps it in its state folder instead. */
+static void user_cache(void)
+{
+	static char buf[4096];
+	const char *v = getenv("FAQBOT_CACHE"), *xdg = getenv("XDG_CACHE_HOME");
+	const char *home = getenv("HOME");
+
+	if (v) {
+		faq_learn_set_cache(*v ? v : NULL);
+		return;
+	}
+	if (xdg && *xdg == '/')
+		snprintf(buf, sizeof(buf), "%s/faqbot", xdg);
+	else if (home && *home == '/')
+		snprintf(buf, sizeof(buf), "%s/.cache/faqbot", home);
+	else
+		return;
+	faq_learn_set_cache(buf);
+}
+
 int main(int argc, char **argv)
 {
 	struct opts o = {NULL, NULL};
@@ -838,6 +909,7 @@ int main(int argc, char **argv)
 	}
 	if (i >= argc)
 		return usage_error("%s", "no command given");
+	user_cache();
 	if (strcmp(argv[i], "ask") == 0)
 		return cmd_ask(&o, argc - i - 1, argv + i + 1);
 	if (strcmp(argv[i], "check") == 0)

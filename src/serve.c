@@ -18,6 +18,7 @@
 #include "bot.h"
 #include "check.h"
 #include "cmd.h"
+#include "faq_learn.h"
 #include "helpline.h"
 #include "log.h"
 #include "policy.h"
@@ -457,7 +458,7 @@ enum err serve_reload(struct serve *s, const char *why, char **report)
 
 	*report = NULL;
 	co.max_age_days = s->c.max_age_days;
-	e = faq_load(s->faq_dir, &nf, &d);
+	e = faq_learn_load(s->faq_dir, &nf, &d);
 	if (e == ERR_OK)
 		e = check_faq(nf, &co, &d);
 	if (e == ERR_OK && (d.errors || !rooms_ok(s, nf, &d)))

@@ -100,11 +100,12 @@ static const char *skip_run(const char *p, int max, int (*ok)(char))
 	return p;
 }
 
-/* is_space_ctl: the C0 controls that separate (tab, LF, VT, FF, CR and the
- * file, group, record and unit separators). Each becomes a space. */
+/* is_space_ctl: the C0 controls that separate: tab, LF, VT, FF, CR. Each
+ * becomes a space. (0x1C-0x1F, separators to Python, are IRC's italics,
+ * strikethrough and underline: dropped like the other formatting.) */
 static int is_space_ctl(unsigned char c)
 {
-	return (c >= 0x09 && c <= 0x0d) || (c >= 0x1c && c <= 0x1f);
+	return c >= 0x09 && c <= 0x0d;
 }
 
 /* strip_controls removes IRC formatting (with the colour arguments) and
@@ -168,8 +169,7 @@ static int is_space_cp(utf8proc_int32_t cp)
 
 	/* Unicode's White_Space: the ASCII ones, NEL (a control character to
 	 * utf8proc's categories) and the Z categories */
-	if (cp == ' ' || (cp >= 0x09 && cp <= 0x0d) || (cp >= 0x1c && cp <= 0x1f) ||
-	    cp == 0x85)
+	if (cp == ' ' || (cp >= 0x09 && cp <= 0x0d) || cp == 0x85)
 		return 1;
 	cat = utf8proc_category(cp);
 	return cat == UTF8PROC_CATEGORY_ZS || cat == UTF8PROC_CATEGORY_ZL ||

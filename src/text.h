@@ -27,9 +27,9 @@
 /* text_normalise turns raw message text (any bytes) into the form patterns
  * are written against:
  *   - NUL bytes and every Unicode white space character (tab, VT, FF, CR,
- *     LF, NEL, the information separators, no-break and ideographic
- *     spaces, line and paragraph separators...) become a space: nothing
- *     that separates words is allowed to join them;
+ *     LF, NEL, no-break and ideographic spaces, line and paragraph
+ *     separators...) become a space: nothing that separates words is
+ *     allowed to join them;
  *   - invalid UTF-8 bytes become U+FFFD;
  *   - the quoted fallback of a Matrix rich reply (leading "> " lines and the
  *     blank line after them) is dropped;

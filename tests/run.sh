@@ -12,6 +12,12 @@ cd "$(dirname "$0")/.."
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:halt_on_error=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 FUZZ_SECONDS="${FUZZ_SECONDS:-10}"
+# The learned stage's cache (faq_learn.h) for every faqbot the suite runs
+# without a state folder: in a folder of the run's own, not the user's
+# ~/.cache, and trained once for the shipped FAQ.
+FAQBOT_CACHE=$(mktemp -d /tmp/faqbot-cache.XXXXXX)
+export FAQBOT_CACHE
+trap 'rm -rf "$FAQBOT_CACHE"' EXIT
 passed=0 failed=0 skipped=0
 failures=()
 

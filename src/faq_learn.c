@@ -1,0 +1,736 @@
+/* faq_learn.c -- the learned stage of a FAQ (faq_learn.h). */
+#include "faq_learn.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+/* Changes whenever features, solver or thresholds change meaning: a cached
+ * stage of another version is never loaded. */
+#define FAQ_LEARN_VERSION "faq-learn-2"
+#define FAQ_LEARN_META_MAGIC 0x66716c6d31ULL
+
+static const char *faq_learn_cache;
+
+void faq_learn_set_cache(const char *dir) { faq_learn_cache = dir; }
+
+const char *faq_learn_kind_name(enum faq_learn_kind k)
+{
+	static const char *const names[FAQ_KINDS] = {"crisis", "advice", "faq", "none"};
+
+	return k < FAQ_KINDS ? names[k] : "?";
+}
+
+/* One labelled message of learn/. */
+struct sample {
+	char *text, *label, *file;
+	unsigned line;
+};
+
+struct samples {
+	struct sample *v;
+	size_t n;
+};
+
+static void samples_release(struct samples *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->n; i++) {
+		free(s->v[i].text);
+		free(s->v[i].label);
+		free(s->v[i].file);
+	}
+	free(s->v);
+	s->v = NULL;
+	s->n = 0;
+}
+
+static int has_tsv_ext(const char *name)
+{
+	size_t n = strlen(name);
+
+	return name[0] != '.' && n > 4 && !strcmp(name + n - 4, ".tsv");
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* read_file appends the messages of one learn/ file to s. */
+static enum err read_file(const char *path, struct samples *s, struct faq_diags *d)
+{
+	FILE *f = fopen(path, "r");
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t got;
+	unsigned ln = 0;
+	enum err e = ERR_OK;
+
+	if (!f) {
+		faq_diag_add(d, path, 0, 0, 0, "cannot read: %s", strerror(errno));
+		return ERR_IO;
+	}
+	while ((got = getline(&line, &cap, f)) >= 0) {
+		char *tab;
+		struct sample *nv;
+
+		ln++;
+		while (got > 0 && (line[got - 1] == '\n' || line[got - 1] == '\r'))
+			line[--got] = '\0';
+		if (got == 0 || line[0] == '#')
+			continue;
+		if ((size_t)got > FAQ_LEARN_MAX_LINE) {
+			faq_diag_add(d, path, ln, 1, 0, "line too long (%zd bytes, the limit is %d)",
+				     got, FAQ_LEARN_MAX_LINE);
+			continue;
+		}
+		if (memchr(line, '\0', (size_t)got)) {
+			faq_diag_add(d, path, ln, 1, 0, "the line holds a NUL byte");
+			continue;
+		}
+		tab = strrchr(line, '\t');
+		if (!tab || tab == line || !tab[1]) {
+			faq_diag_add(d, path, ln, 1, 0,
+				     "write the message, a tab, then its label (crisis, advice, none "
+				     "or faq:ID)");
+			continue;
+		}
+		if (s->n >= FAQ_LEARN_MAX_LINES) {
+			faq_diag_add(d, path, ln, 1, 0, "more than %d messages in learn/; the rest "
+							"is not read", FAQ_LEARN_MAX_LINES);
+			break;
+		}
+		nv = realloc(s->v, (s->n + 1) * sizeof(*nv));
+		if (!nv) {
+			e = ERR_NOMEM;
+			break;
+		}
+		s->v = nv;
+		*tab = '\0';
+		nv[s->n].text = strdup(line);
+		nv[s->n].label = strdup(tab + 1);
+		nv[s->n].file = strdup(path);
+		nv[s->n].line = ln;
+		s->n++;
+		if (!nv[s->n - 1].text || !nv[s->n - 1].label || !nv[s->n - 1].file) {
+			e = ERR_NOMEM;
+			break;
+		}
+	}
+	free(line);
+	fclose(f);
+	return e;
+}
+
+/* read_dir reads every *.tsv of dir/learn, in name order. A missing
+ * folder is no error: a FAQ may learn from its examples alone. */
+static enum err read_dir(const char *dir, struct samples *s, struct faq_diags *d)
+{
+	char path[4096];
+	char **names = NULL;
+	size_t n = 0, i;
+	struct dirent *de;
+	enum err e = ERR_OK;
+	DIR *dh;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, FAQ_LEARN_DIR);
+	dh = opendir(path);
+	if (!dh)
+		return ERR_OK;
+	while ((de = readdir(dh)) != NULL) {
+		char **nn;
+
+		if (!has_tsv_ext(de->d_name) || n >= FAQ_MAX_FILES)
+			continue;
+		nn = realloc(names, (n + 1) * sizeof(*nn));
+		if (!nn) {
+			e = ERR_NOMEM;
+			break;
+		}
+		names = nn;
+		names[n] = malloc(strlen(path) + strlen(de->d_name) + 2);
+		if (!names[n]) {
+			e = ERR_NOMEM;
+			break;
+		}
+		sprintf(names[n], "%s/%s", path, de->d_name); /* sized above */
+		n++;
+	}
+	closedir(dh);
+	if (e == ERR_OK && n > 0)
+		qsort(names, n, sizeof(*names), cmp_str);
+	for (i = 0; i < n; i++) {
+		if (e == ERR_OK) {
+			enum err x = read_file(names[i], s, d);
+
+			if (x == ERR_NOMEM)
+				e = x;
+		}
+		free(names[i]);
+	}
+	free(names);
+	return e;
+}
+
+/* family_entry: the entry of class cls whose id is the label with '-' for
+ * ':' ("crisis:self" -> crisis-self), or the only one whose id starts so;
+ * NULL when there is none or more than one. */
+static const struct faq_entry *family_entry(const struct faq *faq, const char *label, size_t n,
+					    enum faq_class cls)
+{
+	char id[128];
+	const struct faq_entry *found = NULL;
+	size_t i, len;
+
+	if ((size_t)snprintf(id, sizeof(id), "%.*s-%s", (int)n, label, label + n + 1) >= sizeof(id))
+		return NULL;
+	len = strlen(id);
+	for (i = 0; i < faq->nentries; i++) {
+		const struct faq_entry *e = &faq->entries[i];
+
+		if (e->cls != cls || !e->id || strncmp(e->id, id, len))
+			continue;
+		if (!e->id[len])
+			return e;
+		if (e->id[len] == '-')
+			found = found ? (const struct faq_entry *)-1 : e;
+	}
+	return found == (const struct faq_entry *)-1 ? NULL : found;
+}
+
+/* kind_of maps a label to its kind (and entry, where the label names one),
+ * or -1. */
+static int kind_of(const struct faq *faq, const char *label, const struct faq_entry **entry)
+{
+	static const struct {
+		const char *name;
+		enum faq_learn_kind kind;
+	} plain[] = {{"crisis", FAQ_KIND_CRISIS}, {"advice", FAQ_KIND_ADVICE}, {"none", FAQ_KIND_NONE}};
+	size_t i;
+
+	*entry = NULL;
+	for (i = 0; i < 3; i++) {
+		size_t n = strlen(plain[i].name);
+
+		if (!strncmp(label, plain[i].name, n) && (label[n] == '\0' || label[n] == ':')) {
+			/* crisis:self-harm is crisis-self-harm's; advice:choosing
+			 * the one advice entry whose id starts advice-choosing */
+			if (label[n] == ':' && plain[i].kind != FAQ_KIND_NONE)
+				*entry = family_entry(faq, label, n,
+						      plain[i].kind == FAQ_KIND_CRISIS ? FAQ_CLASS_CRISIS
+										: FAQ_CLASS_ADVICE);
+			return (int)plain[i].kind;
+		}
+	}
+	if (!strncmp(label, "faq:", 4)) {
+		const struct faq_entry *e = faq_find(faq, label + 4);
+
+		if (e && e->cls == FAQ_CLASS_FAQ) {
+			*entry = e;
+			return FAQ_KIND_FAQ;
+		}
+	}
+	return -1;
+}
+
+/* What the models learn from. */
+struct sets {
+	const char **texts;
+	int *kind, *entry; /* entry: index in st->entries, or -1 */
+	size_t n;
+};
+
+static int entry_index(const struct faq_stage *st, const struct faq_entry *e)
+{
+	size_t i;
+
+	for (i = 0; i < st->nentries; i++)
+		if (st->entries[i] == e)
+			return (int)i;
+	return -1;
+}
+
+static enum err sets_add(struct sets *s, size_t cap, const char *text, int kind, int entry)
+{
+	if (s->n >= cap)
+		return ERR_LIMIT;
+	s->texts[s->n] = text;
+	s->kind[s->n] = kind;
+	s->entry[s->n] = entry;
+	s->n++;
+	return ERR_OK;
+}
+
+static enum err build_sets(const struct faq *faq, struct faq_stage *st, const struct samples *ls,
+			   struct faq_diags *d, struct sets *s)
+{
+	size_t i, j, cap = ls->n;
+
+	for (i = 0; i < faq->nentries; i++)
+		cap += faq->entries[i].nexamples;
+	memset(s, 0, sizeof(*s));
+	s->texts = calloc(cap + 1, sizeof(*s->texts));
+	s->kind = calloc(cap + 1, sizeof(int));
+	s->entry = calloc(cap + 1, sizeof(int));
+	st->entries = calloc(faq->nentries + 1, sizeof(*st->entries));
+	if (!s->texts || !s->kind || !s->entry || !st->entries)
+		return ERR_NOMEM;
+	for (i = 0; i < faq->nentries; i++)
+		if (faq->entries[i].cls == FAQ_CLASS_FAQ || faq->entries[i].cls == FAQ_CLASS_ADVICE)
+			st->entries[st->nentries++] = &faq->entries[i];
+	for (i = 0; i < faq->nentries; i++) {
+		const struct faq_entry *e = &faq->entries[i];
+		int kind = e->cls == FAQ_CLASS_CRISIS   ? FAQ_KIND_CRISIS
+			   : e->cls == FAQ_CLASS_ADVICE ? FAQ_KIND_ADVICE
+			   : e->cls == FAQ_CLASS_FAQ    ? FAQ_KIND_FAQ
+							: -1;
+
+		if (kind < 0)
+			continue;
+		for (j = 0; j < e->nexamples; j++)
+			sets_add(s, cap, e->examples[j].text, kind, entry_index(st, e));
+	}
+	for (i = 0; i < ls->n; i++) {
+		const struct faq_entry *e;
+		int kind = kind_of(faq, ls->v[i].label, &e);
+
+		if (kind < 0) {
+			faq_diag_add(d, ls->v[i].file, ls->v[i].line, 1, 0,
+				     "unknown label '%s': write crisis, advice, none or faq:ID "
+				     "with the id of an entry (a family may follow, as in "
+				     "crisis:self-harm)",
+				     ls->v[i].label);
+			continue;
+		}
+		sets_add(s, cap, ls->v[i].text, kind, e ? entry_index(st, e) : -1);
+	}
+	return ERR_OK;
+}
+
+static void sets_release(struct sets *s)
+{
+	free(s->texts);
+	free(s->kind);
+	free(s->entry);
+}
+
+static uint64_t key_of(const struct sets *s)
+{
+	uint64_t h = learn_hash(LEARN_HASH_INIT, FAQ_LEARN_VERSION, sizeof(FAQ_LEARN_VERSION));
+	size_t i;
+
+	for (i = 0; i < s->n; i++) {
+		int lab[2] = {s->kind[i], s->entry[i]};
+
+		h = learn_hash(h, s->texts[i], strlen(s->texts[i]) + 1);
+		h = learn_hash(h, lab, sizeof(lab));
+	}
+	return h;
+}
+
+static int cmp_float_desc(const void *a, const void *b)
+{
+	float x = *(const float *)a, y = *(const float *)b;
+
+	return (x < y) - (x > y);
+}
+
+/* choose: thresholds and figures from the cross-validated probabilities
+ * (pk: n x FAQ_KINDS; pe: per faq message, the entry model's best guess in
+ * guess[i], -1 where not scored). */
+static void choose(struct faq_stage *st, const struct sets *s, const float *pk, const int *guess)
+{
+	struct faq_learn_figures *f = &st->cv;
+	float *neg = malloc((s->n + 1) * sizeof(float)), t;
+	size_t i, nneg = 0, allowed;
+
+	memset(f, 0, sizeof(*f));
+	f->n = s->n;
+	for (i = 0; i < s->n; i++) {
+		f->ncrisis += s->kind[i] == FAQ_KIND_CRISIS;
+		f->nadvice += s->kind[i] == FAQ_KIND_ADVICE;
+		f->nfaq += s->kind[i] == FAQ_KIND_FAQ;
+		f->nnone += s->kind[i] == FAQ_KIND_NONE;
+	}
+	st->t_crisis = 1.01f; /* never, unless set below */
+	if (neg) {
+		for (i = 0; i < s->n; i++)
+			if (s->kind[i] != FAQ_KIND_CRISIS)
+				neg[nneg++] = pk[i * FAQ_KINDS + FAQ_KIND_CRISIS];
+		qsort(neg, nneg, sizeof(float), cmp_float_desc);
+		allowed = (size_t)(FAQ_LEARN_FALSE_ALARM * (double)nneg);
+		t = allowed < nneg ? neg[allowed] + 1e-6f : 0;
+		st->t_crisis = t > FAQ_LEARN_CRISIS_MIN ? t : FAQ_LEARN_CRISIS_MIN;
+		free(neg);
+	}
+	{
+		size_t hit = 0, fa = 0;
+
+		for (i = 0; i < s->n; i++) {
+			int up = pk[i * FAQ_KINDS + FAQ_KIND_CRISIS] >= st->t_crisis;
+
+			if (s->kind[i] == FAQ_KIND_CRISIS)
+				hit += up;
+			else
+				fa += up;
+		}
+		f->crisis_recall = f->ncrisis ? (double)hit / (double)f->ncrisis : 0;
+		f->crisis_false_alarm = s->n > f->ncrisis ? (double)fa / (double)(s->n - f->ncrisis) : 0;
+	}
+	/* routing: the lowest threshold (in steps of 0.05) that keeps the
+	 * routed messages FAQ_LEARN_PRECISION right */
+	for (int kind = FAQ_KIND_ADVICE; kind <= FAQ_KIND_FAQ; kind++) {
+		float *slot = kind == FAQ_KIND_ADVICE ? &st->t_advice : &st->t_faq;
+		double *rec = kind == FAQ_KIND_ADVICE ? &f->advice_recall : &f->faq_recall;
+		double *prec = kind == FAQ_KIND_ADVICE ? &f->advice_precision : &f->faq_precision;
+		size_t total = kind == FAQ_KIND_ADVICE ? f->nadvice : f->nfaq;
+
+		*slot = 1.01f;
+		*rec = *prec = 0;
+		for (t = 0.30f; t < 1.0f; t += 0.05f) {
+			size_t routed = 0, right = 0;
+
+			for (i = 0; i < s->n; i++) {
+				const float *p = pk + i * FAQ_KINDS;
+				int best = FAQ_KIND_ADVICE, k;
+
+				if (p[FAQ_KIND_CRISIS] >= st->t_crisis)
+					continue;
+				for (k = FAQ_KIND_ADVICE; k <= FAQ_KIND_NONE; k++)
+					if (p[k] > p[best])
+						best = k;
+				if (best != kind || p[kind] < t)
+					continue;
+				routed++;
+				right += s->kind[i] == kind &&
+					 (kind != FAQ_KIND_FAQ || guess[i] == s->entry[i]);
+			}
+			if (routed && (double)right / (double)routed >= FAQ_LEARN_PRECISION) {
+				*slot = t;
+				*rec = total ? (double)right / (double)total : 0;
+				*prec = (double)right / (double)routed;
+				break;
+			}
+		}
+	}
+}
+
+/* train_stage trains both models and, by cross-validation, the thresholds. */
+static enum err train_stage(struct faq_stage *st, const struct sets *s, char *err, size_t errlen)
+{
+	struct learn_set ks = {s->texts, s->kind, s->n, FAQ_KINDS, 1}, es;
+	const char **etexts = NULL;
+	int *elabels = NULL, *guess = NULL;
+	float *pk = NULL, *pe = NULL;
+	size_t i, ne = 0, *eidx = NULL;
+	enum err e = ERR_NOMEM;
+
+	pk = malloc(s->n * FAQ_KINDS * sizeof(float));
+	guess = malloc((s->n + 1) * sizeof(int));
+	etexts = malloc((s->n + 1) * sizeof(*etexts));
+	elabels = malloc((s->n + 1) * sizeof(int));
+	eidx = malloc((s->n + 1) * sizeof(size_t));
+	if (!pk || !guess || !etexts || !elabels || !eidx)
+		goto out;
+	for (i = 0; i < s->n; i++) {
+		guess[i] = -1;
+		if (s->entry[i] >= 0) {
+			etexts[ne] = s->texts[i];
+			elabels[ne] = s->entry[i];
+			eidx[ne++] = i;
+		}
+	}
+	es.texts = etexts;
+	es.labels = elabels;
+	es.n = ne;
+	es.nlabels = (int)st->nentries;
+	es.pieces = 0;
+	e = learn_train(&ks, FAQ_LEARN_KIND_DIM, FAQ_LEARN_C, &st->kind, err, errlen);
+	if (e != ERR_OK)
+		goto out;
+	e = learn_cv(&ks, FAQ_LEARN_KIND_DIM, FAQ_LEARN_C, FAQ_LEARN_FOLDS, pk, err, errlen);
+	if (e != ERR_OK)
+		goto out;
+	if (ne > 0 && st->nentries > 1) {
+		e = learn_train(&es, FAQ_LEARN_ENTRY_DIM, FAQ_LEARN_C, &st->entry, err, errlen);
+		if (e != ERR_OK)
+			goto out;
+		pe = malloc(ne * st->nentries * sizeof(float));
+		e = ERR_NOMEM;
+		if (!pe)
+			goto out;
+		e = learn_cv(&es, FAQ_LEARN_ENTRY_DIM, FAQ_LEARN_C, FAQ_LEARN_ENTRY_FOLDS, pe, err, errlen);
+		if (e != ERR_OK)
+			goto out;
+		for (i = 0; i < ne; i++) {
+			/* as classify does: the best entry of the message's kind */
+			guess[eidx[i]] = faq_stage_best_entry(st, pe + i * st->nentries,
+							      st->entries[elabels[i]]->cls);
+		}
+	}
+	choose(st, s, pk, guess);
+	e = ERR_OK;
+out:
+	free(pk);
+	free(pe);
+	free(guess);
+	free(etexts);
+	free(elabels);
+	free(eidx);
+	return e;
+}
+
+/* The thresholds and figures beside the cached models. */
+struct meta {
+	uint64_t magic, key;
+	float t_crisis, t_advice, t_faq;
+	struct faq_learn_figures cv;
+	int has_entry;
+};
+
+static void cache_path(char *buf, size_t len, uint64_t key, const char *what)
+{
+	snprintf(buf, len, "%s/stage-%016llx.%s", faq_learn_cache, (unsigned long long)key, what);
+}
+
+static int load_cached(struct faq_stage *st, uint64_t key)
+{
+	char path[4096];
+	struct meta m;
+	FILE *f;
+	int ok;
+
+	if (!faq_learn_cache)
+		return 0;
+	cache_path(path, sizeof(path), key, "meta");
+	f = fopen(path, "rb");
+	if (!f)
+		return 0;
+	ok = fread(&m, sizeof(m), 1, f) == 1 && m.magic == FAQ_LEARN_META_MAGIC && m.key == key;
+	fclose(f);
+	if (!ok)
+		return 0;
+	cache_path(path, sizeof(path), key, "kind");
+	if (learn_load(path, key, &st->kind) != ERR_OK)
+		return 0;
+	if (m.has_entry) {
+		cache_path(path, sizeof(path), key, "entry");
+		if (learn_load(path, key, &st->entry) != ERR_OK) {
+			learn_free(st->kind);
+			st->kind = NULL;
+			return 0;
+		}
+	}
+	st->t_crisis = m.t_crisis;
+	st->t_advice = m.t_advice;
+	st->t_faq = m.t_faq;
+	st->cv = m.cv;
+	st->from_cache = 1;
+	return 1;
+}
+
+/* make_dirs: dir and the folders above it, 0700 where made. */
+static int make_dirs(const char *dir)
+{
+	char buf[4096];
+	size_t i, n = strlen(dir);
+
+	if (n == 0 || n >= sizeof(buf))
+		return -1;
+	memcpy(buf, dir, n + 1);
+	for (i = 1; i <= n; i++) {
+		if (buf[i] != '/' && buf[i] != '\0')
+			continue;
+		buf[i] = '\0';
+		if (mkdir(buf, 0700) != 0 && errno != EEXIST)
+			return -1;
+		buf[i] = i < n ? '/' : '\0';
+	}
+	return 0;
+}
+
+/* prune removes the stages of other keys: a FAQ edit makes the old one
+ * useless, and an edited FAQ would otherwise leave one a save. */
+static void prune(uint64_t key)
+{
+	char keep[64], path[4096];
+	struct dirent *de;
+	DIR *dh = opendir(faq_learn_cache);
+
+	if (!dh)
+		return;
+	snprintf(keep, sizeof(keep), "stage-%016llx.", (unsigned long long)key);
+	while ((de = readdir(dh)) != NULL) {
+		if (strncmp(de->d_name, "stage-", 6) || !strncmp(de->d_name, keep, strlen(keep)))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", faq_learn_cache, de->d_name);
+		remove(path);
+	}
+	closedir(dh);
+}
+
+static void save_cached(const struct faq_stage *st, uint64_t key)
+{
+	char path[4096], tmp[4200];
+	struct meta m;
+	FILE *f;
+
+	if (!faq_learn_cache || make_dirs(faq_learn_cache) != 0)
+		return;
+	prune(key);
+	cache_path(path, sizeof(path), key, "kind");
+	if (learn_save(st->kind, path, key) != ERR_OK)
+		return;
+	if (st->entry) {
+		cache_path(path, sizeof(path), key, "entry");
+		if (learn_save(st->entry, path, key) != ERR_OK)
+			return;
+	}
+	memset(&m, 0, sizeof(m));
+	m.magic = FAQ_LEARN_META_MAGIC;
+	m.key = key;
+	m.t_crisis = st->t_crisis;
+	m.t_advice = st->t_advice;
+	m.t_faq = st->t_faq;
+	m.cv = st->cv;
+	m.has_entry = st->entry != NULL;
+	/* the meta file last, renamed into place: its presence says the
+	 * models beside it are whole */
+	cache_path(path, sizeof(path), key, "meta");
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	f = fopen(tmp, "wb");
+	if (!f)
+		return;
+	if (fwrite(&m, sizeof(m), 1, f) != 1 || fclose(f) != 0) {
+		remove(tmp);
+		return;
+	}
+	if (rename(tmp, path) != 0)
+		remove(tmp);
+}
+
+int faq_stage_best_entry(const struct faq_stage *st, const float *probs, enum faq_class cls)
+{
+	size_t k;
+	int best = -1;
+
+	for (k = 0; k < st->nentries; k++)
+		if (st->entries[k]->cls == cls && (best < 0 || probs[k] > probs[best]))
+			best = (int)k;
+	return best;
+}
+
+static void stage_free(void *p)
+{
+	struct faq_stage *st = p;
+
+	if (!st)
+		return;
+	learn_free(st->kind);
+	learn_free(st->entry);
+	free(st->entries);
+	free(st);
+}
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
+
+enum err faq_learn_load(const char *dir, struct faq **out, struct faq_diags *d)
+{
+	struct samples ls = {0};
+	struct faq_stage *st = NULL;
+	struct sets s = {0};
+	size_t errors_before = d->errors;
+	char err[256] = "";
+	struct faq *faq = NULL;
+	enum err e;
+	uint64_t key;
+
+	*out = NULL;
+	e = faq_load(dir, &faq, d);
+	if (e != ERR_OK)
+		return e;
+	e = read_dir(dir, &ls, d);
+	if (e != ERR_OK)
+		goto out;
+	st = calloc(1, sizeof(*st));
+	e = ERR_NOMEM;
+	if (!st || build_sets(faq, st, &ls, d, &s) != ERR_OK)
+		goto out;
+	if (d->errors > errors_before) {
+		e = ERR_INVALID;
+		goto out;
+	}
+	{
+		size_t n[FAQ_KINDS] = {0}, i;
+		int k;
+
+		for (i = 0; i < s.n; i++)
+			n[s.kind[i]]++;
+		for (k = 0; k < FAQ_KINDS; k++)
+			if (n[k] < FAQ_LEARN_MIN_KIND) {
+				faq_diag_add(d, dir, 0, 0, 1,
+					     "the learned stage is off: %zu %s message(s) to learn "
+					     "from, and it needs %d of each kind (add examples, or "
+					     "lines to %s/)",
+					     n[k], faq_learn_kind_name((enum faq_learn_kind)k),
+					     FAQ_LEARN_MIN_KIND, FAQ_LEARN_DIR);
+				*out = faq;
+				faq = NULL;
+				e = ERR_OK;
+				goto out;
+			}
+	}
+	key = key_of(&s);
+	if (!load_cached(st, key)) {
+		double t0 = now_ms();
+
+		e = train_stage(st, &s, err, sizeof(err));
+		if (e == ERR_NOMEM)
+			goto out;
+		if (e != ERR_OK) {
+			/* the patterns serve alone; say why once */
+			faq_diag_add(d, dir, 0, 0, 1, "the learned stage is off: %s", err);
+			stage_free(st);
+			st = NULL;
+		} else {
+			st->train_ms = now_ms() - t0;
+			save_cached(st, key);
+		}
+	}
+	if (st) {
+		size_t i;
+
+		for (i = 0; i < faq->nentries; i++) {
+			const struct faq_entry *en = &faq->entries[i];
+			const struct faq_entry **g = &st->general[en->cls];
+
+			if (!*g || en->nexamples > (*g)->nexamples)
+				*g = en;
+		}
+		faq->stage = st;
+		faq->stage_free = stage_free;
+		st = NULL;
+	}
+	*out = faq;
+	faq = NULL;
+	e = ERR_OK;
+out:
+	stage_free(st);
+	sets_release(&s);
+	samples_release(&ls);
+	faq_free(faq);
+	return e;
+}

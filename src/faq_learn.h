@@ -1,0 +1,99 @@
+/* faq_learn.h -- the learned second stage of a loaded FAQ: what it learns
+ * from, how it is trained and checked, and the figures a moderator sees.
+ *
+ * It learns from every entry's examples (crisis, advice, or the entry's
+ * id) and from the labelled messages in the FAQ folder's learn/ folder:
+ * one message a line, a tab, then its label: crisis, advice, none or
+ * faq:ID, optionally with a family after a colon for people to read
+ * (crisis:self-harm, none:title). A label with a family names an entry
+ * where one fits it: crisis:self-harm is crisis-self-harm's,
+ * advice:choosing the one advice entry whose id starts with
+ * advice-choosing. Two models come out of it:
+ *   - `kind`: crisis, advice, faq or none, for every message;
+ *   - `entry`: which entry, among those of the kind the message was given
+ *     (the advice or FAQ entry whose answer fits it best). A crisis the
+ *     model raises gets the crisis entry with the most examples, the most
+ *     general crisis reply: training a model to choose among crisis
+ *     replies cost seconds at every load for a choice between warm
+ *     replies that all carry the lines.
+ * Thresholds come from 5-fold cross-validation over the same messages: the
+ * crisis threshold is the lowest at which at most FAQ_LEARN_FALSE_ALARM of
+ * the messages that are not a crisis would have been called one; advice
+ * and faq thresholds keep the routed messages at least FAQ_LEARN_PRECISION
+ * right. The figures at those thresholds are kept for `faqbot check`.
+ *
+ * A model is costly to train and cheap to keep, so a trained stage is
+ * saved in the cache folder (faq_learn_set_cache) under a key made of
+ * everything it was trained on, and loaded from there while that is
+ * unchanged. A stage that cannot be trained leaves the patterns serving
+ * alone, with a warning. */
+#ifndef FAQBOT_FAQ_LEARN_H
+#define FAQBOT_FAQ_LEARN_H
+
+#include <stddef.h>
+
+#include "err.h"
+#include "faq.h"
+#include "learn.h"
+
+#define FAQ_LEARN_DIR         "learn"  /* the labelled messages, in the FAQ folder */
+#define FAQ_LEARN_MAX_LINES   20000    /* messages read from it */
+#define FAQ_LEARN_MAX_LINE    2048     /* bytes of one line */
+#define FAQ_LEARN_KIND_DIM    (1u << 15)
+#define FAQ_LEARN_ENTRY_DIM   (1u << 13)
+#define FAQ_LEARN_C           16.0     /* liblinear's cost */
+#define FAQ_LEARN_FOLDS       5
+#define FAQ_LEARN_ENTRY_FOLDS 3        /* the entry model: 42 labels cost more */
+#define FAQ_LEARN_FALSE_ALARM 0.01     /* of non-crisis messages, at most */
+#define FAQ_LEARN_PRECISION   0.90     /* of routed messages, at least */
+#define FAQ_LEARN_CRISIS_MIN  0.30     /* the crisis threshold is never lower */
+#define FAQ_LEARN_MIN_KIND    30       /* messages of each kind, at least: fewer
+                                        * and a model learns noise */
+
+/* The kind model's labels. */
+enum faq_learn_kind { FAQ_KIND_CRISIS, FAQ_KIND_ADVICE, FAQ_KIND_FAQ, FAQ_KIND_NONE,
+		      FAQ_KINDS };
+
+/* Cross-validated figures at the chosen thresholds. */
+struct faq_learn_figures {
+	size_t n, ncrisis, nadvice, nfaq, nnone; /* messages of each kind */
+	double crisis_recall, crisis_false_alarm;
+	double advice_recall, advice_precision;
+	double faq_recall, faq_precision; /* routed to the right entry */
+};
+
+struct faq_stage {
+	struct learn_model *kind, *entry;
+	float t_crisis, t_advice, t_faq;
+	const struct faq_entry **entries; /* the entry model's labels: every
+	                                   * advice and faq entry */
+	/* For a class the entry model does not choose in (crisis), or when it
+	 * has no entry: the entry of that class with the most examples, the
+	 * most general answer. Set at every load (examples may be dropped
+	 * after it, faq_drop_examples). */
+	const struct faq_entry *general[FAQ_CLASS_QUESTION + 1];
+	size_t nentries;
+	struct faq_learn_figures cv;
+	int from_cache;
+	double train_ms; /* 0 when loaded from the cache */
+};
+
+/* faq_learn_set_cache names the folder trained stages are kept in (made
+ * 0700 when missing), or NULL: none, train at every load. Borrowed. */
+void faq_learn_set_cache(const char *dir);
+
+/* faq_learn_load is faq_load with the learned stage: it reads dir, then its
+ * learn/ folder (an error there is an error of the FAQ, at its file and
+ * line), then trains or loads the stage into faq->stage. A stage that
+ * cannot be had is a warning, never an error. */
+enum err faq_learn_load(const char *dir, struct faq **out, struct faq_diags *d);
+
+/* faq_stage_best_entry: among st's entries of class cls, the index of the
+ * one probs (the entry model's, st->nentries values) ranks highest, or -1
+ * when there is none of that class. */
+int faq_stage_best_entry(const struct faq_stage *st, const float *probs, enum faq_class cls);
+
+/* faq_learn_kind_name: "crisis", "advice", "faq", "none". */
+const char *faq_learn_kind_name(enum faq_learn_kind k);
+
+#endif

@@ -1,0 +1,637 @@
+/* learn.c -- hashed n-gram features and liblinear's logistic regression
+ * (learn.h).
+ *
+ * liblinear trains in doubles and keeps one weight a feature a class; once
+ * trained, the weights are copied into floats laid out label by label and
+ * liblinear's model is freed, so a running bot holds dim * nlabels floats
+ * and nothing else. Prediction is computed here from those floats with
+ * liblinear's own formulas (one-vs-rest logistic, normalised).
+ *
+ * liblinear itself is loaded with dlopen() when a model is to be trained,
+ * not linked: it brings the C++ runtime and BLAS, ~1.5 MB of resident
+ * memory in every run, while a bot that finds its trained stage in the
+ * cache (faq_learn.h) only predicts. */
+#include "learn.h"
+
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <linear.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "text.h"
+#include "views.h"
+
+/* Bytes of a message the model reads (after folding). */
+#define LEARN_MAX_TEXT 4096
+/* Features of one message: words, word pairs and 3 sizes of pieces. */
+#define LEARN_MAX_FEATURES (LEARN_MAX_WORDS * 16)
+#define LEARN_FILE_MAGIC "faqbot-learn-2\n"
+/* Debian's liblinear4 */
+#define LEARN_LIBLINEAR_SONAME "liblinear.so.4"
+
+/* The part of liblinear's API used here, bound by ll_load. */
+static struct {
+	void *h;
+	struct model *(*train)(const struct problem *, const struct parameter *);
+	const char *(*check_parameter)(const struct problem *, const struct parameter *);
+	void (*free_and_destroy_model)(struct model **);
+	void (*set_print_string_function)(void (*)(const char *));
+	int (*get_nr_class)(const struct model *);
+} ll;
+
+/* ll_load binds liblinear once; 0 when it cannot be had. */
+static int ll_load(void)
+{
+	if (ll.h)
+		return 1;
+	ll.h = dlopen(LEARN_LIBLINEAR_SONAME, RTLD_NOW | RTLD_LOCAL);
+	if (!ll.h)
+		return 0;
+	/* POSIX's way from void * to a function pointer */
+	*(void **)&ll.train = dlsym(ll.h, "train");
+	*(void **)&ll.check_parameter = dlsym(ll.h, "check_parameter");
+	*(void **)&ll.free_and_destroy_model = dlsym(ll.h, "free_and_destroy_model");
+	*(void **)&ll.set_print_string_function = dlsym(ll.h, "set_print_string_function");
+	*(void **)&ll.get_nr_class = dlsym(ll.h, "get_nr_class");
+	if (!ll.train || !ll.check_parameter || !ll.free_and_destroy_model ||
+	    !ll.set_print_string_function || !ll.get_nr_class) {
+		dlclose(ll.h);
+		ll.h = NULL;
+		return 0;
+	}
+	return 1;
+}
+
+struct learn_model {
+	unsigned dim;
+	int pieces;   /* learn_set.pieces */
+	int nlabels;
+	float *w;    /* w[label * (dim + 1) + f]; f == dim is the bias */
+	int *present; /* present[label]: the label had examples */
+};
+
+uint64_t learn_hash(uint64_t h, const void *data, size_t len)
+{
+	const unsigned char *p = data;
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		h ^= p[i];
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+int learn_nlabels(const struct learn_model *m) { return m->nlabels; }
+
+/* words_of splits the folded view of text into words of letters, digits
+ * and apostrophes (apostrophes dropped: "i'm" and "im" are one word).
+ * Returns a new buffer holding the words one after another, NUL-separated,
+ * and their count in *n. */
+static char *words_of(const char *text, size_t len, size_t *n)
+{
+	char *norm = NULL, *fold = NULL, *out;
+	size_t nlen = 0, flen = 0, i, o = 0;
+	int changed;
+
+	*n = 0;
+	if (text_normalise(text, len, &norm, &nlen) != ERR_OK)
+		return NULL;
+	if (nlen > LEARN_MAX_TEXT)
+		nlen = LEARN_MAX_TEXT;
+	if (views_fold(norm, nlen, &fold, &flen, &changed) != ERR_OK) {
+		free(norm);
+		return NULL;
+	}
+	free(norm);
+	out = malloc(flen + 2);
+	if (!out) {
+		free(fold);
+		return NULL;
+	}
+	for (i = 0; i < flen && *n < LEARN_MAX_WORDS;) {
+		unsigned char c = (unsigned char)fold[i];
+		size_t start = o;
+
+		if (!(c >= 'a' && c <= 'z') && !(c >= '0' && c <= '9') && c < 0x80) {
+			i++;
+			continue;
+		}
+		while (i < flen) {
+			c = (unsigned char)fold[i];
+			if (c == '\'') {
+				i++;
+				continue;
+			}
+			if (!(c >= 'a' && c <= 'z') && !(c >= '0' && c <= '9') && c < 0x80)
+				break;
+			out[o++] = (char)c;
+			i++;
+		}
+		if (o > start) {
+			out[o++] = '\0';
+			(*n)++;
+		}
+	}
+	out[o] = '\0';
+	free(fold);
+	return out;
+}
+
+static int cmp_node(const void *a, const void *b)
+{
+	int x = ((const struct feature_node *)a)->index, y = ((const struct feature_node *)b)->index;
+
+	return (x > y) - (x < y);
+}
+
+static void add(struct feature_node *v, size_t *nv, unsigned dim, uint64_t h)
+{
+	if (*nv < LEARN_MAX_FEATURES)
+		v[(*nv)++].index = (int)(h & (dim - 1)) + 1;
+}
+
+/* features_of fills v (room for LEARN_MAX_FEATURES + 2) with the sorted,
+ * unique, length-1 feature vector of text, the bias feature last and a
+ * terminator (index -1). Returns the count without the terminator, or -1
+ * when memory ran out. */
+static long features_of(const char *text, size_t len, unsigned dim, int pieces,
+			struct feature_node *v)
+{
+	size_t nw = 0, nv = 0, i, o;
+	char *words = words_of(text, len, &nw);
+	const char *w, *prev = NULL;
+	double norm;
+
+	if (!words)
+		return -1;
+	for (w = words, i = 0; i < nw; i++, w += strlen(w) + 1) {
+		size_t wl = strlen(w), k, g;
+		char padded[LEARN_MAX_TEXT + 3];
+
+		add(v, &nv, dim, learn_hash(learn_hash(LEARN_HASH_INIT, "w", 1), w, wl));
+		if (prev) {
+			uint64_t h = learn_hash(learn_hash(LEARN_HASH_INIT, "b", 1), prev, strlen(prev));
+
+			add(v, &nv, dim, learn_hash(learn_hash(h, " ", 1), w, wl));
+		}
+		prev = w;
+		/* pieces of " word ": what survives a typo or an ending */
+		if (!pieces || wl + 2 >= sizeof(padded))
+			continue;
+		padded[0] = ' ';
+		memcpy(padded + 1, w, wl);
+		padded[wl + 1] = ' ';
+		for (g = 3; g <= 5; g++)
+			for (k = 0; k + g <= wl + 2; k++)
+				add(v, &nv, dim,
+				    learn_hash(learn_hash(LEARN_HASH_INIT, "c", 1), padded + k, g));
+	}
+	free(words);
+	qsort(v, nv, sizeof(*v), cmp_node);
+	for (i = 0, o = 0; i < nv; i++)
+		if (o == 0 || v[o - 1].index != v[i].index)
+			v[o++].index = v[i].index;
+	nv = o;
+	norm = nv ? 1.0 / sqrt((double)nv) : 0;
+	for (i = 0; i < nv; i++)
+		v[i].value = norm;
+	v[nv].index = (int)dim + 1; /* the bias */
+	v[nv].value = 1;
+	v[nv + 1].index = -1;
+	return (long)nv + 1;
+}
+
+static void quiet(const char *s) { (void)s; }
+
+/* problem_of builds liblinear's problem over the rows of set that keep
+ * says to (keep may be NULL: all). The nodes of all rows are in one
+ * buffer, *nodes, which the caller frees with prob->x and prob->y. */
+static enum err problem_of(const struct learn_set *set, const unsigned char *keep,
+			   unsigned dim, struct problem *prob, struct feature_node **nodes)
+{
+	struct feature_node *v = malloc((LEARN_MAX_FEATURES + 2) * sizeof(*v)), *all = NULL;
+	size_t i, used = 0, cap = 0, *start = NULL;
+	int l = 0;
+
+	memset(prob, 0, sizeof(*prob));
+	*nodes = NULL;
+	start = malloc((set->n + 1) * sizeof(*start));
+	prob->y = malloc((set->n + 1) * sizeof(double));
+	prob->x = malloc((set->n + 1) * sizeof(struct feature_node *));
+	if (!v || !start || !prob->y || !prob->x)
+		goto nomem;
+	for (i = 0; i < set->n; i++) {
+		long k;
+
+		if (keep && !keep[i])
+			continue;
+		k = features_of(set->texts[i], strlen(set->texts[i]), dim, set->pieces, v);
+		if (k < 0)
+			goto nomem;
+		if (used + (size_t)k + 1 > cap) {
+			size_t ncap = cap ? cap * 2 : 4096;
+			struct feature_node *na;
+
+			while (ncap < used + (size_t)k + 1)
+				ncap *= 2;
+			na = realloc(all, ncap * sizeof(*na));
+			if (!na)
+				goto nomem;
+			all = na;
+			cap = ncap;
+		}
+		memcpy(all + used, v, ((size_t)k + 1) * sizeof(*v));
+		start[l] = used;
+		prob->y[l] = set->labels[i];
+		used += (size_t)k + 1;
+		l++;
+	}
+	for (i = 0; i < (size_t)l; i++)
+		prob->x[i] = all + start[i];
+	prob->l = l;
+	prob->n = (int)dim + 1;
+	prob->bias = 1;
+	free(v);
+	free(start);
+	*nodes = all;
+	return ERR_OK;
+nomem:
+	free(v);
+	free(start);
+	free(all);
+	free(prob->y);
+	free(prob->x);
+	memset(prob, 0, sizeof(*prob));
+	return ERR_NOMEM;
+}
+
+/* from_liblinear copies lm's weights into a model of set->nlabels labels. */
+static struct learn_model *from_liblinear(const struct model *lm, unsigned dim, int nlabels,
+					  int pieces)
+{
+	struct learn_model *m = calloc(1, sizeof(*m));
+	int c, nc = ll.get_nr_class(lm);
+	size_t f, stride = (size_t)dim + 1;
+
+	if (!m)
+		return NULL;
+	m->dim = dim;
+	m->pieces = pieces;
+	m->nlabels = nlabels;
+	m->w = calloc(stride * (size_t)nlabels, sizeof(float));
+	m->present = calloc((size_t)nlabels, sizeof(int));
+	if (!m->w || !m->present) {
+		learn_free(m);
+		return NULL;
+	}
+	for (c = 0; c < nc; c++) {
+		int label = lm->label[c];
+
+		if (label < 0 || label >= nlabels)
+			continue;
+		m->present[label] = 1;
+		for (f = 0; f < stride; f++) {
+			double x;
+
+			/* two classes: one vector, for the first label */
+			if (nc == 2)
+				x = c == 0 ? lm->w[f] : -lm->w[f];
+			else
+				x = lm->w[f * (size_t)nc + (size_t)c];
+			m->w[(size_t)label * stride + f] = (float)x;
+		}
+	}
+	return m;
+}
+
+static enum err train_problem(const struct problem *prob, unsigned dim, double C, int nlabels,
+			      int pieces, struct learn_model **out, char *err, size_t errlen)
+{
+	struct parameter param;
+	struct model *lm;
+	const char *bad;
+
+	if (!ll_load()) {
+		snprintf(err, errlen, "cannot load %s (Debian's liblinear4)", LEARN_LIBLINEAR_SONAME);
+		return ERR_IO;
+	}
+	memset(&param, 0, sizeof(param));
+	param.solver_type = L2R_LR_DUAL;
+	param.C = C;
+	param.eps = 0.1;
+	ll.set_print_string_function(quiet);
+	bad = ll.check_parameter(prob, &param);
+	if (bad) {
+		snprintf(err, errlen, "liblinear: %s", bad);
+		return ERR_INVALID;
+	}
+	lm = ll.train(prob, &param);
+	if (!lm) {
+		snprintf(err, errlen, "out of memory");
+		return ERR_NOMEM;
+	}
+	*out = from_liblinear(lm, dim, nlabels, pieces);
+	ll.free_and_destroy_model(&lm);
+	return *out ? ERR_OK : ERR_NOMEM;
+}
+
+static int distinct_labels(const struct learn_set *set, const unsigned char *keep)
+{
+	int first = -1;
+	size_t i;
+
+	for (i = 0; i < set->n; i++) {
+		if (keep && !keep[i])
+			continue;
+		if (first < 0)
+			first = set->labels[i];
+		else if (set->labels[i] != first)
+			return 2;
+	}
+	return first < 0 ? 0 : 1;
+}
+
+enum err learn_train(const struct learn_set *set, unsigned dim, double C,
+		     struct learn_model **out, char *err, size_t errlen)
+{
+	struct problem prob;
+	struct feature_node *nodes;
+	enum err e;
+
+	*out = NULL;
+	if (dim == 0 || (dim & (dim - 1))) {
+		snprintf(err, errlen, "the feature space must be a power of two");
+		return ERR_INVALID;
+	}
+	if (distinct_labels(set, NULL) < 2) {
+		snprintf(err, errlen, "nothing to learn: the examples need two labels or more");
+		return ERR_INVALID;
+	}
+	e = problem_of(set, NULL, dim, &prob, &nodes);
+	if (e != ERR_OK) {
+		snprintf(err, errlen, "out of memory");
+		return e;
+	}
+	e = train_problem(&prob, dim, C, set->nlabels, set->pieces, out, err, errlen);
+	free(prob.x);
+	free(prob.y);
+	free(nodes);
+	return e;
+}
+
+/* predict_nodes: liblinear's probability for one-vs-rest logistic models:
+ * each label's sigmoid, normalised to sum 1 (two labels: the sigmoid and
+ * its complement). */
+static int predict_nodes(const struct learn_model *m, const struct feature_node *v, float *probs)
+{
+	size_t stride = (size_t)m->dim + 1;
+	double sum = 0, p[256];
+	int c, best = 0, n = m->nlabels, npresent = 0;
+
+	for (c = 0; c < n && c < 256; c++) {
+		const float *w = m->w + (size_t)c * stride;
+		const struct feature_node *x;
+		double dec = 0;
+
+		p[c] = 0;
+		if (!m->present[c])
+			continue;
+		npresent++;
+		for (x = v; x->index != -1; x++)
+			dec += w[x->index - 1] * x->value;
+		p[c] = 1 / (1 + exp(-dec));
+	}
+	if (npresent == 2) { /* liblinear's binary model: p and 1 - p */
+		int a = -1, b = -1;
+
+		for (c = 0; c < n; c++)
+			if (m->present[c]) {
+				if (a < 0)
+					a = c;
+				else
+					b = c;
+			}
+		p[b] = 1 - p[a];
+	}
+	for (c = 0; c < n && c < 256; c++)
+		sum += p[c];
+	for (c = 0; c < n && c < 256; c++) {
+		probs[c] = sum > 0 ? (float)(p[c] / sum) : 0;
+		if (probs[c] > probs[best])
+			best = c;
+	}
+	return best;
+}
+
+int learn_predict(const struct learn_model *m, const char *text, size_t len, float *probs)
+{
+	struct feature_node *v = malloc((LEARN_MAX_FEATURES + 2) * sizeof(*v));
+	int best;
+
+	if (!v || features_of(text, len, m->dim, m->pieces, v) < 0) {
+		free(v);
+		return -1;
+	}
+	best = predict_nodes(m, v, probs);
+	free(v);
+	return best;
+}
+
+enum err learn_cv(const struct learn_set *set, unsigned dim, double C, unsigned k,
+		  float *probs, char *err, size_t errlen)
+{
+	struct problem all, sub;
+	struct feature_node *nodes = NULL;
+	unsigned char *keep = malloc(set->n ? set->n : 1);
+	enum err e = ERR_NOMEM;
+	unsigned fold;
+	size_t i;
+
+	memset(&sub, 0, sizeof(sub));
+	if (!keep)
+		goto out;
+	/* every text's features once; a fold's problem points into them */
+	e = problem_of(set, NULL, dim, &all, &nodes);
+	if (e != ERR_OK) {
+		nodes = NULL;
+		goto out;
+	}
+	e = ERR_NOMEM;
+	sub.x = malloc((set->n + 1) * sizeof(*sub.x));
+	sub.y = malloc((set->n + 1) * sizeof(*sub.y));
+	if (!sub.x || !sub.y)
+		goto out;
+	sub.n = all.n;
+	sub.bias = all.bias;
+	memset(probs, 0, set->n * (size_t)set->nlabels * sizeof(float));
+	for (fold = 0; fold < k; fold++) {
+		struct learn_model *m = NULL;
+
+		sub.l = 0;
+		for (i = 0; i < set->n; i++) {
+			keep[i] = i % k != fold;
+			if (keep[i]) {
+				sub.x[sub.l] = all.x[i];
+				sub.y[sub.l++] = all.y[i];
+			}
+		}
+		if (distinct_labels(set, keep) < 2)
+			continue;
+		e = train_problem(&sub, dim, C, set->nlabels, set->pieces, &m, err, errlen);
+		if (e != ERR_OK)
+			goto out;
+		for (i = fold; i < set->n; i += k)
+			predict_nodes(m, all.x[i], probs + i * (size_t)set->nlabels);
+		learn_free(m);
+	}
+	e = ERR_OK;
+out:
+	if (e == ERR_NOMEM)
+		snprintf(err, errlen, "out of memory");
+	if (nodes) {
+		free(all.x);
+		free(all.y);
+		free(nodes);
+	}
+	free(sub.x);
+	free(sub.y);
+	free(keep);
+	return e;
+}
+
+/* The features' names are gone once hashed; explain names the words and
+ * word pairs of the text whose weights pushed hardest towards label. */
+void learn_explain(const struct learn_model *m, const char *text, size_t len, int label,
+		   char *buf, size_t buflen)
+{
+	size_t nw = 0, i, o = 0, stride = (size_t)m->dim + 1;
+	char *words = words_of(text, len, &nw);
+	const char *w;
+	struct {
+		const char *w;
+		float x;
+	} top[5] = {{0}};
+
+	if (buflen)
+		buf[0] = '\0';
+	if (!words || label < 0 || label >= m->nlabels) {
+		free(words);
+		return;
+	}
+	for (w = words, i = 0; i < nw; i++, w += strlen(w) + 1) {
+		uint64_t h = learn_hash(learn_hash(LEARN_HASH_INIT, "w", 1), w, strlen(w));
+		float x = m->w[(size_t)label * stride + (h & (m->dim - 1))];
+		int j, k;
+
+		for (j = 0; j < 5; j++)
+			if (top[j].w && !strcmp(top[j].w, w))
+				break;
+		if (j < 5)
+			continue;
+		for (j = 0; j < 5 && top[j].w && top[j].x >= x; j++)
+			;
+		if (j == 5 || x <= 0)
+			continue;
+		for (k = 4; k > j; k--)
+			top[k] = top[k - 1];
+		top[j].w = w;
+		top[j].x = x;
+	}
+	for (i = 0; i < 5 && top[i].w && o + 1 < buflen; i++) {
+		int n = snprintf(buf + o, buflen - o, "%s%s (%.2f)", i ? ", " : "", top[i].w,
+				 (double)top[i].x);
+
+		if (n < 0 || (size_t)n >= buflen - o)
+			break;
+		o += (size_t)n;
+	}
+	free(words);
+}
+
+enum err learn_save(const struct learn_model *m, const char *path, uint64_t key)
+{
+	char tmp[4096];
+	size_t stride = (size_t)m->dim + 1, nw = stride * (size_t)m->nlabels;
+	FILE *f;
+	int ok;
+
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >= sizeof(tmp))
+		return ERR_LIMIT;
+	f = fopen(tmp, "wb");
+	if (!f)
+		return ERR_IO;
+	ok = fwrite(LEARN_FILE_MAGIC, 1, sizeof(LEARN_FILE_MAGIC) - 1, f) ==
+		     sizeof(LEARN_FILE_MAGIC) - 1 &&
+	     fwrite(&key, sizeof(key), 1, f) == 1 && fwrite(&m->dim, sizeof(m->dim), 1, f) == 1 &&
+	     fwrite(&m->pieces, sizeof(m->pieces), 1, f) == 1 &&
+	     fwrite(&m->nlabels, sizeof(m->nlabels), 1, f) == 1 &&
+	     fwrite(m->present, sizeof(int), (size_t)m->nlabels, f) == (size_t)m->nlabels &&
+	     fwrite(m->w, sizeof(float), nw, f) == nw;
+	ok = fclose(f) == 0 && ok;
+	if (!ok || rename(tmp, path) != 0) {
+		unlink(tmp);
+		return ERR_IO;
+	}
+	return ERR_OK;
+}
+
+enum err learn_load(const char *path, uint64_t key, struct learn_model **out)
+{
+	char magic[sizeof(LEARN_FILE_MAGIC)];
+	struct learn_model *m = NULL;
+	uint64_t k;
+	unsigned dim;
+	int nl, pieces;
+	size_t nw;
+	FILE *f = fopen(path, "rb");
+	enum err e = ERR_NOTFOUND;
+
+	*out = NULL;
+	if (!f)
+		return ERR_NOTFOUND;
+	if (fread(magic, 1, sizeof(magic) - 1, f) != sizeof(magic) - 1 ||
+	    memcmp(magic, LEARN_FILE_MAGIC, sizeof(magic) - 1) != 0 ||
+	    fread(&k, sizeof(k), 1, f) != 1 || k != key || fread(&dim, sizeof(dim), 1, f) != 1 ||
+	    fread(&pieces, sizeof(pieces), 1, f) != 1 || (pieces != 0 && pieces != 1) ||
+	    fread(&nl, sizeof(nl), 1, f) != 1 || dim == 0 || (dim & (dim - 1)) ||
+	    dim > (1u << 24) || nl <= 0 || nl > 256)
+		goto out;
+	nw = ((size_t)dim + 1) * (size_t)nl;
+	e = ERR_NOMEM;
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		goto out;
+	m->dim = dim;
+	m->pieces = pieces;
+	m->nlabels = nl;
+	m->present = calloc((size_t)nl, sizeof(int));
+	m->w = malloc(nw * sizeof(float));
+	if (!m->present || !m->w)
+		goto out;
+	e = ERR_NOTFOUND;
+	if (fread(m->present, sizeof(int), (size_t)nl, f) != (size_t)nl ||
+	    fread(m->w, sizeof(float), nw, f) != nw || fgetc(f) != EOF)
+		goto out;
+	*out = m;
+	m = NULL;
+	e = ERR_OK;
+out:
+	fclose(f);
+	learn_free(m);
+	return e;
+}
+
+void learn_free(struct learn_model *m)
+{
+	if (!m)
+		return;
+	free(m->w);
+	free(m->present);
+	free(m);
+}

@@ -1,0 +1,147 @@
+/* test_faq_learn.c -- the learned stage of a FAQ: labels checked at their
+ * line, off (with a warning) when there is too little to learn from, the
+ * shipped FAQ's cross-validated crisis recall held to a floor, and the
+ * cache reused while nothing changed. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "classify.h"
+#include "faq_learn.h"
+#include "text.h"
+#include "views.h"
+
+/* The floor under the shipped FAQ's cross-validated figures: an edit of
+ * examples or learn/ lines that lowers them fails here, and the moderator
+ * sees the figures in `faqbot check`. */
+#define FLOOR_CRISIS_RECALL 0.60
+#define MAX_CRISIS_FALSE_ALARM 0.02
+
+static char cache[] = "/tmp/faqbot-cache-XXXXXX";
+
+static int setup(void **state)
+{
+	(void)state;
+	if (!mkdtemp(cache))
+		return -1;
+	faq_learn_set_cache(cache);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	char cmd[128];
+
+	(void)state;
+	faq_learn_set_cache(NULL);
+	views_done();
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", cache);
+	return system(cmd);
+}
+
+static void test_shipped_stage(void **state)
+{
+	struct faq_diags d = {0};
+	struct faq *faq = NULL, *again = NULL;
+	const struct faq_stage *st;
+
+	(void)state;
+	assert_int_equal(faq_learn_load("faq", &faq, &d), ERR_OK);
+	assert_int_equal(d.errors, 0);
+	st = faq->stage;
+	assert_non_null(st);
+	assert_false(st->from_cache);
+	assert_true(st->cv.crisis_recall >= FLOOR_CRISIS_RECALL);
+	assert_true(st->cv.crisis_false_alarm <= MAX_CRISIS_FALSE_ALARM);
+	assert_true(st->t_crisis >= FAQ_LEARN_CRISIS_MIN && st->t_crisis <= 1.0f);
+	/* the same FAQ again: from the cache, the same thresholds */
+	assert_int_equal(faq_learn_load("faq", &again, &d), ERR_OK);
+	assert_true(((const struct faq_stage *)again->stage)->from_cache);
+	assert_true(((const struct faq_stage *)again->stage)->t_crisis == st->t_crisis);
+	faq_free(again);
+	/* the stage raises what no pattern caught, and says it did */
+	{
+		static const char msg[] = "everything is sorted for after i'm gone, the cat "
+					  "goes to my sister";
+		struct classify_result r;
+		char *norm;
+		size_t len;
+
+		assert_int_equal(text_normalise(msg, strlen(msg), &norm, &len), ERR_OK);
+		assert_int_equal(classify(faq, norm, len, &r), ERR_OK);
+		if (r.matched && r.cls == FAQ_CLASS_CRISIS && r.stage == CLASSIFY_BY_MODEL) {
+			assert_null(r.pattern);
+			assert_true(r.prob >= st->t_crisis);
+		}
+		/* patterns alone never see the model */
+		assert_int_equal(classify_patterns(faq, norm, len, &r), ERR_OK);
+		assert_int_not_equal(r.stage, CLASSIFY_BY_MODEL);
+		free(norm);
+	}
+	faq_free(faq);
+	faq_diags_release(&d);
+}
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static void test_labels_and_too_little(void **state)
+{
+	char dir[] = "/tmp/faqbot-fl-XXXXXX", cmd[256], path[256];
+	struct faq_diags d = {0};
+	struct faq *faq = NULL;
+	size_t i;
+	int seen = 0;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(cmd, sizeof(cmd), "cp tests/data/faq-mini/*.yml %s/ && mkdir %s/learn", dir, dir);
+	assert_int_equal(system(cmd), 0);
+	/* too little to learn from: the patterns serve alone, with a warning */
+	assert_int_equal(faq_learn_load(dir, &faq, &d), ERR_OK);
+	assert_null(faq->stage);
+	for (i = 0; i < d.n; i++)
+		seen |= d.v[i].warning && strstr(d.v[i].msg, "learned stage is off") != NULL;
+	assert_true(seen);
+	faq_free(faq);
+	faq_diags_release(&d);
+	/* a wrong label is an error at its file and line */
+	snprintf(path, sizeof(path), "%s/learn/x.tsv", dir);
+	write_file(path, "# a comment\nhello there\tnone\nwhat is it\tfaq:no-such-entry\n"
+			 "no tab on this line\n");
+	assert_int_equal(faq_learn_load(dir, &faq, &d), ERR_INVALID);
+	assert_null(faq);
+	seen = 0;
+	for (i = 0; i < d.n; i++) {
+		if (!d.v[i].warning && d.v[i].line == 3 && strstr(d.v[i].msg, "no-such-entry"))
+			seen |= 1;
+		if (!d.v[i].warning && d.v[i].line == 4 && strstr(d.v[i].msg, "a tab"))
+			seen |= 2;
+	}
+	assert_int_equal(seen, 3);
+	faq_diags_release(&d);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_shipped_stage),
+		cmocka_unit_test(test_labels_and_too_little),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
