@@ -50,7 +50,7 @@ static int hits_limit(struct match_ctx *ctx, const struct faq_pattern *p,
 	for (i = 0; i < nh; i++)
 		if (match_find(ctx, p->re, hostile[i], strlen(hostile[i]), 0, &found, &s, &n) == ERR_LIMIT)
 			return 1;
-	letters_of(p->src, unit, sizeof(unit));
+	letters_of(p->expanded ? p->expanded : p->src, unit, sizeof(unit));
 	fill(own, unit);
 	if (match_find(ctx, p->re, own, strlen(own), 0, &found, &s, &n) == ERR_LIMIT)
 		return 1;

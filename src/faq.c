@@ -33,6 +33,7 @@ struct yfile {
 	yaml_document_t doc;
 	struct faq_diags *d;
 	size_t errors; /* errors found in this file */
+	struct faq *faq; /* the store being loaded: its concepts */
 };
 
 /* --- diagnostics ---------------------------------------------------------- */
@@ -365,20 +366,34 @@ static int compile_patterns(struct yfile *yf, yaml_node_t *v, const char *key,
 		char msg[256];
 		size_t off = 0;
 		struct match_re *re = NULL;
-		enum err e = match_compile(items[i].text, &re, msg, sizeof(msg), &off);
+		char *expanded = NULL;
+		enum err e = ERR_OK;
 
+		if (yf->faq)
+			e = concept_expand(&yf->faq->concepts, items[i].text, &expanded, msg,
+					   sizeof(msg), &off);
+		if (e == ERR_OK)
+			e = match_compile(expanded ? expanded : items[i].text, &re, msg, sizeof(msg),
+					  &off);
 		if (e == ERR_NOMEM) {
+			free(expanded);
 			free(items[i].text);
 			continue;
 		}
 		if (e != ERR_OK) {
 			yf->errors++;
+			/* an offset inside a written-out concept means nothing in
+			 * the line as written: point at the pattern */
+			if (expanded && off > strlen(items[i].text))
+				off = 0;
 			faq_diag_add(yf->d, yf->path, items[i].line, items[i].col + (unsigned)off, 0,
 				     "pattern does not compile: %s (in '%s')", msg, items[i].text);
+			free(expanded);
 			free(items[i].text);
 			continue;
 		}
 		pats[k].src = items[i].text;
+		pats[k].expanded = expanded;
 		pats[k].re = re;
 		pats[k].line = items[i].line;
 		pats[k].col = items[i].col;
@@ -421,6 +436,7 @@ static void free_patterns(struct faq_pattern *p, size_t n)
 
 	for (i = 0; i < n; i++) {
 		free(p[i].src);
+		free(p[i].expanded);
 		match_free(p[i].re);
 	}
 	free(p);
@@ -842,6 +858,62 @@ static int load_lines_file(struct yfile *yf, yaml_node_t *root, struct faq *faq)
 
 /* --- files and folders ---------------------------------------------------- */
 
+/* load_concepts_file reads concepts.yml: one key, concepts, a mapping of
+ * name to a block of phrases (concept.h). Returns -1 only when memory ran
+ * out. */
+static int load_concepts_file(struct yfile *yf, yaml_node_t *root, struct faq *faq)
+{
+	yaml_node_pair_t *p;
+
+	for (p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top; p++) {
+		yaml_node_t *kn = node_at(yf, p->key), *v = node_at(yf, p->value);
+		const char *k = scalar(kn);
+		yaml_node_pair_t *q;
+
+		if (!k || strcmp(k, "concepts") != 0) {
+			yerr(yf, kn, "a concepts file holds one key, 'concepts', not '%s'",
+			     k ? k : "?");
+			continue;
+		}
+		if (v->type != YAML_MAPPING_NODE) {
+			yerr(yf, v, "'concepts' must be a list of 'name: |' blocks of phrases");
+			continue;
+		}
+		for (q = v->data.mapping.pairs.start; q < v->data.mapping.pairs.top; q++) {
+			yaml_node_t *nn = node_at(yf, q->key), *lv = node_at(yf, q->value);
+			const char *name = scalar(nn);
+			struct line_item *items;
+			const char **phrases;
+			size_t n, i;
+			char msg[256];
+			enum err e;
+
+			if (!name) {
+				yerr(yf, nn, "a concept's name must be a word");
+				continue;
+			}
+			if (get_lines(yf, lv, name, 1, &items, &n) < 0)
+				return -1;
+			phrases = calloc(n ? n : 1, sizeof(*phrases));
+			if (!phrases) {
+				free_lines(items, n);
+				return -1;
+			}
+			for (i = 0; i < n; i++)
+				phrases[i] = items[i].text;
+			e = concept_add(&faq->concepts, name, phrases, n, yf->path,
+					(unsigned)nn->start_mark.line + 1, msg, sizeof(msg));
+			free(phrases);
+			free_lines(items, n);
+			if (e == ERR_NOMEM)
+				return -1;
+			if (e != ERR_OK)
+				yerr(yf, nn, "%s", msg);
+		}
+	}
+	return 0;
+}
+
 static char *read_file(const char *path, size_t *len, struct faq_diags *d)
 {
 	FILE *f = fopen(path, "rb");
@@ -919,6 +991,7 @@ static int parse_text(const char *path, const char *src, size_t len, struct faq 
 
 	yf.path = path;
 	yf.d = d;
+	yf.faq = faq;
 	yf.src = src;
 	yf.srclen = len;
 	if (index_lines(&yf) < 0)
@@ -968,12 +1041,18 @@ static int parse_text(const char *path, const char *src, size_t len, struct faq 
 		yaml_node_pair_t *p;
 		int is_lines = 0;
 
+		int is_concepts = 0;
+
 		for (p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top; p++) {
 			const char *k = scalar(node_at(&yf, p->key));
 
 			is_lines |= k && strcmp(k, "regions") == 0;
+			is_concepts |= k && strcmp(k, "concepts") == 0;
 		}
-		if (is_lines) {
+		if (is_concepts) {
+			if (load_concepts_file(&yf, root, faq) < 0)
+				goto nomem;
+		} else if (is_lines) {
 			if (faq->lines_file) {
 				yerr(&yf, root, "crisis lines are already given in %s; keep one file",
 				     faq->lines_file);
@@ -1116,6 +1195,14 @@ static int is_readable_entry_file(const char *path, struct stat *st, struct faq_
 	return 0;
 }
 
+static int is_concepts_file(const char *path)
+{
+	const char *base = strrchr(path, '/');
+
+	base = base ? base + 1 : path;
+	return !strcmp(base, "concepts.yml") || !strcmp(base, "concepts.yaml");
+}
+
 static int cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -1203,10 +1290,14 @@ enum err faq_load(const char *dir, struct faq **out, struct faq_diags *d)
 			goto out;
 		nnames++;
 	}
-	/* file name order is the documented tie-break between equal matches */
+	/* file name order is the documented tie-break between equal matches;
+	 * the concepts first, since any pattern may name them */
 	qsort(names, nnames, sizeof(char *), cmp_str);
 	for (i = 0; i < nnames; i++)
-		if (load_file(names[i], faq, d) < 0)
+		if (is_concepts_file(names[i]) && load_file(names[i], faq, d) < 0)
+			goto out;
+	for (i = 0; i < nnames; i++)
+		if (!is_concepts_file(names[i]) && load_file(names[i], faq, d) < 0)
 			goto out;
 	cross_checks(faq, d);
 	faq->mctx = match_ctx_new(1);
@@ -1246,6 +1337,7 @@ void faq_free(struct faq *faq)
 	free(faq->regions);
 	free(faq->default_region);
 	free(faq->lines_file);
+	concepts_release(&faq->concepts);
 	match_ctx_free(faq->mctx);
 	if (faq->stage_free)
 		faq->stage_free(faq->stage);

@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 
+#include "concept.h"
 #include "err.h"
 
 #define FAQ_MAX_FILES      1000    /* files read from one folder */
@@ -28,6 +29,8 @@ struct match_ctx;
 
 struct faq_pattern {
 	char *src;           /* as written */
+	char *expanded;      /* with its {concepts} written out, as compiled;
+	                      * NULL when it names none */
 	struct match_re *re; /* compiled */
 	unsigned line, col;  /* where it is written, 1-based */
 };
@@ -76,6 +79,7 @@ struct faq {
 	size_t nregions;
 	char *default_region;
 	char *lines_file;
+	struct concepts concepts; /* from concepts.yml (concept.h) */
 	struct match_ctx *mctx; /* for classify_*; one store serves one thread */
 	/* The learned stage (faq_learn.h), or NULL: owned, freed by faq_free
 	 * through stage_free, so that this module needs no word of it. */

@@ -413,9 +413,13 @@ static int cmd_topics(const struct opts *o, int argc, char **argv)
 			char *s;
 
 			for (j = 0; j < e->npatterns; j++)
-				json_array_append_new(pats, json_string(e->patterns[j].src));
+				json_array_append_new(pats, json_string(e->patterns[j].expanded
+									? e->patterns[j].expanded
+									: e->patterns[j].src));
 			for (j = 0; j < e->nnegations; j++)
-				json_array_append_new(negs, json_string(e->negations[j].src));
+				json_array_append_new(negs, json_string(e->negations[j].expanded
+									? e->negations[j].expanded
+									: e->negations[j].src));
 			obj = json_pack("{s:s, s:s, s:s?, s:o, s:o, s:b, s:i}", "id", e->id, "class",
 					faq_class_name(e->cls), "question", e->question, "patterns", pats,
 					"negations", negs, "only_questions", e->only_questions,

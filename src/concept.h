@@ -1,0 +1,64 @@
+/* concept.h -- named word lists that patterns share.
+ *
+ * A concept is a signal that many entries look for ("means at hand",
+ * "a date or a time", "preparation"), kept once in faq/concepts.yml as a
+ * readable list, one word or phrase a line, and named in any pattern as
+ * {name}: `\b{means}\b.{0,60}\b{hopeless}\b`. A moderator extends what the
+ * bot understands by adding a word to a list, not by editing a 3,000
+ * character alternation.
+ *
+ * A phrase is plain text, not a regular expression: every character means
+ * itself, except
+ *   - a space, which matches one space (messages are normalised);
+ *   - an apostrophe, which may be missing ("don't" matches "dont");
+ *   - '*' at the end of a word: any ending ("cancel*" matches "cancelled");
+ *   - {other}: another concept, written out in place.
+ * At load the patterns are expanded into plain PCRE2 (what `faqbot topics
+ * --json` shows, and what the bench's Python re compiles).
+ *
+ * Pure: no I/O. */
+#ifndef FAQBOT_CONCEPT_H
+#define FAQBOT_CONCEPT_H
+
+#include <stddef.h>
+
+#include "err.h"
+
+#define CONCEPT_NAME_MAX  48   /* bytes of a name */
+#define CONCEPT_DEPTH_MAX 4    /* concepts inside concepts, at most */
+#define CONCEPT_EXPANDED_MAX (256 * 1024) /* bytes of one expanded pattern */
+
+struct concept {
+	char *name;
+	char *regex; /* "(?:a|b|c)", concepts inside still as {name} */
+	char *file;
+	unsigned line;
+};
+
+struct concepts {
+	struct concept *v;
+	size_t n;
+};
+
+/* concept_name_ok: lower-case letters, digits and '-', starting with a
+ * letter, at most CONCEPT_NAME_MAX bytes. */
+int concept_name_ok(const char *name, size_t len);
+
+/* concept_add adds name, matching any of the n phrases, defined at
+ * file:line. ERR_INVALID with a sentence in err when the name is not a
+ * name, is given twice, or a phrase is empty. */
+enum err concept_add(struct concepts *c, const char *name, const char *const *phrases, size_t n,
+		     const char *file, unsigned line, char *err, size_t errlen);
+
+/* concept_expand writes src with every {name} replaced by that concept's
+ * alternation into *out (new; the caller frees), or sets *out to NULL when
+ * src names no concept. ERR_INVALID with a sentence in err and the byte
+ * offset in src in *erroff for an unknown name or a circle; ERR_LIMIT when
+ * the result would pass CONCEPT_EXPANDED_MAX. A '{' after a backslash, or
+ * one that starts a repeat ("{2}", "{0,40}"), is left alone. */
+enum err concept_expand(const struct concepts *c, const char *src, char **out, char *err,
+			size_t errlen, size_t *erroff);
+
+void concepts_release(struct concepts *c);
+
+#endif
