@@ -41,7 +41,9 @@ t "the example config: /etc/faqbot/faqbot.ini.example, 644" \
 	test "$(mode "$R/etc/faqbot/faqbot.ini.example")" = 644
 t "the systemd unit: /usr/lib/systemd/system/faqbot.service" test -f "$R/usr/lib/systemd/system/faqbot.service"
 t "the system user: /usr/lib/sysusers.d/faqbot.conf" test -f "$R/usr/lib/sysusers.d/faqbot.conf"
-extra=$(cd "$R" && find . -type f | grep -vE '^\./(usr/bin/faqbot|usr/share/faqbot/faq/[^/]+|usr/share/man/man1/faqbot\.1|etc/faqbot/faqbot\.ini\.example|usr/lib/systemd/system/faqbot\.service|usr/lib/sysusers\.d/faqbot\.conf)$')
+t "the learned stage's messages: faq/learn, every file" \
+	test "$(ls "$R"/usr/share/faqbot/faq/learn/*.tsv 2>/dev/null | wc -l)" = "$(ls faq/learn/*.tsv | wc -l)"
+extra=$(cd "$R" && find . -type f | grep -vE '^\./(usr/bin/faqbot|usr/share/faqbot/faq/[^/]+|usr/share/faqbot/faq/learn/[^/]+\.tsv|usr/share/man/man1/faqbot\.1|etc/faqbot/faqbot\.ini\.example|usr/lib/systemd/system/faqbot\.service|usr/lib/sysusers\.d/faqbot\.conf)$')
 t "nothing else installed" test -z "$extra"
 
 # the installed pieces point at each other
