@@ -83,6 +83,22 @@ out:
 	return e;
 }
 
+void bot_explain(const struct faq *faq, const struct bot_in *in, char *buf, size_t buflen)
+{
+	struct classify_result r;
+	char *norm = NULL;
+	size_t nlen = 0, skip;
+
+	if (buflen)
+		buf[0] = '\0';
+	if (text_normalise(in->text, in->len, &norm, &nlen) != ERR_OK)
+		return;
+	skip = text_after_address(norm, in->nick);
+	if (classify(faq, norm + skip, nlen - skip, &r) == ERR_OK)
+		classify_explain(faq, norm + skip, nlen - skip, &r, buf, buflen);
+	free(norm);
+}
+
 void bot_out_release(struct bot_out *out)
 {
 	if (!out)

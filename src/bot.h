@@ -49,6 +49,10 @@ void bot_out_release(struct bot_out *out);
  * crisis lines of region put in for a crisis entry. */
 char *bot_compose(const struct faq *faq, const struct faq_entry *entry, const char *region);
 
+/* bot_explain writes classify_explain's line for in (as bot_handle read
+ * it: normalised, the address to the bot taken off). */
+void bot_explain(const struct faq *faq, const struct bot_in *in, char *buf, size_t buflen);
+
 /* bot_kind_name: "crisis", "advice", "faq" or "none". */
 const char *bot_kind_name(const struct bot_out *out);
 

@@ -1,6 +1,7 @@
 /* classify.c -- crisis, then advice, then the best FAQ entry (classify.h). */
 #include "classify.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -244,6 +245,51 @@ static enum err classify_with(const struct faq *faq, const struct faq_stage *sta
 enum err classify(const struct faq *faq, const char *norm, size_t len, struct classify_result *r)
 {
 	return classify_with(faq, faq->stage, norm, len, r);
+}
+
+void classify_explain(const struct faq *faq, const char *norm, size_t len,
+		      const struct classify_result *r, char *buf, size_t buflen)
+{
+	const struct faq_stage *st = faq->stage;
+	float p[FAQ_KINDS];
+	char words[256] = "";
+
+	if (buflen == 0)
+		return;
+	if (r->matched && r->stage == CLASSIFY_BY_PATTERN) {
+		snprintf(buf, buflen, "decided by a pattern of '%s' at %s:%u:%u%s", r->entry->id,
+			 r->entry->file, r->pattern ? r->pattern->line : 0,
+			 r->pattern ? r->pattern->col : 0,
+			 r->view == CLASSIFY_VIEW_FOLDED
+				 ? ", read in the folded view (symbols as letters, look-alike "
+				   "letters, spaced letters joined)"
+				 : "");
+		return;
+	}
+	if (!st || learn_predict(st->kind, norm, len, p) < 0) {
+		snprintf(buf, buflen, "no pattern matched%s", st ? "" : "; the learned stage is off");
+		return;
+	}
+	if (r->matched) {
+		enum faq_learn_kind k = r->cls == FAQ_CLASS_CRISIS   ? FAQ_KIND_CRISIS
+					: r->cls == FAQ_CLASS_ADVICE ? FAQ_KIND_ADVICE
+								     : FAQ_KIND_FAQ;
+		float t = k == FAQ_KIND_CRISIS ? st->t_crisis
+			  : k == FAQ_KIND_ADVICE ? st->t_advice
+						 : st->t_faq;
+
+		learn_explain(st->kind, norm, len, (int)k, words, sizeof(words));
+		snprintf(buf, buflen, "decided by the learned stage: %s with probability %.2f "
+				      "(threshold %.2f), answered with '%s'; words that weighed "
+				      "most: %s",
+			 faq_learn_kind_name(k), (double)p[k], (double)t, r->entry->id,
+			 *words ? words : "none in particular");
+		return;
+	}
+	snprintf(buf, buflen, "no pattern matched; the learned stage: crisis %.2f (raised at "
+			      "%.2f), advice %.2f, faq %.2f, none %.2f: no threshold passed",
+		 (double)p[FAQ_KIND_CRISIS], (double)st->t_crisis, (double)p[FAQ_KIND_ADVICE],
+		 (double)p[FAQ_KIND_FAQ], (double)p[FAQ_KIND_NONE]);
 }
 
 enum err classify_patterns(const struct faq *faq, const char *norm, size_t len,

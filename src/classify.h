@@ -52,6 +52,14 @@ int classify_is_question(const struct faq *faq, const char *norm, size_t len);
 enum err classify(const struct faq *faq, const char *norm, size_t len,
 		  struct classify_result *r);
 
+/* classify_explain writes, for a person, which stage decided r for norm and
+ * why: the pattern's file, line and column (and the view it matched in), or
+ * the learned stage's probability against its threshold and the words that
+ * weighed most; for no match, the model's probabilities and that no
+ * threshold was passed. One line, cut to buflen. */
+void classify_explain(const struct faq *faq, const char *norm, size_t len,
+		      const struct classify_result *r, char *buf, size_t buflen);
+
 /* classify_patterns is classify without the learned stage: what the
  * moderators' patterns alone decide (`faqbot check` holds examples to
  * them; the model is judged by cross-validation instead). */

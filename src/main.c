@@ -62,6 +62,8 @@ static const char usage_text[] =
 	"  ask TEXT          print the reply a member would see for TEXT\n"
 	"  ask [--json] -    read one message a line; with --json, print one JSON\n"
 	"                    object a line: {\"kind\", \"id\", \"answer\"}\n"
+	"      --explain     also say which stage decided (a pattern, where; or the\n"
+	"                    learned stage, how sure) and why\n"
 	"  check [DIR]       validate a FAQ folder (default: the one in use); errors\n"
 	"                    as file:line:col: message\n"
 	"      --seeds DIR   also require every source to be an article in DIR\n"
@@ -164,7 +166,7 @@ static int cmd_version(void)
 }
 
 /* json_line prints the object for one message and frees nothing of out. */
-static int print_json(const struct bot_out *out)
+static int print_json(const struct bot_out *out, const char *explain)
 {
 	json_t *o = json_object();
 	char *s;
@@ -176,6 +178,8 @@ static int print_json(const struct bot_out *out)
 		json_object_set_new(o, "id", json_string(out->entry->id));
 	if (out->text)
 		json_object_set_new(o, "answer", json_string(out->text));
+	if (explain)
+		json_object_set_new(o, "explain", json_string(explain));
 	s = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
 	json_decref(o);
 	if (!s)
@@ -198,6 +202,19 @@ static enum err ask_one(const struct faq *faq, const struct opts *o, const char 
 	in.direct = 1;
 	in.region = o->region;
 	return bot_handle(faq, &in, out);
+}
+
+/* explain_one: which stage decides text, and why (ask --explain). */
+static void explain_one(const struct faq *faq, const struct opts *o, const char *text,
+			size_t len, char *buf, size_t buflen)
+{
+	struct bot_in in = {0};
+
+	in.text = text;
+	in.len = len;
+	in.direct = 1;
+	in.region = o->region;
+	bot_explain(faq, &in, buf, buflen);
 }
 
 /* read_line reads one line of at most max bytes into *buf (grown as needed),
@@ -241,12 +258,15 @@ static long read_line(FILE *f, char **buf, size_t *cap, size_t max)
 static int cmd_ask(const struct opts *o, int argc, char **argv)
 {
 	struct faq *faq;
-	int json = 0, i, rc = 0;
+	int json = 0, explain = 0, i, rc = 0;
 	const char *text = NULL;
+	char why[1024];
 
 	for (i = 0; i < argc; i++) {
 		if (strcmp(argv[i], "--json") == 0)
 			json = 1;
+		else if (strcmp(argv[i], "--explain") == 0)
+			explain = 1;
 		else if (argv[i][0] == '-' && argv[i][1] && strcmp(argv[i], "-") != 0)
 			return usage_error("ask: unknown option '%s'", argv[i]);
 		else if (!text)
@@ -272,11 +292,15 @@ static int cmd_ask(const struct opts *o, int argc, char **argv)
 				rc = EXIT_RUNTIME;
 				break;
 			}
+			if (explain)
+				explain_one(faq, o, line, (size_t)n, why, sizeof(why));
 			if (json) {
-				if (print_json(&out) < 0)
+				if (print_json(&out, explain ? why : NULL) < 0)
 					rc = EXIT_RUNTIME;
 			} else {
 				printf("%s\n%s", out.text ? out.text : "", out.text ? "\n" : "");
+				if (explain)
+					printf("(%s: %s)\n\n", bot_kind_name(&out), why);
 			}
 			bot_out_release(&out);
 		}
@@ -286,16 +310,20 @@ static int cmd_ask(const struct opts *o, int argc, char **argv)
 	} else {
 		struct bot_out out;
 
+		if (explain)
+			explain_one(faq, o, text, strlen(text), why, sizeof(why));
 		if (ask_one(faq, o, text, strlen(text), &out) != ERR_OK) {
 			rc = EXIT_RUNTIME;
 		} else if (json) {
-			rc = print_json(&out) < 0 ? EXIT_RUNTIME : 0;
+			rc = print_json(&out, explain ? why : NULL) < 0 ? EXIT_RUNTIME : 0;
 		} else if (out.text) {
 			puts(out.text);
 		} else {
 			fprintf(stderr, "faqbot: no answer: this reads as chat, or no FAQ entry "
 					"matches it (the bot stays quiet)\n");
 		}
+		if (explain && !json)
+			printf("(%s: %s)\n", bot_kind_name(&out), why);
 		bot_out_release(&out);
 	}
 	faq_free(faq);

@@ -746,6 +746,7 @@ static void cmd_test(struct serve *s, const struct tr_message *m, const struct c
 		     struct tr_reply *out)
 {
 	struct buf b = {0};
+	char why[1024];
 	enum err e;
 
 	if (!c->arg[0]) {
@@ -756,10 +757,19 @@ static void cmd_test(struct serve *s, const struct tr_message *m, const struct c
 	e = run_core(s, m, c->arg, m->direct);
 	if (e != ERR_OK)
 		return;
+	{
+		struct bot_in in = {0};
+
+		in.text = c->arg;
+		in.len = strlen(c->arg);
+		in.nick = m->bot_name;
+		bot_explain(s->faq, &in, why, sizeof(why));
+	}
 	if (!s->last.matched) {
-		bprintf(&b, "none: no entry matches. It reads as %sa question%s.",
+		bprintf(&b, "none: no entry matches. It reads as %sa question%s. (%s)",
 			s->last.question ? "" : "not ",
-			s->last.question ? ", so it would be counted as unanswered in !stats" : "");
+			s->last.question ? ", so it would be counted as unanswered in !stats" : "",
+			why);
 	} else {
 		const struct faq_entry *en = s->last.entry;
 		const struct faq_pattern *p = s->last.pattern;
@@ -767,6 +777,8 @@ static void cmd_test(struct serve *s, const struct tr_message *m, const struct c
 		bprintf(&b, "%s: %s", faq_class_name(en->cls), en->id);
 		if (p)
 			bprintf(&b, ", pattern at %s:%u:%u", en->file, p->line, p->col);
+		else
+			bprintf(&b, ", %s", why);
 		if (en->cls == FAQ_CLASS_CRISIS)
 			bprintf(&b, ". A member writing this gets the crisis reply and the "
 				    "moderators an alert, in any room.");
