@@ -37,6 +37,39 @@ char *bot_compose(const struct faq *faq, const struct faq_entry *entry, const ch
 	return out;
 }
 
+/* with_context reads in->text after the member's last messages; when only
+ * together they are a crisis, r becomes that crisis. */
+static enum err with_context(const struct faq *faq, const struct bot_in *in,
+			     struct classify_result *r, int *by_context)
+{
+	size_t cl = strlen(in->context), n = cl + 5 + in->len;
+	struct classify_result rc;
+	char *joined = malloc(n + 1), *norm = NULL;
+	size_t nlen = 0;
+	enum err e;
+
+	if (!joined)
+		return ERR_NOMEM;
+	memcpy(joined, in->context, cl);
+	memcpy(joined + cl, " ... ", 5);
+	memcpy(joined + cl + 5, in->text, in->len);
+	joined[n] = '\0';
+	e = text_normalise(joined, n, &norm, &nlen);
+	memset(joined, 0, n); /* a member's words: wiped */
+	free(joined);
+	if (e != ERR_OK)
+		return e;
+	e = classify(faq, norm, nlen, &rc);
+	if (e == ERR_OK && rc.matched && rc.cls == FAQ_CLASS_CRISIS) {
+		rc.question = r->question;
+		*r = rc;
+		*by_context = 1;
+	}
+	memset(norm, 0, nlen);
+	free(norm);
+	return e;
+}
+
 enum err bot_handle(const struct faq *faq, const struct bot_in *in, struct bot_out *out)
 {
 	struct classify_result r;
@@ -55,6 +88,8 @@ enum err bot_handle(const struct faq *faq, const struct bot_in *in, struct bot_o
 		out->addressed = in->mentioned || skip > 0 || text_addresses(norm, in->nick);
 		e = classify(faq, norm + skip, nlen - skip, &r);
 	}
+	if (e == ERR_OK && in->context && !(r.matched && r.cls == FAQ_CLASS_CRISIS))
+		e = with_context(faq, in, &r, &out->by_context);
 	if (e != ERR_OK)
 		goto out;
 	out->question = r.question;

@@ -26,6 +26,10 @@ struct bot_in {
 	const char *nick; /* the bot's name, for "nick: ..." addressing */
 	const char *region; /* crisis lines region; NULL: the FAQ's default */
 	enum bot_policy policy;
+	/* The same member's last messages in this conversation, joined, or
+	 * NULL: a crisis that shows only across them (this message read
+	 * after them) is a crisis. Never anything but crisis comes of it. */
+	const char *context;
 };
 
 struct bot_out {
@@ -37,6 +41,7 @@ struct bot_out {
 	const struct faq_pattern *pattern; /* the pattern that decided (!test) */
 	int question;    /* the message read as a question */
 	int addressed;   /* the message was addressed to the bot */
+	int by_context;  /* a crisis seen only with the member's last messages */
 	char *text;      /* owned: the reply, NULL when none */
 };
 

@@ -871,7 +871,7 @@ static int load_concepts_file(struct yfile *yf, yaml_node_t *root, struct faq *f
 		yaml_node_pair_t *q;
 
 		if (!k || strcmp(k, "concepts") != 0) {
-			yerr(yf, kn, "a concepts file holds one key, 'concepts', not '%s'",
+			yerr(yf, kn, "unknown key '%s': a concepts file holds one key, 'concepts'",
 			     k ? k : "?");
 			continue;
 		}

@@ -155,12 +155,16 @@ static enum err read_dir(const char *dir, struct samples *s, struct faq_diags *d
 			break;
 		}
 		names = nn;
-		names[n] = malloc(strlen(path) + strlen(de->d_name) + 2);
-		if (!names[n]) {
-			e = ERR_NOMEM;
-			break;
+		{
+			size_t len = strlen(path) + strlen(de->d_name) + 2;
+
+			names[n] = malloc(len);
+			if (!names[n]) {
+				e = ERR_NOMEM;
+				break;
+			}
+			snprintf(names[n], len, "%s/%s", path, de->d_name);
 		}
-		sprintf(names[n], "%s/%s", path, de->d_name); /* sized above */
 		n++;
 	}
 	closedir(dh);

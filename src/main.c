@@ -31,6 +31,7 @@
 #include "match.h"
 #include "irc.h"
 #include "matrix.h"
+#include "recent.h"
 #include "serve.h"
 #include "text.h"
 #include "transport.h"
@@ -191,17 +192,38 @@ static int print_json(const struct bot_out *out, const char *explain)
 }
 
 /* ask_one answers text as a direct message would be answered: the
- * command line is a conversation with the bot. */
+ * command line is a conversation with the bot. context: the same member's
+ * last messages (ask_line), or NULL. */
 static enum err ask_one(const struct faq *faq, const struct opts *o, const char *text,
-			size_t len, struct bot_out *out)
+			size_t len, const char *context, struct bot_out *out)
 {
 	struct bot_in in = {0};
 
 	in.text = text;
 	in.len = len;
+	in.context = context;
 	in.direct = 1;
 	in.region = o->region;
 	return bot_handle(faq, &in, out);
+}
+
+/* json_line reads {"text": ..., "sender": ...} (sender optional) into new
+ * strings; 0 when line is not such an object (then it is read as text). */
+static int json_line(const char *line, char **text, char **sender)
+{
+	json_t *o = json_loads(line, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+	const char *t = json_string_value(json_object_get(o, "text"));
+	const char *s = json_string_value(json_object_get(o, "sender"));
+
+	*text = *sender = NULL;
+	if (!json_is_object(o) || !t) {
+		json_decref(o);
+		return 0;
+	}
+	*text = strdup(t);
+	*sender = s && *s ? strdup(s) : NULL;
+	json_decref(o);
+	return *text != NULL;
 }
 
 /* explain_one: which stage decides text, and why (ask --explain). */
@@ -283,17 +305,47 @@ static int cmd_ask(const struct opts *o, int argc, char **argv)
 		char *line = NULL;
 		size_t cap = 0;
 		long n;
+		struct recent *recent = recent_new();
 
+		if (!recent) {
+			faq_free(faq);
+			return EXIT_RUNTIME;
+		}
 		while ((n = read_line(stdin, &line, &cap, ASK_LINE_MAX)) >= 0) {
 			struct bot_out out;
 
-			if (ask_one(faq, o, line, (size_t)n, &out) != ERR_OK) {
-				fprintf(stderr, "faqbot: out of memory\n");
-				rc = EXIT_RUNTIME;
-				break;
+			const char *msg = line;
+			size_t mlen = (size_t)n;
+			char *context = NULL, *sender = NULL, *owned = NULL;
+			enum err e;
+
+			/* {"sender": ..., "text": ...}: a member's messages are
+			 * read together, as in a room (recent.h); a plain line
+			 * is alone */
+			if (n > 0 && line[0] == '{' && json_line(line, &owned, &sender)) {
+				msg = owned;
+				mlen = strlen(owned);
+				if (sender)
+					context = recent_joined(recent, "ask", sender, (long)time(NULL));
+			}
+			e = ask_one(faq, o, msg, mlen, context, &out);
+			if (e == ERR_OK && sender) {
+				if (out.matched && out.cls == FAQ_CLASS_CRISIS)
+					recent_forget(recent, "ask", sender);
+				else
+					e = recent_add(recent, "ask", sender, msg, (long)time(NULL));
 			}
 			if (explain)
-				explain_one(faq, o, line, (size_t)n, why, sizeof(why));
+				explain_one(faq, o, msg, mlen, why, sizeof(why));
+			free(context);
+			free(sender);
+			free(owned);
+			if (e != ERR_OK) {
+				fprintf(stderr, "faqbot: out of memory\n");
+				rc = EXIT_RUNTIME;
+				bot_out_release(&out);
+				break;
+			}
 			if (json) {
 				if (print_json(&out, explain ? why : NULL) < 0)
 					rc = EXIT_RUNTIME;
@@ -307,12 +359,13 @@ static int cmd_ask(const struct opts *o, int argc, char **argv)
 		if (n == -2)
 			rc = EXIT_RUNTIME;
 		free(line);
+		recent_free(recent);
 	} else {
 		struct bot_out out;
 
 		if (explain)
 			explain_one(faq, o, text, strlen(text), why, sizeof(why));
-		if (ask_one(faq, o, text, strlen(text), &out) != ERR_OK) {
+		if (ask_one(faq, o, text, strlen(text), NULL, &out) != ERR_OK) {
 			rc = EXIT_RUNTIME;
 		} else if (json) {
 			rc = print_json(&out, explain ? why : NULL) < 0 ? EXIT_RUNTIME : 0;

@@ -22,6 +22,7 @@
 #include "helpline.h"
 #include "log.h"
 #include "policy.h"
+#include "recent.h"
 #include "state.h"
 #include "stats.h"
 
@@ -32,6 +33,7 @@
 
 struct serve {
 	struct serve_config c;
+	struct recent *recent; /* members' last messages, memory only */
 	char *faq_dir, *region, *state_dir, *mod_room; /* owned copies */
 	char **mods;
 	size_t nmods;
@@ -668,13 +670,19 @@ static void reply_entry(struct serve *s, const struct tr_message *m, struct tr_r
 		count_entry(s, STATS_ANSWER, e);
 }
 
-/* run_core classifies m's text in its room (the normal path) into s->last. */
+/* run_core classifies m's text in its room (the normal path) into s->last.
+ * With context, the member's last messages in the room are read with it
+ * (recent.h), and this one is kept for the next. */
 static enum err run_core(struct serve *s, const struct tr_message *m, const char *text,
-			 int direct)
+			 int direct, int context)
 {
 	struct bot_in in = {0};
+	char *earlier = NULL;
+	enum err e;
 
 	bot_out_release(&s->last);
+	if (context)
+		earlier = recent_joined(s->recent, m->room, member_key(m), (long)s->now());
 	in.text = text;
 	in.len = strlen(text);
 	in.direct = direct;
@@ -682,7 +690,20 @@ static enum err run_core(struct serve *s, const struct tr_message *m, const char
 	in.nick = m->bot_name;
 	in.region = room_region(s, m->room);
 	in.policy = room_policy(s, m->room);
-	return bot_handle(s->faq, &in, &s->last);
+	in.context = earlier;
+	e = bot_handle(s->faq, &in, &s->last);
+	if (earlier) {
+		memset(earlier, 0, strlen(earlier));
+		free(earlier);
+	}
+	if (context && e == ERR_OK) {
+		if (s->last.matched && s->last.cls == FAQ_CLASS_CRISIS)
+			recent_forget(s->recent, m->room, member_key(m));
+		else if (recent_add(s->recent, m->room, member_key(m), text, (long)s->now()) !=
+			 ERR_OK)
+			e = ERR_NOMEM;
+	}
+	return e;
 }
 
 static void cmd_faq(struct serve *s, const struct tr_message *m, const struct cmd *c,
@@ -701,7 +722,7 @@ static void cmd_faq(struct serve *s, const struct tr_message *m, const struct cm
 		return;
 	}
 	/* the words as a question put to the bot directly */
-	err = run_core(s, m, c->arg, 1);
+	err = run_core(s, m, c->arg, 1, 0);
 	if (err == ERR_OK && s->last.matched && s->last.cls != FAQ_CLASS_QUESTION) {
 		reply_entry(s, m, out, s->last.entry);
 		return;
@@ -754,7 +775,7 @@ static void cmd_test(struct serve *s, const struct tr_message *m, const struct c
 		return;
 	}
 	/* as if a member had written it in this room, unaddressed */
-	e = run_core(s, m, c->arg, m->direct);
+	e = run_core(s, m, c->arg, m->direct, 0);
 	if (e != ERR_OK)
 		return;
 	{
@@ -991,7 +1012,7 @@ enum err serve_handle(void *ctx, const struct tr_message *m, struct tr_reply *ou
 	}
 	/* a moderator's !test of crisis words is a test, not a crisis */
 	if (!(c.kind == CMD_TEST && moderator)) {
-		e = run_core(s, m, m->text, m->direct);
+		e = run_core(s, m, m->text, m->direct, c.kind == CMD_NONE);
 		if (e != ERR_OK)
 			return e;
 		if (s->last.matched && s->last.cls == FAQ_CLASS_CRISIS) {
@@ -1170,7 +1191,8 @@ enum err serve_new(const struct serve_config *c, struct faq *faq, struct serve *
 	s->mods = calloc(c->n_moderators ? c->n_moderators : 1, sizeof(char *));
 	s->pol = policy_new(c->cooldown_s);
 	s->st = stats_new();
-	if (!s->mods || !s->pol || !s->st || failed)
+	s->recent = recent_new();
+	if (!s->mods || !s->pol || !s->st || !s->recent || failed)
 		goto nomem;
 	for (i = 0; i < c->n_moderators; i++) {
 		s->mods[i] = strdup(c->moderators[i]);
@@ -1213,6 +1235,7 @@ void serve_free(struct serve *s)
 	free(s->mods);
 	policy_free(s->pol);
 	stats_free(s->st);
+	recent_free(s->recent);
 	faq_free(s->faq);
 	free(s->faq_dir);
 	free(s->region);

@@ -126,5 +126,31 @@ out=$(FAQBOT_CLI_PW=x "$BIN" run --config "$T/both.ini" 2>&1); rc=$?
 [ $rc -eq 4 ] && echo "$out" | grep -q "configures both \[matrix\] and \[irc\]" \
 	&& ok "both networks in one config: a clear error, exit 4" || no "both networks" "$out"
 
+# A crisis that shows only across one member's messages: each alone is
+# chat; read together, in a room (the console), or with a sender given to
+# ask --json -, the second is a crisis. Another member's, or a plain line,
+# is read alone, so scored sets stay independent.
+a='nothing has helped in ten years'
+b='my old meds are all in a box in the drawer'
+out=$(printf '%s\n%s\n' "$a" "$b" | "$BIN" chat 2>&1)
+[ "$(echo "$out" | grep -c 'stays quiet')" = 1 ] && echo "$out" | grep -q 988 &&
+	ok "console: a crisis across two messages is answered" || no "console context" "$out"
+out=$(printf '%s\n' "{\"sender\":\"ann\",\"text\":\"$a\"}" "{\"sender\":\"bob\",\"text\":\"$b\"}" \
+	"{\"sender\":\"ann\",\"text\":\"$b\"}" "$b" | "$BIN" ask --json - 2>&1)
+[ "$(echo "$out" | sed -n 3p | grep -c '"kind":"crisis"')" = 1 ] &&
+	[ "$(echo "$out" | grep -c '"kind":"crisis"')" = 1 ] &&
+	ok "ask --json -: a sender's messages read together, others alone" || no "ask sender" "$out"
+# --explain names the stage
+out=$("$BIN" ask --explain "wanna d1e tbh" 2>&1)
+echo "$out" | grep -q "decided by a pattern of 'crisis-self' at faq/crisis-self.yml:[0-9]*:[0-9]*, read in the folded view" &&
+	ok "ask --explain: a pattern, where, and the folded view" || no "explain pattern" "$out"
+out=$("$BIN" ask --json --explain "hello everyone, lovely weather" 2>&1)
+echo "$out" | grep -q '"explain":"no pattern matched; the learned stage: crisis 0\.[0-9]*' &&
+	ok "ask --json --explain: the learned stage's probabilities" || no "explain model" "$out"
+# check prints the learned stage's cross-validated figures
+out=$("$BIN" check faq 2>&1)
+echo "$out" | grep -qE '^  crisis: raised at 0\.[0-9]+: recall 0\.[0-9]+, false alarm 0\.0[01][0-9]*$' &&
+	ok "check prints the cross-validated crisis figures" || no "check figures" "$out"
+
 echo "# $n checks, $bad failed"
 [ $bad -eq 0 ]
