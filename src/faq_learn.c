@@ -12,7 +12,7 @@
 
 /* Changes whenever features, solver or thresholds change meaning: a cached
  * stage of another version is never loaded. */
-#define FAQ_LEARN_VERSION "faq-learn-2"
+#define FAQ_LEARN_VERSION "faq-learn-3"
 #define FAQ_LEARN_META_MAGIC 0x66716c6d31ULL
 
 static const char *faq_learn_cache;
