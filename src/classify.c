@@ -202,7 +202,7 @@ static enum err crisis_in(const struct faq *faq, const char *text, size_t len,
 /* model_kind: the kind model's probabilities for norm. */
 static enum err model_kind(const struct faq_stage *st, const char *norm, size_t len, float *probs)
 {
-	return learn_predict(st->kind, norm, len, probs) < 0 ? ERR_NOMEM : ERR_OK;
+	return learn_predict_folded(st->kind, norm, len, probs) < 0 ? ERR_NOMEM : ERR_OK;
 }
 
 /* model_decides sets r to the learned stage's verdict: class cls, and the
@@ -218,7 +218,7 @@ static enum err model_decides(const struct faq_stage *st,
 	if (st->entry) {
 		float *pe = malloc((size_t)learn_nlabels(st->entry) * sizeof(float));
 
-		if (!pe || learn_predict(st->entry, norm, len, pe) < 0) {
+		if (!pe || learn_predict_folded(st->entry, norm, len, pe) < 0) {
 			free(pe);
 			return ERR_NOMEM;
 		}
@@ -327,12 +327,13 @@ static enum err classify_with(const struct faq *faq, const struct faq_stage *sta
 	if (crisis || e != ERR_OK)
 		goto out;
 	if (stage) {
-		e = model_kind(stage, norm, len, probs);
+		/* the model reads the folded view (views.h), as it learnt */
+		e = model_kind(stage, folded, flen, probs);
 		if (e != ERR_OK)
 			goto out;
 		r->prob = probs[FAQ_KIND_CRISIS];
 		if (probs[FAQ_KIND_CRISIS] >= stage->t_crisis) {
-			e = model_decides(stage, norm, len, FAQ_CLASS_CRISIS,
+			e = model_decides(stage, folded, flen, FAQ_CLASS_CRISIS,
 					  probs[FAQ_KIND_CRISIS], r);
 			goto out;
 		}
@@ -356,9 +357,9 @@ static enum err classify_with(const struct faq *faq, const struct faq_stage *sta
 		if (probs[FAQ_KIND_NONE] > probs[best])
 			goto out;
 		if (best == FAQ_KIND_ADVICE && probs[best] >= st->t_advice)
-			e = model_decides(st, norm, len, FAQ_CLASS_ADVICE, probs[best], r);
+			e = model_decides(st, folded, flen, FAQ_CLASS_ADVICE, probs[best], r);
 		else if (best == FAQ_KIND_FAQ && probs[best] >= st->t_faq)
-			e = model_decides(st, norm, len, FAQ_CLASS_FAQ, probs[best], r);
+			e = model_decides(st, folded, flen, FAQ_CLASS_FAQ, probs[best], r);
 	}
 out:
 	free(folded);

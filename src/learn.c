@@ -93,22 +93,31 @@ int learn_nlabels(const struct learn_model *m) { return m->nlabels; }
  * and apostrophes (apostrophes dropped: "i'm" and "im" are one word).
  * Returns a new buffer holding the words one after another, NUL-separated,
  * and their count in *n. */
-static char *words_of(const char *text, size_t len, size_t *n)
+static char *words_of(const char *text, size_t len, int folded, size_t *n)
 {
 	char *norm = NULL, *fold = NULL, *out;
 	size_t nlen = 0, flen = 0, i, o = 0;
 	int changed;
 
 	*n = 0;
-	if (text_normalise(text, len, &norm, &nlen) != ERR_OK)
-		return NULL;
-	if (nlen > LEARN_MAX_TEXT)
-		nlen = LEARN_MAX_TEXT;
-	if (views_fold(norm, nlen, &fold, &flen, &changed) != ERR_OK) {
+	if (folded) {
+		flen = len > LEARN_MAX_TEXT ? LEARN_MAX_TEXT : len;
+		fold = malloc(flen + 1);
+		if (!fold)
+			return NULL;
+		memcpy(fold, text, flen);
+		fold[flen] = '\0';
+	} else {
+		if (text_normalise(text, len, &norm, &nlen) != ERR_OK)
+			return NULL;
+		if (nlen > LEARN_MAX_TEXT)
+			nlen = LEARN_MAX_TEXT;
+		if (views_fold(norm, nlen, &fold, &flen, &changed) != ERR_OK) {
+			free(norm);
+			return NULL;
+		}
 		free(norm);
-		return NULL;
 	}
-	free(norm);
 	out = malloc(flen + 2);
 	if (!out) {
 		free(fold);
@@ -160,11 +169,11 @@ static void add(struct feature_node *v, size_t *nv, unsigned dim, uint64_t h)
  * unique, length-1 feature vector of text, the bias feature last and a
  * terminator (index -1). Returns the count without the terminator, or -1
  * when memory ran out. */
-static long features_of(const char *text, size_t len, unsigned dim, int pieces,
+static long features_of(const char *text, size_t len, unsigned dim, int pieces, int folded,
 			struct feature_node *v)
 {
 	size_t nw = 0, nv = 0, i, o;
-	char *words = words_of(text, len, &nw);
+	char *words = words_of(text, len, folded, &nw);
 	const char *w, *prev = NULL;
 	double norm;
 
@@ -231,7 +240,7 @@ static enum err problem_of(const struct learn_set *set, const unsigned char *kee
 
 		if (keep && !keep[i])
 			continue;
-		k = features_of(set->texts[i], strlen(set->texts[i]), dim, set->pieces, v);
+		k = features_of(set->texts[i], strlen(set->texts[i]), dim, set->pieces, 0, v);
 		if (k < 0)
 			goto nomem;
 		if (used + (size_t)k + 1 > cap) {
@@ -470,18 +479,30 @@ static int predict_nodes(const struct learn_model *m, const struct feature_node 
 	return best;
 }
 
-int learn_predict(const struct learn_model *m, const char *text, size_t len, float *probs)
+static int predict_text(const struct learn_model *m, const char *text, size_t len, int folded,
+			float *probs)
 {
 	struct feature_node *v = malloc((LEARN_MAX_FEATURES + 2) * sizeof(*v));
 	int best;
 
-	if (!v || features_of(text, len, m->dim, m->pieces, v) < 0) {
+	if (!v || features_of(text, len, m->dim, m->pieces, folded, v) < 0) {
 		free(v);
 		return -1;
 	}
 	best = predict_nodes(m, v, probs);
 	free(v);
 	return best;
+}
+
+int learn_predict(const struct learn_model *m, const char *text, size_t len, float *probs)
+{
+	return predict_text(m, text, len, 0, probs);
+}
+
+int learn_predict_folded(const struct learn_model *m, const char *folded, size_t len,
+			 float *probs)
+{
+	return predict_text(m, folded, len, 1, probs);
 }
 
 enum err learn_cv(const struct learn_set *set, unsigned dim, double C, unsigned k,
@@ -552,7 +573,7 @@ void learn_explain(const struct learn_model *m, const char *text, size_t len, in
 		   char *buf, size_t buflen)
 {
 	size_t nw = 0, i, o = 0, stride = (size_t)m->dim + 1;
-	char *words = words_of(text, len, &nw);
+	char *words = words_of(text, len, 0, &nw);
 	const char *w;
 	struct {
 		const char *w;

@@ -45,9 +45,13 @@ enum err learn_train(const struct learn_set *set, unsigned dim, double C,
 		     struct learn_model **out, char *err, size_t errlen);
 
 /* learn_predict writes a probability for each label (they sum to 1) into
- * probs[0..nlabels-1] for text (normalised, text.h) and returns the label
- * with the highest. -1 only when memory ran out. */
+ * probs[0..nlabels-1] for text and returns the label with the highest. -1
+ * only when memory ran out. text is any text; learn_predict_folded takes
+ * the folded view of normalised text (views_fold of text_normalise), which
+ * a classifier holds already, and saves doing both again. */
 int learn_predict(const struct learn_model *m, const char *text, size_t len, float *probs);
+int learn_predict_folded(const struct learn_model *m, const char *folded, size_t len,
+			 float *probs);
 
 /* learn_cv: k-fold cross-validation. Every text of set is scored by a
  * model trained without its fold; probs gets n * nlabels values (row i is
