@@ -30,8 +30,7 @@ SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 # libcurl is compiled against but not linked: src/curl_dl.c loads it at the
 # first network use, so offline commands do not carry its TLS libraries.
 PKGS    := libpcre2-8 jansson yaml-0.1 libutf8proc inih
-# ICU too is compiled against and loaded at its first use (src/views.c).
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) libcurl icu-i18n 2>/dev/null)
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) libcurl 2>/dev/null) -Ibuild
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -ldl
 TEST_LIBS  := $(shell pkg-config --libs cmocka 2>/dev/null)
 
@@ -62,10 +61,16 @@ all: faqbot
 faqbot: $(OBJ)
 	$(CC) $(CFLAGS) -o $@ $(OBJ) $(PKG_LIBS)
 
-build/rel/%.o: src/%.c $(HDR) | build/rel
+# ICU's confusables, as a table src/views.c compiles in: ICU is needed to
+# build, not to run (tools/gen_confusables.c says why).
+build/confusables.inc: tools/gen_confusables.c | build/rel
+	$(CC) -O1 -o build/gen_confusables $< $(shell pkg-config --cflags --libs icu-i18n icu-uc)
+	build/gen_confusables > $@.tmp && mv $@.tmp $@
+
+build/rel/%.o: src/%.c $(HDR) build/confusables.inc | build/rel
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
-build/asan/%.o: src/%.c $(HDR) | build/asan
+build/asan/%.o: src/%.c $(HDR) build/confusables.inc | build/asan
 	$(CC) $(ALL_CFLAGS) -O1 $(SAN) -c -o $@ $<
 
 build/asan/faqbot: $(ASAN_OBJ)
@@ -74,7 +79,7 @@ build/asan/faqbot: $(ASAN_OBJ)
 build/asan/test_%: tests/unit/test_%.c $(ASAN_LIB) $(HDR)
 	$(CC) $(ALL_CFLAGS) -O1 $(SAN) -Isrc -o $@ $< $(ASAN_LIB) $(PKG_LIBS) $(TEST_LIBS)
 
-build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_SRC) $(HDR) | build/fuzz
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_SRC) $(HDR) build/confusables.inc | build/fuzz
 	$(CLANG) $(CSTD) -DFAQBOT_VERSION='"$(VERSION)"' $(PKG_CFLAGS) -g -O1 -Isrc \
 	  -fsanitize=fuzzer,address,undefined -o $@ $< $(LIB_SRC) $(PKG_LIBS)
 

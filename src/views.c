@@ -8,120 +8,41 @@
  * bounds every buffer (views.h). */
 #include "views.h"
 
-#include <dlfcn.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unicode/uclean.h>
-#include <unicode/uspoof.h>
 #include <utf8proc.h>
-
-/* ICU is loaded with dlopen() at the first letter from another script, not
- * linked: linked, its libraries' start-up cost ~3 MB of resident memory in
- * every run (measured: `faqbot ask` 6.6 -> 9.6 MB), for a table few
- * messages need. Its symbols carry the version (uspoof_open_72), which the
- * headers' renaming macros spell; VIEWS_SYM turns one into its string. */
-#define VIEWS_STR(x) #x
-#define VIEWS_SYM(x) VIEWS_STR(x)
-#define VIEWS_ICU_SONAME "libicui18n.so." U_ICU_VERSION_SHORT
-
-static void *views_icu;
-static USpoofChecker *(*views_open)(UErrorCode *);
-static void (*views_set_checks)(USpoofChecker *, int32_t, UErrorCode *);
-static void (*views_close)(USpoofChecker *);
-static int32_t (*views_skeleton)(const USpoofChecker *, uint32_t, const char *, int32_t,
-				 char *, int32_t, UErrorCode *);
 
 /* The longest word an emoji becomes, with its spaces. */
 #define VIEWS_WORD_MAX 8
 /* A chat-log nick is at most this long ("<kez> "). */
 #define VIEWS_NICK_MAX 32
-/* Confusable skeletons looked up, cached by code point. */
-#define VIEWS_CACHE 256
 
-static USpoofChecker *views_sc;
-static int views_tried;
-static struct {
+/* ICU's confusables: every letter whose skeleton is one Latin letter,
+ * sorted by code point. Generated at build time by tools/gen_confusables.c
+ * (ICU at run time cost 3-4 MB of memory in every process for this). */
+static const struct {
 	int32_t cp;
-	char letter; /* 0: no single Latin letter */
-} views_cache[VIEWS_CACHE];
+	char letter;
+} views_confusables[] = {
+#include "confusables.inc"
+};
 
-enum err views_init(void)
-{
-	UErrorCode st = U_ZERO_ERROR;
-
-	if (views_tried)
-		return ERR_OK;
-	views_tried = 1;
-	views_icu = dlopen(VIEWS_ICU_SONAME, RTLD_NOW | RTLD_LOCAL);
-	if (!views_icu)
-		return ERR_OK;
-	/* POSIX's way from void * to a function pointer */
-	*(void **)&views_open = dlsym(views_icu, VIEWS_SYM(uspoof_open));
-	*(void **)&views_set_checks = dlsym(views_icu, VIEWS_SYM(uspoof_setChecks));
-	*(void **)&views_close = dlsym(views_icu, VIEWS_SYM(uspoof_close));
-	*(void **)&views_skeleton = dlsym(views_icu, VIEWS_SYM(uspoof_getSkeletonUTF8));
-	if (!views_open || !views_set_checks || !views_close || !views_skeleton)
-		return ERR_OK;
-	views_sc = views_open(&st);
-	if (U_FAILURE(st)) {
-		views_sc = NULL;
-		return ERR_OK;
-	}
-	views_set_checks(views_sc, USPOOF_CONFUSABLE, &st);
-	if (U_FAILURE(st)) {
-		views_close(views_sc);
-		views_sc = NULL;
-	}
-	return ERR_OK;
-}
-
-void views_done(void)
-{
-	if (views_sc)
-		views_close(views_sc);
-	views_sc = NULL;
-	if (views_icu) {
-		void (*cleanup)(void);
-
-		/* ICU keeps its data in caches of its own until told */
-		*(void **)&cleanup = dlsym(views_icu, VIEWS_SYM(u_cleanup));
-		if (cleanup)
-			cleanup();
-		dlclose(views_icu);
-	}
-	views_icu = NULL;
-	views_tried = 0;
-	memset(views_cache, 0, sizeof(views_cache));
-}
-
-/* latin_of: the one ASCII letter cp's confusable skeleton is, or 0. */
+/* latin_of: the one Latin letter cp looks like, or 0. */
 static char latin_of(int32_t cp)
 {
-	unsigned slot = (unsigned)cp % VIEWS_CACHE;
-	utf8proc_uint8_t in[4];
-	char out[16];
-	UErrorCode st = U_ZERO_ERROR;
-	int32_t n, k;
-	char letter = 0;
+	size_t lo = 0, hi = sizeof(views_confusables) / sizeof(views_confusables[0]);
 
-	if (views_cache[slot].cp == cp)
-		return views_cache[slot].letter;
-	views_init();
-	if (!views_sc)
-		return 0;
-	k = (int32_t)utf8proc_encode_char(cp, in);
-	n = views_skeleton(views_sc, 0, (const char *)in, k, out, sizeof(out), &st);
-	if (U_SUCCESS(st) && n == 1) {
-		char c = out[0];
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
 
-		if (c >= 'A' && c <= 'Z')
-			c = (char)(c - 'A' + 'a');
-		if (c >= 'a' && c <= 'z')
-			letter = c;
+		if (views_confusables[mid].cp == cp)
+			return views_confusables[mid].letter;
+		if (views_confusables[mid].cp < cp)
+			lo = mid + 1;
+		else
+			hi = mid;
 	}
-	views_cache[slot].cp = cp;
-	views_cache[slot].letter = letter;
-	return letter;
+	return 0;
 }
 
 /* emoji_word: the word an emoji stands for here, or NULL. Only the ones

@@ -10,8 +10,8 @@
  *   - a leading chat-log paste marker is removed: "[22:14] <kez> ", "<kez> ",
  *     "22:14 <kez> ", "* kez ";
  *   - a letter from another script that looks like a Latin one becomes that
- *     letter (ICU's confusable skeleton, taken only where it is one ASCII
- *     letter: Latin text is never touched);
+ *     letter (ICU's confusable skeletons, taken at build time where one is a
+ *     single Latin letter: Latin text is never touched);
  *   - digits and symbols inside words are read as letters ("d1e", "k!ll",
  *     "su1c1de", "$elf"), never in numbers ("988", "2 pills", "b12");
  *   - three or more single letters in a row are joined ("k i l l",
@@ -23,8 +23,7 @@
  *   - emoji that stand for death, a grave, a weapon, pills or blood become
  *     words ("💀" -> " dead ", "🪦" -> " grave ", "💊" -> " pills ").
  *
- * Pure: no I/O. The confusables come from ICU's data, opened once on first
- * use (views_init may be called earlier to pay for it at start-up). */
+ * Pure: no I/O, no state. */
 #ifndef FAQBOT_VIEWS_H
 #define FAQBOT_VIEWS_H
 
@@ -32,18 +31,10 @@
 
 #include "err.h"
 
-/* views_init opens ICU's spoof checker; views_fold calls it on first use.
- * ERR_OK also when ICU is unavailable (confusables are then left as they
- * are, and everything else still folds). Not thread-safe. */
-enum err views_init(void);
-
 /* views_fold writes the folded view of norm (text_normalise output, length
  * len) to *out, a new NUL-terminated string the caller frees, and its
  * length to *out_len. *changed is 1 when it differs from norm. The result
  * is at most 4 * len + 64 bytes. */
 enum err views_fold(const char *norm, size_t len, char **out, size_t *out_len, int *changed);
-
-/* views_done frees ICU's checker (for leak checkers; optional). */
-void views_done(void);
 
 #endif

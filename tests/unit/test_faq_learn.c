@@ -41,7 +41,6 @@ static int teardown(void **state)
 
 	(void)state;
 	faq_learn_set_cache(NULL);
-	views_done();
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", cache);
 	return system(cmd);
 }

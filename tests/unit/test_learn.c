@@ -120,7 +120,6 @@ static void test_save_load(void **state)
 static int teardown(void **state)
 {
 	(void)state;
-	views_done();
 	return 0;
 }
 

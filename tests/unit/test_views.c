@@ -125,7 +125,6 @@ static void test_bounds(void **state)
 static int teardown(void **state)
 {
 	(void)state;
-	views_done();
 	return 0;
 }
 
