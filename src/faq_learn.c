@@ -64,68 +64,102 @@ static int cmp_str(const void *a, const void *b)
 }
 
 /* read_file appends the messages of one learn/ file to s. */
+/* parse_lines appends the messages of text (one learn/ file, name for
+ * findings) to s. One bad line costs that line: it is reported, the rest is
+ * read. */
+static enum err parse_lines(const char *name, const char *text, size_t len, struct samples *s,
+			    struct faq_diags *d)
+{
+	const char *p = text, *end = text + len;
+	unsigned ln = 0;
+
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t n = (size_t)((nl ? nl : end) - p);
+		const char *tab;
+		struct sample *nv, *v;
+
+		ln++;
+		while (n > 0 && p[n - 1] == '\r')
+			n--;
+		if (n == 0 || p[0] == '#')
+			goto next;
+		if (n > FAQ_LEARN_MAX_LINE) {
+			faq_diag_add(d, name, ln, 1, 0, "line too long (%zu bytes, the limit is %d)", n,
+				     FAQ_LEARN_MAX_LINE);
+			goto next;
+		}
+		if (memchr(p, '\0', n)) {
+			faq_diag_add(d, name, ln, 1, 0, "the line holds a NUL byte");
+			goto next;
+		}
+		for (tab = p + n; tab > p && tab[-1] != '\t'; tab--)
+			;
+		if (tab == p || tab - 1 == p || tab == p + n) {
+			faq_diag_add(d, name, ln, 1, 0,
+				     "write the message, a tab, then its label (crisis, advice, none "
+				     "or faq:ID)");
+			goto next;
+		}
+		if (s->n >= FAQ_LEARN_MAX_LINES) {
+			faq_diag_add(d, name, ln, 1, 0, "more than %d messages in learn/; the rest "
+							"is not read", FAQ_LEARN_MAX_LINES);
+			return ERR_OK;
+		}
+		nv = realloc(s->v, (s->n + 1) * sizeof(*nv));
+		if (!nv)
+			return ERR_NOMEM;
+		s->v = nv;
+		v = &nv[s->n++];
+		v->text = strndup(p, (size_t)(tab - 1 - p));
+		v->label = strndup(tab, (size_t)(p + n - tab));
+		v->file = strdup(name);
+		v->line = ln;
+		if (!v->text || !v->label || !v->file)
+			return ERR_NOMEM;
+next:
+		p = nl ? nl + 1 : end;
+	}
+	return ERR_OK;
+}
+
+/* read_file appends the messages of one learn/ file to s. */
 static enum err read_file(const char *path, struct samples *s, struct faq_diags *d)
 {
-	FILE *f = fopen(path, "r");
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t got;
-	unsigned ln = 0;
-	enum err e = ERR_OK;
+	FILE *f = fopen(path, "rb");
+	char *buf;
+	size_t n;
+	enum err e;
 
 	if (!f) {
 		faq_diag_add(d, path, 0, 0, 0, "cannot read: %s", strerror(errno));
 		return ERR_IO;
 	}
-	while ((got = getline(&line, &cap, f)) >= 0) {
-		char *tab;
-		struct sample *nv;
-
-		ln++;
-		while (got > 0 && (line[got - 1] == '\n' || line[got - 1] == '\r'))
-			line[--got] = '\0';
-		if (got == 0 || line[0] == '#')
-			continue;
-		if ((size_t)got > FAQ_LEARN_MAX_LINE) {
-			faq_diag_add(d, path, ln, 1, 0, "line too long (%zd bytes, the limit is %d)",
-				     got, FAQ_LEARN_MAX_LINE);
-			continue;
-		}
-		if (memchr(line, '\0', (size_t)got)) {
-			faq_diag_add(d, path, ln, 1, 0, "the line holds a NUL byte");
-			continue;
-		}
-		tab = strrchr(line, '\t');
-		if (!tab || tab == line || !tab[1]) {
-			faq_diag_add(d, path, ln, 1, 0,
-				     "write the message, a tab, then its label (crisis, advice, none "
-				     "or faq:ID)");
-			continue;
-		}
-		if (s->n >= FAQ_LEARN_MAX_LINES) {
-			faq_diag_add(d, path, ln, 1, 0, "more than %d messages in learn/; the rest "
-							"is not read", FAQ_LEARN_MAX_LINES);
-			break;
-		}
-		nv = realloc(s->v, (s->n + 1) * sizeof(*nv));
-		if (!nv) {
-			e = ERR_NOMEM;
-			break;
-		}
-		s->v = nv;
-		*tab = '\0';
-		nv[s->n].text = strdup(line);
-		nv[s->n].label = strdup(tab + 1);
-		nv[s->n].file = strdup(path);
-		nv[s->n].line = ln;
-		s->n++;
-		if (!nv[s->n - 1].text || !nv[s->n - 1].label || !nv[s->n - 1].file) {
-			e = ERR_NOMEM;
-			break;
-		}
+	buf = malloc(FAQ_MAX_FILE_BYTES + 1);
+	if (!buf) {
+		fclose(f);
+		return ERR_NOMEM;
 	}
-	free(line);
+	n = fread(buf, 1, FAQ_MAX_FILE_BYTES + 1, f);
+	if (ferror(f) || n > FAQ_MAX_FILE_BYTES) {
+		faq_diag_add(d, path, 0, 0, 0, ferror(f) ? "cannot read: %s" : "%s",
+			     ferror(f) ? strerror(errno) : "larger than a FAQ file can be; split it");
+		fclose(f);
+		free(buf);
+		return ERR_IO;
+	}
 	fclose(f);
+	e = parse_lines(path, buf, n, s, d);
+	free(buf);
+	return e;
+}
+
+enum err faq_learn_parse_text(const char *name, const char *text, size_t len, struct faq_diags *d)
+{
+	struct samples s = {0};
+	enum err e = parse_lines(name, text, len, &s, d);
+
+	samples_release(&s);
 	return e;
 }
 

@@ -93,6 +93,12 @@ enum err faq_learn_load(const char *dir, struct faq **out, struct faq_diags *d);
  * when there is none of that class. */
 int faq_stage_best_entry(const struct faq_stage *st, const float *probs, enum faq_class cls);
 
+/* faq_learn_parse_text parses one learn/ file's text as faq_learn_load
+ * would (name is for findings), appending findings to d and keeping
+ * nothing: the parser alone, for fuzzing. ERR_NOMEM only. */
+enum err faq_learn_parse_text(const char *name, const char *text, size_t len,
+			      struct faq_diags *d);
+
 /* faq_learn_kind_name: "crisis", "advice", "faq", "none". */
 const char *faq_learn_kind_name(enum faq_learn_kind k);
 
