@@ -334,23 +334,31 @@ static void restart(struct out_item *it)
 	it->line = 0;
 }
 
-static void sweep(struct irc_out *o, struct out_list *l, long long now)
+/* sweep readies l for a new connection; the count of replies kept that
+ * had started. */
+static size_t sweep(struct irc_out *o, struct out_list *l, long long now)
 {
 	struct out_item *it = l->head, *next;
+	size_t again = 0;
 
 	for (; it; it = next) {
 		next = it->next;
-		if (!it->keep)
+		if (!it->keep) {
 			drop(o, l, it, IRC_OUT_DROPPED);
-		else if (it->expires_ms && now >= it->expires_ms)
+		} else if (it->expires_ms && now >= it->expires_ms) {
 			drop(o, l, it, IRC_OUT_EXPIRED);
-		else
+		} else {
+			again += it->line > 0;
 			restart(it);
+		}
 	}
+	return again;
 }
 
-void irc_out_session(struct irc_out *o, long long now)
+size_t irc_out_session(struct irc_out *o, long long now)
 {
+	size_t again;
+
 	o->peeked = NULL;
 	while (o->flight.head) {
 		struct out_item *it = o->flight.head;
@@ -358,11 +366,13 @@ void irc_out_session(struct irc_out *o, long long now)
 		list_remove(&o->flight, it);
 		list_insert_by_id(it->urgent ? &o->urgent : &o->normal, it);
 	}
-	/* a half-sent head goes back too: nothing says its lines arrived */
-	sweep(o, &o->urgent, now);
-	sweep(o, &o->normal, now);
+	/* a half-sent head goes back too: nothing says its lines arrived
+	 * (a reply in flight has all its lines written: line > 0) */
+	again = sweep(o, &o->urgent, now);
+	again += sweep(o, &o->normal, now);
 	o->tokens = o->burst;
 	o->tokens_ms = now;
+	return again;
 }
 
 long irc_out_wait_ms(const struct irc_out *o, long long now)

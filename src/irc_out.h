@@ -113,8 +113,8 @@ void irc_out_acked(struct irc_out *o, unsigned long long acked);
  * flight or half sent wait again, whole, in id order within their class;
  * every waiting reply is split again at its turn with the prefix then
  * set; those past their expiry are reported EXPIRED and those not kept
- * DROPPED. */
-void irc_out_session(struct irc_out *o, long long now);
+ * DROPPED. Returns how many replies in flight or half sent wait again. */
+size_t irc_out_session(struct irc_out *o, long long now);
 
 /* irc_out_wait_ms: how long until irc_out_peek can return a line (0: now),
  * or -1 when nothing waits. */

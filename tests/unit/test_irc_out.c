@@ -264,7 +264,7 @@ static void test_session_requeues(void **state)
 	assert_string_equal(next(o, 0, &mark), "in flight");
 	assert_string_equal(next(o, 0, &mark), "first line");
 	/* the connection ends: 1 was written, not acknowledged; 2 half sent */
-	irc_out_session(o, 1000);
+	assert_int_equal(irc_out_session(o, 1000), 2);
 	assert_int_equal(e.n, 2);
 	assert_int_equal(e.id[0], 4);
 	assert_int_equal(e.how[0], IRC_OUT_DROPPED);
