@@ -29,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "health.h"
 #include "irc_journal.h"
 #include "irc_out.h"
 #include "irc_parse.h"
@@ -64,7 +65,7 @@ struct irc {
 	long backoff_min_ms, backoff_max_ms, flood_interval_ms;
 	int flood_burst;
 	int pm_over_lines;
-	char *state_dir; /* or NULL: no journal */
+	char *state_dir; /* or NULL: no journal, no health mark */
 	struct tr_tick tick; /* fn NULL: no ticks */
 
 	/* session */
@@ -101,7 +102,10 @@ struct irc {
 	struct irc_out *out;         /* replies waiting, paced */
 	struct irc_journal *journal; /* or NULL */
 	unsigned long long next_id;  /* of the next reply queued */
+	int ever_registered;         /* a login worked once this run */
 	int journal_warned;
+	long long health_ms;         /* the last health mark; 0: none yet */
+	int health_warned;
 	void *run_ctx;            /* the handler's ctx, for ticks */
 	long long tick_ms;        /* the last tick */
 	char *notices[IRC_NOTICE_WAIT_MAX]; /* for the moderators, waiting for
@@ -1386,13 +1390,26 @@ static void on_isupport(struct irc *irc, const struct irc_msg *m)
 
 /* ---- capabilities and SASL ---- */
 
-/* fatal ends the session and irc_run: something a reconnect cannot fix
- * (a refused SASL login), so retrying would only hammer the server. */
-static int fatal(struct irc *irc, const char *why)
+/* login_failed ends the session when SASL cannot log the bot in (why;
+ * hint says what to check). Before any login worked in this run, that is
+ * a setting a reconnect cannot fix: irc_run returns it (retrying would
+ * only hammer the server). Once one has worked, the setting is right and
+ * the services are down or out of step (a server restarted without them
+ * offers no SASL, or refuses every login until they link): the session
+ * ends and the backoff retries, so the bot comes back with them. */
+static int login_failed(struct irc *irc, const char *why, const char *hint)
 {
-	snprintf(irc->errstr, sizeof(irc->errstr), "irc: %s", why);
-	log_error("%s", irc->errstr);
-	irc->fatal = 1;
+	if (!irc->ever_registered) {
+		snprintf(irc->errstr, sizeof(irc->errstr), "irc: %s (%s%snot retrying)", why,
+		         hint ? hint : "", hint ? "; " : "");
+		log_error("%s", irc->errstr);
+		irc->fatal = 1;
+		return -1;
+	}
+	irc->st.sasl_retries++;
+	snprintf(irc->errstr, sizeof(irc->errstr),
+	         "irc: %s; a login worked before, so the services may be down: retrying", why);
+	log_error("%s (retry %lu)", irc->errstr, irc->st.sasl_retries);
 	return -1;
 }
 
@@ -1484,7 +1501,9 @@ static int on_cap_ls(struct irc *irc, const char *list, int more)
 		char why[IRC_ERRSTR_MAX / 2];
 
 		if (!irc->sasl_offered)
-			return fatal(irc, "SASL: the server does not offer it (no sasl capability)");
+			return login_failed(irc, "SASL: the server does not offer it (no sasl "
+			                         "capability)",
+			                    NULL);
 		/* sasl=PLAIN,EXTERNAL (CAP 302): a list without ours is a
 		 * refusal known now; an empty value says nothing */
 		snprintf(m, sizeof(m), ",%s,", irc->sasl_mechs);
@@ -1492,7 +1511,7 @@ static int on_cap_ls(struct irc *irc, const char *list, int more)
 		if (irc->sasl_mechs[0] && !strstr(m, want)) {
 			snprintf(why, sizeof(why), "SASL: the server offers %.200s, not %s",
 			         irc->sasl_mechs, mech_name(irc));
-			return fatal(irc, why);
+			return login_failed(irc, why, NULL);
 		}
 		cap_req(irc, "sasl");
 		irc->sasl_state = 1;
@@ -1518,7 +1537,8 @@ static int on_cap(struct irc *irc, const struct irc_msg *m)
 	if (irc->cap_pending && has_cap(list, "sasl") && irc->sasl_state == 1) {
 		irc->cap_pending--;
 		if (!ack)
-			return fatal(irc, "SASL: the server refused the sasl capability");
+			return login_failed(irc, "SASL: the server refused the sasl capability",
+			                    NULL);
 		send1(irc, "AUTHENTICATE", mech_name(irc));
 		irc->sasl_state = 2;
 	}
@@ -1630,20 +1650,23 @@ static int on_line(struct irc *irc, const struct irc_msg *m, tr_handler_fn fn, v
 		log_warn("irc: SASL: the server's mechanisms are %s",
 		         m->nparams >= 2 ? m->params[1] : "?");
 	} else if (!strcmp(c, "904") || !strcmp(c, "905") || !strcmp(c, "902")) {
-		return fatal(irc, irc->sasl_mech == IRC_SASL_EXTERNAL
-		                      ? "SASL EXTERNAL: the server refused the client certificate "
-		                        "(is its fingerprint on the account, e.g. by NickServ CERT "
-		                        "ADD? check tls_cert_file; not retrying)"
-		                      : "SASL: the server refused the account or password "
-		                        "(check sasl_account and the password; not retrying)");
+		if (irc->sasl_mech == IRC_SASL_EXTERNAL)
+			return login_failed(irc, "SASL EXTERNAL: the server refused the client "
+			                         "certificate",
+			                    "is its fingerprint on the account, e.g. by NickServ "
+			                    "CERT ADD? check tls_cert_file");
+		return login_failed(irc, "SASL: the server refused the account or password",
+		                    "check sasl_account and the password");
 	} else if (!strcmp(c, "906") || !strcmp(c, "907")) {
 		if (irc->sasl_state != 4)
-			return fatal(irc, "SASL: the login was aborted");
+			return login_failed(irc, "SASL: the login was aborted", NULL);
 	} else if (!strcmp(c, "001")) {
 		if (irc->sasl_mech != IRC_SASL_NONE && irc->sasl_state != 4)
-			return fatal(irc, "SASL: the server registered the bot without a "
-			                  "login (it ignored CAP); not going on unauthenticated");
+			return login_failed(irc, "SASL: the server registered the bot without a "
+			                         "login (it ignored CAP)",
+			                    "not going on unauthenticated");
 		irc->registered = 1;
+		irc->ever_registered = 1;
 		irc->registered_ms = now_ms();
 		irc->st.registrations++;
 		if (m->nparams >= 1 && nick_ok(m->params[0]))
@@ -1833,6 +1856,28 @@ static int poll_ms(const struct irc *irc)
 	return (int)wait;
 }
 
+/* mark_healthy writes the health mark (health.h) at most every
+ * HEALTH_MARK_EVERY_S while registered: the session's PING watch ends a
+ * dead link, so a registered session is a live one. A bot waiting for
+ * its services, or for a server, writes none, and a probe sees it stale.
+ * A failure to write is logged once, not fatal. */
+static void mark_healthy(struct irc *irc)
+{
+	long long t = now_ms();
+
+	if (!irc->state_dir || !irc->registered ||
+	    (irc->health_ms && t - irc->health_ms < HEALTH_MARK_EVERY_S * 1000LL))
+		return;
+	irc->health_ms = t;
+	if (health_mark(irc->state_dir, time(NULL)) != ERR_OK) {
+		if (!irc->health_warned)
+			log_warn("irc: cannot write the health mark %s/%s", irc->state_dir,
+			         HEALTH_STATUS_FILE);
+		irc->health_warned = 1;
+		return;
+	}
+	irc->health_warned = 0;
+}
 
 /* session runs one connection until it fails or stop is set. */
 static void session(struct irc *irc, tr_handler_fn fn, void *ctx,
@@ -1881,6 +1926,7 @@ static void session(struct irc *irc, tr_handler_fn fn, void *ctx,
 			pace(irc, t);
 		if (flush(irc) < 0)
 			break;
+		mark_healthy(irc);
 		pfd[0].fd = irc->fd;
 		pfd[0].events = POLLIN | (irc->wlen ? POLLOUT : 0);
 		pfd[0].revents = 0;
@@ -1972,6 +2018,11 @@ enum err irc_run(struct irc *irc, tr_handler_fn fn, void *ctx,
 {
 	irc->errstr[0] = '\0';
 	irc->run_ctx = ctx;
+	if (irc->state_dir) {
+		/* the last run's mark says nothing about this one */
+		health_clear(irc->state_dir);
+		irc->health_ms = 0;
+	}
 	replay(irc);
 	while (!*stop) {
 		session(irc, fn, ctx, stop);

@@ -29,8 +29,12 @@
  *
  * SASL (sasl-3.1) when configured: PLAIN with an account and password, or
  * EXTERNAL with the client certificate the TLS handshake presents (the
- * services know its fingerprint, e.g. by NickServ CERT ADD). A refused
- * login ends irc_run with an error rather than a reconnect storm.
+ * services know its fingerprint, e.g. by NickServ CERT ADD). At the first
+ * start, a refused login (or a server without SASL or without the
+ * mechanism) ends irc_run with an error rather than a reconnect storm: the
+ * setting is wrong. Once a login has worked, the same on a reconnect means
+ * the services are down or out of step: it is logged and retried with the
+ * backoff, and the bot comes back when they do.
  *
  * IRCv3 account-tag, when the server offers it: each member's message
  * carries the services account that sent it (tr_message.sender_account).
@@ -123,9 +127,10 @@ struct irc_config {
 	                           * lines goes to the asker privately, with a
 	                           * note in the channel (never a crisis reply);
 	                           * 0: always in the channel */
-	const char *state_dir;    /* the folder for the reply journal (made
-	                           * 0700 if missing), or NULL: none (replies
-	                           * waiting die with the process) */
+	const char *state_dir;    /* the folder for the reply journal and the
+	                           * health mark (made 0700 if missing), or NULL:
+	                           * neither (replies waiting die with the
+	                           * process) */
 };
 
 struct irc;
@@ -146,8 +151,10 @@ enum err irc_new(const struct irc_config *cfg, struct irc **out, char *errbuf,
  * faults, a closed connection, garbage or a silent server are retried with
  * capped exponential backoff and jitter, never returned; the one error
  * returned is ERR_INVALID for a SASL login the server refused (or cannot
- * do), with irc_errstr saying which. With a state folder it first queues
- * the journal's replies (see the top). */
+ * do) before any login worked, with irc_errstr saying which. With a state
+ * folder it first queues the journal's replies (see the top), and while
+ * registered it writes the health mark (health.h) every
+ * HEALTH_MARK_EVERY_S: a bot waiting for its services writes none. */
 enum err irc_run(struct irc *irc, tr_handler_fn fn, void *ctx,
                  volatile sig_atomic_t *stop);
 
@@ -176,6 +183,7 @@ struct irc_stats {
 	unsigned long expired;      /* replies dropped for their age */
 	unsigned long resent;       /* replies sent again after a lost connection */
 	unsigned long journal_errors; /* replies the journal could not keep */
+	unsigned long sasl_retries; /* logins refused on a reconnect, retried */
 };
 void irc_get_stats(const struct irc *irc, struct irc_stats *out);
 

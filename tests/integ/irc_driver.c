@@ -347,10 +347,10 @@ int main(int argc, char **argv)
 	        "irc_driver: stats connects=%lu registrations=%lu messages=%lu "
 	        "replies=%lu lines=%lu alerts=%lu notices=%lu dropped=%lu bad_lines=%lu "
 	        "pings=%lu calls=%lu ticks=%lu replayed=%lu expired=%lu resent=%lu "
-	        "journal_errors=%lu\n",
+	        "journal_errors=%lu sasl_retries=%lu\n",
 	        st.connects, st.registrations, st.messages, st.replies, st.lines, st.alerts,
 	        st.notices, st.dropped, st.bad_lines, st.pings_sent, d.calls, d.ticks, st.replayed,
-	        st.expired, st.resent, st.journal_errors);
+	        st.expired, st.resent, st.journal_errors, st.sasl_retries);
 	if (wake_pipe[0] >= 0) {
 		close(wake_pipe[0]);
 		close(wake_pipe[1]);
