@@ -44,6 +44,9 @@
 #define IRC_SASL_CHUNK 400     /* AUTHENTICATE payload a line (sasl-3.1) */
 #define IRC_SASL_RAW_MAX 1024  /* account, account and password, with NULs */
 #define IRC_STABLE_MS 60000L /* a session this long resets the backoff */
+#define IRC_HOST_MAX 255     /* a host (or user) the server says we have,
+                              * longer is not believed: it would leave
+                              * no room on a line */
 #define IRC_VERSION_REPLY "faqbot (a support-group FAQ bot)"
 
 enum irc_sasl_mech { IRC_SASL_NONE, IRC_SASL_PLAIN, IRC_SASL_EXTERNAL };
@@ -87,6 +90,7 @@ struct irc {
 	char sasl_mechs[IRC_LINE_MAX]; /* the sasl capability's value: "PLAIN,EXTERNAL" */
 	int acct_offered, acct_tag; /* account-tag offered, and ACKed */
 	int sasl_state; /* 0 none, 1 REQ sent, 2 mechanism sent, 3 sent, 4 logged in */
+	int acct_req; /* account-tag asked for, not yet answered */
 	int fatal;
 	long long last_rx_ms, ping_sent_ms, started_ms, registered_ms;
 	int closing; /* the server sent ERROR, or we sent QUIT */
@@ -1059,13 +1063,21 @@ static int next_nick(struct irc *irc)
 	return 1;
 }
 
+/* credible says whether a user or host the server says the bot has is
+ * one to size lines by: one word, not so long that the prefix would
+ * leave no room for text (then the guess stays, and lines stay short). */
+static int credible(const char *s)
+{
+	return irc_param_ok(s, 0) && strlen(s) <= IRC_HOST_MAX;
+}
+
 static void set_me_from_source(struct irc *irc, const struct irc_msg *m)
 {
-	if (m->user) {
+	if (m->user && credible(m->user)) {
 		snprintf(irc->my_user, sizeof(irc->my_user), "%s", m->user);
 		irc->user_known = 1;
 	}
-	if (m->host) {
+	if (m->host && credible(m->host)) {
 		snprintf(irc->my_host, sizeof(irc->my_host), "%s", m->host);
 		irc->host_known = 1;
 	}
@@ -1231,6 +1243,14 @@ static size_t count_lines(const struct irc *irc, const char *target, const char 
 	return n;
 }
 
+/* plain_tag is a tag's value when it is one plain word (no space, CR, LF,
+ * NUL: a tag value is unescaped and may hold them), else NULL: what goes
+ * to the core is an id, never a second line. */
+static const char *plain_tag(const char *v)
+{
+	return v && irc_param_ok(v, 0) ? v : NULL;
+}
+
 /* sender_account is the services account the server vouches for (the
  * account-tag), or NULL: when the capability is off (then a tag of that
  * name is not the server's), when the sender is logged out (no tag), or
@@ -1328,7 +1348,7 @@ static void on_privmsg(struct irc *irc, const struct irc_msg *m, tr_handler_fn f
 	tm.room = room;
 	tm.sender = m->nick;
 	tm.sender_name = m->nick;
-	tm.event_id = irc_msg_tag(m, "msgid");
+	tm.event_id = plain_tag(irc_msg_tag(m, "msgid"));
 	tm.text = irc->textbuf;
 	tm.bot_name = irc->me;
 	tm.direct = direct;
@@ -1377,15 +1397,25 @@ static void on_privmsg(struct irc *irc, const struct irc_msg *m, tr_handler_fn f
 	mod_notice(irc, rep.mod_text);
 }
 
-/* on_isupport takes CHANTYPES from RPL_ISUPPORT (005). */
+/* on_isupport takes CHANTYPES from RPL_ISUPPORT (005). A value that is
+ * empty or holds anything but the prefixes in use (#&+!) is ignored and
+ * "#&" stays: taken as it is, it would make the configured channels no
+ * channels, and silence the bot for the whole connection. */
 static void on_isupport(struct irc *irc, const struct irc_msg *m)
 {
 	size_t i;
 
-	for (i = 1; i + 1 < m->nparams; i++)
-		if (!strncmp(m->params[i], "CHANTYPES=", 10))
-			snprintf(irc->chantypes, sizeof(irc->chantypes), "%s",
-			         m->params[i] + 10);
+	for (i = 1; i + 1 < m->nparams; i++) {
+		const char *v;
+
+		if (strncmp(m->params[i], "CHANTYPES=", 10))
+			continue;
+		v = m->params[i] + 10;
+		if (*v && strlen(v) < sizeof(irc->chantypes) && strspn(v, "#&+!") == strlen(v))
+			snprintf(irc->chantypes, sizeof(irc->chantypes), "%s", v);
+		else
+			log_warn("irc: ignoring CHANTYPES=%.16s from the server", v);
+	}
 }
 
 /* ---- capabilities and SASL ---- */
@@ -1411,6 +1441,12 @@ static int login_failed(struct irc *irc, const char *why, const char *hint)
 	         "irc: %s; a login worked before, so the services may be down: retrying", why);
 	log_error("%s (retry %lu)", irc->errstr, irc->st.sasl_retries);
 	return -1;
+}
+
+/* sasl_in_progress: a mechanism asked for and no answer yet (903, 904) */
+static int sasl_in_progress(const struct irc *irc)
+{
+	return irc->sasl_state == 2 || irc->sasl_state == 3;
 }
 
 static void cap_end(struct irc *irc)
@@ -1516,8 +1552,10 @@ static int on_cap_ls(struct irc *irc, const char *list, int more)
 		cap_req(irc, "sasl");
 		irc->sasl_state = 1;
 	}
-	if (irc->acct_offered)
+	if (irc->acct_offered) {
 		cap_req(irc, "account-tag");
+		irc->acct_req = 1;
+	}
 	cap_maybe_end(irc);
 	return 0;
 }
@@ -1542,8 +1580,11 @@ static int on_cap(struct irc *irc, const struct irc_msg *m)
 		send1(irc, "AUTHENTICATE", mech_name(irc));
 		irc->sasl_state = 2;
 	}
-	if (irc->cap_pending && has_cap(list, "account-tag") && !irc->acct_tag) {
+	/* an answer to nothing asked (a second ACK, an unasked NAK) changes
+	 * nothing: acct_req is cleared by the first */
+	if (irc->cap_pending && irc->acct_req && has_cap(list, "account-tag")) {
 		irc->cap_pending--;
+		irc->acct_req = 0;
 		irc->acct_tag = ack;
 		if (!ack)
 			log_info("irc: the server refused account-tag: no sender accounts");
@@ -1621,7 +1662,32 @@ static int sasl_respond(struct irc *irc)
 	return 0;
 }
 
-/* on_line acts on one message; -1 ends the session. */
+/* on_line acts on one message; -1 ends the session.
+ *
+ * What a bad line from the server costs (tests: test_irc_parse.c's
+ * hostile lines, irc_faults.sh), never more than that line unless said:
+ *   over IRC_WIRE_MAX, its IRC part over 512 bytes, its tags over 8191:
+ *     dropped by the reader as it arrives, counted in bad_lines;
+ *   a NUL, no command, an empty source, a command not letters or three
+ *     digits: dropped (ERR_PARSE), counted;
+ *   invalid UTF-8: kept as bytes; the core cleans a member's text
+ *     (U+FFFD), the journal escapes it, the splitter cuts it safely;
+ *   odd tags (no key, no value, a lone backslash, repeats): read as
+ *     message-tags.md says; a value with a space, CR or LF is no account
+ *     and no msgid (plain_tag, sender_account);
+ *   an unknown numeric or command: ignored;
+ *   CAP or SASL replies out of order (an ACK or NAK not asked for, a
+ *     second LS, AUTHENTICATE + or 903 before our mechanism, 904-907 when
+ *     no login of ours is under way, a second 001): ignored, where an
+ *     unasked 904, 906 or 907 used to end irc_run;
+ *   an empty or strange CHANTYPES: ignored, "#&" kept (it made every
+ *     channel no channel for the connection);
+ *   a visible host or user over IRC_HOST_MAX: not believed, lines sized
+ *     by the guess (it left no room for text: every reply refused);
+ *   a PING token the builder will not echo (a CR in it): no PONG for that
+ *     one; a silent link ends with the PING watch, as it should;
+ *   ERROR, a refused login at the first start, every nick taken: the
+ *     connection (what the server asks, or a setting to fix). */
 static int on_line(struct irc *irc, const struct irc_msg *m, tr_handler_fn fn, void *ctx)
 {
 	const char *c = m->command;
@@ -1642,7 +1708,7 @@ static int on_line(struct irc *irc, const struct irc_msg *m, tr_handler_fn fn, v
 		log_info("irc: SASL %s: logged in as %s", mech_name(irc),
 		         m->nparams >= 3 ? m->params[2] : "?");
 	} else if (!strcmp(c, "903")) { /* RPL_SASLSUCCESS */
-		if (irc->sasl_state >= 2) {
+		if (sasl_in_progress(irc)) {
 			irc->sasl_state = 4;
 			cap_maybe_end(irc);
 		}
@@ -1650,6 +1716,10 @@ static int on_line(struct irc *irc, const struct irc_msg *m, tr_handler_fn fn, v
 		log_warn("irc: SASL: the server's mechanisms are %s",
 		         m->nparams >= 2 ? m->params[1] : "?");
 	} else if (!strcmp(c, "904") || !strcmp(c, "905") || !strcmp(c, "902")) {
+		/* outside a login of ours (none configured, or over) it refers
+		 * to nothing the bot did: that line costs nothing */
+		if (!sasl_in_progress(irc))
+			return 0;
 		if (irc->sasl_mech == IRC_SASL_EXTERNAL)
 			return login_failed(irc, "SASL EXTERNAL: the server refused the client "
 			                         "certificate",
@@ -1658,9 +1728,11 @@ static int on_line(struct irc *irc, const struct irc_msg *m, tr_handler_fn fn, v
 		return login_failed(irc, "SASL: the server refused the account or password",
 		                    "check sasl_account and the password");
 	} else if (!strcmp(c, "906") || !strcmp(c, "907")) {
-		if (irc->sasl_state != 4)
+		if (sasl_in_progress(irc))
 			return login_failed(irc, "SASL: the login was aborted", NULL);
 	} else if (!strcmp(c, "001")) {
+		if (irc->registered)
+			return 0; /* a second welcome changes nothing */
 		if (irc->sasl_mech != IRC_SASL_NONE && irc->sasl_state != 4)
 			return login_failed(irc, "SASL: the server registered the bot without a "
 			                         "login (it ignored CAP)",
@@ -1677,7 +1749,7 @@ static int on_line(struct irc *irc, const struct irc_msg *m, tr_handler_fn fn, v
 	} else if (!strcmp(c, "005")) {
 		on_isupport(irc, m);
 	} else if (!strcmp(c, "396")) { /* RPL_VISIBLEHOST: me host :text */
-		if (m->nparams >= 2 && irc_param_ok(m->params[1], 0)) {
+		if (m->nparams >= 2 && credible(m->params[1])) {
 			snprintf(irc->my_host, sizeof(irc->my_host), "%s", m->params[1]);
 			irc->host_known = 1;
 		}
@@ -1802,7 +1874,7 @@ static void session_reset(struct irc *irc)
 	irc->cap_requested = irc->cap_pending = 0;
 	irc->sasl_offered = irc->sasl_state = 0;
 	irc->sasl_mechs[0] = '\0';
-	irc->acct_offered = irc->acct_tag = 0;
+	irc->acct_offered = irc->acct_tag = irc->acct_req = 0;
 	irc->user_known = irc->host_known = 0;
 	irc->nick_try = 0;
 	irc->ping_sent_ms = 0;
