@@ -564,6 +564,8 @@ static void replay(struct irc *irc)
 
 	if (!irc->journal)
 		return;
+	/* split for the configured nick until a connection says better */
+	irc_out_set_prefix(irc->out, irc_prefix_len(irc->nick, NULL, NULL));
 	v = irc_journal_pending(irc->journal, &n);
 	for (i = 0; i < n; i++) {
 		long long age = wall - v[i].wall_ms;
@@ -742,9 +744,15 @@ enum err irc_new(const struct irc_config *cfg, struct irc **out, char *errbuf,
 			goto nomem;
 	}
 	irc->next_id = 1;
-	if (irc->state_dir && journal_open(irc, errbuf, errlen) != ERR_OK) {
-		irc_free(irc);
-		return ERR_IO;
+	if (irc->state_dir) {
+		char why[IRC_ERRSTR_MAX];
+
+		/* a journal that cannot be read or written costs its protection,
+		 * never the start: a bot that does not start is silent */
+		if (journal_open(irc, why, sizeof(why)) != ERR_OK)
+			log_error("%s; running without the reply journal: replies waiting will not "
+			          "survive a crash",
+			          why);
 	}
 	if (irc->tls && tls_setup(irc, errbuf, errlen) != ERR_OK) {
 		irc_free(irc);

@@ -130,7 +130,8 @@ struct irc_config {
 	const char *state_dir;    /* the folder for the reply journal and the
 	                           * health mark (made 0700 if missing), or NULL:
 	                           * neither (replies waiting die with the
-	                           * process) */
+	                           * process). A journal that cannot be opened
+	                           * is logged, and the bot runs without it. */
 };
 
 struct irc;

@@ -146,6 +146,25 @@ journal_empty() { [ -f "$J" ] && [ ! -s "$J" ]; }
 check "the journal is empty once everything is sent" wait_for 20 journal_empty
 stop_bot
 check "SIGTERM: exit 0 within 2 s (${STOP_MS} ms)" test "$STOP_RC" = 0 -a "$STOP_MS" -lt 2000
+
+# a journal that cannot be opened costs its protection, never the start
+rm -f "$J"
+mkdir "$J"
+start_bot --nick faqbot --chan '#support' --burst 2 --interval-ms 300 --state-dir "$STATE"
+check "an unusable journal (a folder in its place): said, and the bot starts" \
+	wait_for 20 grep -q "running without the reply journal" "$T/bot.log"
+scenario "and answers" <<'PY'
+c = Client(PORT, "ann"); c.join("#support")
+for _ in range(100):
+    if BOT in c.names("#support"):
+        break
+    time.sleep(0.1)
+c.send("PRIVMSG #support :%s: without a journal #98?" % BOT)
+m = c.wait(lambda m: from_bot(BOT)(m) and "ANSWER #98" in m["params"][1], 20)
+print("got:", m and m["params"])
+sys.exit(0 if m else 1)
+PY
+stop_bot
 check "the bot never logged a member's words" \
 	bash -c "! grep -qE 'secretq|secretwords|cannot go on' '$T/bot.log'"
 finish
