@@ -901,12 +901,23 @@ static enum err say(struct irc *irc, const char *cmd, const char *target, const 
 	return ERR_OK;
 }
 
-/* pace moves into the write buffer what the token bucket allows. */
+/* pace moves into the write buffer what the token bucket allows; first
+ * the journal's new entries go to the disk, so no reply leaves before it
+ * would survive a crash (one sync for a burst of questions read at once,
+ * not one each). */
 static void pace(struct irc *irc, long long t)
 {
 	const char *line;
 	size_t len;
 
+	if (irc->journal && irc_journal_sync(irc->journal) != ERR_OK) {
+		irc->st.journal_errors++;
+		if (!irc->journal_warned)
+			log_warn("irc: cannot sync the reply journal in %s: replies may not survive "
+			         "a power cut",
+			         irc->state_dir);
+		irc->journal_warned = 1;
+	}
 	irc_out_set_prefix(irc->out, my_prefix_len(irc));
 	while ((line = irc_out_peek(irc->out, t, &len)) != NULL) {
 		if (len > sizeof(irc->wbuf) - irc->wlen)

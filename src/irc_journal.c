@@ -303,6 +303,7 @@ struct irc_journal {
 	char dir[JOURNAL_PATH_MAX];
 	int fd;                     /* O_APPEND */
 	size_t size;                /* bytes in the file */
+	int unsynced;               /* entries added since the last sync */
 	unsigned long long next_id; /* above every id seen */
 	unsigned long long *ids;    /* pending, sorted */
 	size_t n_ids, cap_ids;
@@ -579,6 +580,7 @@ static enum err rewrite(struct irc_journal *j, const struct irc_journal_entry *v
 	if (j->fd < 0)
 		return ERR_IO;
 	j->size = size;
+	j->unsynced = 0; /* the new file was synced whole */
 	return ERR_OK;
 }
 
@@ -676,10 +678,6 @@ enum err irc_journal_add(struct irc_journal *j, const struct irc_journal_entry *
 	r = ids_add(j, e->id);
 	if (r == ERR_OK)
 		r = append(j, line, len);
-	/* data only: the size changes, but fdatasync syncs what is needed
-	 * to read the data back */
-	if (r == ERR_OK && fdatasync(j->fd) != 0)
-		r = ERR_IO;
 	free(line);
 	if (r != ERR_OK) {
 		ids_remove(j, e->id);
@@ -687,7 +685,18 @@ enum err irc_journal_add(struct irc_journal *j, const struct irc_journal_entry *
 	}
 	if (e->id >= j->next_id)
 		j->next_id = e->id + 1;
+	j->unsynced = 1;
 	return ERR_OK;
+}
+
+enum err irc_journal_sync(struct irc_journal *j)
+{
+	if (!j->unsynced)
+		return ERR_OK;
+	j->unsynced = 0;
+	/* data only: fdatasync also syncs the size, which reading the data
+	 * back needs */
+	return j->fd >= 0 && fdatasync(j->fd) == 0 ? ERR_OK : ERR_IO;
 }
 
 /* compact rewrites the file with the pending entries only. */
@@ -735,8 +744,10 @@ void irc_journal_free(struct irc_journal *j)
 {
 	if (!j)
 		return;
-	if (j->fd >= 0)
+	if (j->fd >= 0) {
+		irc_journal_sync(j);
 		close(j->fd);
+	}
 	free_entries(j->loaded, j->n_loaded);
 	free(j->ids);
 	free(j);

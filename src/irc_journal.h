@@ -3,8 +3,10 @@
  * classified and then lost is never answered).
  *
  * What it is: one small append-only file, IRC_JOURNAL_FILE in the state
- * folder, mode 0600. An entry is written (and fdatasync'ed) when a reply
- * is queued, before its first line can go; a done mark is appended when
+ * folder, mode 0600. An entry is written when a reply is queued, and
+ * synced to the disk (irc_journal_sync, one fdatasync for every entry
+ * written since the last) before its first line can go; a done mark is
+ * appended when
  * its last line has reached the server (not synced: it survives the
  * process, and a power cut costs at worst a reply sent twice). When no
  * entry is left pending the file is emptied; when it grows past
@@ -106,11 +108,17 @@ void irc_journal_forget(struct irc_journal *j);
 /* irc_journal_next_id: an id above every id in the file. */
 unsigned long long irc_journal_next_id(const struct irc_journal *j);
 
-/* irc_journal_add appends e and syncs it to disk. ERR_LIMIT when
- * IRC_JOURNAL_PENDING_MAX entries are pending, ERR_IO when the write
- * fails (the reply is then not protected; the caller says so and sends
- * it anyway), and irc_journal_format's errors. */
+/* irc_journal_add appends e: once written it survives the process (a
+ * kill -9); once irc_journal_sync has run, a crash of the machine too.
+ * ERR_LIMIT when IRC_JOURNAL_PENDING_MAX entries are pending, ERR_IO when
+ * the write fails (the reply is then not protected; the caller says so
+ * and sends it anyway), and irc_journal_format's errors. */
 enum err irc_journal_add(struct irc_journal *j, const struct irc_journal_entry *e);
+
+/* irc_journal_sync puts the entries added since the last sync on the disk
+ * (fdatasync; nothing when none were): call it before their replies' first
+ * lines go, once for a whole burst. ERR_IO when it fails. */
+enum err irc_journal_sync(struct irc_journal *j);
 
 /* irc_journal_done appends the done mark of id, if id is pending (else a
  * no-op: the reply was not journaled); empties the file when nothing is

@@ -219,6 +219,8 @@ static void test_file_lifecycle(void **state)
 	assert_int_equal(irc_journal_add(j, &e), ERR_OK);
 	e = ent(3, "faq", "bob", "three");
 	assert_int_equal(irc_journal_add(j, &e), ERR_OK);
+	assert_int_equal(irc_journal_sync(j), ERR_OK);
+	assert_int_equal(irc_journal_sync(j), ERR_OK); /* nothing new: no-op */
 	assert_int_equal(irc_journal_done(j, 2), ERR_OK);
 	assert_int_equal(irc_journal_done(j, 99), ERR_OK); /* never journaled */
 	assert_int_equal(irc_journal_count_pending(j), 2);
