@@ -4,9 +4,11 @@
  * non-blocking socket, one poll() loop with a short tick (so the stop flag
  * is seen quickly), a reader from irc_parse.c, and two ways out: protocol
  * lines (registration, PONG, PING, JOIN, QUIT) go to the write buffer at
- * once, members' replies wait in a queue and pass a token bucket. A session
- * ends on any fault; the next starts after a backoff. Nothing here outlives
- * a session but the config, the counters and the backoff state. */
+ * once, members' replies wait in the queue of irc_out.c and pass its token
+ * bucket. A session ends on any fault; the next starts after a backoff.
+ * What outlives a session: the config, the counters, the backoff state,
+ * the replies waiting (sent on the next connection) and the journal that
+ * keeps them across a crash (irc_journal.c). */
 #include "irc.h"
 #include "netaddr.h"
 
@@ -21,14 +23,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "health.h"
+#include "irc_journal.h"
+#include "irc_out.h"
 #include "irc_parse.h"
 #include "log.h"
 #include "ssl_dl.h"
+#include "state.h"
 
 #define IRC_TICK_MS 100        /* poll() slice: how fast stop is noticed */
 #define IRC_RECV_CHUNK 4096    /* bytes read a recv() */
@@ -37,6 +44,9 @@
 #define IRC_SASL_CHUNK 400     /* AUTHENTICATE payload a line (sasl-3.1) */
 #define IRC_SASL_RAW_MAX 1024  /* account, account and password, with NULs */
 #define IRC_STABLE_MS 60000L /* a session this long resets the backoff */
+#define IRC_HOST_MAX 255     /* a host (or user) the server says we have,
+                              * longer is not believed: it would leave
+                              * no room on a line */
 #define IRC_VERSION_REPLY "faqbot (a support-group FAQ bot)"
 
 enum irc_sasl_mech { IRC_SASL_NONE, IRC_SASL_PLAIN, IRC_SASL_EXTERNAL };
@@ -58,6 +68,7 @@ struct irc {
 	long backoff_min_ms, backoff_max_ms, flood_interval_ms;
 	int flood_burst;
 	int pm_over_lines;
+	char *state_dir; /* or NULL: no journal, no health mark */
 	struct tr_tick tick; /* fn NULL: no ticks */
 
 	/* session */
@@ -79,18 +90,26 @@ struct irc {
 	char sasl_mechs[IRC_LINE_MAX]; /* the sasl capability's value: "PLAIN,EXTERNAL" */
 	int acct_offered, acct_tag; /* account-tag offered, and ACKed */
 	int sasl_state; /* 0 none, 1 REQ sent, 2 mechanism sent, 3 sent, 4 logged in */
+	int acct_req; /* account-tag asked for, not yet answered */
 	int fatal;
 	long long last_rx_ms, ping_sent_ms, started_ms, registered_ms;
 	int closing; /* the server sent ERROR, or we sent QUIT */
 	char wbuf[IRC_WBUF_MAX];
 	size_t wlen;
-	char **q; /* paced lines, a ring */
-	size_t q_head, q_n;
-	size_t q_urgent; /* crisis lines at the head of the queue */
-	double tokens;
-	long long tokens_ms;
+	/* bytes of this connection put in wbuf, and handed to the kernel:
+	 * irc_out's marks, compared with what the server acknowledged */
+	unsigned long long wr_bytes, sent_bytes;
+	unsigned long long ack_limit; /* bytes past it were dropped unsent (a
+	                               * stop's QUIT cut in): never acked */
 
 	/* across sessions */
+	struct irc_out *out;         /* replies waiting, paced */
+	struct irc_journal *journal; /* or NULL */
+	unsigned long long next_id;  /* of the next reply queued */
+	int ever_registered;         /* a login worked once this run */
+	int journal_warned;
+	long long health_ms;         /* the last health mark; 0: none yet */
+	int health_warned;
 	void *run_ctx;            /* the handler's ctx, for ticks */
 	long long tick_ms;        /* the last tick */
 	char *notices[IRC_NOTICE_WAIT_MAX]; /* for the moderators, waiting for
@@ -105,6 +124,7 @@ struct irc {
 
 /* the connection's own waits (connect, TLS handshake) keep ticking */
 static void tick_maybe(struct irc *irc, int wake_ready);
+static void on_out_end(void *ctx, unsigned long long id, enum irc_out_end how);
 
 static long long now_ms(void)
 {
@@ -191,11 +211,9 @@ void irc_free(struct irc *irc)
 	free_list(irc->chan_names, irc->n_channels);
 	free_list(irc->chan_keys, irc->n_channels);
 	free_list(irc->mods, irc->n_mods);
-	if (irc->q) {
-		for (i = 0; i < irc->q_n; i++)
-			free(irc->q[(irc->q_head + i) % IRC_SENDQ_MAX]);
-		free(irc->q);
-	}
+	free(irc->state_dir);
+	irc_out_free(irc->out); /* what still waits is in the journal */
+	irc_journal_free(irc->journal);
 	irc_reader_free(irc->rd);
 	if (irc->fd >= 0)
 		close(irc->fd);
@@ -493,6 +511,97 @@ static enum err check_sasl(const struct irc_config *cfg, enum irc_sasl_mech *mec
 	return ERR_OK;
 }
 
+static long long wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* journal_open makes the state folder if needed and opens the journal;
+ * what it holds waits in irc->journal for replay(). */
+static enum err journal_open(struct irc *irc, char *errbuf, size_t errlen)
+{
+	struct irc_journal_stats st;
+	char why[512];
+	enum err e;
+
+	if (state_dir_prepare(irc->state_dir, why, sizeof(why)) != ERR_OK) {
+		errf(errbuf, errlen, "irc: %s", why);
+		return ERR_IO;
+	}
+	e = irc_journal_open(irc->state_dir, &irc->journal, &st, errbuf, errlen);
+	if (e != ERR_OK)
+		return e;
+	if (st.bad_lines || st.torn)
+		log_warn("irc: the reply journal had %zu unreadable line%s%s; the rest is "
+		         "kept",
+		         st.bad_lines + st.torn, st.bad_lines + st.torn == 1 ? "" : "s",
+		         st.torn ? " (the last one torn by a crash)" : "");
+	irc->next_id = irc_journal_next_id(irc->journal);
+	return ERR_OK;
+}
+
+static long max_age_ms(const char *kind)
+{
+	return kind && !strcmp(kind, "alert") ? IRC_ALERT_MAX_AGE_MS : IRC_REPLY_MAX_AGE_MS;
+}
+
+static int is_urgent(const char *kind)
+{
+	return kind && (!strcmp(kind, "crisis") || !strcmp(kind, "alert"));
+}
+
+/* replay queues the replies the journal kept from the last run, those
+ * young enough; the others are marked done. irc_out puts the urgent ones
+ * (a crisis reply, an alert) first. */
+static void replay(struct irc *irc)
+{
+	const struct irc_journal_entry *v;
+	long long wall = wall_ms(), mono = now_ms();
+	size_t n, i, queued = 0, old = 0;
+
+	if (!irc->journal)
+		return;
+	/* split for the configured nick until a connection says better */
+	irc_out_set_prefix(irc->out, irc_prefix_len(irc->nick, NULL, NULL));
+	v = irc_journal_pending(irc->journal, &n);
+	for (i = 0; i < n; i++) {
+		long long age = wall - v[i].wall_ms;
+		struct irc_out_reply r;
+
+		if (age < 0)
+			age = 0; /* the clock went back: take it as new */
+		if (age >= max_age_ms(v[i].kind)) {
+			old++;
+			irc_journal_done(irc->journal, v[i].id);
+			continue;
+		}
+		memset(&r, 0, sizeof(r));
+		r.id = v[i].id;
+		r.cmd = v[i].cmd;
+		r.target = v[i].target;
+		r.text = v[i].text;
+		r.urgent = is_urgent(v[i].kind);
+		r.keep = 1;
+		r.expires_ms = mono - age + max_age_ms(v[i].kind);
+		if (irc_out_push(irc->out, &r, NULL) != ERR_OK) {
+			irc_journal_done(irc->journal, v[i].id);
+			irc->st.dropped++;
+			continue;
+		}
+		queued++;
+	}
+	irc_journal_forget(irc->journal);
+	irc->st.replayed += queued;
+	irc->st.expired += old;
+	if (queued || old)
+		log_info("irc: the journal kept %zu repl%s from the last run: %zu to send, %zu "
+		         "too old",
+		         queued + old, queued + old == 1 ? "y" : "ies", queued, old);
+}
+
 enum err irc_new(const struct irc_config *cfg, struct irc **out, char *errbuf,
                  size_t errlen)
 {
@@ -593,10 +702,10 @@ enum err irc_new(const struct irc_config *cfg, struct irc **out, char *errbuf,
 	irc->chan_names = calloc(cfg->n_channels + 1, sizeof(char *));
 	irc->chan_keys = calloc(cfg->n_channels + 1, sizeof(char *));
 	irc->mods = calloc(cfg->n_moderators + 1, sizeof(char *));
-	irc->q = calloc(IRC_SENDQ_MAX, sizeof(char *));
 	irc->rd = irc_reader_new();
+	irc->state_dir = dup_or_null(cfg->state_dir, &bad);
 	if (bad || !irc->alt_nicks || !irc->chan_names || !irc->chan_keys || !irc->mods ||
-	    !irc->q || !irc->rd)
+	    !irc->rd)
 		goto nomem;
 	irc->n_alt_nicks = cfg->n_alt_nicks;
 	irc->n_channels = cfg->n_channels;
@@ -622,6 +731,29 @@ enum err irc_new(const struct irc_config *cfg, struct irc **out, char *errbuf,
 	irc->flood_burst = cfg->flood_burst > 0 ? cfg->flood_burst : IRC_FLOOD_BURST;
 	irc->flood_interval_ms = pick(cfg->flood_interval_ms, IRC_FLOOD_INTERVAL_MS);
 	irc->pm_over_lines = cfg->pm_over_lines > 0 ? cfg->pm_over_lines : 0;
+	{
+		struct irc_out_config oc;
+
+		memset(&oc, 0, sizeof(oc));
+		oc.burst = irc->flood_burst;
+		oc.interval_ms = irc->flood_interval_ms;
+		oc.on_end = on_out_end;
+		oc.ctx = irc;
+		irc->out = irc_out_new(&oc);
+		if (!irc->out)
+			goto nomem;
+	}
+	irc->next_id = 1;
+	if (irc->state_dir) {
+		char why[IRC_ERRSTR_MAX];
+
+		/* a journal that cannot be read or written costs its protection,
+		 * never the start: a bot that does not start is silent */
+		if (journal_open(irc, why, sizeof(why)) != ERR_OK)
+			log_error("%s; running without the reply journal: replies waiting will not "
+			          "survive a crash",
+			          why);
+	}
 	if (irc->tls && tls_setup(irc, errbuf, errlen) != ERR_OK) {
 		irc_free(irc);
 		return ERR_INVALID;
@@ -659,6 +791,7 @@ static void put_raw(struct irc *irc, const char *line, size_t len)
 	}
 	memcpy(irc->wbuf + irc->wlen, line, len);
 	irc->wlen += len;
+	irc->wr_bytes += len;
 }
 
 /* send_cmd builds and queues a protocol line; parameters that would break
@@ -692,116 +825,139 @@ static void send2(struct irc *irc, const char *cmd, const char *a, const char *b
 	send_cmd(irc, cmd, p, 2);
 }
 
-/* queue_lines moves the lines of l into the paced queue (taking them).
- * Urgent lines (a crisis reply, a moderators' alert) go ahead of every
- * ordinary line still waiting, behind earlier urgent ones: in a busy
- * channel a crisis must not wait for other members' FAQ answers. They still
- * pass the token bucket, so a crisis never gets the bot cut off for
- * flooding. A full queue drops the newest ordinary line, never an urgent
- * one for an ordinary one. */
-static void queue_lines(struct irc *irc, struct irc_lines *l, int urgent)
-{
-	size_t i, k;
-
-	for (i = 0; i < l->n; i++) {
-		size_t pos;
-
-		if (irc->q_n >= IRC_SENDQ_MAX) {
-			if (!urgent || irc->q_n == irc->q_urgent) {
-				irc->st.dropped++;
-				free(l->v[i]);
-				continue;
-			}
-			k = (irc->q_head + irc->q_n - 1) % IRC_SENDQ_MAX;
-			free(irc->q[k]);
-			irc->q[k] = NULL;
-			irc->q_n--;
-			irc->st.dropped++;
-		}
-		pos = urgent ? irc->q_urgent : irc->q_n;
-		for (k = irc->q_n; k > pos; k--)
-			irc->q[(irc->q_head + k) % IRC_SENDQ_MAX] =
-				irc->q[(irc->q_head + k - 1) % IRC_SENDQ_MAX];
-		irc->q[(irc->q_head + pos) % IRC_SENDQ_MAX] = l->v[i];
-		irc->q_n++;
-		if (urgent)
-			irc->q_urgent++;
-	}
-	if (irc->q_n >= IRC_SENDQ_MAX)
-		log_warn("irc: send queue full (%d lines), replies dropped", IRC_SENDQ_MAX);
-	free(l->v);
-	free(l->len);
-	l->v = NULL;
-	l->len = NULL;
-	l->n = l->cap = 0;
-}
-
-static void queue_clear(struct irc *irc)
-{
-	while (irc->q_n) {
-		free(irc->q[irc->q_head]);
-		irc->q[irc->q_head] = NULL;
-		irc->q_head = (irc->q_head + 1) % IRC_SENDQ_MAX;
-		irc->q_n--;
-	}
-	irc->q_head = 0;
-	irc->q_urgent = 0;
-}
-
 static size_t my_prefix_len(const struct irc *irc)
 {
 	return irc_prefix_len(irc->me, irc->user_known ? irc->my_user : NULL,
 	                      irc->host_known ? irc->my_host : NULL);
 }
 
-/* say splits text for target and queues it behind the token bucket
- * (urgent: ahead of ordinary lines, see queue_lines). */
-static enum err say(struct irc *irc, const char *cmd, const char *target, const char *text,
-                    int urgent)
+/* on_out_end: a reply left the queue (irc_out.h); a journaled one is
+ * marked done, whatever the reason, so it is never sent again. */
+static void on_out_end(void *ctx, unsigned long long id, enum irc_out_end how)
 {
-	struct irc_lines l = IRC_LINES_INIT;
+	struct irc *irc = ctx;
+
+	if (how == IRC_OUT_DROPPED)
+		irc->st.dropped++;
+	else if (how == IRC_OUT_EXPIRED)
+		irc->st.expired++;
+	if (irc->journal && irc_journal_done(irc->journal, id) != ERR_OK && !irc->journal_warned) {
+		irc->journal_warned = 1;
+		log_warn("irc: cannot write to the reply journal in %s: a reply sent may be "
+		         "sent again after a crash",
+		         irc->state_dir);
+	}
+}
+
+/* say splits text for target and queues it (irc_out.h): urgent for a
+ * crisis reply or an alert, which go ahead of ordinary replies. kind, for
+ * a reply or an alert, journals it ("crisis", "alert", "faq"...); NULL
+ * (a notice for the moderators) does not. */
+static enum err say(struct irc *irc, const char *cmd, const char *target, const char *text,
+                    const char *kind)
+{
+	struct irc_out_reply r;
+	size_t n = 0;
 	enum err e;
 
-	e = irc_split_text(cmd, target, text, strlen(text), my_prefix_len(irc), &l);
+	memset(&r, 0, sizeof(r));
+	r.id = irc->next_id++;
+	r.cmd = cmd;
+	r.target = target;
+	r.text = text;
+	r.urgent = is_urgent(kind);
+	r.keep = 1;
+	r.expires_ms = now_ms() + max_age_ms(kind);
+	irc_out_set_prefix(irc->out, my_prefix_len(irc));
+	e = irc_out_push(irc->out, &r, &n);
 	if (e != ERR_OK) {
-		log_warn("irc: a %s to %s could not be split: %s", cmd, target, err_str(e));
-		irc_lines_release(&l);
+		if (e == ERR_LIMIT && irc_out_waiting(irc->out) + irc_out_in_flight(irc->out) > 0) {
+			irc->st.dropped++;
+			log_warn("irc: send queue full (%zu replies), a %s to %s dropped",
+			         irc_out_waiting(irc->out) + irc_out_in_flight(irc->out), cmd, target);
+		} else {
+			log_warn("irc: a %s to %s could not be split: %s", cmd, target, err_str(e));
+		}
 		return e;
 	}
-	irc->st.lines += l.n;
-	queue_lines(irc, &l, urgent);
+	irc->st.lines += n;
+	if (kind && irc->journal) {
+		struct irc_journal_entry je;
+
+		je.id = r.id;
+		je.wall_ms = wall_ms();
+		je.kind = (char *)kind;
+		je.cmd = (char *)cmd;
+		je.target = (char *)target;
+		je.text = (char *)text;
+		e = irc_journal_add(irc->journal, &je);
+		if (e != ERR_OK) {
+			/* sent all the same, only not kept across a crash */
+			irc->st.journal_errors++;
+			log_warn("irc: the reply journal in %s cannot keep a reply: %s", irc->state_dir,
+			         err_str(e));
+		}
+	}
 	return ERR_OK;
 }
 
-/* pace refills the bucket and moves what it allows into the write buffer. */
+/* pace moves into the write buffer what the token bucket allows; first
+ * the journal's new entries go to the disk, so no reply leaves before it
+ * would survive a crash (one sync for a burst of questions read at once,
+ * not one each). */
 static void pace(struct irc *irc, long long t)
 {
-	double add;
+	const char *line;
+	size_t len;
 
-	if (irc->tokens_ms == 0)
-		irc->tokens_ms = t;
-	add = (double)(t - irc->tokens_ms) / (double)irc->flood_interval_ms;
-	if (add > 0) {
-		irc->tokens += add;
-		irc->tokens_ms = t;
+	if (irc->journal && irc_journal_sync(irc->journal) != ERR_OK) {
+		irc->st.journal_errors++;
+		if (!irc->journal_warned)
+			log_warn("irc: cannot sync the reply journal in %s: replies may not survive "
+			         "a power cut",
+			         irc->state_dir);
+		irc->journal_warned = 1;
 	}
-	if (irc->tokens > irc->flood_burst)
-		irc->tokens = irc->flood_burst;
-	while (irc->q_n && irc->tokens >= 1.0) {
-		char *line = irc->q[irc->q_head];
-		size_t len = strlen(line);
-
+	irc_out_set_prefix(irc->out, my_prefix_len(irc));
+	while ((line = irc_out_peek(irc->out, t, &len)) != NULL) {
 		if (len > sizeof(irc->wbuf) - irc->wlen)
 			break;
 		memcpy(irc->wbuf + irc->wlen, line, len);
 		irc->wlen += len;
-		free(line);
-		irc->q[irc->q_head] = NULL;
-		irc->q_head = (irc->q_head + 1) % IRC_SENDQ_MAX;
-		irc->q_n--;
-		if (irc->q_urgent)
-			irc->q_urgent--;
-		irc->tokens -= 1.0;
+		irc->wr_bytes += len;
+		irc_out_take(irc->out, irc->wr_bytes);
+	}
+}
+
+/* check_acked tells irc_out how much of what was written the server's TCP
+ * has acknowledged, so a reply is marked done only once it left this
+ * machine: bytes still in the kernel's send queue die with a connection
+ * reset (a kill -9 with unread input resets it). Plain TCP: what the
+ * kernel took, less what it still holds. TLS adds its own bytes, so
+ * there only an empty send queue says that everything written arrived.
+ * Without the ioctl, what the kernel took counts. */
+static void check_acked(struct irc *irc)
+{
+	int outq = 0;
+
+	if (!irc_out_in_flight(irc->out) || irc->fd < 0)
+		return;
+#ifdef TIOCOUTQ
+	if (ioctl(irc->fd, TIOCOUTQ, &outq) != 0)
+		outq = 0;
+#endif
+	if (outq < 0)
+		outq = 0;
+	if (irc->ssl) {
+		if (outq == 0)
+			irc_out_acked(irc->out, irc->sent_bytes < irc->ack_limit ? irc->sent_bytes
+			                                                         : irc->ack_limit);
+		return;
+	}
+	if ((unsigned long long)outq <= irc->sent_bytes) {
+		unsigned long long acked = irc->sent_bytes - (unsigned long long)outq;
+
+		irc_out_acked(irc->out, acked < irc->ack_limit ? acked : irc->ack_limit);
 	}
 }
 
@@ -815,13 +971,15 @@ static int flush(struct irc *irc)
 			if (errno == EINTR)
 				continue;
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				return 0;
+				break;
 			log_warn("irc: send: %s", strerror(errno));
 			return -1;
 		}
 		memmove(irc->wbuf, irc->wbuf + n, irc->wlen - (size_t)n);
 		irc->wlen -= (size_t)n;
+		irc->sent_bytes += (unsigned long long)n;
 	}
+	check_acked(irc);
 	return 0;
 }
 
@@ -924,13 +1082,21 @@ static int next_nick(struct irc *irc)
 	return 1;
 }
 
+/* credible says whether a user or host the server says the bot has is
+ * one to size lines by: one word, not so long that the prefix would
+ * leave no room for text (then the guess stays, and lines stay short). */
+static int credible(const char *s)
+{
+	return irc_param_ok(s, 0) && strlen(s) <= IRC_HOST_MAX;
+}
+
 static void set_me_from_source(struct irc *irc, const struct irc_msg *m)
 {
-	if (m->user) {
+	if (m->user && credible(m->user)) {
 		snprintf(irc->my_user, sizeof(irc->my_user), "%s", m->user);
 		irc->user_known = 1;
 	}
-	if (m->host) {
+	if (m->host && credible(m->host)) {
 		snprintf(irc->my_host, sizeof(irc->my_host), "%s", m->host);
 		irc->host_known = 1;
 	}
@@ -965,7 +1131,7 @@ static void alert(struct irc *irc, const char *where, const char *nick, int dire
 		         "to them.",
 		         nick, where);
 	for (i = 0; i < irc->n_mods; i++)
-		if (say(irc, "PRIVMSG", irc->mods[i], text, 1) == ERR_OK)
+		if (say(irc, "PRIVMSG", irc->mods[i], text, "alert") == ERR_OK)
 			irc->st.alerts++;
 	if (!irc->n_mods)
 		log_warn("irc: a crisis alert with no moderators configured");
@@ -974,8 +1140,9 @@ static void alert(struct irc *irc, const char *where, const char *nick, int dire
 /* mod_notice sends text to the moderators by NOTICE, paced like a reply:
  * NOTICE, unlike the alert's PRIVMSG, because it is an automatic report
  * that no person (and no bot) is asked to answer. Before registration it
- * waits in irc->notices, since the send queue starts afresh with each
- * connection. */
+ * waits in irc->notices (at most IRC_NOTICE_WAIT_MAX of them), so that a
+ * server down for long does not pile up reports. Not journaled: it is
+ * no reply, and the next start makes its own. */
 static void mod_notice(struct irc *irc, const char *text)
 {
 	char *copy;
@@ -989,7 +1156,7 @@ static void mod_notice(struct irc *irc, const char *text)
 	}
 	if (irc->registered) {
 		for (i = 0; i < irc->n_mods; i++)
-			if (say(irc, "NOTICE", irc->mods[i], text, 0) == ERR_OK)
+			if (say(irc, "NOTICE", irc->mods[i], text, NULL) == ERR_OK)
 				irc->st.notices++;
 		return;
 	}
@@ -1061,27 +1228,25 @@ static int wake_pollfd(const struct irc *irc, struct pollfd *p)
 }
 
 /* ctcp_version queues the one CTCP reply we give. Not through say(): the
- * splitter turns the \001 delimiters into spaces, as it should for text. */
+ * splitter turns the \001 delimiters into spaces, as it should for text.
+ * Not kept past this connection, nor journaled: a courtesy, not a reply. */
 static void ctcp_version(struct irc *irc, const char *nick)
 {
 	const char *p[2] = {nick, "\001VERSION " IRC_VERSION_REPLY "\001"};
-	struct irc_lines l = IRC_LINES_INIT;
+	struct irc_out_reply r;
 	char line[IRC_LINE_MAX + 1];
 	size_t len;
 
 	if (irc_build(line, sizeof(line), &len, "NOTICE", p, 2) != ERR_OK)
 		return;
-	l.v = malloc(sizeof(char *));
-	if (!l.v)
-		return;
-	l.v[0] = strdup(line);
-	if (!l.v[0]) {
-		free(l.v);
-		return;
-	}
-	l.n = l.cap = 1;
-	irc->st.lines++;
-	queue_lines(irc, &l, 0);
+	memset(&r, 0, sizeof(r));
+	r.id = irc->next_id++;
+	r.target = nick;
+	r.raw = line;
+	if (irc_out_push(irc->out, &r, NULL) == ERR_OK)
+		irc->st.lines++;
+	else
+		irc->st.dropped++;
 }
 
 /* count_lines says how many lines text would take in target; 0 on error. */
@@ -1095,6 +1260,14 @@ static size_t count_lines(const struct irc *irc, const char *target, const char 
 		n = l.n;
 	irc_lines_release(&l);
 	return n;
+}
+
+/* plain_tag is a tag's value when it is one plain word (no space, CR, LF,
+ * NUL: a tag value is unescaped and may hold them), else NULL: what goes
+ * to the core is an id, never a second line. */
+static const char *plain_tag(const char *v)
+{
+	return v && irc_param_ok(v, 0) ? v : NULL;
 }
 
 /* sender_account is the services account the server vouches for (the
@@ -1126,16 +1299,16 @@ static const char *mention_nick(const struct irc *irc, const char *mention)
 }
 
 /* reply_to says text to target, its first line starting "nick: " when a
- * nick is given. */
+ * nick is given; kind as for say(). */
 static enum err reply_to(struct irc *irc, const char *target, const char *text,
-                         const char *nick, int urgent)
+                         const char *nick, const char *kind)
 {
 	char *buf;
 	size_t nl, tl;
 	enum err e;
 
 	if (!nick)
-		return say(irc, "PRIVMSG", target, text, urgent);
+		return say(irc, "PRIVMSG", target, text, kind);
 	text += strspn(text, " \t\r\n"); /* the nick goes on the first line of words */
 	nl = strlen(nick);
 	tl = strlen(text);
@@ -1147,7 +1320,7 @@ static enum err reply_to(struct irc *irc, const char *target, const char *text,
 	memcpy(buf, nick, nl);
 	memcpy(buf + nl, ": ", 2);
 	memcpy(buf + nl + 2, text, tl + 1);
-	e = say(irc, "PRIVMSG", target, buf, urgent);
+	e = say(irc, "PRIVMSG", target, buf, kind);
 	free(buf);
 	return e;
 }
@@ -1194,7 +1367,7 @@ static void on_privmsg(struct irc *irc, const struct irc_msg *m, tr_handler_fn f
 	tm.room = room;
 	tm.sender = m->nick;
 	tm.sender_name = m->nick;
-	tm.event_id = irc_msg_tag(m, "msgid");
+	tm.event_id = plain_tag(irc_msg_tag(m, "msgid"));
 	tm.text = irc->textbuf;
 	tm.bot_name = irc->me;
 	tm.direct = direct;
@@ -1214,8 +1387,12 @@ static void on_privmsg(struct irc *irc, const struct irc_msg *m, tr_handler_fn f
 	if (rep.alert_moderators)
 		alert(irc, room, m->nick, direct);
 	if (rep.reply && rep.text && *rep.text) {
-		int to_pm = !direct && irc->pm_over_lines > 0 &&
-		            !(rep.kind && !strcmp(rep.kind, "crisis")) &&
+		/* a word for the journal: what the core said, or "faq" */
+		const char *kind = rep.kind && *rep.kind && irc_param_ok(rep.kind, 0) &&
+		                           strlen(rep.kind) < 16
+		                       ? rep.kind
+		                       : "faq";
+		int to_pm = !direct && irc->pm_over_lines > 0 && strcmp(kind, "crisis") != 0 &&
 		            count_lines(irc, room, rep.text) > (size_t)irc->pm_over_lines;
 
 		if (to_pm) {
@@ -1227,11 +1404,10 @@ static void on_privmsg(struct irc *irc, const struct irc_msg *m, tr_handler_fn f
 			         "%s: the answer is long, so I sent it to you in a private "
 			         "message.",
 			         m->nick);
-			say(irc, "PRIVMSG", room, note, 0);
+			say(irc, "PRIVMSG", room, note, "note");
 		}
 		if (reply_to(irc, to_pm ? m->nick : room, rep.text,
-		             to_pm ? NULL : mention_nick(irc, rep.mention),
-		             rep.kind && !strcmp(rep.kind, "crisis")) == ERR_OK)
+		             to_pm ? NULL : mention_nick(irc, rep.mention), kind) == ERR_OK)
 			irc->st.replies++;
 		log_info("irc: reply kind=%s id=%s where=%s", rep.kind ? rep.kind : "-",
 		         rep.entry_id ? rep.entry_id : "-",
@@ -1240,27 +1416,56 @@ static void on_privmsg(struct irc *irc, const struct irc_msg *m, tr_handler_fn f
 	mod_notice(irc, rep.mod_text);
 }
 
-/* on_isupport takes CHANTYPES from RPL_ISUPPORT (005). */
+/* on_isupport takes CHANTYPES from RPL_ISUPPORT (005). A value that is
+ * empty or holds anything but the prefixes in use (#&+!) is ignored and
+ * "#&" stays: taken as it is, it would make the configured channels no
+ * channels, and silence the bot for the whole connection. */
 static void on_isupport(struct irc *irc, const struct irc_msg *m)
 {
 	size_t i;
 
-	for (i = 1; i + 1 < m->nparams; i++)
-		if (!strncmp(m->params[i], "CHANTYPES=", 10))
-			snprintf(irc->chantypes, sizeof(irc->chantypes), "%s",
-			         m->params[i] + 10);
+	for (i = 1; i + 1 < m->nparams; i++) {
+		const char *v;
+
+		if (strncmp(m->params[i], "CHANTYPES=", 10))
+			continue;
+		v = m->params[i] + 10;
+		if (*v && strlen(v) < sizeof(irc->chantypes) && strspn(v, "#&+!") == strlen(v))
+			snprintf(irc->chantypes, sizeof(irc->chantypes), "%s", v);
+		else
+			log_warn("irc: ignoring CHANTYPES=%.16s from the server", v);
+	}
 }
 
 /* ---- capabilities and SASL ---- */
 
-/* fatal ends the session and irc_run: something a reconnect cannot fix
- * (a refused SASL login), so retrying would only hammer the server. */
-static int fatal(struct irc *irc, const char *why)
+/* login_failed ends the session when SASL cannot log the bot in (why;
+ * hint says what to check). Before any login worked in this run, that is
+ * a setting a reconnect cannot fix: irc_run returns it (retrying would
+ * only hammer the server). Once one has worked, the setting is right and
+ * the services are down or out of step (a server restarted without them
+ * offers no SASL, or refuses every login until they link): the session
+ * ends and the backoff retries, so the bot comes back with them. */
+static int login_failed(struct irc *irc, const char *why, const char *hint)
 {
-	snprintf(irc->errstr, sizeof(irc->errstr), "irc: %s", why);
-	log_error("%s", irc->errstr);
-	irc->fatal = 1;
+	if (!irc->ever_registered) {
+		snprintf(irc->errstr, sizeof(irc->errstr), "irc: %s (%s%snot retrying)", why,
+		         hint ? hint : "", hint ? "; " : "");
+		log_error("%s", irc->errstr);
+		irc->fatal = 1;
+		return -1;
+	}
+	irc->st.sasl_retries++;
+	snprintf(irc->errstr, sizeof(irc->errstr),
+	         "irc: %s; a login worked before, so the services may be down: retrying", why);
+	log_error("%s (retry %lu)", irc->errstr, irc->st.sasl_retries);
 	return -1;
+}
+
+/* sasl_in_progress: a mechanism asked for and no answer yet (903, 904) */
+static int sasl_in_progress(const struct irc *irc)
+{
+	return irc->sasl_state == 2 || irc->sasl_state == 3;
 }
 
 static void cap_end(struct irc *irc)
@@ -1351,7 +1556,9 @@ static int on_cap_ls(struct irc *irc, const char *list, int more)
 		char why[IRC_ERRSTR_MAX / 2];
 
 		if (!irc->sasl_offered)
-			return fatal(irc, "SASL: the server does not offer it (no sasl capability)");
+			return login_failed(irc, "SASL: the server does not offer it (no sasl "
+			                         "capability)",
+			                    NULL);
 		/* sasl=PLAIN,EXTERNAL (CAP 302): a list without ours is a
 		 * refusal known now; an empty value says nothing */
 		snprintf(m, sizeof(m), ",%s,", irc->sasl_mechs);
@@ -1359,13 +1566,15 @@ static int on_cap_ls(struct irc *irc, const char *list, int more)
 		if (irc->sasl_mechs[0] && !strstr(m, want)) {
 			snprintf(why, sizeof(why), "SASL: the server offers %.200s, not %s",
 			         irc->sasl_mechs, mech_name(irc));
-			return fatal(irc, why);
+			return login_failed(irc, why, NULL);
 		}
 		cap_req(irc, "sasl");
 		irc->sasl_state = 1;
 	}
-	if (irc->acct_offered)
+	if (irc->acct_offered) {
 		cap_req(irc, "account-tag");
+		irc->acct_req = 1;
+	}
 	cap_maybe_end(irc);
 	return 0;
 }
@@ -1385,12 +1594,16 @@ static int on_cap(struct irc *irc, const struct irc_msg *m)
 	if (irc->cap_pending && has_cap(list, "sasl") && irc->sasl_state == 1) {
 		irc->cap_pending--;
 		if (!ack)
-			return fatal(irc, "SASL: the server refused the sasl capability");
+			return login_failed(irc, "SASL: the server refused the sasl capability",
+			                    NULL);
 		send1(irc, "AUTHENTICATE", mech_name(irc));
 		irc->sasl_state = 2;
 	}
-	if (irc->cap_pending && has_cap(list, "account-tag") && !irc->acct_tag) {
+	/* an answer to nothing asked (a second ACK, an unasked NAK) changes
+	 * nothing: acct_req is cleared by the first */
+	if (irc->cap_pending && irc->acct_req && has_cap(list, "account-tag")) {
 		irc->cap_pending--;
+		irc->acct_req = 0;
 		irc->acct_tag = ack;
 		if (!ack)
 			log_info("irc: the server refused account-tag: no sender accounts");
@@ -1468,7 +1681,32 @@ static int sasl_respond(struct irc *irc)
 	return 0;
 }
 
-/* on_line acts on one message; -1 ends the session. */
+/* on_line acts on one message; -1 ends the session.
+ *
+ * What a bad line from the server costs (tests: test_irc_parse.c's
+ * hostile lines, irc_faults.sh), never more than that line unless said:
+ *   over IRC_WIRE_MAX, its IRC part over 512 bytes, its tags over 8191:
+ *     dropped by the reader as it arrives, counted in bad_lines;
+ *   a NUL, no command, an empty source, a command not letters or three
+ *     digits: dropped (ERR_PARSE), counted;
+ *   invalid UTF-8: kept as bytes; the core cleans a member's text
+ *     (U+FFFD), the journal escapes it, the splitter cuts it safely;
+ *   odd tags (no key, no value, a lone backslash, repeats): read as
+ *     message-tags.md says; a value with a space, CR or LF is no account
+ *     and no msgid (plain_tag, sender_account);
+ *   an unknown numeric or command: ignored;
+ *   CAP or SASL replies out of order (an ACK or NAK not asked for, a
+ *     second LS, AUTHENTICATE + or 903 before our mechanism, 904-907 when
+ *     no login of ours is under way, a second 001): ignored, where an
+ *     unasked 904, 906 or 907 used to end irc_run;
+ *   an empty or strange CHANTYPES: ignored, "#&" kept (it made every
+ *     channel no channel for the connection);
+ *   a visible host or user over IRC_HOST_MAX: not believed, lines sized
+ *     by the guess (it left no room for text: every reply refused);
+ *   a PING token the builder will not echo (a CR in it): no PONG for that
+ *     one; a silent link ends with the PING watch, as it should;
+ *   ERROR, a refused login at the first start, every nick taken: the
+ *     connection (what the server asks, or a setting to fix). */
 static int on_line(struct irc *irc, const struct irc_msg *m, tr_handler_fn fn, void *ctx)
 {
 	const char *c = m->command;
@@ -1489,7 +1727,7 @@ static int on_line(struct irc *irc, const struct irc_msg *m, tr_handler_fn fn, v
 		log_info("irc: SASL %s: logged in as %s", mech_name(irc),
 		         m->nparams >= 3 ? m->params[2] : "?");
 	} else if (!strcmp(c, "903")) { /* RPL_SASLSUCCESS */
-		if (irc->sasl_state >= 2) {
+		if (sasl_in_progress(irc)) {
 			irc->sasl_state = 4;
 			cap_maybe_end(irc);
 		}
@@ -1497,20 +1735,29 @@ static int on_line(struct irc *irc, const struct irc_msg *m, tr_handler_fn fn, v
 		log_warn("irc: SASL: the server's mechanisms are %s",
 		         m->nparams >= 2 ? m->params[1] : "?");
 	} else if (!strcmp(c, "904") || !strcmp(c, "905") || !strcmp(c, "902")) {
-		return fatal(irc, irc->sasl_mech == IRC_SASL_EXTERNAL
-		                      ? "SASL EXTERNAL: the server refused the client certificate "
-		                        "(is its fingerprint on the account, e.g. by NickServ CERT "
-		                        "ADD? check tls_cert_file; not retrying)"
-		                      : "SASL: the server refused the account or password "
-		                        "(check sasl_account and the password; not retrying)");
+		/* outside a login of ours (none configured, or over) it refers
+		 * to nothing the bot did: that line costs nothing */
+		if (!sasl_in_progress(irc))
+			return 0;
+		if (irc->sasl_mech == IRC_SASL_EXTERNAL)
+			return login_failed(irc, "SASL EXTERNAL: the server refused the client "
+			                         "certificate",
+			                    "is its fingerprint on the account, e.g. by NickServ "
+			                    "CERT ADD? check tls_cert_file");
+		return login_failed(irc, "SASL: the server refused the account or password",
+		                    "check sasl_account and the password");
 	} else if (!strcmp(c, "906") || !strcmp(c, "907")) {
-		if (irc->sasl_state != 4)
-			return fatal(irc, "SASL: the login was aborted");
+		if (sasl_in_progress(irc))
+			return login_failed(irc, "SASL: the login was aborted", NULL);
 	} else if (!strcmp(c, "001")) {
+		if (irc->registered)
+			return 0; /* a second welcome changes nothing */
 		if (irc->sasl_mech != IRC_SASL_NONE && irc->sasl_state != 4)
-			return fatal(irc, "SASL: the server registered the bot without a "
-			                  "login (it ignored CAP); not going on unauthenticated");
+			return login_failed(irc, "SASL: the server registered the bot without a "
+			                         "login (it ignored CAP)",
+			                    "not going on unauthenticated");
 		irc->registered = 1;
+		irc->ever_registered = 1;
 		irc->registered_ms = now_ms();
 		irc->st.registrations++;
 		if (m->nparams >= 1 && nick_ok(m->params[0]))
@@ -1521,7 +1768,7 @@ static int on_line(struct irc *irc, const struct irc_msg *m, tr_handler_fn fn, v
 	} else if (!strcmp(c, "005")) {
 		on_isupport(irc, m);
 	} else if (!strcmp(c, "396")) { /* RPL_VISIBLEHOST: me host :text */
-		if (m->nparams >= 2 && irc_param_ok(m->params[1], 0)) {
+		if (m->nparams >= 2 && credible(m->params[1])) {
 			snprintf(irc->my_host, sizeof(irc->my_host), "%s", m->params[1]);
 			irc->host_known = 1;
 		}
@@ -1630,17 +1877,26 @@ static void session_reset(struct irc *irc)
 	irc_reader_free(irc->rd);
 	irc->rd = irc_reader_new();
 	irc->wlen = 0;
-	queue_clear(irc);
+	irc->wr_bytes = irc->sent_bytes = 0;
+	irc->ack_limit = ~0ULL;
+	{
+		size_t again = irc_out_session(irc->out, now_ms());
+
+		if (again) {
+			irc->st.resent += again;
+			log_info("irc: %zu repl%s cut off with the last connection will be sent "
+			         "again, whole",
+			         again, again == 1 ? "y" : "ies");
+		}
+	}
 	irc->registered = irc->cap_done = irc->closing = 0;
 	irc->cap_requested = irc->cap_pending = 0;
 	irc->sasl_offered = irc->sasl_state = 0;
 	irc->sasl_mechs[0] = '\0';
-	irc->acct_offered = irc->acct_tag = 0;
+	irc->acct_offered = irc->acct_tag = irc->acct_req = 0;
 	irc->user_known = irc->host_known = 0;
 	irc->nick_try = 0;
 	irc->ping_sent_ms = 0;
-	irc->tokens = irc->flood_burst;
-	irc->tokens_ms = 0;
 	snprintf(irc->me, sizeof(irc->me), "%s", irc->nick);
 	snprintf(irc->chantypes, sizeof(irc->chantypes), "#&");
 }
@@ -1652,7 +1908,16 @@ static void quit(struct irc *irc)
 
 	if (irc->fd < 0)
 		return;
-	irc->wlen = 0; /* replies not yet sent are dropped; QUIT goes first */
+	/* QUIT goes next: after the line under way, if one is (the server
+	 * would read the rest of it and QUIT as one line), before any other.
+	 * The replies not yet sent stay in the journal for the next start. */
+	if (irc->wlen) {
+		const char *nl = memchr(irc->wbuf, '\n', irc->wlen);
+
+		irc->wlen = nl ? (size_t)(nl - irc->wbuf) + 1 : 0;
+		/* the replies whose lines were dropped are not done */
+		irc->ack_limit = irc->sent_bytes + irc->wlen;
+	}
 	send1(irc, "QUIT", "faqbot stopping");
 	while (irc->wlen && now_ms() < deadline) {
 		struct pollfd pfd = {irc->fd, POLLOUT, 0};
@@ -1667,15 +1932,42 @@ static void quit(struct irc *irc)
 
 /* poll_ms is how long the session's poll may wait: a slice, or less when a
  * paced line gets its token sooner (with a short flood interval, a slice
- * would send lines in clumps of a slice's worth). */
+ * would send lines in clumps of a slice's worth). A line that may go now
+ * but did not (pace ran just before) waits for room in the write buffer:
+ * POLLOUT says when, so the slice. */
 static int poll_ms(const struct irc *irc)
 {
-	double wait;
+	long wait;
 
-	if (!irc->registered || !irc->q_n || irc->tokens >= 1.0)
+	if (!irc->registered)
 		return IRC_TICK_MS;
-	wait = (1.0 - irc->tokens) * (double)irc->flood_interval_ms;
-	return wait >= IRC_TICK_MS ? IRC_TICK_MS : (int)wait + 1;
+	wait = irc_out_wait_ms(irc->out, now_ms());
+	if (wait <= 0 || wait >= IRC_TICK_MS)
+		return IRC_TICK_MS;
+	return (int)wait;
+}
+
+/* mark_healthy writes the health mark (health.h) at most every
+ * HEALTH_MARK_EVERY_S while registered: the session's PING watch ends a
+ * dead link, so a registered session is a live one. A bot waiting for
+ * its services, or for a server, writes none, and a probe sees it stale.
+ * A failure to write is logged once, not fatal. */
+static void mark_healthy(struct irc *irc)
+{
+	long long t = now_ms();
+
+	if (!irc->state_dir || !irc->registered ||
+	    (irc->health_ms && t - irc->health_ms < HEALTH_MARK_EVERY_S * 1000LL))
+		return;
+	irc->health_ms = t;
+	if (health_mark(irc->state_dir, time(NULL)) != ERR_OK) {
+		if (!irc->health_warned)
+			log_warn("irc: cannot write the health mark %s/%s", irc->state_dir,
+			         HEALTH_STATUS_FILE);
+		irc->health_warned = 1;
+		return;
+	}
+	irc->health_warned = 0;
 }
 
 /* session runs one connection until it fails or stop is set. */
@@ -1725,6 +2017,7 @@ static void session(struct irc *irc, tr_handler_fn fn, void *ctx,
 			pace(irc, t);
 		if (flush(irc) < 0)
 			break;
+		mark_healthy(irc);
 		pfd[0].fd = irc->fd;
 		pfd[0].events = POLLIN | (irc->wlen ? POLLOUT : 0);
 		pfd[0].revents = 0;
@@ -1759,6 +2052,7 @@ out:
 	if (irc->registered && now_ms() - irc->registered_ms >= IRC_STABLE_MS)
 		irc->attempt = 0;
 	irc->registered = 0; /* a notice from now on waits for the next session */
+	check_acked(irc); /* what arrived before the end is done, not resent */
 	if (irc->ssl) {
 		ssl_dl.ssl_free(irc->ssl);
 		irc->ssl = NULL;
@@ -1766,7 +2060,6 @@ out:
 	if (irc->fd >= 0)
 		close(irc->fd);
 	irc->fd = -1;
-	queue_clear(irc);
 }
 
 static unsigned long long rnd(struct irc *irc)
@@ -1816,6 +2109,12 @@ enum err irc_run(struct irc *irc, tr_handler_fn fn, void *ctx,
 {
 	irc->errstr[0] = '\0';
 	irc->run_ctx = ctx;
+	if (irc->state_dir) {
+		/* the last run's mark says nothing about this one */
+		health_clear(irc->state_dir);
+		irc->health_ms = 0;
+	}
+	replay(irc);
 	while (!*stop) {
 		session(irc, fn, ctx, stop);
 		if (irc->fatal)

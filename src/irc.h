@@ -10,9 +10,17 @@
  * ignored but for a VERSION reply by NOTICE) goes to the handler; its reply
  * is split into lines that fit 512 bytes with the bot's real prefix counted
  * and sent through a token bucket, so a burst never gets the bot
- * disconnected for flooding. A crisis alert goes by PRIVMSG to the
+ * disconnected for flooding (irc_out.h: a crisis reply and the alert go
+ * ahead of every FAQ answer waiting). A crisis alert goes by PRIVMSG to the
  * moderators (nicks or a channel), naming the channel and the nick, never
  * the message's text.
+ *
+ * With a state folder, replies not yet sent are journaled there
+ * (irc_journal.h), so a crash, a kill or a stop loses none: at the next
+ * start those younger than IRC_REPLY_MAX_AGE_MS (alerts:
+ * IRC_ALERT_MAX_AGE_MS) are sent, crisis first. A reply counts as sent
+ * once the server's TCP acknowledged its last line; one cut off by a
+ * lost connection is sent again, whole, on the next.
  *
  * TLS is OpenSSL's libssl, loaded at run time (ssl_dl.h): the certificate
  * is verified against the system's trust store or the one file the config
@@ -21,8 +29,12 @@
  *
  * SASL (sasl-3.1) when configured: PLAIN with an account and password, or
  * EXTERNAL with the client certificate the TLS handshake presents (the
- * services know its fingerprint, e.g. by NickServ CERT ADD). A refused
- * login ends irc_run with an error rather than a reconnect storm.
+ * services know its fingerprint, e.g. by NickServ CERT ADD). At the first
+ * start, a refused login (or a server without SASL or without the
+ * mechanism) ends irc_run with an error rather than a reconnect storm: the
+ * setting is wrong. Once a login has worked, the same on a reconnect means
+ * the services are down or out of step: it is logged and retried with the
+ * backoff, and the bot comes back when they do.
  *
  * IRCv3 account-tag, when the server offers it: each member's message
  * carries the services account that sent it (tr_message.sender_account).
@@ -52,11 +64,15 @@
 #define IRC_FLOOD_BURST 4              /* lines sent at once after a quiet spell */
 #define IRC_FLOOD_INTERVAL_MS 2000L    /* then one line each interval */
 #define IRC_QUIT_WAIT_MS 1000L         /* how long QUIT may take on stop */
+#define IRC_REPLY_MAX_AGE_MS 300000L   /* a reply older than this when a
+                                        * connection (or a start) comes is
+                                        * dropped: the talk has moved on */
+#define IRC_ALERT_MAX_AGE_MS 1800000L  /* an alert to the moderators: a
+                                        * late one is still worth reading */
 
 /* Fixed limits. */
 #define IRC_NICK_MAX 64     /* a nick we send, with its NUL */
 #define IRC_LIST_MAX 64     /* channels, alternative nicks, moderators */
-#define IRC_SENDQ_MAX 2000  /* paced lines waiting; more are dropped, logged */
 #define IRC_WBUF_MAX 65536  /* bytes handed to the kernel not yet sent */
 #define IRC_NICK_TRIES 10   /* suffix fallbacks after the alternatives */
 #define IRC_NOTICE_WAIT_MAX 8 /* moderators' notices kept while unregistered */
@@ -111,6 +127,11 @@ struct irc_config {
 	                           * lines goes to the asker privately, with a
 	                           * note in the channel (never a crisis reply);
 	                           * 0: always in the channel */
+	const char *state_dir;    /* the folder for the reply journal and the
+	                           * health mark (made 0700 if missing), or NULL:
+	                           * neither (replies waiting die with the
+	                           * process). A journal that cannot be opened
+	                           * is logged, and the bot runs without it. */
 };
 
 struct irc;
@@ -131,7 +152,10 @@ enum err irc_new(const struct irc_config *cfg, struct irc **out, char *errbuf,
  * faults, a closed connection, garbage or a silent server are retried with
  * capped exponential backoff and jitter, never returned; the one error
  * returned is ERR_INVALID for a SASL login the server refused (or cannot
- * do), with irc_errstr saying which. */
+ * do) before any login worked, with irc_errstr saying which. With a state
+ * folder it first queues the journal's replies (see the top), and while
+ * registered it writes the health mark (health.h) every
+ * HEALTH_MARK_EVERY_S: a bot waiting for its services writes none. */
 enum err irc_run(struct irc *irc, tr_handler_fn fn, void *ctx,
                  volatile sig_atomic_t *stop);
 
@@ -156,6 +180,11 @@ const char *irc_errstr(const struct irc *irc);
 struct irc_stats {
 	unsigned long connects, registrations, messages, replies, lines, alerts,
 	    notices, dropped, bad_lines, pings_sent;
+	unsigned long replayed;     /* journaled replies queued at the start */
+	unsigned long expired;      /* replies dropped for their age */
+	unsigned long resent;       /* replies sent again after a lost connection */
+	unsigned long journal_errors; /* replies the journal could not keep */
+	unsigned long sasl_retries; /* logins refused on a reconnect, retried */
 };
 void irc_get_stats(const struct irc *irc, struct irc_stats *out);
 

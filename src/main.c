@@ -851,6 +851,7 @@ static int run_irc(struct serve *s, const struct config *cfg)
 	ic.sasl_mechanism = cfg->irc_sasl_mechanism;
 	ic.flood_burst = (int)cfg->irc_flood_burst;
 	ic.flood_interval_ms = cfg->irc_flood_interval_ms;
+	ic.state_dir = cfg->state_dir_bot; /* the reply journal, the health mark */
 	if (irc_new(&ic, &irc, err, sizeof(err)) != ERR_OK) {
 		config_blame(cfg, "irc", err, sizeof(err));
 		fprintf(stderr, "faqbot: %s\n", err);

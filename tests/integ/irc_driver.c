@@ -16,6 +16,10 @@
  * "POWER=<sender_power>". The server and SASL passwords come from
  * environment variables named on the command line, never from argv.
  *
+ * Each message that gets an answer is logged as "driver: answering #N"
+ * (its number only, never its words), so a scenario knows which answers
+ * the bot has queued: the kill -9 test kills it while some still wait.
+ *
  * With --tick 1 it gives the transport a tick (irc_set_tick): SIGUSR1 sets
  * the wake flag, SIGUSR2 writes a byte to the wake pipe; a tick that finds
  * either resets it and posts "TICK n flag" or "TICK n fd" to the
@@ -28,7 +32,7 @@
  *              [--backoff-max-ms N] [--burst N] [--interval-ms N] [--tls 1]
  *              [--ca-file PEM] [--sasl-account A --sasl-password-env VAR]
  *              [--sasl-mechanism PLAIN|EXTERNAL] [--cert PEM] [--key PEM]
- *              [--pm-over-lines N] [--tick 1]
+ *              [--pm-over-lines N] [--tick 1] [--state-dir DIR]
  *
  * Exit: 0 after SIGINT/SIGTERM, 1 with one line on standard error. */
 #include <errno.h>
@@ -152,6 +156,7 @@ static enum err handle(void *ctx, const struct tr_message *msg, struct tr_reply 
 		out->text = "You matter, and you are not alone. Please call your local "
 		            "crisis line now, or your emergency number.";
 		out->alert_moderators = 1;
+		log_info("driver: answering #%s (crisis)", *num ? num : "-");
 		return ERR_OK;
 	}
 	if (!addressed)
@@ -186,6 +191,7 @@ static enum err handle(void *ctx, const struct tr_message *msg, struct tr_reply 
 		out->kind = "faq";
 		out->entry_id = msg->direct ? "faq-direct" : "faq-test";
 		out->text = d->reply;
+		log_info("driver: answering #%s", *num ? num : "-");
 	}
 	return ERR_OK;
 }
@@ -283,6 +289,8 @@ int main(int argc, char **argv)
 			cfg.tls_key_file = v;
 		else if (!strcmp(k, "--tick"))
 			want_tick = (int)num_arg(v);
+		else if (!strcmp(k, "--state-dir"))
+			cfg.state_dir = v;
 		else
 			bad = 1;
 		if (bad) {
@@ -338,9 +346,11 @@ int main(int argc, char **argv)
 	fprintf(stderr,
 	        "irc_driver: stats connects=%lu registrations=%lu messages=%lu "
 	        "replies=%lu lines=%lu alerts=%lu notices=%lu dropped=%lu bad_lines=%lu "
-	        "pings=%lu calls=%lu ticks=%lu\n",
+	        "pings=%lu calls=%lu ticks=%lu replayed=%lu expired=%lu resent=%lu "
+	        "journal_errors=%lu sasl_retries=%lu\n",
 	        st.connects, st.registrations, st.messages, st.replies, st.lines, st.alerts,
-	        st.notices, st.dropped, st.bad_lines, st.pings_sent, d.calls, d.ticks);
+	        st.notices, st.dropped, st.bad_lines, st.pings_sent, d.calls, d.ticks, st.replayed,
+	        st.expired, st.resent, st.journal_errors, st.sasl_retries);
 	if (wake_pipe[0] >= 0) {
 		close(wake_pipe[0]);
 		close(wake_pipe[1]);

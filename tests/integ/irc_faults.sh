@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # irc_faults.sh -- the IRC transport against a misbehaving server (a Python
 # stand-in, since ngircd behaves): garbage, NUL bytes and an over-long line
-# do not stop the bot from answering; a server that stops answering is
+# do not stop the bot from answering, nor do SASL and CAP replies out of
+# order (an unasked 904, 906 or 907 used to end the bot), unknown numerics,
+# an empty CHANTYPES (it used to make every channel no channel), a visible
+# host too long to size lines by, odd tags, or text that is not UTF-8: each
+# costs its own line at most; a server that stops answering is
 # noticed by the bot's own PING and left; a server that drops every
 # connection gets reconnects spaced by the backoff, not a storm; settings
 # the transport cannot honour yet are refused with a clear error.
@@ -32,6 +36,25 @@ def first(c):
     c.sendall(b":fake PRIVMSG\r\n" + b"\r\n" + b":\r\n" + b"@@@ ::: \r\n")
     c.sendall(b":x!y@z PRIVMSG #c :" + b"A" * 20000 + b"\r\n")
     c.sendall(b":x!y@z PRIVMSG faqbot :" + b"B" * 700 + b"?\r\n")
+    # out of order, unknown, or odd: none of it is the bot's to act on
+    c.sendall(b":fake 005 faqbot CHANTYPES= :are supported\r\n"
+              b":fake 396 faqbot " + b"h" * 480 + b" :is now your host\r\n"
+              b":fake 904 faqbot :SASL authentication failed\r\n"
+              b":fake 906 faqbot :SASL authentication aborted\r\n"
+              b":fake 907 faqbot :You have already authenticated\r\n"
+              b":fake 903 faqbot :SASL authentication successful\r\n"
+              b"AUTHENTICATE +\r\n"
+              b":fake CAP faqbot ACK :sasl account-tag\r\n"
+              b":fake CAP faqbot NAK :account-tag\r\n"
+              b":fake CAP faqbot LS :sasl account-tag\r\n"
+              b":fake 001 faqbot :Welcome again\r\n"
+              b":fake 999 faqbot :an unknown numeric\r\n"
+              b":fake 042 faqbot ABC :your unique ID\r\n"
+              b"@msgid=a\\nb;account=x\\sy :x!y@z PRIVMSG faqbot :escaped tags #2?\r\n"
+              b"@@@;=;; :x!y@z PRIVMSG faqbot :odd tags #3?\r\n"
+              b":x!y@z PRIVMSG #c :faqbot: in the channel #4?\r\n"
+              b":x!y@z PRIVMSG faqbot :caf\xe9 in latin-1 \xff #5?\r\n"
+              b":x!y@z PRIVMSG faqbot :a NUL\x00inside #6?\r\n")
     c.sendall(b":x!y@z PRIVMSG faqbot :after the garbage #1?\r\n")
     t_end = time.time() + 30
     while time.time() < t_end:
@@ -61,7 +84,7 @@ for _ in $(seq 100); do [ -s "$T/fport" ] && break; sleep 0.05; done
 PORT=$(cat "$T/fport")
 
 start_bot --nick faqbot --chan '#c' --ping-idle-ms 1500 --ping-timeout-ms 1500 \
-	--backoff-min-ms 1000 --backoff-max-ms 2000
+	--backoff-min-ms 1000 --backoff-max-ms 2000 --burst 8 --interval-ms 200
 
 waitfor() { # waitfor SECONDS CMD...: until CMD succeeds
 	local n=$(($1 * 10))
@@ -75,6 +98,17 @@ waitfor() { # waitfor SECONDS CMD...: until CMD succeeds
 }
 check "garbage, NUL bytes and over-long lines: the bot still answers the next question" \
 	waitfor 10 grep -q "recv1 PRIVMSG x :ANSWER #1" "$T/fake.log"
+for n in 2 3 5; do
+	check "an odd line before it costs nothing: question #$n answered" \
+		grep -q "recv1 PRIVMSG x :ANSWER #$n:" "$T/fake.log"
+done
+check "an empty CHANTYPES is ignored: the channel question #4 is answered in #c" \
+	grep -q "recv1 PRIVMSG #c :ANSWER #4:" "$T/fake.log"
+check "and said in the log" grep -q "ignoring CHANTYPES= from the server" "$T/bot.log"
+check "the line with a NUL inside is dropped whole: #6 never answered" \
+	bash -c "! grep -q 'ANSWER #6' '$T/fake.log'"
+check "a visible host too long to size lines by is not believed: every answer fits" \
+	bash -c "! grep -q 'could not be split' '$T/bot.log'"
 check "a silent server gets the bot's own PING" \
 	waitfor 10 grep -q "recv1 PING" "$T/fake.log"
 check "then the bot gives up on it and connects again" \

@@ -10,7 +10,10 @@
 #     sender_account set, a guest's with NULL;
 #   - a wrong password: one clear error, exit 1, one connection only;
 #   - SASL EXTERNAL with that certificate over TLS logs the bot in;
-#   - a certificate on no account: one clear error, exit 1, one connection.
+#   - a certificate on no account: one clear error, exit 1, one connection;
+#   - services down at a reconnect (Atheme stopped, InspIRCd restarted): the
+#     bot stays up, says so and retries, and logs in again once Atheme is
+#     back.
 . "$(dirname "$0")/irc_lib.inc"
 
 need_inspircd
@@ -152,5 +155,43 @@ check "SASL EXTERNAL with a certificate on no account: exit 1 (${dt} s) with a c
 check "and one connection only (no reconnect storm)" \
 	test "$(grep -c 'irc: connected to' "$T/bad2.log")" = 1
 cat "$T/bad2.log" >>"$T/bot.log"
+# 5. services down at a reconnect: the bot waits for them and comes back
+: >"$T/down.log"
+SASL_PW=$GOOD "$DRIVER" --host 127.0.0.1 --port "$PORT" --nick faqbot --sasl-account faqbot \
+	--sasl-password-env SASL_PW --chan '#support' --backoff-min-ms 500 --backoff-max-ms 2000 \
+	--state-dir "$T/state" >>"$T/down.log" 2>&1 &
+BOT_PID=$!
+logins() { grep -c "SASL PLAIN: logged in as faqbot" "$T/down.log"; }
+check "services down: the bot logs in first" wait_for 30 bash -c "[ \$(grep -c 'registered as faqbot' '$T/down.log') -ge 1 ]"
+stop_atheme
+stop_inspircd
+start_inspircd
+retried() { [ "$(grep -c 'the services may be down: retrying' "$T/down.log")" -ge 2 ]; }
+check "the server is back without its services: no SASL, logged and retried (twice at least)" \
+	wait_for 30 retried
+grep -m1 "services may be down" "$T/down.log" | sed 's/^/#   /'
+kill -0 "$BOT_PID" 2>/dev/null && ok "the bot stays up while the services are down" ||
+	notok "the bot stays up while the services are down"
+start_atheme
+back() { [ "$(logins)" -ge 2 ]; }
+check "the services are back: the bot logs in again" wait_for 30 back
+scenario "and is registered with its account, in #support, answering" <<'PY'
+c = Client(PORT, "watcher3"); c.join("#support")
+for _ in range(100):
+    if BOT in c.names("#support"):
+        break
+    time.sleep(0.1)
+c.send("WHOIS " + BOT)
+m = c.wait(lambda m: m["cmd"] in ("330", "318"), 10)
+print("WHOIS:", m and m["params"])
+c.send("PRIVMSG #support :%s: back with services #5?" % BOT)
+a = c.wait(from_bot(BOT), 10)
+print("got:", a and a["params"])
+sys.exit(0 if m and m["cmd"] == "330" and m["params"][2] == "faqbot"
+         and a and "ANSWER #5" in a["params"][1] else 1)
+PY
+stop_bot
+check "SIGTERM: exit 0 (${STOP_MS} ms)" test "$STOP_RC" = 0 -a "$STOP_MS" -lt 2000
+cat "$T/down.log" >>"$T/bot.log"
 check "no password in the bot's log" bash -c "! grep -qF -e '$GOOD' -e 'wrong-pw' '$T/bot.log'"
 finish

@@ -308,6 +308,73 @@ static void test_overlong_resync(void **state)
 	}
 }
 
+/* What a hostile line costs: itself only. Each is followed by a PING that
+ * must come out whole, however the stream is cut. The transport's side of
+ * the audit (what it does with the lines that do parse) is irc.c's
+ * comment above read_some and tests/integ/irc_faults.sh. */
+static void test_hostile_lines_cost_one_line(void **state)
+{
+	static const struct {
+		const char *line; /* without its line end */
+		size_t len;       /* 0: strlen */
+		const char *out;  /* what drain() writes for it */
+	} cases[] = {
+		/* a NUL: the line is dropped, never read as two */
+		{"PRIVMSG #c :a\0b", 15, "ERR 3\n"},
+		/* invalid UTF-8 is the core's to clean up (text.c): kept */
+		{"PRIVMSG #c :\xff\xfe\xc3", 0, "OK - PRIVMSG |#c |\xff\xfe\xc3\n"},
+		{"@ PING x", 0, "OK - PING |x\n"},
+		{"@a=b", 0, "ERR 3\n"},               /* tags and no command */
+		{"@a=b\\ PING x", 0, "OK - PING @a=b |x\n"}, /* a lone \ dropped */
+		{"@=;;=x;=y :n!u@h PRIVMSG #c :t", 0, "OK n!u@h PRIVMSG |#c |t\n"},
+		{"@a=1;a=2 PING x", 0, "OK - PING @a=1 @a=2 |x\n"},
+		{":only.source", 0, "ERR 3\n"},
+		{": PING x", 0, "ERR 3\n"},           /* an empty source */
+		{"   ", 0, "ERR 3\n"},
+		{"12 x", 0, "ERR 3\n"},               /* a numeric is 3 digits */
+		{"1234 x", 0, "ERR 3\n"},
+		{"PRIV\x01MSG #c :x", 0, "ERR 3\n"},
+		{"P\xc3\xa9NG x", 0, "ERR 3\n"},      /* a command is ASCII letters */
+		{"999 faqbot :what is this", 0, "OK - 999 |faqbot |what is this\n"},
+		{"@a=b  :n!u@h  PRIVMSG  #c  :t", 0, "OK n!u@h PRIVMSG @a=b |#c |t\n"},
+		{"PING :a\rb", 0, "OK - PING |a\rb\n"}, /* a CR inside: kept, and the
+		                                          * builder refuses to echo it */
+		{":n!u@h PRIVMSG #c", 0, "OK n!u@h PRIVMSG |#c\n"}, /* no text: irc.c skips it */
+		{":n!u@h PRIVMSG", 0, "OK n!u@h PRIVMSG\n"},
+		{"CAP * ACK", 0, "OK - CAP |* |ACK\n"},
+	};
+	static char in[8192], want[8192], got[8192];
+	const size_t chunks[] = {1, 3, 64, sizeof(in)};
+	size_t n = 0, wn = 0, i, c;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		size_t len = cases[i].len ? cases[i].len : strlen(cases[i].line);
+
+		memcpy(in + n, cases[i].line, len);
+		n += len;
+		n += (size_t)snprintf(in + n, sizeof(in) - n, "\r\nPING :ok%zu\r\n", i);
+		wn += (size_t)snprintf(want + wn, sizeof(want) - wn, "%sOK - PING |ok%zu\n",
+				       cases[i].out, i);
+	}
+	for (c = 0; c < sizeof(chunks) / sizeof(chunks[0]); c++) {
+		struct irc_reader *r = irc_reader_new();
+		size_t gn = 0;
+
+		assert_non_null(r);
+		feed_all(r, in, n, chunks[c], got, sizeof(got), &gn);
+		assert_string_equal(got, want);
+		irc_reader_free(r);
+	}
+	{
+		char line[IRC_LINE_MAX + 1];
+		size_t len;
+		const char *p[1] = {"a\rb"};
+
+		assert_int_equal(irc_build(line, sizeof(line), &len, "PONG", p, 1), ERR_INVALID);
+	}
+}
+
 static void test_backpressure(void **state)
 {
 	static char in[200 * 1000], got[200 * 1000];
@@ -753,6 +820,7 @@ int main(void)
 		cmocka_unit_test(test_line_limits),
 		cmocka_unit_test(test_split_feeding),
 		cmocka_unit_test(test_overlong_resync),
+		cmocka_unit_test(test_hostile_lines_cost_one_line),
 		cmocka_unit_test(test_backpressure),
 		cmocka_unit_test(test_ctcp_and_targets),
 		cmocka_unit_test(test_strip),
