@@ -623,6 +623,7 @@ static int cmd_health(int argc, char **argv)
 	const char *path = NULL;
 	struct config *cfg = NULL;
 	long max_age = -1, age;
+	const char *dir;
 	char err[1024];
 	enum err e;
 	int i;
@@ -651,19 +652,25 @@ static int cmd_health(int argc, char **argv)
 		fprintf(stderr, "faqbot: %s\n", err);
 		return EXIT_CONFIG;
 	}
-	if (!cfg->has_matrix || !cfg->state_dir || !*cfg->state_dir) {
+	/* Matrix marks [matrix] state_dir after each sync; IRC marks the
+	 * top-level state_dir every HEALTH_MARK_EVERY_S while registered */
+	dir = cfg->has_matrix ? cfg->state_dir : cfg->has_irc ? cfg->state_dir_bot : NULL;
+	if (!dir || !*dir) {
 		fprintf(stderr, "faqbot: %s configures no chat network with a state_dir: nothing "
 				"to check\n", path);
 		config_free(cfg);
 		return EXIT_CONFIG;
 	}
 	if (max_age < 0)
-		max_age = health_default_max_age(
-			cfg->sync_timeout_ms > 0 ? cfg->sync_timeout_ms : MATRIX_SYNC_TIMEOUT_MS);
-	e = health_check(cfg->state_dir, max_age, time(NULL), &age, err, sizeof(err));
+		max_age = cfg->has_matrix
+				  ? health_default_max_age(cfg->sync_timeout_ms > 0 ? cfg->sync_timeout_ms
+										: MATRIX_SYNC_TIMEOUT_MS)
+				  : health_default_max_age(HEALTH_MARK_EVERY_S * 1000L);
+	e = health_check(dir, max_age, time(NULL), &age, err, sizeof(err));
 	if (e == ERR_OK)
-		printf("faqbot: healthy: the last sync completed %ld s ago (at most %ld s)\n", age,
-		       max_age);
+		printf("faqbot: healthy: the last %s %ld s ago (at most %ld s)\n",
+		       cfg->has_matrix ? "sync completed" : "sign of a registered IRC session was",
+		       age, max_age);
 	else
 		fprintf(stderr, "faqbot: unhealthy: %s\n", err);
 	config_free(cfg);

@@ -25,7 +25,7 @@ for f in src/serve.c src/serve.h; do
 		echo "lint: $f: serve includes a transport header"; bad=1
 	fi
 done
-for f in src/matrix.c src/matrix.h src/mx_json.c src/mx_json.h src/irc.c src/irc.h src/irc_parse.c src/irc_parse.h; do
+for f in src/matrix.c src/matrix.h src/mx_json.c src/mx_json.h src/irc.c src/irc.h src/irc_parse.c src/irc_parse.h src/irc_out.c src/irc_out.h src/irc_journal.c src/irc_journal.h; do
 	[ -f "$f" ] || continue
 	if grep -nE '#include "(faq|classify|bot|check|helpline)\.h"' "$f"; then
 		echo "lint: $f: a transport includes a core header"; bad=1

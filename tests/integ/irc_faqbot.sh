@@ -10,8 +10,10 @@ need_ngircd
 start_ircd
 FAQBOT=${FAQBOT:-build/asan/faqbot}
 [ -x "$FAQBOT" ] || skip "no faqbot binary at $FAQBOT"
+mkdir -p "$T/state" && chmod 700 "$T/state"
 cat >"$T/faqbot.ini" <<CONF
 faq_dir = faq
+state_dir = $T/state
 [irc]
 host = 127.0.0.1
 port = $PORT
@@ -59,6 +61,16 @@ print("reply lines:", len(lines), "alert:", alert[:200])
 sys.exit(0 if "988" in text and "741741" in text and alerts and "#support" in alert
          and "bea" in alert and "end my life" not in alert and "tonight" not in alert else 1)
 PY
+
+# faqbot health reads the mark a registered IRC session leaves (waiting on
+# the condition, not a guessed delay)
+health=1
+for i in $(seq 100); do
+	"$FAQBOT" health --config "$T/faqbot.ini" >"$T/health.out" 2>&1 && { health=0; break; }
+	sleep 0.1
+done
+check "faqbot health: healthy while the IRC session is registered ($(head -1 "$T/health.out"))" \
+	test "$health" = 0
 
 stop_bot
 check "SIGTERM: exit 0 in ${STOP_MS} ms" test "$STOP_RC:$((STOP_MS < 2000))" = "0:1"
