@@ -304,9 +304,10 @@ int main(int argc, char **argv)
 	fprintf(stderr,
 	        "mx_driver: stats syncs=%lu batches=%lu messages=%lu replies=%lu "
 	        "alerts=%lu retries=%lu skipped=%lu joins=%lu declined=%lu calls=%lu "
-	        "ticks=%lu/%lu notices=%lu\n",
+	        "ticks=%lu/%lu notices=%lu unreadable=%lu\n",
 	        st.syncs, st.batches, st.messages, st.replies, st.alerts, st.retries,
-	        st.skipped, st.joins, st.declined, d.calls, st.ticks, d.ticks, st.notices);
+	        st.skipped, st.joins, st.declined, d.calls, st.ticks, d.ticks, st.notices,
+	        st.unreadable);
 	if (e != ERR_OK)
 		fprintf(stderr, "mx_driver: %s\n", matrix_errstr(m));
 	else
