@@ -1816,8 +1816,9 @@ static enum err sync_once(struct matrix *m, tr_handler_fn fn, void *ctx,
 		e = nap(m, backoff_ms(m, MATRIX_FAIL_SERVER, (*attempt)++), 1) ? ERR_IO : ERR_OK;
 		goto out;
 	}
-	if (e == ERR_LIMIT) /* over max_body: what came is a beginning, and may
-	                     * hold the next_batch (servers put it first) */
+	if (e == ERR_LIMIT) /* over max_body: what came is a beginning, which
+	                     * holds the next_batch if the server wrote it
+	                     * before the rooms; read as a body cut short */
 		log_warn("sync: response over max_body (%zu bytes)", m->max_body);
 	else if (e != ERR_OK)
 		goto out;

@@ -1,9 +1,12 @@
 /* mx_json.c -- Matrix JSON in and out, no I/O (see mx_json.h).
  *
- * Reading: jansson parses the whole body (the HTTP layer caps its size),
- * then we walk only the paths we know, checking every type on the way;
- * anything else is skipped and counted. Strings we keep are copied with a
- * cap, so the jansson tree can be freed before the caller acts.
+ * Reading: mx_json_repair makes what a member may have written readable
+ * (a copy only when something needed changing), jansson parses the whole
+ * body (the HTTP layer caps its size), then we walk only the paths we
+ * know, checking every type on the way; anything else is skipped and
+ * counted. Strings we keep are copied with a cap, so the jansson tree can
+ * be freed before the caller acts. A body that is not JSON even so still
+ * gives up its next_batch (mx_next_batch_scan), so no body holds the bot.
  * Writing: jansson builds the objects, so quoting JSON is never our job;
  * HTML escaping is, because formatted_body is HTML inside JSON. */
 #include "mx_json.h"
