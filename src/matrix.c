@@ -3,11 +3,15 @@
  * One thread, one curl multi handle (so connections are kept alive and the
  * wait can watch the stop flag every 50 ms), one easy handle reused for
  * every request. How failures are sorted (libcmatrix's split, with our own
- * backoff):
- *   network, TLS, timeout, 5xx, malformed 200 -> back off, retry
- *   429 M_LIMIT_EXCEEDED                       -> wait Retry-After, retry
- *   401 M_UNKNOWN_TOKEN                        -> log in again, or give up
- *   any other 4xx                              -> up to the caller
+ * backoff, matrix_backoff_ms):
+ *   no connection: refused, reset, DNS  -> retry within a few seconds
+ *   TLS, timeout, 5xx, unusable 200     -> back off longer, retry
+ *   429 M_LIMIT_EXCEEDED                -> wait Retry-After, retry
+ *   401 (M_UNKNOWN_TOKEN or not)        -> log in again, or give up
+ *   any other 4xx                       -> up to the caller
+ * A /sync that cannot be read even repaired is asked for once more, then
+ * skipped to its next_batch (the moderators are told); one with no
+ * next_batch is retried as a server error: no batch holds the bot.
  * Order of a batch: act on everything in it, then save `since`; a crash in
  * between replays the batch and the transaction ids keep it from showing.
  * The core's tick runs where no reply is in flight: before each sync,
@@ -40,7 +44,6 @@
 #define MATRIX_URL_MAX 4096
 #define MATRIX_TOKEN_MAX 1024
 #define MATRIX_ERRSTR_MAX 512
-#define MATRIX_BACKOFF_BASE_MS 500L
 #define MATRIX_RETRY_AFTER_MAX_MS 600000L /* we wait at most 10 min a 429 */
 #define MATRIX_STOP_GRACE_MS 1200L        /* a reply in flight after a stop */
 #define MATRIX_POLL_MS 50                 /* how often a wait looks at stop */
@@ -86,8 +89,9 @@ struct matrix {
 	/* session */
 	char token[MATRIX_TOKEN_MAX];
 	char device[MATRIX_TOKEN_MAX];
-	char filter_id[256];
+	char filter_id[256]; /* "": the server took none, syncs carry it */
 	char *since;
+	int unreadable_asks; /* times the batch at since came unreadable */
 
 	struct matrix_room *known;
 	size_t n_known, cap_known;
@@ -132,7 +136,9 @@ struct resp {
 enum call_flags {
 	CALL_LONG_POLL = 1, /* a stop cuts it at once */
 	CALL_NO_AUTH = 2,   /* login: no token, no re-login */
-	CALL_ONCE = 4       /* start-up checks: report, do not retry */
+	CALL_ONCE = 4,      /* start-up checks: report, do not retry */
+	CALL_SYNC = 8       /* a body over max_body is returned (ERR_LIMIT),
+	                     * not retried: asking again would bring it again */
 };
 
 static int tick_cuts(struct matrix *m);
@@ -193,19 +199,50 @@ static int nap(struct matrix *m, long long ms, int long_poll)
 	return stopping(m, long_poll);
 }
 
-/* backoff_ms: capped exponential with "equal jitter": half fixed, half
- * random, so many bots restarting together do not stampede. */
-static long long backoff_ms(struct matrix *m, int attempt)
+enum matrix_fail matrix_fail_kind(long status, int curl_code)
 {
+	if (status != 0)
+		return MATRIX_FAIL_SERVER;
+	switch (curl_code) {
+	case CURLE_COULDNT_RESOLVE_PROXY:
+	case CURLE_COULDNT_RESOLVE_HOST: /* curl cannot tell a lasting failure;
+	                                  * at start-up that one is fatal anyway */
+	case CURLE_COULDNT_CONNECT:      /* refused: nothing listens yet */
+	case CURLE_GOT_NOTHING:          /* closed with no answer: going down */
+	case CURLE_SEND_ERROR:           /* reset */
+	case CURLE_RECV_ERROR:
+	case CURLE_PARTIAL_FILE:         /* cut in the middle of an answer */
+		return MATRIX_FAIL_CONNECT;
+	default:
+		/* a timeout is a server that accepted and did not answer, TLS
+		 * is one that answered wrongly: neither is helped by hurrying */
+		return MATRIX_FAIL_SERVER;
+	}
+}
+
+long long matrix_backoff_ms(enum matrix_fail kind, int attempt, unsigned rnd,
+                            long max_ms)
+{
+	long long cap = max_ms > 0 ? max_ms : MATRIX_BACKOFF_MAX_MS;
 	long long d = MATRIX_BACKOFF_BASE_MS;
 	int i;
 
-	for (i = 0; i < attempt && d < m->backoff_max; i++)
+	if (kind == MATRIX_FAIL_CONNECT && cap > MATRIX_CONNECT_WAIT_MAX_MS)
+		cap = MATRIX_CONNECT_WAIT_MAX_MS;
+	if (cap < MATRIX_BACKOFF_BASE_MS)
+		cap = MATRIX_BACKOFF_BASE_MS;
+	for (i = 0; i < attempt && d < cap; i++)
 		d *= 2;
-	if (d > m->backoff_max)
-		d = m->backoff_max;
+	if (d > cap)
+		d = cap;
+	return d / 2 + (long long)(rnd % (unsigned long long)(d / 2 + 1));
+}
+
+/* backoff_ms draws from the bot's generator for matrix_backoff_ms. */
+static long long backoff_ms(struct matrix *m, enum matrix_fail kind, int attempt)
+{
 	m->rng = m->rng * 1103515245u + 12345u;
-	return d / 2 + (long long)((m->rng >> 8) % (unsigned)(d / 2 + 1));
+	return matrix_backoff_ms(kind, attempt, m->rng >> 8, m->backoff_max);
 }
 
 /* ---- small string helpers ---------------------------------------------- */
@@ -815,11 +852,15 @@ static enum err call(struct matrix *m, const char *method, const char *path,
 			        r->over ? "response too large" : curl_easy_strerror(r->cc));
 			return ERR_IO;
 		}
+		if (r->over && (flags & CALL_SYNC))
+			return ERR_LIMIT;
 		mx_error_parse(r->body ? r->body : "", r->len, &me);
-		if (r->status == 401 && !(flags & CALL_NO_AUTH) &&
-		    (!strcmp(me.errcode, "M_UNKNOWN_TOKEN") ||
-		     !strcmp(me.errcode, "M_MISSING_TOKEN"))) {
-			log_warn("token refused (%s%s)", me.errcode,
+		/* Any 401 is a refused token (the spec has M_UNKNOWN_TOKEN and
+		 * M_MISSING_TOKEN; a proxy in front may say it with no body):
+		 * a server error's backoff would never get the bot back in. */
+		if (r->status == 401 && !(flags & CALL_NO_AUTH)) {
+			log_warn("token refused (HTTP 401 %s%s)",
+			         me.errcode[0] ? me.errcode : "with no errcode",
 			         me.soft_logout ? ", soft logout" : "");
 			if (relogins++ || login(m, 0) != ERR_OK) {
 				if (!m->errstr[0] || !m->fatal)
@@ -834,13 +875,13 @@ static enum err call(struct matrix *m, const char *method, const char *path,
 		if (r->status == 429) {
 			wait = r->retry_after_ms >= 0 ? r->retry_after_ms : me.retry_after_ms;
 			if (wait < 0)
-				wait = backoff_ms(m, attempt);
+				wait = backoff_ms(m, MATRIX_FAIL_SERVER, attempt);
 			if (wait > MATRIX_RETRY_AFTER_MAX_MS)
 				wait = MATRIX_RETRY_AFTER_MAX_MS;
 			log_warn("rate limited on %s %.*s, retrying in %lld ms", method,
 			         PATH_ARG(path), wait);
 		} else if (r->status == 0 || r->status >= 500) {
-			wait = backoff_ms(m, attempt);
+			wait = backoff_ms(m, matrix_fail_kind(r->status, (int)r->cc), attempt);
 			log_warn("%s %.*s failed (%s), retrying in %lld ms", method,
 			         PATH_ARG(path),
 			         r->status  ? "server error"
@@ -1038,7 +1079,7 @@ static long members(struct matrix *m, struct matrix_room *room)
 {
 	char path[MATRIX_URL_MAX], e_id[3 * MX_ID_MAX + 1];
 	struct resp r = {0};
-	json_t *j;
+	long n;
 
 	if (room->members >= 0)
 		return room->members;
@@ -1047,10 +1088,13 @@ static long members(struct matrix *m, struct matrix_room *room)
 	if (fmt_path(path, sizeof(path), MATRIX_API "/rooms/%s/joined_members", e_id) ==
 	        ERR_OK &&
 	    call(m, "GET", path, NULL, 0, &r) == ERR_OK) {
-		j = json_loadb(r.body, r.len, 0, NULL);
-		if (json_is_object(json_object_get(j, "joined")))
-			room->members = (long)json_object_size(json_object_get(j, "joined"));
-		json_decref(j);
+		if (mx_joined_count(r.body, r.len, &n) == ERR_OK) {
+			room->members = n;
+		} else {
+			/* asked again it would say the same, once a message */
+			log_warn("joined members of room=%s unreadable", room->id);
+			room->members = 0;
+		}
 	} else if (r.status >= 400) {
 		room->members = 0; /* not ours to know: do not ask again */
 	}
@@ -1463,6 +1507,10 @@ static enum err handle_batch(struct matrix *m, const struct mx_sync *s,
 
 	if (s->skipped)
 		log_warn("sync: %zu malformed pieces skipped", s->skipped);
+	if (s->repaired)
+		log_info("sync: %zu strings read after a repair (a lone surrogate, a NUL, "
+		         "bytes not UTF-8)",
+		         s->repaired);
 	if (s->gaps)
 		log_warn("sync: %zu rooms had a timeline gap; older messages there "
 		         "are not answered",
@@ -1605,8 +1653,15 @@ static enum err make_filter(struct matrix *m)
 	if (e == ERR_OK)
 		e = mx_field_string(r.body, r.len, "filter_id", m->filter_id,
 		                    sizeof(m->filter_id));
-	if (e != ERR_OK && !m->errstr[0])
-		set_err(m, "the homeserver did not accept the sync filter");
+	if (e != ERR_OK && e != ERR_IO && !m->fatal) {
+		/* refused, or an answer with no usable id: each sync carries the
+		 * filter itself instead (a longer URL, the same batches) */
+		log_warn("the homeserver did not take the sync filter (%s); each sync "
+		         "will carry it",
+		         err_str(e));
+		m->filter_id[0] = '\0';
+		e = ERR_OK;
+	}
 out:
 	free(body);
 	resp_release(&r);
@@ -1658,6 +1713,59 @@ static void mark_healthy(struct matrix *m)
 	m->health_warned = 0;
 }
 
+/* unreadable decides about a /sync response that could not be read,
+ * whose next_batch the scan found (s->unreadable). The first time, it is
+ * asked for again after a backoff (*skip = 0): a glitch on the way loses
+ * nothing. The MATRIX_UNREADABLE_ASKS-th time, it is skipped (*skip = 1):
+ * its messages are lost, the log says so without any of their text, and
+ * the moderators' room gets one notice (its transaction id from the
+ * batch's since, so a replay after a crash posts it once). A next_batch
+ * that goes nowhere (the since asked with) is never skipped to: that
+ * would ask for the same batch at once, forever. ERR_IO: stopped. */
+static enum err unreadable(struct matrix *m, const struct mx_sync *s,
+                           const char *why, int *attempt, int *skip)
+{
+	char txn[MX_TXN_MAX], key[MX_NEXT_BATCH_MAX + 16], when[32], text[512];
+	struct tm tm;
+	time_t t;
+
+	*skip = 0;
+	if (m->since && !strcmp(s->next_batch, m->since)) {
+		log_warn("sync: unreadable response (%s) that goes nowhere; asking again",
+		         why);
+		return nap(m, backoff_ms(m, MATRIX_FAIL_SERVER, (*attempt)++), 1) ? ERR_IO
+		                                                                  : ERR_OK;
+	}
+	if (++m->unreadable_asks < MATRIX_UNREADABLE_ASKS) {
+		log_warn("sync: unreadable response (%s); asking once more before "
+		         "skipping it",
+		         why);
+		return nap(m, backoff_ms(m, MATRIX_FAIL_SERVER, (*attempt)++), 1) ? ERR_IO
+		                                                                  : ERR_OK;
+	}
+	m->unreadable_asks = 0;
+	m->stats.unreadable++;
+	m->stats.skipped++;
+	log_warn("sync: unreadable response (%s) skipped, %d times the same: the "
+	         "messages in it are lost; going on from its next_batch",
+	         why, MATRIX_UNREADABLE_ASKS);
+	*skip = 1;
+	t = time(NULL);
+	if (!gmtime_r(&t, &tm) || !strftime(when, sizeof(when), "%Y-%m-%d %H:%M", &tm))
+		snprintf(when, sizeof(when), "now");
+	snprintf(text, sizeof(text),
+	         "faqbot could not read a batch of messages from the homeserver and "
+	         "had to skip it: messages sent around %s UTC may have gone "
+	         "unanswered, a crisis among them. Please look through the rooms "
+	         "for anything it missed.",
+	         when);
+	snprintf(key, sizeof(key), "%s%s", m->since ? "since:" : "first:",
+	         m->since ? m->since : s->next_batch);
+	if (mx_txn_skip(key, txn, sizeof(txn)) != ERR_OK)
+		return ERR_OK;
+	return post_notice(m, text, txn, "skipped batch") == ERR_IO ? ERR_IO : ERR_OK;
+}
+
 /* sync_once does one /sync and handles it. ERR_IO: stopped. */
 static enum err sync_once(struct matrix *m, tr_handler_fn fn, void *ctx,
                           int *attempt)
@@ -1669,14 +1777,14 @@ static enum err sync_once(struct matrix *m, tr_handler_fn fn, void *ctx,
 	int first = !m->since;
 	enum err e;
 
-	if (first) {
+	if (first || !m->filter_id[0]) {
 		/* The first start answers no backlog, so its sync asks for one
 		 * event a room (an inline filter of the same shape): a group's
 		 * history of 50 messages in 100 rooms would otherwise be parsed
 		 * whole, the peak of the bot's memory (26 MB, against 16). */
 		char *inline_filter = NULL;
 
-		e = mx_filter_json(1, &inline_filter);
+		e = mx_filter_json(first ? 1 : m->timeline_limit, &inline_filter);
 		if (e == ERR_OK)
 			e = esc(e_filter, sizeof(e_filter), inline_filter);
 		free(inline_filter);
@@ -1698,28 +1806,45 @@ static enum err sync_once(struct matrix *m, tr_handler_fn fn, void *ctx,
 		             e_filter, m->sync_timeout, e_since);
 	if (e != ERR_OK)
 		return e;
-	e = call(m, "GET", path, NULL, first ? 0 : CALL_LONG_POLL, &r);
+	e = call(m, "GET", path, NULL, CALL_SYNC | (first ? 0 : CALL_LONG_POLL), &r);
 	m->stats.syncs++;
 	if (e == ERR_INVALID && !m->fatal) {
 		struct mx_error me;
 
 		mx_error_parse(r.body ? r.body : "", r.len, &me);
 		log_error("sync refused: HTTP %ld %s %s", r.status, me.errcode, me.error);
-		e = nap(m, backoff_ms(m, (*attempt)++), 1) ? ERR_IO : ERR_OK;
+		e = nap(m, backoff_ms(m, MATRIX_FAIL_SERVER, (*attempt)++), 1) ? ERR_IO : ERR_OK;
 		goto out;
 	}
-	if (e != ERR_OK)
+	if (e == ERR_LIMIT) /* over max_body: what came is a beginning, which
+	                     * holds the next_batch if the server wrote it
+	                     * before the rooms; read as a body cut short */
+		log_warn("sync: response over max_body (%zu bytes)", m->max_body);
+	else if (e != ERR_OK)
 		goto out;
-	e = mx_sync_parse(r.body, r.len, m->user_id, &s, why, sizeof(why));
-	if (e == ERR_PARSE) {
+	e = mx_sync_parse(r.body ? r.body : "", r.len, m->user_id, &s, why, sizeof(why));
+	if (e == ERR_PARSE || e == ERR_NOMEM) {
+		/* nothing to go past it by: ask again, as after a server error
+		 * (a glitch on the way, a proxy's page, memory short for now) */
 		m->stats.skipped++;
-		log_warn("sync: malformed response skipped (%s)", why);
-		e = nap(m, backoff_ms(m, (*attempt)++), 1) ? ERR_IO : ERR_OK;
+		log_warn("sync: unreadable response, no next_batch to go on from (%s); "
+		         "asking again",
+		         e == ERR_NOMEM ? "out of memory" : why);
+		e = nap(m, backoff_ms(m, MATRIX_FAIL_SERVER, (*attempt)++), 1) ? ERR_IO : ERR_OK;
 		goto out;
 	}
 	if (e != ERR_OK)
 		goto out;
 	resp_release(&r); /* the body can be large; the actions are copies */
+	if (s->unreadable) {
+		int skip = 0;
+
+		e = unreadable(m, s, why, attempt, &skip);
+		if (e != ERR_OK || !skip)
+			goto out;
+	} else {
+		m->unreadable_asks = 0;
+	}
 	*attempt = 0;
 	m->stats.batches++;
 	e = handle_batch(m, s, fn, ctx, !first);

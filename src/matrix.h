@@ -28,6 +28,15 @@
 #define MATRIX_REQUEST_TIMEOUT_MS 30000L /* any one request, long poll aside */
 #define MATRIX_SYNC_TIMEOUT_MS 30000L    /* how long the server may hold a sync */
 #define MATRIX_BACKOFF_MAX_MS 60000L     /* cap of the exponential backoff */
+#define MATRIX_BACKOFF_BASE_MS 500L      /* its first step */
+/* Cap of the wait when there was no connection at all: a homeserver that
+ * is restarting answers again the moment it is up, and the bot should be
+ * back within seconds, not after a minute of doubling. */
+#define MATRIX_CONNECT_WAIT_MAX_MS 3000L
+/* Times the same unreadable /sync is asked for before it is skipped: once
+ * more, so a glitch on the way loses nothing, and no more, so a body that
+ * is unreadable every time cannot hold the bot. */
+#define MATRIX_UNREADABLE_ASKS 2
 #define MATRIX_MAX_BODY (8u << 20)       /* a response body we will read */
 #define MATRIX_MAX_AGE_S 86400L          /* older messages are not answered */
 #define MATRIX_TIMELINE_LIMIT 50         /* events a room a sync */
@@ -87,7 +96,12 @@ enum err matrix_new(const struct matrix_config *cfg, struct matrix **out,
  * is unreachable or refuses the bot at start-up, the token is refused and
  * no password is configured, or the state directory fails; then
  * matrix_errstr says why in one line. Network faults while running are
- * retried with capped exponential backoff and jitter, never returned. */
+ * retried with capped exponential backoff and jitter (matrix_backoff_ms),
+ * never returned. A /sync response that cannot be read, even repaired
+ * (mx_sync_parse), is asked for MATRIX_UNREADABLE_ASKS times, then skipped
+ * to its next_batch with a notice to the moderators' room that messages
+ * may have been missed; with no next_batch in it, it is asked for again
+ * after a backoff, as for a server error. */
 enum err matrix_run(struct matrix *m, tr_handler_fn fn, void *ctx,
                     volatile sig_atomic_t *stop);
 
@@ -114,11 +128,40 @@ void matrix_set_tick(struct matrix *m, const struct tr_tick *t);
 /* matrix_errstr: the last error, one line, borrowed; "" when none. */
 const char *matrix_errstr(const struct matrix *m);
 
-/* Counters since matrix_new, for tests and the bench. */
+/* Counters since matrix_new, for tests and the bench. unreadable: /sync
+ * responses skipped unread (their messages lost, the moderators told). */
 struct matrix_stats {
 	unsigned long syncs, batches, messages, replies, alerts, retries,
-	    skipped, joins, declined, ticks, notices;
+	    skipped, joins, declined, ticks, notices, unreadable;
 };
+
+/* How a failed request is waited for before it is tried again. */
+enum matrix_fail {
+	/* no HTTP answer because there was no connection, or it was cut: a
+	 * refused or reset connection, a name that did not resolve, a server
+	 * that closed without answering. It is down or restarting: look again
+	 * soon (capped at MATRIX_CONNECT_WAIT_MAX_MS). */
+	MATRIX_FAIL_CONNECT,
+	/* it answered 5xx, or 429 with no wait given, or timed out, or sent
+	 * what cannot be used: it is up and struggling, so leave it alone
+	 * longer (capped at backoff_max_ms). */
+	MATRIX_FAIL_SERVER
+};
+
+/* matrix_fail_kind sorts a failed exchange: no HTTP status (0) and a curl
+ * code of a connection not made or cut is MATRIX_FAIL_CONNECT, anything
+ * else MATRIX_FAIL_SERVER. curl_code is a CURLcode. */
+enum matrix_fail matrix_fail_kind(long status, int curl_code);
+
+/* matrix_backoff_ms: how long to wait before retry number attempt + 1 (0
+ * is the first retry). Capped exponential with "equal jitter": d is
+ * MATRIX_BACKOFF_BASE_MS doubled attempt times, at most the cap (max_ms,
+ * or MATRIX_BACKOFF_MAX_MS when max_ms <= 0; for MATRIX_FAIL_CONNECT no
+ * more than MATRIX_CONNECT_WAIT_MAX_MS), and the wait is d / 2 plus rnd
+ * modulo d / 2 + 1: between d / 2 and d, so bots restarting together do not
+ * stampede. Pure: the caller draws rnd. */
+long long matrix_backoff_ms(enum matrix_fail kind, int attempt, unsigned rnd,
+                            long max_ms);
 void matrix_get_stats(const struct matrix *m, struct matrix_stats *out);
 
 /* matrix_free frees m; NULL is a no-op. */

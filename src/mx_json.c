@@ -1,9 +1,12 @@
 /* mx_json.c -- Matrix JSON in and out, no I/O (see mx_json.h).
  *
- * Reading: jansson parses the whole body (the HTTP layer caps its size),
- * then we walk only the paths we know, checking every type on the way;
- * anything else is skipped and counted. Strings we keep are copied with a
- * cap, so the jansson tree can be freed before the caller acts.
+ * Reading: mx_json_repair makes what a member may have written readable
+ * (a copy only when something needed changing), jansson parses the whole
+ * body (the HTTP layer caps its size), then we walk only the paths we
+ * know, checking every type on the way; anything else is skipped and
+ * counted. Strings we keep are copied with a cap, so the jansson tree can
+ * be freed before the caller acts. A body that is not JSON even so still
+ * gives up its next_batch (mx_next_batch_scan), so no body holds the bot.
  * Writing: jansson builds the objects, so quoting JSON is never our job;
  * HTML escaping is, because formatted_body is HTML inside JSON. */
 #include "mx_json.h"
@@ -15,7 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MX_NEXT_BATCH_MAX 4096 /* a since token we will store and resend */
 #define MX_HTML_MAX (1 << 20)  /* an escaped reply or alert */
 
 /* ---- small helpers ---------------------------------------------------- */
@@ -232,12 +234,558 @@ enum err mx_mention_resolve(const char *mention, const char *sender, char *buf,
 	return ERR_OK;
 }
 
-/* jstr returns obj[key] when it is a string, else NULL (borrowed). */
+/* ---- raw bytes: the repair pass and the next_batch scan ---------------- */
+
+static int is_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+/* hex4 reads 4 hex digits at s (n bytes available); -1 if they are not. */
+static long hex4(const char *s, size_t n)
+{
+	long v = 0;
+	size_t i;
+	char c;
+
+	if (n < 4)
+		return -1;
+	for (i = 0; i < 4; i++) {
+		c = s[i];
+		v <<= 4;
+		if (c >= '0' && c <= '9')
+			v |= c - '0';
+		else if (c >= 'a' && c <= 'f')
+			v |= c - 'a' + 10;
+		else if (c >= 'A' && c <= 'F')
+			v |= c - 'A' + 10;
+		else
+			return -1;
+	}
+	return v;
+}
+
+/* utf8_len: the length of the well-formed UTF-8 sequence at s (RFC 3629:
+ * no overlong forms, no surrogates, nothing past U+10FFFF), 0 if there is
+ * none. n bytes are available. */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+	unsigned char c = s[0], lo = 0x80, hi = 0xBF;
+	size_t k, i;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xC2 && c <= 0xDF)
+		k = 2;
+	else if (c >= 0xE0 && c <= 0xEF)
+		k = 3;
+	else if (c >= 0xF0 && c <= 0xF4)
+		k = 4;
+	else
+		return 0;
+	if (c == 0xE0)
+		lo = 0xA0;
+	else if (c == 0xED)
+		hi = 0x9F;
+	else if (c == 0xF0)
+		lo = 0x90;
+	else if (c == 0xF4)
+		hi = 0x8F;
+	if (n < k || s[1] < lo || s[1] > hi)
+		return 0;
+	for (i = 2; i < k; i++)
+		if ((s[i] & 0xC0) != 0x80)
+			return 0;
+	return k;
+}
+
+/* skip_string returns the index just after the string that opens at
+ * in[i] == '"', or len + 1 when it does not close. */
+static size_t skip_string(const char *in, size_t len, size_t i)
+{
+	for (i++; i < len; i++) {
+		if (in[i] == '\\')
+			i++;
+		else if (in[i] == '"')
+			return i + 1;
+	}
+	return len + 1;
+}
+
+/* The repair pass: reads in, writes rewrites to a copy made at the first. */
+struct rp {
+	const char *in;
+	size_t len;
+	char *out;
+	struct mx_repair *r;
+};
+
+/* rp_put writes n bytes of s at offset at of the copy; -1: no memory. */
+static int rp_put(struct rp *p, size_t at, const char *s, size_t n)
+{
+	if (!p->out) {
+		p->out = malloc(p->len + 1);
+		if (!p->out)
+			return -1;
+		memcpy(p->out, p->in, p->len);
+		p->out[p->len] = '\0';
+	}
+	memcpy(p->out + at, s, n);
+	return 0;
+}
+
+/* rp_blank replaces in[at, at + n) by word and spaces (n >= strlen(word)):
+ * the value is gone, the bytes around it do not move. */
+static int rp_blank(struct rp *p, size_t at, size_t n, const char *word)
+{
+	size_t w = strlen(word), i;
+
+	if (rp_put(p, at, word, w))
+		return -1;
+	for (i = w; i < n; i++)
+		p->out[at + i] = ' ';
+	return 0;
+}
+
+/* rp_key_nuls rewrites each \u0000 of the key string in[a, b) (its
+ * quotes excluded) as \ufffd: jansson has no NUL in a key, even with
+ * JSON_ALLOW_NUL, and would refuse the whole body. */
+static int rp_key_nuls(struct rp *p, size_t a, size_t b)
+{
+	size_t i;
+
+	for (i = a; i < b; i++) {
+		if (p->in[i] != '\\')
+			continue;
+		if (i + 6 <= b && p->in[i + 1] == 'u' && hex4(p->in + i + 2, 4) == 0) {
+			if (rp_put(p, i, "\\ufffd", 6))
+				return -1;
+			p->r->key_nuls++;
+			i += 5;
+		} else {
+			i++;
+		}
+	}
+	return 0;
+}
+
+/* rp_string repairs the string that opens at in[i] == '"' and returns the
+ * index after it (len if it does not close); (size_t)-1: no memory. */
+static size_t rp_string(struct rp *p, size_t i)
+{
+	const char *in = p->in;
+	size_t len = p->len, start = i + 1, k, n;
+	int nuls = 0;
+	long v, lo;
+
+	for (i = start; i < len;) {
+		unsigned char c = (unsigned char)in[i];
+
+		if (c == '"')
+			break;
+		if (c == '\\') {
+			if (i + 1 < len && in[i + 1] == 'u' && (v = hex4(in + i + 2, len - i - 2)) >= 0) {
+				if (v >= 0xD800 && v <= 0xDBFF && i + 12 <= len && in[i + 6] == '\\' &&
+				    in[i + 7] == 'u' && (lo = hex4(in + i + 8, 4)) >= 0xDC00 &&
+				    lo <= 0xDFFF) {
+					i += 12; /* a pair: one character, kept */
+					continue;
+				}
+				if (v >= 0xD800 && v <= 0xDFFF) {
+					if (rp_put(p, i, "\\ufffd", 6))
+						return (size_t)-1;
+					p->r->surrogates++;
+				}
+				nuls |= v == 0;
+				i += 6;
+				continue;
+			}
+			i += 2; /* any other escape; a bad one stays for jansson */
+			continue;
+		}
+		if (c < 0x20) { /* raw control bytes are not JSON */
+			if (rp_put(p, i, " ", 1))
+				return (size_t)-1;
+			p->r->bad_bytes++;
+			i++;
+			continue;
+		}
+		n = utf8_len((const unsigned char *)in + i, len - i);
+		if (n) {
+			i += n;
+			continue;
+		}
+		if (rp_put(p, i, "?", 1)) /* one byte at a time: the rest follow */
+			return (size_t)-1;
+		p->r->bad_bytes++;
+		i++;
+	}
+	if (i >= len)
+		return len;
+	/* a key is a string followed by ':' */
+	for (k = i + 1; k < len && is_ws(in[k]); k++)
+		;
+	if (nuls && k < len && in[k] == ':' && rp_key_nuls(p, start, i))
+		return (size_t)-1;
+	return i + 1;
+}
+
+/* digits_over: whether the n decimal digits at d (no leading zeros) are
+ * more than lim, a string of digits. */
+static int digits_over(const char *d, size_t n, const char *lim)
+{
+	size_t ln = strlen(lim);
+
+	if (n != ln)
+		return n > ln;
+	return memcmp(d, lim, n) > 0;
+}
+
+/* rp_number looks at the number token that starts at in[i] and returns
+ * the index after it. Numbers jansson refuses as too big (an integer
+ * outside 64 bits, a real that overflows a double) become null; so do
+ * reals of 1e308 and up, which keeps the test exact without strtod (and
+ * its locale). A token that is not a JSON number is left alone. */
+static size_t rp_number(struct rp *p, size_t i, int *nomem)
+{
+	const char *in = p->in, *ip, *fp = NULL;
+	size_t len = p->len, s = i, ni, nf = 0, k;
+	long long ex = 0;
+	int neg = 0, eneg = 0, real = 0, over = 0;
+
+	if (in[i] == '-') {
+		neg = 1;
+		i++;
+	}
+	ip = in + i;
+	for (ni = 0; i < len && in[i] >= '0' && in[i] <= '9'; i++)
+		ni++;
+	if (!ni || (ni > 1 && ip[0] == '0'))
+		return i > s ? i : s + 1;
+	if (i < len && in[i] == '.') {
+		real = 1;
+		fp = in + ++i;
+		for (; i < len && in[i] >= '0' && in[i] <= '9'; i++)
+			nf++;
+		if (!nf)
+			return i;
+	}
+	if (i < len && (in[i] == 'e' || in[i] == 'E')) {
+		real = 1;
+		i++;
+		if (i < len && (in[i] == '+' || in[i] == '-'))
+			eneg = in[i++] == '-';
+		if (i >= len || in[i] < '0' || in[i] > '9')
+			return i;
+		for (; i < len && in[i] >= '0' && in[i] <= '9'; i++)
+			if (ex < 100000000)
+				ex = ex * 10 + (in[i] - '0');
+		if (eneg)
+			ex = -ex;
+	}
+	if (!real) {
+		over = digits_over(ip, ni, neg ? "9223372036854775808" : "9223372036854775807");
+	} else {
+		/* the value is d.ddd x 10^m; m from the first digit not 0 */
+		for (k = 0; k < ni && ip[k] == '0'; k++)
+			;
+		if (k < ni) {
+			over = (long long)(ni - k) - 1 + ex >= 308;
+		} else {
+			for (k = 0; k < nf && fp[k] == '0'; k++)
+				;
+			over = k < nf && -(long long)k - 1 + ex >= 308;
+		}
+	}
+	if (over) {
+		if (rp_blank(p, s, i - s, "null")) {
+			*nomem = 1;
+			return i;
+		}
+		p->r->numbers++;
+	}
+	return i;
+}
+
+/* rp_prune replaces the container that opens at in[i], too deep to keep,
+ * by 0 and spaces; it returns the index after it, or len (left as it is)
+ * when it does not close. (size_t)-1: no memory. */
+static size_t rp_prune(struct rp *p, size_t i)
+{
+	size_t k, d = 0;
+
+	for (k = i; k < p->len; k++) {
+		char c = p->in[k];
+
+		if (c == '"') {
+			k = skip_string(p->in, p->len, k) - 1;
+		} else if (c == '[' || c == '{') {
+			d++;
+		} else if ((c == ']' || c == '}') && --d == 0) {
+			if (rp_blank(p, i, k + 1 - i, "0"))
+				return (size_t)-1;
+			p->r->deep++;
+			return k + 1;
+		}
+	}
+	return p->len;
+}
+
+enum err mx_json_repair(const char *in, size_t len, char **out, struct mx_repair *r)
+{
+	struct mx_repair dummy;
+	struct rp p = {in, len, NULL, r ? r : &dummy};
+	size_t i = 0, depth = 0;
+	int nomem = 0;
+	char c;
+
+	memset(p.r, 0, sizeof(*p.r));
+	*out = NULL;
+	while (i < len && !nomem) {
+		c = in[i];
+		if (c == '"') {
+			i = rp_string(&p, i);
+			nomem = i == (size_t)-1;
+		} else if (c == '-' || (c >= '0' && c <= '9')) {
+			i = rp_number(&p, i, &nomem);
+		} else if (c == '[' || c == '{') {
+			if (depth < MX_JSON_DEPTH_MAX) {
+				depth++;
+				i++;
+			} else {
+				i = rp_prune(&p, i);
+				nomem = i == (size_t)-1;
+			}
+		} else {
+			if ((c == ']' || c == '}') && depth > 0)
+				depth--;
+			i++;
+		}
+	}
+	if (nomem) {
+		free(p.out);
+		return ERR_NOMEM;
+	}
+	*out = p.out;
+	return ERR_OK;
+}
+
+/* batch_usable: see mx_sync_parse. */
+static int batch_usable(const char *s, size_t n)
+{
+	size_t i;
+
+	if (n == 0 || n > MX_NEXT_BATCH_MAX)
+		return 0;
+	for (i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return 0;
+	return 1;
+}
+
+/* put_utf8 writes code point v as UTF-8 to out (4 bytes room). */
+static size_t put_utf8(unsigned long v, char *out)
+{
+	if (v < 0x80) {
+		out[0] = (char)v;
+		return 1;
+	}
+	if (v < 0x800) {
+		out[0] = (char)(0xC0 | (v >> 6));
+		out[1] = (char)(0x80 | (v & 0x3F));
+		return 2;
+	}
+	if (v < 0x10000) {
+		out[0] = (char)(0xE0 | (v >> 12));
+		out[1] = (char)(0x80 | ((v >> 6) & 0x3F));
+		out[2] = (char)(0x80 | (v & 0x3F));
+		return 3;
+	}
+	out[0] = (char)(0xF0 | (v >> 18));
+	out[1] = (char)(0x80 | ((v >> 12) & 0x3F));
+	out[2] = (char)(0x80 | ((v >> 6) & 0x3F));
+	out[3] = (char)(0x80 | (v & 0x3F));
+	return 4;
+}
+
+/* unescape decodes the inside of a JSON string, s[0, n), into out (max
+ * bytes). Returns the decoded length, or (size_t)-1 when it does not fit
+ * or an escape is not JSON. A lone surrogate becomes U+FFFD, as
+ * mx_json_repair would have made it. */
+static size_t unescape(const char *s, size_t n, char *out, size_t max)
+{
+	static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
+	size_t i = 0, o = 0;
+	const char *e;
+	long v, lo;
+
+	while (i < n) {
+		if (o + 4 > max)
+			return (size_t)-1;
+		if (s[i] != '\\') {
+			out[o++] = s[i++];
+			continue;
+		}
+		if (i + 1 >= n)
+			return (size_t)-1;
+		if (s[i + 1] != 'u') {
+			e = memchr(from, s[i + 1], sizeof(from) - 1);
+			if (!e)
+				return (size_t)-1;
+			out[o++] = to[e - from];
+			i += 2;
+			continue;
+		}
+		v = hex4(s + i + 2, n - i - 2);
+		if (v < 0)
+			return (size_t)-1;
+		i += 6;
+		if (v >= 0xD800 && v <= 0xDBFF && i + 6 <= n && s[i] == '\\' && s[i + 1] == 'u' &&
+		    (lo = hex4(s + i + 2, 4)) >= 0xDC00 && lo <= 0xDFFF) {
+			v = 0x10000 + ((v - 0xD800) << 10) + (lo - 0xDC00);
+			i += 6;
+		} else if (v >= 0xD800 && v <= 0xDFFF) {
+			v = 0xFFFD;
+		}
+		o += put_utf8((unsigned long)v, out + o);
+	}
+	return o;
+}
+
+enum err mx_next_batch_scan(const char *json, size_t len, char *buf, size_t buflen)
+{
+	char key[16], val[MX_NEXT_BATCH_MAX + 4];
+	size_t i = 0, j, k, n, depth, found = 0;
+	int keypos = 1;
+
+	while (i < len && is_ws(json[i]))
+		i++;
+	if (i >= len || json[i] != '{')
+		return ERR_PARSE;
+	for (depth = 1, i++; i < len && depth > 0;) {
+		char c = json[i];
+
+		if (c == '"') {
+			j = skip_string(json, len, i);
+			if (j > len)
+				break; /* cut inside a string */
+			if (depth != 1 || !keypos) {
+				keypos = 0;
+				i = j;
+				continue;
+			}
+			keypos = 0;
+			for (k = j; k < len && is_ws(json[k]); k++)
+				;
+			if (k >= len || json[k] != ':') {
+				i = j;
+				continue;
+			}
+			n = unescape(json + i + 1, j - i - 2, key, sizeof(key));
+			if (n != 10 || memcmp(key, "next_batch", 10)) {
+				i = k + 1;
+				continue;
+			}
+			/* the value: a string, or anything else, which undoes an
+			 * earlier find as it would in a parser */
+			for (k++; k < len && is_ws(json[k]); k++)
+				;
+			found = 0;
+			if (k >= len || json[k] != '"') {
+				i = k;
+				continue;
+			}
+			j = skip_string(json, len, k);
+			if (j > len)
+				break;
+			n = unescape(json + k + 1, j - k - 2, val, sizeof(val));
+			if (n != (size_t)-1 && batch_usable(val, n)) {
+				if (n + 1 > buflen)
+					return ERR_LIMIT;
+				memcpy(buf, val, n);
+				buf[n] = '\0';
+				found = 1;
+			}
+			i = j;
+			continue;
+		}
+		if (c == '[' || c == '{')
+			depth++;
+		else if (c == ']' || c == '}')
+			depth--;
+		else if (c == ',' && depth == 1)
+			keypos = 1;
+		else if (depth == 1 && !is_ws(c))
+			keypos = 0;
+		i++;
+	}
+	return found ? ERR_OK : ERR_PARSE;
+}
+
+/* load parses a body from the network: repaired first (mx_json_repair),
+ * a NUL allowed in a string value. NULL when it is not JSON even so (why
+ * in *jerr, which may be NULL) or, with *e = ERR_NOMEM, out of memory.
+ * rep (may be NULL) gets the repairs. */
+static json_t *load(const char *json, size_t len, struct mx_repair *rep,
+                    json_error_t *jerr, enum err *e)
+{
+	char *fixed = NULL;
+	json_t *root;
+	enum err rc;
+
+	rc = mx_json_repair(json, len, &fixed, rep);
+	if (e)
+		*e = rc;
+	if (rc != ERR_OK)
+		return NULL;
+	root = json_loadb(fixed ? fixed : json, len, JSON_ALLOW_NUL, jerr);
+	free(fixed);
+	return root;
+}
+
+/* jstr returns obj[key] when it is a string with no NUL in it, else NULL
+ * (borrowed): an id, a type or a token with a NUL would be read cut short,
+ * as another. Text a member wrote is read with set_text instead. */
 static const char *jstr(const json_t *obj, const char *key)
 {
 	json_t *v = json_object_get(obj, key);
+	const char *s;
 
-	return json_is_string(v) ? json_string_value(v) : NULL;
+	if (!json_is_string(v))
+		return NULL;
+	s = json_string_value(v);
+	return memchr(s, '\0', json_string_length(v)) ? NULL : s;
+}
+
+/* set_text copies the string v, text a member wrote, into a new *dst of
+ * at most max bytes (cut at a UTF-8 boundary, *trunc set; trunc may be
+ * NULL), each NUL made a space: a NUL would otherwise end the text there,
+ * and what follows it (a crisis, say) must still be read. *nuls (may be
+ * NULL) counts the strings that had one. v not a string: *dst stays NULL. */
+static enum err set_text(char **dst, const json_t *v, size_t max, int *trunc,
+                         size_t *nuls)
+{
+	const char *s;
+	size_t len, n, i;
+	int had = 0;
+	char *p;
+
+	if (!json_is_string(v))
+		return ERR_OK;
+	s = json_string_value(v);
+	len = json_string_length(v);
+	n = utf8_cut(s, len, max);
+	p = malloc(n + 1);
+	if (!p)
+		return ERR_NOMEM;
+	for (i = 0; i < n; i++) {
+		p[i] = s[i] ? s[i] : ' ';
+		had |= !s[i];
+	}
+	p[n] = '\0';
+	if (trunc && n < len)
+		*trunc = 1;
+	if (nuls && had)
+		(*nuls)++;
+	*dst = p;
+	return ERR_OK;
 }
 
 /* jarr returns obj[k1][k2] when it is an array, else NULL (borrowed). */
@@ -470,11 +1018,11 @@ static int mentions_list_bot(const json_t *content, const char *bot)
  * the action and counts it). */
 static enum err fill_message(struct mx_action *a, const json_t *ev,
                              const char *type, const json_t *names,
-                             const char *bot)
+                             const char *bot, size_t *nuls)
 {
 	const char *id = jstr(ev, "event_id"), *snd = jstr(ev, "sender");
-	json_t *c = json_object_get(ev, "content"), *rel, *irt, *ts, *uns;
-	const char *mt, *body, *fmt, *fb, *rt, *root, *nm;
+	json_t *c = json_object_get(ev, "content"), *rel, *irt, *ts, *uns, *body;
+	const char *mt, *fmt, *rt, *root, *nm;
 	enum err e;
 
 	if (!valid_id(id, '$') || !valid_id(snd, '@') || !json_is_object(c))
@@ -505,8 +1053,8 @@ static enum err fill_message(struct mx_action *a, const json_t *ev,
 		return ERR_OK;
 	}
 	mt = jstr(c, "msgtype");
-	body = jstr(c, "body");
-	if (!mt || !body) {
+	body = json_object_get(c, "body");
+	if (!mt || !json_is_string(body)) {
 		if (json_object_size(c) == 0) { /* redacted content */
 			a->ignore = MX_IGN_REDACTION;
 			return ERR_OK;
@@ -515,11 +1063,11 @@ static enum err fill_message(struct mx_action *a, const json_t *ev,
 	}
 	e = set_str(&a->msgtype, mt, 64, NULL);
 	if (e == ERR_OK)
-		e = set_str(&a->body, body, MX_BODY_MAX, &a->truncated);
+		e = set_text(&a->body, body, MX_BODY_MAX, &a->truncated, nuls);
 	fmt = jstr(c, "format");
-	fb = jstr(c, "formatted_body");
-	if (e == ERR_OK && fmt && fb && !strcmp(fmt, "org.matrix.custom.html"))
-		e = set_str(&a->formatted_body, fb, MX_BODY_MAX, NULL);
+	if (e == ERR_OK && fmt && !strcmp(fmt, "org.matrix.custom.html"))
+		e = set_text(&a->formatted_body, json_object_get(c, "formatted_body"),
+		             MX_BODY_MAX, NULL, nuls);
 	if (e != ERR_OK)
 		return e;
 
@@ -697,9 +1245,16 @@ out:
 enum err mx_power_parse(const char *json, size_t len, struct mx_power **out,
                         size_t *skipped)
 {
-	json_t *root = json_loadb(json, len, 0, NULL);
+	json_error_t jerr;
+	enum err e = ERR_OK;
+	json_t *root = load(json, len, NULL, &jerr, &e);
 	size_t sk = 0;
-	enum err e = power_from(root, out, &sk);
+
+	if (e != ERR_OK) {
+		*out = NULL;
+		return e;
+	}
+	e = power_from(root, out, &sk);
 
 	if (skipped)
 		*skipped = sk;
@@ -859,7 +1414,7 @@ static enum err parse_join_room(struct mx_sync *s, const char *room,
 				goto out;
 			continue;
 		}
-		e = fill_message(a, ev, type, names, bot);
+		e = fill_message(a, ev, type, names, bot, &s->repaired);
 		if (e == ERR_INVALID) {
 			action_clear(a);
 			s->n--;
@@ -912,8 +1467,10 @@ static void set_errbuf(char *buf, size_t len, const char *msg)
 enum err mx_sync_parse(const char *json, size_t len, const char *bot_user_id,
                        struct mx_sync **out, char *errbuf, size_t errlen)
 {
+	char nb_buf[MX_NEXT_BATCH_MAX + 1];
 	struct mx_sync *s = NULL;
 	json_t *root = NULL, *rooms;
+	struct mx_repair rep;
 	json_error_t jerr;
 	const char *nb;
 	enum err e = ERR_OK;
@@ -921,15 +1478,38 @@ enum err mx_sync_parse(const char *json, size_t len, const char *bot_user_id,
 	*out = NULL;
 	if (!bot_user_id)
 		bot_user_id = "";
-	root = json_loadb(json, len, 0, &jerr);
-	if (!root || !json_is_object(root)) {
-		set_errbuf(errbuf, errlen, root ? "sync response is not an object"
-		                                : "sync response is not JSON");
+	root = load(json, len, &rep, &jerr, &e);
+	if (e != ERR_OK)
+		goto out;
+	if (!root) {
+		/* Not JSON even repaired: what it held is lost, but its
+		 * next_batch, if it has one, lets the caller go past it instead
+		 * of asking for it again and again. Only jansson's offset goes
+		 * to errbuf: its text quotes the body. */
+		e = mx_next_batch_scan(json, len, nb_buf, sizeof(nb_buf));
+		if (errbuf && errlen)
+			snprintf(errbuf, errlen, "sync response is not JSON (at byte %d)%s",
+			         jerr.position, e == ERR_OK ? "" : " and has no next_batch");
+		if (e != ERR_OK) {
+			e = ERR_PARSE;
+			goto out;
+		}
+		s = calloc(1, sizeof(*s));
+		if (!s || !(s->next_batch = dup_cap(nb_buf, MX_NEXT_BATCH_MAX, NULL))) {
+			e = ERR_NOMEM;
+			goto out;
+		}
+		s->unreadable = 1;
+		*out = s;
+		return ERR_OK;
+	}
+	if (!json_is_object(root)) {
+		set_errbuf(errbuf, errlen, "sync response is not an object");
 		e = ERR_PARSE;
 		goto out;
 	}
 	nb = jstr(root, "next_batch");
-	if (!nb || !*nb || strlen(nb) > MX_NEXT_BATCH_MAX) {
+	if (!nb || !batch_usable(nb, strlen(nb))) {
 		set_errbuf(errbuf, errlen, "sync response has no usable next_batch");
 		e = ERR_PARSE;
 		goto out;
@@ -939,6 +1519,10 @@ enum err mx_sync_parse(const char *json, size_t len, const char *bot_user_id,
 		e = ERR_NOMEM;
 		goto out;
 	}
+	/* a pruned value or a number made null was a piece skipped; a
+	 * repaired string is still read */
+	s->skipped = rep.deep + rep.numbers;
+	s->repaired = rep.surrogates + rep.key_nuls + rep.bad_bytes;
 	rooms = json_object_get(root, "rooms");
 	if (rooms && !json_is_object(rooms)) {
 		s->skipped++;
@@ -1063,6 +1647,21 @@ enum err mx_txn_notice(long long start_ms, long pid, unsigned long n, char *buf,
 {
 	int k = snprintf(buf, buflen, "fbn-%lld-%ld-%lu", start_ms, pid, n);
 
+	return k < 0 || (size_t)k >= buflen ? ERR_LIMIT : ERR_OK;
+}
+
+enum err mx_txn_skip(const char *since, char *buf, size_t buflen)
+{
+	/* FNV-1a: a token can be 4096 bytes, too long to spell out in an id;
+	 * a collision would cost one notice, not a message */
+	unsigned long long h = 14695981039346656037ULL;
+	int k;
+
+	for (; since && *since; since++) {
+		h ^= (unsigned char)*since;
+		h *= 1099511628211ULL;
+	}
+	k = snprintf(buf, buflen, "fbs-%016llx", h);
 	return k < 0 || (size_t)k >= buflen ? ERR_LIMIT : ERR_OK;
 }
 
@@ -1438,10 +2037,11 @@ out:
 
 /* ---- small responses and requests ------------------------------------- */
 
-/* copy_clean copies s into buf (cut to fit), control characters as '?'. */
-static void copy_clean(char *buf, size_t len, const char *s)
+/* copy_clean copies the n bytes of s into buf (cut to fit), control
+ * characters (NUL too) as '?'. */
+static void copy_clean(char *buf, size_t len, const char *s, size_t n0)
 {
-	size_t n = utf8_cut(s, strlen(s), len - 1), i;
+	size_t n = utf8_cut(s, n0, len - 1), i;
 
 	for (i = 0; i < n; i++)
 		buf[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i];
@@ -1450,20 +2050,21 @@ static void copy_clean(char *buf, size_t len, const char *s)
 
 enum err mx_error_parse(const char *json, size_t len, struct mx_error *e)
 {
-	json_t *root, *ra, *sl;
-	const char *code, *msg;
+	json_t *root, *ra, *sl, *msg;
+	const char *code;
 	enum err rc = ERR_PARSE;
 
 	memset(e, 0, sizeof(*e));
 	e->retry_after_ms = -1;
-	root = json_loadb(json, len, 0, NULL);
+	root = load(json, len, NULL, NULL, NULL);
 	code = json_is_object(root) ? jstr(root, "errcode") : NULL;
 	if (!code)
 		goto out;
-	copy_clean(e->errcode, sizeof(e->errcode), code);
-	msg = jstr(root, "error");
-	if (msg)
-		copy_clean(e->error, sizeof(e->error), msg);
+	copy_clean(e->errcode, sizeof(e->errcode), code, strlen(code));
+	msg = json_object_get(root, "error");
+	if (json_is_string(msg))
+		copy_clean(e->error, sizeof(e->error), json_string_value(msg),
+		           json_string_length(msg));
 	ra = json_object_get(root, "retry_after_ms");
 	if (json_is_integer(ra) && json_integer_value(ra) >= 0)
 		e->retry_after_ms = (long long)json_integer_value(ra);
@@ -1481,7 +2082,7 @@ out:
 enum err mx_field_string(const char *json, size_t len, const char *key,
                          char *buf, size_t buflen)
 {
-	json_t *root = json_loadb(json, len, 0, NULL);
+	json_t *root = load(json, len, NULL, NULL, NULL);
 	const char *v = json_is_object(root) ? jstr(root, key) : NULL;
 	enum err e = ERR_OK;
 	size_t n, i;
@@ -1501,6 +2102,20 @@ enum err mx_field_string(const char *json, size_t len, const char *key,
 	if (e == ERR_OK)
 		memcpy(buf, v, n + 1);
 out:
+	json_decref(root);
+	return e;
+}
+
+enum err mx_joined_count(const char *json, size_t len, long *count)
+{
+	json_t *root = load(json, len, NULL, NULL, NULL);
+	json_t *joined = json_object_get(root, "joined");
+	enum err e = ERR_PARSE;
+
+	if (json_is_object(joined)) {
+		*count = (long)json_object_size(joined);
+		e = ERR_OK;
+	}
 	json_decref(root);
 	return e;
 }

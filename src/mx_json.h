@@ -16,7 +16,17 @@
  * Everything here takes bytes and returns bytes, so it is unit-tested with
  * hostile input and fuzzed (tests/fuzz/fuzz_mx_sync.c). Input from the
  * network is never trusted: a malformed or unexpected shape is skipped and
- * counted, never a crash, and every string kept has a length cap. */
+ * counted, never a crash, and every string kept has a length cap.
+ *
+ * One bad item costs that item only. A homeserver relays what members send,
+ * and some of it is valid JSON that jansson refuses (\u0000 in a key, a
+ * lone surrogate escape, a number beyond 64 bits, nesting past its depth
+ * limit): every body is read through mx_json_repair first, which rewrites
+ * those in place, byte for byte, so one member's message cannot make a
+ * whole /sync response unreadable. A \u0000 in a message body becomes a
+ * space (the text after it is still read: a crisis there is still seen); in
+ * an id, a type or any other field we compare, it makes the field unusable,
+ * as a wrong type would. */
 #ifndef FAQBOT_MX_JSON_H
 #define FAQBOT_MX_JSON_H
 
@@ -36,6 +46,11 @@
  * handful of users; a bridged room can name thousands, and the bot keeps
  * one table a room for as long as it runs. */
 #define MX_POWER_USERS_MAX 128
+#define MX_NEXT_BATCH_MAX 4096 /* a since token we will store and resend */
+/* Containers nested deeper than this are replaced before parsing (see
+ * mx_json_repair). Nothing the bot reads is deeper than 12; jansson gives
+ * up at 2048, and a 64 KB event can nest 32000 deep. */
+#define MX_JSON_DEPTH_MAX 64
 
 enum mx_action_kind {
 	MX_ACT_INVITE,  /* the bot was invited: room_id, sender = inviter */
@@ -96,7 +111,14 @@ struct mx_sync {
 	size_t n;
 	size_t cap;
 	size_t skipped;             /* malformed pieces skipped */
+	size_t repaired;            /* strings read after a repair: lone
+	                             * surrogates, \u0000 in keys or bodies, bytes
+	                             * that are not UTF-8 */
 	size_t gaps;                /* rooms whose timeline was "limited" */
+	/* 1: the body could not be read at all, even repaired; next_batch was
+	 * found by mx_next_batch_scan and there are no actions. Whatever the
+	 * batch held is lost unless the caller asks again. */
+	int unreadable;
 };
 
 /* mx_sync_parse turns a /sync response body into actions, in this order:
@@ -104,14 +126,56 @@ struct mx_sync {
  * summary, the names and power levels from its state, the bot's join if
  * present, and the timeline (names, power levels and messages) in order.
  * bot_user_id is borrowed and used to tell the bot's own events apart.
- * On ERR_OK *out is a new list the caller frees with mx_sync_free. Fails
- * with ERR_PARSE when the body is not JSON or has no next_batch string (so
- * the caller cannot advance past it), ERR_NOMEM, or ERR_LIMIT; why goes to
- * errbuf (may be NULL). Any other oddity is skipped and counted. */
+ * The body goes through mx_json_repair first. On ERR_OK *out is a new list
+ * the caller frees with mx_sync_free; when the body cannot be read even so
+ * but mx_next_batch_scan finds its next_batch, that is ERR_OK too, with
+ * (*out)->unreadable set and no actions. Fails with ERR_PARSE when there is
+ * no usable next_batch (the caller cannot advance past it), or ERR_NOMEM;
+ * why goes to errbuf (may be NULL), and never any text of the body. Any
+ * other oddity is skipped and counted.
+ * A usable next_batch is 1 to MX_NEXT_BATCH_MAX bytes with no control
+ * character (it is stored in a file and sent back in a URL). */
 enum err mx_sync_parse(const char *json, size_t len, const char *bot_user_id,
                        struct mx_sync **out, char *errbuf, size_t errlen);
 /* mx_sync_free frees a list from mx_sync_parse; NULL is a no-op. */
 void mx_sync_free(struct mx_sync *s);
+
+/* What mx_json_repair changed, by kind. */
+struct mx_repair {
+	size_t surrogates; /* lone surrogate escapes, now \ufffd */
+	size_t key_nuls;   /* \u0000 in an object key, now \ufffd */
+	size_t bad_bytes;  /* in a string: a byte that is not UTF-8, now '?', or
+	                    * a raw control character, now ' ' */
+	size_t numbers;    /* an integer beyond 64 bits, or a number of 1e308
+	                    * or more, now null */
+	size_t deep;       /* a container at depth MX_JSON_DEPTH_MAX + 1, now 0 */
+};
+
+/* mx_json_repair makes JSON text that jansson (with JSON_ALLOW_NUL) would
+ * refuse for what a member wrote into text it accepts, without moving a
+ * byte: every rewrite keeps the length (a value becomes "null" or "0" and
+ * spaces), so offsets still match the input. It understands string escapes
+ * ("\\ud800" is a backslash and text, not a surrogate) and leaves text
+ * outside strings alone, so a body that is not JSON stays not JSON. A
+ * valid surrogate pair is kept. Linear time, no recursion.
+ * *out is NULL when nothing needed changing (read in as it is), else a new
+ * buffer of len bytes and a NUL the caller frees. r (may be NULL) counts
+ * the rewrites. ERR_NOMEM only. */
+enum err mx_json_repair(const char *in, size_t len, char **out, struct mx_repair *r);
+
+/* mx_next_batch_scan finds the next_batch of a /sync body that cannot be
+ * parsed, by a narrow scan of the bytes: the body must open with an object;
+ * strings and nesting are followed, and a key "next_batch" (escapes
+ * decoded) directly in that object, followed by a string, is taken (the
+ * last one, as a parser keeps the last of a duplicated key). The value is
+ * decoded (a lone surrogate becomes U+FFFD) into buf. ERR_PARSE when there
+ * is none or it is not usable (see mx_sync_parse), ERR_LIMIT when buf is
+ * too small for it (MX_NEXT_BATCH_MAX + 1 is always enough). */
+enum err mx_next_batch_scan(const char *json, size_t len, char *buf, size_t buflen);
+
+/* mx_joined_count reads the body of GET /rooms/{id}/joined_members: the
+ * number of members in its "joined" object. ERR_PARSE when there is none. */
+enum err mx_joined_count(const char *json, size_t len, long *count);
 
 /* mx_strip_reply_fallback removes the rich-reply fallback from a body in
  * place: leading lines that start with "> ", and the one blank line after
@@ -145,6 +209,11 @@ enum err mx_txn_mod(const char *event_id, char *buf, size_t buflen);
  * which the server would take for a retry and not post. */
 enum err mx_txn_notice(long long start_ms, long pid, unsigned long n, char *buf,
                        size_t buflen);
+/* mx_txn_skip writes "fbs-" and 16 hex digits of a hash of since (NULL or
+ * "" on a first start) for the moderators' notice that the batch asked for
+ * with since was unreadable and skipped: a replay of the same skip posts it
+ * once. */
+enum err mx_txn_skip(const char *since, char *buf, size_t buflen);
 
 /* mx_id_valid: sigil, then 1 to MX_ID_MAX - 1 bytes, no space or control
  * character: the shape every id from the network is held to. */

@@ -24,13 +24,35 @@ at the room as a member would:
                                                               -> {event_id}
   POST /_fake/send       {room_id, sender, body? | content?, msgtype?,
                           type?, thread_root?, reply_to?}     -> {event_id}
+  POST /_fake/send_raw   {room_id, sender, raw | raw_b64, event?: bool,
+                          type?}                              -> {event_id}
+        raw is JSON text (raw_b64 any bytes), kept verbatim and spliced into
+        /sync as it is, so \u0000, a lone surrogate, 10000 nested arrays or
+        bytes that are not UTF-8 reach the bot exactly as sent: the content
+        of a message event, or with event: true the whole event (a string,
+        a number...). Members see it in /_fake/events as a marker.
+  POST /_fake/many       {requests: [{name, body}]}  several control requests
+                          at once, under one lock: they land in one /sync
+                          batch                                -> {results}
+  POST /_fake/outage     {ms}  the server goes away: the listening socket
+                          is closed (connections refused) and every open
+                          connection cut, long polls too, for ms; then it
+                          listens again on the same port with all its state
+  GET  /_fake/status     {up_at: when it last began listening (s), outages}
   POST /_fake/invite     {room_id, sender, target, is_direct?}
   POST /_fake/membership {room_id, sender, target, membership,
                           displayname?, reason?}
   POST /_fake/script     {rules: [{path: regex, method?, action, count?,
                           retry_after_ms?, retry_after?, ms?, skip?}]}
         actions: 429, 500, 502, 503, drop, slow, malformed, hang, hold,
-                 commit_then_500, commit_then_drop
+                 commit_then_500, commit_then_drop, garbage (on /sync)
+        garbage: a 200 whose body is not JSON, built around the batch that
+        was due (the long poll waits as usual); style "tail" (default): the
+        rooms, junk, then the real next_batch at the top level; "head": the
+        next_batch first, then the body cut in the middle; "none": no
+        next_batch at all (a proxy's page). With when: TEXT, a garbage rule
+        is not taken when a request arrives but when a /sync answer holds
+        TEXT (then count times), whatever the timing of the long polls
         skip: let the first N matching requests through before acting;
         hold: keep the request waiting until /_fake/release (or ms), then
         drop it
@@ -109,6 +131,12 @@ class Homeserver:
         self.rules = []
         self.log = []
         self.release_gen = 0  # bumped by /_fake/release: held requests end
+        self.raws = {}  # id -> bytes spliced into /sync (/_fake/send_raw)
+        self.conns = set()  # open client connections, cut by an outage
+        self.outage_gen = 0  # bumped when an outage begins: long polls end
+        self.outage_ms = None  # an outage asked for, not begun yet
+        self.outages = 0
+        self.up_at = time.time()
 
     # -- state changes (called with self.cond held) --------------------------
     def add_user(self, user, password=None, displayname=None):
@@ -223,10 +251,34 @@ def type_match(pattern, t):
     return pattern == t
 
 
+RAW_MARK = "@@fakehs-raw-%d@@"
+RAW_RE = re.compile(rb'"@@fakehs-raw-(\d+)@@"')
+
+
 def strip_room(ev):
+    if "_raw" in ev:  # a raw event: a marker, spliced by sync_bytes
+        return RAW_MARK % ev["_raw"]
     e = dict(ev)
     e.pop("room_id", None)
     return e
+
+
+def sync_bytes(body):
+    """A /sync body as bytes, raw events and contents spliced in."""
+    data = json.dumps(body).encode()
+    return RAW_RE.sub(lambda m: HS.raws[int(m.group(1))], data)
+
+
+def garbage(body, style):
+    """A body that is not JSON, around the batch that was due."""
+    nb = body["next_batch"].encode()
+    rooms = sync_bytes(body.get("rooms", {}))
+    if style == "none":
+        return b"<html><body>502 Bad Gateway, sent as a 200</body></html>"
+    if style == "head":
+        return b'{"next_batch": "' + nb + b'", "rooms": ' + rooms[:max(1, len(rooms) // 2)]
+    return (b'{"rooms": ' + rooms + b', "junk": [1,, 2] \xff\x00 not json, "next_batch": "'
+            + nb + b'"}')
 
 
 HS = None  # the Homeserver
@@ -242,9 +294,19 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def setup(self):
         super().setup()
+        with HS.cond:
+            HS.conns.add(self.connection)
         # headers and body go out in two writes: without this, Nagle and
         # delayed ACKs add 40 ms to every exchange
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def finish(self):
+        with HS.cond:
+            HS.conns.discard(self.connection)
+        try:
+            super().finish()
+        except OSError:
+            pass
 
     # -- plumbing ------------------------------------------------------------
     def do_GET(self):
@@ -316,6 +378,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         with HS.cond:  # logged on arrival, so a test sees a long poll begin
             entry["n"] = len(HS.log)
             HS.log.append(entry)
+        self.log_entry = entry
         try:
             body = self.read_body()
             entry["body"] = redact(body)
@@ -345,11 +408,23 @@ class Handler(http.server.BaseHTTPRequestHandler):
             for r in HS.rules:
                 if r.get("method") and r["method"] != method:
                     continue
+                if "when" in r:  # taken by what the answer holds
+                    continue
                 if not re.search(r["path"], path):
                     continue
                 if r.get("skip", 0) > 0:  # let the first `skip` matches through
                     r["skip"] -= 1
                     continue
+                r["count"] = r.get("count", 1) - 1
+                if r["count"] <= 0:
+                    HS.rules.remove(r)
+                return dict(r)
+        return None
+
+    def take_when_rule(self, path, data):
+        """The first rule with `when` that data holds, taken (with HS.cond)."""
+        for r in HS.rules:
+            if "when" in r and re.search(r["path"], path) and r["when"].encode() in data:
                 r["count"] = r.get("count", 1) - 1
                 if r["count"] <= 0:
                     HS.rules.remove(r)
@@ -430,7 +505,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 HS.filters[(user, fid)] = req
             return self.reply(200, {"filter_id": fid})
         if parts == ["sync"] and method == "GET":
-            return self.sync(user, query)
+            return self.sync(user, query, action)
         if parts[0] == "join" and len(parts) == 2 and method == "POST":
             return self.join(user, parts[1])
         if parts[0] == "rooms" and len(parts) >= 3:
@@ -484,7 +559,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         return self.reply(200, {"user_id": user, "access_token": tok, "device_id": dev,
                                 "home_server": HS.server_name})
 
-    def sync(self, user, query):
+    def sync(self, user, query, action=None):
         since_s = (query.get("since") or [None])[0]
         since = None
         if since_s is not None:
@@ -507,13 +582,24 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     raise MatrixError(400, "M_INVALID_PARAM", "Unknown filter")
         deadline = time.time() + min(max(timeout, 0), 120000) / 1000
         with HS.cond:
+            gen = HS.outage_gen
             while True:
                 body, any_ = HS.sync(user, since, flt)
                 left = deadline - time.time()
                 if any_ or since is None or left <= 0:
                     break
                 HS.cond.wait(left)
-        self.reply(200, body)
+                if HS.outage_gen != gen:
+                    return self.drop()
+        data = sync_bytes(body)  # outside the lock, as the reply was
+        if any("when" in r for r in HS.rules):
+            with HS.cond:
+                action = self.take_when_rule(self.path.split("?")[0], data) or action
+                self.log_entry["action"] = self.log_entry.get("action") or (
+                    action and action["action"])
+        if action and str(action["action"]) == "garbage":
+            data = garbage(body, action.get("style", "tail"))
+        self.reply(200, None, raw=data)
 
     def join(self, user, target):
         with HS.cond:
@@ -557,119 +643,155 @@ class Handler(http.server.BaseHTTPRequestHandler):
         req = parse_json(body) if method == "POST" else {}
         q = {k: v[0] for k, v in query.items()}
         name = path[len("/_fake/"):]
+        if name == "outage":
+            # answer first: the cut that follows must not take this reply
+            with HS.cond:
+                HS.outage_ms = int(req.get("ms", 1000))
+            self.reply(200, {})
+            threading.Thread(target=self.server.shutdown, daemon=True).start()
+            return None
+        if name == "many":
+            results, real = [], self.reply
+            self.reply = lambda status, b, headers=None, raw=None: results.append(b)
+            try:
+                with HS.cond:
+                    for sub in req.get("requests", []):
+                        self.control_locked(sub["name"], sub.get("body") or {}, {})
+            finally:
+                self.reply = real
+            return self.reply(200, {"results": results})
         with HS.cond:
-            if name == "user":
-                HS.add_user(req["user_id"], req.get("password"), req.get("displayname"))
-                if req.get("token"):
-                    HS.tokens[req["token"]] = {"user": req["user_id"],
-                                               "device": req.get("device_id", "FAKEDEV")}
-                return self.reply(200, {})
-            if name == "room":
-                room_id = req.get("room_id") or new_id("!", HS.server_name)
-                room = Room(room_id, req.get("name"), bool(req.get("public")))
-                HS.rooms[room_id] = room
-                if req.get("alias"):
-                    HS.aliases[req["alias"]] = room_id
-                creator = req.get("creator") or "@admin:" + HS.server_name
-                HS.add_user(creator)
-                HS.add_event(room, {"type": "m.room.create", "state_key": "", "sender": creator,
-                                    "content": {"room_version": "11"}})
-                for u in [creator] + [m for m in req.get("members", []) if m != creator]:
-                    HS.add_user(u)
-                    HS.member_event(room, u, u, "join")
-                    if u == creator and isinstance(req.get("power_levels"), dict):
-                        HS.add_event(room, {"type": "m.room.power_levels", "state_key": "",
-                                            "sender": creator,
-                                            "content": req["power_levels"]})
-                for u in req.get("invite", []):
-                    HS.member_event(room, creator, u, "invite")
-                return self.reply(200, {"room_id": room_id})
-            if name == "send":
-                room = self.room(req["room_id"])
-                content = req.get("content")
-                if content is None:
-                    content = {"msgtype": req.get("msgtype", "m.text"), "body": req["body"]}
-                    if req.get("formatted_body"):
-                        content["format"] = "org.matrix.custom.html"
-                        content["formatted_body"] = req["formatted_body"]
-                    rel = {}
-                    if req.get("thread_root"):
-                        rel = {"rel_type": "m.thread", "event_id": req["thread_root"],
-                               "is_falling_back": not req.get("reply_to")}
-                        rel["m.in_reply_to"] = {"event_id": req.get("reply_to") or req["thread_root"]}
-                    elif req.get("reply_to"):
-                        rel = {"m.in_reply_to": {"event_id": req["reply_to"]}}
-                    if rel:
-                        content["m.relates_to"] = rel
-                    if "mentions" in req:
-                        content["m.mentions"] = {"user_ids": req["mentions"]}
-                ev = HS.add_event(room, {"type": req.get("type", "m.room.message"),
-                                         "sender": req["sender"], "content": content})
-                return self.reply(200, {"event_id": ev["event_id"], "pos": HS.pos})
-            if name == "state":
-                room = self.room(req["room_id"])
-                ev = HS.add_event(room, {"type": req["type"],
-                                         "state_key": req.get("state_key", ""),
-                                         "sender": req.get("sender", "@admin:" + HS.server_name),
-                                         "content": req["content"]})
-                return self.reply(200, {"event_id": ev["event_id"], "pos": HS.pos})
-            if name == "invite":
-                room = self.room(req["room_id"])
-                extra = {"is_direct": True} if req.get("is_direct") else {}
-                ev = HS.member_event(room, req["sender"], req["target"], "invite", **extra)
-                return self.reply(200, {"event_id": ev["event_id"]})
-            if name == "membership":
-                room = self.room(req["room_id"])
-                ms = req["membership"]
-                ms = "leave" if ms == "kick" else ms
-                HS.add_user(req["target"], displayname=req.get("displayname"))
-                ev = HS.member_event(room, req.get("sender", req["target"]), req["target"], ms,
-                                     displayname=req.get("displayname"), reason=req.get("reason"))
-                return self.reply(200, {"event_id": ev["event_id"]})
-            if name == "script":
-                HS.rules.extend(req.get("rules", []))
-                return self.reply(200, {"rules": len(HS.rules)})
-            if name == "script_clear":
-                HS.rules.clear()
-                return self.reply(200, {})
-            if name == "release":
-                HS.release_gen += 1
-                HS.cond.notify_all()
-                return self.reply(200, {})
-            if name == "revoke_token":
-                gone = [t for t, v in HS.tokens.items()
-                        if t == req.get("token") or v["user"] == req.get("user_id")]
-                for t in gone:
-                    del HS.tokens[t]
-                return self.reply(200, {"revoked": len(gone)})
-            if name == "events":
-                room = self.room(q["room_id"])
-                after = int(q.get("after", 0))
-                evs = [dict(e, pos=p) for p, e in room.events if p > after]
-                for e in evs:  # unsigned.transaction_id is for the sender only
-                    e.pop("unsigned", None)
-                return self.reply(200, {"events": evs, "pos": HS.pos})
-            if name == "wait":
-                room = self.room(q["room_id"])
-                want = int(q.get("count", 1))
-                after = int(q.get("after", 0))
-                deadline = time.time() + int(q.get("timeout_ms", 10000)) / 1000
-                while True:
-                    evs = [dict(e, pos=p) for p, e in room.events
-                           if p > after and e["sender"] == q.get("sender", e["sender"])
-                           and e["type"] == q.get("type", "m.room.message")]
-                    left = deadline - time.time()
-                    if len(evs) >= want or left <= 0:
-                        break
-                    HS.cond.wait(left)
-                return self.reply(200 if len(evs) >= want else 408, {"events": evs})
-            if name == "log":
-                after = int(q.get("after", -1))
-                return self.reply(200, {"requests": [e for e in HS.log if e["n"] > after
-                                                     and e["path"] != "/_fake/log"]})
-            if name == "shutdown":
-                threading.Thread(target=self.server.shutdown, daemon=True).start()
-                return self.reply(200, {})
+            return self.control_locked(name, req, q)
+
+    def control_locked(self, name, req, q):
+        if name == "user":
+            HS.add_user(req["user_id"], req.get("password"), req.get("displayname"))
+            if req.get("token"):
+                HS.tokens[req["token"]] = {"user": req["user_id"],
+                                           "device": req.get("device_id", "FAKEDEV")}
+            return self.reply(200, {})
+        if name == "room":
+            room_id = req.get("room_id") or new_id("!", HS.server_name)
+            room = Room(room_id, req.get("name"), bool(req.get("public")))
+            HS.rooms[room_id] = room
+            if req.get("alias"):
+                HS.aliases[req["alias"]] = room_id
+            creator = req.get("creator") or "@admin:" + HS.server_name
+            HS.add_user(creator)
+            HS.add_event(room, {"type": "m.room.create", "state_key": "", "sender": creator,
+                                "content": {"room_version": "11"}})
+            for u in [creator] + [m for m in req.get("members", []) if m != creator]:
+                HS.add_user(u)
+                HS.member_event(room, u, u, "join")
+                if u == creator and isinstance(req.get("power_levels"), dict):
+                    HS.add_event(room, {"type": "m.room.power_levels", "state_key": "",
+                                        "sender": creator,
+                                        "content": req["power_levels"]})
+            for u in req.get("invite", []):
+                HS.member_event(room, creator, u, "invite")
+            return self.reply(200, {"room_id": room_id})
+        if name == "send":
+            room = self.room(req["room_id"])
+            content = req.get("content")
+            if content is None:
+                content = {"msgtype": req.get("msgtype", "m.text"), "body": req["body"]}
+                if req.get("formatted_body"):
+                    content["format"] = "org.matrix.custom.html"
+                    content["formatted_body"] = req["formatted_body"]
+                rel = {}
+                if req.get("thread_root"):
+                    rel = {"rel_type": "m.thread", "event_id": req["thread_root"],
+                           "is_falling_back": not req.get("reply_to")}
+                    rel["m.in_reply_to"] = {"event_id": req.get("reply_to") or req["thread_root"]}
+                elif req.get("reply_to"):
+                    rel = {"m.in_reply_to": {"event_id": req["reply_to"]}}
+                if rel:
+                    content["m.relates_to"] = rel
+                if "mentions" in req:
+                    content["m.mentions"] = {"user_ids": req["mentions"]}
+            ev = HS.add_event(room, {"type": req.get("type", "m.room.message"),
+                                     "sender": req["sender"], "content": content})
+            return self.reply(200, {"event_id": ev["event_id"], "pos": HS.pos})
+        if name == "send_raw":
+            room = self.room(req["room_id"])
+            raw = (base64.b64decode(req["raw_b64"]) if "raw_b64" in req
+                   else req["raw"].encode("utf-8", "surrogatepass"))
+            rid = len(HS.raws) + 1
+            HS.raws[rid] = raw
+            ev = {"type": req.get("type", "m.room.message"), "sender": req["sender"]}
+            if req.get("event"):
+                ev["_raw"] = rid
+                ev["content"] = {}
+            else:
+                ev["content"] = RAW_MARK % rid
+            ev = HS.add_event(room, ev)
+            return self.reply(200, {"event_id": ev["event_id"], "pos": HS.pos})
+        if name == "status":
+            return self.reply(200, {"up_at": HS.up_at, "outages": HS.outages})
+        if name == "state":
+            room = self.room(req["room_id"])
+            ev = HS.add_event(room, {"type": req["type"],
+                                     "state_key": req.get("state_key", ""),
+                                     "sender": req.get("sender", "@admin:" + HS.server_name),
+                                     "content": req["content"]})
+            return self.reply(200, {"event_id": ev["event_id"], "pos": HS.pos})
+        if name == "invite":
+            room = self.room(req["room_id"])
+            extra = {"is_direct": True} if req.get("is_direct") else {}
+            ev = HS.member_event(room, req["sender"], req["target"], "invite", **extra)
+            return self.reply(200, {"event_id": ev["event_id"]})
+        if name == "membership":
+            room = self.room(req["room_id"])
+            ms = req["membership"]
+            ms = "leave" if ms == "kick" else ms
+            HS.add_user(req["target"], displayname=req.get("displayname"))
+            ev = HS.member_event(room, req.get("sender", req["target"]), req["target"], ms,
+                                 displayname=req.get("displayname"), reason=req.get("reason"))
+            return self.reply(200, {"event_id": ev["event_id"]})
+        if name == "script":
+            HS.rules.extend(req.get("rules", []))
+            return self.reply(200, {"rules": len(HS.rules)})
+        if name == "script_clear":
+            HS.rules.clear()
+            return self.reply(200, {})
+        if name == "release":
+            HS.release_gen += 1
+            HS.cond.notify_all()
+            return self.reply(200, {})
+        if name == "revoke_token":
+            gone = [t for t, v in HS.tokens.items()
+                    if t == req.get("token") or v["user"] == req.get("user_id")]
+            for t in gone:
+                del HS.tokens[t]
+            return self.reply(200, {"revoked": len(gone)})
+        if name == "events":
+            room = self.room(q["room_id"])
+            after = int(q.get("after", 0))
+            evs = [dict(e, pos=p) for p, e in room.events if p > after]
+            for e in evs:  # unsigned.transaction_id is for the sender only
+                e.pop("unsigned", None)
+            return self.reply(200, {"events": evs, "pos": HS.pos})
+        if name == "wait":
+            room = self.room(q["room_id"])
+            want = int(q.get("count", 1))
+            after = int(q.get("after", 0))
+            deadline = time.time() + int(q.get("timeout_ms", 10000)) / 1000
+            while True:
+                evs = [dict(e, pos=p) for p, e in room.events
+                       if p > after and e.get("sender") == q.get("sender", e.get("sender"))
+                       and e["type"] == q.get("type", "m.room.message")]
+                left = deadline - time.time()
+                if len(evs) >= want or left <= 0:
+                    break
+                HS.cond.wait(left)
+            return self.reply(200 if len(evs) >= want else 408, {"events": evs})
+        if name == "log":
+            after = int(q.get("after", -1))
+            return self.reply(200, {"requests": [e for e in HS.log if e["n"] > after
+                                                 and e["path"] != "/_fake/log"]})
+        if name == "shutdown":
+            threading.Thread(target=self.server.shutdown, daemon=True).start()
+            return self.reply(200, {})
         raise MatrixError(404, "M_UNRECOGNIZED", "Unknown control request")
 
     def room(self, room_id):
@@ -740,7 +862,27 @@ def main():
     t.daemon = True
     t.start()
     try:
-        srv.serve_forever(poll_interval=0.2)
+        while True:
+            srv.serve_forever(poll_interval=0.05)
+            with HS.cond:
+                ms, HS.outage_ms = HS.outage_ms, None
+            if ms is None:
+                break  # /_fake/shutdown
+            # the outage: nothing listens, every connection is cut
+            srv.server_close()
+            with HS.cond:
+                HS.outages += 1
+                HS.outage_gen += 1
+                HS.cond.notify_all()
+                for c in list(HS.conns):
+                    try:
+                        c.shutdown(socket.SHUT_RDWR)
+                    except OSError:
+                        pass
+            time.sleep(ms / 1000)
+            srv = Server(("127.0.0.1", port), Handler)
+            with HS.cond:
+                HS.up_at = time.time()
     except KeyboardInterrupt:
         pass
     srv.server_close()

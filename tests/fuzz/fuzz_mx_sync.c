@@ -3,8 +3,17 @@
  * body; every action is walked so that a field left dangling shows up
  * under ASan: power level tables are looked up and copied, and each
  * message body is tried as the member a reply is directed to (a reply is
- * built when it resolves). Also fuzzes the error-body parser and the power
- * levels parser (a GET state body) on the same bytes. */
+ * built when it resolves). Also fuzzes the error-body parser, the power
+ * levels parser (a GET state body) and the other small bodies on the same
+ * bytes.
+ *
+ * And it checks that no body holds the bot (abort otherwise): whenever
+ * jansson, reading as the bot does, finds a usable top-level next_batch
+ * string in the input, or in the input after mx_json_repair, mx_sync_parse
+ * returns it, readable; mx_next_batch_scan finds exactly what jansson finds
+ * in any body jansson accepts; every next_batch returned is usable; and
+ * the repair keeps the length and never breaks a body jansson accepted. */
+#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -36,16 +45,82 @@ static size_t directed(const struct mx_action *a)
 	return n + mx_user_id_valid(id);
 }
 
+/* usable: what mx_sync_parse promises of a next_batch, written again
+ * here rather than shared, so a slip in one shows against the other */
+static int usable(const char *v, size_t n)
+{
+	size_t i;
+
+	if (n == 0 || n > MX_NEXT_BATCH_MAX)
+		return 0;
+	for (i = 0; i < n; i++)
+		if ((unsigned char)v[i] < 0x20 || v[i] == 0x7f)
+			return 0;
+	return 1;
+}
+
+/* oracle reads text as the bot would if it were plain jansson: 1 and a
+ * copy of the usable top-level next_batch in buf, 0 when there is none;
+ * *parsed says whether jansson took the text at all. */
+static int oracle(const char *text, size_t len, char *buf, int *parsed)
+{
+	json_t *root = json_loadb(text, len, JSON_ALLOW_NUL, NULL);
+	json_t *v = json_object_get(root, "next_batch");
+	int ok = 0;
+
+	*parsed = root != NULL;
+	if (json_is_string(v) && usable(json_string_value(v), json_string_length(v))) {
+		memcpy(buf, json_string_value(v), json_string_length(v) + 1);
+		ok = 1;
+	}
+	json_decref(root);
+	return ok;
+}
+
+/* check_batch: the promises about next_batch (see the top). */
+static void check_batch(const char *text, size_t len, const struct mx_sync *s,
+                        enum err rc)
+{
+	static char want[MX_NEXT_BATCH_MAX + 1], got[MX_NEXT_BATCH_MAX + 1];
+	char *fixed = NULL;
+	int parsed, has, fixed_parsed;
+
+	if (rc == ERR_OK && !usable(s->next_batch, strlen(s->next_batch)))
+		abort();
+	has = oracle(text, len, want, &parsed);
+	if (has && (rc != ERR_OK || s->unreadable || strcmp(s->next_batch, want)))
+		abort();
+	if (parsed) {
+		enum err sc = mx_next_batch_scan(text, len, got, sizeof(got));
+
+		if (has != (sc == ERR_OK) || (has && strcmp(got, want)))
+			abort();
+	}
+	if (mx_json_repair(text, len, &fixed, NULL) != ERR_OK)
+		return; /* out of memory: nothing to check */
+	if (fixed) {
+		has = oracle(fixed, len, want, &fixed_parsed);
+		if (parsed && !fixed_parsed)
+			abort(); /* a repair broke what was whole */
+		if (has && (rc != ERR_OK || s->unreadable || strcmp(s->next_batch, want)))
+			abort();
+		free(fixed);
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct mx_sync *s = NULL;
 	struct mx_power *p = NULL, *d;
 	struct mx_error me;
 	size_t i, sum = 0;
-	char err[128];
+	char err[128], buf[MX_NEXT_BATCH_MAX + 1];
+	long members;
+	enum err rc;
 
-	if (mx_sync_parse((const char *)data, size, "@faqbot:hs.test", &s, err,
-	                  sizeof(err)) == ERR_OK) {
+	rc = mx_sync_parse((const char *)data, size, "@faqbot:hs.test", &s, err, sizeof(err));
+	check_batch((const char *)data, size, s, rc);
+	if (rc == ERR_OK) {
 		sum += strlen(s->next_batch);
 		for (i = 0; i < s->n; i++) {
 			const struct mx_action *a = &s->actions[i];
@@ -69,6 +144,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		mx_sync_free(s);
 	}
 	(void)mx_error_parse((const char *)data, size, &me);
+	if (mx_joined_count((const char *)data, size, &members) == ERR_OK)
+		sum += (size_t)members;
+	if (mx_field_string((const char *)data, size, "event_id", buf, sizeof(buf)) == ERR_OK)
+		sum += strlen(buf);
 	if (mx_power_parse((const char *)data, size, &p, NULL) == ERR_OK)
 		sum += (size_t)mx_power_level(p, "@faqbot:hs.test");
 	mx_power_free(p);

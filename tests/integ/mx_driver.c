@@ -27,6 +27,7 @@
  *             [--password-env VAR] [--room R]... [--allow A]... [--mod-room R]
  *             [--mod U]... [--sync-timeout-ms N] [--request-timeout-ms N]
  *             [--backoff-max-ms N] [--handler-ms N] [--tick 0|1]
+ *             [--max-body BYTES]
  *
  * Exit: 0 after SIGINT/SIGTERM, 1 with one line on standard error. */
 #include <errno.h>
@@ -249,6 +250,8 @@ int main(int argc, char **argv)
 			cfg.request_timeout_ms = strtol(v, NULL, 10);
 		else if (!strcmp(k, "--backoff-max-ms"))
 			cfg.backoff_max_ms = strtol(v, NULL, 10);
+		else if (!strcmp(k, "--max-body"))
+			cfg.max_body = (size_t)strtoul(v, NULL, 10);
 		else if (!strcmp(k, "--handler-ms"))
 			d.handler_ms = strtol(v, NULL, 10);
 		else if (!strcmp(k, "--tick"))
@@ -304,9 +307,10 @@ int main(int argc, char **argv)
 	fprintf(stderr,
 	        "mx_driver: stats syncs=%lu batches=%lu messages=%lu replies=%lu "
 	        "alerts=%lu retries=%lu skipped=%lu joins=%lu declined=%lu calls=%lu "
-	        "ticks=%lu/%lu notices=%lu\n",
+	        "ticks=%lu/%lu notices=%lu unreadable=%lu\n",
 	        st.syncs, st.batches, st.messages, st.replies, st.alerts, st.retries,
-	        st.skipped, st.joins, st.declined, d.calls, st.ticks, d.ticks, st.notices);
+	        st.skipped, st.joins, st.declined, d.calls, st.ticks, d.ticks, st.notices,
+	        st.unreadable);
 	if (e != ERR_OK)
 		fprintf(stderr, "mx_driver: %s\n", matrix_errstr(m));
 	else

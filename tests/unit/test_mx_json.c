@@ -269,7 +269,8 @@ static void test_hostile_shapes(void **st)
 	};
 	static const char *const bad[] = {
 	    "", "null", "[]", "{}", "{\"next_batch\":1}", "{\"next_batch\":\"\"}",
-	    "{\"next_batch\":\"x\"", "{\"next_batch\":\"a\\u0000b\"}",
+	    "{\"next_batch\":\"a\\u0000b\"}", "{\"next_batch\":\"a\\nb\"}",
+	    "<html>502</html>", "{\"rooms\":{\"join\":{", "{\"next_batch\":\"x",
 	};
 	struct mx_sync *s;
 	char err[128];
@@ -304,12 +305,23 @@ static void test_truncated_everywhere(void **st)
 	    "\"caf\\u00e9 \\ud83d\\ude00?\"}}]}}}}}";
 	struct mx_sync *s;
 	size_t n;
+	size_t nb_end = strlen("{\"next_batch\":\"s2\"");
 
 	(void)st;
+	/* Before the next_batch is whole, nothing to go on with; after it,
+	 * the scan gives it, and the batch is marked unreadable. */
 	for (n = 0; n < sizeof(json) - 1; n++) {
 		s = NULL;
-		assert_int_equal(mx_sync_parse(json, n, BOT, &s, NULL, 0), ERR_PARSE);
-		assert_null(s);
+		if (n < nb_end) {
+			assert_int_equal(mx_sync_parse(json, n, BOT, &s, NULL, 0), ERR_PARSE);
+			assert_null(s);
+			continue;
+		}
+		assert_int_equal(mx_sync_parse(json, n, BOT, &s, NULL, 0), ERR_OK);
+		assert_true(s->unreadable);
+		assert_int_equal(s->n, 0);
+		assert_string_equal(s->next_batch, "s2");
+		mx_sync_free(s);
 	}
 	s = parse_ok(json);
 	assert_string_equal(s->actions[0].body, "caf\xc3\xa9 \xf0\x9f\x98\x80?");
@@ -898,6 +910,532 @@ static void test_txn_mod_notice(void **st)
 	assert_int_equal(mx_txn_notice(1700000000123LL, 4242, 3, a, 10), ERR_LIMIT);
 }
 
+/* ---- the repair pass, the next_batch scan, poisoned batches ----------- */
+
+/* repair runs mx_json_repair on a C string and returns the text jansson
+ * will read (a copy the caller frees; "=" + the input when unchanged). */
+static char *repair(const char *in, struct mx_repair *r)
+{
+	char *out = NULL, *ret;
+	size_t n = strlen(in);
+
+	assert_int_equal(mx_json_repair(in, n, &out, r), ERR_OK);
+	if (!out) {
+		ret = malloc(n + 2);
+		assert_non_null(ret);
+		ret[0] = '=';
+		memcpy(ret + 1, in, n + 1);
+		return ret;
+	}
+	assert_int_equal(strlen(out), n); /* no byte moved */
+	return out;
+}
+
+/* loads: the text parses with jansson as the bot parses it */
+static int loads(const char *text)
+{
+	json_t *j = json_loadb(text, strlen(text), JSON_ALLOW_NUL, NULL);
+	int ok = j != NULL;
+
+	json_decref(j);
+	return ok;
+}
+
+static void test_repair_strings(void **st)
+{
+	static const struct {
+		const char *in, *want; /* want "=..." : left as it is */
+		size_t sur, keys, bytes;
+	} cases[] = {
+	    {"[\"\\ud800\"]", "[\"\\ufffd\"]", 1, 0, 0},
+	    {"[\"\\uD800\"]", "[\"\\ufffd\"]", 1, 0, 0},
+	    {"[\"a\\udc00b\"]", "[\"a\\ufffdb\"]", 1, 0, 0},
+	    {"[\"\\ud800\\u0041\"]", "[\"\\ufffd\\u0041\"]", 1, 0, 0},
+	    {"[\"\\ud800\\ud800\\udc00\"]", "[\"\\ufffd\\ud800\\udc00\"]", 1, 0, 0},
+	    {"[\"\\udc00\\ud800\"]", "[\"\\ufffd\\ufffd\"]", 2, 0, 0},
+	    {"[\"\\ud83d\\ude00\"]", "=[\"\\ud83d\\ude00\"]", 0, 0, 0},
+	    /* an escaped backslash, then text: not an escape at all */
+	    {"[\"\\\\ud800\"]", "=[\"\\\\ud800\"]", 0, 0, 0},
+	    /* an escaped backslash, then a real escape */
+	    {"[\"\\\\\\ud800\"]", "[\"\\\\\\ufffd\"]", 1, 0, 0},
+	    /* an escaped quote does not end the string */
+	    {"[\"\\\"\\ud800\"]", "[\"\\\"\\ufffd\"]", 1, 0, 0},
+	    /* \u0000: kept in a value (JSON_ALLOW_NUL), not in a key */
+	    {"{\"a\":\"x\\u0000y\"}", "={\"a\":\"x\\u0000y\"}", 0, 0, 0},
+	    {"{\"a\\u0000\":1}", "{\"a\\ufffd\":1}", 0, 1, 0},
+	    {"{\"\\u0000\\u0000\" \n :1}", "{\"\\ufffd\\ufffd\" \n :1}", 0, 2, 0},
+	    {"{\"\\\\u0000\":1}", "={\"\\\\u0000\":1}", 0, 0, 0},
+	    {"[\"\\u0000\",\"\\u0000\"]", "=[\"\\u0000\",\"\\u0000\"]", 0, 0, 0},
+	    /* bytes that are not UTF-8, raw control characters */
+	    {"[\"\xff\"]", "[\"?\"]", 0, 0, 1},
+	    {"[\"\xc0\x80\"]", "[\"??\"]", 0, 0, 2},
+	    {"[\"\xed\xa0\x80\"]", "[\"???\"]", 0, 0, 3},
+	    {"[\"\xf4\x90\x80\x80\"]", "[\"????\"]", 0, 0, 4},
+	    {"[\"\xe2\x82\"]", "[\"??\"]", 0, 0, 2},
+	    {"[\"caf\xc3\xa9 \xf0\x9f\x98\x80\"]", "=[\"caf\xc3\xa9 \xf0\x9f\x98\x80\"]", 0, 0, 0},
+	    {"[\"a\tb\x01\"]", "[\"a b \"]", 0, 0, 2},
+	    /* outside strings nothing changes: what is not JSON stays so */
+	    {"\xff[\"\\ud800\"", "\xff[\"\\ufffd\"", 1, 0, 0},
+	    {"[\\ud800]", "=[\\ud800]", 0, 0, 0},
+	    /* cut inside an escape */
+	    {"[\"\\ud8", "=[\"\\ud8", 0, 0, 0},
+	    {"[\"\\", "=[\"\\", 0, 0, 0},
+	};
+	struct mx_repair r;
+	char *out;
+	size_t i;
+
+	(void)st;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		out = repair(cases[i].in, &r);
+		assert_string_equal(out, cases[i].want);
+		assert_int_equal(r.surrogates, cases[i].sur);
+		assert_int_equal(r.key_nuls, cases[i].keys);
+		assert_int_equal(r.bad_bytes, cases[i].bytes);
+		assert_int_equal(r.numbers + r.deep, 0);
+		/* what was rewritten now parses, unless it was cut or not JSON */
+		if (out[0] != '=' && out[0] != '\xff' && out[strlen(out) - 1] != '"')
+			assert_true(loads(out));
+		free(out);
+	}
+}
+
+static void test_repair_numbers(void **st)
+{
+	static const struct {
+		const char *in, *want;
+	} cases[] = {
+	    {"[9223372036854775807,-9223372036854775808]",
+	     "=[9223372036854775807,-9223372036854775808]"},
+	    {"[9223372036854775808]", "[null               ]"},
+	    {"[-9223372036854775809]", "[null                ]"},
+	    {"[99999999999999999999999]", "[null                   ]"},
+	    {"[1e999]", "[null ]"},
+	    {"[-1E+400]", "[null   ]"},
+	    {"[1e308]", "[null ]"},
+	    {"[0.00001e313]", "[null       ]"},
+	    {"[1.7e307,0.00001e312,1e-999,0.0e999,0]", "=[1.7e307,0.00001e312,1e-999,0.0e999,0]"},
+	    {"{\"ts\":100000000000000000000000000000,\"n\":1}",
+	     "{\"ts\":null                          ,\"n\":1}"},
+	    /* in a string it is text */
+	    {"[\"99999999999999999999\"]", "=[\"99999999999999999999\"]"},
+	    /* not numbers: left for jansson to refuse */
+	    {"[01,-,1.,1e,--1]", "=[01,-,1.,1e,--1]"},
+	};
+	struct mx_repair r;
+	char *out;
+	size_t i;
+
+	(void)st;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		out = repair(cases[i].in, &r);
+		assert_string_equal(out, cases[i].want);
+		if (out[0] != '=')
+			assert_true(loads(out));
+		assert_int_equal(r.numbers, out[0] == '=' ? 0 : 1);
+		free(out);
+	}
+}
+
+/* nest writes pre, n '[' then n ']', then post, into a new string */
+static char *nest(const char *pre, size_t n, const char *post)
+{
+	size_t a = strlen(pre), b = strlen(post);
+	char *p = malloc(a + 2 * n + b + 1);
+
+	assert_non_null(p);
+	memcpy(p, pre, a);
+	memset(p + a, '[', n);
+	memset(p + a + n, ']', n);
+	memcpy(p + a + 2 * n, post, b + 1);
+	return p;
+}
+
+static void test_repair_depth(void **st)
+{
+	struct mx_repair r;
+	char *in, *out;
+	size_t i;
+
+	(void)st;
+	/* up to the limit, kept */
+	in = nest("", MX_JSON_DEPTH_MAX, "");
+	out = repair(in, &r);
+	assert_int_equal(out[0], '=');
+	assert_int_equal(r.deep, 0);
+	free(out);
+	free(in);
+	/* one more: the innermost becomes 0 */
+	in = nest("", MX_JSON_DEPTH_MAX + 1, "");
+	out = repair(in, &r);
+	assert_int_equal(r.deep, 1);
+	assert_int_equal(out[MX_JSON_DEPTH_MAX], '0');
+	assert_int_equal(out[MX_JSON_DEPTH_MAX + 1], ' ');
+	assert_true(loads(out));
+	free(out);
+	free(in);
+	/* 10000 deep, twice, with strings holding brackets, beside a value
+	 * that stays */
+	in = nest("{\"a\":[\"]]\",", 10000, ",1],\"b\":\"[[\",\"c\":");
+	out = malloc(strlen(in) + 64);
+	assert_non_null(out);
+	snprintf(out, strlen(in) + 64, "%s%s", in, "[[]]}");
+	free(in);
+	in = out;
+	out = repair(in, &r);
+	assert_int_equal(r.deep, 1);
+	assert_true(loads(out));
+	assert_non_null(strstr(out, "\"b\":\"[[\",\"c\":[[]]}"));
+	free(out);
+	/* cut before it closes: left alone (jansson refuses it, and the
+	 * caller falls back to mx_next_batch_scan) */
+	in[strlen(in) / 2] = '\0';
+	out = repair(in, &r);
+	assert_int_equal(out[0], '=');
+	assert_int_equal(r.deep, 0);
+	free(out);
+	free(in);
+	/* every prefix of a hostile mix: no crash, length kept */
+	in = nest("{\"k\\u0000\":\"\\ud800\xff\",\"n\":1e999,\"d\":", 80, "}");
+	for (i = 0; i <= strlen(in); i++) {
+		char *o = NULL;
+
+		assert_int_equal(mx_json_repair(in, i, &o, NULL), ERR_OK);
+		if (o)
+			assert_int_equal(strlen(o), i);
+		free(o);
+	}
+	out = repair(in, &r);
+	assert_true(loads(out));
+	assert_int_equal(r.key_nuls + r.surrogates + r.bad_bytes + r.numbers + r.deep, 5);
+	free(out);
+	free(in);
+}
+
+static void test_next_batch_scan(void **st)
+{
+	static const struct {
+		const char *in, *want; /* want NULL: ERR_PARSE */
+	} cases[] = {
+	    {"{\"next_batch\":\"s1\"}", "s1"},
+	    {" \n{ \"next_batch\" : \"s1\" }", "s1"},
+	    /* nested ones are not the top level's */
+	    {"{\"rooms\":{\"next_batch\":\"x\"},\"next_batch\":\"s2\"}", "s2"},
+	    {"{\"rooms\":{\"next_batch\":\"x\"}}", NULL},
+	    {"{\"a\":[{\"next_batch\":\"x\"}]}", NULL},
+	    /* cut after it, or garbage around it */
+	    {"{\"next_batch\":\"s3\",\"rooms\":{\"join\":{\"!r:x\":{\"timeline\":", "s3"},
+	    {"{\"rooms\":{\"join\":[1,,2] junk \xff},\"next_batch\":\"s4\"}", "s4"},
+	    {"{\"rooms\":[1,,2], junk, \"next_batch\":\"s4\"", "s4"},
+	    /* inside a string it is text */
+	    {"{\"a\":\"\\\"next_batch\\\":\\\"evil\\\"\",\"next_batch\":\"s5\"}", "s5"},
+	    {"{\"a\":\"\\\"next_batch\\\":\\\"evil\\\"\"}", NULL},
+	    {"{\"a\":\"next_batch\",\"b\":1}", NULL},
+	    {"{\"a\":\"next_batch\":\"evil\"}", NULL},
+	    /* escapes, in the key and in the value */
+	    {"{\"next\\u005fbatch\":\"s6\"}", "s6"},
+	    {"{\"next_batch\":\"a\\/b\\u0041\"}", "a/bA"},
+	    {"{\"next_batch\":\"\\ud800x\"}", "\xef\xbf\xbdx"},
+	    {"{\"next_batch\":\"\\ud83d\\ude00\"}", "\xf0\x9f\x98\x80"},
+	    /* not usable */
+	    {"{\"next_batch\":\"\"}", NULL},
+	    {"{\"next_batch\":\"a\\u0000\"}", NULL},
+	    {"{\"next_batch\":\"a\\nb\"}", NULL},
+	    {"{\"next_batch\":\"a\\qb\"}", NULL},
+	    {"{\"next_batch\":5}", NULL},
+	    {"{\"next_batch\":\"s7", NULL},
+	    {"{\"next_batch\"", NULL},
+	    /* the last one counts, as in a parser */
+	    {"{\"next_batch\":\"a\",\"next_batch\":\"b\"}", "b"},
+	    {"{\"next_batch\":\"a\",\"next_batch\":[\"b\"]}", NULL},
+	    /* not an object at the top */
+	    {"[\"next_batch\",\"x\"]", NULL},
+	    {"\"next_batch\":\"x\"", NULL},
+	    {"", NULL},
+	    {"<html>502</html>", NULL},
+	    /* after the top object closes, nothing counts */
+	    {"{}{\"next_batch\":\"x\"}", NULL},
+	};
+	char buf[MX_NEXT_BATCH_MAX + 1], *big;
+	size_t i, n;
+
+	(void)st;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		n = strlen(cases[i].in);
+		if (!cases[i].want) {
+			assert_int_equal(mx_next_batch_scan(cases[i].in, n, buf, sizeof(buf)),
+			                 ERR_PARSE);
+			continue;
+		}
+		assert_int_equal(mx_next_batch_scan(cases[i].in, n, buf, sizeof(buf)), ERR_OK);
+		assert_string_equal(buf, cases[i].want);
+	}
+	assert_int_equal(mx_next_batch_scan("{\"next_batch\":\"abcdef\"}", 23, buf, 4),
+	                 ERR_LIMIT);
+	/* the longest usable one, and one byte more */
+	big = malloc(MX_NEXT_BATCH_MAX + 64);
+	assert_non_null(big);
+	for (n = MX_NEXT_BATCH_MAX; n <= MX_NEXT_BATCH_MAX + 1; n++) {
+		memcpy(big, "{\"next_batch\":\"", 15);
+		memset(big + 15, 'x', n);
+		memcpy(big + 15 + n, "\"}", 3);
+		assert_int_equal(mx_next_batch_scan(big, strlen(big), buf, sizeof(buf)),
+		                 n == MX_NEXT_BATCH_MAX ? ERR_OK : ERR_PARSE);
+	}
+	free(big);
+}
+
+/* A message event whose content is the JSON text c, and a second event
+ * after it: the crisis the first must not hide. */
+static char *poisoned(const char *c)
+{
+	static const char fmt[] =
+	    "{\"next_batch\":\"s9\",\"rooms\":{\"join\":{\"!p:hs.test\":{\"timeline\":"
+	    "{\"events\":[{\"type\":\"m.room.message\",\"event_id\":\"$p\","
+	    "\"sender\":\"@a:hs.test\",\"content\":%s}]}},"
+	    "\"!c:hs.test\":{\"timeline\":{\"events\":[{\"type\":\"m.room.message\","
+	    "\"event_id\":\"$c\",\"sender\":\"@b:hs.test\",\"content\":{\"msgtype\":"
+	    "\"m.text\",\"body\":\"CRISIS\"}}]}}}}}";
+	size_t n = strlen(fmt) + strlen(c) + 1;
+	char *p = malloc(n);
+
+	assert_non_null(p);
+	snprintf(p, n, fmt, c);
+	return p;
+}
+
+/* find returns the message action for event id, or NULL */
+static const struct mx_action *find(const struct mx_sync *s, const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < s->n; i++)
+		if (s->actions[i].kind == MX_ACT_MESSAGE && !strcmp(s->actions[i].event_id, id))
+			return &s->actions[i];
+	return NULL;
+}
+
+static void test_sync_poison(void **st)
+{
+	static const struct {
+		const char *content;
+		const char *body;   /* the poisoned event's body, NULL: skipped */
+		size_t skipped, repaired;
+	} cases[] = {
+	    /* a NUL: a space, and what follows it is read */
+	    {"{\"msgtype\":\"m.text\",\"body\":\"hi\\u0000 CRISIS\"}", "hi  CRISIS", 0, 1},
+	    {"{\"msgtype\":\"m.text\",\"body\":\"\\u0000\\u0000x\"}", "  x", 0, 1},
+	    {"{\"msgtype\":\"m.text\",\"body\":\"a\\ud800b\"}", "a\xef\xbf\xbd" "b", 0, 1},
+	    {"{\"msgtype\":\"m.text\",\"body\":\"a\\\\ud800b\"}", "a\\ud800b", 0, 0},
+	    {"{\"msgtype\":\"m.text\",\"body\":\"x\",\"k\\u0000\":1}", "x", 0, 1},
+	    {"{\"msgtype\":\"m.text\",\"body\":\"x\",\"n\":1e999}", "x", 1, 0},
+	    {"{\"msgtype\":\"m.text\",\"body\":\"x\",\"format\":\"org.matrix.custom.html\","
+	     "\"formatted_body\":\"<b>\\u0000</b>\"}",
+	     "x", 0, 1},
+	    /* wrong types: that event only */
+	    {"{\"msgtype\":\"m.text\",\"body\":5}", NULL, 1, 0},
+	    {"\"x\"", NULL, 1, 0},
+	    {"[]", NULL, 1, 0},
+	    {"{\"msgtype\":\"m.te\\u0000xt\",\"body\":\"x\"}", NULL, 1, 0},
+	    {"{\"msgtype\":[\"m.text\"],\"body\":\"x\"}", NULL, 1, 0},
+	};
+	struct mx_sync *s;
+	const struct mx_action *a;
+	char *j;
+	size_t i;
+
+	(void)st;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		j = poisoned(cases[i].content);
+		s = parse_ok(j);
+		free(j);
+		assert_false(s->unreadable);
+		assert_string_equal(s->next_batch, "s9");
+		a = find(s, "$p");
+		if (cases[i].body) {
+			assert_non_null(a);
+			assert_int_equal(a->ignore, MX_IGN_NONE);
+			assert_string_equal(a->body, cases[i].body);
+		} else {
+			assert_null(a);
+		}
+		assert_int_equal(s->skipped, cases[i].skipped);
+		assert_int_equal(s->repaired, cases[i].repaired);
+		a = find(s, "$c");
+		assert_non_null(a);
+		assert_string_equal(a->body, "CRISIS");
+		mx_sync_free(s);
+	}
+}
+
+static void test_sync_poison_events(void **st)
+{
+	static const char *const evs[] = {
+	    "\"an event that is a string\"",
+	    "{\"type\":\"m.room.message\",\"event_id\":\"$p\",\"sender\":5,"
+	    "\"content\":{\"msgtype\":\"m.text\",\"body\":\"x\"}}",
+	    "{\"type\":\"m.room.message\",\"event_id\":\"$p\\u0000x\",\"sender\":\"@a:x\","
+	    "\"content\":{\"msgtype\":\"m.text\",\"body\":\"x\"}}",
+	    "{\"type\":\"m.room.message\",\"event_id\":\"$p\",\"sender\":\"@a:x\\u0000\","
+	    "\"content\":{\"msgtype\":\"m.text\",\"body\":\"x\"}}",
+	    "{\"type\":\"m.room.message\\u0000\",\"event_id\":\"$p\",\"sender\":\"@a:x\","
+	    "\"content\":{\"msgtype\":\"m.text\",\"body\":\"x\"}}",
+	};
+	static const char fmt[] =
+	    "{\"next_batch\":\"s9\",\"rooms\":{\"join\":{\"!p:hs.test\":{\"timeline\":"
+	    "{\"events\":[%s,{\"type\":\"m.room.message\",\"event_id\":\"$c\","
+	    "\"sender\":\"@b:hs.test\",\"origin_server_ts\":1e999,\"content\":"
+	    "{\"msgtype\":\"m.text\",\"body\":\"CRISIS\"}}]}}}}}";
+	char j[1024], *big, *deep;
+	struct mx_sync *s;
+	const struct mx_action *a;
+	size_t i, n;
+
+	(void)st;
+	for (i = 0; i < sizeof(evs) / sizeof(evs[0]); i++) {
+		snprintf(j, sizeof(j), fmt, evs[i]);
+		s = parse_ok(j);
+		assert_null(find(s, "$p"));
+		assert_int_equal(s->skipped, 2); /* the event and the ts */
+		a = find(s, "$c");
+		assert_non_null(a);
+		assert_true(a->ts == 0);
+		mx_sync_free(s);
+	}
+	/* content 10000 arrays deep: that event goes, the next one is read */
+	deep = nest("", 10000, "");
+	big = poisoned(deep);
+	s = parse_ok(big);
+	free(big);
+	assert_null(find(s, "$p"));
+	assert_non_null(find(s, "$c"));
+	assert_int_equal(s->skipped, 2); /* the pruned value, the event */
+	mx_sync_free(s);
+	/* the same nesting beside a body: the message itself is read */
+	n = strlen(deep) + 64;
+	big = malloc(n);
+	assert_non_null(big);
+	snprintf(big, n, "{\"msgtype\":\"m.text\",\"body\":\"CRISIS too\",\"x\":%s}", deep);
+	free(deep);
+	deep = poisoned(big);
+	free(big);
+	s = parse_ok(deep);
+	free(deep);
+	assert_non_null(find(s, "$p"));
+	assert_string_equal(find(s, "$p")->body, "CRISIS too");
+	assert_int_equal(s->skipped, 1);
+	mx_sync_free(s);
+	/* a 60 KB body: cut to MX_BODY_MAX and read, with the rest */
+	n = 60 * 1024;
+	big = malloc(n + 64);
+	assert_non_null(big);
+	i = (size_t)snprintf(big, 64, "{\"msgtype\":\"m.text\",\"body\":\"");
+	memset(big + i, 'a', n);
+	memcpy(big + i + n, "\"}", 3);
+	deep = poisoned(big);
+	free(big);
+	s = parse_ok(deep);
+	free(deep);
+	a = find(s, "$p");
+	assert_non_null(a);
+	assert_true(a->truncated);
+	assert_int_equal(strlen(a->body), MX_BODY_MAX);
+	assert_non_null(find(s, "$c"));
+	mx_sync_free(s);
+}
+
+static void test_sync_unreadable(void **st)
+{
+	static const char *const nb[] = {
+	    "{\"next_batch\":\"s5\",\"rooms\":{\"join\":{\"!r:x\":{\"timeline\":{\"events\":[{",
+	    "{\"rooms\":{\"join\":{\"!r:x\":[1,,]}}, \"next_batch\" : \"s5\"}",
+	    "{\"next_batch\":\"s5\",\"rooms\":{\"join\":{\"!r:x\":{\"x\":\"\\x41\"}}}}",
+	};
+	struct mx_sync *s;
+	char err[128];
+	size_t i;
+
+	(void)st;
+	for (i = 0; i < sizeof(nb) / sizeof(nb[0]); i++) {
+		s = NULL;
+		err[0] = '\0';
+		assert_int_equal(mx_sync_parse(nb[i], strlen(nb[i]), BOT, &s, err, sizeof(err)),
+		                 ERR_OK);
+		assert_true(s->unreadable);
+		assert_int_equal(s->n, 0);
+		assert_string_equal(s->next_batch, "s5");
+		/* why, with no text of the body in it */
+		assert_non_null(strstr(err, "not JSON (at byte "));
+		assert_null(strchr(err, '"'));
+		assert_null(strstr(err, "rooms"));
+		mx_sync_free(s);
+	}
+}
+
+#define E1 "{\"errcode\":\"M_X\",\"error\":\"a\\u0000b\\ud800\"}"
+#define E2 "{\"errcode\":\"M_\\u0000X\"}"
+#define E3 "{\"errcode\":\"M_X\",\"retry_after_ms\":1e999}"
+#define F1 "{\"event_id\":\"$a\\u0000b\"}"
+#define F2 "{\"x\":\"\\ud800\",\"event_id\":\"$a\"}"
+#define P1                                                                       \
+	"{\"users\":{\"@a\\u0000:x\":100,\"@m:x\":50,\"@b\\ud800:x\":1e999},"          \
+	"\"users_default\":1}"
+#define J1 "{\"joined\":{\"@a:x\":{\"display_name\":\"\\ud800\\u0000\"},\"@b\\u0000:x\":{}}}"
+
+static void test_small_bodies_poison(void **st)
+{
+	struct mx_power *p = NULL;
+	struct mx_error me;
+	char buf[64];
+	size_t skipped = 9;
+	long n = -1;
+
+	(void)st;
+	/* error bodies: a NUL and a lone surrogate in the text cost nothing */
+	assert_int_equal(mx_error_parse(E1, strlen(E1), &me),
+	                 ERR_OK);
+	assert_string_equal(me.errcode, "M_X");
+	assert_string_equal(me.error, "a?b\xef\xbf\xbd");
+	assert_int_equal(mx_error_parse(E2, strlen(E2), &me), ERR_PARSE);
+	assert_int_equal(mx_error_parse(E3, strlen(E3), &me), ERR_OK);
+	assert_true(me.retry_after_ms == -1);
+	/* a field with a NUL is no field: it would be read as a shorter one */
+	assert_int_equal(mx_field_string(F1, strlen(F1), "event_id", buf, sizeof(buf)),
+	                 ERR_PARSE);
+	assert_int_equal(mx_field_string(F2, strlen(F2), "event_id", buf, sizeof(buf)), ERR_OK);
+	assert_string_equal(buf, "$a");
+	/* power levels: the odd entries go, the rest stay */
+	assert_int_equal(mx_power_parse(P1, strlen(P1), &p, &skipped), ERR_OK);
+	assert_int_equal(mx_power_level(p, "@m:x"), 50);
+	assert_int_equal(mx_power_level(p, "@z:x"), 1);
+	assert_int_equal(skipped, 1);
+	mx_power_free(p);
+	/* joined members */
+	assert_int_equal(mx_joined_count(J1, strlen(J1), &n), ERR_OK);
+	assert_int_equal(n, 2);
+	assert_int_equal(mx_joined_count("{\"joined\":[]}", 13, &n), ERR_PARSE);
+	assert_int_equal(mx_joined_count("<html>", 6, &n), ERR_PARSE);
+}
+
+static void test_txn_skip(void **st)
+{
+	char a[64], b[64], c[64];
+
+	(void)st;
+	assert_int_equal(mx_txn_skip("s42", a, sizeof(a)), ERR_OK);
+	assert_int_equal(mx_txn_skip("s42", b, sizeof(b)), ERR_OK);
+	assert_string_equal(a, b);
+	assert_int_equal(strlen(a), 4 + 16);
+	assert_true(!strncmp(a, "fbs-", 4));
+	assert_int_equal(strspn(a + 4, "0123456789abcdef"), 16);
+	assert_int_equal(mx_txn_skip("s43", c, sizeof(c)), ERR_OK);
+	assert_string_not_equal(a, c);
+	assert_int_equal(mx_txn_skip(NULL, b, sizeof(b)), ERR_OK);
+	assert_int_equal(mx_txn_skip("", c, sizeof(c)), ERR_OK);
+	assert_string_equal(b, c);
+	assert_int_equal(mx_txn_skip("s42", a, 10), ERR_LIMIT);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -925,6 +1463,15 @@ int main(void)
 	    cmocka_unit_test(test_reply_see_link),
 	    cmocka_unit_test(test_notice_json),
 	    cmocka_unit_test(test_txn_mod_notice),
+	    cmocka_unit_test(test_repair_strings),
+	    cmocka_unit_test(test_repair_numbers),
+	    cmocka_unit_test(test_repair_depth),
+	    cmocka_unit_test(test_next_batch_scan),
+	    cmocka_unit_test(test_sync_poison),
+	    cmocka_unit_test(test_sync_poison_events),
+	    cmocka_unit_test(test_sync_unreadable),
+	    cmocka_unit_test(test_small_bodies_poison),
+	    cmocka_unit_test(test_txn_skip),
 	};
 
 	return cmocka_run_group_tests_name("mx_json", tests, NULL, NULL);
