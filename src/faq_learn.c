@@ -8,7 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 /* Changes whenever features, solver or thresholds change meaning: a cached
  * stage of another version is never loaded. */
@@ -665,6 +667,48 @@ int faq_stage_best_entry(const struct faq_stage *st, const float *probs, enum fa
 	return best;
 }
 
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
+
+/* train_apart trains in a child process that leaves the stage in the
+ * cache, so that the serving process never holds the training's memory
+ * (about 10 MB for the shipped FAQ, freed when the child exits: a
+ * long-running bot's peak stays what it needs to serve). 1 when the child
+ * says it did; 0 (train here) without a cache or when it could not. */
+static int train_apart(struct faq_stage *st, const struct sets *s, uint64_t key)
+{
+	double t0 = now_ms();
+	int status;
+	pid_t pid;
+
+	if (!faq_learn_cache || make_dirs(faq_learn_cache) != 0)
+		return 0;
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0)
+		return 0;
+	if (pid == 0) {
+		char err[256];
+
+		if (train_stage(st, s, err, sizeof(err)) != ERR_OK)
+			_exit(1);
+		save_cached(st, key);
+		_exit(0);
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return 0;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		return 0;
+	st->train_ms = now_ms() - t0;
+	return 1;
+}
+
 static void stage_free(void *p)
 {
 	struct faq_stage *st = p;
@@ -677,13 +721,6 @@ static void stage_free(void *p)
 	free(st);
 }
 
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
-}
 
 enum err faq_learn_load(const char *dir, struct faq **out, struct faq_diags *d)
 {
@@ -732,7 +769,11 @@ enum err faq_learn_load(const char *dir, struct faq **out, struct faq_diags *d)
 			}
 	}
 	key = key_of(&s);
-	if (!load_cached(st, key)) {
+	if (load_cached(st, key)) {
+		/* as good as trained */
+	} else if (train_apart(st, &s, key) && load_cached(st, key)) {
+		st->from_cache = 0; /* trained now, in a child */
+	} else {
 		double t0 = now_ms();
 
 		e = train_stage(st, &s, err, sizeof(err));
