@@ -19,7 +19,7 @@ t() { # t NAME COMMAND...: ok when the command succeeds
 
 command -v make >/dev/null && command -v cc >/dev/null || { echo "skip: no make or cc"; exit 77; }
 mkdir -p "$T/src"
-cp -r Makefile src faq faqbot.1 faqbot.ini.example systemd "$T/src/"
+cp -r Makefile src tools faq faqbot.1 faqbot.ini.example systemd "$T/src/"
 
 # --- PREFIX=/usr, the packager's case
 R=$T/root

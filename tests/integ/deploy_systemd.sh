@@ -32,7 +32,7 @@ command -v systemd-analyze >/dev/null || { echo "skip: systemd-analyze not insta
 systemd-analyze --version >/dev/null 2>&1 || { echo "skip: systemd-analyze cannot run here"; exit 77; }
 command -v make >/dev/null && command -v cc >/dev/null || { echo "skip: no make or cc"; exit 77; }
 mkdir -p "$T/src"
-cp -r Makefile src faq faqbot.1 faqbot.ini.example systemd "$T/src/"
+cp -r Makefile src tools faq faqbot.1 faqbot.ini.example systemd "$T/src/"
 if ! out=$(make -C "$T/src" -j2 install DESTDIR="$T/root" PREFIX=/usr 2>&1); then
 	no "make install" "$out"
 	exit 1
