@@ -12,6 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "state.h"
+
 /* Changes whenever features, solver or thresholds change meaning: a cached
  * stage of another version is never loaded. */
 #define FAQ_LEARN_VERSION "faq-learn-3"
@@ -540,22 +542,30 @@ static void cache_path(char *buf, size_t len, uint64_t key, const char *what)
 	snprintf(buf, len, "%s/stage-%016llx.%s", faq_learn_cache, (unsigned long long)key, what);
 }
 
+/* meta_name: the thresholds' file name in the cache folder (state.h's
+ * atomic small files). */
+static void meta_name(char *buf, size_t len, uint64_t key)
+{
+	snprintf(buf, len, "stage-%016llx.meta", (unsigned long long)key);
+}
+
 static int load_cached(struct faq_stage *st, uint64_t key)
 {
-	char path[4096];
+	char path[4096], name[64], *text = NULL;
 	struct meta m;
-	FILE *f;
+	size_t len = 0;
 	int ok;
 
 	if (!faq_learn_cache)
 		return 0;
-	cache_path(path, sizeof(path), key, "meta");
-	f = fopen(path, "rb");
-	if (!f)
+	meta_name(name, sizeof(name), key);
+	if (state_read(faq_learn_cache, name, &text, &len) != ERR_OK)
 		return 0;
-	ok = fread(&m, sizeof(m), 1, f) == 1 && m.magic == FAQ_LEARN_META_MAGIC && m.key == key;
-	fclose(f);
-	if (!ok)
+	ok = len == sizeof(m);
+	if (ok)
+		memcpy(&m, text, sizeof(m));
+	free(text);
+	if (!ok || m.magic != FAQ_LEARN_META_MAGIC || m.key != key)
 		return 0;
 	cache_path(path, sizeof(path), key, "kind");
 	if (learn_load(path, key, &st->kind) != ERR_OK)
@@ -618,9 +628,8 @@ static void prune(uint64_t key)
 
 static void save_cached(const struct faq_stage *st, uint64_t key)
 {
-	char path[4096], tmp[4200];
+	char path[4096], name[64];
 	struct meta m;
-	FILE *f;
 
 	if (!faq_learn_cache || make_dirs(faq_learn_cache) != 0)
 		return;
@@ -641,19 +650,10 @@ static void save_cached(const struct faq_stage *st, uint64_t key)
 	m.t_faq = st->t_faq;
 	m.cv = st->cv;
 	m.has_entry = st->entry != NULL;
-	/* the meta file last, renamed into place: its presence says the
-	 * models beside it are whole */
-	cache_path(path, sizeof(path), key, "meta");
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	f = fopen(tmp, "wb");
-	if (!f)
-		return;
-	if (fwrite(&m, sizeof(m), 1, f) != 1 || fclose(f) != 0) {
-		remove(tmp);
-		return;
-	}
-	if (rename(tmp, path) != 0)
-		remove(tmp);
+	/* the meta file last, written whole or not at all: its presence says
+	 * the models beside it are whole */
+	meta_name(name, sizeof(name), key);
+	state_write(faq_learn_cache, name, &m, sizeof(m), 0600);
 }
 
 int faq_stage_best_entry(const struct faq_stage *st, const float *probs, enum faq_class cls)

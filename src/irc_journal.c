@@ -21,7 +21,7 @@
 
 /* ---- the line codec ---- */
 
-static unsigned fnv1a(const char *s, size_t n)
+unsigned irc_journal_crc(const char *s, size_t n)
 {
 	unsigned h = 2166136261u;
 	size_t i;
@@ -126,7 +126,8 @@ enum err irc_journal_format(const struct irc_journal_entry *e, char **out, size_
 		*o++ = ' ';
 	}
 	o = esc(o, e->text, tl, 0);
-	snprintf(buf, CRC_LEN + 2, "%08x", fnv1a(buf + CRC_LEN + 1, (size_t)(o - buf) - CRC_LEN - 1));
+	snprintf(buf, CRC_LEN + 2, "%08x",
+		 irc_journal_crc(buf + CRC_LEN + 1, (size_t)(o - buf) - CRC_LEN - 1));
 	buf[CRC_LEN] = ' ';
 	*o++ = '\n';
 	*o = '\0';
@@ -143,7 +144,7 @@ size_t irc_journal_format_done(unsigned long long id, char *buf, size_t cap)
 
 	if (n < 0 || (size_t)n >= sizeof(body))
 		return 0;
-	m = snprintf(buf, cap, "%08x %s\n", fnv1a(body, (size_t)n), body);
+	m = snprintf(buf, cap, "%08x %s\n", irc_journal_crc(body, (size_t)n), body);
 	return m < 0 || (size_t)m >= cap ? 0 : (size_t)m;
 }
 
@@ -248,7 +249,7 @@ enum err irc_journal_parse(const char *line, size_t len, struct irc_journal_entr
 	}
 	p = line + CRC_LEN + 1;
 	end = line + len;
-	if (fnv1a(p, (size_t)(end - p)) != crc)
+	if (irc_journal_crc(p, (size_t)(end - p)) != crc)
 		return ERR_PARSE;
 	/* fields: the last (the text) takes the rest of the line */
 	for (k = 0;;) {

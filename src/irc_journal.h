@@ -64,6 +64,10 @@ struct irc_journal_entry {
 /* irc_journal_entry_release frees an entry's strings and zeroes it. */
 void irc_journal_entry_release(struct irc_journal_entry *e);
 
+/* irc_journal_crc: a line's checksum, FNV-1a over its n bytes after the
+ * checksum field (what irc_journal_parse checks). */
+unsigned irc_journal_crc(const char *s, size_t n);
+
 /* irc_journal_format writes e as one journal line (with its LF) into a new
  * buffer (*out, the caller frees; *len its length). ERR_LIMIT when a field
  * is over its maximum, ERR_INVALID for an empty field or id 0, ERR_NOMEM. */

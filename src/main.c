@@ -193,9 +193,11 @@ static int print_json(const struct bot_out *out, const char *explain)
 
 /* ask_one answers text as a direct message would be answered: the
  * command line is a conversation with the bot. context: the same member's
- * last messages (ask_line), or NULL. */
+ * last messages (ask_line), or NULL. With why, also which stage decided
+ * and why (--explain). */
 static enum err ask_one(const struct faq *faq, const struct opts *o, const char *text,
-			size_t len, const char *context, struct bot_out *out)
+			size_t len, const char *context, struct bot_out *out, char *why,
+			size_t whylen)
 {
 	struct bot_in in = {0};
 
@@ -204,6 +206,8 @@ static enum err ask_one(const struct faq *faq, const struct opts *o, const char 
 	in.context = context;
 	in.direct = 1;
 	in.region = o->region;
+	if (why)
+		bot_explain(faq, &in, why, whylen);
 	return bot_handle(faq, &in, out);
 }
 
@@ -224,19 +228,6 @@ static int json_line(const char *line, char **text, char **sender)
 	*sender = s && *s ? strdup(s) : NULL;
 	json_decref(o);
 	return *text != NULL;
-}
-
-/* explain_one: which stage decides text, and why (ask --explain). */
-static void explain_one(const struct faq *faq, const struct opts *o, const char *text,
-			size_t len, char *buf, size_t buflen)
-{
-	struct bot_in in = {0};
-
-	in.text = text;
-	in.len = len;
-	in.direct = 1;
-	in.region = o->region;
-	bot_explain(faq, &in, buf, buflen);
 }
 
 /* read_line reads one line of at most max bytes into *buf (grown as needed),
@@ -328,15 +319,14 @@ static int cmd_ask(const struct opts *o, int argc, char **argv)
 				if (sender)
 					context = recent_joined(recent, "ask", sender, (long)time(NULL));
 			}
-			e = ask_one(faq, o, msg, mlen, context, &out);
+			e = ask_one(faq, o, msg, mlen, context, &out, explain ? why : NULL,
+				    sizeof(why));
 			if (e == ERR_OK && sender) {
 				if (out.matched && out.cls == FAQ_CLASS_CRISIS)
 					recent_forget(recent, "ask", sender);
 				else
 					e = recent_add(recent, "ask", sender, msg, (long)time(NULL));
 			}
-			if (explain)
-				explain_one(faq, o, msg, mlen, why, sizeof(why));
 			free(context);
 			free(sender);
 			free(owned);
@@ -363,9 +353,8 @@ static int cmd_ask(const struct opts *o, int argc, char **argv)
 	} else {
 		struct bot_out out;
 
-		if (explain)
-			explain_one(faq, o, text, strlen(text), why, sizeof(why));
-		if (ask_one(faq, o, text, strlen(text), NULL, &out) != ERR_OK) {
+		if (ask_one(faq, o, text, strlen(text), NULL, &out, explain ? why : NULL,
+			    sizeof(why)) != ERR_OK) {
 			rc = EXIT_RUNTIME;
 		} else if (json) {
 			rc = print_json(&out, explain ? why : NULL) < 0 ? EXIT_RUNTIME : 0;

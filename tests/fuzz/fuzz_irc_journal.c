@@ -15,19 +15,6 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* the journal's checksum: FNV-1a, 32 bits */
-static unsigned fnv1a(const char *s, size_t n)
-{
-	unsigned h = 2166136261u;
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		h ^= (unsigned char)s[i];
-		h *= 16777619u;
-	}
-	return h;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct irc_journal_entry e, again;
@@ -42,7 +29,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(copy, data, size);
 	if (size > 9 && (data[size - 1] & 1)) {
 		static const char hex[] = "0123456789abcdef";
-		unsigned h = fnv1a(copy + 9, size - 9);
+		unsigned h = irc_journal_crc(copy + 9, size - 9);
 		int i;
 
 		for (i = 7; i >= 0; i--, h >>= 4)
