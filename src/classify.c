@@ -199,17 +199,18 @@ static enum err crisis_in(const struct faq *faq, const char *text, size_t len,
 	return ERR_OK;
 }
 
-/* model_kind: the kind model's probabilities for norm. */
-static enum err model_kind(const struct faq_stage *st, const char *norm, size_t len, float *probs)
+/* model_kind: the kind model's probabilities for folded and its tags. */
+static enum err model_kind(const struct faq_stage *st, const char *folded, size_t len,
+			   const char *tags, float *probs)
 {
-	return learn_predict_folded(st->kind, norm, len, probs) < 0 ? ERR_NOMEM : ERR_OK;
+	return learn_predict_folded(st->kind, folded, len, tags, probs) < 0 ? ERR_NOMEM : ERR_OK;
 }
 
 /* model_decides sets r to the learned stage's verdict: class cls, and the
  * entry of that class the entry model ranks first (without one, the entry
  * of that class with the most examples: the most general answer). */
-static enum err model_decides(const struct faq_stage *st,
-			      const char *norm, size_t len, enum faq_class cls, float prob,
+static enum err model_decides(const struct faq_stage *st, const char *folded, size_t len,
+			      const char *tags, enum faq_class cls, float prob,
 			      struct classify_result *r)
 {
 	const struct faq_entry *e = NULL;
@@ -218,7 +219,7 @@ static enum err model_decides(const struct faq_stage *st,
 	if (st->entry) {
 		float *pe = malloc((size_t)learn_nlabels(st->entry) * sizeof(float));
 
-		if (!pe || learn_predict_folded(st->entry, norm, len, pe) < 0) {
+		if (!pe || learn_predict_folded(st->entry, folded, len, tags, pe) < 0) {
 			free(pe);
 			return ERR_NOMEM;
 		}
@@ -252,7 +253,9 @@ void classify_explain(const struct faq *faq, const char *norm, size_t len,
 {
 	const struct faq_stage *st = faq->stage;
 	float p[FAQ_KINDS];
-	char words[256] = "";
+	char words[256] = "", tags[FAQ_LEARN_TAGS_MAX] = "", *folded = NULL;
+	size_t flen = 0;
+	int changed, ok;
 
 	if (buflen == 0)
 		return;
@@ -266,7 +269,13 @@ void classify_explain(const struct faq *faq, const char *norm, size_t len,
 				 : "");
 		return;
 	}
-	if (!st || learn_predict(st->kind, norm, len, p) < 0) {
+	ok = st && views_fold(norm, len, &folded, &flen, &changed) == ERR_OK;
+	if (ok) {
+		faq_stage_tags(faq, folded, flen, tags, sizeof(tags));
+		ok = learn_predict_folded(st->kind, folded, flen, tags, p) >= 0;
+	}
+	free(folded);
+	if (!ok) {
 		snprintf(buf, buflen, "no pattern matched%s", st ? "" : "; the learned stage is off");
 		return;
 	}
@@ -278,7 +287,7 @@ void classify_explain(const struct faq *faq, const char *norm, size_t len,
 			  : k == FAQ_KIND_ADVICE ? st->t_advice
 						 : st->t_faq;
 
-		learn_explain(st->kind, norm, len, (int)k, words, sizeof(words));
+		learn_explain(st->kind, norm, len, tags, (int)k, words, sizeof(words));
 		snprintf(buf, buflen, "decided by the learned stage: %s with probability %.2f "
 				      "(threshold %.2f), answered with '%s'; words that weighed "
 				      "most: %s",
@@ -305,6 +314,7 @@ static enum err classify_with(const struct faq *faq, const struct faq_stage *sta
 	size_t flen = 0, plen = prefix_len(norm, len);
 	int crisis = 0, changed = 0;
 	float probs[FAQ_KINDS] = {0};
+	char tags[FAQ_LEARN_TAGS_MAX] = "";
 	enum err e;
 
 	memset(r, 0, sizeof(*r));
@@ -327,13 +337,15 @@ static enum err classify_with(const struct faq *faq, const struct faq_stage *sta
 	if (crisis || e != ERR_OK)
 		goto out;
 	if (stage) {
-		/* the model reads the folded view (views.h), as it learnt */
-		e = model_kind(stage, folded, flen, probs);
+		/* the model reads the folded view (views.h) and the concepts
+		 * named in it, as it learnt */
+		faq_stage_tags(faq, folded, flen, tags, sizeof(tags));
+		e = model_kind(stage, folded, flen, tags, probs);
 		if (e != ERR_OK)
 			goto out;
 		r->prob = probs[FAQ_KIND_CRISIS];
 		if (probs[FAQ_KIND_CRISIS] >= stage->t_crisis) {
-			e = model_decides(stage, folded, flen, FAQ_CLASS_CRISIS,
+			e = model_decides(stage, folded, flen, tags, FAQ_CLASS_CRISIS,
 					  probs[FAQ_KIND_CRISIS], r);
 			goto out;
 		}
@@ -357,9 +369,9 @@ static enum err classify_with(const struct faq *faq, const struct faq_stage *sta
 		if (probs[FAQ_KIND_NONE] > probs[best])
 			goto out;
 		if (best == FAQ_KIND_ADVICE && probs[best] >= st->t_advice)
-			e = model_decides(st, folded, flen, FAQ_CLASS_ADVICE, probs[best], r);
+			e = model_decides(st, folded, flen, tags, FAQ_CLASS_ADVICE, probs[best], r);
 		else if (best == FAQ_KIND_FAQ && probs[best] >= st->t_faq)
-			e = model_decides(st, folded, flen, FAQ_CLASS_FAQ, probs[best], r);
+			e = model_decides(st, folded, flen, tags, FAQ_CLASS_FAQ, probs[best], r);
 	}
 out:
 	free(folded);

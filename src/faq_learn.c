@@ -12,11 +12,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "match.h"
 #include "state.h"
+#include "text.h"
+#include "views.h"
 
 /* Changes whenever features, solver or thresholds change meaning: a cached
  * stage of another version is never loaded. */
-#define FAQ_LEARN_VERSION "faq-learn-3"
+#define FAQ_LEARN_VERSION "faq-learn-4"
 #define FAQ_LEARN_META_MAGIC 0x66716c6d31ULL
 
 static const char *faq_learn_cache;
@@ -285,6 +288,7 @@ static int kind_of(const struct faq *faq, const char *label, const struct faq_en
 /* What the models learn from. */
 struct sets {
 	const char **texts;
+	char **tags; /* each text's, faq_stage_tags */
 	int *kind, *entry; /* entry: index in st->entries, or -1 */
 	size_t n;
 };
@@ -310,6 +314,92 @@ static enum err sets_add(struct sets *s, size_t cap, const char *text, int kind,
 	return ERR_OK;
 }
 
+static void stage_tags(const struct faq_stage *st, struct match_ctx *ctx, const char *folded,
+		       size_t len, char *buf, size_t buflen)
+{
+	size_t i, o = 0, s, n;
+	int found;
+
+	if (buflen == 0)
+		return;
+	buf[0] = '\0';
+	if (!st)
+		return;
+	if (len > LEARN_MAX_TEXT)
+		len = LEARN_MAX_TEXT;
+	for (i = 0; i < st->ntags; i++) {
+		size_t nl = strlen(st->tag_name[i]);
+
+		if (!st->tag_re[i] || o + nl + 2 > buflen)
+			continue;
+		if (match_find(ctx, st->tag_re[i], folded, len, 0, &found, &s, &n) != ERR_OK ||
+		    !found)
+			continue;
+		if (o)
+			buf[o++] = ' ';
+		memcpy(buf + o, st->tag_name[i], nl + 1);
+		o += nl;
+	}
+}
+
+void faq_stage_tags(const struct faq *faq, const char *folded, size_t len, char *buf,
+		    size_t buflen)
+{
+	stage_tags(faq->stage, faq->mctx, folded, len, buf, buflen);
+}
+
+/* tags_compile makes st's matchers, one a concept of faq. A concept that
+ * does not compile (the FAQ's own check reports its patterns) is left out. */
+static enum err tags_compile(struct faq_stage *st, const struct faq *faq)
+{
+	size_t i;
+
+	st->tag_re = calloc(faq->concepts.n + 1, sizeof(*st->tag_re));
+	st->tag_name = calloc(faq->concepts.n + 1, sizeof(*st->tag_name));
+	if (!st->tag_re || !st->tag_name)
+		return ERR_NOMEM;
+	for (i = 0; i < faq->concepts.n; i++) {
+		char src[CONCEPT_NAME_MAX + 16], msg[256], *out = NULL;
+		size_t off;
+		enum err e;
+
+		snprintf(src, sizeof(src), "\\b{%s}\\b", faq->concepts.v[i].name);
+		e = concept_expand(&faq->concepts, src, &out, msg, sizeof(msg), &off);
+		if (e == ERR_NOMEM)
+			return e;
+		if (e == ERR_OK && out)
+			match_compile(out, &st->tag_re[st->ntags], msg, sizeof(msg), &off);
+		free(out);
+		if (st->tag_re[st->ntags])
+			st->tag_name[st->ntags++] = faq->concepts.v[i].name;
+	}
+	return ERR_OK;
+}
+
+/* tags_of: the tags of text (any text: normalised and folded here). */
+static enum err tags_of(const struct faq *faq, const struct faq_stage *st, const char *text,
+		       char **out)
+{
+	char *norm = NULL, *folded = NULL;
+	size_t nlen = 0, flen = 0;
+	int changed;
+
+	*out = malloc(FAQ_LEARN_TAGS_MAX);
+	if (!*out)
+		return ERR_NOMEM;
+	(*out)[0] = '\0';
+	if (text_normalise(text, strlen(text), &norm, &nlen) != ERR_OK)
+		return ERR_NOMEM;
+	if (views_fold(norm, nlen, &folded, &flen, &changed) != ERR_OK) {
+		free(norm);
+		return ERR_NOMEM;
+	}
+	stage_tags(st, faq->mctx, folded, flen, *out, FAQ_LEARN_TAGS_MAX);
+	free(norm);
+	free(folded);
+	return ERR_OK;
+}
+
 static enum err build_sets(const struct faq *faq, struct faq_stage *st, const struct samples *ls,
 			   struct faq_diags *d, struct sets *s)
 {
@@ -322,7 +412,7 @@ static enum err build_sets(const struct faq *faq, struct faq_stage *st, const st
 	s->kind = calloc(cap + 1, sizeof(int));
 	s->entry = calloc(cap + 1, sizeof(int));
 	st->entries = calloc(faq->nentries + 1, sizeof(*st->entries));
-	if (!s->texts || !s->kind || !s->entry || !st->entries)
+	if (!s->texts || !s->kind || !s->entry || !st->entries || tags_compile(st, faq) != ERR_OK)
 		return ERR_NOMEM;
 	for (i = 0; i < faq->nentries; i++)
 		if (faq->entries[i].cls == FAQ_CLASS_FAQ || faq->entries[i].cls == FAQ_CLASS_ADVICE)
@@ -353,11 +443,22 @@ static enum err build_sets(const struct faq *faq, struct faq_stage *st, const st
 		}
 		sets_add(s, cap, ls->v[i].text, kind, e ? entry_index(st, e) : -1);
 	}
+	s->tags = calloc(s->n + 1, sizeof(*s->tags));
+	if (!s->tags)
+		return ERR_NOMEM;
+	for (i = 0; i < s->n; i++)
+		if (tags_of(faq, st, s->texts[i], &s->tags[i]) != ERR_OK)
+			return ERR_NOMEM;
 	return ERR_OK;
 }
 
 static void sets_release(struct sets *s)
 {
+	size_t i;
+
+	for (i = 0; s->tags && i < s->n; i++)
+		free(s->tags[i]);
+	free(s->tags);
 	free(s->texts);
 	free(s->kind);
 	free(s->entry);
@@ -372,6 +473,7 @@ static uint64_t key_of(const struct sets *s)
 		int lab[2] = {s->kind[i], s->entry[i]};
 
 		h = learn_hash(h, s->texts[i], strlen(s->texts[i]) + 1);
+		h = learn_hash(h, s->tags[i], strlen(s->tags[i]) + 1);
 		h = learn_hash(h, lab, sizeof(lab));
 	}
 	return h;
@@ -467,8 +569,10 @@ static void choose(struct faq_stage *st, const struct sets *s, const float *pk, 
 /* train_stage trains both models and, by cross-validation, the thresholds. */
 static enum err train_stage(struct faq_stage *st, const struct sets *s, char *err, size_t errlen)
 {
-	struct learn_set ks = {s->texts, s->kind, s->n, FAQ_KINDS, 1}, es;
-	const char **etexts = NULL;
+	struct learn_set ks = {s->texts, s->kind, s->n, FAQ_KINDS, 1,
+			       (const char *const *)s->tags},
+			 es;
+	const char **etexts = NULL, **etags = NULL;
 	int *elabels = NULL, *guess = NULL;
 	float *pk = NULL, *pe = NULL;
 	size_t i, ne = 0, *eidx = NULL;
@@ -477,14 +581,16 @@ static enum err train_stage(struct faq_stage *st, const struct sets *s, char *er
 	pk = malloc(s->n * FAQ_KINDS * sizeof(float));
 	guess = malloc((s->n + 1) * sizeof(int));
 	etexts = malloc((s->n + 1) * sizeof(*etexts));
+	etags = malloc((s->n + 1) * sizeof(*etags));
 	elabels = malloc((s->n + 1) * sizeof(int));
 	eidx = malloc((s->n + 1) * sizeof(size_t));
-	if (!pk || !guess || !etexts || !elabels || !eidx)
+	if (!pk || !guess || !etexts || !etags || !elabels || !eidx)
 		goto out;
 	for (i = 0; i < s->n; i++) {
 		guess[i] = -1;
 		if (s->entry[i] >= 0) {
 			etexts[ne] = s->texts[i];
+			etags[ne] = s->tags[i];
 			elabels[ne] = s->entry[i];
 			eidx[ne++] = i;
 		}
@@ -494,6 +600,7 @@ static enum err train_stage(struct faq_stage *st, const struct sets *s, char *er
 	es.n = ne;
 	es.nlabels = (int)st->nentries;
 	es.pieces = 0;
+	es.tags = etags;
 	e = learn_train(&ks, FAQ_LEARN_KIND_DIM, FAQ_LEARN_C, &st->kind, err, errlen);
 	if (e != ERR_OK)
 		goto out;
@@ -524,6 +631,7 @@ out:
 	free(pe);
 	free(guess);
 	free(etexts);
+	free(etags);
 	free(elabels);
 	free(eidx);
 	return e;
@@ -712,11 +820,16 @@ static int train_apart(struct faq_stage *st, const struct sets *s, uint64_t key)
 static void stage_free(void *p)
 {
 	struct faq_stage *st = p;
+	size_t i;
 
 	if (!st)
 		return;
 	learn_free(st->kind);
 	learn_free(st->entry);
+	for (i = 0; i < st->ntags; i++)
+		match_free(st->tag_re[i]);
+	free(st->tag_re);
+	free(st->tag_name);
 	free(st->entries);
 	free(st);
 }

@@ -47,6 +47,7 @@
 #define FAQ_LEARN_FALSE_ALARM 0.01     /* of non-crisis messages, at most */
 #define FAQ_LEARN_PRECISION   0.90     /* of routed messages, at least */
 #define FAQ_LEARN_CRISIS_MIN  0.30     /* the crisis threshold is never lower */
+#define FAQ_LEARN_TAGS_MAX    1024     /* bytes of a message's tags */
 #define FAQ_LEARN_MIN_KIND    30       /* messages of each kind, at least: fewer
                                         * and a model learns noise */
 
@@ -64,6 +65,11 @@ struct faq_learn_figures {
 
 struct faq_stage {
 	struct learn_model *kind, *entry;
+	/* one matcher a concept of the FAQ (concept.h), `\b{name}\b`: the
+	 * concepts a message names are the models' tags (learn.h) */
+	struct match_re **tag_re;
+	const char **tag_name; /* borrowed from the FAQ's concepts */
+	size_t ntags;
 	float t_crisis, t_advice, t_faq;
 	const struct faq_entry **entries; /* the entry model's labels: every
 	                                   * advice and faq entry */
@@ -92,6 +98,14 @@ enum err faq_learn_load(const char *dir, struct faq **out, struct faq_diags *d);
  * one probs (the entry model's, st->nentries values) ranks highest, or -1
  * when there is none of that class. */
 int faq_stage_best_entry(const struct faq_stage *st, const float *probs, enum faq_class cls);
+
+/* faq_stage_tags writes into buf the names of the FAQ's concepts that
+ * occur in folded (the folded view of a normalised message, views.h; its
+ * first LEARN_MAX_TEXT bytes), separated by spaces: the tags the models
+ * read. Empty without a stage. A concept that hits a PCRE2 limit is not
+ * named. */
+void faq_stage_tags(const struct faq *faq, const char *folded, size_t len, char *buf,
+		    size_t buflen);
 
 /* faq_learn_parse_text parses one learn/ file's text as faq_learn_load
  * would (name is for findings), appending findings to d and keeping

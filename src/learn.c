@@ -26,11 +26,11 @@
 #include "text.h"
 #include "views.h"
 
-/* Bytes of a message the model reads (after folding). */
-#define LEARN_MAX_TEXT 4096
-/* Features of one message: words, word pairs and 3 sizes of pieces. */
-#define LEARN_MAX_FEATURES (LEARN_MAX_WORDS * 16)
-#define LEARN_FILE_MAGIC "faqbot-learn-2\n"
+/* Tags of one message read, at most */
+#define LEARN_MAX_TAGS 64
+/* Features of one message: words, word pairs, 3 sizes of pieces, tags. */
+#define LEARN_MAX_FEATURES (LEARN_MAX_WORDS * 16 + LEARN_MAX_TAGS)
+#define LEARN_FILE_MAGIC "faqbot-learn-3\n"
 /* Debian's liblinear4 */
 #define LEARN_LIBLINEAR_SONAME "liblinear.so.4"
 
@@ -165,12 +165,36 @@ static void add(struct feature_node *v, size_t *nv, unsigned dim, uint64_t h)
 		v[(*nv)++].index = (int)(h & (dim - 1)) + 1;
 }
 
+/* tag_hash: the feature of tag t[0..n) */
+static uint64_t tag_hash(const char *t, size_t n)
+{
+	return learn_hash(learn_hash(LEARN_HASH_INIT, "t", 1), t, n);
+}
+
+/* add_tags adds a feature for each space-separated tag of tags (NULL:
+ * none), at most LEARN_MAX_TAGS. */
+static void add_tags(struct feature_node *v, size_t *nv, unsigned dim, const char *tags)
+{
+	size_t k = 0;
+
+	while (tags && *tags && k < LEARN_MAX_TAGS) {
+		size_t n = strcspn(tags, " ");
+
+		if (n) {
+			add(v, nv, dim, tag_hash(tags, n));
+			k++;
+		}
+		tags += n;
+		tags += strspn(tags, " ");
+	}
+}
+
 /* features_of fills v (room for LEARN_MAX_FEATURES + 2) with the sorted,
- * unique, length-1 feature vector of text, the bias feature last and a
- * terminator (index -1). Returns the count without the terminator, or -1
- * when memory ran out. */
-static long features_of(const char *text, size_t len, unsigned dim, int pieces, int folded,
-			struct feature_node *v)
+ * unique, length-1 feature vector of text and its tags, the bias feature
+ * last and a terminator (index -1). Returns the count without the
+ * terminator, or -1 when memory ran out. */
+static long features_of(const char *text, size_t len, const char *tags, unsigned dim, int pieces,
+			int folded, struct feature_node *v)
 {
 	size_t nw = 0, nv = 0, i, o;
 	char *words = words_of(text, len, folded, &nw);
@@ -202,6 +226,7 @@ static long features_of(const char *text, size_t len, unsigned dim, int pieces, 
 				    learn_hash(learn_hash(LEARN_HASH_INIT, "c", 1), padded + k, g));
 	}
 	free(words);
+	add_tags(v, &nv, dim, tags);
 	qsort(v, nv, sizeof(*v), cmp_node);
 	for (i = 0, o = 0; i < nv; i++)
 		if (o == 0 || v[o - 1].index != v[i].index)
@@ -240,7 +265,8 @@ static enum err problem_of(const struct learn_set *set, const unsigned char *kee
 
 		if (keep && !keep[i])
 			continue;
-		k = features_of(set->texts[i], strlen(set->texts[i]), dim, set->pieces, 0, v);
+		k = features_of(set->texts[i], strlen(set->texts[i]), set->tags ? set->tags[i] : NULL,
+				dim, set->pieces, 0, v);
 		if (k < 0)
 			goto nomem;
 		if (used + (size_t)k + 1 > cap) {
@@ -333,9 +359,9 @@ static enum err train_problem(const struct problem *prob, unsigned dim, double C
 		return ERR_IO;
 	}
 	memset(&param, 0, sizeof(param));
-	param.solver_type = L2R_LR_DUAL;
-	param.C = C;
-	param.eps = 0.1;
+	param.solver_type = getenv("XS") ? atoi(getenv("XS")) : L2R_LR_DUAL;
+	param.C = getenv("XC") ? atof(getenv("XC")) : C;
+	param.eps = getenv("XE") ? atof(getenv("XE")) : 0.1;
 	/* Balanced: each label weighs as much in all as any other, however
 	 * many examples it has. Without it the label with the most examples
 	 * (crisis, in a FAQ) pulls every short first-person message its way. */
@@ -479,13 +505,13 @@ static int predict_nodes(const struct learn_model *m, const struct feature_node 
 	return best;
 }
 
-static int predict_text(const struct learn_model *m, const char *text, size_t len, int folded,
-			float *probs)
+static int predict_text(const struct learn_model *m, const char *text, size_t len,
+			const char *tags, int folded, float *probs)
 {
 	struct feature_node *v = malloc((LEARN_MAX_FEATURES + 2) * sizeof(*v));
 	int best;
 
-	if (!v || features_of(text, len, m->dim, m->pieces, folded, v) < 0) {
+	if (!v || features_of(text, len, tags, m->dim, m->pieces, folded, v) < 0) {
 		free(v);
 		return -1;
 	}
@@ -496,13 +522,13 @@ static int predict_text(const struct learn_model *m, const char *text, size_t le
 
 int learn_predict(const struct learn_model *m, const char *text, size_t len, float *probs)
 {
-	return predict_text(m, text, len, 0, probs);
+	return predict_text(m, text, len, NULL, 0, probs);
 }
 
 int learn_predict_folded(const struct learn_model *m, const char *folded, size_t len,
-			 float *probs)
+			 const char *tags, float *probs)
 {
-	return predict_text(m, folded, len, 1, probs);
+	return predict_text(m, folded, len, tags, 1, probs);
 }
 
 enum err learn_cv(const struct learn_set *set, unsigned dim, double C, unsigned k,
@@ -568,45 +594,69 @@ out:
 }
 
 /* The features' names are gone once hashed; explain names the words and
- * word pairs of the text whose weights pushed hardest towards label. */
-void learn_explain(const struct learn_model *m, const char *text, size_t len, int label,
-		   char *buf, size_t buflen)
+ * tags of the text whose weights pushed hardest towards label. */
+#define EXPLAIN_TOP 5
+
+struct top_feature {
+	char name[64];
+	float x;
+};
+
+/* consider puts name (n bytes, shown as fmt says) among top when its
+ * weight x is positive and among the strongest, once. */
+static void consider(struct top_feature *top, const char *fmt, const char *name, size_t n,
+		     float x)
+{
+	char shown[64];
+	int j, k;
+
+	if (x <= 0)
+		return;
+	snprintf(shown, sizeof(shown), fmt, (int)(n < 48 ? n : 48), name);
+	for (j = 0; j < EXPLAIN_TOP; j++)
+		if (top[j].name[0] && !strcmp(top[j].name, shown))
+			return;
+	for (j = 0; j < EXPLAIN_TOP && top[j].name[0] && top[j].x >= x; j++)
+		;
+	if (j == EXPLAIN_TOP)
+		return;
+	for (k = EXPLAIN_TOP - 1; k > j; k--)
+		top[k] = top[k - 1];
+	memcpy(top[j].name, shown, sizeof(shown));
+	top[j].x = x;
+}
+
+void learn_explain(const struct learn_model *m, const char *text, size_t len, const char *tags,
+		   int label, char *buf, size_t buflen)
 {
 	size_t nw = 0, i, o = 0, stride = (size_t)m->dim + 1;
 	char *words = words_of(text, len, 0, &nw);
-	const char *w;
-	struct {
-		const char *w;
-		float x;
-	} top[5] = {{0}};
+	const float *w = m->w + (size_t)label * stride;
+	struct top_feature top[EXPLAIN_TOP];
+	const char *p;
 
+	memset(top, 0, sizeof(top));
 	if (buflen)
 		buf[0] = '\0';
 	if (!words || label < 0 || label >= m->nlabels) {
 		free(words);
 		return;
 	}
-	for (w = words, i = 0; i < nw; i++, w += strlen(w) + 1) {
-		uint64_t h = learn_hash(learn_hash(LEARN_HASH_INIT, "w", 1), w, strlen(w));
-		float x = m->w[(size_t)label * stride + (h & (m->dim - 1))];
-		int j, k;
+	for (p = words, i = 0; i < nw; i++, p += strlen(p) + 1) {
+		uint64_t h = learn_hash(learn_hash(LEARN_HASH_INIT, "w", 1), p, strlen(p));
 
-		for (j = 0; j < 5; j++)
-			if (top[j].w && !strcmp(top[j].w, w))
-				break;
-		if (j < 5)
-			continue;
-		for (j = 0; j < 5 && top[j].w && top[j].x >= x; j++)
-			;
-		if (j == 5 || x <= 0)
-			continue;
-		for (k = 4; k > j; k--)
-			top[k] = top[k - 1];
-		top[j].w = w;
-		top[j].x = x;
+		consider(top, "%.*s", p, strlen(p), w[h & (m->dim - 1)]);
 	}
-	for (i = 0; i < 5 && top[i].w && o + 1 < buflen; i++) {
-		int n = snprintf(buf + o, buflen - o, "%s%s (%.2f)", i ? ", " : "", top[i].w,
+	for (p = tags; p && *p;) {
+		size_t n = strcspn(p, " ");
+
+		if (n)
+			consider(top, "{%.*s}", p, n, w[tag_hash(p, n) & (m->dim - 1)]);
+		p += n;
+		p += strspn(p, " ");
+	}
+	for (i = 0; i < EXPLAIN_TOP && top[i].name[0] && o + 1 < buflen; i++) {
+		int n = snprintf(buf + o, buflen - o, "%s%s (%.2f)", i ? ", " : "", top[i].name,
 				 (double)top[i].x);
 
 		if (n < 0 || (size_t)n >= buflen - o)

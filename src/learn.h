@@ -22,6 +22,8 @@
 /* Words a message contributes at most (the rest is not read by the model;
  * the patterns still read the whole message). */
 #define LEARN_MAX_WORDS 256
+/* Bytes of a message the model reads (after folding). */
+#define LEARN_MAX_TEXT 4096
 
 /* Labelled texts. texts and labels are borrowed; labels are 0..nlabels-1. */
 struct learn_set {
@@ -33,6 +35,12 @@ struct learn_set {
 	 * words and word pairs only (a topic is named by its words, and a
 	 * model of 40 labels trains several times faster) */
 	int pieces;
+	/* NULL, or for each text its tags: names the caller found in it,
+	 * separated by spaces ("means when"), each one more feature. They
+	 * carry what the caller knows beyond the words (faq_learn.h: the
+	 * concepts a message names), so that a word the examples never used
+	 * still counts when a moderator's list holds it. */
+	const char *const *tags;
 };
 
 struct learn_model; /* opaque */
@@ -48,10 +56,11 @@ enum err learn_train(const struct learn_set *set, unsigned dim, double C,
  * probs[0..nlabels-1] for text and returns the label with the highest. -1
  * only when memory ran out. text is any text; learn_predict_folded takes
  * the folded view of normalised text (views_fold of text_normalise), which
- * a classifier holds already, and saves doing both again. */
+ * a classifier holds already, and saves doing both again, and its tags
+ * (as in struct learn_set; NULL for none). */
 int learn_predict(const struct learn_model *m, const char *text, size_t len, float *probs);
 int learn_predict_folded(const struct learn_model *m, const char *folded, size_t len,
-			 float *probs);
+			 const char *tags, float *probs);
 
 /* learn_cv: k-fold cross-validation. Every text of set is scored by a
  * model trained without its fold; probs gets n * nlabels values (row i is
@@ -60,11 +69,11 @@ int learn_predict_folded(const struct learn_model *m, const char *folded, size_t
 enum err learn_cv(const struct learn_set *set, unsigned dim, double C, unsigned k,
 		  float *probs, char *err, size_t errlen);
 
-/* learn_top_features writes up to n (feature text, weight) pairs that
- * weighed most for label in text, strongest first, as "word (0.83), ..."
+/* learn_explain writes the words and tags (NULL: none) of text that
+ * weighed most for label, strongest first, as "word (0.83), {tag} (0.40)"
  * into buf. For `ask --explain` and `!test`. */
-void learn_explain(const struct learn_model *m, const char *text, size_t len, int label,
-		   char *buf, size_t buflen);
+void learn_explain(const struct learn_model *m, const char *text, size_t len, const char *tags,
+		   int label, char *buf, size_t buflen);
 
 int learn_nlabels(const struct learn_model *m);
 

@@ -28,7 +28,7 @@ static const int labels[] = {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1};
 
 static struct learn_set set(void)
 {
-	struct learn_set s = {texts, labels, 16, 2, 1};
+	struct learn_set s = {texts, labels, 16, 2, 1, NULL};
 	return s;
 }
 
@@ -52,6 +52,43 @@ static void test_learns_and_generalises(void **state)
 	learn_free(m);
 }
 
+/* A tag carries what a caller knows beyond the words: a message made only
+ * of words no example used is read by its tag, and explain names it. */
+static void test_tags(void **state)
+{
+	/* words that say nothing (each once), tags that say everything */
+	static const char *const words[] = {"alpha", "bravo", "delta", "echo",  "golf",  "hotel",
+					    "india", "kilo",  "lima",  "mike",  "oscar", "papa",
+					    "romeo", "tango", "victor", "zulu"};
+	static const char *const tagged[] = {"garden", "car", "garden", "car", "garden", "car",
+					     "garden", "car", "garden", "car", "garden", "car",
+					     "garden", "car", "garden", "car"};
+	static const int by_tag[] = {0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1};
+	struct learn_set s = {words, by_tag, 16, 2, 1, tagged};
+	struct learn_model *m = NULL;
+	float p[2];
+	char err[256], why[256];
+	char *folded = NULL;
+	size_t flen;
+	int changed;
+
+	(void)state;
+	assert_int_equal(learn_train(&s, 1u << 12, 4.0, &m, err, sizeof(err)), ERR_OK);
+	assert_int_equal(views_fold("quartz", 6, &folded, &flen, &changed), ERR_OK);
+	assert_int_equal(learn_predict_folded(m, folded, flen, "garden", p), 0);
+	assert_int_equal(learn_predict_folded(m, folded, flen, "car", p), 1);
+	assert_true(p[1] > 0.6f);
+	learn_explain(m, "quartz", 6, "car", 1, why, sizeof(why));
+	assert_non_null(strstr(why, "{car}"));
+	/* an empty or absent list is no tag: no side is sure */
+	learn_predict_folded(m, folded, flen, "", p);
+	assert_true(p[0] < 0.6f && p[1] < 0.6f);
+	learn_predict_folded(m, folded, flen, NULL, p);
+	assert_true(p[0] < 0.6f && p[1] < 0.6f);
+	free(folded);
+	learn_free(m);
+}
+
 static void test_cross_validation(void **state)
 {
 	struct learn_set s = set();
@@ -70,7 +107,7 @@ static void test_cross_validation(void **state)
 static void test_refuses_nothing_to_learn(void **state)
 {
 	static const int same[] = {0, 0, 0, 0};
-	struct learn_set s = {texts, same, 4, 2, 1};
+	struct learn_set s = {texts, same, 4, 2, 1, NULL};
 	struct learn_model *m = NULL;
 	char err[256];
 
@@ -127,6 +164,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_learns_and_generalises),
+		cmocka_unit_test(test_tags),
 		cmocka_unit_test(test_cross_validation),
 		cmocka_unit_test(test_refuses_nothing_to_learn),
 		cmocka_unit_test(test_save_load),
