@@ -166,15 +166,15 @@ static char leet_letter(char c)
  * ("$elf"). Numbers and measures stay: "988", "50mg", "b12" keep their
  * digits, since a letter must sit right beside the symbol and a run of two
  * digits is never read. */
-static void fold_leet(char *w, size_t n)
+static int fold_leet(char *w, size_t n)
 {
 	size_t i, letters = 0;
-	int round;
+	int round, any = 0;
 
 	for (i = 0; i < n; i++)
 		letters += is_letter(w[i]);
 	if (letters < 2)
-		return;
+		return 0;
 	for (round = 0; round < 3; round++) {
 		int changed = 0;
 
@@ -191,10 +191,81 @@ static void fold_leet(char *w, size_t n)
 				continue;
 			if ((left && right) || edge) {
 				w[i] = l;
-				changed = 1;
+				changed = any = 1;
 			}
 		}
 		if (!changed)
+			break;
+	}
+	return any;
+}
+
+/* fold_leet_all reads every symbol of a word with a letter in it as a
+ * letter ("t0", "d13", "3nd"), and a lone "1" as "i": only in a message
+ * shown to be written that way, where "1 w4nt t0 d13" means "i want to
+ * die" and a measure like "50mg" is unlikely (and would only be misread in
+ * the folded view, beside the text as written). */
+static void fold_leet_all(char *w, size_t n)
+{
+	size_t i, letters = 0;
+
+	if (n == 1 && w[0] == '1') {
+		w[0] = 'i';
+		return;
+	}
+	for (i = 0; i < n; i++)
+		letters += is_letter(w[i]);
+	if (letters == 0)
+		return;
+	for (i = 0; i < n; i++) {
+		char l = leet_letter(w[i]);
+
+		if (l && w[i] != '|' && w[i] != '$')
+			w[i] = l;
+	}
+}
+
+/* leet_looking: w[0..n) starts with a letter, holds a digit that stands
+ * for one, and is 2 letters or more once read ("n33d", "t0"; "3rd" is
+ * not). */
+static int leet_looking(const char *w, size_t n)
+{
+	size_t i, digits = 0;
+
+	if (n < 2 || !is_letter(w[0]))
+		return 0;
+	for (i = 0; i < n; i++) {
+		if (is_digit(w[i]) && !leet_letter(w[i]))
+			return 0;
+		if (!is_letter(w[i]) && !leet_letter(w[i]))
+			return 0;
+		digits += is_digit(w[i]);
+	}
+	return digits > 0;
+}
+
+/* pass_leet: fold_leet over every word of in; where it read any, or two
+ * words or more look written in digits, the message is written in
+ * symbols, and fold_leet_all reads the rest. */
+static void pass_leet(char *in, size_t len)
+{
+	size_t i = 0, looking = 0;
+	int seen = 0, round;
+
+	for (round = 0; round < 2; round++) {
+		for (i = 0; i < len;) {
+			size_t j = i;
+
+			while (j < len && in[j] != ' ')
+				j++;
+			if (round == 0) {
+				looking += leet_looking(in + i, j - i);
+				seen |= fold_leet(in + i, j - i);
+			} else
+				fold_leet_all(in + i, j - i);
+			i = j < len ? j + 1 : j;
+		}
+		if (!seen && looking < 2)
 			break;
 	}
 }
@@ -241,7 +312,8 @@ static int dropped_g(const char *w, size_t n)
 	return 1;
 }
 
-/* pass_words: per word, symbols as letters, runs of 3+ to 2, dropped g's.
+/* pass_words: per word, runs of 3+ to 2, dropped g's (symbols as letters
+ * are pass_leet's, before).
  * out has room for len + len / 4 + 2 bytes (a 'g' per word of 4+). */
 static size_t pass_words(char *in, size_t len, char *out)
 {
@@ -256,7 +328,6 @@ static size_t pass_words(char *in, size_t len, char *out)
 		}
 		while (j < len && in[j] != ' ')
 			j++;
-		fold_leet(in + i, j - i);
 		w0 = o;
 		for (k = i; k < j; k++) {
 			if (k >= i + 2 && in[k] == in[k - 1] && in[k] == in[k - 2] && is_letter(in[k]))
@@ -367,6 +438,7 @@ enum err views_fold(const char *norm, size_t len, char **out, size_t *out_len, i
 	}
 	n = pass_codepoints(norm + skip, len - skip, a);
 	n = squeeze_spaces(a, n);
+	pass_leet(a, n);
 	n = pass_words(a, n, b);
 	n = pass_join(b, n, a);
 	free(b);

@@ -52,6 +52,12 @@ static void test_symbols_as_letters(void **state)
 	fold("the p@in is too much", "the pain is too much");
 	fold("$elf harm", "self harm");
 	fold("i want to di3", "i want to die");
+	/* a message written in symbols throughout: short words, runs of
+	 * digits and a lone "1" are read too, once one word shows the way */
+	fold("1 n33d t0 3nd 1t", "i need to end it");
+	fold("1 w4nn4 k1ll mys3lf 2n1ght", "i wanna kill myself 2night");
+	/* but not in a plain message: a measure, a vitamin, a count */
+	fold("took 1 of my b12 and t2 meds", "took 1 of my b12 and t2 meds");
 }
 
 static void test_lookalike_letters(void **state)
