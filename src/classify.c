@@ -208,7 +208,10 @@ static enum err model_kind(const struct faq_stage *st, const char *folded, size_
 
 /* model_decides sets r to the learned stage's verdict: class cls, and the
  * entry of that class the entry model ranks first (without one, the entry
- * of that class with the most examples: the most general answer). */
+ * of that class with the most examples: the most general answer). For a
+ * FAQ entry, only when prob times the entry model's probability for it
+ * passes the stage's threshold (faq_learn.h): a FAQ question whose entry
+ * the model cannot tell gets no answer rather than the wrong one. */
 static enum err model_decides(const struct faq_stage *st, const char *folded, size_t len,
 			      const char *tags, enum faq_class cls, float prob,
 			      struct classify_result *r)
@@ -224,7 +227,13 @@ static enum err model_decides(const struct faq_stage *st, const char *folded, si
 			return ERR_NOMEM;
 		}
 		k = faq_stage_best_entry(st, pe, cls);
+		if (cls == FAQ_CLASS_FAQ && (k < 0 || prob * pe[k] < st->t_faq)) {
+			free(pe);
+			return ERR_OK;
+		}
 		free(pe);
+	} else if (cls == FAQ_CLASS_FAQ) {
+		return ERR_OK;
 	}
 	e = k >= 0 ? st->entries[k] : st->general[cls];
 	if (!e)
@@ -370,7 +379,7 @@ static enum err classify_with(const struct faq *faq, const struct faq_stage *sta
 			goto out;
 		if (best == FAQ_KIND_ADVICE && probs[best] >= st->t_advice)
 			e = model_decides(st, folded, flen, tags, FAQ_CLASS_ADVICE, probs[best], r);
-		else if (best == FAQ_KIND_FAQ && probs[best] >= st->t_faq)
+		else if (best == FAQ_KIND_FAQ)
 			e = model_decides(st, folded, flen, tags, FAQ_CLASS_FAQ, probs[best], r);
 	}
 out:

@@ -487,9 +487,11 @@ static int cmp_float_desc(const void *a, const void *b)
 }
 
 /* choose: thresholds and figures from the cross-validated probabilities
- * (pk: n x FAQ_KINDS; pe: per faq message, the entry model's best guess in
- * guess[i], -1 where not scored). */
-static void choose(struct faq_stage *st, const struct sets *s, const float *pk, const int *guess)
+ * (pk: n x FAQ_KINDS; guess[i]: the entry model's best entry of the
+ * message's class, -1 where not scored; sure[i]: its probability for the
+ * best FAQ entry, on a model that did not learn from message i). */
+static void choose(struct faq_stage *st, const struct sets *s, const float *pk, const int *guess,
+		   const float *sure)
 {
 	struct faq_learn_figures *f = &st->cv;
 	float *neg = malloc((s->n + 1) * sizeof(float)), t;
@@ -538,19 +540,23 @@ static void choose(struct faq_stage *st, const struct sets *s, const float *pk, 
 
 		*slot = 1.01f;
 		*rec = *prec = 0;
-		for (t = 0.30f; t < 1.0f; t += 0.05f) {
+		/* a FAQ entry is routed to by how sure both models are: that it
+		 * is a FAQ question, and which entry's */
+		for (t = kind == FAQ_KIND_FAQ ? 0.05f : 0.30f; t < 1.0f;
+		     t += kind == FAQ_KIND_FAQ ? 0.025f : 0.05f) {
 			size_t routed = 0, right = 0;
 
 			for (i = 0; i < s->n; i++) {
 				const float *p = pk + i * FAQ_KINDS;
 				int best = FAQ_KIND_ADVICE, k;
+				float conf = kind == FAQ_KIND_FAQ ? p[kind] * sure[i] : p[kind];
 
 				if (p[FAQ_KIND_CRISIS] >= st->t_crisis)
 					continue;
 				for (k = FAQ_KIND_ADVICE; k <= FAQ_KIND_NONE; k++)
 					if (p[k] > p[best])
 						best = k;
-				if (best != kind || p[kind] < t)
+				if (best != kind || conf < t)
 					continue;
 				routed++;
 				right += s->kind[i] == kind &&
@@ -566,6 +572,39 @@ static void choose(struct faq_stage *st, const struct sets *s, const float *pk, 
 	}
 }
 
+/* sure_of_rest sets sure[i], for each message of s with no entry, to the
+ * entry model's probability for its best FAQ entry. */
+static enum err sure_of_rest(const struct faq_stage *st, const struct sets *s, float *sure)
+{
+	float *row = malloc((st->nentries + 1) * sizeof(float));
+	size_t i;
+
+	if (!row)
+		return ERR_NOMEM;
+	for (i = 0; i < s->n; i++) {
+		char *norm = NULL, *folded = NULL;
+		size_t nlen, flen;
+		int changed, k;
+
+		if (s->entry[i] >= 0)
+			continue;
+		if (text_normalise(s->texts[i], strlen(s->texts[i]), &norm, &nlen) != ERR_OK ||
+		    views_fold(norm, nlen, &folded, &flen, &changed) != ERR_OK ||
+		    learn_predict_folded(st->entry, folded, flen, s->tags[i], row) < 0) {
+			free(norm);
+			free(folded);
+			free(row);
+			return ERR_NOMEM;
+		}
+		k = faq_stage_best_entry(st, row, FAQ_CLASS_FAQ);
+		sure[i] = k >= 0 ? row[k] : 0;
+		free(norm);
+		free(folded);
+	}
+	free(row);
+	return ERR_OK;
+}
+
 /* train_stage trains both models and, by cross-validation, the thresholds. */
 static enum err train_stage(struct faq_stage *st, const struct sets *s, char *err, size_t errlen)
 {
@@ -574,17 +613,18 @@ static enum err train_stage(struct faq_stage *st, const struct sets *s, char *er
 			 es;
 	const char **etexts = NULL, **etags = NULL;
 	int *elabels = NULL, *guess = NULL;
-	float *pk = NULL, *pe = NULL;
+	float *pk = NULL, *pe = NULL, *sure = NULL;
 	size_t i, ne = 0, *eidx = NULL;
 	enum err e = ERR_NOMEM;
 
 	pk = malloc(s->n * FAQ_KINDS * sizeof(float));
 	guess = malloc((s->n + 1) * sizeof(int));
+	sure = calloc(s->n + 1, sizeof(float));
 	etexts = malloc((s->n + 1) * sizeof(*etexts));
 	etags = malloc((s->n + 1) * sizeof(*etags));
 	elabels = malloc((s->n + 1) * sizeof(int));
 	eidx = malloc((s->n + 1) * sizeof(size_t));
-	if (!pk || !guess || !etexts || !etags || !elabels || !eidx)
+	if (!pk || !guess || !sure || !etexts || !etags || !elabels || !eidx)
 		goto out;
 	for (i = 0; i < s->n; i++) {
 		guess[i] = -1;
@@ -619,16 +659,26 @@ static enum err train_stage(struct faq_stage *st, const struct sets *s, char *er
 		if (e != ERR_OK)
 			goto out;
 		for (i = 0; i < ne; i++) {
+			const float *row = pe + i * st->nentries;
+			int k = faq_stage_best_entry(st, row, FAQ_CLASS_FAQ);
+
 			/* as classify does: the best entry of the message's kind */
-			guess[eidx[i]] = faq_stage_best_entry(st, pe + i * st->nentries,
-							      st->entries[elabels[i]]->cls);
+			guess[eidx[i]] =
+				faq_stage_best_entry(st, row, st->entries[elabels[i]]->cls);
+			sure[eidx[i]] = k >= 0 ? row[k] : 0;
 		}
+		/* the messages the entry model did not learn from (crisis,
+		 * none) are scored by the whole model */
+		e = sure_of_rest(st, s, sure);
+		if (e != ERR_OK)
+			goto out;
 	}
-	choose(st, s, pk, guess);
+	choose(st, s, pk, guess, sure);
 	e = ERR_OK;
 out:
 	free(pk);
 	free(pe);
+	free(sure);
 	free(guess);
 	free(etexts);
 	free(etags);

@@ -359,9 +359,9 @@ static enum err train_problem(const struct problem *prob, unsigned dim, double C
 		return ERR_IO;
 	}
 	memset(&param, 0, sizeof(param));
-	param.solver_type = getenv("XS") ? atoi(getenv("XS")) : L2R_LR_DUAL;
-	param.C = getenv("XC") ? atof(getenv("XC")) : C;
-	param.eps = getenv("XE") ? atof(getenv("XE")) : 0.1;
+	param.solver_type = L2R_LR_DUAL;
+	param.C = C;
+	param.eps = 0.1;
 	/* Balanced: each label weighs as much in all as any other, however
 	 * many examples it has. Without it the label with the most examples
 	 * (crisis, in a FAQ) pulls every short first-person message its way. */
