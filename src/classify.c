@@ -371,6 +371,14 @@ static enum err classify_with(const struct faq *faq, const struct faq_stage *sta
 		if (r->matched)
 			r->view = CLASSIFY_VIEW_FOLDED;
 	}
+	/* advice comes before FAQ: a question a FAQ pattern matched that the
+	 * model reads as a request for personal direction is advice */
+	if (r->matched && r->cls == FAQ_CLASS_FAQ && stage &&
+	    probs[FAQ_KIND_ADVICE] > probs[FAQ_KIND_FAQ] &&
+	    probs[FAQ_KIND_ADVICE] >= stage->t_over) {
+		e = model_decides(stage, folded, flen, tags, FAQ_CLASS_ADVICE, probs[FAQ_KIND_ADVICE], r);
+		goto out;
+	}
 	if (!r->matched && stage) {
 		const struct faq_stage *st = stage;
 		int best = probs[FAQ_KIND_ADVICE] >= probs[FAQ_KIND_FAQ] ? FAQ_KIND_ADVICE : FAQ_KIND_FAQ;

@@ -20,7 +20,7 @@
 /* Changes whenever features, solver or thresholds change meaning: a cached
  * stage of another version is never loaded. */
 #define FAQ_LEARN_VERSION "faq-learn-4"
-#define FAQ_LEARN_META_MAGIC 0x66716c6d31ULL
+#define FAQ_LEARN_META_MAGIC 0x66716c6d32ULL
 
 static const char *faq_learn_cache;
 
@@ -363,6 +363,12 @@ static enum err tags_compile(struct faq_stage *st, const struct faq *faq)
 		size_t off;
 		enum err e;
 
+		/* "i", "me", "my": in nearly every message, advice and chat as
+		 * much as crisis; its words are features already, and as one
+		 * heavy tag it made short first-person questions look like a
+		 * crisis */
+		if (!strcmp(faq->concepts.v[i].name, "self"))
+			continue;
 		snprintf(src, sizeof(src), "\\b{%s}\\b", faq->concepts.v[i].name);
 		e = concept_expand(&faq->concepts, src, &out, msg, sizeof(msg), &off);
 		if (e == ERR_NOMEM)
@@ -467,8 +473,13 @@ static void sets_release(struct sets *s)
 static uint64_t key_of(const struct sets *s)
 {
 	uint64_t h = learn_hash(LEARN_HASH_INIT, FAQ_LEARN_VERSION, sizeof(FAQ_LEARN_VERSION));
+	/* how it trains and chooses: a change retrains */
+	const double how[] = {FAQ_LEARN_KIND_DIM, FAQ_LEARN_ENTRY_DIM,   FAQ_LEARN_C,
+			      FAQ_LEARN_FOLDS,    FAQ_LEARN_ENTRY_FOLDS, FAQ_LEARN_FALSE_ALARM,
+			      FAQ_LEARN_PRECISION, FAQ_LEARN_OVER_PRECISION, FAQ_LEARN_CRISIS_MIN};
 	size_t i;
 
+	h = learn_hash(h, how, sizeof(how));
 	for (i = 0; i < s->n; i++) {
 		int lab[2] = {s->kind[i], s->entry[i]};
 
@@ -484,6 +495,39 @@ static int cmp_float_desc(const void *a, const void *b)
 	float x = *(const float *)a, y = *(const float *)b;
 
 	return (x < y) - (x > y);
+}
+
+/* choose_over: the lowest threshold at which the advice and FAQ messages
+ * the model calls advice (over FAQ, and at least that sure) are
+ * FAQ_LEARN_OVER_PRECISION advice. */
+static void choose_over(struct faq_stage *st, const struct sets *s, const float *pk)
+{
+	struct faq_learn_figures *f = &st->cv;
+	float t;
+	size_t i;
+
+	st->t_over = 1.01f;
+	f->over_recall = f->over_precision = 0;
+	for (t = 0.30f; t < 1.0f; t += 0.05f) {
+		size_t turned = 0, right = 0;
+
+		for (i = 0; i < s->n; i++) {
+			const float *p = pk + i * FAQ_KINDS;
+
+			if (s->kind[i] != FAQ_KIND_ADVICE && s->kind[i] != FAQ_KIND_FAQ)
+				continue;
+			if (p[FAQ_KIND_ADVICE] <= p[FAQ_KIND_FAQ] || p[FAQ_KIND_ADVICE] < t)
+				continue;
+			turned++;
+			right += s->kind[i] == FAQ_KIND_ADVICE;
+		}
+		if (turned && (double)right / (double)turned >= FAQ_LEARN_OVER_PRECISION) {
+			st->t_over = t;
+			f->over_recall = f->nadvice ? (double)right / (double)f->nadvice : 0;
+			f->over_precision = (double)right / (double)turned;
+			return;
+		}
+	}
 }
 
 /* choose: thresholds and figures from the cross-validated probabilities
@@ -530,6 +574,7 @@ static void choose(struct faq_stage *st, const struct sets *s, const float *pk, 
 		f->crisis_recall = f->ncrisis ? (double)hit / (double)f->ncrisis : 0;
 		f->crisis_false_alarm = s->n > f->ncrisis ? (double)fa / (double)(s->n - f->ncrisis) : 0;
 	}
+	choose_over(st, s, pk);
 	/* routing: the lowest threshold (in steps of 0.05) that keeps the
 	 * routed messages FAQ_LEARN_PRECISION right */
 	for (int kind = FAQ_KIND_ADVICE; kind <= FAQ_KIND_FAQ; kind++) {
@@ -690,7 +735,7 @@ out:
 /* The thresholds and figures beside the cached models. */
 struct meta {
 	uint64_t magic, key;
-	float t_crisis, t_advice, t_faq;
+	float t_crisis, t_advice, t_faq, t_over;
 	struct faq_learn_figures cv;
 	int has_entry;
 };
@@ -738,6 +783,7 @@ static int load_cached(struct faq_stage *st, uint64_t key)
 	}
 	st->t_crisis = m.t_crisis;
 	st->t_advice = m.t_advice;
+	st->t_over = m.t_over;
 	st->t_faq = m.t_faq;
 	st->cv = m.cv;
 	st->from_cache = 1;
@@ -805,6 +851,7 @@ static void save_cached(const struct faq_stage *st, uint64_t key)
 	m.key = key;
 	m.t_crisis = st->t_crisis;
 	m.t_advice = st->t_advice;
+	m.t_over = st->t_over;
 	m.t_faq = st->t_faq;
 	m.cv = st->cv;
 	m.has_entry = st->entry != NULL;

@@ -46,6 +46,9 @@
 #define FAQ_LEARN_ENTRY_FOLDS 3        /* the entry model: 42 labels cost more */
 #define FAQ_LEARN_FALSE_ALARM 0.01     /* of non-crisis messages, at most */
 #define FAQ_LEARN_PRECISION   0.90     /* of routed messages, at least */
+#define FAQ_LEARN_OVER_PRECISION 0.98  /* of FAQ questions turned to advice:
+                                        * a pattern's answer is overruled
+                                        * only when the model is surer */
 #define FAQ_LEARN_CRISIS_MIN  0.30     /* the crisis threshold is never lower */
 #define FAQ_LEARN_TAGS_MAX    1024     /* bytes of a message's tags */
 #define FAQ_LEARN_MIN_KIND    30       /* messages of each kind, at least: fewer
@@ -61,6 +64,9 @@ struct faq_learn_figures {
 	double crisis_recall, crisis_false_alarm;
 	double advice_recall, advice_precision;
 	double faq_recall, faq_precision; /* routed to the right entry */
+	/* advice over a FAQ question: of the advice and FAQ messages, the
+	 * advice ones turned to advice, and how many of those turned were */
+	double over_recall, over_precision;
 };
 
 struct faq_stage {
@@ -71,6 +77,9 @@ struct faq_stage {
 	const char **tag_name; /* borrowed from the FAQ's concepts */
 	size_t ntags;
 	float t_crisis, t_advice, t_faq;
+	/* advice comes before FAQ: a message a FAQ pattern matched is advice
+	 * when the model's advice probability passes this, and its FAQ one */
+	float t_over;
 	const struct faq_entry **entries; /* the entry model's labels: every
 	                                   * advice and faq entry */
 	/* For a class the entry model does not choose in (crisis), or when it

@@ -400,6 +400,13 @@ static void print_stage(const struct faq_stage *st)
 	else
 		printf("  advice: never routed (no threshold keeps precision %.2f)\n",
 		       FAQ_LEARN_PRECISION);
+	if (st->t_over <= 1.0f)
+		printf("  advice over a FAQ pattern's answer at %.2f: recall %.3f, precision %.3f\n",
+		       (double)st->t_over, f->over_recall, f->over_precision);
+	else
+		printf("  advice over a FAQ pattern's answer: never (no threshold keeps precision "
+		       "%.2f)\n",
+		       FAQ_LEARN_OVER_PRECISION);
 	if (st->t_faq <= 1.0f)
 		printf("  faq:    routed at %.2f: right entry %.3f, precision %.3f\n",
 		       (double)st->t_faq, f->faq_recall, f->faq_precision);
