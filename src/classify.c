@@ -7,6 +7,7 @@
 
 #include "log.h"
 #include "match.h"
+#include "negate.h"
 #include "faq_learn.h"
 #include "text.h"
 #include "views.h"
@@ -37,38 +38,6 @@ static void set_result(struct classify_result *r, const struct faq_entry *e, siz
 	r->pattern = &e->patterns[j];
 	r->start = s;
 	r->len = n;
-}
-
-/* mask_negations blanks, in buf, every stretch a crisis entry's negation
- * matches in buf[from, to). Blanks keep offsets and word breaks where they
- * were. */
-static void mask_negations(const struct faq *faq, char *buf, size_t from, size_t to,
-			   int *limited)
-{
-	size_t i, j;
-
-	for (i = 0; i < faq->nentries; i++) {
-		const struct faq_entry *e = &faq->entries[i];
-
-		if (e->cls != FAQ_CLASS_CRISIS)
-			continue;
-		for (j = 0; j < e->nnegations; j++) {
-			size_t at = 0, s, n, len = to - from;
-			int found;
-
-			while (at <= len) {
-				enum err r = match_find(faq->mctx, e->negations[j].re, buf + from,
-							len, at, &found, &s, &n);
-
-				if (r == ERR_LIMIT)
-					*limited = 1;
-				if (r != ERR_OK || !found)
-					break;
-				memset(buf + from + s, ' ', n);
-				at = s + (n ? n : 1);
-			}
-		}
-	}
 }
 
 /* find_crisis runs every crisis pattern over buf[from, to). Returns 1 with
@@ -169,33 +138,28 @@ static size_t prefix_len(const char *norm, size_t len)
 	return n;
 }
 
-/* crisis_in runs the crisis search over text, window by window (text.h):
- * first every negation is blanked, so a window boundary cannot leave half
- * of "not suicidal" behind, then the crisis patterns run. */
+/* crisis_in runs the crisis search over text, window by window (text.h),
+ * once every negation is blanked (negate.h). The blanked text is left in
+ * *masked (the caller frees it): the concepts the model reads are taken
+ * from it, so that a title or a past the negations recognise is no tag. */
 static enum err crisis_in(const struct faq *faq, const char *text, size_t len,
-			  struct classify_result *r, int *crisis)
+			  struct classify_result *r, int *crisis, char **masked)
 {
-	char *masked = malloc(len + 1);
 	size_t start, end;
 
 	*crisis = 0;
-	if (!masked)
+	*masked = malloc(len + 1);
+	if (!*masked)
 		return ERR_NOMEM;
-	memcpy(masked, text, len);
-	masked[len] = '\0';
-	for (start = 0;; start = text_window_next(masked, len, start, end)) {
-		end = text_window_end(masked, len, start);
-		mask_negations(faq, masked, start, end, &r->limited);
-		if (end >= len)
-			break;
-	}
-	for (start = 0;; start = text_window_next(masked, len, start, end)) {
-		end = text_window_end(masked, len, start);
-		*crisis = find_crisis(faq, masked, start, end, r);
+	memcpy(*masked, text, len);
+	(*masked)[len] = '\0';
+	negate_mask(faq, *masked, len, &r->limited);
+	for (start = 0;; start = text_window_next(*masked, len, start, end)) {
+		end = text_window_end(*masked, len, start);
+		*crisis = find_crisis(faq, *masked, start, end, r);
 		if (*crisis || end >= len)
 			break;
 	}
-	free(masked);
 	return ERR_OK;
 }
 
@@ -278,13 +242,23 @@ void classify_explain(const struct faq *faq, const char *norm, size_t len,
 				 : "");
 		return;
 	}
+	/* as classify_with: the folded view, and the tags of it once its
+	 * negations are blanked */
 	ok = st && views_fold(norm, len, &folded, &flen, &changed) == ERR_OK;
 	if (ok) {
-		faq_stage_tags(faq, folded, flen, tags, sizeof(tags));
-		ok = learn_predict_folded(st->kind, folded, flen, tags, p) >= 0;
+		char *masked = strndup(folded, flen);
+		int limited = 0;
+
+		ok = masked != NULL;
+		if (ok) {
+			negate_mask(faq, masked, flen, &limited);
+			faq_stage_tags(faq, masked, flen, tags, sizeof(tags));
+			ok = learn_predict_folded(st->kind, folded, flen, tags, p) >= 0;
+		}
+		free(masked);
 	}
-	free(folded);
 	if (!ok) {
+		free(folded);
 		snprintf(buf, buflen, "no pattern matched%s", st ? "" : "; the learned stage is off");
 		return;
 	}
@@ -296,14 +270,16 @@ void classify_explain(const struct faq *faq, const char *norm, size_t len,
 			  : k == FAQ_KIND_ADVICE ? st->t_advice
 						 : st->t_faq;
 
-		learn_explain(st->kind, norm, len, tags, (int)k, words, sizeof(words));
+		learn_explain(st->kind, folded, flen, tags, (int)k, words, sizeof(words));
 		snprintf(buf, buflen, "decided by the learned stage: %s with probability %.2f "
 				      "(threshold %.2f), answered with '%s'; words that weighed "
 				      "most: %s",
 			 faq_learn_kind_name(k), (double)p[k], (double)t, r->entry->id,
 			 *words ? words : "none in particular");
+		free(folded);
 		return;
 	}
+	free(folded);
 	snprintf(buf, buflen, "no pattern matched; the learned stage: crisis %.2f (raised at "
 			      "%.2f), advice %.2f, faq %.2f, none %.2f: no threshold passed",
 		 (double)p[FAQ_KIND_CRISIS], (double)st->t_crisis, (double)p[FAQ_KIND_ADVICE],
@@ -319,25 +295,26 @@ enum err classify_patterns(const struct faq *faq, const char *norm, size_t len,
 static enum err classify_with(const struct faq *faq, const struct faq_stage *stage,
 			      const char *norm, size_t len, struct classify_result *r)
 {
-	char *folded = NULL;
-	size_t flen = 0, plen = prefix_len(norm, len);
+	char *folded = NULL, *mnorm = NULL, *mfold = NULL;
+	const char *seen = NULL; /* what the model reads */
+	size_t flen = 0, slen = 0, plen = prefix_len(norm, len);
 	int crisis = 0, changed = 0;
 	float probs[FAQ_KINDS] = {0};
 	char tags[FAQ_LEARN_TAGS_MAX] = "";
 	enum err e;
 
 	memset(r, 0, sizeof(*r));
-	e = crisis_in(faq, norm, len, r, &crisis);
+	e = crisis_in(faq, norm, len, r, &crisis, &mnorm);
 	if (e != ERR_OK)
-		return e;
+		goto out;
 	/* the folded view (views.h) only where it differs: most messages
 	 * hide nothing, and cost nothing more */
 	if (!crisis) {
 		e = views_fold(norm, len, &folded, &flen, &changed);
 		if (e != ERR_OK)
-			return e;
+			goto out;
 		if (changed) {
-			e = crisis_in(faq, folded, flen, r, &crisis);
+			e = crisis_in(faq, folded, flen, r, &crisis, &mfold);
 			r->view = crisis ? CLASSIFY_VIEW_FOLDED : CLASSIFY_VIEW_NORM;
 		}
 	}
@@ -346,15 +323,23 @@ static enum err classify_with(const struct faq *faq, const struct faq_stage *sta
 	if (crisis || e != ERR_OK)
 		goto out;
 	if (stage) {
-		/* the model reads the folded view (views.h) and the concepts
-		 * named in it, as it learnt */
-		faq_stage_tags(faq, folded, flen, tags, sizeof(tags));
-		e = model_kind(stage, folded, flen, tags, probs);
+		/* the model reads the folded view (views.h), and the concepts
+		 * named in it once negations are blanked (a title or a past
+		 * they recognise names none), as it learnt. The words
+		 * themselves stay: a negation is a pattern's reading, and the
+		 * model's own reading of them caught more at risk. */
+		seen = folded;
+		slen = flen;
+		if (changed)
+			faq_stage_tags(faq, mfold, flen, tags, sizeof(tags));
+		else
+			faq_stage_tags(faq, mnorm, len, tags, sizeof(tags));
+		e = model_kind(stage, seen, slen, tags, probs);
 		if (e != ERR_OK)
 			goto out;
 		r->prob = probs[FAQ_KIND_CRISIS];
 		if (probs[FAQ_KIND_CRISIS] >= stage->t_crisis) {
-			e = model_decides(stage, folded, flen, tags, FAQ_CLASS_CRISIS,
+			e = model_decides(stage, seen, slen, tags, FAQ_CLASS_CRISIS,
 					  probs[FAQ_KIND_CRISIS], r);
 			goto out;
 		}
@@ -376,7 +361,8 @@ static enum err classify_with(const struct faq *faq, const struct faq_stage *sta
 	if (r->matched && r->cls == FAQ_CLASS_FAQ && stage &&
 	    probs[FAQ_KIND_ADVICE] > probs[FAQ_KIND_FAQ] &&
 	    probs[FAQ_KIND_ADVICE] >= stage->t_over) {
-		e = model_decides(stage, folded, flen, tags, FAQ_CLASS_ADVICE, probs[FAQ_KIND_ADVICE], r);
+		e = model_decides(stage, seen, slen, tags, FAQ_CLASS_ADVICE, probs[FAQ_KIND_ADVICE],
+				  r);
 		goto out;
 	}
 	if (!r->matched && stage) {
@@ -386,11 +372,13 @@ static enum err classify_with(const struct faq *faq, const struct faq_stage *sta
 		if (probs[FAQ_KIND_NONE] > probs[best])
 			goto out;
 		if (best == FAQ_KIND_ADVICE && probs[best] >= st->t_advice)
-			e = model_decides(st, folded, flen, tags, FAQ_CLASS_ADVICE, probs[best], r);
+			e = model_decides(st, seen, slen, tags, FAQ_CLASS_ADVICE, probs[best], r);
 		else if (best == FAQ_KIND_FAQ)
-			e = model_decides(st, folded, flen, tags, FAQ_CLASS_FAQ, probs[best], r);
+			e = model_decides(st, seen, slen, tags, FAQ_CLASS_FAQ, probs[best], r);
 	}
 out:
+	free(mnorm);
+	free(mfold);
 	free(folded);
 	return e;
 }

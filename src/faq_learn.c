@@ -13,13 +13,14 @@
 #include <unistd.h>
 
 #include "match.h"
+#include "negate.h"
 #include "state.h"
 #include "text.h"
 #include "views.h"
 
 /* Changes whenever features, solver or thresholds change meaning: a cached
  * stage of another version is never loaded. */
-#define FAQ_LEARN_VERSION "faq-learn-4"
+#define FAQ_LEARN_VERSION "faq-learn-5"
 #define FAQ_LEARN_META_MAGIC 0x66716c6d32ULL
 
 static const char *faq_learn_cache;
@@ -288,6 +289,7 @@ static int kind_of(const struct faq *faq, const char *label, const struct faq_en
 /* What the models learn from. */
 struct sets {
 	const char **texts;
+	char **seen; /* each text as the models read it: folded */
 	char **tags; /* each text's, faq_stage_tags */
 	int *kind, *entry; /* entry: index in st->entries, or -1 */
 	size_t n;
@@ -342,10 +344,10 @@ static void stage_tags(const struct faq_stage *st, struct match_ctx *ctx, const 
 	}
 }
 
-void faq_stage_tags(const struct faq *faq, const char *folded, size_t len, char *buf,
+void faq_stage_tags(const struct faq *faq, const char *masked, size_t len, char *buf,
 		    size_t buflen)
 {
-	stage_tags(faq->stage, faq->mctx, folded, len, buf, buflen);
+	stage_tags(faq->stage, faq->mctx, masked, len, buf, buflen);
 }
 
 /* tags_compile makes st's matchers, one a concept of faq. A concept that
@@ -382,27 +384,34 @@ static enum err tags_compile(struct faq_stage *st, const struct faq *faq)
 	return ERR_OK;
 }
 
-/* tags_of: the tags of text (any text: normalised and folded here). */
-static enum err tags_of(const struct faq *faq, const struct faq_stage *st, const char *text,
-		       char **out)
+/* view_of: text as the models read it (normalised and folded, as
+ * classify does) into *seen, and its tags (taken once the negations are
+ * blanked) into *tags. */
+static enum err view_of(const struct faq *faq, const struct faq_stage *st, const char *text,
+			char **seen, char **tags)
 {
-	char *norm = NULL, *folded = NULL;
+	char *norm = NULL, *masked;
 	size_t nlen = 0, flen = 0;
-	int changed;
+	int changed, limited = 0;
 
-	*out = malloc(FAQ_LEARN_TAGS_MAX);
-	if (!*out)
+	*seen = NULL;
+	*tags = malloc(FAQ_LEARN_TAGS_MAX);
+	if (!*tags)
 		return ERR_NOMEM;
-	(*out)[0] = '\0';
+	(*tags)[0] = '\0';
 	if (text_normalise(text, strlen(text), &norm, &nlen) != ERR_OK)
 		return ERR_NOMEM;
-	if (views_fold(norm, nlen, &folded, &flen, &changed) != ERR_OK) {
+	if (views_fold(norm, nlen, seen, &flen, &changed) != ERR_OK) {
 		free(norm);
 		return ERR_NOMEM;
 	}
-	stage_tags(st, faq->mctx, folded, flen, *out, FAQ_LEARN_TAGS_MAX);
 	free(norm);
-	free(folded);
+	masked = strndup(*seen, flen);
+	if (!masked)
+		return ERR_NOMEM;
+	negate_mask(faq, masked, flen, &limited);
+	stage_tags(st, faq->mctx, masked, flen, *tags, FAQ_LEARN_TAGS_MAX);
+	free(masked);
 	return ERR_OK;
 }
 
@@ -450,10 +459,11 @@ static enum err build_sets(const struct faq *faq, struct faq_stage *st, const st
 		sets_add(s, cap, ls->v[i].text, kind, e ? entry_index(st, e) : -1);
 	}
 	s->tags = calloc(s->n + 1, sizeof(*s->tags));
-	if (!s->tags)
+	s->seen = calloc(s->n + 1, sizeof(*s->seen));
+	if (!s->tags || !s->seen)
 		return ERR_NOMEM;
 	for (i = 0; i < s->n; i++)
-		if (tags_of(faq, st, s->texts[i], &s->tags[i]) != ERR_OK)
+		if (view_of(faq, st, s->texts[i], &s->seen[i], &s->tags[i]) != ERR_OK)
 			return ERR_NOMEM;
 	return ERR_OK;
 }
@@ -464,7 +474,10 @@ static void sets_release(struct sets *s)
 
 	for (i = 0; s->tags && i < s->n; i++)
 		free(s->tags[i]);
+	for (i = 0; s->seen && i < s->n; i++)
+		free(s->seen[i]);
 	free(s->tags);
+	free(s->seen);
 	free(s->texts);
 	free(s->kind);
 	free(s->entry);
@@ -627,24 +640,17 @@ static enum err sure_of_rest(const struct faq_stage *st, const struct sets *s, f
 	if (!row)
 		return ERR_NOMEM;
 	for (i = 0; i < s->n; i++) {
-		char *norm = NULL, *folded = NULL;
-		size_t nlen, flen;
-		int changed, k;
+		int k;
 
 		if (s->entry[i] >= 0)
 			continue;
-		if (text_normalise(s->texts[i], strlen(s->texts[i]), &norm, &nlen) != ERR_OK ||
-		    views_fold(norm, nlen, &folded, &flen, &changed) != ERR_OK ||
-		    learn_predict_folded(st->entry, folded, flen, s->tags[i], row) < 0) {
-			free(norm);
-			free(folded);
+		if (learn_predict_folded(st->entry, s->seen[i], strlen(s->seen[i]), s->tags[i],
+					 row) < 0) {
 			free(row);
 			return ERR_NOMEM;
 		}
 		k = faq_stage_best_entry(st, row, FAQ_CLASS_FAQ);
 		sure[i] = k >= 0 ? row[k] : 0;
-		free(norm);
-		free(folded);
 	}
 	free(row);
 	return ERR_OK;
@@ -653,8 +659,8 @@ static enum err sure_of_rest(const struct faq_stage *st, const struct sets *s, f
 /* train_stage trains both models and, by cross-validation, the thresholds. */
 static enum err train_stage(struct faq_stage *st, const struct sets *s, char *err, size_t errlen)
 {
-	struct learn_set ks = {s->texts, s->kind, s->n, FAQ_KINDS, 1,
-			       (const char *const *)s->tags},
+	struct learn_set ks = {(const char *const *)s->seen, s->kind, s->n, FAQ_KINDS, 1,
+			       (const char *const *)s->tags, 1},
 			 es;
 	const char **etexts = NULL, **etags = NULL;
 	int *elabels = NULL, *guess = NULL;
@@ -674,7 +680,7 @@ static enum err train_stage(struct faq_stage *st, const struct sets *s, char *er
 	for (i = 0; i < s->n; i++) {
 		guess[i] = -1;
 		if (s->entry[i] >= 0) {
-			etexts[ne] = s->texts[i];
+			etexts[ne] = s->seen[i];
 			etags[ne] = s->tags[i];
 			elabels[ne] = s->entry[i];
 			eidx[ne++] = i;
@@ -686,6 +692,7 @@ static enum err train_stage(struct faq_stage *st, const struct sets *s, char *er
 	es.nlabels = (int)st->nentries;
 	es.pieces = 0;
 	es.tags = etags;
+	es.folded = 1;
 	e = learn_train(&ks, FAQ_LEARN_KIND_DIM, FAQ_LEARN_C, &st->kind, err, errlen);
 	if (e != ERR_OK)
 		goto out;

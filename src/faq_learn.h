@@ -112,11 +112,12 @@ enum err faq_learn_load(const char *dir, struct faq **out, struct faq_diags *d);
 int faq_stage_best_entry(const struct faq_stage *st, const float *probs, enum faq_class cls);
 
 /* faq_stage_tags writes into buf the names of the FAQ's concepts that
- * occur in folded (the folded view of a normalised message, views.h; its
- * first LEARN_MAX_TEXT bytes), separated by spaces: the tags the models
- * read. Empty without a stage. A concept that hits a PCRE2 limit is not
- * named. */
-void faq_stage_tags(const struct faq *faq, const char *folded, size_t len, char *buf,
+ * occur in masked (the folded view of a normalised message, views.h, with
+ * the crisis negations blanked, negate.h: a title or a past they recognise
+ * names no concept; its first LEARN_MAX_TEXT bytes), separated by spaces:
+ * the tags the models read. Empty without a stage. A concept that hits a
+ * PCRE2 limit is not named. */
+void faq_stage_tags(const struct faq *faq, const char *masked, size_t len, char *buf,
 		    size_t buflen);
 
 /* faq_learn_parse_text parses one learn/ file's text as faq_learn_load

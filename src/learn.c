@@ -266,7 +266,7 @@ static enum err problem_of(const struct learn_set *set, const unsigned char *kee
 		if (keep && !keep[i])
 			continue;
 		k = features_of(set->texts[i], strlen(set->texts[i]), set->tags ? set->tags[i] : NULL,
-				dim, set->pieces, 0, v);
+				dim, set->pieces, set->folded, v);
 		if (k < 0)
 			goto nomem;
 		if (used + (size_t)k + 1 > cap) {

@@ -41,6 +41,9 @@ struct learn_set {
 	 * concepts a message names), so that a word the examples never used
 	 * still counts when a moderator's list holds it. */
 	const char *const *tags;
+	/* 1: texts are the folded view already (views.h), as a classifier
+	 * holds it; 0: any text, normalised and folded here */
+	int folded;
 };
 
 struct learn_model; /* opaque */
