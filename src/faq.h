@@ -85,6 +85,7 @@ struct faq {
 	 * through stage_free, so that this module needs no word of it. */
 	void *stage;
 	void (*stage_free)(void *stage);
+	int stage_pending; /* no stage yet: it is being trained (faq_learn.h) */
 };
 
 /* One finding of a load or a check, to show as "file:line:col: message". */

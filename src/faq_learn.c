@@ -3,6 +3,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -874,7 +875,7 @@ int faq_stage_best_entry(const struct faq_stage *st, const float *probs, enum fa
 	int best = -1;
 
 	for (k = 0; k < st->nentries; k++)
-		if (st->entries[k]->cls == cls && (best < 0 || probs[k] > probs[best]))
+		if (st->entries[k] && st->entries[k]->cls == cls && (best < 0 || probs[k] > probs[best]))
 			best = (int)k;
 	return best;
 }
@@ -887,6 +888,52 @@ static double now_ms(void)
 	return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
 }
 
+/* A stage trained in the background (faq_learn_reload): the child
+ * training it, the key it trains for, and the last key a child failed on
+ * (not tried again: the patterns serve alone). */
+static pid_t bg_pid = -1;
+static uint64_t bg_key, bg_failed_key;
+static int bg_failed;
+
+/* fork_trainer forks a child that trains s and leaves the stage in the
+ * cache; -1 when it cannot. */
+static pid_t fork_trainer(struct faq_stage *st, const struct sets *s, uint64_t key)
+{
+	pid_t pid;
+
+	if (!faq_learn_cache || make_dirs(faq_learn_cache) != 0)
+		return -1;
+	fflush(NULL);
+	pid = fork();
+	if (pid == 0) {
+		char err[256];
+
+		if (train_stage(st, s, err, sizeof(err)) != ERR_OK)
+			_exit(1);
+		save_cached(st, key);
+		_exit(0);
+	}
+	return pid;
+}
+
+int faq_learn_training(void)
+{
+	int status;
+	pid_t r;
+
+	if (bg_pid < 0)
+		return 0;
+	r = waitpid(bg_pid, &status, WNOHANG);
+	if (r == 0 || (r < 0 && errno == EINTR))
+		return 1;
+	if (r < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		bg_failed = 1;
+		bg_failed_key = bg_key;
+	}
+	bg_pid = -1;
+	return 0;
+}
+
 /* train_apart trains in a child process that leaves the stage in the
  * cache, so that the serving process never holds the training's memory
  * (about 10 MB for the shipped FAQ, freed when the child exits: a
@@ -896,22 +943,10 @@ static int train_apart(struct faq_stage *st, const struct sets *s, uint64_t key)
 {
 	double t0 = now_ms();
 	int status;
-	pid_t pid;
+	pid_t pid = fork_trainer(st, s, key);
 
-	if (!faq_learn_cache || make_dirs(faq_learn_cache) != 0)
-		return 0;
-	fflush(NULL);
-	pid = fork();
 	if (pid < 0)
 		return 0;
-	if (pid == 0) {
-		char err[256];
-
-		if (train_stage(st, s, err, sizeof(err)) != ERR_OK)
-			_exit(1);
-		save_cached(st, key);
-		_exit(0);
-	}
 	while (waitpid(pid, &status, 0) < 0)
 		if (errno != EINTR)
 			return 0;
@@ -939,7 +974,51 @@ static void stage_free(void *p)
 }
 
 
+/* stage_adopt: for faq, a copy of old's models, thresholds and figures,
+ * old's entries matched by id to faq's (NULL where faq has none). */
+static struct faq_stage *stage_adopt(const struct faq_stage *old, const struct faq *faq)
+{
+	struct faq_stage *st = calloc(1, sizeof(*st));
+	size_t k;
+
+	if (!st)
+		return NULL;
+	st->kind = learn_copy(old->kind);
+	st->entry = old->entry ? learn_copy(old->entry) : NULL;
+	st->entries = calloc(old->nentries + 1, sizeof(*st->entries));
+	if (!st->kind || (old->entry && !st->entry) || !st->entries ||
+	    tags_compile(st, faq) != ERR_OK) {
+		stage_free(st);
+		return NULL;
+	}
+	st->nentries = old->nentries;
+	for (k = 0; k < old->nentries; k++)
+		st->entries[k] = faq_find(faq, old->entries[k]->id);
+	st->t_crisis = old->t_crisis;
+	st->t_advice = old->t_advice;
+	st->t_faq = old->t_faq;
+	st->t_over = old->t_over;
+	st->cv = old->cv;
+	st->from_cache = 1;
+	return st;
+}
+
+static enum err learn_load_with(const char *dir, const struct faq *old, struct faq **out,
+				struct faq_diags *d);
+
 enum err faq_learn_load(const char *dir, struct faq **out, struct faq_diags *d)
+{
+	return learn_load_with(dir, NULL, out, d);
+}
+
+enum err faq_learn_reload(const char *dir, const struct faq *old, struct faq **out,
+			  struct faq_diags *d)
+{
+	return learn_load_with(dir, old, out, d);
+}
+
+static enum err learn_load_with(const char *dir, const struct faq *old, struct faq **out,
+				struct faq_diags *d)
 {
 	struct samples ls = {0};
 	struct faq_stage *st = NULL;
@@ -988,10 +1067,36 @@ enum err faq_learn_load(const char *dir, struct faq **out, struct faq_diags *d)
 	key = key_of(&s);
 	if (load_cached(st, key)) {
 		/* as good as trained */
+	} else if (old && faq_learn_cache && bg_failed && bg_failed_key == key) {
+		faq_diag_add(d, dir, 0, 0, 1, "the learned stage is off: training it failed "
+					      "(the patterns serve alone)");
+		stage_free(st);
+		st = NULL;
+	} else if (old && faq_learn_cache) {
+		/* trained beside the loop; meanwhile the stage that serves now
+		 * goes on serving, with the new FAQ's entries */
+		if (bg_pid >= 0 && bg_key != key) {
+			kill(bg_pid, SIGTERM); /* for a FAQ already edited again */
+			while (waitpid(bg_pid, NULL, 0) < 0 && errno == EINTR)
+				;
+			bg_pid = -1;
+		}
+		if (bg_pid < 0) {
+			bg_pid = fork_trainer(st, &s, key);
+			bg_key = key;
+		}
+		if (bg_pid < 0)
+			goto in_place;
+		stage_free(st);
+		st = old->stage ? stage_adopt(old->stage, faq) : NULL;
+		faq->stage_pending = 1;
 	} else if (train_apart(st, &s, key) && load_cached(st, key)) {
 		st->from_cache = 0; /* trained now, in a child */
 	} else {
-		double t0 = now_ms();
+		double t0;
+
+in_place:
+		t0 = now_ms();
 
 		e = train_stage(st, &s, err, sizeof(err));
 		if (e == ERR_NOMEM)

@@ -100,6 +100,22 @@ struct faq_stage {
  * 0700 when missing), or NULL: none, train at every load. Borrowed. */
 void faq_learn_set_cache(const char *dir);
 
+/* faq_learn_reload is faq_learn_load for a FAQ that is to replace old
+ * (the one serving), for a running bot that must not stop answering for
+ * the seconds training takes. When the new stage is not in the cache, it
+ * is trained in a child process the load does not wait for, and the new
+ * FAQ serves at once with a copy of old's stage, its entries matched by
+ * id (an entry old did not have is answered by its patterns alone until
+ * then), and stage_pending set; once faq_learn_training() says the child
+ * is done, loading again finds the stage in the cache. A stage whose
+ * training failed is not tried again: the FAQ loads with the patterns
+ * alone, and a warning. Without a cache folder, as faq_learn_load. */
+enum err faq_learn_reload(const char *dir, const struct faq *old, struct faq **out,
+			  struct faq_diags *d);
+
+/* faq_learn_training: 1 while a background training runs. */
+int faq_learn_training(void);
+
 /* faq_learn_load is faq_load with the learned stage: it reads dir, then its
  * learn/ folder (an error there is an error of the FAQ, at its file and
  * line), then trains or loads the stage into faq->stage. A stage that

@@ -739,6 +739,27 @@ out:
 	return e;
 }
 
+struct learn_model *learn_copy(const struct learn_model *m)
+{
+	struct learn_model *c = calloc(1, sizeof(*c));
+	size_t nw = ((size_t)m->dim + 1) * (size_t)m->nlabels;
+
+	if (!c)
+		return NULL;
+	*c = *m;
+	c->w = malloc(nw * sizeof(float));
+	c->present = malloc((size_t)m->nlabels * sizeof(int));
+	if (!c->w || !c->present) {
+		free(c->w);
+		free(c->present);
+		free(c);
+		return NULL;
+	}
+	memcpy(c->w, m->w, nw * sizeof(float));
+	memcpy(c->present, m->present, (size_t)m->nlabels * sizeof(int));
+	return c;
+}
+
 void learn_free(struct learn_model *m)
 {
 	if (!m)

@@ -86,6 +86,10 @@ int learn_nlabels(const struct learn_model *m);
 enum err learn_save(const struct learn_model *m, const char *path, uint64_t key);
 enum err learn_load(const char *path, uint64_t key, struct learn_model **out);
 
+/* learn_copy: a model of its own with m's weights; NULL when memory ran
+ * out. */
+struct learn_model *learn_copy(const struct learn_model *m);
+
 void learn_free(struct learn_model *m);
 
 /* learn_hash: 64-bit FNV-1a of len bytes, chained from h (start with

@@ -460,7 +460,9 @@ enum err serve_reload(struct serve *s, const char *why, char **report)
 
 	*report = NULL;
 	co.max_age_days = s->c.max_age_days;
-	e = faq_learn_load(s->faq_dir, &nf, &d);
+	/* a changed FAQ's learned stage is trained beside the loop: the new
+	 * FAQ serves at once with the stage in use (faq_learn.h) */
+	e = faq_learn_reload(s->faq_dir, s->faq, &nf, &d);
 	if (e == ERR_OK)
 		e = check_faq(nf, &co, &d);
 	if (e == ERR_OK && (d.errors || !rooms_ok(s, nf, &d)))
@@ -1127,6 +1129,17 @@ enum err serve_tick(void *ctx, struct tr_notice *out)
 			return e;
 		s->out_mod = report;
 		out->mod_text = report;
+	}
+	if (s->faq->stage_pending && !faq_learn_training()) {
+		/* the stage trained for the FAQ in use is ready: take it in
+		 * quietly (the moderators heard of the edit when it went live);
+		 * once: if that load fails, the FAQ in use keeps its stage */
+		s->faq->stage_pending = 0;
+		e = serve_reload(s, "its learned stage is ready", &report);
+		if (e == ERR_NOMEM)
+			return e;
+		free(report);
+		report = NULL;
 	}
 	if (s->dirty && s->now() - s->last_save >= SERVE_SAVE_EVERY_S)
 		serve_save(s);

@@ -142,7 +142,7 @@ last_reply "$MOD_ROOM" >"$T/note.json"
 N=$(($(ls faq/*.yml | grep -vcE '/(crisis-lines|concepts)\.yml$') + 1))
 check "saving a valid entry is reported in the moderators' room (${ms} ms)" \
 	grep -q "FAQ reloaded (a file changed): $N entries; new: glutamate" <<<"$(body <"$T/note.json")"
-check "...within seconds of saving, not at a restart ($ms ms; the learned stage is trained again)" test "$ms" -lt 10000
+check "...within seconds of saving, not at a restart ($ms ms; the learned stage trains beside)" test "$ms" -lt 10000
 ask "$BOB" "what is glutamate?"
 check "...and members get the new answer" has "excitatory"
 

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -136,11 +137,82 @@ static void test_labels_and_too_little(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+/* A FAQ edited under a running bot: the new FAQ serves at once with the
+ * stage in use, while the new stage trains beside it; loaded again once
+ * that is done, it comes from the cache and knows the new entry. */
+static void test_reload_beside(void **state)
+{
+	char dir[] = "/tmp/faqbot-rl-XXXXXX", cmd[512], path[512];
+	struct faq_diags d = {0};
+	struct faq *faq = NULL, *nf = NULL, *n2 = NULL;
+	const struct faq_stage *st;
+	struct timespec nap = {0, 50 * 1000 * 1000};
+	int i;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(cmd, sizeof(cmd), "cp -r faq/. %s/", dir);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(faq_learn_load(dir, &faq, &d), ERR_OK);
+	assert_non_null(faq->stage);
+	assert_false(faq->stage_pending);
+	snprintf(path, sizeof(path), "%s/glutamate.yml", dir);
+	write_file(path,
+		   "id: glutamate\nquestion: What is glutamate?\nreviewed: 2026-12-06\n"
+		   "sources:\n  - 001_ec26d130dbd3dfbf.txt\npatterns: |\n  \\bglutamate\\b\n"
+		   "answer: |\n  Glutamate is the brain's most common go messenger, and it matters "
+		   "for plasticity: the brain's ability to change, learn and build new connections. "
+		   "Most antidepressants work on serotonin; ketamine and Spravato work on the "
+		   "glutamate system instead, which may help explain why they can work when other "
+		   "medicines did not. Your prescriber can say what that means for you.\n"
+		   "examples: |\n  what is glutamate\n  what does glutamate do\n");
+	assert_int_equal(faq_learn_reload(dir, faq, &nf, &d), ERR_OK);
+	assert_true(nf->stage_pending);
+	st = nf->stage;
+	assert_non_null(st); /* the stage in use, for the new FAQ */
+	assert_non_null(faq_find(nf, "glutamate"));
+	faq_free(faq); /* the adopted stage is a copy: the old FAQ may go */
+	{
+		static const char msg[] = "i want to die";
+		struct classify_result r;
+		char *norm;
+		size_t len;
+
+		assert_int_equal(text_normalise(msg, strlen(msg), &norm, &len), ERR_OK);
+		assert_int_equal(classify(nf, norm, len, &r), ERR_OK);
+		assert_true(r.matched && r.cls == FAQ_CLASS_CRISIS);
+		free(norm);
+	}
+	/* a condition with a timeout: the training beside ends */
+	for (i = 0; i < 20 * 300 && faq_learn_training(); i++)
+		nanosleep(&nap, NULL);
+	assert_false(faq_learn_training());
+	assert_int_equal(faq_learn_reload(dir, nf, &n2, &d), ERR_OK);
+	assert_false(n2->stage_pending);
+	st = n2->stage;
+	assert_non_null(st);
+	assert_true(st->from_cache);
+	{
+		size_t k;
+		int found = 0;
+
+		for (k = 0; k < st->nentries; k++)
+			found |= st->entries[k] && !strcmp(st->entries[k]->id, "glutamate");
+		assert_true(found);
+	}
+	faq_free(nf);
+	faq_free(n2);
+	faq_diags_release(&d);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_shipped_stage),
 		cmocka_unit_test(test_labels_and_too_little),
+		cmocka_unit_test(test_reload_beside),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
