@@ -216,6 +216,61 @@ static enum err model_decides(const struct faq_stage *st, const char *folded, si
 static enum err classify_with(const struct faq *faq, const struct faq_stage *stage,
 			      const char *norm, size_t len, struct classify_result *r);
 
+/* entry_matches: whether a pattern of e matches text (as best_of would let
+ * it: a question-only entry only for a question); sets r's match to it. */
+static int entry_matches(const struct faq *faq, const struct faq_entry *e, const char *text,
+			 size_t len, struct classify_result *r)
+{
+	size_t j, s, n;
+	int found;
+
+	if (e->only_questions && !r->question)
+		return 0;
+	for (j = 0; j < e->npatterns; j++)
+		if (try_pattern(faq, e, j, text, len, r, &found, &s, &n) == ERR_OK && found) {
+			set_result(r, e, j, s, n);
+			return 1;
+		}
+	return 0;
+}
+
+/* model_arbiter: among FAQ entries whose patterns match, the one the
+ * entry model is sure of, where that is not the one priority chose: two
+ * entries' patterns often both fit ("does ketamine work or is it hype"
+ * reads as effectiveness and as not-a-cure), and the examples know which
+ * answer members meant. The answer stays one a pattern matched. */
+static enum err model_arbiter(const struct faq *faq, const struct faq_stage *st,
+			      const char *folded, size_t flen, const char *tags, const char *text,
+			      size_t len, struct classify_result *r)
+{
+	float *pe;
+	int k, cur = -1;
+	size_t i;
+
+	if (!st->entry)
+		return ERR_OK;
+	pe = malloc((size_t)learn_nlabels(st->entry) * sizeof(float));
+	if (!pe || learn_predict_folded(st->entry, folded, flen, tags, pe) < 0) {
+		free(pe);
+		return ERR_NOMEM;
+	}
+	k = faq_stage_best_entry(st, pe, FAQ_CLASS_FAQ);
+	for (i = 0; i < st->nentries; i++)
+		if (st->entries[i] == r->entry)
+			cur = (int)i;
+	if (k >= 0 && st->entries[k] != r->entry && pe[k] >= FAQ_LEARN_ARBITER_SURE &&
+	    (cur < 0 || pe[k] >= FAQ_LEARN_ARBITER_RATIO * pe[cur])) {
+		struct classify_result t = *r;
+
+		if (entry_matches(faq, st->entries[k], text, len, &t)) {
+			t.over = r->entry;
+			*r = t;
+		}
+	}
+	free(pe);
+	return ERR_OK;
+}
+
 enum err classify(const struct faq *faq, const char *norm, size_t len, struct classify_result *r)
 {
 	return classify_with(faq, faq->stage, norm, len, r);
@@ -233,13 +288,19 @@ void classify_explain(const struct faq *faq, const char *norm, size_t len,
 	if (buflen == 0)
 		return;
 	if (r->matched && r->stage == CLASSIFY_BY_PATTERN) {
-		snprintf(buf, buflen, "decided by a pattern of '%s' at %s:%u:%u%s", r->entry->id,
-			 r->entry->file, r->pattern ? r->pattern->line : 0,
-			 r->pattern ? r->pattern->col : 0,
-			 r->view == CLASSIFY_VIEW_FOLDED
-				 ? ", read in the folded view (symbols as letters, look-alike "
-				   "letters, spaced letters joined)"
-				 : "");
+		int n = snprintf(buf, buflen, "decided by a pattern of '%s' at %s:%u:%u%s",
+				 r->entry->id, r->entry->file, r->pattern ? r->pattern->line : 0,
+				 r->pattern ? r->pattern->col : 0,
+				 r->view == CLASSIFY_VIEW_FOLDED
+					 ? ", read in the folded view (symbols as letters, "
+					   "look-alike letters, spaced letters joined)"
+					 : "");
+
+		if (r->over && n > 0 && (size_t)n < buflen)
+			snprintf(buf + n, buflen - (size_t)n,
+				 "; a pattern of '%s' matched too, and the learned stage, from "
+				 "the examples, is surer of '%s'",
+				 r->over->id, r->entry->id);
 		return;
 	}
 	/* as classify_with: the folded view, and the tags of it once its
@@ -355,6 +416,14 @@ static enum err classify_with(const struct faq *faq, const struct faq_stage *sta
 			best_of(faq, FAQ_CLASS_FAQ, folded, fplen, r);
 		if (r->matched)
 			r->view = CLASSIFY_VIEW_FOLDED;
+	}
+	if (r->matched && r->cls == FAQ_CLASS_FAQ && stage) {
+		int fv = r->view == CLASSIFY_VIEW_FOLDED;
+
+		e = model_arbiter(faq, stage, seen, slen, tags, fv ? folded : norm,
+				  fv ? prefix_len(folded, flen) : plen, r);
+		if (e != ERR_OK)
+			goto out;
 	}
 	/* advice comes before FAQ: a question a FAQ pattern matched that the
 	 * model reads as a request for personal direction is advice */

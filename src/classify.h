@@ -34,6 +34,9 @@ struct classify_result {
 	 * probability of the class decided, or -1 when it did not run. */
 	enum classify_stage { CLASSIFY_BY_PATTERN, CLASSIFY_BY_MODEL } stage;
 	float prob;
+	/* Where patterns of two FAQ entries matched and the learned stage
+	 * chose entry over the one priority chose: that one, else NULL. */
+	const struct faq_entry *over;
 };
 
 /* classify_is_question says whether norm reads as a question: by the
