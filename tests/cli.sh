@@ -82,9 +82,28 @@ echo "$out" | grep -q "not a clinician" && echo "$out" | grep -q "faq: tms, patt
 	&& echo "$out" | grep -q "faqbot> sam: TMS" && echo "$out" | grep -q "Since start" \
 	&& ! echo "$out" | grep -q " info " && ok "chat: !help, !test, a directed !faq, !stats; no log lines" \
 	|| no "chat commands" "$out"
-out=$( { echo 'what is glutamate?'; sleep 0.5
-	printf 'id: glutamate\nquestion: What is glutamate?\nreviewed: 2026-11-22\nsources:\n  - 001_ec26d130dbd3dfbf.txt\npatterns: |\n  \\bglutamate\\b\nanswer: |\n  Glutamate is the brain'"'"'s most common go messenger, an excitatory\n  neurotransmitter, and it matters for plasticity: the ability of the brain to\n  change, learn and build new connections. Most antidepressants work on\n  serotonin or dopamine, while ketamine works on the glutamate system, a\n  different pathway. Your prescriber can say what that means for you.\nexamples: |\n  what is glutamate\n' >"$T/cfaq/glutamate.yml"
-	sleep 0.5; echo 'what is glutamate?'; } | "$BIN" --faq "$T/cfaq" chat 2>&1)
+# waitgrep FILE RE SECONDS: until RE is in FILE, or SECONDS pass
+waitgrep() {
+	local end=$((SECONDS + $3))
+	until grep -q "$2" "$1" 2>/dev/null; do
+		[ $SECONDS -ge $end ] && return 1
+		sleep 0.1
+	done
+}
+mkfifo "$T/chat.in"
+"$BIN" --faq "$T/cfaq" chat <"$T/chat.in" >"$T/chat.out" 2>&1 &
+chat_pid=$!
+exec 7>"$T/chat.in"
+echo 'what is glutamate?' >&7
+waitgrep "$T/chat.out" "no FAQ entry matches" 60
+printf 'id: glutamate\nquestion: What is glutamate?\nreviewed: 2026-11-22\nsources:\n  - 001_ec26d130dbd3dfbf.txt\npatterns: |\n  \\bglutamate\\b\nanswer: |\n  Glutamate is the brain'"'"'s most common go messenger, an excitatory\n  neurotransmitter, and it matters for plasticity: the ability of the brain to\n  change, learn and build new connections. Most antidepressants work on\n  serotonin or dopamine, while ketamine works on the glutamate system, a\n  different pathway. Your prescriber can say what that means for you.\nexamples: |\n  what is glutamate\n' >"$T/cfaq/glutamate.yml"
+waitgrep "$T/chat.out" "new: glutamate" 60
+echo 'what is glutamate?' >&7
+waitgrep "$T/chat.out" "faqbot> Glutamate is" 60
+echo '!quit' >&7
+exec 7>&-
+wait "$chat_pid"
+out=$(cat "$T/chat.out")
 echo "$out" | grep -q "no FAQ entry matches" && echo "$out" | grep -q "new: glutamate" \
 	&& echo "$out" | grep -q "faqbot> Glutamate is" && ok "chat: a saved FAQ edit is live on the next line" \
 	|| no "chat reload" "$out"
