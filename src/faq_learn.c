@@ -503,9 +503,11 @@ static uint64_t key_of(const struct faq *faq, const struct sets *s)
 {
 	uint64_t h = learn_hash(LEARN_HASH_INIT, FAQ_LEARN_VERSION, sizeof(FAQ_LEARN_VERSION));
 	/* how it trains and chooses: a change retrains */
-	const double how[] = {FAQ_LEARN_KIND_DIM, FAQ_LEARN_ENTRY_DIM,   FAQ_LEARN_C,
-			      FAQ_LEARN_FOLDS,    FAQ_LEARN_ENTRY_FOLDS, FAQ_LEARN_FALSE_ALARM,
-			      FAQ_LEARN_PRECISION, FAQ_LEARN_OVER_PRECISION, FAQ_LEARN_CRISIS_MIN};
+	const double how[] = {FAQ_LEARN_KIND_DIM,	FAQ_LEARN_ENTRY_DIM,
+			      FAQ_LEARN_C,		FAQ_LEARN_FOLDS,
+			      FAQ_LEARN_ENTRY_FOLDS,	FAQ_LEARN_FALSE_ALARM,
+			      FAQ_LEARN_PRECISION,	FAQ_LEARN_OVER_PRECISION,
+			      FAQ_LEARN_CRISIS_MIN,	FAQ_LEARN_CRISIS_WEIGHT};
 	size_t i;
 
 	h = learn_hash(h, how, sizeof(how));
@@ -692,7 +694,11 @@ static enum err sure_of_rest(const struct faq_stage *st, const struct sets *s, f
 static enum err train_stage(const struct faq *faq, struct faq_stage *st, struct sets *s,
 			    char *err, size_t errlen)
 {
-	struct learn_set ks = {NULL, s->kind, s->n, FAQ_KINDS, 1, NULL, 1}, es;
+	static const double kind_weight[FAQ_KINDS] = {[FAQ_KIND_CRISIS] = FAQ_LEARN_CRISIS_WEIGHT,
+						       [FAQ_KIND_ADVICE] = 1,
+						       [FAQ_KIND_FAQ] = 1,
+						       [FAQ_KIND_NONE] = 1};
+	struct learn_set ks = {NULL, s->kind, s->n, FAQ_KINDS, 1, NULL, 1, kind_weight}, es;
 	const char **etexts = NULL, **etags = NULL;
 	int *elabels = NULL, *guess = NULL;
 	float *pk = NULL, *pe = NULL, *sure = NULL;
@@ -730,6 +736,7 @@ static enum err train_stage(const struct faq *faq, struct faq_stage *st, struct 
 	es.pieces = 0;
 	es.tags = etags;
 	es.folded = 1;
+	es.weight = NULL;
 	e = learn_train(&ks, FAQ_LEARN_KIND_DIM, FAQ_LEARN_C, &st->kind, err, errlen);
 	if (e != ERR_OK)
 		goto out;
