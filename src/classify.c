@@ -124,6 +124,24 @@ int classify_is_question(const struct faq *faq, const char *norm, size_t len)
 	return any ? 0 : text_is_question(norm);
 }
 
+/* count_words: runs of letters or digits in text[0, len) (any byte of a
+ * multi-byte character counts as a letter). */
+static size_t count_words(const char *text, size_t len)
+{
+	size_t i, n = 0;
+	int in = 0;
+
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)text[i];
+		int w = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+			c >= 0x80;
+
+		n += w && !in;
+		in = w;
+	}
+	return n;
+}
+
 /* prefix_len: the first TEXT_CLASSIFY_MAX bytes of norm, cut at a
  * character boundary: what advice, FAQ and question patterns read. */
 static size_t prefix_len(const char *norm, size_t len)
@@ -439,6 +457,10 @@ static enum err classify_with(const struct faq *faq, const struct faq_stage *sta
 		int best = probs[FAQ_KIND_ADVICE] >= probs[FAQ_KIND_FAQ] ? FAQ_KIND_ADVICE : FAQ_KIND_FAQ;
 
 		if (probs[FAQ_KIND_NONE] > probs[best])
+			goto out;
+		/* a word or two ("ok", "same") is no question to route: the
+		 * model has nothing to read there but its own bias */
+		if (count_words(norm, plen) < CLASSIFY_ROUTE_MIN_WORDS)
 			goto out;
 		if (best == FAQ_KIND_ADVICE && probs[best] >= st->t_advice)
 			e = model_decides(st, seen, slen, tags, FAQ_CLASS_ADVICE, probs[best], r);

@@ -39,6 +39,10 @@ struct classify_result {
 	const struct faq_entry *over;
 };
 
+/* Words a message needs before the learned stage may route it to an
+ * advice or FAQ answer no pattern gave (a crisis it raises needs none). */
+#define CLASSIFY_ROUTE_MIN_WORDS 3
+
 /* classify_is_question says whether norm reads as a question: by the
  * patterns of the store's `class: question` entries where it has any, else
  * by text_is_question(). One rule for the classifier and for the bot. */
