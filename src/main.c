@@ -910,11 +910,13 @@ static int cmd_run(struct opts *o, int argc, char **argv)
 	}
 	log_set_text(cfg->log_message_text);
 	{
-		/* the learned stage's cache in the bot's own state folder */
+		/* the learned stage's cache in the bot's own state folder, unless
+		 * FAQBOT_CACHE names one (bots that share a FAQ, and a test suite,
+		 * then train it once) */
 		static char cache[4096];
 		const char *sd = cfg->state_dir_bot ? cfg->state_dir_bot : cfg->state_dir;
 
-		if (sd) {
+		if (sd && !getenv("FAQBOT_CACHE")) {
 			snprintf(cache, sizeof(cache), "%s/learn-cache", sd);
 			faq_learn_set_cache(cache);
 		}
@@ -955,7 +957,8 @@ static int cmd_run(struct opts *o, int argc, char **argv)
 /* user_cache names where a trained learned stage is kept between runs of
  * ask, check and chat: $FAQBOT_CACHE, else $XDG_CACHE_HOME/faqbot, else
  * ~/.cache/faqbot ("FAQBOT_CACHE=" with nothing: no cache, train every
- * time). `run` keeps it in its state folder instead. */
+ * time). `run` keeps it in its state folder instead, unless FAQBOT_CACHE
+ * is set. */
 static void user_cache(void)
 {
 	static char buf[4096];
