@@ -21,7 +21,7 @@
 
 /* Changes whenever features, solver or thresholds change meaning: a cached
  * stage of another version is never loaded. */
-#define FAQ_LEARN_VERSION "faq-learn-5"
+#define FAQ_LEARN_VERSION "faq-learn-6"
 #define FAQ_LEARN_META_MAGIC 0x66716c6d32ULL
 
 static const char *faq_learn_cache;
@@ -733,7 +733,7 @@ static enum err train_stage(const struct faq *faq, struct faq_stage *st, struct 
 	es.labels = elabels;
 	es.n = ne;
 	es.nlabels = (int)st->nentries;
-	es.pieces = 0;
+	es.pieces = 1; /* pieces of words: right entry 0.47 -> 0.60 (cross-validated) for +10% training */
 	es.tags = etags;
 	es.folded = 1;
 	es.weight = NULL;
