@@ -150,7 +150,7 @@ out=$(FAQBOT_CLI_PW=x "$BIN" run --config "$T/both.ini" 2>&1); rc=$?
 # ask --json -, the second is a crisis. Another member's, or a plain line,
 # is read alone, so scored sets stay independent.
 a='nothing has helped in ten years'
-b='my old meds are all in a box in the drawer'
+b='my meds are in my bag'
 out=$(printf '%s\n%s\n' "$a" "$b" | "$BIN" chat 2>&1)
 [ "$(echo "$out" | grep -c 'stays quiet')" = 1 ] && echo "$out" | grep -q 988 &&
 	ok "console: a crisis across two messages is answered" || no "console context" "$out"
