@@ -30,6 +30,7 @@
 #include "log.h"
 #include "match.h"
 #include "irc.h"
+#include "prefilter.h"
 #include "matrix.h"
 #include "recent.h"
 #include "serve.h"
@@ -903,13 +904,15 @@ static int cmd_run(struct opts *o, int argc, char **argv)
 	}
 	log_set_text(cfg->log_message_text);
 	{
-		/* the learned stage's cache in the bot's own state folder */
+		/* the learned stage's cache, and the prefilter's, in the bot's
+		 * own state folder */
 		static char cache[4096];
 		const char *sd = cfg->state_dir_bot ? cfg->state_dir_bot : cfg->state_dir;
 
 		if (sd) {
 			snprintf(cache, sizeof(cache), "%s/learn-cache", sd);
 			faq_learn_set_cache(cache);
+			prefilter_set_cache(cache);
 		}
 	}
 	if (!o->faq_dir)
@@ -945,8 +948,8 @@ static int cmd_run(struct opts *o, int argc, char **argv)
 	return rc;
 }
 
-/* user_cache names where a trained learned stage is kept between runs of
- * ask, check and chat: $FAQBOT_CACHE, else $XDG_CACHE_HOME/faqbot, else
+/* user_cache names where a trained learned stage and the prefilter's
+ * compiled database are kept between runs of ask, check and chat: $FAQBOT_CACHE, else $XDG_CACHE_HOME/faqbot, else
  * ~/.cache/faqbot ("FAQBOT_CACHE=" with nothing: no cache, train every
  * time). `run` keeps it in its state folder instead. */
 static void user_cache(void)
@@ -957,6 +960,7 @@ static void user_cache(void)
 
 	if (v) {
 		faq_learn_set_cache(*v ? v : NULL);
+		prefilter_set_cache(*v ? v : NULL);
 		return;
 	}
 	if (xdg && *xdg == '/')
@@ -966,6 +970,7 @@ static void user_cache(void)
 	else
 		return;
 	faq_learn_set_cache(buf);
+	prefilter_set_cache(buf);
 }
 
 int main(int argc, char **argv)
