@@ -151,7 +151,7 @@ static struct faq *load_or_say(const struct opts *o)
 
 static int cmd_version(void)
 {
-	char pcre[96], why[256], curl[300];
+	char pcre[96], why[256], curl[300], hs[300];
 
 	match_version(pcre, sizeof(pcre));
 	if (curl_dl_load(why, sizeof(why)) == ERR_OK) {
@@ -162,8 +162,10 @@ static int cmd_version(void)
 	} else {
 		snprintf(curl, sizeof(curl), "libcurl not loaded: %s", why);
 	}
-	printf("faqbot %s\n%s, jansson %s, %s, libyaml %s, utf8proc %s\n", FAQBOT_VERSION, pcre,
-	       jansson_version_str(), curl, yaml_get_version_string(), utf8proc_version());
+	prefilter_version(hs, sizeof(hs));
+	printf("faqbot %s\n%s, %s, jansson %s, %s, libyaml %s, utf8proc %s\n", FAQBOT_VERSION,
+	       pcre, hs, jansson_version_str(), curl, yaml_get_version_string(),
+	       utf8proc_version());
 	return 0;
 }
 
@@ -376,6 +378,23 @@ static int cmd_ask(const struct opts *o, int argc, char **argv)
 /* print_stage: what the learned stage learnt from and how well it does on
  * messages it did not see (faq_learn.h), for the moderator who just edited
  * an example. */
+/* print_prefilter: what the prefilter is made of, or why there is none */
+static void print_prefilter(const struct faq *faq)
+{
+	struct prefilter_figures f;
+
+	if (!faq->prefilter) {
+		printf("prefilter: off (%s): every pattern is tried with PCRE2\n",
+		       faq->prefilter_why);
+		return;
+	}
+	prefilter_figures(faq->prefilter, &f);
+	printf("prefilter: Vectorscan %.*s, %zu atoms for %zu patterns (%zu always tried), "
+	       "%.0f KB, %s\n",
+	       f.version_len, f.version, f.atoms, f.patterns, f.always, (double)f.db_bytes / 1024,
+	       f.from_cache ? "from the cache" : "compiled");
+}
+
 static void print_stage(const struct faq_stage *st)
 {
 	const struct faq_learn_figures *f;
@@ -454,6 +473,7 @@ static int cmd_check(const struct opts *o, int argc, char **argv)
 		}
 		printf("%s: ok: %zu entries, %zu patterns, %zu examples, %zu crisis regions, "
 		       "%zu warning(s)\n", dir, faq->nentries, pats, ex, faq->nregions, d.warnings);
+		print_prefilter(faq);
 		print_stage(faq->stage);
 		rc = 0;
 	} else {

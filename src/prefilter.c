@@ -5,11 +5,14 @@
  * requires (conservative: what it does not understand requires nothing);
  * the tables that turn the atoms found in a text into candidate patterns;
  * and the database, compiled in a child process and kept in the cache. */
+#define _GNU_SOURCE /* dl_iterate_phdr: the program's build ID (blob_key) */
 #include "prefilter.h"
 
 #include <ctype.h>
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
+#include <link.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,7 +21,6 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-#include <dirent.h>
 
 #include "hs_dl.h"
 #include "log.h"
@@ -29,7 +31,7 @@
 #define MARK ((char)0xff)
 
 /* Bumped whenever atoms change meaning: it is part of the cache key. */
-#define PREFILTER_FORMAT "faqbot-prefilter-1"
+#define PREFILTER_FORMAT "faqbot-prefilter-2"
 #define PREFILTER_MAGIC  0x31667270746f6266ull /* "fbotprf1" */
 
 /* --- an arena for one pattern's reading ----------------------------------- */
@@ -1009,37 +1011,81 @@ static void extract(const char *src, struct arena *ar, struct cnf *out)
 	to_cnf(&rd, &top, out);
 }
 
-/* --- the tables ------------------------------------------------------------ */
+/* --- what a built prefilter is ---------------------------------------------- */
 
 /* What Vectorscan looks for are literals: the atoms without their word
  * boundaries (Vectorscan's own \b made the shipped FAQ's database 3.4 MB
  * and 3.5 s to compile, against 0.9 MB and 0.25 s). The boundaries are
  * checked where a literal is found, which is cheap: an atom's boundaries
  * are a mask of the places in its literal that need one. Atoms of one
- * literal ("kys", "\bkys\b") share its one expression. */
+ * literal ("kys", "\bkys\b") share its one expression.
+ *
+ * A built prefilter is one block of memory, the blob: a head, the tables
+ * below, then Vectorscan's serialized database. The cache keeps blobs, and
+ * a child process that builds one sends it whole through a pipe, so a bot
+ * that finds its blob in the cache reads no pattern and holds none of the
+ * building's memory. The tables are used where they lie in the blob; the
+ * database is read out of it into Vectorscan's own memory, and the blob
+ * shrunk to the tables. */
+struct blob_head {
+	uint64_t magic, key;
+	uint64_t sum;    /* FNV-1a of everything after the head */
+	uint64_t db_len; /* bytes of serialized database, at the end */
+	uint32_t npat, natom, nclause, nlit, nmember, pad;
+};
+
+struct tables {
+	uint64_t *atom_mask;  /* natom: bit i, a boundary before literal byte i */
+	uint32_t *pat_start;  /* npat + 1: pattern i's clauses are pat_start[i] ..
+	                       * pat_start[i + 1] - 1; none: always a candidate */
+	uint32_t *clause_pat; /* nclause: the pattern a clause belongs to */
+	uint32_t *atom_start; /* natom + 1: atom a is in clauses atom_cl[atom_start[a]
+	                       * .. atom_start[a + 1] - 1] */
+	uint32_t *atom_cl;    /* nmember */
+	uint32_t *lit_start;  /* nlit + 1: literal l stands for atoms lit_atom[...] */
+	uint32_t *lit_atom;   /* natom */
+	uint8_t *lit_len;     /* nlit */
+};
+
+/* layout: where each table lies after a head h in a blob at base (NULL:
+ * only the size); returns the offset of the database */
+static size_t layout(const struct blob_head *h, char *base, struct tables *t)
+{
+	size_t o = sizeof(*h);
+
+#define PLACE(field, type, count)                                              \
+	do {                                                                   \
+		if (base)                                                      \
+			t->field = (type *)(void *)(base + o);                 \
+		o += ((size_t)(count) * sizeof(type) + 7) & ~(size_t)7;        \
+	} while (0)
+	PLACE(atom_mask, uint64_t, h->natom);
+	PLACE(pat_start, uint32_t, h->npat + 1);
+	PLACE(clause_pat, uint32_t, h->nclause);
+	PLACE(atom_start, uint32_t, h->natom + 1);
+	PLACE(atom_cl, uint32_t, h->nmember);
+	PLACE(lit_start, uint32_t, h->nlit + 1);
+	PLACE(lit_atom, uint32_t, h->natom);
+	PLACE(lit_len, uint8_t, h->nlit);
+#undef PLACE
+	return o;
+}
+
 struct prefilter {
-	size_t npat, natom, nclause, nlit;
-	char **atom;                 /* the strings, MARK for \b */
-	uint64_t *atom_mask;         /* bit i: a boundary before literal byte i */
-	char **lit;                  /* the atoms' literals */
-	size_t *lit_len;
-	size_t *lit_start, *lit_atom; /* the atoms of literal l (CSR) */
-	size_t *pat_start;           /* pattern i's clauses are pat_start[i] ..
-	                              * pat_start[i + 1] - 1 (gathered in pattern
-	                              * order); none: always a candidate */
-	size_t *atom_start, *atom_cl; /* clauses atom a is in, likewise */
+	struct blob_head h;
+	struct tables t;
+	char *blob; /* the tables live here */
 	hs_database_t *db;
 	hs_scratch_t *scratch;
-	size_t *clause_pat;             /* the pattern a clause belongs to */
 	uint64_t *sat[PREFILTER_SLOTS]; /* clauses that have an atom in the text */
 	/* clauses of each pattern that have none yet: a candidate at 0 (one
 	 * look, where prefilter_may is asked about every pattern) */
-	unsigned short *need[PREFILTER_SLOTS], *need0;
-	int all[PREFILTER_SLOTS];       /* the scan failed: every pattern */
+	uint16_t *need[PREFILTER_SLOTS], *need0;
+	int all[PREFILTER_SLOTS]; /* the scan failed: every pattern */
 	/* an atom found once in a scan is done: its literal may be reported
 	 * at every place it occurs */
 	uint32_t *atom_seen, scan_no;
-	size_t db_bytes;
+	size_t db_bytes, always;
 	int from_cache;
 	double build_ms;
 	int warned;
@@ -1058,6 +1104,177 @@ static double now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
+
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
+{
+	const unsigned char *b = p;
+
+	while (n--) {
+		h ^= *b++;
+		h *= 0x100000001b3ull;
+	}
+	return h;
+}
+
+#define FNV_START 0xcbf29ce484222325ull
+
+/* --- building -------------------------------------------------------------- */
+
+/* A set of strings being gathered, numbered in order: open addressing. */
+struct strtab {
+	char **v;
+	size_t n, cap;
+	size_t *slot, nslot; /* index + 1, 0 empty */
+};
+
+static long strtab_intern(struct strtab *t, const char *s)
+{
+	uint64_t h;
+	size_t i;
+
+	if (t->n * 2 >= t->nslot) {
+		size_t ns = t->nslot ? t->nslot * 2 : 1024, k;
+		size_t *nv = calloc(ns, sizeof(*nv));
+
+		if (!nv)
+			return -1;
+		for (k = 0; k < t->n; k++) {
+			h = fnv(FNV_START, t->v[k], strlen(t->v[k]));
+			for (i = h & (ns - 1); nv[i]; i = (i + 1) & (ns - 1))
+				;
+			nv[i] = k + 1;
+		}
+		free(t->slot);
+		t->slot = nv;
+		t->nslot = ns;
+	}
+	h = fnv(FNV_START, s, strlen(s));
+	for (i = h & (t->nslot - 1); t->slot[i]; i = (i + 1) & (t->nslot - 1))
+		if (strcmp(t->v[t->slot[i] - 1], s) == 0)
+			return (long)(t->slot[i] - 1);
+	if (t->n == t->cap) {
+		size_t nc = t->cap ? t->cap * 2 : 256;
+		char **nv = realloc(t->v, nc * sizeof(*nv));
+
+		if (!nv)
+			return -1;
+		t->v = nv;
+		t->cap = nc;
+	}
+	t->v[t->n] = strdup(s);
+	if (!t->v[t->n])
+		return -1;
+	t->slot[i] = t->n + 1;
+	return (long)t->n++;
+}
+
+static void strtab_release(struct strtab *t)
+{
+	size_t i;
+
+	for (i = 0; i < t->n; i++)
+		free(t->v[i]);
+	free(t->v);
+	free(t->slot);
+}
+
+/* A growable array of 32-bit numbers. */
+struct u32s {
+	uint32_t *v;
+	size_t n, cap;
+};
+
+static int u32_push(struct u32s *a, size_t x)
+{
+	if (x > UINT32_MAX)
+		return -1;
+	if (a->n == a->cap) {
+		size_t nc = a->cap ? a->cap * 2 : 1024;
+		uint32_t *nv = realloc(a->v, nc * sizeof(*nv));
+
+		if (!nv)
+			return -1;
+		a->v = nv;
+		a->cap = nc;
+	}
+	a->v[a->n++] = (uint32_t)x;
+	return 0;
+}
+
+/* What building gathers before the blob is written. */
+struct build {
+	struct strtab atoms, lits;
+	struct u32s pat_start, cl_start, cl_atom; /* clauses, pattern by pattern */
+	struct u32s clause_pat, lit_of;           /* lit_of[a]: atom a's literal */
+	uint64_t *mask;
+	size_t cap_mask;
+};
+
+static void build_release(struct build *b)
+{
+	strtab_release(&b->atoms);
+	strtab_release(&b->lits);
+	free(b->pat_start.v);
+	free(b->cl_start.v);
+	free(b->cl_atom.v);
+	free(b->clause_pat.v);
+	free(b->lit_of.v);
+	free(b->mask);
+}
+
+/* gather: every pattern's clauses, their atoms interned, and each atom's
+ * literal and boundary mask */
+static enum err gather(struct build *b, const char *const *src, size_t n)
+{
+	size_t i, j, k;
+
+	for (i = 0; i < n; i++) {
+		struct arena ar = {NULL, 0};
+		struct cnf f;
+		int bad = 0;
+
+		if (u32_push(&b->pat_start, b->cl_start.n) < 0)
+			return ERR_NOMEM;
+		extract(src[i], &ar, &f);
+		bad = ar.nomem;
+		for (j = 0; j < f.n && !bad; j++) {
+			bad |= u32_push(&b->cl_start, b->cl_atom.n) < 0 ||
+			       u32_push(&b->clause_pat, i) < 0;
+			for (k = 0; k < f.c[j].n && !bad; k++) {
+				long id = strtab_intern(&b->atoms, f.c[j].atom[k]);
+
+				bad |= id < 0 || u32_push(&b->cl_atom, (size_t)id) < 0;
+			}
+		}
+		arena_release(&ar);
+		if (bad)
+			return ERR_NOMEM;
+	}
+	if (u32_push(&b->pat_start, b->cl_start.n) < 0 ||
+	    u32_push(&b->cl_start, b->cl_atom.n) < 0)
+		return ERR_NOMEM;
+	b->mask = calloc(b->atoms.n + 1, sizeof(*b->mask));
+	if (!b->mask)
+		return ERR_NOMEM;
+	for (i = 0; i < b->atoms.n; i++) {
+		char lit[PREFILTER_STRING_MAX + 1];
+		const char *p = b->atoms.v[i];
+		size_t o = 0;
+		long id;
+
+		for (; *p; p++) {
+			if (*p == MARK)
+				b->mask[i] |= 1ull << o;
+			else if (o < PREFILTER_STRING_MAX)
+				lit[o++] = *p;
+		}
+		lit[o] = '\0';
+		id = strtab_intern(&b->lits, lit);
+		if (id < 0 || u32_push(&b->lit_of, (size_t)id) < 0)
+			return ERR_NOMEM;
+	}
+	return ERR_OK;
 }
 
 /* expr: literal a as a Vectorscan expression, every byte that is not a
@@ -1083,233 +1300,188 @@ static char *expr(const char *a)
 	return e;
 }
 
-static uint64_t fnv(uint64_t h, const void *p, size_t n)
+/* compile: the literals' database, serialized into *bytes (malloc). Each
+ * literal is reported at every place it occurs (no HS_FLAG_SINGLEMATCH:
+ * the first place may sit inside a word where a boundary is wanted, and
+ * the flag costs the database 128 KB); the scan takes each atom once. */
+static enum err compile(const struct build *b, char **bytes, size_t *len, char *why,
+			size_t whylen)
 {
-	const unsigned char *b = p;
-
-	while (n--) {
-		h ^= *b++;
-		h *= 0x100000001b3ull;
-	}
-	return h;
-}
-
-/* --- building -------------------------------------------------------------- */
-
-/* A table of atoms being gathered: open addressing over their strings. */
-struct atoms {
-	char **v;
-	size_t n, cap;
-	size_t *slot, nslot; /* index + 1, 0 empty */
-};
-
-static long atoms_intern(struct atoms *t, const char *s)
-{
-	uint64_t h;
-	size_t i;
-
-	if (t->n * 2 >= t->nslot) {
-		size_t ns = t->nslot ? t->nslot * 2 : 1024, k;
-		size_t *nv = calloc(ns, sizeof(*nv));
-
-		if (!nv)
-			return -1;
-		for (k = 0; k < t->n; k++) {
-			h = fnv(0xcbf29ce484222325ull, t->v[k], strlen(t->v[k]));
-			for (i = h & (ns - 1); nv[i]; i = (i + 1) & (ns - 1))
-				;
-			nv[i] = k + 1;
-		}
-		free(t->slot);
-		t->slot = nv;
-		t->nslot = ns;
-	}
-	h = fnv(0xcbf29ce484222325ull, s, strlen(s));
-	for (i = h & (t->nslot - 1); t->slot[i]; i = (i + 1) & (t->nslot - 1))
-		if (strcmp(t->v[t->slot[i] - 1], s) == 0)
-			return (long)(t->slot[i] - 1);
-	if (t->n == t->cap) {
-		size_t nc = t->cap ? t->cap * 2 : 256;
-		char **nv = realloc(t->v, nc * sizeof(*nv));
-
-		if (!nv)
-			return -1;
-		t->v = nv;
-		t->cap = nc;
-	}
-	t->v[t->n] = strdup(s);
-	if (!t->v[t->n])
-		return -1;
-	t->slot[i] = t->n + 1;
-	return (long)t->n++;
-}
-
-/* gather: every pattern's clauses, with atoms interned. cl_atoms holds
- * each clause's atom ids, cl_start where each begins. */
-static enum err gather(struct prefilter *pf, const char *const *src, struct atoms *at,
-		       size_t **cl_start, size_t **cl_atoms)
-{
-	size_t ncl = 0, capcl = 0, nca = 0, capca = 0, i, j, k;
-	size_t *cs = NULL, *ca = NULL;
+	size_t n = b->lits.n, i;
+	const char **ex = calloc(n + 1, sizeof(*ex));
+	unsigned *flags = calloc(n + 1, sizeof(*flags));
+	unsigned *ids = calloc(n + 1, sizeof(*ids));
+	hs_database_t *db = NULL;
+	hs_compile_error_t *ce = NULL;
 	enum err e = ERR_NOMEM;
 
-	pf->pat_start = calloc(pf->npat + 1, sizeof(size_t));
-	if (!pf->pat_start)
-		return ERR_NOMEM;
-	for (i = 0; i < pf->npat; i++) {
-		struct arena ar = {NULL, 0};
-		struct cnf f;
-
-		pf->pat_start[i] = ncl;
-		extract(src[i], &ar, &f);
-		if (ar.nomem) {
-			arena_release(&ar);
+	*bytes = NULL;
+	*len = 0;
+	if (!ex || !flags || !ids)
+		goto out;
+	for (i = 0; i < n; i++) {
+		ex[i] = expr(b->lits.v[i]);
+		if (!ex[i])
 			goto out;
-		}
-		for (j = 0; j < f.n; j++) {
-			if (ncl + 2 > capcl) {
-				size_t *n2;
-
-				capcl = capcl ? capcl * 2 : 512;
-				n2 = realloc(cs, capcl * sizeof(*cs));
-				if (!n2) {
-					arena_release(&ar);
-					goto out;
-				}
-				cs = n2;
-			}
-			cs[ncl] = nca;
-			for (k = 0; k < f.c[j].n; k++) {
-				long id = atoms_intern(at, f.c[j].atom[k]);
-
-				if (id < 0) {
-					arena_release(&ar);
-					goto out;
-				}
-				if (nca == capca) {
-					size_t *n2;
-
-					capca = capca ? capca * 2 : 2048;
-					n2 = realloc(ca, capca * sizeof(*ca));
-					if (!n2) {
-						arena_release(&ar);
-						goto out;
-					}
-					ca = n2;
-				}
-				ca[nca++] = (size_t)id;
-			}
-			ncl++;
-			cs[ncl] = nca;
-		}
-		arena_release(&ar);
+		flags[i] = HS_FLAG_CASELESS;
+		ids[i] = (unsigned)i;
 	}
-	pf->pat_start[pf->npat] = ncl;
-	pf->nclause = ncl;
-	if (!cs) {
-		cs = calloc(1, sizeof(*cs));
-		if (!cs)
-			goto out;
+	e = hs_dl_compiler(why, whylen);
+	if (e != ERR_OK)
+		goto out;
+	if (hs_cc.compile_multi(ex, flags, ids, (unsigned)n, HS_MODE_BLOCK, NULL, &db, &ce) !=
+	    HS_SUCCESS) {
+		snprintf(why, whylen, "Vectorscan refused literal %d: %s", ce ? ce->expression : -1,
+			 ce ? ce->message : "?");
+		if (ce)
+			hs_cc.free_compile_error(ce);
+		e = ERR_INVALID;
+		goto out;
 	}
-	*cl_start = cs;
-	*cl_atoms = ca;
-	cs = ca = NULL;
-	e = ERR_OK;
+	if (hs_cc.serialize_database(db, bytes, len) != HS_SUCCESS) {
+		snprintf(why, whylen, "Vectorscan could not serialize the database");
+		e = ERR_INVALID;
+	}
+	hs_cc.free_database(db);
 out:
-	free(cs);
-	free(ca);
+	for (i = 0; ex && i < n; i++)
+		free((void *)ex[i]);
+	free(ex);
+	free(flags);
+	free(ids);
 	return e;
 }
 
-/* index_atoms: for each atom, the clauses it is in (CSR) */
-static enum err index_atoms(struct prefilter *pf, const size_t *cs, const size_t *ca)
+/* csr: for each of n owners, the items that name it: start[owner] ..
+ * start[owner + 1] - 1 in items (of owner[k] for k < m) */
+static void csr(uint32_t *start, uint32_t *items, size_t n, const uint32_t *owner_of,
+		const uint32_t *item_of, size_t m)
 {
-	size_t c, k, *fill;
+	size_t k;
 
-	pf->atom_start = calloc(pf->natom + 1, sizeof(size_t));
-	pf->atom_cl = malloc((cs[pf->nclause] + 1) * sizeof(size_t));
-	fill = calloc(pf->natom + 1, sizeof(size_t));
-	if (!pf->atom_start || !pf->atom_cl || !fill) {
-		free(fill);
-		return ERR_NOMEM;
-	}
-	for (c = 0; c < pf->nclause; c++)
-		for (k = cs[c]; k < cs[c + 1]; k++)
-			pf->atom_start[ca[k] + 1]++;
-	for (k = 0; k < pf->natom; k++)
-		pf->atom_start[k + 1] += pf->atom_start[k];
-	for (c = 0; c < pf->nclause; c++)
-		for (k = cs[c]; k < cs[c + 1]; k++)
-			pf->atom_cl[pf->atom_start[ca[k]] + fill[ca[k]]++] = c;
-	free(fill);
-	return ERR_OK;
+	memset(start, 0, (n + 1) * sizeof(*start));
+	for (k = 0; k < m; k++)
+		start[owner_of[k] + 1]++;
+	for (k = 0; k < n; k++)
+		start[k + 1] += start[k];
+	for (k = 0; k < m; k++)
+		items[start[owner_of[k]]++] = item_of ? item_of[k] : (uint32_t)k;
+	for (k = n; k > 0; k--)
+		start[k] = start[k - 1];
+	start[0] = 0;
 }
 
-/* split_atoms: each atom's literal (interned) and boundary mask, and each
- * literal's atoms */
-static enum err split_atoms(struct prefilter *pf)
+/* build_blob reads the n patterns, compiles their literals and writes the
+ * blob of key into *out (malloc). */
+static enum err build_blob(const char *const *src, size_t n, uint64_t key, char **out,
+			   size_t *outlen, char *why, size_t whylen)
 {
-	struct atoms lt = {NULL, 0, 0, NULL, 0};
-	size_t *of = NULL, a, *fill = NULL;
-	enum err e = ERR_NOMEM;
-	char buf[PREFILTER_STRING_MAX + 1];
+	struct build b;
+	struct blob_head h;
+	struct tables t;
+	char *blob = NULL, *db = NULL;
+	size_t dblen = 0, off, c, k;
+	uint32_t *cl_owner = NULL;
+	enum err e;
 
-	pf->atom_mask = calloc(pf->natom + 1, sizeof(*pf->atom_mask));
-	of = calloc(pf->natom + 1, sizeof(*of));
-	if (!pf->atom_mask || !of)
+	memset(&b, 0, sizeof(b));
+	*out = NULL;
+	e = gather(&b, src, n);
+	if (e == ERR_OK && b.lits.n > 0)
+		e = compile(&b, &db, &dblen, why, whylen);
+	if (e != ERR_OK)
 		goto out;
-	for (a = 0; a < pf->natom; a++) {
-		const char *p = pf->atom[a];
-		size_t o = 0;
-		long id;
-
-		for (; *p; p++) {
-			if (*p == MARK)
-				pf->atom_mask[a] |= 1ull << o;
-			else if (o < PREFILTER_STRING_MAX)
-				buf[o++] = *p;
-		}
-		buf[o] = '\0';
-		id = atoms_intern(&lt, buf);
-		if (id < 0)
-			goto out;
-		of[a] = (size_t)id;
-	}
-	pf->nlit = lt.n;
-	pf->lit_len = calloc(lt.n + 1, sizeof(size_t));
-	pf->lit_start = calloc(lt.n + 1, sizeof(size_t));
-	pf->lit_atom = calloc(pf->natom + 1, sizeof(size_t));
-	fill = calloc(lt.n + 1, sizeof(size_t));
-	if (!pf->lit_len || !pf->lit_start || !pf->lit_atom || !fill)
+	e = ERR_NOMEM;
+	memset(&h, 0, sizeof(h));
+	h.magic = PREFILTER_MAGIC;
+	h.key = key;
+	h.db_len = dblen;
+	h.npat = (uint32_t)n;
+	h.natom = (uint32_t)b.atoms.n;
+	h.nclause = (uint32_t)b.clause_pat.n;
+	h.nlit = (uint32_t)b.lits.n;
+	h.nmember = (uint32_t)b.cl_atom.n;
+	off = layout(&h, NULL, NULL);
+	blob = calloc(1, off + dblen);
+	cl_owner = malloc((b.cl_atom.n + 1) * sizeof(*cl_owner));
+	if (!blob || !cl_owner)
 		goto out;
-	for (a = 0; a < pf->natom; a++)
-		pf->lit_start[of[a] + 1]++;
-	for (a = 0; a < lt.n; a++) {
-		pf->lit_start[a + 1] += pf->lit_start[a];
-		pf->lit_len[a] = strlen(lt.v[a]);
-	}
-	for (a = 0; a < pf->natom; a++)
-		pf->lit_atom[pf->lit_start[of[a]] + fill[of[a]]++] = a;
-	pf->lit = lt.v;
-	lt.v = NULL;
+	layout(&h, blob, &t);
+	memcpy(t.atom_mask, b.mask, b.atoms.n * sizeof(*b.mask));
+	memcpy(t.pat_start, b.pat_start.v, (n + 1) * sizeof(uint32_t));
+	memcpy(t.clause_pat, b.clause_pat.v, b.clause_pat.n * sizeof(uint32_t));
+	/* atom -> clauses: clause c holds cl_atom[cl_start[c] .. cl_start[c + 1]) */
+	for (c = 0; c < b.clause_pat.n; c++)
+		for (k = b.cl_start.v[c]; k < b.cl_start.v[c + 1]; k++)
+			cl_owner[k] = (uint32_t)c;
+	csr(t.atom_start, t.atom_cl, b.atoms.n, b.cl_atom.v, cl_owner, b.cl_atom.n);
+	csr(t.lit_start, t.lit_atom, b.lits.n, b.lit_of.v, NULL, b.atoms.n);
+	for (k = 0; k < b.lits.n; k++)
+		t.lit_len[k] = (uint8_t)strlen(b.lits.v[k]);
+	if (dblen)
+		memcpy(blob + off, db, dblen);
+	memcpy(blob, &h, sizeof(h));
+	h.sum = fnv(FNV_START, blob + sizeof(h), off + dblen - sizeof(h));
+	memcpy(blob, &h, sizeof(h));
+	*out = blob;
+	*outlen = off + dblen;
+	blob = NULL;
 	e = ERR_OK;
 out:
-	for (a = 0; lt.v && a < lt.n; a++)
-		free(lt.v[a]);
-	free(lt.v);
-	free(lt.slot);
-	free(of);
-	free(fill);
+	free(blob);
+	free(db);
+	free(cl_owner);
+	build_release(&b);
 	return e;
 }
 
-static uint64_t cache_key(const struct prefilter *pf)
+/* --- the blob's key, and where it is kept ------------------------------------ */
+
+/* build_id: this program's GNU build ID (the linker's hash of it). A
+ * rebuilt faqbot reads patterns with a reader that may have changed, so
+ * its blobs are its own. */
+static int on_object(struct dl_phdr_info *info, size_t size, void *data)
 {
-	uint64_t h = 0xcbf29ce484222325ull;
-	size_t i;
+	uint64_t *h = data;
+	int i;
+
+	(void)size;
+	for (i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		const char *p, *end;
+
+		if (ph->p_type != PT_NOTE)
+			continue;
+		p = (const char *)(info->dlpi_addr + ph->p_vaddr);
+		end = p + ph->p_memsz;
+		while (p + sizeof(ElfW(Nhdr)) <= end) {
+			const ElfW(Nhdr) *nh = (const ElfW(Nhdr) *)(const void *)p;
+			const char *name = p + sizeof(*nh);
+			const char *desc = name + ((nh->n_namesz + 3) & ~3u);
+
+			if (desc + nh->n_descsz > end)
+				break;
+			if (nh->n_type == NT_GNU_BUILD_ID && nh->n_namesz == 4 &&
+			    memcmp(name, "GNU", 4) == 0) {
+				*h = fnv(*h, desc, nh->n_descsz);
+				return 1;
+			}
+			p = desc + ((nh->n_descsz + 3) & ~3u);
+		}
+	}
+	return 1; /* the first object is the program itself: no further */
+}
+
+/* blob_key: what a blob is for: these patterns, read by this build of
+ * faqbot, compiled by this Vectorscan for this CPU */
+static uint64_t blob_key(const char *const *src, size_t n)
+{
+	uint64_t h = FNV_START;
 	const char *v = hs_rt.version();
+	size_t i;
 
 	h = fnv(h, PREFILTER_FORMAT, sizeof(PREFILTER_FORMAT));
+	dl_iterate_phdr(on_object, &h);
 	h = fnv(h, v, strlen(v) + 1);
 #if defined(__x86_64__) || defined(__i386__)
 	{
@@ -1323,82 +1495,30 @@ static uint64_t cache_key(const struct prefilter *pf)
 		h = fnv(h, cpu, sizeof(cpu));
 	}
 #endif
-	for (i = 0; i < pf->natom; i++)
-		h = fnv(h, pf->atom[i], strlen(pf->atom[i]) + 1);
+	h = fnv(h, &n, sizeof(n));
+	for (i = 0; i < n; i++)
+		h = fnv(h, src[i], strlen(src[i]) + 1);
 	return h;
 }
 
-/* The cache file: this header, then the serialized database. */
-struct cache_head {
-	uint64_t magic, key, len, sum;
-};
-
-static void cache_path(char *buf, size_t len, uint64_t key, const char *suffix)
+static void cache_path(char *buf, size_t len, uint64_t key)
 {
-	snprintf(buf, len, "%s/prefilter-%016llx.hsdb%s", cache_dir, (unsigned long long)key,
-		 suffix);
+	snprintf(buf, len, "%s/prefilter-%016llx.blob", cache_dir, (unsigned long long)key);
 }
 
-/* cache_read: the serialized database of key, checked whole; NULL when
- * there is none that is sound (anything else: rebuild) */
-static char *cache_read(uint64_t key, size_t *len)
+static int read_all(int fd, void *p, size_t n)
 {
-	char path[4096], *buf = NULL;
-	struct cache_head h;
-	struct stat st;
-	size_t got = 0;
-	int fd;
+	char *b = p;
 
-	if (!cache_dir)
-		return NULL;
-	cache_path(path, sizeof(path), key, "");
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return NULL;
-	if (fstat(fd, &st) != 0 || (size_t)st.st_size < sizeof(h) ||
-	    (size_t)st.st_size > PREFILTER_DB_MAX + sizeof(h))
-		goto bad;
-	buf = malloc((size_t)st.st_size);
-	if (!buf)
-		goto bad;
-	while (got < (size_t)st.st_size) {
-		ssize_t r = read(fd, buf + got, (size_t)st.st_size - got);
+	while (n) {
+		ssize_t r = read(fd, b, n);
 
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0)
-			goto bad;
-		got += (size_t)r;
-	}
-	memcpy(&h, buf, sizeof(h));
-	if (h.magic != PREFILTER_MAGIC || h.key != key || h.len != got - sizeof(h) ||
-	    h.sum != fnv(0xcbf29ce484222325ull, buf + sizeof(h), (size_t)h.len))
-		goto bad;
-	close(fd);
-	memmove(buf, buf + sizeof(h), (size_t)h.len);
-	*len = (size_t)h.len;
-	return buf;
-bad:
-	close(fd);
-	free(buf);
-	return NULL;
-}
-
-static int make_dirs(const char *dir)
-{
-	char buf[4096];
-	size_t i, n = strlen(dir);
-
-	if (n == 0 || n >= sizeof(buf))
-		return -1;
-	memcpy(buf, dir, n + 1);
-	for (i = 1; i <= n; i++) {
-		if (buf[i] != '/' && buf[i] != '\0')
-			continue;
-		buf[i] = '\0';
-		if (mkdir(buf, 0700) != 0 && errno != EEXIST)
 			return -1;
-		buf[i] = i < n ? '/' : '\0';
+		b += r;
+		n -= (size_t)r;
 	}
 	return 0;
 }
@@ -1420,28 +1540,74 @@ static int write_all(int fd, const void *p, size_t n)
 	return 0;
 }
 
-/* cache_write: the database under key, written beside and renamed over, so
- * a reader sees a whole file or none; the databases of other keys go (an
- * edited FAQ leaves its old one behind otherwise). A cache that cannot be
- * written costs a compile at the next start, nothing more. */
-static void cache_write(uint64_t key, const char *bytes, size_t len)
+/* cache_read: the blob of key as the cache holds it, or NULL (none, or
+ * not readable: then it is built again) */
+static char *cache_read(uint64_t key, size_t *len)
+{
+	char path[4096], *buf = NULL;
+	struct stat st;
+	int fd;
+
+	if (!cache_dir)
+		return NULL;
+	cache_path(path, sizeof(path), key);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+	    (size_t)st.st_size >= sizeof(struct blob_head) &&
+	    (size_t)st.st_size <= PREFILTER_BLOB_MAX) {
+		buf = malloc((size_t)st.st_size);
+		if (buf && read_all(fd, buf, (size_t)st.st_size) == 0)
+			*len = (size_t)st.st_size;
+		else {
+			free(buf);
+			buf = NULL;
+		}
+	}
+	close(fd);
+	return buf;
+}
+
+static int make_dirs(const char *dir)
+{
+	char buf[4096];
+	size_t i, n = strlen(dir);
+
+	if (n == 0 || n >= sizeof(buf))
+		return -1;
+	memcpy(buf, dir, n + 1);
+	for (i = 1; i <= n; i++) {
+		if (buf[i] != '/' && buf[i] != '\0')
+			continue;
+		buf[i] = '\0';
+		if (mkdir(buf, 0700) != 0 && errno != EEXIST)
+			return -1;
+		buf[i] = i < n ? '/' : '\0';
+	}
+	return 0;
+}
+
+/* cache_write: the blob, written beside and renamed over, so a reader sees
+ * a whole file or none (and checks it whole anyway); the blobs of other
+ * keys go, since an edited FAQ would otherwise leave one behind at every
+ * save. A cache that cannot be written costs a build at the next start,
+ * nothing more. */
+static void cache_write(uint64_t key, const char *blob, size_t len)
 {
 	char path[4096], tmp[4200];
-	struct cache_head h = {PREFILTER_MAGIC, key, len, 0};
 	struct dirent *de;
 	DIR *dh;
 	int fd;
 
 	if (!cache_dir || make_dirs(cache_dir) != 0)
 		return;
-	h.sum = fnv(0xcbf29ce484222325ull, bytes, len);
-	cache_path(path, sizeof(path), key, "");
+	cache_path(path, sizeof(path), key);
 	snprintf(tmp, sizeof(tmp), "%s.%ld.tmp", path, (long)getpid());
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return;
-	if (write_all(fd, &h, sizeof(h)) != 0 || write_all(fd, bytes, len) != 0 ||
-	    close(fd) != 0 || rename(tmp, path) != 0) {
+	if (write_all(fd, blob, len) != 0 || close(fd) != 0 || rename(tmp, path) != 0) {
 		unlink(tmp);
 		return;
 	}
@@ -1460,72 +1626,13 @@ static void cache_write(uint64_t key, const char *bytes, size_t len)
 	closedir(dh);
 }
 
-/* compile_here: the atoms' database, serialized into *bytes (malloc) */
-static enum err compile_here(const struct prefilter *pf, char **bytes, size_t *len, char *why,
-			     size_t whylen)
-{
-	const char **ex = calloc(pf->nlit ? pf->nlit : 1, sizeof(*ex));
-	unsigned *flags = calloc(pf->nlit ? pf->nlit : 1, sizeof(*flags));
-	unsigned *ids = calloc(pf->nlit ? pf->nlit : 1, sizeof(*ids));
-	hs_database_t *db = NULL;
-	hs_compile_error_t *ce = NULL;
-	enum err e = ERR_NOMEM;
-	size_t i;
-
-	*bytes = NULL;
-	if (!ex || !flags || !ids)
-		goto out;
-	for (i = 0; i < pf->nlit; i++) {
-		size_t k;
-
-		ex[i] = expr(pf->lit[i]);
-		if (!ex[i])
-			goto out;
-		/* once is enough for a literal with no boundary to check; one
-		 * with boundaries is reported at every place, since the first
-		 * may sit inside a word */
-		flags[i] = HS_FLAG_CASELESS | HS_FLAG_SINGLEMATCH;
-		for (k = pf->lit_start[i]; k < pf->lit_start[i + 1]; k++)
-			if (pf->atom_mask[pf->lit_atom[k]])
-				flags[i] = HS_FLAG_CASELESS;
-		ids[i] = (unsigned)i;
-	}
-	e = hs_dl_compiler(why, whylen);
-	if (e != ERR_OK)
-		goto out;
-
-	if (hs_cc.compile_multi(ex, flags, ids, (unsigned)pf->nlit, HS_MODE_BLOCK, NULL, &db,
-				&ce) != HS_SUCCESS) {
-		snprintf(why, whylen, "Vectorscan refused atom %d (%s): %s",
-			 ce ? ce->expression : -1,
-			 ce && ce->expression >= 0 ? ex[ce->expression] : "",
-			 ce ? ce->message : "?");
-		if (ce)
-			hs_cc.free_compile_error(ce);
-		e = ERR_INVALID;
-		goto out;
-	}
-	if (hs_cc.serialize_database(db, bytes, len) != HS_SUCCESS) {
-		snprintf(why, whylen, "Vectorscan could not serialize the database");
-		e = ERR_INVALID;
-	}
-	hs_cc.free_database(db);
-out:
-	for (i = 0; ex && i < pf->nlit; i++)
-		free((void *)ex[i]);
-	free(ex);
-	free(flags);
-	free(ids);
-	return e;
-}
-
-/* compile_apart compiles in a child process that sends the serialized
- * database back through a pipe: the compiler (libhs and the C++ runtime,
- * ~1.5 MB resident) and its working memory never enter the serving
- * process, whose peak stays what it needs to serve. -1 when no child could
- * be had (the caller compiles here instead). */
-static int compile_apart(const struct prefilter *pf, char **bytes, size_t *len, enum err *e,
-			 char *why, size_t whylen)
+/* build_apart builds the blob in a child process that sends it back
+ * through a pipe: the reading of every pattern, the compiler (libhs and
+ * the C++ runtime, ~1.5 MB resident) and their working memory never enter
+ * the serving process, whose peak stays what it needs to serve. -1 when no
+ * child could be had (the caller builds here instead). */
+static int build_apart(const char *const *src, size_t n, uint64_t key, char **blob,
+		       size_t *len, enum err *e, char *why, size_t whylen)
 {
 	struct {
 		uint64_t len;
@@ -1533,7 +1640,6 @@ static int compile_apart(const struct prefilter *pf, char **bytes, size_t *len, 
 		char why[256];
 	} head;
 	int fds[2], status;
-	size_t got = 0;
 	pid_t pid;
 
 	if (pipe(fds) != 0)
@@ -1547,52 +1653,36 @@ static int compile_apart(const struct prefilter *pf, char **bytes, size_t *len, 
 	}
 	if (pid == 0) {
 		char *b = NULL;
-		size_t n = 0;
+		size_t bl = 0;
 
 		close(fds[0]);
 		memset(&head, 0, sizeof(head));
-		head.err = compile_here(pf, &b, &n, head.why, sizeof(head.why));
-		head.len = head.err == ERR_OK ? n : 0;
+		head.err = build_blob(src, n, key, &b, &bl, head.why, sizeof(head.why));
+		head.len = head.err == ERR_OK ? bl : 0;
 		if (write_all(fds[1], &head, sizeof(head)) != 0 ||
-		    (head.len && write_all(fds[1], b, n) != 0))
+		    (head.len && write_all(fds[1], b, bl) != 0))
 			_exit(1);
 		_exit(0);
 	}
 	close(fds[1]);
-	*bytes = NULL;
+	*blob = NULL;
 	*e = ERR_INVALID;
-	snprintf(why, whylen, "the compiling process failed");
-	while (got < sizeof(head)) {
-		ssize_t r = read(fds[0], (char *)&head + got, sizeof(head) - got);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		got += (size_t)r;
-	}
-	if (got == sizeof(head) && head.err != ERR_OK) {
-		*e = (enum err)head.err;
-		snprintf(why, whylen, "%.*s", (int)sizeof(head.why), head.why);
-	} else if (got == sizeof(head) && head.len <= PREFILTER_DB_MAX) {
-		*bytes = malloc(head.len ? (size_t)head.len : 1);
-		got = 0;
-		while (*bytes && got < head.len) {
-			ssize_t r = read(fds[0], *bytes + got, (size_t)head.len - got);
-
-			if (r < 0 && errno == EINTR)
-				continue;
-			if (r <= 0)
-				break;
-			got += (size_t)r;
-		}
-		if (*bytes && got == head.len) {
-			*len = got;
-			*e = ERR_OK;
-		} else {
-			*e = *bytes ? ERR_IO : ERR_NOMEM;
-			free(*bytes);
-			*bytes = NULL;
+	snprintf(why, whylen, "the process that compiles the prefilter failed");
+	if (read_all(fds[0], &head, sizeof(head)) == 0) {
+		if (head.err != ERR_OK) {
+			*e = (enum err)head.err;
+			snprintf(why, whylen, "%.*s", (int)sizeof(head.why) - 1, head.why);
+		} else if (head.len >= sizeof(struct blob_head) && head.len <= PREFILTER_BLOB_MAX) {
+			*blob = malloc((size_t)head.len);
+			if (!*blob) {
+				*e = ERR_NOMEM;
+			} else if (read_all(fds[0], *blob, (size_t)head.len) == 0) {
+				*len = (size_t)head.len;
+				*e = ERR_OK;
+			} else {
+				free(*blob);
+				*blob = NULL;
+			}
 		}
 	}
 	close(fds[0]);
@@ -1602,6 +1692,92 @@ static int compile_apart(const struct prefilter *pf, char **bytes, size_t *len, 
 	return 0;
 }
 
+/* blob_ok: blob is whole, of key, and every number in its tables points
+ * where it may (a blob is trusted with the classifier's answers: what is
+ * not sound is built again) */
+static int blob_ok(const char *blob, size_t len, uint64_t key, size_t npat)
+{
+	struct blob_head h;
+	struct tables t;
+	size_t off, i;
+
+	if (len < sizeof(h))
+		return 0;
+	memcpy(&h, blob, sizeof(h));
+	if (h.magic != PREFILTER_MAGIC || h.key != key || h.npat != npat || h.db_len > len)
+		return 0;
+	off = layout(&h, NULL, NULL);
+	if (off + h.db_len != len || h.sum != fnv(FNV_START, blob + sizeof(h), len - sizeof(h)))
+		return 0;
+	layout(&h, (char *)blob, &t);
+	if (t.pat_start[0] != 0 || t.pat_start[h.npat] != h.nclause || t.atom_start[0] != 0 ||
+	    t.atom_start[h.natom] != h.nmember || t.lit_start[0] != 0 ||
+	    t.lit_start[h.nlit] != h.natom || (h.nlit > 0) != (h.db_len > 0))
+		return 0;
+	for (i = 0; i < h.npat; i++)
+		if (t.pat_start[i] > t.pat_start[i + 1] ||
+		    t.pat_start[i + 1] - t.pat_start[i] > PREFILTER_CLAUSES_MAX)
+			return 0;
+	for (i = 0; i < h.nclause; i++)
+		if (t.clause_pat[i] >= h.npat)
+			return 0;
+	for (i = 0; i < h.natom; i++)
+		if (t.atom_start[i] > t.atom_start[i + 1] || t.lit_atom[i] >= h.natom)
+			return 0;
+	for (i = 0; i < h.nmember; i++)
+		if (t.atom_cl[i] >= h.nclause)
+			return 0;
+	for (i = 0; i < h.nlit; i++)
+		if (t.lit_start[i] > t.lit_start[i + 1] || t.lit_len[i] == 0 ||
+		    t.lit_len[i] > PREFILTER_STRING_MAX)
+			return 0;
+	return 1;
+}
+
+/* adopt: pf takes blob (sound: blob_ok), reading its database out and
+ * keeping the tables. The blob is pf's from here, also on failure. */
+static enum err adopt(struct prefilter *pf, char *blob, char *why, size_t whylen)
+{
+	size_t off, i;
+	char *tables;
+
+	memcpy(&pf->h, blob, sizeof(pf->h));
+	off = layout(&pf->h, NULL, NULL);
+	pf->blob = blob;
+	if (pf->h.db_len > 0 &&
+	    hs_rt.deserialize_database(blob + off, (size_t)pf->h.db_len, &pf->db) != HS_SUCCESS) {
+		pf->db = NULL;
+		snprintf(why, whylen, "Vectorscan could not read its database back");
+		return ERR_INVALID;
+	}
+	/* the serialized database has been read: only the tables stay */
+	tables = realloc(blob, off);
+	if (tables)
+		pf->blob = tables;
+	layout(&pf->h, pf->blob, &pf->t);
+	if (pf->db && (hs_rt.alloc_scratch(pf->db, &pf->scratch) != HS_SUCCESS ||
+		       hs_rt.database_size(pf->db, &pf->db_bytes) != HS_SUCCESS)) {
+		snprintf(why, whylen, "Vectorscan could not make its scratch space");
+		return ERR_NOMEM;
+	}
+	pf->need0 = calloc(pf->h.npat + 1, sizeof(uint16_t));
+	pf->atom_seen = calloc(pf->h.natom + 1, sizeof(uint32_t));
+	if (!pf->need0 || !pf->atom_seen)
+		return ERR_NOMEM;
+	for (i = 0; i < pf->h.npat; i++) {
+		pf->need0[i] = (uint16_t)(pf->t.pat_start[i + 1] - pf->t.pat_start[i]);
+		pf->always += pf->need0[i] == 0;
+	}
+	for (i = 0; i < PREFILTER_SLOTS; i++) {
+		pf->sat[i] = calloc(pf->h.nclause / 64 + 1, sizeof(uint64_t));
+		pf->need[i] = calloc(pf->h.npat + 1, sizeof(uint16_t));
+		pf->all[i] = 1;
+		if (!pf->sat[i] || !pf->need[i])
+			return ERR_NOMEM;
+	}
+	return ERR_OK;
+}
+
 static int env_on(const char *name)
 {
 	const char *v = getenv(name);
@@ -1609,117 +1785,58 @@ static int env_on(const char *name)
 	return v && *v && strcmp(v, "0") != 0;
 }
 
-/* load_db: the database, from the cache when it holds a sound one for
- * these atoms, else compiled (and then cached) */
-static enum err load_db(struct prefilter *pf, char *why, size_t whylen)
-{
-	char *bytes = NULL;
-	size_t len = 0;
-	uint64_t key = cache_key(pf);
-	enum err e = ERR_OK;
-
-	bytes = cache_read(key, &len);
-	if (bytes && hs_rt.deserialize_database(bytes, len, &pf->db) == HS_SUCCESS) {
-		pf->from_cache = 1;
-	} else {
-		free(bytes);
-		bytes = NULL;
-		pf->db = NULL;
-		if (compile_apart(pf, &bytes, &len, &e, why, whylen) < 0)
-			e = compile_here(pf, &bytes, &len, why, whylen);
-		if (e != ERR_OK)
-			return e;
-		if (hs_rt.deserialize_database(bytes, len, &pf->db) != HS_SUCCESS) {
-			snprintf(why, whylen, "Vectorscan could not read back its database");
-			free(bytes);
-			return ERR_INVALID;
-		}
-		cache_write(key, bytes, len);
-	}
-	free(bytes);
-	if (hs_rt.alloc_scratch(pf->db, &pf->scratch) != HS_SUCCESS) {
-		snprintf(why, whylen, "Vectorscan could not allocate its scratch space");
-		return ERR_NOMEM;
-	}
-	hs_rt.database_size(pf->db, &pf->db_bytes);
-	return ERR_OK;
-}
-
 enum err prefilter_new(const char *const *src, size_t n, struct prefilter **out, char *why,
 		       size_t whylen)
 {
 	struct prefilter *pf = NULL;
-	struct atoms at = {NULL, 0, 0, NULL, 0};
-	size_t *cs = NULL, *ca = NULL, i;
 	double t0 = now_ms();
+	char *blob = NULL;
+	size_t len = 0;
+	uint64_t key;
 	enum err e;
 
 	*out = NULL;
 	if (env_on("FAQBOT_NO_PREFILTER")) {
-		snprintf(why, whylen, "turned off (FAQBOT_NO_PREFILTER)");
+		snprintf(why, whylen, "FAQBOT_NO_PREFILTER is set");
 		return ERR_NOTFOUND;
 	}
 	e = hs_dl_runtime(why, whylen);
 	if (e != ERR_OK)
 		return e;
+	if (n > UINT32_MAX / 2)
+		return ERR_LIMIT;
 	pf = calloc(1, sizeof(*pf));
 	if (!pf)
 		return ERR_NOMEM;
-	pf->npat = n;
-	e = gather(pf, src, &at, &cs, &ca);
+	key = blob_key(src, n);
+	blob = cache_read(key, &len);
+	if (blob && blob_ok(blob, len, key, n)) {
+		pf->from_cache = 1;
+	} else {
+		free(blob);
+		blob = NULL;
+		if (build_apart(src, n, key, &blob, &len, &e, why, whylen) < 0)
+			e = build_blob(src, n, key, &blob, &len, why, whylen);
+		if (e == ERR_OK && !blob_ok(blob, len, key, n)) {
+			snprintf(why, whylen, "the prefilter built is not sound");
+			e = ERR_INVALID;
+		}
+		if (e != ERR_OK)
+			goto out;
+		cache_write(key, blob, len);
+	}
+	e = adopt(pf, blob, why, whylen);
+	blob = NULL;
 	if (e != ERR_OK)
 		goto out;
-	pf->atom = at.v;
-	pf->natom = at.n;
-	at.v = NULL;
-	e = index_atoms(pf, cs, ca);
-	if (e == ERR_OK)
-		e = split_atoms(pf);
-	if (e != ERR_OK)
-		goto out;
-	pf->clause_pat = calloc(pf->nclause + 1, sizeof(size_t));
-	pf->need0 = calloc(n + 1, sizeof(unsigned short));
-	pf->atom_seen = calloc(pf->natom + 1, sizeof(uint32_t));
-	if (!pf->clause_pat || !pf->need0 || !pf->atom_seen) {
-		e = ERR_NOMEM;
-		goto out;
-	}
-	for (i = 0; i < n; i++) {
-		size_t c;
-
-		/* PREFILTER_CLAUSES_MAX bounds a pattern's clauses */
-		pf->need0[i] = (unsigned short)(pf->pat_start[i + 1] - pf->pat_start[i]);
-		for (c = pf->pat_start[i]; c < pf->pat_start[i + 1]; c++)
-			pf->clause_pat[c] = i;
-	}
-	for (i = 0; i < PREFILTER_SLOTS; i++) {
-		pf->sat[i] = calloc(pf->nclause / 64 + 1, sizeof(uint64_t));
-		pf->need[i] = calloc(n + 1, sizeof(unsigned short));
-		pf->all[i] = 1;
-		if (!pf->sat[i] || !pf->need[i]) {
-			e = ERR_NOMEM;
-			goto out;
-		}
-	}
-	if (pf->natom > 0) {
-		e = load_db(pf, why, whylen);
-		if (e != ERR_OK) {
-			if (e != ERR_NOMEM)
-				e = ERR_NOTFOUND;
-			goto out;
-		}
-	}
 	pf->build_ms = now_ms() - t0;
 	*out = pf;
 	pf = NULL;
 out:
-	free(at.slot);
-	for (i = 0; at.v && i < at.n; i++)
-		free(at.v[i]);
-	free(at.v);
-	free(cs);
-	free(ca);
+	free(blob);
 	prefilter_free(pf);
+	if (e != ERR_OK && e != ERR_NOMEM)
+		e = ERR_NOTFOUND;
 	return e;
 }
 
@@ -1733,25 +1850,12 @@ void prefilter_free(struct prefilter *pf)
 		hs_rt.free_scratch(pf->scratch);
 	if (pf->db)
 		hs_rt.free_database(pf->db);
-	for (i = 0; pf->atom && i < pf->natom; i++)
-		free(pf->atom[i]);
-	free(pf->atom);
-	for (i = 0; pf->lit && i < pf->nlit; i++)
-		free(pf->lit[i]);
-	free(pf->lit);
-	free(pf->lit_len);
-	free(pf->lit_start);
-	free(pf->lit_atom);
-	free(pf->atom_mask);
-	free(pf->pat_start);
-	free(pf->atom_start);
-	free(pf->atom_cl);
+	free(pf->blob);
 	for (i = 0; i < PREFILTER_SLOTS; i++) {
 		free(pf->sat[i]);
 		free(pf->need[i]);
 	}
 	free(pf->need0);
-	free(pf->clause_pat);
 	free(pf->atom_seen);
 	free(pf);
 }
@@ -1764,7 +1868,7 @@ struct scan_ctx {
 	const unsigned char *text;
 	size_t len;
 	uint64_t *sat;
-	unsigned short *need;
+	uint16_t *need;
 };
 
 /* is_word: a word character as PCRE2 reads \b without UCP (and
@@ -1775,12 +1879,12 @@ static int is_word(int c)
 }
 
 /* bounds_ok: every boundary of mask holds where the literal starts */
-static int bounds_ok(const struct scan_ctx *sc, size_t start, uint64_t mask)
+static int bounds_ok(const unsigned char *text, size_t len, size_t start, uint64_t mask)
 {
 	for (; mask; mask &= mask - 1) {
 		size_t pos = start + (size_t)__builtin_ctzll(mask);
-		int before = pos > 0 && is_word(sc->text[pos - 1]);
-		int after = pos < sc->len && is_word(sc->text[pos]);
+		int before = pos > 0 && is_word(text[pos - 1]);
+		int after = pos < len && is_word(text[pos]);
 
 		if (before == after)
 			return 0;
@@ -1793,23 +1897,24 @@ static int on_literal(unsigned int id, unsigned long long from, unsigned long lo
 {
 	const struct scan_ctx *sc = ctx;
 	struct prefilter *pf = sc->pf;
-	size_t k, j, start = (size_t)to - pf->lit_len[id];
+	const struct tables *t = &pf->t;
+	size_t k, j, start = (size_t)to - t->lit_len[id];
 
 	(void)from, (void)flags;
-	for (k = pf->lit_start[id]; k < pf->lit_start[id + 1]; k++) {
-		size_t a = pf->lit_atom[k];
+	for (k = t->lit_start[id]; k < t->lit_start[id + 1]; k++) {
+		uint32_t a = t->lit_atom[k];
 
 		if (pf->atom_seen[a] == pf->scan_no ||
-		    (pf->atom_mask[a] && !bounds_ok(sc, start, pf->atom_mask[a])))
+		    (t->atom_mask[a] && !bounds_ok(sc->text, sc->len, start, t->atom_mask[a])))
 			continue;
 		pf->atom_seen[a] = pf->scan_no;
-		for (j = pf->atom_start[a]; j < pf->atom_start[a + 1]; j++) {
-			size_t c = pf->atom_cl[j];
+		for (j = t->atom_start[a]; j < t->atom_start[a + 1]; j++) {
+			uint32_t c = t->atom_cl[j];
 			uint64_t bit = 1ull << (c % 64);
 
 			if (!(sc->sat[c / 64] & bit)) {
 				sc->sat[c / 64] |= bit;
-				sc->need[pf->clause_pat[c]]--;
+				sc->need[t->clause_pat[c]]--;
 			}
 		}
 	}
@@ -1821,16 +1926,16 @@ void prefilter_scan(struct prefilter *pf, unsigned slot, const char *text, size_
 	struct scan_ctx sc = {pf, (const unsigned char *)text, len, pf->sat[slot], pf->need[slot]};
 	hs_error_t rc;
 
-	memset(pf->sat[slot], 0, (pf->nclause / 64 + 1) * sizeof(uint64_t));
-	memcpy(pf->need[slot], pf->need0, pf->npat * sizeof(unsigned short));
+	memset(pf->sat[slot], 0, (pf->h.nclause / 64 + 1) * sizeof(uint64_t));
+	memcpy(pf->need[slot], pf->need0, pf->h.npat * sizeof(uint16_t));
 	pf->all[slot] = 0;
-	if (++pf->scan_no == 0) {
-		/* once in 2^32 scans: no atom may look seen by a stale number */
-		memset(pf->atom_seen, 0, pf->natom * sizeof(uint32_t));
-		pf->scan_no = 1;
-	}
 	if (!pf->db)
 		return; /* no atoms: every pattern is always a candidate */
+	if (++pf->scan_no == 0) {
+		/* once in 2^32 scans: no atom may look seen by a stale number */
+		memset(pf->atom_seen, 0, pf->h.natom * sizeof(uint32_t));
+		pf->scan_no = 1;
+	}
 	rc = len > 0xFFFFFFFFu ? HS_INVALID
 			       : hs_rt.scan(pf->db, text, (unsigned)len, 0, pf->scratch, on_literal,
 					    &sc);
@@ -1848,19 +1953,87 @@ int prefilter_may(const struct prefilter *pf, unsigned slot, size_t i)
 	return pf->all[slot] || pf->need[slot][i] == 0;
 }
 
+/* version_len: Vectorscan's version without the blank its build date
+ * leaves behind */
+static int version_len(void)
+{
+	const char *v = hs_rt.version();
+	size_t n = strlen(v);
+
+	while (n > 0 && v[n - 1] == ' ')
+		n--;
+	return (int)n;
+}
+
 void prefilter_figures(const struct prefilter *pf, struct prefilter_figures *f)
 {
-	size_t i;
-
 	memset(f, 0, sizeof(*f));
-	f->patterns = pf->npat;
-	for (i = 0; i < pf->npat; i++)
-		f->always += pf->pat_start[i] == pf->pat_start[i + 1];
-	f->atoms = pf->natom;
+	f->patterns = pf->h.npat;
+	f->always = pf->always;
+	f->atoms = pf->h.natom;
 	f->db_bytes = pf->db_bytes;
 	f->from_cache = pf->from_cache;
 	f->build_ms = pf->build_ms;
 	f->version = hs_rt.version ? hs_rt.version() : "";
+	f->version_len = hs_rt.version ? version_len() : 0;
+}
+
+void prefilter_version(char *buf, size_t len)
+{
+	char why[256];
+
+	if (hs_dl_runtime(why, sizeof(why)) == ERR_OK)
+		snprintf(buf, len, "Vectorscan %.*s", version_len(), hs_rt.version());
+	else
+		snprintf(buf, len, "Vectorscan not loaded: %s", why);
+}
+
+/* --- checking without Vectorscan --------------------------------------------- */
+
+/* found: atom a (MARK for \b) occurs in text[0, len), ASCII case aside */
+static int found(const char *a, const unsigned char *text, size_t len)
+{
+	char lit[PREFILTER_STRING_MAX + 1];
+	uint64_t mask = 0;
+	size_t n = 0, at;
+
+	for (; *a; a++) {
+		if (*a == MARK)
+			mask |= 1ull << n;
+		else
+			lit[n++] = *a;
+	}
+	for (at = 0; at + n <= len; at++) {
+		size_t i;
+
+		for (i = 0; i < n && tolower(text[at + i]) == (unsigned char)lit[i]; i++)
+			;
+		if (i == n && bounds_ok(text, len, at, mask))
+			return 1;
+	}
+	return 0;
+}
+
+int prefilter_admits(const char *src, const char *text, size_t len)
+{
+	struct arena ar = {NULL, 0};
+	struct cnf f;
+	size_t i, j;
+	int ok = 1;
+
+	extract(src, &ar, &f);
+	if (ar.nomem) {
+		arena_release(&ar);
+		return -1;
+	}
+	for (i = 0; i < f.n && ok; i++) {
+		for (j = 0; j < f.c[i].n; j++)
+			if (found(f.c[i].atom[j], (const unsigned char *)text, len))
+				break;
+		ok = j < f.c[i].n;
+	}
+	arena_release(&ar);
+	return ok;
 }
 
 /* --- describing ------------------------------------------------------------ */

@@ -39,7 +39,7 @@
 #include "err.h"
 
 #define PREFILTER_SLOTS    2        /* texts whose candidates are kept at once */
-#define PREFILTER_DB_MAX   (32u << 20) /* bytes of a database read from the cache */
+#define PREFILTER_BLOB_MAX (32u << 20) /* bytes of a built prefilter read back */
 #define PREFILTER_ATOM_MIN 3        /* an atom's weight: its characters, and one
                                      * for each word boundary at its ends */
 #define PREFILTER_EXACT_MAX 16      /* strings a part of a pattern is known to be
@@ -62,7 +62,9 @@ void prefilter_set_cache(const char *dir);
  * match_compile took it; pattern i is asked about as i. Returns ERR_OK with
  * *out; ERR_NOTFOUND with *out NULL and, in why, the reason there is none
  * (Vectorscan missing or failing, FAQBOT_NO_PREFILTER set): the caller then
- * tries every pattern. ERR_NOMEM. */
+ * tries every pattern. ERR_NOMEM. The database comes from the cache where
+ * it holds one for these atoms; else it is compiled in a child process
+ * (here when none can be had) and written there. */
 enum err prefilter_new(const char *const *src, size_t n, struct prefilter **out, char *why,
 		       size_t whylen);
 void prefilter_free(struct prefilter *pf);
@@ -83,14 +85,25 @@ struct prefilter_figures {
 	size_t db_bytes;
 	int from_cache;
 	double build_ms; /* extraction, and compiling where it was not cached */
-	const char *version; /* Vectorscan's, borrowed */
+	const char *version; /* Vectorscan's, borrowed: version_len bytes of it */
+	int version_len;
 };
 void prefilter_figures(const struct prefilter *pf, struct prefilter_figures *f);
+
+/* prefilter_version writes Vectorscan's version, or why it is not to be
+ * had (loading it if it was not yet). */
+void prefilter_version(char *buf, size_t len);
 
 /* prefilter_describe writes what pattern src requires, as the prefilter
  * reads it: "always", or ORs of atoms joined by AND ("\b" marks a word
  * boundary): `("\bkys\b") AND ("pills" | "tablets")`. For tests and
  * diagnostics; needs no Vectorscan. Cut to buflen. ERR_NOMEM only. */
 enum err prefilter_describe(const char *src, char *buf, size_t buflen);
+
+/* prefilter_admits says whether text[0, len) holds what src requires, by a
+ * plain search instead of Vectorscan: 1 where a scan would make src a
+ * candidate, 0 where it would not (-1: out of memory). For tests and the
+ * fuzz target, which hold the reader to its promise on any pattern. */
+int prefilter_admits(const char *src, const char *text, size_t len);
 
 #endif
