@@ -3,8 +3,9 @@
  *
  * Three parts: a reader of PCRE2's syntax that finds what a pattern
  * requires (conservative: what it does not understand requires nothing);
- * the tables that turn the atoms found in a text into candidate patterns;
- * and the database, compiled in a child process and kept in the cache. */
+ * the blob, the tables that turn the atoms found in a text into candidate
+ * patterns and the literals' database, built in a child process and kept
+ * in the cache; and the scan. */
 #define _GNU_SOURCE /* dl_iterate_phdr: the program's build ID (blob_key) */
 #include "prefilter.h"
 
@@ -17,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -258,14 +260,58 @@ static void cnf_and(struct cnf *f, const struct cnf *g)
 		cnf_add(f, &g->c[i]);
 }
 
+/* common: the longest string that every string of s holds, when it is
+ * worth looking for on its own (PREFILTER_COMMON_MIN), or NULL */
+static const char *common(struct reader *rd, const struct strset *s)
+{
+	const char *base = s->s[0];
+	size_t i, len, at, bl;
+
+	for (i = 1; i < s->n; i++)
+		if (strlen(s->s[i]) < strlen(base))
+			base = s->s[i];
+	bl = strlen(base);
+	for (len = bl; len > 0; len--)
+		for (at = 0; at + len <= bl; at++) {
+			char buf[PREFILTER_STRING_MAX + 1], *r;
+
+			memcpy(buf, base + at, len);
+			buf[len] = '\0';
+			for (i = 0; i < s->n && strstr(s->s[i], buf); i++)
+				;
+			if (i < s->n)
+				continue;
+			if (weight(buf) < PREFILTER_COMMON_MIN)
+				return NULL;
+			r = arena_alloc(rd->ar, len + 1);
+			if (r)
+				memcpy(r, buf, len + 1);
+			return r;
+		}
+	return NULL;
+}
+
 /* clause_of: the OR of the strings of s, or an empty clause (nothing
- * required) when one of them is too weak to look for. */
+ * required) when one of them is too weak to look for. Where the strings
+ * have a long enough part in common ("want to die", "wanna die", "wana
+ * die": " die"), that part alone stands for them: found wherever any of
+ * them is, and one literal instead of many (the shipped FAQ's database:
+ * 879 -> 779 KB, as many candidates within 3%). */
 static void clause_of(struct reader *rd, const struct strset *s, struct clause *c)
 {
 	size_t i;
+	const char *com;
 
 	c->n = 0;
 	c->atom = NULL;
+	if (s->n > 1 && (com = common(rd, s)) != NULL) {
+		c->atom = arena_alloc(rd->ar, sizeof(*c->atom));
+		if (!c->atom)
+			return;
+		c->atom[0] = com;
+		c->n = 1;
+		return;
+	}
 	for (i = 0; i < s->n; i++)
 		if (weight(s->s[i]) < PREFILTER_ATOM_MIN)
 			return;
@@ -1540,33 +1586,52 @@ static int write_all(int fd, const void *p, size_t n)
 	return 0;
 }
 
-/* cache_read: the blob of key as the cache holds it, or NULL (none, or
- * not readable: then it is built again) */
-static char *cache_read(uint64_t key, size_t *len)
+/* A blob read back: mapped (a cache file, or what a child sent) so that,
+ * once the tables are copied out and the database read, all of it goes
+ * back to the system at once; a freed heap block of its size would stay
+ * resident (~0.8 MB of the bot's peak). Built here, it is on the heap. */
+struct bytes {
+	char *p;
+	size_t len;
+	int mapped;
+};
+
+static void bytes_release(struct bytes *b)
 {
-	char path[4096], *buf = NULL;
+	if (b->mapped && b->p)
+		munmap(b->p, b->len);
+	else
+		free(b->p);
+	memset(b, 0, sizeof(*b));
+}
+
+/* cache_read: the blob of key as the cache holds it, or nothing (none, or
+ * not readable: then it is built again) */
+static void cache_read(uint64_t key, struct bytes *b)
+{
+	char path[4096];
 	struct stat st;
+	void *p;
 	int fd;
 
+	memset(b, 0, sizeof(*b));
 	if (!cache_dir)
-		return NULL;
+		return;
 	cache_path(path, sizeof(path), key);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return NULL;
+		return;
 	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
 	    (size_t)st.st_size >= sizeof(struct blob_head) &&
 	    (size_t)st.st_size <= PREFILTER_BLOB_MAX) {
-		buf = malloc((size_t)st.st_size);
-		if (buf && read_all(fd, buf, (size_t)st.st_size) == 0)
-			*len = (size_t)st.st_size;
-		else {
-			free(buf);
-			buf = NULL;
+		p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+		if (p != MAP_FAILED) {
+			b->p = p;
+			b->len = (size_t)st.st_size;
+			b->mapped = 1;
 		}
 	}
 	close(fd);
-	return buf;
 }
 
 static int make_dirs(const char *dir)
@@ -1631,8 +1696,8 @@ static void cache_write(uint64_t key, const char *blob, size_t len)
  * the C++ runtime, ~1.5 MB resident) and their working memory never enter
  * the serving process, whose peak stays what it needs to serve. -1 when no
  * child could be had (the caller builds here instead). */
-static int build_apart(const char *const *src, size_t n, uint64_t key, char **blob,
-		       size_t *len, enum err *e, char *why, size_t whylen)
+static int build_apart(const char *const *src, size_t n, uint64_t key, struct bytes *blob,
+		       enum err *e, char *why, size_t whylen)
 {
 	struct {
 		uint64_t len;
@@ -1665,7 +1730,7 @@ static int build_apart(const char *const *src, size_t n, uint64_t key, char **bl
 		_exit(0);
 	}
 	close(fds[1]);
-	*blob = NULL;
+	memset(blob, 0, sizeof(*blob));
 	*e = ERR_INVALID;
 	snprintf(why, whylen, "the process that compiles the prefilter failed");
 	if (read_all(fds[0], &head, sizeof(head)) == 0) {
@@ -1673,15 +1738,19 @@ static int build_apart(const char *const *src, size_t n, uint64_t key, char **bl
 			*e = (enum err)head.err;
 			snprintf(why, whylen, "%.*s", (int)sizeof(head.why) - 1, head.why);
 		} else if (head.len >= sizeof(struct blob_head) && head.len <= PREFILTER_BLOB_MAX) {
-			*blob = malloc((size_t)head.len);
-			if (!*blob) {
+			void *p = mmap(NULL, (size_t)head.len, PROT_READ | PROT_WRITE,
+				       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+			if (p == MAP_FAILED) {
 				*e = ERR_NOMEM;
-			} else if (read_all(fds[0], *blob, (size_t)head.len) == 0) {
-				*len = (size_t)head.len;
-				*e = ERR_OK;
 			} else {
-				free(*blob);
-				*blob = NULL;
+				blob->p = p;
+				blob->len = (size_t)head.len;
+				blob->mapped = 1;
+				if (read_all(fds[0], blob->p, blob->len) == 0)
+					*e = ERR_OK;
+				else
+					bytes_release(blob);
 			}
 		}
 	}
@@ -1734,27 +1803,25 @@ static int blob_ok(const char *blob, size_t len, uint64_t key, size_t npat)
 	return 1;
 }
 
-/* adopt: pf takes blob (sound: blob_ok), reading its database out and
- * keeping the tables. The blob is pf's from here, also on failure. */
-static enum err adopt(struct prefilter *pf, char *blob, char *why, size_t whylen)
+/* adopt: pf takes the tables of blob (sound: blob_ok), copied out, and
+ * its database, read out by Vectorscan; the blob stays the caller's. */
+static enum err adopt(struct prefilter *pf, const struct bytes *blob, char *why, size_t whylen)
 {
 	size_t off, i;
-	char *tables;
 
-	memcpy(&pf->h, blob, sizeof(pf->h));
+	memcpy(&pf->h, blob->p, sizeof(pf->h));
 	off = layout(&pf->h, NULL, NULL);
-	pf->blob = blob;
-	if (pf->h.db_len > 0 &&
-	    hs_rt.deserialize_database(blob + off, (size_t)pf->h.db_len, &pf->db) != HS_SUCCESS) {
+	pf->blob = malloc(off);
+	if (!pf->blob)
+		return ERR_NOMEM;
+	memcpy(pf->blob, blob->p, off);
+	layout(&pf->h, pf->blob, &pf->t);
+	if (pf->h.db_len > 0 && hs_rt.deserialize_database(blob->p + off, (size_t)pf->h.db_len,
+							   &pf->db) != HS_SUCCESS) {
 		pf->db = NULL;
 		snprintf(why, whylen, "Vectorscan could not read its database back");
 		return ERR_INVALID;
 	}
-	/* the serialized database has been read: only the tables stay */
-	tables = realloc(blob, off);
-	if (tables)
-		pf->blob = tables;
-	layout(&pf->h, pf->blob, &pf->t);
 	if (pf->db && (hs_rt.alloc_scratch(pf->db, &pf->scratch) != HS_SUCCESS ||
 		       hs_rt.database_size(pf->db, &pf->db_bytes) != HS_SUCCESS)) {
 		snprintf(why, whylen, "Vectorscan could not make its scratch space");
@@ -1789,9 +1856,8 @@ enum err prefilter_new(const char *const *src, size_t n, struct prefilter **out,
 		       size_t whylen)
 {
 	struct prefilter *pf = NULL;
+	struct bytes blob = {NULL, 0, 0};
 	double t0 = now_ms();
-	char *blob = NULL;
-	size_t len = 0;
 	uint64_t key;
 	enum err e;
 
@@ -1809,31 +1875,29 @@ enum err prefilter_new(const char *const *src, size_t n, struct prefilter **out,
 	if (!pf)
 		return ERR_NOMEM;
 	key = blob_key(src, n);
-	blob = cache_read(key, &len);
-	if (blob && blob_ok(blob, len, key, n)) {
+	cache_read(key, &blob);
+	if (blob.p && blob_ok(blob.p, blob.len, key, n)) {
 		pf->from_cache = 1;
 	} else {
-		free(blob);
-		blob = NULL;
-		if (build_apart(src, n, key, &blob, &len, &e, why, whylen) < 0)
-			e = build_blob(src, n, key, &blob, &len, why, whylen);
-		if (e == ERR_OK && !blob_ok(blob, len, key, n)) {
+		bytes_release(&blob);
+		if (build_apart(src, n, key, &blob, &e, why, whylen) < 0)
+			e = build_blob(src, n, key, &blob.p, &blob.len, why, whylen);
+		if (e == ERR_OK && !blob_ok(blob.p, blob.len, key, n)) {
 			snprintf(why, whylen, "the prefilter built is not sound");
 			e = ERR_INVALID;
 		}
 		if (e != ERR_OK)
 			goto out;
-		cache_write(key, blob, len);
+		cache_write(key, blob.p, blob.len);
 	}
-	e = adopt(pf, blob, why, whylen);
-	blob = NULL;
+	e = adopt(pf, &blob, why, whylen);
 	if (e != ERR_OK)
 		goto out;
 	pf->build_ms = now_ms() - t0;
 	*out = pf;
 	pf = NULL;
 out:
-	free(blob);
+	bytes_release(&blob);
 	prefilter_free(pf);
 	if (e != ERR_OK && e != ERR_NOMEM)
 		e = ERR_NOTFOUND;

@@ -59,14 +59,17 @@ static void test_describe(void **state)
 	describes("\\bkys\\b", "(\"\\bkys\\b\")");
 	/* the boundaries reach into a list of words, so "k" is worth a look */
 	describes("\\b(?:k|ket|ketamine)\\b", "(\"\\bk\\b\" | \"\\bket\\b\" | \"\\bketamine\\b\")");
-	describes("better off (?:dead|gone)", "(\"better off dead\" | \"better off gone\")");
+	describes("\\b(?:dead|gone|gne)\\b", "(\"\\bdead\\b\" | \"\\bgone\\b\" | \"\\bgne\\b\")");
+	/* where they share a long enough part, it stands for them all */
+	describes("better off (?:dead|gone)", "(\"better off \")");
 	/* a lookahead requires what it looks for; a negative one nothing */
 	describes("^(?!.*\\bnot\\b)(?=.*\\btms\\b).*\\b(?:hurt|pain)\\b",
 		  "(\"\\btms\\b\") AND (\"\\bhurt\\b\" | \"\\bpain\\b\")");
 	/* a gap cuts the run: each side is required on its own */
 	describes("\\bhow many\\b.{0,30}\\bpills\\b", "(\"\\bhow many\\b\") AND (\"\\bpills\\b\")");
 	/* optional parts: both ways */
-	describes("kill(?:ing)? myself", "(\"killing myself\" | \"kill myself\")");
+	describes("kms(?:ing)?\\b", "(\"kmsing\\b\" | \"kms\\b\")");
+	describes("kill(?:ing)? myself", "(\" myself\")");
 	/* too short to be worth a look, or nothing fixed at all */
 	describes("\\?", "always");
 	describes("i", "always");
