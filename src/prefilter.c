@@ -1653,16 +1653,51 @@ static int make_dirs(const char *dir)
 	return 0;
 }
 
+/* prune: the oldest blobs in the cache folder, beyond PREFILTER_CACHE_KEEP */
+static void prune(void)
+{
+	for (;;) {
+		char oldest[4200] = "", p[4200];
+		struct timespec when = {0, 0};
+		struct dirent *de;
+		size_t n = 0;
+		DIR *dh = opendir(cache_dir);
+
+		if (!dh)
+			return;
+		while ((de = readdir(dh)) != NULL) {
+			struct stat st;
+			size_t l = strlen(de->d_name);
+
+			if (strncmp(de->d_name, "prefilter-", 10) != 0 || l < 5 ||
+			    strcmp(de->d_name + l - 5, ".blob") != 0)
+				continue;
+			snprintf(p, sizeof(p), "%s/%s", cache_dir, de->d_name);
+			if (stat(p, &st) != 0)
+				continue;
+			n++;
+			if (!*oldest || st.st_mtim.tv_sec < when.tv_sec ||
+			    (st.st_mtim.tv_sec == when.tv_sec && st.st_mtim.tv_nsec < when.tv_nsec)) {
+				when = st.st_mtim;
+				memcpy(oldest, p, sizeof(oldest));
+			}
+		}
+		closedir(dh);
+		if (n <= PREFILTER_CACHE_KEEP || unlink(oldest) != 0)
+			return;
+	}
+}
+
 /* cache_write: the blob, written beside and renamed over, so a reader sees
- * a whole file or none (and checks it whole anyway); the blobs of other
- * keys go, since an edited FAQ would otherwise leave one behind at every
- * save. A cache that cannot be written costs a build at the next start,
+ * a whole file or none (and checks it whole anyway). Blobs of other keys
+ * go but the newest few: an edited FAQ would otherwise leave one behind at
+ * every save, while a bot and a `faqbot ask` of another build (bench,
+ * tests) sharing the folder must not throw each other's out at every
+ * start. A cache that cannot be written costs a build at the next start,
  * nothing more. */
 static void cache_write(uint64_t key, const char *blob, size_t len)
 {
 	char path[4096], tmp[4200];
-	struct dirent *de;
-	DIR *dh;
 	int fd;
 
 	if (!cache_dir || make_dirs(cache_dir) != 0)
@@ -1676,19 +1711,7 @@ static void cache_write(uint64_t key, const char *blob, size_t len)
 		unlink(tmp);
 		return;
 	}
-	dh = opendir(cache_dir);
-	if (!dh)
-		return;
-	while ((de = readdir(dh)) != NULL) {
-		char other[4200];
-
-		if (strncmp(de->d_name, "prefilter-", 10) != 0 ||
-		    strcmp(de->d_name, strrchr(path, '/') + 1) == 0)
-			continue;
-		snprintf(other, sizeof(other), "%s/%s", cache_dir, de->d_name);
-		unlink(other);
-	}
-	closedir(dh);
+	prune();
 }
 
 /* build_apart builds the blob in a child process that sends it back

@@ -42,6 +42,7 @@
 
 #define PREFILTER_SLOTS    2        /* texts whose candidates are kept at once */
 #define PREFILTER_BLOB_MAX (32u << 20) /* bytes of a built prefilter read back */
+#define PREFILTER_CACHE_KEEP 4      /* built prefilters kept in the cache folder */
 #define PREFILTER_ATOM_MIN 3        /* an atom's weight: its characters, and one
                                      * for each word boundary at its ends */
 #define PREFILTER_EXACT_MAX 16      /* strings a part of a pattern is known to be

@@ -456,7 +456,7 @@ static void cache_file(char *path, size_t len)
 	assert_non_null(p);
 	assert_non_null(fgets(path, (int)len, p));
 	path[strcspn(path, "\n")] = '\0';
-	assert_null(fgets(cmd, sizeof(cmd), p)); /* one: the others pruned */
+	assert_null(fgets(cmd, sizeof(cmd), p)); /* the one for these patterns */
 	pclose(p);
 }
 
@@ -468,6 +468,8 @@ static void test_cache(void **state)
 	FILE *f;
 
 	(void)state;
+	snprintf(path, sizeof(path), "rm -f %s/prefilter-*", cache);
+	assert_int_equal(system(path), 0); /* what the tests before left */
 	pf = NULL;
 	if (prefilter_new(mini, 4, &pf, why, sizeof(why)) != ERR_OK) {
 		fprintf(stderr, "skipped: no prefilter here (%s)\n", why);
@@ -502,6 +504,25 @@ static void test_cache(void **state)
 	prefilter_free(build(&from_cache));
 	assert_false(from_cache);
 	assert_int_equal(rmdir(path), 0);
+	/* other FAQs come and go: the newest few are kept */
+	{
+		char one[32], cmd[256];
+		const char *src[1] = {one};
+		int i;
+		FILE *p;
+
+		for (i = 0; i < PREFILTER_CACHE_KEEP + 3; i++) {
+			snprintf(one, sizeof(one), "\\bword%d\\b", i);
+			assert_int_equal(prefilter_new(src, 1, &pf, why, sizeof(why)), ERR_OK);
+			prefilter_free(pf);
+		}
+		snprintf(cmd, sizeof(cmd), "ls %s | grep -c '^prefilter-.*\\.blob$'", cache);
+		p = popen(cmd, "r");
+		assert_non_null(p);
+		assert_non_null(fgets(cmd, sizeof(cmd), p));
+		pclose(p);
+		assert_int_equal(strtol(cmd, NULL, 10), PREFILTER_CACHE_KEEP);
+	}
 	/* no cache at all */
 	prefilter_set_cache(NULL);
 	prefilter_free(build(&from_cache));
