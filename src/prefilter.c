@@ -1453,9 +1453,11 @@ static enum err build_blob(const char *const *src, size_t n, uint64_t key, char 
 	if (!blob || !cl_owner)
 		goto out;
 	layout(&h, blob, &t);
-	memcpy(t.atom_mask, b.mask, b.atoms.n * sizeof(*b.mask));
+	if (b.atoms.n)
+		memcpy(t.atom_mask, b.mask, b.atoms.n * sizeof(*b.mask));
 	memcpy(t.pat_start, b.pat_start.v, (n + 1) * sizeof(uint32_t));
-	memcpy(t.clause_pat, b.clause_pat.v, b.clause_pat.n * sizeof(uint32_t));
+	if (b.clause_pat.n)
+		memcpy(t.clause_pat, b.clause_pat.v, b.clause_pat.n * sizeof(uint32_t));
 	/* atom -> clauses: clause c holds cl_atom[cl_start[c] .. cl_start[c + 1]) */
 	for (c = 0; c < b.clause_pat.n; c++)
 		for (k = b.cl_start.v[c]; k < b.cl_start.v[c + 1]; k++)
