@@ -24,7 +24,7 @@ struct lib {
 	char why[256];
 };
 
-static enum err bind(struct lib *l, const struct sym *syms, size_t n, void *table, size_t size,
+static enum err bind_lib(struct lib *l, const struct sym *syms, size_t n, void *table, size_t size,
 		     char *why, size_t whylen)
 {
 	size_t i;
@@ -79,7 +79,7 @@ enum err hs_dl_runtime(char *why, size_t whylen)
 	};
 	static struct lib l = {HS_DL_RUNTIME_SONAME, NULL, 0, ""};
 	int first = !l.handle && !l.failed;
-	enum err e = bind(&l, syms, sizeof(syms) / sizeof(syms[0]), &hs_rt, sizeof(hs_rt), why,
+	enum err e = bind_lib(&l, syms, sizeof(syms) / sizeof(syms[0]), &hs_rt, sizeof(hs_rt), why,
 			  whylen);
 
 	if (e == ERR_OK && first && hs_rt.valid_platform() != HS_SUCCESS) {
@@ -106,5 +106,5 @@ enum err hs_dl_compiler(char *why, size_t whylen)
 	};
 	static struct lib l = {HS_DL_COMPILER_SONAME, NULL, 0, ""};
 
-	return bind(&l, syms, sizeof(syms) / sizeof(syms[0]), &hs_cc, sizeof(hs_cc), why, whylen);
+	return bind_lib(&l, syms, sizeof(syms) / sizeof(syms[0]), &hs_cc, sizeof(hs_cc), why, whylen);
 }
