@@ -1718,7 +1718,7 @@ static void cache_write(uint64_t key, const char *blob, size_t len)
 
 /* build_apart builds the blob in a child process that sends it back
  * through a pipe: the reading of every pattern, the compiler (libhs and
- * the C++ runtime, ~1.5 MB resident) and their working memory never enter
+ * the C++ runtime, +2.1 MB resident) and their working memory never enter
  * the serving process, whose peak stays what it needs to serve. -1 when no
  * child could be had (the caller builds here instead). */
 static int build_apart(const char *const *src, size_t n, uint64_t key, struct bytes *blob,
