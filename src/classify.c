@@ -9,8 +9,49 @@
 #include "match.h"
 #include "negate.h"
 #include "faq_learn.h"
+#include "prefilter.h"
 #include "text.h"
 #include "views.h"
+
+/* The prefilter (prefilter.h) says which patterns could match a text; only
+ * those run. A scan is kept per view in a slot of its own, with the text it
+ * was made for, so that the text every stage reads (a message within one
+ * window, in full) is scanned once, and scanned again only where negations
+ * blanked some of it. text is only ever the caller's norm or the folded
+ * view, which outlive the classification; a scan of a blanked copy is
+ * marked with text NULL (never reused). */
+enum { SLOT_NORM, SLOT_FOLDED };
+
+struct scan {
+	unsigned slot;
+	const char *text;
+	size_t len;
+};
+
+/* scan_for: the candidates for text[0, len), scanned unless sc holds them */
+static void scan_for(const struct faq *faq, struct scan *sc, const char *text, size_t len)
+{
+	if (!faq->prefilter || (sc->text == text && sc->len == len))
+		return;
+	prefilter_scan(faq->prefilter, sc->slot, text, len);
+	sc->text = text;
+	sc->len = len;
+}
+
+/* scan_blanked: the candidates for a blanked copy */
+static void scan_blanked(const struct faq *faq, struct scan *sc, const char *text, size_t len)
+{
+	if (!faq->prefilter)
+		return;
+	prefilter_scan(faq->prefilter, sc->slot, text, len);
+	sc->text = NULL;
+}
+
+/* may_match: 0 when p cannot match the text sc was last scanned for */
+static int may_match(const struct faq *faq, const struct scan *sc, const struct faq_pattern *p)
+{
+	return !faq->prefilter || prefilter_may(faq->prefilter, sc->slot, p->pf);
+}
 
 /* try_pattern matches pattern j of e. A PCRE2 limit is logged, counted in
  * r->limited, and reported as ERR_LIMIT so the caller chooses what a limit
@@ -40,11 +81,36 @@ static void set_result(struct classify_result *r, const struct faq_entry *e, siz
 	r->len = n;
 }
 
+/* The prefilter's part in blanking negations (negate.h): a negation it
+ * rules out for the window as it stands does not run, and after a blank
+ * the window is scanned again, since the blanks may let a later negation
+ * match. */
+struct neg_ctx {
+	const struct faq *faq;
+	struct scan *sc;
+};
+
+static int neg_may(void *ctx, const struct faq_pattern *neg)
+{
+	const struct neg_ctx *c = ctx;
+
+	return may_match(c->faq, c->sc, neg);
+}
+
+static void neg_blanked(void *ctx, const char *window, size_t len)
+{
+	const struct neg_ctx *c = ctx;
+
+	scan_blanked(c->faq, c->sc, window, len);
+}
+
 /* find_crisis runs every crisis pattern over buf[from, to). Returns 1 with
  * the result set at the first match, or at a pattern that hit a limit (fail
- * safe: a message a crisis pattern could not read through is a crisis). */
-static int find_crisis(const struct faq *faq, const char *buf, size_t from, size_t to,
-		       struct classify_result *r)
+ * safe: a message a crisis pattern could not read through is a crisis).
+ * A pattern the prefilter rules out (sc: the candidates for that text) is
+ * known not to match, so it does not run, and cannot hit a limit. */
+static int find_crisis(const struct faq *faq, const struct scan *sc, const char *buf, size_t from,
+		       size_t to, struct classify_result *r)
 {
 	size_t i, j;
 
@@ -57,6 +123,8 @@ static int find_crisis(const struct faq *faq, const char *buf, size_t from, size
 			size_t s = 0, n = 0;
 			int found;
 
+			if (!may_match(faq, sc, &e->patterns[j]))
+				continue;
 			if (try_pattern(faq, e, j, buf + from, to - from, r, &found, &s, &n) ==
 			    ERR_LIMIT)
 				found = 1;
@@ -74,12 +142,14 @@ static int find_crisis(const struct faq *faq, const char *buf, size_t from, size
  * the search ends at the first match whose priority no other entry of the
  * class shares; among equal priorities the longest match wins, then the
  * earlier file. A pattern that hits a limit is no match here (only crisis
- * fails safe, and crisis is decided before this). */
-static void best_of(const struct faq *faq, enum faq_class cls, const char *text, size_t len,
-		    struct classify_result *r)
+ * fails safe, and crisis is decided before this). sc: the slot whose
+ * candidates are for text. */
+static void best_of(const struct faq *faq, struct scan *sc, enum faq_class cls, const char *text,
+		    size_t len, struct classify_result *r)
 {
 	size_t i, j;
 
+	scan_for(faq, sc, text, len);
 	for (i = 0; i < faq->nentries; i++) {
 		const struct faq_entry *e = faq->by_priority[i];
 
@@ -91,7 +161,8 @@ static void best_of(const struct faq *faq, enum faq_class cls, const char *text,
 			size_t s, n;
 			int found;
 
-			if (try_pattern(faq, e, j, text, len, r, &found, &s, &n) != ERR_OK || !found)
+			if (!may_match(faq, sc, &e->patterns[j]) ||
+			    try_pattern(faq, e, j, text, len, r, &found, &s, &n) != ERR_OK || !found)
 				continue;
 			if (!r->matched || n > r->len)
 				set_result(r, e, j, s, n);
@@ -101,11 +172,13 @@ static void best_of(const struct faq *faq, enum faq_class cls, const char *text,
 	}
 }
 
-int classify_is_question(const struct faq *faq, const char *norm, size_t len)
+/* is_question: classify_is_question with the candidates of sc's slot */
+static int is_question(const struct faq *faq, struct scan *sc, const char *norm, size_t len)
 {
 	size_t i, j;
 	int any = 0;
 
+	scan_for(faq, sc, norm, len);
 	for (i = 0; i < faq->nentries; i++) {
 		const struct faq_entry *e = &faq->entries[i];
 
@@ -116,8 +189,10 @@ int classify_is_question(const struct faq *faq, const char *norm, size_t len)
 			size_t s, n;
 			int found;
 
-			if (match_find(faq->mctx, e->patterns[j].re, norm, len, 0, &found, &s, &n) ==
-				    ERR_OK && found)
+			if (may_match(faq, sc, &e->patterns[j]) &&
+			    match_find(faq->mctx, e->patterns[j].re, norm, len, 0, &found, &s, &n) ==
+				    ERR_OK &&
+			    found)
 				return 1;
 		}
 	}
@@ -142,6 +217,13 @@ static size_t count_words(const char *text, size_t len)
 	return n;
 }
 
+int classify_is_question(const struct faq *faq, const char *norm, size_t len)
+{
+	struct scan sc = {SLOT_NORM, NULL, 0};
+
+	return is_question(faq, &sc, norm, len);
+}
+
 /* prefix_len: the first TEXT_CLASSIFY_MAX bytes of norm, cut at a
  * character boundary: what advice, FAQ and question patterns read. */
 static size_t prefix_len(const char *norm, size_t len)
@@ -156,14 +238,19 @@ static size_t prefix_len(const char *norm, size_t len)
 	return n;
 }
 
-/* crisis_in runs the crisis search over text, window by window (text.h),
- * once every negation is blanked (negate.h). The blanked text is left in
+/* crisis_in runs the crisis search over text, window by window (text.h):
+ * first every negation is blanked (negate.h), so a window boundary cannot
+ * leave half of "not suicidal" behind, then the crisis patterns run. Until
+ * a negation blanks something the copy reads as text itself, and sc's
+ * scans are of text (kept for the stages after: a message within one
+ * window is scanned once for all of them). The blanked text is left in
  * *masked (the caller frees it): the concepts the model reads are taken
  * from it, so that a title or a past the negations recognise is no tag. */
-static enum err crisis_in(const struct faq *faq, const char *text, size_t len,
+static enum err crisis_in(const struct faq *faq, struct scan *sc, const char *text, size_t len,
 			  struct classify_result *r, int *crisis, char **masked)
 {
 	size_t start, end;
+	int blanked = 0;
 
 	*crisis = 0;
 	*masked = malloc(len + 1);
@@ -171,10 +258,28 @@ static enum err crisis_in(const struct faq *faq, const char *text, size_t len,
 		return ERR_NOMEM;
 	memcpy(*masked, text, len);
 	(*masked)[len] = '\0';
-	negate_mask(faq, *masked, len, &r->limited);
+	{
+		struct neg_ctx nc = {faq, sc};
+		struct negate_hooks h = {neg_may, neg_blanked, &nc};
+
+		for (start = 0;; start = text_window_next(*masked, len, start, end)) {
+			end = text_window_end(*masked, len, start);
+			if (blanked)
+				scan_blanked(faq, sc, *masked + start, end - start);
+			else
+				scan_for(faq, sc, text + start, end - start);
+			blanked |= negate_window(faq, *masked, start, end, &h, &r->limited);
+			if (end >= len)
+				break;
+		}
+	}
 	for (start = 0;; start = text_window_next(*masked, len, start, end)) {
 		end = text_window_end(*masked, len, start);
-		*crisis = find_crisis(faq, *masked, start, end, r);
+		if (blanked)
+			scan_blanked(faq, sc, *masked + start, end - start);
+		else
+			scan_for(faq, sc, text + start, end - start);
+		*crisis = find_crisis(faq, sc, *masked, start, end, r);
 		if (*crisis || end >= len)
 			break;
 	}
@@ -380,10 +485,11 @@ static enum err classify_with(const struct faq *faq, const struct faq_stage *sta
 	int crisis = 0, changed = 0;
 	float probs[FAQ_KINDS] = {0};
 	char tags[FAQ_LEARN_TAGS_MAX] = "";
+	struct scan sn = {SLOT_NORM, NULL, 0}, sf = {SLOT_FOLDED, NULL, 0};
 	enum err e;
 
 	memset(r, 0, sizeof(*r));
-	e = crisis_in(faq, norm, len, r, &crisis, &mnorm);
+	e = crisis_in(faq, &sn, norm, len, r, &crisis, &mnorm);
 	if (e != ERR_OK)
 		goto out;
 	/* the folded view (views.h) only where it differs: most messages
@@ -393,11 +499,11 @@ static enum err classify_with(const struct faq *faq, const struct faq_stage *sta
 		if (e != ERR_OK)
 			goto out;
 		if (changed) {
-			e = crisis_in(faq, folded, flen, r, &crisis, &mfold);
+			e = crisis_in(faq, &sf, folded, flen, r, &crisis, &mfold);
 			r->view = crisis ? CLASSIFY_VIEW_FOLDED : CLASSIFY_VIEW_NORM;
 		}
 	}
-	r->question = classify_is_question(faq, norm, plen);
+	r->question = is_question(faq, &sn, norm, plen);
 	r->prob = -1;
 	if (crisis || e != ERR_OK)
 		goto out;
@@ -423,15 +529,15 @@ static enum err classify_with(const struct faq *faq, const struct faq_stage *sta
 			goto out;
 		}
 	}
-	best_of(faq, FAQ_CLASS_ADVICE, norm, plen, r);
+	best_of(faq, &sn, FAQ_CLASS_ADVICE, norm, plen, r);
 	if (!r->matched)
-		best_of(faq, FAQ_CLASS_FAQ, norm, plen, r);
+		best_of(faq, &sn, FAQ_CLASS_FAQ, norm, plen, r);
 	if (!r->matched && changed) {
 		size_t fplen = prefix_len(folded, flen);
 
-		best_of(faq, FAQ_CLASS_ADVICE, folded, fplen, r);
+		best_of(faq, &sf, FAQ_CLASS_ADVICE, folded, fplen, r);
 		if (!r->matched)
-			best_of(faq, FAQ_CLASS_FAQ, folded, fplen, r);
+			best_of(faq, &sf, FAQ_CLASS_FAQ, folded, fplen, r);
 		if (r->matched)
 			r->view = CLASSIFY_VIEW_FOLDED;
 	}

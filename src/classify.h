@@ -5,7 +5,11 @@
  * the search. Negations ("not suicidal") blank only the words they match
  * before crisis patterns run, so they cannot hide any other risk phrase in
  * the same message. A crisis pattern stopped by a PCRE2 limit counts as a
- * match: on the crisis path a false alarm is the safe failure. */
+ * match: on the crisis path a false alarm is the safe failure.
+ *
+ * Only the patterns the store's prefilter leaves for a text run on it
+ * (prefilter.h): the answers are those of running them all, since a
+ * pattern it rules out cannot match. */
 #ifndef FAQBOT_CLASSIFY_H
 #define FAQBOT_CLASSIFY_H
 

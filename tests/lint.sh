@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # tests/lint.sh -- `make lint`: what a reviewer should not have to look for.
 #  1. include directions: the core (text match faq helpline classify check bot
-#     views learn faq_learn concept recent buf negate
+#     views learn faq_learn concept recent buf negate prefilter
 #     cmd policy stats), and serve but for transport.h,
 #     never includes a transport or libcurl header; transports never include
 #     the FAQ, classifier or bot headers (main.c wires them);
@@ -10,7 +10,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bad=0
-core="text match faq helpline classify check bot cmd policy stats views learn faq_learn concept recent buf negate"
+core="text match faq helpline classify check bot cmd policy stats views learn faq_learn concept recent buf negate prefilter"
 transport_h='#include "(matrix|mx_json|irc|irc_parse|transport|console)\.h"|#include <curl/'
 for m in $core; do
 	for f in src/$m.c src/$m.h; do
