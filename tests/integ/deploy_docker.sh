@@ -99,7 +99,7 @@ check "check: the prefilter is on in the image: $(grep '^prefilter: ' <<<"$IOUT"
 mkdir -p "$T/mods" && cp -r "$ROOT/faq" "$T/mods/faq"
 CHECK_RUN_ARGS="$NOHC -v $T/mods/faq:/etc/faqbot/faq:ro -e FAQBOT_FAQ_DIR=/etc/faqbot/faq" image check
 check "check: a FAQ mounted read-only, named by FAQBOT_FAQ_DIR, passes (exit $IRC)" \
-	bash -c "[ $IRC = 0 ] && grep -q '^/etc/faqbot/faq: ok: ' <<<'$IOUT'"
+	bash -c '[ "$1" = 0 ] && grep -q "^/etc/faqbot/faq: ok: " <<<"$2"' _ "$IRC" "$IOUT"
 # a moderator's mistake: one clear line, exit 3
 printf 'id: broken\nquestion: [unclosed\n' >"$T/mods/faq/zz-broken.yml"
 CHECK_RUN_ARGS="$NOHC -v $T/mods/faq:/etc/faqbot/faq:ro -e FAQBOT_FAQ_DIR=/etc/faqbot/faq" image check
