@@ -133,7 +133,11 @@ next:
 }
 
 /* read_file appends the messages of one learn/ file to s. */
-static enum err read_file(const char *path, struct samples *s, struct faq_diags *d)
+/* file_fn: what each_file does with one file's text. */
+typedef enum err (*file_fn)(void *ctx, const char *path, const char *text, size_t len,
+			    struct faq_diags *d);
+
+static enum err read_file(const char *path, file_fn fn, void *ctx, struct faq_diags *d)
 {
 	FILE *f = fopen(path, "rb");
 	char *buf;
@@ -158,23 +162,14 @@ static enum err read_file(const char *path, struct samples *s, struct faq_diags 
 		return ERR_IO;
 	}
 	fclose(f);
-	e = parse_lines(path, buf, n, s, d);
+	e = fn(ctx, path, buf, n, d);
 	free(buf);
 	return e;
 }
 
-enum err faq_learn_parse_text(const char *name, const char *text, size_t len, struct faq_diags *d)
-{
-	struct samples s = {0};
-	enum err e = parse_lines(name, text, len, &s, d);
-
-	samples_release(&s);
-	return e;
-}
-
-/* read_dir reads every *.tsv of dir/learn, in name order. A missing
- * folder is no error: a FAQ may learn from its examples alone. */
-static enum err read_dir(const char *dir, struct samples *s, struct faq_diags *d)
+/* each_file gives fn the text of every file of dir's learn/ folder, in
+ * the order of their names. */
+static enum err each_file(const char *dir, file_fn fn, void *ctx, struct faq_diags *d)
 {
 	char path[4096];
 	char **names = NULL;
@@ -215,7 +210,7 @@ static enum err read_dir(const char *dir, struct samples *s, struct faq_diags *d
 		qsort(names, n, sizeof(*names), cmp_str);
 	for (i = 0; i < n; i++) {
 		if (e == ERR_OK) {
-			enum err x = read_file(names[i], s, d);
+			enum err x = read_file(names[i], fn, ctx, d);
 
 			if (x == ERR_NOMEM)
 				e = x;
@@ -223,6 +218,26 @@ static enum err read_dir(const char *dir, struct samples *s, struct faq_diags *d
 		free(names[i]);
 	}
 	free(names);
+	return e;
+}
+
+static enum err parse_fn(void *ctx, const char *path, const char *text, size_t len,
+			 struct faq_diags *d)
+{
+	return parse_lines(path, text, len, ctx, d);
+}
+
+static enum err read_dir(const char *dir, struct samples *s, struct faq_diags *d)
+{
+	return each_file(dir, parse_fn, s, d);
+}
+
+enum err faq_learn_parse_text(const char *name, const char *text, size_t len, struct faq_diags *d)
+{
+	struct samples s = {0};
+	enum err e = parse_lines(name, text, len, &s, d);
+
+	samples_release(&s);
 	return e;
 }
 
@@ -416,6 +431,21 @@ static enum err view_of(const struct faq *faq, const struct faq_stage *st, const
 	return ERR_OK;
 }
 
+/* stage_entries: st's entry list (every advice and FAQ entry of faq, the
+ * entry model's labels) and its concept matchers. */
+static enum err stage_entries(struct faq_stage *st, const struct faq *faq)
+{
+	size_t i;
+
+	st->entries = calloc(faq->nentries + 1, sizeof(*st->entries));
+	if (!st->entries || tags_compile(st, faq) != ERR_OK)
+		return ERR_NOMEM;
+	for (i = 0; i < faq->nentries; i++)
+		if (faq->entries[i].cls == FAQ_CLASS_FAQ || faq->entries[i].cls == FAQ_CLASS_ADVICE)
+			st->entries[st->nentries++] = &faq->entries[i];
+	return ERR_OK;
+}
+
 static enum err build_sets(const struct faq *faq, struct faq_stage *st, const struct samples *ls,
 			   struct faq_diags *d, struct sets *s)
 {
@@ -427,12 +457,8 @@ static enum err build_sets(const struct faq *faq, struct faq_stage *st, const st
 	s->texts = calloc(cap + 1, sizeof(*s->texts));
 	s->kind = calloc(cap + 1, sizeof(int));
 	s->entry = calloc(cap + 1, sizeof(int));
-	st->entries = calloc(faq->nentries + 1, sizeof(*st->entries));
-	if (!s->texts || !s->kind || !s->entry || !st->entries || tags_compile(st, faq) != ERR_OK)
+	if (!s->texts || !s->kind || !s->entry)
 		return ERR_NOMEM;
-	for (i = 0; i < faq->nentries; i++)
-		if (faq->entries[i].cls == FAQ_CLASS_FAQ || faq->entries[i].cls == FAQ_CLASS_ADVICE)
-			st->entries[st->nentries++] = &faq->entries[i];
 	for (i = 0; i < faq->nentries; i++) {
 		const struct faq_entry *e = &faq->entries[i];
 		int kind = e->cls == FAQ_CLASS_CRISIS   ? FAQ_KIND_CRISIS
@@ -496,45 +522,69 @@ static void sets_release(struct sets *s)
 	free(s->entry);
 }
 
-/* key_of: what a stage is trained from, without training: the messages,
- * their labels, and the concepts and crisis negations that make the tags
- * (their written-out patterns), and how it trains. */
-static uint64_t key_of(const struct faq *faq, const struct sets *s)
+/* key_of: what a stage is trained from, without reading it as messages:
+ * the entries (id, class, examples), the learn/ files as they are, the
+ * concepts and crisis negations that make the tags (their written-out
+ * patterns), and how it trains. A stage in the cache under this key was
+ * trained from these very bytes, so none of them needs parsing again (a
+ * bot's start and `faqbot ask` keep ~10,000 messages out of memory). */
+struct keying {
+	uint64_t h;
+};
+
+static enum err key_file(void *ctx, const char *path, const char *text, size_t len,
+			 struct faq_diags *d)
 {
-	uint64_t h = learn_hash(LEARN_HASH_INIT, FAQ_LEARN_VERSION, sizeof(FAQ_LEARN_VERSION));
+	struct keying *k = ctx;
+	const char *base = strrchr(path, '/');
+
+	(void)d;
+	base = base ? base + 1 : path;
+	k->h = learn_hash(k->h, base, strlen(base) + 1);
+	k->h = learn_hash(k->h, &len, sizeof(len));
+	k->h = learn_hash(k->h, text, len);
+	return ERR_OK;
+}
+
+static enum err key_of(const struct faq *faq, const char *dir, uint64_t *key,
+		       struct faq_diags *d)
+{
+	struct keying k = {learn_hash(LEARN_HASH_INIT, FAQ_LEARN_VERSION,
+				      sizeof(FAQ_LEARN_VERSION))};
 	/* how it trains and chooses: a change retrains */
 	const double how[] = {FAQ_LEARN_KIND_DIM,	FAQ_LEARN_ENTRY_DIM,
 			      FAQ_LEARN_C,		FAQ_LEARN_FOLDS,
 			      FAQ_LEARN_ENTRY_FOLDS,	FAQ_LEARN_FALSE_ALARM,
 			      FAQ_LEARN_PRECISION,	FAQ_LEARN_OVER_PRECISION,
 			      FAQ_LEARN_CRISIS_MIN,	FAQ_LEARN_CRISIS_WEIGHT};
-	size_t i;
+	size_t i, j;
+	enum err e;
 
-	h = learn_hash(h, how, sizeof(how));
-	for (i = 0; i < s->n; i++) {
-		int lab[2] = {s->kind[i], s->entry[i]};
-
-		h = learn_hash(h, s->texts[i], strlen(s->texts[i]) + 1);
-		h = learn_hash(h, lab, sizeof(lab));
-	}
-	for (i = 0; i < faq->concepts.n; i++) {
-		h = learn_hash(h, faq->concepts.v[i].name, strlen(faq->concepts.v[i].name) + 1);
-		h = learn_hash(h, faq->concepts.v[i].regex, strlen(faq->concepts.v[i].regex) + 1);
-	}
+	k.h = learn_hash(k.h, how, sizeof(how));
 	for (i = 0; i < faq->nentries; i++) {
-		const struct faq_entry *e = &faq->entries[i];
-		size_t j;
+		const struct faq_entry *en = &faq->entries[i];
+		int cls = (int)en->cls;
 
-		if (e->cls != FAQ_CLASS_CRISIS)
+		k.h = learn_hash(k.h, en->id, strlen(en->id) + 1);
+		k.h = learn_hash(k.h, &cls, sizeof(cls));
+		for (j = 0; j < en->nexamples; j++)
+			k.h = learn_hash(k.h, en->examples[j].text, strlen(en->examples[j].text) + 1);
+		if (en->cls != FAQ_CLASS_CRISIS)
 			continue;
-		for (j = 0; j < e->nnegations; j++) {
-			const char *src = e->negations[j].expanded ? e->negations[j].expanded
-								   : e->negations[j].src;
+		for (j = 0; j < en->nnegations; j++) {
+			const char *src = en->negations[j].expanded ? en->negations[j].expanded
+								    : en->negations[j].src;
 
-			h = learn_hash(h, src, strlen(src) + 1);
+			k.h = learn_hash(k.h, src, strlen(src) + 1);
 		}
 	}
-	return h;
+	for (i = 0; i < faq->concepts.n; i++) {
+		k.h = learn_hash(k.h, faq->concepts.v[i].name, strlen(faq->concepts.v[i].name) + 1);
+		k.h = learn_hash(k.h, faq->concepts.v[i].regex, strlen(faq->concepts.v[i].regex) + 1);
+	}
+	e = each_file(dir, key_file, &k, d);
+	*key = k.h;
+	return e;
 }
 
 static int cmp_float_desc(const void *a, const void *b)
@@ -1078,12 +1128,20 @@ static enum err learn_load_with(const char *dir, const struct faq *old, struct f
 	e = faq_load(dir, &faq, d);
 	if (e != ERR_OK)
 		return e;
+	st = calloc(1, sizeof(*st));
+	e = ERR_NOMEM;
+	if (!st || stage_entries(st, faq) != ERR_OK)
+		goto out;
+	e = key_of(faq, dir, &key, d);
+	if (e != ERR_OK)
+		goto out;
+	if (load_cached(st, key))
+		goto have; /* as good as trained, and nothing parsed */
 	e = read_dir(dir, &ls, d);
 	if (e != ERR_OK)
 		goto out;
-	st = calloc(1, sizeof(*st));
 	e = ERR_NOMEM;
-	if (!st || build_sets(faq, st, &ls, d, &s) != ERR_OK)
+	if (build_sets(faq, st, &ls, d, &s) != ERR_OK)
 		goto out;
 	if (d->errors > errors_before) {
 		e = ERR_INVALID;
@@ -1109,10 +1167,7 @@ static enum err learn_load_with(const char *dir, const struct faq *old, struct f
 				goto out;
 			}
 	}
-	key = key_of(faq, &s);
-	if (load_cached(st, key)) {
-		/* as good as trained */
-	} else if (old && faq_learn_cache && bg_failed && bg_failed_key == key) {
+	if (old && faq_learn_cache && bg_failed && bg_failed_key == key) {
 		faq_diag_add(d, dir, 0, 0, 1, "the learned stage is off: training it failed "
 					      "(the patterns serve alone)");
 		stage_free(st);
@@ -1156,6 +1211,7 @@ in_place:
 			save_cached(st, key);
 		}
 	}
+have:
 	if (st) {
 		size_t i;
 
