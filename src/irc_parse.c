@@ -426,6 +426,11 @@ int irc_param_ok(const char *s, int last)
 	return s[0] != '\0' && s[0] != ':' && !strchr(s, ' ');
 }
 
+int irc_word_ok(const char *s)
+{
+	return irc_param_ok(s, 0) && !strchr(s, ',');
+}
+
 /* needs_colon says whether the last parameter p must be sent after ':'. */
 static int needs_colon(const char *p)
 {
