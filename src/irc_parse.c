@@ -4,7 +4,7 @@
  *
  * It does no I/O and keeps no global state, so it can be fed input split at
  * every byte in the unit tests and fuzzed. It does not know about
- * registration, capabilities or flood control: that is irc.c. */
+ * registration and capabilities (irc_reg.c) or flood control (irc_out.c). */
 #include "irc_parse.h"
 
 #include <stdlib.h>
