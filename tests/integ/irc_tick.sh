@@ -136,17 +136,8 @@ while True:
         print("%.3f %s" % (time.time(), m["params"][1]), flush=True)
 ' >"$T/mod2.log" 2>&1) &
 EXTRA_PIDS+=($!)
-waitgrep() { # waitgrep SECONDS PATTERN FILE
-	local n=$(($1 * 10))
-	while [ "$n" -gt 0 ]; do
-		grep -q "$2" "$3" 2>/dev/null && return 0
-		sleep 0.1
-		n=$((n - 1))
-	done
-	return 1
-}
 check "a tick's notice given while the server was down reaches the moderator after the reconnect" \
-	waitgrep 20 "TICK .* flag" "$T/mod2.log"
+	wait_for 20 grep -q "TICK .* flag" "$T/mod2.log"
 
 stop_bot
 T1=$(date +%s%N)
