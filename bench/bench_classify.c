@@ -10,6 +10,7 @@
 #include "classify.h"
 #include "faq.h"
 #include "faq_learn.h"
+#include "prefilter.h"
 #include "text.h"
 
 static double now(void)
@@ -45,6 +46,7 @@ int main(int argc, char **argv)
 	/* every stage on: the patterns, the folded view and the learned stage
 	 * (from the cache $FAQBOT_CACHE names, when set) */
 	faq_learn_set_cache(getenv("FAQBOT_CACHE"));
+	prefilter_set_cache(getenv("FAQBOT_CACHE"));
 	if (faq_learn_load(argv[1], &faq, &d) != ERR_OK) {
 		fprintf(stderr, "bench: the FAQ does not load\n");
 		return 1;

@@ -5,27 +5,37 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 TSV=${BENCH_TSV:-../shared/eval/dev.tsv}
 REPS=${BENCH_REPS:-300}
+# The learned stage and the prefilter are built once into a cache of the
+# bench's own (not the user's), then read back by every run below: what is
+# measured is serving, not building.
+export FAQBOT_CACHE=${FAQBOT_CACHE:-$PWD/build/bench/cache}
 PKGS="libpcre2-8 jansson yaml-0.1 libutf8proc inih"
 mkdir -p build/bench
 objs=$(ls build/rel/*.o | grep -v '/main.o$')
 cc -O2 -std=c11 -D_POSIX_C_SOURCE=200809L -Isrc -o build/bench/bench_classify \
 	bench/bench_classify.c $objs $(pkg-config --libs $PKGS) -lm -ldl
 
-# classify_vs_baseline TSV REPS: bench_classify and the Python baseline over
-# the same messages, and their ratios
+# classify_vs_baseline TSV REPS: bench_classify, with every stage on (the
+# prefilter, the patterns, the folded view, the learned stage) and with the
+# prefilter off (every pattern tried with PCRE2, as before it), and the
+# Python baseline, over the same messages in the same run; their ratios
 classify_vs_baseline() {
-	local c p
+	local c a p
+	build/bench/bench_classify ${BENCH_FAQ:-faq} "$1" 1 >/dev/null # build the caches
 	c=$(build/bench/bench_classify ${BENCH_FAQ:-faq} "$1" "$2")
+	a=$(FAQBOT_NO_PREFILTER=1 build/bench/bench_classify ${BENCH_FAQ:-faq} "$1" "$2")
 	p=$(python3 bench/baseline.py "./faqbot --faq ${BENCH_FAQ:-faq}" "$1" "$2")
-	echo "  faqbot (PCRE2):       $c"
-	echo "  baseline (Python re): $p"
-	python3 - "$c" "$p" <<'PY'
+	echo "  faqbot (prefilter + PCRE2): $c"
+	echo "  faqbot (PCRE2 alone):       $a"
+	echo "  baseline (Python re):       $p"
+	python3 - "$c" "$a" "$p" <<'PY'
 import sys
 def parse(s): return {k: float(v) for k, v in (x.split("=") for x in s.split())}
-c, p = parse(sys.argv[1]), parse(sys.argv[2])
-print("  throughput ratio faqbot/baseline: %.1fx (goal >= 5x)" % (c["per_sec"] / p["per_sec"]))
-print("  p50 latency: %.2f us vs %.2f us (%.1fx faster)" % (c["p50_us"], p["p50_us"], p["p50_us"] / c["p50_us"]))
-print("  p99 latency: %.2f us vs %.2f us (%.1fx faster)" % (c["p99_us"], p["p99_us"], p["p99_us"] / c["p99_us"]))
+c, a, p = parse(sys.argv[1]), parse(sys.argv[2]), parse(sys.argv[3])
+print("  throughput ratio faqbot/baseline: %.1fx (goal >= 20x, every stage on)" % (c["per_sec"] / p["per_sec"]))
+print("  throughput ratio faqbot/baseline, PCRE2 alone: %.1fx (the prefilter: %.1fx)" % (a["per_sec"] / p["per_sec"], c["per_sec"] / a["per_sec"]))
+print("  p50 latency: %.2f us vs %.2f us (%.1fx faster); PCRE2 alone %.2f us" % (c["p50_us"], p["p50_us"], p["p50_us"] / c["p50_us"], a["p50_us"]))
+print("  p99 latency: %.2f us vs %.2f us (%.1fx faster); PCRE2 alone %.2f us (goal < 500 us)" % (c["p99_us"], p["p99_us"], p["p99_us"] / c["p99_us"], a["p99_us"]))
 PY
 }
 
@@ -43,10 +53,15 @@ classify_vs_baseline build/bench/long.tsv $((REPS / 5))
 echo "memory: peak RSS of 'faqbot ask --json -' over $TSV"
 cc -O2 -o build/bench/peak_rss bench/peak_rss.c
 grep -v '^#' "$TSV" | cut -f1 > build/bench/messages
+# once to build this binary's prefilter into the cache (a build's key is
+# its own: bench_classify's is not faqbot's), then measured
+./faqbot --faq "${BENCH_FAQ:-faq}" ask --json - < build/bench/messages >/dev/null
 kb=$(build/bench/peak_rss ./faqbot --faq "${BENCH_FAQ:-faq}" ask --json - \
 	< build/bench/messages 2>&1 >/dev/null | sed -n 's/^peak_rss_kb=//p')
+alone=$(FAQBOT_NO_PREFILTER=1 build/bench/peak_rss ./faqbot --faq "${BENCH_FAQ:-faq}" ask --json - \
+	< build/bench/messages 2>&1 >/dev/null | sed -n 's/^peak_rss_kb=//p')
 base=$(build/bench/peak_rss ./faqbot --version 2>&1 >/dev/null | sed -n 's/^peak_rss_kb=//p')
-awk -v kb="$kb" -v base="$base" 'BEGIN { printf "  peak RSS: %.1f MB (goal < 8 MB); faqbot --version alone: %.1f MB\n", kb / 1024, base / 1024 }'
+awk -v kb="$kb" -v alone="$alone" -v base="$base" 'BEGIN { printf "  peak RSS: %.1f MB (goal < 12 MB); PCRE2 alone: %.1f MB; faqbot --version alone: %.1f MB\n", kb / 1024, alone / 1024, base / 1024 }'
 
 echo "matrix: 'faqbot run' against tests/fakehs (the shipped FAQ, release build)"
 MX_N=${BENCH_MX_N:-1000}

@@ -9,8 +9,49 @@
 #include "match.h"
 #include "negate.h"
 #include "faq_learn.h"
+#include "prefilter.h"
 #include "text.h"
 #include "views.h"
+
+/* The prefilter (prefilter.h) says which patterns could match a text; only
+ * those run. A scan is kept per view in a slot of its own, with the text it
+ * was made for, so that the text every stage reads (a message within one
+ * window, in full) is scanned once, and scanned again only where negations
+ * blanked some of it. text is only ever the caller's norm or the folded
+ * view, which outlive the classification; a scan of a blanked copy is
+ * marked with text NULL (never reused). */
+enum { SLOT_NORM, SLOT_FOLDED };
+
+struct scan {
+	unsigned slot;
+	const char *text;
+	size_t len;
+};
+
+/* scan_for: the candidates for text[0, len), scanned unless sc holds them */
+static void scan_for(const struct faq *faq, struct scan *sc, const char *text, size_t len)
+{
+	if (!faq->prefilter || (sc->text == text && sc->len == len))
+		return;
+	prefilter_scan(faq->prefilter, sc->slot, text, len);
+	sc->text = text;
+	sc->len = len;
+}
+
+/* scan_blanked: the candidates for a blanked copy */
+static void scan_blanked(const struct faq *faq, struct scan *sc, const char *text, size_t len)
+{
+	if (!faq->prefilter)
+		return;
+	prefilter_scan(faq->prefilter, sc->slot, text, len);
+	sc->text = NULL;
+}
+
+/* may_match: 0 when p cannot match the text sc was last scanned for */
+static int may_match(const struct faq *faq, const struct scan *sc, const struct faq_pattern *p)
+{
+	return !faq->prefilter || prefilter_may(faq->prefilter, sc->slot, p->pf);
+}
 
 /* try_pattern matches pattern j of e. A PCRE2 limit is logged, counted in
  * r->limited, and reported as ERR_LIMIT so the caller chooses what a limit
@@ -40,11 +81,36 @@ static void set_result(struct classify_result *r, const struct faq_entry *e, siz
 	r->len = n;
 }
 
+/* The prefilter's part in blanking negations (negate.h): a negation it
+ * rules out for the window as it stands does not run, and after a blank
+ * the window is scanned again, since the blanks may let a later negation
+ * match. */
+struct neg_ctx {
+	const struct faq *faq;
+	struct scan *sc;
+};
+
+static int neg_may(void *ctx, const struct faq_pattern *neg)
+{
+	const struct neg_ctx *c = ctx;
+
+	return may_match(c->faq, c->sc, neg);
+}
+
+static void neg_blanked(void *ctx, const char *window, size_t len)
+{
+	const struct neg_ctx *c = ctx;
+
+	scan_blanked(c->faq, c->sc, window, len);
+}
+
 /* find_crisis runs every crisis pattern over buf[from, to). Returns 1 with
  * the result set at the first match, or at a pattern that hit a limit (fail
- * safe: a message a crisis pattern could not read through is a crisis). */
-static int find_crisis(const struct faq *faq, const char *buf, size_t from, size_t to,
-		       struct classify_result *r)
+ * safe: a message a crisis pattern could not read through is a crisis).
+ * A pattern the prefilter rules out (sc: the candidates for that text) is
+ * known not to match, so it does not run, and cannot hit a limit. */
+static int find_crisis(const struct faq *faq, const struct scan *sc, const char *buf, size_t from,
+		       size_t to, struct classify_result *r)
 {
 	size_t i, j;
 
@@ -57,6 +123,8 @@ static int find_crisis(const struct faq *faq, const char *buf, size_t from, size
 			size_t s = 0, n = 0;
 			int found;
 
+			if (!may_match(faq, sc, &e->patterns[j]))
+				continue;
 			if (try_pattern(faq, e, j, buf + from, to - from, r, &found, &s, &n) ==
 			    ERR_LIMIT)
 				found = 1;
@@ -74,12 +142,14 @@ static int find_crisis(const struct faq *faq, const char *buf, size_t from, size
  * the search ends at the first match whose priority no other entry of the
  * class shares; among equal priorities the longest match wins, then the
  * earlier file. A pattern that hits a limit is no match here (only crisis
- * fails safe, and crisis is decided before this). */
-static void best_of(const struct faq *faq, enum faq_class cls, const char *text, size_t len,
-		    struct classify_result *r)
+ * fails safe, and crisis is decided before this). sc: the slot whose
+ * candidates are for text. */
+static void best_of(const struct faq *faq, struct scan *sc, enum faq_class cls, const char *text,
+		    size_t len, struct classify_result *r)
 {
 	size_t i, j;
 
+	scan_for(faq, sc, text, len);
 	for (i = 0; i < faq->nentries; i++) {
 		const struct faq_entry *e = faq->by_priority[i];
 
@@ -91,7 +161,8 @@ static void best_of(const struct faq *faq, enum faq_class cls, const char *text,
 			size_t s, n;
 			int found;
 
-			if (try_pattern(faq, e, j, text, len, r, &found, &s, &n) != ERR_OK || !found)
+			if (!may_match(faq, sc, &e->patterns[j]) ||
+			    try_pattern(faq, e, j, text, len, r, &found, &s, &n) != ERR_OK || !found)
 				continue;
 			if (!r->matched || n > r->len)
 				set_result(r, e, j, s, n);
@@ -101,11 +172,13 @@ static void best_of(const struct faq *faq, enum faq_class cls, const char *text,
 	}
 }
 
-int classify_is_question(const struct faq *faq, const char *norm, size_t len)
+/* is_question: classify_is_question with the candidates of sc's slot */
+static int is_question(const struct faq *faq, struct scan *sc, const char *norm, size_t len)
 {
 	size_t i, j;
 	int any = 0;
 
+	scan_for(faq, sc, norm, len);
 	for (i = 0; i < faq->nentries; i++) {
 		const struct faq_entry *e = &faq->entries[i];
 
@@ -116,12 +189,39 @@ int classify_is_question(const struct faq *faq, const char *norm, size_t len)
 			size_t s, n;
 			int found;
 
-			if (match_find(faq->mctx, e->patterns[j].re, norm, len, 0, &found, &s, &n) ==
-				    ERR_OK && found)
+			if (may_match(faq, sc, &e->patterns[j]) &&
+			    match_find(faq->mctx, e->patterns[j].re, norm, len, 0, &found, &s, &n) ==
+				    ERR_OK &&
+			    found)
 				return 1;
 		}
 	}
 	return any ? 0 : text_is_question(norm);
+}
+
+/* count_words: runs of letters or digits in text[0, len) (any byte of a
+ * multi-byte character counts as a letter). */
+static size_t count_words(const char *text, size_t len)
+{
+	size_t i, n = 0;
+	int in = 0;
+
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)text[i];
+		int w = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+			c >= 0x80;
+
+		n += w && !in;
+		in = w;
+	}
+	return n;
+}
+
+int classify_is_question(const struct faq *faq, const char *norm, size_t len)
+{
+	struct scan sc = {SLOT_NORM, NULL, 0};
+
+	return is_question(faq, &sc, norm, len);
 }
 
 /* prefix_len: the first TEXT_CLASSIFY_MAX bytes of norm, cut at a
@@ -138,14 +238,19 @@ static size_t prefix_len(const char *norm, size_t len)
 	return n;
 }
 
-/* crisis_in runs the crisis search over text, window by window (text.h),
- * once every negation is blanked (negate.h). The blanked text is left in
+/* crisis_in runs the crisis search over text, window by window (text.h):
+ * first every negation is blanked (negate.h), so a window boundary cannot
+ * leave half of "not suicidal" behind, then the crisis patterns run. Until
+ * a negation blanks something the copy reads as text itself, and sc's
+ * scans are of text (kept for the stages after: a message within one
+ * window is scanned once for all of them). The blanked text is left in
  * *masked (the caller frees it): the concepts the model reads are taken
  * from it, so that a title or a past the negations recognise is no tag. */
-static enum err crisis_in(const struct faq *faq, const char *text, size_t len,
+static enum err crisis_in(const struct faq *faq, struct scan *sc, const char *text, size_t len,
 			  struct classify_result *r, int *crisis, char **masked)
 {
 	size_t start, end;
+	int blanked = 0;
 
 	*crisis = 0;
 	*masked = malloc(len + 1);
@@ -153,10 +258,28 @@ static enum err crisis_in(const struct faq *faq, const char *text, size_t len,
 		return ERR_NOMEM;
 	memcpy(*masked, text, len);
 	(*masked)[len] = '\0';
-	negate_mask(faq, *masked, len, &r->limited);
+	{
+		struct neg_ctx nc = {faq, sc};
+		struct negate_hooks h = {neg_may, neg_blanked, &nc};
+
+		for (start = 0;; start = text_window_next(*masked, len, start, end)) {
+			end = text_window_end(*masked, len, start);
+			if (blanked)
+				scan_blanked(faq, sc, *masked + start, end - start);
+			else
+				scan_for(faq, sc, text + start, end - start);
+			blanked |= negate_window(faq, *masked, start, end, &h, &r->limited);
+			if (end >= len)
+				break;
+		}
+	}
 	for (start = 0;; start = text_window_next(*masked, len, start, end)) {
 		end = text_window_end(*masked, len, start);
-		*crisis = find_crisis(faq, *masked, start, end, r);
+		if (blanked)
+			scan_blanked(faq, sc, *masked + start, end - start);
+		else
+			scan_for(faq, sc, text + start, end - start);
+		*crisis = find_crisis(faq, sc, *masked, start, end, r);
 		if (*crisis || end >= len)
 			break;
 	}
@@ -216,6 +339,61 @@ static enum err model_decides(const struct faq_stage *st, const char *folded, si
 static enum err classify_with(const struct faq *faq, const struct faq_stage *stage,
 			      const char *norm, size_t len, struct classify_result *r);
 
+/* entry_matches: whether a pattern of e matches text (as best_of would let
+ * it: a question-only entry only for a question); sets r's match to it. */
+static int entry_matches(const struct faq *faq, const struct faq_entry *e, const char *text,
+			 size_t len, struct classify_result *r)
+{
+	size_t j, s, n;
+	int found;
+
+	if (e->only_questions && !r->question)
+		return 0;
+	for (j = 0; j < e->npatterns; j++)
+		if (try_pattern(faq, e, j, text, len, r, &found, &s, &n) == ERR_OK && found) {
+			set_result(r, e, j, s, n);
+			return 1;
+		}
+	return 0;
+}
+
+/* model_arbiter: among FAQ entries whose patterns match, the one the
+ * entry model is sure of, where that is not the one priority chose: two
+ * entries' patterns often both fit ("does ketamine work or is it hype"
+ * reads as effectiveness and as not-a-cure), and the examples know which
+ * answer members meant. The answer stays one a pattern matched. */
+static enum err model_arbiter(const struct faq *faq, const struct faq_stage *st,
+			      const char *folded, size_t flen, const char *tags, const char *text,
+			      size_t len, struct classify_result *r)
+{
+	float *pe;
+	int k, cur = -1;
+	size_t i;
+
+	if (!st->entry)
+		return ERR_OK;
+	pe = malloc((size_t)learn_nlabels(st->entry) * sizeof(float));
+	if (!pe || learn_predict_folded(st->entry, folded, flen, tags, pe) < 0) {
+		free(pe);
+		return ERR_NOMEM;
+	}
+	k = faq_stage_best_entry(st, pe, FAQ_CLASS_FAQ);
+	for (i = 0; i < st->nentries; i++)
+		if (st->entries[i] == r->entry)
+			cur = (int)i;
+	if (k >= 0 && st->entries[k] != r->entry && pe[k] >= FAQ_LEARN_ARBITER_SURE &&
+	    (cur < 0 || pe[k] >= FAQ_LEARN_ARBITER_RATIO * pe[cur])) {
+		struct classify_result t = *r;
+
+		if (entry_matches(faq, st->entries[k], text, len, &t)) {
+			t.over = r->entry;
+			*r = t;
+		}
+	}
+	free(pe);
+	return ERR_OK;
+}
+
 enum err classify(const struct faq *faq, const char *norm, size_t len, struct classify_result *r)
 {
 	return classify_with(faq, faq->stage, norm, len, r);
@@ -233,13 +411,19 @@ void classify_explain(const struct faq *faq, const char *norm, size_t len,
 	if (buflen == 0)
 		return;
 	if (r->matched && r->stage == CLASSIFY_BY_PATTERN) {
-		snprintf(buf, buflen, "decided by a pattern of '%s' at %s:%u:%u%s", r->entry->id,
-			 r->entry->file, r->pattern ? r->pattern->line : 0,
-			 r->pattern ? r->pattern->col : 0,
-			 r->view == CLASSIFY_VIEW_FOLDED
-				 ? ", read in the folded view (symbols as letters, look-alike "
-				   "letters, spaced letters joined)"
-				 : "");
+		int n = snprintf(buf, buflen, "decided by a pattern of '%s' at %s:%u:%u%s",
+				 r->entry->id, r->entry->file, r->pattern ? r->pattern->line : 0,
+				 r->pattern ? r->pattern->col : 0,
+				 r->view == CLASSIFY_VIEW_FOLDED
+					 ? ", read in the folded view (symbols as letters, "
+					   "look-alike letters, spaced letters joined)"
+					 : "");
+
+		if (r->over && n > 0 && (size_t)n < buflen)
+			snprintf(buf + n, buflen - (size_t)n,
+				 "; a pattern of '%s' matched too, and the learned stage, from "
+				 "the examples, is surer of '%s'",
+				 r->over->id, r->entry->id);
 		return;
 	}
 	/* as classify_with: the folded view, and the tags of it once its
@@ -301,10 +485,11 @@ static enum err classify_with(const struct faq *faq, const struct faq_stage *sta
 	int crisis = 0, changed = 0;
 	float probs[FAQ_KINDS] = {0};
 	char tags[FAQ_LEARN_TAGS_MAX] = "";
+	struct scan sn = {SLOT_NORM, NULL, 0}, sf = {SLOT_FOLDED, NULL, 0};
 	enum err e;
 
 	memset(r, 0, sizeof(*r));
-	e = crisis_in(faq, norm, len, r, &crisis, &mnorm);
+	e = crisis_in(faq, &sn, norm, len, r, &crisis, &mnorm);
 	if (e != ERR_OK)
 		goto out;
 	/* the folded view (views.h) only where it differs: most messages
@@ -314,11 +499,11 @@ static enum err classify_with(const struct faq *faq, const struct faq_stage *sta
 		if (e != ERR_OK)
 			goto out;
 		if (changed) {
-			e = crisis_in(faq, folded, flen, r, &crisis, &mfold);
+			e = crisis_in(faq, &sf, folded, flen, r, &crisis, &mfold);
 			r->view = crisis ? CLASSIFY_VIEW_FOLDED : CLASSIFY_VIEW_NORM;
 		}
 	}
-	r->question = classify_is_question(faq, norm, plen);
+	r->question = is_question(faq, &sn, norm, plen);
 	r->prob = -1;
 	if (crisis || e != ERR_OK)
 		goto out;
@@ -344,17 +529,25 @@ static enum err classify_with(const struct faq *faq, const struct faq_stage *sta
 			goto out;
 		}
 	}
-	best_of(faq, FAQ_CLASS_ADVICE, norm, plen, r);
+	best_of(faq, &sn, FAQ_CLASS_ADVICE, norm, plen, r);
 	if (!r->matched)
-		best_of(faq, FAQ_CLASS_FAQ, norm, plen, r);
+		best_of(faq, &sn, FAQ_CLASS_FAQ, norm, plen, r);
 	if (!r->matched && changed) {
 		size_t fplen = prefix_len(folded, flen);
 
-		best_of(faq, FAQ_CLASS_ADVICE, folded, fplen, r);
+		best_of(faq, &sf, FAQ_CLASS_ADVICE, folded, fplen, r);
 		if (!r->matched)
-			best_of(faq, FAQ_CLASS_FAQ, folded, fplen, r);
+			best_of(faq, &sf, FAQ_CLASS_FAQ, folded, fplen, r);
 		if (r->matched)
 			r->view = CLASSIFY_VIEW_FOLDED;
+	}
+	if (r->matched && r->cls == FAQ_CLASS_FAQ && stage) {
+		int fv = r->view == CLASSIFY_VIEW_FOLDED;
+
+		e = model_arbiter(faq, stage, seen, slen, tags, fv ? folded : norm,
+				  fv ? prefix_len(folded, flen) : plen, r);
+		if (e != ERR_OK)
+			goto out;
 	}
 	/* advice comes before FAQ: a question a FAQ pattern matched that the
 	 * model reads as a request for personal direction is advice */
@@ -370,6 +563,10 @@ static enum err classify_with(const struct faq *faq, const struct faq_stage *sta
 		int best = probs[FAQ_KIND_ADVICE] >= probs[FAQ_KIND_FAQ] ? FAQ_KIND_ADVICE : FAQ_KIND_FAQ;
 
 		if (probs[FAQ_KIND_NONE] > probs[best])
+			goto out;
+		/* a word or two ("ok", "same") is no question to route: the
+		 * model has nothing to read there but its own bias */
+		if (count_words(norm, plen) < CLASSIFY_ROUTE_MIN_WORDS)
 			goto out;
 		if (best == FAQ_KIND_ADVICE && probs[best] >= st->t_advice)
 			e = model_decides(st, seen, slen, tags, FAQ_CLASS_ADVICE, probs[best], r);

@@ -5,7 +5,11 @@
  * the search. Negations ("not suicidal") blank only the words they match
  * before crisis patterns run, so they cannot hide any other risk phrase in
  * the same message. A crisis pattern stopped by a PCRE2 limit counts as a
- * match: on the crisis path a false alarm is the safe failure. */
+ * match: on the crisis path a false alarm is the safe failure.
+ *
+ * Only the patterns the store's prefilter leaves for a text run on it
+ * (prefilter.h): the answers are those of running them all, since a
+ * pattern it rules out cannot match. */
 #ifndef FAQBOT_CLASSIFY_H
 #define FAQBOT_CLASSIFY_H
 
@@ -34,7 +38,14 @@ struct classify_result {
 	 * probability of the class decided, or -1 when it did not run. */
 	enum classify_stage { CLASSIFY_BY_PATTERN, CLASSIFY_BY_MODEL } stage;
 	float prob;
+	/* Where patterns of two FAQ entries matched and the learned stage
+	 * chose entry over the one priority chose: that one, else NULL. */
+	const struct faq_entry *over;
 };
+
+/* Words a message needs before the learned stage may route it to an
+ * advice or FAQ answer no pattern gave (a crisis it raises needs none). */
+#define CLASSIFY_ROUTE_MIN_WORDS 3
 
 /* classify_is_question says whether norm reads as a question: by the
  * patterns of the store's `class: question` entries where it has any, else

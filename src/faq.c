@@ -21,7 +21,9 @@
 #include <yaml.h>
 
 #include "helpline.h"
+#include "log.h"
 #include "match.h"
+#include "prefilter.h"
 
 /* What one file's loading needs at hand. */
 struct yfile {
@@ -1146,6 +1148,40 @@ static enum err order_entries(struct faq *faq)
 	return ERR_OK;
 }
 
+/* build_prefilter numbers every pattern and negation and builds the
+ * store's prefilter over them, as compiled (concepts written out). Without
+ * one (prefilter_why says why) every pattern is tried: ERR_NOMEM only. */
+static enum err build_prefilter(struct faq *faq)
+{
+	const char **src;
+	size_t i, j, n = 0;
+	enum err e;
+
+	for (i = 0; i < faq->nentries; i++)
+		n += faq->entries[i].npatterns + faq->entries[i].nnegations;
+	src = malloc((n ? n : 1) * sizeof(*src));
+	if (!src)
+		return ERR_NOMEM;
+	n = 0;
+	for (i = 0; i < faq->nentries; i++) {
+		struct faq_entry *en = &faq->entries[i];
+
+		for (j = 0; j < en->npatterns + en->nnegations; j++) {
+			struct faq_pattern *p = j < en->npatterns ? &en->patterns[j]
+								  : &en->negations[j - en->npatterns];
+
+			p->pf = n;
+			src[n++] = p->expanded ? p->expanded : p->src;
+		}
+	}
+	e = prefilter_new(src, n, &faq->prefilter, faq->prefilter_why,
+			  sizeof(faq->prefilter_why));
+	free(src);
+	if (e == ERR_NOTFOUND)
+		log_debug("prefilter off: %s", faq->prefilter_why);
+	return e == ERR_NOMEM ? ERR_NOMEM : ERR_OK;
+}
+
 static int has_yaml_ext(const char *name)
 {
 	size_t n = strlen(name);
@@ -1307,7 +1343,7 @@ enum err faq_load(const char *dir, struct faq **out, struct faq_diags *d)
 		e = ERR_INVALID;
 		goto out;
 	}
-	if (order_entries(faq) != ERR_OK)
+	if (order_entries(faq) != ERR_OK || build_prefilter(faq) != ERR_OK)
 		goto out;
 	*out = faq;
 	faq = NULL;
@@ -1339,6 +1375,7 @@ void faq_free(struct faq *faq)
 	free(faq->lines_file);
 	concepts_release(&faq->concepts);
 	match_ctx_free(faq->mctx);
+	prefilter_free(faq->prefilter);
 	if (faq->stage_free)
 		faq->stage_free(faq->stage);
 	free(faq);

@@ -26,6 +26,7 @@ enum faq_class { FAQ_CLASS_FAQ, FAQ_CLASS_ADVICE, FAQ_CLASS_CRISIS, FAQ_CLASS_QU
 
 struct match_re;
 struct match_ctx;
+struct prefilter;
 
 struct faq_pattern {
 	char *src;           /* as written */
@@ -33,6 +34,7 @@ struct faq_pattern {
 	                      * NULL when it names none */
 	struct match_re *re; /* compiled */
 	unsigned line, col;  /* where it is written, 1-based */
+	size_t pf;           /* its number in the store's prefilter */
 };
 
 struct faq_sample { /* an example or a not-example message */
@@ -81,6 +83,11 @@ struct faq {
 	char *lines_file;
 	struct concepts concepts; /* from concepts.yml (concept.h) */
 	struct match_ctx *mctx; /* for classify_*; one store serves one thread */
+	/* Which patterns could match a text, in one pass (prefilter.h), or
+	 * NULL: every pattern is tried, and prefilter_why says why. Built
+	 * with the store, so a reload brings the FAQ's own. */
+	struct prefilter *prefilter;
+	char prefilter_why[256];
 	/* The learned stage (faq_learn.h), or NULL: owned, freed by faq_free
 	 * through stage_free, so that this module needs no word of it. */
 	void *stage;

@@ -346,7 +346,8 @@ static struct learn_model *from_liblinear(const struct model *lm, unsigned dim, 
 }
 
 static enum err train_problem(const struct problem *prob, unsigned dim, double C, int nlabels,
-			      int pieces, struct learn_model **out, char *err, size_t errlen)
+			      int pieces, const double *factor, struct learn_model **out, char *err,
+			      size_t errlen)
 {
 	struct parameter param;
 	struct model *lm;
@@ -390,7 +391,8 @@ static enum err train_problem(const struct problem *prob, unsigned dim, double C
 			if (counts[l] == 0)
 				continue;
 			wlabels[param.nr_weight] = l;
-			weights[param.nr_weight++] = (double)prob->l / (present * counts[l]);
+			weights[param.nr_weight++] =
+				(double)prob->l / (present * counts[l]) * (factor ? factor[l] : 1.0);
 		}
 		param.weight_label = wlabels;
 		param.weight = weights;
@@ -454,7 +456,7 @@ enum err learn_train(const struct learn_set *set, unsigned dim, double C,
 		snprintf(err, errlen, "out of memory");
 		return e;
 	}
-	e = train_problem(&prob, dim, C, set->nlabels, set->pieces, out, err, errlen);
+	e = train_problem(&prob, dim, C, set->nlabels, set->pieces, set->weight, out, err, errlen);
 	free(prob.x);
 	free(prob.y);
 	free(nodes);
@@ -571,7 +573,8 @@ enum err learn_cv(const struct learn_set *set, unsigned dim, double C, unsigned 
 		}
 		if (distinct_labels(set, keep) < 2)
 			continue;
-		e = train_problem(&sub, dim, C, set->nlabels, set->pieces, &m, err, errlen);
+		e = train_problem(&sub, dim, C, set->nlabels, set->pieces, set->weight, &m, err,
+				  errlen);
 		if (e != ERR_OK)
 			goto out;
 		for (i = fold; i < set->n; i += k)

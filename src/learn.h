@@ -44,6 +44,10 @@ struct learn_set {
 	/* 1: texts are the folded view already (views.h), as a classifier
 	 * holds it; 0: any text, normalised and folded here */
 	int folded;
+	/* NULL, or a factor for each label's weight in training, on top of
+	 * the balance that makes every label weigh as much as any other: a
+	 * caller to whom one label's misses cost more says so here */
+	const double *weight;
 };
 
 struct learn_model; /* opaque */

@@ -30,6 +30,7 @@
 #include "log.h"
 #include "match.h"
 #include "irc.h"
+#include "prefilter.h"
 #include "matrix.h"
 #include "recent.h"
 #include "serve.h"
@@ -150,7 +151,7 @@ static struct faq *load_or_say(const struct opts *o)
 
 static int cmd_version(void)
 {
-	char pcre[96], why[256], curl[300];
+	char pcre[96], why[256], curl[300], hs[300];
 
 	match_version(pcre, sizeof(pcre));
 	if (curl_dl_load(why, sizeof(why)) == ERR_OK) {
@@ -161,8 +162,10 @@ static int cmd_version(void)
 	} else {
 		snprintf(curl, sizeof(curl), "libcurl not loaded: %s", why);
 	}
-	printf("faqbot %s\n%s, jansson %s, %s, libyaml %s, utf8proc %s\n", FAQBOT_VERSION, pcre,
-	       jansson_version_str(), curl, yaml_get_version_string(), utf8proc_version());
+	prefilter_version(hs, sizeof(hs));
+	printf("faqbot %s\n%s, %s, jansson %s, %s, libyaml %s, utf8proc %s\n", FAQBOT_VERSION,
+	       pcre, hs, jansson_version_str(), curl, yaml_get_version_string(),
+	       utf8proc_version());
 	return 0;
 }
 
@@ -375,6 +378,23 @@ static int cmd_ask(const struct opts *o, int argc, char **argv)
 /* print_stage: what the learned stage learnt from and how well it does on
  * messages it did not see (faq_learn.h), for the moderator who just edited
  * an example. */
+/* print_prefilter: what the prefilter is made of, or why there is none */
+static void print_prefilter(const struct faq *faq)
+{
+	struct prefilter_figures f;
+
+	if (!faq->prefilter) {
+		printf("prefilter: off (%s): every pattern is tried with PCRE2\n",
+		       faq->prefilter_why);
+		return;
+	}
+	prefilter_figures(faq->prefilter, &f);
+	printf("prefilter: Vectorscan %.*s, %zu atoms for %zu patterns (%zu always tried), "
+	       "%.0f KB, %s\n",
+	       f.version_len, f.version, f.atoms, f.patterns, f.always, (double)f.db_bytes / 1024,
+	       f.from_cache ? "from the cache" : "compiled");
+}
+
 static void print_stage(const struct faq_stage *st)
 {
 	const struct faq_learn_figures *f;
@@ -460,6 +480,7 @@ static int cmd_check(const struct opts *o, int argc, char **argv)
 		}
 		printf("%s: ok: %zu entries, %zu patterns, %zu examples, %zu crisis regions, "
 		       "%zu warning(s)\n", dir, faq->nentries, pats, ex, faq->nregions, d.warnings);
+		print_prefilter(faq);
 		print_stage(faq->stage);
 		rc = 0;
 	} else {
@@ -910,13 +931,16 @@ static int cmd_run(struct opts *o, int argc, char **argv)
 	}
 	log_set_text(cfg->log_message_text);
 	{
-		/* the learned stage's cache in the bot's own state folder */
+		/* the learned stage's cache, and the prefilter's, in the bot's own
+		 * state folder, unless FAQBOT_CACHE names one (bots that share a
+		 * FAQ, and a test suite, then build them once) */
 		static char cache[4096];
 		const char *sd = cfg->state_dir_bot ? cfg->state_dir_bot : cfg->state_dir;
 
-		if (sd) {
+		if (sd && !getenv("FAQBOT_CACHE")) {
 			snprintf(cache, sizeof(cache), "%s/learn-cache", sd);
 			faq_learn_set_cache(cache);
+			prefilter_set_cache(cache);
 		}
 	}
 	if (!o->faq_dir)
@@ -952,10 +976,12 @@ static int cmd_run(struct opts *o, int argc, char **argv)
 	return rc;
 }
 
-/* user_cache names where a trained learned stage is kept between runs of
- * ask, check and chat: $FAQBOT_CACHE, else $XDG_CACHE_HOME/faqbot, else
+/* user_cache names where a trained learned stage and the prefilter's
+ * compiled database are kept between runs of ask, check and chat:
+ * $FAQBOT_CACHE, else $XDG_CACHE_HOME/faqbot, else
  * ~/.cache/faqbot ("FAQBOT_CACHE=" with nothing: no cache, train every
- * time). `run` keeps it in its state folder instead. */
+ * time). `run` keeps it in its state folder instead, unless FAQBOT_CACHE
+ * is set. */
 static void user_cache(void)
 {
 	static char buf[4096];
@@ -964,6 +990,7 @@ static void user_cache(void)
 
 	if (v) {
 		faq_learn_set_cache(*v ? v : NULL);
+		prefilter_set_cache(*v ? v : NULL);
 		return;
 	}
 	if (xdg && *xdg == '/')
@@ -973,6 +1000,7 @@ static void user_cache(void)
 	else
 		return;
 	faq_learn_set_cache(buf);
+	prefilter_set_cache(buf);
 }
 
 int main(int argc, char **argv)

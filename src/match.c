@@ -5,6 +5,7 @@
 #include <pcre2.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 struct match_re {
 	pcre2_code *code;
@@ -74,6 +75,13 @@ static int worth_jit(const pcre2_code *code)
 	return first != 1;
 }
 
+int match_jit_wanted(void)
+{
+	const char *v = getenv("FAQBOT_NO_JIT");
+
+	return !(v && *v && strcmp(v, "0") != 0);
+}
+
 enum err match_compile(const char *src, struct match_re **re, char *errbuf,
 		       size_t errlen, size_t *erroff)
 {
@@ -106,7 +114,8 @@ enum err match_compile(const char *src, struct match_re **re, char *errbuf,
 		free(r);
 		return ERR_PARSE;
 	}
-	r->jit = worth_jit(r->code) && pcre2_jit_compile(r->code, PCRE2_JIT_COMPLETE) == 0;
+	r->jit = match_jit_wanted() && worth_jit(r->code) &&
+		 pcre2_jit_compile(r->code, PCRE2_JIT_COMPLETE) == 0;
 	*re = r;
 	return ERR_OK;
 }
@@ -204,5 +213,6 @@ void match_version(char *buf, size_t len)
 
 	pcre2_config(PCRE2_CONFIG_VERSION, v);
 	pcre2_config(PCRE2_CONFIG_JIT, &jit);
-	snprintf(buf, len, "PCRE2 %s%s", v, jit ? " (JIT)" : " (no JIT)");
+	snprintf(buf, len, "PCRE2 %s%s", v,
+		 !jit ? " (no JIT)" : match_jit_wanted() ? " (JIT)" : " (JIT off: FAQBOT_NO_JIT)");
 }

@@ -36,6 +36,14 @@ enum err match_compile(const char *src, struct match_re **re, char *errbuf,
 		       size_t errlen, size_t *erroff);
 void match_free(struct match_re *re);
 
+/* match_jit_wanted is 0 when the environment turns PCRE2's JIT off:
+ * FAQBOT_NO_JIT set to anything but "" or "0". Every pattern then runs in
+ * the interpreter, as on a build of PCRE2 without JIT or where JIT memory
+ * is refused (SELinux's execmem, MemoryDenyWriteExecute=): how `faqbot
+ * check` proves the FAQ holds there too. Read at each match_compile, so a
+ * reload follows the environment. */
+int match_jit_wanted(void);
+
 /* match_is_jit says whether re runs as JIT code (1) or in PCRE2's
  * interpreter (0): for tests and diagnostics. */
 int match_is_jit(const struct match_re *re);

@@ -6,11 +6,11 @@
 #include "match.h"
 #include "text.h"
 
-/* mask_window blanks, in buf, every stretch a crisis entry's negation
- * matches in buf[from, to). */
-static void mask_window(const struct faq *faq, char *buf, size_t from, size_t to, int *limited)
+int negate_window(const struct faq *faq, char *buf, size_t from, size_t to,
+		  const struct negate_hooks *h, int *limited)
 {
 	size_t i, j;
+	int any = 0;
 
 	for (i = 0; i < faq->nentries; i++) {
 		const struct faq_entry *e = &faq->entries[i];
@@ -19,8 +19,10 @@ static void mask_window(const struct faq *faq, char *buf, size_t from, size_t to
 			continue;
 		for (j = 0; j < e->nnegations; j++) {
 			size_t at = 0, s, n, len = to - from;
-			int found;
+			int found, blanked = 0;
 
+			if (h && h->may && !h->may(h->ctx, &e->negations[j]))
+				continue;
 			while (at <= len) {
 				enum err r = match_find(faq->mctx, e->negations[j].re, buf + from,
 							len, at, &found, &s, &n);
@@ -30,10 +32,15 @@ static void mask_window(const struct faq *faq, char *buf, size_t from, size_t to
 				if (r != ERR_OK || !found)
 					break;
 				memset(buf + from + s, ' ', n);
+				blanked |= n > 0;
 				at = s + (n ? n : 1);
 			}
+			if (blanked && h && h->blanked)
+				h->blanked(h->ctx, buf + from, len);
+			any |= blanked;
 		}
 	}
+	return any;
 }
 
 void negate_mask(const struct faq *faq, char *buf, size_t len, int *limited)
@@ -42,7 +49,7 @@ void negate_mask(const struct faq *faq, char *buf, size_t len, int *limited)
 
 	for (start = 0;; start = text_window_next(buf, len, start, end)) {
 		end = text_window_end(buf, len, start);
-		mask_window(faq, buf, start, end, limited);
+		negate_window(faq, buf, start, end, NULL, limited);
 		if (end >= len)
 			break;
 	}

@@ -18,6 +18,11 @@ t "--version names the libraries" bash -c "$BIN --version | grep -q 'PCRE2 10' &
 t "unknown command exits 2" bash -c "$BIN frobnicate; [ \$? -eq 2 ]"
 t "unknown option exits 2" bash -c "$BIN ask --frob x; [ \$? -eq 2 ]"
 t "check faq/ is clean" "$BIN" check --seeds ../shared/seeds faq/
+# where PCRE2 has no JIT, or JIT memory is refused (SELinux execmem,
+# MemoryDenyWriteExecute=), every pattern runs in the interpreter, which
+# counts its match limit more finely: the shipped FAQ must hold there too
+t "check faq/ is clean with the JIT off (FAQBOT_NO_JIT=1)" env FAQBOT_NO_JIT=1 "$BIN" check faq/
+t "--version says the JIT is off (FAQBOT_NO_JIT=1)" bash -c "FAQBOT_NO_JIT=1 $BIN --version | grep -q 'JIT off'"
 
 # Every topic id of faq-topics.md has an entry, and so do crisis and advice.
 ids=$(sed -n 's/^| \([a-z0-9-]*\) | .*/\1/p' ../shared/faq-topics.md | grep -v '^id$')
@@ -82,9 +87,28 @@ echo "$out" | grep -q "not a clinician" && echo "$out" | grep -q "faq: tms, patt
 	&& echo "$out" | grep -q "faqbot> sam: TMS" && echo "$out" | grep -q "Since start" \
 	&& ! echo "$out" | grep -q " info " && ok "chat: !help, !test, a directed !faq, !stats; no log lines" \
 	|| no "chat commands" "$out"
-out=$( { echo 'what is glutamate?'; sleep 0.5
-	printf 'id: glutamate\nquestion: What is glutamate?\nreviewed: 2026-11-22\nsources:\n  - 001_ec26d130dbd3dfbf.txt\npatterns: |\n  \\bglutamate\\b\nanswer: |\n  Glutamate is the brain'"'"'s most common go messenger, an excitatory\n  neurotransmitter, and it matters for plasticity: the ability of the brain to\n  change, learn and build new connections. Most antidepressants work on\n  serotonin or dopamine, while ketamine works on the glutamate system, a\n  different pathway. Your prescriber can say what that means for you.\nexamples: |\n  what is glutamate\n' >"$T/cfaq/glutamate.yml"
-	sleep 0.5; echo 'what is glutamate?'; } | "$BIN" --faq "$T/cfaq" chat 2>&1)
+# waitgrep FILE RE SECONDS: until RE is in FILE, or SECONDS pass
+waitgrep() {
+	local end=$((SECONDS + $3))
+	until grep -q "$2" "$1" 2>/dev/null; do
+		[ $SECONDS -ge $end ] && return 1
+		sleep 0.1
+	done
+}
+mkfifo "$T/chat.in"
+"$BIN" --faq "$T/cfaq" chat <"$T/chat.in" >"$T/chat.out" 2>&1 &
+chat_pid=$!
+exec 7>"$T/chat.in"
+echo 'what is glutamate?' >&7
+waitgrep "$T/chat.out" "no FAQ entry matches" 60
+printf 'id: glutamate\nquestion: What is glutamate?\nreviewed: 2026-11-22\nsources:\n  - 001_ec26d130dbd3dfbf.txt\npatterns: |\n  \\bglutamate\\b\nanswer: |\n  Glutamate is the brain'"'"'s most common go messenger, an excitatory\n  neurotransmitter, and it matters for plasticity: the ability of the brain to\n  change, learn and build new connections. Most antidepressants work on\n  serotonin or dopamine, while ketamine works on the glutamate system, a\n  different pathway. Your prescriber can say what that means for you.\nexamples: |\n  what is glutamate\n' >"$T/cfaq/glutamate.yml"
+waitgrep "$T/chat.out" "new: glutamate" 60
+echo 'what is glutamate?' >&7
+waitgrep "$T/chat.out" "faqbot> Glutamate is" 60
+echo '!quit' >&7
+exec 7>&-
+wait "$chat_pid"
+out=$(cat "$T/chat.out")
 echo "$out" | grep -q "no FAQ entry matches" && echo "$out" | grep -q "new: glutamate" \
 	&& echo "$out" | grep -q "faqbot> Glutamate is" && ok "chat: a saved FAQ edit is live on the next line" \
 	|| no "chat reload" "$out"
@@ -131,7 +155,7 @@ out=$(FAQBOT_CLI_PW=x "$BIN" run --config "$T/both.ini" 2>&1); rc=$?
 # ask --json -, the second is a crisis. Another member's, or a plain line,
 # is read alone, so scored sets stay independent.
 a='nothing has helped in ten years'
-b='my old meds are all in a box in the drawer'
+b='my meds are in my bag'
 out=$(printf '%s\n%s\n' "$a" "$b" | "$BIN" chat 2>&1)
 [ "$(echo "$out" | grep -c 'stays quiet')" = 1 ] && echo "$out" | grep -q 988 &&
 	ok "console: a crisis across two messages is answered" || no "console context" "$out"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # tests/lint.sh -- `make lint`: what a reviewer should not have to look for.
 #  1. include directions: the core (text match faq helpline classify check bot
-#     views learn faq_learn concept recent buf negate
+#     views learn faq_learn concept recent buf negate prefilter
 #     cmd policy stats), and serve but for transport.h,
 #     never includes a transport or libcurl header; transports never include
 #     the FAQ, classifier or bot headers (main.c wires them); the IRC
@@ -13,7 +13,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bad=0
-core="text match faq helpline classify check bot cmd policy stats views learn faq_learn concept recent buf negate"
+core="text match faq helpline classify check bot cmd policy stats views learn faq_learn concept recent buf negate prefilter"
 transport_h='#include "(matrix|mx_json|irc|irc_[a-z]+|transport|console)\.h"|#include <curl/'
 # the IRC transport's files: irc.c and its parts (irc_conn, irc_reg, irc_chat,
 # irc_out, irc_outbox, irc_journal, irc_parse)

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # deploy_docker.sh -- the Dockerfile builds, and its image works as the
-# README says, as its non-root user: `--version` (libcurl present although
-# dlopened), `check` on the shipped FAQ and on a moderators' FAQ mounted
-# read-only (FAQBOT_FAQ_DIR); `health` unhealthy before any sync; then the
-# bot itself, config and secret mounted read-only and the state on a
-# volume, serving the fake homeserver: it answers a member, `health` in a
-# second container says healthy, and SIGTERM to the container (faqbot is
-# PID 1) stops it cleanly within two seconds.
+# README says, as its non-root user: `--version` (libcurl and Vectorscan
+# present although dlopened), `check` on the shipped FAQ (the prefilter on)
+# and on a moderators' FAQ mounted read-only (FAQBOT_FAQ_DIR); `health`
+# unhealthy before any sync; then the bot itself, config and secret mounted
+# read-only and the state on a volume, serving the fake homeserver: it
+# answers a member, `health` in a second container says healthy, and
+# SIGTERM to the container (faqbot is PID 1) stops it cleanly within two
+# seconds.
 #
 # Built and run with ../shared/tools/check-dockerfile.sh (podman, no daemon,
 # no registry: it makes the Debian base image with debootstrap the first
@@ -86,15 +87,19 @@ check "it runs as a non-root user ($user)" test -n "$user" -a "${user%%:*}" != 0
 check "its size is recorded: $((${size:-0} / 1000000)) MB" test "${size:-0}" -gt 0
 check "libcurl is in the image (dlopened, not in ldd): $(grep -o 'libcurl [^,]*' <<<"$IOUT")" \
 	grep -qE 'libcurl [0-9]+\.[0-9]+' <<<"$IOUT"
+check "Vectorscan is in the image (dlopened, not in ldd): $(grep -o 'Vectorscan [^,]*' <<<"$IOUT")" \
+	grep -qE 'Vectorscan [0-9]+\.[0-9]+' <<<"$IOUT"
 
 # --- the FAQ: shipped, and a moderators' copy mounted read-only
 CHECK_RUN_ARGS="$NOHC" image check
 check "check: the shipped FAQ at /usr/share/faqbot/faq passes (exit $IRC)" \
 	grep -q '^/usr/share/faqbot/faq: ok: ' <<<"$IOUT"
+check "check: the prefilter is on in the image: $(grep '^prefilter: ' <<<"$IOUT")" \
+	grep -q '^prefilter: Vectorscan ' <<<"$IOUT"
 mkdir -p "$T/mods" && cp -r "$ROOT/faq" "$T/mods/faq"
 CHECK_RUN_ARGS="$NOHC -v $T/mods/faq:/etc/faqbot/faq:ro -e FAQBOT_FAQ_DIR=/etc/faqbot/faq" image check
 check "check: a FAQ mounted read-only, named by FAQBOT_FAQ_DIR, passes (exit $IRC)" \
-	bash -c "[ $IRC = 0 ] && grep -q '^/etc/faqbot/faq: ok: ' <<<'$IOUT'"
+	bash -c '[ "$1" = 0 ] && grep -q "^/etc/faqbot/faq: ok: " <<<"$2"' _ "$IRC" "$IOUT"
 # a moderator's mistake: one clear line, exit 3
 printf 'id: broken\nquestion: [unclosed\n' >"$T/mods/faq/zz-broken.yml"
 CHECK_RUN_ARGS="$NOHC -v $T/mods/faq:/etc/faqbot/faq:ro -e FAQBOT_FAQ_DIR=/etc/faqbot/faq" image check

@@ -85,6 +85,25 @@ static void test_shipped_stage(void **state)
 		assert_int_not_equal(r.stage, CLASSIFY_BY_MODEL);
 		free(norm);
 	}
+	/* two entries' patterns fit; the model, from the examples, chooses
+	 * the one members mean, and says over which */
+	{
+		static const char msg[] = "is ketamine actually effective for depression or is "
+					  "it all hype?";
+		struct classify_result r;
+		char *norm;
+		size_t len;
+
+		assert_int_equal(text_normalise(msg, strlen(msg), &norm, &len), ERR_OK);
+		assert_int_equal(classify(faq, norm, len, &r), ERR_OK);
+		assert_true(r.matched && r.stage == CLASSIFY_BY_PATTERN);
+		assert_string_equal(r.entry->id, "ketamine-effectiveness");
+		assert_non_null(r.over);
+		assert_string_equal(r.over->id, "ketamine-not-a-cure");
+		assert_int_equal(classify_patterns(faq, norm, len, &r), ERR_OK);
+		assert_int_not_equal(r.stage, CLASSIFY_BY_MODEL);
+		free(norm);
+	}
 	faq_free(faq);
 	faq_diags_release(&d);
 }

@@ -28,7 +28,7 @@ static const int labels[] = {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1};
 
 static struct learn_set set(void)
 {
-	struct learn_set s = {texts, labels, 16, 2, 1, NULL, 0};
+	struct learn_set s = {texts, labels, 16, 2, 1, NULL, 0, NULL};
 	return s;
 }
 
@@ -64,7 +64,7 @@ static void test_tags(void **state)
 					     "garden", "car", "garden", "car", "garden", "car",
 					     "garden", "car", "garden", "car"};
 	static const int by_tag[] = {0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1};
-	struct learn_set s = {words, by_tag, 16, 2, 1, tagged, 0};
+	struct learn_set s = {words, by_tag, 16, 2, 1, tagged, 0, NULL};
 	struct learn_model *m = NULL;
 	float p[2];
 	char err[256], why[256];
@@ -107,7 +107,7 @@ static void test_cross_validation(void **state)
 static void test_refuses_nothing_to_learn(void **state)
 {
 	static const int same[] = {0, 0, 0, 0};
-	struct learn_set s = {texts, same, 4, 2, 1, NULL, 0};
+	struct learn_set s = {texts, same, 4, 2, 1, NULL, 0, NULL};
 	struct learn_model *m = NULL;
 	char err[256];
 

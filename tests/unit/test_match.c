@@ -167,6 +167,38 @@ static void test_limits_on_both_paths(void **state)
 	match_ctx_free(ctx);
 }
 
+/* FAQBOT_NO_JIT=1: every pattern is left to the interpreter, with the same
+ * answers; unset, or "0", JIT is back where PCRE2 has it. */
+static void test_no_jit(void **state)
+{
+	struct match_ctx *ctx = match_ctx_new(1);
+	struct match_re *re = NULL;
+	char msg[128], v[96];
+	size_t off, s = 0, n = 0;
+	int found = 0;
+	const char *t = "i wanna really get out";
+
+	(void)state;
+	assert_int_equal(setenv("FAQBOT_NO_JIT", "1", 1), 0);
+	assert_int_equal(match_jit_wanted(), 0);
+	assert_int_equal(match_compile("\\b(?:i|we) (?:want|wanna) (?:\\w+ ){0,3}out\\b", &re, msg,
+				       sizeof(msg), &off),
+			 ERR_OK);
+	assert_int_equal(match_is_jit(re), 0);
+	assert_int_equal(match_find(ctx, re, t, strlen(t), 0, &found, &s, &n), ERR_OK);
+	assert_true(found);
+	assert_int_equal(s, 0);
+	assert_int_equal(n, strlen(t));
+	match_version(v, sizeof(v));
+	assert_true(strstr(v, "JIT off") != NULL || strstr(v, "no JIT") != NULL);
+	match_free(re);
+	assert_int_equal(setenv("FAQBOT_NO_JIT", "0", 1), 0);
+	assert_int_equal(match_jit_wanted(), 1);
+	assert_int_equal(unsetenv("FAQBOT_NO_JIT"), 0);
+	assert_int_equal(match_jit_wanted(), 1);
+	match_ctx_free(ctx);
+}
+
 static void test_version(void **state)
 {
 	char v[96];
@@ -184,6 +216,7 @@ int main(void)
 		cmocka_unit_test(test_catastrophic_pattern_is_cut_off),
 		cmocka_unit_test(test_interpreted_and_jit_agree),
 		cmocka_unit_test(test_limits_on_both_paths),
+		cmocka_unit_test(test_no_jit),
 		cmocka_unit_test(test_version),
 	};
 	return cmocka_run_group_tests_name("match", tests, NULL, NULL);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "prefilter.h"
 #include "serve.h"
 #include "state.h"
 
@@ -308,6 +309,7 @@ static void test_reload_good_and_broken(void **st)
 	struct tr_reply out;
 	char *report = NULL;
 	const char *t;
+	const struct prefilter *before = serve_faq(s)->prefilter;
 
 	(void)st;
 	clock_now += 86400;
@@ -323,6 +325,19 @@ static void test_reload_good_and_broken(void **st)
 	assert_non_null(strstr(report, "new: ect"));
 	free(report);
 	assert_non_null(strstr(say(s, "!r", "@a:hs", 0, "what is ect?", &out), "anaesthesia"));
+	if (before) {
+		/* the reloaded FAQ came with a prefilter of its own, which
+		 * knows the new pattern */
+		const struct faq *nf = serve_faq(s);
+		const struct faq_entry *ect = faq_find(nf, "ect");
+
+		assert_non_null(nf->prefilter);
+		assert_ptr_not_equal(nf->prefilter, before);
+		prefilter_scan(nf->prefilter, 0, "what is ect?", 12);
+		assert_true(prefilter_may(nf->prefilter, 0, ect->patterns[0].pf));
+		prefilter_scan(nf->prefilter, 0, "what is tms?", 12);
+		assert_false(prefilter_may(nf->prefilter, 0, ect->patterns[0].pf));
+	}
 
 	/* a broken edit: refused, said where, and the FAQ in use still answers */
 	write_file(faqdir, "ect.yml", "id: ect\nquestion: [oops\n");
