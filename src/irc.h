@@ -41,6 +41,12 @@
  * The core's tick (irc_set_tick) runs from the same poll loop, and what it
  * or the handler has for the moderators goes to them by NOTICE.
  *
+ * The parts, each a header that is its whole contract: irc_conn.h (the
+ * socket, TLS, the write buffer), irc_reg.h (capabilities, SASL, the nick;
+ * pure), irc_chat.h (members' messages in, answers out; pure), irc_out.h
+ * (the paced queue; pure), irc_outbox.h (the queue and the journal),
+ * irc_parse.h (lines; pure). This header is all the rest of faqbot sees.
+ *
  * Not here: reading the config file (main.c); deciding what to answer (the
  * core, through tr_handler_fn). */
 #ifndef FAQBOT_IRC_H
@@ -64,17 +70,11 @@
 #define IRC_FLOOD_BURST 4              /* lines sent at once after a quiet spell */
 #define IRC_FLOOD_INTERVAL_MS 2000L    /* then one line each interval */
 #define IRC_QUIT_WAIT_MS 1000L         /* how long QUIT may take on stop */
-#define IRC_REPLY_MAX_AGE_MS 300000L   /* a reply older than this when a
-                                        * connection (or a start) comes is
-                                        * dropped: the talk has moved on */
-#define IRC_ALERT_MAX_AGE_MS 1800000L  /* an alert to the moderators: a
-                                        * late one is still worth reading */
 
-/* Fixed limits. */
-#define IRC_NICK_MAX 64     /* a nick we send, with its NUL */
+/* Fixed limits. The parts have their own: IRC_NICK_MAX and IRC_NICK_TRIES
+ * (irc_reg.h), IRC_WBUF_MAX (irc_conn.h), IRC_REPLY_MAX_AGE_MS and
+ * IRC_ALERT_MAX_AGE_MS (irc_outbox.h), the queue's (irc_out.h). */
 #define IRC_LIST_MAX 64     /* channels, alternative nicks, moderators */
-#define IRC_WBUF_MAX 65536  /* bytes handed to the kernel not yet sent */
-#define IRC_NICK_TRIES 10   /* suffix fallbacks after the alternatives */
 #define IRC_NOTICE_WAIT_MAX 8 /* moderators' notices kept while unregistered */
 
 struct irc_channel {

@@ -271,9 +271,9 @@ enum err irc_journal_parse(const char *line, size_t len, struct irc_journal_entr
 	}
 	if (k != 7 || fl[0] != 1 || f[0][0] != 'A')
 		return ERR_PARSE;
-	/* a time past what a long long holds would come back another time */
-	if (!number(f[1], fl[1], &id) || !id || !number(f[2], fl[2], &ms) ||
-	    ms > (unsigned long long)LLONG_MAX)
+	/* a time past LLONG_MAX would come back negative, which the format
+	 * cannot write and a later parse would refuse */
+	if (!number(f[1], fl[1], &id) || !id || !number(f[2], fl[2], &ms) || ms > LLONG_MAX)
 		return ERR_PARSE;
 	for (i = 3; i < 7; i++)
 		if (!fl[i])

@@ -20,7 +20,7 @@
  *
  * What it is not: no sockets, no files, no clock of its own (every call
  * that needs the time takes it, monotonic milliseconds). The journal that
- * makes replies survive a crash is irc_journal.h; irc.c ties them. */
+ * makes replies survive a crash is irc_journal.h; irc_outbox.h ties them. */
 #ifndef FAQBOT_IRC_OUT_H
 #define FAQBOT_IRC_OUT_H
 

@@ -4,7 +4,7 @@
  *
  * It does no I/O and keeps no global state, so it can be fed input split at
  * every byte in the unit tests and fuzzed. It does not know about
- * registration, capabilities or flood control: that is irc.c. */
+ * registration and capabilities (irc_reg.c) or flood control (irc_out.c). */
 #include "irc_parse.h"
 
 #include <stdlib.h>
@@ -424,6 +424,11 @@ int irc_param_ok(const char *s, int last)
 	if (last)
 		return 1;
 	return s[0] != '\0' && s[0] != ':' && !strchr(s, ' ');
+}
+
+int irc_word_ok(const char *s)
+{
+	return irc_param_ok(s, 0) && !strchr(s, ',');
 }
 
 /* needs_colon says whether the last parameter p must be sent after ':'. */

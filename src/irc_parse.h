@@ -10,7 +10,7 @@
  * second command.
  *
  * What it is not: no sockets, no TLS, no timers, no flood control, no
- * registration or capability logic (that is irc.c). Nothing here allocates
+ * registration or capability logic (that is irc_reg.c). Nothing here allocates
  * except the reader itself and the line lists of the splitter.
  *
  * Limits (modern-irc, message-tags.md): the IRC part of a line is at most
@@ -135,6 +135,11 @@ size_t irc_strip_format(char *s, size_t len);
 /* irc_param_ok says whether s can be sent as a parameter: no NUL, CR or LF;
  * unless last, also non-empty, no space and not starting with ':'. */
 int irc_param_ok(const char *s, int last);
+
+/* irc_word_ok says whether s can be sent as one word of a list (a nick,
+ * a channel, a key): irc_param_ok and not last, and no comma, which JOIN
+ * and PRIVMSG would read as a second item. */
+int irc_word_ok(const char *s);
 
 /* irc_build writes "COMMAND p1 p2 ... :last\r\n" into out (cap bytes, NUL
  * terminated) and its length, CRLF included, into *out_len. The command

@@ -8,7 +8,7 @@
  * the few types are opaque here and the few constants are OpenSSL 3's
  * stable ABI values, named below.
  *
- * What it is not: a TLS layer. irc.c drives the handshake and the
+ * What it is not: a TLS layer. irc_conn.c drives the handshake and the
  * non-blocking reads and writes itself through this table. */
 #ifndef FAQBOT_SSL_DL_H
 #define FAQBOT_SSL_DL_H

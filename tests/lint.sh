@@ -4,14 +4,21 @@
 #     views learn faq_learn concept recent buf negate prefilter
 #     cmd policy stats), and serve but for transport.h,
 #     never includes a transport or libcurl header; transports never include
-#     the FAQ, classifier or bot headers (main.c wires them);
+#     the FAQ, classifier or bot headers (main.c wires them); the IRC
+#     transport's pure parts (irc_parse irc_reg irc_chat irc_out) do no I/O:
+#     no sockets, poll, files, clock or logging, no connection or journal
+#     header (their tests feed them lines and a fake clock);
 #  2. banned functions (curl's list): sprintf strcpy strcat strtok atoi gets;
 #  3. formatting against .clang-format, where clang-format is installed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bad=0
 core="text match faq helpline classify check bot cmd policy stats views learn faq_learn concept recent buf negate prefilter"
-transport_h='#include "(matrix|mx_json|irc|irc_parse|transport|console)\.h"|#include <curl/'
+transport_h='#include "(matrix|mx_json|irc|irc_[a-z]+|transport|console)\.h"|#include <curl/'
+# the IRC transport's files: irc.c and its parts (irc_conn, irc_reg, irc_chat,
+# irc_out, irc_outbox, irc_journal, irc_parse)
+irc_files=$(ls src/irc.[ch] src/irc_*.[ch] 2>/dev/null)
+irc_pure="irc_parse irc_reg irc_chat irc_out"
 for m in $core; do
 	for f in src/$m.c src/$m.h; do
 		[ -f "$f" ] || continue
@@ -21,15 +28,23 @@ done
 # serve is the running bot: it speaks the contract (transport.h), never a
 # transport's own header
 for f in src/serve.c src/serve.h; do
-	if grep -nE '#include "(matrix|mx_json|irc|irc_parse|curl_dl|ssl_dl)\.h"|#include <curl/' "$f"; then
+	if grep -nE '#include "(matrix|mx_json|irc|irc_[a-z]+|curl_dl|ssl_dl)\.h"|#include <curl/' "$f"; then
 		echo "lint: $f: serve includes a transport header"; bad=1
 	fi
 done
-for f in src/matrix.c src/matrix.h src/mx_json.c src/mx_json.h src/irc.c src/irc.h src/irc_parse.c src/irc_parse.h src/irc_out.c src/irc_out.h src/irc_journal.c src/irc_journal.h; do
+for f in src/matrix.c src/matrix.h src/mx_json.c src/mx_json.h $irc_files; do
 	[ -f "$f" ] || continue
 	if grep -nE '#include "(faq|classify|bot|check|helpline)\.h"' "$f"; then
 		echo "lint: $f: a transport includes a core header"; bad=1
 	fi
+done
+for m in $irc_pure; do
+	for f in src/$m.c src/$m.h; do
+		[ -f "$f" ] || continue
+		if grep -nE '#include <(sys/socket|sys/ioctl|poll|netdb|unistd|fcntl|time)\.h>|#include "(irc|irc_conn|irc_outbox|irc_journal|ssl_dl|state|health)\.h"|\blog_(debug|info|warn|error|msg)\(|\b(clock_gettime|poll|recv|send|fopen|open|write)\(' "$f"; then
+			echo "lint: $f: a pure IRC part does I/O or includes a part that does"; bad=1
+		fi
+	done
 done
 if grep -nE '\b(sprintf|vsprintf|strcpy|strcat|strtok|atoi|gets)\s*\(' src/*.c src/*.h | grep -v '^\s*/\?\*'; then
 	echo "lint: banned function (use snprintf, memcpy with a length, strtol)"; bad=1

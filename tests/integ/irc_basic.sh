@@ -12,15 +12,17 @@ start_ircd
 
 # Someone already holds "faqbot": the bot must fall back to "faqbot_".
 # exec: $! is python itself, so cleanup's kill reaches it
-(cd "$T" && PORT=$PORT exec python3 -c '
+(cd "$T" && PORT=$PORT T=$T exec python3 -c '
 import os, time
 from ircc import Client
 c = Client(int(os.environ["PORT"]), "faqbot")
 c.join("#support")
+open(os.environ["T"] + "/squatter.joined", "w").close()
 time.sleep(120)
 ' >"$T/squatter.log" 2>&1) &
 EXTRA_PIDS+=($!)
-sleep 1 # let the squatter register first
+# the squatter registers first
+wait_for 20 test -e "$T/squatter.joined" || { echo "# the squatter did not register"; exit 1; }
 
 start_bot --nick faqbot --chan '#support' --chan '#keyed,sekrit' --mod mod \
 	--burst 4 --interval-ms 500 --backoff-min-ms 500 --backoff-max-ms 2000
@@ -143,7 +145,8 @@ check "the bot stayed connected through the burst (one connection so far)" \
 
 # The server restarts: the bot must reconnect, register and rejoin.
 stop_ircd
-sleep 1
+# the bot has seen the server go before the new one comes
+wait_for 10 grep -q "irc: reconnecting in" "$T/bot.log"
 start_ircd
 scenario "server restart: the bot reconnects, rejoins and answers" <<'PY'
 c = Client(PORT, "hal"); c.join("#support")

@@ -79,25 +79,14 @@ while True:
 PY
 python3 "$T/fakeircd.py" "$T/fport" "$T/fake.log" >"$T/fake.out" 2>&1 &
 EXTRA_PIDS+=($!)
-for _ in $(seq 100); do [ -s "$T/fport" ] && break; sleep 0.05; done
-[ -s "$T/fport" ] || { echo "# the fake server did not start"; exit 1; }
+wait_for 5 test -s "$T/fport" || { echo "# the fake server did not start"; exit 1; }
 PORT=$(cat "$T/fport")
 
 start_bot --nick faqbot --chan '#c' --ping-idle-ms 1500 --ping-timeout-ms 1500 \
 	--backoff-min-ms 1000 --backoff-max-ms 2000 --burst 8 --interval-ms 200
 
-waitfor() { # waitfor SECONDS CMD...: until CMD succeeds
-	local n=$(($1 * 10))
-	shift
-	while [ "$n" -gt 0 ]; do
-		"$@" && return 0
-		sleep 0.1
-		n=$((n - 1))
-	done
-	return 1
-}
 check "garbage, NUL bytes and over-long lines: the bot still answers the next question" \
-	waitfor 10 grep -q "recv1 PRIVMSG x :ANSWER #1" "$T/fake.log"
+	wait_for 10 grep -q "recv1 PRIVMSG x :ANSWER #1" "$T/fake.log"
 for n in 2 3 5; do
 	check "an odd line before it costs nothing: question #$n answered" \
 		grep -q "recv1 PRIVMSG x :ANSWER #$n:" "$T/fake.log"
@@ -110,9 +99,9 @@ check "the line with a NUL inside is dropped whole: #6 never answered" \
 check "a visible host too long to size lines by is not believed: every answer fits" \
 	bash -c "! grep -q 'could not be split' '$T/bot.log'"
 check "a silent server gets the bot's own PING" \
-	waitfor 10 grep -q "recv1 PING" "$T/fake.log"
+	wait_for 10 grep -q "recv1 PING" "$T/fake.log"
 check "then the bot gives up on it and connects again" \
-	waitfor 10 grep -q "^conn 2 " "$T/fake.log"
+	wait_for 10 grep -q "^conn 2 " "$T/fake.log"
 kill -0 "$BOT_PID" 2>/dev/null && ok "the bot is still running" || notok "the bot is still running"
 sleep 6
 n=$(grep -c "^conn " "$T/fake.log")

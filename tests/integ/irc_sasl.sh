@@ -83,24 +83,13 @@ PY
 GOOD="right pw caf$(printf '\303\251') $(printf 'x%.0s' $(seq 340))"
 SASL_WANT=$GOOD python3 "$T/saslircd.py" "$T/sport" "$T/sasl.log" >"$T/sasl.out" 2>&1 &
 EXTRA_PIDS+=($!)
-for _ in $(seq 100); do [ -s "$T/sport" ] && break; sleep 0.05; done
-[ -s "$T/sport" ] || { echo "# the stand-in server did not start"; exit 1; }
+wait_for 5 test -s "$T/sport" || { echo "# the stand-in server did not start"; exit 1; }
 PORT=$(cat "$T/sport")
 
-waitfor() { # waitfor SECONDS CMD...: until CMD succeeds
-	local n=$(($1 * 10))
-	shift
-	while [ "$n" -gt 0 ]; do
-		"$@" && return 0
-		sleep 0.1
-		n=$((n - 1))
-	done
-	return 1
-}
 
 SASL_PW=$GOOD start_bot --nick faqbot --sasl-account bot --sasl-password-env SASL_PW
 check "SASL PLAIN with the right password: logged in (two chunks), registered, answering" \
-	waitfor 10 grep -q "conn 1 recv PRIVMSG someone :ANSWER #1" "$T/sasl.log"
+	wait_for 10 grep -q "conn 1 recv PRIVMSG someone :ANSWER #1" "$T/sasl.log"
 check "the payload went in two chunks of base64" \
 	test "$(grep -c 'conn 1 AUTHENTICATE chunk' "$T/sasl.log")" = 2
 check "CAP END came after the login" \

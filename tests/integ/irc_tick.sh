@@ -15,17 +15,19 @@ build_driver || { echo "# could not build the driver"; exit 1; }
 start_ircd
 
 # the moderator first, so that every notice has someone to reach
-(cd "$T" && PORT=$PORT exec python3 -u -c '
+(cd "$T" && PORT=$PORT T=$T exec python3 -u -c '
 import os, time
 from ircc import Client
 c = Client(int(os.environ["PORT"]), "mod")
+open(os.environ["T"] + "/mod.ready", "w").close()
 while True:
     for m in c.collect(0.2, lambda m: m["cmd"] == "NOTICE" and m["nick"] == "faqbot"):
         print("%.3f %s" % (time.time(), m["params"][1]), flush=True)
 ' >"$T/mod.log" 2>&1) &
 MOD_PID=$!
 EXTRA_PIDS+=($MOD_PID)
-sleep 1 # registered long before the first notice, which waits for a signal
+# registered before the bot starts, so every notice has someone to reach
+wait_for 20 test -e "$T/mod.ready" || { echo "# the moderator did not register"; exit 1; }
 
 T0=$(date +%s%N)
 start_bot --nick faqbot --chan '#support' --mod mod --tick 1 --burst 4 --interval-ms 200 \
@@ -136,17 +138,8 @@ while True:
         print("%.3f %s" % (time.time(), m["params"][1]), flush=True)
 ' >"$T/mod2.log" 2>&1) &
 EXTRA_PIDS+=($!)
-waitgrep() { # waitgrep SECONDS PATTERN FILE
-	local n=$(($1 * 10))
-	while [ "$n" -gt 0 ]; do
-		grep -q "$2" "$3" 2>/dev/null && return 0
-		sleep 0.1
-		n=$((n - 1))
-	done
-	return 1
-}
 check "a tick's notice given while the server was down reaches the moderator after the reconnect" \
-	waitgrep 20 "TICK .* flag" "$T/mod2.log"
+	wait_for 20 grep -q "TICK .* flag" "$T/mod2.log"
 
 stop_bot
 T1=$(date +%s%N)

@@ -150,6 +150,29 @@ static void test_codec_catches_corruption(void **state)
 		assert_int_equal(irc_journal_parse(buf, n - 1, &out, &done), ERR_PARSE);
 		assert_int_equal(irc_journal_format_done(42, buf, 5), 0);
 	}
+	/* a time of 19 digits past LLONG_MAX (fuzz_irc_journal found it: it
+	 * came back negative and did not format back to itself) */
+	{
+		static const char *const times[] = {"9223372036854775807", "9223372036854775808",
+		                                    "9700000000406205846"};
+		char buf[128];
+		size_t k;
+
+		for (k = 0; k < 3; k++) {
+			int n = snprintf(buf, sizeof(buf), "-------- A 8 %s cr PRIVMSG #c hi", times[k]);
+			unsigned h = irc_journal_crc(buf + 9, (size_t)n - 9);
+			char crc[9];
+
+			snprintf(crc, sizeof(crc), "%08x", h);
+			memcpy(buf, crc, 8);
+			assert_int_equal(irc_journal_parse(buf, (size_t)n, &out, &done),
+			                 k == 0 ? ERR_OK : ERR_PARSE);
+			if (k == 0) {
+				assert_int_equal(out.wall_ms, 9223372036854775807LL);
+				irc_journal_entry_release(&out);
+			}
+		}
+	}
 	/* garbage */
 	assert_int_equal(irc_journal_parse("", 0, &out, &done), ERR_PARSE);
 	assert_int_equal(irc_journal_parse("hello", 5, &out, &done), ERR_PARSE);

@@ -131,6 +131,59 @@ static void test_burst_one_has_no_reserve(void **state)
 	irc_out_free(o);
 }
 
+/* test_pacing_fake_clock runs the transport's defaults (burst 4, a line
+ * every 2000 ms) on a fake clock, the way irc.c does: sleep what
+ * irc_out_wait_ms says, then take what peek gives. 20 answers queued at
+ * once go two at once (the other two tokens are kept for a crisis), then
+ * one each 2 s, never faster; after a quiet minute the bucket is full
+ * again, but never more than full. */
+static void test_pacing_fake_clock(void **state)
+{
+	static struct ends e;
+	struct irc_out *o = mk(4, 2000, &e, 0);
+	unsigned long long mark = 0;
+	long long t = 0, sent_at[20];
+	char text[16];
+	size_t n = 0, i, j;
+	long w;
+
+	(void)state;
+	for (i = 0; i < 20; i++) {
+		snprintf(text, sizeof(text), "answer %zu", i);
+		push(o, i + 1, "#support", text, 0);
+	}
+	while ((w = irc_out_wait_ms(o, t)) >= 0) {
+		assert_true(n < 20);
+		t += w;
+		snprintf(text, sizeof(text), "answer %zu", n);
+		assert_string_equal(next(o, t, &mark), text);
+		sent_at[n++] = t;
+	}
+	assert_int_equal(n, 20);
+	assert_int_equal(sent_at[0], 0);
+	assert_int_equal(sent_at[1], 0);
+	for (i = 2; i < 20; i++) /* one a token, as soon as it comes */
+		assert_true(sent_at[i] - sent_at[i - 1] >= 1999 && sent_at[i] - sent_at[i - 1] <= 2001);
+	/* the flood law: in any window, at most burst + window / interval */
+	for (i = 0; i < 20; i++)
+		for (j = i; j < 20; j++)
+			assert_true((long long)(j - i + 1) <= 4 + (sent_at[j] - sent_at[i]) / 2000);
+	/* a quiet minute: two at once again, and a crisis still goes at once */
+	t += 60000;
+	push(o, 21, "#support", "late 1", 0);
+	push(o, 22, "#support", "late 2", 0);
+	push(o, 23, "#support", "late 3", 0);
+	assert_string_equal(next(o, t, &mark), "late 1");
+	assert_string_equal(next(o, t, &mark), "late 2");
+	assert_string_equal(next(o, t, &mark), "");
+	push(o, 24, "#crisis", "crisis", 1);
+	assert_string_equal(next(o, t, &mark), "crisis");
+	/* the crisis spent a kept token: the next ordinary line waits until
+	 * the reserve is whole again, two tokens later */
+	assert_int_equal(irc_out_wait_ms(o, t), 4001);
+	irc_out_free(o);
+}
+
 static void test_crisis_first(void **state)
 {
 	static struct ends e;
@@ -451,6 +504,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_bucket_and_reserve),
 		cmocka_unit_test(test_burst_one_has_no_reserve),
+		cmocka_unit_test(test_pacing_fake_clock),
 		cmocka_unit_test(test_crisis_first),
 		cmocka_unit_test(test_no_interleave_in_a_target),
 		cmocka_unit_test(test_end_after_ack),
