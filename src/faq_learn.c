@@ -891,26 +891,6 @@ static int load_cached(struct faq_stage *st, uint64_t key)
 	return 1;
 }
 
-/* make_dirs: dir and the folders above it, 0700 where made. */
-static int make_dirs(const char *dir)
-{
-	char buf[4096];
-	size_t i, n = strlen(dir);
-
-	if (n == 0 || n >= sizeof(buf))
-		return -1;
-	memcpy(buf, dir, n + 1);
-	for (i = 1; i <= n; i++) {
-		if (buf[i] != '/' && buf[i] != '\0')
-			continue;
-		buf[i] = '\0';
-		if (mkdir(buf, 0700) != 0 && errno != EEXIST)
-			return -1;
-		buf[i] = i < n ? '/' : '\0';
-	}
-	return 0;
-}
-
 /* prune removes the stages of other keys: a FAQ edit makes the old one
  * useless, and an edited FAQ would otherwise leave one a save. */
 static void prune(uint64_t key)
@@ -936,7 +916,7 @@ static void save_cached(const struct faq_stage *st, uint64_t key)
 	char path[4096], name[64];
 	struct meta m;
 
-	if (!faq_learn_cache || make_dirs(faq_learn_cache) != 0)
+	if (!faq_learn_cache || state_make_dirs(faq_learn_cache) != ERR_OK)
 		return;
 	prune(key);
 	cache_path(path, sizeof(path), key, "kind");
@@ -995,7 +975,7 @@ static pid_t fork_trainer(const struct faq *faq, struct faq_stage *st, struct se
 {
 	pid_t pid;
 
-	if (!faq_learn_cache || make_dirs(faq_learn_cache) != 0)
+	if (!faq_learn_cache || state_make_dirs(faq_learn_cache) != ERR_OK)
 		return -1;
 	fflush(NULL);
 	pid = fork();

@@ -26,6 +26,7 @@
 
 #include "hs_dl.h"
 #include "log.h"
+#include "state.h"
 
 /* A word boundary inside an atom: a byte no UTF-8 text holds, and never a
  * literal an atom keeps (the reader takes no non-ASCII literal but the
@@ -1636,25 +1637,6 @@ static void cache_read(uint64_t key, struct bytes *b)
 	close(fd);
 }
 
-static int make_dirs(const char *dir)
-{
-	char buf[4096];
-	size_t i, n = strlen(dir);
-
-	if (n == 0 || n >= sizeof(buf))
-		return -1;
-	memcpy(buf, dir, n + 1);
-	for (i = 1; i <= n; i++) {
-		if (buf[i] != '/' && buf[i] != '\0')
-			continue;
-		buf[i] = '\0';
-		if (mkdir(buf, 0700) != 0 && errno != EEXIST)
-			return -1;
-		buf[i] = i < n ? '/' : '\0';
-	}
-	return 0;
-}
-
 /* prune: the oldest blobs in the cache folder, beyond PREFILTER_CACHE_KEEP */
 static void prune(void)
 {
@@ -1702,7 +1684,7 @@ static void cache_write(uint64_t key, const char *blob, size_t len)
 	char path[4096], tmp[4200];
 	int fd;
 
-	if (!cache_dir || make_dirs(cache_dir) != 0)
+	if (!cache_dir || state_make_dirs(cache_dir) != ERR_OK)
 		return;
 	cache_path(path, sizeof(path), key);
 	snprintf(tmp, sizeof(tmp), "%s.%ld.tmp", path, (long)getpid());

@@ -56,6 +56,25 @@ enum err state_dir_prepare(const char *dir, char *errbuf, size_t errlen)
 	return ERR_OK;
 }
 
+enum err state_make_dirs(const char *dir)
+{
+	char buf[4096];
+	size_t i, n = strlen(dir);
+
+	if (n == 0 || n >= sizeof(buf))
+		return ERR_IO;
+	memcpy(buf, dir, n + 1);
+	for (i = 1; i <= n; i++) {
+		if (buf[i] != '/' && buf[i] != '\0')
+			continue;
+		buf[i] = '\0';
+		if (mkdir(buf, 0700) != 0 && errno != EEXIST)
+			return ERR_IO;
+		buf[i] = i < n ? '/' : '\0';
+	}
+	return ERR_OK;
+}
+
 static enum err fsync_dir(const char *dir)
 {
 	int fd = open(dir, O_RDONLY | O_DIRECTORY);

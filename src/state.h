@@ -19,6 +19,11 @@
  * ERR_IO and a reason in errbuf when dir cannot be made or used. */
 enum err state_dir_prepare(const char *dir, char *errbuf, size_t errlen);
 
+/* state_make_dirs creates dir and the folders above it that are missing
+ * (mode 0700 where made): for caches, whose folder may be nested and
+ * new. ERR_IO when one cannot be made. */
+enum err state_make_dirs(const char *dir);
+
 /* state_write replaces dir/name with len bytes of data, atomically (see the
  * top of this file), the file having the given mode (0600 for secrets).
  * name is a plain file name: no '/', no leading '.'. */
