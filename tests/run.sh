@@ -63,8 +63,8 @@ if [ -x ../shared/eval/score ]; then
 	# no change lowers them. And the kinds of the classifier issue in our
 	# own wording (tests/data/kinds.tsv), every one held.
 	if ../shared/eval/score --cmd "build/asan/faqbot --faq faq ask --json -" \
-		--show-failures 0 --min-faq 0.90 --min-crisis-recall 0.93 \
-		--max-crisis-false-alarm 0.03 --min-advice 0.94 --min-none 0.90 \
+		--show-failures 0 --min-faq 0.90 --min-crisis-recall 0.99 \
+		--max-crisis-false-alarm 0.015 --min-advice 0.94 --min-none 0.95 \
 		tests/data/holdout.tsv; then
 		pass holdout
 	else

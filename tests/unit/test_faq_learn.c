@@ -22,7 +22,7 @@
 /* The floor under the shipped FAQ's cross-validated figures: an edit of
  * examples or learn/ lines that lowers them fails here, and the moderator
  * sees the figures in `faqbot check`. */
-#define FLOOR_CRISIS_RECALL 0.78
+#define FLOOR_CRISIS_RECALL 0.77 /* 0.786 at a false-alarm budget of 0.03 (round 20) */
 #define MAX_CRISIS_FALSE_ALARM FAQ_LEARN_FALSE_ALARM
 
 static char cache[] = "/tmp/faqbot-cache-XXXXXX";
