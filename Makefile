@@ -113,6 +113,9 @@ lint:
 # The installed tree (DESTDIR in front of each, for packaging):
 #   $(BINDIR)/faqbot                          the program
 #   $(DATADIR)/faq/                           the shipped FAQ, faqbot's default
+#   $(DATADIR)/cache/                         its learned stage and prefilter,
+#                                             built by install (no training
+#                                             at the first start)
 #   $(MANDIR)/man1/faqbot.1                   the manual, naming $(DATADIR)
 #   $(PREFIX)/lib/sysusers.d/faqbot.conf      the faqbot system user
 #   $(SYSCONFDIR)/faqbot/faqbot.ini.example   the documented config, faq_dir
@@ -136,6 +139,14 @@ install: faqbot
 	  >$(DESTDIR)$(UNITDIR)/faqbot.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/faqbot.service
 	install -m 0644 systemd/faqbot.sysusers $(DESTDIR)$(SYSUSERSDIR)/faqbot.conf
+	# the learned stage and the prefilter of the FAQ as shipped, built now
+	# (the installed binary reads them as FAQBOT_DATADIR/cache), so that a
+	# first start answers at once instead of training for seconds; a FAQ
+	# edited later has another key, misses them and trains once
+	rm -rf $(DESTDIR)$(DATADIR)/cache
+	FAQBOT_CACHE=$(DESTDIR)$(DATADIR)/cache ./faqbot check $(DESTDIR)$(DATADIR)/faq >/dev/null
+	chmod 0755 $(DESTDIR)$(DATADIR)/cache
+	chmod 0644 $(DESTDIR)$(DATADIR)/cache/*
 
 # What install wrote, and nothing an admin made (faqbot.ini, the state).
 uninstall:

@@ -24,9 +24,10 @@
 #define FAQ_LEARN_VERSION "faq-learn-6"
 #define FAQ_LEARN_META_MAGIC 0x66716c6d32ULL
 
-static const char *faq_learn_cache;
+static const char *faq_learn_cache, *faq_learn_shipped;
 
 void faq_learn_set_cache(const char *dir) { faq_learn_cache = dir; }
+void faq_learn_set_shipped(const char *dir) { faq_learn_shipped = dir; }
 
 const char *faq_learn_kind_name(enum faq_learn_kind k)
 {
@@ -841,9 +842,9 @@ struct meta {
 	int has_entry;
 };
 
-static void cache_path(char *buf, size_t len, uint64_t key, const char *what)
+static void cache_path(char *buf, size_t len, const char *dir, uint64_t key, const char *what)
 {
-	snprintf(buf, len, "%s/stage-%016llx.%s", faq_learn_cache, (unsigned long long)key, what);
+	snprintf(buf, len, "%s/stage-%016llx.%s", dir, (unsigned long long)key, what);
 }
 
 /* meta_name: the thresholds' file name in the cache folder (state.h's
@@ -853,17 +854,17 @@ static void meta_name(char *buf, size_t len, uint64_t key)
 	snprintf(buf, len, "stage-%016llx.meta", (unsigned long long)key);
 }
 
-static int load_cached(struct faq_stage *st, uint64_t key)
+static int load_from(const char *dir, struct faq_stage *st, uint64_t key)
 {
 	char path[4096], name[64], *text = NULL;
 	struct meta m;
 	size_t len = 0;
 	int ok;
 
-	if (!faq_learn_cache)
+	if (!dir)
 		return 0;
 	meta_name(name, sizeof(name), key);
-	if (state_read(faq_learn_cache, name, &text, &len) != ERR_OK)
+	if (state_read(dir, name, &text, &len) != ERR_OK)
 		return 0;
 	ok = len == sizeof(m);
 	if (ok)
@@ -871,11 +872,11 @@ static int load_cached(struct faq_stage *st, uint64_t key)
 	free(text);
 	if (!ok || m.magic != FAQ_LEARN_META_MAGIC || m.key != key)
 		return 0;
-	cache_path(path, sizeof(path), key, "kind");
+	cache_path(path, sizeof(path), dir, key, "kind");
 	if (learn_load(path, key, &st->kind) != ERR_OK)
 		return 0;
 	if (m.has_entry) {
-		cache_path(path, sizeof(path), key, "entry");
+		cache_path(path, sizeof(path), dir, key, "entry");
 		if (learn_load(path, key, &st->entry) != ERR_OK) {
 			learn_free(st->kind);
 			st->kind = NULL;
@@ -889,6 +890,15 @@ static int load_cached(struct faq_stage *st, uint64_t key)
 	st->cv = m.cv;
 	st->from_cache = 1;
 	return 1;
+}
+
+/* load_cached: the stage of key from the cache folder, else from the
+ * stages shipped beside the FAQ at install (read, never written: a FAQ
+ * as installed then starts without training; an edited one misses them,
+ * its key being another, and trains) */
+static int load_cached(struct faq_stage *st, uint64_t key)
+{
+	return load_from(faq_learn_cache, st, key) || load_from(faq_learn_shipped, st, key);
 }
 
 /* prune removes the stages of other keys: a FAQ edit makes the old one
@@ -919,11 +929,11 @@ static void save_cached(const struct faq_stage *st, uint64_t key)
 	if (!faq_learn_cache || state_make_dirs(faq_learn_cache) != ERR_OK)
 		return;
 	prune(key);
-	cache_path(path, sizeof(path), key, "kind");
+	cache_path(path, sizeof(path), faq_learn_cache, key, "kind");
 	if (learn_save(st->kind, path, key) != ERR_OK)
 		return;
 	if (st->entry) {
-		cache_path(path, sizeof(path), key, "entry");
+		cache_path(path, sizeof(path), faq_learn_cache, key, "entry");
 		if (learn_save(st->entry, path, key) != ERR_OK)
 			return;
 	}

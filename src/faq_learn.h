@@ -114,6 +114,10 @@ struct faq_stage {
 /* faq_learn_set_cache names the folder trained stages are kept in (made
  * 0700 when missing), or NULL: none, train at every load. Borrowed. */
 void faq_learn_set_cache(const char *dir);
+/* faq_learn_set_shipped names a folder of stages built at install for the
+ * FAQ as shipped (`make install`), read when the cache folder has none of
+ * the key asked; never written. NULL: none. Borrowed. */
+void faq_learn_set_shipped(const char *dir);
 
 /* faq_learn_reload is faq_learn_load for a FAQ that is to replace old
  * (the one serving), for a running bot that must not stop answering for

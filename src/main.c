@@ -981,7 +981,8 @@ static int cmd_run(struct opts *o, int argc, char **argv)
  * $FAQBOT_CACHE, else $XDG_CACHE_HOME/faqbot, else
  * ~/.cache/faqbot ("FAQBOT_CACHE=" with nothing: no cache, train every
  * time). `run` keeps it in its state folder instead, unless FAQBOT_CACHE
- * is set. */
+ * is set. Without FAQBOT_CACHE, what was built at install in
+ * FAQBOT_DATADIR/cache is read too. */
 static void user_cache(void)
 {
 	static char buf[4096];
@@ -993,6 +994,11 @@ static void user_cache(void)
 		prefilter_set_cache(*v ? v : NULL);
 		return;
 	}
+	/* what `make install` built for the FAQ as shipped: read when the
+	 * cache has nothing for the FAQ at hand, so an installed bot's first
+	 * start does not train. Not with FAQBOT_CACHE: that folder alone. */
+	faq_learn_set_shipped(FAQBOT_DATADIR "/cache");
+	prefilter_set_shipped(FAQBOT_DATADIR "/cache");
 	if (xdg && *xdg == '/')
 		snprintf(buf, sizeof(buf), "%s/faqbot", xdg);
 	else if (home && *home == '/')

@@ -1138,11 +1138,16 @@ struct prefilter {
 	int warned;
 };
 
-static const char *cache_dir;
+static const char *cache_dir, *shipped_dir;
 
 void prefilter_set_cache(const char *dir)
 {
 	cache_dir = dir;
+}
+
+void prefilter_set_shipped(const char *dir)
+{
+	shipped_dir = dir;
 }
 
 static double now_ms(void)
@@ -1550,9 +1555,9 @@ static uint64_t blob_key(const char *const *src, size_t n)
 	return h;
 }
 
-static void cache_path(char *buf, size_t len, uint64_t key)
+static void cache_path(char *buf, size_t len, const char *dir, uint64_t key)
 {
-	snprintf(buf, len, "%s/prefilter-%016llx.blob", cache_dir, (unsigned long long)key);
+	snprintf(buf, len, "%s/prefilter-%016llx.blob", dir, (unsigned long long)key);
 }
 
 static int read_all(int fd, void *p, size_t n)
@@ -1608,9 +1613,9 @@ static void bytes_release(struct bytes *b)
 	memset(b, 0, sizeof(*b));
 }
 
-/* cache_read: the blob of key as the cache holds it, or nothing (none, or
- * not readable: then it is built again) */
-static void cache_read(uint64_t key, struct bytes *b)
+/* read_from: the blob of key as dir holds it, or nothing (none, or not
+ * readable: then it is built again) */
+static void read_from(const char *dir, uint64_t key, struct bytes *b)
 {
 	char path[4096];
 	struct stat st;
@@ -1618,9 +1623,9 @@ static void cache_read(uint64_t key, struct bytes *b)
 	int fd;
 
 	memset(b, 0, sizeof(*b));
-	if (!cache_dir)
+	if (!dir)
 		return;
-	cache_path(path, sizeof(path), key);
+	cache_path(path, sizeof(path), dir, key);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return;
@@ -1635,6 +1640,15 @@ static void cache_read(uint64_t key, struct bytes *b)
 		}
 	}
 	close(fd);
+}
+
+/* cache_read: from the cache folder, else from what was shipped at
+ * install (prefilter_set_shipped) */
+static void cache_read(uint64_t key, struct bytes *b)
+{
+	read_from(cache_dir, key, b);
+	if (!b->p)
+		read_from(shipped_dir, key, b);
 }
 
 /* prune: the oldest blobs in the cache folder, beyond PREFILTER_CACHE_KEEP */
@@ -1686,7 +1700,7 @@ static void cache_write(uint64_t key, const char *blob, size_t len)
 
 	if (!cache_dir || state_make_dirs(cache_dir) != ERR_OK)
 		return;
-	cache_path(path, sizeof(path), key);
+	cache_path(path, sizeof(path), cache_dir, key);
 	snprintf(tmp, sizeof(tmp), "%s.%ld.tmp", path, (long)getpid());
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)

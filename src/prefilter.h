@@ -63,6 +63,11 @@ struct prefilter;
  * (made 0700 when missing), or NULL: compile at every build. Borrowed. */
 void prefilter_set_cache(const char *dir);
 
+/* prefilter_set_shipped names a folder of databases built at install,
+ * read when the cache folder has none of the key asked; never written.
+ * NULL: none. Borrowed. */
+void prefilter_set_shipped(const char *dir);
+
 /* prefilter_new builds the prefilter of n patterns, src[i] exactly as
  * match_compile took it; pattern i is asked about as i. Returns ERR_OK with
  * *out; ERR_NOTFOUND with *out NULL and, in why, the reason there is none

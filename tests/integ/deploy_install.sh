@@ -41,9 +41,12 @@ t "the example config: /etc/faqbot/faqbot.ini.example, 644" \
 	test "$(mode "$R/etc/faqbot/faqbot.ini.example")" = 644
 t "the systemd unit: /usr/lib/systemd/system/faqbot.service" test -f "$R/usr/lib/systemd/system/faqbot.service"
 t "the system user: /usr/lib/sysusers.d/faqbot.conf" test -f "$R/usr/lib/sysusers.d/faqbot.conf"
+t "the shipped FAQ's learned stage, built at install: /usr/share/faqbot/cache, 644" \
+	test "$(mode "$(ls "$R"/usr/share/faqbot/cache/stage-*.meta 2>/dev/null | head -1)")" = 644
+t "and its prefilter" test -n "$(ls "$R"/usr/share/faqbot/cache/prefilter-*.blob 2>/dev/null)"
 t "the learned stage's messages: faq/learn, every file" \
 	test "$(ls "$R"/usr/share/faqbot/faq/learn/*.tsv 2>/dev/null | wc -l)" = "$(ls faq/learn/*.tsv | wc -l)"
-extra=$(cd "$R" && find . -type f | grep -vE '^\./(usr/bin/faqbot|usr/share/faqbot/faq/[^/]+|usr/share/faqbot/faq/learn/[^/]+\.tsv|usr/share/man/man1/faqbot\.1|etc/faqbot/faqbot\.ini\.example|usr/lib/systemd/system/faqbot\.service|usr/lib/sysusers\.d/faqbot\.conf)$')
+extra=$(cd "$R" && find . -type f | grep -vE '^\./(usr/bin/faqbot|usr/share/faqbot/faq/[^/]+|usr/share/faqbot/faq/learn/[^/]+\.tsv|usr/share/faqbot/cache/(stage-[0-9a-f]{16}\.(kind|entry|meta)|prefilter-[0-9a-f]{16}\.blob)|usr/share/man/man1/faqbot\.1|etc/faqbot/faqbot\.ini\.example|usr/lib/systemd/system/faqbot\.service|usr/lib/sysusers\.d/faqbot\.conf)$')
 t "nothing else installed" test -z "$extra"
 
 # the installed pieces point at each other
@@ -85,6 +88,28 @@ if out=$(make -C "$T/src" uninstall DESTDIR="$R" PREFIX=/usr 2>&1); then
 	t "make uninstall removes every file it installed" test -z "$left"
 else
 	no "make uninstall" "$out"
+fi
+
+# --- installed where it runs (no DESTDIR): the first start reads the stage
+# built at install instead of training, and leaves the user's cache empty
+P=$T/pfx
+if out=$(make -C "$T/src" -j2 install PREFIX="$P" SYSCONFDIR="$P/etc" 2>&1); then
+	out=$(cd "$T" && env -u FAQBOT_CACHE -u XDG_CACHE_HOME HOME="$T/home" \
+		"$P/bin/faqbot" check "$P/share/faqbot/faq" 2>&1)
+	if grep -q "loaded from the cache" <<<"$out" && ! grep -q "trained" <<<"$out"; then
+		ok "an installed FAQ's first check loads the stage built at install"
+	else
+		no "an installed FAQ's first check loads the stage built at install" "$out"
+	fi
+	t "and writes no stage of its own to the user's cache" \
+		test -z "$(ls "$T/home/.cache/faqbot"/stage-* 2>/dev/null)"
+	cp -r "$P/share/faqbot/faq" "$T/edited"
+	printf 'the garden centre had a sale on bulbs today\tnone:chat\n' >>"$T/edited/learn/chat.tsv"
+	out=$(cd "$T" && env -u FAQBOT_CACHE -u XDG_CACHE_HOME HOME="$T/home" \
+		"$P/bin/faqbot" check "$T/edited" 2>&1)
+	t "an edited FAQ misses it and trains its own" grep -q "trained" <<<"$out"
+else
+	no "make install PREFIX=..." "$out"
 fi
 
 # --- the default PREFIX (/usr/local), config still under /etc
