@@ -9,7 +9,8 @@
 
 struct match_re {
 	pcre2_code *code;
-	int jit; /* JIT compiled: pcre2_jit_match may be used */
+	int jit;     /* JIT compiled: pcre2_jit_match may be used */
+	int jit_due; /* to be JIT compiled at its first match (lazy_jit) */
 };
 
 struct match_ctx {
@@ -75,6 +76,20 @@ static int worth_jit(const pcre2_code *code)
 	return first != 1;
 }
 
+/* lazy_jit JIT-compiles re at its first match rather than at load. With
+ * the prefilter most patterns are never run for a given stream of
+ * messages (a `faqbot ask`, a quiet room), and each one's JIT code is
+ * resident anonymous memory for the life of the process: compiling only
+ * the ones that run keeps that off the peak, and the ones that do run are
+ * JIT code from their first message on. re is const to match_find's
+ * callers, who share it read-only; compiling it is a cache filled in
+ * place, on the one thread a classifier store serves (classify.h). */
+static void lazy_jit(struct match_re *re)
+{
+	re->jit_due = 0;
+	re->jit = pcre2_jit_compile(re->code, PCRE2_JIT_COMPLETE) == 0;
+}
+
 int match_jit_wanted(void)
 {
 	const char *v = getenv("FAQBOT_NO_JIT");
@@ -114,8 +129,7 @@ enum err match_compile(const char *src, struct match_re **re, char *errbuf,
 		free(r);
 		return ERR_PARSE;
 	}
-	r->jit = match_jit_wanted() && worth_jit(r->code) &&
-		 pcre2_jit_compile(r->code, PCRE2_JIT_COMPLETE) == 0;
+	r->jit_due = match_jit_wanted() && worth_jit(r->code);
 	*re = r;
 	return ERR_OK;
 }
@@ -130,7 +144,7 @@ void match_free(struct match_re *re)
 
 int match_is_jit(const struct match_re *re)
 {
-	return re->jit;
+	return re->jit || re->jit_due;
 }
 
 struct match_ctx *match_ctx_new(unsigned limit_scale)
@@ -170,6 +184,8 @@ enum err match_find(struct match_ctx *ctx, const struct match_re *re, const char
 	*found = 0;
 	if (from > len)
 		return ERR_OK;
+	if (re->jit_due)
+		lazy_jit((struct match_re *)re);
 	/* pcre2_jit_match skips the sanity checks of pcre2_match; the subject is
 	 * valid UTF-8 by construction (text_normalise), so that is safe. */
 	if (re->jit)

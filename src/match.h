@@ -26,7 +26,9 @@ struct match_ctx; /* match data and limits, one per thread that matches */
 /* match_compile compiles src (exactly as PCRE2 reads it, UTF; caseless
  * when it holds an upper-case or non-ASCII letter, since the text it meets
  * is case-folded already)
- * and JIT-compiles it where JIT is available, unless every match must begin
+ * and JIT-compiles it where JIT is available (at its first match, not
+ * here: most patterns of a FAQ never run in a given process, thanks to
+ * the prefilter), unless every match must begin
  * with one known character: the interpreter runs those about as fast, and
  * JIT code costs ~7 KB a pattern (match.c says more). Either way it finds
  * the same matches; only how far a runaway pattern gets before a limit
@@ -44,8 +46,8 @@ void match_free(struct match_re *re);
  * reload follows the environment. */
 int match_jit_wanted(void);
 
-/* match_is_jit says whether re runs as JIT code (1) or in PCRE2's
- * interpreter (0): for tests and diagnostics. */
+/* match_is_jit says whether re runs as JIT code (1: from its first match
+ * on) or in PCRE2's interpreter (0): for tests and diagnostics. */
 int match_is_jit(const struct match_re *re);
 
 /* match_ctx_new makes a context sized for any pattern (captures are not
