@@ -140,7 +140,16 @@ static enum err check_examples(const struct faq *faq, struct faq_diags *d)
 					     "'%s' (crisis entries are tried in file order)",
 					     s->text, who, e->id);
 			} else if (positive && (!r.matched || r.entry != e)) {
-				if (!r.matched)
+				if (!r.matched && e->only_questions && !r.question)
+					/* its pattern may well match: what stops it is
+					 * that the entry answers questions only */
+					faq_diag_add(d, e->file, s->line, s->col, 0,
+						     "example '%s' gets no answer: it does not read "
+						     "as a question, and '%s' answers questions only "
+						     "(end it with '?' or start it with a question "
+						     "word, or add its opening to question.yml)",
+						     s->text, e->id);
+				else if (!r.matched)
 					faq_diag_add(d, e->file, s->line, s->col, 0,
 						     "example '%s' gets no answer: no pattern of '%s' "
 						     "matches it", s->text, e->id);

@@ -139,6 +139,25 @@ static void test_not_example_matches(void **state)
 	unlink(text);
 }
 
+/* An example its pattern matches that gets no answer because it is no
+ * question says so, rather than that no pattern matches it (issue 13). */
+static void test_example_not_a_question(void **state)
+{
+	char text[2048];
+
+	(void)state;
+	snprintf(text, sizeof(text),
+		 "id: widget\nquestion: Widgets?\nreviewed: 2026-11-20\n"
+		 "sources: [x.txt]\npatterns: |\n  \\bwidget\\b\n%s"
+		 "examples: |\n  widget?\n  my widget arrived today\n", greedy_answer);
+	put("widget.yml", text);
+	assert_true(finds("widget.yml", 15, "does not read as a question, and 'widget' answers "
+					   "questions only"));
+	assert_false(finds("widget.yml", 15, "no pattern of"));
+	snprintf(text, sizeof(text), "%s/widget.yml", dir);
+	unlink(text);
+}
+
 static void test_pattern_hits_limit(void **state)
 {
 	char text[2048];
@@ -160,6 +179,7 @@ int main(void)
 		cmocka_unit_test(test_clean_copy),
 		cmocka_unit_test(test_stolen_example),
 		cmocka_unit_test(test_not_example_matches),
+		cmocka_unit_test(test_example_not_a_question),
 		cmocka_unit_test(test_pattern_hits_limit),
 	};
 	return cmocka_run_group_tests_name("check", tests, setup, teardown);
