@@ -189,6 +189,55 @@ static char *trimmed_dup(const char *s, size_t n)
 	return r;
 }
 
+/* starts_item: 1 when the line at p opens a list item ("- ", "* ", "• ",
+ * "3. ", "3) ") or is a placeholder on its own ("{crisis_lines}"): kept
+ * on a line of its own when an answer is reflowed. */
+static int starts_item(const char *p)
+{
+	if ((p[0] == '-' || p[0] == '*') && p[1] == ' ')
+		return 1;
+	if (!strncmp(p, "\xe2\x80\xa2 ", 4)) /* U+2022 bullet */
+		return 1;
+	if (p[0] == '{')
+		return 1;
+	while (*p >= '0' && *p <= '9')
+		p++;
+	return (p[0] == '.' || p[0] == ')') && p[1] == ' ' && p[-1] >= '0' && p[-1] <= '9';
+}
+
+/* reflow joins the lines of each paragraph of an answer, in place: a line
+ * break inside a paragraph becomes a space; a blank line still parts
+ * paragraphs, and a list item or a placeholder keeps its own line.
+ * Moderators wrap answers to read them in an editor; members should get
+ * paragraphs their client wraps, and on IRC, where every line is one
+ * message paced by flood control, a paragraph is then one message or
+ * two instead of six (issue 13: a burst of questions took minutes). */
+static void reflow(char *a)
+{
+	char *r = a, *w = a;
+	int held = *a == '{'; /* the line being copied is a placeholder */
+
+	/* r reads, w writes behind it: what r has passed may be overwritten,
+	 * so what matters of a line is noted as it starts */
+	while (*r) {
+		if (*r == '\n' && r > a && r[-1] != '\n' && !held) {
+			char *next = r + 1;
+
+			while (*next == ' ' || *next == '\t')
+				next++; /* a deeper indent, for a wrapped item */
+			if (*next && *next != '\n' && *next != '\r' && !starts_item(next)) {
+				*w++ = ' ';
+				r = next;
+				continue;
+			}
+		}
+		if (*r == '\n')
+			held = r[1] == '{';
+		*w++ = *r++;
+	}
+	*w = '\0';
+}
+
 /* get_string returns a new copy of a scalar value, trimmed, or NULL with an
  * error recorded when the node is not a non-empty scalar. */
 static char *get_string(struct yfile *yf, yaml_node_t *v, const char *key)
@@ -616,6 +665,7 @@ static int load_entry(struct yfile *yf, yaml_node_t *root, struct faq_entry *e)
 			e->answer = trimmed_dup(s, strlen(s));
 			if (!e->answer)
 				return -1;
+			reflow(e->answer);
 		} else if (strcmp(k, "examples") == 0) {
 			ONCE(e->examples);
 			if (to_samples(yf, v, k, &e->examples, &e->nexamples) < 0)

@@ -44,6 +44,15 @@ static void test_good_folder_loads(void **state)
 	assert_int_equal(e->patterns[2].line, 9);
 	assert_string_equal(e->examples[1].text, "I\xE2\x80\x99m SUICIDAL");
 	assert_int_equal(faq_find(faq, "tms-cost")->priority, 1);
+	/* an answer wrapped in the file is one paragraph to members (a line
+	 * on IRC is one paced message) */
+	assert_string_equal(faq_find(faq, "tms-cost")->answer,
+			    "The cost of TMS depends on where you live, the clinic and your "
+			    "insurance. Many insurers cover it once a few medicines have not "
+			    "helped, but the rules differ, so it is worth calling your insurer "
+			    "and asking the clinic for a written estimate before you start. A "
+			    "clinic's staff can often help with the paperwork. Your psychiatrist "
+			    "can also tell you what is covered.");
 	assert_null(faq_find(faq, "nope"));
 	assert_non_null(faq_region(faq, NULL));
 	assert_string_equal(faq_region(faq, NULL)->code, "us");
@@ -51,6 +60,41 @@ static void test_good_folder_loads(void **state)
 	assert_null(faq_region(faq, "fr"));
 	faq_free(faq);
 	faq_diags_release(&d);
+}
+
+/* Paragraphs stay parted, list items and placeholders keep their lines. */
+static void test_answer_reflow(void **state)
+{
+	static const char entry[] =
+		"id: lines\nclass: crisis\nquestion: Lines?\nreviewed: 2026-11-20\n"
+		"sources: []\npatterns: |\n  \\bwidgetcrisis\\b\n"
+		"answer: |\n  First line\n  goes on here.\n\n  Call one of these:\n\n"
+		"  {crisis_lines}\n\n  Or:\n  - a friend\n  - a doctor who\n    knows you\n"
+		"  1. first\n  2. second\n\n  Last\n  words.\n"
+		"examples: |\n  widgetcrisis\n";
+	char dir[] = "/tmp/faqbot-reflow-XXXXXX", path[128], cmd[256];
+	struct faq_diags d = {0};
+	struct faq *faq = NULL;
+	FILE *f;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(cmd, sizeof(cmd), "cp %s/lines.yml %s/", MINI, dir);
+	assert_int_equal(system(cmd), 0);
+	snprintf(path, sizeof(path), "%s/zz.yml", dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(entry, f);
+	fclose(f);
+	assert_int_equal(faq_load(dir, &faq, &d), ERR_OK);
+	assert_string_equal(faq_find(faq, "lines")->answer,
+			    "First line goes on here.\n\nCall one of these:\n\n{crisis_lines}\n\n"
+			    "Or:\n- a friend\n- a doctor who knows you\n1. first\n2. second\n\n"
+			    "Last words.");
+	faq_free(faq);
+	faq_diags_release(&d);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
 }
 
 static void check_case(const char *name)
@@ -200,6 +244,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_good_folder_loads),
+		cmocka_unit_test(test_answer_reflow),
 		cmocka_unit_test(test_every_broken_case),
 		cmocka_unit_test(test_missing_folder),
 		cmocka_unit_test(test_special_files_are_errors),
