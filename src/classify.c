@@ -11,6 +11,7 @@
 #include "faq_learn.h"
 #include "prefilter.h"
 #include "text.h"
+#include "spell.h"
 #include "views.h"
 
 /* The prefilter (prefilter.h) says which patterns could match a text; only
@@ -20,7 +21,7 @@
  * blanked some of it. text is only ever the caller's norm or the folded
  * view, which outlive the classification; a scan of a blanked copy is
  * marked with text NULL (never reused). */
-enum { SLOT_NORM, SLOT_FOLDED };
+enum { SLOT_NORM, SLOT_FOLDED, SLOT_MENDED };
 
 struct scan {
 	unsigned slot;
@@ -417,6 +418,9 @@ void classify_explain(const struct faq *faq, const char *norm, size_t len,
 				 r->view == CLASSIFY_VIEW_FOLDED
 					 ? ", read in the folded view (symbols as letters, "
 					   "look-alike letters, spaced letters joined)"
+				 : r->view == CLASSIFY_VIEW_MENDED
+					 ? ", read with misspelt words mended to the FAQ's own "
+					   "words ('wnat' as 'want')"
 					 : "");
 
 		if (r->over && n > 0 && (size_t)n < buflen)
@@ -502,6 +506,33 @@ static enum err classify_with(const struct faq *faq, const struct faq_stage *sta
 			e = crisis_in(faq, &sf, folded, flen, r, &crisis, &mfold);
 			r->view = crisis ? CLASSIFY_VIEW_FOLDED : CLASSIFY_VIEW_NORM;
 		}
+	}
+	/* and the mended view (spell.h), for a crisis only: typed in a hurry,
+	 * "wnat to die" is still a crisis; a question misspelt is left to the
+	 * model, whose pieces of words read past typos */
+	if (!crisis && e == ERR_OK && faq->spell) {
+		char *mended = NULL, *mmend = NULL;
+		unsigned char *mask = NULL;
+		size_t mlen = 0;
+		struct scan sm = {SLOT_MENDED, NULL, 0};
+		struct classify_result before = *r;
+
+		e = spell_mend(faq->spell, folded, flen, &mended, &mlen, &mask);
+		if (e == ERR_OK && mask) {
+			e = crisis_in(faq, &sm, mended, mlen, r, &crisis, &mmend);
+			/* only a match over a mended word: a mend elsewhere may
+			 * have undone a safe reading ("diving board" mended to
+			 * "driving board" is no longer a diving board) */
+			if (crisis && !memchr(mask + r->start, 1, r->len)) {
+				crisis = 0;
+				*r = before;
+			}
+			if (crisis)
+				r->view = CLASSIFY_VIEW_MENDED;
+		}
+		free(mask);
+		free(mmend);
+		free(mended);
 	}
 	r->question = is_question(faq, &sn, norm, plen);
 	r->prob = -1;

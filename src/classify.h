@@ -21,7 +21,7 @@
 /* Which text decided: the normalised message, or its folded view (views.h:
  * symbols read as letters, look-alike letters, spaced letters joined...).
  * start and len are offsets in that text. */
-enum classify_view { CLASSIFY_VIEW_NORM, CLASSIFY_VIEW_FOLDED };
+enum classify_view { CLASSIFY_VIEW_NORM, CLASSIFY_VIEW_FOLDED, CLASSIFY_VIEW_MENDED };
 
 struct classify_result {
 	int matched;                       /* 0: none */

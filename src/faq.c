@@ -24,6 +24,9 @@
 #include "log.h"
 #include "match.h"
 #include "prefilter.h"
+#include "spell.h"
+#include "text.h"
+#include "views.h"
 
 /* What one file's loading needs at hand. */
 struct yfile {
@@ -1198,6 +1201,53 @@ static enum err order_entries(struct faq *faq)
 	return ERR_OK;
 }
 
+/* spell_text: text as messages are mended (normalised, folded) into sp */
+static enum err spell_text(struct spell *sp, const char *text, int target)
+{
+	char *norm = NULL, *folded = NULL;
+	size_t nlen = 0, flen = 0;
+	int changed;
+	enum err e = text_normalise(text, strlen(text), &norm, &nlen);
+
+	if (e == ERR_OK)
+		e = views_fold(norm, nlen, &folded, &flen, &changed);
+	if (e == ERR_OK)
+		e = spell_add(sp, folded, flen, target);
+	free(norm);
+	free(folded);
+	return e;
+}
+
+/* build_spell: the words of every example and not_example, the words
+ * members write here (spell.h); those of the concepts are the words of
+ * risk a slip is mended to (a crisis example's "the" and "and" are not:
+ * mending towards them would only cost a reading). */
+static enum err build_spell(struct faq *faq)
+{
+	size_t i, j;
+
+	faq->spell = spell_new();
+	if (!faq->spell)
+		return ERR_NOMEM;
+	for (i = 0; i < faq->nentries; i++) {
+		const struct faq_entry *en = &faq->entries[i];
+
+		for (j = 0; j < en->nexamples; j++)
+			if (spell_text(faq->spell, en->examples[j].text, 0) != ERR_OK)
+				return ERR_NOMEM;
+		for (j = 0; j < en->ncounter; j++)
+			if (spell_text(faq->spell, en->counter[j].text, 0) != ERR_OK)
+				return ERR_NOMEM;
+	}
+	for (i = 0; i < faq->concepts.n; i++) {
+		const char *rx = faq->concepts.v[i].regex;
+
+		if (spell_add(faq->spell, rx, strlen(rx), 1) != ERR_OK)
+			return ERR_NOMEM;
+	}
+	return ERR_OK;
+}
+
 /* build_prefilter numbers every pattern and negation and builds the
  * store's prefilter over them, as compiled (concepts written out). Without
  * one (prefilter_why says why) every pattern is tried: ERR_NOMEM only. */
@@ -1393,7 +1443,8 @@ enum err faq_load(const char *dir, struct faq **out, struct faq_diags *d)
 		e = ERR_INVALID;
 		goto out;
 	}
-	if (order_entries(faq) != ERR_OK || build_prefilter(faq) != ERR_OK)
+	if (order_entries(faq) != ERR_OK || build_prefilter(faq) != ERR_OK ||
+	    build_spell(faq) != ERR_OK)
 		goto out;
 	*out = faq;
 	faq = NULL;
@@ -1426,6 +1477,7 @@ void faq_free(struct faq *faq)
 	concepts_release(&faq->concepts);
 	match_ctx_free(faq->mctx);
 	prefilter_free(faq->prefilter);
+	spell_free(faq->spell);
 	if (faq->stage_free)
 		faq->stage_free(faq->stage);
 	free(faq);

@@ -27,6 +27,7 @@ enum faq_class { FAQ_CLASS_FAQ, FAQ_CLASS_ADVICE, FAQ_CLASS_CRISIS, FAQ_CLASS_QU
 struct match_re;
 struct match_ctx;
 struct prefilter;
+struct spell;
 
 struct faq_pattern {
 	char *src;           /* as written */
@@ -88,6 +89,9 @@ struct faq {
 	 * with the store, so a reload brings the FAQ's own. */
 	struct prefilter *prefilter;
 	char prefilter_why[256];
+	/* The words members write here, from the examples, for the mended
+	 * view (spell.h): built with the store, kept when examples go. */
+	struct spell *spell;
 	/* The learned stage (faq_learn.h), or NULL: owned, freed by faq_free
 	 * through stage_free, so that this module needs no word of it. */
 	void *stage;

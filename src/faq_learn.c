@@ -17,6 +17,7 @@
 #include "negate.h"
 #include "state.h"
 #include "text.h"
+#include "spell.h"
 #include "views.h"
 
 /* Changes whenever features, solver or thresholds change meaning: a cached
@@ -531,6 +532,7 @@ static void sets_release(struct sets *s)
  * bot's start and `faqbot ask` keep ~10,000 messages out of memory). */
 struct keying {
 	uint64_t h;
+	struct spell *sp; /* the words of the learn/ files are counted here too */
 };
 
 static enum err key_file(void *ctx, const char *path, const char *text, size_t len,
@@ -544,6 +546,11 @@ static enum err key_file(void *ctx, const char *path, const char *text, size_t l
 	k->h = learn_hash(k->h, base, strlen(base) + 1);
 	k->h = learn_hash(k->h, &len, sizeof(len));
 	k->h = learn_hash(k->h, text, len);
+	/* the words members write, for the mended view (spell.h): read
+	 * here, where every learn/ file passes anyway, even when the stage
+	 * comes from the cache */
+	if (k->sp)
+		return spell_count(k->sp, text, len);
 	return ERR_OK;
 }
 
@@ -551,7 +558,8 @@ static enum err key_of(const struct faq *faq, const char *dir, uint64_t *key,
 		       struct faq_diags *d)
 {
 	struct keying k = {learn_hash(LEARN_HASH_INIT, FAQ_LEARN_VERSION,
-				      sizeof(FAQ_LEARN_VERSION))};
+				      sizeof(FAQ_LEARN_VERSION)),
+			   faq->spell};
 	/* how it trains and chooses: a change retrains */
 	const double how[] = {FAQ_LEARN_KIND_DIM,	FAQ_LEARN_ENTRY_DIM,
 			      FAQ_LEARN_C,		FAQ_LEARN_FOLDS,

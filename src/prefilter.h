@@ -40,7 +40,7 @@
 
 #include "err.h"
 
-#define PREFILTER_SLOTS    2        /* texts whose candidates are kept at once */
+#define PREFILTER_SLOTS    3        /* texts whose candidates are kept at once */
 #define PREFILTER_BLOB_MAX (32u << 20) /* bytes of a built prefilter read back */
 #define PREFILTER_CACHE_KEEP 4      /* built prefilters kept in the cache folder */
 #define PREFILTER_ATOM_MIN 3        /* an atom's weight: its characters, and one

@@ -168,6 +168,13 @@ out=$(printf '%s\n' "{\"sender\":\"ann\",\"text\":\"$a\"}" "{\"sender\":\"bob\",
 out=$("$BIN" ask --explain "wanna d1e tbh" 2>&1)
 echo "$out" | grep -q "decided by a pattern of 'crisis-self' at faq/crisis-self.yml:[0-9]*:[0-9]*, read in the folded view" &&
 	ok "ask --explain: a pattern, where, and the folded view" || no "explain pattern" "$out"
+# typed in a hurry: slips of words of risk mended, for a crisis only
+out=$("$BIN" ask --explain "cuting agan, cnt stp" 2>&1)
+echo "$out" | grep -q "decided by a pattern of 'crisis-self-harm' .*, read with misspelt words mended" &&
+	ok "ask --explain: a crisis typed with slips, read in the mended view" || no "mended view" "$out"
+out=$("$BIN" ask --json "had a coffe and a chat with my nieghbour" 2>&1)
+echo "$out" | grep -q '"kind":"none"' &&
+	ok "slips in everyday chat change nothing" || no "mended chat" "$out"
 out=$("$BIN" ask --json --explain "hello everyone, lovely weather" 2>&1)
 echo "$out" | grep -q '"explain":"no pattern matched; the learned stage: crisis 0\.[0-9]*' &&
 	ok "ask --json --explain: the learned stage's probabilities" || no "explain model" "$out"

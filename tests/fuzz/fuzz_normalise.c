@@ -1,13 +1,17 @@
 /* fuzz_normalise.c -- the normaliser and the question rule on any bytes:
  * the output must be valid UTF-8, no longer than the cap allows, and the
- * normaliser must be idempotent (normalising twice changes nothing). */
+ * normaliser must be idempotent (normalising twice changes nothing). The
+ * views of it too: the folded view (views.h) and the mended one (spell.h),
+ * whose length, mask and growth must be what their headers say. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <utf8proc.h>
 
+#include "spell.h"
 #include "text.h"
+#include "views.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -33,6 +37,37 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	(void)text_addresses(a, "faqbot");
 	if (text_after_address(a, "faqbot") > alen)
 		abort();
+	{
+		static struct spell *sp;
+		static const char words[] = "want to die kill myself bridge pills again cutting the";
+		char *f = NULL, *m = NULL;
+		size_t flen = 0, mlen = 0, j;
+		unsigned char *mask = NULL;
+		int changed;
+
+		if (!sp) {
+			sp = spell_new();
+			if (!sp || spell_add(sp, words, strlen(words), 1) != ERR_OK)
+				abort();
+			for (j = 0; j < 40; j++)
+				if (spell_count(sp, words, strlen(words)) != ERR_OK)
+					abort();
+		}
+		if (views_fold(a, alen, &f, &flen, &changed) == ERR_OK) {
+			if (strlen(f) != flen || flen > 4 * alen + 64)
+				abort();
+			if (spell_mend(sp, f, flen, &m, &mlen, &mask) == ERR_OK) {
+				if (strlen(m) != mlen || mlen > flen + flen / 2 + 1)
+					abort();
+				for (j = 0; mask && j < mlen; j++)
+					if (mask[j] > 1)
+						abort();
+				free(m);
+				free(mask);
+			}
+			free(f);
+		}
+	}
 	if (alen <= TEXT_CLASSIFY_MAX && text_normalise(a, alen, &b, &blen) == ERR_OK) {
 		if (blen != alen || memcmp(a, b, alen) != 0)
 			abort();

@@ -1,0 +1,363 @@
+/* spell.c -- the mended view: unknown words put back to the FAQ's own
+ * words one edit away (see spell.h). */
+#include "spell.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A word's slot: 8 bytes, for a vocabulary of ~9,000 words in ~16,000
+ * slots (a slot a word, with its own malloc'd copy, cost ~1.5 MB of the
+ * bot's peak; this costs ~0.3 MB). The words themselves are in one arena,
+ * each a length byte then its letters. */
+struct slot {
+	uint32_t at;    /* 1 + the word's offset in the arena; 0: empty */
+	uint32_t count; /* SPELL_KNOWN and SPELL_TARGET bits, and the count */
+};
+
+#define SPELL_KNOWN  0x80000000u /* written in the FAQ's own examples: never mended */
+#define SPELL_TARGET 0x40000000u /* a word of risk (spell_add's target): mended towards */
+#define SPELL_COUNT  0x3fffffffu
+
+struct spell {
+	struct slot *v;
+	size_t cap, n; /* cap a power of two, n < cap / 2 */
+	char *arena;
+	size_t used, room;
+	/* the highest count of a target word of each length: a word no
+	 * target one edit away could outnumber SPELL_OFTEN times is not
+	 * tried */
+	unsigned top[SPELL_WORD_MAX + 2];
+};
+
+static uint64_t hash(const char *w, size_t n)
+{
+	uint64_t h = 1469598103934665603ULL;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		h ^= (unsigned char)w[i];
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
+static int same(const struct spell *sp, const struct slot *s, const char *w, size_t n)
+{
+	const char *a = sp->arena + s->at - 1;
+
+	return (unsigned char)a[0] == n && !memcmp(a + 1, w, n);
+}
+
+/* find: the slot of w[0, n), or the empty slot where it would go */
+static struct slot *find(const struct spell *sp, const char *w, size_t n)
+{
+	size_t i = (size_t)hash(w, n) & (sp->cap - 1);
+
+	while (sp->v[i].at && !same(sp, &sp->v[i], w, n))
+		i = (i + 1) & (sp->cap - 1);
+	return &sp->v[i];
+}
+
+static unsigned count_of(const struct spell *sp, const char *w, size_t n)
+{
+	return sp->cap ? find(sp, w, n)->count & SPELL_COUNT : 0;
+}
+
+struct spell *spell_new(void)
+{
+	return calloc(1, sizeof(struct spell));
+}
+
+void spell_free(struct spell *sp)
+{
+	if (!sp)
+		return;
+	free(sp->v);
+	free(sp->arena);
+	free(sp);
+}
+
+size_t spell_words(const struct spell *sp)
+{
+	return sp->n;
+}
+
+static enum err grow(struct spell *sp)
+{
+	size_t cap = sp->cap ? sp->cap * 2 : 1024, i;
+	struct slot *old = sp->v, *v = calloc(cap, sizeof(*v));
+
+	if (!v)
+		return ERR_NOMEM;
+	sp->v = v;
+	sp->cap = cap;
+	for (i = 0; i < cap / 2 && old; i++)
+		if (old[i].at) {
+			const char *a = sp->arena + old[i].at - 1;
+
+			*find(sp, a + 1, (unsigned char)a[0]) = old[i];
+		}
+	free(old);
+	return ERR_OK;
+}
+
+static enum err add_word(struct spell *sp, const char *w, size_t n, int known, int target)
+{
+	struct slot *s;
+	unsigned c;
+
+	if ((sp->n + 1) * 2 >= sp->cap && grow(sp) != ERR_OK)
+		return ERR_NOMEM;
+	s = find(sp, w, n);
+	if (!s->at) {
+		if (sp->used + n + 1 > sp->room) {
+			size_t room = sp->room ? sp->room * 2 : 16384;
+			char *a = room <= UINT32_MAX ? realloc(sp->arena, room) : NULL;
+
+			if (!a)
+				return ERR_NOMEM; /* the old arena stays, whole */
+			sp->arena = a;
+			sp->room = room;
+		}
+		sp->arena[sp->used] = (char)n; /* n <= SPELL_WORD_MAX */
+		memcpy(sp->arena + sp->used + 1, w, n);
+		s->at = (uint32_t)sp->used + 1;
+		sp->used += n + 1;
+		sp->n++;
+	}
+	if ((s->count & SPELL_COUNT) < SPELL_COUNT)
+		s->count++;
+	s->count |= (known ? SPELL_KNOWN : 0) | (target ? SPELL_TARGET : 0);
+	c = s->count & SPELL_COUNT;
+	if ((s->count & SPELL_TARGET) && c > sp->top[n])
+		sp->top[n] = c;
+	return ERR_OK;
+}
+
+static int is_letter(char c)
+{
+	return c >= 'a' && c <= 'z';
+}
+
+/* word_at: the length of the word at text[i] (letters and apostrophes,
+ * starting with a letter), 0 when none starts there */
+static size_t word_at(const char *text, size_t len, size_t i)
+{
+	size_t j = i;
+
+	if (i > 0 && (is_letter(text[i - 1]) || text[i - 1] == '\'' ||
+		      (text[i - 1] >= '0' && text[i - 1] <= '9')))
+		return 0;
+	while (j < len && (is_letter(text[j]) || text[j] == '\''))
+		j++;
+	if (j < len && ((unsigned char)text[j] >= 0x80 || (text[j] >= '0' && text[j] <= '9')))
+		return 0; /* part of a word of another script, or of a number */
+	return j > i && is_letter(text[i]) ? j - i : 0;
+}
+
+/* squeeze: w without apostrophes ("can't" is counted as "cant", which the
+ * patterns read too), into buf; its length */
+static size_t squeeze(const char *w, size_t n, char *buf)
+{
+	size_t i, o = 0;
+
+	for (i = 0; i < n; i++)
+		if (w[i] != '\'')
+			buf[o++] = w[i];
+	return o;
+}
+
+static enum err add_text(struct spell *sp, const char *text, size_t len, int known,
+		       int target)
+{
+	size_t i = 0;
+
+	while (i < len) {
+		size_t n = word_at(text, len, i);
+		char buf[SPELL_WORD_MAX + 1];
+
+		if (n == 0) {
+			i++;
+			continue;
+		}
+		if (n <= SPELL_WORD_MAX &&
+		    add_word(sp, buf, squeeze(text + i, n, buf), known, target) != ERR_OK)
+			return ERR_NOMEM;
+		i += n;
+	}
+	return ERR_OK;
+}
+
+enum err spell_add(struct spell *sp, const char *text, size_t len, int target)
+{
+	return add_text(sp, text, len, 1, target);
+}
+
+enum err spell_count(struct spell *sp, const char *text, size_t len)
+{
+	/* a line at a time, lower-cased in a buffer of its own: a learn/ file
+	 * is a megabyte, and a copy of it would be the process's peak */
+	char stack[4096], *low;
+	size_t i = 0;
+
+	while (i < len) {
+		const char *nl = memchr(text + i, '\n', len - i);
+		size_t n = (nl ? (size_t)(nl - text) : len) - i, j;
+		enum err e;
+
+		low = n < sizeof(stack) ? stack : malloc(n);
+		if (!low)
+			return ERR_NOMEM;
+		for (j = 0; j < n; j++) {
+			char c = text[i + j];
+
+			low[j] = c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+		}
+		e = add_text(sp, low, n, 0, 0);
+		if (low != stack)
+			free(low);
+		if (e != ERR_OK)
+			return e;
+		i += n + 1;
+	}
+	return ERR_OK;
+}
+
+/* consider: cand[0, n) as the mend, when it is a target used more than
+ * the best so far */
+static void consider(const struct spell *sp, const char *cand, size_t n, char *best,
+		     size_t *best_n, unsigned *best_count)
+{
+	const struct slot *w = find(sp, cand, n);
+
+	if (w->at && (w->count & SPELL_TARGET) && (w->count & SPELL_COUNT) > *best_count) {
+		memcpy(best, cand, n);
+		*best_n = n;
+		*best_count = w->count & SPELL_COUNT;
+	}
+}
+
+/* mend_word: the most used known word one edit from w[0, n) into best;
+ * its length, or 0 for none. Two-letter words are only lengthened ("hw",
+ * "th", "nt"), and three-letter ones not changed letter for letter: a
+ * short word one letter from another is as often a word of its own
+ * ("dye", "cut" and "cnt") as a slip. */
+static size_t mend_word(const struct spell *sp, const char *w, size_t n, char *best)
+{
+	char cand[SPELL_WORD_MAX + 2];
+	size_t i, best_n = 0;
+	unsigned best_count = 0;
+	char c;
+
+	if (n >= 4)
+		for (i = 0; i < n; i++) { /* a letter too many */
+			memcpy(cand, w, i);
+			memcpy(cand + i, w + i + 1, n - i - 1);
+			consider(sp, cand, n - 1, best, &best_n, &best_count);
+		}
+	if (n >= 3)
+		for (i = 0; i + 1 < n; i++) { /* two letters swapped */
+			memcpy(cand, w, n);
+			cand[i] = w[i + 1];
+			cand[i + 1] = w[i];
+			consider(sp, cand, n, best, &best_n, &best_count);
+		}
+	if (n >= 4)
+		for (i = 0; i < n; i++) { /* a letter wrong */
+			memcpy(cand, w, n);
+			for (c = 'a'; c <= 'z'; c++)
+				if (c != w[i]) {
+					cand[i] = c;
+					consider(sp, cand, n, best, &best_n, &best_count);
+				}
+		}
+	for (i = 0; i <= n; i++) { /* a letter missing */
+		memcpy(cand, w, i);
+		memcpy(cand + i + 1, w + i, n - i);
+		for (c = 'a'; c <= 'z'; c++) {
+			cand[i] = c;
+			consider(sp, cand, n + 1, best, &best_n, &best_count);
+		}
+	}
+	return best_n;
+}
+
+/* top_near: the highest count of a target one edit from a word of n
+ * letters could have */
+static unsigned top_near(const struct spell *sp, size_t n)
+{
+	unsigned t = sp->top[n];
+
+	if (n > 0 && sp->top[n - 1] > t)
+		t = sp->top[n - 1];
+	if (n + 1 <= SPELL_WORD_MAX + 1 && sp->top[n + 1] > t)
+		t = sp->top[n + 1];
+	return t;
+}
+
+enum err spell_mend(const struct spell *sp, const char *text, size_t len, char **out,
+		    size_t *out_len, unsigned char **mask)
+{
+	/* a mended word is at most one letter longer than the word */
+	size_t cap = len + len / 2 + 2, i = 0, k = 0;
+	char *o = malloc(cap);
+	unsigned char *mk = calloc(cap, 1);
+	int changed = 0;
+
+	*out = NULL;
+	*mask = NULL;
+	if (!o || !mk) {
+		free(o);
+		free(mk);
+		return ERR_NOMEM;
+	}
+	while (i < len) {
+		size_t n = word_at(text, len, i), m;
+		char best[SPELL_WORD_MAX + 2];
+
+		if (n == 0) {
+			o[k++] = text[i++];
+			continue;
+		}
+		m = 0;
+		if (n >= SPELL_WORD_MIN && n <= SPELL_WORD_MAX && !memchr(text + i, '\'', n)) {
+			const struct slot *w = sp->cap ? find(sp, text + i, n) : NULL;
+			unsigned c = w ? w->count & SPELL_COUNT : 0;
+
+			/* a word of the examples is as the FAQ writes it (a
+			 * slip there is one a pattern reads already); a word
+			 * of the messages learnt from may be a slip there too
+			 * (their writers typed as members type), mended only
+			 * towards a word used many times as often */
+			/* (and no word counted so often that no target could
+			 * be used SPELL_OFTEN times as often: most words of a
+			 * message are, and trying 300 edits of each is what
+			 * this view would otherwise cost) */
+			if (w && !(w->count & SPELL_KNOWN) &&
+			    (unsigned long)SPELL_OFTEN * (c + 1) <= top_near(sp, n)) {
+				m = mend_word(sp, text + i, n, best);
+				if (m && count_of(sp, best, m) < SPELL_OFTEN * (c + 1))
+					m = 0;
+			}
+		}
+		if (m) {
+			memcpy(o + k, best, m);
+			memset(mk + k, 1, m);
+			k += m;
+			changed = 1;
+		} else {
+			memcpy(o + k, text + i, n);
+			k += n;
+		}
+		i += n;
+	}
+	o[k] = '\0';
+	*out = o;
+	*out_len = k;
+	if (changed)
+		*mask = mk;
+	else
+		free(mk);
+	return ERR_OK;
+}
