@@ -22,7 +22,7 @@
 
 /* Changes whenever features, solver or thresholds change meaning: a cached
  * stage of another version is never loaded. */
-#define FAQ_LEARN_VERSION "faq-learn-6"
+#define FAQ_LEARN_VERSION "faq-learn-7"
 #define FAQ_LEARN_META_MAGIC 0x66716c6d32ULL
 
 static const char *faq_learn_cache, *faq_learn_shipped;
@@ -386,8 +386,12 @@ static enum err tags_compile(struct faq_stage *st, const struct faq *faq)
 		/* "i", "me", "my": in nearly every message, advice and chat as
 		 * much as crisis; its words are features already, and as one
 		 * heavy tag it made short first-person questions look like a
-		 * crisis */
-		if (!strcmp(faq->concepts.v[i].name, "self"))
+		 * crisis. risk-now likewise: the negations' guard ("again",
+		 * "last night", "same here", "i want"), no signal of risk by
+		 * itself, and as a tag it raised "same here" and "anyone watch
+		 * the match last night?" */
+		if (!strcmp(faq->concepts.v[i].name, "self") ||
+		    !strcmp(faq->concepts.v[i].name, "risk-now"))
 			continue;
 		snprintf(src, sizeof(src), "\\b{%s}\\b", faq->concepts.v[i].name);
 		e = concept_expand(&faq->concepts, src, &out, msg, sizeof(msg), &off);
