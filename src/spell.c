@@ -2,6 +2,7 @@
  * words one edit away (see spell.h). */
 #include "spell.h"
 
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -283,6 +284,61 @@ static size_t mend_word(const struct spell *sp, const char *w, size_t n, char *b
 	return best_n;
 }
 
+/* segment: w[0, n), letters run together ("iwanttodie": spaced letters
+ * the views joined, or words typed without spaces), read as the words
+ * the FAQ's messages use, written to out with spaces between; its length,
+ * or 0 when no reading holds a word of risk. Of the readings into words
+ * counted SPELL_PIECE_MIN times or more, the one whose words are the most
+ * common, counting each word's log count less a cost a word (so that
+ * fewer, longer words win over many short ones). */
+static size_t segment(const struct spell *sp, const char *w, size_t n, char *out)
+{
+	double best[SPELL_RUN_MAX + 1];
+	int from[SPELL_RUN_MAX + 1], risk[SPELL_RUN_MAX + 1];
+	size_t i, j, k = 0, cuts[SPELL_RUN_MAX + 1], ncuts = 0;
+
+	best[0] = 0;
+	risk[0] = 0;
+	for (i = 1; i <= n; i++) {
+		best[i] = -HUGE_VAL;
+		risk[i] = 0;
+		for (j = i > SPELL_WORD_MAX ? i - SPELL_WORD_MAX : 0; j < i; j++) {
+			const struct slot *s;
+			unsigned c;
+			double score;
+
+			if (best[j] == -HUGE_VAL)
+				continue;
+			if (i - j == 1 && w[j] != 'i' && w[j] != 'a')
+				continue; /* one letter is a word only as "i" or "a" */
+			s = find(sp, w + j, i - j);
+			c = s->at ? s->count & SPELL_COUNT : 0;
+			if (c < SPELL_PIECE_MIN)
+				continue;
+			score = best[j] + log((double)c) - SPELL_PIECE_COST;
+			if (score > best[i]) {
+				best[i] = score;
+				from[i] = (int)j;
+				risk[i] = risk[j] || (s->count & SPELL_TARGET);
+			}
+		}
+	}
+	if (best[n] == -HUGE_VAL || !risk[n])
+		return 0;
+	for (i = n; i > 0; i = (size_t)from[i])
+		cuts[ncuts++] = i;
+	if (ncuts < 2)
+		return 0; /* one word: nothing to part */
+	for (j = 0, i = ncuts; i-- > 0;) {
+		memcpy(out + k, w + j, cuts[i] - j);
+		k += cuts[i] - j;
+		j = cuts[i];
+		if (i > 0)
+			out[k++] = ' ';
+	}
+	return k;
+}
+
 /* top_near: the highest count of a target one edit from a word of n
  * letters could have */
 static unsigned top_near(const struct spell *sp, size_t n)
@@ -299,8 +355,9 @@ static unsigned top_near(const struct spell *sp, size_t n)
 enum err spell_mend(const struct spell *sp, const char *text, size_t len, char **out,
 		    size_t *out_len, unsigned char **mask)
 {
-	/* a mended word is at most one letter longer than the word */
-	size_t cap = len + len / 2 + 2, i = 0, k = 0;
+	/* a mended word is at most one letter longer than the word, and a
+	 * run of letters read as words at most twice as long ("i a ...") */
+	size_t cap = 2 * len + 2, i = 0, k = 0;
 	char *o = malloc(cap);
 	unsigned char *mk = calloc(cap, 1);
 	int changed = 0;
@@ -314,7 +371,7 @@ enum err spell_mend(const struct spell *sp, const char *text, size_t len, char *
 	}
 	while (i < len) {
 		size_t n = word_at(text, len, i), m;
-		char best[SPELL_WORD_MAX + 2];
+		char best[2 * SPELL_RUN_MAX + 2];
 
 		if (n == 0) {
 			o[k++] = text[i++];
@@ -341,6 +398,9 @@ enum err spell_mend(const struct spell *sp, const char *text, size_t len, char *
 					m = 0;
 			}
 		}
+		if (!m && n >= SPELL_RUN_MIN && n <= SPELL_RUN_MAX && sp->cap &&
+		    !memchr(text + i, '\'', n) && !find(sp, text + i, n)->at)
+			m = segment(sp, text + i, n, best);
 		if (m) {
 			memcpy(o + k, best, m);
 			memset(mk + k, 1, m);

@@ -16,6 +16,11 @@
  * do not know "kms", "spravato" or "unalive", and their suggestions cost
  * milliseconds a word; this costs microseconds and speaks the room's words.
  *
+ * Letters run together ("iwanttodie": the views join "i w a n t t o d i
+ * e" when double spaces marked the words, or a member typed it so) are
+ * read as the words the FAQ's messages use, when one of them is a word of
+ * risk.
+ *
  * Built once from a FAQ's examples (faq_load), read-only afterwards. */
 #ifndef FAQBOT_SPELL_H
 #define FAQBOT_SPELL_H
@@ -27,6 +32,10 @@
 #define SPELL_WORD_MIN 2   /* shorter words are left alone */
 #define SPELL_WORD_MAX 16  /* longer words are left alone */
 #define SPELL_OFTEN 20 /* a word is mended to one counted this many times as often */
+#define SPELL_RUN_MIN 6     /* letters run together are read as words from... */
+#define SPELL_RUN_MAX 40    /* ...to this many */
+#define SPELL_PIECE_MIN 3   /* a word read in a run is counted this often */
+#define SPELL_PIECE_COST 4.0 /* what each more word of a reading costs */
 
 struct spell; /* opaque */
 
@@ -52,8 +61,8 @@ enum err spell_count(struct spell *sp, const char *text, size_t len);
 size_t spell_words(const struct spell *sp);
 
 /* spell_mend writes text (len bytes, a folded view) with each unknown word
- * mended, to *out (a new NUL-terminated string the caller frees), and its
- * length to *out_len. *mask is NULL when no word was mended; else a new
+ * mended, to *out (a new NUL-terminated string the caller frees, at most
+ * 2 * len + 1 bytes with its NUL), and its length to *out_len. *mask is NULL when no word was mended; else a new
  * array of *out_len bytes, 1 where a byte is of a mended word (a reading
  * of the mended view should rest on one). ERR_NOMEM. */
 enum err spell_mend(const struct spell *sp, const char *text, size_t len, char **out,

@@ -57,7 +57,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (strlen(f) != flen || flen > 4 * alen + 64)
 				abort();
 			if (spell_mend(sp, f, flen, &m, &mlen, &mask) == ERR_OK) {
-				if (strlen(m) != mlen || mlen > flen + flen / 2 + 1)
+				if (strlen(m) != mlen || mlen > 2 * flen)
 					abort();
 				for (j = 0; mask && j < mlen; j++)
 					if (mask[j] > 1)

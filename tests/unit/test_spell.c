@@ -101,6 +101,36 @@ static void test_words_left_alone(void **state)
 	spell_free(sp);
 }
 
+/* Letters run together are read as words, when one is a word of risk. */
+static void test_runs_parted(void **state)
+{
+	struct spell *sp = vocab();
+	char *o;
+	int m;
+
+	(void)state;
+	count(sp, "i want to die and the quick brown fox", 10);
+	/* "die" alone is no word of risk yet: the run stays as typed */
+	o = mend(sp, "iwanttodie", 0, &m);
+	assert_string_equal(o, "iwanttodie");
+	free(o);
+	assert_int_equal(spell_add(sp, "die", 3, 1), ERR_OK);
+	o = mend(sp, "ok iwanttodie ok", 3, &m);
+	assert_string_equal(o, "ok i want to die ok");
+	assert_true(m);
+	free(o);
+	/* no word of risk in it: left as typed */
+	o = mend(sp, "quickbrownfox", 0, &m);
+	assert_string_equal(o, "quickbrownfox");
+	assert_false(m);
+	free(o);
+	/* a run that no reading covers stays */
+	o = mend(sp, "xqzwdiexq", 0, &m);
+	assert_string_equal(o, "xqzwdiexq");
+	free(o);
+	spell_free(sp);
+}
+
 static void test_empty_and_hostile(void **state)
 {
 	struct spell *sp = spell_new();
@@ -130,6 +160,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_slips_mended),
 		cmocka_unit_test(test_words_left_alone),
+		cmocka_unit_test(test_runs_parted),
 		cmocka_unit_test(test_empty_and_hostile),
 	};
 
