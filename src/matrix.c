@@ -35,10 +35,13 @@
 #include <unistd.h>
 
 #include "curl_dl.h" /* libcurl, loaded at first use */
+#include "backoff.h"
+#include "clock.h"
 #include "health.h"
 #include "log.h"
 #include "mx_json.h"
 #include "state.h"
+#include "strs.h"
 
 #define MATRIX_API "/_matrix/client/v3"
 #define MATRIX_URL_MAX 4096
@@ -117,7 +120,7 @@ struct matrix {
 	int relogged;       /* a fresh login happened during this call */
 	long long health_at; /* when the health mark was last written, ms */
 	int health_warned;  /* its failure is logged once, not every sync */
-	unsigned rng;
+	unsigned long long rng; /* backoff_rand's state */
 	struct matrix_stats stats;
 	char errstr[MATRIX_ERRSTR_MAX];
 };
@@ -153,22 +156,6 @@ static void set_err(struct matrix *m, const char *fmt, ...)
 	va_end(ap);
 }
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static long long wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* stopping says whether a wait or transfer must end now: at once for a
  * long poll, after the grace period for anything else. */
 static int stopping(struct matrix *m, int long_poll)
@@ -176,18 +163,18 @@ static int stopping(struct matrix *m, int long_poll)
 	if (!m->stop || !*m->stop)
 		return 0;
 	if (!m->stop_at)
-		m->stop_at = now_ms();
-	return long_poll || now_ms() - m->stop_at >= MATRIX_STOP_GRACE_MS;
+		m->stop_at = clock_mono_ms();
+	return long_poll || clock_mono_ms() - m->stop_at >= MATRIX_STOP_GRACE_MS;
 }
 
 /* nap sleeps ms, watching stop and, in a long poll's waits, the tick.
  * Returns 1 if cut short by either. */
 static int nap(struct matrix *m, long long ms, int long_poll)
 {
-	long long end = now_ms() + ms, left;
+	long long end = clock_mono_ms() + ms, left;
 	struct timespec ts;
 
-	while ((left = end - now_ms()) > 0) {
+	while ((left = end - clock_mono_ms()) > 0) {
 		if (stopping(m, long_poll) || (long_poll && tick_cuts(m)))
 			return 1;
 		if (left > MATRIX_POLL_MS)
@@ -224,67 +211,22 @@ long long matrix_backoff_ms(enum matrix_fail kind, int attempt, unsigned rnd,
                             long max_ms)
 {
 	long long cap = max_ms > 0 ? max_ms : MATRIX_BACKOFF_MAX_MS;
-	long long d = MATRIX_BACKOFF_BASE_MS;
-	int i;
 
 	if (kind == MATRIX_FAIL_CONNECT && cap > MATRIX_CONNECT_WAIT_MAX_MS)
 		cap = MATRIX_CONNECT_WAIT_MAX_MS;
-	if (cap < MATRIX_BACKOFF_BASE_MS)
-		cap = MATRIX_BACKOFF_BASE_MS;
-	for (i = 0; i < attempt && d < cap; i++)
-		d *= 2;
-	if (d > cap)
-		d = cap;
-	return d / 2 + (long long)(rnd % (unsigned long long)(d / 2 + 1));
+	return backoff_delay_ms(MATRIX_BACKOFF_BASE_MS, cap, attempt > 0 ? (unsigned)attempt : 0,
+	                        rnd);
 }
 
 /* backoff_ms draws from the bot's generator for matrix_backoff_ms. */
 static long long backoff_ms(struct matrix *m, enum matrix_fail kind, int attempt)
 {
-	m->rng = m->rng * 1103515245u + 12345u;
-	return matrix_backoff_ms(kind, attempt, m->rng >> 8, m->backoff_max);
+	/* the high half: xorshift's low bits are its weakest */
+	return matrix_backoff_ms(kind, attempt, (unsigned)(backoff_rand(&m->rng) >> 32),
+	                         m->backoff_max);
 }
 
 /* ---- small string helpers ---------------------------------------------- */
-
-static char *xstrdup(const char *s)
-{
-	size_t n;
-	char *p;
-
-	if (!s)
-		return NULL;
-	n = strlen(s);
-	p = malloc(n + 1);
-	if (p)
-		memcpy(p, s, n + 1);
-	return p;
-}
-
-static enum err dup_list(const char *const *in, size_t n, char ***out)
-{
-	size_t i;
-
-	*out = NULL;
-	if (!n)
-		return ERR_OK;
-	*out = calloc(n, sizeof(**out));
-	if (!*out)
-		return ERR_NOMEM;
-	for (i = 0; i < n; i++)
-		if (in[i] && !((*out)[i] = xstrdup(in[i])))
-			return ERR_NOMEM;
-	return ERR_OK;
-}
-
-static void free_list(char **l, size_t n)
-{
-	size_t i;
-
-	for (i = 0; l && i < n; i++)
-		free(l[i]);
-	free(l);
-}
 
 /* esc writes s percent-encoded into buf; ERR_LIMIT if it does not fit. */
 static enum err esc(char *buf, size_t len, const char *s)
@@ -388,9 +330,9 @@ void matrix_free(struct matrix *m)
 	free(m->state_dir);
 	free(m->localpart);
 	free(m->since);
-	free_list(m->rooms, m->n_rooms);
-	free_list(m->allow, m->n_allow);
-	free_list(m->mods, m->n_mods);
+	strs_list_free(m->rooms, m->n_rooms);
+	strs_list_free(m->allow, m->n_allow);
+	strs_list_free(m->mods, m->n_mods);
 	memset(m->token, 0, sizeof(m->token));
 	free(m);
 }
@@ -446,9 +388,9 @@ enum err matrix_new(const struct matrix_config *cfg, struct matrix **out,
 		e = ERR_NOMEM;
 		goto fail;
 	}
-	m->hs = xstrdup(cfg->homeserver);
-	m->user_id = xstrdup(cfg->user_id);
-	m->state_dir = xstrdup(cfg->state_dir);
+	m->hs = strs_dup(cfg->homeserver);
+	m->user_id = strs_dup(cfg->user_id);
+	m->state_dir = strs_dup(cfg->state_dir);
 	colon = strchr(cfg->user_id, ':');
 	m->localpart = malloc((size_t)(colon - cfg->user_id));
 	if (!m->hs || !m->user_id || !m->state_dir || !m->localpart) {
@@ -460,8 +402,8 @@ enum err matrix_new(const struct matrix_config *cfg, struct matrix **out,
 	n = strlen(m->hs);
 	while (n > 0 && m->hs[n - 1] == '/')
 		m->hs[--n] = '\0';
-	if ((cfg->password && *cfg->password && !(m->password = xstrdup(cfg->password))) ||
-	    (cfg->mod_room && *cfg->mod_room && !(m->mod_room = xstrdup(cfg->mod_room)))) {
+	if ((cfg->password && *cfg->password && !(m->password = strs_dup(cfg->password))) ||
+	    (cfg->mod_room && *cfg->mod_room && !(m->mod_room = strs_dup(cfg->mod_room)))) {
 		e = ERR_NOMEM;
 		goto fail;
 	}
@@ -469,13 +411,13 @@ enum err matrix_new(const struct matrix_config *cfg, struct matrix **out,
 		snprintf(m->token, sizeof(m->token), "%s", cfg->access_token);
 	if (cfg->device_id)
 		snprintf(m->device, sizeof(m->device), "%s", cfg->device_id);
-	e = dup_list(cfg->rooms, cfg->n_rooms, &m->rooms);
+	e = strs_list_copy(cfg->rooms, cfg->n_rooms, &m->rooms);
 	m->n_rooms = m->rooms ? cfg->n_rooms : 0;
 	if (e == ERR_OK)
-		e = dup_list(cfg->allow_invites, cfg->n_allow_invites, &m->allow);
+		e = strs_list_copy(cfg->allow_invites, cfg->n_allow_invites, &m->allow);
 	m->n_allow = m->allow ? cfg->n_allow_invites : 0;
 	if (e == ERR_OK)
-		e = dup_list(cfg->moderators, cfg->n_moderators, &m->mods);
+		e = strs_list_copy(cfg->moderators, cfg->n_moderators, &m->mods);
 	m->n_mods = m->mods ? cfg->n_moderators : 0;
 	if (e != ERR_OK)
 		goto fail;
@@ -491,8 +433,8 @@ enum err matrix_new(const struct matrix_config *cfg, struct matrix **out,
 	m->max_age_s = cfg->max_age_s ? cfg->max_age_s : MATRIX_MAX_AGE_S;
 	m->timeline_limit = cfg->timeline_limit > 0 ? cfg->timeline_limit
 	                                            : MATRIX_TIMELINE_LIMIT;
-	m->rng = (unsigned)wall_ms() ^ (unsigned)getpid();
-	m->start_ms = wall_ms();
+	m->rng = backoff_seed();
+	m->start_ms = clock_wall_ms();
 	m->tick.wake_fd = -1;
 	m->wake_armed = 1;
 
@@ -588,7 +530,7 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *userp)
 			when = curl_getdate(val + strspn(val, " "), NULL);
 			if (when != (time_t)-1)
 				r->retry_after_ms =
-				    when * 1000LL > wall_ms() ? when * 1000LL - wall_ms() : 0;
+				    when * 1000LL > clock_wall_ms() ? when * 1000LL - clock_wall_ms() : 0;
 		}
 	}
 	return n;
@@ -926,7 +868,7 @@ static struct matrix_room *room_get(struct matrix *m, const char *id, int create
 		m->cap_known = ncap;
 	}
 	nr = &m->known[m->n_known];
-	nr->id = xstrdup(id);
+	nr->id = strs_dup(id);
 	if (!nr->id)
 		return NULL;
 	nr->members = -1;
@@ -980,8 +922,8 @@ static void name_set(struct matrix *m, const char *room, const char *user,
 		free(n->room);
 		free(n->user);
 		free(n->name);
-		n->room = xstrdup(room);
-		n->user = xstrdup(user);
+		n->room = strs_dup(room);
+		n->user = strs_dup(user);
 		n->name = NULL;
 		if (!n->room || !n->user) {
 			free(n->room);
@@ -990,7 +932,7 @@ static void name_set(struct matrix *m, const char *room, const char *user,
 			return;
 		}
 	}
-	copy = xstrdup(name);
+	copy = strs_dup(name);
 	if (copy) {
 		free(n->name);
 		n->name = copy;
@@ -1153,8 +1095,8 @@ static void answer_put(struct matrix *m, const char *event, const char *reply)
 		a = &m->answers[m->answers_next];
 		m->answers_next = (m->answers_next + 1) % MATRIX_ANSWERS_MAX;
 	}
-	ev = xstrdup(event);
-	rp = xstrdup(reply);
+	ev = strs_dup(event);
+	rp = strs_dup(reply);
 	free(a->event);
 	free(a->reply);
 	a->event = ev && rp ? ev : NULL;
@@ -1282,12 +1224,12 @@ static void tick_run(struct matrix *m)
 	enum err e;
 
 	memset(&n, 0, sizeof(n));
-	m->tick_at = now_ms();
+	m->tick_at = clock_mono_ms();
 	m->stats.ticks++;
 	e = m->tick.fn(m->tick_ctx, &n);
 	if (e != ERR_OK)
 		log_warn("tick failed: %s", err_str(e));
-	else if (n.mod_text && *n.mod_text && !(m->notice = xstrdup(n.mod_text)))
+	else if (n.mod_text && *n.mod_text && !(m->notice = strs_dup(n.mod_text)))
 		log_error("notice for the moderators dropped: out of memory");
 	m->wake_armed = !wake_set(m);
 }
@@ -1302,7 +1244,7 @@ static int tick_cuts(struct matrix *m)
 		return 0; /* a first start's retries: not serving yet */
 	if (woken(m))
 		return 1;
-	if (!m->notice && now_ms() - m->tick_at >= TR_TICK_MS)
+	if (!m->notice && clock_mono_ms() - m->tick_at >= TR_TICK_MS)
 		tick_run(m);
 	return m->notice != NULL;
 }
@@ -1314,7 +1256,7 @@ static enum err between(struct matrix *m)
 	char txn[MX_TXN_MAX];
 	enum err e;
 
-	if (m->tick.fn && !m->notice && (woken(m) || now_ms() - m->tick_at >= TR_TICK_MS))
+	if (m->tick.fn && !m->notice && (woken(m) || clock_mono_ms() - m->tick_at >= TR_TICK_MS))
 		tick_run(m);
 	if (!m->notice)
 		return ERR_OK;
@@ -1398,7 +1340,7 @@ static enum err handle_message(struct matrix *m, const struct mx_action *a,
 	 * reach the core from their room */
 	if (m->mod_room && !strcmp(a->room_id, m->mod_room) && (!a->body || a->body[0] != '!'))
 		return ERR_OK;
-	if (m->max_age_s > 0 && a->ts > 0 && wall_ms() - a->ts > m->max_age_s * 1000LL) {
+	if (m->max_age_s > 0 && a->ts > 0 && clock_wall_ms() - a->ts > m->max_age_s * 1000LL) {
 		log_info("old message room=%s event=%s not answered", a->room_id,
 		         a->event_id);
 		return ERR_OK;
@@ -1681,7 +1623,7 @@ static enum err save_since(struct matrix *m, const char *since)
 		        err_str(e));
 		return e;
 	}
-	copy = xstrdup(since);
+	copy = strs_dup(since);
 	if (!copy)
 		return ERR_NOMEM;
 	free(m->since);
@@ -1696,7 +1638,7 @@ static enum err save_since(struct matrix *m, const char *since)
  * the bot stale, which is what an admin should then look at. */
 static void mark_healthy(struct matrix *m)
 {
-	long long t = now_ms();
+	long long t = clock_mono_ms();
 	enum err e;
 
 	if (m->health_at && t - m->health_at < HEALTH_MARK_EVERY_S * 1000LL)

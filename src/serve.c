@@ -17,6 +17,7 @@
 
 #include "bot.h"
 #include "check.h"
+#include "clock.h"
 #include "cmd.h"
 #include "faq_learn.h"
 #include "helpline.h"
@@ -25,6 +26,7 @@
 #include "recent.h"
 #include "state.h"
 #include "stats.h"
+#include "strs.h"
 
 #define STATS_FILE "stats.json"
 #define POLICY_FILE "policy.json"
@@ -50,14 +52,6 @@ struct serve {
 	char *out_text, *out_mod, *out_entry, *out_mention;
 	const char *quiet_why; /* static: why the last message got no reply */
 };
-
-static long long mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static time_t wall_now(void)
 {
@@ -354,7 +348,7 @@ static void drain_events(struct serve *s)
 			if ((ev->mask & (IN_Q_OVERFLOW | IN_DELETE_SELF | IN_MOVE_SELF |
 					 IN_IGNORED)) ||
 			    (ev->len && faq_file_name(ev->name)))
-				s->change_ms = mono_ms();
+				s->change_ms = clock_mono_ms();
 			if (ev->mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED))
 				s->iwd = -1; /* watched again after the reload */
 			p += sizeof(*ev) + ev->len;
@@ -368,9 +362,9 @@ static void drain_events(struct serve *s)
  * up to a second before an edit is live. */
 static void settle(struct serve *s)
 {
-	long long start = mono_ms(), now;
+	long long start = clock_mono_ms(), now;
 
-	while ((now = mono_ms()) - s->change_ms < s->c.debounce_ms &&
+	while ((now = clock_mono_ms()) - s->change_ms < s->c.debounce_ms &&
 	       now - start < SERVE_SETTLE_MAX_MS) {
 		struct pollfd p = {s->ifd, POLLIN, 0};
 		long long left = s->c.debounce_ms - (now - s->change_ms);
@@ -1116,11 +1110,11 @@ enum err serve_tick(void *ctx, struct tr_notice *out)
 	if (s->c.watch && s->ifd >= 0 && s->iwd < 0 && !s->change_ms) {
 		/* the folder went away or was replaced: watch it again */
 		if (watch_add(s) >= 0)
-			s->change_ms = mono_ms();
+			s->change_ms = clock_mono_ms();
 	}
 	if (s->change_ms && !why_signal)
 		settle(s);
-	if (why_signal || (s->change_ms && mono_ms() - s->change_ms >= s->c.debounce_ms)) {
+	if (why_signal || (s->change_ms && clock_mono_ms() - s->change_ms >= s->c.debounce_ms)) {
 		if (why_signal)
 			*s->c.reload_flag = 0;
 		s->change_ms = 0;
@@ -1169,18 +1163,6 @@ void serve_set_clock(struct serve *s, time_t (*now)(void))
 	s->started = s->loaded = s->last_save = s->last_prune = now();
 }
 
-static char *dup_or_null(const char *v, int *failed)
-{
-	char *d;
-
-	if (!v)
-		return NULL;
-	d = strdup(v);
-	if (!d)
-		*failed = 1;
-	return d;
-}
-
 enum err serve_new(const struct serve_config *c, struct faq *faq, struct serve **out, char *err,
 		   size_t errlen)
 {
@@ -1197,10 +1179,10 @@ enum err serve_new(const struct serve_config *c, struct faq *faq, struct serve *
 	s->c = *c;
 	s->faq = faq;
 	s->ifd = s->iwd = -1;
-	s->faq_dir = dup_or_null(c->faq_dir, &failed);
-	s->region = dup_or_null(c->region, &failed);
-	s->state_dir = dup_or_null(c->state_dir, &failed);
-	s->mod_room = dup_or_null(c->mod_room, &failed);
+	s->faq_dir = strs_dup_or_null(c->faq_dir, &failed);
+	s->region = strs_dup_or_null(c->region, &failed);
+	s->state_dir = strs_dup_or_null(c->state_dir, &failed);
+	s->mod_room = strs_dup_or_null(c->mod_room, &failed);
 	s->mods = calloc(c->n_moderators ? c->n_moderators : 1, sizeof(char *));
 	s->pol = policy_new(c->cooldown_s);
 	s->st = stats_new();

@@ -8,6 +8,8 @@
 #     transport's pure parts (irc_parse irc_reg irc_chat irc_out) do no I/O:
 #     no sockets, poll, files, clock or logging, no connection or journal
 #     header (their tests feed them lines and a fake clock);
+#     the shared pieces (buf clock backoff strs err log) include none but
+#     each other, so any layer may use them;
 #  2. banned functions (curl's list): sprintf strcpy strcat strtok atoi gets;
 #  3. formatting against .clang-format, where clang-format is installed.
 set -uo pipefail
@@ -41,9 +43,21 @@ done
 for m in $irc_pure; do
 	for f in src/$m.c src/$m.h; do
 		[ -f "$f" ] || continue
-		if grep -nE '#include <(sys/socket|sys/ioctl|poll|netdb|unistd|fcntl|time)\.h>|#include "(irc|irc_conn|irc_outbox|irc_journal|ssl_dl|state|health)\.h"|\blog_(debug|info|warn|error|msg)\(|\b(clock_gettime|poll|recv|send|fopen|open|write)\(' "$f"; then
+		if grep -nE '#include <(sys/socket|sys/ioctl|poll|netdb|unistd|fcntl|time)\.h>|#include "(irc|irc_conn|irc_outbox|irc_journal|ssl_dl|state|health|clock|backoff)\.h"|\blog_(debug|info|warn|error|msg)\(|\b(clock_gettime|poll|recv|send|fopen|open|write)\(' "$f"; then
 			echo "lint: $f: a pure IRC part does I/O or includes a part that does"; bad=1
 		fi
+	done
+done
+shared="buf clock backoff strs err log"
+for m in $shared; do
+	for f in src/$m.c src/$m.h; do
+		[ -f "$f" ] || continue
+		for inc in $(sed -n 's/^#include "\([a-z_]*\)\.h".*/\1/p' "$f"); do
+			case " $shared " in
+			*" $inc "*) ;;
+			*) echo "lint: $f: a shared piece includes $inc.h"; bad=1 ;;
+			esac
+		done
 	done
 done
 if grep -nE '\b(sprintf|vsprintf|strcpy|strcat|strtok|atoi|gets)\s*\(' src/*.c src/*.h | grep -v '^\s*/\?\*'; then
