@@ -28,7 +28,7 @@ void buf_append(struct buf *b, const char *data, size_t n)
 			nc *= 2;
 		ns = realloc(b->s, nc);
 		if (!ns) {
-			b->failed = 1;
+			b->failed = b->nomem = 1;
 			return;
 		}
 		b->s = ns;
@@ -60,7 +60,7 @@ void buf_printf(struct buf *b, const char *fmt, ...)
 	}
 	big = malloc((size_t)n + 1);
 	if (!big) {
-		b->failed = 1;
+		b->failed = b->nomem = 1;
 		return;
 	}
 	va_start(ap, fmt);
@@ -84,4 +84,14 @@ void buf_release(struct buf *b)
 {
 	free(b->s);
 	memset(b, 0, sizeof(*b));
+}
+
+enum err buf_take(struct buf *b, char **out)
+{
+	enum err e = !b->failed ? ERR_OK : b->nomem ? ERR_NOMEM : ERR_LIMIT;
+
+	*out = buf_detach(b);
+	if (e == ERR_OK && !*out)
+		e = ERR_NOMEM; /* the empty string for a buffer never appended to */
+	return e;
 }

@@ -10,12 +10,15 @@
 
 #include <stddef.h>
 
+#include "err.h"
+
 struct buf {
 	char *s;     /* the text, or NULL before the first append */
 	size_t len;  /* without the NUL */
 	size_t cap;  /* allocated */
 	size_t max;  /* len never passes it */
 	int failed;  /* an append was dropped */
+	int nomem;   /* ... because memory ran out, not the ceiling */
 };
 
 /* buf_init starts an empty buffer that will hold at most max bytes. */
@@ -31,5 +34,9 @@ void buf_printf(struct buf *b, const char *fmt, ...)
  * appended), or NULL when the buffer failed; b is empty afterwards. */
 char *buf_detach(struct buf *b);
 void buf_release(struct buf *b);
+/* buf_take is buf_detach for a function returning enum err: ERR_OK and
+ * the text in *out, or *out NULL and ERR_NOMEM (memory ran out) or
+ * ERR_LIMIT (an append would have passed max). b is empty afterwards. */
+enum err buf_take(struct buf *b, char **out);
 
 #endif

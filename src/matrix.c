@@ -39,6 +39,8 @@
 #include "clock.h"
 #include "health.h"
 #include "log.h"
+#include "mx_body.h"
+#include "mx_html.h"
 #include "mx_json.h"
 #include "state.h"
 #include "strs.h"

@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mx_body.h"
+#include "mx_html.h"
 #include "mx_json.h"
 
 #define BOT "@faqbot:hs.test"
