@@ -11,6 +11,8 @@
 #     Matrix transport's pure parts (mx_json mx_repair mx_power mx_ids
 #     mx_html mx_body): no libcurl, sockets, files, clock or logging, no
 #     header of the transport's I/O side (matrix, matrix_*);
+#     matrix_int.h (the Matrix transport's inside) is included by its
+#     own parts only (matrix.c, matrix_*.c);
 #     the shared pieces (buf clock backoff strs err log) include none but
 #     each other, so any layer may use them;
 #  2. banned functions (curl's list): sprintf strcpy strcat strtok atoi gets;
@@ -19,7 +21,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 bad=0
 core="text match faq helpline classify check bot cmd policy stats views learn faq_learn concept recent buf negate prefilter"
-transport_h='#include "(matrix|mx_json|irc|irc_[a-z]+|transport|console)\.h"|#include <curl/'
+transport_h='#include "(matrix|matrix_[a-z]+|mx_[a-z]+|irc|irc_[a-z]+|transport|console)\.h"|#include <curl/'
 # the IRC transport's files: irc.c and its parts (irc_conn, irc_reg, irc_chat,
 # irc_out, irc_outbox, irc_journal, irc_parse)
 irc_files=$(ls src/irc.[ch] src/irc_*.[ch] 2>/dev/null)
@@ -33,7 +35,7 @@ done
 # serve is the running bot: it speaks the contract (transport.h), never a
 # transport's own header
 for f in src/serve.c src/serve.h; do
-	if grep -nE '#include "(matrix|mx_json|irc|irc_[a-z]+|curl_dl|ssl_dl)\.h"|#include <curl/' "$f"; then
+	if grep -nE '#include "(matrix|matrix_[a-z]+|mx_[a-z]+|irc|irc_[a-z]+|curl_dl|ssl_dl)\.h"|#include <curl/' "$f"; then
 		echo "lint: $f: serve includes a transport header"; bad=1
 	fi
 done
@@ -63,6 +65,10 @@ for m in $mx_pure; do
 		fi
 	done
 done
+# matrix_int.h is the Matrix transport's inside: its own parts only
+if grep -lE '#include "matrix_int\.h"' src/*.c src/*.h | grep -vE '^src/matrix(_[a-z]+)?\.c$'; then
+	echo "lint: matrix_int.h included outside the Matrix transport"; bad=1
+fi
 shared="buf clock backoff strs err log"
 for m in $shared; do
 	for f in src/$m.c src/$m.h; do
