@@ -1,8 +1,8 @@
 /* matrix_http.c -- the Matrix transport's HTTP (see matrix_int.h): one
  * exchange on the one curl easy handle, driven through the multi handle so
  * a wait can watch the stop flag and the core's wake; the retry policy
- * (matrix.c's top comment) around it; the waits between tries; and the one
- * way a request path is written, every part escaped.
+ * (matrix.c's top comment) around it; the waits between tries. Paths come
+ * to it written by mx_path (mx_html.h), every part escaped.
  *
  * Not here: what any request means (the session, rooms, sync and reply
  * parts ask), nor JSON (mx_json, mx_body). */
@@ -17,9 +17,7 @@
 #include <time.h>
 
 #include "backoff.h"
-#include "buf.h"
 #include "clock.h"
-#include "mx_html.h"
 
 /* For "%.*s": a request path without its query string. */
 #define PATH_ARG(p) (int)strcspn((p), "?"), (p)
@@ -96,38 +94,6 @@ long long matrix_backoff_draw(struct matrix *m, enum matrix_fail kind, int attem
 	/* the high half: xorshift's low bits are its weakest */
 	return matrix_backoff_ms(kind, attempt, (unsigned)(backoff_rand(&m->rng) >> 32),
 	                         m->backoff_max);
-}
-
-enum err matrix_path(char *buf, size_t len, const char *fmt, ...)
-{
-	const char *p = fmt, *pc;
-	struct buf b;
-	char *out = NULL;
-	va_list ap;
-	enum err e;
-
-	buf_init(&b, len ? len - 1 : 0);
-	va_start(ap, fmt);
-	while ((pc = strchr(p, '%'))) {
-		buf_append(&b, p, (size_t)(pc - p));
-		if (pc[1] == 's') {
-			mx_html_url(&b, va_arg(ap, const char *));
-			p = pc + 2;
-		} else if (pc[1] == 'l' && pc[2] == 'd') {
-			buf_printf(&b, "%ld", va_arg(ap, long));
-			p = pc + 3;
-		} else {
-			buf_append(&b, pc, 1); /* a literal '%' */
-			p = pc + 1;
-		}
-	}
-	va_end(ap);
-	buf_puts(&b, p);
-	e = buf_take(&b, &out);
-	if (e == ERR_OK)
-		memcpy(buf, out, strlen(out) + 1);
-	free(out);
-	return e;
 }
 
 /* ---- one exchange ----------------------------------------------------- */

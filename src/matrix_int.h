@@ -140,13 +140,6 @@ int matrix_nap(struct matrix *m, long long ms, int long_poll);
 /* matrix_backoff_draw: matrix_backoff_ms with the transport's own draw. */
 long long matrix_backoff_draw(struct matrix *m, enum matrix_fail kind, int attempt);
 
-/* matrix_path writes a request path from fmt, in which every %s is an
- * argument percent-encoded as one path or query part (mx_url_escape) and
- * %ld a long; nothing else is a conversion. So no id, token or filter from
- * outside can add a path segment or a query key. ERR_LIMIT when it does
- * not fit in len, ERR_NOMEM. */
-enum err matrix_path(char *buf, size_t len, const char *fmt, ...);
-
 /* matrix_call does one request with the retry policy of matrix.c's top
  * comment. ERR_OK: a 2xx in r. ERR_INVALID: another 4xx in r (or the token
  * is refused and m->fatal is set). ERR_IO: stopped, or with

@@ -31,7 +31,7 @@ static enum err send_event(struct matrix *m, const char *room, const char *txn,
 	struct mx_error me;
 	enum err e;
 
-	e = matrix_path(path, sizeof(path), MATRIX_API "/rooms/%s/send/m.room.message/%s", room,
+	e = mx_path(path, sizeof(path), MATRIX_API "/rooms/%s/send/m.room.message/%s", room,
 	                txn);
 	if (e != ERR_OK)
 		return e;

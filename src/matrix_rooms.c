@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "mx_html.h"
 #include "strs.h"
 
 /* ---- the cache -------------------------------------------------------- */
@@ -121,7 +122,7 @@ long matrix_room_members(struct matrix *m, struct matrix_room *room)
 
 	if (room->members >= 0)
 		return room->members;
-	if (matrix_path(path, sizeof(path), MATRIX_API "/rooms/%s/joined_members", room->id) !=
+	if (mx_path(path, sizeof(path), MATRIX_API "/rooms/%s/joined_members", room->id) !=
 	    ERR_OK)
 		return -1;
 	if (matrix_call(m, "GET", path, NULL, 0, &r) == ERR_OK) {
@@ -147,7 +148,7 @@ int matrix_room_power(struct matrix *m, struct matrix_room *room, const char *us
 	/* the empty state key's trailing slash is optional (spec), and not
 	 * every server routes it */
 	if (!room->power && !room->power_asked &&
-	    matrix_path(path, sizeof(path), MATRIX_API "/rooms/%s/state/m.room.power_levels",
+	    mx_path(path, sizeof(path), MATRIX_API "/rooms/%s/state/m.room.power_levels",
 	                room->id) == ERR_OK) {
 		if (matrix_call(m, "GET", path, NULL, 0, &r) == ERR_OK &&
 		    mx_power_parse(r.body, r.len, &room->power, NULL) != ERR_OK)
@@ -207,7 +208,7 @@ enum err matrix_join(struct matrix *m, const char *target)
 	struct mx_error me;
 	enum err e;
 
-	e = matrix_path(path, sizeof(path), MATRIX_API "/join/%s", target);
+	e = mx_path(path, sizeof(path), MATRIX_API "/join/%s", target);
 	if (e != ERR_OK)
 		return e;
 	e = matrix_call(m, "POST", path, "{}", 0, &r);
@@ -227,7 +228,7 @@ static void decline(struct matrix *m, const char *room)
 	char path[MATRIX_URL_MAX];
 	struct matrix_resp r = {0};
 
-	if (matrix_path(path, sizeof(path), MATRIX_API "/rooms/%s/leave", room) == ERR_OK &&
+	if (mx_path(path, sizeof(path), MATRIX_API "/rooms/%s/leave", room) == ERR_OK &&
 	    matrix_call(m, "POST", path, "{}", 0, &r) == ERR_OK)
 		m->stats.declined++;
 	matrix_resp_release(&r);

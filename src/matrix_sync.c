@@ -17,6 +17,7 @@
 #include "clock.h"
 #include "health.h"
 #include "mx_body.h"
+#include "mx_html.h"
 #include "state.h"
 #include "strs.h"
 
@@ -28,7 +29,7 @@ enum err matrix_make_filter(struct matrix *m)
 
 	e = mx_filter_json(m->timeline_limit, &body);
 	if (e == ERR_OK)
-		e = matrix_path(path, sizeof(path), MATRIX_API "/user/%s/filter", m->user_id);
+		e = mx_path(path, sizeof(path), MATRIX_API "/user/%s/filter", m->user_id);
 	if (e == ERR_OK)
 		e = matrix_call(m, "POST", path, body, 0, &r);
 	if (e == ERR_OK)
@@ -207,10 +208,10 @@ static enum err sync_path(struct matrix *m, char *path, size_t len)
 	if (first || !m->filter_id[0])
 		e = mx_filter_json(first ? 1 : m->timeline_limit, &inline_filter);
 	if (e == ERR_OK && first)
-		e = matrix_path(path, len, MATRIX_API "/sync?filter=%s&timeout=0&set_presence=offline",
+		e = mx_path(path, len, MATRIX_API "/sync?filter=%s&timeout=0&set_presence=offline",
 		                inline_filter);
 	else if (e == ERR_OK)
-		e = matrix_path(path, len,
+		e = mx_path(path, len,
 		                MATRIX_API "/sync?filter=%s&timeout=%ld&set_presence=offline&since=%s",
 		                inline_filter ? inline_filter : m->filter_id, m->sync_timeout,
 		                m->since);

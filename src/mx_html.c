@@ -2,6 +2,8 @@
  * mx_html.h). */
 #include "mx_html.h"
 
+#include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "mx_ids.h"
@@ -148,4 +150,36 @@ enum err mx_matrix_to_link(const char *room_id, const char *event_id, const char
 		mx_html_url(&b, via);
 	}
 	return buf_take(&b, out);
+}
+
+enum err mx_path(char *buf, size_t len, const char *fmt, ...)
+{
+	const char *p = fmt, *pc;
+	struct buf b;
+	char *out = NULL;
+	va_list ap;
+	enum err e;
+
+	buf_init(&b, len ? len - 1 : 0);
+	va_start(ap, fmt);
+	while ((pc = strchr(p, '%'))) {
+		buf_append(&b, p, (size_t)(pc - p));
+		if (pc[1] == 's') {
+			mx_html_url(&b, va_arg(ap, const char *));
+			p = pc + 2;
+		} else if (pc[1] == 'l' && pc[2] == 'd') {
+			buf_printf(&b, "%ld", va_arg(ap, long));
+			p = pc + 3;
+		} else {
+			buf_append(&b, pc, 1); /* a literal '%' */
+			p = pc + 1;
+		}
+	}
+	va_end(ap);
+	buf_puts(&b, p);
+	e = buf_take(&b, &out);
+	if (e == ERR_OK)
+		memcpy(buf, out, strlen(out) + 1);
+	free(out);
+	return e;
 }

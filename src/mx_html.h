@@ -50,4 +50,11 @@ enum err mx_url_escape(const char *text, char **out);
 enum err mx_matrix_to_link(const char *room_id, const char *event_id,
                            const char *via, char **out);
 
+/* mx_path writes a request path from fmt, in which every %s is an
+ * argument percent-encoded as one path or query part (mx_html_url) and %ld
+ * a long; any other '%' is itself. So no id, token or filter from outside
+ * can add a path segment or a query key. ERR_LIMIT when it does not fit in
+ * len (with its NUL), ERR_NOMEM. */
+enum err mx_path(char *buf, size_t len, const char *fmt, ...);
+
 #endif

@@ -314,47 +314,53 @@ static int mentions_list_bot(const json_t *content, const char *bot)
 	return 0;
 }
 
-/* fill_message fills a message action from a timeline event. It returns
- * ERR_INVALID for an event too malformed to act on (the caller then drops
- * the action and counts it). */
-static enum err fill_message(struct mx_action *a, const json_t *ev,
-                             const char *type, const json_t *names,
-                             const char *bot, size_t *nuls)
+/* fill_head fills what every timeline event we act on has: its id, the
+ * sender and the name this batch gave them, the time. ERR_INVALID when
+ * the event is too malformed to act on. */
+static enum err fill_head(struct mx_action *a, const json_t *ev, const json_t *names)
 {
 	const char *id = jstr(ev, "event_id"), *snd = jstr(ev, "sender");
-	json_t *c = json_object_get(ev, "content"), *rel, *irt, *ts, *uns, *body;
-	const char *mt, *fmt, *rt, *root, *nm;
+	json_t *ts;
 	enum err e;
 
-	if (!mx_id_valid(id, '$') || !mx_id_valid(snd, '@') || !json_is_object(c))
+	if (!mx_id_valid(id, '$') || !mx_id_valid(snd, '@') ||
+	    !json_is_object(json_object_get(ev, "content")))
 		return ERR_INVALID;
 	e = set_str(&a->event_id, id, MX_ID_MAX, NULL);
 	if (e == ERR_OK)
 		e = set_str(&a->sender, snd, MX_ID_MAX, NULL);
-	nm = jstr(names, snd);
 	if (e == ERR_OK)
-		e = set_str(&a->sender_name, nm, MX_NAME_MAX, NULL);
-	if (e != ERR_OK)
-		return e;
+		e = set_str(&a->sender_name, jstr(names, snd), MX_NAME_MAX, NULL);
 	ts = json_object_get(ev, "origin_server_ts");
 	if (json_is_integer(ts))
 		a->ts = (long long)json_integer_value(ts);
+	return e;
+}
 
-	if (!strcmp(type, "m.room.redaction")) {
-		a->ignore = MX_IGN_REDACTION;
-		return ERR_OK;
-	}
-	if (!strcmp(type, "m.room.encrypted")) {
-		a->ignore = MX_IGN_ENCRYPTED;
-		return ERR_OK;
-	}
-	uns = json_object_get(ev, "unsigned");
-	if (json_is_object(uns) && json_object_get(uns, "redacted_because")) {
-		a->ignore = MX_IGN_REDACTION;
-		return ERR_OK;
-	}
-	mt = jstr(c, "msgtype");
-	body = json_object_get(c, "body");
+/* unreadable_kind: why an event of type can have no text to read
+ * (redacted, encrypted), or MX_IGN_NONE. */
+static enum mx_ignore unreadable_kind(const json_t *ev, const char *type)
+{
+	json_t *uns = json_object_get(ev, "unsigned");
+
+	if (!strcmp(type, "m.room.redaction"))
+		return MX_IGN_REDACTION;
+	if (!strcmp(type, "m.room.encrypted"))
+		return MX_IGN_ENCRYPTED;
+	if (json_is_object(uns) && json_object_get(uns, "redacted_because"))
+		return MX_IGN_REDACTION;
+	return MX_IGN_NONE;
+}
+
+/* fill_text copies the msgtype, the body and, when it is HTML, the
+ * formatted body. ERR_INVALID for content with no msgtype or body (but an
+ * emptied content is a redaction). */
+static enum err fill_text(struct mx_action *a, const json_t *c, size_t *nuls)
+{
+	const char *mt = jstr(c, "msgtype"), *fmt = jstr(c, "format");
+	json_t *body = json_object_get(c, "body");
+	enum err e;
+
 	if (!mt || !json_is_string(body)) {
 		if (json_object_size(c) == 0) { /* redacted content */
 			a->ignore = MX_IGN_REDACTION;
@@ -365,45 +371,71 @@ static enum err fill_message(struct mx_action *a, const json_t *ev,
 	e = set_str(&a->msgtype, mt, 64, NULL);
 	if (e == ERR_OK)
 		e = set_text(&a->body, body, MX_BODY_MAX, &a->truncated, nuls);
-	fmt = jstr(c, "format");
 	if (e == ERR_OK && fmt && !strcmp(fmt, "org.matrix.custom.html"))
-		e = set_text(&a->formatted_body, json_object_get(c, "formatted_body"),
-		             MX_BODY_MAX, NULL, nuls);
-	if (e != ERR_OK)
-		return e;
+		e = set_text(&a->formatted_body, json_object_get(c, "formatted_body"), MX_BODY_MAX,
+		             NULL, nuls);
+	return e;
+}
 
-	rel = json_object_get(c, "m.relates_to");
-	if (json_is_object(rel)) {
-		rt = jstr(rel, "rel_type");
-		root = jstr(rel, "event_id");
-		if (rt && !strcmp(rt, "m.replace"))
-			a->ignore = MX_IGN_EDIT;
-		if (rt && !strcmp(rt, "m.thread") && mx_id_valid(root, '$'))
-			e = set_str(&a->thread_root, root, MX_ID_MAX, NULL);
-		irt = json_object_get(rel, "m.in_reply_to");
-		root = json_is_object(irt) ? jstr(irt, "event_id") : NULL;
-		if (e == ERR_OK && mx_id_valid(root, '$'))
-			e = set_str(&a->reply_to, root, MX_ID_MAX, NULL);
-		if (e != ERR_OK)
-			return e;
-	}
+/* fill_relations reads m.relates_to: an edit, the thread root, the event
+ * replied to. */
+static enum err fill_relations(struct mx_action *a, const json_t *c)
+{
+	json_t *rel = json_object_get(c, "m.relates_to"), *irt;
+	const char *rt, *root;
+	enum err e = ERR_OK;
+
 	if (json_object_get(c, "m.new_content"))
 		a->ignore = MX_IGN_EDIT;
+	if (!json_is_object(rel))
+		return ERR_OK;
+	rt = jstr(rel, "rel_type");
+	root = jstr(rel, "event_id");
+	if (rt && !strcmp(rt, "m.replace"))
+		a->ignore = MX_IGN_EDIT;
+	if (rt && !strcmp(rt, "m.thread") && mx_id_valid(root, '$'))
+		e = set_str(&a->thread_root, root, MX_ID_MAX, NULL);
+	irt = json_object_get(rel, "m.in_reply_to");
+	root = json_is_object(irt) ? jstr(irt, "event_id") : NULL;
+	if (e == ERR_OK && mx_id_valid(root, '$'))
+		e = set_str(&a->reply_to, root, MX_ID_MAX, NULL);
+	return e;
+}
 
+/* fill_message fills a message action from a timeline event. It returns
+ * ERR_INVALID for an event too malformed to act on (the caller then drops
+ * the action and counts it). */
+static enum err fill_message(struct mx_action *a, const json_t *ev, const char *type,
+                             const json_t *names, const char *bot, size_t *nuls)
+{
+	json_t *c = json_object_get(ev, "content");
+	enum err e;
+
+	e = fill_head(a, ev, names);
+	if (e != ERR_OK)
+		return e;
+	a->ignore = unreadable_kind(ev, type);
+	if (a->ignore != MX_IGN_NONE)
+		return ERR_OK;
+	e = fill_text(a, c, nuls);
+	if (e != ERR_OK || a->ignore != MX_IGN_NONE)
+		return e;
+	e = fill_relations(a, c);
+	if (e != ERR_OK)
+		return e;
 	/* A thread's falling-back reply carries no quote, but an old-style
 	 * rich reply does; strip it before anyone reads the body. */
 	if (a->reply_to)
 		mx_strip_reply_fallback(a->body);
 	a->mentions_bot = mentions_list_bot(c, bot) || contains_bot(a->body, bot) ||
 	                  contains_bot(a->formatted_body, bot);
-
 	if (a->ignore != MX_IGN_NONE)
 		return ERR_OK;
-	if (!strcmp(snd, bot))
+	if (!strcmp(a->sender, bot))
 		a->ignore = MX_IGN_OWN;
-	else if (!strcmp(mt, "m.notice"))
+	else if (!strcmp(a->msgtype, "m.notice"))
 		a->ignore = MX_IGN_NOTICE;
-	else if (strcmp(mt, "m.text") && strcmp(mt, "m.emote"))
+	else if (strcmp(a->msgtype, "m.text") && strcmp(a->msgtype, "m.emote"))
 		a->ignore = MX_IGN_MSGTYPE;
 	else if (a->body[strspn(a->body, " \t\r\n")] == '\0')
 		a->ignore = MX_IGN_EMPTY;
@@ -446,34 +478,33 @@ static int is_power_event(const json_t *ev)
 	return t && !strcmp(t, "m.room.power_levels");
 }
 
-static enum err parse_join_room(struct mx_sync *s, const char *room,
-                                const json_t *r, const char *bot)
+/* join_summary adds the room's joined member count, when the sync has it. */
+static enum err join_summary(struct mx_sync *s, const char *room, const json_t *r)
 {
-	json_t *names = NULL, *evs, *ev, *sum, *cnt, *tl;
-	const char *type, *ms;
+	json_t *sum = json_object_get(r, "summary");
+	json_t *cnt = json_is_object(sum) ? json_object_get(sum, "m.joined_member_count") : NULL;
 	struct mx_action *a;
 	enum err e = ERR_OK;
-	int joined = 0;
+
+	if (!json_is_integer(cnt) || json_integer_value(cnt) < 0)
+		return ERR_OK;
+	a = push_action(s, MX_ACT_SUMMARY, room, &e);
+	if (a)
+		a->members = (long)(json_integer_value(cnt) > 1000000000 ? 1000000000
+		                                                         : json_integer_value(cnt));
+	return e;
+}
+
+/* join_state reads the room's state: power levels, names, and whether it
+ * holds the bot's own join (*joined). */
+static enum err join_state(struct mx_sync *s, const char *room, const json_t *r,
+                           json_t *names, const char *bot, int *joined)
+{
+	json_t *evs = jarr2(r, "state", "events"), *ev;
+	enum err e = ERR_OK;
+	const char *ms;
 	size_t i;
 
-	names = json_object();
-	if (!names)
-		return ERR_NOMEM;
-
-	sum = json_object_get(r, "summary");
-	cnt = json_is_object(sum) ? json_object_get(sum, "m.joined_member_count")
-	                          : NULL;
-	if (json_is_integer(cnt) && json_integer_value(cnt) >= 0) {
-		a = push_action(s, MX_ACT_SUMMARY, room, &e);
-		if (a)
-			a->members = (long)(json_integer_value(cnt) > 1000000000
-			                        ? 1000000000
-			                        : json_integer_value(cnt));
-		if (e != ERR_OK)
-			goto out;
-	}
-
-	evs = jarr2(r, "state", "events");
 	json_array_foreach(evs, i, ev)
 	{
 		if (!json_is_object(ev)) {
@@ -483,70 +514,94 @@ static enum err parse_join_room(struct mx_sync *s, const char *room,
 		if (is_power_event(ev)) {
 			e = note_power(s, room, ev);
 			if (e != ERR_OK)
-				goto out;
+				return e;
 			continue;
 		}
 		e = note_name(s, room, names, ev);
 		if (e != ERR_OK)
-			goto out;
+			return e;
 		ms = member_of(ev, bot);
 		if (ms && !strcmp(ms, "join"))
-			joined = 1;
+			*joined = 1;
 	}
-	if (joined) {
+	if (*joined)
 		push_action(s, MX_ACT_JOINED, room, &e);
-		if (e != ERR_OK)
-			goto out;
-	}
+	return e;
+}
 
-	tl = json_object_get(r, "timeline");
+/* timeline_message adds a message action for ev, or drops and counts it
+ * when it is too malformed to act on. */
+static enum err timeline_message(struct mx_sync *s, const char *room, const json_t *ev,
+                                 const char *type, const json_t *names, const char *bot)
+{
+	struct mx_action *a;
+	enum err e = ERR_OK;
+
+	a = push_action(s, MX_ACT_MESSAGE, room, &e);
+	if (!a)
+		return e;
+	e = fill_message(a, ev, type, names, bot, &s->repaired);
+	if (e == ERR_INVALID) {
+		action_clear(a);
+		s->n--;
+		s->skipped++;
+		e = ERR_OK;
+	}
+	return e;
+}
+
+/* timeline_event acts on one timeline event, in order: power levels,
+ * names and the bot's join (if the state had none), messages. */
+static enum err timeline_event(struct mx_sync *s, const char *room, const json_t *ev,
+                               json_t *names, const char *bot, int *joined)
+{
+	const char *type = json_is_object(ev) ? jstr(ev, "type") : NULL, *ms;
+	enum err e = ERR_OK;
+
+	if (!type) {
+		s->skipped++;
+		return ERR_OK;
+	}
+	if (is_power_event(ev))
+		return note_power(s, room, ev);
+	if (!strcmp(type, "m.room.member")) {
+		e = note_name(s, room, names, ev);
+		ms = e == ERR_OK ? member_of(ev, bot) : NULL;
+		if (ms && !strcmp(ms, "join") && !*joined) {
+			*joined = 1;
+			push_action(s, MX_ACT_JOINED, room, &e);
+		}
+		return e;
+	}
+	if (strcmp(type, "m.room.message") && strcmp(type, "m.room.redaction") &&
+	    strcmp(type, "m.room.encrypted"))
+		return ERR_OK; /* not ours to act on; the filter should drop it */
+	return timeline_message(s, room, ev, type, names, bot);
+}
+
+static enum err parse_join_room(struct mx_sync *s, const char *room, const json_t *r,
+                                const char *bot)
+{
+	json_t *names = json_object(), *tl = json_object_get(r, "timeline"), *evs, *ev;
+	enum err e;
+	int joined = 0;
+	size_t i;
+
+	if (!names)
+		return ERR_NOMEM;
+	e = join_summary(s, room, r);
+	if (e == ERR_OK)
+		e = join_state(s, room, r, names, bot, &joined);
+	if (e != ERR_OK)
+		goto out;
 	if (json_is_object(tl) && json_is_true(json_object_get(tl, "limited")))
 		s->gaps++;
 	evs = jarr2(r, "timeline", "events");
 	json_array_foreach(evs, i, ev)
 	{
-		type = json_is_object(ev) ? jstr(ev, "type") : NULL;
-		if (!type) {
-			s->skipped++;
-			continue;
-		}
-		if (is_power_event(ev)) {
-			e = note_power(s, room, ev);
-			if (e != ERR_OK)
-				goto out;
-			continue;
-		}
-		if (!strcmp(type, "m.room.member")) {
-			e = note_name(s, room, names, ev);
-			if (e != ERR_OK)
-				goto out;
-			ms = member_of(ev, bot);
-			if (ms && !strcmp(ms, "join") && !joined) {
-				joined = 1;
-				push_action(s, MX_ACT_JOINED, room, &e);
-				if (e != ERR_OK)
-					goto out;
-			}
-			continue;
-		}
-		if (strcmp(type, "m.room.message") && strcmp(type, "m.room.redaction") &&
-		    strcmp(type, "m.room.encrypted"))
-			continue; /* not ours to act on; the filter should drop it */
-		a = push_action(s, MX_ACT_MESSAGE, room, &e);
-		if (!a) {
-			if (e != ERR_OK)
-				goto out;
-			continue;
-		}
-		e = fill_message(a, ev, type, names, bot, &s->repaired);
-		if (e == ERR_INVALID) {
-			action_clear(a);
-			s->n--;
-			s->skipped++;
-			e = ERR_OK;
-		}
+		e = timeline_event(s, room, ev, names, bot, &joined);
 		if (e != ERR_OK)
-			goto out;
+			break;
 	}
 out:
 	json_decref(names);
@@ -588,10 +643,36 @@ static void set_errbuf(char *buf, size_t len, const char *msg)
 		snprintf(buf, len, "%s", msg);
 }
 
+/* not_json answers for a body that is not JSON even repaired: what it held
+ * is lost, but its next_batch, if it has one, lets the caller go past it
+ * instead of asking for it again and again. Only jansson's offset goes to
+ * errbuf: its text quotes the body. */
+static enum err not_json(const char *json, size_t len, const json_error_t *jerr,
+                         struct mx_sync **out, char *errbuf, size_t errlen)
+{
+	char nb[MX_NEXT_BATCH_MAX + 1];
+	struct mx_sync *s;
+	enum err e;
+
+	e = mx_next_batch_scan(json, len, nb, sizeof(nb));
+	if (errbuf && errlen)
+		snprintf(errbuf, errlen, "sync response is not JSON (at byte %d)%s", jerr->position,
+		         e == ERR_OK ? "" : " and has no next_batch");
+	if (e != ERR_OK)
+		return ERR_PARSE;
+	s = calloc(1, sizeof(*s));
+	if (!s || !(s->next_batch = dup_cap(nb, MX_NEXT_BATCH_MAX, NULL))) {
+		mx_sync_free(s);
+		return ERR_NOMEM;
+	}
+	s->unreadable = 1;
+	*out = s;
+	return ERR_OK;
+}
+
 enum err mx_sync_parse(const char *json, size_t len, const char *bot_user_id,
                        struct mx_sync **out, char *errbuf, size_t errlen)
 {
-	char nb_buf[MX_NEXT_BATCH_MAX + 1];
 	struct mx_sync *s = NULL;
 	json_t *root = NULL, *rooms;
 	struct mx_repair rep;
@@ -605,28 +686,8 @@ enum err mx_sync_parse(const char *json, size_t len, const char *bot_user_id,
 	root = mx_json_load(json, len, &rep, &jerr, &e);
 	if (e != ERR_OK)
 		goto out;
-	if (!root) {
-		/* Not JSON even repaired: what it held is lost, but its
-		 * next_batch, if it has one, lets the caller go past it instead
-		 * of asking for it again and again. Only jansson's offset goes
-		 * to errbuf: its text quotes the body. */
-		e = mx_next_batch_scan(json, len, nb_buf, sizeof(nb_buf));
-		if (errbuf && errlen)
-			snprintf(errbuf, errlen, "sync response is not JSON (at byte %d)%s",
-			         jerr.position, e == ERR_OK ? "" : " and has no next_batch");
-		if (e != ERR_OK) {
-			e = ERR_PARSE;
-			goto out;
-		}
-		s = calloc(1, sizeof(*s));
-		if (!s || !(s->next_batch = dup_cap(nb_buf, MX_NEXT_BATCH_MAX, NULL))) {
-			e = ERR_NOMEM;
-			goto out;
-		}
-		s->unreadable = 1;
-		*out = s;
-		return ERR_OK;
-	}
+	if (!root)
+		return not_json(json, len, &jerr, out, errbuf, errlen);
 	if (!json_is_object(root)) {
 		set_errbuf(errbuf, errlen, "sync response is not an object");
 		e = ERR_PARSE;

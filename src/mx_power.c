@@ -60,85 +60,102 @@ static int power_cmp(const void *a, const void *b)
 	return strcmp(x->id, y->id);
 }
 
-/* power_from builds a table from a content object; ERR_PARSE if c is not
- * one. Odd entries are skipped and counted in *skipped. */
-enum err mx_power_from_json(const json_t *c, struct mx_power **out, size_t *skipped)
+/* collect_users reads the users map into a new array *v of *n valid
+ * entries (ids borrowed from the tree); the rest are counted in *skipped. */
+static enum err collect_users(const json_t *users, struct power_entry **v, size_t *n,
+                              size_t *skipped)
 {
-	struct power_entry *v = NULL;
-	struct mx_power *p = NULL;
-	size_t n = 0, keep, i, ids = 0, len, size;
-	json_t *users, *val;
 	const char *id;
+	json_t *val;
 	int ok, level;
-	char *w;
-	enum err e = ERR_OK;
 
-	*out = NULL;
-	if (!json_is_object(c))
-		return ERR_PARSE;
-	p = calloc(1, sizeof(*p)); /* the levels without a users map */
-	if (!p)
+	*v = NULL;
+	*n = 0;
+	if (!json_object_size(users))
+		return ERR_OK;
+	*v = malloc(json_object_size(users) * sizeof(**v));
+	if (!*v)
 		return ERR_NOMEM;
-	val = json_object_get(c, "users_default");
-	if (val) {
-		p->users_default = power_value(val, &ok);
-		*skipped += !ok;
-	}
-	p->missing = p->users_default;
-	users = json_object_get(c, "users");
-	if (users && !json_is_object(users)) {
-		(*skipped)++;
-		users = NULL;
-	}
-	if (json_object_size(users)) {
-		v = malloc(json_object_size(users) * sizeof(*v));
-		if (!v) {
-			e = ERR_NOMEM;
-			goto out;
-		}
-	}
-	json_object_foreach(users, id, val)
+	json_object_foreach((json_t *)users, id, val)
 	{
 		level = power_value(val, &ok);
 		if (!ok || !mx_id_valid(id, '@')) {
 			(*skipped)++;
 			continue;
 		}
-		v[n].id = id;
-		v[n].level = level;
-		n++;
+		(*v)[*n].id = id;
+		(*v)[*n].level = level;
+		(*n)++;
 	}
+	return ERR_OK;
+}
+
+/* pack makes the one allocation: head's fields, then keep levels, then
+ * their ids. */
+static struct mx_power *pack(struct mx_power *head, const struct power_entry *v, size_t keep)
+{
+	size_t i, ids = 0, len, size;
+	struct mx_power *p;
+	char *w;
+
+	for (i = 0; i < keep; i++)
+		ids += strlen(v[i].id) + 1;
+	size = sizeof(*p) + keep * sizeof(int) + ids;
+	p = malloc(size);
+	if (!p)
+		return NULL;
+	head->size = size;
+	head->n = keep;
+	memcpy(p, head, sizeof(*p));
+	w = (char *)(p->levels + keep);
+	for (i = 0; i < keep; i++) {
+		p->levels[i] = v[i].level;
+		len = strlen(v[i].id) + 1;
+		memcpy(w, v[i].id, len);
+		w += len;
+	}
+	return p;
+}
+
+enum err mx_power_from_json(const json_t *c, struct mx_power **out, size_t *skipped)
+{
+	struct power_entry *v = NULL;
+	struct mx_power head;
+	size_t n = 0, keep;
+	json_t *users, *val;
+	enum err e;
+	int ok;
+
+	*out = NULL;
+	if (!json_is_object(c))
+		return ERR_PARSE;
+	memset(&head, 0, sizeof(head)); /* the levels without a users map */
+	val = json_object_get(c, "users_default");
+	if (val) {
+		head.users_default = power_value(val, &ok);
+		*skipped += !ok;
+	}
+	head.missing = head.users_default;
+	users = json_object_get(c, "users");
+	if (users && !json_is_object(users)) {
+		(*skipped)++;
+		users = NULL;
+	}
+	e = collect_users(users, &v, &n, skipped);
+	if (e != ERR_OK)
+		return e;
 	keep = n;
 	if (n > MX_POWER_USERS_MAX) {
 		/* Keep the highest (the moderators the core asks about); anyone
 		 * left out gets no more than the lowest level left out. */
 		qsort(v, n, sizeof(*v), power_cmp);
 		keep = MX_POWER_USERS_MAX;
-		if (v[n - 1].level < p->missing)
-			p->missing = v[n - 1].level;
+		if (v[n - 1].level < head.missing)
+			head.missing = v[n - 1].level;
 	}
-	for (i = 0; i < keep; i++)
-		ids += strlen(v[i].id) + 1;
-	size = sizeof(*p) + keep * sizeof(int) + ids;
-	*out = malloc(size);
-	if (!*out) {
-		e = ERR_NOMEM;
-		goto out;
-	}
-	p->size = size;
-	p->n = keep;
-	memcpy(*out, p, sizeof(*p));
-	w = (char *)((*out)->levels + keep);
-	for (i = 0; i < keep; i++) {
-		(*out)->levels[i] = v[i].level;
-		len = strlen(v[i].id) + 1;
-		memcpy(w, v[i].id, len);
-		w += len;
-	}
-out:
+	*out = pack(&head, v, keep);
 	free(v);
-	free(p);
-	return e;
+	return *out ? ERR_OK : ERR_NOMEM;
 }
 
 enum err mx_power_parse(const char *json, size_t len, struct mx_power **out,

@@ -419,9 +419,41 @@ static size_t unescape(const char *s, size_t n, char *out, size_t max)
 	return o;
 }
 
+/* scan_value reads the value of a top-level "next_batch" key, from k
+ * (just after the ':'): a usable string is decoded into buf (*found = 1);
+ * anything else undoes an earlier find, as it would in a parser. *next is
+ * where the scan goes on, past len when the body is cut inside the
+ * string. ERR_LIMIT when buf is too small. */
+static enum err scan_value(const char *json, size_t len, size_t k, char *buf, size_t buflen,
+                           size_t *found, size_t *next)
+{
+	char val[MX_NEXT_BATCH_MAX + 4];
+	size_t j, n;
+
+	for (; k < len && is_ws(json[k]); k++)
+		;
+	*found = 0;
+	*next = k;
+	if (k >= len || json[k] != '"')
+		return ERR_OK;
+	j = skip_string(json, len, k);
+	*next = j;
+	if (j > len)
+		return ERR_OK;
+	n = unescape(json + k + 1, j - k - 2, val, sizeof(val));
+	if (n != (size_t)-1 && mx_next_batch_usable(val, n)) {
+		if (n + 1 > buflen)
+			return ERR_LIMIT;
+		memcpy(buf, val, n);
+		buf[n] = '\0';
+		*found = 1;
+	}
+	return ERR_OK;
+}
+
 enum err mx_next_batch_scan(const char *json, size_t len, char *buf, size_t buflen)
 {
-	char key[16], val[MX_NEXT_BATCH_MAX + 4];
+	char key[16];
 	size_t i = 0, j, k, n, depth, found = 0;
 	int keypos = 1;
 
@@ -453,27 +485,10 @@ enum err mx_next_batch_scan(const char *json, size_t len, char *buf, size_t bufl
 				i = k + 1;
 				continue;
 			}
-			/* the value: a string, or anything else, which undoes an
-			 * earlier find as it would in a parser */
-			for (k++; k < len && is_ws(json[k]); k++)
-				;
-			found = 0;
-			if (k >= len || json[k] != '"') {
-				i = k;
-				continue;
-			}
-			j = skip_string(json, len, k);
-			if (j > len)
-				break;
-			n = unescape(json + k + 1, j - k - 2, val, sizeof(val));
-			if (n != (size_t)-1 && mx_next_batch_usable(val, n)) {
-				if (n + 1 > buflen)
-					return ERR_LIMIT;
-				memcpy(buf, val, n);
-				buf[n] = '\0';
-				found = 1;
-			}
-			i = j;
+			if (scan_value(json, len, k + 1, buf, buflen, &found, &i) != ERR_OK)
+				return ERR_LIMIT;
+			if (i > len)
+				break; /* cut inside a string */
 			continue;
 		}
 		if (c == '[' || c == '{')

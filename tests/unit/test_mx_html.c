@@ -1,6 +1,6 @@
 /* test_mx_html.c -- the HTML inside what the bot sends: escaping, plain
- * text as paragraphs, the pill, percent-encoding, and the ceiling of the
- * buffer they append to showing once, as ERR_LIMIT. */
+ * text as paragraphs, the pill, percent-encoding, request paths, and the
+ * ceiling of the buffer they append to showing once, as ERR_LIMIT. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -94,6 +94,29 @@ static void test_ceiling(void **st)
 	free(out);
 }
 
+/* mx_path: every %s is one escaped part, so an id cannot add a segment or
+ * a query key; %ld is a number; the length is the caller's buffer */
+static void test_path(void **st)
+{
+	char p[64];
+
+	(void)st;
+	assert_int_equal(mx_path(p, sizeof(p), "/rooms/%s/send/m.room.message/%s", "!a/b:x",
+	                         "fb-$e"),
+	                 ERR_OK);
+	assert_string_equal(p, "/rooms/%21a%2Fb%3Ax/send/m.room.message/fb-%24e");
+	assert_int_equal(mx_path(p, sizeof(p), "/sync?since=%s&timeout=%ld", "s1&set=x", 30000L),
+	                 ERR_OK);
+	assert_string_equal(p, "/sync?since=s1%26set%3Dx&timeout=30000");
+	assert_int_equal(mx_path(p, sizeof(p), "/a%b%%"), ERR_OK);
+	assert_string_equal(p, "/a%b%%");
+	/* exactly full fits; one byte more does not */
+	assert_int_equal(mx_path(p, 4, "/%s", "ab"), ERR_OK);
+	assert_string_equal(p, "/ab");
+	assert_int_equal(mx_path(p, 4, "/%s", "abc"), ERR_LIMIT);
+	assert_int_equal(mx_path(p, 4, "/%s", "a b"), ERR_LIMIT);
+}
+
 static void test_next_batch_usable(void **st)
 {
 	char *big = malloc(MX_NEXT_BATCH_MAX + 1);
@@ -115,6 +138,7 @@ int main(void)
 	    cmocka_unit_test(test_text),
 	    cmocka_unit_test(test_pill_url),
 	    cmocka_unit_test(test_ceiling),
+	    cmocka_unit_test(test_path),
 	    cmocka_unit_test(test_next_batch_usable),
 	};
 
