@@ -12,13 +12,28 @@ void buf_init(struct buf *b, size_t max)
 	b->max = max;
 }
 
+void buf_init_cut(struct buf *b, size_t max)
+{
+	buf_init(b, max);
+	b->cut_ok = 1;
+}
+
 void buf_append(struct buf *b, const char *data, size_t n)
 {
-	if (b->failed)
+	if (b->failed || b->cut)
 		return;
 	if (n > b->max - b->len) {
-		b->failed = 1;
-		return;
+		if (!b->cut_ok) {
+			b->failed = 1;
+			return;
+		}
+		/* keep what fits, not ending inside a UTF-8 sequence */
+		b->cut = 1;
+		n = b->max - b->len;
+		while (n > 0 && ((unsigned char)data[n] & 0xC0) == 0x80)
+			n--;
+		if (!n)
+			return;
 	}
 	if (b->len + n + 1 > b->cap) {
 		size_t nc = b->cap ? b->cap : 64;
