@@ -13,6 +13,33 @@
 #include "mx_html.h"
 #include "mx_repair.h"
 
+static void test_html_escape(void **st)
+{
+	char *out = NULL;
+
+	(void)st;
+	assert_int_equal(mx_html_escape("<a href=\"x\">'&'</a>", &out), ERR_OK);
+	assert_string_equal(out, "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;");
+	free(out);
+	assert_int_equal(mx_html_escape(NULL, &out), ERR_OK);
+	assert_string_equal(out, "");
+	free(out);
+}
+
+static void test_url_escape_and_link(void **st)
+{
+	char *out = NULL;
+
+	(void)st;
+	assert_int_equal(mx_url_escape("!r:x/y?z#$ é", &out), ERR_OK);
+	assert_string_equal(out, "%21r%3Ax%2Fy%3Fz%23%24%20%C3%A9");
+	free(out);
+	assert_int_equal(mx_matrix_to_link("!r:hs.test", "$ev/1", "hs.test", &out),
+	                 ERR_OK);
+	assert_string_equal(out, "https://matrix.to/#/%21r%3Ahs.test/%24ev%2F1?via=hs.test");
+	free(out);
+}
+
 /* text renders text with lead and checks the result */
 static void text(const char *in, const char *lead, const char *want)
 {
@@ -135,6 +162,8 @@ static void test_next_batch_usable(void **st)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_html_escape),
+	    cmocka_unit_test(test_url_escape_and_link),
 	    cmocka_unit_test(test_text),
 	    cmocka_unit_test(test_pill_url),
 	    cmocka_unit_test(test_ceiling),
