@@ -132,16 +132,16 @@ static enum err check_lists(const struct irc_config *cfg, char *errbuf, size_t e
 		if (!irc_word_ok(c->name) || !irc_target_is_channel(c->name, NULL) ||
 		    (c->key && !irc_word_ok(c->key))) {
 			err_printf(errbuf, errlen,
-			     "irc: channel \"%s\" (or its key) is not valid: a name starts "
-			     "with # or &, no spaces or commas",
-			     c->name ? c->name : "");
+			           "irc: channel \"%s\" (or its key) is not valid: a name starts "
+			           "with # or &, no spaces or commas",
+			           c->name ? c->name : "");
 			return ERR_INVALID;
 		}
 	}
 	for (i = 0; i < cfg->n_moderators; i++)
 		if (!irc_word_ok(cfg->moderators[i])) {
 			err_printf(errbuf, errlen, "irc: moderator \"%s\" is not a nick or channel",
-			     cfg->moderators[i] ? cfg->moderators[i] : "");
+			           cfg->moderators[i] ? cfg->moderators[i] : "");
 			return ERR_INVALID;
 		}
 	return ERR_OK;

@@ -69,14 +69,14 @@ static enum err check_tls_files(const struct irc_conn_config *cfg, char *errbuf,
 	                                                    : NULL;
 	if (unreadable) {
 		err_printf(errbuf, errlen, "irc: %s %s: %s",
-		     unreadable == cfg->tls_cert_file ? "tls_cert_file" : "tls_key_file", unreadable,
-		     strerror(errno));
+		           unreadable == cfg->tls_cert_file ? "tls_cert_file" : "tls_key_file", unreadable,
+		           strerror(errno));
 		return ERR_INVALID;
 	}
 	if (stat(key, &sb) == 0 && (sb.st_mode & S_IROTH)) {
 		err_printf(errbuf, errlen,
-		     "irc: %s %s holds a private key every user can read: chmod o-r (or 600) it",
-		     cfg->tls_key_file ? "tls_key_file" : "tls_cert_file", key);
+		           "irc: %s %s holds a private key every user can read: chmod o-r (or 600) it",
+		           cfg->tls_key_file ? "tls_key_file" : "tls_cert_file", key);
 		return ERR_INVALID;
 	}
 	return ERR_OK;
@@ -98,7 +98,7 @@ static enum err check_config(const struct irc_conn_config *cfg, char *errbuf, si
 	}
 	if (cfg->tls_ca_file && (!cfg->tls || access(cfg->tls_ca_file, R_OK) != 0)) {
 		err_printf(errbuf, errlen, "irc: tls_ca_file %s: %s", cfg->tls_ca_file,
-		     cfg->tls ? strerror(errno) : "only with tls on");
+		           cfg->tls ? strerror(errno) : "only with tls on");
 		return ERR_INVALID;
 	}
 	if (check_tls_files(cfg, errbuf, errlen) != ERR_OK)
@@ -151,21 +151,21 @@ static enum err tls_client_cert(struct irc_conn *c, char *errbuf, size_t errlen)
 	if (ssl_dl.ctx_use_privatekey_file(c->ssl_ctx, key, SSL_DL_FILETYPE_PEM) != 1) {
 		tls_why(why, sizeof(why));
 		err_printf(errbuf, errlen,
-		     "irc: %s %s: no PEM private key in it (one with a passphrase is not "
-		     "supported): %s",
-		     c->key_file ? "tls_key_file" : "tls_cert_file (no tls_key_file)", key, why);
+		           "irc: %s %s: no PEM private key in it (one with a passphrase is not "
+		           "supported): %s",
+		           c->key_file ? "tls_key_file" : "tls_cert_file (no tls_key_file)", key, why);
 		return ERR_INVALID;
 	}
 	if (ssl_dl.ctx_use_certificate_chain_file(c->ssl_ctx, c->cert_file) != 1) {
 		tls_why(why, sizeof(why));
 		err_printf(errbuf, errlen, "irc: tls_cert_file %s: no PEM certificate in it: %s",
-		     c->cert_file, why);
+		           c->cert_file, why);
 		return ERR_INVALID;
 	}
 	if (ssl_dl.ctx_check_private_key(c->ssl_ctx) != 1) {
 		ssl_dl.err_clear_error();
 		err_printf(errbuf, errlen, "irc: the private key in %s does not match the certificate in %s",
-		     key, c->cert_file);
+		           key, c->cert_file);
 		return ERR_INVALID;
 	}
 	return ERR_OK;
@@ -198,7 +198,7 @@ static enum err tls_setup(struct irc_conn *c, char *errbuf, size_t errlen)
 	               : ssl_dl.ctx_set_default_verify_paths(c->ssl_ctx) != 1) {
 		tls_why(why, sizeof(why));
 		err_printf(errbuf, errlen, "irc: TLS: cannot load %s: %s",
-		     c->ca_file ? c->ca_file : "the system's certificates", why);
+		           c->ca_file ? c->ca_file : "the system's certificates", why);
 		return ERR_INVALID;
 	}
 	if (c->cert_file)

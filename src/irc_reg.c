@@ -121,12 +121,12 @@ static enum err check_external(const struct irc_reg_config *cfg, size_t alen, ch
 {
 	if (!cfg->tls || !cfg->tls_client_cert) {
 		err_printf(errbuf, errlen, "irc: sasl_mechanism EXTERNAL logs in with a client "
-		                     "certificate: set tls_cert_file (and keep tls on)");
+		                           "certificate: set tls_cert_file (and keep tls on)");
 		return ERR_INVALID;
 	}
 	if (cfg->sasl_password) {
 		err_printf(errbuf, errlen, "irc: sasl_mechanism EXTERNAL logs in with the client "
-		                     "certificate, not a password: remove the SASL password");
+		                           "certificate, not a password: remove the SASL password");
 		return ERR_INVALID;
 	}
 	if (cfg->sasl_account && (!alen || alen * 4 / 3 + 4 > IRC_SASL_RAW_MAX)) {
@@ -181,14 +181,14 @@ static enum err check_names(const struct irc_reg_config *cfg, char *errbuf, size
 	for (i = 0; i < cfg->n_alt_nicks; i++)
 		if (!irc_reg_nick_ok(cfg->alt_nicks[i])) {
 			err_printf(errbuf, errlen, "irc: alternative nick \"%s\" is not a valid nick",
-			     cfg->alt_nicks[i] ? cfg->alt_nicks[i] : "");
+			           cfg->alt_nicks[i] ? cfg->alt_nicks[i] : "");
 			return ERR_INVALID;
 		}
 	if ((cfg->user && !irc_word_ok(cfg->user)) ||
 	    (cfg->realname && (!*cfg->realname || !irc_param_ok(cfg->realname, 1))) ||
 	    (cfg->server_password && !irc_param_ok(cfg->server_password, 1))) {
 		err_printf(errbuf, errlen, "irc: user, realname or server password holds a "
-		                     "space, a line break or a leading ':'");
+		                           "space, a line break or a leading ':'");
 		return ERR_INVALID;
 	}
 	return ERR_OK;
