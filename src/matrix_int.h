@@ -1,7 +1,7 @@
 /* matrix_int.h -- the inside of the Matrix transport, shared by its parts
  * and by no one else (matrix.h is the contract):
  *   matrix.c          config, new and free, the run loop and start-up
- *   matrix_http.c     one HTTP exchange, the retry policy, escaped paths
+ *   matrix_http.c     one HTTP exchange, the retry policy, the waits
  *   matrix_session.c  login, the stored session, whoami
  *   matrix_rooms.c    the room cache, names, power levels, invites, joins,
  *                     earlier answers
