@@ -12,13 +12,28 @@ void buf_init(struct buf *b, size_t max)
 	b->max = max;
 }
 
+void buf_init_cut(struct buf *b, size_t max)
+{
+	buf_init(b, max);
+	b->cut_ok = 1;
+}
+
 void buf_append(struct buf *b, const char *data, size_t n)
 {
-	if (b->failed)
+	if (b->failed || b->cut)
 		return;
 	if (n > b->max - b->len) {
-		b->failed = 1;
-		return;
+		if (!b->cut_ok) {
+			b->failed = 1;
+			return;
+		}
+		/* keep what fits, not ending inside a UTF-8 sequence */
+		b->cut = 1;
+		n = b->max - b->len;
+		while (n > 0 && ((unsigned char)data[n] & 0xC0) == 0x80)
+			n--;
+		if (!n)
+			return;
 	}
 	if (b->len + n + 1 > b->cap) {
 		size_t nc = b->cap ? b->cap : 64;
@@ -28,7 +43,7 @@ void buf_append(struct buf *b, const char *data, size_t n)
 			nc *= 2;
 		ns = realloc(b->s, nc);
 		if (!ns) {
-			b->failed = 1;
+			b->failed = b->nomem = 1;
 			return;
 		}
 		b->s = ns;
@@ -60,7 +75,7 @@ void buf_printf(struct buf *b, const char *fmt, ...)
 	}
 	big = malloc((size_t)n + 1);
 	if (!big) {
-		b->failed = 1;
+		b->failed = b->nomem = 1;
 		return;
 	}
 	va_start(ap, fmt);
@@ -84,4 +99,14 @@ void buf_release(struct buf *b)
 {
 	free(b->s);
 	memset(b, 0, sizeof(*b));
+}
+
+enum err buf_take(struct buf *b, char **out)
+{
+	enum err e = !b->failed ? ERR_OK : b->nomem ? ERR_NOMEM : ERR_LIMIT;
+
+	*out = buf_detach(b);
+	if (e == ERR_OK && !*out)
+		e = ERR_NOMEM; /* the empty string for a buffer never appended to */
+	return e;
 }

@@ -1,5 +1,8 @@
-/* err.c -- names for enum err (see err.h). */
+/* err.c -- names for enum err, and the error line formatter (see err.h). */
 #include "err.h"
+
+#include <stdarg.h>
+#include <stdio.h>
 
 const char *err_str(enum err e)
 {
@@ -13,4 +16,15 @@ const char *err_str(enum err e)
 	case ERR_NOTFOUND: return "not found";
 	}
 	return "unknown error";
+}
+
+void err_printf(char *buf, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!buf || !len)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf, len, fmt, ap);
+	va_end(ap);
 }

@@ -7,6 +7,8 @@
 #ifndef FAQBOT_ERR_H
 #define FAQBOT_ERR_H
 
+#include <stddef.h>
+
 enum err {
 	ERR_OK = 0,
 	ERR_NOMEM,   /* allocation failed */
@@ -19,5 +21,14 @@ enum err {
 
 /* err_str returns a static, lower-case name for e ("parse error"). */
 const char *err_str(enum err e);
+
+/* err_printf formats one line for a person into a caller's buffer (every
+ * _new's errbuf): vsnprintf, cut to len. A NULL buf or a zero len is
+ * allowed and writes nothing, since the buffer is optional in those APIs. */
+void err_printf(char *buf, size_t len, const char *fmt, ...)
+#if defined(__GNUC__)
+	__attribute__((format(printf, 3, 4)))
+#endif
+	;
 
 #endif

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "buf.h"
 #include "faq.h"
 
 /* Shapes are written in a tiny notation: 'D' any digit, 'N' a digit 2-9,
@@ -176,45 +177,22 @@ enum err helpline_check(const char *region, const char *kind, const char *number
 	return ERR_OK;
 }
 
-/* append adds "- text\n" to a growing buffer. */
-static int append_line(char **buf, size_t *len, const char *text)
-{
-	size_t n = strlen(text);
-	char *nb = realloc(*buf, *len + n + 4);
-
-	if (!nb)
-		return -1;
-	*buf = nb;
-	memcpy(nb + *len, "- ", 2);
-	memcpy(nb + *len + 2, text, n);
-	nb[*len + 2 + n] = '\n';
-	*len += n + 3;
-	nb[*len] = '\0';
-	return 0;
-}
-
 char *helpline_render(const struct faq *faq, const char *region)
 {
 	const struct faq_region *r = faq_region(faq, region), *intl;
-	char *buf = NULL;
-	size_t len = 0, i;
+	struct buf b;
+	size_t i;
 
 	if (!r)
 		return NULL;
+	buf_init(&b, HELPLINE_RENDER_MAX);
 	intl = faq_region(faq, HELPLINE_INTL);
 	for (i = 0; i < r->nlines; i++)
-		if (r->lines[i].text && append_line(&buf, &len, r->lines[i].text) < 0)
-			goto fail;
+		if (r->lines[i].text)
+			buf_printf(&b, "%s- %s", b.len ? "\n" : "", r->lines[i].text);
 	if (intl && intl != r)
 		for (i = 0; i < intl->nlines; i++)
-			if (intl->lines[i].text && append_line(&buf, &len, intl->lines[i].text) < 0)
-				goto fail;
-	if (!buf)
-		buf = strdup("");
-	else if (len > 0)
-		buf[len - 1] = '\0'; /* no trailing newline */
-	return buf;
-fail:
-	free(buf);
-	return NULL;
+			if (intl->lines[i].text)
+				buf_printf(&b, "%s- %s", b.len ? "\n" : "", intl->lines[i].text);
+	return buf_detach(&b);
 }

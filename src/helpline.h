@@ -17,6 +17,10 @@ struct faq;
 /* The region whose lines follow every region's own (findahelpline.com). */
 #define HELPLINE_INTL "intl"
 
+/* The rendered lines of a region and the international ones: far more
+ * than any FAQ holds (a region has a handful), a ceiling all the same. */
+#define HELPLINE_RENDER_MAX (256u << 10)
+
 /* helpline_check validates one line. kind is emergency, phone, sms or web;
  * number is needed for all but web, url for web, keyword for sms. On error,
  * why says what to fix. */
@@ -26,7 +30,8 @@ enum err helpline_check(const char *region, const char *kind, const char *number
 
 /* helpline_render returns a new string with the lines of region (NULL: the
  * default region) followed by the international ones, one "- text" a line.
- * Returns NULL when the region is unknown or memory ran out. */
+ * Returns NULL when the region is unknown, memory ran out, or the text
+ * would pass HELPLINE_RENDER_MAX. */
 char *helpline_render(const struct faq *faq, const char *region);
 
 #endif

@@ -21,13 +21,14 @@
 
 #include <errno.h>
 #include <poll.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "backoff.h"
+#include "clock.h"
 #include "health.h"
 #include "irc_chat.h"
 #include "irc_conn.h"
@@ -35,6 +36,7 @@
 #include "irc_parse.h"
 #include "irc_reg.h"
 #include "log.h"
+#include "strs.h"
 
 #define IRC_TICK_MS IRC_CONN_SLICE_MS /* poll() slice: how fast stop is noticed */
 #define IRC_RECV_CHUNK 4096           /* bytes read a recv() */
@@ -87,61 +89,12 @@ struct irc {
 /* the connection's own waits (connect, TLS handshake) keep ticking */
 static void tick_maybe(struct irc *irc, int wake_ready);
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void errf(char *buf, size_t len, const char *fmt, ...) LOG_PRINTF(3, 4);
-static void errf(char *buf, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!buf || !len)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(buf, len, fmt, ap);
-	va_end(ap);
-}
-
 static long pick(long v, long def)
 {
 	return v > 0 ? v : def;
 }
 
 /* ---- new, free ---- */
-
-static void free_list(char **l, size_t n)
-{
-	size_t i;
-
-	if (!l)
-		return;
-	for (i = 0; i < n; i++)
-		free(l[i]);
-	free(l);
-}
-
-/* copy_list makes an owned array of n strings (a NULL entry stays NULL);
- * NULL when out of memory. */
-static char **copy_list(const char *const *v, size_t n)
-{
-	char **l = calloc(n + 1, sizeof(char *));
-	size_t i;
-
-	if (!l)
-		return NULL;
-	for (i = 0; i < n; i++) {
-		if (v[i] && !(l[i] = strdup(v[i]))) {
-			free_list(l, n);
-			return NULL;
-		}
-	}
-	return l;
-}
 
 void irc_free(struct irc *irc)
 {
@@ -151,9 +104,9 @@ void irc_free(struct irc *irc)
 		return;
 	for (i = 0; i < irc->n_notices; i++)
 		free(irc->notices[i]);
-	free_list(irc->chan_names, irc->n_channels);
-	free_list(irc->chan_keys, irc->n_channels);
-	free_list(irc->mods, irc->n_mods);
+	strs_list_free(irc->chan_names, irc->n_channels);
+	strs_list_free(irc->chan_keys, irc->n_channels);
+	strs_list_free(irc->mods, irc->n_mods);
 	free(irc->state_dir);
 	irc_outbox_free(irc->ob);
 	irc_reg_free(irc->reg);
@@ -170,7 +123,7 @@ static enum err check_lists(const struct irc_config *cfg, char *errbuf, size_t e
 
 	if (cfg->n_alt_nicks > IRC_LIST_MAX || cfg->n_channels > IRC_LIST_MAX ||
 	    cfg->n_moderators > IRC_LIST_MAX) {
-		errf(errbuf, errlen, "irc: more than %d nicks, channels or moderators", IRC_LIST_MAX);
+		err_printf(errbuf, errlen, "irc: more than %d nicks, channels or moderators", IRC_LIST_MAX);
 		return ERR_LIMIT;
 	}
 	for (i = 0; i < cfg->n_channels; i++) {
@@ -178,17 +131,17 @@ static enum err check_lists(const struct irc_config *cfg, char *errbuf, size_t e
 
 		if (!irc_word_ok(c->name) || !irc_target_is_channel(c->name, NULL) ||
 		    (c->key && !irc_word_ok(c->key))) {
-			errf(errbuf, errlen,
-			     "irc: channel \"%s\" (or its key) is not valid: a name starts "
-			     "with # or &, no spaces or commas",
-			     c->name ? c->name : "");
+			err_printf(errbuf, errlen,
+			           "irc: channel \"%s\" (or its key) is not valid: a name starts "
+			           "with # or &, no spaces or commas",
+			           c->name ? c->name : "");
 			return ERR_INVALID;
 		}
 	}
 	for (i = 0; i < cfg->n_moderators; i++)
 		if (!irc_word_ok(cfg->moderators[i])) {
-			errf(errbuf, errlen, "irc: moderator \"%s\" is not a nick or channel",
-			     cfg->moderators[i] ? cfg->moderators[i] : "");
+			err_printf(errbuf, errlen, "irc: moderator \"%s\" is not a nick or channel",
+			           cfg->moderators[i] ? cfg->moderators[i] : "");
 			return ERR_INVALID;
 		}
 	return ERR_OK;
@@ -240,8 +193,8 @@ static enum err copy_config(struct irc *irc, const struct irc_config *cfg)
 
 	irc->chan_names = calloc(cfg->n_channels + 1, sizeof(char *));
 	irc->chan_keys = calloc(cfg->n_channels + 1, sizeof(char *));
-	irc->mods = copy_list(cfg->moderators, cfg->n_moderators);
-	if (!irc->chan_names || !irc->chan_keys || !irc->mods)
+	if (strs_list_copy(cfg->moderators, cfg->n_moderators, &irc->mods) != ERR_OK ||
+	    !irc->chan_names || !irc->chan_keys)
 		return ERR_NOMEM;
 	irc->n_channels = cfg->n_channels;
 	irc->n_mods = cfg->n_moderators;
@@ -274,7 +227,7 @@ enum err irc_new(const struct irc_config *cfg, struct irc **out, char *errbuf, s
 		errbuf[0] = '\0';
 	irc = calloc(1, sizeof(*irc));
 	if (!irc) {
-		errf(errbuf, errlen, "irc: out of memory");
+		err_printf(errbuf, errlen, "irc: out of memory");
 		return ERR_NOMEM;
 	}
 	irc->tick.wake_fd = -1;
@@ -294,11 +247,10 @@ enum err irc_new(const struct irc_config *cfg, struct irc **out, char *errbuf, s
 	irc->rd = irc_reader_new();
 	if (!irc->rd || copy_config(irc, cfg) != ERR_OK || irc_outbox_new(&oc, &irc->ob) != ERR_OK) {
 		irc_free(irc);
-		errf(errbuf, errlen, "irc: out of memory");
+		err_printf(errbuf, errlen, "irc: out of memory");
 		return ERR_NOMEM;
 	}
-	irc->rng = (unsigned long long)now_ms() * 6364136223846793005ULL ^
-	           (unsigned long long)getpid() ^ 0x9e3779b97f4a7c15ULL;
+	irc->rng = backoff_seed();
 	*out = irc;
 	return ERR_OK;
 }
@@ -421,7 +373,7 @@ static void pace(struct irc *irc, long long t)
 static enum err say(struct irc *irc, const char *cmd, const char *target, const char *text,
                     const char *kind)
 {
-	return irc_outbox_say(irc->ob, cmd, target, text, kind, now_ms(), my_prefix_len(irc));
+	return irc_outbox_say(irc->ob, cmd, target, text, kind, clock_mono_ms(), my_prefix_len(irc));
 }
 
 /* ---- the moderators ---- */
@@ -489,7 +441,7 @@ void irc_set_tick(struct irc *irc, const struct tr_tick *t)
  * then repeats ten times a second, not in a busy loop. */
 static void tick_maybe(struct irc *irc, int wake_ready)
 {
-	long long t = now_ms(), since = t - irc->tick_ms;
+	long long t = clock_mono_ms(), since = t - irc->tick_ms;
 	int woken = wake_ready || (irc->tick.wake && *irc->tick.wake);
 	struct tr_notice n;
 	enum err e;
@@ -515,7 +467,7 @@ static void conn_idle(void *ctx)
  * 0 when it is not to be polled. */
 static int wake_pollfd(const struct irc *irc, struct pollfd *p)
 {
-	if (!irc->tick.fn || irc->tick.wake_fd < 0 || now_ms() - irc->tick_ms < IRC_TICK_MS)
+	if (!irc->tick.fn || irc->tick.wake_fd < 0 || clock_mono_ms() - irc->tick_ms < IRC_TICK_MS)
 		return 0;
 	p->fd = irc->tick.wake_fd;
 	p->events = POLLIN;
@@ -714,7 +666,7 @@ static int on_line(struct irc *irc, const struct irc_msg *m, tr_handler_fn fn, v
 {
 	const char *c = m->command;
 
-	if (reg_step(irc, irc_reg_on_line(irc->reg, m, now_ms(), &irc->rout)) < 0)
+	if (reg_step(irc, irc_reg_on_line(irc->reg, m, clock_mono_ms(), &irc->rout)) < 0)
 		return -1;
 	if (!strcmp(c, "PING")) {
 		send1(irc, "PONG", m->nparams ? m->params[0] : irc_conn_host(irc->conn));
@@ -758,7 +710,7 @@ static int read_some(struct irc *irc, tr_handler_fn fn, void *ctx)
 		log_warn("irc: the server closed the connection");
 		return -1;
 	}
-	irc->last_rx_ms = now_ms();
+	irc->last_rx_ms = clock_mono_ms();
 	irc->ping_sent_ms = 0;
 	while (off < (size_t)n) {
 		int got = 1;
@@ -793,7 +745,7 @@ static int poll_ms(const struct irc *irc)
 
 	if (!irc_reg_registered(irc->reg))
 		return IRC_TICK_MS;
-	wait = irc_out_wait_ms(irc_outbox_queue(irc->ob), now_ms());
+	wait = irc_out_wait_ms(irc_outbox_queue(irc->ob), clock_mono_ms());
 	if (wait <= 0 || wait >= IRC_TICK_MS)
 		return IRC_TICK_MS;
 	return (int)wait;
@@ -806,7 +758,7 @@ static int poll_ms(const struct irc *irc)
  * A failure to write is logged once, not fatal. */
 static void mark_healthy(struct irc *irc)
 {
-	long long t = now_ms();
+	long long t = clock_mono_ms();
 
 	if (!irc->state_dir || !irc_reg_registered(irc->reg) ||
 	    (irc->health_ms && t - irc->health_ms < HEALTH_MARK_EVERY_S * 1000LL))
@@ -846,7 +798,7 @@ static int keep_alive(struct irc *irc, long long t)
 static int session_step(struct irc *irc, tr_handler_fn fn, void *ctx)
 {
 	struct pollfd pfd[2];
-	long long t = now_ms();
+	long long t = clock_mono_ms();
 	int rc, nfd;
 
 	if (keep_alive(irc, t) < 0)
@@ -883,7 +835,7 @@ static void session_reset(struct irc *irc)
 	irc_conn_close(irc->conn);
 	irc_reader_free(irc->rd);
 	irc->rd = irc_reader_new();
-	irc_outbox_session(irc->ob, now_ms());
+	irc_outbox_session(irc->ob, clock_mono_ms());
 	irc->ping_sent_ms = 0;
 	snprintf(irc->chantypes, sizeof(irc->chantypes), "#&");
 }
@@ -910,7 +862,7 @@ static void session(struct irc *irc, tr_handler_fn fn, void *ctx, volatile sig_a
 	if (!irc->rd || irc_conn_open(irc->conn, &w, irc->errstr, sizeof(irc->errstr)) != ERR_OK)
 		return;
 	irc->st.connects++;
-	irc->last_rx_ms = now_ms();
+	irc->last_rx_ms = clock_mono_ms();
 	log_info("irc: connected to %s port %d", irc_conn_host(irc->conn),
 	         irc_conn_port(irc->conn));
 	irc_reg_begin(irc->reg, irc->last_rx_ms, &irc->rout);
@@ -922,7 +874,7 @@ static void session(struct irc *irc, tr_handler_fn fn, void *ctx, volatile sig_a
 	/* Only a connection that lasted resets the backoff: a server that
 	 * welcomes the bot and drops it at once must not get a reconnect a
 	 * second. */
-	if (irc_reg_registered(irc->reg) && now_ms() - irc_reg_welcome_ms(irc->reg) >= IRC_STABLE_MS)
+	if (irc_reg_registered(irc->reg) && clock_mono_ms() - irc_reg_welcome_ms(irc->reg) >= IRC_STABLE_MS)
 		irc->attempt = 0;
 	irc_reg_lost(irc->reg); /* a notice from now on waits for the next session */
 	check_acked(irc);       /* what arrived before the end is done, not resent */
@@ -931,33 +883,19 @@ static void session(struct irc *irc, tr_handler_fn fn, void *ctx, volatile sig_a
 
 /* ---- between sessions ---- */
 
-static unsigned long long rnd(struct irc *irc)
-{
-	/* xorshift64: jitter needs spread, not secrecy */
-	irc->rng ^= irc->rng << 13;
-	irc->rng ^= irc->rng >> 7;
-	irc->rng ^= irc->rng << 17;
-	return irc->rng;
-}
-
 /* backoff waits min * 2^attempt capped at max, jittered down to half of
- * it (so many bots do not come back in step), and never less than half
- * the minimum: no tight loop. */
+ * it (backoff.h), the core's ticks going on meanwhile. */
 static void backoff(struct irc *irc, volatile sig_atomic_t *stop)
 {
-	long long d = irc->backoff_min_ms, end;
-	unsigned i;
+	long long d, end;
 
-	for (i = 0; i < irc->attempt && d < irc->backoff_max_ms; i++)
-		d *= 2;
-	if (d > irc->backoff_max_ms)
-		d = irc->backoff_max_ms;
-	d = d / 2 + (long long)(rnd(irc) % (unsigned long long)(d / 2 + 1));
+	d = backoff_delay_ms(irc->backoff_min_ms, irc->backoff_max_ms, irc->attempt,
+	                     backoff_rand(&irc->rng));
 	if (irc->attempt < 30)
 		irc->attempt++;
 	log_info("irc: reconnecting in %lld ms", d);
-	end = now_ms() + d;
-	while (!*stop && now_ms() < end) {
+	end = clock_mono_ms() + d;
+	while (!*stop && clock_mono_ms() < end) {
 		struct pollfd pfd;
 		int nfd = wake_pollfd(irc, &pfd), rc;
 
@@ -980,7 +918,7 @@ enum err irc_run(struct irc *irc, tr_handler_fn fn, void *ctx, volatile sig_atom
 		irc->health_ms = 0;
 	}
 	/* split for the configured nick until a connection says better */
-	irc_outbox_replay(irc->ob, now_ms(), irc_prefix_len(me(irc), NULL, NULL));
+	irc_outbox_replay(irc->ob, clock_mono_ms(), irc_prefix_len(me(irc), NULL, NULL));
 	while (!*stop) {
 		session(irc, fn, ctx, stop);
 		if (irc->fatal)

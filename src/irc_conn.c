@@ -12,19 +12,19 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 #include "netaddr.h"
 #include "ssl_dl.h"
+#include "strs.h"
 
 struct irc_conn {
 	char *host, *ca_file, *cert_file, *key_file; /* owned copies */
@@ -42,26 +42,6 @@ struct irc_conn {
 	                               * stop's QUIT cut in): never acked */
 };
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void errf(char *buf, size_t len, const char *fmt, ...) LOG_PRINTF(3, 4);
-static void errf(char *buf, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!buf || !len)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(buf, len, fmt, ap);
-	va_end(ap);
-}
-
 /* ---- the checks ---- */
 
 /* check_tls_files checks the client certificate and key files that can be
@@ -75,28 +55,28 @@ static enum err check_tls_files(const struct irc_conn_config *cfg, char *errbuf,
 	struct stat sb;
 
 	if (cfg->tls_key_file && !cfg->tls_cert_file) {
-		errf(errbuf, errlen, "irc: tls_key_file %s without tls_cert_file", cfg->tls_key_file);
+		err_printf(errbuf, errlen, "irc: tls_key_file %s without tls_cert_file", cfg->tls_key_file);
 		return ERR_INVALID;
 	}
 	if (!cfg->tls_cert_file)
 		return ERR_OK;
 	if (!cfg->tls) {
-		errf(errbuf, errlen, "irc: tls_cert_file %s: only with tls on", cfg->tls_cert_file);
+		err_printf(errbuf, errlen, "irc: tls_cert_file %s: only with tls on", cfg->tls_cert_file);
 		return ERR_INVALID;
 	}
 	unreadable = access(cfg->tls_cert_file, R_OK) != 0 ? cfg->tls_cert_file
 	             : access(key, R_OK) != 0               ? key
 	                                                    : NULL;
 	if (unreadable) {
-		errf(errbuf, errlen, "irc: %s %s: %s",
-		     unreadable == cfg->tls_cert_file ? "tls_cert_file" : "tls_key_file", unreadable,
-		     strerror(errno));
+		err_printf(errbuf, errlen, "irc: %s %s: %s",
+		           unreadable == cfg->tls_cert_file ? "tls_cert_file" : "tls_key_file", unreadable,
+		           strerror(errno));
 		return ERR_INVALID;
 	}
 	if (stat(key, &sb) == 0 && (sb.st_mode & S_IROTH)) {
-		errf(errbuf, errlen,
-		     "irc: %s %s holds a private key every user can read: chmod o-r (or 600) it",
-		     cfg->tls_key_file ? "tls_key_file" : "tls_cert_file", key);
+		err_printf(errbuf, errlen,
+		           "irc: %s %s holds a private key every user can read: chmod o-r (or 600) it",
+		           cfg->tls_key_file ? "tls_key_file" : "tls_cert_file", key);
 		return ERR_INVALID;
 	}
 	return ERR_OK;
@@ -105,26 +85,26 @@ static enum err check_tls_files(const struct irc_conn_config *cfg, char *errbuf,
 static enum err check_config(const struct irc_conn_config *cfg, char *errbuf, size_t errlen)
 {
 	if (!cfg->host || !*cfg->host || strpbrk(cfg->host, " \r\n/")) {
-		errf(errbuf, errlen, "irc: no server host (host = irc.example.org)");
+		err_printf(errbuf, errlen, "irc: no server host (host = irc.example.org)");
 		return ERR_INVALID;
 	}
 	if (!cfg->tls) {
 		char why[256];
 
 		if (netaddr_check_plain(cfg->host, why, sizeof(why)) != ERR_OK) {
-			errf(errbuf, errlen, "irc: host %s with tls = false: %s", cfg->host, why);
+			err_printf(errbuf, errlen, "irc: host %s with tls = false: %s", cfg->host, why);
 			return ERR_INVALID;
 		}
 	}
 	if (cfg->tls_ca_file && (!cfg->tls || access(cfg->tls_ca_file, R_OK) != 0)) {
-		errf(errbuf, errlen, "irc: tls_ca_file %s: %s", cfg->tls_ca_file,
-		     cfg->tls ? strerror(errno) : "only with tls on");
+		err_printf(errbuf, errlen, "irc: tls_ca_file %s: %s", cfg->tls_ca_file,
+		           cfg->tls ? strerror(errno) : "only with tls on");
 		return ERR_INVALID;
 	}
 	if (check_tls_files(cfg, errbuf, errlen) != ERR_OK)
 		return ERR_INVALID;
 	if (cfg->port < 1 || cfg->port > 65535) {
-		errf(errbuf, errlen, "irc: port %d is not between 1 and 65535", cfg->port);
+		err_printf(errbuf, errlen, "irc: port %d is not between 1 and 65535", cfg->port);
 		return ERR_INVALID;
 	}
 	return ERR_OK;
@@ -170,22 +150,22 @@ static enum err tls_client_cert(struct irc_conn *c, char *errbuf, size_t errlen)
 	ssl_dl.ctx_set_default_passwd_cb(c->ssl_ctx, no_passphrase);
 	if (ssl_dl.ctx_use_privatekey_file(c->ssl_ctx, key, SSL_DL_FILETYPE_PEM) != 1) {
 		tls_why(why, sizeof(why));
-		errf(errbuf, errlen,
-		     "irc: %s %s: no PEM private key in it (one with a passphrase is not "
-		     "supported): %s",
-		     c->key_file ? "tls_key_file" : "tls_cert_file (no tls_key_file)", key, why);
+		err_printf(errbuf, errlen,
+		           "irc: %s %s: no PEM private key in it (one with a passphrase is not "
+		           "supported): %s",
+		           c->key_file ? "tls_key_file" : "tls_cert_file (no tls_key_file)", key, why);
 		return ERR_INVALID;
 	}
 	if (ssl_dl.ctx_use_certificate_chain_file(c->ssl_ctx, c->cert_file) != 1) {
 		tls_why(why, sizeof(why));
-		errf(errbuf, errlen, "irc: tls_cert_file %s: no PEM certificate in it: %s",
-		     c->cert_file, why);
+		err_printf(errbuf, errlen, "irc: tls_cert_file %s: no PEM certificate in it: %s",
+		           c->cert_file, why);
 		return ERR_INVALID;
 	}
 	if (ssl_dl.ctx_check_private_key(c->ssl_ctx) != 1) {
 		ssl_dl.err_clear_error();
-		errf(errbuf, errlen, "irc: the private key in %s does not match the certificate in %s",
-		     key, c->cert_file);
+		err_printf(errbuf, errlen, "irc: the private key in %s does not match the certificate in %s",
+		           key, c->cert_file);
 		return ERR_INVALID;
 	}
 	return ERR_OK;
@@ -199,13 +179,13 @@ static enum err tls_setup(struct irc_conn *c, char *errbuf, size_t errlen)
 	char why[256];
 
 	if (ssl_dl_load(why, sizeof(why)) != ERR_OK) {
-		errf(errbuf, errlen, "irc: TLS: %s", why);
+		err_printf(errbuf, errlen, "irc: TLS: %s", why);
 		return ERR_NOTFOUND;
 	}
 	c->ssl_ctx = ssl_dl.ctx_new(ssl_dl.tls_client_method());
 	if (!c->ssl_ctx) {
 		tls_why(why, sizeof(why));
-		errf(errbuf, errlen, "irc: TLS: %s", why);
+		err_printf(errbuf, errlen, "irc: TLS: %s", why);
 		return ERR_NOMEM;
 	}
 	ssl_dl.ctx_ctrl(c->ssl_ctx, SSL_DL_CTRL_SET_MIN_PROTO_VERSION, SSL_DL_TLS1_2_VERSION, NULL);
@@ -217,8 +197,8 @@ static enum err tls_setup(struct irc_conn *c, char *errbuf, size_t errlen)
 	if (c->ca_file ? ssl_dl.ctx_load_verify_locations(c->ssl_ctx, c->ca_file, NULL) != 1
 	               : ssl_dl.ctx_set_default_verify_paths(c->ssl_ctx) != 1) {
 		tls_why(why, sizeof(why));
-		errf(errbuf, errlen, "irc: TLS: cannot load %s: %s",
-		     c->ca_file ? c->ca_file : "the system's certificates", why);
+		err_printf(errbuf, errlen, "irc: TLS: cannot load %s: %s",
+		           c->ca_file ? c->ca_file : "the system's certificates", why);
 		return ERR_INVALID;
 	}
 	if (c->cert_file)
@@ -249,7 +229,7 @@ static int tls_name(struct irc_conn *c)
 static int tls_handshake(struct irc_conn *c, const struct irc_conn_wait *w, char *errbuf,
                          size_t errlen)
 {
-	long long deadline = now_ms() + c->connect_ms;
+	long long deadline = clock_mono_ms() + c->connect_ms;
 	char why[256];
 
 	c->ssl = ssl_dl.ssl_new(c->ssl_ctx);
@@ -257,7 +237,7 @@ static int tls_handshake(struct irc_conn *c, const struct irc_conn_wait *w, char
 		goto fail;
 	for (;;) {
 		struct pollfd pfd = {c->fd, 0, 0};
-		long long left = deadline - now_ms();
+		long long left = deadline - clock_mono_ms();
 		int rc, e;
 
 		errno = 0;
@@ -288,7 +268,7 @@ fail:
 		tls_why(why, sizeof(why));
 	}
 report:
-	errf(errbuf, errlen, "irc: TLS with %s port %d: %s", c->host, c->port, why);
+	err_printf(errbuf, errlen, "irc: TLS with %s port %d: %s", c->host, c->port, why);
 	log_error("irc: TLS with %s port %d: %s", c->host, c->port, why);
 	return -1;
 }
@@ -317,18 +297,6 @@ static ssize_t ssl_result(struct irc_conn *c, int n, int reading, int fallback)
 
 /* ---- new, free ---- */
 
-static char *dup_or_null(const char *s, int *bad)
-{
-	char *d;
-
-	if (!s)
-		return NULL;
-	d = strdup(s);
-	if (!d)
-		*bad = 1;
-	return d;
-}
-
 enum err irc_conn_new(const struct irc_conn_config *cfg, struct irc_conn **out, char *errbuf,
                       size_t errlen)
 {
@@ -342,7 +310,7 @@ enum err irc_conn_new(const struct irc_conn_config *cfg, struct irc_conn **out, 
 		return e;
 	c = calloc(1, sizeof(*c));
 	if (!c) {
-		errf(errbuf, errlen, "irc: out of memory");
+		err_printf(errbuf, errlen, "irc: out of memory");
 		return ERR_NOMEM;
 	}
 	c->fd = -1;
@@ -350,13 +318,13 @@ enum err irc_conn_new(const struct irc_conn_config *cfg, struct irc_conn **out, 
 	c->port = cfg->port;
 	c->tls = cfg->tls != 0;
 	c->connect_ms = cfg->connect_timeout_ms;
-	c->host = dup_or_null(cfg->host, &bad);
-	c->ca_file = dup_or_null(cfg->tls_ca_file, &bad);
-	c->cert_file = dup_or_null(cfg->tls_cert_file, &bad);
-	c->key_file = dup_or_null(cfg->tls_key_file, &bad);
+	c->host = strs_dup_or_null(cfg->host, &bad);
+	c->ca_file = strs_dup_or_null(cfg->tls_ca_file, &bad);
+	c->cert_file = strs_dup_or_null(cfg->tls_cert_file, &bad);
+	c->key_file = strs_dup_or_null(cfg->tls_key_file, &bad);
 	if (bad) {
 		irc_conn_free(c);
-		errf(errbuf, errlen, "irc: out of memory");
+		err_printf(errbuf, errlen, "irc: out of memory");
 		return ERR_NOMEM;
 	}
 	if (c->tls) {
@@ -395,7 +363,7 @@ static int wait_connected(int fd, long long deadline, const struct irc_conn_wait
 
 	for (;;) {
 		struct pollfd pfd = {fd, POLLOUT, 0};
-		long long left = deadline - now_ms();
+		long long left = deadline - clock_mono_ms();
 
 		if (*w->stop || left <= 0)
 			return ETIMEDOUT;
@@ -439,7 +407,7 @@ static int sock_connect(struct irc_conn *c, const struct irc_conn_wait *w)
 		if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0 && errno != EINPROGRESS)
 			soerr = errno;
 		else
-			soerr = wait_connected(fd, now_ms() + c->connect_ms, w);
+			soerr = wait_connected(fd, clock_mono_ms() + c->connect_ms, w);
 		if (soerr == 0) {
 			int one = 1;
 
@@ -623,7 +591,7 @@ int irc_conn_acked(const struct irc_conn *c, unsigned long long *acked)
 
 void irc_conn_quit(struct irc_conn *c, const char *line, size_t len, long wait_ms)
 {
-	long long deadline = now_ms() + wait_ms;
+	long long deadline = clock_mono_ms() + wait_ms;
 
 	if (c->fd < 0)
 		return;
@@ -635,7 +603,7 @@ void irc_conn_quit(struct irc_conn *c, const char *line, size_t len, long wait_m
 		c->ack_limit = c->sent_bytes + c->wlen;
 	}
 	irc_conn_put(c, line, len);
-	while (c->wlen && now_ms() < deadline) {
+	while (c->wlen && clock_mono_ms() < deadline) {
 		struct pollfd pfd = {c->fd, POLLOUT, 0};
 
 		if (poll(&pfd, 1, IRC_CONN_SLICE_MS) > 0 && irc_conn_flush(c) < 0)

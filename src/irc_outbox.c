@@ -4,12 +4,11 @@
  * again after a crash. */
 #include "irc_outbox.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "clock.h"
 #include "irc_journal.h"
 #include "log.h"
 #include "state.h"
@@ -24,24 +23,6 @@ struct irc_outbox {
 	int journal_warned;
 	struct irc_outbox_counts n;
 };
-
-static void errf(char *buf, size_t len, const char *fmt, ...) LOG_PRINTF(3, 4);
-static void errf(char *buf, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(buf, len, fmt, ap);
-	va_end(ap);
-}
-
-static long long wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static long max_age_ms(const char *kind)
 {
@@ -79,7 +60,7 @@ static enum err journal_open(struct irc_outbox *ob, char *errbuf, size_t errlen)
 	enum err e;
 
 	if (state_dir_prepare(ob->state_dir, why, sizeof(why)) != ERR_OK) {
-		errf(errbuf, errlen, "irc: %s", why);
+		err_printf(errbuf, errlen, "irc: %s", why);
 		return ERR_IO;
 	}
 	e = irc_journal_open(ob->state_dir, &ob->journal, &st, errbuf, errlen);
@@ -162,7 +143,7 @@ static int replay_one(struct irc_outbox *ob, const struct irc_journal_entry *v, 
 void irc_outbox_replay(struct irc_outbox *ob, long long now, size_t prefix_len)
 {
 	const struct irc_journal_entry *v;
-	long long wall = wall_ms();
+	long long wall = clock_wall_ms();
 	size_t n, i, queued = 0, old = 0;
 
 	if (!ob->journal)
@@ -199,7 +180,7 @@ static void journal_add(struct irc_outbox *ob, unsigned long long id, const char
 	enum err e;
 
 	je.id = id;
-	je.wall_ms = wall_ms();
+	je.wall_ms = clock_wall_ms();
 	je.kind = (char *)kind;
 	je.cmd = (char *)cmd;
 	je.target = (char *)target;

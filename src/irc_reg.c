@@ -12,6 +12,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "strs.h"
+
 enum reg_mech { MECH_NONE, MECH_PLAIN, MECH_EXTERNAL };
 
 /* Where a login stands on this connection. */
@@ -107,18 +109,6 @@ static void send2(struct irc_reg_out *out, const char *cmd, const char *a, const
 
 /* ---- config ---- */
 
-static void errf(char *buf, size_t len, const char *fmt, ...) LOG_PRINTF(3, 4);
-static void errf(char *buf, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!buf || !len)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(buf, len, fmt, ap);
-	va_end(ap);
-}
-
 int irc_reg_nick_ok(const char *s)
 {
 	return irc_word_ok(s) && strlen(s) < IRC_NICK_MAX - 4 && !strpbrk(s, "!@#&:*?.") &&
@@ -130,17 +120,17 @@ static enum err check_external(const struct irc_reg_config *cfg, size_t alen, ch
                                size_t errlen)
 {
 	if (!cfg->tls || !cfg->tls_client_cert) {
-		errf(errbuf, errlen, "irc: sasl_mechanism EXTERNAL logs in with a client "
-		                     "certificate: set tls_cert_file (and keep tls on)");
+		err_printf(errbuf, errlen, "irc: sasl_mechanism EXTERNAL logs in with a client "
+		                           "certificate: set tls_cert_file (and keep tls on)");
 		return ERR_INVALID;
 	}
 	if (cfg->sasl_password) {
-		errf(errbuf, errlen, "irc: sasl_mechanism EXTERNAL logs in with the client "
-		                     "certificate, not a password: remove the SASL password");
+		err_printf(errbuf, errlen, "irc: sasl_mechanism EXTERNAL logs in with the client "
+		                           "certificate, not a password: remove the SASL password");
 		return ERR_INVALID;
 	}
 	if (cfg->sasl_account && (!alen || alen * 4 / 3 + 4 > IRC_SASL_RAW_MAX)) {
-		errf(errbuf, errlen, "irc: the SASL account is empty or too long");
+		err_printf(errbuf, errlen, "irc: the SASL account is empty or too long");
 		return ERR_INVALID;
 	}
 	return ERR_OK;
@@ -162,18 +152,18 @@ static enum err check_sasl(const struct irc_reg_config *cfg, enum reg_mech *mech
 		return ERR_OK;
 	}
 	if (m && strcasecmp(m, "PLAIN")) {
-		errf(errbuf, errlen, "irc: sasl_mechanism \"%.64s\" is not PLAIN or EXTERNAL", m);
+		err_printf(errbuf, errlen, "irc: sasl_mechanism \"%.64s\" is not PLAIN or EXTERNAL", m);
 		return ERR_INVALID;
 	}
 	if (!m && !cfg->sasl_account && !cfg->sasl_password)
 		return ERR_OK;
 	if (!cfg->sasl_account || !cfg->sasl_password) {
-		errf(errbuf, errlen, "irc: SASL PLAIN needs both an account and a password");
+		err_printf(errbuf, errlen, "irc: SASL PLAIN needs both an account and a password");
 		return ERR_INVALID;
 	}
 	if (!alen || !*cfg->sasl_password ||
 	    2 * alen + strlen(cfg->sasl_password) + 2 > IRC_SASL_RAW_MAX) {
-		errf(errbuf, errlen, "irc: the SASL account or password is empty or too long");
+		err_printf(errbuf, errlen, "irc: the SASL account or password is empty or too long");
 		return ERR_INVALID;
 	}
 	*mech = MECH_PLAIN;
@@ -185,35 +175,23 @@ static enum err check_names(const struct irc_reg_config *cfg, char *errbuf, size
 	size_t i;
 
 	if (!irc_reg_nick_ok(cfg->nick)) {
-		errf(errbuf, errlen, "irc: nick \"%s\" is not a valid nick", cfg->nick ? cfg->nick : "");
+		err_printf(errbuf, errlen, "irc: nick \"%s\" is not a valid nick", cfg->nick ? cfg->nick : "");
 		return ERR_INVALID;
 	}
 	for (i = 0; i < cfg->n_alt_nicks; i++)
 		if (!irc_reg_nick_ok(cfg->alt_nicks[i])) {
-			errf(errbuf, errlen, "irc: alternative nick \"%s\" is not a valid nick",
-			     cfg->alt_nicks[i] ? cfg->alt_nicks[i] : "");
+			err_printf(errbuf, errlen, "irc: alternative nick \"%s\" is not a valid nick",
+			           cfg->alt_nicks[i] ? cfg->alt_nicks[i] : "");
 			return ERR_INVALID;
 		}
 	if ((cfg->user && !irc_word_ok(cfg->user)) ||
 	    (cfg->realname && (!*cfg->realname || !irc_param_ok(cfg->realname, 1))) ||
 	    (cfg->server_password && !irc_param_ok(cfg->server_password, 1))) {
-		errf(errbuf, errlen, "irc: user, realname or server password holds a "
-		                     "space, a line break or a leading ':'");
+		err_printf(errbuf, errlen, "irc: user, realname or server password holds a "
+		                           "space, a line break or a leading ':'");
 		return ERR_INVALID;
 	}
 	return ERR_OK;
-}
-
-static char *dup_or_null(const char *s, int *bad)
-{
-	char *d;
-
-	if (!s)
-		return NULL;
-	d = strdup(s);
-	if (!d)
-		*bad = 1;
-	return d;
 }
 
 enum err irc_reg_new(const struct irc_reg_config *cfg, struct irc_reg **out, char *errbuf,
@@ -234,18 +212,18 @@ enum err irc_reg_new(const struct irc_reg_config *cfg, struct irc_reg **out, cha
 	r->mech = mech;
 	r->register_ms = cfg->register_timeout_ms;
 	r->welcome_ms = -1;
-	r->nick = dup_or_null(cfg->nick, &bad);
-	r->user = dup_or_null(cfg->user ? cfg->user : cfg->nick, &bad);
-	r->realname = dup_or_null(cfg->realname ? cfg->realname : "faqbot", &bad);
-	r->pass = dup_or_null(cfg->server_password, &bad);
-	r->sasl_account = dup_or_null(cfg->sasl_account, &bad);
-	r->sasl_password = dup_or_null(cfg->sasl_password, &bad);
+	r->nick = strs_dup_or_null(cfg->nick, &bad);
+	r->user = strs_dup_or_null(cfg->user ? cfg->user : cfg->nick, &bad);
+	r->realname = strs_dup_or_null(cfg->realname ? cfg->realname : "faqbot", &bad);
+	r->pass = strs_dup_or_null(cfg->server_password, &bad);
+	r->sasl_account = strs_dup_or_null(cfg->sasl_account, &bad);
+	r->sasl_password = strs_dup_or_null(cfg->sasl_password, &bad);
 	r->alt_nicks = calloc(cfg->n_alt_nicks + 1, sizeof(char *));
 	if (bad || !r->alt_nicks)
 		goto nomem;
 	r->n_alt_nicks = cfg->n_alt_nicks;
 	for (i = 0; i < cfg->n_alt_nicks; i++)
-		r->alt_nicks[i] = dup_or_null(cfg->alt_nicks[i], &bad);
+		r->alt_nicks[i] = strs_dup_or_null(cfg->alt_nicks[i], &bad);
 	if (bad)
 		goto nomem;
 	snprintf(r->me, sizeof(r->me), "%s", r->nick);
@@ -253,7 +231,7 @@ enum err irc_reg_new(const struct irc_reg_config *cfg, struct irc_reg **out, cha
 	return ERR_OK;
 nomem:
 	irc_reg_free(r);
-	errf(errbuf, errlen, "irc: out of memory");
+	err_printf(errbuf, errlen, "irc: out of memory");
 	return ERR_NOMEM;
 }
 

@@ -1,5 +1,6 @@
-/* matrix.h -- the Matrix transport: libcurl for HTTP, mx_json for the JSON,
- * state for what must survive a restart.
+/* matrix.h -- the Matrix transport: libcurl for HTTP, the pure mx_*
+ * modules for the JSON (mx_json in, mx_body out), state for what must
+ * survive a restart. Its parts are listed in matrix_int.h.
  *
  * One process serves many rooms with one long-polling /sync loop. For each
  * batch: act on invites (join the allowed ones, decline the rest), note the

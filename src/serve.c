@@ -5,7 +5,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +15,9 @@
 #include <dirent.h>
 
 #include "bot.h"
+#include "buf.h"
 #include "check.h"
+#include "clock.h"
 #include "cmd.h"
 #include "faq_learn.h"
 #include "helpline.h"
@@ -25,6 +26,7 @@
 #include "recent.h"
 #include "state.h"
 #include "stats.h"
+#include "strs.h"
 
 #define STATS_FILE "stats.json"
 #define POLICY_FILE "policy.json"
@@ -51,14 +53,6 @@ struct serve {
 	const char *quiet_why; /* static: why the last message got no reply */
 };
 
-static long long mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static time_t wall_now(void)
 {
 	return time(NULL);
@@ -66,69 +60,14 @@ static time_t wall_now(void)
 
 /* --- a growable reply, capped ------------------------------------------ */
 
-struct buf {
-	char *s;
-	size_t n, cap;
-	int failed;
-};
-
-static void bprintf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void bprintf(struct buf *b, const char *fmt, ...)
+/* reply_buf starts a command's reply: a long one (a report, the stats of
+ * many rooms) is cut at REPLY_MAX, never unbounded and never lost. */
+static struct buf reply_buf(void)
 {
-	va_list ap;
-	int n;
+	struct buf b;
 
-	if (b->failed)
-		return;
-	if (!b->s) {
-		b->cap = 512;
-		b->s = malloc(b->cap);
-		if (!b->s) {
-			b->failed = 1;
-			return;
-		}
-		b->s[0] = '\0';
-	}
-	for (;;) {
-		va_start(ap, fmt);
-		n = vsnprintf(b->s + b->n, b->cap - b->n, fmt, ap);
-		va_end(ap);
-		if (n < 0) {
-			b->failed = 1;
-			return;
-		}
-		if (b->n + (size_t)n < b->cap) {
-			b->n += (size_t)n;
-			return;
-		}
-		if (b->cap >= REPLY_MAX) { /* cut: a reply is never unbounded */
-			b->n = b->cap - 1;
-			b->s[b->n] = '\0';
-			return;
-		}
-		{
-			size_t cap = b->cap * 2 > REPLY_MAX ? REPLY_MAX : b->cap * 2;
-			char *ns = realloc(b->s, cap);
-
-			if (!ns) {
-				b->failed = 1;
-				return;
-			}
-			b->s = ns;
-			b->cap = cap;
-		}
-	}
-}
-
-/* bdetach hands the text over (NULL when it failed). */
-static char *bdetach(struct buf *b)
-{
-	if (b->failed) {
-		free(b->s);
-		b->s = NULL;
-	}
-	return b->s;
+	buf_init_cut(&b, REPLY_MAX - 1);
+	return b;
 }
 
 /* --- persistence ------------------------------------------------------- */
@@ -354,7 +293,7 @@ static void drain_events(struct serve *s)
 			if ((ev->mask & (IN_Q_OVERFLOW | IN_DELETE_SELF | IN_MOVE_SELF |
 					 IN_IGNORED)) ||
 			    (ev->len && faq_file_name(ev->name)))
-				s->change_ms = mono_ms();
+				s->change_ms = clock_mono_ms();
 			if (ev->mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED))
 				s->iwd = -1; /* watched again after the reload */
 			p += sizeof(*ev) + ev->len;
@@ -368,9 +307,9 @@ static void drain_events(struct serve *s)
  * up to a second before an edit is live. */
 static void settle(struct serve *s)
 {
-	long long start = mono_ms(), now;
+	long long start = clock_mono_ms(), now;
 
-	while ((now = mono_ms()) - s->change_ms < s->c.debounce_ms &&
+	while ((now = clock_mono_ms()) - s->change_ms < s->c.debounce_ms &&
 	       now - start < SERVE_SETTLE_MAX_MS) {
 		struct pollfd p = {s->ifd, POLLIN, 0};
 		long long left = s->c.debounce_ms - (now - s->change_ms);
@@ -412,19 +351,19 @@ static void describe_change(struct buf *b, const struct faq *old, const struct f
 		const struct faq_entry *o = faq_find(old, nf->entries[i].id);
 
 		if (!o)
-			bprintf(b, "%s %s", added++ ? "," : "; new:", nf->entries[i].id);
+			buf_printf(b, "%s %s", added++ ? "," : "; new:", nf->entries[i].id);
 	}
 	for (i = 0; i < old->nentries; i++)
 		if (!faq_find(nf, old->entries[i].id))
-			bprintf(b, "%s %s", removed++ ? "," : "; removed:", old->entries[i].id);
+			buf_printf(b, "%s %s", removed++ ? "," : "; removed:", old->entries[i].id);
 	for (i = 0; i < nf->nentries; i++) {
 		const struct faq_entry *o = faq_find(old, nf->entries[i].id);
 
 		if (o && entry_changed(o, &nf->entries[i]))
-			bprintf(b, "%s %s", changed++ ? "," : "; changed:", nf->entries[i].id);
+			buf_printf(b, "%s %s", changed++ ? "," : "; changed:", nf->entries[i].id);
 	}
 	if (!added && !removed && !changed)
-		bprintf(b, "; no entry changed");
+		buf_printf(b, "; no entry changed");
 }
 
 /* rooms_ok: every [room] region has crisis lines in the new FAQ, so no
@@ -454,7 +393,7 @@ enum err serve_reload(struct serve *s, const char *why, char **report)
 	struct check_opts co = {0};
 	struct faq_diags d = {0};
 	struct faq *nf = NULL;
-	struct buf b = {0};
+	struct buf b = reply_buf();
 	enum err e;
 	size_t i, shown = 0;
 
@@ -475,7 +414,7 @@ enum err serve_reload(struct serve *s, const char *why, char **report)
 
 		gmtime_r(&s->loaded, &tm);
 		strftime(when, sizeof(when), "%Y-%m-%d %H:%M UTC", &tm);
-		bprintf(&b, "The FAQ in %s was not reloaded (%s): %zu error%s. The FAQ loaded %s "
+		buf_printf(&b, "The FAQ in %s was not reloaded (%s): %zu error%s. The FAQ loaded %s "
 			    "keeps serving. Fix, save, and it is checked again:", s->faq_dir, why,
 			d.errors, d.errors == 1 ? "" : "s", when);
 		for (i = 0; i < d.n; i++) {
@@ -486,12 +425,12 @@ enum err serve_reload(struct serve *s, const char *why, char **report)
 			/* a finding quotes whole patterns: the chat gets the start,
 			 * faqbot check the rest */
 			if (shown++ < SERVE_REPORT_MAX)
-				bprintf(&b, "\n%s:%u:%u: %.*s%s", d.v[i].file, d.v[i].line,
+				buf_printf(&b, "\n%s:%u:%u: %.*s%s", d.v[i].file, d.v[i].line,
 					d.v[i].col, SERVE_FINDING_MAX, d.v[i].msg,
 					strlen(d.v[i].msg) > SERVE_FINDING_MAX ? "..." : "");
 		}
 		if (shown > SERVE_REPORT_MAX)
-			bprintf(&b, "\n(and %zu more: run faqbot check)", shown - SERVE_REPORT_MAX);
+			buf_printf(&b, "\n(and %zu more: run faqbot check)", shown - SERVE_REPORT_MAX);
 		log_error("reload refused (%s): %zu errors; the FAQ in use keeps serving", why,
 			  d.errors);
 		faq_free(nf);
@@ -499,12 +438,12 @@ enum err serve_reload(struct serve *s, const char *why, char **report)
 		goto out;
 	}
 	faq_drop_examples(nf); /* check read them; serving does not */
-	bprintf(&b, "FAQ reloaded (%s): %zu entries", why, nf->nentries);
+	buf_printf(&b, "FAQ reloaded (%s): %zu entries", why, nf->nentries);
 	describe_change(&b, s->faq, nf);
 	if (d.warnings)
-		bprintf(&b, "; %zu warning%s (faqbot check shows them)", d.warnings,
+		buf_printf(&b, "; %zu warning%s (faqbot check shows them)", d.warnings,
 			d.warnings == 1 ? "" : "s");
-	bprintf(&b, ".");
+	buf_printf(&b, ".");
 	log_info("reload (%s): %zu entries, %zu warnings", why, nf->nentries, d.warnings);
 	/* the last reply may still point into the old store */
 	bot_out_release(&s->last);
@@ -514,7 +453,7 @@ enum err serve_reload(struct serve *s, const char *why, char **report)
 	s->loaded = s->now();
 out:
 	faq_diags_release(&d);
-	*report = bdetach(&b);
+	*report = buf_detach(&b);
 	return e;
 }
 
@@ -572,9 +511,9 @@ static void say(struct serve *s, struct tr_reply *out, const char *kind, char *t
 
 static char *help_text(int moderator)
 {
-	struct buf b = {0};
+	struct buf b = reply_buf();
 
-	bprintf(&b, "I'm faqbot, an automated helper for this group. I answer common questions "
+	buf_printf(&b, "I'm faqbot, an automated helper for this group. I answer common questions "
 		    "about treatment-resistant depression and its treatments from a FAQ that "
 		    "the group's volunteer moderators keep. I'm not a clinician and I can't "
 		    "give personal medical advice: for your own treatment, please talk to your "
@@ -587,25 +526,25 @@ static char *help_text(int moderator)
 		    "!optout (I answer you only when you address me), !optin (undo that). "
 		    "Add @name to an answer (on IRC, > name) to send it to someone.");
 	if (moderator)
-		bprintf(&b, "\n\nModerators: !reload (check the FAQ folder and use it), !test "
+		buf_printf(&b, "\n\nModerators: !reload (check the FAQ folder and use it), !test "
 			    "TEXT (what would answer, without answering), !stats (counts, never "
 			    "words), !mute and !unmute (FAQ answers in this room; crisis replies "
 			    "always go out).");
-	return bdetach(&b);
+	return buf_detach(&b);
 }
 
 static char *topics_text(const struct serve *s)
 {
-	struct buf b = {0};
+	struct buf b = reply_buf();
 	size_t i, n = 0;
 
-	bprintf(&b, "Topics I can answer. Ask in your own words, or type !faq and a few words "
+	buf_printf(&b, "Topics I can answer. Ask in your own words, or type !faq and a few words "
 		    "or one of these:");
 	for (i = 0; i < s->faq->nentries; i++)
 		if (s->faq->entries[i].cls == FAQ_CLASS_FAQ)
-			bprintf(&b, "%s %s", n++ ? "," : "", s->faq->entries[i].id);
-	bprintf(&b, ".");
-	return bdetach(&b);
+			buf_printf(&b, "%s %s", n++ ? "," : "", s->faq->entries[i].id);
+	buf_printf(&b, ".");
+	return buf_detach(&b);
 }
 
 /* word_in says whether the word w (wl bytes) appears in hay as a word or a
@@ -742,7 +681,7 @@ static void cmd_faq(struct serve *s, const struct tr_message *m, const struct cm
 static void cmd_sources(struct serve *s, const struct cmd *c, struct tr_reply *out)
 {
 	const struct faq_entry *e = c->arg[0] ? faq_find(s->faq, c->arg) : NULL;
-	struct buf b = {0};
+	struct buf b = reply_buf();
 	size_t i;
 
 	if (!c->arg[0]) {
@@ -755,20 +694,20 @@ static void cmd_sources(struct serve *s, const struct cmd *c, struct tr_reply *o
 		return;
 	}
 	if (!e->nsources) {
-		bprintf(&b, "'%s' names no source article.", e->id);
+		buf_printf(&b, "'%s' names no source article.", e->id);
 	} else {
-		bprintf(&b, "'%s' is drawn from:", e->id);
+		buf_printf(&b, "'%s' is drawn from:", e->id);
 		for (i = 0; i < e->nsources; i++)
-			bprintf(&b, "%s %s", i ? "," : "", e->sources[i]);
-		bprintf(&b, " (reviewed %s).", e->reviewed ? e->reviewed : "on no recorded date");
+			buf_printf(&b, "%s %s", i ? "," : "", e->sources[i]);
+		buf_printf(&b, " (reviewed %s).", e->reviewed ? e->reviewed : "on no recorded date");
 	}
-	say(s, out, "faq", bdetach(&b));
+	say(s, out, "faq", buf_detach(&b));
 }
 
 static void cmd_test(struct serve *s, const struct tr_message *m, const struct cmd *c,
 		     struct tr_reply *out)
 {
-	struct buf b = {0};
+	struct buf b = reply_buf();
 	char why[1024];
 	enum err e;
 
@@ -789,7 +728,7 @@ static void cmd_test(struct serve *s, const struct tr_message *m, const struct c
 		bot_explain(s->faq, &in, why, sizeof(why));
 	}
 	if (!s->last.matched) {
-		bprintf(&b, "none: no entry matches. It reads as %sa question%s. (%s)",
+		buf_printf(&b, "none: no entry matches. It reads as %sa question%s. (%s)",
 			s->last.question ? "" : "not ",
 			s->last.question ? ", so it would be counted as unanswered in !stats" : "",
 			why);
@@ -797,16 +736,16 @@ static void cmd_test(struct serve *s, const struct tr_message *m, const struct c
 		const struct faq_entry *en = s->last.entry;
 		const struct faq_pattern *p = s->last.pattern;
 
-		bprintf(&b, "%s: %s", faq_class_name(en->cls), en->id);
+		buf_printf(&b, "%s: %s", faq_class_name(en->cls), en->id);
 		if (p)
-			bprintf(&b, ", pattern at %s:%u:%u", en->file, p->line, p->col);
+			buf_printf(&b, ", pattern at %s:%u:%u", en->file, p->line, p->col);
 		else
-			bprintf(&b, ", %s", why);
+			buf_printf(&b, ", %s", why);
 		if (en->cls == FAQ_CLASS_CRISIS)
-			bprintf(&b, ". A member writing this gets the crisis reply and the "
+			buf_printf(&b, ". A member writing this gets the crisis reply and the "
 				    "moderators an alert, in any room.");
 		else
-			bprintf(&b, ". Here it would %s (%s).",
+			buf_printf(&b, ". Here it would %s (%s).",
 				s->last.reply ? "be answered" : "stay quiet",
 				s->last.reply ? (s->last.addressed ? "addressed"
 						 : m->direct     ? "a direct message"
@@ -814,7 +753,7 @@ static void cmd_test(struct serve *s, const struct tr_message *m, const struct c
 					      : "not a question and not addressed");
 	}
 	bot_out_release(&s->last);
-	say(s, out, "faq", bdetach(&b));
+	say(s, out, "faq", buf_detach(&b));
 }
 
 static void list_counts(struct buf *b, const struct stats *st, enum stats_kind kind, long from,
@@ -824,18 +763,18 @@ static void list_counts(struct buf *b, const struct stats *st, enum stats_kind k
 	size_t i, n = stats_collect(st, kind, from, to, &v);
 
 	for (i = 0; i < n && i < max; i++)
-		bprintf(b, "%s %s %ld", i ? "," : "", v[i].key, v[i].n);
+		buf_printf(b, "%s %s %ld", i ? "," : "", v[i].key, v[i].n);
 	if (n > max)
-		bprintf(b, ", and %zu more", n - max);
+		buf_printf(b, ", and %zu more", n - max);
 	if (!n)
-		bprintf(b, " none");
+		buf_printf(b, " none");
 	free(v);
 }
 
 static void stats_block(struct buf *b, const struct serve *s, const char *title, long from,
 			long to)
 {
-	bprintf(b, "%s: %ld answered (crisis %ld, advice %ld, faq %ld); %ld questions "
+	buf_printf(b, "%s: %ld answered (crisis %ld, advice %ld, faq %ld); %ld questions "
 		   "unanswered; %ld matched but left alone (not a question).",
 		title, stats_total(s->st, STATS_ANSWER, from, to, ""),
 		stats_total(s->st, STATS_ANSWER, from, to, "crisis:"),
@@ -843,25 +782,25 @@ static void stats_block(struct buf *b, const struct serve *s, const char *title,
 		stats_total(s->st, STATS_ANSWER, from, to, "faq:"),
 		stats_total(s->st, STATS_UNANSWERED, from, to, ""),
 		stats_total(s->st, STATS_QUIET, from, to, ""));
-	bprintf(b, "\nBy entry:");
+	buf_printf(b, "\nBy entry:");
 	list_counts(b, s->st, STATS_ANSWER, from, to, 12);
-	bprintf(b, ".\nUnanswered questions by room:");
+	buf_printf(b, ".\nUnanswered questions by room:");
 	list_counts(b, s->st, STATS_UNANSWERED, from, to, 8);
-	bprintf(b, ".");
+	buf_printf(b, ".");
 }
 
 static char *stats_text(const struct serve *s)
 {
 	long today = stats_day(s->now()), mins = (long)(s->now() - s->started) / 60;
 	size_t due = 0, lines_due = 0, d;
-	struct buf b = {0};
+	struct buf b = reply_buf();
 	char title[64];
 
 	snprintf(title, sizeof(title), "Since start (%ld h %02ld min ago)", mins / 60, mins % 60);
 	stats_block(&b, s, title, -1, -1);
-	bprintf(&b, "\n\n");
+	buf_printf(&b, "\n\n");
 	stats_block(&b, s, "Last 7 days", today - 6, today);
-	bprintf(&b, "\n\nUnanswered questions a day, last 7 days:");
+	buf_printf(&b, "\n\nUnanswered questions a day, last 7 days:");
 	for (d = 7; d-- > 0;) {
 		char day[16];
 		time_t t = (time_t)(today - (long)d) * 86400;
@@ -869,18 +808,18 @@ static char *stats_text(const struct serve *s)
 
 		gmtime_r(&t, &tm);
 		strftime(day, sizeof(day), "%m-%d", &tm);
-		bprintf(&b, " %s %ld%s", day,
+		buf_printf(&b, " %s %ld%s", day,
 			stats_total(s->st, STATS_UNANSWERED, today - (long)d, today - (long)d, ""),
 			d ? "," : ".");
 	}
 	check_due(s->faq, s->c.max_age_days, &due, &lines_due);
-	bprintf(&b, "\n\nFreshness: %zu of %zu entries and %zu crisis line%s are due for review "
+	buf_printf(&b, "\n\nFreshness: %zu of %zu entries and %zu crisis line%s are due for review "
 		    "(older than %d days).",
 		due, s->faq->nentries, lines_due, lines_due == 1 ? "" : "s", s->c.max_age_days);
 	if (policy_count(s->pol, POLICY_MUTED) || policy_count(s->pol, POLICY_OPTED_OUT))
-		bprintf(&b, " Muted rooms: %zu. Members opted out: %zu.",
+		buf_printf(&b, " Muted rooms: %zu. Members opted out: %zu.",
 			policy_count(s->pol, POLICY_MUTED), policy_count(s->pol, POLICY_OPTED_OUT));
-	return bdetach(&b);
+	return buf_detach(&b);
 }
 
 static void set_and_say(struct serve *s, struct tr_reply *out, enum policy_set set,
@@ -1081,12 +1020,12 @@ enum err serve_handle(void *ctx, const struct tr_message *m, struct tr_reply *ou
 		count_entry(s, STATS_QUIET, s->last.entry);
 		return ERR_OK;
 	case POLICY_POINTER: {
-		struct buf b = {0};
+		struct buf b = reply_buf();
 
-		bprintf(&b, "I answered that here a few minutes ago (%s): see my reply above. "
+		buf_printf(&b, "I answered that here a few minutes ago (%s): see my reply above. "
 			    "!faq %s shows it again.", s->last.entry->id, s->last.entry->id);
 		s->quiet_why = NULL;
-		say(s, out, out->kind, bdetach(&b));
+		say(s, out, out->kind, buf_detach(&b));
 		out->entry_id = s->out_entry;
 		out->see_event = earlier;
 		policy_pointed(s->pol, m->room, s->last.entry->id, member_key(m), s->now());
@@ -1116,11 +1055,11 @@ enum err serve_tick(void *ctx, struct tr_notice *out)
 	if (s->c.watch && s->ifd >= 0 && s->iwd < 0 && !s->change_ms) {
 		/* the folder went away or was replaced: watch it again */
 		if (watch_add(s) >= 0)
-			s->change_ms = mono_ms();
+			s->change_ms = clock_mono_ms();
 	}
 	if (s->change_ms && !why_signal)
 		settle(s);
-	if (why_signal || (s->change_ms && mono_ms() - s->change_ms >= s->c.debounce_ms)) {
+	if (why_signal || (s->change_ms && clock_mono_ms() - s->change_ms >= s->c.debounce_ms)) {
 		if (why_signal)
 			*s->c.reload_flag = 0;
 		s->change_ms = 0;
@@ -1169,18 +1108,6 @@ void serve_set_clock(struct serve *s, time_t (*now)(void))
 	s->started = s->loaded = s->last_save = s->last_prune = now();
 }
 
-static char *dup_or_null(const char *v, int *failed)
-{
-	char *d;
-
-	if (!v)
-		return NULL;
-	d = strdup(v);
-	if (!d)
-		*failed = 1;
-	return d;
-}
-
 enum err serve_new(const struct serve_config *c, struct faq *faq, struct serve **out, char *err,
 		   size_t errlen)
 {
@@ -1197,10 +1124,10 @@ enum err serve_new(const struct serve_config *c, struct faq *faq, struct serve *
 	s->c = *c;
 	s->faq = faq;
 	s->ifd = s->iwd = -1;
-	s->faq_dir = dup_or_null(c->faq_dir, &failed);
-	s->region = dup_or_null(c->region, &failed);
-	s->state_dir = dup_or_null(c->state_dir, &failed);
-	s->mod_room = dup_or_null(c->mod_room, &failed);
+	s->faq_dir = strs_dup_or_null(c->faq_dir, &failed);
+	s->region = strs_dup_or_null(c->region, &failed);
+	s->state_dir = strs_dup_or_null(c->state_dir, &failed);
+	s->mod_room = strs_dup_or_null(c->mod_room, &failed);
 	s->mods = calloc(c->n_moderators ? c->n_moderators : 1, sizeof(char *));
 	s->pol = policy_new(c->cooldown_s);
 	s->st = stats_new();

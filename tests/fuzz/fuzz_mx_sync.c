@@ -19,6 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mx_body.h"
+#include "mx_html.h"
 #include "mx_json.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

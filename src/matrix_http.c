@@ -1,0 +1,385 @@
+/* matrix_http.c -- the Matrix transport's HTTP (see matrix_int.h): one
+ * exchange on the one curl easy handle, driven through the multi handle so
+ * a wait can watch the stop flag and the core's wake; the retry policy
+ * (matrix.c's top comment) around it; the waits between tries. Paths come
+ * to it written by mx_path (mx_html.h), every part escaped.
+ *
+ * Not here: what any request means (the session, rooms, sync and reply
+ * parts ask), nor JSON (mx_json, mx_body). */
+#include "matrix_int.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "backoff.h"
+#include "clock.h"
+
+/* For "%.*s": a request path without its query string. */
+#define PATH_ARG(p) (int)strcspn((p), "?"), (p)
+
+void matrix_set_err(struct matrix *m, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(m->errstr, sizeof(m->errstr), fmt, ap);
+	va_end(ap);
+}
+
+int matrix_stopping(struct matrix *m, int long_poll)
+{
+	if (!m->stop || !*m->stop)
+		return 0;
+	if (!m->stop_at)
+		m->stop_at = clock_mono_ms();
+	return long_poll || clock_mono_ms() - m->stop_at >= MATRIX_STOP_GRACE_MS;
+}
+
+int matrix_nap(struct matrix *m, long long ms, int long_poll)
+{
+	long long end = clock_mono_ms() + ms, left;
+	struct timespec ts;
+
+	while ((left = end - clock_mono_ms()) > 0) {
+		if (matrix_stopping(m, long_poll) || (long_poll && matrix_tick_cuts(m)))
+			return 1;
+		if (left > MATRIX_POLL_MS)
+			left = MATRIX_POLL_MS;
+		ts.tv_sec = 0;
+		ts.tv_nsec = (long)left * 1000000L;
+		nanosleep(&ts, NULL);
+	}
+	return matrix_stopping(m, long_poll);
+}
+
+enum matrix_fail matrix_fail_kind(long status, int curl_code)
+{
+	if (status != 0)
+		return MATRIX_FAIL_SERVER;
+	switch (curl_code) {
+	case CURLE_COULDNT_RESOLVE_PROXY:
+	case CURLE_COULDNT_RESOLVE_HOST: /* curl cannot tell a lasting failure;
+	                                  * at start-up that one is fatal anyway */
+	case CURLE_COULDNT_CONNECT:      /* refused: nothing listens yet */
+	case CURLE_GOT_NOTHING:          /* closed with no answer: going down */
+	case CURLE_SEND_ERROR:           /* reset */
+	case CURLE_RECV_ERROR:
+	case CURLE_PARTIAL_FILE:         /* cut in the middle of an answer */
+		return MATRIX_FAIL_CONNECT;
+	default:
+		/* a timeout is a server that accepted and did not answer, TLS
+		 * is one that answered wrongly: neither is helped by hurrying */
+		return MATRIX_FAIL_SERVER;
+	}
+}
+
+long long matrix_backoff_ms(enum matrix_fail kind, int attempt, unsigned rnd,
+                            long max_ms)
+{
+	long long cap = max_ms > 0 ? max_ms : MATRIX_BACKOFF_MAX_MS;
+
+	if (kind == MATRIX_FAIL_CONNECT && cap > MATRIX_CONNECT_WAIT_MAX_MS)
+		cap = MATRIX_CONNECT_WAIT_MAX_MS;
+	return backoff_delay_ms(MATRIX_BACKOFF_BASE_MS, cap, attempt > 0 ? (unsigned)attempt : 0,
+	                        rnd);
+}
+
+long long matrix_backoff_draw(struct matrix *m, enum matrix_fail kind, int attempt)
+{
+	/* the high half: xorshift's low bits are its weakest */
+	return matrix_backoff_ms(kind, attempt, (unsigned)(backoff_rand(&m->rng) >> 32),
+	                         m->backoff_max);
+}
+
+/* ---- one exchange ----------------------------------------------------- */
+
+static size_t on_body(char *data, size_t size, size_t nmemb, void *userp)
+{
+	struct matrix_resp *r = userp;
+	size_t n = size * nmemb, ncap;
+	char *nb;
+
+	if (r->len + n > r->max) {
+		r->over = 1;
+		return 0; /* curl aborts with CURLE_WRITE_ERROR */
+	}
+	if (r->len + n + 1 > r->cap) {
+		ncap = r->cap ? r->cap : 4096;
+		while (ncap < r->len + n + 1)
+			ncap *= 2;
+		nb = realloc(r->body, ncap);
+		if (!nb)
+			return 0;
+		r->body = nb;
+		r->cap = ncap;
+	}
+	memcpy(r->body + r->len, data, n);
+	r->len += n;
+	r->body[r->len] = '\0';
+	return n;
+}
+
+static size_t on_header(char *data, size_t size, size_t nmemb, void *userp)
+{
+	struct matrix_resp *r = userp;
+	size_t n = size * nmemb;
+	char val[128], *end;
+	long long secs;
+	time_t when;
+
+	if (n > 12 && n < 12 + sizeof(val) && !strncasecmp(data, "Retry-After:", 12)) {
+		memcpy(val, data + 12, n - 12);
+		val[n - 12] = '\0';
+		val[strcspn(val, "\r\n")] = '\0';
+		errno = 0;
+		secs = strtoll(val, &end, 10);
+		if (end != val && errno == 0 && secs >= 0 && *(end + strspn(end, " ")) == '\0') {
+			r->retry_after_ms = secs > MATRIX_RETRY_AFTER_MAX_MS / 1000
+			                        ? MATRIX_RETRY_AFTER_MAX_MS
+			                        : secs * 1000;
+		} else {
+			when = curl_getdate(val + strspn(val, " "), NULL);
+			if (when != (time_t)-1)
+				r->retry_after_ms =
+				    when * 1000LL > clock_wall_ms() ? when * 1000LL - clock_wall_ms() : 0;
+		}
+	}
+	return n;
+}
+
+static void resp_reset(struct matrix_resp *r, size_t max)
+{
+	free(r->body);
+	memset(r, 0, sizeof(*r));
+	r->max = max;
+	r->retry_after_ms = -1;
+}
+
+void matrix_resp_release(struct matrix_resp *r)
+{
+	free(r->body);
+	memset(r, 0, sizeof(*r));
+}
+
+/* easy_setup sets the handle up for one exchange: TLS verified, no
+ * redirects, the caps and timeouts, the body and headers (the token, if
+ * any, into auth, which the caller wipes). *hdrs is the caller's to free. */
+static enum err easy_setup(struct matrix *m, const char *url, const char *method,
+                           const char *body, long timeout_ms, int flags,
+                           struct matrix_resp *r, struct curl_slist **hdrs, char *auth,
+                           size_t authlen)
+{
+	struct curl_slist *h;
+	CURL *c = m->easy;
+
+	curl_easy_reset(c);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+	/* Debian's libcurl has both a CA bundle and a CA path compiled in; the
+	 * bundle is read whole into every handle (about 1 MB resident), the
+	 * path (/etc/ssl/certs, hashed) is looked up one certificate at a
+	 * time. Still verified, against the same system store. */
+	curl_easy_setopt(c, CURLOPT_CAINFO, (char *)NULL);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms < 10000 ? timeout_ms : 10000L);
+	curl_easy_setopt(c, CURLOPT_USERAGENT, "faqbot/" FAQBOT_VERSION);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
+	curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
+	if (!(flags & MATRIX_CALL_NO_AUTH) && m->token[0]) {
+		snprintf(auth, authlen, "Authorization: Bearer %s", m->token);
+		h = curl_slist_append(*hdrs, auth);
+		if (!h)
+			return ERR_NOMEM;
+		*hdrs = h;
+	}
+	if (body) {
+		/* "Expect:" turns off 100-continue, a round trip for nothing */
+		h = curl_slist_append(*hdrs, "Expect:");
+		if (h)
+			*hdrs = h;
+		h = h ? curl_slist_append(*hdrs, "Content-Type: application/json") : NULL;
+		if (!h)
+			return ERR_NOMEM;
+		*hdrs = h;
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+	}
+	if (strcmp(method, "GET") && strcmp(method, "POST"))
+		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	else if (!strcmp(method, "POST") && !body)
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, "{}");
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, *hdrs);
+	return ERR_OK;
+}
+
+/* perform runs the exchange to its end, a stop, or (in a long poll) a
+ * tick that must run; the outcome goes to r. */
+static void perform(struct matrix *m, int flags, struct matrix_resp *r)
+{
+	int running = 1, left, long_poll = flags & MATRIX_CALL_LONG_POLL;
+	CURLMsg *msg;
+
+	r->cc = CURLE_OK;
+	while (running) {
+		struct curl_waitfd wfd;
+		unsigned nfd = 0;
+
+		if (curl_multi_perform(m->multi, &running) != CURLM_OK || !running)
+			break;
+		if (matrix_stopping(m, long_poll) || (long_poll && matrix_tick_cuts(m))) {
+			r->stopped = 1;
+			break;
+		}
+		/* the wake fd ends the wait at once; a disarmed one would
+		 * end every wait, and is left to the 50 ms look */
+		if (long_poll && m->tick.fn && m->tick.wake_fd >= 0 && m->wake_armed) {
+			wfd.fd = m->tick.wake_fd;
+			wfd.events = CURL_WAIT_POLLIN;
+			wfd.revents = 0;
+			nfd = 1;
+		}
+		curl_multi_poll(m->multi, nfd ? &wfd : NULL, nfd, MATRIX_POLL_MS, NULL);
+	}
+	r->cc = CURLE_ABORTED_BY_CALLBACK;
+	while ((msg = curl_multi_info_read(m->multi, &left)))
+		if (msg->msg == CURLMSG_DONE && msg->easy_handle == m->easy)
+			r->cc = msg->data.result;
+	curl_multi_remove_handle(m->multi, m->easy);
+	if (r->cc == CURLE_OK && !r->stopped)
+		curl_easy_getinfo(m->easy, CURLINFO_RESPONSE_CODE, &r->status);
+	else
+		r->status = 0;
+}
+
+/* http does one exchange. It fails only for local reasons (memory, a URL
+ * too long); any network outcome is in r (status 0, cc, stopped). */
+static enum err http(struct matrix *m, const char *method, const char *path,
+                     const char *body, long timeout_ms, int flags, struct matrix_resp *r)
+{
+	char url[MATRIX_URL_MAX], auth[MATRIX_TOKEN_MAX + 32] = "";
+	struct curl_slist *hdrs = NULL;
+	enum err e;
+
+	resp_reset(r, m->max_body);
+	if ((size_t)snprintf(url, sizeof(url), "%s%s", m->hs, path) >= sizeof(url))
+		return ERR_LIMIT;
+	e = easy_setup(m, url, method, body, timeout_ms, flags, r, &hdrs, auth, sizeof(auth));
+	if (e == ERR_OK && curl_multi_add_handle(m->multi, m->easy) != CURLM_OK)
+		e = ERR_IO;
+	if (e == ERR_OK)
+		perform(m, flags, r);
+	curl_easy_setopt(m->easy, CURLOPT_HTTPHEADER, NULL);
+	curl_slist_free_all(hdrs);
+	memset(auth, 0, sizeof(auth)); /* the token, off the stack */
+	return e;
+}
+
+/* ---- the retry policy ------------------------------------------------- */
+
+/* relogin answers a 401: any 401 is a refused token (the spec has
+ * M_UNKNOWN_TOKEN and M_MISSING_TOKEN; a proxy in front may say it with no
+ * body), and a server error's backoff would never get the bot back in. One
+ * fresh login a call; ERR_OK: try again at once. */
+static enum err relogin(struct matrix *m, const struct mx_error *me, int *relogins)
+{
+	log_warn("token refused (HTTP 401 %s%s)", me->errcode[0] ? me->errcode : "with no errcode",
+	         me->soft_logout ? ", soft logout" : "");
+	if (!(*relogins)++ && matrix_login(m, 0) == ERR_OK)
+		return ERR_OK;
+	if (!m->errstr[0] || !m->fatal)
+		matrix_set_err(m, "the homeserver %s refused the access token (%s) and logging in "
+		                  "again failed",
+		               m->hs, me->errcode);
+	m->fatal = 1;
+	return ERR_INVALID;
+}
+
+/* retry_wait sorts a failed exchange that is not a 401: ERR_OK and *wait,
+ * how long to wait before the next try, or what the call returns. */
+static enum err retry_wait(struct matrix *m, const char *method, const char *path,
+                           int flags, const struct matrix_resp *r, const struct mx_error *me,
+                           int attempt, long long *wait)
+{
+	if (r->status == 429) {
+		*wait = r->retry_after_ms >= 0 ? r->retry_after_ms : me->retry_after_ms;
+		if (*wait < 0)
+			*wait = matrix_backoff_draw(m, MATRIX_FAIL_SERVER, attempt);
+		if (*wait > MATRIX_RETRY_AFTER_MAX_MS)
+			*wait = MATRIX_RETRY_AFTER_MAX_MS;
+		log_warn("rate limited on %s %.*s, retrying in %lld ms", method, PATH_ARG(path),
+		         *wait);
+		return ERR_OK;
+	}
+	if (r->status != 0 && r->status < 500) {
+		if (flags & MATRIX_CALL_ONCE)
+			matrix_set_err(m, "%s %.*s: HTTP %ld %s %s", method, PATH_ARG(path), r->status,
+			               me->errcode, me->error);
+		return ERR_INVALID;
+	}
+	*wait = matrix_backoff_draw(m, matrix_fail_kind(r->status, (int)r->cc), attempt);
+	log_warn("%s %.*s failed (%s), retrying in %lld ms", method, PATH_ARG(path),
+	         r->status  ? "server error"
+	         : r->over ? "response over max_body"
+	                   : curl_easy_strerror(r->cc),
+	         *wait);
+	if (flags & MATRIX_CALL_ONCE) {
+		matrix_set_err(m, "the homeserver at %s answered HTTP %ld", m->hs, r->status);
+		return ERR_IO;
+	}
+	return ERR_OK;
+}
+
+enum err matrix_call(struct matrix *m, const char *method, const char *path,
+                     const char *body, int flags, struct matrix_resp *r)
+{
+	long timeout = m->req_timeout;
+	int attempt = 0, relogins = 0;
+	struct mx_error me;
+	long long wait;
+	enum err e;
+
+	if (flags & MATRIX_CALL_LONG_POLL)
+		timeout += m->sync_timeout;
+	for (;;) {
+		e = http(m, method, path, body, timeout, flags, r);
+		if (e != ERR_OK)
+			return e;
+		if (r->stopped)
+			return ERR_IO;
+		if (r->status >= 200 && r->status < 300)
+			return ERR_OK;
+		if (r->status == 0 && (flags & MATRIX_CALL_ONCE)) {
+			matrix_set_err(m, "cannot reach the homeserver at %s: %s", m->hs,
+			               r->over ? "response too large" : curl_easy_strerror(r->cc));
+			return ERR_IO;
+		}
+		if (r->over && (flags & MATRIX_CALL_SYNC))
+			return ERR_LIMIT;
+		mx_error_parse(r->body ? r->body : "", r->len, &me);
+		if (r->status == 401 && !(flags & MATRIX_CALL_NO_AUTH)) {
+			e = relogin(m, &me, &relogins);
+			if (e != ERR_OK)
+				return e;
+			continue;
+		}
+		e = retry_wait(m, method, path, flags, r, &me, attempt, &wait);
+		if (e != ERR_OK)
+			return e;
+		m->stats.retries++;
+		attempt++;
+		if (matrix_nap(m, wait, flags & MATRIX_CALL_LONG_POLL))
+			return ERR_IO;
+	}
+}

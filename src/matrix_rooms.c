@@ -1,0 +1,333 @@
+/* matrix_rooms.c -- what the Matrix transport knows of its rooms (see
+ * matrix_int.h): a cache of rooms (member count, direct or not, power
+ * levels), display names from earlier batches, which invites to accept,
+ * joins and declines, and the ring of earlier answers for "see the answer
+ * above" links. What a sync says of a room is acted on here
+ * (matrix_room_act); what the server must be asked is asked once a room. */
+#include "matrix_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "mx_html.h"
+#include "strs.h"
+
+/* ---- the cache -------------------------------------------------------- */
+
+struct matrix_room *matrix_room(struct matrix *m, const char *id, int create)
+{
+	struct matrix_room *nr;
+	size_t i, ncap;
+
+	for (i = 0; i < m->n_known; i++)
+		if (!strcmp(m->known[i].id, id))
+			return &m->known[i];
+	if (!create)
+		return NULL;
+	if (m->n_known == m->cap_known) {
+		ncap = m->cap_known ? m->cap_known * 2 : 16;
+		nr = realloc(m->known, ncap * sizeof(*nr));
+		if (!nr)
+			return NULL;
+		m->known = nr;
+		m->cap_known = ncap;
+	}
+	nr = &m->known[m->n_known];
+	nr->id = strs_dup(id);
+	if (!nr->id)
+		return NULL;
+	nr->members = -1;
+	nr->direct = 0;
+	nr->power_asked = 0;
+	nr->power = NULL;
+	m->n_known++;
+	return nr;
+}
+
+static void room_forget(struct matrix *m, const char *id)
+{
+	struct matrix_room *r = matrix_room(m, id, 0);
+
+	if (!r)
+		return;
+	free(r->id);
+	mx_power_free(r->power);
+	*r = m->known[--m->n_known];
+}
+
+static struct matrix_name *name_find(struct matrix *m, const char *room,
+                                     const char *user)
+{
+	size_t i;
+
+	for (i = 0; i < MATRIX_NAMES_MAX; i++)
+		if (m->names[i].user && !strcmp(m->names[i].user, user) &&
+		    !strcmp(m->names[i].room, room))
+			return &m->names[i];
+	return NULL;
+}
+
+/* name_set remembers (or, name NULL, forgets) user's name in room. */
+static void name_set(struct matrix *m, const char *room, const char *user,
+                     const char *name)
+{
+	struct matrix_name *n = name_find(m, room, user);
+	char *copy;
+
+	if (!name) {
+		if (n) {
+			free(n->name);
+			n->name = NULL;
+		}
+		return;
+	}
+	if (!n) {
+		n = &m->names[m->names_next];
+		m->names_next = (m->names_next + 1) % MATRIX_NAMES_MAX;
+		free(n->room);
+		free(n->user);
+		free(n->name);
+		n->room = strs_dup(room);
+		n->user = strs_dup(user);
+		n->name = NULL;
+		if (!n->room || !n->user) {
+			free(n->room);
+			free(n->user);
+			n->room = n->user = NULL;
+			return;
+		}
+	}
+	copy = strs_dup(name);
+	if (copy) {
+		free(n->name);
+		n->name = copy;
+	}
+}
+
+const char *matrix_room_name(struct matrix *m, const char *room, const char *user)
+{
+	struct matrix_name *n = name_find(m, room, user);
+
+	return n ? n->name : NULL;
+}
+
+/* ---- asked of the server, once a room --------------------------------- */
+
+long matrix_room_members(struct matrix *m, struct matrix_room *room)
+{
+	char path[MATRIX_URL_MAX];
+	struct matrix_resp r = {0};
+	long n;
+
+	if (room->members >= 0)
+		return room->members;
+	if (mx_path(path, sizeof(path), MATRIX_API "/rooms/%s/joined_members", room->id) !=
+	    ERR_OK)
+		return -1;
+	if (matrix_call(m, "GET", path, NULL, 0, &r) == ERR_OK) {
+		if (mx_joined_count(r.body, r.len, &n) == ERR_OK) {
+			room->members = n;
+		} else {
+			/* asked again it would say the same, once a message */
+			log_warn("joined members of room=%s unreadable", room->id);
+			room->members = 0;
+		}
+	} else if (r.status >= 400) {
+		room->members = 0; /* not ours to know: do not ask again */
+	}
+	matrix_resp_release(&r);
+	return room->members;
+}
+
+int matrix_room_power(struct matrix *m, struct matrix_room *room, const char *user)
+{
+	char path[MATRIX_URL_MAX];
+	struct matrix_resp r = {0};
+
+	/* the empty state key's trailing slash is optional (spec), and not
+	 * every server routes it */
+	if (!room->power && !room->power_asked &&
+	    mx_path(path, sizeof(path), MATRIX_API "/rooms/%s/state/m.room.power_levels",
+	                room->id) == ERR_OK) {
+		if (matrix_call(m, "GET", path, NULL, 0, &r) == ERR_OK &&
+		    mx_power_parse(r.body, r.len, &room->power, NULL) != ERR_OK)
+			log_warn("power levels of room=%s unreadable", room->id);
+		/* any HTTP answer (404: the room has none) is the answer;
+		 * a stop is not */
+		room->power_asked = r.status != 0;
+		matrix_resp_release(&r);
+	}
+	return room->power ? mx_power_level(room->power, user) : -1;
+}
+
+/* ---- membership ------------------------------------------------------- */
+
+/* invite_allowed: see struct matrix_config. */
+static int invite_allowed(const struct matrix *m, const char *room,
+                          const char *inviter)
+{
+	const char *server = inviter ? mx_server_name(inviter) : NULL;
+	size_t i, sl, al;
+	const char *a;
+
+	if (m->mod_room && !strcmp(room, m->mod_room))
+		return 1;
+	for (i = 0; i < m->n_rooms; i++)
+		if (m->rooms[i] && !strcmp(m->rooms[i], room))
+			return 1;
+	for (i = 0; inviter && i < m->n_mods; i++)
+		if (m->mods[i] && !strcmp(m->mods[i], inviter))
+			return 1;
+	for (i = 0; i < m->n_allow; i++) {
+		a = m->allow[i];
+		if (!a || !*a)
+			continue;
+		if (a[0] == '!' && !strcmp(a, room))
+			return 1;
+		if (a[0] == '@' && inviter && !strcmp(a, inviter))
+			return 1;
+		if (!server || a[0] == '@' || a[0] == '!' || a[0] == '#')
+			continue;
+		if (!strcasecmp(a, server))
+			return 1;
+		if (a[0] == '*' && a[1] == '.') { /* "*.example.org" */
+			sl = strlen(server);
+			al = strlen(a + 1);
+			if (sl > al && !strcasecmp(server + sl - al, a + 1))
+				return 1;
+		}
+	}
+	return 0;
+}
+
+enum err matrix_join(struct matrix *m, const char *target)
+{
+	char path[MATRIX_URL_MAX];
+	struct matrix_resp r = {0};
+	struct mx_error me;
+	enum err e;
+
+	e = mx_path(path, sizeof(path), MATRIX_API "/join/%s", target);
+	if (e != ERR_OK)
+		return e;
+	e = matrix_call(m, "POST", path, "{}", 0, &r);
+	if (e == ERR_OK) {
+		m->stats.joins++;
+		log_info("join room=%s", target);
+	} else if (r.status) {
+		mx_error_parse(r.body ? r.body : "", r.len, &me);
+		log_warn("join room=%s failed: HTTP %ld %s", target, r.status, me.errcode);
+	}
+	matrix_resp_release(&r);
+	return e;
+}
+
+static void decline(struct matrix *m, const char *room)
+{
+	char path[MATRIX_URL_MAX];
+	struct matrix_resp r = {0};
+
+	if (mx_path(path, sizeof(path), MATRIX_API "/rooms/%s/leave", room) == ERR_OK &&
+	    matrix_call(m, "POST", path, "{}", 0, &r) == ERR_OK)
+		m->stats.declined++;
+	matrix_resp_release(&r);
+}
+
+static void invited(struct matrix *m, const struct mx_action *a)
+{
+	struct matrix_room *room;
+
+	if (!invite_allowed(m, a->room_id, a->sender)) {
+		log_info("invite room=%s from=%s declined (not in allow_invites)", a->room_id,
+		         a->sender ? a->sender : "?");
+		decline(m, a->room_id);
+		return;
+	}
+	log_info("invite room=%s from=%s accepted", a->room_id, a->sender ? a->sender : "?");
+	if (matrix_join(m, a->room_id) == ERR_OK && a->is_direct &&
+	    (room = matrix_room(m, a->room_id, 1)))
+		room->direct = 1;
+}
+
+static void set_power(struct matrix *m, const struct mx_action *a)
+{
+	struct mx_power *p = a->power ? mx_power_dup(a->power) : NULL;
+	struct matrix_room *room = matrix_room(m, a->room_id, 1);
+
+	if (room && p) {
+		mx_power_free(room->power);
+		room->power = p;
+		room->power_asked = 1;
+	} else {
+		mx_power_free(p); /* no memory: the old levels stay */
+	}
+}
+
+void matrix_room_act(struct matrix *m, const struct mx_action *a)
+{
+	struct matrix_room *room;
+
+	switch (a->kind) {
+	case MX_ACT_INVITE: invited(m, a); break;
+	case MX_ACT_JOINED: log_info("joined room=%s", a->room_id); break;
+	case MX_ACT_LEFT:
+		log_info("left room=%s", a->room_id);
+		room_forget(m, a->room_id);
+		break;
+	case MX_ACT_KICKED:
+		log_warn("kicked room=%s by=%s", a->room_id, a->sender ? a->sender : "?");
+		room_forget(m, a->room_id);
+		break;
+	case MX_ACT_BANNED:
+		log_warn("banned room=%s by=%s", a->room_id, a->sender ? a->sender : "?");
+		room_forget(m, a->room_id);
+		break;
+	case MX_ACT_NAME: name_set(m, a->room_id, a->sender, a->sender_name); break;
+	case MX_ACT_SUMMARY:
+		room = matrix_room(m, a->room_id, 1);
+		if (room)
+			room->members = a->members;
+		break;
+	case MX_ACT_POWER: set_power(m, a); break;
+	case MX_ACT_MESSAGE: break; /* matrix_handle_message's */
+	}
+}
+
+/* ---- earlier answers -------------------------------------------------- */
+
+const char *matrix_answer_find(const struct matrix *m, const char *event)
+{
+	size_t i;
+
+	for (i = 0; i < MATRIX_ANSWERS_MAX; i++)
+		if (m->answers[i].event && !strcmp(m->answers[i].event, event))
+			return m->answers[i].reply;
+	return NULL;
+}
+
+/* a replayed reply (same ids) takes no second slot */
+void matrix_answer_put(struct matrix *m, const char *event, const char *reply)
+{
+	struct matrix_answer *a = NULL;
+	char *ev, *rp;
+	size_t i;
+
+	for (i = 0; i < MATRIX_ANSWERS_MAX && !a; i++)
+		if (m->answers[i].event && !strcmp(m->answers[i].event, event))
+			a = &m->answers[i];
+	if (!a) {
+		a = &m->answers[m->answers_next];
+		m->answers_next = (m->answers_next + 1) % MATRIX_ANSWERS_MAX;
+	}
+	ev = strs_dup(event);
+	rp = strs_dup(reply);
+	free(a->event);
+	free(a->reply);
+	a->event = ev && rp ? ev : NULL;
+	a->reply = ev && rp ? rp : NULL;
+	if (!a->event) {
+		free(ev);
+		free(rp);
+	}
+}

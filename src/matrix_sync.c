@@ -1,0 +1,301 @@
+/* matrix_sync.c -- one /sync of the Matrix transport (see matrix_int.h):
+ * the filter, the request (a long poll once the bot has a position),
+ * reading the batch (mx_sync_parse), acting on it in order (rooms and
+ * memberships here and in matrix_rooms, messages in matrix_reply), then,
+ * and only then, saving `since` and the health mark: a crash in between
+ * replays the batch and the transaction ids keep it from showing. A batch
+ * that cannot be read is asked for again, then skipped with a notice to
+ * the moderators (unreadable). */
+#include "matrix_int.h"
+
+#include <malloc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "clock.h"
+#include "health.h"
+#include "mx_body.h"
+#include "mx_html.h"
+#include "state.h"
+#include "strs.h"
+
+enum err matrix_make_filter(struct matrix *m)
+{
+	char path[MATRIX_URL_MAX], *body = NULL;
+	struct matrix_resp r = {0};
+	enum err e;
+
+	e = mx_filter_json(m->timeline_limit, &body);
+	if (e == ERR_OK)
+		e = mx_path(path, sizeof(path), MATRIX_API "/user/%s/filter", m->user_id);
+	if (e == ERR_OK)
+		e = matrix_call(m, "POST", path, body, 0, &r);
+	if (e == ERR_OK)
+		e = mx_field_string(r.body, r.len, "filter_id", m->filter_id, sizeof(m->filter_id));
+	if (e != ERR_OK && e != ERR_IO && !m->fatal) {
+		/* refused, or an answer with no usable id: each sync carries the
+		 * filter itself instead (a longer URL, the same batches) */
+		log_warn("the homeserver did not take the sync filter (%s); each sync "
+		         "will carry it",
+		         err_str(e));
+		m->filter_id[0] = '\0';
+		e = ERR_OK;
+	}
+	free(body);
+	matrix_resp_release(&r);
+	return e;
+}
+
+static enum err save_since(struct matrix *m, const char *since)
+{
+	enum err e;
+	char *copy;
+
+	if (m->since && !strcmp(m->since, since))
+		return ERR_OK; /* an empty long poll: nothing moved */
+	e = state_write(m->state_dir, MATRIX_SINCE_FILE, since, strlen(since), 0600);
+	if (e != ERR_OK) {
+		matrix_set_err(m, "cannot save the sync position in %s: %s", m->state_dir,
+		        err_str(e));
+		return e;
+	}
+	copy = strs_dup(since);
+	if (!copy)
+		return ERR_NOMEM;
+	free(m->since);
+	m->since = copy;
+	return ERR_OK;
+}
+
+/* mark_healthy leaves the mark `faqbot health` reads (health.h) after a
+ * completed sync. At most every HEALTH_MARK_EVERY_S: a busy room can sync
+ * many times a second, and each mark costs two fsyncs. A failure is not
+ * fatal (the bot still serves); it is logged once, and the probe will call
+ * the bot stale, which is what an admin should then look at. */
+static void mark_healthy(struct matrix *m)
+{
+	long long t = clock_mono_ms();
+	enum err e;
+
+	if (m->health_at && t - m->health_at < HEALTH_MARK_EVERY_S * 1000LL)
+		return;
+	e = health_mark(m->state_dir, time(NULL));
+	if (e != ERR_OK) {
+		if (!m->health_warned)
+			log_warn("cannot write the health mark %s/%s: %s", m->state_dir,
+			         HEALTH_STATUS_FILE, err_str(e));
+		m->health_warned = 1;
+		return;
+	}
+	m->health_at = t;
+	m->health_warned = 0;
+}
+
+/* unreadable decides about a /sync response that could not be read,
+ * whose next_batch the scan found (s->unreadable). The first time, it is
+ * asked for again after a backoff (*skip = 0): a glitch on the way loses
+ * nothing. The MATRIX_UNREADABLE_ASKS-th time, it is skipped (*skip = 1):
+ * its messages are lost, the log says so without any of their text, and
+ * the moderators' room gets one notice (its transaction id from the
+ * batch's since, so a replay after a crash posts it once). A next_batch
+ * that goes nowhere (the since asked with) is never skipped to: that
+ * would ask for the same batch at once, forever. ERR_IO: stopped. */
+static enum err unreadable(struct matrix *m, const struct mx_sync *s,
+                           const char *why, int *attempt, int *skip)
+{
+	char txn[MX_TXN_MAX], key[MX_NEXT_BATCH_MAX + 16], when[32], text[512];
+	struct tm tm;
+	time_t t;
+
+	*skip = 0;
+	if (m->since && !strcmp(s->next_batch, m->since)) {
+		log_warn("sync: unreadable response (%s) that goes nowhere; asking again",
+		         why);
+		return matrix_nap(m, matrix_backoff_draw(m, MATRIX_FAIL_SERVER, (*attempt)++), 1) ? ERR_IO
+		                                                                  : ERR_OK;
+	}
+	if (++m->unreadable_asks < MATRIX_UNREADABLE_ASKS) {
+		log_warn("sync: unreadable response (%s); asking once more before "
+		         "skipping it",
+		         why);
+		return matrix_nap(m, matrix_backoff_draw(m, MATRIX_FAIL_SERVER, (*attempt)++), 1) ? ERR_IO
+		                                                                  : ERR_OK;
+	}
+	m->unreadable_asks = 0;
+	m->stats.unreadable++;
+	m->stats.skipped++;
+	log_warn("sync: unreadable response (%s) skipped, %d times the same: the "
+	         "messages in it are lost; going on from its next_batch",
+	         why, MATRIX_UNREADABLE_ASKS);
+	*skip = 1;
+	t = time(NULL);
+	if (!gmtime_r(&t, &tm) || !strftime(when, sizeof(when), "%Y-%m-%d %H:%M", &tm))
+		snprintf(when, sizeof(when), "now");
+	snprintf(text, sizeof(text),
+	         "faqbot could not read a batch of messages from the homeserver and "
+	         "had to skip it: messages sent around %s UTC may have gone "
+	         "unanswered, a crisis among them. Please look through the rooms "
+	         "for anything it missed.",
+	         when);
+	snprintf(key, sizeof(key), "%s%s", m->since ? "since:" : "first:",
+	         m->since ? m->since : s->next_batch);
+	if (mx_txn_skip(key, txn, sizeof(txn)) != ERR_OK)
+		return ERR_OK;
+	return matrix_post_notice(m, text, txn, "skipped batch") == ERR_IO ? ERR_IO : ERR_OK;
+}
+
+/* handle_batch acts on one sync response. answer = 0 on the first start:
+ * memberships are acted on, messages are not (no backlog). A non-OK return
+ * means "stop here and do not save since". */
+static enum err handle_batch(struct matrix *m, const struct mx_sync *s, tr_handler_fn fn,
+                             void *ctx, int answer)
+{
+	size_t i, backlog = 0;
+	enum err e = ERR_OK;
+
+	if (s->skipped)
+		log_warn("sync: %zu malformed pieces skipped", s->skipped);
+	if (s->repaired)
+		log_info("sync: %zu strings read after a repair (a lone surrogate, a NUL, "
+		         "bytes not UTF-8)",
+		         s->repaired);
+	if (s->gaps)
+		log_warn("sync: %zu rooms had a timeline gap; older messages there "
+		         "are not answered",
+		         s->gaps);
+	m->stats.skipped += s->skipped;
+	for (i = 0; i < s->n && e == ERR_OK; i++) {
+		const struct mx_action *a = &s->actions[i];
+		int message = a->kind == MX_ACT_MESSAGE && a->ignore == MX_IGN_NONE;
+
+		if (matrix_stopping(m, 0) || (m->stop && *m->stop && message))
+			return ERR_IO; /* finish no more: the rest replays next start */
+		if (answer && message) {
+			/* a long batch must not hold the tick back */
+			e = matrix_between(m);
+			if (m->fatal)
+				return ERR_INVALID;
+			if (e != ERR_OK)
+				return e;
+		}
+		if (a->kind != MX_ACT_MESSAGE)
+			matrix_room_act(m, a);
+		else if (answer)
+			e = matrix_handle_message(m, a, fn, ctx);
+		else
+			backlog += message;
+		if (m->fatal)
+			return ERR_INVALID;
+	}
+	if (backlog)
+		log_info("first start: %zu earlier messages not answered", backlog);
+	return e;
+}
+
+/* sync_path writes the /sync request: on a first start one event a room
+ * and no wait (no backlog is answered, and a group's history of 50
+ * messages in 100 rooms would otherwise be parsed whole, the peak of the
+ * bot's memory: 26 MB, against 16); after, a long poll from since, with
+ * the stored filter or, when the server took none, the filter inline. */
+static enum err sync_path(struct matrix *m, char *path, size_t len)
+{
+	char *inline_filter = NULL;
+	int first = !m->since;
+	enum err e = ERR_OK;
+
+	if (first || !m->filter_id[0])
+		e = mx_filter_json(first ? 1 : m->timeline_limit, &inline_filter);
+	if (e == ERR_OK && first)
+		e = mx_path(path, len, MATRIX_API "/sync?filter=%s&timeout=0&set_presence=offline",
+		                inline_filter);
+	else if (e == ERR_OK)
+		e = mx_path(path, len,
+		                MATRIX_API "/sync?filter=%s&timeout=%ld&set_presence=offline&since=%s",
+		                inline_filter ? inline_filter : m->filter_id, m->sync_timeout,
+		                m->since);
+	free(inline_filter);
+	return e;
+}
+
+/* fetch asks for the batch and reads it into *s. ERR_OK with *s NULL:
+ * nothing to handle this time (refused or unreadable with nowhere to go,
+ * after a backoff). ERR_IO: stopped. */
+static enum err fetch(struct matrix *m, int *attempt, struct mx_sync **s, char *why,
+                      size_t whylen)
+{
+	char path[MATRIX_URL_MAX];
+	struct matrix_resp r = {0};
+	struct mx_error me;
+	enum err e;
+
+	e = sync_path(m, path, sizeof(path));
+	if (e != ERR_OK)
+		return e;
+	e = matrix_call(m, "GET", path, NULL, MATRIX_CALL_SYNC | (m->since ? MATRIX_CALL_LONG_POLL : 0),
+	                &r);
+	m->stats.syncs++;
+	if (e == ERR_INVALID && !m->fatal) {
+		mx_error_parse(r.body ? r.body : "", r.len, &me);
+		log_error("sync refused: HTTP %ld %s %s", r.status, me.errcode, me.error);
+		e = matrix_nap(m, matrix_backoff_draw(m, MATRIX_FAIL_SERVER, (*attempt)++), 1) ? ERR_IO
+		                                                                               : ERR_OK;
+		goto out;
+	}
+	if (e == ERR_LIMIT) /* over max_body: what came is a beginning, which
+	                     * holds the next_batch if the server wrote it
+	                     * before the rooms; read as a body cut short */
+		log_warn("sync: response over max_body (%zu bytes)", m->max_body);
+	else if (e != ERR_OK)
+		goto out;
+	e = mx_sync_parse(r.body ? r.body : "", r.len, m->user_id, s, why, whylen);
+	if (e == ERR_PARSE || e == ERR_NOMEM) {
+		/* nothing to go past it by: ask again, as after a server error
+		 * (a glitch on the way, a proxy's page, memory short for now) */
+		m->stats.skipped++;
+		log_warn("sync: unreadable response, no next_batch to go on from (%s); "
+		         "asking again",
+		         e == ERR_NOMEM ? "out of memory" : why);
+		e = matrix_nap(m, matrix_backoff_draw(m, MATRIX_FAIL_SERVER, (*attempt)++), 1) ? ERR_IO
+		                                                                               : ERR_OK;
+	}
+out:
+	matrix_resp_release(&r); /* the body can be large; the actions are copies */
+	return e;
+}
+
+enum err matrix_sync_once(struct matrix *m, tr_handler_fn fn, void *ctx, int *attempt)
+{
+	struct mx_sync *s = NULL;
+	char why[128] = "";
+	int first = !m->since, skip = 0;
+	enum err e;
+
+	e = fetch(m, attempt, &s, why, sizeof(why));
+	if (e != ERR_OK || !s)
+		goto out;
+	if (s->unreadable) {
+		e = unreadable(m, s, why, attempt, &skip);
+		if (e != ERR_OK || !skip)
+			goto out;
+	} else {
+		m->unreadable_asks = 0;
+	}
+	*attempt = 0;
+	m->stats.batches++;
+	e = handle_batch(m, s, fn, ctx, !first);
+	if (e == ERR_OK)
+		e = save_since(m, s->next_batch);
+	if (e == ERR_OK)
+		mark_healthy(m);
+	if (e == ERR_OK && first)
+		log_info("first start: sync position recorded");
+out:
+	mx_sync_free(s);
+	/* A batch leaves behind the freed nodes of a parsed JSON tree; give
+	 * the whole pages among them back to the system, so a bot that runs
+	 * for months stays at the size it needs (tens of microseconds). */
+	malloc_trim(0);
+	return e;
+}
