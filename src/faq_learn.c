@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "match.h"
 #include "negate.h"
 #include "state.h"
@@ -975,14 +976,6 @@ int faq_stage_best_entry(const struct faq_stage *st, const float *probs, enum fa
 	return best;
 }
 
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
-}
-
 /* A stage trained in the background (faq_learn_reload): the child
  * training it, the key it trains for, and the last key a child failed on
  * (not tried again: the patterns serve alone). */
@@ -1038,7 +1031,7 @@ int faq_learn_training(void)
 static int train_apart(const struct faq *faq, struct faq_stage *st, struct sets *s,
 		       uint64_t key)
 {
-	double t0 = now_ms();
+	double t0 = (double)clock_mono_ms();
 	int status;
 	pid_t pid = fork_trainer(faq, st, s, key);
 
@@ -1049,7 +1042,7 @@ static int train_apart(const struct faq *faq, struct faq_stage *st, struct sets 
 			return 0;
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
 		return 0;
-	st->train_ms = now_ms() - t0;
+	st->train_ms = (double)clock_mono_ms() - t0;
 	return 1;
 }
 
@@ -1198,7 +1191,7 @@ static enum err learn_load_with(const char *dir, const struct faq *old, struct f
 		double t0;
 
 in_place:
-		t0 = now_ms();
+		t0 = (double)clock_mono_ms();
 
 		e = train_stage(faq, st, &s, err, sizeof(err));
 		if (e == ERR_NOMEM)
@@ -1209,7 +1202,7 @@ in_place:
 			stage_free(st);
 			st = NULL;
 		} else {
-			st->train_ms = now_ms() - t0;
+			st->train_ms = (double)clock_mono_ms() - t0;
 			save_cached(st, key);
 		}
 	}

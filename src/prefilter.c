@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "hs_dl.h"
 #include "log.h"
 #include "state.h"
@@ -1150,14 +1151,6 @@ void prefilter_set_shipped(const char *dir)
 	shipped_dir = dir;
 }
 
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
-}
-
 static uint64_t fnv(uint64_t h, const void *p, size_t n)
 {
 	const unsigned char *b = p;
@@ -1878,7 +1871,7 @@ enum err prefilter_new(const char *const *src, size_t n, struct prefilter **out,
 {
 	struct prefilter *pf = NULL;
 	struct bytes blob = {NULL, 0, 0};
-	double t0 = now_ms();
+	double t0 = (double)clock_mono_ms();
 	uint64_t key;
 	enum err e;
 
@@ -1914,7 +1907,7 @@ enum err prefilter_new(const char *const *src, size_t n, struct prefilter **out,
 	e = adopt(pf, &blob, why, whylen);
 	if (e != ERR_OK)
 		goto out;
-	pf->build_ms = now_ms() - t0;
+	pf->build_ms = (double)clock_mono_ms() - t0;
 	*out = pf;
 	pf = NULL;
 out:
