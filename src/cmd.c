@@ -105,8 +105,24 @@ enum cmd_kind cmd_parse(const char *text, size_t len, struct cmd *out)
 	for (i = 0; i < NCMDS; i++)
 		if (strlen(cmds[i].name) == wl && strncasecmp(cmds[i].name, w, wl) == 0)
 			break;
-	if (i == NCMDS)
-		return CMD_NONE;
+	if (i == NCMDS) {
+		/* "!foo" and nothing else: a command the bot does not have */
+		const char *q = p;
+		size_t k;
+
+		while (q < end && is_space(*q))
+			q++;
+		if (q < end || wl < 2 || wl >= CMD_ARG_MAX || wl > CMD_UNKNOWN_MAX)
+			return CMD_NONE;
+		for (k = 0; k < wl; k++)
+			if (!((w[k] | 0x20) >= 'a' && (w[k] | 0x20) <= 'z'))
+				return CMD_NONE;
+		out->kind = CMD_UNKNOWN;
+		for (k = 0; k < wl; k++)
+			out->arg[k] = (char)(w[k] | 0x20);
+		out->arg[wl] = '\0';
+		return out->kind;
+	}
 	out->kind = cmds[i].kind;
 	copy_trimmed(out->arg, sizeof(out->arg), p, (size_t)(end - p));
 	if (cmds[i].directable)
@@ -124,10 +140,38 @@ int cmd_is_moderators(enum cmd_kind kind)
 	return 0;
 }
 
+/* one_apart: a and b differ by one letter added, dropped or changed */
+static int one_apart(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), i = 0;
+
+	if (la < lb)
+		return one_apart(b, a);
+	if (la - lb > 1)
+		return 0;
+	while (i < lb && a[i] == b[i])
+		i++;
+	if (la == lb)
+		return i < la && !strcmp(a + i + 1, b + i + 1);
+	return !strcmp(a + i + 1, b + i);
+}
+
+const char *cmd_near(const char *word)
+{
+	size_t i;
+
+	for (i = 0; i < NCMDS; i++)
+		if (one_apart(word, cmds[i].name))
+			return cmds[i].name;
+	return NULL;
+}
+
 const char *cmd_name(enum cmd_kind kind)
 {
 	size_t i;
 
+	if (kind == CMD_UNKNOWN)
+		return "unknown";
 	for (i = 0; i < NCMDS; i++)
 		if (cmds[i].kind == kind)
 			return cmds[i].name;

@@ -15,6 +15,8 @@
 #define CMD_ARG_MAX 512 /* bytes of an argument we keep; longer is cut */
 #define CMD_TARGET_MAX 256
 
+#define CMD_UNKNOWN_MAX 20 /* letters of an unknown "!word" worth a reply */
+
 enum cmd_kind {
 	CMD_NONE = 0, /* not a command */
 	/* members' */
@@ -29,7 +31,11 @@ enum cmd_kind {
 	CMD_TEST,     /* !test TEXT: what would fire, without answering */
 	CMD_STATS,    /* !stats: counts, never words */
 	CMD_MUTE,     /* !mute: no FAQ answers in this room (crisis: always) */
-	CMD_UNMUTE
+	CMD_UNMUTE,
+	/* "!foo" alone, a word the bot has no command for: arg is the word, so
+	 * the reply can point to !help (and to "!faq" for "!faqs") rather
+	 * than leave the member wondering. "!wow that helped" is chat. */
+	CMD_UNKNOWN
 };
 
 struct cmd {
@@ -42,10 +48,15 @@ struct cmd {
  * CMD_NONE for an ordinary message. */
 enum cmd_kind cmd_parse(const char *text, size_t len, struct cmd *out);
 
+/* cmd_near: the command whose name is one letter from word (added,
+ * dropped or changed: "faqs", "hepl" is not), or NULL. */
+const char *cmd_near(const char *word);
+
 /* cmd_is_moderators says whether kind is for moderators only. */
 int cmd_is_moderators(enum cmd_kind kind);
 
-/* cmd_name: "faq", "reload"... for logs; "" for CMD_NONE. */
+/* cmd_name: "faq", "reload"... for logs; "unknown" for CMD_UNKNOWN; ""
+ * for CMD_NONE. */
 const char *cmd_name(enum cmd_kind kind);
 
 #endif

@@ -538,12 +538,14 @@ static char *topics_text(const struct serve *s)
 	struct buf b = reply_buf();
 	size_t i, n = 0;
 
-	buf_printf(&b, "Topics I can answer. Ask in your own words, or type !faq and a few words "
-		    "or one of these:");
+	/* the questions, as members would ask them, each with the word that
+	 * fetches it: a member reads questions, not ids */
+	buf_printf(&b, "Questions I can answer. Ask in your own words, or type !faq and a few "
+		    "words or the name in brackets:");
 	for (i = 0; i < s->faq->nentries; i++)
 		if (s->faq->entries[i].cls == FAQ_CLASS_FAQ)
-			buf_printf(&b, "%s %s", n++ ? "," : "", s->faq->entries[i].id);
-	buf_printf(&b, ".");
+			buf_printf(&b, "%s %s (%s)", n++ ? " ·" : "", s->faq->entries[i].question,
+				   s->faq->entries[i].id);
 	return buf_detach(&b);
 }
 
@@ -892,6 +894,17 @@ static void do_command(struct serve *s, const struct tr_message *m, const struct
 	case CMD_STATS:
 		say(s, out, "faq", stats_text(s));
 		break;
+	case CMD_UNKNOWN: {
+		const char *near = cmd_near(c->arg);
+		struct buf b = reply_buf();
+
+		buf_printf(&b, "I have no command !%s.", c->arg);
+		if (near)
+			buf_printf(&b, " Did you mean !%s?", near);
+		buf_printf(&b, " !help lists what I can do.");
+		say(s, out, "faq", buf_detach(&b));
+		break;
+	}
 	case CMD_NONE:
 		break;
 	}

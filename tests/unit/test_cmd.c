@@ -24,7 +24,29 @@ static void test_plain_messages_are_not_commands(void **state)
 	assert_int_equal(parse("i typed !faq by mistake", &c), CMD_NONE);
 	assert_int_equal(parse("", &c), CMD_NONE);
 	assert_int_equal(parse("!", &c), CMD_NONE);
-	assert_int_equal(parse("!faqs", &c), CMD_NONE);
+	assert_int_equal(parse("!a", &c), CMD_NONE);
+	assert_int_equal(parse("!hello123", &c), CMD_NONE);
+	assert_int_equal(parse("!supercalifragilisticexpialidocious", &c), CMD_NONE);
+}
+
+/* "!foo" alone is a command the bot lacks: the reply points to !help, and
+ * to the command one letter away */
+static void test_unknown_commands(void **state)
+{
+	struct cmd c;
+
+	(void)state;
+	assert_int_equal(parse("!faqs", &c), CMD_UNKNOWN);
+	assert_string_equal(c.arg, "faqs");
+	assert_string_equal(cmd_near(c.arg), "faq");
+	assert_int_equal(parse("  !Hepl ", &c), CMD_UNKNOWN);
+	assert_string_equal(c.arg, "hepl");
+	assert_null(cmd_near(c.arg)); /* two letters swapped is two edits */
+	assert_int_equal(parse("!foo", &c), CMD_UNKNOWN);
+	assert_null(cmd_near("foo"));
+	assert_string_equal(cmd_near("stat"), "stats");
+	assert_string_equal(cmd_near("crisiss"), "crisis");
+	assert_string_equal(cmd_name(CMD_UNKNOWN), "unknown");
 }
 
 static void test_commands_and_arguments(void **state)
@@ -99,6 +121,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_plain_messages_are_not_commands),
+		cmocka_unit_test(test_unknown_commands),
 		cmocka_unit_test(test_commands_and_arguments),
 		cmocka_unit_test(test_directed_answers),
 		cmocka_unit_test(test_long_argument_cut_on_a_character),

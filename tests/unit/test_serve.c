@@ -135,7 +135,16 @@ static void test_member_commands(void **st)
 	assert_non_null(strstr(t, "even if you have opted out"));
 	assert_null(strstr(t, "!reload")); /* not a moderator: not shown */
 	t = say(s, "!r", "@a:hs", 0, "!faq", &out);
-	assert_non_null(strstr(t, "tms"));
+	assert_non_null(strstr(t, "What is TMS? (tms)")); /* the question a member reads */
+	t = say(s, "!r", "@a:hs", 0, "!faqs", &out);
+	assert_non_null(strstr(t, "Did you mean !faq?"));
+	assert_non_null(strstr(t, "!help"));
+	t = say(s, "!r", "@a:hs", 0, "!foo", &out);
+	assert_non_null(strstr(t, "I have no command !foo."));
+	assert_null(strstr(t, "Did you mean"));
+	/* an unknown command is still read for a crisis first */
+	t = say(s, "!r", "@a:hs", 0, "!suicidal", &out);
+	assert_true(out.alert_moderators);
 	t = say(s, "!r", "@a:hs", 0, "!faq tms @bob", &out);
 	assert_non_null(strstr(t, "magnetic pulses"));
 	assert_string_equal(out.mention, "@bob");
