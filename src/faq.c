@@ -913,6 +913,69 @@ static int load_lines_file(struct yfile *yf, yaml_node_t *root, struct faq *faq)
 
 /* --- files and folders ---------------------------------------------------- */
 
+/* load_articles_file reads articles.yml: one key, articles, a mapping of
+ * a source file's name to the article's title. Returns -1 only when
+ * memory ran out. */
+static int load_articles_file(struct yfile *yf, yaml_node_t *root, struct faq *faq)
+{
+	yaml_node_pair_t *p, *q;
+
+	for (p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top; p++) {
+		yaml_node_t *kn = node_at(yf, p->key), *v = node_at(yf, p->value);
+		const char *k = scalar(kn);
+
+		if (!k || strcmp(k, "articles") != 0) {
+			yerr(yf, kn, "unknown key '%s': an articles file holds one key, 'articles'",
+			     k ? k : "?");
+			continue;
+		}
+		if (v->type != YAML_MAPPING_NODE) {
+			yerr(yf, v, "'articles' must be lines of 'file name: the article's title'");
+			continue;
+		}
+		for (q = v->data.mapping.pairs.start; q < v->data.mapping.pairs.top; q++) {
+			yaml_node_t *fn = node_at(yf, q->key), *tn = node_at(yf, q->value);
+			const char *file = scalar(fn), *title = scalar(tn);
+			struct faq_article *na;
+
+			if (!file || !*file || !title || !*title) {
+				yerr(yf, fn, "write each article as 'file name: its title' (put the "
+					     "title in quotes when it holds a colon)");
+				continue;
+			}
+			if (faq_article_title(faq, file)) {
+				yerr(yf, fn, "'%s' is given twice: keep one line", file);
+				continue;
+			}
+			na = realloc(faq->articles, (faq->narticles + 1) * sizeof(*na));
+			if (!na)
+				return -1;
+			faq->articles = na;
+			na = &faq->articles[faq->narticles];
+			na->file = strdup(file);
+			na->title = trimmed_dup(title, strlen(title));
+			na->line = (unsigned)fn->start_mark.line + 1;
+			if (!na->file || !na->title) {
+				free(na->file);
+				free(na->title);
+				return -1;
+			}
+			faq->narticles++;
+		}
+	}
+	return 0;
+}
+
+const char *faq_article_title(const struct faq *faq, const char *file)
+{
+	size_t i;
+
+	for (i = 0; i < faq->narticles; i++)
+		if (!strcmp(faq->articles[i].file, file))
+			return faq->articles[i].title;
+	return NULL;
+}
+
 /* load_concepts_file reads concepts.yml: one key, concepts, a mapping of
  * name to a block of phrases (concept.h). Returns -1 only when memory ran
  * out. */
@@ -1096,16 +1159,20 @@ static int parse_text(const char *path, const char *src, size_t len, struct faq 
 		yaml_node_pair_t *p;
 		int is_lines = 0;
 
-		int is_concepts = 0;
+		int is_concepts = 0, is_articles = 0;
 
 		for (p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top; p++) {
 			const char *k = scalar(node_at(&yf, p->key));
 
 			is_lines |= k && strcmp(k, "regions") == 0;
 			is_concepts |= k && strcmp(k, "concepts") == 0;
+			is_articles |= k && strcmp(k, "articles") == 0;
 		}
 		if (is_concepts) {
 			if (load_concepts_file(&yf, root, faq) < 0)
+				goto nomem;
+		} else if (is_articles) {
+			if (load_articles_file(&yf, root, faq) < 0)
 				goto nomem;
 		} else if (is_lines) {
 			if (faq->lines_file) {
@@ -1365,6 +1432,14 @@ static void cross_checks(struct faq *faq, struct faq_diags *d)
 			}
 		}
 	}
+	/* once articles.yml names titles, a source without one is a slip */
+	for (i = 0; faq->narticles && i < faq->nentries; i++)
+		for (j = 0; j < faq->entries[i].nsources; j++)
+			if (!faq_article_title(faq, faq->entries[i].sources[j]))
+				faq_diag_add(d, faq->entries[i].file, faq->entries[i].line, 1, 1,
+					     "source '%s' has no title in the articles file: "
+					     "!sources shows members its file name",
+					     faq->entries[i].sources[j]);
 	if (ncrisis == 0)
 		faq_diag_add(d, "", 0, 0, 0, "no crisis entry: faqbot will not run without one "
 					     "(an entry with class: crisis)");
@@ -1474,6 +1549,11 @@ void faq_free(struct faq *faq)
 	free(faq->regions);
 	free(faq->default_region);
 	free(faq->lines_file);
+	for (i = 0; i < faq->narticles; i++) {
+		free(faq->articles[i].file);
+		free(faq->articles[i].title);
+	}
+	free(faq->articles);
 	concepts_release(&faq->concepts);
 	match_ctx_free(faq->mctx);
 	prefilter_free(faq->prefilter);

@@ -83,6 +83,11 @@ struct faq {
 	char *default_region;
 	char *lines_file;
 	struct concepts concepts; /* from concepts.yml (concept.h) */
+	/* The articles answers are drawn from (articles.yml): the file name an
+	 * entry's sources list, and the article's own title, which is what
+	 * !sources shows a member. */
+	struct faq_article *articles;
+	size_t narticles;
 	struct match_ctx *mctx; /* for classify_*; one store serves one thread */
 	/* Which patterns could match a text, in one pass (prefilter.h), or
 	 * NULL: every pattern is tried, and prefilter_why says why. Built
@@ -98,6 +103,16 @@ struct faq {
 	void (*stage_free)(void *stage);
 	int stage_pending; /* no stage yet: it is being trained (faq_learn.h) */
 };
+
+struct faq_article {
+	char *file;  /* "002_fd57f2a9e4d88134.txt" */
+	char *title; /* "Treatment-Resistant Depression: What It Is and ..." */
+	unsigned line;
+};
+
+/* faq_article_title: the title of the source article file, or NULL when
+ * articles.yml does not name it. */
+const char *faq_article_title(const struct faq *faq, const char *file);
 
 /* One finding of a load or a check, to show as "file:line:col: message". */
 struct faq_diag {

@@ -698,9 +698,15 @@ static void cmd_sources(struct serve *s, const struct cmd *c, struct tr_reply *o
 	if (!e->nsources) {
 		buf_printf(&b, "'%s' names no source article.", e->id);
 	} else {
-		buf_printf(&b, "'%s' is drawn from:", e->id);
-		for (i = 0; i < e->nsources; i++)
-			buf_printf(&b, "%s %s", i ? "," : "", e->sources[i]);
+		buf_printf(&b, "The answer on '%s' is drawn from", e->question ? e->question : e->id);
+		for (i = 0; i < e->nsources; i++) {
+			const char *title = faq_article_title(s->faq, e->sources[i]);
+
+			/* the article's own title, which a member can look for;
+			 * its file name only where the FAQ gives none */
+			buf_printf(&b, "%s \u201c%s\u201d", i == 0 ? "" : i + 1 == e->nsources ? " and" : ",",
+				   title ? title : e->sources[i]);
+		}
 		buf_printf(&b, " (reviewed %s).", e->reviewed ? e->reviewed : "on no recorded date");
 	}
 	say(s, out, "faq", buf_detach(&b));

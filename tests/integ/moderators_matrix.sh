@@ -73,7 +73,7 @@ check "!faq WORDS finds the entry that fits" has "transcranial magnetic stimulat
 ask "$MEMBER" "!crisis"
 check "!crisis shows the region's crisis lines" has "988"
 ask "$MEMBER" "!sources tms"
-check "!sources ID names the articles" has "000_3eda1d225fd94fd4.txt"
+check "!sources ID names the articles by their titles" has "When Nothing Works"
 
 # --- who is a moderator --------------------------------------------------
 ask "$EVE" "!mute"
@@ -138,8 +138,9 @@ cp "$T/glutamate.yml" "$T/faq/glutamate.yml"
 wait_bot "$MOD_ROOM" $((NOTES + 1)) 5000
 ms=$((($(date +%s%N) - t0) / 1000000))
 last_reply "$MOD_ROOM" >"$T/note.json"
-# every file of faq/ is an entry but the crisis lines and the concepts; one new
-N=$(($(ls faq/*.yml | grep -vcE '/(crisis-lines|concepts)\.yml$') + 1))
+# every file of faq/ is an entry but the crisis lines, the concepts and the
+# articles' titles; one new
+N=$(($(ls faq/*.yml | grep -vcE '/(crisis-lines|concepts|articles)\.yml$') + 1))
 check "saving a valid entry is reported in the moderators' room (${ms} ms)" \
 	grep -q "FAQ reloaded (a file changed): $N entries; new: glutamate" <<<"$(body <"$T/note.json")"
 check "...within seconds of saving, not at a restart ($ms ms; the learned stage trains beside)" test "$ms" -lt 10000

@@ -44,6 +44,9 @@ static void test_good_folder_loads(void **state)
 	assert_int_equal(e->patterns[2].line, 9);
 	assert_string_equal(e->examples[1].text, "I\xE2\x80\x99m SUICIDAL");
 	assert_int_equal(faq_find(faq, "tms-cost")->priority, 1);
+	assert_string_equal(faq_article_title(faq, "000_3eda1d225fd94fd4.txt"),
+			    "When Nothing Works: A Test Article");
+	assert_null(faq_article_title(faq, "999_nope.txt"));
 	/* an answer wrapped in the file is one paragraph to members (a line
 	 * on IRC is one paced message) */
 	assert_string_equal(faq_find(faq, "tms-cost")->answer,

@@ -53,7 +53,7 @@ static void write_file(const char *dir, const char *name, const char *text)
 static int setup(void **st)
 {
 	static const char *files[] = {"advice.yml", "crisis.yml", "lines.yml",
-				      "question.yml", "tms.yml", "tms-cost.yml"};
+				      "question.yml", "tms.yml", "tms-cost.yml", "articles.yml"};
 	size_t i;
 
 	(void)st;
@@ -155,7 +155,10 @@ static void test_member_commands(void **st)
 	assert_non_null(strstr(t, "988"));
 	assert_false(out.alert_moderators);
 	t = say(s, "!r", "@a:hs", 0, "!sources tms", &out);
-	assert_non_null(strstr(t, "000_3eda1d225fd94fd4.txt"));
+	/* the article by its title, which a member can look for */
+	assert_non_null(strstr(t, "What is TMS?"));
+	assert_non_null(strstr(t, "\u201cWhen Nothing Works: A Test Article\u201d"));
+	assert_null(strstr(t, "000_3eda1d225fd94fd4.txt"));
 	serve_free(s);
 }
 
