@@ -38,6 +38,9 @@ WARN    := -Wall -Wextra -Werror -Wpedantic -Wmissing-prototypes -Wvla \
            -Wshadow -Wstrict-prototypes -Wno-unused-parameter
 CSTD    := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
 CFLAGS  ?= -O2 -g
+# CPPFLAGS and LDFLAGS from the environment go into the program (not the
+# sanitizer builds): a package build passes its hardening flags in them
+# (dpkg-buildflags; debian/rules asks for hardening=+all).
 ALL_CFLAGS = $(CSTD) $(WARN) -DFAQBOT_VERSION='"$(VERSION)"' \
              -DFAQBOT_DATADIR='"$(DATADIR)"' $(PKG_CFLAGS) $(CFLAGS)
 
@@ -59,7 +62,7 @@ SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recove
 all: faqbot
 
 faqbot: $(OBJ)
-	$(CC) $(CFLAGS) -o $@ $(OBJ) $(PKG_LIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(OBJ) $(PKG_LIBS)
 
 # ICU's confusables, as a table src/views.c compiles in: ICU is needed to
 # build, not to run (tools/gen_confusables.c says why).
@@ -68,7 +71,7 @@ build/confusables.inc: tools/gen_confusables.c | build/rel
 	build/gen_confusables > $@.tmp && mv $@.tmp $@
 
 build/rel/%.o: src/%.c $(HDR) build/confusables.inc | build/rel
-	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
 
 build/asan/%.o: src/%.c $(HDR) build/confusables.inc | build/asan
 	$(CC) $(ALL_CFLAGS) -O1 $(SAN) -c -o $@ $<
