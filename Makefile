@@ -3,6 +3,8 @@
 #   make            ./faqbot (optimised)
 #   make test       the whole suite: unit tests and the CLI tests under ASan and
 #                   UBSan, `faqbot check faq/`, the dev-set score, fuzz smoke runs
+#   make test-deb   the Debian package: built, lintian-clean, installed and run
+#                   in a clean Debian container (root, podman; not in make test)
 #   make bench      classification speed against a Python `re` baseline, and RSS
 #   make lint       include directions, banned functions, clang-format
 #   make fuzz       the libFuzzer targets (clang), in build/fuzz/
@@ -58,7 +60,7 @@ FUZZERS  := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
-.PHONY: all test unit clitest fuzz fuzz-smoke score check bench lint install clean
+.PHONY: all test test-deb unit clitest fuzz fuzz-smoke score check bench lint install clean
 all: faqbot
 
 faqbot: $(OBJ)
@@ -93,6 +95,13 @@ build/rel build/asan build/fuzz:
 # "N passed, N failed" over the parts.
 test: build/asan/faqbot $(UNITS) $(FUZZERS)
 	@bash tests/run.sh
+
+# The Debian package: built with dpkg-buildpackage in a copy of the tree,
+# lintian-clean, installed with apt into a clean Debian container (podman)
+# and run there (tests/integ/deploy_deb.sh). Not part of `make test`. Needs
+# root; installs debhelper, lintian and podman the first time.
+test-deb:
+	@bash tests/count.sh tests/integ/deploy_deb.sh
 
 unit: $(UNITS)
 	@for t in $(UNITS); do $$t || exit 1; done
