@@ -98,11 +98,17 @@ check "the binary is hardened (bindnow, relro: hardening=+all)" \
 		readelf -d '$T/faqbot.bin' | grep -q 'BIND_NOW' && readelf -l '$T/faqbot.bin' | grep -q GNU_RELRO"
 
 # --- installed into a clean container: apt resolves the Depends
+# A mark of this run goes in with the package: the package builds byte for
+# byte the same from the same tree, and without it podman would reuse the
+# layer of an earlier run's install (apt resolving nothing today), or run
+# this run's commands in an older image. The runs after the first reuse
+# this run's build, and cleanup removes its image.
 mkdir -p "$T/ctx"
 cp "$DEB" "$T/ctx/"
+echo "${T##*/} $(date +%s%N)" >"$T/ctx/run-mark"
 cat >"$T/ctx/Dockerfile" <<EOF
 FROM debian:bookworm-slim
-COPY ${DEB##*/} /tmp/
+COPY run-mark ${DEB##*/} /tmp/
 RUN apt-get update \\
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends /tmp/${DEB##*/} \\
  && rm -rf /var/lib/apt/lists/* /tmp/${DEB##*/}
@@ -119,12 +125,22 @@ in_image() {
 	IOUT=$(sed "1,/^$MARK\$/d" "$T/img.out")
 	ILOG=$(cat "$T/img.log")
 }
-# --no-cache for this first build: the package builds byte for byte the
-# same from the same tree, so podman would otherwise reuse the layer of an
-# earlier install and apt would resolve nothing today. The runs after it
-# reuse this build.
+# cleanup_servers (the harness's cleanup calls it): this run's image, by
+# its id, from the storage the tool used (its log names the driver), so
+# that runs do not pile up images of ~55 MB each.
+IMAGE_ID=""
+cleanup_servers() {
+	local drv state=${CHECK_STATE_DIR:-/var/tmp/dockerfile-check}
+	[ -n "$IMAGE_ID" ] || return 0
+	drv=$(sed -n 's/^check-dockerfile: building .* storage \([a-z]*\)) \.\.\.$/\1/p' "$T/first.log" | head -1)
+	[ -n "$drv" ] || return 0
+	CONTAINERS_CONF=$state/containers.conf podman --root "$state/storage-$drv" \
+		--runroot "$state/run-$drv" --storage-driver "$drv" rmi "$IMAGE_ID" >/dev/null 2>&1
+}
 t0=$(date +%s%N)
-CHECK_BUILD_ARGS="--no-cache" in_image faqbot --version
+in_image faqbot --version
+cp "$T/img.log" "$T/first.log"
+IMAGE_ID=$(sed -n 's/^image \([0-9a-f]*\): size=.*/\1/p' "$T/first.log" | head -1)
 secs=$((($(date +%s%N) - t0) / 1000000000))
 if [ "$IRC" -ne 0 ]; then
 	if grep -qE "Temporary failure resolving|Could not resolve|Failed to fetch|Unable to connect|Network is unreachable" "$T/img.log"; then
