@@ -115,15 +115,14 @@ RUN apt-get update \\
 EOF
 export CHECK_IMAGE=${CHECK_IMAGE:-localhost/faqbot-deb-test:latest}
 # in_image ARGS...: build (cached after the first) and run ARGS in it; sets
-# IRC, IOUT (what ARGS wrote, after a mark: podman build writes its steps to
-# the same stdout) and ILOG (the tool's log).
+# IRC and IOUT (what ARGS wrote, after a mark: podman build writes its
+# steps to the same stdout); the tool's log is $T/img.log.
 MARK=--faqbot-deb-test-run--
 in_image() {
 	bash "$TOOL" "$T/ctx/Dockerfile" "$T/ctx" sh -c "echo $MARK; exec \"\$@\" 2>&1" sh "$@" \
 		>"$T/img.out" 2>"$T/img.log"
 	IRC=$?
 	IOUT=$(sed "1,/^$MARK\$/d" "$T/img.out")
-	ILOG=$(cat "$T/img.log")
 }
 # cleanup_servers (the harness's cleanup calls it): this run's image, by
 # its id, from the storage the tool used (its log names the driver), so
