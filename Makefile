@@ -3,6 +3,8 @@
 #   make            ./faqbot (optimised)
 #   make test       the whole suite: unit tests and the CLI tests under ASan and
 #                   UBSan, `faqbot check faq/`, the dev-set score, fuzz smoke runs
+#   make test-deb   the Debian package: built, lintian-clean, installed and run
+#                   in a clean Debian container (root, podman; not in make test)
 #   make bench      classification speed against a Python `re` baseline, and RSS
 #   make lint       include directions, banned functions, clang-format
 #   make fuzz       the libFuzzer targets (clang), in build/fuzz/
@@ -38,6 +40,9 @@ WARN    := -Wall -Wextra -Werror -Wpedantic -Wmissing-prototypes -Wvla \
            -Wshadow -Wstrict-prototypes -Wno-unused-parameter
 CSTD    := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
 CFLAGS  ?= -O2 -g
+# CPPFLAGS and LDFLAGS from the environment go into the program (not the
+# sanitizer builds): a package build passes its hardening flags in them
+# (dpkg-buildflags; debian/rules asks for hardening=+all).
 ALL_CFLAGS = $(CSTD) $(WARN) -DFAQBOT_VERSION='"$(VERSION)"' \
              -DFAQBOT_DATADIR='"$(DATADIR)"' $(PKG_CFLAGS) $(CFLAGS)
 
@@ -55,11 +60,11 @@ FUZZERS  := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
-.PHONY: all test unit clitest fuzz fuzz-smoke score check bench lint install clean
+.PHONY: all test test-deb unit clitest fuzz fuzz-smoke score check bench lint install clean
 all: faqbot
 
 faqbot: $(OBJ)
-	$(CC) $(CFLAGS) -o $@ $(OBJ) $(PKG_LIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(OBJ) $(PKG_LIBS)
 
 # ICU's confusables, as a table src/views.c compiles in: ICU is needed to
 # build, not to run (tools/gen_confusables.c says why).
@@ -68,7 +73,7 @@ build/confusables.inc: tools/gen_confusables.c | build/rel
 	build/gen_confusables > $@.tmp && mv $@.tmp $@
 
 build/rel/%.o: src/%.c $(HDR) build/confusables.inc | build/rel
-	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
 
 build/asan/%.o: src/%.c $(HDR) build/confusables.inc | build/asan
 	$(CC) $(ALL_CFLAGS) -O1 $(SAN) -c -o $@ $<
@@ -90,6 +95,13 @@ build/rel build/asan build/fuzz:
 # "N passed, N failed" over the parts.
 test: build/asan/faqbot $(UNITS) $(FUZZERS)
 	@bash tests/run.sh
+
+# The Debian package: built with dpkg-buildpackage in a copy of the tree,
+# lintian-clean, installed with apt into a clean Debian container (podman)
+# and run there (tests/integ/deploy_deb.sh). Not part of `make test`. Needs
+# root; installs debhelper, lintian and podman the first time.
+test-deb:
+	@bash tests/count.sh tests/integ/deploy_deb.sh
 
 unit: $(UNITS)
 	@for t in $(UNITS); do $$t || exit 1; done
