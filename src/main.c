@@ -86,6 +86,60 @@ static const char usage_text[] =
 	"exit status: 0 success, 1 runtime failure, 2 usage error, 3 FAQ errors,\n"
 	"             4 configuration or start-up error\n";
 
+/* Each command's own help, for "faqbot COMMAND --help" (or -h): its lines
+ * of the usage above, and what a newcomer to it most needs. */
+static const struct {
+	const char *name, *text;
+} command_help[] = {
+	{"run", "usage: faqbot run [--config FILE]\n"
+		"Start the bot on the networks FILE configures (see faqbot.ini.example:\n"
+		"[matrix] or [irc], a state_dir, secrets in files or the environment).\n"
+		"With no FILE, the bot talks to this terminal, as 'faqbot chat' does.\n"
+		"The FAQ is watched and reloaded when it changes, and on SIGHUP.\n"},
+	{"chat", "usage: faqbot chat\n"
+		 "Talk to the bot in this terminal: no server, no configuration. Type a\n"
+		 "message as a member would; commands such as !faq and !help work too.\n"
+		 "End with Ctrl-D.\n"},
+	{"ask", "usage: faqbot ask TEXT\n"
+		"       faqbot ask [--json] [--explain] -\n"
+		"Print the reply a member would see for TEXT (exit 0; on stderr, why the\n"
+		"bot would stay quiet). With '-', read one message a line from standard\n"
+		"input; --json prints one object a line ({\"kind\", \"id\", \"answer\"}),\n"
+		"and reads {\"sender\": ..., \"text\": ...} lines, so that one sender's\n"
+		"messages are read together. --explain says which stage decided and why.\n"},
+	{"check", "usage: faqbot check [--seeds DIR] [--max-age DAYS] [FAQ_DIR]\n"
+		  "Validate a FAQ folder (default: the one in use). Every error is shown\n"
+		  "as file:line:col: message, and the exit status is 3 when there is one.\n"
+		  "Prints the learned stage's cross-validated figures. --seeds DIR also\n"
+		  "requires every source to be an article in DIR; --max-age warns about\n"
+		  "entries reviewed more than DAYS days ago (365).\n"},
+	{"topics", "usage: faqbot topics [--json]\n"
+		   "List every entry: its id, class, question and patterns.\n"},
+	{"health", "usage: faqbot health --config FILE [--max-age SECONDS]\n"
+		   "Exit 0 when the bot FILE configures completed a sync in the last\n"
+		   "SECONDS (default: 2 x sync_timeout + 30 s), 1 when not: for a\n"
+		   "container's HEALTHCHECK or a monitor.\n"},
+	{"help", "usage: faqbot help\nThe list of commands (as faqbot --help).\n"},
+	{"version", "usage: faqbot version\nThe version, with the libraries in use.\n"},
+};
+
+/* command_asks_help: the help of command when its arguments ask for it
+ * (-h or --help anywhere among them), else NULL */
+static const char *command_asks_help(const char *command, int argc, char **argv)
+{
+	size_t i;
+	int j, asked = 0;
+
+	for (j = 0; j < argc; j++)
+		asked |= !strcmp(argv[j], "-h") || !strcmp(argv[j], "--help");
+	if (!asked)
+		return NULL;
+	for (i = 0; i < sizeof(command_help) / sizeof(command_help[0]); i++)
+		if (!strcmp(command_help[i].name, command))
+			return command_help[i].text;
+	return NULL;
+}
+
 struct opts {
 	const char *faq_dir;
 	const char *region;
@@ -1032,6 +1086,14 @@ int main(int argc, char **argv)
 	}
 	if (i >= argc)
 		return usage_error("%s", "no command given");
+	{
+		const char *help = command_asks_help(argv[i], argc - i - 1, argv + i + 1);
+
+		if (help) {
+			fputs(help, stdout);
+			return 0;
+		}
+	}
 	user_cache();
 	if (strcmp(argv[i], "ask") == 0)
 		return cmd_ask(&o, argc - i - 1, argv + i + 1);
@@ -1039,8 +1101,15 @@ int main(int argc, char **argv)
 		return cmd_check(&o, argc - i - 1, argv + i + 1);
 	if (strcmp(argv[i], "topics") == 0)
 		return cmd_topics(&o, argc - i - 1, argv + i + 1);
-	if (strcmp(argv[i], "chat") == 0)
+	if (strcmp(argv[i], "chat") == 0) {
+		if (i + 1 < argc)
+			return usage_error(strcmp(argv[i + 1], "--config") == 0
+						   ? "chat: no config: the console needs none ('%s'; "
+						     "'faqbot run --config FILE' starts the bot)"
+						   : "chat: unexpected '%s' (chat takes nothing)",
+					   argv[i + 1]);
 		return cmd_chat(&o);
+	}
 	if (strcmp(argv[i], "run") == 0)
 		return cmd_run(&o, argc - i - 1, argv + i + 1);
 	if (strcmp(argv[i], "health") == 0)

@@ -164,6 +164,16 @@ out=$(printf '%s\n' "{\"sender\":\"ann\",\"text\":\"$a\"}" "{\"sender\":\"bob\",
 [ "$(echo "$out" | sed -n 3p | grep -c '"kind":"crisis"')" = 1 ] &&
 	[ "$(echo "$out" | grep -c '"kind":"crisis"')" = 1 ] &&
 	ok "ask --json -: a sender's messages read together, others alone" || no "ask sender" "$out"
+# every command has its own help, and chat takes nothing
+nohelp=""
+for c in run chat ask check topics health help version; do
+	out=$("$BIN" "$c" --help 2>&1) && echo "$out" | grep -q "^usage: faqbot $c" || nohelp="$nohelp $c"
+	out=$("$BIN" "$c" -h 2>&1) && echo "$out" | grep -q "^usage: faqbot $c" || nohelp="$nohelp $c(-h)"
+done
+[ -z "$nohelp" ] && ok "COMMAND --help and -h: each command's own usage, exit 0" || no "command help" "$nohelp"
+out=$("$BIN" chat --config x.ini </dev/null 2>&1); rc=$?
+[ "$rc" = 2 ] && echo "$out" | grep -q "faqbot run --config" &&
+	ok "chat --config is a usage error that points to run" || no "chat --config ($rc)" "$out"
 # --explain names the stage
 out=$("$BIN" ask --explain "wanna d1e tbh" 2>&1)
 echo "$out" | grep -q "decided by a pattern of 'crisis-self' at faq/crisis-self.yml:[0-9]*:[0-9]*, read in the folded view" &&
