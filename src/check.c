@@ -210,6 +210,11 @@ static void check_fresh(const struct faq *faq, const struct check_opts *o, struc
 				faq_diag_add(d, faq->lines_file, h->line, 1, 1,
 					     "crisis line '%s' was last verified %ld days ago: "
 					     "check it against %s", h->name, age, h->source);
+			else if (h->seen_in)
+				faq_diag_add(d, faq->lines_file, h->line, 1, 1,
+					     "crisis line '%s' was read second hand (%s), not at "
+					     "%s: check it there, then remove 'seen_in'",
+					     h->name, h->seen_in, h->source);
 		}
 }
 
@@ -225,8 +230,9 @@ void check_due(const struct faq *faq, int max_age_days, size_t *entries, size_t 
 			(*entries)++;
 	for (i = 0; i < faq->nregions; i++)
 		for (j = 0; j < faq->regions[i].nlines; j++)
-			if (faq->regions[i].lines[j].verified &&
-			    days_since(faq->regions[i].lines[j].verified) > max_age_days)
+			if (faq->regions[i].lines[j].seen_in ||
+			    (faq->regions[i].lines[j].verified &&
+			     days_since(faq->regions[i].lines[j].verified) > max_age_days))
 				(*lines)++;
 }
 

@@ -750,7 +750,7 @@ static int load_entry(struct yfile *yf, yaml_node_t *root, struct faq_entry *e)
 /* --- crisis lines --------------------------------------------------------- */
 
 static const char *const line_keys[] = {
-	"name", "kind", "number", "keyword", "url", "text", "source", "verified", NULL,
+	"name", "kind", "number", "keyword", "url", "text", "source", "verified", "seen_in", NULL,
 };
 
 static void helpline_release(struct faq_helpline *h)
@@ -763,6 +763,7 @@ static void helpline_release(struct faq_helpline *h)
 	free(h->text);
 	free(h->source);
 	free(h->verified);
+	free(h->seen_in);
 }
 
 static void region_release(struct faq_region *r)
@@ -804,6 +805,7 @@ static int load_helpline(struct yfile *yf, const char *region, yaml_node_t *m,
 		else if (strcmp(k, "text") == 0) slot = &h->text;
 		else if (strcmp(k, "source") == 0) slot = &h->source;
 		else if (strcmp(k, "verified") == 0) slot = &h->verified;
+		else if (strcmp(k, "seen_in") == 0) slot = &h->seen_in;
 		if (!slot) {
 			const char *s = suggest(k, line_keys);
 

@@ -61,6 +61,9 @@ struct faq_entry {
 
 struct faq_helpline {
 	char *name, *kind, *number, *keyword, *url, *text, *source, *verified;
+	/* where the line was read second hand, when nobody has yet checked
+	 * it at its source: `faqbot check` says it is due until someone does */
+	char *seen_in;
 	unsigned line;
 };
 

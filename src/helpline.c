@@ -45,6 +45,21 @@ static const struct shape shapes[] = {
 	{"nz", "emergency", "111"},
 	{"nz", "phone", "1DDD|0800DDDDDD"},
 	{"nz", "sms", "1DDD"},
+	/* India: 112; Tele-MANAS's short code 14416 and its 1-800 number. */
+	{"in", "emergency", "112"},
+	{"in", "phone", "14416|1800DDDDDDD"},
+	/* South Africa: 10111 (police), 112 from a mobile; toll-free 0800
+	 * numbers have ten digits. */
+	{"za", "emergency", "10111|112"},
+	{"za", "phone", "0800DDDDDD"},
+	/* Singapore: 995 (ambulance), 999 (police); 17xx helpline short codes,
+	 * eight-digit numbers. */
+	{"sg", "emergency", "995|999"},
+	{"sg", "phone", "17DD|NDDDDDDD"},
+	/* Philippines: 911; the NCMH short code 1553, mobile numbers 09xx xxx
+	 * xxxx. */
+	{"ph", "emergency", "911"},
+	{"ph", "phone", "1553|09DDDDDDDDD"},
 };
 
 /* digits_of copies the digits of s into out (at most n-1), refusing any

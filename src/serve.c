@@ -822,7 +822,7 @@ static char *stats_text(const struct serve *s)
 	}
 	check_due(s->faq, s->c.max_age_days, &due, &lines_due);
 	buf_printf(&b, "\n\nFreshness: %zu of %zu entries and %zu crisis line%s are due for review "
-		    "(older than %d days).",
+		    "(older than %d days, or a line not yet checked at its source).",
 		due, s->faq->nentries, lines_due, lines_due == 1 ? "" : "s", s->c.max_age_days);
 	if (policy_count(s->pol, POLICY_MUTED) || policy_count(s->pol, POLICY_OPTED_OUT))
 		buf_printf(&b, " Muted rooms: %zu. Members opted out: %zu.",

@@ -50,6 +50,15 @@ else no "crisis reply lines" "$out"; fi
 echo "$out" | grep -q 988 && echo "$out" | grep -qiE '\b(bot|automated)\b' && ok "the crisis reply says it is a bot" || no "crisis says bot" "$out"
 out=$("$BIN" --region uk ask "i want to end my life" 2>&1)
 echo "$out" | grep -q "116 123" && ok "--region uk shows Samaritans" || no "uk region" "$out"
+for rl in "in:Tele-MANAS: call 14416" "za:0800 567 567" "sg:Samaritans of Singapore: call 1767" "ph:NCMH Crisis Hotline: call 1553"; do
+	out=$("$BIN" --region "${rl%%:*}" ask "i want to end my life" 2>&1)
+	echo "$out" | grep -qF "${rl#*:}" && echo "$out" | grep -q "findahelpline.com" &&
+		ok "--region ${rl%%:*} shows its own line and the directory" || no "region ${rl%%:*}" "$out"
+done
+# a line read second hand is due until someone checks it at its source
+out=$("$BIN" check faq 2>&1)
+echo "$out" | grep -q "crisis-lines.yml:[0-9]*:1: warning: crisis line 'Tele-MANAS' was read second hand (.*), not at https://telemanas.mohfw.gov.in/: check it there, then remove 'seen_in'" &&
+	ok "check says a crisis line read second hand is due, at its line" || no "seen_in warning" "$out"
 out=$("$BIN" --region xx ask "hi" 2>&1); rc=$?
 [ $rc -eq 3 ] && echo "$out" | grep -q "region 'xx'" && ok "an unknown region is refused" || no "unknown region" "$out"
 out=$("$BIN" ask "how many pills would be lethal" 2>&1)

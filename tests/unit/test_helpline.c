@@ -8,6 +8,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "bot.h"
 #include "faq.h"
 #include "helpline.h"
 
@@ -42,6 +43,18 @@ static void test_shapes(void **state)
 	assert_int_equal(chk("au", "emergency", "000", NULL, "Call 000"), ERR_OK);
 	assert_int_equal(chk("nz", "phone", "1737", NULL, "Call or text 1737"), ERR_OK);
 	assert_int_equal(chk("nz", "emergency", "111", NULL, "Call 111"), ERR_OK);
+	assert_int_equal(chk("in", "phone", "14416", NULL, "Call 14416"), ERR_OK);
+	assert_int_equal(chk("in", "phone", "1416", NULL, "Call 1416"), ERR_INVALID);
+	assert_int_equal(chk("in", "emergency", "112", NULL, "Call 112"), ERR_OK);
+	assert_int_equal(chk("za", "phone", "0800 567 567", NULL, "Call 0800 567 567"), ERR_OK);
+	assert_int_equal(chk("za", "phone", "0800 567 56", NULL, "Call 0800 567 56"), ERR_INVALID);
+	assert_int_equal(chk("za", "emergency", "10111", NULL, "Call 10111"), ERR_OK);
+	assert_int_equal(chk("sg", "phone", "1767", NULL, "Call 1767"), ERR_OK);
+	assert_int_equal(chk("sg", "phone", "176", NULL, "Call 176"), ERR_INVALID);
+	assert_int_equal(chk("sg", "emergency", "995", NULL, "Call 995"), ERR_OK);
+	assert_int_equal(chk("ph", "phone", "1553", NULL, "Call 1553"), ERR_OK);
+	assert_int_equal(chk("ph", "phone", "0917 899 872", NULL, "Call 0917 899 872"), ERR_INVALID);
+	assert_int_equal(chk("ph", "emergency", "911", NULL, "Call 911"), ERR_OK);
 	/* letters in a number, a text that disagrees, a missing keyword */
 	assert_int_equal(chk("us", "phone", "98B", NULL, "Call 98B"), ERR_INVALID);
 	assert_int_equal(chk("uk", "phone", "116 123", NULL, "Call 116 132"), ERR_INVALID);
@@ -71,6 +84,8 @@ static void test_shipped_lines(void **state)
 		{"us", "988"}, {"us", "741741"}, {"us", "911"}, {"ca", "988"}, {"ca", "911"},
 		{"uk", "116123"}, {"uk", "85258"}, {"uk", "999"}, {"ie", "116123"}, {"ie", "112"},
 		{"au", "131114"}, {"au", "000"}, {"nz", "1737"}, {"nz", "111"},
+		{"in", "14416"}, {"in", "112"}, {"za", "0800567567"}, {"za", "10111"},
+		{"sg", "1767"}, {"sg", "995"}, {"ph", "1553"}, {"ph", "911"},
 	};
 	struct faq_diags d = {0};
 	struct faq *faq = NULL;
@@ -128,12 +143,54 @@ static void test_shipped_lines(void **state)
 	faq_diags_release(&d);
 }
 
+/* Every crisis reply, in every region: the member reads each of that
+ * region's lines, then the international directory, and nothing is left
+ * of the placeholder. */
+static void test_every_reply_every_region(void **state)
+{
+	struct faq_diags d = {0};
+	struct faq *faq = NULL;
+	const struct faq_region *intl;
+	size_t i, j, k, ncrisis = 0;
+
+	(void)state;
+	assert_int_equal(faq_load("faq", &faq, &d), ERR_OK);
+	intl = faq_region(faq, HELPLINE_INTL);
+	assert_non_null(intl);
+	assert_true(faq->nregions >= 11); /* us ca uk ie au nz in za sg ph intl */
+	for (i = 0; i < faq->nentries; i++) {
+		const struct faq_entry *e = &faq->entries[i];
+
+		if (e->cls != FAQ_CLASS_CRISIS)
+			continue;
+		ncrisis++;
+		for (j = 0; j < faq->nregions; j++) {
+			const struct faq_region *r = &faq->regions[j];
+			char *reply = bot_compose(faq, e, r->code);
+
+			assert_non_null(reply);
+			assert_null(strstr(reply, FAQ_LINES_PLACEHOLDER));
+			for (k = 0; k < r->nlines; k++)
+				if (!strstr(reply, r->lines[k].text))
+					fail_msg("'%s' in region %s lacks '%s'", e->id, r->code,
+						 r->lines[k].text);
+			for (k = 0; k < intl->nlines; k++)
+				assert_non_null(strstr(reply, intl->lines[k].text));
+			free(reply);
+		}
+	}
+	assert_true(ncrisis >= 5);
+	faq_free(faq);
+	faq_diags_release(&d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_shapes),
 		cmocka_unit_test(test_web),
 		cmocka_unit_test(test_shipped_lines),
+		cmocka_unit_test(test_every_reply_every_region),
 	};
 	return cmocka_run_group_tests_name("helpline", tests, NULL, NULL);
 }
