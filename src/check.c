@@ -90,19 +90,111 @@ static void check_limits(const struct faq *faq, struct faq_diags *d)
 	}
 }
 
+/* describe names the entry that answered, and where its pattern is: a
+ * volunteer looks there, and a regular expression of a thousand characters
+ * printed here would tell them nothing. */
 static void describe(const struct classify_result *r, char *buf, size_t n)
 {
 	if (!r->matched)
 		snprintf(buf, n, "no entry");
+	else if (r->cls == FAQ_CLASS_CRISIS) /* crisis entries go in file order */
+		snprintf(buf, n, "'%s' (its pattern at %s:%u)", r->entry->id, r->entry->file,
+			 r->pattern->line);
 	else
-		snprintf(buf, n, "'%s' (%s:%u pattern '%s')", r->entry->id, r->entry->file,
-			 r->pattern->line, r->pattern->src);
+		snprintf(buf, n, "'%s' (its pattern at %s:%u, priority %d)", r->entry->id,
+			 r->entry->file, r->pattern->line, r->entry->priority);
+}
+
+/* A new entry whose pattern is broad takes the examples of many others:
+ * reported once, in its own file, rather than once in each of theirs. */
+#define CHECK_BROAD_MIN 3
+
+struct taken {
+	const struct faq_entry *by;
+	size_t n;
+	const char *ids[4]; /* the first few entries it took from */
+	size_t nids;
+};
+
+/* example_answer classifies an example's text by the patterns alone. */
+static enum err example_answer(const struct faq *faq, const char *text,
+			       struct classify_result *r)
+{
+	char *norm = NULL;
+	size_t len;
+	enum err x = text_normalise(text, strlen(text), &norm, &len);
+
+	if (x != ERR_OK)
+		return x;
+	x = classify_patterns(faq, norm, len, r);
+	free(norm);
+	return x;
+}
+
+/* count_taken fills taken[i] with how many examples of other FAQ and
+ * advice entries faq->entries[i] answers instead of their own. */
+static enum err count_taken(const struct faq *faq, struct taken *taken)
+{
+	size_t i, j, k;
+
+	for (i = 0; i < faq->nentries; i++) {
+		const struct faq_entry *e = &faq->entries[i];
+
+		if (e->cls == FAQ_CLASS_QUESTION || e->cls == FAQ_CLASS_CRISIS)
+			continue;
+		for (j = 0; j < e->nexamples; j++) {
+			struct classify_result r;
+			enum err x = example_answer(faq, e->examples[j].text, &r);
+			struct taken *t;
+
+			if (x != ERR_OK)
+				return x;
+			if (!r.matched || r.entry == e || r.cls == FAQ_CLASS_CRISIS)
+				continue;
+			t = &taken[r.entry - faq->entries];
+			t->by = r.entry;
+			t->n++;
+			for (k = 0; k < t->nids && strcmp(t->ids[k], e->id); k++)
+				;
+			if (k == t->nids && t->nids < 4)
+				t->ids[t->nids++] = e->id;
+		}
+	}
+	return ERR_OK;
+}
+
+static void report_broad(const struct faq *faq, const struct taken *taken, struct faq_diags *d)
+{
+	size_t i;
+
+	for (i = 0; i < faq->nentries; i++) {
+		const struct taken *t = &taken[i];
+		const struct faq_entry *e = &faq->entries[i];
+
+		if (t->n < CHECK_BROAD_MIN)
+			continue;
+		faq_diag_add(d, e->file, e->npatterns ? e->patterns[0].line : e->line, 1, 0,
+			     "'%s' (priority %d) answers %zu examples of other entries (%s%s%s%s%s%s%s)"
+			     " instead of them: its patterns are too broad; make them more "
+			     "specific, or lower its priority",
+			     e->id, e->priority, t->n, t->ids[0], t->nids > 1 ? ", " : "",
+			     t->nids > 1 ? t->ids[1] : "", t->nids > 2 ? ", " : "",
+			     t->nids > 2 ? t->ids[2] : "", t->nids > 3 ? ", " : "",
+			     t->nids > 3 ? "..." : "");
+	}
 }
 
 static enum err check_examples(const struct faq *faq, struct faq_diags *d)
 {
+	struct taken *taken = calloc(faq->nentries + 1, sizeof(*taken));
+	enum err x = taken ? count_taken(faq, taken) : ERR_NOMEM;
 	size_t i, j;
 
+	if (x != ERR_OK) {
+		free(taken);
+		return x;
+	}
+	report_broad(faq, taken, d);
 	for (i = 0; i < faq->nentries; i++) {
 		const struct faq_entry *e = &faq->entries[i];
 
@@ -111,16 +203,13 @@ static enum err check_examples(const struct faq *faq, struct faq_diags *d)
 			const struct faq_sample *s = positive ? &e->examples[j]
 							      : &e->counter[j - e->nexamples];
 			struct classify_result r;
-			char *norm = NULL, who[768];
-			size_t len;
-			enum err x = text_normalise(s->text, strlen(s->text), &norm, &len);
+			char who[768];
 
-			if (x != ERR_OK)
+			x = example_answer(faq, s->text, &r);
+			if (x != ERR_OK) {
+				free(taken);
 				return x;
-			x = classify_patterns(faq, norm, len, &r);
-			free(norm);
-			if (x != ERR_OK)
-				return x;
+			}
 			describe(&r, who, sizeof(who));
 			if (e->cls == FAQ_CLASS_QUESTION) {
 				if (positive != r.question)
@@ -153,16 +242,23 @@ static enum err check_examples(const struct faq *faq, struct faq_diags *d)
 					faq_diag_add(d, e->file, s->line, s->col, 0,
 						     "example '%s' gets no answer: no pattern of '%s' "
 						     "matches it", s->text, e->id);
+				else if (r.cls == FAQ_CLASS_CRISIS)
+					faq_diag_add(d, e->file, s->line, s->col, 0,
+						     "example '%s' is answered by %s instead of '%s': "
+						     "crisis always wins; reword the example or narrow "
+						     "the crisis pattern", s->text, who, e->id);
+				else if (taken[r.entry - faq->entries].n >= CHECK_BROAD_MIN)
+					; /* reported once, in the broad entry's file */
 				else
 					faq_diag_add(d, e->file, s->line, s->col, 0,
-						     "example '%s' is answered by %s instead of '%s'%s",
-						     s->text, who, e->id,
-						     r.cls == FAQ_CLASS_CRISIS
-							     ? " (crisis always wins: reword the example or the crisis pattern)"
-							     : r.entry->priority > e->priority
-								       ? " (it has a higher priority)"
-								       : " (its match is longer: make this entry's "
-									 "pattern more specific or raise its priority)");
+						     "example '%s' is answered by %s instead of '%s' "
+						     "(priority %d)%s",
+						     s->text, who, e->id, e->priority,
+						     r.entry->priority > e->priority
+							     ? ": the higher priority wins"
+							     : ": the same priority, and its match is longer; "
+							       "make this entry's pattern more specific or "
+							       "raise its priority");
 			} else if (!positive && r.matched && r.entry == e) {
 				faq_diag_add(d, e->file, s->line, s->col, 0,
 					     "not_example '%s' is answered by this entry (pattern "
@@ -170,6 +266,7 @@ static enum err check_examples(const struct faq *faq, struct faq_diags *d)
 			}
 		}
 	}
+	free(taken);
 	return ERR_OK;
 }
 

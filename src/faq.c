@@ -837,6 +837,44 @@ static int load_helpline(struct yfile *yf, const char *region, yaml_node_t *m,
 	return 0;
 }
 
+/* yaml_report says where a file stops being YAML and what to fix there.
+ * libyaml notices a key with no ': ' only at the next line it cannot read,
+ * so for that error the place is where the key began (context_mark), the
+ * line a volunteer must mend. */
+static void yaml_report(const yaml_parser_t *p, const char *path, struct faq_diags *d)
+{
+	static const struct {
+		const char *problem, *hint;
+	} hints[] = {
+		{"could not find expected ':'",
+		 "this line is not 'key: value': a key needs ': ' after it ('examples: |'), "
+		 "and each line under a 'key: |' is indented two spaces"},
+		{"did not find expected key",
+		 "this line is indented differently from the lines around it: keys start "
+		 "at the first column, and each line under a 'key: |' two spaces in"},
+		{"mapping values are not allowed",
+		 "': ' here reads as a new key: indent this line under a 'key: |' block, or "
+		 "start the keys at the first column"},
+		{"found character that cannot start any token",
+		 "a tab, or a character YAML reserves ('@', '`'), where a line starts: indent "
+		 "with spaces, and put such text under a 'key: |' block"},
+	};
+	const yaml_mark_t *m = &p->problem_mark;
+	const char *hint = "check the indentation: keys start at the first column, and "
+			   "each line under a 'key: |' is indented two spaces";
+	size_t i;
+
+	if (p->context && p->problem && strstr(p->problem, "could not find expected ':'"))
+		m = &p->context_mark;
+	for (i = 0; p->problem && i < sizeof(hints) / sizeof(hints[0]); i++)
+		if (strstr(p->problem, hints[i].problem)) {
+			hint = hints[i].hint;
+			break;
+		}
+	faq_diag_add(d, path, (unsigned)m->line + 1, (unsigned)m->column + 1, 0, "YAML: %s: %s",
+		     p->problem ? p->problem : "syntax error", hint);
+}
+
 static int load_lines_file(struct yfile *yf, yaml_node_t *root, struct faq *faq)
 {
 	yaml_node_pair_t *p;
@@ -1127,12 +1165,7 @@ static int parse_text(const char *path, const char *src, size_t len, struct faq 
 	parser_ok = 1;
 	yaml_parser_set_input_string(&parser, (const unsigned char *)src, len);
 	if (!yaml_parser_load(&parser, &yf.doc)) {
-		faq_diag_add(d, path, (unsigned)parser.problem_mark.line + 1,
-			     (unsigned)parser.problem_mark.column + 1, 0,
-			     "YAML: %s%s%s (check indentation, and put a pattern with ': ' or "
-			     "a leading '[' or '{' inside a 'patterns: |' block)",
-			     parser.problem ? parser.problem : "syntax error",
-			     parser.context ? " " : "", parser.context ? parser.context : "");
+		yaml_report(&parser, path, d);
 		goto out;
 	}
 	doc_ok = 1;

@@ -119,8 +119,51 @@ static void test_stolen_example(void **state)
 		 "examples: |\n  what now\n", greedy_answer);
 	put("zz-greedy.yml", text);
 	assert_true(finds("tms.yml", 15, "is answered by 'greedy'"));
+	/* both priorities and the winner's place, never its regular expression */
+	assert_true(finds("tms.yml", 15, "'greedy' (its pattern at "));
+	assert_true(finds("tms.yml", 15, ", priority 5) instead of 'tms' (priority 0): the "
+					 "higher priority wins"));
+	assert_false(finds("tms.yml", 15, "\\bwhat"));
 	unlink("zz-greedy.yml");
 	snprintf(text, sizeof(text), "%s/zz-greedy.yml", dir);
+	unlink(text);
+}
+
+/* A broad new entry that takes the examples of several others is reported
+ * once, in its own file, with a count; their files stay quiet (issue 13). */
+static void test_broad_entry_once(void **state)
+{
+	static const char *const names[] = {"gadget", "gizmo", "doohickey"};
+	char text[2048], name[64];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < 3; i++) {
+		snprintf(text, sizeof(text),
+			 "id: %s\nquestion: What is a %s?\nreviewed: 2026-11-20\n"
+			 "sources: [x.txt]\npatterns: |\n  \\b%s\\b\n%s"
+			 "examples: |\n  what is a %s thing?\n", names[i], names[i], names[i],
+			 greedy_answer, names[i]);
+		snprintf(name, sizeof(name), "%s.yml", names[i]);
+		put(name, text);
+	}
+	snprintf(text, sizeof(text),
+		 "id: thing\nquestion: Things?\nreviewed: 2026-11-20\npriority: 7\n"
+		 "sources: [x.txt]\npatterns: |\n  \\bthing\\b\n%s"
+		 "examples: |\n  a thing?\n", greedy_answer);
+	put("zz-thing.yml", text);
+	assert_true(finds("zz-thing.yml", 7, "'thing' (priority 7) answers 3 examples of other "
+					     "entries (doohickey, gadget, gizmo) instead of them: its "
+					     "patterns are too broad"));
+	for (i = 0; i < 3; i++) {
+		snprintf(name, sizeof(name), "%s.yml", names[i]);
+		assert_false(finds(name, 14, "is answered by"));
+	}
+	for (i = 0; i < 3; i++) {
+		snprintf(text, sizeof(text), "%s/%s.yml", dir, names[i]);
+		unlink(text);
+	}
+	snprintf(text, sizeof(text), "%s/zz-thing.yml", dir);
 	unlink(text);
 }
 
@@ -178,6 +221,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_clean_copy),
 		cmocka_unit_test(test_stolen_example),
+		cmocka_unit_test(test_broad_entry_once),
 		cmocka_unit_test(test_not_example_matches),
 		cmocka_unit_test(test_example_not_a_question),
 		cmocka_unit_test(test_pattern_hits_limit),
