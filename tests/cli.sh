@@ -205,5 +205,7 @@ out=$("$BIN" check faq 2>&1)
 echo "$out" | grep -qE '^  crisis: raised at 0\.[0-9]+: recall 0\.[0-9]+, false alarm 0\.0[0-3][0-9]*$' &&
 	ok "check prints the cross-validated crisis figures" || no "check figures" "$out"
 
+. tests/docs.sh
+
 echo "# $n checks, $bad failed"
 [ $bad -eq 0 ]
