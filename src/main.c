@@ -182,20 +182,39 @@ static void print_diags(const struct faq_diags *d)
 	}
 }
 
-/* load_or_say loads the FAQ; on failure it prints why and returns NULL. */
-static struct faq *load_or_say(const struct opts *o)
+/* regions_of writes the FAQ's crisis line regions, "us, ca, ...", to buf. */
+static void regions_of(const struct faq *faq, char *buf, size_t n)
+{
+	size_t i, o = 0;
+
+	buf[0] = '\0';
+	for (i = 0; i < faq->nregions && o < n; i++)
+		if (strcmp(faq->regions[i].code, HELPLINE_INTL))
+			o += (size_t)snprintf(buf + o, n - o, "%s%s", o ? ", " : "",
+					      faq->regions[i].code);
+}
+
+/* load_or_say loads the FAQ; on failure it prints why, sets *rc to the
+ * exit status (EXIT_FAQ; EXIT_USAGE for a --region the FAQ has no lines
+ * for) and returns NULL. */
+static struct faq *load_or_say(const struct opts *o, int *rc)
 {
 	struct faq_diags d = {0};
 	struct faq *faq = NULL;
 	const char *dir = o->faq_dir ? o->faq_dir : default_faq_dir();
 
+	*rc = EXIT_FAQ;
 	if (faq_learn_load(dir, &faq, &d) != ERR_OK) {
 		print_diags(&d);
 		fprintf(stderr, "faqbot: the FAQ in %s has %zu error(s); run 'faqbot check %s'\n",
 			dir, d.errors, dir);
 	} else if (o->region && !faq_region(faq, o->region)) {
-		fprintf(stderr, "faqbot: no crisis lines for region '%s' in %s\n", o->region,
-			faq->lines_file);
+		char list[256];
+
+		regions_of(faq, list, sizeof(list));
+		fprintf(stderr, "faqbot: --region '%s': no crisis lines for that region; "
+				"the FAQ has %s\nTry 'faqbot --help'.\n", o->region, list);
+		*rc = EXIT_USAGE;
 		faq_free(faq);
 		faq = NULL;
 	}
@@ -346,9 +365,9 @@ static int cmd_ask(const struct opts *o, int argc, char **argv)
 	}
 	if (!text)
 		return usage_error("%s", "ask: give a message, or '-' to read one a line");
-	faq = load_or_say(o);
+	faq = load_or_say(o, &rc);
 	if (!faq)
-		return EXIT_FAQ;
+		return rc;
 	if (strcmp(text, "-") == 0) {
 		char *line = NULL;
 		size_t cap = 0;
@@ -549,14 +568,15 @@ static int cmd_check(const struct opts *o, int argc, char **argv)
 static int cmd_topics(const struct opts *o, int argc, char **argv)
 {
 	struct faq *faq;
+	int rc;
 	int json = argc > 0 && strcmp(argv[0], "--json") == 0;
 	size_t i, j;
 
 	if (argc > (json ? 1 : 0))
 		return usage_error("topics: unexpected '%s'", argv[json ? 1 : 0]);
-	faq = load_or_say(o);
+	faq = load_or_say(o, &rc);
 	if (!faq)
-		return EXIT_FAQ;
+		return rc;
 	for (i = 0; i < faq->nentries; i++) {
 		const struct faq_entry *e = &faq->entries[i];
 
@@ -594,11 +614,11 @@ static int cmd_topics(const struct opts *o, int argc, char **argv)
 
 /* console_serve makes the bot the console talks to: the operator at the
  * terminal is a moderator, nothing is persisted, FAQ edits are live. */
-static struct serve *console_serve(const struct opts *o)
+static struct serve *console_serve(const struct opts *o, int *rc)
 {
 	struct serve_config sc = {0};
 	struct serve *s = NULL;
-	struct faq *faq = load_or_say(o);
+	struct faq *faq = load_or_say(o, rc);
 	char err[512];
 
 	if (!faq)
@@ -620,14 +640,15 @@ static struct serve *console_serve(const struct opts *o)
  * with no server at all. */
 static int cmd_chat(const struct opts *o)
 {
-	struct serve *s = console_serve(o);
+	int rc = EXIT_FAQ;
+	struct serve *s = console_serve(o, &rc);
 	int tty = isatty(STDIN_FILENO);
 	char *line = NULL;
 	size_t cap = 0;
 	long n;
 
 	if (!s)
-		return EXIT_FAQ;
+		return rc;
 	/* the console prints what matters itself; its log would only
 	 * interleave with the conversation */
 	log_set_level(LOG_WARN);
@@ -999,13 +1020,23 @@ static int cmd_run(struct opts *o, int argc, char **argv)
 	}
 	if (!o->faq_dir)
 		o->faq_dir = cfg->faq_dir;
-	if (!o->region)
-		o->region = cfg->region;
-	faq = load_or_say(o);
+	faq = load_or_say(o, &rc);
 	if (!faq) {
 		config_free(cfg);
-		return EXIT_FAQ;
+		return rc;
 	}
+	if (!o->region && cfg->region && !faq_region(faq, cfg->region)) {
+		char list[256];
+
+		regions_of(faq, list, sizeof(list));
+		fprintf(stderr, "faqbot: %s: region '%s': no crisis lines for that region; the "
+				"FAQ has %s\n", path, cfg->region, list);
+		faq_free(faq);
+		config_free(cfg);
+		return EXIT_CONFIG;
+	}
+	if (!o->region)
+		o->region = cfg->region;
 	for (i = 0; (size_t)i < cfg->nroom; i++)
 		if (cfg->room[i].region && !faq_region(faq, cfg->room[i].region)) {
 			fprintf(stderr, "faqbot: %s: room %s: no crisis lines for region '%s'\n", path,

@@ -63,7 +63,12 @@ out=$("$BIN" check faq 2>&1)
 echo "$out" | grep -q "crisis-lines.yml:[0-9]*:1: warning: crisis line 'Tele-MANAS' was read second hand (.*), not at https://telemanas.mohfw.gov.in/: check it there, then remove 'seen_in'" &&
 	ok "check says a crisis line read second hand is due, at its line" || no "seen_in warning" "$out"
 out=$("$BIN" --region xx ask "hi" 2>&1); rc=$?
-[ $rc -eq 3 ] && echo "$out" | grep -q "region 'xx'" && ok "an unknown region is refused" || no "unknown region" "$out"
+[ $rc -eq 2 ] && echo "$out" | grep -q "region 'xx': no crisis lines for that region; the FAQ has us, ca, uk, ie, au, nz, in, za, sg, ph" &&
+	ok "an unknown --region is a usage error (exit 2) that lists the regions" || no "unknown region" "$out"
+printf 'region = xx\n[irc]\nhost = 127.0.0.1\nnick = x\nchannels = #a\ntls = false\n' > "$T/region.ini"
+out=$("$BIN" run --config "$T/region.ini" 2>&1); rc=$?
+[ $rc -eq 4 ] && echo "$out" | grep -q "region.ini: region 'xx': no crisis lines for that region; the FAQ has us" &&
+	ok "an unknown region in the config is a config error (exit 4) naming the file" || no "config region" "$out"
 out=$("$BIN" ask "how many pills would be lethal" 2>&1)
 echo "$out" | grep -q 988 && ok "a lethality question gets crisis lines, no facts" || no "lethality" "$out"
 out=$("$BIN" ask "thanks everyone" 2>&1 >/dev/null)
