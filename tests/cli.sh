@@ -210,6 +210,17 @@ out=$("$BIN" check faq 2>&1)
 echo "$out" | grep -qE '^  crisis: raised at 0\.[0-9]+: recall 0\.[0-9]+, false alarm 0\.0[0-3][0-9]*$' &&
 	ok "check prints the cross-validated crisis figures" || no "check figures" "$out"
 
+# check and run count the entries alike
+nc=$("$BIN" check faq 2>&1 | sed -n 's/^faq: ok: \([0-9]*\) entries.*/\1/p')
+printf '[irc]\nhost = 127.0.0.1\nport = 1\nnick = x\nchannels = #a\ntls = false\n' > "$T/count.ini"
+"$BIN" run --config "$T/count.ini" > "$T/count.log" 2>&1 &
+cpid=$!
+for _ in $(seq 1 600); do grep -q ' start faq=' "$T/count.log" && break; sleep 0.1; done
+kill "$cpid" 2>/dev/null; wait "$cpid" 2>/dev/null
+nr=$(sed -n 's/.* start faq=[^ ]* entries=\([0-9]*\) .*/\1/p' "$T/count.log")
+[ -n "$nc" ] && [ "$nc" = "$nr" ] && ok "check and run count the same $nc entries" ||
+	no "entry counts: check '$nc', run '$nr'" "$(cat "$T/count.log")"
+
 . tests/docs.sh
 
 echo "# $n checks, $bad failed"
