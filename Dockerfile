@@ -14,6 +14,7 @@ RUN apt-get update \
       gcc libc6-dev make pkg-config binutils \
       libpcre2-dev libjansson-dev libcurl4-openssl-dev libyaml-dev \
       libutf8proc-dev libinih-dev libicu-dev liblinear-dev libvectorscan-dev \
+      libmicrohttpd-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -30,12 +31,13 @@ FROM debian:bookworm-slim AS runtime
 # libcurl4 although ldd does not list it: faqbot dlopens libcurl.so.4 at
 # the first network use (src/curl_dl.c). liblinear4 likewise, when the
 # learned stage is to be trained (src/learn.c). libvectorscan5 likewise
-# (src/hs_dl.c): the prefilter, without which every pattern is tried. ICU is
+# (src/hs_dl.c): the prefilter, without which every pattern is tried.
+# libmicrohttpd12 likewise (src/mhd_dl.c), for the [metrics] endpoint. ICU is
 # needed to build only (tools/gen_confusables.c).
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       ca-certificates libcurl4 libinih1 libjansson4 libpcre2-8-0 \
-      libutf8proc2 libyaml-0-2 liblinear4 libvectorscan5 \
+      libutf8proc2 libyaml-0-2 liblinear4 libvectorscan5 libmicrohttpd12 \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --gid 10001 faqbot \
  && useradd --no-log-init --uid 10001 --gid faqbot --home-dir /var/lib/faqbot \

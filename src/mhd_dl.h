@@ -1,0 +1,40 @@
+/* mhd_dl.h -- libmicrohttpd, bound at run time.
+ *
+ * Why not link it: it brings GnuTLS with it (+2.6 MB resident, and start-up
+ * time for every `faqbot ask`), and only a bot whose config asks for the
+ * metrics endpoint needs it. Include this header instead of calling
+ * <microhttpd.h>'s functions, call mhd_dl_load() first, and use the API
+ * as libmicrohttpd documents it through the table. */
+#ifndef FAQBOT_MHD_DL_H
+#define FAQBOT_MHD_DL_H
+
+#include <stddef.h>
+
+#include <microhttpd.h>
+
+#include "err.h"
+
+#define MHD_DL_SONAME "libmicrohttpd.so.12"
+
+struct mhd_dl_api {
+	struct MHD_Daemon *(*start_daemon)(unsigned int, uint16_t, MHD_AcceptPolicyCallback, void *,
+					   MHD_AccessHandlerCallback, void *, ...);
+	void (*stop_daemon)(struct MHD_Daemon *);
+	const union MHD_DaemonInfo *(*get_daemon_info)(struct MHD_Daemon *,
+						       enum MHD_DaemonInfoType, ...);
+	struct MHD_Response *(*create_response_from_buffer)(size_t, void *,
+							    enum MHD_ResponseMemoryMode);
+	enum MHD_Result (*add_response_header)(struct MHD_Response *, const char *, const char *);
+	enum MHD_Result (*queue_response)(struct MHD_Connection *, unsigned int,
+					  struct MHD_Response *);
+	void (*destroy_response)(struct MHD_Response *);
+};
+
+/* The table, filled by mhd_dl_load. */
+extern struct mhd_dl_api mhd_dl;
+
+/* mhd_dl_load loads libmicrohttpd and binds the table. Safe to call again.
+ * On failure, why says what to install: ERR_NOTFOUND. */
+enum err mhd_dl_load(char *why, size_t whylen);
+
+#endif
