@@ -400,7 +400,14 @@ static int on_entry(void *user, const char *section, const char *k, const char *
 		return on_irc(p, k, v);
 	if (!strncmp(section, "room ", 5) && section[5])
 		return on_room(p, section + 5, k, v);
-	return fail(p, "unknown section [%s] (sections: [matrix], [irc], [room ID])", section);
+	if (!strcmp(section, "metrics")) {
+		p->c->has_metrics = 1;
+		if (strcmp(k, "listen"))
+			return fail(p, "unknown setting '%s' in [metrics] (it has listen)", k);
+		return set_str(&p->c->metrics_listen, v) == 0 ? 1 : fail(p, "out of memory");
+	}
+	return fail(p, "unknown section [%s] (sections: [matrix], [irc], [room ID], [metrics])",
+		    section);
 }
 
 enum err config_parse_text(const char *name, const char *text, size_t len,
@@ -812,6 +819,7 @@ void config_free(struct config *c)
 	if (!c)
 		return;
 	free(c->faq_dir);
+	free(c->metrics_listen);
 	free(c->region);
 	free(c->state_dir_bot);
 	free(c->homeserver);

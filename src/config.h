@@ -98,6 +98,9 @@ struct config {
 	char *irc_sasl_password; /* secret, filled by config_load */
 	char *irc_tls_cert_file, *irc_tls_key_file, *irc_sasl_mechanism;
 	char *irc_channel_keys_file; /* "#channel key" lines, a 0600 file */
+	/* [metrics]: the Prometheus endpoint, off unless listen is set */
+	int has_metrics;
+	char *metrics_listen;
 	char **irc_channel_keys;     /* filled by config_load: the key of
 	                              * irc_channels.v[i], or NULL */
 	long irc_port, irc_pm_over_lines, irc_flood_burst, irc_flood_interval_ms;

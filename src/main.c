@@ -27,6 +27,7 @@
 #include "faq_learn.h"
 #include "health.h"
 #include "helpline.h"
+#include "metrics_http.h"
 #include "log.h"
 #include "match.h"
 #include "irc.h"
@@ -971,6 +972,7 @@ static int run_irc(struct serve *s, const struct config *cfg)
 
 static int cmd_run(struct opts *o, int argc, char **argv)
 {
+	struct metrics_http *mh = NULL;
 	const char *path = NULL;
 	struct config *cfg = NULL;
 	struct serve *s = NULL;
@@ -1052,10 +1054,23 @@ static int cmd_run(struct opts *o, int argc, char **argv)
 	log_info("start faq=%s entries=%zu region=%s", o->faq_dir ? o->faq_dir : default_faq_dir(),
 		 faq->nentries, o->region ? o->region : faq->default_region);
 	rc = make_serve(o, cfg, path, faq, &s);
+	if (rc == 0 && cfg->has_metrics) {
+		char why[256];
+
+		if (metrics_http_start(cfg->metrics_listen, &mh, why, sizeof(why)) != ERR_OK) {
+			fprintf(stderr, "faqbot: %s: %s\n", path, why);
+			rc = EXIT_CONFIG;
+		} else {
+			log_info("metrics: GET /metrics on %s (port %u)",
+				 cfg->metrics_listen ? cfg->metrics_listen : METRICS_HTTP_DEFAULT,
+				 metrics_http_port(mh));
+		}
+	}
 	if (rc == 0) {
 		rc = cfg->has_irc ? run_irc(s, cfg) : run_matrix(s, cfg);
 		serve_save(s);
 	}
+	metrics_http_stop(mh);
 	serve_free(s);
 	config_free(cfg);
 	return rc;

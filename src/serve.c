@@ -22,6 +22,7 @@
 #include "faq_learn.h"
 #include "helpline.h"
 #include "log.h"
+#include "metrics.h"
 #include "policy.h"
 #include "recent.h"
 #include "state.h"
@@ -388,6 +389,15 @@ static int rooms_ok(const struct serve *s, const struct faq *nf, struct faq_diag
 	return ok;
 }
 
+/* count_due: the entries and crisis lines due for review, as a gauge. */
+static void count_due(const struct serve *s)
+{
+	size_t due, lines_due;
+
+	check_due(s->faq, s->c.max_age_days, &due, &lines_due);
+	metrics_set(G_FAQ_DUE, (long long)(due + lines_due));
+}
+
 enum err serve_reload(struct serve *s, const char *why, char **report)
 {
 	struct check_opts co = {0};
@@ -433,6 +443,7 @@ enum err serve_reload(struct serve *s, const char *why, char **report)
 			buf_printf(&b, "\n(and %zu more: run faqbot check)", shown - SERVE_REPORT_MAX);
 		log_error("reload refused (%s): %zu errors; the FAQ in use keeps serving", why,
 			  d.errors);
+		metrics_inc(M_RELOAD_REFUSED);
 		faq_free(nf);
 		e = ERR_INVALID;
 		goto out;
@@ -451,6 +462,8 @@ enum err serve_reload(struct serve *s, const char *why, char **report)
 	faq_free(s->faq);
 	s->faq = nf;
 	s->loaded = s->now();
+	metrics_inc(M_RELOAD_APPLIED);
+	count_due(s);
 out:
 	faq_diags_release(&d);
 	*report = buf_detach(&b);
@@ -945,6 +958,17 @@ static void answer_crisis(struct serve *s, const struct tr_message *m, struct tr
 	log_info("crisis room=%s id=%s", m->room, s->last.entry->id);
 }
 
+/* class_metric: the messages counter of what the core made of one. */
+static enum metric class_metric(const struct bot_out *o)
+{
+	if (!o->matched)
+		return M_MSG_NONE;
+	return o->cls == FAQ_CLASS_CRISIS ? M_MSG_CRISIS
+	       : o->cls == FAQ_CLASS_ADVICE ? M_MSG_ADVICE
+	       : o->cls == FAQ_CLASS_FAQ    ? M_MSG_FAQ
+					    : M_MSG_NONE;
+}
+
 enum err serve_handle(void *ctx, const struct tr_message *m, struct tr_reply *out)
 {
 	struct serve *s = ctx;
@@ -975,6 +999,8 @@ enum err serve_handle(void *ctx, const struct tr_message *m, struct tr_reply *ou
 		e = run_core(s, m, m->text, m->direct, c.kind == CMD_NONE);
 		if (e != ERR_OK)
 			return e;
+		if (c.kind == CMD_NONE || (s->last.matched && s->last.cls == FAQ_CLASS_CRISIS))
+			metrics_inc(class_metric(&s->last));
 		if (s->last.matched && s->last.cls == FAQ_CLASS_CRISIS) {
 			answer_crisis(s, m, out);
 			return ERR_OK;
@@ -1170,6 +1196,7 @@ enum err serve_new(const struct serve_config *c, struct faq *faq, struct serve *
 	serve_set_clock(s, wall_now);
 	load_state(s);
 	watch_start(s);
+	count_due(s);
 	if (s->c.keep_unanswered)
 		prune_unanswered(s);
 	*out = s;

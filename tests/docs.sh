@@ -46,12 +46,14 @@ code_top=$(accepted "" | sort -u)
 code_matrix=$(accepted "[matrix]" | sort -u)
 code_irc=$(accepted "[irc]" | sort -u)
 code_room=$(accepted "[room !probe:example.org]" | sort -u)
+code_metrics=$(accepted "[metrics]" | sort -u)
 drift=""
-for pair in ":At the top of the file" "[matrix]:[matrix]" "[irc]:[irc]" "[room]:[room ROOM_ID]"; do
+for pair in ":At the top of the file" "[matrix]:[matrix]" "[irc]:[irc]" "[metrics]:[metrics]" \
+	"[room]:[room ROOM_ID]"; do
 	sec=${pair%%:*} ss=${pair#*:}
 	case $sec in
 	"") code=$code_top ;; "[matrix]") code=$code_matrix ;;
-	"[irc]") code=$code_irc ;; *) code=$code_room ;;
+	"[irc]") code=$code_irc ;; "[metrics]") code=$code_metrics ;; *) code=$code_room ;;
 	esac
 	ex=$(in_example "$sec")
 	man=$(in_man "$ss")
@@ -66,10 +68,22 @@ done
 
 # every setting the README names (a backquoted word with '_', or a
 # 'key = value' line) is one the parser takes somewhere
-all=$(printf '%s\n' $code_top $code_matrix $code_irc $code_room | sort -u)
-named=$( { grep -oE '`[a-z]+_[a-z_]+`' README.md | tr -d '`'
+all=$(printf '%s\n' $code_top $code_matrix $code_irc $code_metrics $code_room | sort -u)
+named=$( { sed '/^## Metrics/,/^## Dep/d' README.md | grep -oE '`[a-z]+_[a-z_]+`' | tr -d '`'
 	grep -E '^ *[a-z][a-z_]* = ' README.md | sed 's/^ *//; s/ = .*//'; } |
-	grep -vx 'dh_installsystemd\|dh_installsysusers' | sort -u)
+	grep -vx 'dh_installsystemd\|dh_installsysusers' | grep -v '^faqbot_' | sort -u)
 unknown=$(comm -23 <(echo "$named") <(echo "$all"))
 [ -n "$named" ] && [ -z "$unknown" ] && ok "every setting the README names exists" ||
 	no "the README names settings faqbot does not have" "$unknown"
+
+# the metrics: every family src/metrics.c serves is described in the
+# README's table, and the Grafana dashboard asks only for those
+fam_code=$(grep -o '"faqbot_[a-z_]*"' src/metrics.c | tr -d '"' | sort -u)
+fam_readme=$(sed -n '/^## Metrics/,/^## /p' README.md | grep -o '^| `faqbot_[a-z_]*' | tr -d '|` ' | sort -u)
+fam_dash=$(grep -o 'faqbot_[a-z_]*' docs/grafana-faqbot.json | sort -u)
+[ -n "$fam_code" ] && [ "$fam_code" = "$fam_readme" ] && [ -z "$(comm -13 <(echo "$fam_code") <(echo "$fam_dash"))" ] &&
+	python3 -c 'import json,sys; json.load(open(sys.argv[1]))' docs/grafana-faqbot.json &&
+	ok "the README describes every metric, and the dashboard is JSON that asks for no other" ||
+	no "metrics documentation" "code: $(echo $fam_code)
+README: $(echo $fam_readme)
+dashboard: $(echo $fam_dash)"
