@@ -372,15 +372,20 @@ enum err spell_mend(const struct spell *sp, const char *text, size_t len, char *
 	while (i < len) {
 		size_t n = word_at(text, len, i), m;
 		char best[2 * SPELL_RUN_MAX + 2];
+		const struct slot *w;
 
 		if (n == 0) {
 			o[k++] = text[i++];
 			continue;
 		}
 		m = 0;
-		if (n >= SPELL_WORD_MIN && n <= SPELL_WORD_MAX && !memchr(text + i, '\'', n)) {
-			const struct slot *w = sp->cap ? find(sp, text + i, n) : NULL;
-			unsigned c = w ? w->count & SPELL_COUNT : 0;
+		/* one lookup serves both readings below */
+		w = sp->cap && n >= SPELL_WORD_MIN && n <= SPELL_RUN_MAX &&
+				    !memchr(text + i, '\'', n)
+			    ? find(sp, text + i, n)
+			    : NULL;
+		if (w && n <= SPELL_WORD_MAX) {
+			unsigned c = w->count & SPELL_COUNT;
 
 			/* a word of the examples is as the FAQ writes it (a
 			 * slip there is one a pattern reads already); a word
@@ -398,8 +403,7 @@ enum err spell_mend(const struct spell *sp, const char *text, size_t len, char *
 					m = 0;
 			}
 		}
-		if (!m && n >= SPELL_RUN_MIN && n <= SPELL_RUN_MAX && sp->cap &&
-		    !memchr(text + i, '\'', n) && !find(sp, text + i, n)->at)
+		if (!m && w && n >= SPELL_RUN_MIN && !w->at)
 			m = segment(sp, text + i, n, best);
 		if (m) {
 			memcpy(o + k, best, m);
