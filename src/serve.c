@@ -857,8 +857,12 @@ static void set_and_say(struct serve *s, struct tr_reply *out, enum policy_set s
 }
 
 /* do_command acts on a command from m (the crisis check came first). */
+/* the key an unknown command's pointer to !help is remembered by, in the
+ * cooldowns of FAQ entries (no entry id starts with '!') */
+#define SERVE_UNKNOWN_KEY "!unknown"
+
 static void do_command(struct serve *s, const struct tr_message *m, const struct cmd *c,
-		       int moderator, struct tr_reply *out)
+		       int moderator, int addressed, struct tr_reply *out)
 {
 	char *report = NULL;
 
@@ -914,9 +918,24 @@ static void do_command(struct serve *s, const struct tr_message *m, const struct
 		say(s, out, "faq", stats_text(s));
 		break;
 	case CMD_UNKNOWN: {
-		const char *near = cmd_near(c->arg);
-		struct buf b = reply_buf();
+		const char *near = cmd_near(c->arg), *earlier = NULL;
+		struct buf b;
 
+		/* the moderators' own talk there may start with '!' for other
+		 * bots; and a member who keeps trying gets the pointer once a
+		 * cooldown, not an argument */
+		if (is_mod_room(s, m->room) && !addressed) {
+			s->quiet_why = "an unknown command in the moderators' room, not addressed to me";
+			break;
+		}
+		if (policy_repeat(s->pol, m->room, SERVE_UNKNOWN_KEY, member_key(m), s->now(),
+				  &earlier) == POLICY_SILENT) {
+			s->quiet_why = "an unknown command: this member was pointed to !help lately";
+			break;
+		}
+		policy_answered(s->pol, m->room, SERVE_UNKNOWN_KEY, member_key(m), m->event_id,
+				s->now());
+		b = reply_buf();
 		buf_printf(&b, "I have no command !%s.", c->arg);
 		if (near)
 			buf_printf(&b, " Did you mean !%s?", near);
@@ -973,19 +992,22 @@ enum err serve_handle(void *ctx, const struct tr_message *m, struct tr_reply *ou
 {
 	struct serve *s = ctx;
 	struct cmd c;
-	int moderator, opted_out;
+	int moderator, opted_out, addressed;
 	const char *earlier = NULL;
 	enum err e;
 
 	release_out(s);
 	s->quiet_why = NULL;
 	cmd_parse(m->text, strlen(m->text), &c);
+	addressed = m->direct || m->mentions_bot;
 	if (c.kind == CMD_NONE && m->bot_name) { /* "faqbot: !faq tms" */
 		size_t nl = strlen(m->bot_name);
 
 		if (!strncasecmp(m->text, m->bot_name, nl) &&
-		    (m->text[nl] == ':' || m->text[nl] == ','))
+		    (m->text[nl] == ':' || m->text[nl] == ',')) {
 			cmd_parse(m->text + nl + 1, strlen(m->text + nl + 1), &c);
+			addressed = 1;
+		}
 	}
 	moderator = is_moderator(s, m);
 	/* the moderators' room is for their talk and their commands: the bot
@@ -1022,7 +1044,7 @@ enum err serve_handle(void *ctx, const struct tr_message *m, struct tr_reply *ou
 			}
 			return ERR_OK;
 		}
-		do_command(s, m, &c, moderator, out);
+		do_command(s, m, &c, moderator, addressed, out);
 		return ERR_OK;
 	}
 	if (!s->last.matched) {

@@ -139,9 +139,17 @@ static void test_member_commands(void **st)
 	t = say(s, "!r", "@a:hs", 0, "!faqs", &out);
 	assert_non_null(strstr(t, "Did you mean !faq?"));
 	assert_non_null(strstr(t, "!help"));
-	t = say(s, "!r", "@a:hs", 0, "!foo", &out);
+	t = say(s, "!r", "@c:hs", 0, "!foo", &out);
 	assert_non_null(strstr(t, "I have no command !foo."));
 	assert_null(strstr(t, "Did you mean"));
+	/* once a cooldown a member: trying again gets silence, not an argument */
+	assert_null(say(s, "!r", "@c:hs", 0, "!bar", &out));
+	clock_now += 601;
+	assert_non_null(say(s, "!r", "@c:hs", 0, "!bar", &out));
+	/* the moderators' room: their talk may start with '!' for other bots */
+	assert_null(say(s, "!mods:hs", "@d:hs", 0, "!remindme", &out));
+	t = say(s, "!mods:hs", "@d:hs", 0, "faqbot: !remindme", &out);
+	assert_non_null(strstr(t, "I have no command !remindme."));
 	/* an unknown command is still read for a crisis first */
 	t = say(s, "!r", "@a:hs", 0, "!suicidal", &out);
 	assert_true(out.alert_moderators);
