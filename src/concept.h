@@ -31,13 +31,21 @@
 struct concept {
 	char *name;
 	char *regex; /* "(?:a|b|c)", concepts inside still as {name} */
+	char **phrases; /* as written, for a person to read (faqbot topics) */
+	size_t nphrases;
 	char *file;
 	unsigned line;
 };
 
+/* A set of concepts. An entry's own word lists (its `words:`) are a set
+ * whose outer is the store's concepts.yml: a name is looked up here first,
+ * then outward, and a concept's own {names} are looked up from the set that
+ * defines it (so an entry's list never changes what a shared concept
+ * means). outer is borrowed; concepts_release leaves it alone. */
 struct concepts {
 	struct concept *v;
 	size_t n;
+	const struct concepts *outer;
 };
 
 /* concept_name_ok: lower-case letters, digits and '-', starting with a
@@ -52,12 +60,16 @@ enum err concept_add(struct concepts *c, const char *name, const char *const *ph
 
 /* concept_expand writes src with every {name} replaced by that concept's
  * alternation into *out (new; the caller frees), or sets *out to NULL when
- * src names no concept. ERR_INVALID with a sentence in err and the byte
+ * src names no concept. Names are looked up in c, then in c->outer. ERR_INVALID with a sentence in err and the byte
  * offset in src in *erroff for an unknown name or a circle; ERR_LIMIT when
  * the result would pass CONCEPT_EXPANDED_MAX. A '{' after a backslash, or
  * one that starts a repeat ("{2}", "{0,40}"), is left alone. */
 enum err concept_expand(const struct concepts *c, const char *src, char **out, char *err,
 			size_t errlen, size_t *erroff);
+
+/* concept_find: the concept called name (len bytes), in c or outward, or
+ * NULL. Borrowed. */
+const struct concept *concept_find(const struct concepts *c, const char *name, size_t len);
 
 void concepts_release(struct concepts *c);
 
