@@ -296,14 +296,18 @@ static int index_lines(struct yfile *yf)
 
 /* A list of lines: either a YAML sequence of scalars or one block scalar
  * with one item a line. In patterns, word lists, examples and not_examples,
- * a line starting with '#' is a comment. */
+ * a line starting with '#' is a comment. With join (patterns), a line of a
+ * block indented deeper than the block goes on from the line above, joined
+ * with no space between (a long pattern kept under 160 columns: break it
+ * where no space is lost). */
 struct line_item {
 	char *text;
 	unsigned line, col;
+	size_t first; /* bytes of text on its first line (it may go on) */
 };
 
 static int get_lines(struct yfile *yf, yaml_node_t *v, const char *key, int comments,
-		     struct line_item **out, size_t *nout)
+		     int join, struct line_item **out, size_t *nout)
 {
 	struct line_item *items = NULL;
 	size_t n = 0, cap = 0;
@@ -325,6 +329,7 @@ static int get_lines(struct yfile *yf, yaml_node_t *v, const char *key, int comm
 		items[n].text = (t);                                         \
 		items[n].line = (l);                                         \
 		items[n].col = (c);                                          \
+		items[n].first = strlen(t);                                  \
 		n++;                                                         \
 	} while (0)
 
@@ -342,6 +347,18 @@ static int get_lines(struct yfile *yf, yaml_node_t *v, const char *key, int comm
 			if (!t)
 				goto nomem;
 			if (!*t || (comments && t[0] == '#')) {
+				free(t);
+			} else if (join && block && n > 0 && (*s == ' ' || *s == '\t')) {
+				/* indented deeper: the pattern above goes on */
+				size_t a = strlen(items[n - 1].text), b = strlen(t);
+				char *j = realloc(items[n - 1].text, a + b + 1);
+
+				if (!j) {
+					free(t);
+					goto nomem;
+				}
+				memcpy(j + a, t, b + 1);
+				items[n - 1].text = j;
 				free(t);
 			} else {
 				unsigned col = block ? source_col(yf, line)
@@ -410,7 +427,7 @@ static int compile_patterns(struct yfile *yf, yaml_node_t *v, const char *key,
 
 	*out = NULL;
 	*nout = 0;
-	if (get_lines(yf, v, key, 1, &items, &n) < 0)
+	if (get_lines(yf, v, key, 1, 1, &items, &n) < 0)
 		return -1;
 	pats = calloc(n ? n : 1, sizeof(*pats));
 	if (!pats) {
@@ -438,7 +455,7 @@ static int compile_patterns(struct yfile *yf, yaml_node_t *v, const char *key,
 			yf->errors++;
 			/* an offset inside a written-out concept means nothing in
 			 * the line as written: point at the pattern */
-			if (expanded && off > strlen(items[i].text))
+			if ((expanded && off > strlen(items[i].text)) || off > items[i].first)
 				off = 0;
 			faq_diag_add(yf->d, yf->path, items[i].line, items[i].col + (unsigned)off, 0,
 				     "pattern does not compile: %s (in '%s')", msg, items[i].text);
@@ -465,7 +482,7 @@ static int to_samples(struct yfile *yf, yaml_node_t *v, const char *key,
 	struct line_item *items;
 	size_t n, i;
 
-	if (get_lines(yf, v, key, 1, &items, &n) < 0)
+	if (get_lines(yf, v, key, 1, 0, &items, &n) < 0)
 		return -1;
 	/* struct line_item and struct faq_sample have the same members, but
 	 * copying keeps the two types free to diverge. */
@@ -565,7 +582,7 @@ static int load_words(struct yfile *yf, yaml_node_t *v, struct faq_entry *e)
 				     "indented under 'name: |'", name);
 			continue;
 		}
-		if (get_lines(yf, lv, name, 1, &items, &n) < 0)
+		if (get_lines(yf, lv, name, 1, 0, &items, &n) < 0)
 			return -1;
 		phrases = calloc(n ? n : 1, sizeof(*phrases));
 		if (!phrases) {
@@ -727,7 +744,7 @@ static int load_entry(struct yfile *yf, yaml_node_t *root, struct faq_entry *e)
 			size_t n, i;
 
 			ONCE(e->sources);
-			if (get_lines(yf, v, k, 0, &items, &n) < 0)
+			if (get_lines(yf, v, k, 0, 0, &items, &n) < 0)
 				return -1;
 			e->sources = calloc(n ? n : 1, sizeof(char *));
 			if (!e->sources) {
@@ -1140,7 +1157,7 @@ static int load_concepts_file(struct yfile *yf, yaml_node_t *root, struct faq *f
 				yerr(yf, nn, "a concept's name must be a word");
 				continue;
 			}
-			if (get_lines(yf, lv, name, 1, &items, &n) < 0)
+			if (get_lines(yf, lv, name, 1, 0, &items, &n) < 0)
 				return -1;
 			phrases = calloc(n ? n : 1, sizeof(*phrases));
 			if (!phrases) {
