@@ -90,7 +90,7 @@ enum err concept_add(struct concepts *c, const char *name, const char *const *ph
 {
 	struct concept *nv;
 	struct buf b;
-	size_t i;
+	size_t i, len;
 
 	if (!concept_name_ok(name, strlen(name))) {
 		snprintf(err, errlen, "'%s' is not a name for a word list: lower-case letters, "
@@ -125,23 +125,23 @@ enum err concept_add(struct concepts *c, const char *name, const char *const *ph
 	}
 	c->v = nv;
 	nv[c->n].name = strdup(name);
-	nv[c->n].file = strdup(file ? file : "");
+	nv[c->n].file = file ? strdup(file) : NULL;
 	nv[c->n].line = line;
 	nv[c->n].regex = buf_detach(&b);
-	nv[c->n].nphrases = 0;
-	nv[c->n].phrases = calloc(n, sizeof(char *));
-	for (i = 0; nv[c->n].phrases && i < n; i++) {
-		nv[c->n].phrases[i] = strdup(phrases[i]);
-		if (!nv[c->n].phrases[i])
-			break;
-		nv[c->n].nphrases++;
+	nv[c->n].nphrases = n;
+	for (i = 0, len = 0; i < n; i++)
+		len += strlen(phrases[i]) + 1;
+	nv[c->n].phrases = malloc(len);
+	for (i = 0, len = 0; nv[c->n].phrases && i < n; i++) {
+		size_t l = strlen(phrases[i]) + 1;
+
+		memcpy(nv[c->n].phrases + len, phrases[i], l);
+		len += l;
 	}
-	if (!nv[c->n].name || !nv[c->n].file || !nv[c->n].regex || nv[c->n].nphrases != n) {
+	if (!nv[c->n].name || (file && !nv[c->n].file) || !nv[c->n].regex || !nv[c->n].phrases) {
 		free(nv[c->n].name);
 		free(nv[c->n].file);
 		free(nv[c->n].regex);
-		while (nv[c->n].nphrases > 0)
-			free(nv[c->n].phrases[--nv[c->n].nphrases]);
 		free(nv[c->n].phrases);
 		return ERR_NOMEM;
 	}
@@ -229,14 +229,12 @@ enum err concept_expand(const struct concepts *c, const char *src, char **out, c
 
 void concepts_release(struct concepts *c)
 {
-	size_t i, j;
+	size_t i;
 
 	for (i = 0; i < c->n; i++) {
 		free(c->v[i].name);
 		free(c->v[i].regex);
 		free(c->v[i].file);
-		for (j = 0; j < c->v[i].nphrases; j++)
-			free(c->v[i].phrases[j]);
 		free(c->v[i].phrases);
 	}
 	free(c->v);

@@ -591,7 +591,7 @@ static int load_words(struct yfile *yf, yaml_node_t *v, struct faq_entry *e)
 		}
 		for (i = 0; i < n; i++)
 			phrases[i] = items[i].text;
-		err = concept_add(&e->words, name, phrases, n, yf->path,
+		err = concept_add(&e->words, name, phrases, n, NULL,
 				  (unsigned)nn->start_mark.line + 1, msg, sizeof(msg));
 		free(phrases);
 		free_lines(items, n);

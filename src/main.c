@@ -610,9 +610,10 @@ static int cmd_topics(const struct opts *o, int argc, char **argv)
 
 			for (j = 0; j < e->words.n; j++) {
 				json_t *ph = json_array();
+				const char *p = e->words.v[j].phrases;
 
-				for (k = 0; k < e->words.v[j].nphrases; k++)
-					json_array_append_new(ph, json_string(e->words.v[j].phrases[k]));
+				for (k = 0; k < e->words.v[j].nphrases; k++, p += strlen(p) + 1)
+					json_array_append_new(ph, json_string(p));
 				json_object_set_new(words, e->words.v[j].name, ph);
 			}
 			obj = json_pack("{s:s, s:s, s:s?, s:o, s:o, s:o, s:b, s:i}", "id", e->id,
@@ -640,10 +641,11 @@ static int cmd_topics(const struct opts *o, int argc, char **argv)
 			printf("  words:\n");
 		for (j = 0; j < e->words.n && !compiled; j++) {
 			const struct concept *w = &e->words.v[j];
+			const char *p = w->phrases;
 
 			printf("    %s:", w->name);
-			for (k = 0; k < w->nphrases && k < TOPICS_WORDS_SHOWN; k++)
-				printf("%s %s", k ? "," : "", w->phrases[k]);
+			for (k = 0; k < w->nphrases && k < TOPICS_WORDS_SHOWN; k++, p += strlen(p) + 1)
+				printf("%s %s", k ? "," : "", p);
 			if (w->nphrases > TOPICS_WORDS_SHOWN)
 				printf(", ... (%zu in all)", w->nphrases);
 			printf("\n");
