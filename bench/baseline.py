@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The baseline faqbot is measured against: the regex bot people write
 instead, a plain Python `re` loop over the same patterns (from `faqbot topics
---json`) and the same algorithm: lower-case and fold white space, blank the
+--json --compiled`, word lists written out) and the same algorithm: lower-case and fold white space, blank the
 negations, crisis first, then advice, then, for question-shaped messages,
 the FAQ entry of highest priority. Prints the same figures line as
 bench_classify."""
@@ -9,7 +9,7 @@ import json, re, subprocess, sys, time
 
 faqbot, tsv, reps = sys.argv[1], sys.argv[2], int(sys.argv[3])
 entries = [json.loads(l) for l in subprocess.run(
-    faqbot.split() + ["topics", "--json"], capture_output=True, text=True,
+    faqbot.split() + ["topics", "--json", "--compiled"], capture_output=True, text=True,
     check=True).stdout.splitlines()]
 skipped = 0
 
@@ -25,13 +25,13 @@ def group(cls):
     out = []
     for e in entries:
         if e["class"] == cls:
-            rx = [r for r in map(comp, e["patterns"]) if r]
+            rx = [r for r in map(comp, e["compiled_patterns"]) if r]
             out.append((e, rx))
     # highest priority first: the first match is the answer
     out.sort(key=lambda x: -x[0].get("priority", 0))
     return out
 
-negations = [r for e in entries for r in map(comp, e.get("negations", [])) if r]
+negations = [r for e in entries for r in map(comp, e.get("compiled_negations", [])) if r]
 crisis, advice, faq = group("crisis"), group("advice"), group("faq")
 question = [r for e, rx in group("question") for r in rx]
 msgs = [l.split("\t")[0] for l in open(tsv, encoding="utf-8")

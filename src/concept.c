@@ -20,14 +20,35 @@ int concept_name_ok(const char *name, size_t len)
 	return 1;
 }
 
-static const struct concept *find(const struct concepts *c, const char *name, size_t len)
+/* find looks name up in c and outward; *in says which set defines it, the
+ * set its own {names} are looked up from. */
+static const struct concept *find(const struct concepts *c, const char *name, size_t len,
+				  const struct concepts **in)
 {
 	size_t i;
 
-	for (i = 0; i < c->n; i++)
-		if (strlen(c->v[i].name) == len && !memcmp(c->v[i].name, name, len))
-			return &c->v[i];
+	for (; c; c = c->outer)
+		for (i = 0; i < c->n; i++)
+			if (strlen(c->v[i].name) == len && !memcmp(c->v[i].name, name, len)) {
+				if (in)
+					*in = c;
+				return &c->v[i];
+			}
 	return NULL;
+}
+
+const struct concept *concept_find(const struct concepts *c, const char *name, size_t len)
+{
+	return find(c, name, len, NULL);
+}
+
+/* find_here: name defined in c itself, outer sets aside */
+static const struct concept *find_here(const struct concepts *c, const char *name)
+{
+	struct concepts one = *c;
+
+	one.outer = NULL;
+	return find(&one, name, strlen(name), NULL);
 }
 
 /* ref_len: when s starts "{name}", the length of name; else 0. */
@@ -69,19 +90,19 @@ enum err concept_add(struct concepts *c, const char *name, const char *const *ph
 {
 	struct concept *nv;
 	struct buf b;
-	size_t i;
+	size_t i, len;
 
 	if (!concept_name_ok(name, strlen(name))) {
-		snprintf(err, errlen, "'%s' is not a concept name: lower-case letters, digits "
-				      "and '-', starting with a letter", name);
+		snprintf(err, errlen, "'%s' is not a name for a word list: lower-case letters, "
+				      "digits and '-', starting with a letter", name);
 		return ERR_INVALID;
 	}
-	if (find(c, name, strlen(name))) {
-		snprintf(err, errlen, "concept '%s' is defined twice", name);
+	if (find_here(c, name)) {
+		snprintf(err, errlen, "word list '%s' is defined twice", name);
 		return ERR_INVALID;
 	}
 	if (n == 0) {
-		snprintf(err, errlen, "concept '%s' has no words", name);
+		snprintf(err, errlen, "word list '%s' has no words", name);
 		return ERR_INVALID;
 	}
 	buf_init(&b, CONCEPT_EXPANDED_MAX);
@@ -94,7 +115,7 @@ enum err concept_add(struct concepts *c, const char *name, const char *const *ph
 	buf_puts(&b, ")");
 	if (b.failed) {
 		buf_release(&b);
-		snprintf(err, errlen, "concept '%s' is too long", name);
+		snprintf(err, errlen, "word list '%s' is too long", name);
 		return ERR_LIMIT;
 	}
 	nv = realloc(c->v, (c->n + 1) * sizeof(*nv));
@@ -104,13 +125,24 @@ enum err concept_add(struct concepts *c, const char *name, const char *const *ph
 	}
 	c->v = nv;
 	nv[c->n].name = strdup(name);
-	nv[c->n].file = strdup(file ? file : "");
+	nv[c->n].file = file ? strdup(file) : NULL;
 	nv[c->n].line = line;
 	nv[c->n].regex = buf_detach(&b);
-	if (!nv[c->n].name || !nv[c->n].file || !nv[c->n].regex) {
+	nv[c->n].nphrases = n;
+	for (i = 0, len = 0; i < n; i++)
+		len += strlen(phrases[i]) + 1;
+	nv[c->n].phrases = malloc(len);
+	for (i = 0, len = 0; nv[c->n].phrases && i < n; i++) {
+		size_t l = strlen(phrases[i]) + 1;
+
+		memcpy(nv[c->n].phrases + len, phrases[i], l);
+		len += l;
+	}
+	if (!nv[c->n].name || (file && !nv[c->n].file) || !nv[c->n].regex || !nv[c->n].phrases) {
 		free(nv[c->n].name);
 		free(nv[c->n].file);
 		free(nv[c->n].regex);
+		free(nv[c->n].phrases);
 		return ERR_NOMEM;
 	}
 	c->n++;
@@ -127,6 +159,7 @@ static enum err expand_into(const struct concepts *c, const char *s, struct buf 
 	for (p = s; *p; p++) {
 		size_t n;
 		const struct concept *k;
+		const struct concepts *in = c;
 		enum err e;
 
 		if (*p == '\\' && p[1]) { /* an escape: both characters as they are */
@@ -139,10 +172,10 @@ static enum err expand_into(const struct concepts *c, const char *s, struct buf 
 			buf_append(b, p, 1);
 			continue;
 		}
-		k = find(c, p + 1, n);
+		k = find(c, p + 1, n, &in);
 		if (!k) {
-			snprintf(err, errlen, "unknown concept {%.*s} (concepts are defined in "
-					      "concepts.yml)", (int)n, p + 1);
+			snprintf(err, errlen, "unknown word list {%.*s} (lists are defined under "
+					      "the entry's 'words:' or in concepts.yml)", (int)n, p + 1);
 			*erroff = depth == 0 ? (size_t)(p - top) : 0;
 			return ERR_INVALID;
 		}
@@ -152,7 +185,7 @@ static enum err expand_into(const struct concepts *c, const char *s, struct buf 
 			*erroff = 0;
 			return ERR_INVALID;
 		}
-		e = expand_into(c, k->regex, b, depth + 1, err, errlen, erroff, top);
+		e = expand_into(in, k->regex, b, depth + 1, err, errlen, erroff, top);
 		if (e != ERR_OK)
 			return e;
 		p += n + 1;
@@ -202,6 +235,7 @@ void concepts_release(struct concepts *c)
 		free(c->v[i].name);
 		free(c->v[i].regex);
 		free(c->v[i].file);
+		free(c->v[i].phrases);
 	}
 	free(c->v);
 	c->v = NULL;

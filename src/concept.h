@@ -31,13 +31,24 @@
 struct concept {
 	char *name;
 	char *regex; /* "(?:a|b|c)", concepts inside still as {name} */
-	char *file;
+	/* the phrases as written, for a person to read (faqbot topics): one
+	 * after another in one block, each ending in '\0' (one allocation:
+	 * the shipped FAQ has some 13,000) */
+	char *phrases;
+	size_t nphrases;
+	char *file; /* NULL for an entry's own list: its entry's file */
 	unsigned line;
 };
 
+/* A set of concepts. An entry's own word lists (its `words:`) are a set
+ * whose outer is the store's concepts.yml: a name is looked up here first,
+ * then outward, and a concept's own {names} are looked up from the set that
+ * defines it (so an entry's list never changes what a shared concept
+ * means). outer is borrowed; concepts_release leaves it alone. */
 struct concepts {
 	struct concept *v;
 	size_t n;
+	const struct concepts *outer;
 };
 
 /* concept_name_ok: lower-case letters, digits and '-', starting with a
@@ -45,19 +56,23 @@ struct concepts {
 int concept_name_ok(const char *name, size_t len);
 
 /* concept_add adds name, matching any of the n phrases, defined at
- * file:line. ERR_INVALID with a sentence in err when the name is not a
+ * file:line (file may be NULL). ERR_INVALID with a sentence in err when the name is not a
  * name, is given twice, or a phrase is empty. */
 enum err concept_add(struct concepts *c, const char *name, const char *const *phrases, size_t n,
 		     const char *file, unsigned line, char *err, size_t errlen);
 
 /* concept_expand writes src with every {name} replaced by that concept's
  * alternation into *out (new; the caller frees), or sets *out to NULL when
- * src names no concept. ERR_INVALID with a sentence in err and the byte
+ * src names no concept. Names are looked up in c, then in c->outer. ERR_INVALID with a sentence in err and the byte
  * offset in src in *erroff for an unknown name or a circle; ERR_LIMIT when
  * the result would pass CONCEPT_EXPANDED_MAX. A '{' after a backslash, or
  * one that starts a repeat ("{2}", "{0,40}"), is left alone. */
 enum err concept_expand(const struct concepts *c, const char *src, char **out, char *err,
 			size_t errlen, size_t *erroff);
+
+/* concept_find: the concept called name (len bytes), in c or outward, or
+ * NULL. Borrowed. */
+const struct concept *concept_find(const struct concepts *c, const char *name, size_t len);
 
 void concepts_release(struct concepts *c);
 

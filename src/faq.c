@@ -295,14 +295,19 @@ static int index_lines(struct yfile *yf)
 }
 
 /* A list of lines: either a YAML sequence of scalars or one block scalar
- * with one item a line. For patterns, lines starting with '#' are comments. */
+ * with one item a line. In patterns, word lists, examples and not_examples,
+ * a line starting with '#' is a comment. With join (patterns), a line of a
+ * block indented deeper than the block goes on from the line above, joined
+ * with no space between (a long pattern kept under 160 columns: break it
+ * where no space is lost). */
 struct line_item {
 	char *text;
 	unsigned line, col;
+	size_t first; /* bytes of text on its first line (it may go on) */
 };
 
 static int get_lines(struct yfile *yf, yaml_node_t *v, const char *key, int comments,
-		     struct line_item **out, size_t *nout)
+		     int join, struct line_item **out, size_t *nout)
 {
 	struct line_item *items = NULL;
 	size_t n = 0, cap = 0;
@@ -324,6 +329,7 @@ static int get_lines(struct yfile *yf, yaml_node_t *v, const char *key, int comm
 		items[n].text = (t);                                         \
 		items[n].line = (l);                                         \
 		items[n].col = (c);                                          \
+		items[n].first = strlen(t);                                  \
 		n++;                                                         \
 	} while (0)
 
@@ -341,6 +347,18 @@ static int get_lines(struct yfile *yf, yaml_node_t *v, const char *key, int comm
 			if (!t)
 				goto nomem;
 			if (!*t || (comments && t[0] == '#')) {
+				free(t);
+			} else if (join && block && n > 0 && (*s == ' ' || *s == '\t')) {
+				/* indented deeper: the pattern above goes on */
+				size_t a = strlen(items[n - 1].text), b = strlen(t);
+				char *j = realloc(items[n - 1].text, a + b + 1);
+
+				if (!j) {
+					free(t);
+					goto nomem;
+				}
+				memcpy(j + a, t, b + 1);
+				items[n - 1].text = j;
 				free(t);
 			} else {
 				unsigned col = block ? source_col(yf, line)
@@ -401,7 +419,7 @@ static void free_lines(struct line_item *items, size_t n)
 /* compile_patterns turns lines into compiled patterns, reporting a PCRE2
  * error at its exact column. */
 static int compile_patterns(struct yfile *yf, yaml_node_t *v, const char *key,
-			    struct faq_pattern **out, size_t *nout)
+			    const struct concepts *words, struct faq_pattern **out, size_t *nout)
 {
 	struct line_item *items;
 	struct faq_pattern *pats;
@@ -409,7 +427,7 @@ static int compile_patterns(struct yfile *yf, yaml_node_t *v, const char *key,
 
 	*out = NULL;
 	*nout = 0;
-	if (get_lines(yf, v, key, 1, &items, &n) < 0)
+	if (get_lines(yf, v, key, 1, 1, &items, &n) < 0)
 		return -1;
 	pats = calloc(n ? n : 1, sizeof(*pats));
 	if (!pats) {
@@ -424,8 +442,7 @@ static int compile_patterns(struct yfile *yf, yaml_node_t *v, const char *key,
 		enum err e = ERR_OK;
 
 		if (yf->faq)
-			e = concept_expand(&yf->faq->concepts, items[i].text, &expanded, msg,
-					   sizeof(msg), &off);
+			e = concept_expand(words, items[i].text, &expanded, msg, sizeof(msg), &off);
 		if (e == ERR_OK)
 			e = match_compile(expanded ? expanded : items[i].text, &re, msg, sizeof(msg),
 					  &off);
@@ -438,7 +455,7 @@ static int compile_patterns(struct yfile *yf, yaml_node_t *v, const char *key,
 			yf->errors++;
 			/* an offset inside a written-out concept means nothing in
 			 * the line as written: point at the pattern */
-			if (expanded && off > strlen(items[i].text))
+			if ((expanded && off > strlen(items[i].text)) || off > items[i].first)
 				off = 0;
 			faq_diag_add(yf->d, yf->path, items[i].line, items[i].col + (unsigned)off, 0,
 				     "pattern does not compile: %s (in '%s')", msg, items[i].text);
@@ -465,7 +482,7 @@ static int to_samples(struct yfile *yf, yaml_node_t *v, const char *key,
 	struct line_item *items;
 	size_t n, i;
 
-	if (get_lines(yf, v, key, 0, &items, &n) < 0)
+	if (get_lines(yf, v, key, 1, 0, &items, &n) < 0)
 		return -1;
 	/* struct line_item and struct faq_sample have the same members, but
 	 * copying keeps the two types free to diverge. */
@@ -520,6 +537,7 @@ static void entry_release(struct faq_entry *e)
 	free_patterns(e->negations, e->nnegations);
 	free_samples(e->examples, e->nexamples);
 	free_samples(e->counter, e->ncounter);
+	concepts_release(&e->words);
 	free(e->file);
 	memset(e, 0, sizeof(*e));
 }
@@ -528,8 +546,81 @@ static void entry_release(struct faq_entry *e)
 
 static const char *const entry_keys[] = {
 	"id", "class", "question", "reviewed", "priority", "sources", "patterns",
-	"negations", "answer", "examples", "not_examples", "only_questions", NULL,
+	"negations", "answer", "examples", "not_examples", "only_questions", "words", NULL,
 };
+
+/* load_words reads an entry's `words:`, a mapping of name to a block of
+ * phrases read exactly as concepts.yml's lists are (concept.h), into
+ * e->words, and checks that each list writes out (its {names} known).
+ * Returns -1 only when memory ran out. */
+static int load_words(struct yfile *yf, yaml_node_t *v, struct faq_entry *e)
+{
+	yaml_node_pair_t *q;
+	size_t i;
+
+	e->words.outer = yf->faq ? &yf->faq->concepts : NULL;
+	if (v->type != YAML_MAPPING_NODE) {
+		yerr(yf, v, "'words' must be word lists, each 'name: |' and then one word or "
+			    "phrase a line, indented under it");
+		return 0;
+	}
+	for (q = v->data.mapping.pairs.start; q < v->data.mapping.pairs.top; q++) {
+		yaml_node_t *nn = node_at(yf, q->key), *lv = node_at(yf, q->value);
+		const char *name = scalar(nn);
+		struct line_item *items;
+		const char **phrases;
+		size_t n;
+		char msg[256];
+		enum err err;
+
+		if (!name) {
+			yerr(yf, nn, "a word list's name must be a word");
+			continue;
+		}
+		if (lv->type == YAML_SCALAR_NODE && !*scalar(lv)) {
+			yerr(yf, nn, "word list '%s' has no words: one word or phrase a line, "
+				     "indented under 'name: |'", name);
+			continue;
+		}
+		if (get_lines(yf, lv, name, 1, 0, &items, &n) < 0)
+			return -1;
+		phrases = calloc(n ? n : 1, sizeof(*phrases));
+		if (!phrases) {
+			free_lines(items, n);
+			return -1;
+		}
+		for (i = 0; i < n; i++)
+			phrases[i] = items[i].text;
+		err = concept_add(&e->words, name, phrases, n, NULL,
+				  (unsigned)nn->start_mark.line + 1, msg, sizeof(msg));
+		free(phrases);
+		free_lines(items, n);
+		if (err == ERR_NOMEM)
+			return -1;
+		if (err != ERR_OK)
+			yerr(yf, nn, "%s", msg);
+	}
+	if (!yf->faq)
+		return 0;
+	for (i = 0; i < e->words.n; i++) { /* a list that names an unknown list */
+		char src[CONCEPT_NAME_MAX + 3], msg[256], *out = NULL;
+		size_t off;
+		enum err err;
+
+		snprintf(src, sizeof(src), "{%s}", e->words.v[i].name);
+		err = concept_expand(&e->words, src, &out, msg, sizeof(msg), &off);
+		free(out);
+		if (err == ERR_NOMEM)
+			return -1;
+		if (err != ERR_OK) {
+			yf->errors++;
+			faq_diag_add(yf->d, yf->path, e->words.v[i].line,
+				     source_col(yf, e->words.v[i].line - 1), 0, "in word list '%s': %s",
+				     e->words.v[i].name, msg);
+		}
+	}
+	return 0;
+}
 
 /* suggest names the known key nearest to a misspelt one ("pattern"). */
 static const char *suggest(const char *key, const char *const *known)
@@ -550,11 +641,27 @@ static const char *suggest(const char *key, const char *const *known)
 static int load_entry(struct yfile *yf, yaml_node_t *root, struct faq_entry *e)
 {
 	yaml_node_pair_t *p;
-	yaml_node_t *answer_node = NULL;
+	yaml_node_t *answer_node = NULL, *words_node = NULL;
 	int only_q = -1; /* not given */
 
 	e->cls = FAQ_CLASS_FAQ;
 	e->line = (unsigned)root->start_mark.line + 1;
+	/* the entry's own word lists first, wherever they are written: its
+	 * patterns name them */
+	e->words.outer = yf->faq ? &yf->faq->concepts : NULL;
+	for (p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top; p++) {
+		const char *k = scalar(node_at(yf, p->key));
+
+		if (k && strcmp(k, "words") == 0) {
+			if (words_node) {
+				yerr(yf, node_at(yf, p->key), "'words' is given twice; keep one");
+				continue;
+			}
+			words_node = node_at(yf, p->value);
+			if (load_words(yf, words_node, e) < 0)
+				return -1;
+		}
+	}
 	for (p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top; p++) {
 		yaml_node_t *kn = node_at(yf, p->key), *v = node_at(yf, p->value);
 		const char *k = scalar(kn);
@@ -574,8 +681,8 @@ static int load_entry(struct yfile *yf, yaml_node_t *root, struct faq_entry *e)
 				yerr(yf, kn, "unknown key '%s' (did you mean '%s'?)", k, s);
 			else
 				yerr(yf, kn, "unknown key '%s'; an entry has id, class, question, "
-					     "reviewed, priority, sources, patterns, negations, "
-					     "answer, examples, not_examples", k);
+					     "reviewed, priority, sources, words, patterns, "
+					     "negations, answer, examples, not_examples", k);
 			continue;
 		}
 #define ONCE(field)                                                        \
@@ -637,7 +744,7 @@ static int load_entry(struct yfile *yf, yaml_node_t *root, struct faq_entry *e)
 			size_t n, i;
 
 			ONCE(e->sources);
-			if (get_lines(yf, v, k, 0, &items, &n) < 0)
+			if (get_lines(yf, v, k, 0, 0, &items, &n) < 0)
 				return -1;
 			e->sources = calloc(n ? n : 1, sizeof(char *));
 			if (!e->sources) {
@@ -650,11 +757,11 @@ static int load_entry(struct yfile *yf, yaml_node_t *root, struct faq_entry *e)
 			free(items);
 		} else if (strcmp(k, "patterns") == 0) {
 			ONCE(e->patterns);
-			if (compile_patterns(yf, v, k, &e->patterns, &e->npatterns) < 0)
+			if (compile_patterns(yf, v, k, &e->words, &e->patterns, &e->npatterns) < 0)
 				return -1;
 		} else if (strcmp(k, "negations") == 0) {
 			ONCE(e->negations);
-			if (compile_patterns(yf, v, k, &e->negations, &e->nnegations) < 0)
+			if (compile_patterns(yf, v, k, &e->words, &e->negations, &e->nnegations) < 0)
 				return -1;
 		} else if (strcmp(k, "answer") == 0) {
 			const char *s = scalar(v);
@@ -1050,7 +1157,7 @@ static int load_concepts_file(struct yfile *yf, yaml_node_t *root, struct faq *f
 				yerr(yf, nn, "a concept's name must be a word");
 				continue;
 			}
-			if (get_lines(yf, lv, name, 1, &items, &n) < 0)
+			if (get_lines(yf, lv, name, 1, 0, &items, &n) < 0)
 				return -1;
 			phrases = calloc(n ? n : 1, sizeof(*phrases));
 			if (!phrases) {

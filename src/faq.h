@@ -54,6 +54,10 @@ struct faq_entry {
 	size_t npatterns, nnegations;
 	struct faq_sample *examples, *counter;
 	size_t nexamples, ncounter;
+	/* the entry's own word lists (`words:`), named in its patterns as
+	 * {name} before concepts.yml's; outer is the store's concepts. Never
+	 * the learned stage's tags: those are concepts.yml's alone. */
+	struct concepts words;
 	char *file; /* path as it was opened */
 	unsigned line;
 	int shares_priority; /* another entry of its class has the same priority */

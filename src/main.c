@@ -71,7 +71,9 @@ static const char usage_text[] =
 	"                    as file:line:col: message\n"
 	"      --seeds DIR   also require every source to be an article in DIR\n"
 	"      --max-age N   warn about entries reviewed more than N days ago (365)\n"
-	"  topics [--json]   list every entry: id, class, question, patterns\n"
+	"  topics [--json] [--compiled]\n"
+	"                    list every entry: id, class, question, word lists and\n"
+	"                    patterns as written; --compiled: as PCRE2 runs them\n"
 	"  health --config FILE [--max-age SECONDS]\n"
 	"                    exit 0 when the bot FILE configures completed a sync in\n"
 	"                    the last SECONDS (default: 2 x sync_timeout + 30 s, 90 s)\n"
@@ -114,8 +116,11 @@ static const struct {
 		  "Prints the learned stage's cross-validated figures. --seeds DIR also\n"
 		  "requires every source to be an article in DIR; --max-age warns about\n"
 		  "entries reviewed more than DAYS days ago (365).\n"},
-	{"topics", "usage: faqbot topics [--json]\n"
-		   "List every entry: its id, class, question and patterns.\n"},
+	{"topics", "usage: faqbot topics [--json] [--compiled]\n"
+		   "List every entry: its id, class, question, its word lists (names and\n"
+		   "first words) and its patterns as written, {names} kept. --compiled\n"
+		   "shows the patterns as PCRE2 runs them, word lists written out; with\n"
+		   "--json, one object an entry, the compiled form only with --compiled.\n"},
 	{"health", "usage: faqbot health --config FILE [--max-age SECONDS]\n"
 		   "Exit 0 when the bot FILE configures completed a sync in the last\n"
 		   "SECONDS (default: 2 x sync_timeout + 30 s), 1 when not: for a\n"
@@ -566,48 +571,107 @@ static int cmd_check(const struct opts *o, int argc, char **argv)
 	return rc;
 }
 
+/* TOPICS_WORDS_SHOWN: the first words of a list `topics` shows. */
+#define TOPICS_WORDS_SHOWN 5
+
+/* topics_list_json: an entry's patterns (or negations), as written or
+ * with their word lists written out (compiled). New reference. */
+static json_t *topics_list_json(const struct faq_pattern *p, size_t n, int compiled)
+{
+	json_t *a = json_array();
+	size_t j;
+
+	for (j = 0; j < n; j++)
+		json_array_append_new(a, json_string(compiled && p[j].expanded ? p[j].expanded
+									: p[j].src));
+	return a;
+}
+
+/* topics_print_patterns: one pattern a line, for a person. */
+static void topics_print_patterns(const char *what, const struct faq_pattern *p, size_t n,
+				  int compiled)
+{
+	size_t j;
+
+	if (n)
+		printf("  %s:\n", what);
+	for (j = 0; j < n; j++)
+		printf("    %u: %s\n", p[j].line,
+		       compiled && p[j].expanded ? p[j].expanded : p[j].src);
+}
+
+/* cmd_topics lists the entries for a person: id, class, question, the
+ * entry's word lists (name and first words) and its patterns as written,
+ * {names} kept; --compiled shows the patterns PCRE2 runs instead. --json
+ * gives one object an entry, with the compiled form only with --compiled. */
 static int cmd_topics(const struct opts *o, int argc, char **argv)
 {
 	struct faq *faq;
-	int rc;
-	int json = argc > 0 && strcmp(argv[0], "--json") == 0;
-	size_t i, j;
+	int json = 0, compiled = 0, i, rc;
+	size_t e_i, j, k;
 
-	if (argc > (json ? 1 : 0))
-		return usage_error("topics: unexpected '%s'", argv[json ? 1 : 0]);
+	for (i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0)
+			json = 1;
+		else if (strcmp(argv[i], "--compiled") == 0)
+			compiled = 1;
+		else
+			return usage_error("topics: unexpected '%s'", argv[i]);
+	}
 	faq = load_or_say(o, &rc);
 	if (!faq)
 		return rc;
-	for (i = 0; i < faq->nentries; i++) {
-		const struct faq_entry *e = &faq->entries[i];
+	for (e_i = 0; e_i < faq->nentries; e_i++) {
+		const struct faq_entry *e = &faq->entries[e_i];
 
 		if (json) {
-			json_t *pats = json_array(), *negs = json_array(), *obj;
+			json_t *words = json_object(), *obj;
 			char *s;
 
-			for (j = 0; j < e->npatterns; j++)
-				json_array_append_new(pats, json_string(e->patterns[j].expanded
-									? e->patterns[j].expanded
-									: e->patterns[j].src));
-			for (j = 0; j < e->nnegations; j++)
-				json_array_append_new(negs, json_string(e->negations[j].expanded
-									? e->negations[j].expanded
-									: e->negations[j].src));
-			obj = json_pack("{s:s, s:s, s:s?, s:o, s:o, s:b, s:i}", "id", e->id, "class",
-					faq_class_name(e->cls), "question", e->question, "patterns", pats,
-					"negations", negs, "only_questions", e->only_questions,
-					"priority", e->priority);
+			for (j = 0; j < e->words.n; j++) {
+				json_t *ph = json_array();
+				const char *p = e->words.v[j].phrases;
+
+				for (k = 0; k < e->words.v[j].nphrases; k++, p += strlen(p) + 1)
+					json_array_append_new(ph, json_string(p));
+				json_object_set_new(words, e->words.v[j].name, ph);
+			}
+			obj = json_pack("{s:s, s:s, s:s?, s:o, s:o, s:o, s:b, s:i}", "id", e->id,
+					"class", faq_class_name(e->cls), "question", e->question,
+					"words", words, "patterns",
+					topics_list_json(e->patterns, e->npatterns, 0), "negations",
+					topics_list_json(e->negations, e->nnegations, 0),
+					"only_questions", e->only_questions, "priority", e->priority);
+			if (obj && compiled) {
+				json_object_set_new(obj, "compiled_patterns",
+						    topics_list_json(e->patterns, e->npatterns, 1));
+				json_object_set_new(obj, "compiled_negations",
+						    topics_list_json(e->negations, e->nnegations, 1));
+			}
 			s = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
 			if (s)
 				puts(s);
 			free(s);
 			json_decref(obj);
-		} else {
-			printf("%-28s %-8s %s\n", e->id, faq_class_name(e->cls),
-			       e->question ? e->question : "");
-			for (j = 0; j < e->npatterns; j++)
-				printf("    %s\n", e->patterns[j].src);
+			continue;
 		}
+		printf("%s (%s, priority %d, %s): %s\n", e->id, faq_class_name(e->cls), e->priority,
+		       e->file, e->question ? e->question : "");
+		if (e->words.n && !compiled)
+			printf("  words:\n");
+		for (j = 0; j < e->words.n && !compiled; j++) {
+			const struct concept *w = &e->words.v[j];
+			const char *p = w->phrases;
+
+			printf("    %s:", w->name);
+			for (k = 0; k < w->nphrases && k < TOPICS_WORDS_SHOWN; k++, p += strlen(p) + 1)
+				printf("%s %s", k ? "," : "", p);
+			if (w->nphrases > TOPICS_WORDS_SHOWN)
+				printf(", ... (%zu in all)", w->nphrases);
+			printf("\n");
+		}
+		topics_print_patterns("patterns", e->patterns, e->npatterns, compiled);
+		topics_print_patterns("negations", e->negations, e->nnegations, compiled);
 	}
 	faq_free(faq);
 	return 0;

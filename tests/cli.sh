@@ -33,6 +33,26 @@ for id in $ids; do grep -q "\"id\":\"$id\"" "$T/topics" || missing="$missing $id
 grep -q '"class":"crisis"' "$T/topics" && grep -q '"class":"advice"' "$T/topics" \
 	&& ok "topics lists crisis and advice entries" || no "topics lacks crisis/advice"
 
+# Entries a volunteer can read: no line of the shipped FAQ over 160 characters
+# (a long alternation belongs in a word list, `words:`; a long pattern goes on
+# over lines indented deeper), and `topics` shows the lists and the patterns
+# as written, the compiled form only when asked.
+long=$(LC_ALL=C.UTF-8 awk 'length($0) > 160 { print FILENAME ":" FNR ": " length($0) " characters" }' faq/*.yml)
+[ -z "$long" ] && ok "no line in faq/*.yml is over 160 characters" || no "lines of faq/*.yml over 160 characters" "$long"
+"$BIN" topics > "$T/topics.txt" 2>&1
+grep -q '^tms (faq, priority [0-9-]*, .*tms.yml): What is TMS?$' "$T/topics.txt" \
+	&& grep -q '^    tms: tms, rtms, ' "$T/topics.txt" && grep -q '\\b(?:{tms})\\b' "$T/topics.txt" \
+	&& ! grep -q 'rtms|dtms' "$T/topics.txt" \
+	&& ok "topics shows word lists and patterns as written" || no "topics text" "$(grep -A8 '^tms ' "$T/topics.txt")"
+"$BIN" topics --compiled > "$T/topics.c" 2>&1
+grep -q 'rtms|dtms' "$T/topics.c" && ! grep -q '{tms}' "$T/topics.c" \
+	&& ok "topics --compiled shows the patterns as PCRE2 runs them" || no "topics --compiled"
+grep '"id":"tms"' "$T/topics" | grep -q '"words":{.*"tms":\["tms","rtms"' \
+	&& ! grep -q '"compiled_patterns"' "$T/topics" \
+	&& "$BIN" topics --json --compiled | grep '"id":"tms"' | grep -q '"compiled_patterns":\[.*rtms|dtms' \
+	&& ok "topics --json has the word lists, the compiled form only with --compiled" \
+	|| no "topics --json words / --compiled"
+
 # ask: what a member reads
 out=$("$BIN" ask "what is ketamine?" 2>&1)
 echo "$out" | grep -qi ketamine && ok "ask answers a FAQ question" || no "ask faq" "$out"

@@ -84,7 +84,7 @@ static void test_errors(void **state)
 	assert_int_equal(concept_expand(&c, "no concept here", &exp, err, sizeof(err), &off), ERR_OK);
 	assert_null(exp);
 	assert_int_equal(concept_expand(&c, "\\bx {nope}", &exp, err, sizeof(err), &off), ERR_INVALID);
-	assert_non_null(strstr(err, "unknown concept {nope}"));
+	assert_non_null(strstr(err, "unknown word list {nope}"));
 	assert_int_equal(off, 4); /* the brace of {nope} */
 	assert_int_equal(concept_add(&c, "Bad Name", loop_a, 1, "c.yml", 1, err, sizeof(err)),
 			 ERR_INVALID);
@@ -99,11 +99,55 @@ static void test_errors(void **state)
 	assert_non_null(strstr(err, "deep, or itself"));
 }
 
+/* An entry's own lists: looked up before the shared ones, which keep their
+ * own meaning (a shared list's {names} are the shared ones, whatever an
+ * entry calls its lists); a name twice in one set is an error, the same
+ * name in an entry and in the shared set is not. */
+static void test_entry_lists(void **state)
+{
+	static const char *const means[] = {"gun"};
+	static const char *const doctor[] = {"doctor", "gp*", "{means}"};
+	struct concepts local = {0};
+	char err[256], *exp = NULL;
+	size_t off;
+
+	(void)state;
+	local.outer = &c;
+	assert_int_equal(concept_add(&local, "doctor", doctor, 3, "e.yml", 3, err, sizeof(err)),
+			 ERR_OK);
+	assert_int_equal(concept_add(&local, "means", means, 1, "e.yml", 7, err, sizeof(err)),
+			 ERR_OK);
+	assert_int_equal(concept_add(&local, "doctor", means, 1, "e.yml", 9, err, sizeof(err)),
+			 ERR_INVALID);
+	assert_non_null(strstr(err, "word list 'doctor' is defined twice"));
+	assert_int_equal(concept_expand(&local, "\\b{doctor}\\b {prep}", &exp, err, sizeof(err), &off),
+			 ERR_OK);
+	assert_string_equal(exp, "\\b(?:doctor|gp\\w*|(?:gun))\\b (?:gave away|cancel\\w* my "
+				 "appointments|won'?t need)");
+	free(exp);
+	/* {both} is shared: its {means} is the shared list, not the entry's */
+	assert_int_equal(concept_expand(&local, "{both}", &exp, err, sizeof(err), &off), ERR_OK);
+	assert_non_null(strstr(exp, "(?:pills|rope|a\\.b \\(c\\))"));
+	assert_null(strstr(exp, "gun"));
+	free(exp);
+	assert_non_null(concept_find(&local, "prep", 4));
+	assert_null(concept_find(&c, "doctor", 6));
+	assert_int_equal(local.v[0].nphrases, 3);
+	assert_string_equal(local.v[0].phrases, "doctor");
+	assert_string_equal(local.v[0].phrases + strlen("doctor") + 1, "gp*");
+	assert_int_equal(concept_expand(&local, "{docter}", &exp, err, sizeof(err), &off),
+			 ERR_INVALID);
+	assert_non_null(strstr(err, "unknown word list {docter}"));
+	concepts_release(&local);
+	assert_null(local.v);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_phrases),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_entry_lists),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -100,6 +100,72 @@ static void test_answer_reflow(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+/* An entry's own word lists: named in its patterns before concepts.yml's,
+ * never among the store's concepts (the learned stage's tags); '#' lines
+ * are comments in lists, patterns and examples; a pattern goes on over a
+ * line indented deeper. */
+static void test_entry_words(void **state)
+{
+	static const char concepts[] = "concepts:\n  place: |\n    clinic\n    {where}\n"
+				       "  where: |\n    hospital\n";
+	static const char entry[] =
+		"id: words-test\nquestion: Can my doctor help?\nreviewed: 2026-11-20\n"
+		"sources: [000_3eda1d225fd94fd4.txt]\n"
+		"words:\n  # who a member asks\n  doctor: |\n    doctor\n    # not a word\n    gp*\n"
+		"  where: |\n    surgery\n"
+		"patterns: |\n  # the person, then the place\n  \\b{doctor}\\b.{0,40}\n    \\b{place}\\b\n"
+		"  \\b{where}\\b\n"
+		"answer: |\n  Your doctor can tell you more about what fits you, and the clinic "
+		"can explain\n  how a course of treatment runs, what it costs and what insurers "
+		"usually cover.\n  Bring your questions and a list of what you have tried so far; "
+		"it helps them\n  give you a clear answer quickly.\n"
+		"examples: |\n  # a comment among examples\n  can my doctor help at the clinic?\n";
+	char dir[] = "/tmp/faqbot-words-XXXXXX", path[128], cmd[256];
+	struct faq_diags d = {0};
+	struct faq *faq = NULL;
+	const struct faq_entry *e;
+	size_t i;
+	FILE *f;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(cmd, sizeof(cmd), "cp %s/*.yml %s/", MINI, dir);
+	assert_int_equal(system(cmd), 0);
+	snprintf(path, sizeof(path), "%s/concepts.yml", dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(concepts, f);
+	fclose(f);
+	snprintf(path, sizeof(path), "%s/zz-words.yml", dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(entry, f);
+	fclose(f);
+	if (faq_load(dir, &faq, &d) != ERR_OK)
+		for (i = 0; i < d.n; i++)
+			fprintf(stderr, "  %s:%u:%u: %s\n", d.v[i].file, d.v[i].line, d.v[i].col,
+				d.v[i].msg);
+	assert_non_null(faq);
+	e = faq_find(faq, "words-test");
+	assert_non_null(e);
+	assert_int_equal(e->words.n, 2);
+	assert_int_equal(e->words.v[0].nphrases, 2);
+	assert_int_equal(faq->concepts.n, 2); /* the entry's lists are not concepts */
+	assert_int_equal(e->npatterns, 2);
+	assert_string_equal(e->patterns[0].src, "\\b{doctor}\\b.{0,40}\\b{place}\\b");
+	assert_int_equal(e->patterns[0].line, 15);
+	/* the shared {place} keeps its own {where}: hospital, not surgery */
+	assert_string_equal(e->patterns[0].expanded,
+			    "\\b(?:doctor|gp\\w*)\\b.{0,40}\\b(?:clinic|(?:hospital))\\b");
+	assert_string_equal(e->patterns[1].expanded, "\\b(?:surgery)\\b");
+	assert_int_equal(e->nexamples, 1);
+	assert_string_equal(e->examples[0].text, "can my doctor help at the clinic?");
+	faq_free(faq);
+	faq_diags_release(&d);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 static void check_case(const char *name)
 {
 	char dir[512], path[700], line[512], file[128], words[400];
@@ -248,6 +314,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_good_folder_loads),
 		cmocka_unit_test(test_answer_reflow),
+		cmocka_unit_test(test_entry_words),
 		cmocka_unit_test(test_every_broken_case),
 		cmocka_unit_test(test_missing_folder),
 		cmocka_unit_test(test_special_files_are_errors),
