@@ -8,6 +8,10 @@ trap 'rm -rf "$T"' EXIT
 n=0 bad=0
 ok() { n=$((n + 1)); echo "ok $n - $1"; }
 no() { n=$((n + 1)); bad=$((bad + 1)); echo "not ok $n - $1"; [ -n "${2:-}" ] && echo "$2" | head -20 | sed 's/^/#   /'; }
+# grep_out ARGS: grep in $out. Not `echo "$out" | grep -q`: under
+# pipefail, grep -q leaves at its first match, and an echo still writing a
+# long output dies of SIGPIPE and fails the check (seen on a loaded machine)
+grep_out() { grep "$@" <<<"$out"; }
 t() { # t NAME COMMAND... : passes when the command succeeds
 	local name=$1; shift
 	if out=$("$@" 2>&1); then ok "$name"; else no "$name" "$out"; fi
@@ -55,24 +59,24 @@ grep '"id":"tms"' "$T/topics" | grep -q '"words":{.*"tms":\["tms","rtms"' \
 
 # ask: what a member reads
 out=$("$BIN" ask "what is ketamine?" 2>&1)
-echo "$out" | grep -qi ketamine && ok "ask answers a FAQ question" || no "ask faq" "$out"
+grep_out -qi ketamine && ok "ask answers a FAQ question" || no "ask faq" "$out"
 # whether a treatment works is a core question (it used to get silence)
 out=$(printf '%s\n' "does ketamine work for depression" "does ketamine help with depression?" \
 	"does ketamine work" | "$BIN" ask --json - 2>&1)
-[ "$(echo "$out" | grep -c '"id":"ketamine-effectiveness"')" = 3 ] &&
-	echo "$out" | grep -q "70%" && echo "$out" | grep -qi "doesn't work for everyone" &&
+[ "$(grep_out -c '"id":"ketamine-effectiveness"')" = 3 ] &&
+	grep_out -q "70%" && grep_out -qi "doesn't work for everyone" &&
 	ok "does ketamine work: the effectiveness entry, the 70% as one article's claim" ||
 	no "ketamine-effectiveness" "$out"
 out=$("$BIN" ask "i want to end my life" 2>/dev/null)
-if echo "$out" | grep -q 988 && echo "$out" | grep -q 741741 && echo "$out" | grep -qi findahelpline; then
+if grep_out -q 988 && grep_out -q 741741 && grep_out -qi findahelpline; then
 	ok "a crisis message gets the US lines and the directory"
 else no "crisis reply lines" "$out"; fi
-echo "$out" | grep -q 988 && echo "$out" | grep -qiE '\b(bot|automated)\b' && ok "the crisis reply says it is a bot" || no "crisis says bot" "$out"
+grep_out -q 988 && grep_out -qiE '\b(bot|automated)\b' && ok "the crisis reply says it is a bot" || no "crisis says bot" "$out"
 out=$("$BIN" --region uk ask "i want to end my life" 2>&1)
-echo "$out" | grep -q "116 123" && ok "--region uk shows Samaritans" || no "uk region" "$out"
+grep_out -q "116 123" && ok "--region uk shows Samaritans" || no "uk region" "$out"
 for rl in "in:Tele-MANAS: call 14416" "za:0800 567 567" "sg:Samaritans of Singapore: call 1767" "ph:NCMH Crisis Hotline: call 1553"; do
 	out=$("$BIN" --region "${rl%%:*}" ask "i want to end my life" 2>&1)
-	echo "$out" | grep -qF "${rl#*:}" && echo "$out" | grep -q "findahelpline.com" &&
+	grep_out -qF "${rl#*:}" && grep_out -q "findahelpline.com" &&
 		ok "--region ${rl%%:*} shows its own line and the directory" || no "region ${rl%%:*}" "$out"
 done
 # the shipped FAQ: no warning but those that say something is due for review
@@ -80,19 +84,19 @@ out=$("$BIN" check faq 2>&1 | grep ': warning: ' | grep -v "was last reviewed\|w
 [ -z "$out" ] && ok "check on the shipped FAQ warns only of what is due for review" || no "shipped FAQ warnings" "$out"
 # a line read second hand is due until someone checks it at its source
 out=$("$BIN" check faq 2>&1)
-echo "$out" | grep -q "crisis-lines.yml:[0-9]*:1: warning: crisis line 'Tele-MANAS' was read second hand (.*), not at https://telemanas.mohfw.gov.in/: check it there, then remove 'seen_in'" &&
+grep_out -q "crisis-lines.yml:[0-9]*:1: warning: crisis line 'Tele-MANAS' was read second hand (.*), not at https://telemanas.mohfw.gov.in/: check it there, then remove 'seen_in'" &&
 	ok "check says a crisis line read second hand is due, at its line" || no "seen_in warning" "$out"
 out=$("$BIN" --region xx ask "hi" 2>&1); rc=$?
-[ $rc -eq 2 ] && echo "$out" | grep -q "region 'xx': no crisis lines for that region; the FAQ has us, ca, uk, ie, au, nz, in, za, sg, ph" &&
+[ $rc -eq 2 ] && grep_out -q "region 'xx': no crisis lines for that region; the FAQ has us, ca, uk, ie, au, nz, in, za, sg, ph" &&
 	ok "an unknown --region is a usage error (exit 2) that lists the regions" || no "unknown region" "$out"
 printf 'region = xx\n[irc]\nhost = 127.0.0.1\nnick = x\nchannels = #a\ntls = false\n' > "$T/region.ini"
 out=$("$BIN" run --config "$T/region.ini" 2>&1); rc=$?
-[ $rc -eq 4 ] && echo "$out" | grep -q "region.ini: region 'xx': no crisis lines for that region; the FAQ has us" &&
+[ $rc -eq 4 ] && grep_out -q "region.ini: region 'xx': no crisis lines for that region; the FAQ has us" &&
 	ok "an unknown region in the config is a config error (exit 4) naming the file" || no "config region" "$out"
 out=$("$BIN" ask "how many pills would be lethal" 2>&1)
-echo "$out" | grep -q 988 && ok "a lethality question gets crisis lines, no facts" || no "lethality" "$out"
+grep_out -q 988 && ok "a lethality question gets crisis lines, no facts" || no "lethality" "$out"
 out=$("$BIN" ask "thanks everyone" 2>&1 >/dev/null)
-echo "$out" | grep -q "no answer" && ok "chat gets no answer, said on stderr" || no "none" "$out"
+grep_out -q "no answer" && ok "chat gets no answer, said on stderr" || no "none" "$out"
 
 # ask --json -: one object a line, in order, whatever the input
 printf 'what is tms\n\nhello\nsuicidal thoughts all day\n\xff\xfe broken utf8\nwhat dose of ketamine should i take\n' > "$T/in"
@@ -115,14 +119,14 @@ head -c 300000 /dev/zero | tr '\0' 'a' > "$T/long"; echo >> "$T/long"
 
 # chat: the console, fed by a pipe
 out=$(printf 'what is tms\n!crisis\nthanks\n!quit\nwhat is ect\n' | "$BIN" chat 2>&1)
-echo "$out" | grep -q "faqbot> .*[Mm]agnetic" && echo "$out" | grep -q 988 \
-	&& ! echo "$out" | grep -qi "electroconvulsive" && ok "chat answers, shows lines, stops at !quit" || no "chat" "$out"
+grep_out -q "faqbot> .*[Mm]agnetic" && grep_out -q 988 \
+	&& ! grep_out -qi "electroconvulsive" && ok "chat answers, shows lines, stops at !quit" || no "chat" "$out"
 # the console's operator is a moderator: commands work, an edit is live
 cp -r faq "$T/cfaq"
 out=$(printf '!help\n!test what is tms?\n!faq tms > sam\n!stats\n' | "$BIN" --faq "$T/cfaq" chat 2>&1)
-echo "$out" | grep -q "not a clinician" && echo "$out" | grep -q "faq: tms, pattern at" \
-	&& echo "$out" | grep -q "faqbot> sam: TMS" && echo "$out" | grep -q "Since start" \
-	&& ! echo "$out" | grep -q " info " && ok "chat: !help, !test, a directed !faq, !stats; no log lines" \
+grep_out -q "not a clinician" && grep_out -q "faq: tms, pattern at" \
+	&& grep_out -q "faqbot> sam: TMS" && grep_out -q "Since start" \
+	&& ! grep_out -q " info " && ok "chat: !help, !test, a directed !faq, !stats; no log lines" \
 	|| no "chat commands" "$out"
 # waitgrep FILE RE SECONDS: until RE is in FILE, or SECONDS pass
 waitgrep() {
@@ -146,11 +150,11 @@ echo '!quit' >&7
 exec 7>&-
 wait "$chat_pid"
 out=$(cat "$T/chat.out")
-echo "$out" | grep -q "no FAQ entry matches" && echo "$out" | grep -q "new: glutamate" \
-	&& echo "$out" | grep -q "faqbot> Glutamate is" && ok "chat: a saved FAQ edit is live on the next line" \
+grep_out -q "no FAQ entry matches" && grep_out -q "new: glutamate" \
+	&& grep_out -q "faqbot> Glutamate is" && ok "chat: a saved FAQ edit is live on the next line" \
 	|| no "chat reload" "$out"
 out=$(printf 'what is tms\n' | "$BIN" run 2>&1)
-echo "$out" | grep -qi "magnetic" && ok "run with no configuration is the console" || no "run" "$out"
+grep_out -qi "magnetic" && ok "run with no configuration is the console" || no "run" "$out"
 
 # A broken copy of every FAQ file: check names the file and line, exits 3,
 # and the bot refuses to start on it.
@@ -167,24 +171,24 @@ for f in faq/*.yml; do
 		want="$T/faq/$b:[0-9]*:[0-9]*: error: unknown key 'colour'"
 	fi
 	out=$("$BIN" check "$T/faq" 2>&1); rc=$?
-	if [ $rc -ne 3 ] || ! echo "$out" | grep -q "$want"; then fails="$fails $b"; fi
+	if [ $rc -ne 3 ] || ! grep_out -q "$want"; then fails="$fails $b"; fi
 done
 [ -z "$fails" ] && ok "a broken copy of each FAQ file is reported at file:line:col" || no "broken copies:$fails"
 out=$("$BIN" --faq "$T/faq" ask "what is tms" 2>&1); rc=$?
-[ $rc -eq 3 ] && echo "$out" | grep -q "run 'faqbot check" && ok "ask refuses a broken FAQ, saying how to find out why" || no "ask broken" "$out"
+[ $rc -eq 3 ] && grep_out -q "run 'faqbot check" && ok "ask refuses a broken FAQ, saying how to find out why" || no "ask broken" "$out"
 
 # run: a configuration that cannot be read says so in one line, exit 4
 out=$("$BIN" run --config "$T/no-such.ini" 2>&1); rc=$?
-[ $rc -eq 4 ] && [ "$(echo "$out" | wc -l)" = 1 ] && echo "$out" | grep -q "cannot read the config file" \
+[ $rc -eq 4 ] && [ "$(echo "$out" | wc -l)" = 1 ] && grep_out -q "cannot read the config file" \
 	&& ok "run with an unreadable config: one line, exit 4" || no "unreadable config" "$out"
 printf '[matrix]\nhomeserver = https://x\npasword_file = /x\n' > "$T/typo.ini"
 out=$("$BIN" run --config "$T/typo.ini" 2>&1); rc=$?
-[ $rc -eq 4 ] && echo "$out" | grep -q "typo.ini:3: unknown setting 'pasword_file'" \
+[ $rc -eq 4 ] && grep_out -q "typo.ini:3: unknown setting 'pasword_file'" \
 	&& ok "a misspelt setting is named with its line" || no "config typo" "$out"
 
 printf '[matrix]\nhomeserver = https://x\npassword_env = FAQBOT_CLI_PW\n[irc]\nhost = irc.example.org\n' > "$T/both.ini"
 out=$(FAQBOT_CLI_PW=x "$BIN" run --config "$T/both.ini" 2>&1); rc=$?
-[ $rc -eq 4 ] && echo "$out" | grep -q "configures both \[matrix\] and \[irc\]" \
+[ $rc -eq 4 ] && grep_out -q "configures both \[matrix\] and \[irc\]" \
 	&& ok "both networks in one config: a clear error, exit 4" || no "both networks" "$out"
 
 # A crisis that shows only across one member's messages: each alone is
@@ -194,40 +198,40 @@ out=$(FAQBOT_CLI_PW=x "$BIN" run --config "$T/both.ini" 2>&1); rc=$?
 a='nothing has helped in ten years'
 b='my meds are in my bag'
 out=$(printf '%s\n%s\n' "$a" "$b" | "$BIN" chat 2>&1)
-[ "$(echo "$out" | grep -c 'stays quiet')" = 1 ] && echo "$out" | grep -q 988 &&
+[ "$(grep_out -c 'stays quiet')" = 1 ] && grep_out -q 988 &&
 	ok "console: a crisis across two messages is answered" || no "console context" "$out"
 out=$(printf '%s\n' "{\"sender\":\"ann\",\"text\":\"$a\"}" "{\"sender\":\"bob\",\"text\":\"$b\"}" \
 	"{\"sender\":\"ann\",\"text\":\"$b\"}" "$b" | "$BIN" ask --json - 2>&1)
 [ "$(echo "$out" | sed -n 3p | grep -c '"kind":"crisis"')" = 1 ] &&
-	[ "$(echo "$out" | grep -c '"kind":"crisis"')" = 1 ] &&
+	[ "$(grep_out -c '"kind":"crisis"')" = 1 ] &&
 	ok "ask --json -: a sender's messages read together, others alone" || no "ask sender" "$out"
 # every command has its own help, and chat takes nothing
 nohelp=""
 for c in run chat ask check topics health help version; do
-	out=$("$BIN" "$c" --help 2>&1) && echo "$out" | grep -q "^usage: faqbot $c" || nohelp="$nohelp $c"
-	out=$("$BIN" "$c" -h 2>&1) && echo "$out" | grep -q "^usage: faqbot $c" || nohelp="$nohelp $c(-h)"
+	out=$("$BIN" "$c" --help 2>&1) && grep_out -q "^usage: faqbot $c" || nohelp="$nohelp $c"
+	out=$("$BIN" "$c" -h 2>&1) && grep_out -q "^usage: faqbot $c" || nohelp="$nohelp $c(-h)"
 done
 [ -z "$nohelp" ] && ok "COMMAND --help and -h: each command's own usage, exit 0" || no "command help" "$nohelp"
 out=$("$BIN" chat --config x.ini </dev/null 2>&1); rc=$?
-[ "$rc" = 2 ] && echo "$out" | grep -q "faqbot run --config" &&
+[ "$rc" = 2 ] && grep_out -q "faqbot run --config" &&
 	ok "chat --config is a usage error that points to run" || no "chat --config ($rc)" "$out"
 # --explain names the stage
 out=$("$BIN" ask --explain "wanna d1e tbh" 2>&1)
-echo "$out" | grep -q "decided by a pattern of 'crisis-self' at faq/crisis-self.yml:[0-9]*:[0-9]*, read in the folded view" &&
+grep_out -q "decided by a pattern of 'crisis-self' at faq/crisis-self.yml:[0-9]*:[0-9]*, read in the folded view" &&
 	ok "ask --explain: a pattern, where, and the folded view" || no "explain pattern" "$out"
 # typed in a hurry: slips of words of risk mended, for a crisis only
 out=$("$BIN" ask --explain "cuting agan, cnt stp" 2>&1)
-echo "$out" | grep -q "decided by a pattern of 'crisis-self-harm' .*, read with misspelt words mended" &&
+grep_out -q "decided by a pattern of 'crisis-self-harm' .*, read with misspelt words mended" &&
 	ok "ask --explain: a crisis typed with slips, read in the mended view" || no "mended view" "$out"
 out=$("$BIN" ask --json "had a coffe and a chat with my nieghbour" 2>&1)
-echo "$out" | grep -q '"kind":"none"' &&
+grep_out -q '"kind":"none"' &&
 	ok "slips in everyday chat change nothing" || no "mended chat" "$out"
 out=$("$BIN" ask --json --explain "hello everyone, lovely weather" 2>&1)
-echo "$out" | grep -q '"explain":"no pattern matched; the learned stage: crisis 0\.[0-9]*' &&
+grep_out -q '"explain":"no pattern matched; the learned stage: crisis 0\.[0-9]*' &&
 	ok "ask --json --explain: the learned stage's probabilities" || no "explain model" "$out"
 # check prints the learned stage's cross-validated figures
 out=$("$BIN" check faq 2>&1)
-echo "$out" | grep -qE '^  crisis: raised at 0\.[0-9]+: recall 0\.[0-9]+, false alarm 0\.0[0-3][0-9]*$' &&
+grep_out -qE '^  crisis: raised at 0\.[0-9]+: recall 0\.[0-9]+, false alarm 0\.0[0-3][0-9]*$' &&
 	ok "check prints the cross-validated crisis figures" || no "check figures" "$out"
 
 # check and run count the entries alike

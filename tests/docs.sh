@@ -26,7 +26,7 @@ accepted() { # accepted SECTION: the keys the parser takes there
 	for k in $(grep -ho '"[a-z][a-z_]*"' src/config*.c | tr -d '"' | sort -u); do
 		printf '%s\n%s = 1\n' "$1" "$k" > "$T/probe.ini"
 		out=$("$BIN" health --config "$T/probe.ini" 2>&1)
-		echo "$out" | grep -q "unknown setting\|may not be written\|unknown section" ||
+		grep_out -q "unknown setting\|may not be written\|unknown section" ||
 			echo "$k"
 	done
 }

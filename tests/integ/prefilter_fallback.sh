@@ -10,6 +10,9 @@
 # machine changes. Needs root or user namespaces for `unshare -m`; else
 # skipped (exit 77), with the reason.
 set -uo pipefail
+# grep in $out (a here-string: under pipefail, `echo | grep -q` can fail on
+# SIGPIPE when grep leaves at its first match)
+grep_out() { grep "$@" <<<"$out"; }
 cd "$(dirname "$0")/../.."
 BIN=$(readlink -f "${FAQBOT:-./faqbot}")
 n=0 bad=0
@@ -40,7 +43,7 @@ export FAQBOT_CACHE="$T/cache"
 "$BIN" ask --json --explain - < "$T/messages" > "$T/with" 2>&1
 
 out=$(without "$rt $cc" check faq 2>&1); rc=$?
-[ $rc -eq 0 ] && echo "$out" | grep -q "^prefilter: off (cannot load libhs_runtime.so.5" &&
+[ $rc -eq 0 ] && grep_out -q "^prefilter: off (cannot load libhs_runtime.so.5" &&
 	ok "no Vectorscan at all: check passes and says the prefilter is off, and why" ||
 	no "check without Vectorscan (rc $rc)" "$out"
 without "$rt $cc" ask --json --explain - < "$T/messages" > "$T/without" 2>&1
@@ -51,11 +54,11 @@ cmp -s "$T/with" "$T/without" && [ -s "$T/with" ] &&
 # the compiler half missing: from the cache the prefilter still serves
 "$BIN" check faq >/dev/null 2>&1 # the cache holds this FAQ's prefilter
 out=$(without "$cc" check faq 2>&1)
-echo "$out" | grep -q "^prefilter: Vectorscan .*from the cache" &&
+grep_out -q "^prefilter: Vectorscan .*from the cache" &&
 	ok "libhs missing: the prefilter in the cache serves, read by libhs_runtime alone" ||
 	no "libhs missing, warm cache" "$out"
 out=$(FAQBOT_CACHE="$T/empty" without "$cc" check faq 2>&1); rc=$?
-[ $rc -eq 0 ] && echo "$out" | grep -q "^prefilter: off (cannot load libhs.so.5" &&
+[ $rc -eq 0 ] && grep_out -q "^prefilter: off (cannot load libhs.so.5" &&
 	ok "libhs missing, nothing cached: check passes, the prefilter off and why" ||
 	no "libhs missing, cold cache (rc $rc)" "$out"
 FAQBOT_CACHE="$T/empty" without "$cc" ask --json --explain - < "$T/messages" > "$T/nocc" 2>&1
@@ -65,7 +68,7 @@ cmp -s "$T/with" "$T/nocc" && ok "libhs missing: the same answers" ||
 # a cache file that is not a prefilter: rebuilt, never in the way
 for f in "$T"/cache/prefilter-*.blob; do printf 'not a prefilter' > "$f"; done
 out=$("$BIN" check faq 2>&1); rc=$?
-[ $rc -eq 0 ] && echo "$out" | grep -q "^prefilter: Vectorscan .*compiled" &&
+[ $rc -eq 0 ] && grep_out -q "^prefilter: Vectorscan .*compiled" &&
 	ok "a damaged cache file: compiled again, check passes" || no "damaged cache (rc $rc)" "$out"
 "$BIN" ask --json --explain - < "$T/messages" > "$T/again" 2>&1
 cmp -s "$T/with" "$T/again" && ok "and the same answers" || no "answers after a damaged cache"
