@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -298,24 +297,6 @@ static void drain_events(struct serve *s)
 				s->iwd = -1; /* watched again after the reload */
 			p += sizeof(*ev) + ev->len;
 		}
-	}
-}
-
-/* settle waits, here in the tick, until the folder has been quiet for
- * debounce_ms (an editor or git writes several files in a row), at most
- * SERVE_SETTLE_MAX_MS: waiting for the transport's next tick would add
- * up to a second before an edit is live. */
-static void settle(struct serve *s)
-{
-	long long start = clock_mono_ms(), now;
-
-	while ((now = clock_mono_ms()) - s->change_ms < s->c.debounce_ms &&
-	       now - start < SERVE_SETTLE_MAX_MS) {
-		struct pollfd p = {s->ifd, POLLIN, 0};
-		long long left = s->c.debounce_ms - (now - s->change_ms);
-
-		if (poll(&p, 1, (int)left) > 0)
-			drain_events(s);
 	}
 }
 
@@ -945,9 +926,8 @@ static void answer_crisis(struct serve *s, const struct tr_message *m, struct tr
 	log_info("crisis room=%s id=%s", m->room, s->last.entry->id);
 }
 
-enum err serve_handle(void *ctx, const struct tr_message *m, struct tr_reply *out)
+static enum err handle(struct serve *s, const struct tr_message *m, struct tr_reply *out)
 {
-	struct serve *s = ctx;
 	struct cmd c;
 	int moderator, opted_out;
 	const char *earlier = NULL;
@@ -1062,6 +1042,18 @@ enum err serve_handle(void *ctx, const struct tr_message *m, struct tr_reply *ou
 	return ERR_OK;
 }
 
+enum err serve_handle(void *ctx, const struct tr_message *m, struct tr_reply *out)
+{
+	struct serve *s = ctx;
+	enum err e = handle(s, m, out);
+
+	out->quiet_why = out->reply ? NULL : s->quiet_why;
+	return e;
+}
+
+/* The FAQ folder is reloaded once it has been quiet for debounce_ms (an
+ * editor or git writes several files in a row). The tick never waits for
+ * that quiet: serve_next_ms gives the loop the moment to tick again. */
 enum err serve_tick(void *ctx, struct tr_notice *out)
 {
 	struct serve *s = ctx;
@@ -1076,8 +1068,6 @@ enum err serve_tick(void *ctx, struct tr_notice *out)
 		if (watch_add(s) >= 0)
 			s->change_ms = clock_mono_ms();
 	}
-	if (s->change_ms && !why_signal)
-		settle(s);
 	if (why_signal || (s->change_ms && clock_mono_ms() - s->change_ms >= s->c.debounce_ms)) {
 		if (why_signal)
 			*s->c.reload_flag = 0;
@@ -1109,6 +1099,13 @@ enum err serve_tick(void *ctx, struct tr_notice *out)
 const char *serve_quiet_why(const struct serve *s)
 {
 	return s->quiet_why;
+}
+
+long long serve_next_ms(const void *ctx)
+{
+	const struct serve *s = ctx;
+
+	return s->change_ms ? s->change_ms + s->c.debounce_ms : -1;
 }
 
 int serve_wake_fd(const struct serve *s)

@@ -14,7 +14,9 @@
 #ifndef FAQBOT_TRANSPORT_H
 #define FAQBOT_TRANSPORT_H
 
+#include <poll.h>
 #include <signal.h>
+#include <stddef.h>
 
 #include "err.h"
 
@@ -62,6 +64,9 @@ struct tr_reply {
 	/* A notice for the moderators (their room, or their nicks), or NULL:
 	 * a reload's outcome and the like, never a member's words. */
 	const char *mod_text;
+	/* Why there is no reply (static text), or NULL: for the console,
+	 * which says so; networks ignore it. */
+	const char *quiet_why;
 };
 
 /* What a tick wants done: only a notice for the moderators so far. */
@@ -94,5 +99,70 @@ struct tr_tick {
  * given to the transport's run function. */
 typedef enum err (*tr_handler_fn)(void *ctx, const struct tr_message *msg,
                                   struct tr_reply *out);
+
+/* ---- the ops table: what the one loop (loop.h) drives ------------------
+ *
+ * A transport is a struct of its own behind a void pointer and this table.
+ * The loop owns time: it polls the descriptors every transport wants,
+ * runs the core's tick, and calls each transport back when one of its
+ * descriptors is ready or its deadline has come. A transport never sleeps
+ * and never polls on its own while serving, but for the short, bounded
+ * waits named in its header (a send's retry, a connection being opened).
+ * Replies go out inside the transport (each with its idempotence: Matrix
+ * transaction ids from the event, the IRC journal); the loop sends only
+ * notices for the moderators (a tick's, another network's alert). */
+
+#define TR_FDS_MAX 8 /* descriptors one transport may want polled */
+
+/* What a transport waits for. The loop zeroes it and sets at_ms to -1
+ * before want; revents are the loop's to fill. */
+struct tr_wait {
+	struct pollfd fd[TR_FDS_MAX];
+	size_t n;
+	long long at_ms; /* clock_mono_ms() by which ready must run even with
+	                  * nothing readable; -1: no deadline */
+};
+
+/* What ready says about the transport. */
+enum tr_state {
+	TR_RUNNING, /* call again */
+	TR_DONE,    /* finished cleanly (the console at its end, a stop) */
+	TR_FAILED   /* cannot go on; errstr says why */
+};
+
+/* A transport's sign of life, for `faqbot health`: the loop writes the
+ * mark, never the transport. */
+struct tr_health {
+	long long alive_ms; /* clock_mono_ms() of the last proof that the
+	                     * network is served (Matrix: a /sync handled and
+	                     * its position saved; IRC: registered, now);
+	                     * 0: none since the start */
+};
+
+struct transport_ops {
+	const char *name; /* "matrix", "irc", "console": for logs and alerts */
+	/* start connects what must be there before serving (Matrix: the
+	 * session and its checks, which may take a few bounded requests) and
+	 * keeps fn, ctx and stop: fn is called with ctx for each member's
+	 * message, *stop non-zero cuts any wait short. ERR_OK to serve; a stop
+	 * while starting is ERR_OK too (the loop sees *stop). Any other
+	 * error: cannot serve at all, errstr says why. */
+	enum err (*start)(void *t, tr_handler_fn fn, void *ctx, volatile sig_atomic_t *stop);
+	/* want fills *w with the descriptors to poll and the deadline. */
+	void (*want)(void *t, struct tr_wait *w);
+	/* ready handles what poll found (w as want filled it, revents set;
+	 * called also when w->at_ms has passed). */
+	enum tr_state (*ready)(void *t, const struct tr_wait *w);
+	/* notice posts text (borrowed, never a member's words) to this
+	 * network's moderators; one that cannot go now is kept for later, or
+	 * dropped with a log line. */
+	void (*notice)(void *t, const char *text);
+	/* stop ends the transport gently (QUIT, the position saved), within
+	 * the bounded wait its header names. */
+	void (*stop)(void *t);
+	void (*health)(const void *t, struct tr_health *h);
+	/* errstr: the last error, one line, borrowed; "" when none. */
+	const char *(*errstr)(const void *t);
+};
 
 #endif
