@@ -22,12 +22,14 @@
 #include "bot.h"
 #include "check.h"
 #include "config.h"
+#include "console.h"
 #include "curl_dl.h"
 #include "faq.h"
 #include "faq_learn.h"
 #include "health.h"
 #include "helpline.h"
 #include "log.h"
+#include "loop.h"
 #include "match.h"
 #include "irc.h"
 #include "prefilter.h"
@@ -615,74 +617,49 @@ static struct serve *console_serve(const struct opts *o)
 	return s;
 }
 
+/* the hooks the loop gets from the running bot */
+static void serve_loop_config(struct serve *s, volatile sig_atomic_t *stop,
+			      volatile sig_atomic_t *reload, struct loop_config *lc)
+{
+	memset(lc, 0, sizeof(*lc));
+	lc->handle = serve_handle;
+	lc->ctx = s;
+	lc->tick.fn = serve_tick;
+	lc->tick.wake_fd = serve_wake_fd(s);
+	lc->tick.wake = reload;
+	lc->tick_next = serve_next_ms;
+	lc->stop = stop;
+}
+
 /* cmd_chat is the console: a conversation with the bot as a direct
  * message, so that a moderator can try the FAQ, the commands and an edit
- * with no server at all. */
+ * with no server at all (console.h), in the one loop like any network. */
 static int cmd_chat(const struct opts *o)
 {
 	struct serve *s = console_serve(o);
-	int tty = isatty(STDIN_FILENO);
-	char *line = NULL;
-	size_t cap = 0;
-	long n;
+	struct console *c = NULL;
+	struct loop *l = NULL;
+	struct loop_config lc;
+	int rc = 0;
 
 	if (!s)
 		return EXIT_FAQ;
 	/* the console prints what matters itself; its log would only
 	 * interleave with the conversation */
 	log_set_level(LOG_WARN);
-	if (tty)
-		printf("faqbot %s console. Ask a question about treatment-resistant depression "
-		       "or its treatments.\nThis is an automated FAQ bot, not a clinician. "
-		       "Type !help for commands, !crisis for crisis lines, !quit or Ctrl-D to "
-		       "leave.\n", FAQBOT_VERSION);
-	for (;;) {
-		struct tr_message m = {0};
-		struct tr_reply out = {0};
-		struct tr_notice note = {0};
-
-		if (tty) {
-			printf("\nyou> ");
-			fflush(stdout);
-		}
-		n = read_line(stdin, &line, &cap, ASK_LINE_MAX);
-		if (n < 0)
-			break;
-		if (strcmp(line, "!quit") == 0 || strcmp(line, "!exit") == 0)
-			break;
-		/* a saved FAQ edit is live for the next line */
-		if (serve_tick(s, &note) != ERR_OK)
-			break;
-		if (note.mod_text)
-			printf("(moderators) %s\n", note.mod_text);
-		if (n == 0)
-			continue;
-		m.room = "console";
-		m.sender = m.sender_account = "you";
-		m.text = line;
-		m.bot_name = "faqbot";
-		m.direct = 1;
-		m.sender_power = -1;
-		if (serve_handle(s, &m, &out) != ERR_OK) {
-			fprintf(stderr, "faqbot: out of memory\n");
-			break;
-		}
-		if (out.reply && out.text)
-			printf("faqbot> %s%s%s\n", out.mention ? out.mention : "",
-			       out.mention ? ": " : "", out.text);
-		else
-			printf("faqbot> (stays quiet: %s)\n",
-			       serve_quiet_why(s) ? serve_quiet_why(s) : "nothing to say");
-		if (out.mod_text)
-			printf("(moderators) %s\n", out.mod_text);
-		if (out.alert_moderators) /* the reply says moderators know: here, nobody does */
-			printf("(console: in a chat room the moderators would now be alerted; "
-			       "nobody is alerted from this terminal)\n");
-		fflush(stdout);
+	serve_loop_config(s, NULL, NULL, &lc);
+	if (console_new(STDIN_FILENO, stdout, isatty(STDIN_FILENO), &c) != ERR_OK ||
+	    loop_new(&lc, &l) != ERR_OK ||
+	    loop_add(l, &console_ops, c, NULL, NULL, 0) != ERR_OK) {
+		fprintf(stderr, "faqbot: out of memory\n");
+		rc = EXIT_RUNTIME;
+	} else if (loop_run(l) != ERR_OK) {
+		rc = EXIT_RUNTIME;
 	}
-	free(line);
+	loop_free(l);
+	console_free(c);
 	serve_free(s);
-	return 0;
+	return rc;
 }
 
 /* cmd_health is the probe of a container's HEALTHCHECK: is the mark the
