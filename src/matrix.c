@@ -30,7 +30,6 @@
 
 #include "backoff.h"
 #include "clock.h"
-#include "health.h"
 #include "netaddr.h"
 #include "state.h"
 #include "strs.h"
@@ -161,6 +160,10 @@ void matrix_free(struct matrix *m)
 		return;
 	if (m->multi && m->easy)
 		curl_multi_remove_handle(m->multi, m->easy);
+	curl_slist_free_all(m->hdrs);
+	if (m->sync_r)
+		matrix_resp_release(m->sync_r);
+	free(m->sync_r);
 	if (m->easy)
 		curl_easy_cleanup(m->easy);
 	if (m->multi) {
@@ -181,7 +184,6 @@ void matrix_free(struct matrix *m)
 	for (i = 0; i < m->n_known; i++)
 		mx_power_free(m->known[i].power);
 	free(m->known);
-	free(m->notice);
 	free(m->hs);
 	free(m->user_id);
 	if (m->password)
@@ -222,8 +224,6 @@ enum err matrix_new(const struct matrix_config *cfg, struct matrix **out, char *
 	set_limits(m, cfg);
 	m->rng = backoff_seed();
 	m->start_ms = clock_wall_ms();
-	m->tick.wake_fd = -1;
-	m->wake_armed = 1;
 
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		e = ERR_IO;
@@ -252,15 +252,6 @@ fail:
 }
 
 const char *matrix_errstr(const struct matrix *m) { return m ? m->errstr : ""; }
-
-void matrix_set_tick(struct matrix *m, const struct tr_tick *t)
-{
-	memset(&m->tick, 0, sizeof(m->tick));
-	m->tick.wake_fd = -1;
-	if (t && t->fn)
-		m->tick = *t;
-	m->wake_armed = 1;
-}
 
 void matrix_get_stats(const struct matrix *m, struct matrix_stats *out)
 {
@@ -321,39 +312,102 @@ static int start(struct matrix *m, enum err *ret)
 	return 1;
 }
 
-enum err matrix_run(struct matrix *m, tr_handler_fn fn, void *ctx,
-                    volatile sig_atomic_t *stop)
+/* ---- the ops (transport.h) -------------------------------------------- */
+
+static enum err op_start(void *t, tr_handler_fn fn, void *ctx, volatile sig_atomic_t *stop)
 {
-	int attempt = 0;
+	struct matrix *m = t;
 	enum err e;
 
+	m->fn = fn;
+	m->ctx = ctx;
 	m->stop = stop;
 	m->stop_at = 0;
 	m->fatal = 0;
-	m->tick_ctx = ctx;
-	m->tick_at = 0;
 	m->errstr[0] = '\0';
-	/* The last run's mark says nothing about this one: until a sync
-	 * completes, the probe says so. */
-	health_clear(m->state_dir);
-	m->health_at = 0;
+	m->alive_ms = 0;
+	m->sync_at = 0;
 	if (!start(m, &e))
 		return e;
-	while (!matrix_stopping(m, 1)) {
-		/* the first tick waits for the first sync: the bot is serving */
-		e = m->since ? matrix_between(m) : ERR_OK;
-		if (m->fatal)
-			return e == ERR_OK ? ERR_INVALID : e;
-		if (e != ERR_OK)
-			continue; /* stopped: the loop ends */
-		e = matrix_sync_once(m, fn, ctx, &attempt);
-		if (m->fatal)
-			return e == ERR_OK ? ERR_INVALID : e;
-		if (e == ERR_IO && m->stop && *m->stop)
-			break;
-		if (e != ERR_OK && e != ERR_IO)
-			return e;
-	}
-	log_info("stop: sync position %s", m->since ? "saved" : "not recorded");
 	return ERR_OK;
 }
+
+static void op_want(void *t, struct tr_wait *w)
+{
+	struct matrix *m = t;
+
+	if (m->syncing)
+		matrix_xfer_want(m, w);
+	else
+		w->at_ms = m->sync_at;
+}
+
+static enum tr_state op_ready(void *t, const struct tr_wait *w)
+{
+	struct matrix *m = t;
+	enum err e = ERR_OK;
+
+	(void)w;
+	if (!m->syncing) {
+		if (clock_mono_ms() < m->sync_at)
+			return TR_RUNNING;
+		e = matrix_sync_begin(m);
+	}
+	if (e == ERR_OK && m->syncing)
+		e = matrix_sync_step(m);
+	if (m->fatal) {
+		if (!m->errstr[0])
+			matrix_set_err(m, "cannot go on: %s", err_str(e));
+		return TR_FAILED;
+	}
+	if (e != ERR_OK && e != ERR_IO && e != ERR_NOMEM) {
+		/* the state folder failed (since not saved): cannot go on */
+		if (!m->errstr[0])
+			matrix_set_err(m, "sync: %s", err_str(e));
+		return TR_FAILED;
+	}
+	return TR_RUNNING;
+}
+
+/* give_up ends the sync in flight, if one is: the position is not moved,
+ * so the next sync asks from the same point and nothing is lost. */
+static void give_up(struct matrix *m)
+{
+	if (!m->syncing)
+		return;
+	matrix_xfer_abort(m, m->sync_r);
+	matrix_resp_release(m->sync_r);
+	m->syncing = 0;
+}
+
+static void op_notice(void *t, const char *text)
+{
+	struct matrix *m = t;
+	int was = m->syncing;
+
+	/* one exchange at a time: the long poll makes way, and is asked
+	 * again from the same position at once */
+	give_up(m);
+	if (matrix_notice_post(m, text) != ERR_OK)
+		log_warn("a notice for the moderators was not posted");
+	if (was)
+		m->sync_at = 0;
+}
+
+static void op_stop(void *t)
+{
+	struct matrix *m = t;
+
+	give_up(m);
+	log_info("stop: sync position %s", m->since ? "saved" : "not recorded");
+}
+
+static void op_health(const void *t, struct tr_health *h)
+{
+	h->alive_ms = ((const struct matrix *)t)->alive_ms;
+}
+
+static const char *op_errstr(const void *t) { return matrix_errstr(t); }
+
+const struct transport_ops matrix_ops = {"matrix", op_start, op_want, op_ready, op_notice,
+                                         op_stop, op_health, op_errstr};

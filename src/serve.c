@@ -35,7 +35,7 @@
 struct serve {
 	struct serve_config c;
 	struct recent *recent; /* members' last messages, memory only */
-	char *faq_dir, *region, *state_dir, *mod_room; /* owned copies */
+	char *faq_dir, *region, *state_dir, *mod_room, *mod_room2; /* owned copies */
 	char **mods;
 	size_t nmods;
 	struct faq *faq;
@@ -476,7 +476,8 @@ static enum bot_policy room_policy(const struct serve *s, const char *room)
 
 static int is_mod_room(const struct serve *s, const char *room)
 {
-	return s->mod_room && room && !strcmp(s->mod_room, room);
+	return room && ((s->mod_room && !strcmp(s->mod_room, room)) ||
+			(s->mod_room2 && !strcmp(s->mod_room2, room)));
 }
 
 /* --- the commands ------------------------------------------------------- */
@@ -1144,6 +1145,7 @@ enum err serve_new(const struct serve_config *c, struct faq *faq, struct serve *
 	s->region = strs_dup_or_null(c->region, &failed);
 	s->state_dir = strs_dup_or_null(c->state_dir, &failed);
 	s->mod_room = strs_dup_or_null(c->mod_room, &failed);
+	s->mod_room2 = strs_dup_or_null(c->mod_room2, &failed);
 	s->mods = calloc(c->n_moderators ? c->n_moderators : 1, sizeof(char *));
 	s->pol = policy_new(c->cooldown_s);
 	s->st = stats_new();
@@ -1197,5 +1199,6 @@ void serve_free(struct serve *s)
 	free(s->region);
 	free(s->state_dir);
 	free(s->mod_room);
+	free(s->mod_room2);
 	free(s);
 }

@@ -49,6 +49,8 @@ struct serve_config {
 	const char *state_dir;    /* counts, mutes, opt-outs; NULL: memory only */
 	const char *mod_room;     /* where moderators read notices (a room or
 	                           * channel), so a reply there is not doubled */
+	const char *mod_room2;    /* the other network's, when one process
+	                           * serves two; or NULL */
 	const char *const *moderators; /* accounts (Matrix user ids, IRC
 	                                * services accounts) of moderators */
 	size_t n_moderators;
