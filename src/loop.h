@@ -9,7 +9,7 @@
  * more than LOOP_SLICE_MS, so a stop flag set by a signal between two
  * looks is seen at once.
  *
- * Not here: what a message gets (the handler, serve.h), what a network
+ * Not here: the answer to a message (the handler, serve.h), what a network
  * does (its transport), argv and signal handlers (main.c). */
 #ifndef FAQBOT_LOOP_H
 #define FAQBOT_LOOP_H

@@ -1,12 +1,19 @@
 /* matrix.c -- the Matrix transport (see matrix.h): its config, new and
- * free, start-up and the run loop. The parts (matrix_int.h): HTTP and the
+ * free, start-up and the loop's ops. The parts (matrix_int.h): HTTP and the
  * retry policy (matrix_http), the session (matrix_session), rooms
  * (matrix_rooms), one /sync (matrix_sync), a message's answer and the
- * core's ticks (matrix_reply); the JSON is the pure mx_* modules'.
+ * loop's notices (matrix_reply); the JSON is the pure mx_* modules'.
  *
- * One thread, one curl multi handle (so connections are kept alive and the
- * wait can watch the stop flag every 50 ms), one easy handle reused for
- * every request. How failures are sorted (libcmatrix's split, with our own
+ * One thread, one curl multi handle (so connections are kept alive), one
+ * easy handle reused for every request. The long poll is the loop's: its
+ * exchange sits in the multi handle, whose sockets (curl_multi_fdset) and
+ * timeout the one loop polls beside the other networks'. Not the multi
+ * socket interface (CURLMOPT_SOCKETFUNCTION): the sends a batch makes
+ * still run to their end with curl_multi_perform on the same handle, and
+ * curl does not mix the two ways of driving one multi handle; fdset is
+ * what 7.88 offers in place of curl_multi_waitfds (8.8), and one
+ * connection's sockets are few. How failures are sorted (libcmatrix's
+ * split, with our own backoff, matrix_backoff_ms): How failures are sorted (libcmatrix's split, with our own
  * backoff, matrix_backoff_ms):
  *   no connection: refused, reset, DNS  -> retry within a few seconds
  *   TLS, timeout, 5xx, unusable 200     -> back off longer, retry
@@ -18,9 +25,10 @@
  * next_batch is retried as a server error: no batch holds the bot.
  * Order of a batch: act on everything in it, then save `since`; a crash in
  * between replays the batch and the transaction ids keep it from showing.
- * The core's tick runs where no reply is in flight: before each sync,
- * between the messages of a batch, and inside the long poll's wait (which
- * a wake cuts, as a stop does, before any of its answer is read). */
+ * The loop runs the core's tick between its turns, so never while a reply
+ * is in flight; a notice it brings gives up the long poll (before any of
+ * its answer is read) and is posted, and the sync is asked again from
+ * the same position. */
 #include "matrix_int.h"
 
 #include <stdio.h>
@@ -262,7 +270,7 @@ void matrix_get_stats(const struct matrix *m, struct matrix_stats *out)
 
 /* start gets the bot in: a session (stored, or a login), a token whoami
  * accepts, the sync filter, the stored sync position, and the configured
- * rooms joined. Returns 1 to serve, or 0 and in *ret what matrix_run
+ * rooms joined. Returns 1 to serve, or 0 and in *ret what op_start
  * returns: a stop while starting is a stop (ERR_OK), not a failure. */
 static int start(struct matrix *m, enum err *ret)
 {

@@ -2,7 +2,7 @@
  * network (Matrix, IRC...).
  *
  * A transport receives members' messages, hands each one to a handler
- * (main.c wires the handler to the core), and posts what the handler
+ * (the loop wires the handler to the core), and posts what the handler
  * returns: a reply in the conversation and, when asked, an alert to the
  * moderators. The core never includes a transport header and a transport
  * never includes the core's headers; this file is all they share.
@@ -75,28 +75,29 @@ struct tr_notice {
 };
 
 /* tr_tick_fn lets the core do work no message brings (reload the FAQ when
- * a file changed or SIGHUP came). A transport that was given one calls it
- * between messages: when wake_fd becomes readable, when *wake becomes
- * non-zero (cutting a long poll short for either, without losing or
- * repeating a message), and at least every TR_TICK_MS otherwise. It fills
- * *out (zeroed by the caller) and the transport posts out->mod_text to the
- * moderators. */
+ * a file changed or SIGHUP came). The loop (loop.h) calls it between the
+ * transports' turns, never while a reply is in flight: when wake_fd
+ * becomes readable, when *wake becomes non-zero, at a deadline the core
+ * names, and at least every TR_TICK_MS otherwise. It fills *out (zeroed by
+ * the caller) and every transport posts out->mod_text to its moderators
+ * (transport_ops.notice). */
 typedef enum err (*tr_tick_fn)(void *ctx, struct tr_notice *out);
 
 #define TR_TICK_MS 1000L
 
-/* The hooks a transport is given beside its handler; ctx is the handler's. */
+/* The tick and what wakes it, as the loop is given them; ctx is the
+ * handler's. */
 struct tr_tick {
 	tr_tick_fn fn;                 /* or NULL: no ticks */
 	int wake_fd;                   /* readable: tick soon; -1: none */
-	volatile sig_atomic_t *wake;   /* non-zero: tick soon (the transport
-	                                * does not reset it); or NULL */
+	volatile sig_atomic_t *wake;   /* non-zero: tick soon (the loop does
+	                                * not reset it); or NULL */
 };
 
 /* tr_handler_fn is called once for each message worth reading. It fills
  * *out (zeroed by the caller: no reply) and returns ERR_OK, or an error,
  * which the transport logs and treats as "no reply". ctx is the pointer
- * given to the transport's run function. */
+ * given to the transport's start. */
 typedef enum err (*tr_handler_fn)(void *ctx, const struct tr_message *msg,
                                   struct tr_reply *out);
 
