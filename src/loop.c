@@ -361,7 +361,7 @@ enum err loop_run(struct loop *l)
 			return fail(l, n, e);
 		n->running = 1;
 	}
-	l->tick_ms = clock_mono_ms();
+	l->tick_ms = 0; /* the first turn ticks: the core may have work already */
 	while (live && !(l->c.stop && *l->c.stop)) {
 		e = turn(l, &live);
 		if (e != ERR_OK)
