@@ -147,8 +147,10 @@ out=$("$BIN" run --config "$T/typo.ini" 2>&1); rc=$?
 
 printf '[matrix]\nhomeserver = https://x\npassword_env = FAQBOT_CLI_PW\n[irc]\nhost = irc.example.org\n' > "$T/both.ini"
 out=$(FAQBOT_CLI_PW=x "$BIN" run --config "$T/both.ini" 2>&1); rc=$?
-[ $rc -eq 4 ] && echo "$out" | grep -q "configures both \[matrix\] and \[irc\]" \
-	&& ok "both networks in one config: a clear error, exit 4" || no "both networks" "$out"
+# both networks in one config run in one process (issue 12): each section
+# is checked as it would be alone, and a wrong one named with its line
+[ $rc -eq 4 ] && echo "$out" | grep -q "both.ini:2: \[matrix\] user id" \
+	&& ok "both networks in one config: each checked, a wrong one named, exit 4" || no "both networks" "$out"
 
 # A crisis that shows only across one member's messages: each alone is
 # chat; read together, in a room (the console), or with a sender given to
