@@ -61,14 +61,16 @@ for _ in range(100):
 sys.exit(1)
 PY
 
-# mx_answer WORD: a Matrix member asks about TMS; the bot's newest answer
-# there holds WORD
-N=0
+# mx_answer WORD: a Matrix member asks about TMS; the bot's reply to that
+# very message holds WORD
+mx_answered() { test "$(replies_to "$R" "$1")" = 1; }
 mx_answer() {
-	member_send "$R" '"body":"what is tms?"' >/dev/null
-	N=$((N + 1))
-	wait_bot "$R" "$N" 15000
-	bot_events "$R" | j 'd[-1]["content"]["body"]' | grep -qi -- "$1"
+	local ev
+	ev=$(member_send "$R" '"body":"what is tms?"')
+	wait_for 20 mx_answered "$ev" || return 1
+	bot_events "$R" |
+		j "[e['content']['body'] for e in d if e['content'].get('m.relates_to',{}).get('m.in_reply_to',{}).get('event_id')=='$ev'][0]" |
+		grep -qi -- "$1"
 }
 check "Matrix: a question is answered from the FAQ" mx_answer "magnetic"
 
