@@ -38,6 +38,8 @@ enum err curl_dl_load(char *why, size_t whylen)
 		CURL_DL_SYM(multi_remove_handle, "curl_multi_remove_handle"),
 		CURL_DL_SYM(multi_perform, "curl_multi_perform"),
 		CURL_DL_SYM(multi_poll, "curl_multi_poll"),
+		CURL_DL_SYM(multi_fdset, "curl_multi_fdset"),
+		CURL_DL_SYM(multi_timeout, "curl_multi_timeout"),
 		CURL_DL_SYM(multi_info_read, "curl_multi_info_read"),
 		CURL_DL_SYM(url, "curl_url"),
 		CURL_DL_SYM(url_cleanup, "curl_url_cleanup"),

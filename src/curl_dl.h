@@ -42,6 +42,8 @@ struct curl_dl_api {
 	CURLMcode (*multi_remove_handle)(CURLM *, CURL *);
 	CURLMcode (*multi_perform)(CURLM *, int *);
 	CURLMcode (*multi_poll)(CURLM *, struct curl_waitfd *, unsigned int, int, int *);
+	CURLMcode (*multi_fdset)(CURLM *, fd_set *, fd_set *, fd_set *, int *);
+	CURLMcode (*multi_timeout)(CURLM *, long *);
 	CURLMsg *(*multi_info_read)(CURLM *, int *);
 	CURLU *(*url)(void);
 	void (*url_cleanup)(CURLU *);
@@ -80,6 +82,8 @@ enum err curl_dl_load(char *why, size_t whylen);
 #define curl_multi_remove_handle curl_dl.multi_remove_handle
 #define curl_multi_perform curl_dl.multi_perform
 #define curl_multi_poll curl_dl.multi_poll
+#define curl_multi_fdset curl_dl.multi_fdset
+#define curl_multi_timeout curl_dl.multi_timeout
 #define curl_multi_info_read curl_dl.multi_info_read
 #define curl_url curl_dl.url
 #define curl_url_cleanup curl_dl.url_cleanup

@@ -29,6 +29,11 @@ long health_default_max_age(long sync_timeout_ms)
 
 enum err health_mark(const char *dir, time_t now)
 {
+	return health_mark_file(dir, HEALTH_STATUS_FILE, now);
+}
+
+enum err health_mark_file(const char *dir, const char *file, time_t now)
+{
 	char line[HEALTH_MARK_MAX];
 	int n = snprintf(line, sizeof(line), "%lld\n", (long long)now);
 
@@ -36,13 +41,21 @@ enum err health_mark(const char *dir, time_t now)
 		return ERR_LIMIT;
 	/* 0600 like the rest of the state directory: the probe runs as the
 	 * bot's own user (docker exec, the HEALTHCHECK) or as root. */
-	return state_write(dir, HEALTH_STATUS_FILE, line, (size_t)n, 0600);
+	return state_write(dir, file, line, (size_t)n, 0600);
 }
 
 enum err health_clear(const char *dir) { return state_remove(dir, HEALTH_STATUS_FILE); }
 
+enum err health_clear_file(const char *dir, const char *file) { return state_remove(dir, file); }
+
 enum err health_check(const char *dir, long max_age_s, time_t now, long *age_s,
 		      char *errbuf, size_t errlen)
+{
+	return health_check_file(dir, HEALTH_STATUS_FILE, max_age_s, now, age_s, errbuf, errlen);
+}
+
+enum err health_check_file(const char *dir, const char *file, long max_age_s, time_t now,
+			   long *age_s, char *errbuf, size_t errlen)
 {
 	char *buf = NULL, *end;
 	long long t;
@@ -52,20 +65,20 @@ enum err health_check(const char *dir, long max_age_s, time_t now, long *age_s,
 
 	if (age_s)
 		*age_s = -1;
-	e = state_read(dir, HEALTH_STATUS_FILE, &buf, &len);
+	e = state_read(dir, file, &buf, &len);
 	if (e == ERR_NOTFOUND) {
 		snprintf(errbuf, errlen, "no sync completed yet: %s/%s does not exist (the bot "
 					 "is starting, cannot reach its homeserver, or is not running)",
-			 dir, HEALTH_STATUS_FILE);
+			 dir, file);
 		return e;
 	}
 	if (e == ERR_IO) {
-		snprintf(errbuf, errlen, "cannot read %s/%s: %s", dir, HEALTH_STATUS_FILE,
+		snprintf(errbuf, errlen, "cannot read %s/%s: %s", dir, file,
 			 strerror(errno));
 		return e;
 	}
 	if (e != ERR_OK) {
-		snprintf(errbuf, errlen, "cannot read %s/%s: %s", dir, HEALTH_STATUS_FILE,
+		snprintf(errbuf, errlen, "cannot read %s/%s: %s", dir, file,
 			 e == ERR_LIMIT ? "too large for a health mark" : err_str(e));
 		return e == ERR_LIMIT ? ERR_PARSE : e;
 	}
@@ -74,14 +87,14 @@ enum err health_check(const char *dir, long max_age_s, time_t now, long *age_s,
 	if (end == buf || errno || (*end && strcmp(end, "\n") != 0) || t <= 0 ||
 	    len > HEALTH_MARK_MAX) {
 		snprintf(errbuf, errlen, "%s/%s is not a health mark (a unix time in seconds)",
-			 dir, HEALTH_STATUS_FILE);
+			 dir, file);
 		free(buf);
 		return ERR_PARSE;
 	}
 	free(buf);
 	if ((long long)now - t < -HEALTH_MARGIN_S) {
 		snprintf(errbuf, errlen, "the last sync in %s/%s is %lld s in the future: was the "
-					 "clock set back?", dir, HEALTH_STATUS_FILE,
+					 "clock set back?", dir, file,
 			 t - (long long)now);
 		return ERR_PARSE;
 	}

@@ -22,7 +22,8 @@
 struct config; /* config.h: only health_read_config needs it */
 
 #define HEALTH_STATUS_FILE "last_sync"
-#define HEALTH_MARK_EVERY_S 5 /* a transport marks at most this often */
+#define HEALTH_IRC_FILE "last_irc" /* IRC's mark when Matrix's shares its folder */
+#define HEALTH_MARK_EVERY_S 5 /* a network is marked at most this often */
 #define HEALTH_MARGIN_S 30    /* slack on top of two long polls */
 #define HEALTH_MAX_AGE_MAX_S (366L * 24 * 3600) /* --max-age at most */
 
@@ -49,6 +50,13 @@ enum err health_clear(const char *dir);
  * (may be NULL) gets the mark's age when one was read, else -1. */
 enum err health_check(const char *dir, long max_age_s, time_t now, long *age_s,
 		      char *errbuf, size_t errlen);
+
+/* The same, for a mark named file in dir (one process serving two networks
+ * keeps a mark for each). */
+enum err health_mark_file(const char *dir, const char *file, time_t now);
+enum err health_clear_file(const char *dir, const char *file);
+enum err health_check_file(const char *dir, const char *file, long max_age_s, time_t now,
+			   long *age_s, char *errbuf, size_t errlen);
 
 /* health_read_config reads the config file at path for what the probe
  * needs (state_dir, sync_timeout_ms) without reading the secrets it names:

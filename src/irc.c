@@ -1,6 +1,6 @@
 /* irc.c -- the IRC transport: see irc.h for what it is and is not.
  *
- * Shape: irc_run is a loop of sessions. A session is one connection
+ * Shape: the transport is a run of sessions. A session is one connection
  * (irc_conn.h: the socket, TLS, the write buffer): one poll() loop with a
  * short slice (so the stop flag is seen quickly), a reader from
  * irc_parse.h, and two ways out: protocol lines go to the write buffer at
@@ -16,7 +16,9 @@
  * the config of channels and moderators, members' messages to the
  * handler and its replies out (the "nick: " in front, the long answer
  * sent privately, the crisis alert), the moderators' notices, the core's
- * tick, the keep-alive, the health mark, the backoff. */
+ * keep-alive, the backoff; and the ops the one loop drives (irc_ops,
+ * transport.h): the loop polls the socket and calls ready, which reads,
+ * keeps the link alive and sends what the flood control lets go. */
 #include "irc.h"
 
 #include <errno.h>
@@ -29,7 +31,6 @@
 
 #include "backoff.h"
 #include "clock.h"
-#include "health.h"
 #include "irc_chat.h"
 #include "irc_conn.h"
 #include "irc_outbox.h"
@@ -59,8 +60,7 @@ struct irc {
 	long ping_idle_ms, ping_timeout_ms;
 	long backoff_min_ms, backoff_max_ms;
 	int pm_over_lines;
-	char *state_dir;     /* or NULL: no health mark */
-	struct tr_tick tick; /* fn NULL: no ticks */
+	char *state_dir;     /* or NULL: no journal */
 
 	/* session */
 	struct irc_reader *rd;
@@ -70,11 +70,12 @@ struct irc {
 	int fatal;
 	long long last_rx_ms, ping_sent_ms;
 
-	/* across sessions */
-	long long health_ms; /* the last health mark; 0: none yet */
-	int health_warned;
-	void *run_ctx;      /* the handler's ctx, for ticks */
-	long long tick_ms;  /* the last tick */
+	/* across sessions: the loop's (transport.h) */
+	tr_handler_fn fn;
+	void *ctx;
+	volatile sig_atomic_t *stop;
+	int in_session;     /* connected; else waiting until retry_ms */
+	long long retry_ms; /* the next connection's time */
 	char *notices[IRC_NOTICE_WAIT_MAX]; /* for the moderators, waiting for
 	                                     * a registration */
 	size_t n_notices;
@@ -85,9 +86,6 @@ struct irc {
 	struct irc_stats st; /* the transport's own; irc_get_stats adds the
 	                      * outbox's and the registration's */
 };
-
-/* the connection's own waits (connect, TLS handshake) keep ticking */
-static void tick_maybe(struct irc *irc, int wake_ready);
 
 static long pick(long v, long def)
 {
@@ -230,7 +228,6 @@ enum err irc_new(const struct irc_config *cfg, struct irc **out, char *errbuf, s
 		err_printf(errbuf, errlen, "irc: out of memory");
 		return ERR_NOMEM;
 	}
-	irc->tick.wake_fd = -1;
 	e = new_conn(irc, cfg, errbuf, errlen);
 	if (e == ERR_OK)
 		e = new_reg(irc, cfg, errbuf, errlen);
@@ -422,67 +419,6 @@ static void notices_flush(struct irc *irc)
 		irc->notices[i] = NULL;
 	}
 	irc->n_notices = 0;
-}
-
-/* ---- the core's tick ---- */
-
-void irc_set_tick(struct irc *irc, const struct tr_tick *t)
-{
-	memset(&irc->tick, 0, sizeof(irc->tick));
-	irc->tick.wake_fd = -1;
-	if (t)
-		irc->tick = *t;
-}
-
-/* tick_maybe calls the core's tick when it is due: TR_TICK_MS after the
- * last one, or once woken (wake_ready: poll saw wake_fd readable; or
- * *wake set) and a poll slice after the last one. That slice is the
- * guard against a tick that leaves wake_fd readable or *wake set: it
- * then repeats ten times a second, not in a busy loop. */
-static void tick_maybe(struct irc *irc, int wake_ready)
-{
-	long long t = clock_mono_ms(), since = t - irc->tick_ms;
-	int woken = wake_ready || (irc->tick.wake && *irc->tick.wake);
-	struct tr_notice n;
-	enum err e;
-
-	if (!irc->tick.fn || (since < TR_TICK_MS && !(woken && since >= IRC_TICK_MS)))
-		return;
-	irc->tick_ms = t;
-	memset(&n, 0, sizeof(n));
-	e = irc->tick.fn(irc->run_ctx, &n);
-	if (e != ERR_OK) {
-		log_warn("irc: the tick failed: %s", err_str(e));
-		return;
-	}
-	mod_notice(irc, n.mod_text);
-}
-
-static void conn_idle(void *ctx)
-{
-	tick_maybe(ctx, 0);
-}
-
-/* wake_pollfd fills *p to poll wake_fd when a woken tick could run now;
- * 0 when it is not to be polled. */
-static int wake_pollfd(const struct irc *irc, struct pollfd *p)
-{
-	if (!irc->tick.fn || irc->tick.wake_fd < 0 || clock_mono_ms() - irc->tick_ms < IRC_TICK_MS)
-		return 0;
-	p->fd = irc->tick.wake_fd;
-	p->events = POLLIN;
-	p->revents = 0;
-	return 1;
-}
-
-/* wake_check drops a wake fd poll says is not open: it would wake every
- * poll at once. */
-static void wake_check(struct irc *irc, const struct pollfd *p)
-{
-	if (!(p->revents & POLLNVAL))
-		return;
-	log_warn("irc: the tick's wake fd %d is not open; wakes by fd are off", irc->tick.wake_fd);
-	irc->tick.wake_fd = -1;
 }
 
 /* ---- members' messages ---- */
@@ -734,12 +670,12 @@ static int read_some(struct irc *irc, tr_handler_fn fn, void *ctx)
 
 /* ---- a session ---- */
 
-/* poll_ms is how long the session's poll may wait: a slice, or less when a
- * paced line gets its token sooner (with a short flood interval, a slice
+/* want_ms is how long the loop may wait before ready: a slice, or less when
+ * a paced line gets its token sooner (with a short flood interval, a slice
  * would send lines in clumps of a slice's worth). A line that may go now
  * but did not (pace ran just before) waits for room in the write buffer:
  * POLLOUT says when, so the slice. */
-static int poll_ms(const struct irc *irc)
+static long want_ms(const struct irc *irc)
 {
 	long wait;
 
@@ -748,30 +684,7 @@ static int poll_ms(const struct irc *irc)
 	wait = irc_out_wait_ms(irc_outbox_queue(irc->ob), clock_mono_ms());
 	if (wait <= 0 || wait >= IRC_TICK_MS)
 		return IRC_TICK_MS;
-	return (int)wait;
-}
-
-/* mark_healthy writes the health mark (health.h) at most every
- * HEALTH_MARK_EVERY_S while registered: the session's PING watch ends a
- * dead link, so a registered session is a live one. A bot waiting for
- * its services, or for a server, writes none, and a probe sees it stale.
- * A failure to write is logged once, not fatal. */
-static void mark_healthy(struct irc *irc)
-{
-	long long t = clock_mono_ms();
-
-	if (!irc->state_dir || !irc_reg_registered(irc->reg) ||
-	    (irc->health_ms && t - irc->health_ms < HEALTH_MARK_EVERY_S * 1000LL))
-		return;
-	irc->health_ms = t;
-	if (health_mark(irc->state_dir, time(NULL)) != ERR_OK) {
-		if (!irc->health_warned)
-			log_warn("irc: cannot write the health mark %s/%s", irc->state_dir,
-			         HEALTH_STATUS_FILE);
-		irc->health_warned = 1;
-		return;
-	}
-	irc->health_warned = 0;
+	return wait;
 }
 
 /* keep_alive is the clock's part of a session: the registration timeout,
@@ -793,41 +706,24 @@ static int keep_alive(struct irc *irc, long long t)
 	return 0;
 }
 
-/* session_step is one turn of a session's loop: the clock's checks, the
- * paced lines out, one poll, the reads, a tick; -1 ends the session. */
-static int session_step(struct irc *irc, tr_handler_fn fn, void *ctx)
+/* session_step is one turn of a session: the reads poll found, the
+ * clock's checks, the paced lines out; -1 ends the session. */
+static int session_step(struct irc *irc, const struct tr_wait *w)
 {
-	struct pollfd pfd[2];
-	long long t = clock_mono_ms();
-	int rc, nfd;
+	long long t;
 
+	if (w->n && (w->fd[0].revents & (POLLIN | POLLHUP | POLLERR)) &&
+	    read_some(irc, irc->fn, irc->ctx) < 0)
+		return -1;
+	/* TLS may hold decrypted bytes poll() cannot see */
+	if (irc_conn_pending(irc->conn) > 0 && read_some(irc, irc->fn, irc->ctx) < 0)
+		return -1;
+	t = clock_mono_ms();
 	if (keep_alive(irc, t) < 0)
 		return -1;
 	if (irc_reg_registered(irc->reg))
 		pace(irc, t);
-	if (flush(irc) < 0)
-		return -1;
-	mark_healthy(irc);
-	pfd[0].fd = irc_conn_fd(irc->conn);
-	pfd[0].events = POLLIN | (irc_conn_unsent(irc->conn) ? POLLOUT : 0);
-	pfd[0].revents = 0;
-	nfd = 1 + wake_pollfd(irc, &pfd[1]);
-	rc = poll(pfd, (nfds_t)nfd, poll_ms(irc));
-	if (rc < 0 && errno != EINTR) {
-		log_warn("irc: poll: %s", strerror(errno));
-		return -1;
-	}
-	if (rc > 0 && (pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) && read_some(irc, fn, ctx) < 0)
-		return -1;
-	/* TLS may hold decrypted bytes poll() cannot see */
-	if (irc_conn_pending(irc->conn) > 0 && read_some(irc, fn, ctx) < 0)
-		return -1;
-	if (rc > 0 && nfd == 2)
-		wake_check(irc, &pfd[1]);
-	/* after the reads: a tick falls between messages, and an EINTR
-	 * (rc < 0) comes straight here to see *wake */
-	tick_maybe(irc, rc > 0 && nfd == 2 && pfd[1].revents != 0);
-	return 0;
+	return flush(irc) < 0 ? -1 : 0;
 }
 
 static void session_reset(struct irc *irc)
@@ -853,79 +749,130 @@ static void quit(struct irc *irc)
 		irc_conn_quit(irc->conn, line, len, IRC_QUIT_WAIT_MS);
 }
 
-/* session runs one connection until it fails or stop is set. */
-static void session(struct irc *irc, tr_handler_fn fn, void *ctx, volatile sig_atomic_t *stop)
+/* session_open connects (a bounded wait: the connect timeout, cut by a
+ * stop) and begins the registration; -1 when no connection was made. */
+static int session_open(struct irc *irc)
 {
-	struct irc_conn_wait w = {stop, conn_idle, irc};
+	struct irc_conn_wait w = {irc->stop, NULL, NULL};
 
 	session_reset(irc);
 	if (!irc->rd || irc_conn_open(irc->conn, &w, irc->errstr, sizeof(irc->errstr)) != ERR_OK)
-		return;
+		return -1;
 	irc->st.connects++;
 	irc->last_rx_ms = clock_mono_ms();
 	log_info("irc: connected to %s port %d", irc_conn_host(irc->conn),
 	         irc_conn_port(irc->conn));
 	irc_reg_begin(irc->reg, irc->last_rx_ms, &irc->rout);
 	reg_step(irc, IRC_REG_GO_ON);
-	while (!*stop && session_step(irc, fn, ctx) == 0)
-		;
-	if (*stop)
+	irc->in_session = 1;
+	return 0;
+}
+
+/* backoff sets the next connection's time: min * 2^attempt capped at max,
+ * jittered down to half of it (backoff.h). */
+static void backoff(struct irc *irc)
+{
+	long long d = backoff_delay_ms(irc->backoff_min_ms, irc->backoff_max_ms, irc->attempt,
+	                               backoff_rand(&irc->rng));
+
+	if (irc->attempt < 30)
+		irc->attempt++;
+	log_info("irc: reconnecting in %lld ms", d);
+	irc->retry_ms = clock_mono_ms() + d;
+}
+
+/* session_end ends a connection that failed or is stopped (quitting: say
+ * QUIT first). */
+static void session_end(struct irc *irc, int quitting)
+{
+	if (quitting)
 		quit(irc);
 	/* Only a connection that lasted resets the backoff: a server that
 	 * welcomes the bot and drops it at once must not get a reconnect a
 	 * second. */
-	if (irc_reg_registered(irc->reg) && clock_mono_ms() - irc_reg_welcome_ms(irc->reg) >= IRC_STABLE_MS)
+	if (irc_reg_registered(irc->reg) &&
+	    clock_mono_ms() - irc_reg_welcome_ms(irc->reg) >= IRC_STABLE_MS)
 		irc->attempt = 0;
 	irc_reg_lost(irc->reg); /* a notice from now on waits for the next session */
 	check_acked(irc);       /* what arrived before the end is done, not resent */
 	irc_conn_close(irc->conn);
+	irc->in_session = 0;
 }
 
-/* ---- between sessions ---- */
+/* ---- the ops (transport.h) ---- */
 
-/* backoff waits min * 2^attempt capped at max, jittered down to half of
- * it (backoff.h), the core's ticks going on meanwhile. */
-static void backoff(struct irc *irc, volatile sig_atomic_t *stop)
+static enum err op_start(void *t, tr_handler_fn fn, void *ctx, volatile sig_atomic_t *stop)
 {
-	long long d, end;
+	struct irc *irc = t;
 
-	d = backoff_delay_ms(irc->backoff_min_ms, irc->backoff_max_ms, irc->attempt,
-	                     backoff_rand(&irc->rng));
-	if (irc->attempt < 30)
-		irc->attempt++;
-	log_info("irc: reconnecting in %lld ms", d);
-	end = clock_mono_ms() + d;
-	while (!*stop && clock_mono_ms() < end) {
-		struct pollfd pfd;
-		int nfd = wake_pollfd(irc, &pfd), rc;
-
-		/* the core's ticks go on while disconnected (a reload is not
-		 * held up for minutes); their notices wait for the connection */
-		rc = poll(nfd ? &pfd : NULL, (nfds_t)nfd, IRC_TICK_MS);
-		if (rc > 0)
-			wake_check(irc, &pfd);
-		tick_maybe(irc, rc > 0);
-	}
-}
-
-enum err irc_run(struct irc *irc, tr_handler_fn fn, void *ctx, volatile sig_atomic_t *stop)
-{
 	irc->errstr[0] = '\0';
-	irc->run_ctx = ctx;
-	if (irc->state_dir) {
-		/* the last run's mark says nothing about this one */
-		health_clear(irc->state_dir);
-		irc->health_ms = 0;
-	}
+	irc->fn = fn;
+	irc->ctx = ctx;
+	irc->stop = stop;
+	irc->in_session = 0;
+	irc->retry_ms = 0;
 	/* split for the configured nick until a connection says better */
 	irc_outbox_replay(irc->ob, clock_mono_ms(), irc_prefix_len(me(irc), NULL, NULL));
-	while (!*stop) {
-		session(irc, fn, ctx, stop);
-		if (irc->fatal)
-			return ERR_INVALID;
-		if (*stop)
-			break;
-		backoff(irc, stop);
-	}
 	return ERR_OK;
 }
+
+static void op_want(void *t, struct tr_wait *w)
+{
+	struct irc *irc = t;
+
+	if (!irc->in_session) {
+		w->at_ms = irc->retry_ms;
+		return;
+	}
+	w->fd[0].fd = irc_conn_fd(irc->conn);
+	w->fd[0].events = POLLIN | (irc_conn_unsent(irc->conn) ? POLLOUT : 0);
+	w->n = 1;
+	w->at_ms = clock_mono_ms() + want_ms(irc);
+}
+
+static enum tr_state op_ready(void *t, const struct tr_wait *w)
+{
+	struct irc *irc = t;
+
+	if (!irc->in_session) {
+		if (clock_mono_ms() < irc->retry_ms)
+			return TR_RUNNING;
+		if (session_open(irc) < 0) {
+			backoff(irc);
+			return TR_RUNNING;
+		}
+		w = NULL; /* nothing polled on this connection yet */
+	}
+	if (session_step(irc, w ? w : &(struct tr_wait){.n = 0}) == 0 && !irc->fatal)
+		return TR_RUNNING;
+	session_end(irc, 0);
+	if (irc->fatal)
+		return TR_FAILED;
+	backoff(irc);
+	return TR_RUNNING;
+}
+
+static void op_notice(void *t, const char *text) { mod_notice(t, text); }
+
+static void op_stop(void *t)
+{
+	struct irc *irc = t;
+
+	if (irc->in_session)
+		session_end(irc, 1);
+}
+
+static void op_health(const void *t, struct tr_health *h)
+{
+	const struct irc *irc = t;
+
+	/* the session's PING watch ends a dead link, so a registered session
+	 * is a live one; a bot waiting for its services, or for a server,
+	 * shows none */
+	h->alive_ms = irc->in_session && irc_reg_registered(irc->reg) ? clock_mono_ms() : 0;
+}
+
+static const char *op_errstr(const void *t) { return irc_errstr(t); }
+
+const struct transport_ops irc_ops = {"irc", op_start, op_want, op_ready, op_notice, op_stop,
+                                      op_health, op_errstr};

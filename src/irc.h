@@ -31,15 +31,16 @@
  * EXTERNAL with the client certificate the TLS handshake presents (the
  * services know its fingerprint, e.g. by NickServ CERT ADD). At the first
  * start, a refused login (or a server without SASL or without the
- * mechanism) ends irc_run with an error rather than a reconnect storm: the
+ * mechanism) ends the transport with an error rather than a reconnect storm: the
  * setting is wrong. Once a login has worked, the same on a reconnect means
  * the services are down or out of step: it is logged and retried with the
  * backoff, and the bot comes back when they do.
  *
  * IRCv3 account-tag, when the server offers it: each member's message
  * carries the services account that sent it (tr_message.sender_account).
- * The core's tick (irc_set_tick) runs from the same poll loop, and what it
- * or the handler has for the moderators goes to them by NOTICE.
+ * The one loop (loop.h) polls its socket beside the other networks', and
+ * what the core's tick or the handler has for the moderators goes to them
+ * by NOTICE.
  *
  * The parts, each a header that is its whole contract: irc_conn.h (the
  * socket, TLS, the write buffer), irc_reg.h (capabilities, SASL, the nick;
@@ -127,9 +128,8 @@ struct irc_config {
 	                           * lines goes to the asker privately, with a
 	                           * note in the channel (never a crisis reply);
 	                           * 0: always in the channel */
-	const char *state_dir;    /* the folder for the reply journal and the
-	                           * health mark (made 0700 if missing), or NULL:
-	                           * neither (replies waiting die with the
+	const char *state_dir;    /* the folder for the reply journal (made 0700
+	                           * if missing), or NULL: none (replies waiting die with the
 	                           * process). A journal that cannot be opened
 	                           * is logged, and the bot runs without it. */
 };
@@ -142,36 +142,25 @@ struct irc;
 enum err irc_new(const struct irc_config *cfg, struct irc **out, char *errbuf,
                  size_t errlen);
 
-/* irc_run connects and serves until *stop becomes non-zero (set it from a
- * SIGINT/SIGTERM handler): then it sends QUIT, waits at most
- * IRC_QUIT_WAIT_MS for it to leave, and returns ERR_OK, within two seconds
- * of the signal. fn is called with ctx for each member's PRIVMSG; of its
- * reply, a mention that is a plausible nick (a leading '@' dropped) starts
- * the first line ("alice: ..."), mod_text goes to the moderators like a
- * tick's, and see_event is ignored (IRC has no links). Network
- * faults, a closed connection, garbage or a silent server are retried with
- * capped exponential backoff and jitter, never returned; the one error
- * returned is ERR_INVALID for a SASL login the server refused (or cannot
- * do) before any login worked, with irc_errstr saying which. With a state
- * folder it first queues the journal's replies (see the top), and while
- * registered it writes the health mark (health.h) every
- * HEALTH_MARK_EVERY_S: a bot waiting for its services writes none. */
-enum err irc_run(struct irc *irc, tr_handler_fn fn, void *ctx,
-                 volatile sig_atomic_t *stop);
-
-/* irc_set_tick gives irc_run the core's tick (transport.h); *t is copied,
- * call it before irc_run. irc_run then calls t->fn with its own ctx from
- * its poll loop (connected, connecting or waiting to reconnect), never
- * during a handler call: at least every TR_TICK_MS, and within
- * a poll slice (100 ms) when t->wake_fd is readable or *t->wake is non-zero
- * (a signal that interrupts poll leads straight to a check of *wake).
- * irc_run never resets *wake nor reads wake_fd: the tick must (a woken
- * tick that left them set is repeated at most every 100 ms, not in a busy
- * loop; a wake_fd that is not open is dropped with a warning). The
- * notice's mod_text goes to the moderators by NOTICE through
- * the flood control; one given while the bot is not registered waits
- * (IRC_NOTICE_WAIT_MAX of them) for the next registration. */
-void irc_set_tick(struct irc *irc, const struct tr_tick *t);
+/* irc_ops is the transport's ops table (transport.h); its void pointer is
+ * a struct irc. start queues the journal's replies (see the top); the
+ * loop then drives the sessions: ready connects when a reconnect is due
+ * (a bounded wait, the connect timeout, cut short by *stop), reads what
+ * poll found, keeps the link alive, and sends what the flood control lets
+ * go. Network faults, a closed connection, garbage or a silent server are
+ * retried with capped exponential backoff and jitter; ready says
+ * TR_FAILED only for a SASL login the server refused (or cannot do)
+ * before any login worked, with irc_errstr saying which. For each
+ * member's PRIVMSG the handler is called; of its reply, a mention that is
+ * a plausible nick (a leading '@' dropped) starts the first line
+ * ("alice: ..."), mod_text goes to the moderators like a notice, and
+ * see_event is ignored (IRC has no links). notice sends text to the
+ * moderators by NOTICE through the flood control; one given while the bot
+ * is not registered waits (IRC_NOTICE_WAIT_MAX of them) for the next
+ * registration. stop sends QUIT and waits at most IRC_QUIT_WAIT_MS for it
+ * to leave. health: alive while registered (the PING watch ends a dead
+ * link). */
+extern const struct transport_ops irc_ops;
 
 /* irc_errstr: the last error, one line, borrowed; "" when none. */
 const char *irc_errstr(const struct irc *irc);

@@ -22,6 +22,7 @@
 #include "bot.h"
 #include "check.h"
 #include "config.h"
+#include "console.h"
 #include "curl_dl.h"
 #include "faq.h"
 #include "faq_learn.h"
@@ -29,10 +30,10 @@
 #include "helpline.h"
 #include "metrics_http.h"
 #include "log.h"
+#include "nets.h"
+#include "loop.h"
 #include "match.h"
-#include "irc.h"
 #include "prefilter.h"
-#include "matrix.h"
 #include "recent.h"
 #include "serve.h"
 #include "text.h"
@@ -700,75 +701,50 @@ static struct serve *console_serve(const struct opts *o, int *rc)
 	return s;
 }
 
+/* the hooks the loop gets from the running bot */
+static void serve_loop_config(struct serve *s, volatile sig_atomic_t *stop,
+			      volatile sig_atomic_t *reload, struct loop_config *lc)
+{
+	memset(lc, 0, sizeof(*lc));
+	lc->handle = serve_handle;
+	lc->ctx = s;
+	lc->tick.fn = serve_tick;
+	lc->tick.wake_fd = serve_wake_fd(s);
+	lc->tick.wake = reload;
+	lc->tick_next = serve_next_ms;
+	lc->stop = stop;
+}
+
 /* cmd_chat is the console: a conversation with the bot as a direct
  * message, so that a moderator can try the FAQ, the commands and an edit
- * with no server at all. */
+ * with no server at all (console.h), in the one loop like any network. */
 static int cmd_chat(const struct opts *o)
 {
 	int rc = EXIT_FAQ;
 	struct serve *s = console_serve(o, &rc);
-	int tty = isatty(STDIN_FILENO);
-	char *line = NULL;
-	size_t cap = 0;
-	long n;
+	struct console *c = NULL;
+	struct loop *l = NULL;
+	struct loop_config lc;
 
 	if (!s)
 		return rc;
+	rc = 0;
 	/* the console prints what matters itself; its log would only
 	 * interleave with the conversation */
 	log_set_level(LOG_WARN);
-	if (tty)
-		printf("faqbot %s console. Ask a question about treatment-resistant depression "
-		       "or its treatments.\nThis is an automated FAQ bot, not a clinician. "
-		       "Type !help for commands, !crisis for crisis lines, !quit or Ctrl-D to "
-		       "leave.\n", FAQBOT_VERSION);
-	for (;;) {
-		struct tr_message m = {0};
-		struct tr_reply out = {0};
-		struct tr_notice note = {0};
-
-		if (tty) {
-			printf("\nyou> ");
-			fflush(stdout);
-		}
-		n = read_line(stdin, &line, &cap, ASK_LINE_MAX);
-		if (n < 0)
-			break;
-		if (strcmp(line, "!quit") == 0 || strcmp(line, "!exit") == 0)
-			break;
-		/* a saved FAQ edit is live for the next line */
-		if (serve_tick(s, &note) != ERR_OK)
-			break;
-		if (note.mod_text)
-			printf("(moderators) %s\n", note.mod_text);
-		if (n == 0)
-			continue;
-		m.room = "console";
-		m.sender = m.sender_account = "you";
-		m.text = line;
-		m.bot_name = "faqbot";
-		m.direct = 1;
-		m.sender_power = -1;
-		if (serve_handle(s, &m, &out) != ERR_OK) {
-			fprintf(stderr, "faqbot: out of memory\n");
-			break;
-		}
-		if (out.reply && out.text)
-			printf("faqbot> %s%s%s\n", out.mention ? out.mention : "",
-			       out.mention ? ": " : "", out.text);
-		else
-			printf("faqbot> (stays quiet: %s)\n",
-			       serve_quiet_why(s) ? serve_quiet_why(s) : "nothing to say");
-		if (out.mod_text)
-			printf("(moderators) %s\n", out.mod_text);
-		if (out.alert_moderators) /* the reply says moderators know: here, nobody does */
-			printf("(console: in a chat room the moderators would now be alerted; "
-			       "nobody is alerted from this terminal)\n");
-		fflush(stdout);
+	serve_loop_config(s, NULL, NULL, &lc);
+	if (console_new(STDIN_FILENO, stdout, isatty(STDIN_FILENO), &c) != ERR_OK ||
+	    loop_new(&lc, &l) != ERR_OK ||
+	    loop_add(l, &console_ops, c, NULL, NULL, 0) != ERR_OK) {
+		fprintf(stderr, "faqbot: out of memory\n");
+		rc = EXIT_RUNTIME;
+	} else if (loop_run(l) != ERR_OK) {
+		rc = EXIT_RUNTIME;
 	}
-	free(line);
+	loop_free(l);
+	console_free(c);
 	serve_free(s);
-	return 0;
+	return rc;
 }
 
 /* cmd_health is the probe of a container's HEALTHCHECK: is the mark the
@@ -780,9 +756,10 @@ static int cmd_health(int argc, char **argv)
 	const char *path = NULL;
 	struct config *cfg = NULL;
 	long max_age = -1, age;
-	const char *dir;
+	struct nets_mark marks[NETS_MARKS_MAX];
+	size_t n, k;
 	char err[1024];
-	enum err e;
+	enum err e = ERR_OK;
 	int i;
 
 	for (i = 0; i < argc; i++) {
@@ -809,27 +786,31 @@ static int cmd_health(int argc, char **argv)
 		fprintf(stderr, "faqbot: %s\n", err);
 		return EXIT_CONFIG;
 	}
-	/* Matrix marks [matrix] state_dir after each sync; IRC marks the
-	 * top-level state_dir every HEALTH_MARK_EVERY_S while registered */
-	dir = cfg->has_matrix ? cfg->state_dir : cfg->has_irc ? cfg->state_dir_bot : NULL;
-	if (!dir || !*dir) {
+	n = nets_marks(cfg, marks);
+	if (!n) {
 		fprintf(stderr, "faqbot: %s configures no chat network with a state_dir: nothing "
 				"to check\n", path);
 		config_free(cfg);
 		return EXIT_CONFIG;
 	}
-	if (max_age < 0)
-		max_age = cfg->has_matrix
-				  ? health_default_max_age(cfg->sync_timeout_ms > 0 ? cfg->sync_timeout_ms
-										: MATRIX_SYNC_TIMEOUT_MS)
-				  : health_default_max_age(HEALTH_MARK_EVERY_S * 1000L);
-	e = health_check(dir, max_age, time(NULL), &age, err, sizeof(err));
-	if (e == ERR_OK)
-		printf("faqbot: healthy: the last %s %ld s ago (at most %ld s)\n",
-		       cfg->has_matrix ? "sync completed" : "sign of a registered IRC session was",
-		       age, max_age);
-	else
-		fprintf(stderr, "faqbot: unhealthy: %s\n", err);
+	/* each network its own line: one unhealthy is the bot unhealthy */
+	for (k = 0; k < n; k++) {
+		long max = max_age < 0 ? marks[k].max_age_s : max_age;
+		int matrix = !strcmp(marks[k].name, "matrix");
+		enum err ek = health_check_file(marks[k].dir, marks[k].file, max, time(NULL), &age,
+						err, sizeof(err));
+
+		if (ek == ERR_OK)
+			printf("faqbot: healthy: %s%sthe last %s %ld s ago (at most %ld s)\n",
+			       n > 1 ? marks[k].name : "", n > 1 ? ": " : "",
+			       matrix ? "sync completed" : "sign of a registered IRC session was",
+			       age, max);
+		else
+			fprintf(stderr, "faqbot: unhealthy: %s%s%s\n", n > 1 ? marks[k].name : "",
+				n > 1 ? ": " : "", err);
+		if (ek != ERR_OK)
+			e = ek;
+	}
 	config_free(cfg);
 	return e == ERR_OK ? 0 : EXIT_RUNTIME;
 }
@@ -872,7 +853,9 @@ static int make_serve(const struct opts *o, const struct config *cfg, const char
 		      struct faq *faq, struct serve **out)
 {
 	struct serve_config sc = {0};
+	const char *irc_room = NULL, **mods;
 	char err[1024];
+	enum err e;
 	size_t i;
 
 	sc.faq_dir = o->faq_dir ? o->faq_dir : default_faq_dir();
@@ -882,17 +865,27 @@ static int make_serve(const struct opts *o, const struct config *cfg, const char
 	sc.state_dir = cfg->state_dir_bot ? cfg->state_dir_bot : cfg->state_dir;
 	if (cfg->has_matrix) {
 		sc.mod_room = cfg->moderators_room;
-		sc.moderators = (const char *const *)cfg->moderators.v;
-		sc.n_moderators = cfg->moderators.n;
 		sc.moderator_power = cfg->moderator_power;
-	} else {
-		for (i = 0; i < cfg->irc_moderators.n && !sc.mod_room; i++)
-			if (cfg->irc_moderators.v[i][0] == '#' || cfg->irc_moderators.v[i][0] == '&')
-				sc.mod_room = cfg->irc_moderators.v[i];
-		/* by services account only: a nick is anyone's to take */
-		sc.moderators = (const char *const *)cfg->irc_moderator_accounts.v;
-		sc.n_moderators = cfg->irc_moderator_accounts.n;
 	}
+	for (i = 0; cfg->has_irc && i < cfg->irc_moderators.n && !irc_room; i++)
+		if (cfg->irc_moderators.v[i][0] == '#' || cfg->irc_moderators.v[i][0] == '&')
+			irc_room = cfg->irc_moderators.v[i];
+	if (sc.mod_room)
+		sc.mod_room2 = irc_room;
+	else
+		sc.mod_room = irc_room;
+	/* Matrix user ids, and IRC services accounts only: a nick is anyone's
+	 * to take. Both networks in one process: both lists. */
+	mods = calloc(cfg->moderators.n + cfg->irc_moderator_accounts.n + 1, sizeof(*mods));
+	if (!mods) {
+		faq_free(faq);
+		return EXIT_RUNTIME;
+	}
+	for (i = 0; cfg->has_matrix && i < cfg->moderators.n; i++)
+		mods[sc.n_moderators++] = cfg->moderators.v[i];
+	for (i = 0; cfg->has_irc && i < cfg->irc_moderator_accounts.n; i++)
+		mods[sc.n_moderators++] = cfg->irc_moderator_accounts.v[i];
+	sc.moderators = mods;
 	sc.cooldown_s = cfg->cooldown_s;
 	sc.stats_days = cfg->stats_days;
 	sc.max_age_days = (int)cfg->faq_max_age_days;
@@ -904,53 +897,29 @@ static int make_serve(const struct opts *o, const struct config *cfg, const char
 	if (sc.keep_unanswered && !sc.state_dir) {
 		fprintf(stderr, "faqbot: %s: unanswered_log needs a state_dir to write to\n", path);
 		faq_free(faq);
+		free(mods);
 		return EXIT_CONFIG;
 	}
-	if (serve_new(&sc, faq, out, err, sizeof(err)) != ERR_OK) {
+	e = serve_new(&sc, faq, out, err, sizeof(err));
+	free(mods); /* serve keeps copies */
+	if (e != ERR_OK) {
 		fprintf(stderr, "faqbot: %s\n", err);
 		return EXIT_CONFIG;
 	}
 	return 0;
 }
 
-/* the hooks every transport gets from the running bot */
-static struct tr_tick serve_hooks(const struct serve *s)
+/* run_nets serves the networks cfg configures, in the one loop, until a
+ * stop signal. */
+static int run_nets(struct serve *s, const struct config *cfg)
 {
-	struct tr_tick t;
-
-	t.fn = serve_tick;
-	t.wake_fd = serve_wake_fd(s);
-	t.wake = &run_reload;
-	return t;
-}
-
-static int run_matrix(struct serve *s, const struct config *cfg)
-{
-	struct matrix_config mc = {0};
-	struct matrix *m = NULL;
-	struct tr_tick t = serve_hooks(s);
-	char err[512];
+	struct nets *n = NULL;
+	struct loop *l = NULL;
+	struct loop_config lc;
+	char err[1024];
 	enum err e;
 
-	mc.homeserver = cfg->homeserver;
-	mc.user_id = cfg->user_id;
-	mc.access_token = cfg->access_token;
-	mc.password = cfg->password;
-	mc.device_id = cfg->device_id;
-	mc.rooms = (const char *const *)cfg->rooms.v;
-	mc.n_rooms = cfg->rooms.n;
-	mc.allow_invites = (const char *const *)cfg->allow_invites.v;
-	mc.n_allow_invites = cfg->allow_invites.n;
-	mc.moderators = (const char *const *)cfg->moderators.v;
-	mc.n_moderators = cfg->moderators.n;
-	mc.mod_room = cfg->moderators_room;
-	mc.state_dir = cfg->state_dir;
-	mc.request_timeout_ms = cfg->request_timeout_ms;
-	mc.sync_timeout_ms = cfg->sync_timeout_ms;
-	mc.backoff_max_ms = cfg->backoff_max_ms;
-	mc.max_age_s = cfg->max_age_s;
-	if (matrix_new(&mc, &m, err, sizeof(err)) != ERR_OK) {
-		config_blame(cfg, "matrix", err, sizeof(err));
+	if (nets_new(cfg, &n, err, sizeof(err)) != ERR_OK) {
 		fprintf(stderr, "faqbot: %s\n", err);
 		return EXIT_CONFIG;
 	}
@@ -961,76 +930,21 @@ static int run_matrix(struct serve *s, const struct config *cfg)
 	mallopt(M_MMAP_THRESHOLD, 64 * 1024);
 	mallopt(M_TRIM_THRESHOLD, 128 * 1024);
 	install_stop_handlers();
-	matrix_set_tick(m, &t);
-	e = matrix_run(m, serve_handle, s, &run_stop);
-	if (e != ERR_OK) {
-		fprintf(stderr, "faqbot: %s\n", matrix_errstr(m));
+	serve_loop_config(s, &run_stop, &run_reload, &lc);
+	e = loop_new(&lc, &l);
+	if (e == ERR_OK)
+		e = nets_add(n, l);
+	if (e == ERR_OK) {
+		e = loop_run(l);
+		if (e != ERR_OK)
+			fprintf(stderr, "faqbot: %s\n", loop_errstr(l));
+		else
+			nets_log_stats(n);
 	} else {
-		struct matrix_stats st;
-
-		matrix_get_stats(m, &st);
-		log_info("stop syncs=%lu messages=%lu replies=%lu alerts=%lu retries=%lu "
-			 "skipped=%lu joins=%lu declined=%lu", st.syncs, st.messages, st.replies,
-			 st.alerts, st.retries, st.skipped, st.joins, st.declined);
+		fprintf(stderr, "faqbot: out of memory\n");
 	}
-	matrix_free(m);
-	return e == ERR_OK ? 0 : EXIT_CONFIG;
-}
-
-static int run_irc(struct serve *s, const struct config *cfg)
-{
-	struct irc_channel *chans = NULL;
-	struct irc_config ic = {0};
-	struct irc *irc = NULL;
-	struct tr_tick t = serve_hooks(s);
-	char err[512];
-	enum err e;
-	size_t i;
-
-	chans = calloc(cfg->irc_channels.n ? cfg->irc_channels.n : 1, sizeof(*chans));
-	if (!chans)
-		return EXIT_RUNTIME;
-	for (i = 0; i < cfg->irc_channels.n; i++) {
-		chans[i].name = cfg->irc_channels.v[i];
-		chans[i].key = cfg->irc_channel_keys ? cfg->irc_channel_keys[i] : NULL;
-	}
-	ic.host = cfg->irc_host;
-	ic.port = (int)cfg->irc_port;
-	ic.tls = cfg->irc_tls;
-	ic.tls_ca_file = cfg->irc_tls_ca_file;
-	ic.nick = cfg->irc_nick;
-	ic.alt_nicks = (const char *const *)cfg->irc_alt_nicks.v;
-	ic.n_alt_nicks = cfg->irc_alt_nicks.n;
-	ic.user = cfg->irc_user;
-	ic.realname = cfg->irc_realname;
-	ic.channels = chans;
-	ic.n_channels = cfg->irc_channels.n;
-	ic.sasl_account = cfg->irc_sasl_account;
-	ic.sasl_password = cfg->irc_sasl_password;
-	ic.moderators = (const char *const *)cfg->irc_moderators.v;
-	ic.n_moderators = cfg->irc_moderators.n;
-	ic.pm_over_lines = (int)cfg->irc_pm_over_lines;
-	ic.tls_cert_file = cfg->irc_tls_cert_file;
-	ic.tls_key_file = cfg->irc_tls_key_file;
-	ic.sasl_mechanism = cfg->irc_sasl_mechanism;
-	ic.flood_burst = (int)cfg->irc_flood_burst;
-	ic.flood_interval_ms = cfg->irc_flood_interval_ms;
-	ic.state_dir = cfg->state_dir_bot; /* the reply journal, the health mark */
-	if (irc_new(&ic, &irc, err, sizeof(err)) != ERR_OK) {
-		config_blame(cfg, "irc", err, sizeof(err));
-		fprintf(stderr, "faqbot: %s\n", err);
-		free(chans);
-		return EXIT_CONFIG;
-	}
-	install_stop_handlers();
-	irc_set_tick(irc, &t);
-	e = irc_run(irc, serve_handle, s, &run_stop);
-	if (e != ERR_OK)
-		fprintf(stderr, "faqbot: %s\n", irc_errstr(irc));
-	else
-		log_info("stop network=irc");
-	irc_free(irc);
-	free(chans);
+	loop_free(l);
+	nets_free(n);
 	return e == ERR_OK ? 0 : EXIT_CONFIG;
 }
 
@@ -1059,14 +973,6 @@ static int cmd_run(struct opts *o, int argc, char **argv)
 	if (!cfg->has_matrix && !cfg->has_irc) {
 		fprintf(stderr, "faqbot: %s configures no chat network (add a [matrix] or [irc] "
 				"section); for the console, run faqbot with no --config\n", path);
-		config_free(cfg);
-		return EXIT_CONFIG;
-	}
-	if (cfg->has_matrix && cfg->has_irc) {
-		/* one classifier store serves one thread, and each transport owns
-		 * its loop: one network a process (two units or containers) */
-		fprintf(stderr, "faqbot: %s configures both [matrix] and [irc]; run one faqbot "
-				"a network, each with its own config\n", path);
 		config_free(cfg);
 		return EXIT_CONFIG;
 	}
@@ -1131,7 +1037,7 @@ static int cmd_run(struct opts *o, int argc, char **argv)
 		}
 	}
 	if (rc == 0) {
-		rc = cfg->has_irc ? run_irc(s, cfg) : run_matrix(s, cfg);
+		rc = run_nets(s, cfg);
 		serve_save(s);
 	}
 	metrics_http_stop(mh);

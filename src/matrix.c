@@ -1,12 +1,19 @@
 /* matrix.c -- the Matrix transport (see matrix.h): its config, new and
- * free, start-up and the run loop. The parts (matrix_int.h): HTTP and the
+ * free, start-up and the loop's ops. The parts (matrix_int.h): HTTP and the
  * retry policy (matrix_http), the session (matrix_session), rooms
  * (matrix_rooms), one /sync (matrix_sync), a message's answer and the
- * core's ticks (matrix_reply); the JSON is the pure mx_* modules'.
+ * loop's notices (matrix_reply); the JSON is the pure mx_* modules'.
  *
- * One thread, one curl multi handle (so connections are kept alive and the
- * wait can watch the stop flag every 50 ms), one easy handle reused for
- * every request. How failures are sorted (libcmatrix's split, with our own
+ * One thread, one curl multi handle (so connections are kept alive), one
+ * easy handle reused for every request. The long poll is the loop's: its
+ * exchange sits in the multi handle, whose sockets (curl_multi_fdset) and
+ * timeout the one loop polls beside the other networks'. Not the multi
+ * socket interface (CURLMOPT_SOCKETFUNCTION): the sends a batch makes
+ * still run to their end with curl_multi_perform on the same handle, and
+ * curl does not mix the two ways of driving one multi handle; fdset is
+ * what 7.88 offers in place of curl_multi_waitfds (8.8), and one
+ * connection's sockets are few. How failures are sorted (libcmatrix's
+ * split, with our own backoff, matrix_backoff_ms): How failures are sorted (libcmatrix's split, with our own
  * backoff, matrix_backoff_ms):
  *   no connection: refused, reset, DNS  -> retry within a few seconds
  *   TLS, timeout, 5xx, unusable 200     -> back off longer, retry
@@ -18,9 +25,10 @@
  * next_batch is retried as a server error: no batch holds the bot.
  * Order of a batch: act on everything in it, then save `since`; a crash in
  * between replays the batch and the transaction ids keep it from showing.
- * The core's tick runs where no reply is in flight: before each sync,
- * between the messages of a batch, and inside the long poll's wait (which
- * a wake cuts, as a stop does, before any of its answer is read). */
+ * The loop runs the core's tick between its turns, so never while a reply
+ * is in flight; a notice it brings gives up the long poll (before any of
+ * its answer is read) and is posted, and the sync is asked again from
+ * the same position. */
 #include "matrix_int.h"
 
 #include <stdio.h>
@@ -30,7 +38,6 @@
 
 #include "backoff.h"
 #include "clock.h"
-#include "health.h"
 #include "netaddr.h"
 #include "state.h"
 #include "strs.h"
@@ -161,6 +168,10 @@ void matrix_free(struct matrix *m)
 		return;
 	if (m->multi && m->easy)
 		curl_multi_remove_handle(m->multi, m->easy);
+	curl_slist_free_all(m->hdrs);
+	if (m->sync_r)
+		matrix_resp_release(m->sync_r);
+	free(m->sync_r);
 	if (m->easy)
 		curl_easy_cleanup(m->easy);
 	if (m->multi) {
@@ -181,7 +192,6 @@ void matrix_free(struct matrix *m)
 	for (i = 0; i < m->n_known; i++)
 		mx_power_free(m->known[i].power);
 	free(m->known);
-	free(m->notice);
 	free(m->hs);
 	free(m->user_id);
 	if (m->password)
@@ -222,8 +232,6 @@ enum err matrix_new(const struct matrix_config *cfg, struct matrix **out, char *
 	set_limits(m, cfg);
 	m->rng = backoff_seed();
 	m->start_ms = clock_wall_ms();
-	m->tick.wake_fd = -1;
-	m->wake_armed = 1;
 
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		e = ERR_IO;
@@ -253,15 +261,6 @@ fail:
 
 const char *matrix_errstr(const struct matrix *m) { return m ? m->errstr : ""; }
 
-void matrix_set_tick(struct matrix *m, const struct tr_tick *t)
-{
-	memset(&m->tick, 0, sizeof(m->tick));
-	m->tick.wake_fd = -1;
-	if (t && t->fn)
-		m->tick = *t;
-	m->wake_armed = 1;
-}
-
 void matrix_get_stats(const struct matrix *m, struct matrix_stats *out)
 {
 	*out = m->stats;
@@ -271,7 +270,7 @@ void matrix_get_stats(const struct matrix *m, struct matrix_stats *out)
 
 /* start gets the bot in: a session (stored, or a login), a token whoami
  * accepts, the sync filter, the stored sync position, and the configured
- * rooms joined. Returns 1 to serve, or 0 and in *ret what matrix_run
+ * rooms joined. Returns 1 to serve, or 0 and in *ret what op_start
  * returns: a stop while starting is a stop (ERR_OK), not a failure. */
 static int start(struct matrix *m, enum err *ret)
 {
@@ -321,39 +320,102 @@ static int start(struct matrix *m, enum err *ret)
 	return 1;
 }
 
-enum err matrix_run(struct matrix *m, tr_handler_fn fn, void *ctx,
-                    volatile sig_atomic_t *stop)
+/* ---- the ops (transport.h) -------------------------------------------- */
+
+static enum err op_start(void *t, tr_handler_fn fn, void *ctx, volatile sig_atomic_t *stop)
 {
-	int attempt = 0;
+	struct matrix *m = t;
 	enum err e;
 
+	m->fn = fn;
+	m->ctx = ctx;
 	m->stop = stop;
 	m->stop_at = 0;
 	m->fatal = 0;
-	m->tick_ctx = ctx;
-	m->tick_at = 0;
 	m->errstr[0] = '\0';
-	/* The last run's mark says nothing about this one: until a sync
-	 * completes, the probe says so. */
-	health_clear(m->state_dir);
-	m->health_at = 0;
+	m->alive_ms = 0;
+	m->sync_at = 0;
 	if (!start(m, &e))
 		return e;
-	while (!matrix_stopping(m, 1)) {
-		/* the first tick waits for the first sync: the bot is serving */
-		e = m->since ? matrix_between(m) : ERR_OK;
-		if (m->fatal)
-			return e == ERR_OK ? ERR_INVALID : e;
-		if (e != ERR_OK)
-			continue; /* stopped: the loop ends */
-		e = matrix_sync_once(m, fn, ctx, &attempt);
-		if (m->fatal)
-			return e == ERR_OK ? ERR_INVALID : e;
-		if (e == ERR_IO && m->stop && *m->stop)
-			break;
-		if (e != ERR_OK && e != ERR_IO)
-			return e;
-	}
-	log_info("stop: sync position %s", m->since ? "saved" : "not recorded");
 	return ERR_OK;
 }
+
+static void op_want(void *t, struct tr_wait *w)
+{
+	struct matrix *m = t;
+
+	if (m->syncing)
+		matrix_xfer_want(m, w);
+	else
+		w->at_ms = m->sync_at;
+}
+
+static enum tr_state op_ready(void *t, const struct tr_wait *w)
+{
+	struct matrix *m = t;
+	enum err e = ERR_OK;
+
+	(void)w;
+	if (!m->syncing) {
+		if (clock_mono_ms() < m->sync_at)
+			return TR_RUNNING;
+		e = matrix_sync_begin(m);
+	}
+	if (e == ERR_OK && m->syncing)
+		e = matrix_sync_step(m);
+	if (m->fatal) {
+		if (!m->errstr[0])
+			matrix_set_err(m, "cannot go on: %s", err_str(e));
+		return TR_FAILED;
+	}
+	if (e != ERR_OK && e != ERR_IO && e != ERR_NOMEM) {
+		/* the state folder failed (since not saved): cannot go on */
+		if (!m->errstr[0])
+			matrix_set_err(m, "sync: %s", err_str(e));
+		return TR_FAILED;
+	}
+	return TR_RUNNING;
+}
+
+/* give_up ends the sync in flight, if one is: the position is not moved,
+ * so the next sync asks from the same point and nothing is lost. */
+static void give_up(struct matrix *m)
+{
+	if (!m->syncing)
+		return;
+	matrix_xfer_abort(m, m->sync_r);
+	matrix_resp_release(m->sync_r);
+	m->syncing = 0;
+}
+
+static void op_notice(void *t, const char *text)
+{
+	struct matrix *m = t;
+	int was = m->syncing;
+
+	/* one exchange at a time: the long poll makes way, and is asked
+	 * again from the same position at once */
+	give_up(m);
+	if (matrix_notice_post(m, text) != ERR_OK)
+		log_warn("a notice for the moderators was not posted");
+	if (was)
+		m->sync_at = 0;
+}
+
+static void op_stop(void *t)
+{
+	struct matrix *m = t;
+
+	give_up(m);
+	log_info("stop: sync position %s", m->since ? "saved" : "not recorded");
+}
+
+static void op_health(const void *t, struct tr_health *h)
+{
+	h->alive_ms = ((const struct matrix *)t)->alive_ms;
+}
+
+static const char *op_errstr(const void *t) { return matrix_errstr(t); }
+
+const struct transport_ops matrix_ops = {"matrix", op_start, op_want, op_ready, op_notice,
+                                         op_stop, op_health, op_errstr};

@@ -11,8 +11,8 @@
  * for a crisis, an alert in the moderators' room, and the core's notice
  * for them; only then save the `since` token. A reply's transaction id is
  * derived from the event it answers, so a retry or a restart after a crash
- * never shows twice. Between batches and messages, the core's tick runs
- * (matrix_set_tick).
+ * never shows twice. The one loop (loop.h) drives it through matrix_ops, and
+ * runs the core's tick between its turns.
  *
  * Not here: deciding what to answer (the core, through tr_handler_fn),
  * reading the config file (main.c), end-to-end encryption. */
@@ -80,51 +80,46 @@ struct matrix;
 enum err matrix_new(const struct matrix_config *cfg, struct matrix **out,
                     char *errbuf, size_t errlen);
 
-/* matrix_run logs in if needed, checks the token with whoami, then syncs
- * and serves until *stop becomes non-zero (set it from a SIGINT/SIGTERM
- * handler): the long poll is cut at once, a reply in flight gets up to
- * 1.2 s to finish, state is saved, and matrix_run returns ERR_OK, within
- * two seconds of the signal. fn is called for each member's text message
- * with ctx; msg->sender_account is the sender's user id, and
- * msg->sender_power its level in the room's m.room.power_levels (users,
- * else users_default), from the sync or, for a room the sync has not
- * brought them for since the start, asked of the server once; -1 when the
- * room has none. The reply's mention is honoured when it resolves to a
- * valid user id other than the bot's (mx_mention_resolve), see_event when
- * it is an event id (a link to the bot's answer to it among the last
- * MATRIX_ANSWERS_MAX answers, else to it), mod_text after the reply and the
- * alert (transaction id from the event). It returns an error only when it cannot go on: the homeserver
- * is unreachable or refuses the bot at start-up, the token is refused and
- * no password is configured, or the state directory fails; then
- * matrix_errstr says why in one line. Network faults while running are
- * retried with capped exponential backoff and jitter (matrix_backoff_ms),
- * never returned. A /sync response that cannot be read, even repaired
- * (mx_sync_parse), is asked for MATRIX_UNREADABLE_ASKS times, then skipped
- * to its next_batch with a notice to the moderators' room that messages
- * may have been missed; with no next_batch in it, it is asked for again
- * after a backoff, as for a server error. */
-enum err matrix_run(struct matrix *m, tr_handler_fn fn, void *ctx,
-                    volatile sig_atomic_t *stop);
-
-/* matrix_set_tick gives matrix_run the core's tick (transport.h); *t is
- * copied, NULL or a NULL t->fn means no ticks. matrix_run calls t->fn
- * with its handler's ctx, never while a reply is in flight:
- *  - between batches and between the messages of a batch, at least every
- *    TR_TICK_MS; in the middle of a long poll too, which goes on unless
- *    the tick has a notice to post;
- *  - within about 50 ms of a wake (*t->wake non-zero, t->wake_fd
- *    readable), which cuts the long poll (or a sync's backoff) short
- *    without moving the sync position: the next sync asks from the same
- *    point, so no message is lost or handled twice.
- * The transport never resets *wake nor reads wake_fd: the tick does. A
- * wake still there after a tick (set again while it ran, or an fd nobody
- * drains) cuts no poll until it clears, and the periodic tick sees to it,
- * so a forgetful tick cannot make the bot spin. Not called before the
- * first sync, nor while a send waits out a retry.
- * A notice's mod_text goes to the moderators' room as an m.notice (HTML
- * escaped), with a transaction id of its own (retried like every send);
- * with no moderators' room it is dropped with one log line. */
-void matrix_set_tick(struct matrix *m, const struct tr_tick *t);
+/* matrix_ops is the transport's ops table (transport.h); its void pointer
+ * is a struct matrix. start logs in if needed, checks the token with
+ * whoami, uploads the filter, reads the stored position and joins the
+ * rooms: a few requests, each bounded, cut by *stop (then ERR_OK). It
+ * returns an error only when the bot cannot serve: the homeserver is
+ * unreachable or refuses the bot, the token is refused and no password is
+ * configured, or the state directory fails; matrix_errstr says why.
+ *
+ * Then the loop drives the /sync: the long poll is one exchange in curl's
+ * multi handle whose sockets and timeout the loop polls (want), and ready
+ * moves it on; when it ends, the batch is handled whole in ready (each
+ * member's message to the handler and its reply, alert and mod_text out,
+ * each a blocking send with its own retries, the transaction id from the
+ * event), and only then is `since` saved. The handler's message has
+ * sender_account the sender's user id, and sender_power its level in the
+ * room's m.room.power_levels (users, else users_default), from the sync
+ * or, for a room the sync has not brought them for since the start, asked
+ * of the server once; -1 when the room has none. The reply's mention is
+ * honoured when it resolves to a valid user id other than the bot's
+ * (mx_mention_resolve), see_event when it is an event id (a link to the
+ * bot's answer to it among the last MATRIX_ANSWERS_MAX answers, else to
+ * it). Network faults are retried with capped exponential backoff and
+ * jitter (matrix_backoff_ms): the next sync's time is a deadline the loop
+ * waits on, never a sleep. ready says TR_FAILED only when the token is
+ * refused and logging in again fails, or the position cannot be saved.
+ * A /sync response that cannot be read, even repaired (mx_sync_parse), is
+ * asked for MATRIX_UNREADABLE_ASKS times, then skipped to its next_batch
+ * with a notice to the moderators' room that messages may have been
+ * missed; with no next_batch in it, it is asked for again after a
+ * backoff, as for a server error.
+ *
+ * notice gives up the long poll in flight, if any (the position is not
+ * moved: the next sync asks from the same point, so no message is lost or
+ * handled twice), posts the text to the moderators' room as an m.notice
+ * (HTML escaped, a transaction id of its own, retried like every send;
+ * with no moderators' room it is dropped with one log line), and syncs
+ * again at once. stop gives up the long poll; a reply in flight when *stop
+ * is set gets up to 1.2 s to finish. health: the time of the last sync
+ * handled and saved. */
+extern const struct transport_ops matrix_ops;
 
 /* matrix_errstr: the last error, one line, borrowed; "" when none. */
 const char *matrix_errstr(const struct matrix *m);
@@ -133,7 +128,7 @@ const char *matrix_errstr(const struct matrix *m);
  * responses skipped unread (their messages lost, the moderators told). */
 struct matrix_stats {
 	unsigned long syncs, batches, messages, replies, alerts, retries,
-	    skipped, joins, declined, ticks, notices, unreadable;
+	    skipped, joins, declined, notices, unreadable;
 };
 
 /* How a failed request is waited for before it is tried again. */

@@ -46,7 +46,7 @@ int matrix_nap(struct matrix *m, long long ms, int long_poll)
 	struct timespec ts;
 
 	while ((left = end - clock_mono_ms()) > 0) {
-		if (matrix_stopping(m, long_poll) || (long_poll && matrix_tick_cuts(m)))
+		if (matrix_stopping(m, long_poll))
 			return 1;
 		if (left > MATRIX_POLL_MS)
 			left = MATRIX_POLL_MS;
@@ -224,34 +224,13 @@ static enum err easy_setup(struct matrix *m, const char *url, const char *method
 	return ERR_OK;
 }
 
-/* perform runs the exchange to its end, a stop, or (in a long poll) a
- * tick that must run; the outcome goes to r. */
-static void perform(struct matrix *m, int flags, struct matrix_resp *r)
+/* finish takes the exchange's outcome into r and the handle out of the
+ * multi handle. */
+static void finish(struct matrix *m, struct matrix_resp *r)
 {
-	int running = 1, left, long_poll = flags & MATRIX_CALL_LONG_POLL;
 	CURLMsg *msg;
+	int left;
 
-	r->cc = CURLE_OK;
-	while (running) {
-		struct curl_waitfd wfd;
-		unsigned nfd = 0;
-
-		if (curl_multi_perform(m->multi, &running) != CURLM_OK || !running)
-			break;
-		if (matrix_stopping(m, long_poll) || (long_poll && matrix_tick_cuts(m))) {
-			r->stopped = 1;
-			break;
-		}
-		/* the wake fd ends the wait at once; a disarmed one would
-		 * end every wait, and is left to the 50 ms look */
-		if (long_poll && m->tick.fn && m->tick.wake_fd >= 0 && m->wake_armed) {
-			wfd.fd = m->tick.wake_fd;
-			wfd.events = CURL_WAIT_POLLIN;
-			wfd.revents = 0;
-			nfd = 1;
-		}
-		curl_multi_poll(m->multi, nfd ? &wfd : NULL, nfd, MATRIX_POLL_MS, NULL);
-	}
 	r->cc = CURLE_ABORTED_BY_CALLBACK;
 	while ((msg = curl_multi_info_read(m->multi, &left)))
 		if (msg->msg == CURLMSG_DONE && msg->easy_handle == m->easy)
@@ -261,29 +240,125 @@ static void perform(struct matrix *m, int flags, struct matrix_resp *r)
 		curl_easy_getinfo(m->easy, CURLINFO_RESPONSE_CODE, &r->status);
 	else
 		r->status = 0;
+	curl_easy_setopt(m->easy, CURLOPT_HTTPHEADER, NULL);
+	curl_slist_free_all(m->hdrs);
+	m->hdrs = NULL;
+	m->in_flight = 0;
 }
 
-/* http does one exchange. It fails only for local reasons (memory, a URL
- * too long); any network outcome is in r (status 0, cc, stopped). */
-static enum err http(struct matrix *m, const char *method, const char *path,
-                     const char *body, long timeout_ms, int flags, struct matrix_resp *r)
+/* perform runs the exchange to its end or a stop; the outcome goes to r.
+ * The blocking way, for everything but the sync: a reply, a join, a
+ * login. */
+static void perform(struct matrix *m, int flags, struct matrix_resp *r)
+{
+	int running = 1, long_poll = flags & MATRIX_CALL_LONG_POLL;
+
+	r->cc = CURLE_OK;
+	while (running) {
+		if (curl_multi_perform(m->multi, &running) != CURLM_OK || !running)
+			break;
+		if (matrix_stopping(m, long_poll)) {
+			r->stopped = 1;
+			break;
+		}
+		curl_multi_poll(m->multi, NULL, 0, MATRIX_POLL_MS, NULL);
+	}
+	finish(m, r);
+}
+
+/* begin sets up one exchange and hands it to the multi handle. It fails
+ * only for local reasons (memory, a URL too long). */
+static enum err begin(struct matrix *m, const char *method, const char *path,
+                      const char *body, long timeout_ms, int flags, struct matrix_resp *r)
 {
 	char url[MATRIX_URL_MAX], auth[MATRIX_TOKEN_MAX + 32] = "";
-	struct curl_slist *hdrs = NULL;
 	enum err e;
 
 	resp_reset(r, m->max_body);
 	if ((size_t)snprintf(url, sizeof(url), "%s%s", m->hs, path) >= sizeof(url))
 		return ERR_LIMIT;
-	e = easy_setup(m, url, method, body, timeout_ms, flags, r, &hdrs, auth, sizeof(auth));
+	e = easy_setup(m, url, method, body, timeout_ms, flags, r, &m->hdrs, auth, sizeof(auth));
+	memset(auth, 0, sizeof(auth)); /* the token, off the stack (the list has a copy) */
 	if (e == ERR_OK && curl_multi_add_handle(m->multi, m->easy) != CURLM_OK)
 		e = ERR_IO;
+	if (e != ERR_OK) {
+		curl_easy_setopt(m->easy, CURLOPT_HTTPHEADER, NULL);
+		curl_slist_free_all(m->hdrs);
+		m->hdrs = NULL;
+		return e;
+	}
+	m->in_flight = 1;
+	return ERR_OK;
+}
+
+/* http does one exchange, blocking. It fails only for local reasons; any
+ * network outcome is in r (status 0, cc, stopped). */
+static enum err http(struct matrix *m, const char *method, const char *path,
+                     const char *body, long timeout_ms, int flags, struct matrix_resp *r)
+{
+	enum err e = begin(m, method, path, body, timeout_ms, flags, r);
+
 	if (e == ERR_OK)
 		perform(m, flags, r);
-	curl_easy_setopt(m->easy, CURLOPT_HTTPHEADER, NULL);
-	curl_slist_free_all(hdrs);
-	memset(auth, 0, sizeof(auth)); /* the token, off the stack */
 	return e;
+}
+
+/* ---- one exchange the loop drives (the sync) ---------------------------- */
+
+enum err matrix_xfer_begin(struct matrix *m, const char *method, const char *path, int flags,
+                           struct matrix_resp *r)
+{
+	long timeout = m->req_timeout;
+
+	if (flags & MATRIX_CALL_LONG_POLL)
+		timeout += m->sync_timeout;
+	return begin(m, method, path, NULL, timeout, flags, r);
+}
+
+int matrix_xfer_step(struct matrix *m, struct matrix_resp *r)
+{
+	int running = 0;
+
+	if (curl_multi_perform(m->multi, &running) == CURLM_OK && running)
+		return 1;
+	finish(m, r);
+	return 0;
+}
+
+void matrix_xfer_abort(struct matrix *m, struct matrix_resp *r)
+{
+	if (!m->in_flight)
+		return;
+	r->stopped = 1;
+	finish(m, r);
+}
+
+void matrix_xfer_want(struct matrix *m, struct tr_wait *w)
+{
+	fd_set rd, wr, ex;
+	int max = -1, fd;
+	long t = -1;
+
+	FD_ZERO(&rd);
+	FD_ZERO(&wr);
+	FD_ZERO(&ex);
+	/* curl 7.88 has no curl_multi_waitfds; its sockets are few (one
+	 * connection) and below FD_SETSIZE in a process this small */
+	if (curl_multi_fdset(m->multi, &rd, &wr, &ex, &max) != CURLM_OK)
+		max = -1;
+	for (fd = 0; fd <= max && w->n < TR_FDS_MAX; fd++) {
+		short ev = (short)((FD_ISSET(fd, &rd) ? POLLIN : 0) | (FD_ISSET(fd, &wr) ? POLLOUT : 0) |
+		                   (FD_ISSET(fd, &ex) ? POLLPRI : 0));
+
+		if (!ev)
+			continue;
+		w->fd[w->n].fd = fd;
+		w->fd[w->n].events = ev;
+		w->n++;
+	}
+	if (curl_multi_timeout(m->multi, &t) != CURLM_OK || t < 0)
+		t = max < 0 ? MATRIX_POLL_MS : -1; /* no socket yet (resolving): look soon */
+	w->at_ms = t < 0 ? -1 : clock_mono_ms() + t;
 }
 
 /* ---- the retry policy ------------------------------------------------- */
@@ -341,12 +416,45 @@ static enum err retry_wait(struct matrix *m, const char *method, const char *pat
 	return ERR_OK;
 }
 
+enum err matrix_call_judge(struct matrix *m, const char *method, const char *path,
+                           int flags, const struct matrix_resp *r, int *attempt,
+                           int *relogins, long long *wait)
+{
+	struct mx_error me;
+	enum err e;
+
+	*wait = -1;
+	if (r->stopped)
+		return ERR_IO;
+	if (r->status >= 200 && r->status < 300)
+		return ERR_OK;
+	if (r->status == 0 && (flags & MATRIX_CALL_ONCE)) {
+		matrix_set_err(m, "cannot reach the homeserver at %s: %s", m->hs,
+		               r->over ? "response too large" : curl_easy_strerror(r->cc));
+		return ERR_IO;
+	}
+	if (r->over && (flags & MATRIX_CALL_SYNC))
+		return ERR_LIMIT;
+	mx_error_parse(r->body ? r->body : "", r->len, &me);
+	if (r->status == 401 && !(flags & MATRIX_CALL_NO_AUTH)) {
+		e = relogin(m, &me, relogins);
+		if (e == ERR_OK)
+			*wait = 0;
+		return e;
+	}
+	e = retry_wait(m, method, path, flags, r, &me, *attempt, wait);
+	if (e != ERR_OK)
+		return e;
+	m->stats.retries++;
+	(*attempt)++;
+	return ERR_OK;
+}
+
 enum err matrix_call(struct matrix *m, const char *method, const char *path,
                      const char *body, int flags, struct matrix_resp *r)
 {
 	long timeout = m->req_timeout;
 	int attempt = 0, relogins = 0;
-	struct mx_error me;
 	long long wait;
 	enum err e;
 
@@ -354,32 +462,11 @@ enum err matrix_call(struct matrix *m, const char *method, const char *path,
 		timeout += m->sync_timeout;
 	for (;;) {
 		e = http(m, method, path, body, timeout, flags, r);
-		if (e != ERR_OK)
+		if (e == ERR_OK)
+			e = matrix_call_judge(m, method, path, flags, r, &attempt, &relogins, &wait);
+		if (e != ERR_OK || wait < 0)
 			return e;
-		if (r->stopped)
-			return ERR_IO;
-		if (r->status >= 200 && r->status < 300)
-			return ERR_OK;
-		if (r->status == 0 && (flags & MATRIX_CALL_ONCE)) {
-			matrix_set_err(m, "cannot reach the homeserver at %s: %s", m->hs,
-			               r->over ? "response too large" : curl_easy_strerror(r->cc));
-			return ERR_IO;
-		}
-		if (r->over && (flags & MATRIX_CALL_SYNC))
-			return ERR_LIMIT;
-		mx_error_parse(r->body ? r->body : "", r->len, &me);
-		if (r->status == 401 && !(flags & MATRIX_CALL_NO_AUTH)) {
-			e = relogin(m, &me, &relogins);
-			if (e != ERR_OK)
-				return e;
-			continue;
-		}
-		e = retry_wait(m, method, path, flags, r, &me, attempt, &wait);
-		if (e != ERR_OK)
-			return e;
-		m->stats.retries++;
-		attempt++;
-		if (matrix_nap(m, wait, flags & MATRIX_CALL_LONG_POLL))
+		if (wait > 0 && matrix_nap(m, wait, flags & MATRIX_CALL_LONG_POLL))
 			return ERR_IO;
 	}
 }

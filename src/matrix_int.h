@@ -1,12 +1,12 @@
 /* matrix_int.h -- the inside of the Matrix transport, shared by its parts
  * and by no one else (matrix.h is the contract):
- *   matrix.c          config, new and free, the run loop and start-up
+ *   matrix.c          config, new and free, start-up and the loop's ops
  *   matrix_http.c     one HTTP exchange, the retry policy, the waits
  *   matrix_session.c  login, the stored session, whoami
  *   matrix_rooms.c    the room cache, names, power levels, invites, joins,
  *                     earlier answers
  *   matrix_reply.c    a member's message to the core and its reply, alert
- *                     and notice out; the core's ticks
+ *                     and notice out; the loop's notices
  *   matrix_sync.c     one /sync: ask, read, act on the batch, save since
  * All of them work on one struct matrix (one thread, one curl handle), so
  * the functions here take it whole; each file's statics stay its own.
@@ -59,6 +59,17 @@ struct matrix_name {
 	char *room, *user, *name;
 };
 
+/* One HTTP exchange. */
+struct matrix_resp {
+	long status; /* 0: no HTTP answer (network, timeout, stop) */
+	char *body;
+	size_t len, cap, max;
+	int over;                 /* the body went over max */
+	int stopped;              /* cut short by *stop */
+	long long retry_after_ms; /* from the Retry-After header; -1: none */
+	CURLcode cc;
+};
+
 struct matrix {
 	/* config, owned copies */
 	char *hs, *user_id, *password, *mod_room, *state_dir, *localpart;
@@ -82,17 +93,23 @@ struct matrix {
 	struct matrix_answer answers[MATRIX_ANSWERS_MAX];
 	size_t answers_next;
 
-	/* the core's tick (matrix_set_tick) */
-	struct tr_tick tick;
-	void *tick_ctx;         /* the handler's ctx, during matrix_run */
-	long long tick_at;      /* when it last ran, ms; 0: not yet */
-	int wake_armed;         /* a wake may cut a poll (see woken) */
-	char *notice;           /* a tick's notice not yet posted, owned */
+	/* the loop's (matrix_ops) */
+	tr_handler_fn fn;       /* each member's message, with ctx */
+	void *ctx;
+	long long sync_at;      /* the next sync may start then, mono ms */
+	int sync_attempt;       /* syncs failed in a row, for the backoff */
+	int call_attempt;       /* the sync request's retries (matrix_call's) */
+	int call_relogins;      /* and its fresh logins */
+	int syncing;            /* the sync's exchange is in the multi handle */
+	struct matrix_resp *sync_r; /* its response, while it runs */
+	long long alive_ms;     /* the last sync handled and saved, mono ms */
 	unsigned long notice_n; /* notices posted or tried, for their txn ids */
 	long long start_ms;     /* wall clock at matrix_new, for those ids too */
 
 	CURLM *multi;
 	CURL *easy;
+	struct curl_slist *hdrs; /* the exchange's headers, while it runs */
+	int in_flight;           /* the easy handle is in the multi handle */
 	volatile sig_atomic_t *stop;
 	long long stop_at;   /* when we first saw *stop, ms; 0: not yet */
 	int fatal;           /* set when running cannot go on */
@@ -105,17 +122,6 @@ struct matrix {
 };
 
 /* ---- matrix_http.c ---------------------------------------------------- */
-
-/* One HTTP exchange. */
-struct matrix_resp {
-	long status; /* 0: no HTTP answer (network, timeout, stop) */
-	char *body;
-	size_t len, cap, max;
-	int over;                 /* the body went over max */
-	int stopped;              /* cut short by *stop */
-	long long retry_after_ms; /* from the Retry-After header; -1: none */
-	CURLcode cc;
-};
 
 enum matrix_call_flags {
 	MATRIX_CALL_LONG_POLL = 1, /* a stop cuts it at once */
@@ -133,8 +139,8 @@ void matrix_set_err(struct matrix *m, const char *fmt, ...) LOG_PRINTF(2, 3);
  * for a long poll, after MATRIX_STOP_GRACE_MS for anything else. */
 int matrix_stopping(struct matrix *m, int long_poll);
 
-/* matrix_nap sleeps ms, watching stop and, in a long poll's waits, the
- * tick (matrix_tick_cuts). Returns 1 if cut short by either. */
+/* matrix_nap sleeps ms (a send's retry), watching stop. Returns 1 if cut
+ * short by it. */
 int matrix_nap(struct matrix *m, long long ms, int long_poll);
 
 /* matrix_backoff_draw: matrix_backoff_ms with the transport's own draw. */
@@ -149,6 +155,28 @@ long long matrix_backoff_draw(struct matrix *m, enum matrix_fail kind, int attem
 enum err matrix_call(struct matrix *m, const char *method, const char *path,
                      const char *body, int flags, struct matrix_resp *r);
 void matrix_resp_release(struct matrix_resp *r);
+
+/* matrix_call_judge sorts an exchange that ended as matrix_call does:
+ * ERR_OK with *wait -1, done (a 2xx); ERR_OK with *wait >= 0, try again
+ * after *wait ms (a 401 logged in again, a 429, a network or server
+ * failure; *attempt and *relogins count them); any other error is what
+ * matrix_call returns. */
+enum err matrix_call_judge(struct matrix *m, const char *method, const char *path,
+                           int flags, const struct matrix_resp *r, int *attempt,
+                           int *relogins, long long *wait);
+
+/* One exchange the loop drives instead of waiting for it (the sync):
+ * matrix_xfer_begin hands it to the multi handle (GET; flags as
+ * matrix_call's); matrix_xfer_want fills the loop's wait with curl's
+ * sockets and timeout; matrix_xfer_step moves it on and returns 1 while
+ * it runs, 0 when it ended (r filled, the handle out); matrix_xfer_abort
+ * gives it up (r->stopped). One exchange at a time: no blocking call may
+ * run while one is in flight. */
+enum err matrix_xfer_begin(struct matrix *m, const char *method, const char *path, int flags,
+                           struct matrix_resp *r);
+void matrix_xfer_want(struct matrix *m, struct tr_wait *w);
+int matrix_xfer_step(struct matrix *m, struct matrix_resp *r);
+void matrix_xfer_abort(struct matrix *m, struct matrix_resp *r);
 
 /* ---- matrix_session.c ------------------------------------------------- */
 
@@ -218,15 +246,9 @@ enum err matrix_handle_message(struct matrix *m, const struct mx_action *a,
 enum err matrix_post_notice(struct matrix *m, const char *text, const char *txn,
                             const char *from);
 
-/* matrix_tick_cuts is asked in a long poll's waits: it runs a tick due by
- * the clock right there (the poll goes on), and says whether the wait
- * must end: for a wake (the tick runs next, between batches) or a notice
- * to post. */
-int matrix_tick_cuts(struct matrix *m);
-
-/* matrix_between runs a tick when one is due and posts its notice; called
- * where no reply is in flight (before a sync, between messages). */
-enum err matrix_between(struct matrix *m);
+/* matrix_notice_post posts a notice from the loop (a tick's, another
+ * network's alert) with a transaction id of its own. */
+enum err matrix_notice_post(struct matrix *m, const char *text);
 
 /* ---- matrix_sync.c ---------------------------------------------------- */
 
@@ -234,9 +256,12 @@ enum err matrix_between(struct matrix *m);
  * sync then carries the filter itself). */
 enum err matrix_make_filter(struct matrix *m);
 
-/* matrix_sync_once does one /sync and handles it: the batch, then the
- * saved since, then the health mark. *attempt counts the failures in a
- * row, for the back-off. ERR_IO: stopped. */
-enum err matrix_sync_once(struct matrix *m, tr_handler_fn fn, void *ctx, int *attempt);
+/* matrix_sync_begin asks for the next /sync (a long poll once the bot has
+ * a position), for the loop to drive; matrix_sync_step moves it on and,
+ * when it ended, handles it: the batch, then the saved since (alive_ms),
+ * or a retry's time in sync_at. ERR_IO: stopped; m->fatal: cannot go
+ * on. */
+enum err matrix_sync_begin(struct matrix *m);
+enum err matrix_sync_step(struct matrix *m);
 
 #endif

@@ -4,11 +4,10 @@
  * pill, a link to an earlier answer), the moderators' alert, the core's
  * notice; each built, sent and logged once (send_built), each with a
  * transaction id derived from the event, so a replay never shows twice.
- * Also the core's tick, which runs where no reply is in flight and posts
- * its notice the same way. */
+ * Also the loop's notices (a tick's, another network's alert), posted the
+ * same way between the loop's turns, where no reply is in flight. */
 #include "matrix_int.h"
 
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -284,87 +283,17 @@ enum err matrix_handle_message(struct matrix *m, const struct mx_action *a,
 	return e;
 }
 
-/* ---- ticks: the core's work no message brings (transport.h) ---------- */
+/* ---- the loop's notices (a tick's, another network's alert) --------- */
 
-/* wake_set: the core asks for a tick (its flag, or its fd readable). */
-static int wake_set(struct matrix *m)
-{
-	struct pollfd p;
-
-	if (m->tick.wake && *m->tick.wake)
-		return 1;
-	if (m->tick.wake_fd < 0)
-		return 0;
-	p.fd = m->tick.wake_fd;
-	p.events = POLLIN;
-	p.revents = 0;
-	if (poll(&p, 1, 0) <= 0)
-		return 0;
-	if (p.revents & POLLNVAL) {
-		/* closed under us: every wait on it would return at once */
-		log_warn("the tick's wake fd %d is not open; wakes by fd are off", p.fd);
-		m->tick.wake_fd = -1;
-		return 0;
-	}
-	return (p.revents & (POLLIN | POLLHUP | POLLERR)) != 0;
-}
-
-/* woken: a wake that counts. One still there after a tick (set again
- * while it ran, or an fd nobody drains) is disarmed until it clears: it
- * would cut every poll the moment it began, and no batch would come in. */
-static int woken(struct matrix *m)
-{
-	if (!m->tick.fn)
-		return 0;
-	if (!wake_set(m)) {
-		m->wake_armed = 1;
-		return 0;
-	}
-	return m->wake_armed;
-}
-
-/* tick_run calls the tick and keeps a copy of its notice for
- * notice_flush (the text is the core's, valid only until its next call). */
-static void tick_run(struct matrix *m)
-{
-	struct tr_notice n;
-	enum err e;
-
-	memset(&n, 0, sizeof(n));
-	m->tick_at = clock_mono_ms();
-	m->stats.ticks++;
-	e = m->tick.fn(m->tick_ctx, &n);
-	if (e != ERR_OK)
-		log_warn("tick failed: %s", err_str(e));
-	else if (n.mod_text && *n.mod_text && !(m->notice = strs_dup(n.mod_text)))
-		log_error("notice for the moderators dropped: out of memory");
-	m->wake_armed = !wake_set(m);
-}
-
-int matrix_tick_cuts(struct matrix *m)
-{
-	if (!m->tick.fn || !m->since)
-		return 0; /* a first start's retries: not serving yet */
-	if (woken(m))
-		return 1;
-	if (!m->notice && clock_mono_ms() - m->tick_at >= TR_TICK_MS)
-		tick_run(m);
-	return m->notice != NULL;
-}
-
-enum err matrix_between(struct matrix *m)
+enum err matrix_notice_post(struct matrix *m, const char *text)
 {
 	char txn[MX_TXN_MAX];
 	enum err e;
 
-	if (m->tick.fn && !m->notice && (woken(m) || clock_mono_ms() - m->tick_at >= TR_TICK_MS))
-		tick_run(m);
-	if (!m->notice)
+	if (!text || !*text)
 		return ERR_OK;
 	e = mx_txn_notice(m->start_ms, (long)getpid(), ++m->notice_n, txn, sizeof(txn));
 	if (e == ERR_OK)
-		e = matrix_post_notice(m, m->notice, txn, "tick");
-	free(m->notice);
-	m->notice = NULL;
+		e = matrix_post_notice(m, text, txn, "tick");
 	return e;
 }

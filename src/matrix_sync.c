@@ -2,7 +2,8 @@
  * the filter, the request (a long poll once the bot has a position),
  * reading the batch (mx_sync_parse), acting on it in order (rooms and
  * memberships here and in matrix_rooms, messages in matrix_reply), then,
- * and only then, saving `since` and the health mark: a crash in between
+ * and only then, saving `since` and noting the sign of life the loop marks
+ * for `faqbot health`: a crash in between
  * replays the batch and the transaction ids keep it from showing. A batch
  * that cannot be read is asked for again, then skipped with a notice to
  * the moderators (unreadable). */
@@ -15,7 +16,6 @@
 #include <time.h>
 
 #include "clock.h"
-#include "health.h"
 #include "mx_body.h"
 #include "mx_html.h"
 #include "state.h"
@@ -69,28 +69,10 @@ static enum err save_since(struct matrix *m, const char *since)
 	return ERR_OK;
 }
 
-/* mark_healthy leaves the mark `faqbot health` reads (health.h) after a
- * completed sync. At most every HEALTH_MARK_EVERY_S: a busy room can sync
- * many times a second, and each mark costs two fsyncs. A failure is not
- * fatal (the bot still serves); it is logged once, and the probe will call
- * the bot stale, which is what an admin should then look at. */
-static void mark_healthy(struct matrix *m)
+/* later sets the next sync's time: a backoff before asking again. */
+static void later(struct matrix *m, long long ms)
 {
-	long long t = clock_mono_ms();
-	enum err e;
-
-	if (m->health_at && t - m->health_at < HEALTH_MARK_EVERY_S * 1000LL)
-		return;
-	e = health_mark(m->state_dir, time(NULL));
-	if (e != ERR_OK) {
-		if (!m->health_warned)
-			log_warn("cannot write the health mark %s/%s: %s", m->state_dir,
-			         HEALTH_STATUS_FILE, err_str(e));
-		m->health_warned = 1;
-		return;
-	}
-	m->health_at = t;
-	m->health_warned = 0;
+	m->sync_at = clock_mono_ms() + ms;
 }
 
 /* unreadable decides about a /sync response that could not be read,
@@ -101,7 +83,8 @@ static void mark_healthy(struct matrix *m)
  * the moderators' room gets one notice (its transaction id from the
  * batch's since, so a replay after a crash posts it once). A next_batch
  * that goes nowhere (the since asked with) is never skipped to: that
- * would ask for the same batch at once, forever. ERR_IO: stopped. */
+ * would ask for the same batch at once, forever. ERR_IO: stopped. The
+ * asking again is the loop's, at sync_at. */
 static enum err unreadable(struct matrix *m, const struct mx_sync *s,
                            const char *why, int *attempt, int *skip)
 {
@@ -113,15 +96,15 @@ static enum err unreadable(struct matrix *m, const struct mx_sync *s,
 	if (m->since && !strcmp(s->next_batch, m->since)) {
 		log_warn("sync: unreadable response (%s) that goes nowhere; asking again",
 		         why);
-		return matrix_nap(m, matrix_backoff_draw(m, MATRIX_FAIL_SERVER, (*attempt)++), 1) ? ERR_IO
-		                                                                  : ERR_OK;
+		later(m, matrix_backoff_draw(m, MATRIX_FAIL_SERVER, (*attempt)++));
+		return ERR_OK;
 	}
 	if (++m->unreadable_asks < MATRIX_UNREADABLE_ASKS) {
 		log_warn("sync: unreadable response (%s); asking once more before "
 		         "skipping it",
 		         why);
-		return matrix_nap(m, matrix_backoff_draw(m, MATRIX_FAIL_SERVER, (*attempt)++), 1) ? ERR_IO
-		                                                                  : ERR_OK;
+		later(m, matrix_backoff_draw(m, MATRIX_FAIL_SERVER, (*attempt)++));
+		return ERR_OK;
 	}
 	m->unreadable_asks = 0;
 	m->stats.unreadable++;
@@ -172,14 +155,6 @@ static enum err handle_batch(struct matrix *m, const struct mx_sync *s, tr_handl
 
 		if (matrix_stopping(m, 0) || (m->stop && *m->stop && message))
 			return ERR_IO; /* finish no more: the rest replays next start */
-		if (answer && message) {
-			/* a long batch must not hold the tick back */
-			e = matrix_between(m);
-			if (m->fatal)
-				return ERR_INVALID;
-			if (e != ERR_OK)
-				return e;
-		}
 		if (a->kind != MX_ACT_MESSAGE)
 			matrix_room_act(m, a);
 		else if (answer)
@@ -219,37 +194,50 @@ static enum err sync_path(struct matrix *m, char *path, size_t len)
 	return e;
 }
 
-/* fetch asks for the batch and reads it into *s. ERR_OK with *s NULL:
- * nothing to handle this time (refused or unreadable with nowhere to go,
- * after a backoff). ERR_IO: stopped. */
-static enum err fetch(struct matrix *m, int *attempt, struct mx_sync **s, char *why,
-                      size_t whylen)
+enum err matrix_sync_begin(struct matrix *m)
 {
 	char path[MATRIX_URL_MAX];
-	struct matrix_resp r = {0};
-	struct mx_error me;
 	enum err e;
 
 	e = sync_path(m, path, sizeof(path));
-	if (e != ERR_OK)
+	if (e == ERR_OK && !m->sync_r && !(m->sync_r = calloc(1, sizeof(*m->sync_r))))
+		e = ERR_NOMEM;
+	if (e == ERR_OK)
+		e = matrix_xfer_begin(m, "GET", path,
+		                      MATRIX_CALL_SYNC | (m->since ? MATRIX_CALL_LONG_POLL : 0),
+		                      m->sync_r);
+	if (e != ERR_OK) {
+		log_error("sync: cannot ask: %s", err_str(e));
+		later(m, matrix_backoff_draw(m, MATRIX_FAIL_SERVER, m->sync_attempt++));
 		return e;
-	e = matrix_call(m, "GET", path, NULL, MATRIX_CALL_SYNC | (m->since ? MATRIX_CALL_LONG_POLL : 0),
-	                &r);
+	}
+	m->syncing = 1;
+	return ERR_OK;
+}
+
+/* fetched reads the batch the exchange brought into *s (e: how the
+ * exchange ended, matrix_call's way). ERR_OK with *s NULL: nothing to
+ * handle this time (refused or unreadable with nowhere to go; the next
+ * sync waits a backoff). */
+static enum err fetched(struct matrix *m, enum err e, struct matrix_resp *r,
+                        struct mx_sync **s, char *why, size_t whylen)
+{
+	struct mx_error me;
+
 	m->stats.syncs++;
 	if (e == ERR_INVALID && !m->fatal) {
-		mx_error_parse(r.body ? r.body : "", r.len, &me);
-		log_error("sync refused: HTTP %ld %s %s", r.status, me.errcode, me.error);
-		e = matrix_nap(m, matrix_backoff_draw(m, MATRIX_FAIL_SERVER, (*attempt)++), 1) ? ERR_IO
-		                                                                               : ERR_OK;
-		goto out;
+		mx_error_parse(r->body ? r->body : "", r->len, &me);
+		log_error("sync refused: HTTP %ld %s %s", r->status, me.errcode, me.error);
+		later(m, matrix_backoff_draw(m, MATRIX_FAIL_SERVER, m->sync_attempt++));
+		return ERR_OK;
 	}
 	if (e == ERR_LIMIT) /* over max_body: what came is a beginning, which
 	                     * holds the next_batch if the server wrote it
 	                     * before the rooms; read as a body cut short */
 		log_warn("sync: response over max_body (%zu bytes)", m->max_body);
 	else if (e != ERR_OK)
-		goto out;
-	e = mx_sync_parse(r.body ? r.body : "", r.len, m->user_id, s, why, whylen);
+		return e;
+	e = mx_sync_parse(r->body ? r->body : "", r->len, m->user_id, s, why, whylen);
 	if (e == ERR_PARSE || e == ERR_NOMEM) {
 		/* nothing to go past it by: ask again, as after a server error
 		 * (a glitch on the way, a proxy's page, memory short for now) */
@@ -257,41 +245,61 @@ static enum err fetch(struct matrix *m, int *attempt, struct mx_sync **s, char *
 		log_warn("sync: unreadable response, no next_batch to go on from (%s); "
 		         "asking again",
 		         e == ERR_NOMEM ? "out of memory" : why);
-		e = matrix_nap(m, matrix_backoff_draw(m, MATRIX_FAIL_SERVER, (*attempt)++), 1) ? ERR_IO
-		                                                                               : ERR_OK;
+		later(m, matrix_backoff_draw(m, MATRIX_FAIL_SERVER, m->sync_attempt++));
+		e = ERR_OK;
 	}
-out:
-	matrix_resp_release(&r); /* the body can be large; the actions are copies */
 	return e;
 }
 
-enum err matrix_sync_once(struct matrix *m, tr_handler_fn fn, void *ctx, int *attempt)
+/* handle acts on a batch read whole, then saves since. */
+static enum err handle(struct matrix *m, struct mx_sync *s, const char *why)
 {
-	struct mx_sync *s = NULL;
-	char why[128] = "";
 	int first = !m->since, skip = 0;
 	enum err e;
 
-	e = fetch(m, attempt, &s, why, sizeof(why));
-	if (e != ERR_OK || !s)
-		goto out;
 	if (s->unreadable) {
-		e = unreadable(m, s, why, attempt, &skip);
+		e = unreadable(m, s, why, &m->sync_attempt, &skip);
 		if (e != ERR_OK || !skip)
-			goto out;
+			return e;
 	} else {
 		m->unreadable_asks = 0;
 	}
-	*attempt = 0;
+	m->sync_attempt = 0;
 	m->stats.batches++;
-	e = handle_batch(m, s, fn, ctx, !first);
+	e = handle_batch(m, s, m->fn, m->ctx, !first);
 	if (e == ERR_OK)
 		e = save_since(m, s->next_batch);
 	if (e == ERR_OK)
-		mark_healthy(m);
+		m->alive_ms = clock_mono_ms();
 	if (e == ERR_OK && first)
 		log_info("first start: sync position recorded");
+	return e;
+}
+
+enum err matrix_sync_step(struct matrix *m)
+{
+	struct matrix_resp *r = m->sync_r;
+	struct mx_sync *s = NULL;
+	char why[128] = "";
+	long long wait;
+	enum err e;
+
+	if (matrix_xfer_step(m, r))
+		return ERR_OK; /* still running */
+	m->syncing = 0;
+	e = matrix_call_judge(m, "GET", "/sync", MATRIX_CALL_SYNC, r, &m->call_attempt,
+	                      &m->call_relogins, &wait);
+	if (e == ERR_OK && wait >= 0) {
+		later(m, wait); /* the request's own retry: same position */
+		goto out;
+	}
+	m->call_attempt = m->call_relogins = 0;
+	e = fetched(m, e, r, &s, why, sizeof(why));
+	matrix_resp_release(r); /* the body can be large; the actions are copies */
+	if (e == ERR_OK && s)
+		e = handle(m, s, why);
 out:
+	matrix_resp_release(r);
 	mx_sync_free(s);
 	/* A batch leaves behind the freed nodes of a parsed JSON tree; give
 	 * the whole pages among them back to the system, so a bot that runs

@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,7 +36,7 @@
 struct serve {
 	struct serve_config c;
 	struct recent *recent; /* members' last messages, memory only */
-	char *faq_dir, *region, *state_dir, *mod_room; /* owned copies */
+	char *faq_dir, *region, *state_dir, *mod_room, *mod_room2; /* owned copies */
 	char **mods;
 	size_t nmods;
 	struct faq *faq;
@@ -302,24 +301,6 @@ static void drain_events(struct serve *s)
 	}
 }
 
-/* settle waits, here in the tick, until the folder has been quiet for
- * debounce_ms (an editor or git writes several files in a row), at most
- * SERVE_SETTLE_MAX_MS: waiting for the transport's next tick would add
- * up to a second before an edit is live. */
-static void settle(struct serve *s)
-{
-	long long start = clock_mono_ms(), now;
-
-	while ((now = clock_mono_ms()) - s->change_ms < s->c.debounce_ms &&
-	       now - start < SERVE_SETTLE_MAX_MS) {
-		struct pollfd p = {s->ifd, POLLIN, 0};
-		long long left = s->c.debounce_ms - (now - s->change_ms);
-
-		if (poll(&p, 1, (int)left) > 0)
-			drain_events(s);
-	}
-}
-
 /* same_text: both NULL or equal. */
 static int same_text(const char *a, const char *b)
 {
@@ -508,7 +489,8 @@ static enum bot_policy room_policy(const struct serve *s, const char *room)
 
 static int is_mod_room(const struct serve *s, const char *room)
 {
-	return s->mod_room && room && !strcmp(s->mod_room, room);
+	return room && ((s->mod_room && !strcmp(s->mod_room, room)) ||
+			(s->mod_room2 && !strcmp(s->mod_room2, room)));
 }
 
 /* --- the commands ------------------------------------------------------- */
@@ -988,9 +970,8 @@ static enum metric class_metric(const struct bot_out *o)
 					    : M_MSG_NONE;
 }
 
-enum err serve_handle(void *ctx, const struct tr_message *m, struct tr_reply *out)
+static enum err handle(struct serve *s, const struct tr_message *m, struct tr_reply *out)
 {
-	struct serve *s = ctx;
 	struct cmd c;
 	int moderator, opted_out, addressed;
 	const char *earlier = NULL;
@@ -1110,6 +1091,18 @@ enum err serve_handle(void *ctx, const struct tr_message *m, struct tr_reply *ou
 	return ERR_OK;
 }
 
+enum err serve_handle(void *ctx, const struct tr_message *m, struct tr_reply *out)
+{
+	struct serve *s = ctx;
+	enum err e = handle(s, m, out);
+
+	out->quiet_why = out->reply ? NULL : s->quiet_why;
+	return e;
+}
+
+/* The FAQ folder is reloaded once it has been quiet for debounce_ms (an
+ * editor or git writes several files in a row). The tick never waits for
+ * that quiet: serve_next_ms gives the loop the moment to tick again. */
 enum err serve_tick(void *ctx, struct tr_notice *out)
 {
 	struct serve *s = ctx;
@@ -1124,8 +1117,6 @@ enum err serve_tick(void *ctx, struct tr_notice *out)
 		if (watch_add(s) >= 0)
 			s->change_ms = clock_mono_ms();
 	}
-	if (s->change_ms && !why_signal)
-		settle(s);
 	if (why_signal || (s->change_ms && clock_mono_ms() - s->change_ms >= s->c.debounce_ms)) {
 		if (why_signal)
 			*s->c.reload_flag = 0;
@@ -1157,6 +1148,13 @@ enum err serve_tick(void *ctx, struct tr_notice *out)
 const char *serve_quiet_why(const struct serve *s)
 {
 	return s->quiet_why;
+}
+
+long long serve_next_ms(const void *ctx)
+{
+	const struct serve *s = ctx;
+
+	return s->change_ms ? s->change_ms + s->c.debounce_ms : -1;
 }
 
 int serve_wake_fd(const struct serve *s)
@@ -1195,6 +1193,7 @@ enum err serve_new(const struct serve_config *c, struct faq *faq, struct serve *
 	s->region = strs_dup_or_null(c->region, &failed);
 	s->state_dir = strs_dup_or_null(c->state_dir, &failed);
 	s->mod_room = strs_dup_or_null(c->mod_room, &failed);
+	s->mod_room2 = strs_dup_or_null(c->mod_room2, &failed);
 	s->mods = calloc(c->n_moderators ? c->n_moderators : 1, sizeof(char *));
 	s->pol = policy_new(c->cooldown_s);
 	s->st = stats_new();
@@ -1249,5 +1248,6 @@ void serve_free(struct serve *s)
 	free(s->region);
 	free(s->state_dir);
 	free(s->mod_room);
+	free(s->mod_room2);
 	free(s);
 }

@@ -37,7 +37,6 @@
 
 #define SERVE_SAVE_EVERY_S 60    /* counts are written at most this often */
 #define SERVE_DEBOUNCE_MS 250    /* quiet after a file change before reloading */
-#define SERVE_SETTLE_MAX_MS 1000 /* the longest a tick waits for that quiet */
 #define SERVE_REPORT_MAX 10      /* findings shown to moderators of a reload */
 #define SERVE_FINDING_MAX 240    /* bytes of each, the rest in faqbot check */
 
@@ -50,6 +49,8 @@ struct serve_config {
 	const char *state_dir;    /* counts, mutes, opt-outs; NULL: memory only */
 	const char *mod_room;     /* where moderators read notices (a room or
 	                           * channel), so a reply there is not doubled */
+	const char *mod_room2;    /* the other network's, when one process
+	                           * serves two; or NULL */
 	const char *const *moderators; /* accounts (Matrix user ids, IRC
 	                                * services accounts) of moderators */
 	size_t n_moderators;
@@ -83,6 +84,12 @@ enum err serve_handle(void *ctx, const struct tr_message *m, struct tr_reply *ou
 /* serve_tick is a tr_tick_fn: reload when asked or when files changed and
  * went quiet, save counts now and then, drop expired unanswered files. */
 enum err serve_tick(void *ctx, struct tr_notice *out);
+
+/* serve_next_ms: the clock_mono_ms() by which serve_tick wants to run
+ * again (a change in the FAQ folder, once it has been quiet for
+ * debounce_ms), or -1 when only the periodic tick is needed. serve_tick
+ * never waits for that quiet itself. ctx: a struct serve. */
+long long serve_next_ms(const void *ctx);
 
 /* serve_wake_fd: a descriptor that becomes readable when the FAQ folder
  * changes (call serve_tick soon), or -1 when not watching. Borrowed. */

@@ -2,7 +2,7 @@
  * network (Matrix, IRC...).
  *
  * A transport receives members' messages, hands each one to a handler
- * (main.c wires the handler to the core), and posts what the handler
+ * (the loop wires the handler to the core), and posts what the handler
  * returns: a reply in the conversation and, when asked, an alert to the
  * moderators. The core never includes a transport header and a transport
  * never includes the core's headers; this file is all they share.
@@ -14,7 +14,9 @@
 #ifndef FAQBOT_TRANSPORT_H
 #define FAQBOT_TRANSPORT_H
 
+#include <poll.h>
 #include <signal.h>
+#include <stddef.h>
 
 #include "err.h"
 
@@ -62,6 +64,9 @@ struct tr_reply {
 	/* A notice for the moderators (their room, or their nicks), or NULL:
 	 * a reload's outcome and the like, never a member's words. */
 	const char *mod_text;
+	/* Why there is no reply (static text), or NULL: for the console,
+	 * which says so; networks ignore it. */
+	const char *quiet_why;
 };
 
 /* What a tick wants done: only a notice for the moderators so far. */
@@ -70,29 +75,95 @@ struct tr_notice {
 };
 
 /* tr_tick_fn lets the core do work no message brings (reload the FAQ when
- * a file changed or SIGHUP came). A transport that was given one calls it
- * between messages: when wake_fd becomes readable, when *wake becomes
- * non-zero (cutting a long poll short for either, without losing or
- * repeating a message), and at least every TR_TICK_MS otherwise. It fills
- * *out (zeroed by the caller) and the transport posts out->mod_text to the
- * moderators. */
+ * a file changed or SIGHUP came). The loop (loop.h) calls it between the
+ * transports' turns, never while a reply is in flight: when wake_fd
+ * becomes readable, when *wake becomes non-zero, at a deadline the core
+ * names, and at least every TR_TICK_MS otherwise. It fills *out (zeroed by
+ * the caller) and every transport posts out->mod_text to its moderators
+ * (transport_ops.notice). */
 typedef enum err (*tr_tick_fn)(void *ctx, struct tr_notice *out);
 
 #define TR_TICK_MS 1000L
 
-/* The hooks a transport is given beside its handler; ctx is the handler's. */
+/* The tick and what wakes it, as the loop is given them; ctx is the
+ * handler's. */
 struct tr_tick {
 	tr_tick_fn fn;                 /* or NULL: no ticks */
 	int wake_fd;                   /* readable: tick soon; -1: none */
-	volatile sig_atomic_t *wake;   /* non-zero: tick soon (the transport
-	                                * does not reset it); or NULL */
+	volatile sig_atomic_t *wake;   /* non-zero: tick soon (the loop does
+	                                * not reset it); or NULL */
 };
 
 /* tr_handler_fn is called once for each message worth reading. It fills
  * *out (zeroed by the caller: no reply) and returns ERR_OK, or an error,
  * which the transport logs and treats as "no reply". ctx is the pointer
- * given to the transport's run function. */
+ * given to the transport's start. */
 typedef enum err (*tr_handler_fn)(void *ctx, const struct tr_message *msg,
                                   struct tr_reply *out);
+
+/* ---- the ops table: what the one loop (loop.h) drives ------------------
+ *
+ * A transport is a struct of its own behind a void pointer and this table.
+ * The loop owns time: it polls the descriptors every transport wants,
+ * runs the core's tick, and calls each transport back when one of its
+ * descriptors is ready or its deadline has come. A transport never sleeps
+ * and never polls on its own while serving, but for the short, bounded
+ * waits named in its header (a send's retry, a connection being opened).
+ * Replies go out inside the transport (each with its idempotence: Matrix
+ * transaction ids from the event, the IRC journal); the loop sends only
+ * notices for the moderators (a tick's, another network's alert). */
+
+#define TR_FDS_MAX 8 /* descriptors one transport may want polled */
+
+/* What a transport waits for. The loop zeroes it and sets at_ms to -1
+ * before want; revents are the loop's to fill. */
+struct tr_wait {
+	struct pollfd fd[TR_FDS_MAX];
+	size_t n;
+	long long at_ms; /* clock_mono_ms() by which ready must run even with
+	                  * nothing readable; -1: no deadline */
+};
+
+/* What ready says about the transport. */
+enum tr_state {
+	TR_RUNNING, /* call again */
+	TR_DONE,    /* finished cleanly (the console at its end, a stop) */
+	TR_FAILED   /* cannot go on; errstr says why */
+};
+
+/* A transport's sign of life, for `faqbot health`: the loop writes the
+ * mark, never the transport. */
+struct tr_health {
+	long long alive_ms; /* clock_mono_ms() of the last proof that the
+	                     * network is served (Matrix: a /sync handled and
+	                     * its position saved; IRC: registered, now);
+	                     * 0: none since the start */
+};
+
+struct transport_ops {
+	const char *name; /* "matrix", "irc", "console": for logs and alerts */
+	/* start connects what must be there before serving (Matrix: the
+	 * session and its checks, which may take a few bounded requests) and
+	 * keeps fn, ctx and stop: fn is called with ctx for each member's
+	 * message, *stop non-zero cuts any wait short. ERR_OK to serve; a stop
+	 * while starting is ERR_OK too (the loop sees *stop). Any other
+	 * error: cannot serve at all, errstr says why. */
+	enum err (*start)(void *t, tr_handler_fn fn, void *ctx, volatile sig_atomic_t *stop);
+	/* want fills *w with the descriptors to poll and the deadline. */
+	void (*want)(void *t, struct tr_wait *w);
+	/* ready handles what poll found (w as want filled it, revents set;
+	 * called also when w->at_ms has passed). */
+	enum tr_state (*ready)(void *t, const struct tr_wait *w);
+	/* notice posts text (borrowed, never a member's words) to this
+	 * network's moderators; one that cannot go now is kept for later, or
+	 * dropped with a log line. */
+	void (*notice)(void *t, const char *text);
+	/* stop ends the transport gently (QUIT, the position saved), within
+	 * the bounded wait its header names. */
+	void (*stop)(void *t);
+	void (*health)(const void *t, struct tr_health *h);
+	/* errstr: the last error, one line, borrowed; "" when none. */
+	const char *(*errstr)(const void *t);
+};
 
 #endif

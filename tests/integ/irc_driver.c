@@ -20,11 +20,12 @@
  * (its number only, never its words), so a scenario knows which answers
  * the bot has queued: the kill -9 test kills it while some still wait.
  *
- * With --tick 1 it gives the transport a tick (irc_set_tick): SIGUSR1 sets
+ * It runs the transport in the bot's one loop (loop.h), as faqbot does.
+ * With --tick 1 it gives the loop a tick: SIGUSR1 sets
  * the wake flag, SIGUSR2 writes a byte to the wake pipe; a tick that finds
  * either resets it and posts "TICK n flag" or "TICK n fd" to the
  * moderators. The exit line counts the ticks. --tick 2 gives it a wake fd
- * that is not open (the transport must drop it, not spin).
+ * that is not open (the loop must drop it, not spin).
  *
  *   irc_driver --host H --port P --nick N [--alt N]... [--chan C[,KEY]]...
  *              [--mod NICK|CHAN]... [--user U] [--pass-env VAR]
@@ -45,6 +46,7 @@
 
 #include "irc.h"
 #include "log.h"
+#include "loop.h"
 
 #define DRIVER_LIST_MAX 64
 #define DRIVER_REPLY_MAX 4096
@@ -218,6 +220,8 @@ int main(int argc, char **argv)
 	static struct driver d;
 	struct irc_stats st;
 	struct irc *irc = NULL;
+	struct loop *l = NULL;
+	struct loop_config lc;
 	struct sigaction sa;
 	char err[512] = "";
 	const char *pass_env = NULL, *sasl_env = NULL;
@@ -323,6 +327,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "irc_driver: %s\n", err);
 		return 1;
 	}
+	memset(&lc, 0, sizeof(lc));
+	lc.handle = handle;
+	lc.ctx = &d;
+	lc.stop = &stop_flag;
 	if (want_tick) {
 		struct tr_tick t;
 
@@ -339,9 +347,13 @@ int main(int argc, char **argv)
 		t.fn = tick;
 		t.wake_fd = want_tick == 2 ? DRIVER_CLOSED_FD : wake_pipe[0];
 		t.wake = &wake_flag;
-		irc_set_tick(irc, &t);
+		lc.tick = t;
 	}
-	e = irc_run(irc, handle, &d, &stop_flag);
+	e = loop_new(&lc, &l);
+	if (e == ERR_OK)
+		e = loop_add(l, &irc_ops, irc, cfg.state_dir, NULL, 1);
+	if (e == ERR_OK)
+		e = loop_run(l);
 	irc_get_stats(irc, &st);
 	fprintf(stderr,
 	        "irc_driver: stats connects=%lu registrations=%lu messages=%lu "
@@ -357,9 +369,11 @@ int main(int argc, char **argv)
 	}
 	if (e != ERR_OK) {
 		fprintf(stderr, "irc_driver: %s\n", irc_errstr(irc));
+		loop_free(l);
 		irc_free(irc);
 		return 1;
 	}
+	loop_free(l);
 	irc_free(irc);
 	return 0;
 }

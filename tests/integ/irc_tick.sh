@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # irc_tick.sh -- the rest of the transport contract over a real ngircd on
-# loopback: the core's tick (irc_set_tick) runs at least every second and
+# loopback: the core's tick (the one loop's, loop.h) runs at least every second and
 # at once when woken by the flag (a signal) or by the wake pipe, and its
 # notice reaches the moderator by NOTICE; a notice given while the server
 # is down waits for the next registration; a reply's mention addresses the

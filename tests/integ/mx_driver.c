@@ -14,14 +14,15 @@
  * Secrets come from environment variables named on the command line,
  * never from argv itself.
  *
+ * It runs the transport in the bot's one loop (loop.h), as faqbot does.
  * The tick (on unless --tick 0) counts its calls and posts a notice for
  * the moderators when woken: SIGUSR1 sets the wake flag, SIGUSR2 writes to
  * the wake fd (a pipe); the notice says which and how many ms after the
  * signal the tick ran. With MX_DRIVER_NOTICE_FILE set, a tick that finds
  * that file posts its contents (up to 4 KB) and removes it. With
  * MX_DRIVER_WAKE_NODRAIN set, the tick never drains the pipe, and with
- * MX_DRIVER_WAKE_CLOSED the transport is given an fd that is not open
- * (broken cores, which must not make the transport spin).
+ * MX_DRIVER_WAKE_CLOSED the loop is given an fd that is not open
+ * (broken cores, which must not make the loop spin).
  *
  *   mx_driver --hs URL --user ID --state DIR [--token-env VAR]
  *             [--password-env VAR] [--room R]... [--allow A]... [--mod-room R]
@@ -41,6 +42,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "loop.h"
 #include "matrix.h"
 
 #define DRIVER_LIST_MAX 64
@@ -214,6 +216,8 @@ int main(int argc, char **argv)
 	int ticks_on = 1;
 	struct matrix_stats st;
 	struct matrix *m = NULL;
+	struct loop *l = NULL;
+	struct loop_config lc;
 	struct sigaction sa;
 	char err[512] = "";
 	const char *tok_env = NULL, *pw_env = NULL;
@@ -300,21 +304,30 @@ int main(int argc, char **argv)
 	}
 	if (getenv("MX_DRIVER_WAKE_CLOSED"))
 		tk.wake_fd = 1000; /* not open: curl will not get it either */
+	memset(&lc, 0, sizeof(lc));
+	lc.handle = handle;
+	lc.ctx = &d;
+	lc.stop = &stop_flag;
 	if (ticks_on)
-		matrix_set_tick(m, &tk);
-	e = matrix_run(m, handle, &d, &stop_flag);
+		lc.tick = tk;
+	e = loop_new(&lc, &l);
+	if (e == ERR_OK)
+		e = loop_add(l, &matrix_ops, m, cfg.state_dir, NULL, 1);
+	if (e == ERR_OK)
+		e = loop_run(l);
 	matrix_get_stats(m, &st);
 	fprintf(stderr,
 	        "mx_driver: stats syncs=%lu batches=%lu messages=%lu replies=%lu "
 	        "alerts=%lu retries=%lu skipped=%lu joins=%lu declined=%lu calls=%lu "
 	        "ticks=%lu/%lu notices=%lu unreadable=%lu\n",
 	        st.syncs, st.batches, st.messages, st.replies, st.alerts, st.retries,
-	        st.skipped, st.joins, st.declined, d.calls, st.ticks, d.ticks, st.notices,
+	        st.skipped, st.joins, st.declined, d.calls, l ? loop_ticks(l) : 0UL, d.ticks, st.notices,
 	        st.unreadable);
 	if (e != ERR_OK)
 		fprintf(stderr, "mx_driver: %s\n", matrix_errstr(m));
 	else
 		rc = 0;
+	loop_free(l);
 	matrix_free(m);
 	close(wake_pipe[0]);
 	close(wake_pipe[1]);

@@ -116,40 +116,6 @@ static void test_bad(void **st)
 	expect_bad(&c, "/proc/no/such/dir");
 }
 
-static enum err quiet_tick(void *ctx, struct tr_notice *out)
-{
-	(void)ctx;
-	(void)out;
-	return ERR_OK;
-}
-
-/* matrix_set_tick copies what it is given, so the caller's struct may go;
- * NULL, or no fn, turns ticks off. Nothing runs before matrix_run. */
-static void test_set_tick(void **st)
-{
-	static volatile sig_atomic_t wake;
-	struct tr_tick *t = malloc(sizeof(*t));
-	struct matrix_stats ms;
-	struct matrix_config c;
-	struct matrix *m = NULL;
-	char err[512] = "";
-
-	(void)st;
-	assert_non_null(t);
-	base(&c);
-	assert_int_equal(matrix_new(&c, &m, err, sizeof(err)), ERR_OK);
-	t->fn = quiet_tick;
-	t->wake_fd = -1;
-	t->wake = &wake;
-	matrix_set_tick(m, t);
-	free(t); /* copied */
-	matrix_set_tick(m, NULL);
-	matrix_get_stats(m, &ms);
-	assert_int_equal(ms.ticks, 0);
-	assert_int_equal(ms.notices, 0);
-	matrix_free(m);
-}
-
 static void test_fail_kind(void **st)
 {
 	static const struct {
@@ -277,7 +243,6 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_good),
 	    cmocka_unit_test(test_bad),
-	    cmocka_unit_test(test_set_tick),
 	    cmocka_unit_test(test_fail_kind),
 	    cmocka_unit_test(test_backoff_table),
 	    cmocka_unit_test(test_backoff_outage),
