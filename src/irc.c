@@ -37,6 +37,7 @@
 #include "irc_parse.h"
 #include "irc_reg.h"
 #include "log.h"
+#include "metrics.h"
 #include "strs.h"
 
 #define IRC_TICK_MS IRC_CONN_SLICE_MS /* poll() slice: how fast stop is noticed */
@@ -460,15 +461,27 @@ static void answer(struct irc *irc, const struct tr_message *tm, const struct tr
 		log_warn("irc: out of memory for a reply to %s", tm->room);
 	if (a.alert[0]) {
 		for (i = 0; i < irc->n_mods; i++)
-			if (say(irc, "PRIVMSG", irc->mods[i], a.alert, "alert") == ERR_OK)
+			if (say(irc, "PRIVMSG", irc->mods[i], a.alert, "alert") == ERR_OK) {
 				irc->st.alerts++;
+				metrics_inc(M_CRISIS_ALERT_SENT);
+			} else {
+				metrics_inc(M_CRISIS_ALERT_FAILED);
+			}
 		if (!irc->n_mods)
 			log_warn("irc: a crisis alert with no moderators configured");
 	}
 	if (a.note[0])
 		say(irc, "PRIVMSG", tm->room, a.note, "note");
-	if (a.target && say(irc, "PRIVMSG", a.target, a.text, a.kind) == ERR_OK)
-		irc->st.replies++;
+	if (a.target) {
+		int crisis = rep->kind && !strcmp(rep->kind, "crisis");
+
+		if (say(irc, "PRIVMSG", a.target, a.text, a.kind) == ERR_OK) {
+			irc->st.replies++;
+			metrics_inc(crisis ? M_CRISIS_REPLY_SENT : M_REPLY_SENT);
+		} else {
+			metrics_inc(crisis ? M_CRISIS_REPLY_FAILED : M_REPLY_FAILED);
+		}
+	}
 	if (a.where)
 		log_info("irc: reply kind=%s id=%s where=%s", rep->kind ? rep->kind : "-",
 		         rep->entry_id ? rep->entry_id : "-", a.where);
@@ -557,7 +570,8 @@ static int reg_step(struct irc *irc, enum irc_reg_step s)
 		snprintf(irc->errstr, sizeof(irc->errstr), "%s", o->why);
 	switch (s) {
 	case IRC_REG_WELCOME:
-		irc->st.registrations++;
+		if (irc->st.registrations++)
+			metrics_inc(M_RECONNECT_IRC);
 		join_all(irc);
 		notices_flush(irc);
 		return 0;
@@ -657,6 +671,7 @@ static int read_some(struct irc *irc, tr_handler_fn fn, void *ctx)
 
 			if (e != ERR_OK) {
 				irc->st.bad_lines++;
+				metrics_inc(M_MALFORMED_IRC);
 				log_debug("irc: a line dropped: %s", err_str(e));
 				got = 1;
 				continue;
@@ -777,6 +792,7 @@ static void backoff(struct irc *irc)
 
 	if (irc->attempt < 30)
 		irc->attempt++;
+	metrics_inc(M_RETRY_NETWORK);
 	log_info("irc: reconnecting in %lld ms", d);
 	irc->retry_ms = clock_mono_ms() + d;
 }

@@ -19,6 +19,7 @@
 #include "clock.h"
 #include "health.h"
 #include "log.h"
+#include "metrics.h"
 #include "strs.h"
 
 #define LOOP_POLL_MAX (1 + LOOP_NETS_MAX * TR_FDS_MAX)
@@ -203,14 +204,27 @@ static long long tick_due(const struct loop *l)
 /* mark writes a network's health mark when it showed life since the last
  * one, at most every HEALTH_MARK_EVERY_S (each costs two fsyncs). A
  * failure is logged once: the probe then calls the bot stale. */
+/* gauge shows a network's health in the metrics (metrics.h): when Matrix
+ * last synced, in wall seconds, and whether IRC is registered. */
+static void gauge(const struct loop_net *n, const struct tr_health *h, long long now)
+{
+	if (!strcmp(n->ops->name, "matrix") && h->alive_ms)
+		metrics_set(G_MATRIX_LAST_SYNC, (long long)time(NULL) - (now - h->alive_ms) / 1000);
+	else if (!strcmp(n->ops->name, "irc"))
+		metrics_set(G_IRC_REGISTERED, n->running && h->alive_ms ? 1 : 0);
+}
+
 static void mark(struct loop_net *n, long long now)
 {
 	struct tr_health h = {0};
 	char path[4096];
 
+	if (!n->running && n->ops->health)
+		gauge(n, &h, now);
 	if (!n->mark_dir || !n->running)
 		return;
 	n->ops->health(n->t, &h);
+	gauge(n, &h, now);
 	if (!h.alive_ms || h.alive_ms <= n->marked_alive ||
 	    (n->marked_ms && now - n->marked_ms < HEALTH_MARK_EVERY_S * 1000LL))
 		return;

@@ -18,6 +18,7 @@
 
 #include "backoff.h"
 #include "clock.h"
+#include "metrics.h"
 
 /* For "%.*s": a request path without its query string. */
 #define PATH_ARG(p) (int)strcspn((p), "?"), (p)
@@ -371,8 +372,11 @@ static enum err relogin(struct matrix *m, const struct mx_error *me, int *relogi
 {
 	log_warn("token refused (HTTP 401 %s%s)", me->errcode[0] ? me->errcode : "with no errcode",
 	         me->soft_logout ? ", soft logout" : "");
-	if (!(*relogins)++ && matrix_login(m, 0) == ERR_OK)
+	metrics_inc(M_RETRY_AUTH);
+	if (!(*relogins)++ && matrix_login(m, 0) == ERR_OK) {
+		metrics_inc(M_RECONNECT_MATRIX);
 		return ERR_OK;
+	}
 	if (!m->errstr[0] || !m->fatal)
 		matrix_set_err(m, "the homeserver %s refused the access token (%s) and logging in "
 		                  "again failed",
@@ -395,6 +399,7 @@ static enum err retry_wait(struct matrix *m, const char *method, const char *pat
 			*wait = MATRIX_RETRY_AFTER_MAX_MS;
 		log_warn("rate limited on %s %.*s, retrying in %lld ms", method, PATH_ARG(path),
 		         *wait);
+		metrics_inc(M_RETRY_RATE_LIMITED);
 		return ERR_OK;
 	}
 	if (r->status != 0 && r->status < 500) {
@@ -413,6 +418,7 @@ static enum err retry_wait(struct matrix *m, const char *method, const char *pat
 		matrix_set_err(m, "the homeserver at %s answered HTTP %ld", m->hs, r->status);
 		return ERR_IO;
 	}
+	metrics_inc(r->status ? M_RETRY_SERVER_ERROR : M_RETRY_NETWORK);
 	return ERR_OK;
 }
 

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "metrics.h"
 #include "mx_body.h"
 #include "mx_html.h"
 #include "strs.h"
@@ -161,16 +162,21 @@ static enum err send_reply(struct matrix *m, const struct mx_action *a,
 {
 	char txn[MX_TXN_MAX], sent[MX_ID_MAX + 1], *json = NULL;
 	enum err e, up;
+	int crisis;
 
 	e = reply_json(m, a, out, &json);
 	if (e == ERR_OK)
 		e = mx_txn_reply(a->event_id, txn, sizeof(txn));
+	crisis = out->kind && !strcmp(out->kind, "crisis");
 	if (send_built(m, "reply", a, e, a->room_id, txn, json, sent, sizeof(sent), &up)) {
 		if (mx_id_valid(sent, '$'))
 			matrix_answer_put(m, a->event_id, sent);
 		m->stats.replies++;
+		metrics_inc(crisis ? M_CRISIS_REPLY_SENT : M_REPLY_SENT);
 		log_info("reply room=%s event=%s class=%s id=%s sent=%s", a->room_id, a->event_id,
 		         out->kind ? out->kind : "?", out->entry_id ? out->entry_id : "-", sent);
+	} else if (up == ERR_OK) { /* given up on, not left for a replay */
+		metrics_inc(crisis ? M_CRISIS_REPLY_FAILED : M_REPLY_FAILED);
 	}
 	free(json);
 	return up;
@@ -199,8 +205,11 @@ static enum err send_alert(struct matrix *m, const struct mx_action *a,
 		e = mx_txn_alert(a->event_id, txn, sizeof(txn));
 	if (send_built(m, "alert", a, e, m->mod_room, txn, json, sent, sizeof(sent), &up)) {
 		m->stats.alerts++;
+		metrics_inc(M_CRISIS_ALERT_SENT);
 		log_info("alert room=%s event=%s class=%s sent=%s", a->room_id, a->event_id,
 		         al.kind, sent);
+	} else if (up == ERR_OK) {
+		metrics_inc(M_CRISIS_ALERT_FAILED);
 	}
 	free(json);
 	return up;

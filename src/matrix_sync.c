@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "clock.h"
+#include "metrics.h"
 #include "mx_body.h"
 #include "mx_html.h"
 #include "state.h"
@@ -109,6 +110,7 @@ static enum err unreadable(struct matrix *m, const struct mx_sync *s,
 	m->unreadable_asks = 0;
 	m->stats.unreadable++;
 	m->stats.skipped++;
+	metrics_inc(M_MALFORMED_MATRIX);
 	log_warn("sync: unreadable response (%s) skipped, %d times the same: the "
 	         "messages in it are lost; going on from its next_batch",
 	         why, MATRIX_UNREADABLE_ASKS);
@@ -149,6 +151,7 @@ static enum err handle_batch(struct matrix *m, const struct mx_sync *s, tr_handl
 		         "are not answered",
 		         s->gaps);
 	m->stats.skipped += s->skipped;
+	metrics_add(M_MALFORMED_MATRIX, (long long)s->skipped);
 	for (i = 0; i < s->n && e == ERR_OK; i++) {
 		const struct mx_action *a = &s->actions[i];
 		int message = a->kind == MX_ACT_MESSAGE && a->ignore == MX_IGN_NONE;
