@@ -140,10 +140,17 @@ ms=$((($(date +%s%N) - t0) / 1000000))
 last_reply "$MOD_ROOM" >"$T/note.json"
 # every file of faq/ is an entry but the crisis lines, the concepts and the
 # articles' titles; one new
-N=$(($(ls faq/*.yml | grep -vcE '/(crisis-lines|concepts|articles)\.yml$') + 1))
+# (NENT, not N: N counts the bot's messages in R, which every ask below
+# waits for; set to the number of entries it made each of them wait out its
+# whole timeout and then read whatever came last)
+NENT=$(($(ls faq/*.yml | grep -vcE '/(crisis-lines|concepts|articles)\.yml$') + 1))
 check "saving a valid entry is reported in the moderators' room (${ms} ms)" \
-	grep -q "FAQ reloaded (a file changed): $N entries; new: glutamate" <<<"$(body <"$T/note.json")"
-check "...within seconds of saving, not at a restart ($ms ms; the learned stage trains beside)" test "$ms" -lt 10000
+	grep -q "FAQ reloaded (a file changed): $NENT entries; new: glutamate" <<<"$(body <"$T/note.json")"
+# live while the bot runs: the same process, never restarted (how many
+# seconds it takes is no assertion: under ASan on a loaded machine,
+# reading and compiling the FAQ took 11 s where it takes 1 on a quiet one)
+check "...while it runs, not at a restart ($ms ms; the learned stage trains beside)" \
+	bash -c 'kill -0 "$1" && [ "$(grep -c " info start faq=" "$2")" = 1 ]' _ "$BOT_PID" "$T/bot.log"
 ask "$BOB" "what is glutamate?"
 check "...and members get the new answer" has "excitatory"
 
@@ -172,8 +179,9 @@ check "questions racing a reload are each answered once" \
 	test "$(replies_to "$R" "$E1")$(replies_to "$R" "$E2")$(replies_to "$R" "$E3")" = 111
 
 # --- !stats: counts, never words, kept across a restart --------------------
-ask "$MEMBER" "how do I repot a fern in winter?"  2>/dev/null || true
-N=$((N - 1)) # that one gets no reply: take back the count
+# a question no entry answers: no reply, shown by the marker's reply coming
+# first (not by waiting out a timeout)
+quiet "$MEMBER" "how do I repot a fern in winter?" || notok "a question no entry answers gets no reply"
 ask "$MOD" "!stats"
 cp "$T/last.json" "$T/stats1.json"
 check "!stats counts answers by class and entry" has "faq:ect"
@@ -193,8 +201,13 @@ check "!stats is answered in the moderators' room" grep -qF "$WEEK" <<<"$(last_r
 check "...and their talk there gets no reply and no alert" test "$(bot_events "$MOD_ROOM" | j 'len(d)')" = $((NOTES + 1))
 stop_bot
 check "SIGTERM: exit 0" test "$STOP_RC" = 0
+# the restarted bot has synced (its first /sync after the restart), not a
+# guess of how long its start takes
+nsync() { fake GET log | j "len([r for r in d['requests'] if r['path'].endswith('/sync')])"; }
+S0=$(nsync)
 run_bot
-sleep 1
+synced_again() { [ "$(nsync)" -gt "$S0" ]; }
+wait_for 60 synced_again || true
 ask "$MOD" "!stats"
 check "the 7-day counts survive a restart ($WEEK)" grep -qF "$WEEK" <<<"$(body <"$T/last.json")"
 stop_bot
