@@ -3,6 +3,7 @@
 #   make            ./faqbot (optimised)
 #   make test       the whole suite: unit tests and the CLI tests under ASan and
 #                   UBSan, `faqbot check faq/`, the dev-set score, fuzz smoke runs
+#   make test-stress  the suite beside stress-ng, and two copies at once (not CI)
 #   make test-deb   the Debian package: built, lintian-clean, installed and run
 #                   in a clean Debian container (root, podman; not in make test)
 #   make bench      classification speed against a Python `re` baseline, and RSS
@@ -64,7 +65,7 @@ NPROC    := $(shell nproc 2>/dev/null || echo 2)
 
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
-.PHONY: all test test-build test-deb unit clitest fuzz fuzz-smoke score check bench lint install clean
+.PHONY: all test test-build test-stress test-deb unit clitest fuzz fuzz-smoke score check bench lint install clean
 all: faqbot
 
 faqbot: $(OBJ)
@@ -116,6 +117,13 @@ test:
 	@bash tests/run.sh
 
 test-build: build/asan/faqbot $(UNITS) $(FUZZERS) $(DRIVERS)
+
+# The suite with the machine loaded: beside stress-ng --cpu (every core),
+# then two copies at once in two copies of the tree (tests/stress.sh). For
+# you to run before calling a change to the tests done; not part of CI.
+test-stress:
+	@$(MAKE) --no-print-directory -j$(NPROC) test-build
+	@bash tests/stress.sh
 
 # The Debian package: built with dpkg-buildpackage in a copy of the tree,
 # lintian-clean, installed with apt into a clean Debian container (podman)
