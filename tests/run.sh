@@ -103,8 +103,10 @@ fuzz_one() { # fuzz_one TARGET: its corpus, then FUZZ_SECONDS of mutations
 	local f=$1 name=${1##*/fuzz_} work
 	work=$(mktemp -d "$RUN/work/fuzz-$name.XXXXXX")
 	[ -d "tests/fuzz/corpus/$name" ] && cp -r "tests/fuzz/corpus/$name"/. "$work"/ 2>/dev/null
+	# a crashing input is kept in build/fuzz/ (not the top of the tree), its
+	# name in the log shown below
 	if "$f" -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 \
-		-print_final_stats=0 "$work" >"$work.log" 2>&1; then
+		-print_final_stats=0 -artifact_prefix=build/fuzz/"$name"- "$work" >"$work.log" 2>&1; then
 		echo "ok: $f ($(find "$work" -type f | wc -l) inputs)"
 		rm -rf "$work" "$work.log"
 	else
