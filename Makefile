@@ -3,6 +3,7 @@
 #   make            ./faqbot (optimised)
 #   make test       the whole suite: unit tests and the CLI tests under ASan and
 #                   UBSan, `faqbot check faq/`, the dev-set score, fuzz smoke runs
+#   make test-stress  the suite beside stress-ng, and two copies at once (not CI)
 #   make test-deb   the Debian package: built, lintian-clean, installed and run
 #                   in a clean Debian container (root, podman; not in make test)
 #   make bench      classification speed against a Python `re` baseline, and RSS
@@ -57,10 +58,14 @@ ASAN_OBJ := $(SRC:src/%.c=build/asan/%.o)
 ASAN_LIB := $(filter-out build/asan/main.o,$(ASAN_OBJ))
 UNITS    := $(UNIT_SRC:tests/unit/%.c=build/asan/%)
 FUZZERS  := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
+FUZZ_OBJ := $(LIB_SRC:src/%.c=build/fuzz/obj/%.o)
+# the scenarios' transports with a stand-in core (tests/integ/*_driver.c)
+DRIVERS  := $(patsubst tests/integ/%.c,build/asan/%,$(wildcard tests/integ/*_driver.c))
+NPROC    := $(shell nproc 2>/dev/null || echo 2)
 
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
-.PHONY: all test test-deb unit clitest fuzz fuzz-smoke score check bench lint install clean
+.PHONY: all test test-build test-stress test-deb unit clitest fuzz fuzz-smoke score check bench lint install clean
 all: faqbot
 
 faqbot: $(OBJ)
@@ -84,17 +89,41 @@ build/asan/faqbot: $(ASAN_OBJ)
 build/asan/test_%: tests/unit/test_%.c $(ASAN_LIB) $(HDR)
 	$(CC) $(ALL_CFLAGS) -O1 $(SAN) -Isrc -o $@ $< $(ASAN_LIB) $(PKG_LIBS) $(TEST_LIBS)
 
-build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_SRC) $(HDR) build/confusables.inc | build/fuzz
-	$(CLANG) $(CSTD) -DFAQBOT_VERSION='"$(VERSION)"' $(PKG_CFLAGS) -g -O1 -Isrc \
-	  -fsanitize=fuzzer,address,undefined -o $@ $< $(LIB_SRC) $(PKG_LIBS)
+# The library for the fuzz targets, compiled once (not once a target) with
+# the fuzzer's coverage; each target links its own main against it.
+FUZZ_CFLAGS = $(CSTD) -DFAQBOT_VERSION='"$(VERSION)"' $(PKG_CFLAGS) -g -O1 -Isrc
 
-build/rel build/asan build/fuzz:
+$(FUZZ_OBJ): build/fuzz/obj/%.o: src/%.c $(HDR) build/confusables.inc | build/fuzz/obj
+	$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined -c -o $@ $<
+
+$(FUZZERS): build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJ) $(HDR) | build/fuzz
+	$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< $(FUZZ_OBJ) $(PKG_LIBS)
+
+# A scenario driver, as tests/integ/harness.inc's build_stand_in builds it
+# (it rebuilds one only when it is older than the sources): built here,
+# before the scenarios run side by side, so none of them compiles it.
+$(DRIVERS): build/asan/%_driver: tests/integ/%_driver.c $(ASAN_LIB) $(HDR)
+	$(CC) $(CSTD) $(WARN) -DFAQBOT_VERSION='"test"' $(PKG_CFLAGS) -O1 -g $(SAN) -Isrc \
+	  -o $@ $< $(ASAN_LIB) $(PKG_LIBS)
+
+build/rel build/asan build/fuzz build/fuzz/obj:
 	mkdir -p $@
 
 # The whole suite. Each part prints its own summary; the last line is
 # "N passed, N failed" over the parts.
-test: build/asan/faqbot $(UNITS) $(FUZZERS)
+# What it runs is built first, NPROC jobs at a time whatever make's own -j.
+test:
+	@$(MAKE) --no-print-directory -j$(NPROC) test-build
 	@bash tests/run.sh
+
+test-build: build/asan/faqbot $(UNITS) $(FUZZERS) $(DRIVERS)
+
+# The suite with the machine loaded: beside stress-ng --cpu (every core),
+# then two copies at once in two copies of the tree (tests/stress.sh). For
+# you to run before calling a change to the tests done; not part of CI.
+test-stress:
+	@$(MAKE) --no-print-directory -j$(NPROC) test-build
+	@bash tests/stress.sh
 
 # The Debian package: built with dpkg-buildpackage in a copy of the tree,
 # lintian-clean, installed with apt into a clean Debian container (podman)

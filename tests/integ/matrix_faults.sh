@@ -36,11 +36,18 @@ check "429 retry_after_ms: one reply" test "$(replies_to "$R" "$Q")" = 1
 check "429 retry_after_ms: waited >= 0.7 s (${ELAPSED} ms)" test "$ELAPSED" -ge 700
 check "429 retry_after_ms: resent with the same txn id" test "$(puts | sort -u | wc -l):$(puts | wc -l)" = "1:2"
 
+# nputs N: at least N PUTs since MARK. A fault after commit shows the reply
+# in the room at the first try, while the bot still retries: the next rule
+# must wait for the retry, or the retry meets it (both copies of the suite
+# run at once: "1:3" here and "1:1" below)
+nputs() { [ "$(puts | wc -l)" -ge "$1" ]; }
 ask "500 after the event was stored?" '[{"path":"/send/","action":"commit_then_500"}]'
+wait_for 30 nputs 2
 check "500 after commit: one reply, not two" test "$(replies_to "$R" "$Q")" = 1
 check "500 after commit: resent with the same txn id" test "$(puts | sort -u | wc -l):$(puts | wc -l)" = "1:2"
 
 ask "connection dropped after the event was stored?" '[{"path":"/send/","action":"commit_then_drop","count":2}]'
+wait_for 30 nputs 3
 check "drop after commit (twice): one reply" test "$(replies_to "$R" "$Q")" = 1
 check "drop after commit (twice): three tries, one txn id" test "$(puts | sort -u | wc -l):$(puts | wc -l)" = "1:3"
 

@@ -41,6 +41,14 @@ syncs_from() {
 	fake GET log | j "len([r for r in d['requests'] if r['path'].endswith('/sync') and r['query'].get('since')==['$1']])"
 }
 notices() { bot_events "$MOD_ROOM" | j "[e for e in d if e['content']['msgtype']=='m.notice']"; }
+# during_poll SINCE: the newest notice went out during the long poll from
+# SINCE, which it cut, and before that poll was asked again: by the order
+# in which the homeserver saw the requests, not by how long anything took
+# (a latency bound failed on a loaded machine, ASan and all: 2.8 s for a
+# notice that cut its 5 s poll all the same)
+during_poll() {
+	fake GET log | j "(lambda s, p: len(s) >= 2 and len(p) >= 1 and s[0] < p[-1] < s[1])([r['n'] for r in d['requests'] if r['path'].endswith('/sync') and r['query'].get('since')==['$1']], [r['n'] for r in d['requests'] if r['method']=='PUT' and '/send/m.room.message/fbn-' in r['path']])" | grep -q True
+}
 
 # 1. a notice from a periodic tick, in the middle of a long poll
 wait_long_poll || notok "the bot long-polls"
@@ -51,8 +59,8 @@ mv "$T/notice.tmp" "$T/notice"
 wait_bot "$MOD_ROOM" 1 5000
 EL=$(($(now_ms) - T0))
 notices >"$T/n1.json"
-check "a tick's notice reaches the moderators' room within 2 s, during a long poll (${EL} ms)" \
-	test "$(j 'len(d)' <"$T/n1.json"):$((EL < 2000))" = "1:1"
+check "a tick's notice reaches the moderators' room during a long poll (in ${EL} ms)" \
+	bash -c '[ "$1" = 1 ] && "$2"' _ "$(j 'len(d)' <"$T/n1.json")" "$(during_poll "$SINCE" && echo true || echo false)"
 check "the notice is an m.notice with the core's text as body" \
 	test "$(j 'd[0]["content"]["body"]' <"$T/n1.json")" = 'FAQ reloaded: 12 entries <ok> & "fine"'
 check "the notice's formatted_body is escaped" \
@@ -85,8 +93,8 @@ for sig in USR1 USR1 USR1 USR2 USR2 USR2; do
 	BODY=$(notices | j 'd[-1]["content"]["body"]')
 	LAT=$(printf '%s' "$BODY" | sed -n 's/.* after \([0-9]*\) ms.*/\1/p')
 	what=$([ "$sig" = USR1 ] && echo flag || echo fd)
-	check "wake by $what: the tick ran ${LAT:-?} ms after it (< 300), the notice came in ${EL} ms" \
-		test "$(printf '%s' "$BODY" | grep -c "woken by $what"):$((${LAT:-9999} < 300)):$((EL < 2000))" = "1:1:1"
+	check "wake by $what: the tick ran ${LAT:-?} ms after it (< 300), the notice came in ${EL} ms, during the poll" \
+		test "$(printf '%s' "$BODY" | grep -c "woken by $what"):$((${LAT:-9999} < 300)):$(during_poll "$SINCE" && echo 1 || echo 0)" = "1:1:1"
 	check "wake by $what: the long poll was cut and resumed from the same position" \
 		test "$(syncs_from "$SINCE")" -ge 2
 done
