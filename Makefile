@@ -65,45 +65,64 @@ NPROC    := $(shell nproc 2>/dev/null || echo 2)
 
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
+# One short line a file ("  CC      src/faq.c"), so a warning stands out;
+# V=1 shows the whole commands.
+ifeq ($(V),1)
+Q :=
+say = @:
+else
+Q := @
+say = @printf '  %-7s %s\n'
+endif
+
 .PHONY: all test test-build test-stress test-deb unit clitest fuzz fuzz-smoke score check bench lint install clean
 all: faqbot
 
 faqbot: $(OBJ)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(OBJ) $(PKG_LIBS)
+	$(say) LD $@
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(OBJ) $(PKG_LIBS)
 
 # ICU's confusables, as a table src/views.c compiles in: ICU is needed to
 # build, not to run (tools/gen_confusables.c says why).
 build/confusables.inc: tools/gen_confusables.c | build/rel
-	$(CC) -O1 -o build/gen_confusables $< $(shell pkg-config --cflags --libs icu-i18n icu-uc)
-	build/gen_confusables > $@.tmp && mv $@.tmp $@
+	$(say) GEN $@
+	$(Q)$(CC) -O1 -o build/gen_confusables $< $(shell pkg-config --cflags --libs icu-i18n icu-uc)
+	$(Q)build/gen_confusables > $@.tmp && mv $@.tmp $@
 
 build/rel/%.o: src/%.c $(HDR) build/confusables.inc | build/rel
-	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
+	$(say) CC $<
+	$(Q)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
 
 build/asan/%.o: src/%.c $(HDR) build/confusables.inc | build/asan
-	$(CC) $(ALL_CFLAGS) -O1 $(SAN) -c -o $@ $<
+	$(say) CC-ASAN $<
+	$(Q)$(CC) $(ALL_CFLAGS) -O1 $(SAN) -c -o $@ $<
 
 build/asan/faqbot: $(ASAN_OBJ)
-	$(CC) $(SAN) -o $@ $(ASAN_OBJ) $(PKG_LIBS)
+	$(say) LD $@
+	$(Q)$(CC) $(SAN) -o $@ $(ASAN_OBJ) $(PKG_LIBS)
 
 build/asan/test_%: tests/unit/test_%.c $(ASAN_LIB) $(HDR)
-	$(CC) $(ALL_CFLAGS) -O1 $(SAN) -Isrc -o $@ $< $(ASAN_LIB) $(PKG_LIBS) $(TEST_LIBS)
+	$(say) CC-TEST $<
+	$(Q)$(CC) $(ALL_CFLAGS) -O1 $(SAN) -Isrc -o $@ $< $(ASAN_LIB) $(PKG_LIBS) $(TEST_LIBS)
 
 # The library for the fuzz targets, compiled once (not once a target) with
 # the fuzzer's coverage; each target links its own main against it.
 FUZZ_CFLAGS = $(CSTD) -DFAQBOT_VERSION='"$(VERSION)"' $(PKG_CFLAGS) -g -O1 -Isrc
 
 $(FUZZ_OBJ): build/fuzz/obj/%.o: src/%.c $(HDR) build/confusables.inc | build/fuzz/obj
-	$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined -c -o $@ $<
+	$(say) CC-FUZZ $<
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined -c -o $@ $<
 
 $(FUZZERS): build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJ) $(HDR) | build/fuzz
-	$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< $(FUZZ_OBJ) $(PKG_LIBS)
+	$(say) FUZZ $<
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< $(FUZZ_OBJ) $(PKG_LIBS)
 
 # A scenario driver, as tests/integ/harness.inc's build_stand_in builds it
 # (it rebuilds one only when it is older than the sources): built here,
 # before the scenarios run side by side, so none of them compiles it.
 $(DRIVERS): build/asan/%_driver: tests/integ/%_driver.c $(ASAN_LIB) $(HDR)
-	$(CC) $(CSTD) $(WARN) -DFAQBOT_VERSION='"test"' $(PKG_CFLAGS) -O1 -g $(SAN) -Isrc \
+	$(say) CC-TEST $<
+	$(Q)$(CC) $(CSTD) $(WARN) -DFAQBOT_VERSION='"test"' $(PKG_CFLAGS) -O1 -g $(SAN) -Isrc \
 	  -o $@ $< $(ASAN_LIB) $(PKG_LIBS)
 
 build/rel build/asan build/fuzz build/fuzz/obj:

@@ -29,6 +29,11 @@ else
 	no "make install DESTDIR=... PREFIX=/usr" "$out"
 	exit 1
 fi
+# make prints one short line a file, the commands only with V=1
+t "make prints one short line a file ('  CC      src/faq.c')" \
+	grep -qx '  CC      src/faq.c' <<<"$out"
+t "and no compiler command line without V=1" \
+	test -z "$(grep -E '^(cc|gcc|clang) ' <<<"$out")"
 mode() { stat -c %a "$1" 2>/dev/null; }
 t "the binary: /usr/bin/faqbot, 755" test "$(mode "$R/usr/bin/faqbot")" = 755
 n_src=$(ls faq/*.yml | wc -l)
