@@ -203,15 +203,16 @@ static void regions_of(const struct faq *faq, char *buf, size_t n)
 
 /* load_or_say loads the FAQ; on failure it prints why, sets *rc to the
  * exit status (EXIT_FAQ; EXIT_USAGE for a --region the FAQ has no lines
- * for) and returns NULL. */
+ * for) and returns NULL. On success *rc is left as it was: callers go on
+ * to return it. */
 static struct faq *load_or_say(const struct opts *o, int *rc)
 {
 	struct faq_diags d = {0};
 	struct faq *faq = NULL;
 	const char *dir = o->faq_dir ? o->faq_dir : default_faq_dir();
 
-	*rc = EXIT_FAQ;
 	if (faq_learn_load(dir, &faq, &d) != ERR_OK) {
+		*rc = EXIT_FAQ;
 		print_diags(&d);
 		fprintf(stderr, "faqbot: the FAQ in %s has %zu error(s); run 'faqbot check %s'\n",
 			dir, d.errors, dir);

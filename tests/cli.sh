@@ -236,6 +236,13 @@ out=$("$BIN" check faq 2>&1)
 grep_out -qE '^  crisis: raised at 0\.[0-9]+: recall 0\.[0-9]+, false alarm 0\.0[0-3][0-9]*$' &&
 	ok "check prints the cross-validated crisis figures" || no "check figures" "$out"
 
+# a command that did its work exits 0 (the scorer reads the status)
+"$BIN" ask "what is tms" >/dev/null 2>&1; r1=$?
+echo '{"text":"what is tms"}' | "$BIN" ask --json - >/dev/null 2>&1; r2=$?
+"$BIN" topics >/dev/null 2>&1; r3=$?
+printf 'hello\n' | "$BIN" chat >/dev/null 2>&1; r4=$?
+[ "$r1:$r2:$r3:$r4" = "0:0:0:0" ] && ok "ask, ask --json -, topics and chat exit 0 when they answered" ||
+	no "exit status of ask, ask --json -, topics, chat: $r1:$r2:$r3:$r4"
 # check and run count the entries alike
 nc=$("$BIN" check faq 2>&1 | sed -n 's/^faq: ok: \([0-9]*\) entries.*/\1/p')
 printf '[irc]\nhost = 127.0.0.1\nport = 1\nnick = x\nchannels = #a\ntls = false\n' > "$T/count.ini"
