@@ -243,6 +243,11 @@ echo '{"text":"what is tms"}' | "$BIN" ask --json - >/dev/null 2>&1; r2=$?
 printf 'hello\n' | "$BIN" chat >/dev/null 2>&1; r4=$?
 [ "$r1:$r2:$r3:$r4" = "0:0:0:0" ] && ok "ask, ask --json -, topics and chat exit 0 when they answered" ||
 	no "exit status of ask, ask --json -, topics, chat: $r1:$r2:$r3:$r4"
+# the console's last reply ends its line, so the shell prompt starts on one
+# of its own
+printf 'what is tms?\n' | "$BIN" chat >"$T/last" 2>/dev/null
+[ -s "$T/last" ] && [ "$(tail -c1 "$T/last" | od -An -c | tr -d ' ')" = '\n' ] &&
+	ok "the console ends its last reply with a newline" || no "console's last newline" "$(tail -c 80 "$T/last" | od -c | tail -3)"
 # check and run count the entries alike
 nc=$("$BIN" check faq 2>&1 | sed -n 's/^faq: ok: \([0-9]*\) entries.*/\1/p')
 printf '[irc]\nhost = 127.0.0.1\nport = 1\nnick = x\nchannels = #a\ntls = false\n' > "$T/count.ini"
