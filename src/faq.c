@@ -549,6 +549,40 @@ static const char *const entry_keys[] = {
 	"negations", "answer", "examples", "not_examples", "only_questions", "words", NULL,
 };
 
+/* add_list reads one 'name: |' block of phrases (lv, named by nn) into c,
+ * as concepts.yml's lists and an entry's own 'words:' are both written;
+ * file is the list's file (NULL: an entry's, named by the entry). A list
+ * that cannot be added is reported at its name. -1 only when memory ran
+ * out. */
+static int add_list(struct yfile *yf, yaml_node_t *nn, yaml_node_t *lv, const char *name,
+		    struct concepts *c, const char *file)
+{
+	struct line_item *items;
+	const char **phrases;
+	size_t n, i;
+	char msg[256];
+	enum err e;
+
+	if (get_lines(yf, lv, name, 1, 0, &items, &n) < 0)
+		return -1;
+	phrases = calloc(n ? n : 1, sizeof(*phrases));
+	if (!phrases) {
+		free_lines(items, n);
+		return -1;
+	}
+	for (i = 0; i < n; i++)
+		phrases[i] = items[i].text;
+	e = concept_add(c, name, phrases, n, file, (unsigned)nn->start_mark.line + 1, msg,
+			sizeof(msg));
+	free(phrases);
+	free_lines(items, n);
+	if (e == ERR_NOMEM)
+		return -1;
+	if (e != ERR_OK)
+		yerr(yf, nn, "%s", msg);
+	return 0;
+}
+
 /* load_words reads an entry's `words:`, a mapping of name to a block of
  * phrases read exactly as concepts.yml's lists are (concept.h), into
  * e->words, and checks that each list writes out (its {names} known).
@@ -567,11 +601,6 @@ static int load_words(struct yfile *yf, yaml_node_t *v, struct faq_entry *e)
 	for (q = v->data.mapping.pairs.start; q < v->data.mapping.pairs.top; q++) {
 		yaml_node_t *nn = node_at(yf, q->key), *lv = node_at(yf, q->value);
 		const char *name = scalar(nn);
-		struct line_item *items;
-		const char **phrases;
-		size_t n;
-		char msg[256];
-		enum err err;
 
 		if (!name) {
 			yerr(yf, nn, "a word list's name must be a word");
@@ -582,23 +611,8 @@ static int load_words(struct yfile *yf, yaml_node_t *v, struct faq_entry *e)
 				     "indented under 'name: |'", name);
 			continue;
 		}
-		if (get_lines(yf, lv, name, 1, 0, &items, &n) < 0)
+		if (add_list(yf, nn, lv, name, &e->words, NULL) < 0)
 			return -1;
-		phrases = calloc(n ? n : 1, sizeof(*phrases));
-		if (!phrases) {
-			free_lines(items, n);
-			return -1;
-		}
-		for (i = 0; i < n; i++)
-			phrases[i] = items[i].text;
-		err = concept_add(&e->words, name, phrases, n, NULL,
-				  (unsigned)nn->start_mark.line + 1, msg, sizeof(msg));
-		free(phrases);
-		free_lines(items, n);
-		if (err == ERR_NOMEM)
-			return -1;
-		if (err != ERR_OK)
-			yerr(yf, nn, "%s", msg);
 	}
 	if (!yf->faq)
 		return 0;
@@ -1147,33 +1161,13 @@ static int load_concepts_file(struct yfile *yf, yaml_node_t *root, struct faq *f
 		for (q = v->data.mapping.pairs.start; q < v->data.mapping.pairs.top; q++) {
 			yaml_node_t *nn = node_at(yf, q->key), *lv = node_at(yf, q->value);
 			const char *name = scalar(nn);
-			struct line_item *items;
-			const char **phrases;
-			size_t n, i;
-			char msg[256];
-			enum err e;
 
 			if (!name) {
 				yerr(yf, nn, "a concept's name must be a word");
 				continue;
 			}
-			if (get_lines(yf, lv, name, 1, 0, &items, &n) < 0)
+			if (add_list(yf, nn, lv, name, &faq->concepts, yf->path) < 0)
 				return -1;
-			phrases = calloc(n ? n : 1, sizeof(*phrases));
-			if (!phrases) {
-				free_lines(items, n);
-				return -1;
-			}
-			for (i = 0; i < n; i++)
-				phrases[i] = items[i].text;
-			e = concept_add(&faq->concepts, name, phrases, n, yf->path,
-					(unsigned)nn->start_mark.line + 1, msg, sizeof(msg));
-			free(phrases);
-			free_lines(items, n);
-			if (e == ERR_NOMEM)
-				return -1;
-			if (e != ERR_OK)
-				yerr(yf, nn, "%s", msg);
 		}
 	}
 	return 0;
