@@ -95,6 +95,16 @@ static enum MHD_Result answer(struct MHD_Connection *c, unsigned status, const c
 	return ok;
 }
 
+/* refuse answers status with a short plain text. */
+static enum MHD_Result refuse(struct MHD_Connection *c, unsigned status, const char *text)
+{
+	char *body = strdup(text);
+
+	if (!body)
+		return MHD_NO;
+	return answer(c, status, "text/plain; charset=utf-8", body, strlen(body));
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
 				  const char *method, const char *version, const char *upload,
 				  size_t *upload_len, void **state)
@@ -116,11 +126,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		return MHD_YES;
 	}
 	if (strcmp(url, "/metrics") != 0)
-		return answer(c, MHD_HTTP_NOT_FOUND, "text/plain; charset=utf-8",
-			      strdup("not found: the metrics are at /metrics\n"), 40);
+		return refuse(c, MHD_HTTP_NOT_FOUND, "not found: the metrics are at /metrics\n");
 	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
-		return answer(c, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain; charset=utf-8",
-			      strdup("only GET\n"), 9);
+		return refuse(c, MHD_HTTP_METHOD_NOT_ALLOWED, "only GET\n");
 	buf_init(&b, METRICS_HTTP_MAX);
 	metrics_render(&b);
 	text = buf_detach(&b);

@@ -103,6 +103,8 @@ static void test_endpoint(void **state)
 	free(r);
 	r = get(port, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
 	assert_non_null(strstr(r, "HTTP/1.1 404"));
+	/* the body is the text and no byte more (a NUL was sent once) */
+	assert_non_null(strstr(r, "Content-Length: 39\r\n"));
 	free(r);
 	r = get(port, "POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n"
 		      "Connection: close\r\n\r\nabc");
