@@ -298,6 +298,12 @@ static int on_irc(struct parse *p, const char *k, const char *v)
 								   : &c->irc_flood_interval_ms) == 0
 			       ? 1
 			       : fail(p, "%s must be a whole number, not '%s'", k, v);
+	if (!strcmp(k, "short_over_lines"))
+		return parse_long(v, &c->irc_short_over_lines) == 0 && c->irc_short_over_lines >= 0
+			       ? 1
+			       : fail(p, "short_over_lines must be a whole number, 0 or more (0: "
+					 "answers always whole), not '%s'",
+				      v);
 	if (!strcmp(k, "tls"))
 		return parse_bool(v, &c->irc_tls) == 0
 			       ? 1
@@ -447,6 +453,7 @@ enum err config_parse_text(const char *name, const char *text, size_t len,
 	p.c = calloc(1, sizeof(*p.c));
 	if (p.c) {
 		p.c->irc_tls = 1; /* TLS unless the file says otherwise */
+		p.c->irc_short_over_lines = CONFIG_IRC_SHORT_OVER_LINES;
 		p.c->cooldown_s = CONFIG_COOLDOWN_S;
 		p.c->moderator_power = CONFIG_MODERATOR_POWER;
 		p.c->stats_days = CONFIG_STATS_DAYS;

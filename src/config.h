@@ -40,6 +40,7 @@
 #define CONFIG_COOLDOWN_S 600         /* 10 minutes */
 #define CONFIG_MODERATOR_POWER 50     /* Matrix's "Moderator" */
 #define CONFIG_STATS_DAYS 90
+#define CONFIG_IRC_SHORT_OVER_LINES 1 /* IRC: longer FAQ answers go out short */
 #define CONFIG_UNANSWERED_DAYS 14
 #define CONFIG_FAQ_MAX_AGE_DAYS 365
 
@@ -104,6 +105,7 @@ struct config {
 	char **irc_channel_keys;     /* filled by config_load: the key of
 	                              * irc_channels.v[i], or NULL */
 	long irc_port, irc_pm_over_lines, irc_flood_burst, irc_flood_interval_ms;
+	long irc_short_over_lines; /* CONFIG_IRC_SHORT_OVER_LINES unless set */
 	int irc_tls; /* default 1: TLS, verified */
 	struct config_list irc_alt_nicks, irc_channels, irc_moderators;
 	struct config_list irc_moderator_accounts; /* who may use moderator commands */

@@ -529,6 +529,7 @@ static void entry_release(struct faq_entry *e)
 	free(e->id);
 	free(e->question);
 	free(e->answer);
+	free(e->short_answer);
 	free(e->reviewed);
 	for (i = 0; i < e->nsources; i++)
 		free(e->sources[i]);
@@ -546,7 +547,8 @@ static void entry_release(struct faq_entry *e)
 
 static const char *const entry_keys[] = {
 	"id", "class", "question", "reviewed", "priority", "sources", "patterns",
-	"negations", "answer", "examples", "not_examples", "only_questions", "words", NULL,
+	"negations", "answer", "short", "examples", "not_examples", "only_questions", "words",
+	NULL,
 };
 
 /* add_list reads one 'name: |' block of phrases (lv, named by nn) into c,
@@ -652,10 +654,33 @@ static const char *suggest(const char *key, const char *const *known)
 	return NULL;
 }
 
+/* check_short reports what is wrong with e's `short:` form, at v. */
+static void check_short(struct yfile *yf, yaml_node_t *v, const struct faq_entry *e)
+{
+	const char *s = e->short_answer;
+
+	if (e->cls != FAQ_CLASS_FAQ) {
+		yerr(yf, v, "'short' is for FAQ answers only: %s replies always go out whole",
+		     faq_class_name(e->cls));
+		return;
+	}
+	if (!*s)
+		yerr(yf, v, "'short' is empty: write the answer in a sentence or two, or leave "
+			    "the key out");
+	else if (strlen(s) > FAQ_SHORT_MAX)
+		yerr(yf, v, "'short' has %zu characters; keep it to %d (one line on IRC, with "
+			    "the pointer to the whole answer)",
+		     strlen(s), FAQ_SHORT_MAX);
+	else if (strchr(s, '\n'))
+		yerr(yf, v, "'short' is one paragraph: no blank line inside it");
+	else if (strstr(s, FAQ_LINES_PLACEHOLDER))
+		yerr(yf, v, "%s only works in crisis answers", FAQ_LINES_PLACEHOLDER);
+}
+
 static int load_entry(struct yfile *yf, yaml_node_t *root, struct faq_entry *e)
 {
 	yaml_node_pair_t *p;
-	yaml_node_t *answer_node = NULL, *words_node = NULL;
+	yaml_node_t *answer_node = NULL, *short_node = NULL, *words_node = NULL;
 	int only_q = -1; /* not given */
 
 	e->cls = FAQ_CLASS_FAQ;
@@ -696,7 +721,7 @@ static int load_entry(struct yfile *yf, yaml_node_t *root, struct faq_entry *e)
 			else
 				yerr(yf, kn, "unknown key '%s'; an entry has id, class, question, "
 					     "reviewed, priority, sources, words, patterns, "
-					     "negations, answer, examples, not_examples", k);
+					     "negations, answer, short, examples, not_examples", k);
 			continue;
 		}
 #define ONCE(field)                                                        \
@@ -790,6 +815,19 @@ static int load_entry(struct yfile *yf, yaml_node_t *root, struct faq_entry *e)
 			if (!e->answer)
 				return -1;
 			reflow(e->answer);
+		} else if (strcmp(k, "short") == 0) {
+			const char *s = scalar(v);
+
+			ONCE(e->short_answer);
+			short_node = v;
+			if (!s) {
+				yerr(yf, v, "'short' must be text ('short: >-' then the lines)");
+				continue;
+			}
+			e->short_answer = trimmed_dup(s, strlen(s));
+			if (!e->short_answer)
+				return -1;
+			reflow(e->short_answer);
 		} else if (strcmp(k, "examples") == 0) {
 			ONCE(e->examples);
 			if (to_samples(yf, v, k, &e->examples, &e->nexamples) < 0)
@@ -865,6 +903,8 @@ static int load_entry(struct yfile *yf, yaml_node_t *root, struct faq_entry *e)
 			yerr(yf, answer_node, "%s only works in crisis answers", FAQ_LINES_PLACEHOLDER);
 		}
 	}
+	if (e->short_answer)
+		check_short(yf, short_node, e);
 	return 0;
 }
 

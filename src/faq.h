@@ -15,6 +15,8 @@
 #define FAQ_MAX_FILES      1000    /* files read from one folder */
 #define FAQ_MAX_FILE_BYTES (1 << 20) /* one FAQ file */
 #define FAQ_ANSWER_MIN_WORDS 40    /* faq answers: warm but short */
+#define FAQ_SHORT_MAX 240          /* bytes of a `short:` form: one IRC line with
+                                    * the nick, the pointer and the prefix */
 #define FAQ_ANSWER_MAX_WORDS 120
 #define FAQ_CRISIS_MAX_WORDS 130   /* crisis text before the lines go in */
 #define FAQ_LINES_PLACEHOLDER "{crisis_lines}"
@@ -45,6 +47,11 @@ struct faq_sample { /* an example or a not-example message */
 
 struct faq_entry {
 	char *id, *question, *answer, *reviewed;
+	/* `short:`: the answer in a sentence or two, or NULL. A network where
+	 * the whole answer costs a room many paced lines (IRC) may send this
+	 * instead, with its own pointer to `!faq ID`. FAQ entries only: crisis
+	 * and advice replies always go out whole. */
+	char *short_answer;
 	enum faq_class cls;
 	int priority;
 	int only_questions; /* match only question-shaped messages (faq default) */

@@ -61,6 +61,7 @@ struct irc {
 	long ping_idle_ms, ping_timeout_ms;
 	long backoff_min_ms, backoff_max_ms;
 	int pm_over_lines;
+	int short_over_lines;
 	char *state_dir;     /* or NULL: no journal */
 
 	/* session */
@@ -212,6 +213,7 @@ static enum err copy_config(struct irc *irc, const struct irc_config *cfg)
 	if (irc->backoff_max_ms < irc->backoff_min_ms)
 		irc->backoff_max_ms = irc->backoff_min_ms;
 	irc->pm_over_lines = cfg->pm_over_lines > 0 ? cfg->pm_over_lines : 0;
+	irc->short_over_lines = cfg->short_over_lines > 0 ? cfg->short_over_lines : 0;
 	return ERR_OK;
 }
 
@@ -444,6 +446,7 @@ static void chat_view(const struct irc *irc, struct irc_chat_view *v)
 	v->account_tag = irc_reg_account_tag(irc->reg);
 	v->prefix_len = my_prefix_len(irc);
 	v->pm_over_lines = irc->pm_over_lines;
+	v->short_over_lines = irc->short_over_lines;
 }
 
 /* answer posts the handler's reply to tm (irc_chat.h says what goes
@@ -483,8 +486,8 @@ static void answer(struct irc *irc, const struct tr_message *tm, const struct tr
 		}
 	}
 	if (a.where)
-		log_info("irc: reply kind=%s id=%s where=%s", rep->kind ? rep->kind : "-",
-		         rep->entry_id ? rep->entry_id : "-", a.where);
+		log_info("irc: reply kind=%s id=%s where=%s%s", rep->kind ? rep->kind : "-",
+		         rep->entry_id ? rep->entry_id : "-", a.where, a.short_form ? " (short)" : "");
 	irc_chat_answer_release(&a);
 	mod_notice(irc, rep->mod_text);
 }

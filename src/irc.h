@@ -128,6 +128,10 @@ struct irc_config {
 	                           * lines goes to the asker privately, with a
 	                           * note in the channel (never a crisis reply);
 	                           * 0: always in the channel */
+	int short_over_lines;     /* > 0: a FAQ answer longer than this many
+	                           * lines goes to a channel as its short form
+	                           * (the entry's `short:`), with a pointer to
+	                           * the whole by private message; 0: whole */
 	const char *state_dir;    /* the folder for the reply journal (made 0700
 	                           * if missing), or NULL: none (replies waiting die with the
 	                           * process). A journal that cannot be opened

@@ -145,11 +145,36 @@ static void alert_text(char *buf, size_t cap, const char *room, const char *nick
 		         nick, room);
 }
 
+/* short_text is the short form of a FAQ answer with the pointer to the
+ * whole, as a channel gets it: a new string, or NULL when out of memory. */
+static char *short_text(const struct irc_chat_view *v, const struct tr_reply *rep)
+{
+	static const char fmt[] = "%s (The whole answer: /msg %s !faq %s)";
+	size_t n = strlen(rep->short_text) + strlen(v->me) + strlen(rep->entry_id) + sizeof(fmt);
+	char *buf = malloc(n);
+
+	if (buf)
+		snprintf(buf, n, fmt, rep->short_text, v->me, rep->entry_id);
+	return buf;
+}
+
+/* goes_short: 1 when rep, a reply in a channel, goes out as its short form:
+ * a FAQ answer with one, whose whole would take more lines there than the
+ * view allows. Never a crisis or advice reply, never a command's. */
+static int goes_short(const struct irc_chat_view *v, const struct tr_reply *rep, const char *room,
+		      const char *kind)
+{
+	return v->short_over_lines > 0 && rep->short_text && *rep->short_text && rep->entry_id &&
+	       irc_param_ok(rep->entry_id, 0) && !strcmp(kind, "faq") &&
+	       count_lines(v, room, rep->text) > (size_t)v->short_over_lines;
+}
+
 enum err irc_chat_answer(const struct tr_reply *rep, const char *room, const char *nick,
                          int direct, const struct irc_chat_view *v, struct irc_chat_answer *out)
 {
 	const char *mention;
-	int to_pm;
+	char *body;
+	int to_pm, to_short;
 
 	memset(out, 0, sizeof(*out));
 	if (rep->alert_moderators)
@@ -160,14 +185,21 @@ enum err irc_chat_answer(const struct tr_reply *rep, const char *room, const cha
 	                    strlen(rep->kind) < IRC_CHAT_KIND_MAX
 	                ? rep->kind
 	                : "faq";
-	to_pm = !direct && v->pm_over_lines > 0 && strcmp(out->kind, "crisis") != 0 &&
+	to_short = !direct && goes_short(v, rep, room, out->kind);
+	to_pm = !direct && !to_short && v->pm_over_lines > 0 && strcmp(out->kind, "crisis") != 0 &&
 	        count_lines(v, room, rep->text) > (size_t)v->pm_over_lines;
 	out->where = direct ? "private" : to_pm ? "private (long)" : room;
+	out->short_form = to_short;
 	if (to_pm)
 		snprintf(out->note, sizeof(out->note),
 		         "%s: the answer is long, so I sent it to you in a private message.", nick);
 	mention = to_pm ? NULL : mention_nick(v, rep->mention);
-	out->text = mention ? with_nick(mention, rep->text) : strdup(rep->text);
+	body = to_short ? short_text(v, rep) : strdup(rep->text);
+	if (!body)
+		return ERR_NOMEM;
+	out->text = mention ? with_nick(mention, body) : body;
+	if (mention)
+		free(body);
 	if (!out->text)
 		return ERR_NOMEM;
 	out->target = to_pm ? nick : room;

@@ -13,6 +13,10 @@
  * words), a long answer sent to the asker privately with a pointer to it in
  * the channel (never a crisis reply, which stays where it was asked), and
  * the reply with "nick: " in front when the core directs it to someone.
+ * In a channel, a FAQ answer whose whole would take more lines than the
+ * view allows goes out as its short form (tr_reply.short_text) with a
+ * pointer to "/msg BOT !faq ID" for the whole: a burst of questions then
+ * costs the room one paced line an answer, not two or three.
  *
  * What it is not: no queue, no sockets, no logging; the moderators' list
  * and the sending are the transport's (irc.c). */
@@ -35,6 +39,9 @@ struct irc_chat_view {
 	size_t prefix_len;     /* the bot's prefix as relayed (irc_prefix_len) */
 	int pm_over_lines;     /* > 0: a channel answer of more lines goes to
 	                        * the asker privately; 0: never */
+	int short_over_lines;  /* > 0: a FAQ answer of more lines goes to a
+	                        * channel as its short form, when it has one,
+	                        * with a pointer to the whole; 0: never */
 };
 
 enum irc_chat_what {
@@ -62,6 +69,9 @@ struct irc_chat_answer {
 	const char *kind;         /* for the journal: the core's word, or "faq" */
 	const char *where;        /* for the log: "private", "private (long)" or
 	                           * the room; NULL with no reply */
+	int short_form;           /* 1: text is the answer's short form with a
+	                           * pointer to the whole (`!faq ID` by private
+	                           * message) */
 };
 
 /* irc_chat_answer fills *out for rep, the handler's reply to a message

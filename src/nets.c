@@ -102,6 +102,7 @@ static enum err new_irc(struct nets *n, const struct config *cfg, char *err, siz
 	ic.moderators = (const char *const *)cfg->irc_moderators.v;
 	ic.n_moderators = cfg->irc_moderators.n;
 	ic.pm_over_lines = (int)cfg->irc_pm_over_lines;
+	ic.short_over_lines = (int)cfg->irc_short_over_lines;
 	ic.tls_cert_file = cfg->irc_tls_cert_file;
 	ic.tls_key_file = cfg->irc_tls_key_file;
 	ic.sasl_mechanism = cfg->irc_sasl_mechanism;

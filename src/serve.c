@@ -49,7 +49,7 @@ struct serve {
 	long long change_ms; /* a change seen at (monotonic ms), 0: none pending */
 	/* what the last handler or tick call handed out */
 	struct bot_out last;
-	char *out_text, *out_mod, *out_entry, *out_mention;
+	char *out_text, *out_mod, *out_entry, *out_mention, *out_short;
 	const char *quiet_why; /* static: why the last message got no reply */
 };
 
@@ -943,7 +943,8 @@ static void release_out(struct serve *s)
 	free(s->out_mod);
 	free(s->out_entry);
 	free(s->out_mention);
-	s->out_text = s->out_mod = s->out_entry = s->out_mention = NULL;
+	free(s->out_short);
+	s->out_text = s->out_mod = s->out_entry = s->out_mention = s->out_short = NULL;
 }
 
 /* answer_crisis hands out s->last, a crisis, whatever else holds. */
@@ -1086,6 +1087,12 @@ static enum err handle(struct serve *s, const struct tr_message *m, struct tr_re
 	s->quiet_why = NULL;
 	out->reply = 1;
 	out->text = s->last.text;
+	if (s->last.cls == FAQ_CLASS_FAQ && s->last.entry->short_answer) {
+		/* a copy: the store may be replaced by a reload before the
+		 * transport is done with the reply */
+		s->out_short = strdup(s->last.entry->short_answer);
+		out->short_text = s->out_short;
+	}
 	count_entry(s, STATS_ANSWER, s->last.entry);
 	policy_answered(s->pol, m->room, s->last.entry->id, member_key(m), m->event_id, s->now());
 	return ERR_OK;

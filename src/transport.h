@@ -49,6 +49,12 @@ struct tr_reply {
 	const char *kind;       /* "crisis", "advice" or "faq" */
 	const char *entry_id;   /* the FAQ entry answered with, or NULL */
 	const char *text;       /* plain text, paragraphs split by a blank line */
+	/* The same answer in a sentence or two (the entry's `short:`), or
+	 * NULL: given only with a FAQ answer the classifier chose, never with
+	 * a crisis, advice or a command's reply. A network where the whole
+	 * text costs a room many paced lines (IRC) may send this instead,
+	 * with a pointer to `!faq entry_id` for the rest. */
+	const char *short_text;
 	int alert_moderators;   /* 1: tell the moderators (never with the text) */
 	/* The member the answer is directed to ("!faq ID @alice", "> alice"),
 	 * as the asker wrote it, or NULL. Matrix: a user id, or "@alice",

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # irc_faqbot.sh -- `faqbot run --config` on IRC, with the real core and the
 # shipped FAQ, against a real ngircd on loopback: an addressed question gets
-# its FAQ answer, chat stays quiet, a crisis gets the crisis lines in the
+# its FAQ answer (in the channel its short form, one line, and the whole
+# by private message on request), chat stays quiet, a crisis gets the crisis lines in the
 # channel and an alert to the moderator that names the channel and the nick
 # but copies none of the words, and SIGTERM ends it cleanly.
 . "$(dirname "$0")/irc_lib.inc"
@@ -45,8 +46,23 @@ c.send("PRIVMSG #support :faqbot: what is tms?")
 lines = c.collect(8, from_bot(BOT))
 text = " ".join(m["params"][1] for m in lines)
 print("quiet:", len(quiet), "answer lines:", len(lines), text[:120])
-sys.exit(0 if not quiet and lines and "magnetic" in text.lower() and
+# the short form: one paced line in the channel, with the way to the whole
+sys.exit(0 if not quiet and len(lines) == 1 and "magnetic" in text.lower() and
+         "/msg faqbot !faq tms" in text and
          all(m["params"][0] == "#support" for m in lines) else 1)
+PY
+
+scenario "the whole answer by private message on request, as the short form points" <<'PY'
+c = Client(PORT, "cal")
+c.send("PRIVMSG faqbot :!faq tms")
+got = []
+def whole(m):
+    if from_bot(BOT)(m) and m["params"][0] == "cal":
+        got.append(m["params"][1])
+    return any("articles don't go into detail" in t for t in got)
+ok = c.wait(whole, 20)
+print("private lines:", len(got))
+sys.exit(0 if ok and len(got) >= 2 and not any("!faq tms" in t for t in got) else 1)
 PY
 
 scenario "a crisis: crisis lines in the channel, an alert to the moderator without the words" <<'PY'

@@ -107,9 +107,10 @@ check "the edit is reloaded, and the Matrix moderators hear of it" wait_for 15 m
 irc_reloaded() { grep -q "changed: tms" "$T/mods.txt"; }
 check "...and the IRC moderators too" wait_for 15 irc_reloaded
 check "Matrix: the edit is live" mx_answer "EDITED LIVE"
+# (!faq asks for the whole answer: a question in a channel gets the short form)
 scenario "IRC: the edit is live" <<'PY'
 c = Client(PORT, "cal"); c.join("#support")
-c.send("PRIVMSG #support :faqbot: what is tms?")
+c.send("PRIVMSG #support :!faq tms")
 lines = c.collect(8, from_bot(BOT))
 text = " ".join(m["params"][1] for m in lines)
 sys.exit(0 if "EDITED LIVE" in text else 1)

@@ -253,8 +253,16 @@ static void test_irc_section(void **state)
 	assert_string_equal(c->irc_channels.v[0], "#support"); /* not a comment */
 	assert_int_equal(c->irc_alt_nicks.n, 2);
 	assert_int_equal(c->irc_pm_over_lines, 3);
+	assert_int_equal(c->irc_short_over_lines, CONFIG_IRC_SHORT_OVER_LINES); /* not set */
 	assert_null(c->irc_sasl_password); /* read by config_load only */
 	config_free(c);
+	assert_int_equal(config_parse_text("x.ini", "[irc]\nshort_over_lines = 0\n", 27, &c, err,
+					   sizeof(err)),
+			 ERR_OK);
+	assert_int_equal(c->irc_short_over_lines, 0);
+	config_free(c);
+	expect_error("[irc]\nshort_over_lines = -1\n", "x.ini:2: short_over_lines must be a whole "
+						      "number, 0 or more");
 	expect_error("[irc]\nsasl_password = hunter2\n",
 		     "x.ini:2: 'sasl_password' may not be written in the config file");
 	expect_error("[irc]\ntls = perhaps\n", "x.ini:2: tls must be true or false");

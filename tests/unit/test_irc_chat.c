@@ -13,6 +13,8 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "bot.h"
+#include "faq.h"
 #include "irc_chat.h"
 
 static struct irc_msg msg;
@@ -289,6 +291,138 @@ static void test_answer_long_goes_private(void **state)
 	irc_chat_answer_release(&a);
 }
 
+/* A FAQ answer whose whole takes more lines than short_over_lines goes to
+ * a channel as its short form with the pointer to the whole; a private
+ * question, a crisis, advice, an answer without a short form or one short
+ * enough already go whole. */
+static void test_answer_short_form(void **state)
+{
+	struct irc_chat_view v = view(0, 4);
+	struct tr_reply r = reply("faq", "one\ntwo\nthree", NULL, 0);
+	struct irc_chat_answer a;
+
+	(void)state;
+	v.short_over_lines = 1;
+	r.short_text = "One line.";
+	r.entry_id = "tms";
+	assert_int_equal(irc_chat_answer(&r, "#support", "ann", 0, &v, &a), ERR_OK);
+	assert_string_equal(a.target, "#support");
+	assert_string_equal(a.text, "One line. (The whole answer: /msg faqbot !faq tms)");
+	assert_true(a.short_form);
+	assert_string_equal(a.note, "");
+	irc_chat_answer_release(&a);
+	/* directed to someone: "bea: " in front of the short form */
+	r.mention = "@bea";
+	assert_int_equal(irc_chat_answer(&r, "#support", "ann", 0, &v, &a), ERR_OK);
+	assert_string_equal(a.text, "bea: One line. (The whole answer: /msg faqbot !faq tms)");
+	irc_chat_answer_release(&a);
+	r.mention = NULL;
+	/* privately: the whole */
+	assert_int_equal(irc_chat_answer(&r, "ann", "ann", 1, &v, &a), ERR_OK);
+	assert_string_equal(a.text, "one\ntwo\nthree");
+	assert_false(a.short_form);
+	irc_chat_answer_release(&a);
+	/* one line already: whole */
+	r.text = "one";
+	assert_int_equal(irc_chat_answer(&r, "#support", "ann", 0, &v, &a), ERR_OK);
+	assert_string_equal(a.text, "one");
+	irc_chat_answer_release(&a);
+	r.text = "one\ntwo\nthree";
+	/* a crisis or advice reply is never shortened */
+	r.kind = "crisis";
+	assert_int_equal(irc_chat_answer(&r, "#support", "ann", 0, &v, &a), ERR_OK);
+	assert_string_equal(a.text, "one\ntwo\nthree");
+	irc_chat_answer_release(&a);
+	r.kind = "advice";
+	assert_int_equal(irc_chat_answer(&r, "#support", "ann", 0, &v, &a), ERR_OK);
+	assert_string_equal(a.text, "one\ntwo\nthree");
+	irc_chat_answer_release(&a);
+	r.kind = "faq";
+	/* no short form, or an id that is not one plain word: whole */
+	r.entry_id = "two words";
+	assert_int_equal(irc_chat_answer(&r, "#support", "ann", 0, &v, &a), ERR_OK);
+	assert_string_equal(a.text, "one\ntwo\nthree");
+	irc_chat_answer_release(&a);
+	r.entry_id = "tms";
+	r.short_text = NULL;
+	assert_int_equal(irc_chat_answer(&r, "#support", "ann", 0, &v, &a), ERR_OK);
+	assert_string_equal(a.text, "one\ntwo\nthree");
+	irc_chat_answer_release(&a);
+	/* off (0): whole */
+	r.short_text = "One line.";
+	v.short_over_lines = 0;
+	assert_int_equal(irc_chat_answer(&r, "#support", "ann", 0, &v, &a), ERR_OK);
+	assert_string_equal(a.text, "one\ntwo\nthree");
+	irc_chat_answer_release(&a);
+}
+
+/* lines_of: the PRIVMSG lines a's text costs in its target. */
+static size_t lines_of(const struct irc_chat_view *v, const struct irc_chat_answer *a)
+{
+	struct irc_lines l = IRC_LINES_INIT;
+	size_t n;
+
+	assert_int_equal(irc_split_text("PRIVMSG", a->target, a->text, strlen(a->text),
+					v->prefix_len, &l),
+			 ERR_OK);
+	n = l.n;
+	irc_lines_release(&l);
+	return n;
+}
+
+/* A burst of questions, one for each shipped FAQ entry, asked in a channel
+ * with a nick and host of common length: the lines the answers cost whole
+ * and with the short forms. Every shipped FAQ entry has a short form of
+ * one line, and the burst costs at most half the lines (the paced lines,
+ * at one each 2 s, are the minutes a room waits). */
+static void test_burst_of_shipped_answers(void **state)
+{
+	struct irc_chat_view whole = view(0, 0), brief;
+	struct faq_diags d = {0};
+	struct faq *faq = NULL;
+	size_t i, n = 0, lines_whole = 0, lines_short = 0;
+
+	(void)state;
+	whole.prefix_len = irc_prefix_len("faqbot", "~faqbot", "user-203-0-113-7.example.net");
+	brief = whole;
+	brief.short_over_lines = 1;
+	assert_int_equal(faq_load("faq", &faq, &d), ERR_OK);
+	faq_diags_release(&d);
+	for (i = 0; i < faq->nentries; i++) {
+		const struct faq_entry *e = &faq->entries[i];
+		struct irc_chat_answer a;
+		struct tr_reply r;
+		char *text;
+		size_t k;
+
+		if (e->cls != FAQ_CLASS_FAQ)
+			continue;
+		if (!e->short_answer)
+			fail_msg("%s: a shipped FAQ entry without a short: form", e->id);
+		text = bot_compose(faq, e, NULL);
+		assert_non_null(text);
+		r = reply("faq", text, NULL, 0);
+		r.entry_id = e->id;
+		r.short_text = e->short_answer;
+		assert_int_equal(irc_chat_answer(&r, "#support", "ann", 0, &whole, &a), ERR_OK);
+		lines_whole += lines_of(&whole, &a);
+		irc_chat_answer_release(&a);
+		assert_int_equal(irc_chat_answer(&r, "#support", "ann", 0, &brief, &a), ERR_OK);
+		k = lines_of(&brief, &a);
+		if (k != 1)
+			fail_msg("%s: its short form takes %zu lines on IRC", e->id, k);
+		lines_short += k;
+		irc_chat_answer_release(&a);
+		free(text);
+		n++;
+	}
+	faq_free(faq);
+	print_message("burst of %zu questions: %zu lines whole, %zu with short forms\n", n,
+		      lines_whole, lines_short);
+	assert_true(n >= 30);
+	assert_true(lines_short * 2 <= lines_whole);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -300,6 +434,8 @@ int main(void)
 		cmocka_unit_test(test_answer_mention),
 		cmocka_unit_test(test_answer_kind),
 		cmocka_unit_test(test_answer_long_goes_private),
+		cmocka_unit_test(test_answer_short_form),
+		cmocka_unit_test(test_burst_of_shipped_answers),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

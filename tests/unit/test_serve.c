@@ -170,6 +170,33 @@ static void test_member_commands(void **st)
 	serve_free(s);
 }
 
+/* The short form goes with a FAQ answer the classifier chose, for a
+ * network to send where the whole costs many lines; never with a command's
+ * reply (`!faq tms` asks for the whole), a crisis or advice. */
+static void test_short_form_only_with_a_chosen_faq_answer(void **st)
+{
+	struct serve *s = start(NULL, 0);
+	struct tr_reply out;
+	const char *t;
+
+	(void)st;
+	t = say(s, "!r", "@a:hs", 0, "what is tms?", &out);
+	assert_non_null(strstr(t, "magnetic pulses"));
+	assert_non_null(out.short_text);
+	assert_non_null(strstr(out.short_text, "you stay awake"));
+	assert_string_equal(out.entry_id, "tms");
+	say(s, "!r", "@a:hs", 0, "!faq tms", &out);
+	assert_true(out.reply);
+	assert_null(out.short_text);
+	say(s, "!r", "@b:hs", 0, "what dose of ketamine should i take?", &out);
+	assert_string_equal(out.kind, "advice");
+	assert_null(out.short_text);
+	say(s, "!r", "@b:hs", 0, "i want to kill myself", &out);
+	assert_string_equal(out.kind, "crisis");
+	assert_null(out.short_text);
+	serve_free(s);
+}
+
 static void test_moderators_only(void **st)
 {
 	static const char *const mods[] = {"@mod:hs"};
@@ -488,6 +515,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_member_commands),
+		cmocka_unit_test(test_short_form_only_with_a_chosen_faq_answer),
 		cmocka_unit_test(test_moderators_only),
 		cmocka_unit_test(test_cooldown_mute_optout_and_crisis),
 		cmocka_unit_test(test_bad_state_files),
