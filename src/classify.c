@@ -173,6 +173,21 @@ static void best_of(const struct faq *faq, struct scan *sc, enum faq_class cls, 
 	}
 }
 
+/* pattern_answers: 1 when an advice or FAQ pattern answers text (r holds
+ * whether it reads as a question; it is left as it is). Such a message is
+ * a question on a topic: the model raises it to crisis only when surer. */
+static int pattern_answers(const struct faq *faq, struct scan *sc, const char *text, size_t len,
+			   const struct classify_result *r)
+{
+	struct classify_result probe = *r;
+
+	probe.matched = 0;
+	best_of(faq, sc, FAQ_CLASS_ADVICE, text, len, &probe);
+	if (!probe.matched)
+		best_of(faq, sc, FAQ_CLASS_FAQ, text, len, &probe);
+	return probe.matched;
+}
+
 /* is_question: classify_is_question with the candidates of sc's slot */
 static int is_question(const struct faq *faq, struct scan *sc, const char *norm, size_t len)
 {
@@ -554,7 +569,9 @@ static enum err classify_with(const struct faq *faq, const struct faq_stage *sta
 		if (e != ERR_OK)
 			goto out;
 		r->prob = probs[FAQ_KIND_CRISIS];
-		if (probs[FAQ_KIND_CRISIS] >= stage->t_crisis) {
+		if (probs[FAQ_KIND_CRISIS] >= stage->t_crisis &&
+		    (probs[FAQ_KIND_CRISIS] >= stage->t_crisis_over ||
+		     !pattern_answers(faq, &sn, norm, plen, r))) {
 			e = model_decides(stage, seen, slen, tags, FAQ_CLASS_CRISIS,
 					  probs[FAQ_KIND_CRISIS], r);
 			goto out;

@@ -23,7 +23,7 @@
 
 /* Changes whenever features, solver or thresholds change meaning: a cached
  * stage of another version is never loaded. */
-#define FAQ_LEARN_VERSION "faq-learn-7"
+#define FAQ_LEARN_VERSION "faq-learn-8"
 #define FAQ_LEARN_META_MAGIC 0x66716c6d32ULL
 
 static const char *faq_learn_cache, *faq_learn_shipped;
@@ -660,7 +660,7 @@ static void choose(struct faq_stage *st, const struct sets *s, const float *pk, 
 		f->nfaq += s->kind[i] == FAQ_KIND_FAQ;
 		f->nnone += s->kind[i] == FAQ_KIND_NONE;
 	}
-	st->t_crisis = 1.01f; /* never, unless set below */
+	st->t_crisis = st->t_crisis_over = 1.01f; /* never, unless set below */
 	if (neg) {
 		for (i = 0; i < s->n; i++)
 			if (s->kind[i] != FAQ_KIND_CRISIS)
@@ -669,6 +669,9 @@ static void choose(struct faq_stage *st, const struct sets *s, const float *pk, 
 		allowed = (size_t)(FAQ_LEARN_FALSE_ALARM * (double)nneg);
 		t = allowed < nneg ? neg[allowed] + 1e-6f : 0;
 		st->t_crisis = t > FAQ_LEARN_CRISIS_MIN ? t : FAQ_LEARN_CRISIS_MIN;
+		allowed = (size_t)(FAQ_LEARN_FALSE_ALARM_OVER * (double)nneg);
+		t = allowed < nneg ? neg[allowed] + 1e-6f : 0;
+		st->t_crisis_over = t > st->t_crisis ? t : st->t_crisis;
 		free(neg);
 	}
 	{
@@ -850,7 +853,7 @@ out:
 /* The thresholds and figures beside the cached models. */
 struct meta {
 	uint64_t magic, key;
-	float t_crisis, t_advice, t_faq, t_over;
+	float t_crisis, t_advice, t_faq, t_over, t_crisis_over;
 	struct faq_learn_figures cv;
 	int has_entry;
 };
@@ -897,6 +900,7 @@ static int load_from(const char *dir, struct faq_stage *st, uint64_t key)
 		}
 	}
 	st->t_crisis = m.t_crisis;
+	st->t_crisis_over = m.t_crisis_over;
 	st->t_advice = m.t_advice;
 	st->t_over = m.t_over;
 	st->t_faq = m.t_faq;
@@ -954,6 +958,7 @@ static void save_cached(const struct faq_stage *st, uint64_t key)
 	m.magic = FAQ_LEARN_META_MAGIC;
 	m.key = key;
 	m.t_crisis = st->t_crisis;
+	m.t_crisis_over = st->t_crisis_over;
 	m.t_advice = st->t_advice;
 	m.t_over = st->t_over;
 	m.t_faq = st->t_faq;
@@ -1085,6 +1090,7 @@ static struct faq_stage *stage_adopt(const struct faq_stage *old, const struct f
 	for (k = 0; k < old->nentries; k++)
 		st->entries[k] = faq_find(faq, old->entries[k]->id);
 	st->t_crisis = old->t_crisis;
+	st->t_crisis_over = old->t_crisis_over;
 	st->t_advice = old->t_advice;
 	st->t_faq = old->t_faq;
 	st->t_over = old->t_over;

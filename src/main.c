@@ -495,6 +495,9 @@ static void print_stage(const struct faq_stage *st)
 	       FAQ_LEARN_FOLDS);
 	printf("  crisis: raised at %.2f: recall %.3f, false alarm %.3f\n", (double)st->t_crisis,
 	       f->crisis_recall, f->crisis_false_alarm);
+	if (st->t_crisis_over > st->t_crisis && st->t_crisis_over <= 1.0f)
+		printf("  crisis over an advice or FAQ pattern's answer at %.2f\n",
+		       (double)st->t_crisis_over);
 	if (st->t_advice <= 1.0f)
 		printf("  advice: routed at %.2f: recall %.3f, precision %.3f\n",
 		       (double)st->t_advice, f->advice_recall, f->advice_precision);
