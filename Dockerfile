@@ -29,11 +29,11 @@ RUN make -j"$(nproc)" PREFIX=/usr faqbot \
 
 FROM debian:bookworm-slim AS runtime
 # libcurl4 although ldd does not list it: faqbot dlopens libcurl.so.4 at
-# the first network use (src/curl_dl.c). liblinear4 likewise, when the
-# learned stage is to be trained (src/learn.c). libvectorscan5 likewise
-# (src/hs_dl.c): the prefilter, without which every pattern is tried.
-# libmicrohttpd12 likewise (src/mhd_dl.c), for the [metrics] endpoint. ICU is
-# needed to build only (tools/gen_confusables.c).
+# the first network use (src/lib/curl_dl.c). liblinear4 likewise, when the
+# learned stage is to be trained (src/core/learn.c). libvectorscan5 likewise
+# (src/lib/hs_dl.c): the prefilter, without which every pattern is tried.
+# libmicrohttpd12 likewise (src/lib/mhd_dl.c), for the [metrics] endpoint.
+# ICU is needed to build only (tools/gen_confusables.c).
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       ca-certificates libcurl4 libinih1 libjansson4 libpcre2-8-0 \

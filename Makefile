@@ -11,8 +11,11 @@
 #   make fuzz       the libFuzzer targets (clang), in build/fuzz/
 #   make install    PREFIX (/usr/local), DESTDIR, SYSCONFDIR (/etc): see below
 #
-# Sources: every src/*.c is part of the program; src/main.c is the only one not
-# linked into unit tests and fuzz targets. tests/unit/test_X.c is one cmocka
+# Sources: every .c in src/'s layer folders (lib core app net net/matrix
+# net/irc, docs/ARCHITECTURE.md) is part of the program; src/app/main.c is
+# the only one not linked into unit tests and fuzz targets. Each folder is on
+# the include path, so a source says #include "faq.h" wherever it lives;
+# object files keep flat names (build/rel/faq.o: no two modules share one). tests/unit/test_X.c is one cmocka
 # program a module; tests/fuzz/fuzz_X.c one libFuzzer target with its seed
 # corpus in tests/fuzz/corpus/X/. New files are picked up without editing this.
 
@@ -30,7 +33,7 @@ SYSCONFDIR ?= /etc
 UNITDIR    ?= $(PREFIX)/lib/systemd/system
 SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 
-# libcurl is compiled against but not linked: src/curl_dl.c loads it at the
+# libcurl is compiled against but not linked: src/lib/curl_dl.c loads it at the
 # first network use, so offline commands do not carry its TLS libraries.
 PKGS    := libpcre2-8 jansson yaml-0.1 libutf8proc inih
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) libcurl 2>/dev/null) -Ibuild
@@ -44,28 +47,32 @@ CFLAGS  ?= -O2 -g
 # CPPFLAGS and LDFLAGS from the environment go into the program (not the
 # sanitizer builds): a package build passes its hardening flags in them
 # (dpkg-buildflags; debian/rules asks for hardening=+all).
-ALL_CFLAGS = $(CSTD) $(WARN) -DFAQBOT_VERSION='"$(VERSION)"' \
-             -DFAQBOT_DATADIR='"$(DATADIR)"' $(PKG_CFLAGS) $(CFLAGS)
+SRC      := $(sort $(wildcard src/*/*.c src/*/*/*.c))
+LIB_SRC  := $(filter-out src/app/main.c,$(SRC))
+HDR      := $(wildcard src/*/*.h src/*/*/*.h)
+# the layer folders, each on the include path; make finds a source by vpath
+SRC_DIRS := $(sort $(patsubst %/,%,$(dir $(SRC) $(HDR))))
+INC      := $(addprefix -I,$(SRC_DIRS))
+vpath %.c $(SRC_DIRS)
 
-SRC      := $(sort $(wildcard src/*.c))
-LIB_SRC  := $(filter-out src/main.c,$(SRC))
-HDR      := $(wildcard src/*.h)
+ALL_CFLAGS = $(CSTD) $(WARN) -DFAQBOT_VERSION='"$(VERSION)"' \
+             -DFAQBOT_DATADIR='"$(DATADIR)"' $(INC) $(PKG_CFLAGS) $(CFLAGS)
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 
-OBJ      := $(SRC:src/%.c=build/rel/%.o)
-ASAN_OBJ := $(SRC:src/%.c=build/asan/%.o)
+OBJ      := $(patsubst %.c,build/rel/%.o,$(notdir $(SRC)))
+ASAN_OBJ := $(patsubst %.c,build/asan/%.o,$(notdir $(SRC)))
 ASAN_LIB := $(filter-out build/asan/main.o,$(ASAN_OBJ))
 UNITS    := $(UNIT_SRC:tests/unit/%.c=build/asan/%)
 FUZZERS  := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
-FUZZ_OBJ := $(LIB_SRC:src/%.c=build/fuzz/obj/%.o)
+FUZZ_OBJ := $(patsubst %.c,build/fuzz/obj/%.o,$(notdir $(LIB_SRC)))
 # the scenarios' transports with a stand-in core (tests/integ/*_driver.c)
 DRIVERS  := $(patsubst tests/integ/%.c,build/asan/%,$(wildcard tests/integ/*_driver.c))
 NPROC    := $(shell nproc 2>/dev/null || echo 2)
 
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
-# One short line a file ("  CC      src/faq.c"), so a warning stands out;
+# One short line a file ("  CC      src/core/faq.c"), so a warning stands out;
 # V=1 shows the whole commands.
 ifeq ($(V),1)
 Q :=
@@ -82,18 +89,18 @@ faqbot: $(OBJ)
 	$(say) LD $@
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(OBJ) $(PKG_LIBS)
 
-# ICU's confusables, as a table src/views.c compiles in: ICU is needed to
+# ICU's confusables, as a table src/core/views.c compiles in: ICU is needed to
 # build, not to run (tools/gen_confusables.c says why).
 build/confusables.inc: tools/gen_confusables.c | build/rel
 	$(say) GEN $@
 	$(Q)$(CC) -O1 -o build/gen_confusables $< $(shell pkg-config --cflags --libs icu-i18n icu-uc)
 	$(Q)build/gen_confusables > $@.tmp && mv $@.tmp $@
 
-build/rel/%.o: src/%.c $(HDR) build/confusables.inc | build/rel
+build/rel/%.o: %.c $(HDR) build/confusables.inc | build/rel
 	$(say) CC $<
 	$(Q)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
 
-build/asan/%.o: src/%.c $(HDR) build/confusables.inc | build/asan
+build/asan/%.o: %.c $(HDR) build/confusables.inc | build/asan
 	$(say) CC-ASAN $<
 	$(Q)$(CC) $(ALL_CFLAGS) -O1 $(SAN) -c -o $@ $<
 
@@ -103,13 +110,13 @@ build/asan/faqbot: $(ASAN_OBJ)
 
 build/asan/test_%: tests/unit/test_%.c $(ASAN_LIB) $(HDR)
 	$(say) CC-TEST $<
-	$(Q)$(CC) $(ALL_CFLAGS) -O1 $(SAN) -Isrc -o $@ $< $(ASAN_LIB) $(PKG_LIBS) $(TEST_LIBS)
+	$(Q)$(CC) $(ALL_CFLAGS) -O1 $(SAN) -o $@ $< $(ASAN_LIB) $(PKG_LIBS) $(TEST_LIBS)
 
 # The library for the fuzz targets, compiled once (not once a target) with
 # the fuzzer's coverage; each target links its own main against it.
-FUZZ_CFLAGS = $(CSTD) -DFAQBOT_VERSION='"$(VERSION)"' $(PKG_CFLAGS) -g -O1 -Isrc
+FUZZ_CFLAGS = $(CSTD) -DFAQBOT_VERSION='"$(VERSION)"' $(INC) $(PKG_CFLAGS) -g -O1
 
-$(FUZZ_OBJ): build/fuzz/obj/%.o: src/%.c $(HDR) build/confusables.inc | build/fuzz/obj
+$(FUZZ_OBJ): build/fuzz/obj/%.o: %.c $(HDR) build/confusables.inc | build/fuzz/obj
 	$(say) CC-FUZZ $<
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined -c -o $@ $<
 
@@ -122,7 +129,7 @@ $(FUZZERS): build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJ) $(HDR) | build/fu
 # before the scenarios run side by side, so none of them compiles it.
 $(DRIVERS): build/asan/%_driver: tests/integ/%_driver.c $(ASAN_LIB) $(HDR)
 	$(say) CC-TEST $<
-	$(Q)$(CC) $(CSTD) $(WARN) -DFAQBOT_VERSION='"test"' $(PKG_CFLAGS) -O1 -g $(SAN) -Isrc \
+	$(Q)$(CC) $(CSTD) $(WARN) -DFAQBOT_VERSION='"test"' $(INC) $(PKG_CFLAGS) -O1 -g $(SAN) \
 	  -o $@ $< $(ASAN_LIB) $(PKG_LIBS)
 
 build/rel build/asan build/fuzz build/fuzz/obj:

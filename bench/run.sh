@@ -12,7 +12,7 @@ export FAQBOT_CACHE=${FAQBOT_CACHE:-$PWD/build/bench/cache}
 PKGS="libpcre2-8 jansson yaml-0.1 libutf8proc inih"
 mkdir -p build/bench
 objs=$(ls build/rel/*.o | grep -v '/main.o$')
-cc -O2 -std=c11 -D_POSIX_C_SOURCE=200809L -Isrc -o build/bench/bench_classify \
+cc -O2 -std=c11 -D_POSIX_C_SOURCE=200809L $(find src -type d -printf '-I%p ') -o build/bench/bench_classify \
 	bench/bench_classify.c $objs $(pkg-config --libs $PKGS) -lm -ldl
 
 # classify_vs_baseline TSV REPS: bench_classify, with every stage on (the

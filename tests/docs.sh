@@ -19,11 +19,11 @@ for c in help version; do
 done
 
 # the settings: what the parser accepts in each section (each word of
-# src/config*.c tried there), what faqbot.ini.example shows and what the
+# src/app/config*.c tried there), what faqbot.ini.example shows and what the
 # man page's CONFIGURATION lists
 accepted() { # accepted SECTION: the keys the parser takes there
 	local k out
-	for k in $(grep -ho '"[a-z][a-z_]*"' src/config*.c | tr -d '"' | sort -u); do
+	for k in $(grep -ho '"[a-z][a-z_]*"' src/app/config*.c | tr -d '"' | sort -u); do
 		printf '%s\n%s = 1\n' "$1" "$k" > "$T/probe.ini"
 		out=$("$BIN" health --config "$T/probe.ini" 2>&1)
 		grep_out -q "unknown setting\|may not be written\|unknown section" ||
@@ -77,9 +77,9 @@ unknown=$(comm -23 <(echo "$named") <(echo "$all"))
 [ -n "$named" ] && [ -z "$unknown" ] && ok "every setting the README names exists" ||
 	no "the README names settings faqbot does not have" "$unknown"
 
-# the metrics: every family src/metrics.c serves is described in the
+# the metrics: every family src/app/metrics.c serves is described in the
 # README's table, and the Grafana dashboard asks only for those
-fam_code=$(grep -o '"faqbot_[a-z_]*"' src/metrics.c | tr -d '"' | sort -u)
+fam_code=$(grep -o '"faqbot_[a-z_]*"' src/app/metrics.c | tr -d '"' | sort -u)
 fam_readme=$(sed -n '/^## Metrics/,/^## /p' README.md | grep -o '^| `faqbot_[a-z_]*' | tr -d '|` ' | sort -u)
 fam_dash=$(grep -o 'faqbot_[a-z_]*' docs/grafana-faqbot.json | sort -u)
 [ -n "$fam_code" ] && [ "$fam_code" = "$fam_readme" ] && [ -z "$(comm -13 <(echo "$fam_code") <(echo "$fam_dash"))" ] &&

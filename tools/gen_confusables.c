@@ -1,5 +1,5 @@
 /* gen_confusables.c -- writes the table of look-alike letters that
- * src/views.c reads, from ICU's confusables data (its spoof checker's
+ * src/core/views.c reads, from ICU's confusables data (its spoof checker's
  * skeletons), at build time.
  *
  * Why at build time: linked or loaded at run time, ICU costs 3-4 MB of

@@ -12,14 +12,14 @@ print-%:
 MK
 }
 objs=()
-for f in src/*.c; do
-	[ "$f" = src/main.c ] && continue
-	f=${f#src/}
+for f in src/*/*.c src/*/*/*.c; do
+	[ "$f" = src/app/main.c ] && continue
+	f=${f##*/}
 	objs+=("build/rel/${f%.c}.o")
 done
 make -s "${objs[@]}"
 # shellcheck disable=SC2046
-cc $(mkvar CSTD) -O2 -DFAQBOT_VERSION='"bench"' $(mkvar PKG_CFLAGS) -Isrc \
+cc $(mkvar CSTD) -O2 -DFAQBOT_VERSION='"bench"' $(mkvar PKG_CFLAGS) $(mkvar INC) \
 	-o build/rel/mx_driver tests/integ/mx_driver.c "${objs[@]}" $(mkvar PKG_LIBS)
 exec python3 tests/fakehs/mx_bench.py "$@" --bot \
 	'MX_PW=$BOT_PW exec build/rel/mx_driver --hs "$BOT_HS" --user @bot:fake.test --state "$BOT_STATE" --password-env MX_PW'

@@ -30,8 +30,8 @@ else
 	exit 1
 fi
 # make prints one short line a file, the commands only with V=1
-t "make prints one short line a file ('  CC      src/faq.c')" \
-	grep -qx '  CC      src/faq.c' <<<"$out"
+t "make prints one short line a file ('  CC      src/core/faq.c')" \
+	grep -qx '  CC      src/core/faq.c' <<<"$out"
 t "and no compiler command line without V=1" \
 	test -z "$(grep -E '^(cc|gcc|clang) ' <<<"$out")"
 mode() { stat -c %a "$1" 2>/dev/null; }

@@ -1,7 +1,7 @@
 /* irc_driver.c -- the IRC transport with a stand-in core, for the scenario
  * scripts (tests/integ/irc_*.sh).
  *
- * It links src/irc.c and friends as they are, and answers with a fixed
+ * It links src/net/irc/irc.c and friends as they are, and answers with a fixed
  * rule instead of the FAQ: a message containing "CRISIS" is a crisis
  * (reply and moderators' alert); a message containing "LONG" that is
  * addressed or private gets a long answer (many lines once split); a

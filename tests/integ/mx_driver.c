@@ -1,7 +1,7 @@
 /* mx_driver.c -- the Matrix transport with a stand-in core, for the
  * scenario scripts (tests/integ/matrix_*.sh) and the latency bench.
  *
- * It links src/matrix.c and friends as they are, and answers with a fixed
+ * It links src/net/matrix/matrix.c and friends as they are, and answers with a fixed
  * rule instead of the FAQ: a message containing "CRISIS" is a crisis
  * (reply and moderators' alert), a question (ends with '?'), a direct
  * message or a mention gets an FAQ answer, anything else silence. The
