@@ -339,6 +339,55 @@ static size_t segment(const struct spell *sp, const char *w, size_t n, char *out
 	return k;
 }
 
+/* masked_at: the length of a word with letters starred out at text[i]
+ * ("k*ll", "mys*lf", "s**cide": a letter first, one or two '*', two
+ * letters or more, whole), 0 when none starts there. */
+static size_t masked_at(const char *text, size_t len, size_t i)
+{
+	size_t j = i, stars = 0;
+
+	if (i > 0 && (is_letter(text[i - 1]) || text[i - 1] == '\'' || text[i - 1] == '*' ||
+		      (text[i - 1] >= '0' && text[i - 1] <= '9')))
+		return 0;
+	if (i >= len || !is_letter(text[i]))
+		return 0;
+	while (j < len && (is_letter(text[j]) || text[j] == '*'))
+		stars += text[j++] == '*';
+	if (j < len && ((unsigned char)text[j] >= 0x80 || text[j] == '\'' ||
+			(text[j] >= '0' && text[j] <= '9')))
+		return 0;
+	if (stars < 1 || stars > SPELL_MASK_MAX || j - i - stars < 2 || j - i > SPELL_WORD_MAX)
+		return 0;
+	return j - i;
+}
+
+/* mend_masked: the most used word of risk that w[0, n), with letters
+ * starred out, can be (each '*' one letter), into best; its length, or 0.
+ * People star out the word they would rather not write: on a support
+ * group's chat that is as often "k*ll mys*lf" as a swear word, and only
+ * a word of risk is ever read into it. */
+static size_t mend_masked(const struct spell *sp, const char *w, size_t n, char *best)
+{
+	char cand[SPELL_WORD_MAX + 1];
+	size_t at[SPELL_MASK_MAX], nat = 0, i, best_n = 0, combos = 1, k;
+	unsigned best_count = 0;
+
+	for (i = 0; i < n; i++)
+		if (w[i] == '*')
+			at[nat++] = i;
+	for (i = 0; i < nat; i++)
+		combos *= 26;
+	memcpy(cand, w, n);
+	for (k = 0; k < combos; k++) {
+		size_t r = k;
+
+		for (i = 0; i < nat; i++, r /= 26)
+			cand[at[i]] = (char)('a' + r % 26);
+		consider(sp, cand, n, best, &best_n, &best_count);
+	}
+	return best_n;
+}
+
 /* top_near: the highest count of a target one edit from a word of n
  * letters could have */
 static unsigned top_near(const struct spell *sp, size_t n)
@@ -374,6 +423,21 @@ enum err spell_mend(const struct spell *sp, const char *text, size_t len, char *
 		char best[2 * SPELL_RUN_MAX + 2];
 		const struct slot *w;
 
+		if (sp->cap && masked_at(text, len, i) > 0) {
+			n = masked_at(text, len, i);
+			m = mend_masked(sp, text + i, n, best);
+			if (m) {
+				memcpy(o + k, best, m);
+				memset(mk + k, 1, m);
+				k += m;
+				changed = 1;
+			} else {
+				memcpy(o + k, text + i, n);
+				k += n;
+			}
+			i += n;
+			continue;
+		}
 		if (n == 0) {
 			o[k++] = text[i++];
 			continue;

@@ -16,6 +16,9 @@
  * do not know "kms", "spravato" or "unalive", and their suggestions cost
  * milliseconds a word; this costs microseconds and speaks the room's words.
  *
+ * A word with a letter or two starred out ("k*ll mys*lf", "s**cide") is
+ * read as the word of risk it can be that members use most.
+ *
  * Letters run together ("iwanttodie": the views join "i w a n t t o d i
  * e" when double spaces marked the words, or a member typed it so) are
  * read as the words the FAQ's messages use, when one of them is a word of
@@ -31,6 +34,7 @@
 
 #define SPELL_WORD_MIN 2   /* shorter words are left alone */
 #define SPELL_WORD_MAX 16  /* longer words are left alone */
+#define SPELL_MASK_MAX 2   /* letters starred out of a word ("k*ll"), at most */
 #define SPELL_OFTEN 20 /* a word is mended to one counted this many times as often */
 #define SPELL_RUN_MIN 6     /* letters run together are read as words from... */
 #define SPELL_RUN_MAX 40    /* ...to this many */

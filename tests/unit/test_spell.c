@@ -131,6 +131,36 @@ static void test_runs_parted(void **state)
 	spell_free(sp);
 }
 
+/* A word with letters starred out is the word of risk it can be; a word
+ * of risk is all it is ever read as. */
+static void test_starred_out(void **state)
+{
+	const char *risk = "kill myself suicide die";
+	struct spell *sp = spell_new();
+	char *o;
+	int m;
+
+	(void)state;
+	assert_non_null(sp);
+	assert_int_equal(spell_add(sp, risk, strlen(risk), 1), ERR_OK);
+	count(sp, "kill myself suicide die", 10);
+	count(sp, "shit fuck", 50);
+	o = mend(sp, "wanna k*ll mys*lf tbh", 6, &m);
+	assert_string_equal(o, "wanna kill myself tbh");
+	assert_true(m); /* the mended word is marked */
+	free(o);
+	o = mend(sp, "thinking of s**cide", 12, &m);
+	assert_string_equal(o, "thinking of suicide");
+	free(o);
+	/* a swear word stays starred (no word of risk fits), as do stars
+	 * that are no word: a rating, three stars, one letter, a number */
+	o = mend(sp, "sh*t happens, 5* hotel, ***, a*, k***l, 4*5", 0, &m);
+	assert_string_equal(o, "sh*t happens, 5* hotel, ***, a*, k***l, 4*5");
+	assert_false(m);
+	free(o);
+	spell_free(sp);
+}
+
 static void test_empty_and_hostile(void **state)
 {
 	struct spell *sp = spell_new();
@@ -161,6 +191,7 @@ int main(void)
 		cmocka_unit_test(test_slips_mended),
 		cmocka_unit_test(test_words_left_alone),
 		cmocka_unit_test(test_runs_parted),
+		cmocka_unit_test(test_starred_out),
 		cmocka_unit_test(test_empty_and_hostile),
 	};
 
