@@ -473,11 +473,20 @@ void classify_explain(const struct faq *faq, const char *norm, size_t len,
 			  : k == FAQ_KIND_ADVICE ? st->t_advice
 						 : st->t_faq;
 
+		/* the surer threshold that holds where a pattern answered too */
+		float over = k == FAQ_KIND_CRISIS ? st->t_crisis_over
+			     : k == FAQ_KIND_ADVICE ? st->t_over
+						    : t;
+		char also[64] = "";
+
+		if (over > t && over <= 1.0f)
+			snprintf(also, sizeof(also), "; %.2f over %s pattern's answer", (double)over,
+				 k == FAQ_KIND_ADVICE ? "a FAQ" : "an advice or FAQ");
 		learn_explain(st->kind, folded, flen, tags, (int)k, words, sizeof(words));
 		snprintf(buf, buflen, "decided by the learned stage: %s with probability %.2f "
-				      "(threshold %.2f), answered with '%s'; words that weighed "
+				      "(threshold %.2f%s), answered with '%s'; words that weighed "
 				      "most: %s",
-			 faq_learn_kind_name(k), (double)p[k], (double)t, r->entry->id,
+			 faq_learn_kind_name(k), (double)p[k], (double)t, also, r->entry->id,
 			 *words ? words : "none in particular");
 		free(folded);
 		return;
