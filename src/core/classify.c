@@ -173,19 +173,14 @@ static void best_of(const struct faq *faq, struct scan *sc, enum faq_class cls, 
 	}
 }
 
-/* pattern_answers: 1 when an advice or FAQ pattern answers text (r holds
- * whether it reads as a question; it is left as it is). Such a message is
- * a question on a topic: the model raises it to crisis only when surer. */
-static int pattern_answers(const struct faq *faq, struct scan *sc, const char *text, size_t len,
-			   const struct classify_result *r)
+/* answer_patterns: the advice pattern that answers text, else the FAQ one
+ * (advice comes before FAQ), into r; r->matched says whether one did. */
+static void answer_patterns(const struct faq *faq, struct scan *sc, const char *text, size_t len,
+			    struct classify_result *r)
 {
-	struct classify_result probe = *r;
-
-	probe.matched = 0;
-	best_of(faq, sc, FAQ_CLASS_ADVICE, text, len, &probe);
-	if (!probe.matched)
-		best_of(faq, sc, FAQ_CLASS_FAQ, text, len, &probe);
-	return probe.matched;
+	best_of(faq, sc, FAQ_CLASS_ADVICE, text, len, r);
+	if (!r->matched)
+		best_of(faq, sc, FAQ_CLASS_FAQ, text, len, r);
 }
 
 /* is_question: classify_is_question with the candidates of sc's slot */
@@ -510,7 +505,7 @@ static enum err classify_with(const struct faq *faq, const struct faq_stage *sta
 	char *folded = NULL, *mnorm = NULL, *mfold = NULL;
 	const char *seen = NULL; /* what the model reads */
 	size_t flen = 0, slen = 0, plen = prefix_len(norm, len);
-	int crisis = 0, changed = 0;
+	int crisis = 0, changed = 0, read_norm = 0; /* read_norm: answer_patterns ran on norm */
 	float probs[FAQ_KINDS] = {0};
 	char tags[FAQ_LEARN_TAGS_MAX] = "";
 	struct scan sn = {SLOT_NORM, NULL, 0}, sf = {SLOT_FOLDED, NULL, 0};
@@ -578,23 +573,25 @@ static enum err classify_with(const struct faq *faq, const struct faq_stage *sta
 		if (e != ERR_OK)
 			goto out;
 		r->prob = probs[FAQ_KIND_CRISIS];
+		/* a question an advice or FAQ pattern answers is raised only
+		 * at the surer threshold: the patterns are read here, once */
 		if (probs[FAQ_KIND_CRISIS] >= stage->t_crisis &&
-		    (probs[FAQ_KIND_CRISIS] >= stage->t_crisis_over ||
-		     !pattern_answers(faq, &sn, norm, plen, r))) {
+		    probs[FAQ_KIND_CRISIS] < stage->t_crisis_over) {
+			answer_patterns(faq, &sn, norm, plen, r);
+			read_norm = 1;
+		}
+		if (probs[FAQ_KIND_CRISIS] >= stage->t_crisis && !(read_norm && r->matched)) {
 			e = model_decides(stage, seen, slen, tags, FAQ_CLASS_CRISIS,
 					  probs[FAQ_KIND_CRISIS], r);
 			goto out;
 		}
 	}
-	best_of(faq, &sn, FAQ_CLASS_ADVICE, norm, plen, r);
-	if (!r->matched)
-		best_of(faq, &sn, FAQ_CLASS_FAQ, norm, plen, r);
+	if (!read_norm)
+		answer_patterns(faq, &sn, norm, plen, r);
 	if (!r->matched && changed) {
 		size_t fplen = prefix_len(folded, flen);
 
-		best_of(faq, &sf, FAQ_CLASS_ADVICE, folded, fplen, r);
-		if (!r->matched)
-			best_of(faq, &sf, FAQ_CLASS_FAQ, folded, fplen, r);
+		answer_patterns(faq, &sf, folded, fplen, r);
 		if (r->matched)
 			r->view = CLASSIFY_VIEW_FOLDED;
 	}

@@ -654,6 +654,26 @@ static const char *suggest(const char *key, const char *const *known)
 	return NULL;
 }
 
+/* read_text reads v, the text of key (an answer, a short form), into
+ * *out, trimmed and reflowed; what is not text is reported, with how to
+ * write it ("key: STYLE" then the lines), and leaves *out NULL. -1 only
+ * when memory ran out. */
+static int read_text(struct yfile *yf, yaml_node_t *v, const char *key, const char *style,
+		     char **out)
+{
+	const char *s = scalar(v);
+
+	if (!s) {
+		yerr(yf, v, "'%s' must be text ('%s: %s' then the lines)", key, key, style);
+		return 0;
+	}
+	*out = trimmed_dup(s, strlen(s));
+	if (!*out)
+		return -1;
+	reflow(*out);
+	return 0;
+}
+
 /* check_short reports what is wrong with e's `short:` form, at v. */
 static void check_short(struct yfile *yf, yaml_node_t *v, const struct faq_entry *e)
 {
@@ -803,31 +823,15 @@ static int load_entry(struct yfile *yf, yaml_node_t *root, struct faq_entry *e)
 			if (compile_patterns(yf, v, k, &e->words, &e->negations, &e->nnegations) < 0)
 				return -1;
 		} else if (strcmp(k, "answer") == 0) {
-			const char *s = scalar(v);
-
 			ONCE(e->answer);
 			answer_node = v;
-			if (!s) {
-				yerr(yf, v, "'answer' must be text ('answer: |' then the lines)");
-				continue;
-			}
-			e->answer = trimmed_dup(s, strlen(s));
-			if (!e->answer)
+			if (read_text(yf, v, k, "|", &e->answer) < 0)
 				return -1;
-			reflow(e->answer);
 		} else if (strcmp(k, "short") == 0) {
-			const char *s = scalar(v);
-
 			ONCE(e->short_answer);
 			short_node = v;
-			if (!s) {
-				yerr(yf, v, "'short' must be text ('short: >-' then the lines)");
-				continue;
-			}
-			e->short_answer = trimmed_dup(s, strlen(s));
-			if (!e->short_answer)
+			if (read_text(yf, v, k, ">-", &e->short_answer) < 0)
 				return -1;
-			reflow(e->short_answer);
 		} else if (strcmp(k, "examples") == 0) {
 			ONCE(e->examples);
 			if (to_samples(yf, v, k, &e->examples, &e->nexamples) < 0)

@@ -641,6 +641,15 @@ static void choose_over(struct faq_stage *st, const struct sets *s, const float 
 	}
 }
 
+/* within_budget: the lowest threshold at which at most budget of the n
+ * negatives' scores (neg, highest first) would pass. */
+static float within_budget(const float *neg, size_t n, double budget)
+{
+	size_t allowed = (size_t)(budget * (double)n);
+
+	return allowed < n ? neg[allowed] + 1e-6f : 0;
+}
+
 /* choose: thresholds and figures from the cross-validated probabilities
  * (pk: n x FAQ_KINDS; guess[i]: the entry model's best entry of the
  * message's class, -1 where not scored; sure[i]: its probability for the
@@ -650,7 +659,7 @@ static void choose(struct faq_stage *st, const struct sets *s, const float *pk, 
 {
 	struct faq_learn_figures *f = &st->cv;
 	float *neg = malloc((s->n + 1) * sizeof(float)), t;
-	size_t i, nneg = 0, allowed;
+	size_t i, nneg = 0;
 
 	memset(f, 0, sizeof(*f));
 	f->n = s->n;
@@ -666,11 +675,9 @@ static void choose(struct faq_stage *st, const struct sets *s, const float *pk, 
 			if (s->kind[i] != FAQ_KIND_CRISIS)
 				neg[nneg++] = pk[i * FAQ_KINDS + FAQ_KIND_CRISIS];
 		qsort(neg, nneg, sizeof(float), cmp_float_desc);
-		allowed = (size_t)(FAQ_LEARN_FALSE_ALARM * (double)nneg);
-		t = allowed < nneg ? neg[allowed] + 1e-6f : 0;
+		t = within_budget(neg, nneg, FAQ_LEARN_FALSE_ALARM);
 		st->t_crisis = t > FAQ_LEARN_CRISIS_MIN ? t : FAQ_LEARN_CRISIS_MIN;
-		allowed = (size_t)(FAQ_LEARN_FALSE_ALARM_OVER * (double)nneg);
-		t = allowed < nneg ? neg[allowed] + 1e-6f : 0;
+		t = within_budget(neg, nneg, FAQ_LEARN_FALSE_ALARM_OVER);
 		st->t_crisis_over = t > st->t_crisis ? t : st->t_crisis;
 		free(neg);
 	}

@@ -423,8 +423,8 @@ enum err spell_mend(const struct spell *sp, const char *text, size_t len, char *
 		char best[2 * SPELL_RUN_MAX + 2];
 		const struct slot *w;
 
-		if (sp->cap && masked_at(text, len, i) > 0) {
-			n = masked_at(text, len, i);
+		if (sp->cap && (m = masked_at(text, len, i)) > 0) {
+			n = m;
 			m = mend_masked(sp, text + i, n, best);
 			if (m) {
 				memcpy(o + k, best, m);

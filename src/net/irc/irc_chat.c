@@ -158,15 +158,15 @@ static char *short_text(const struct irc_chat_view *v, const struct tr_reply *re
 	return buf;
 }
 
-/* goes_short: 1 when rep, a reply in a channel, goes out as its short form:
- * a FAQ answer with one, whose whole would take more lines there than the
- * view allows. Never a crisis or advice reply, never a command's. */
-static int goes_short(const struct irc_chat_view *v, const struct tr_reply *rep, const char *room,
+/* goes_short: 1 when rep, a reply in a channel whose whole takes lines
+ * there, goes out as its short form: a FAQ answer with one, longer than
+ * the view allows. Never a crisis or advice reply, never a command's. */
+static int goes_short(const struct irc_chat_view *v, const struct tr_reply *rep, size_t lines,
 		      const char *kind)
 {
 	return v->short_over_lines > 0 && rep->short_text && *rep->short_text && rep->entry_id &&
 	       irc_param_ok(rep->entry_id, 0) && !strcmp(kind, "faq") &&
-	       count_lines(v, room, rep->text) > (size_t)v->short_over_lines;
+	       lines > (size_t)v->short_over_lines;
 }
 
 enum err irc_chat_answer(const struct tr_reply *rep, const char *room, const char *nick,
@@ -174,6 +174,7 @@ enum err irc_chat_answer(const struct tr_reply *rep, const char *room, const cha
 {
 	const char *mention;
 	char *body;
+	size_t lines;
 	int to_pm, to_short;
 
 	memset(out, 0, sizeof(*out));
@@ -185,9 +186,13 @@ enum err irc_chat_answer(const struct tr_reply *rep, const char *room, const cha
 	                    strlen(rep->kind) < IRC_CHAT_KIND_MAX
 	                ? rep->kind
 	                : "faq";
-	to_short = !direct && goes_short(v, rep, room, out->kind);
+	/* the lines the whole would take in the channel: split once */
+	lines = direct || (v->short_over_lines <= 0 && v->pm_over_lines <= 0)
+	                ? 0
+	                : count_lines(v, room, rep->text);
+	to_short = !direct && goes_short(v, rep, lines, out->kind);
 	to_pm = !direct && !to_short && v->pm_over_lines > 0 && strcmp(out->kind, "crisis") != 0 &&
-	        count_lines(v, room, rep->text) > (size_t)v->pm_over_lines;
+	        lines > (size_t)v->pm_over_lines;
 	out->where = direct ? "private" : to_pm ? "private (long)" : room;
 	out->short_form = to_short;
 	if (to_pm)
