@@ -2,7 +2,8 @@
  * loopback rule for plain TCP, a port, TLS files only with TLS), then a
  * real plain connection to a listener on 127.0.0.1: lines out and counted
  * as acknowledged, lines in, a refused connect, and a stop's QUIT that
- * goes after the line under way and drops the rest. Waits are on
+ * goes after the line under way and drops the rest; the connect in the
+ * loop's steps, where a silent TLS server holds nobody. Waits are on
  * conditions with a timeout, never a fixed sleep. */
 #include <errno.h>
 #include <netinet/in.h>
@@ -248,6 +249,108 @@ static void test_refused_connect(void **state)
 	irc_conn_free(conn);
 }
 
+/* drive takes a connection under way through the loop's steps (the fd and
+ * events irc_conn_want gives, polled) until it is up or failed; *pending
+ * counts the steps that said "not yet". */
+static int drive(struct irc_conn *conn, char *err, size_t errlen, int *pending, int sfd_hello)
+{
+	long long end = now_ms() + WAIT_MS;
+	int rc;
+
+	while ((rc = irc_conn_advance(conn, err, errlen)) == 0) {
+		struct pollfd p = {irc_conn_fd(conn), 0, 0};
+		long long at;
+
+		(*pending)++;
+		assert_true(now_ms() < end);
+		irc_conn_want(conn, &p.events, &at);
+		assert_true(at > 0);
+		if (sfd_hello >= 0 && p.fd >= 0 && p.events == POLLIN) {
+			/* waiting for the server in the handshake: the ClientHello
+			 * went, and the step came back instead of waiting */
+			struct pollfd h = {sfd_hello, POLLIN, 0};
+
+			assert_int_equal(poll(&h, 1, WAIT_MS), 1);
+		}
+		poll(&p, p.fd >= 0 && p.events ? 1 : 0, 50);
+	}
+	return rc;
+}
+
+/* The loop's way: a connect in steps, and a TLS server that never answers
+ * holds nobody: each step comes back while the handshake waits, and the
+ * connect timeout ends it with a reason. */
+static void test_steps_never_block(void **state)
+{
+	struct irc_conn_config c;
+	struct irc_conn *conn;
+	char err[512] = "";
+	int port, lfd = listener(&port), sfd, pending = 0;
+
+	(void)state;
+	c = cfg("127.0.0.1", port, 0);
+	assert_int_equal(irc_conn_new(&c, &conn, err, sizeof(err)), ERR_OK);
+	assert_int_equal(irc_conn_begin(conn), ERR_OK);
+	assert_int_equal(irc_conn_up(conn), 0);
+	assert_int_equal(drive(conn, err, sizeof(err), &pending, -1), 1);
+	assert_int_equal(irc_conn_up(conn), 1);
+	sfd = accept(lfd, NULL, NULL);
+	assert_true(sfd >= 0);
+	close(sfd);
+	irc_conn_free(conn);
+
+	c = cfg("127.0.0.1", port, 1);
+	c.connect_timeout_ms = 500;
+	if (irc_conn_new(&c, &conn, err, sizeof(err)) != ERR_OK) {
+		/* no libssl on this machine: the plain half above still ran */
+		close(lfd);
+		skip();
+	}
+	assert_int_equal(irc_conn_begin(conn), ERR_OK);
+	pending = 0;
+	/* the server accepts once the connect is under way, then says nothing */
+	{
+		long long end = now_ms() + WAIT_MS;
+		int rc;
+
+		while ((rc = irc_conn_advance(conn, err, sizeof(err))) == 0 &&
+		       irc_conn_fd(conn) < 0) {
+			assert_true(now_ms() < end);
+			poll(NULL, 0, 10);
+		}
+		assert_int_equal(rc, 0);
+	}
+	sfd = accept(lfd, NULL, NULL);
+	assert_true(sfd >= 0);
+	assert_int_equal(drive(conn, err, sizeof(err), &pending, sfd), -1);
+	assert_true(pending > 0);
+	assert_int_equal(irc_conn_fd(conn), -1);
+	assert_int_equal(irc_conn_up(conn), 0);
+	if (!strstr(err, "timed out"))
+		fail_msg("\"%s\" does not say \"timed out\"", err);
+	irc_conn_free(conn);
+	close(sfd);
+	close(lfd);
+}
+
+/* A host that does not resolve fails through the steps too. */
+static void test_unknown_host(void **state)
+{
+	struct irc_conn_config c;
+	struct irc_conn *conn;
+	char err[512] = "";
+	int pending = 0;
+
+	(void)state;
+	c = cfg("no-such-host.invalid", 6697, 1);
+	if (irc_conn_new(&c, &conn, err, sizeof(err)) != ERR_OK)
+		skip();
+	assert_int_equal(irc_conn_begin(conn), ERR_OK);
+	assert_int_equal(drive(conn, err, sizeof(err), &pending, -1), -1);
+	assert_int_equal(irc_conn_fd(conn), -1);
+	irc_conn_free(conn);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -255,6 +358,8 @@ int main(void)
 		cmocka_unit_test(test_lines_out_and_in),
 		cmocka_unit_test(test_quit_after_the_line_under_way),
 		cmocka_unit_test(test_refused_connect),
+		cmocka_unit_test(test_steps_never_block),
+		cmocka_unit_test(test_unknown_host),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

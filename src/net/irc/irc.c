@@ -76,7 +76,8 @@ struct irc {
 	tr_handler_fn fn;
 	void *ctx;
 	volatile sig_atomic_t *stop;
-	int in_session;     /* connected; else waiting until retry_ms */
+	int in_session;     /* connected; else connecting, or waiting until retry_ms */
+	int connecting;     /* irc_conn_begin done, irc_conn_advance not yet 1 */
 	long long retry_ms; /* the next connection's time */
 	char *notices[IRC_NOTICE_WAIT_MAX]; /* for the moderators, waiting for
 	                                     * a registration */
@@ -767,15 +768,21 @@ static void quit(struct irc *irc)
 		irc_conn_quit(irc->conn, line, len, IRC_QUIT_WAIT_MS);
 }
 
-/* session_open connects (a bounded wait: the connect timeout, cut by a
- * stop) and begins the registration; -1 when no connection was made. */
-static int session_open(struct irc *irc)
+/* session_connect starts a connection; the loop drives it (op_want,
+ * op_ready); -1 when it cannot start. */
+static int session_connect(struct irc *irc)
 {
-	struct irc_conn_wait w = {irc->stop, NULL, NULL};
-
 	session_reset(irc);
-	if (!irc->rd || irc_conn_open(irc->conn, &w, irc->errstr, sizeof(irc->errstr)) != ERR_OK)
+	if (!irc->rd || irc_conn_begin(irc->conn) != ERR_OK)
 		return -1;
+	irc->connecting = 1;
+	return 0;
+}
+
+/* session_open begins the registration on a connection just made. */
+static void session_open(struct irc *irc)
+{
+	irc->connecting = 0;
 	irc->st.connects++;
 	irc->last_rx_ms = clock_mono_ms();
 	log_info("irc: connected to %s port %d", irc_conn_host(irc->conn),
@@ -783,7 +790,19 @@ static int session_open(struct irc *irc)
 	irc_reg_begin(irc->reg, irc->last_rx_ms, &irc->rout);
 	reg_step(irc, IRC_REG_GO_ON);
 	irc->in_session = 1;
-	return 0;
+}
+
+/* connect_step takes a connection under way one step: 1 up (the session
+ * opened), 0 not yet, -1 failed (closed). */
+static int connect_step(struct irc *irc)
+{
+	int rc = irc_conn_advance(irc->conn, irc->errstr, sizeof(irc->errstr));
+
+	if (rc == 1)
+		session_open(irc);
+	else if (rc < 0)
+		irc->connecting = 0;
+	return rc;
 }
 
 /* backoff sets the next connection's time: min * 2^attempt capped at max,
@@ -828,7 +847,7 @@ static enum err op_start(void *t, tr_handler_fn fn, void *ctx, volatile sig_atom
 	irc->fn = fn;
 	irc->ctx = ctx;
 	irc->stop = stop;
-	irc->in_session = 0;
+	irc->in_session = irc->connecting = 0;
 	irc->retry_ms = 0;
 	/* split for the configured nick until a connection says better */
 	irc_outbox_replay(irc->ob, clock_mono_ms(), irc_prefix_len(me(irc), NULL, NULL));
@@ -839,6 +858,12 @@ static void op_want(void *t, struct tr_wait *w)
 {
 	struct irc *irc = t;
 
+	if (irc->connecting) {
+		irc_conn_want(irc->conn, &w->fd[0].events, &w->at_ms);
+		w->fd[0].fd = irc_conn_fd(irc->conn);
+		w->n = w->fd[0].fd >= 0 && w->fd[0].events;
+		return;
+	}
 	if (!irc->in_session) {
 		w->at_ms = irc->retry_ms;
 		return;
@@ -853,13 +878,21 @@ static enum tr_state op_ready(void *t, const struct tr_wait *w)
 {
 	struct irc *irc = t;
 
-	if (!irc->in_session) {
+	if (!irc->in_session && !irc->connecting) {
 		if (clock_mono_ms() < irc->retry_ms)
 			return TR_RUNNING;
-		if (session_open(irc) < 0) {
+		if (session_connect(irc) < 0) {
 			backoff(irc);
 			return TR_RUNNING;
 		}
+	}
+	if (irc->connecting) {
+		int rc = connect_step(irc);
+
+		if (rc < 0)
+			backoff(irc);
+		if (rc <= 0)
+			return TR_RUNNING;
 		w = NULL; /* nothing polled on this connection yet */
 	}
 	if (session_step(irc, w ? w : &(struct tr_wait){.n = 0}) == 0 && !irc->fatal)
@@ -879,6 +912,9 @@ static void op_stop(void *t)
 
 	if (irc->in_session)
 		session_end(irc, 1);
+	else if (irc->connecting)
+		irc_conn_close(irc->conn);
+	irc->connecting = 0;
 }
 
 static void op_health(const void *t, struct tr_health *h)

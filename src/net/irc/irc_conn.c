@@ -1,9 +1,11 @@
 /* irc_conn.c -- one connection to an IRC server: see irc_conn.h.
  *
  * Shape: the checks and the TLS context (once, at irc_conn_new), then for
- * each connection a connect and a handshake that poll in slices, reads and
+ * each connection a lookup, a connect and a handshake in steps the loop
+ * drives (irc_conn_begin, irc_conn_advance), reads and
  * writes with one contract for TCP and TLS (io_send, irc_conn_recv), and
  * the write buffer with its byte counts. */
+#define _GNU_SOURCE /* getaddrinfo_a: the host looked up without blocking the loop */
 #include "irc_conn.h"
 
 #include <errno.h>
@@ -26,8 +28,22 @@
 #include "ssl_dl.h"
 #include "strs.h"
 
+/* Where a connection is: closed, looking the host up, connecting (TCP),
+ * in the TLS handshake, or up. */
+enum conn_phase { CONN_CLOSED, CONN_RESOLVE, CONN_TCP, CONN_TLS, CONN_UP };
+
 struct irc_conn {
 	char *host, *ca_file, *cert_file, *key_file; /* owned copies */
+	enum conn_phase phase;
+	long long deadline; /* of the phase under way (clock_mono_ms) */
+	short ev;           /* what the phase under way waits for on fd */
+	/* the lookup (getaddrinfo_a writes into gai from its own thread while
+	 * resolving) and the addresses left to try */
+	struct gaicb gai;
+	struct addrinfo hints;
+	char port_s[16];
+	int resolving;
+	struct addrinfo *res, *ai;
 	int port, tls;
 	long connect_ms;
 	void *ssl_ctx; /* with tls: one context for every connection */
@@ -223,54 +239,49 @@ static int tls_name(struct irc_conn *c)
 	                       SSL_DL_TLSEXT_NAMETYPE_HOST_NAME, c->host) == 1;
 }
 
-/* tls_handshake runs the handshake on the connected socket, polling; -1
- * on failure, with the reason (a certificate not trusted, a name that does
- * not match...) logged and written to errbuf. */
-static int tls_handshake(struct irc_conn *c, const struct irc_conn_wait *w, char *errbuf,
-                         size_t errlen)
+/* tls_fail says why a handshake failed (a certificate not trusted, a name
+ * that does not match, a timeout...): logged and written to errbuf. */
+static void tls_fail(struct irc_conn *c, const char *why_given, char *errbuf, size_t errlen)
 {
-	long long deadline = clock_mono_ms() + c->connect_ms;
 	char why[256];
 
-	c->ssl = ssl_dl.ssl_new(c->ssl_ctx);
-	if (!c->ssl || ssl_dl.set_fd(c->ssl, c->fd) != 1 || !tls_name(c))
-		goto fail;
-	for (;;) {
-		struct pollfd pfd = {c->fd, 0, 0};
-		long long left = deadline - clock_mono_ms();
-		int rc, e;
-
-		errno = 0;
-		rc = ssl_dl.connect(c->ssl);
-		if (rc == 1)
-			return 0;
-		e = ssl_dl.get_error(c->ssl, rc);
-		if (e == SSL_DL_ERROR_WANT_READ)
-			pfd.events = POLLIN;
-		else if (e == SSL_DL_ERROR_WANT_WRITE)
-			pfd.events = POLLOUT;
-		else
-			break;
-		if (*w->stop || left <= 0) {
-			snprintf(why, sizeof(why), "timed out");
-			goto report;
-		}
-		poll(&pfd, 1, left < IRC_CONN_SLICE_MS ? (int)left : IRC_CONN_SLICE_MS);
-		if (w->idle)
-			w->idle(w->ctx);
-	}
-fail:
-	if (c->ssl && ssl_dl.get_verify_result(c->ssl) != SSL_DL_X509_V_OK) {
+	if (why_given) {
+		snprintf(why, sizeof(why), "%s", why_given);
+	} else if (c->ssl && ssl_dl.get_verify_result(c->ssl) != SSL_DL_X509_V_OK) {
 		snprintf(why, sizeof(why), "certificate verify failed: %s",
 		         ssl_dl.verify_cert_error_string(ssl_dl.get_verify_result(c->ssl)));
 		ssl_dl.err_clear_error();
 	} else {
 		tls_why(why, sizeof(why));
 	}
-report:
 	err_printf(errbuf, errlen, "irc: TLS with %s port %d: %s", c->host, c->port, why);
 	log_error("irc: TLS with %s port %d: %s", c->host, c->port, why);
-	return -1;
+}
+
+/* tls_step takes the handshake as far as the socket lets it now: 1 done,
+ * 0 waiting for the socket (c->ev says which way), -1 failed (tls_fail). */
+static int tls_step(struct irc_conn *c, char *errbuf, size_t errlen)
+{
+	int rc, e;
+
+	errno = 0;
+	rc = ssl_dl.connect(c->ssl);
+	if (rc == 1)
+		return 1;
+	e = ssl_dl.get_error(c->ssl, rc);
+	if (e == SSL_DL_ERROR_WANT_READ)
+		c->ev = POLLIN;
+	else if (e == SSL_DL_ERROR_WANT_WRITE)
+		c->ev = POLLOUT;
+	else {
+		tls_fail(c, NULL, errbuf, errlen);
+		return -1;
+	}
+	if (clock_mono_ms() >= c->deadline) {
+		tls_fail(c, "timed out", errbuf, errlen);
+		return -1;
+	}
+	return 0;
 }
 
 /* ssl_result maps what SSL_read or SSL_write returned (n) onto the
@@ -352,103 +363,224 @@ void irc_conn_free(struct irc_conn *c)
 	free(c);
 }
 
-/* ---- connecting ---- */
+/* ---- connecting ----
+ *
+ * A connection is made in steps the loop drives, never in a wait of its
+ * own: the host resolved by glibc's getaddrinfo_a (its own thread; the
+ * loop looks every IRC_CONN_RESOLVE_LOOK_MS), each address it gives tried
+ * in turn with a non-blocking connect, each within the connect timeout,
+ * then the TLS handshake, as far as the socket lets it at each step, within
+ * the connect timeout again. A silent server or a slow DNS costs the other
+ * networks nothing. */
 
-/* wait_connected polls a connecting socket until it is connected, fails,
- * or deadline or stop; 0 or the socket error (ETIMEDOUT for the wait). */
-static int wait_connected(int fd, long long deadline, const struct irc_conn_wait *w)
+/* resolve_end forgets the lookup and its addresses. A lookup glibc cannot
+ * cancel any more is waited for: its thread writes into c->gai. */
+static void resolve_end(struct irc_conn *c)
 {
-	int soerr = 0, rc;
-	socklen_t sl = sizeof(soerr);
+	if (c->resolving) {
+		if (gai_cancel(&c->gai) == EAI_NOTCANCELED) {
+			const struct gaicb *list[1] = {&c->gai};
 
-	for (;;) {
-		struct pollfd pfd = {fd, POLLOUT, 0};
-		long long left = deadline - clock_mono_ms();
-
-		if (*w->stop || left <= 0)
-			return ETIMEDOUT;
-		rc = poll(&pfd, 1, left < IRC_CONN_SLICE_MS ? (int)left : IRC_CONN_SLICE_MS);
-		if (w->idle)
-			w->idle(w->ctx);
-		if (rc > 0) {
-			if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0)
-				soerr = errno;
-			return soerr;
+			while (gai_suspend(list, 1, NULL) == EAI_INTR)
+				;
 		}
-		if (rc < 0 && errno != EINTR)
-			return errno;
+		if (gai_error(&c->gai) == 0 && c->gai.ar_result)
+			freeaddrinfo(c->gai.ar_result);
+		c->resolving = 0;
 	}
+	if (c->res)
+		freeaddrinfo(c->res);
+	c->res = c->ai = NULL;
 }
 
-/* sock_connect tries each address of the host in turn; the socket, or -1
- * with each failure logged. */
-static int sock_connect(struct irc_conn *c, const struct irc_conn_wait *w)
+/* connect_next starts a connect to the next address: 0 under way (or
+ * done), -1 when none is left (each failure logged). */
+static int connect_next(struct irc_conn *c)
 {
-	struct addrinfo hints, *res = NULL, *ai;
-	char port[16];
-	int fd = -1, rc;
+	for (; c->ai; c->ai = c->ai->ai_next) {
+		struct addrinfo *ai = c->ai;
+		int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+		                ai->ai_protocol);
 
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	snprintf(port, sizeof(port), "%d", c->port);
-	rc = getaddrinfo(c->host, port, &hints, &res);
+		if (fd < 0)
+			continue;
+		if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0 && errno != EINPROGRESS) {
+			log_warn("irc: connecting to %s port %d: %s", c->host, c->port, strerror(errno));
+			close(fd);
+			continue;
+		}
+		c->fd = fd;
+		c->ai = ai->ai_next;
+		c->phase = CONN_TCP;
+		c->ev = POLLOUT;
+		c->deadline = clock_mono_ms() + c->connect_ms;
+		return 0;
+	}
+	return -1;
+}
+
+/* tcp_step looks whether the connect under way is done: 1 connected, 0
+ * not yet, -1 failed (the next address is tried first). */
+static int tcp_step(struct irc_conn *c)
+{
+	struct pollfd pfd = {c->fd, POLLOUT, 0};
+	int soerr = 0, one = 1;
+	socklen_t sl = sizeof(soerr);
+
+	if (poll(&pfd, 1, 0) == 0) {
+		if (clock_mono_ms() < c->deadline)
+			return 0;
+		soerr = ETIMEDOUT;
+	} else if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0) {
+		soerr = errno;
+	}
+	if (soerr) {
+		log_warn("irc: connecting to %s port %d: %s", c->host, c->port, strerror(soerr));
+		close(c->fd);
+		c->fd = -1;
+		return connect_next(c) < 0 ? -1 : 0;
+	}
+	/* whole lines go out in one send() already; Nagle would only hold a
+	 * paced line back for the server's ACK */
+	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	return 1;
+}
+
+/* resolve_step looks whether the lookup is done: 0 not yet or the first
+ * connect under way, -1 failed (logged). */
+static int resolve_step(struct irc_conn *c)
+{
+	int rc = gai_error(&c->gai);
+
+	if (rc == EAI_INPROGRESS) {
+		if (clock_mono_ms() < c->deadline)
+			return 0;
+		log_warn("irc: resolving %s: timed out", c->host);
+		return -1;
+	}
+	c->resolving = 0;
 	if (rc != 0) {
 		log_warn("irc: resolving %s: %s", c->host, gai_strerror(rc));
 		return -1;
 	}
-	for (ai = res; ai && !*w->stop; ai = ai->ai_next) {
-		int soerr = 0;
+	c->res = c->ai = c->gai.ar_result;
+	c->gai.ar_result = NULL;
+	return connect_next(c) < 0 ? -1 : 0;
+}
 
-		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
-		            ai->ai_protocol);
-		if (fd < 0)
-			continue;
-		if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0 && errno != EINPROGRESS)
-			soerr = errno;
-		else
-			soerr = wait_connected(fd, clock_mono_ms() + c->connect_ms, w);
-		if (soerr == 0) {
-			int one = 1;
+enum err irc_conn_begin(struct irc_conn *c)
+{
+	struct sigevent none;
+	struct gaicb *list[1] = {&c->gai};
 
-			/* whole lines go out in one send() already; Nagle would
-			 * only hold a paced line back for the server's ACK */
-			setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-			break;
-		}
-		log_warn("irc: connecting to %s port %d: %s", c->host, c->port, strerror(soerr));
-		close(fd);
-		fd = -1;
+	irc_conn_close(c);
+	c->wlen = 0;
+	c->put_bytes = c->sent_bytes = 0;
+	c->ack_limit = ~0ULL;
+	memset(&c->hints, 0, sizeof(c->hints));
+	c->hints.ai_family = AF_UNSPEC;
+	c->hints.ai_socktype = SOCK_STREAM;
+	snprintf(c->port_s, sizeof(c->port_s), "%d", c->port);
+	memset(&c->gai, 0, sizeof(c->gai));
+	c->gai.ar_name = c->host;
+	c->gai.ar_service = c->port_s;
+	c->gai.ar_request = &c->hints;
+	memset(&none, 0, sizeof(none));
+	none.sigev_notify = SIGEV_NONE;
+	if (getaddrinfo_a(GAI_NOWAIT, list, 1, &none) != 0) {
+		log_warn("irc: resolving %s: the lookup could not start", c->host);
+		return ERR_IO;
 	}
-	freeaddrinfo(res);
-	return fd;
+	c->resolving = 1;
+	c->phase = CONN_RESOLVE;
+	c->deadline = clock_mono_ms() + c->connect_ms;
+	return ERR_OK;
+}
+
+int irc_conn_advance(struct irc_conn *c, char *errbuf, size_t errlen)
+{
+	int rc = 0;
+
+	if (c->phase == CONN_RESOLVE)
+		rc = resolve_step(c);
+	if (rc == 0 && c->phase == CONN_TCP) {
+		rc = tcp_step(c);
+		if (rc == 1 && c->tls) {
+			c->ssl = ssl_dl.ssl_new(c->ssl_ctx);
+			if (!c->ssl || ssl_dl.set_fd(c->ssl, c->fd) != 1 || !tls_name(c)) {
+				tls_fail(c, NULL, errbuf, errlen);
+				rc = -1;
+			} else {
+				c->phase = CONN_TLS;
+				c->deadline = clock_mono_ms() + c->connect_ms;
+				rc = 0;
+			}
+		}
+	}
+	if (rc == 0 && c->phase == CONN_TLS)
+		rc = tls_step(c, errbuf, errlen);
+	if (rc < 0) {
+		irc_conn_close(c);
+		return -1;
+	}
+	if (rc == 1) {
+		resolve_end(c); /* the other addresses are not needed */
+		c->phase = CONN_UP;
+	}
+	return rc;
+}
+
+int irc_conn_up(const struct irc_conn *c)
+{
+	return c->phase == CONN_UP;
+}
+
+void irc_conn_want(const struct irc_conn *c, short *events, long long *at_ms)
+{
+	long long look = clock_mono_ms() + IRC_CONN_RESOLVE_LOOK_MS;
+
+	*events = c->phase == CONN_RESOLVE || c->fd < 0 ? 0 : c->ev;
+	*at_ms = c->deadline;
+	if (c->phase == CONN_RESOLVE && look < c->deadline)
+		*at_ms = look;
 }
 
 enum err irc_conn_open(struct irc_conn *c, const struct irc_conn_wait *w, char *errbuf,
                        size_t errlen)
 {
-	irc_conn_close(c);
-	c->wlen = 0;
-	c->put_bytes = c->sent_bytes = 0;
-	c->ack_limit = ~0ULL;
-	c->fd = sock_connect(c, w);
-	if (c->fd < 0)
+	int rc;
+
+	if (irc_conn_begin(c) != ERR_OK)
 		return ERR_IO;
-	if (c->tls && tls_handshake(c, w, errbuf, errlen) < 0) {
-		irc_conn_close(c);
-		return ERR_IO;
+	while ((rc = irc_conn_advance(c, errbuf, errlen)) == 0) {
+		struct pollfd pfd = {c->fd, 0, 0};
+		long long at, left;
+
+		if (*w->stop) {
+			irc_conn_close(c);
+			return ERR_IO;
+		}
+		irc_conn_want(c, &pfd.events, &at);
+		left = at - clock_mono_ms();
+		if (left > IRC_CONN_SLICE_MS)
+			left = IRC_CONN_SLICE_MS;
+		poll(&pfd, pfd.events ? 1 : 0, left > 0 ? (int)left : 0);
+		if (w->idle)
+			w->idle(w->ctx);
 	}
-	return ERR_OK;
+	return rc == 1 ? ERR_OK : ERR_IO;
 }
 
 void irc_conn_close(struct irc_conn *c)
 {
+	resolve_end(c);
 	if (c->ssl)
 		ssl_dl.ssl_free(c->ssl);
 	c->ssl = NULL;
 	if (c->fd >= 0)
 		close(c->fd);
 	c->fd = -1;
+	c->phase = CONN_CLOSED;
 }
 
 int irc_conn_fd(const struct irc_conn *c)

@@ -4,7 +4,8 @@
  * What it is: the checks of where the bot connects (a host, a port, the
  * loopback rule of netaddr.h for plain TCP, the TLS files), one TLS
  * context for every connection (libssl loaded at run time, ssl_dl.h), a
- * non-blocking connect with a timeout, the TLS handshake (the certificate
+ * lookup and connect with a timeout that never block the loop, the TLS
+ * handshake (the certificate
  * verified against the system's trust store or the named file, and so is
  * the host name or IP address, with SNI), reads, and a write buffer that
  * counts the bytes handed to the kernel and how many of them the server's
@@ -13,7 +14,7 @@
  *
  * What it is not: no IRC. It moves bytes and whole lines it is given; what
  * they say, when to send them and when to give up on a silent server is
- * irc.c's. One connection at a time: irc_conn_open starts the next. */
+ * irc.c's. One connection at a time: irc_conn_begin starts the next. */
 #ifndef FAQBOT_IRC_CONN_H
 #define FAQBOT_IRC_CONN_H
 
@@ -25,6 +26,7 @@
 
 #define IRC_WBUF_MAX 65536    /* bytes handed to the connection, not yet sent */
 #define IRC_CONN_SLICE_MS 100 /* a wait looks at stop (and calls idle) this often */
+#define IRC_CONN_RESOLVE_LOOK_MS 20 /* how often a lookup under way is looked at */
 
 /* Where to connect. irc_conn_new copies the strings. */
 struct irc_conn_config {
@@ -63,12 +65,26 @@ enum err irc_conn_new(const struct irc_conn_config *cfg, struct irc_conn **out, 
 /* irc_conn_free closes the connection and frees c; NULL is a no-op. */
 void irc_conn_free(struct irc_conn *c);
 
-/* irc_conn_open closes the last connection if any, empties the write
- * buffer, zeroes the counts, and connects (each address the host resolves
- * to in turn, each within the connect timeout) and, with tls, runs the
- * handshake. ERR_OK: connected. ERR_IO: no connection, each reason logged;
- * for a failed handshake (a certificate not trusted, a name that does not
- * match, a timeout) that reason is also written to errbuf, one line. */
+/* Connecting without blocking, in steps the loop drives.
+ *
+ * irc_conn_begin closes the last connection if any, empties the write
+ * buffer, zeroes the counts and starts looking the host up; ERR_IO when
+ * the lookup cannot start (logged). Then, while irc_conn_advance says 0,
+ * the loop polls irc_conn_fd (when >= 0) for the events irc_conn_want
+ * gives, until its at_ms at the latest, and calls irc_conn_advance again:
+ * each address the host resolves to is tried in turn, each within the
+ * connect timeout, then, with tls, the handshake within it again.
+ * irc_conn_advance: 1 connected (irc_conn_up), 0 not yet, -1 no
+ * connection (closed; each reason logged, and a failed handshake's reason,
+ * a certificate not trusted, a name that does not match, a timeout, also
+ * written to errbuf, one line). */
+enum err irc_conn_begin(struct irc_conn *c);
+int irc_conn_advance(struct irc_conn *c, char *errbuf, size_t errlen);
+void irc_conn_want(const struct irc_conn *c, short *events, long long *at_ms);
+int irc_conn_up(const struct irc_conn *c);
+
+/* irc_conn_open is the same, blocking: it waits as w says, and a stop ends
+ * it with ERR_IO. ERR_OK: connected. */
 enum err irc_conn_open(struct irc_conn *c, const struct irc_conn_wait *w, char *errbuf,
                        size_t errlen);
 
