@@ -66,7 +66,12 @@
 #define FAQ_LEARN_CRISIS_WEIGHT 1.5    /* a crisis example weighs this much more
                                         * than its share in training: a miss
                                         * costs more than a false alarm */
-#define FAQ_LEARN_PRECISION   0.90     /* of routed messages, at least */
+#define FAQ_LEARN_PRECISION   0.85     /* of routed messages, at least: at
+                                        * 0.90 a member's question the model
+                                        * ranked right more often than not
+                                        * got silence (measured on the seen
+                                        * sets: +8 FAQ answers right, -4
+                                        * chat lines kept quiet, round 23) */
 #define FAQ_LEARN_OVER_PRECISION 0.98  /* of FAQ questions turned to advice:
                                         * a pattern's answer is overruled
                                         * only when the model is surer */
