@@ -208,6 +208,61 @@ static size_t fold_punct_space(const char *s, char *out)
 	return o;
 }
 
+/* keeps_marks: the scripts whose combining marks are letters, not
+ * accents: the vowel signs of Devanagari and the other Brahmic scripts
+ * (Bengali to Sinhala), Thai, Lao, Tibetan, Myanmar and Khmer. Stripped
+ * there, "jeena" (to live) and "jaana" (to go) read the same. */
+static int keeps_marks(utf8proc_int32_t base)
+{
+	return (base >= 0x0900 && base <= 0x109F) || (base >= 0x1780 && base <= 0x17FF) ||
+	       (base >= 0xA8E0 && base <= 0xA8FF);
+}
+
+/* fold_marks is NFKC case folding with the default-ignorable characters
+ * removed, and every combining mark removed but those that write a
+ * vowel in the scripts keeps_marks names (a nukta is still dropped:
+ * members write a word with and without it). *out is utf8proc's; the
+ * length, or a utf8proc error. */
+static utf8proc_ssize_t fold_marks(const char *in, utf8proc_uint8_t **out)
+{
+	utf8proc_uint8_t *dec = NULL, *kept;
+	utf8proc_ssize_t r, i = 0, o = 0;
+	utf8proc_int32_t base = 0;
+
+	*out = NULL;
+	r = utf8proc_map((const utf8proc_uint8_t *)in, 0, &dec,
+			 UTF8PROC_NULLTERM | UTF8PROC_STABLE | UTF8PROC_COMPAT |
+				 UTF8PROC_DECOMPOSE | UTF8PROC_CASEFOLD | UTF8PROC_IGNORE);
+	if (r < 0)
+		return r;
+	kept = dec; /* marks only ever leave: kept fits in place */
+	while (i < r) {
+		utf8proc_int32_t cp;
+		utf8proc_ssize_t k = utf8proc_iterate(dec + i, r - i, &cp);
+		utf8proc_category_t cat;
+
+		if (k <= 0)
+			break;
+		cat = utf8proc_category(cp);
+		if (cat == UTF8PROC_CATEGORY_MN || cat == UTF8PROC_CATEGORY_MC ||
+		    cat == UTF8PROC_CATEGORY_ME) {
+			if (!keeps_marks(base) || cp == 0x093C) {
+				i += k;
+				continue;
+			}
+		} else {
+			base = cp;
+		}
+		memmove(kept + o, dec + i, (size_t)k);
+		o += k;
+		i += k;
+	}
+	kept[o] = '\0';
+	r = utf8proc_map(kept, 0, out, UTF8PROC_NULLTERM | UTF8PROC_STABLE | UTF8PROC_COMPOSE);
+	free(dec);
+	return r;
+}
+
 enum err text_normalise(const char *raw, size_t len, char **out, size_t *out_len)
 {
 	char *clean = NULL, *folded = NULL;
@@ -232,10 +287,7 @@ enum err text_normalise(const char *raw, size_t len, char **out, size_t *out_len
 		memmove(clean, body, strlen(body) + 1);
 	}
 	strip_controls(clean);
-	r = utf8proc_map((const utf8proc_uint8_t *)clean, 0, &mapped,
-			 UTF8PROC_NULLTERM | UTF8PROC_STABLE | UTF8PROC_COMPAT |
-				 UTF8PROC_COMPOSE | UTF8PROC_CASEFOLD | UTF8PROC_IGNORE |
-				 UTF8PROC_STRIPMARK);
+	r = fold_marks(clean, &mapped);
 	if (r < 0) {
 		e = r == UTF8PROC_ERROR_NOMEM ? ERR_NOMEM : ERR_PARSE;
 		goto out;

@@ -36,7 +36,9 @@
  *   - IRC formatting codes (bold, colour with its digits, italics, ...) and
  *     other control characters are dropped (they sit inside words);
  *   - NFKC case folding, default-ignorable characters (zero-width space...)
- *     and combining marks removed;
+ *     and combining marks removed (accents, zalgo), but for the vowel signs
+ *     of Devanagari and the scripts like it (Bengali to Sinhala, Thai, Lao,
+ *     Tibetan, Myanmar, Khmer), which are letters;
  *   - curly apostrophes and quotes become ' and ", dashes become -;
  *   - white space runs become one space; the ends are trimmed.
  * Only the first TEXT_MESSAGE_MAX bytes of raw are read (cut at a

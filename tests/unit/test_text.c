@@ -39,6 +39,17 @@ static void test_unicode_folding(void **state)
 	/* combining marks (zalgo) and accents are removed */
 	expect_norm("k\xCC\xB7" "i\xCC\xB7" "ll", "kill");
 	expect_norm("caf\xC3\xA9" "", "cafe");
+	expect_norm("N\xC3\x83O quero", "nao quero");
+	/* but the vowel signs of Devanagari are letters, and stay: "jeena"
+	 * (to live) and "jaana" (to go) must not read the same; a nukta,
+	 * written or not, folds away */
+	expect_norm("\xE0\xA4\x9C\xE0\xA5\x80\xE0\xA4\xA8\xE0\xA4\xBE",
+		    "\xE0\xA4\x9C\xE0\xA5\x80\xE0\xA4\xA8\xE0\xA4\xBE");
+	expect_norm("\xE0\xA4\x9C\xE0\xA4\xBE\xE0\xA4\xA8\xE0\xA4\xBE",
+		    "\xE0\xA4\x9C\xE0\xA4\xBE\xE0\xA4\xA8\xE0\xA4\xBE");
+	expect_norm("\xE0\xA4\x96\xE0\xA4\xBC\xE0\xA5\x81", "\xE0\xA4\x96\xE0\xA5\x81");
+	/* a mark on a Latin letter after Devanagari is still an accent */
+	expect_norm("\xE0\xA4\x9C e\xCC\x81", "\xE0\xA4\x9C e");
 	/* German sharp s folds, en and em dashes become '-' */
 	expect_norm("STRA\xC3\x9F" "E \xE2\x80\x94 x", "strasse - x");
 	/* non-breaking space is white space */
