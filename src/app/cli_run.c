@@ -110,15 +110,15 @@ int cli_health(int argc, char **argv)
 			if (errno || end == argv[i] || *end || max_age < 1 ||
 			    max_age > HEALTH_MAX_AGE_MAX_S)
 				return cli_usage_error("health: --max-age takes a number of seconds, not "
-						   "'%s'", argv[i]);
+						       "'%s'", argv[i]);
 		} else {
 			return cli_usage_error("health: unexpected '%s' (health --config FILE "
-					   "[--max-age SECONDS])", argv[i]);
+					       "[--max-age SECONDS])", argv[i]);
 		}
 	}
 	if (!path)
 		return cli_usage_error("%s", "health: give --config FILE: its state_dir holds the "
-					 "time of the bot's last sync");
+					     "time of the bot's last sync");
 	if (health_read_config(path, &cfg, err, sizeof(err)) != ERR_OK) {
 		fprintf(stderr, "faqbot: %s\n", err);
 		return CLI_EXIT_CONFIG;

@@ -211,10 +211,11 @@ int main(int argc, char **argv)
 	if (strcmp(argv[i], "chat") == 0) {
 		if (i + 1 < argc)
 			return cli_usage_error(strcmp(argv[i + 1], "--config") == 0
-						   ? "chat: no config: the console needs none ('%s'; "
-						     "'faqbot run --config FILE' starts the bot)"
-						   : "chat: unexpected '%s' (chat takes nothing)",
-					   argv[i + 1]);
+						       ? "chat: no config: the console needs none "
+							 "('%s'; 'faqbot run --config FILE' starts "
+							 "the bot)"
+						       : "chat: unexpected '%s' (chat takes nothing)",
+					       argv[i + 1]);
 		return cli_chat(&o);
 	}
 	if (strcmp(argv[i], "run") == 0)
