@@ -222,14 +222,15 @@ uninstall:
 	  $(DESTDIR)$(SYSUSERSDIR)/faqbot.conf
 	rm -rf $(DESTDIR)$(DATADIR)
 
-# main.c has the installed FAQ's place compiled in (FAQBOT_DATADIR), so its
-# objects are rebuilt when DATADIR changes: without this, `make` then
-# `make install PREFIX=/usr` would install a binary looking in /usr/local.
-# build/datadir is rewritten only when the value differs.
+# main.c and cli.c have the installed FAQ's place compiled in
+# (FAQBOT_DATADIR), so their objects are rebuilt when DATADIR changes:
+# without this, `make` then `make install PREFIX=/usr` would install a
+# binary looking in /usr/local. build/datadir is rewritten only when the
+# value differs.
 build/datadir: FORCE
 	@mkdir -p build
 	@echo '$(DATADIR)' | cmp -s - $@ || echo '$(DATADIR)' >$@
-build/rel/main.o build/asan/main.o: build/datadir
+build/rel/main.o build/asan/main.o build/rel/cli.o build/asan/cli.o: build/datadir
 .PHONY: uninstall FORCE
 
 clean:

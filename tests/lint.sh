@@ -6,8 +6,9 @@
 #     net/, transport.h included, nor libcurl); src/net/ never includes
 #     core/, and of app/ only metrics.h (the counters); of src/net/'s
 #     headers, src/app/ includes only the contract (transport.h), but for
-#     main.c and nets.c, which wire the transports; serve never includes a
-#     transport's own header nor a loader of one (curl_dl, ssl_dl); and
+#     main.c, cli_run.c and nets.c, which wire the transports; serve never
+#     includes a transport's own header nor a loader of one (curl_dl,
+#     ssl_dl); and
 #     every "x.h" included is one of src/'s. Within the transports: the IRC
 #     transport's pure parts (src/net/irc/: irc_parse irc_reg irc_chat
 #     irc_out) do no I/O: no sockets, poll, files, clock or logging, no
@@ -46,8 +47,8 @@ for f in $files; do
 			[ "$inc" = metrics.h ] || { echo "lint: $f: a transport includes app/$inc (of app/, only metrics.h)"; bad=1; } ;;
 		app:net)
 			case $f:$inc in
-			*:transport.h | src/app/main.c:* | src/app/nets.c:*) ;;
-			*) echo "lint: $f: includes the transport header $inc (only main.c and nets.c do)"; bad=1 ;;
+			*:transport.h | src/app/main.c:* | src/app/cli_run.c:* | src/app/nets.c:*) ;;
+			*) echo "lint: $f: includes the transport header $inc (only main.c, cli_run.c and nets.c do)"; bad=1 ;;
 			esac ;;
 		esac
 	done
@@ -55,9 +56,10 @@ done
 if grep -nE '#include <curl/' $(find src/core src/lib -name '*.[ch]' ! -name curl_dl.[ch]); then
 	echo "lint: libcurl's header outside the transports and curl_dl"; bad=1
 fi
-# serve is the running bot: it speaks the contract (transport.h), never a
-# transport's own header, nor a loader of one
-for f in src/app/serve.c src/app/serve.h; do
+# serve is the running bot (serve.c and its parts, serve_*.c): it speaks
+# the contract (transport.h), never a transport's own header, nor a loader
+# of one
+for f in src/app/serve.[ch] src/app/serve_*.[ch]; do
 	if grep -nE '#include "(matrix|matrix_[a-z]+|mx_[a-z]+|irc|irc_[a-z]+|curl_dl|ssl_dl)\.h"|#include <curl/' "$f"; then
 		echo "lint: $f: serve includes a transport header"; bad=1
 	fi
@@ -80,6 +82,10 @@ for m in $mx_pure; do
 		fi
 	done
 done
+# serve_int.h is the running bot's inside: its own parts only
+if grep -lE '#include "serve_int\.h"' $files | grep -vE '^src/app/serve(_[a-z]+)?\.c$'; then
+	echo "lint: serve_int.h included outside serve"; bad=1
+fi
 # matrix_int.h is the Matrix transport's inside: its own parts only
 if grep -lE '#include "matrix_int\.h"' $files | grep -vE '^src/net/matrix/matrix(_[a-z]+)?\.c$'; then
 	echo "lint: matrix_int.h included outside the Matrix transport"; bad=1

@@ -10,7 +10,7 @@
  * under systemd or from cron.
  *
  * Not here: deciding when to mark (the transport), argv and exit codes
- * (main.c). */
+ * (cli_run.c). */
 #ifndef FAQBOT_HEALTH_H
 #define FAQBOT_HEALTH_H
 

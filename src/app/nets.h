@@ -1,7 +1,7 @@
 /* nets.h -- the chat networks a config names, made and put in the loop:
  * the one place where the config's [matrix] and [irc] sections become each
- * transport's own config (app layer; with main.c, the only files that
- * include a transport's header).
+ * transport's own config (app layer; with main.c and cli_run.c, the only
+ * files that include a transport's header).
  *
  * Both sections in one file run both networks in one process, one FAQ,
  * one set of counts and mutes (the one serve), each network's moderators
@@ -9,7 +9,7 @@
  * they have a place to be told: a Matrix moderators' room, IRC
  * moderators.
  *
- * Not here: the core's config (serve_config, main.c), the loop (loop.h). */
+ * Not here: the core's config (serve_config, cli_run.c), the loop (loop.h). */
 #ifndef FAQBOT_NETS_H
 #define FAQBOT_NETS_H
 

@@ -1,7 +1,7 @@
 /* serve.h -- the running bot: what a message gets, whoever carries it.
  *
  * serve sits between the core (faq, classify, bot) and the transports: it
- * is the tr_handler_fn and tr_tick_fn that main.c hands to Matrix, IRC or
+ * is the tr_handler_fn and tr_tick_fn that cli_run.c hands to Matrix, IRC or
  * the console. It owns the FAQ in use and swaps in a new one only when the
  * new one is clean (reload); it runs the chat commands (cmd.h), keeps the
  * cooldowns, mutes and opt-outs (policy.h) and the counts (stats.h), and
@@ -22,7 +22,7 @@
  * findings, file:line:col first, go to the log and to the moderators.
  * Reloads happen between messages, so none is lost or answered twice.
  *
- * Not here: any network, the config file (main.c fills serve_config). */
+ * Not here: any network, the config file (cli_run.c fills serve_config). */
 #ifndef FAQBOT_SERVE_H
 #define FAQBOT_SERVE_H
 

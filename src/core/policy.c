@@ -198,6 +198,35 @@ size_t policy_count(const struct policy *p, enum policy_set set)
 	return p->sets[set].n;
 }
 
+enum policy_verdict policy_decide(const struct policy *p, const struct policy_ask *a,
+				  const char **why, const char **earlier)
+{
+	*why = NULL;
+	*earlier = NULL;
+	if (!a->reply) {
+		*why = "not a question, and not addressed to the bot";
+		return POLICY_VERDICT_QUIET;
+	}
+	if (!a->direct && !a->addressed && policy_has(p, POLICY_OPTED_OUT, a->member)) {
+		*why = "the member opted out and did not address the bot";
+		return POLICY_VERDICT_QUIET;
+	}
+	if (policy_has(p, POLICY_MUTED, a->room)) {
+		*why = "FAQ answers are muted in this room";
+		return POLICY_VERDICT_QUIET;
+	}
+	switch (policy_repeat(p, a->room, a->entry, a->member, a->now, earlier)) {
+	case POLICY_SILENT:
+		*why = "this member had this answer moments ago";
+		return POLICY_VERDICT_SILENT;
+	case POLICY_POINTER:
+		return POLICY_VERDICT_POINTER;
+	case POLICY_FRESH:
+		break;
+	}
+	return POLICY_VERDICT_ANSWER;
+}
+
 char *policy_to_json(const struct policy *p)
 {
 	json_t *root = json_object();

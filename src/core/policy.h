@@ -53,6 +53,35 @@ enum err policy_answered(struct policy *p, const char *room, const char *entry,
 enum err policy_pointed(struct policy *p, const char *room, const char *entry,
 			const char *member, time_t now);
 
+/* What becomes of an advice or FAQ answer the core chose (never of a
+ * crisis reply, which always goes out whole): policy_decide's verdict. */
+enum policy_verdict {
+	POLICY_VERDICT_ANSWER,  /* answer it */
+	POLICY_VERDICT_QUIET,   /* say nothing: not asked, opted out, or muted */
+	POLICY_VERDICT_POINTER, /* answered here lately to someone else: point
+	                         * to it (policy_repeat's POLICY_POINTER) */
+	POLICY_VERDICT_SILENT   /* this member had it lately: nothing */
+};
+
+/* The answer policy_decide is asked about, and the message it is for. */
+struct policy_ask {
+	const char *room, *member, *entry; /* entry: the answer's id */
+	int reply;     /* the core would answer it (bot.h: a question where the
+	                * room's policy takes one, addressed, or direct) */
+	int direct;    /* a direct conversation */
+	int addressed; /* the message addresses the bot */
+	time_t now;
+};
+
+/* policy_decide rules on answer a, in this order: the core would not
+ * answer it; the member opted out and neither wrote directly nor
+ * addressed the bot; the room is muted (each POLICY_VERDICT_QUIET); then
+ * the cooldowns (policy_repeat). *why: static text, the reason nothing
+ * goes out (QUIET, SILENT), NULL for an answer or a pointer. *earlier:
+ * as policy_repeat's, for a POINTER; else NULL. */
+enum policy_verdict policy_decide(const struct policy *p, const struct policy_ask *a,
+				  const char **why, const char **earlier);
+
 /* The sets. policy_set returns ERR_LIMIT when the set is full. */
 int policy_has(const struct policy *p, enum policy_set set, const char *id);
 enum err policy_set(struct policy *p, enum policy_set set, const char *id, int on);

@@ -5,8 +5,8 @@
  * nothing but libc (dlopen: +0.45 MB resident). libhs.so.5 compiles, and
  * brings the C++ runtime with it (dlopen: +2.1 MB, then the compiler's
  * memory while it works). The compiler is only ever loaded in a child
- * process (prefilter.c), and only when the cache holds no prefilter for the
- * FAQ; the serving process loads the runtime alone.
+ * process (prefilter_cache.c), and only when the cache holds no prefilter
+ * for the FAQ; the serving process loads the runtime alone.
  *
  * Why not link them: a bot without Vectorscan (not installed, another
  * architecture, a library that fails) must still serve, with PCRE2 alone

@@ -97,6 +97,41 @@ static void test_sets_survive_json(void **state)
 	policy_free(q);
 }
 
+/* policy_decide: the core would not answer; an opted-out member who did
+ * not address the bot; a muted room; then the cooldowns. */
+static void test_decide_in_order(void **state)
+{
+	struct policy *p = policy_new(600);
+	struct policy_ask a = {"!r", "@a", "tms", 1, 0, 0, 1000};
+	const char *why, *earlier;
+
+	(void)state;
+	assert_int_equal(policy_decide(p, &a, &why, &earlier), POLICY_VERDICT_ANSWER);
+	assert_null(why);
+	a.reply = 0;
+	assert_int_equal(policy_decide(p, &a, &why, &earlier), POLICY_VERDICT_QUIET);
+	assert_string_equal(why, "not a question, and not addressed to the bot");
+	a.reply = 1;
+	policy_set(p, POLICY_OPTED_OUT, "@a", 1);
+	policy_set(p, POLICY_MUTED, "!r", 1);
+	assert_int_equal(policy_decide(p, &a, &why, &earlier), POLICY_VERDICT_QUIET);
+	assert_string_equal(why, "the member opted out and did not address the bot");
+	a.addressed = 1;
+	assert_int_equal(policy_decide(p, &a, &why, &earlier), POLICY_VERDICT_QUIET);
+	assert_string_equal(why, "FAQ answers are muted in this room");
+	policy_set(p, POLICY_MUTED, "!r", 0);
+	assert_int_equal(policy_decide(p, &a, &why, &earlier), POLICY_VERDICT_ANSWER);
+	policy_answered(p, "!r", "tms", "@a", "$ev1", 1000);
+	a.now = 1010;
+	assert_int_equal(policy_decide(p, &a, &why, &earlier), POLICY_VERDICT_SILENT);
+	assert_string_equal(why, "this member had this answer moments ago");
+	a.member = "@b";
+	assert_int_equal(policy_decide(p, &a, &why, &earlier), POLICY_VERDICT_POINTER);
+	assert_null(why);
+	assert_string_equal(earlier, "$ev1");
+	policy_free(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -104,6 +139,7 @@ int main(void)
 		cmocka_unit_test(test_no_window_no_cooldown),
 		cmocka_unit_test(test_cooldowns_are_capped),
 		cmocka_unit_test(test_sets_survive_json),
+		cmocka_unit_test(test_decide_in_order),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
