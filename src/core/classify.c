@@ -499,137 +499,184 @@ enum err classify_patterns(const struct faq *faq, const char *norm, size_t len,
 	return classify_with(faq, NULL, norm, len, r);
 }
 
+/* The views of one message, as classify_with reads them: the normalised
+ * text, the folded view where it differs (views.h), each with the copy its
+ * negations blanked, and the prefilter's scans of them. */
+struct views {
+	const char *norm;
+	size_t len, plen;
+	char *folded, *mnorm, *mfold; /* owned */
+	size_t flen;
+	int changed;
+	struct scan sn, sf;
+};
+
+static void views_free(struct views *v)
+{
+	free(v->mnorm);
+	free(v->mfold);
+	free(v->folded);
+}
+
+/* mended_crisis: the mended view (spell.h), for a crisis only: typed in a
+ * hurry, "wnat to die" is still a crisis; a question misspelt is left to
+ * the model, whose pieces of words read past typos. */
+static enum err mended_crisis(const struct faq *faq, struct views *v, struct classify_result *r,
+			      int *crisis)
+{
+	char *mended = NULL, *mmend = NULL;
+	unsigned char *mask = NULL;
+	size_t mlen = 0;
+	struct scan sm = {SLOT_MENDED, NULL, 0};
+	struct classify_result before = *r;
+	enum err e = spell_mend(faq->spell, v->folded, v->flen, &mended, &mlen, &mask);
+
+	if (e == ERR_OK && mask) {
+		e = crisis_in(faq, &sm, mended, mlen, r, crisis, &mmend);
+		/* only a match over a mended word: a mend elsewhere may have
+		 * undone a safe reading ("diving board" mended to "driving
+		 * board" is no longer a diving board) */
+		if (*crisis && !memchr(mask + r->start, 1, r->len)) {
+			*crisis = 0;
+			*r = before;
+		}
+		if (*crisis)
+			r->view = CLASSIFY_VIEW_MENDED;
+	}
+	free(mask);
+	free(mmend);
+	free(mended);
+	return e;
+}
+
+/* crisis_views: the crisis search in each view in turn, the normalised,
+ * the folded (only where it differs: most messages hide nothing, and cost
+ * nothing more), then the mended. */
+static enum err crisis_views(const struct faq *faq, struct views *v, struct classify_result *r,
+			     int *crisis)
+{
+	enum err e = crisis_in(faq, &v->sn, v->norm, v->len, r, crisis, &v->mnorm);
+
+	if (e != ERR_OK || *crisis)
+		return e;
+	e = views_fold(v->norm, v->len, &v->folded, &v->flen, &v->changed);
+	if (e != ERR_OK)
+		return e;
+	if (v->changed) {
+		e = crisis_in(faq, &v->sf, v->folded, v->flen, r, crisis, &v->mfold);
+		r->view = *crisis ? CLASSIFY_VIEW_FOLDED : CLASSIFY_VIEW_NORM;
+	}
+	if (!*crisis && e == ERR_OK && faq->spell)
+		e = mended_crisis(faq, v, r, crisis);
+	return e;
+}
+
+/* model_crisis: the learned stage's kind probabilities, and a crisis it
+ * raises (*decided). The model reads the folded view (views.h), and the
+ * concepts named in it once negations are blanked (a title or a past they
+ * recognise names none), as it learnt. The words themselves stay: a
+ * negation is a pattern's reading, and the model's own reading of them
+ * caught more at risk. A question an advice or FAQ pattern answers is
+ * raised only at the surer threshold: the patterns are read here, once
+ * (*read_norm). */
+static enum err model_crisis(const struct faq *faq, const struct faq_stage *stage,
+			     struct views *v, char *tags, float *probs, struct classify_result *r,
+			     int *read_norm, int *decided)
+{
+	enum err e;
+
+	if (v->changed)
+		faq_stage_tags(faq, v->mfold, v->flen, tags, FAQ_LEARN_TAGS_MAX);
+	else
+		faq_stage_tags(faq, v->mnorm, v->len, tags, FAQ_LEARN_TAGS_MAX);
+	e = model_kind(stage, v->folded, v->flen, tags, probs);
+	if (e != ERR_OK)
+		return e;
+	r->prob = probs[FAQ_KIND_CRISIS];
+	if (probs[FAQ_KIND_CRISIS] >= stage->t_crisis && probs[FAQ_KIND_CRISIS] < stage->t_crisis_over) {
+		answer_patterns(faq, &v->sn, v->norm, v->plen, r);
+		*read_norm = 1;
+	}
+	if (probs[FAQ_KIND_CRISIS] >= stage->t_crisis && !(*read_norm && r->matched)) {
+		*decided = 1;
+		return model_decides(stage, v->folded, v->flen, tags, FAQ_CLASS_CRISIS,
+				     probs[FAQ_KIND_CRISIS], r);
+	}
+	return ERR_OK;
+}
+
+/* model_route: a question no pattern matched, routed to advice or a FAQ
+ * entry when the model is sure enough. */
+static enum err model_route(const struct faq_stage *st, const struct views *v, const char *tags,
+			    const float *probs, struct classify_result *r)
+{
+	int best = probs[FAQ_KIND_ADVICE] >= probs[FAQ_KIND_FAQ] ? FAQ_KIND_ADVICE : FAQ_KIND_FAQ;
+
+	if (probs[FAQ_KIND_NONE] > probs[best])
+		return ERR_OK;
+	/* a word or two ("ok", "same") is no question to route: the model
+	 * has nothing to read there but its own bias */
+	if (count_words(v->norm, v->plen) < CLASSIFY_ROUTE_MIN_WORDS)
+		return ERR_OK;
+	if (best == FAQ_KIND_ADVICE && probs[best] >= st->t_advice)
+		return model_decides(st, v->folded, v->flen, tags, FAQ_CLASS_ADVICE, probs[best], r);
+	if (best == FAQ_KIND_FAQ)
+		return model_decides(st, v->folded, v->flen, tags, FAQ_CLASS_FAQ, probs[best], r);
+	return ERR_OK;
+}
+
+/* model_over_faq: a FAQ pattern's answer, weighed by the model: another
+ * entry it is surer of (model_arbiter), or advice where it reads a request
+ * for personal direction (advice comes before FAQ). */
+static enum err model_over_faq(const struct faq *faq, const struct faq_stage *stage,
+			       struct views *v, const char *tags, const float *probs,
+			       struct classify_result *r)
+{
+	int fv = r->view == CLASSIFY_VIEW_FOLDED;
+	enum err e = model_arbiter(faq, stage, v->folded, v->flen, tags, fv ? v->folded : v->norm,
+				   fv ? prefix_len(v->folded, v->flen) : v->plen, r);
+
+	if (e != ERR_OK || !r->matched || r->cls != FAQ_CLASS_FAQ)
+		return e;
+	if (probs[FAQ_KIND_ADVICE] > probs[FAQ_KIND_FAQ] && probs[FAQ_KIND_ADVICE] >= stage->t_over)
+		return model_decides(stage, v->folded, v->flen, tags, FAQ_CLASS_ADVICE,
+				     probs[FAQ_KIND_ADVICE], r);
+	return ERR_OK;
+}
+
 static enum err classify_with(const struct faq *faq, const struct faq_stage *stage,
 			      const char *norm, size_t len, struct classify_result *r)
 {
-	char *folded = NULL, *mnorm = NULL, *mfold = NULL;
-	const char *seen = NULL; /* what the model reads */
-	size_t flen = 0, slen = 0, plen = prefix_len(norm, len);
-	int crisis = 0, changed = 0, read_norm = 0; /* read_norm: answer_patterns ran on norm */
+	struct views v = {norm, len, prefix_len(norm, len), NULL, NULL, NULL, 0, 0,
+			  {SLOT_NORM, NULL, 0}, {SLOT_FOLDED, NULL, 0}};
 	float probs[FAQ_KINDS] = {0};
 	char tags[FAQ_LEARN_TAGS_MAX] = "";
-	struct scan sn = {SLOT_NORM, NULL, 0}, sf = {SLOT_FOLDED, NULL, 0};
+	int crisis = 0, read_norm = 0, decided = 0; /* read_norm: answer_patterns ran on norm */
 	enum err e;
 
 	memset(r, 0, sizeof(*r));
-	e = crisis_in(faq, &sn, norm, len, r, &crisis, &mnorm);
-	if (e != ERR_OK)
-		goto out;
-	/* the folded view (views.h) only where it differs: most messages
-	 * hide nothing, and cost nothing more */
-	if (!crisis) {
-		e = views_fold(norm, len, &folded, &flen, &changed);
-		if (e != ERR_OK)
-			goto out;
-		if (changed) {
-			e = crisis_in(faq, &sf, folded, flen, r, &crisis, &mfold);
-			r->view = crisis ? CLASSIFY_VIEW_FOLDED : CLASSIFY_VIEW_NORM;
-		}
-	}
-	/* and the mended view (spell.h), for a crisis only: typed in a hurry,
-	 * "wnat to die" is still a crisis; a question misspelt is left to the
-	 * model, whose pieces of words read past typos */
-	if (!crisis && e == ERR_OK && faq->spell) {
-		char *mended = NULL, *mmend = NULL;
-		unsigned char *mask = NULL;
-		size_t mlen = 0;
-		struct scan sm = {SLOT_MENDED, NULL, 0};
-		struct classify_result before = *r;
-
-		e = spell_mend(faq->spell, folded, flen, &mended, &mlen, &mask);
-		if (e == ERR_OK && mask) {
-			e = crisis_in(faq, &sm, mended, mlen, r, &crisis, &mmend);
-			/* only a match over a mended word: a mend elsewhere may
-			 * have undone a safe reading ("diving board" mended to
-			 * "driving board" is no longer a diving board) */
-			if (crisis && !memchr(mask + r->start, 1, r->len)) {
-				crisis = 0;
-				*r = before;
-			}
-			if (crisis)
-				r->view = CLASSIFY_VIEW_MENDED;
-		}
-		free(mask);
-		free(mmend);
-		free(mended);
-	}
-	r->question = is_question(faq, &sn, norm, plen);
+	e = crisis_views(faq, &v, r, &crisis);
+	r->question = is_question(faq, &v.sn, norm, v.plen);
 	r->prob = -1;
 	if (crisis || e != ERR_OK)
 		goto out;
 	if (stage) {
-		/* the model reads the folded view (views.h), and the concepts
-		 * named in it once negations are blanked (a title or a past
-		 * they recognise names none), as it learnt. The words
-		 * themselves stay: a negation is a pattern's reading, and the
-		 * model's own reading of them caught more at risk. */
-		seen = folded;
-		slen = flen;
-		if (changed)
-			faq_stage_tags(faq, mfold, flen, tags, sizeof(tags));
-		else
-			faq_stage_tags(faq, mnorm, len, tags, sizeof(tags));
-		e = model_kind(stage, seen, slen, tags, probs);
-		if (e != ERR_OK)
+		e = model_crisis(faq, stage, &v, tags, probs, r, &read_norm, &decided);
+		if (e != ERR_OK || decided)
 			goto out;
-		r->prob = probs[FAQ_KIND_CRISIS];
-		/* a question an advice or FAQ pattern answers is raised only
-		 * at the surer threshold: the patterns are read here, once */
-		if (probs[FAQ_KIND_CRISIS] >= stage->t_crisis &&
-		    probs[FAQ_KIND_CRISIS] < stage->t_crisis_over) {
-			answer_patterns(faq, &sn, norm, plen, r);
-			read_norm = 1;
-		}
-		if (probs[FAQ_KIND_CRISIS] >= stage->t_crisis && !(read_norm && r->matched)) {
-			e = model_decides(stage, seen, slen, tags, FAQ_CLASS_CRISIS,
-					  probs[FAQ_KIND_CRISIS], r);
-			goto out;
-		}
 	}
 	if (!read_norm)
-		answer_patterns(faq, &sn, norm, plen, r);
-	if (!r->matched && changed) {
-		size_t fplen = prefix_len(folded, flen);
-
-		answer_patterns(faq, &sf, folded, fplen, r);
+		answer_patterns(faq, &v.sn, norm, v.plen, r);
+	if (!r->matched && v.changed) {
+		answer_patterns(faq, &v.sf, v.folded, prefix_len(v.folded, v.flen), r);
 		if (r->matched)
 			r->view = CLASSIFY_VIEW_FOLDED;
 	}
-	if (r->matched && r->cls == FAQ_CLASS_FAQ && stage) {
-		int fv = r->view == CLASSIFY_VIEW_FOLDED;
-
-		e = model_arbiter(faq, stage, seen, slen, tags, fv ? folded : norm,
-				  fv ? prefix_len(folded, flen) : plen, r);
-		if (e != ERR_OK)
-			goto out;
-	}
-	/* advice comes before FAQ: a question a FAQ pattern matched that the
-	 * model reads as a request for personal direction is advice */
-	if (r->matched && r->cls == FAQ_CLASS_FAQ && stage &&
-	    probs[FAQ_KIND_ADVICE] > probs[FAQ_KIND_FAQ] &&
-	    probs[FAQ_KIND_ADVICE] >= stage->t_over) {
-		e = model_decides(stage, seen, slen, tags, FAQ_CLASS_ADVICE, probs[FAQ_KIND_ADVICE],
-				  r);
-		goto out;
-	}
-	if (!r->matched && stage) {
-		const struct faq_stage *st = stage;
-		int best = probs[FAQ_KIND_ADVICE] >= probs[FAQ_KIND_FAQ] ? FAQ_KIND_ADVICE : FAQ_KIND_FAQ;
-
-		if (probs[FAQ_KIND_NONE] > probs[best])
-			goto out;
-		/* a word or two ("ok", "same") is no question to route: the
-		 * model has nothing to read there but its own bias */
-		if (count_words(norm, plen) < CLASSIFY_ROUTE_MIN_WORDS)
-			goto out;
-		if (best == FAQ_KIND_ADVICE && probs[best] >= st->t_advice)
-			e = model_decides(st, seen, slen, tags, FAQ_CLASS_ADVICE, probs[best], r);
-		else if (best == FAQ_KIND_FAQ)
-			e = model_decides(st, seen, slen, tags, FAQ_CLASS_FAQ, probs[best], r);
-	}
+	if (r->matched && r->cls == FAQ_CLASS_FAQ && stage)
+		e = model_over_faq(faq, stage, &v, tags, probs, r);
+	else if (!r->matched && stage)
+		e = model_route(stage, &v, tags, probs, r);
 out:
-	free(mnorm);
-	free(mfold);
-	free(folded);
+	views_free(&v);
 	return e;
 }
