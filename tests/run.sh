@@ -3,7 +3,7 @@
 # ASan/UBSan binary, the unit tests, the fuzz targets and the scenario
 # drivers).
 #
-# Parts: cmocka unit tests; CLI tests (tests/cli.sh); the dev-set score with
+# Parts: cmocka unit tests; CLI tests (tests/cli.sh); the lint; the dev-set score with
 # the project's thresholds; a short run of every fuzz target over its corpus;
 # every tests/integ/*.sh scenario script (exit 77 = skipped, with its reason).
 # Ends with one line "N passed, N failed" counting every test case.
@@ -141,6 +141,9 @@ todo=() # "ID<TAB>NAME<TAB>CMD..." (tab-separated)
 add() { local IFS=$'\t'; todo+=("$*"); }
 for entry in "${scenarios[@]}"; do add "$(scenario_id "$entry")" "$entry" run_scenario "$entry"; done
 add cli tests/cli.sh bash tests/cli.sh build/asan/faqbot
+# the lint (tests/lint.sh): include directions, banned functions, the
+# formatting, as `make lint`; a reviewer should not have to look for them
+add lint tests/lint.sh bash tests/lint.sh
 if [ "$have_score" = 1 ]; then
 	add score-dev "score dev" score --show-failures 20 --min-faq 0.9 --min-crisis-recall 1.0 \
 		--max-crisis-false-alarm 0.03 --min-advice 0.9 --min-none 0.9 \
@@ -202,6 +205,12 @@ if [ "$rc" -ne 0 ] || [ "$nf" -ne 0 ]; then
 	fail "tests/cli.sh" "$((nf > 0 ? nf : 1))"
 fi
 echo "   ($secs s)"
+
+echo "== lint (tests/lint.sh)"
+result lint tests/lint.sh
+echo "$out" | tail -20
+echo "   ($secs s)"
+if [ "$rc" -eq 0 ]; then pass lint; else fail "tests/lint.sh"; fi
 
 echo "== dev-set score (../shared/eval)"
 if [ "$have_score" = 1 ]; then
