@@ -77,6 +77,57 @@ rm -rf "$tc"
 echo "  trained from nothing: ${trained:-?} ms (the goal of 300 ms at load is met by reading it back, below)"
 echo "  a start that reads it back and answers (faqbot ask): ${loaded} ms; faqbot --version: ${nofaq} ms (${loaded}/${nofaq} = $(awk -v a="$loaded" -v b="$nofaq" 'BEGIN { printf "%.1f", a / (b ? b : 1) }')x; goal < 300 ms)"
 
+# Beside the previous release: its source (the commit bench/previous
+# names, or BENCH_PREV) built here into build/bench/prev, its own
+# bench_classify, both binaries on this tree's FAQ (the code is what is
+# compared), run in turns in the same run so that the machine's load falls
+# on both alike. Each binary keeps a cache of its own: a cache holds one
+# build's stage.
+prev=${BENCH_PREV:-$(cat bench/previous 2>/dev/null)}
+if [ -n "$prev" ] && git cat-file -e "$prev^{commit}" 2>/dev/null; then
+	echo "beside the previous release ($(git log -1 --format='%h %cs' "$prev")): the same messages, this tree's FAQ"
+	rm -rf build/bench/prev && mkdir -p build/bench/prev
+	git archive "$prev" | tar -x -C build/bench/prev
+	if make -C build/bench/prev -j2 faqbot >build/bench/prev.log 2>&1; then
+		pobjs=$(ls build/bench/prev/build/rel/*.o | grep -v '/main.o$')
+		cc -O2 -std=c11 -D_POSIX_C_SOURCE=200809L $(find build/bench/prev/src -type d -printf '-I%p ') \
+			-o build/bench/prev/bench_classify build/bench/prev/bench/bench_classify.c $pobjs \
+			$(pkg-config --libs $PKGS) -lm -ldl
+		pc=$PWD/build/bench/cache-prev
+		FAQBOT_CACHE=$pc build/bench/prev/bench_classify ${BENCH_FAQ:-faq} "$TSV" 1 >/dev/null
+		for turn in 1 2 3; do
+			echo "now $(build/bench/bench_classify ${BENCH_FAQ:-faq} "$TSV" "$REPS")"
+			echo "prev $(FAQBOT_CACHE=$pc build/bench/prev/bench_classify ${BENCH_FAQ:-faq} "$TSV" "$REPS")"
+		done > build/bench/turns
+		./faqbot --faq "${BENCH_FAQ:-faq}" ask --json - < build/bench/messages >/dev/null
+		FAQBOT_CACHE=$pc build/bench/prev/faqbot --faq "${BENCH_FAQ:-faq}" ask --json - \
+			< build/bench/messages >/dev/null
+		kn=$(build/bench/peak_rss ./faqbot --faq "${BENCH_FAQ:-faq}" ask --json - \
+			< build/bench/messages 2>&1 >/dev/null | sed -n 's/^peak_rss_kb=//p')
+		kp=$(FAQBOT_CACHE=$pc build/bench/peak_rss build/bench/prev/faqbot --faq "${BENCH_FAQ:-faq}" \
+			ask --json - < build/bench/messages 2>&1 >/dev/null | sed -n 's/^peak_rss_kb=//p')
+		python3 - build/bench/turns "$kn" "$kp" <<'PY'
+import sys, statistics
+def parse(s): return {k: float(v) for k, v in (x.split("=") for x in s.split())}
+runs = {"now": [], "prev": []}
+for line in open(sys.argv[1]):
+    who, rest = line.split(" ", 1)
+    runs[who].append(parse(rest))
+def med(who, k): return statistics.median(r[k] for r in runs[who])
+n, p = {k: med("now", k) for k in ("per_sec", "p50_us", "p99_us")}, {k: med("prev", k) for k in ("per_sec", "p50_us", "p99_us")}
+kn, kp = float(sys.argv[2]), float(sys.argv[3])
+print("  throughput: %.0f vs %.0f messages/s (%.2fx the previous release's; goal >= 0.90x)" % (n["per_sec"], p["per_sec"], n["per_sec"] / p["per_sec"]))
+print("  p50 latency: %.2f us vs %.2f us; p99: %.2f us vs %.2f us (%.2fx; goal <= 1.10x, and < 500 us)" % (n["p50_us"], p["p50_us"], n["p99_us"], p["p99_us"], n["p99_us"] / p["p99_us"]))
+print("  peak RSS of ask --json -: %.1f MB vs %.1f MB (%.2fx)" % (kn / 1024, kp / 1024, kn / kp))
+print("  (medians of 3 turns each, taken in turns)")
+PY
+	else
+		echo "  the previous release did not build here: build/bench/prev.log says why"
+	fi
+else
+	echo "beside the previous release: skipped (no commit in bench/previous or BENCH_PREV, or not a git clone)"
+fi
+
 echo "matrix: 'faqbot run' against tests/fakehs (the shipped FAQ, release build)"
 MX_N=${BENCH_MX_N:-1000}
 # the bot's config, written where mx_bench.py says; the command that runs it

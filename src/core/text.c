@@ -230,6 +230,19 @@ static utf8proc_ssize_t fold_marks(const char *in, utf8proc_uint8_t **out)
 	utf8proc_int32_t base = 0;
 
 	*out = NULL;
+	/* most messages are ASCII, where all of it is lower case: the same
+	 * bytes, without the two passes through utf8proc */
+	for (i = 0; in[i] && !((unsigned char)in[i] & 0x80); i++)
+		;
+	if (!in[i]) {
+		*out = malloc((size_t)i + 1);
+		if (!*out)
+			return UTF8PROC_ERROR_NOMEM;
+		for (o = 0; o <= i; o++)
+			(*out)[o] = (utf8proc_uint8_t)((in[o] >= 'A' && in[o] <= 'Z') ? in[o] + 32 : in[o]);
+		return i;
+	}
+	i = 0;
 	r = utf8proc_map((const utf8proc_uint8_t *)in, 0, &dec,
 			 UTF8PROC_NULLTERM | UTF8PROC_STABLE | UTF8PROC_COMPAT |
 				 UTF8PROC_DECOMPOSE | UTF8PROC_CASEFOLD | UTF8PROC_IGNORE);
