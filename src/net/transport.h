@@ -119,7 +119,7 @@ typedef enum err (*tr_handler_fn)(void *ctx, const struct tr_message *msg,
  * transaction ids from the event, the IRC journal); the loop sends only
  * notices for the moderators (a tick's, another network's alert). */
 
-#define TR_FDS_MAX 8 /* descriptors one transport may want polled */
+#define TR_FDS_MAX 16 /* descriptors one transport may want polled */
 
 /* What a transport waits for. The loop zeroes it and sets at_ms to -1
  * before want; revents are the loop's to fill. */

@@ -166,14 +166,16 @@ void matrix_free(struct matrix *m)
 
 	if (!m)
 		return;
-	if (m->multi && m->easy)
-		curl_multi_remove_handle(m->multi, m->easy);
-	curl_slist_free_all(m->hdrs);
-	if (m->sync_r)
-		matrix_resp_release(m->sync_r);
-	free(m->sync_r);
-	if (m->easy)
-		curl_easy_cleanup(m->easy);
+	matrix_send_free(m);
+	matrix_xfer_free(m, &m->sync_x);
+	matrix_xfer_free(m, &m->call_x);
+	matrix_xfer_free(m, &m->login_x);
+	matrix_resp_release(&m->sync_r);
+	matrix_resp_release(&m->login_r);
+	if (m->login_body) {
+		memset(m->login_body, 0, strlen(m->login_body));
+		free(m->login_body);
+	}
 	if (m->multi) {
 		curl_multi_cleanup(m->multi);
 		curl_global_cleanup();
@@ -243,11 +245,6 @@ enum err matrix_new(const struct matrix_config *cfg, struct matrix **out, char *
 		e = ERR_NOMEM;
 		goto fail;
 	}
-	m->easy = curl_easy_init();
-	if (!m->easy) {
-		e = ERR_NOMEM;
-		goto fail;
-	}
 	*out = m;
 	return ERR_OK;
 fail:
@@ -312,11 +309,14 @@ static int start(struct matrix *m, enum err *ret)
 		free(since);
 	log_info("start user=%s homeserver=%s rooms=%zu resume=%s", m->user_id, m->hs,
 	         m->n_rooms, m->since ? "yes" : "no (first start)");
-	for (i = 0; i < m->n_rooms && !matrix_stopping(m, 1); i++)
+	/* what an earlier run had queued and not sent goes first; then the
+	 * joins, queued like every send (not journaled: every start joins) */
+	matrix_send_load(m);
+	for (i = 0; i < m->n_rooms; i++)
 		if (m->rooms[i])
-			matrix_join(m, m->rooms[i]);
-	if (m->mod_room && !matrix_stopping(m, 1))
-		matrix_join(m, m->mod_room);
+			matrix_join(m, m->rooms[i], 0, 1);
+	if (m->mod_room)
+		matrix_join(m, m->mod_room, 0, 1);
 	return 1;
 }
 
@@ -340,36 +340,65 @@ static enum err op_start(void *t, tr_handler_fn fn, void *ctx, volatile sig_atom
 	return ERR_OK;
 }
 
+/* sync_may: no sync is running, and none waits for a notice's first try,
+ * a first start's joins or the shared re-login. */
+static int sync_may(const struct matrix *m)
+{
+	return !m->syncing && !m->sync_hold && !(m->join_gate && !m->since) &&
+	       !(m->sync_wants_login && m->sync_login_gen == m->login_gen);
+}
+
+static long long earliest(long long a, long long b)
+{
+	return a < 0 ? b : b < 0 ? a : a < b ? a : b;
+}
+
 static void op_want(void *t, struct tr_wait *w)
 {
 	struct matrix *m = t;
+	long long at = w->at_ms;
 
-	if (m->syncing)
-		matrix_xfer_want(m, w);
-	else
-		w->at_ms = m->sync_at;
+	matrix_multi_want(m, w); /* the sockets of every exchange in flight */
+	at = earliest(w->at_ms, matrix_send_want_at(m));
+	at = earliest(at, matrix_login_want_at(m));
+	if (sync_may(m))
+		at = earliest(at, m->sync_at);
+	/* an exchange that ended while another was moved on (a send's pump
+	 * can end the sync) waits for its owner: back at once */
+	if (m->sync_x.done || m->login_x.done)
+		at = clock_mono_ms();
+	w->at_ms = at;
 }
 
+/* op_ready moves every exchange on (the sync, the sends, the re-login)
+ * and takes what ended: a batch handled (its sends queued and journaled,
+ * then since saved), a send done, retried later or dropped, a login. Then
+ * it starts what is due. Nothing here waits on the network. */
 static enum tr_state op_ready(void *t, const struct tr_wait *w)
 {
 	struct matrix *m = t;
 	enum err e = ERR_OK;
 
 	(void)w;
-	if (!m->syncing) {
-		if (clock_mono_ms() < m->sync_at)
-			return TR_RUNNING;
-		e = matrix_sync_begin(m);
-	}
-	if (e == ERR_OK && m->syncing)
+	matrix_pump(m);
+	if (m->syncing)
 		e = matrix_sync_step(m);
+	matrix_login_step(m);
+	matrix_send_run(m);
+	if (e == ERR_OK && !m->fatal && sync_may(m) && clock_mono_ms() >= m->sync_at) {
+		m->sync_wants_login = 0;
+		e = matrix_sync_begin(m);
+		if (e == ERR_OK)
+			matrix_pump(m); /* the request out now */
+	}
 	if (m->fatal) {
 		if (!m->errstr[0])
 			matrix_set_err(m, "cannot go on: %s", err_str(e));
 		return TR_FAILED;
 	}
 	if (e != ERR_OK && e != ERR_IO && e != ERR_NOMEM) {
-		/* the state folder failed (since not saved): cannot go on */
+		/* the state folder failed (since or the outbox not saved):
+		 * cannot go on */
 		if (!m->errstr[0])
 			matrix_set_err(m, "sync: %s", err_str(e));
 		return TR_FAILED;
@@ -383,23 +412,29 @@ static void give_up(struct matrix *m)
 {
 	if (!m->syncing)
 		return;
-	matrix_xfer_abort(m, m->sync_r);
-	matrix_resp_release(m->sync_r);
+	matrix_xfer_abort(m, &m->sync_x);
+	matrix_resp_release(&m->sync_r);
 	m->syncing = 0;
 }
 
+/* op_notice queues the notice (journaled, in the moderators' room's
+ * order). The long poll in flight makes way for it, as it always has: it
+ * is given up and asked again from the same position once the notice's
+ * first try is over (or at once if the notice cannot go now), so a
+ * moderator reads the notice before anything the next batch brings. That
+ * wait is one exchange at most, and only for a notice. */
 static void op_notice(void *t, const char *text)
 {
 	struct matrix *m = t;
-	int was = m->syncing;
+	unsigned long long seq = 0;
 
-	/* one exchange at a time: the long poll makes way, and is asked
-	 * again from the same position at once */
+	if (matrix_notice_post(m, text, &seq) != ERR_OK)
+		log_warn("a notice for the moderators was not queued");
+	if (!seq || !m->syncing)
+		return;
 	give_up(m);
-	if (matrix_notice_post(m, text) != ERR_OK)
-		log_warn("a notice for the moderators was not posted");
-	if (was)
-		m->sync_at = 0;
+	m->sync_hold = seq;
+	m->sync_at = 0;
 }
 
 static void op_stop(void *t)
@@ -407,6 +442,7 @@ static void op_stop(void *t)
 	struct matrix *m = t;
 
 	give_up(m);
+	matrix_send_stop(m);
 	log_info("stop: sync position %s", m->since ? "saved" : "not recorded");
 }
 
