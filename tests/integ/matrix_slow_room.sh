@@ -37,7 +37,7 @@ log_n() {
 }
 met() { test "$(log_n "$1" "$2" | j 'len(d)')" -ge "${3:-1}"; }
 # first_put EVENT: the log number of the first PUT of the reply to EVENT
-first_put() { log_n all "$1" | j 'min(d)'; }
+first_put() { log_n all "$1" | j 'min(d) if d else 0'; }
 alerted() { bot_events "$MOD_ROOM" | j "len([e for e in d if '$(urlenc "$1")' in e['content']['body']])"; }
 # b_served WHILE: a question and a crisis in B, answered, and the crisis
 # alerted, while room A's reply to WHILE still has no answer; the first of
