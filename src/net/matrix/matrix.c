@@ -1,34 +1,48 @@
 /* matrix.c -- the Matrix transport (see matrix.h): its config, new and
  * free, start-up and the loop's ops. The parts (matrix_int.h): HTTP and the
- * retry policy (matrix_http), the session (matrix_session), rooms
- * (matrix_rooms), one /sync (matrix_sync), a message's answer and the
- * loop's notices (matrix_reply); the JSON is the pure mx_* modules'.
+ * retry policy (matrix_http), the session and the shared re-login
+ * (matrix_session), rooms (matrix_rooms), one /sync (matrix_sync), a
+ * message's answer and the loop's notices (matrix_reply), the outgoing
+ * queue (matrix_send); the JSON is the pure mx_* modules'.
  *
- * One thread, one curl multi handle (so connections are kept alive), one
- * easy handle reused for every request. The long poll is the loop's: its
- * exchange sits in the multi handle, whose sockets (curl_multi_fdset) and
- * timeout the one loop polls beside the other networks'. Not the multi
- * socket interface (CURLMOPT_SOCKETFUNCTION): the sends a batch makes
- * still run to their end with curl_multi_perform on the same handle, and
- * curl does not mix the two ways of driving one multi handle; fdset is
- * what 7.88 offers in place of curl_multi_waitfds (8.8), and one
- * connection's sockets are few. How failures are sorted (libcmatrix's
- * split, with our own backoff, matrix_backoff_ms): How failures are sorted (libcmatrix's split, with our own
- * backoff, matrix_backoff_ms):
+ * One thread, one curl multi handle (so connections are kept alive), an
+ * easy handle an exchange: the long poll, each send in flight (one a room,
+ * MATRIX_SENDS_MAX at once), the re-login. The loop polls the multi
+ * handle's sockets (curl_multi_fdset) and timeout beside the other
+ * networks' and calls ready, which moves every exchange on
+ * (curl_multi_perform, never a wait) and takes what ended. Not the multi
+ * socket interface (CURLMOPT_SOCKETFUNCTION): the few blocking calls left
+ * (start-up's login, whoami and filter; a room's member count and power
+ * levels, asked once a room with one try and no wait) still drive the same
+ * multi handle with curl_multi_perform, and curl does not mix the two
+ * ways; fdset is what 7.88 offers in place of curl_multi_waitfds (8.8).
+ *
+ * Sending: what a batch (or the loop) has to say is built, given its
+ * transaction id, journaled and queued in its room's queue (matrix_send.c);
+ * the queue sends it when due, in order within the room, each send with
+ * its own retry state, so a room answering 429 (or hanging) holds only its
+ * own queue: never another room's replies, the sync, or IRC. How failures
+ * are sorted (libcmatrix's split, with our own backoff, matrix_backoff_ms),
+ * for the sync and each send alike:
  *   no connection: refused, reset, DNS  -> retry within a few seconds
  *   TLS, timeout, 5xx, unusable 200     -> back off longer, retry
  *   429 M_LIMIT_EXCEEDED                -> wait Retry-After, retry
- *   401 (M_UNKNOWN_TOKEN or not)        -> log in again, or give up
- *   any other 4xx                       -> up to the caller
- * A /sync that cannot be read even repaired is asked for once more, then
- * skipped to its next_batch (the moderators are told); one with no
- * next_batch is retried as a server error: no batch holds the bot.
- * Order of a batch: act on everything in it, then save `since`; a crash in
- * between replays the batch and the transaction ids keep it from showing.
- * The loop runs the core's tick between its turns, so never while a reply
- * is in flight; a notice it brings gives up the long poll (before any of
- * its answer is read) and is posted, and the sync is asked again from
- * the same position. */
+ *   401 (M_UNKNOWN_TOKEN or not)        -> the one shared re-login, then
+ *                                          retry; refused again: give up
+ *   any other 4xx                       -> a send is dropped and logged
+ *                                          (ids, never the text)
+ * Each is a deadline the loop waits on, never a sleep. A /sync that cannot
+ * be read even repaired is asked for once more, then skipped to its
+ * next_batch (the moderators are told); one with no next_batch is retried
+ * as a server error: no batch holds the bot.
+ * Order of a batch: act on everything in it (its sends queued and
+ * journaled), then save `since`; a crash in between replays the batch, a
+ * crash after it sends the journal at the next start, and the transaction
+ * ids keep either from showing twice.
+ * The loop runs the core's tick between its turns; a notice it brings is
+ * queued, and the long poll makes way for it: given up (before any of its
+ * answer is read) and asked again from the same position once the
+ * notice's first try is over. */
 #include "matrix_int.h"
 
 #include <stdio.h>
