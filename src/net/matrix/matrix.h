@@ -104,8 +104,8 @@ enum err matrix_new(const struct matrix_config *cfg, struct matrix **out,
  * a 401 waits for the one fresh login all refused exchanges share (with
  * no password, or refused again after it: TR_FAILED), any other 4xx drops
  * it with a log line. Ordinary sends beyond MATRIX_QUEUE_ROOM_MAX a room
- * (MATRIX_QUEUE_MAX in all) are dropped with a log line; a crisis reply
- * and an alert never are. What the journal holds at a start is sent
+ * (MATRIX_QUEUE_MAX in all) are dropped with a log line; a crisis reply,
+ * an alert and a notice for the moderators never are. What the journal holds at a start is sent
  * first; the configured rooms are joined through the queue too (the first
  * sync of a first start waits for their first try). The handler's message
  * has sender_account the sender's user id, and sender_power its level in

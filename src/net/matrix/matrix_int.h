@@ -41,9 +41,10 @@
  * hangs holds one of them, not the others. With the sync, a blocking
  * call and a login, their sockets stay within TR_FDS_MAX. */
 #define MATRIX_SENDS_MAX 6
-/* Ordinary sends (answers, notices, joins) waiting in one room, and in
- * all: more are dropped with a log line. A crisis reply and a moderators'
- * alert are always queued, whatever the count. */
+/* Ordinary sends (answers that are not a crisis, joins, leaves) waiting
+ * in one room, and in all: more are dropped with a log line. A crisis
+ * reply, a moderators' alert and a notice for them are always queued,
+ * whatever the count. */
 #define MATRIX_QUEUE_ROOM_MAX 64
 #define MATRIX_QUEUE_MAX 1024
 #define MATRIX_OUTBOX_DIR "outbox" /* the queue's journal, in state_dir */
@@ -120,7 +121,8 @@ struct matrix_send {
 	char *about; /* the room of that event (an alert goes elsewhere) */
 	char *klass; /* for the log: "crisis", "faq"...; a notice: whence */
 	char *entry; /* for the log: the FAQ entry, or NULL */
-	int must;    /* a crisis reply or an alert: never dropped by a limit */
+	int must;    /* a crisis reply, an alert, a notice: never dropped by a
+	              * limit */
 	int direct;  /* a join of a direct chat's invite */
 	int gate;    /* a join at a first start: the first sync waits for its
 	              * first try (join_gate) */
@@ -409,7 +411,8 @@ enum err matrix_notice_post(struct matrix *m, const char *text, unsigned long lo
 struct matrix_send_spec {
 	enum matrix_send_kind kind;
 	const char *room, *txn, *body, *event, *about, *klass, *entry;
-	int must;    /* a crisis reply or an alert: never dropped by a limit */
+	int must;    /* a crisis reply, an alert, a notice: never dropped by a
+	              * limit */
 	int direct;  /* a join: the invite said direct */
 	int gate;    /* a join the first sync waits for (join_gate) */
 	int journal; /* written to the outbox before it is queued */
@@ -420,8 +423,8 @@ struct matrix_send_spec {
  * returns the send survives a crash; since may then be saved. The same
  * send already waiting (room, kind, transaction id) is not queued twice
  * (a replayed batch after a crash meets its journal). An ordinary send
- * over a limit is dropped with a log line (ERR_OK); a crisis reply or an
- * alert never is. *seq (may be NULL) gets its seq, 0 when not queued.
+ * over a limit is dropped with a log line (ERR_OK); a must (a crisis
+ * reply, an alert, a notice) never is. *seq (may be NULL) gets its seq, 0 when not queued.
  * ERR_IO: the journal cannot be written (m->errstr says where); ERR_NOMEM. */
 enum err matrix_send_put(struct matrix *m, const struct matrix_send_spec *s,
                          unsigned long long *seq);

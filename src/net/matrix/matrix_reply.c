@@ -49,6 +49,9 @@ enum err matrix_post_notice(struct matrix *m, const char *text, const char *txn,
 	sp.txn = txn;
 	sp.body = json;
 	sp.klass = from;
+	/* for the moderators, and few: a reload's outcome, a skipped batch,
+	 * another network's crisis; never dropped by a limit */
+	sp.must = 1;
 	sp.journal = 1;
 	e = matrix_send_put(m, &sp, seq);
 	free(json);

@@ -28,8 +28,10 @@
  * and where) and ids, never a member's message.
  *
  * Limits: MATRIX_QUEUE_ROOM_MAX ordinary sends a room and MATRIX_QUEUE_MAX
- * in all; more are dropped with a log line. A crisis reply and a
- * moderators' alert are queued whatever the count. */
+ * in all; more are dropped with a log line. A crisis reply, a moderators'
+ * alert and a notice for them are queued whatever the count. A stale
+ * ordinary send (older than max_age_s) found in the journal at a start
+ * is not sent; those never are stale. */
 #include "matrix_int.h"
 
 #include <dirent.h>
@@ -380,8 +382,7 @@ static void read_one(struct matrix *m, const char *name, struct matrix_send **ou
 }
 
 /* stale: an ordinary send queued longer ago than max_age_s (a member's
- * question that old is not answered either); a crisis reply or an alert
- * is never stale. */
+ * question that old is not answered either); a must is never stale. */
 static int stale(const struct matrix *m, const struct matrix_send *s)
 {
 	return !s->must && m->max_age_s > 0 && s->wall_ms > 0 &&
