@@ -115,7 +115,7 @@ typedef enum err (*tr_handler_fn)(void *ctx, const struct tr_message *msg,
  * descriptors is ready or its deadline has come. A transport never sleeps
  * and never polls on its own while serving, but for the short, bounded
  * waits named in its header (IRC: a connection being opened; Matrix: a
- * room's facts asked once, one try). A reply, and a retry's wait, is
+ * room's facts asked once, one short try). A reply, and a retry's wait, is
  * state the transport keeps (Matrix: a queue a room; IRC: the paced
  * outbox), moved on by ready; each goes out with its idempotence (Matrix
  * transaction ids from the event, kept in its journal; the IRC journal).

@@ -13,9 +13,10 @@
  * (curl_multi_perform, never a wait) and takes what ended. Not the multi
  * socket interface (CURLMOPT_SOCKETFUNCTION): the few blocking calls left
  * (start-up's login, whoami and filter; a room's member count and power
- * levels, asked once a room with one try and no wait) still drive the same
- * multi handle with curl_multi_perform, and curl does not mix the two
- * ways; fdset is what 7.88 offers in place of curl_multi_waitfds (8.8).
+ * levels, asked once a room with one short try and no wait) still drive
+ * the same multi handle with curl_multi_perform, and curl does not mix
+ * the two ways; fdset is what 7.88 offers in place of curl_multi_waitfds
+ * (8.8).
  *
  * Sending: what a batch (or the loop) has to say is built, given its
  * transaction id, journaled and queued in its room's queue (matrix_send.c);

@@ -111,8 +111,10 @@ enum err matrix_new(const struct matrix_config *cfg, struct matrix **out,
  * has sender_account the sender's user id, and sender_power its level in
  * the room's m.room.power_levels (users, else users_default), from the
  * sync or, for a room the sync has not brought them for since the start,
- * asked of the server once (one try, no wait: unknown this time, asked
- * again with the room's next message); -1 when the room has none. The
+ * asked of the server once (one try of at most MATRIX_QUICK_TIMEOUT_MS,
+ * no wait: without an answer it is unknown this time and asked again a
+ * minute later at the earliest); -1 when the room has none or it is not
+ * known. The
  * reply's mention is honoured when it resolves to a valid user id other
  * than the bot's (mx_mention_resolve), see_event when it is an event id (a
  * link to the bot's answer to it among the last MATRIX_ANSWERS_MAX answers

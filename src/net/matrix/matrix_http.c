@@ -288,6 +288,8 @@ enum err matrix_xfer_begin(struct matrix *m, struct matrix_xfer *x, const char *
 
 	if (flags & MATRIX_CALL_LONG_POLL)
 		timeout += m->sync_timeout;
+	if ((flags & MATRIX_CALL_QUICK) && timeout > MATRIX_QUICK_TIMEOUT_MS)
+		timeout = MATRIX_QUICK_TIMEOUT_MS;
 	resp_reset(r, m->max_body);
 	x->r = r;
 	x->done = 0;

@@ -48,6 +48,12 @@
 #define MATRIX_QUEUE_ROOM_MAX 64
 #define MATRIX_QUEUE_MAX 1024
 #define MATRIX_OUTBOX_DIR "outbox" /* the queue's journal, in state_dir */
+/* A room's facts (member count, power levels) are asked, once a room, in
+ * a call that holds the loop: one try (MATRIX_CALL_QUICK), at most this
+ * long, and after one that got no answer not again for a while, so a
+ * homeserver that hangs holds the loop seconds once a minute at worst. */
+#define MATRIX_QUICK_TIMEOUT_MS 5000L
+#define MATRIX_QUICK_AGAIN_MS 60000L
 #define MATRIX_NAMES_MAX 1024             /* display names remembered */
 #define MATRIX_SESSION_FILE "session.json"
 #define MATRIX_SINCE_FILE "since"
@@ -61,6 +67,8 @@ struct matrix_room {
 	int direct;
 	int power_asked;        /* the server was asked for them */
 	struct mx_power *power; /* NULL: not known */
+	long long ask_at;       /* an ask for these that got no answer: not
+	                         * again before then, mono ms */
 };
 
 /* An event the bot answered and the id of its reply, for a later "see the
@@ -237,8 +245,9 @@ enum matrix_call_flags {
 	MATRIX_CALL_SYNC = 8,      /* a body over max_body is returned
 	                            * (ERR_LIMIT), not retried: asking again
 	                            * would bring it again */
-	MATRIX_CALL_QUICK = 16     /* while serving (a room's facts): one try,
-	                            * never a wait; a 401 asks for the shared
+	MATRIX_CALL_QUICK = 16     /* while serving (a room's facts): one try
+	                            * of at most MATRIX_QUICK_TIMEOUT_MS, never
+	                            * a wait; a 401 asks for the shared
 	                            * re-login and fails this call */
 };
 

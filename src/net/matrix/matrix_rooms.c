@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "clock.h"
 #include "mx_html.h"
 #include "strs.h"
 
@@ -41,6 +42,7 @@ struct matrix_room *matrix_room(struct matrix *m, const char *id, int create)
 	nr->direct = 0;
 	nr->power_asked = 0;
 	nr->power = NULL;
+	nr->ask_at = 0;
 	m->n_known++;
 	return nr;
 }
@@ -121,7 +123,7 @@ long matrix_room_members(struct matrix *m, struct matrix_room *room)
 	enum err e;
 	long n;
 
-	if (room->members >= 0)
+	if (room->members >= 0 || clock_mono_ms() < room->ask_at)
 		return room->members;
 	if (mx_path(path, sizeof(path), MATRIX_API "/rooms/%s/joined_members", room->id) !=
 	    ERR_OK)
@@ -139,6 +141,8 @@ long matrix_room_members(struct matrix *m, struct matrix_room *room)
 		}
 	} else if (e == ERR_INVALID) {
 		room->members = 0; /* refused: not ours to know, do not ask again */
+	} else {
+		room->ask_at = clock_mono_ms() + MATRIX_QUICK_AGAIN_MS;
 	}
 	matrix_resp_release(&r);
 	return room->members;
@@ -152,7 +156,7 @@ int matrix_room_power(struct matrix *m, struct matrix_room *room, const char *us
 
 	/* the empty state key's trailing slash is optional (spec), and not
 	 * every server routes it */
-	if (!room->power && !room->power_asked &&
+	if (!room->power && !room->power_asked && clock_mono_ms() >= room->ask_at &&
 	    mx_path(path, sizeof(path), MATRIX_API "/rooms/%s/state/m.room.power_levels",
 	            room->id) == ERR_OK) {
 		/* one try, no wait, as for the member count */
@@ -162,6 +166,8 @@ int matrix_room_power(struct matrix *m, struct matrix_room *room, const char *us
 		/* a 2xx or a refusal (404: the room has none) is the answer; a
 		 * stop, a 429, a server error or no connection is not */
 		room->power_asked = e == ERR_OK || e == ERR_INVALID;
+		if (!room->power_asked)
+			room->ask_at = clock_mono_ms() + MATRIX_QUICK_AGAIN_MS;
 		matrix_resp_release(&r);
 	}
 	return room->power ? mx_power_level(room->power, user) : -1;
