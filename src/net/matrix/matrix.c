@@ -371,16 +371,18 @@ static long long earliest(long long a, long long b)
 static void op_want(void *t, struct tr_wait *w)
 {
 	struct matrix *m = t;
-	long long at = w->at_ms;
+	long long at;
 
 	matrix_multi_want(m, w); /* the sockets of every exchange in flight */
 	at = earliest(w->at_ms, matrix_send_want_at(m));
 	at = earliest(at, matrix_login_want_at(m));
 	if (sync_may(m))
 		at = earliest(at, m->sync_at);
-	/* an exchange that ended while another was moved on (a send's pump
-	 * can end the sync) waits for its owner: back at once */
-	if (m->sync_x.done || m->login_x.done)
+	/* back at once: an exchange that ended while another was moved on
+	 * (a send's pump can end the sync) waits for its owner; a sync held
+	 * for a notice not yet in flight is to start it or be let go */
+	if (m->sync_x.done || m->login_x.done ||
+	    (m->sync_hold && !matrix_send_in_flight(m, m->sync_hold)))
 		at = clock_mono_ms();
 	w->at_ms = at;
 }
@@ -428,6 +430,7 @@ static void give_up(struct matrix *m)
 	if (!m->syncing)
 		return;
 	matrix_xfer_abort(m, &m->sync_x);
+	m->sync_x.done = 0; /* an answer not read yet goes too: asked again */
 	matrix_resp_release(&m->sync_r);
 	m->syncing = 0;
 }
