@@ -7,7 +7,8 @@
 # while A's reply still waits; then A's reply is posted exactly once, with
 # the transaction id of its first try: after a restart (the 429's wait
 # outlasts the process: the reply waited in the outbox), after the held
-# request is let go, after the 503s stop. What happened first is read
+# request is let go, after the 503s stop. Last, the token is revoked:
+# every request then refused with 401 waits for one fresh login, shared. What happened first is read
 # from the order in which the homeserver saw the requests, and every wait
 # is on a condition: no check depends on how fast the machine is.
 . "$(dirname "$0")/matrix_lib.inc"
@@ -117,6 +118,21 @@ b_served "503s in A"
 fake POST script_clear >/dev/null
 check "the 503s over, A's reply is posted" wait_for 60 posted
 check "...exactly once" once "$QA"
+
+# 4. the token revoked: whatever the homeserver refuses with 401 then (the
+#    next sync, each room's reply) waits for one fresh login, shared
+MARK=$(fake GET log | j 'max(r["n"] for r in d["requests"])')
+fake POST revoke_token "{\"user_id\":\"$BOT_USER\"}" >/dev/null
+Q1=$(member_send "$RA" '"body":"a question in A after the revoke?"')
+Q2=$(member_send "$RB" '"body":"a question in B after the revoke?"')
+both() { test "$(replies_to "$RA" "$Q1"):$(replies_to "$RB" "$Q2")" = "1:1"; }
+check "the token revoked: the questions in A and in B are answered" wait_for 60 both
+since_mark() { fake GET "log?after=$MARK" | j "len([r for r in d['requests'] if $1])"; }
+LOGINS=$(since_mark "r['path'].endswith('/login')")
+REFUSED=$(since_mark "r.get('status')==401")
+check "...after one fresh login ($LOGINS) for every request refused ($REFUSED)" \
+	test "$LOGINS:$((REFUSED >= 1))" = "1:1"
+check "...A's posted once (a question after it answered, still one)" once "$Q1"
 
 stop_bot
 check "SIGTERM: exit 0 in ${STOP_MS} ms (< 2000)" test "$STOP_RC:$((STOP_MS < 2000))" = "0:1"
