@@ -43,7 +43,7 @@
  * The loop runs the core's tick between its turns; a notice it brings is
  * queued, and the long poll makes way for it: given up (before any of its
  * answer is read) and asked again from the same position once the
- * notice's first try is over. */
+ * notice's first try is over (MATRIX_NOTICE_HOLD_MS at most). */
 #include "matrix_int.h"
 
 #include <stdio.h>
@@ -384,6 +384,8 @@ static void op_want(void *t, struct tr_wait *w)
 	if (m->sync_x.done || m->login_x.done ||
 	    (m->sync_hold && !matrix_send_in_flight(m, m->sync_hold)))
 		at = clock_mono_ms();
+	else if (m->sync_hold)
+		at = earliest(at, m->sync_hold_end);
 	w->at_ms = at;
 }
 
@@ -440,7 +442,8 @@ static void give_up(struct matrix *m)
  * is given up and asked again from the same position once the notice's
  * first try is over (or at once if the notice cannot go now), so a
  * moderator reads the notice before anything the next batch brings. That
- * wait is one exchange at most, and only for a notice. */
+ * wait is one exchange at most (MATRIX_NOTICE_HOLD_MS at most), and only
+ * for a notice. */
 static void op_notice(void *t, const char *text)
 {
 	struct matrix *m = t;
@@ -452,6 +455,7 @@ static void op_notice(void *t, const char *text)
 		return;
 	give_up(m);
 	m->sync_hold = seq;
+	m->sync_hold_end = clock_mono_ms() + MATRIX_NOTICE_HOLD_MS;
 	m->sync_at = 0;
 }
 

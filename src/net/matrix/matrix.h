@@ -135,7 +135,7 @@ enum err matrix_new(const struct matrix_config *cfg, struct matrix **out,
  * gives up the long poll in flight, if any (the position is not moved:
  * the next sync asks from the same point, so no message is lost or
  * handled twice), which is asked again once the notice's first try is
- * over. stop gives up the long poll; the sends in flight when *stop is
+ * over (5 s at most). stop gives up the long poll; the sends in flight when *stop is
  * set get up to 1.2 s to finish, and what is left waits in the outbox for
  * the next start. health: the time of the last sync handled and saved. */
 extern const struct transport_ops matrix_ops;

@@ -54,6 +54,9 @@
  * homeserver that hangs holds the loop seconds once a minute at worst. */
 #define MATRIX_QUICK_TIMEOUT_MS 5000L
 #define MATRIX_QUICK_AGAIN_MS 60000L
+/* The longest a sync given up for a notice waits for that notice's first
+ * try (a moderators' room that hangs holds the sync no longer). */
+#define MATRIX_NOTICE_HOLD_MS 5000L
 #define MATRIX_NAMES_MAX 1024             /* display names remembered */
 #define MATRIX_SESSION_FILE "session.json"
 #define MATRIX_SINCE_FILE "since"
@@ -191,8 +194,9 @@ struct matrix {
 	struct matrix_resp sync_r; /* its response, while it runs */
 	/* a notice the sync gave way to (op_notice): the sync is asked again
 	 * once that notice's first try is over, or at once if it cannot go
-	 * now; 0: none */
+	 * now, or at sync_hold_end whatever the notice's fate; 0: none */
 	unsigned long long sync_hold;
+	long long sync_hold_end; /* mono ms */
 	/* joins of a first start whose first try is not over: the first sync
 	 * waits for them, or a room joined after it would come in the next
 	 * batch with its history, which would be answered as new */

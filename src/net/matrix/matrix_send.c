@@ -675,7 +675,8 @@ void matrix_send_run(struct matrix *m)
 		}
 		m->send_next = first + 1;
 	}
-	if (m->sync_hold && !matrix_send_in_flight(m, m->sync_hold))
+	if (m->sync_hold &&
+	    (!matrix_send_in_flight(m, m->sync_hold) || clock_mono_ms() >= m->sync_hold_end))
 		m->sync_hold = 0;
 	if (started)
 		matrix_pump(m); /* the requests out now, not at the next turn */
