@@ -114,12 +114,15 @@ typedef enum err (*tr_handler_fn)(void *ctx, const struct tr_message *msg,
  * runs the core's tick, and calls each transport back when one of its
  * descriptors is ready or its deadline has come. A transport never sleeps
  * and never polls on its own while serving, but for the short, bounded
- * waits named in its header (a send's retry, a connection being opened).
- * Replies go out inside the transport (each with its idempotence: Matrix
- * transaction ids from the event, the IRC journal); the loop sends only
- * notices for the moderators (a tick's, another network's alert). */
+ * waits named in its header (IRC: a connection being opened; Matrix: a
+ * room's facts asked once, one short try). A reply, and a retry's wait, is
+ * state the transport keeps (Matrix: a queue a room; IRC: the paced
+ * outbox), moved on by ready; each goes out with its idempotence (Matrix
+ * transaction ids from the event, kept in its journal; the IRC journal).
+ * The loop sends only notices for the moderators (a tick's, another
+ * network's alert), which a transport queues the same way. */
 
-#define TR_FDS_MAX 8 /* descriptors one transport may want polled */
+#define TR_FDS_MAX 16 /* descriptors one transport may want polled */
 
 /* What a transport waits for. The loop zeroes it and sets at_ms to -1
  * before want; revents are the loop's to fill. */

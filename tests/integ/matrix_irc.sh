@@ -4,7 +4,8 @@
 # is answered from the one FAQ; a crisis on IRC gets the crisis lines in
 # the channel, the IRC moderators' alert, and an alert in the Matrix
 # moderators' room that names the network, channel and nick but none of
-# the words; one FAQ edit is live on both; `faqbot health` reports each
+# the words; one FAQ edit is live on both; a Matrix reply the homeserver
+# holds open holds up no IRC answer; `faqbot health` reports each
 # network; SIGTERM ends both within 2 s.
 MX_BOT=faqbot
 . "$(dirname "$0")/irc_lib.inc"
@@ -115,6 +116,42 @@ lines = c.collect(8, from_bot(BOT))
 text = " ".join(m["params"][1] for m in lines)
 sys.exit(0 if "EDITED LIVE" in text else 1)
 PY
+
+# Matrix's sends held up hold up nothing else in the process (issue 12,
+# item 1): the homeserver holds the Matrix reply open, with no answer; an
+# IRC question and an IRC crisis are answered meanwhile, and the crisis is
+# alerted in the Matrix moderators' room; let go, the Matrix reply is
+# posted, once
+python3 -c '
+import json, re, sys, urllib.parse
+print(json.dumps({"rules": [{"path": re.escape("/rooms/" + urllib.parse.quote(sys.argv[1], safe="") + "/send/"),
+                            "method": "PUT", "action": "hold", "ms": 600000, "count": 100000}]}))' "$R" >"$T/hold.json"
+fake POST script "@$T/hold.json" >/dev/null
+HELD_Q=$(member_send "$R" '"body":"what is tms, while the homeserver holds the answer?"')
+held() { fake GET log | j "any(r.get('action')=='hold' for r in d['requests'])" | grep -q True; }
+check "Matrix: the homeserver holds the reply open" wait_for 60 held
+scenario "IRC: a question is answered while the Matrix reply is held" <<'PY'
+c = Client(PORT, "dee"); c.join("#support")
+c.send("PRIVMSG #support :faqbot: what is tms?")
+lines = c.collect(8, from_bot(BOT))
+text = " ".join(m["params"][1] for m in lines)
+sys.exit(0 if "magnetic" in text.lower() else 1)
+PY
+scenario "IRC: a crisis gets the crisis lines while the Matrix reply is held" <<'PY'
+c = Client(PORT, "eve"); c.join("#support")
+c.send("PRIVMSG #support :i want to end my life tonight")
+lines = c.collect(8, from_bot(BOT))
+text = " ".join(m["params"][1] for m in lines)
+sys.exit(0 if "988" in text else 1)
+PY
+eve_alerted() { mx_alert | grep "crisis on irc" | grep -q "eve in #support"; }
+check "...and the Matrix moderators' room is alerted meanwhile" wait_for 30 eve_alerted
+check "...while the Matrix reply is still held" test "$(replies_to "$R" "$HELD_Q")" = 0
+fake POST script_clear >/dev/null
+fake POST release >/dev/null
+check "let go, the Matrix reply is posted" wait_for 60 mx_answered "$HELD_Q"
+held_once() { mx_answer magnetic && test "$(replies_to "$R" "$HELD_Q")" = 1; }
+check "...once (a question after it is answered, and still one reply)" held_once
 
 health() { "$FAQBOT" health --config "$T/faqbot.ini" >"$T/health.out" 2>&1; }
 each_healthy() {

@@ -1,34 +1,49 @@
 /* matrix.c -- the Matrix transport (see matrix.h): its config, new and
  * free, start-up and the loop's ops. The parts (matrix_int.h): HTTP and the
- * retry policy (matrix_http), the session (matrix_session), rooms
- * (matrix_rooms), one /sync (matrix_sync), a message's answer and the
- * loop's notices (matrix_reply); the JSON is the pure mx_* modules'.
+ * retry policy (matrix_http), the session and the shared re-login
+ * (matrix_session), rooms (matrix_rooms), one /sync (matrix_sync), a
+ * message's answer and the loop's notices (matrix_reply), the outgoing
+ * queue (matrix_send); the JSON is the pure mx_* modules'.
  *
- * One thread, one curl multi handle (so connections are kept alive), one
- * easy handle reused for every request. The long poll is the loop's: its
- * exchange sits in the multi handle, whose sockets (curl_multi_fdset) and
- * timeout the one loop polls beside the other networks'. Not the multi
- * socket interface (CURLMOPT_SOCKETFUNCTION): the sends a batch makes
- * still run to their end with curl_multi_perform on the same handle, and
- * curl does not mix the two ways of driving one multi handle; fdset is
- * what 7.88 offers in place of curl_multi_waitfds (8.8), and one
- * connection's sockets are few. How failures are sorted (libcmatrix's
- * split, with our own backoff, matrix_backoff_ms): How failures are sorted (libcmatrix's split, with our own
- * backoff, matrix_backoff_ms):
+ * One thread, one curl multi handle (so connections are kept alive), an
+ * easy handle an exchange: the long poll, each send in flight (one a room,
+ * MATRIX_SENDS_MAX at once), the re-login. The loop polls the multi
+ * handle's sockets (curl_multi_fdset) and timeout beside the other
+ * networks' and calls ready, which moves every exchange on
+ * (curl_multi_perform, never a wait) and takes what ended. Not the multi
+ * socket interface (CURLMOPT_SOCKETFUNCTION): the few blocking calls left
+ * (start-up's login, whoami and filter; a room's member count and power
+ * levels, asked once a room with one short try and no wait) still drive
+ * the same multi handle with curl_multi_perform, and curl does not mix
+ * the two ways; fdset is what 7.88 offers in place of curl_multi_waitfds
+ * (8.8).
+ *
+ * Sending: what a batch (or the loop) has to say is built, given its
+ * transaction id, journaled and queued in its room's queue (matrix_send.c);
+ * the queue sends it when due, in order within the room, each send with
+ * its own retry state, so a room answering 429 (or hanging) holds only its
+ * own queue: never another room's replies, the sync, or IRC. How failures
+ * are sorted (libcmatrix's split, with our own backoff, matrix_backoff_ms),
+ * for the sync and each send alike:
  *   no connection: refused, reset, DNS  -> retry within a few seconds
  *   TLS, timeout, 5xx, unusable 200     -> back off longer, retry
  *   429 M_LIMIT_EXCEEDED                -> wait Retry-After, retry
- *   401 (M_UNKNOWN_TOKEN or not)        -> log in again, or give up
- *   any other 4xx                       -> up to the caller
- * A /sync that cannot be read even repaired is asked for once more, then
- * skipped to its next_batch (the moderators are told); one with no
- * next_batch is retried as a server error: no batch holds the bot.
- * Order of a batch: act on everything in it, then save `since`; a crash in
- * between replays the batch and the transaction ids keep it from showing.
- * The loop runs the core's tick between its turns, so never while a reply
- * is in flight; a notice it brings gives up the long poll (before any of
- * its answer is read) and is posted, and the sync is asked again from
- * the same position. */
+ *   401 (M_UNKNOWN_TOKEN or not)        -> the one shared re-login, then
+ *                                          retry; refused again: give up
+ *   any other 4xx                       -> a send is dropped and logged
+ *                                          (ids, never the text)
+ * Each is a deadline the loop waits on, never a sleep. A /sync that cannot
+ * be read even repaired is asked for once more, then skipped to its
+ * next_batch (the moderators are told); one with no next_batch is retried
+ * as a server error: no batch holds the bot.
+ * Order of a batch: act on everything in it (its sends queued and
+ * journaled), then save `since`; a crash in between replays the batch, a
+ * crash after it sends the journal at the next start, and the transaction
+ * ids keep either from showing twice.
+ * The loop runs the core's tick between its turns; a notice it brings is
+ * queued, and the long poll makes way for it: given up (before any of its
+ * answer is read) and asked again from the same position once the
+ * notice's first try is over (MATRIX_NOTICE_HOLD_MS at most). */
 #include "matrix_int.h"
 
 #include <stdio.h>
@@ -166,14 +181,16 @@ void matrix_free(struct matrix *m)
 
 	if (!m)
 		return;
-	if (m->multi && m->easy)
-		curl_multi_remove_handle(m->multi, m->easy);
-	curl_slist_free_all(m->hdrs);
-	if (m->sync_r)
-		matrix_resp_release(m->sync_r);
-	free(m->sync_r);
-	if (m->easy)
-		curl_easy_cleanup(m->easy);
+	matrix_send_free(m);
+	matrix_xfer_free(m, &m->sync_x);
+	matrix_xfer_free(m, &m->call_x);
+	matrix_xfer_free(m, &m->login_x);
+	matrix_resp_release(&m->sync_r);
+	matrix_resp_release(&m->login_r);
+	if (m->login_body) {
+		memset(m->login_body, 0, strlen(m->login_body));
+		free(m->login_body);
+	}
 	if (m->multi) {
 		curl_multi_cleanup(m->multi);
 		curl_global_cleanup();
@@ -243,11 +260,6 @@ enum err matrix_new(const struct matrix_config *cfg, struct matrix **out, char *
 		e = ERR_NOMEM;
 		goto fail;
 	}
-	m->easy = curl_easy_init();
-	if (!m->easy) {
-		e = ERR_NOMEM;
-		goto fail;
-	}
 	*out = m;
 	return ERR_OK;
 fail:
@@ -312,11 +324,14 @@ static int start(struct matrix *m, enum err *ret)
 		free(since);
 	log_info("start user=%s homeserver=%s rooms=%zu resume=%s", m->user_id, m->hs,
 	         m->n_rooms, m->since ? "yes" : "no (first start)");
-	for (i = 0; i < m->n_rooms && !matrix_stopping(m, 1); i++)
+	/* what an earlier run had queued and not sent goes first; then the
+	 * joins, queued like every send (not journaled: every start joins) */
+	matrix_send_load(m);
+	for (i = 0; i < m->n_rooms; i++)
 		if (m->rooms[i])
-			matrix_join(m, m->rooms[i]);
-	if (m->mod_room && !matrix_stopping(m, 1))
-		matrix_join(m, m->mod_room);
+			matrix_join(m, m->rooms[i], 0, 1);
+	if (m->mod_room)
+		matrix_join(m, m->mod_room, 0, 1);
 	return 1;
 }
 
@@ -340,36 +355,69 @@ static enum err op_start(void *t, tr_handler_fn fn, void *ctx, volatile sig_atom
 	return ERR_OK;
 }
 
+/* sync_may: no sync is running, and none waits for a notice's first try,
+ * a first start's joins or the shared re-login. */
+static int sync_may(const struct matrix *m)
+{
+	return !m->syncing && !m->sync_hold && !(m->join_gate && !m->since) &&
+	       !(m->sync_wants_login && m->sync_login_gen == m->login_gen);
+}
+
+static long long earliest(long long a, long long b)
+{
+	return a < 0 ? b : b < 0 ? a : a < b ? a : b;
+}
+
 static void op_want(void *t, struct tr_wait *w)
 {
 	struct matrix *m = t;
+	long long at;
 
-	if (m->syncing)
-		matrix_xfer_want(m, w);
-	else
-		w->at_ms = m->sync_at;
+	matrix_multi_want(m, w); /* the sockets of every exchange in flight */
+	at = earliest(w->at_ms, matrix_send_want_at(m));
+	at = earliest(at, matrix_login_want_at(m));
+	if (sync_may(m))
+		at = earliest(at, m->sync_at);
+	/* back at once: an exchange that ended while another was moved on
+	 * (a send's pump can end the sync) waits for its owner; a sync held
+	 * for a notice not yet in flight is to start it or be let go */
+	if (m->sync_x.done || m->login_x.done ||
+	    (m->sync_hold && !matrix_send_in_flight(m, m->sync_hold)))
+		at = clock_mono_ms();
+	else if (m->sync_hold)
+		at = earliest(at, m->sync_hold_end);
+	w->at_ms = at;
 }
 
+/* op_ready moves every exchange on (the sync, the sends, the re-login)
+ * and takes what ended: a batch handled (its sends queued and journaled,
+ * then since saved), a send done, retried later or dropped, a login. Then
+ * it starts what is due. Nothing here waits on the network. */
 static enum tr_state op_ready(void *t, const struct tr_wait *w)
 {
 	struct matrix *m = t;
 	enum err e = ERR_OK;
 
 	(void)w;
-	if (!m->syncing) {
-		if (clock_mono_ms() < m->sync_at)
-			return TR_RUNNING;
-		e = matrix_sync_begin(m);
-	}
-	if (e == ERR_OK && m->syncing)
+	matrix_pump(m);
+	if (m->syncing)
 		e = matrix_sync_step(m);
+	matrix_login_step(m);
+	matrix_send_run(m);
+	if (e == ERR_OK && !m->fatal && sync_may(m) && clock_mono_ms() >= m->sync_at) {
+		m->sync_wants_login = 0;
+		e = matrix_sync_begin(m);
+		if (e == ERR_OK)
+			matrix_pump(m); /* the request out now */
+	}
 	if (m->fatal) {
 		if (!m->errstr[0])
 			matrix_set_err(m, "cannot go on: %s", err_str(e));
 		return TR_FAILED;
 	}
 	if (e != ERR_OK && e != ERR_IO && e != ERR_NOMEM) {
-		/* the state folder failed (since not saved): cannot go on */
+		/* the state folder failed (since or the outbox not saved):
+		 * cannot go on */
 		if (!m->errstr[0])
 			matrix_set_err(m, "sync: %s", err_str(e));
 		return TR_FAILED;
@@ -383,23 +431,32 @@ static void give_up(struct matrix *m)
 {
 	if (!m->syncing)
 		return;
-	matrix_xfer_abort(m, m->sync_r);
-	matrix_resp_release(m->sync_r);
+	matrix_xfer_abort(m, &m->sync_x);
+	m->sync_x.done = 0; /* an answer not read yet goes too: asked again */
+	matrix_resp_release(&m->sync_r);
 	m->syncing = 0;
 }
 
+/* op_notice queues the notice (journaled, in the moderators' room's
+ * order). The long poll in flight makes way for it, as it always has: it
+ * is given up and asked again from the same position once the notice's
+ * first try is over (or at once if the notice cannot go now), so a
+ * moderator reads the notice before anything the next batch brings. That
+ * wait is one exchange at most (MATRIX_NOTICE_HOLD_MS at most), and only
+ * for a notice. */
 static void op_notice(void *t, const char *text)
 {
 	struct matrix *m = t;
-	int was = m->syncing;
+	unsigned long long seq = 0;
 
-	/* one exchange at a time: the long poll makes way, and is asked
-	 * again from the same position at once */
+	if (matrix_notice_post(m, text, &seq) != ERR_OK)
+		log_warn("a notice for the moderators was not queued");
+	if (!seq || !m->syncing)
+		return;
 	give_up(m);
-	if (matrix_notice_post(m, text) != ERR_OK)
-		log_warn("a notice for the moderators was not posted");
-	if (was)
-		m->sync_at = 0;
+	m->sync_hold = seq;
+	m->sync_hold_end = clock_mono_ms() + MATRIX_NOTICE_HOLD_MS;
+	m->sync_at = 0;
 }
 
 static void op_stop(void *t)
@@ -407,6 +464,7 @@ static void op_stop(void *t)
 	struct matrix *m = t;
 
 	give_up(m);
+	matrix_send_stop(m);
 	log_info("stop: sync position %s", m->since ? "saved" : "not recorded");
 }
 

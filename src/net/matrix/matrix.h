@@ -6,13 +6,15 @@
  * batch: act on invites (join the allowed ones, decline the rest), note the
  * bot's joins, kicks and bans and each room's power levels, hand each
  * member's text message to the handler (with the sender's power level) and
- * post its reply (m.notice, rich reply, in the thread, with m.mentions; a
+ * queue its reply (m.notice, rich reply, in the thread, with m.mentions; a
  * pill for a member it is directed to; a link to an earlier answer) and,
  * for a crisis, an alert in the moderators' room, and the core's notice
- * for them; only then save the `since` token. A reply's transaction id is
- * derived from the event it answers, so a retry or a restart after a crash
- * never shows twice. The one loop (loop.h) drives it through matrix_ops, and
- * runs the core's tick between its turns.
+ * for them; only then save the `since` token. The queue (one a room, kept
+ * on disk in state_dir/outbox until sent) sends without holding the loop:
+ * a slow room holds only itself. A reply's transaction id is derived from
+ * the event it answers and fixed when it is queued, so a retry or a
+ * restart after a crash never shows twice. The one loop (loop.h) drives it
+ * through matrix_ops, and runs the core's tick between its turns.
  *
  * Not here: deciding what to answer (the core, through tr_handler_fn),
  * reading the config file (main.c), end-to-end encryption. */
@@ -88,37 +90,54 @@ enum err matrix_new(const struct matrix_config *cfg, struct matrix **out,
  * unreachable or refuses the bot, the token is refused and no password is
  * configured, or the state directory fails; matrix_errstr says why.
  *
- * Then the loop drives the /sync: the long poll is one exchange in curl's
- * multi handle whose sockets and timeout the loop polls (want), and ready
- * moves it on; when it ends, the batch is handled whole in ready (each
- * member's message to the handler and its reply, alert and mod_text out,
- * each a blocking send with its own retries, the transaction id from the
- * event), and only then is `since` saved. The handler's message has
- * sender_account the sender's user id, and sender_power its level in the
- * room's m.room.power_levels (users, else users_default), from the sync
- * or, for a room the sync has not brought them for since the start, asked
- * of the server once; -1 when the room has none. The reply's mention is
- * honoured when it resolves to a valid user id other than the bot's
- * (mx_mention_resolve), see_event when it is an event id (a link to the
- * bot's answer to it among the last MATRIX_ANSWERS_MAX answers, else to
- * it). Network faults are retried with capped exponential backoff and
- * jitter (matrix_backoff_ms): the next sync's time is a deadline the loop
- * waits on, never a sleep. ready says TR_FAILED only when the token is
- * refused and logging in again fails, or the position cannot be saved.
+ * Then the loop drives everything it sends and asks: the long poll and
+ * each send are exchanges in curl's multi handle, each on its own easy
+ * handle, whose sockets and timeout the loop polls (want), and ready moves
+ * them on without waiting. When a /sync ends, its batch is handled whole
+ * in ready: each member's message to the handler, its reply, alert and
+ * mod_text built with a transaction id from the event, journaled
+ * (state_dir/outbox, 0600: the bot's words and ids, never the member's)
+ * and queued in its room's queue; only then is `since` saved. The queue
+ * sends a room's sends in order, one at a time, up to MATRIX_SENDS_MAX
+ * rooms at once; each send keeps its own retry state: a 429 waits its
+ * Retry-After, a 5xx or a lost connection backs off (matrix_backoff_ms),
+ * a 401 waits for the one fresh login all refused exchanges share (with
+ * no password, or refused again after it: TR_FAILED), any other 4xx drops
+ * it with a log line. Ordinary sends beyond MATRIX_QUEUE_ROOM_MAX a room
+ * (MATRIX_QUEUE_MAX in all) are dropped with a log line; a crisis reply,
+ * an alert and a notice for the moderators never are. What the journal holds at a start is sent
+ * first; the configured rooms are joined through the queue too (the first
+ * sync of a first start waits for their first try). The handler's message
+ * has sender_account the sender's user id, and sender_power its level in
+ * the room's m.room.power_levels (users, else users_default), from the
+ * sync or, for a room the sync has not brought them for since the start,
+ * asked of the server once (one try of at most MATRIX_QUICK_TIMEOUT_MS,
+ * no wait: without an answer it is unknown this time and asked again a
+ * minute later at the earliest); -1 when the room has none or it is not
+ * known. The
+ * reply's mention is honoured when it resolves to a valid user id other
+ * than the bot's (mx_mention_resolve), see_event when it is an event id (a
+ * link to the bot's answer to it among the last MATRIX_ANSWERS_MAX answers
+ * sent, else to it). Network faults of the sync are retried with capped
+ * exponential backoff and jitter (matrix_backoff_ms): the next sync's time
+ * is a deadline the loop waits on, never a sleep. ready says TR_FAILED
+ * only when the token is refused and logging in again fails, or the
+ * position or the outbox cannot be saved.
  * A /sync response that cannot be read, even repaired (mx_sync_parse), is
  * asked for MATRIX_UNREADABLE_ASKS times, then skipped to its next_batch
  * with a notice to the moderators' room that messages may have been
  * missed; with no next_batch in it, it is asked for again after a
  * backoff, as for a server error.
  *
- * notice gives up the long poll in flight, if any (the position is not
- * moved: the next sync asks from the same point, so no message is lost or
- * handled twice), posts the text to the moderators' room as an m.notice
- * (HTML escaped, a transaction id of its own, retried like every send;
- * with no moderators' room it is dropped with one log line), and syncs
- * again at once. stop gives up the long poll; a reply in flight when *stop
- * is set gets up to 1.2 s to finish. health: the time of the last sync
- * handled and saved. */
+ * notice queues the text for the moderators' room as an m.notice (HTML
+ * escaped, a transaction id of its own, journaled and retried like every
+ * send; with no moderators' room it is dropped with one log line), and
+ * gives up the long poll in flight, if any (the position is not moved:
+ * the next sync asks from the same point, so no message is lost or
+ * handled twice), which is asked again once the notice's first try is
+ * over (5 s at most). stop gives up the long poll; the sends in flight when *stop is
+ * set get up to 1.2 s to finish, and what is left waits in the outbox for
+ * the next start. health: the time of the last sync handled and saved. */
 extern const struct transport_ops matrix_ops;
 
 /* matrix_errstr: the last error, one line, borrowed; "" when none. */

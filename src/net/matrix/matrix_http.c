@@ -1,8 +1,10 @@
-/* matrix_http.c -- the Matrix transport's HTTP (see matrix_int.h): one
- * exchange on the one curl easy handle, driven through the multi handle so
- * a wait can watch the stop flag and the core's wake; the retry policy
- * (matrix.c's top comment) around it; the waits between tries. Paths come
- * to it written by mx_path (mx_html.h), every part escaped.
+/* matrix_http.c -- the Matrix transport's HTTP (see matrix_int.h): the
+ * exchanges in the one multi handle, each on its own easy handle (the
+ * sync, a send, the re-login, a blocking call), moved on by matrix_pump
+ * and polled by the loop through matrix_multi_want; the retry policy
+ * (matrix.c's top comment) as a verdict each owner acts on (matrix_judge);
+ * the blocking call of start-up, with its waits. Paths come to it written
+ * by mx_path (mx_html.h), every part escaped.
  *
  * Not here: what any request means (the session, rooms, sync and reply
  * parts ask), nor JSON (mx_json, mx_body). */
@@ -167,18 +169,18 @@ void matrix_resp_release(struct matrix_resp *r)
 	memset(r, 0, sizeof(*r));
 }
 
-/* easy_setup sets the handle up for one exchange: TLS verified, no
+/* easy_setup sets x's handle up for one exchange: TLS verified, no
  * redirects, the caps and timeouts, the body and headers (the token, if
- * any, into auth, which the caller wipes). *hdrs is the caller's to free. */
-static enum err easy_setup(struct matrix *m, const char *url, const char *method,
-                           const char *body, long timeout_ms, int flags,
-                           struct matrix_resp *r, struct curl_slist **hdrs, char *auth,
-                           size_t authlen)
+ * any, into auth, which the caller wipes). x->hdrs is freed when it ends. */
+static enum err easy_setup(struct matrix *m, struct matrix_xfer *x, const char *url,
+                           const char *method, const char *body, long timeout_ms, int flags,
+                           struct matrix_resp *r, char *auth, size_t authlen)
 {
 	struct curl_slist *h;
-	CURL *c = m->easy;
+	CURL *c = x->easy;
 
 	curl_easy_reset(c);
+	curl_easy_setopt(c, CURLOPT_PRIVATE, (void *)x);
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
@@ -200,20 +202,20 @@ static enum err easy_setup(struct matrix *m, const char *url, const char *method
 	curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
 	if (!(flags & MATRIX_CALL_NO_AUTH) && m->token[0]) {
 		snprintf(auth, authlen, "Authorization: Bearer %s", m->token);
-		h = curl_slist_append(*hdrs, auth);
+		h = curl_slist_append(x->hdrs, auth);
 		if (!h)
 			return ERR_NOMEM;
-		*hdrs = h;
+		x->hdrs = h;
 	}
 	if (body) {
 		/* "Expect:" turns off 100-continue, a round trip for nothing */
-		h = curl_slist_append(*hdrs, "Expect:");
+		h = curl_slist_append(x->hdrs, "Expect:");
 		if (h)
-			*hdrs = h;
-		h = h ? curl_slist_append(*hdrs, "Content-Type: application/json") : NULL;
+			x->hdrs = h;
+		h = h ? curl_slist_append(x->hdrs, "Content-Type: application/json") : NULL;
 		if (!h)
 			return ERR_NOMEM;
-		*hdrs = h;
+		x->hdrs = h;
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
 		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
 	}
@@ -221,175 +223,190 @@ static enum err easy_setup(struct matrix *m, const char *url, const char *method
 		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
 	else if (!strcmp(method, "POST") && !body)
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, "{}");
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, *hdrs);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, x->hdrs);
 	return ERR_OK;
 }
 
-/* finish takes the exchange's outcome into r and the handle out of the
- * multi handle. */
-static void finish(struct matrix *m, struct matrix_resp *r)
+/* out_of_multi takes x's handle out of the multi handle and frees its
+ * headers (the token's copy among them). */
+static void out_of_multi(struct matrix *m, struct matrix_xfer *x)
 {
-	CURLMsg *msg;
-	int left;
-
-	r->cc = CURLE_ABORTED_BY_CALLBACK;
-	while ((msg = curl_multi_info_read(m->multi, &left)))
-		if (msg->msg == CURLMSG_DONE && msg->easy_handle == m->easy)
-			r->cc = msg->data.result;
-	curl_multi_remove_handle(m->multi, m->easy);
-	if (r->cc == CURLE_OK && !r->stopped)
-		curl_easy_getinfo(m->easy, CURLINFO_RESPONSE_CODE, &r->status);
-	else
-		r->status = 0;
-	curl_easy_setopt(m->easy, CURLOPT_HTTPHEADER, NULL);
-	curl_slist_free_all(m->hdrs);
-	m->hdrs = NULL;
-	m->in_flight = 0;
+	curl_multi_remove_handle(m->multi, x->easy);
+	curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, NULL);
+	curl_slist_free_all(x->hdrs);
+	x->hdrs = NULL;
+	x->busy = 0;
+	m->n_busy--;
 }
 
-/* perform runs the exchange to its end or a stop; the outcome goes to r.
- * The blocking way, for everything but the sync: a reply, a join, a
- * login. */
-static void perform(struct matrix *m, int flags, struct matrix_resp *r)
+/* ended takes the outcome of an exchange curl says is over into x->r and
+ * marks it done for its owner. */
+static void ended(struct matrix *m, struct matrix_xfer *x, CURLcode cc)
 {
-	int running = 1, long_poll = flags & MATRIX_CALL_LONG_POLL;
+	struct matrix_resp *r = x->r;
 
-	r->cc = CURLE_OK;
-	while (running) {
-		if (curl_multi_perform(m->multi, &running) != CURLM_OK || !running)
+	r->cc = cc;
+	if (cc == CURLE_OK && !r->stopped)
+		curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &r->status);
+	else
+		r->status = 0;
+	out_of_multi(m, x);
+	x->done = 1;
+}
+
+void matrix_pump(struct matrix *m)
+{
+	struct matrix_xfer *x;
+	CURLMsg *msg;
+	CURLcode cc;
+	CURL *easy;
+	int running = 0, left;
+
+	if (!m->n_busy)
+		return;
+	curl_multi_perform(m->multi, &running);
+	while ((msg = curl_multi_info_read(m->multi, &left))) {
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		/* msg is curl's until the handle leaves the multi handle */
+		easy = msg->easy_handle;
+		cc = msg->data.result;
+		x = NULL;
+		curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&x);
+		if (x && x->busy && x->easy == easy)
+			ended(m, x, cc);
+	}
+}
+
+enum err matrix_xfer_begin(struct matrix *m, struct matrix_xfer *x, const char *method,
+                           const char *path, const char *body, int flags,
+                           struct matrix_resp *r)
+{
+	char url[MATRIX_URL_MAX], auth[MATRIX_TOKEN_MAX + 32] = "";
+	long timeout = m->req_timeout;
+	enum err e;
+
+	if (flags & MATRIX_CALL_LONG_POLL)
+		timeout += m->sync_timeout;
+	if ((flags & MATRIX_CALL_QUICK) && timeout > MATRIX_QUICK_TIMEOUT_MS)
+		timeout = MATRIX_QUICK_TIMEOUT_MS;
+	resp_reset(r, m->max_body);
+	x->r = r;
+	x->done = 0;
+	if ((size_t)snprintf(url, sizeof(url), "%s%s", m->hs, path) >= sizeof(url))
+		return ERR_LIMIT;
+	if (!x->easy && !(x->easy = curl_easy_init()))
+		return ERR_NOMEM;
+	e = easy_setup(m, x, url, method, body, timeout, flags, r, auth, sizeof(auth));
+	memset(auth, 0, sizeof(auth)); /* the token, off the stack (the list has a copy) */
+	if (e == ERR_OK && curl_multi_add_handle(m->multi, x->easy) != CURLM_OK)
+		e = ERR_IO;
+	if (e != ERR_OK) {
+		curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, NULL);
+		curl_slist_free_all(x->hdrs);
+		x->hdrs = NULL;
+		return e;
+	}
+	x->busy = 1;
+	m->n_busy++;
+	return ERR_OK;
+}
+
+void matrix_xfer_abort(struct matrix *m, struct matrix_xfer *x)
+{
+	if (!x->busy)
+		return;
+	x->r->stopped = 1;
+	x->r->status = 0;
+	x->r->cc = CURLE_ABORTED_BY_CALLBACK;
+	out_of_multi(m, x);
+	x->done = 0;
+}
+
+void matrix_xfer_free(struct matrix *m, struct matrix_xfer *x)
+{
+	if (x->busy && m->multi)
+		matrix_xfer_abort(m, x);
+	if (x->easy)
+		curl_easy_cleanup(x->easy);
+	memset(x, 0, sizeof(*x));
+}
+
+/* http does one exchange, blocking, on the call's own handle: the others
+ * in the multi handle move on too, and wait for their owners when they
+ * end. It fails only for local reasons; any network outcome is in r
+ * (status 0, cc, stopped). */
+static enum err http(struct matrix *m, const char *method, const char *path,
+                     const char *body, int flags, struct matrix_resp *r)
+{
+	struct matrix_xfer *x = &m->call_x;
+	enum err e = matrix_xfer_begin(m, x, method, path, body, flags, r);
+
+	if (e != ERR_OK)
+		return e;
+	for (;;) {
+		matrix_pump(m);
+		if (x->done)
 			break;
-		if (matrix_stopping(m, long_poll)) {
-			r->stopped = 1;
+		if (matrix_stopping(m, flags & MATRIX_CALL_LONG_POLL)) {
+			matrix_xfer_abort(m, x);
 			break;
 		}
 		curl_multi_poll(m->multi, NULL, 0, MATRIX_POLL_MS, NULL);
 	}
-	finish(m, r);
-}
-
-/* begin sets up one exchange and hands it to the multi handle. It fails
- * only for local reasons (memory, a URL too long). */
-static enum err begin(struct matrix *m, const char *method, const char *path,
-                      const char *body, long timeout_ms, int flags, struct matrix_resp *r)
-{
-	char url[MATRIX_URL_MAX], auth[MATRIX_TOKEN_MAX + 32] = "";
-	enum err e;
-
-	resp_reset(r, m->max_body);
-	if ((size_t)snprintf(url, sizeof(url), "%s%s", m->hs, path) >= sizeof(url))
-		return ERR_LIMIT;
-	e = easy_setup(m, url, method, body, timeout_ms, flags, r, &m->hdrs, auth, sizeof(auth));
-	memset(auth, 0, sizeof(auth)); /* the token, off the stack (the list has a copy) */
-	if (e == ERR_OK && curl_multi_add_handle(m->multi, m->easy) != CURLM_OK)
-		e = ERR_IO;
-	if (e != ERR_OK) {
-		curl_easy_setopt(m->easy, CURLOPT_HTTPHEADER, NULL);
-		curl_slist_free_all(m->hdrs);
-		m->hdrs = NULL;
-		return e;
-	}
-	m->in_flight = 1;
+	x->done = 0;
 	return ERR_OK;
 }
 
-/* http does one exchange, blocking. It fails only for local reasons; any
- * network outcome is in r (status 0, cc, stopped). */
-static enum err http(struct matrix *m, const char *method, const char *path,
-                     const char *body, long timeout_ms, int flags, struct matrix_resp *r)
-{
-	enum err e = begin(m, method, path, body, timeout_ms, flags, r);
-
-	if (e == ERR_OK)
-		perform(m, flags, r);
-	return e;
-}
-
-/* ---- one exchange the loop drives (the sync) ---------------------------- */
-
-enum err matrix_xfer_begin(struct matrix *m, const char *method, const char *path, int flags,
-                           struct matrix_resp *r)
-{
-	long timeout = m->req_timeout;
-
-	if (flags & MATRIX_CALL_LONG_POLL)
-		timeout += m->sync_timeout;
-	return begin(m, method, path, NULL, timeout, flags, r);
-}
-
-int matrix_xfer_step(struct matrix *m, struct matrix_resp *r)
-{
-	int running = 0;
-
-	if (curl_multi_perform(m->multi, &running) == CURLM_OK && running)
-		return 1;
-	finish(m, r);
-	return 0;
-}
-
-void matrix_xfer_abort(struct matrix *m, struct matrix_resp *r)
-{
-	if (!m->in_flight)
-		return;
-	r->stopped = 1;
-	finish(m, r);
-}
-
-void matrix_xfer_want(struct matrix *m, struct tr_wait *w)
+void matrix_multi_want(struct matrix *m, struct tr_wait *w)
 {
 	fd_set rd, wr, ex;
-	int max = -1, fd;
+	int max = -1, fd, over = 0;
 	long t = -1;
 
+	if (!m->n_busy)
+		return;
 	FD_ZERO(&rd);
 	FD_ZERO(&wr);
 	FD_ZERO(&ex);
-	/* curl 7.88 has no curl_multi_waitfds; its sockets are few (one
-	 * connection) and below FD_SETSIZE in a process this small */
+	/* curl 7.88 has no curl_multi_waitfds; its sockets are few (a
+	 * connection an exchange, MATRIX_SENDS_MAX + 3 at most) and below
+	 * FD_SETSIZE in a process this small */
 	if (curl_multi_fdset(m->multi, &rd, &wr, &ex, &max) != CURLM_OK)
 		max = -1;
-	for (fd = 0; fd <= max && w->n < TR_FDS_MAX; fd++) {
+	for (fd = 0; fd <= max; fd++) {
 		short ev = (short)((FD_ISSET(fd, &rd) ? POLLIN : 0) | (FD_ISSET(fd, &wr) ? POLLOUT : 0) |
 		                   (FD_ISSET(fd, &ex) ? POLLPRI : 0));
 
 		if (!ev)
 			continue;
+		if (w->n >= TR_FDS_MAX) {
+			over = 1; /* not polled: look again soon instead */
+			continue;
+		}
 		w->fd[w->n].fd = fd;
 		w->fd[w->n].events = ev;
 		w->n++;
 	}
 	if (curl_multi_timeout(m->multi, &t) != CURLM_OK || t < 0)
 		t = max < 0 ? MATRIX_POLL_MS : -1; /* no socket yet (resolving): look soon */
-	w->at_ms = t < 0 ? -1 : clock_mono_ms() + t;
+	if (over && (t < 0 || t > MATRIX_POLL_MS))
+		t = MATRIX_POLL_MS;
+	if (t >= 0) {
+		long long at = clock_mono_ms() + t;
+
+		if (w->at_ms < 0 || at < w->at_ms)
+			w->at_ms = at;
+	}
 }
 
 /* ---- the retry policy ------------------------------------------------- */
 
-/* relogin answers a 401: any 401 is a refused token (the spec has
- * M_UNKNOWN_TOKEN and M_MISSING_TOKEN; a proxy in front may say it with no
- * body), and a server error's backoff would never get the bot back in. One
- * fresh login a call; ERR_OK: try again at once. */
-static enum err relogin(struct matrix *m, const struct mx_error *me, int *relogins)
-{
-	log_warn("token refused (HTTP 401 %s%s)", me->errcode[0] ? me->errcode : "with no errcode",
-	         me->soft_logout ? ", soft logout" : "");
-	metrics_inc(M_RETRY_AUTH);
-	if (!(*relogins)++ && matrix_login(m, 0) == ERR_OK) {
-		metrics_inc(M_RECONNECT_MATRIX);
-		return ERR_OK;
-	}
-	if (!m->errstr[0] || !m->fatal)
-		matrix_set_err(m, "the homeserver %s refused the access token (%s) and logging in "
-		                  "again failed",
-		               m->hs, me->errcode);
-	m->fatal = 1;
-	return ERR_INVALID;
-}
-
-/* retry_wait sorts a failed exchange that is not a 401: ERR_OK and *wait,
- * how long to wait before the next try, or what the call returns. */
-static enum err retry_wait(struct matrix *m, const char *method, const char *path,
-                           int flags, const struct matrix_resp *r, const struct mx_error *me,
-                           int attempt, long long *wait)
+/* retry_wait sorts a failed exchange that is not a 401: MATRIX_V_RETRY and
+ * *wait, how long to wait before the next try, or what else it is. */
+static enum matrix_verdict retry_wait(struct matrix *m, const char *method, const char *path,
+                                      int flags, const struct matrix_resp *r,
+                                      const struct mx_error *me, int attempt, long long *wait)
 {
 	if (r->status == 429) {
 		*wait = r->retry_after_ms >= 0 ? r->retry_after_ms : me->retry_after_ms;
@@ -400,13 +417,13 @@ static enum err retry_wait(struct matrix *m, const char *method, const char *pat
 		log_warn("rate limited on %s %.*s, retrying in %lld ms", method, PATH_ARG(path),
 		         *wait);
 		metrics_inc(M_RETRY_RATE_LIMITED);
-		return ERR_OK;
+		return MATRIX_V_RETRY;
 	}
 	if (r->status != 0 && r->status < 500) {
 		if (flags & MATRIX_CALL_ONCE)
 			matrix_set_err(m, "%s %.*s: HTTP %ld %s %s", method, PATH_ARG(path), r->status,
 			               me->errcode, me->error);
-		return ERR_INVALID;
+		return MATRIX_V_REFUSED;
 	}
 	*wait = matrix_backoff_draw(m, matrix_fail_kind(r->status, (int)r->cc), attempt);
 	log_warn("%s %.*s failed (%s), retrying in %lld ms", method, PATH_ARG(path),
@@ -416,63 +433,99 @@ static enum err retry_wait(struct matrix *m, const char *method, const char *pat
 	         *wait);
 	if (flags & MATRIX_CALL_ONCE) {
 		matrix_set_err(m, "the homeserver at %s answered HTTP %ld", m->hs, r->status);
-		return ERR_IO;
+		return MATRIX_V_FAILED;
 	}
 	metrics_inc(r->status ? M_RETRY_SERVER_ERROR : M_RETRY_NETWORK);
-	return ERR_OK;
+	return MATRIX_V_RETRY;
 }
 
-enum err matrix_call_judge(struct matrix *m, const char *method, const char *path,
-                           int flags, const struct matrix_resp *r, int *attempt,
-                           int *relogins, long long *wait)
+enum matrix_verdict matrix_judge(struct matrix *m, const char *method, const char *path,
+                                 int flags, const struct matrix_resp *r, int *attempt,
+                                 long long *wait)
 {
+	enum matrix_verdict v;
 	struct mx_error me;
-	enum err e;
 
 	*wait = -1;
 	if (r->stopped)
-		return ERR_IO;
+		return MATRIX_V_STOPPED;
 	if (r->status >= 200 && r->status < 300)
-		return ERR_OK;
+		return MATRIX_V_DONE;
 	if (r->status == 0 && (flags & MATRIX_CALL_ONCE)) {
 		matrix_set_err(m, "cannot reach the homeserver at %s: %s", m->hs,
 		               r->over ? "response too large" : curl_easy_strerror(r->cc));
-		return ERR_IO;
+		return MATRIX_V_FAILED;
 	}
 	if (r->over && (flags & MATRIX_CALL_SYNC))
-		return ERR_LIMIT;
+		return MATRIX_V_OVER;
 	mx_error_parse(r->body ? r->body : "", r->len, &me);
 	if (r->status == 401 && !(flags & MATRIX_CALL_NO_AUTH)) {
-		e = relogin(m, &me, relogins);
-		if (e == ERR_OK)
-			*wait = 0;
-		return e;
+		/* any 401 is a refused token (the spec has M_UNKNOWN_TOKEN and
+		 * M_MISSING_TOKEN; a proxy in front may say it with no body),
+		 * and a server error's backoff would never get the bot back in */
+		log_warn("token refused (HTTP 401 %s%s)",
+		         me.errcode[0] ? me.errcode : "with no errcode",
+		         me.soft_logout ? ", soft logout" : "");
+		metrics_inc(M_RETRY_AUTH);
+		return MATRIX_V_AUTH;
 	}
-	e = retry_wait(m, method, path, flags, r, &me, *attempt, wait);
-	if (e != ERR_OK)
-		return e;
-	m->stats.retries++;
-	(*attempt)++;
-	return ERR_OK;
+	v = retry_wait(m, method, path, flags, r, &me, *attempt, wait);
+	if (v == MATRIX_V_RETRY) {
+		m->stats.retries++;
+		(*attempt)++;
+	}
+	return v;
+}
+
+/* relogin answers a 401 to a blocking call: one fresh login a call, on
+ * the spot (start-up: nothing else is being served yet). ERR_OK: try
+ * again at once. */
+static enum err relogin(struct matrix *m, int *relogins)
+{
+	if (!(*relogins)++ && matrix_login(m, 0) == ERR_OK) {
+		metrics_inc(M_RECONNECT_MATRIX);
+		return ERR_OK;
+	}
+	if (!m->errstr[0] || !m->fatal)
+		matrix_set_err(m, "the homeserver %s refused the access token and logging in "
+		                  "again failed",
+		               m->hs);
+	m->fatal = 1;
+	return ERR_INVALID;
 }
 
 enum err matrix_call(struct matrix *m, const char *method, const char *path,
                      const char *body, int flags, struct matrix_resp *r)
 {
-	long timeout = m->req_timeout;
-	int attempt = 0, relogins = 0;
+	int attempt = 0, relogins = 0, quick = flags & MATRIX_CALL_QUICK;
 	long long wait;
 	enum err e;
 
-	if (flags & MATRIX_CALL_LONG_POLL)
-		timeout += m->sync_timeout;
 	for (;;) {
-		e = http(m, method, path, body, timeout, flags, r);
-		if (e == ERR_OK)
-			e = matrix_call_judge(m, method, path, flags, r, &attempt, &relogins, &wait);
-		if (e != ERR_OK || wait < 0)
+		e = http(m, method, path, body, flags, r);
+		if (e != ERR_OK)
 			return e;
-		if (wait > 0 && matrix_nap(m, wait, flags & MATRIX_CALL_LONG_POLL))
-			return ERR_IO;
+		switch (matrix_judge(m, method, path, flags, r, &attempt, &wait)) {
+		case MATRIX_V_DONE: return ERR_OK;
+		case MATRIX_V_REFUSED: return ERR_INVALID;
+		case MATRIX_V_OVER: return ERR_LIMIT;
+		case MATRIX_V_STOPPED:
+		case MATRIX_V_FAILED: return ERR_IO;
+		case MATRIX_V_AUTH:
+			if (quick) {
+				matrix_login_want(m);
+				return ERR_IO;
+			}
+			e = relogin(m, &relogins);
+			if (e != ERR_OK)
+				return e;
+			break;
+		case MATRIX_V_RETRY:
+			if (quick)
+				return ERR_IO;
+			if (wait > 0 && matrix_nap(m, wait, flags & MATRIX_CALL_LONG_POLL))
+				return ERR_IO;
+			break;
+		}
 	}
 }

@@ -6,10 +6,14 @@
  *   matrix_rooms.c    the room cache, names, power levels, invites, joins,
  *                     earlier answers
  *   matrix_reply.c    a member's message to the core and its reply, alert
- *                     and notice out; the loop's notices
+ *                     and notice built and queued; the loop's notices
+ *   matrix_send.c     the outgoing queue: one queue a room, its journal on
+ *                     disk, each send's retries, the shared re-login's
+ *                     waiters
  *   matrix_sync.c     one /sync: ask, read, act on the batch, save since
- * All of them work on one struct matrix (one thread, one curl handle), so
- * the functions here take it whole; each file's statics stay its own.
+ * All of them work on one struct matrix (one thread, one curl multi
+ * handle, an easy handle an exchange), so the functions here take it
+ * whole; each file's statics stay its own.
  * Exported names start with matrix_ like the public ones; nothing here is
  * in matrix.h, so tests and callers cannot lean on it. */
 #ifndef FAQBOT_MATRIX_INT_H
@@ -32,6 +36,27 @@
 #define MATRIX_RETRY_AFTER_MAX_MS 600000L /* we wait at most 10 min a 429 */
 #define MATRIX_STOP_GRACE_MS 1200L        /* a reply in flight after a stop */
 #define MATRIX_POLL_MS 50                 /* how often a wait looks at stop */
+/* Sends in flight at once, each on its own easy handle in the one multi
+ * handle; at most one a room, so a room's order is kept and a room that
+ * hangs holds one of them, not the others. With the sync, a blocking
+ * call and a login, their sockets stay within TR_FDS_MAX. */
+#define MATRIX_SENDS_MAX 6
+/* Ordinary sends (answers that are not a crisis, joins, leaves) waiting
+ * in one room, and in all: more are dropped with a log line. A crisis
+ * reply, a moderators' alert and a notice for them are always queued,
+ * whatever the count. */
+#define MATRIX_QUEUE_ROOM_MAX 64
+#define MATRIX_QUEUE_MAX 1024
+#define MATRIX_OUTBOX_DIR "outbox" /* the queue's journal, in state_dir */
+/* A room's facts (member count, power levels) are asked, once a room, in
+ * a call that holds the loop: one try (MATRIX_CALL_QUICK), at most this
+ * long, and after one that got no answer not again for a while, so a
+ * homeserver that hangs holds the loop seconds once a minute at worst. */
+#define MATRIX_QUICK_TIMEOUT_MS 5000L
+#define MATRIX_QUICK_AGAIN_MS 60000L
+/* The longest a sync given up for a notice waits for that notice's first
+ * try (a moderators' room that hangs holds the sync no longer). */
+#define MATRIX_NOTICE_HOLD_MS 5000L
 #define MATRIX_NAMES_MAX 1024             /* display names remembered */
 #define MATRIX_SESSION_FILE "session.json"
 #define MATRIX_SINCE_FILE "since"
@@ -45,6 +70,8 @@ struct matrix_room {
 	int direct;
 	int power_asked;        /* the server was asked for them */
 	struct mx_power *power; /* NULL: not known */
+	long long ask_at;       /* an ask for these that got no answer: not
+	                         * again before then, mono ms */
 };
 
 /* An event the bot answered and the id of its reply, for a later "see the
@@ -59,7 +86,7 @@ struct matrix_name {
 	char *room, *user, *name;
 };
 
-/* One HTTP exchange. */
+/* One HTTP exchange's answer. */
 struct matrix_resp {
 	long status; /* 0: no HTTP answer (network, timeout, stop) */
 	char *body;
@@ -69,6 +96,66 @@ struct matrix_resp {
 	long long retry_after_ms; /* from the Retry-After header; -1: none */
 	CURLcode cc;
 };
+
+/* One exchange on its own easy handle in the multi handle (the sync's,
+ * a blocking call's, the re-login's, one a send in flight). matrix_pump
+ * moves them all and marks the ended ones done; each owner takes its own
+ * end when it looks (done back to 0). */
+struct matrix_xfer {
+	CURL *easy;              /* made at its first use, kept for the next */
+	struct curl_slist *hdrs; /* its headers, while it runs */
+	struct matrix_resp *r;   /* where the answer goes (the owner's) */
+	int busy;                /* in the multi handle */
+	int done;                /* ended, r filled, the owner has not looked */
+};
+
+/* What a queued send is. */
+enum matrix_send_kind {
+	MATRIX_SEND_REPLY,  /* PUT m.room.message: an answer to a member */
+	MATRIX_SEND_ALERT,  /* PUT m.room.message: the moderators' alert */
+	MATRIX_SEND_NOTICE, /* PUT m.room.message: a notice for the moderators */
+	MATRIX_SEND_JOIN,   /* POST /join/{room}: a configured room, an invite */
+	MATRIX_SEND_LEAVE   /* POST /rooms/{room}/leave: an invite declined */
+};
+
+/* One send in a room's queue: what goes out, fixed when it is queued
+ * (the transaction id among it, so every try and a restart's carry the
+ * same), and its retry state. Strings are its own. */
+struct matrix_send {
+	struct matrix_send *next; /* the next in its room's queue */
+	unsigned long long seq;   /* queued order; its journal file's name */
+	enum matrix_send_kind kind;
+	char *room;  /* where it goes: a room id (or a join's alias) */
+	char *txn;   /* the transaction id of a PUT; NULL for a join, a leave */
+	char *body;  /* the JSON sent */
+	char *event; /* the event answered or alerted about, or NULL */
+	char *about; /* the room of that event (an alert goes elsewhere) */
+	char *klass; /* for the log: "crisis", "faq"...; a notice: whence */
+	char *entry; /* for the log: the FAQ entry, or NULL */
+	int must;    /* a crisis reply, an alert, a notice: never dropped by a
+	              * limit */
+	int direct;  /* a join of a direct chat's invite */
+	int gate;    /* a join at a first start: the first sync waits for its
+	              * first try (join_gate) */
+	int journaled;        /* its file is in the outbox */
+	long long wall_ms;    /* when it was queued, ms since the epoch */
+	int attempt;          /* retries so far, for the backoff */
+	int relogins;         /* fresh logins a 401 of its asked for */
+	unsigned long login_gen; /* the token its last try carried */
+	int wants_login;      /* waits for the shared re-login */
+	long long at_ms;      /* not to be tried before, mono ms */
+	struct matrix_xfer *x; /* its exchange while in flight, else NULL */
+};
+
+/* One room's queue: sent in order, one at a time. */
+struct matrix_outq {
+	char *room;
+	struct matrix_send *head, *tail;
+	size_t n, plain; /* entries, and those a limit may drop */
+};
+
+/* The shared re-login's state (matrix_session.c). */
+enum matrix_login_state { MATRIX_LOGIN_IDLE, MATRIX_LOGIN_WANTED, MATRIX_LOGIN_BUSY };
 
 struct matrix {
 	/* config, owned copies */
@@ -100,16 +187,48 @@ struct matrix {
 	int sync_attempt;       /* syncs failed in a row, for the backoff */
 	int call_attempt;       /* the sync request's retries (matrix_call's) */
 	int call_relogins;      /* and its fresh logins */
+	unsigned long sync_login_gen; /* the token its last try carried */
+	int sync_wants_login;   /* it waits for the shared re-login */
 	int syncing;            /* the sync's exchange is in the multi handle */
-	struct matrix_resp *sync_r; /* its response, while it runs */
+	struct matrix_xfer sync_x;
+	struct matrix_resp sync_r; /* its response, while it runs */
+	/* a notice the sync gave way to (op_notice): the sync is asked again
+	 * once that notice's first try is over, or at once if it cannot go
+	 * now, or at sync_hold_end whatever the notice's fate; 0: none */
+	unsigned long long sync_hold;
+	long long sync_hold_end; /* mono ms */
+	/* joins of a first start whose first try is not over: the first sync
+	 * waits for them, or a room joined after it would come in the next
+	 * batch with its history, which would be answered as new */
+	size_t join_gate;
 	long long alive_ms;     /* the last sync handled and saved, mono ms */
 	unsigned long notice_n; /* notices posted or tried, for their txn ids */
 	long long start_ms;     /* wall clock at matrix_new, for those ids too */
 
 	CURLM *multi;
-	CURL *easy;
-	struct curl_slist *hdrs; /* the exchange's headers, while it runs */
-	int in_flight;           /* the easy handle is in the multi handle */
+	struct matrix_xfer call_x; /* the blocking calls' (start-up, a room's facts) */
+	int n_busy;                /* exchanges in the multi handle */
+
+	/* the outgoing queue (matrix_send.c) */
+	struct matrix_outq *outq;
+	size_t n_outq, cap_outq;
+	size_t queued, queued_plain; /* entries in every queue; those a limit
+	                              * may drop */
+	unsigned long long send_seq;  /* the last seq given */
+	size_t send_next;             /* the queue a round of starts begins at */
+	struct matrix_xfer send_x[MATRIX_SENDS_MAX];
+	struct matrix_resp send_r[MATRIX_SENDS_MAX];
+	char *outbox;                 /* state_dir/MATRIX_OUTBOX_DIR */
+
+	/* the one fresh login every refused exchange waits for */
+	enum matrix_login_state login_state;
+	long long login_at;        /* WANTED: may start then, mono ms */
+	int login_attempt;         /* its retries, for the backoff */
+	unsigned long login_gen;   /* fresh logins so far: a token's generation */
+	struct matrix_xfer login_x;
+	struct matrix_resp login_r;
+	char *login_body;          /* the request (a password), wiped after */
+
 	volatile sig_atomic_t *stop;
 	long long stop_at;   /* when we first saw *stop, ms; 0: not yet */
 	int fatal;           /* set when running cannot go on */
@@ -127,9 +246,13 @@ enum matrix_call_flags {
 	MATRIX_CALL_LONG_POLL = 1, /* a stop cuts it at once */
 	MATRIX_CALL_NO_AUTH = 2,   /* login: no token, no re-login */
 	MATRIX_CALL_ONCE = 4,      /* start-up checks: report, do not retry */
-	MATRIX_CALL_SYNC = 8       /* a body over max_body is returned
+	MATRIX_CALL_SYNC = 8,      /* a body over max_body is returned
 	                            * (ERR_LIMIT), not retried: asking again
 	                            * would bring it again */
+	MATRIX_CALL_QUICK = 16     /* while serving (a room's facts): one try
+	                            * of at most MATRIX_QUICK_TIMEOUT_MS, never
+	                            * a wait; a 401 asks for the shared
+	                            * re-login and fails this call */
 };
 
 /* matrix_set_err writes m->errstr, the one line matrix_errstr gives. */
@@ -139,44 +262,63 @@ void matrix_set_err(struct matrix *m, const char *fmt, ...) LOG_PRINTF(2, 3);
  * for a long poll, after MATRIX_STOP_GRACE_MS for anything else. */
 int matrix_stopping(struct matrix *m, int long_poll);
 
-/* matrix_nap sleeps ms (a send's retry), watching stop. Returns 1 if cut
- * short by it. */
+/* matrix_nap sleeps ms (a start-up call's retry), watching stop. Returns 1
+ * if cut short by it. */
 int matrix_nap(struct matrix *m, long long ms, int long_poll);
 
 /* matrix_backoff_draw: matrix_backoff_ms with the transport's own draw. */
 long long matrix_backoff_draw(struct matrix *m, enum matrix_fail kind, int attempt);
 
-/* matrix_call does one request with the retry policy of matrix.c's top
- * comment. ERR_OK: a 2xx in r. ERR_INVALID: another 4xx in r (or the token
+/* matrix_call does one request, blocking, with the retry policy of
+ * matrix.c's top comment: for start-up (login, whoami, the filter) and,
+ * with MATRIX_CALL_QUICK, a room's facts asked while serving (one try, no
+ * wait). ERR_OK: a 2xx in r. ERR_INVALID: another 4xx in r (or the token
  * is refused and m->fatal is set). ERR_IO: stopped, or with
- * MATRIX_CALL_ONCE a network failure (m->errstr says which). ERR_LIMIT:
- * with MATRIX_CALL_SYNC, a body over max_body (its beginning in r). r is
- * released by the caller (matrix_resp_release) whatever the outcome. */
+ * MATRIX_CALL_ONCE a network failure (m->errstr says which), or with
+ * MATRIX_CALL_QUICK anything to be tried again later. ERR_LIMIT: with
+ * MATRIX_CALL_SYNC, a body over max_body (its beginning in r). r is
+ * released by the caller (matrix_resp_release) whatever the outcome.
+ * The other exchanges in the multi handle move on meanwhile; their ends
+ * wait for their owners (matrix_xfer.done). */
 enum err matrix_call(struct matrix *m, const char *method, const char *path,
                      const char *body, int flags, struct matrix_resp *r);
 void matrix_resp_release(struct matrix_resp *r);
 
-/* matrix_call_judge sorts an exchange that ended as matrix_call does:
- * ERR_OK with *wait -1, done (a 2xx); ERR_OK with *wait >= 0, try again
- * after *wait ms (a 401 logged in again, a 429, a network or server
- * failure; *attempt and *relogins count them); any other error is what
- * matrix_call returns. */
-enum err matrix_call_judge(struct matrix *m, const char *method, const char *path,
-                           int flags, const struct matrix_resp *r, int *attempt,
-                           int *relogins, long long *wait);
+/* How an exchange ended, for its owner to act on (matrix_judge). */
+enum matrix_verdict {
+	MATRIX_V_DONE,    /* a 2xx */
+	MATRIX_V_RETRY,   /* 429, 5xx, no connection...: again after *wait ms */
+	MATRIX_V_AUTH,    /* 401: the token is refused (logged and counted) */
+	MATRIX_V_REFUSED, /* another 4xx (or a 401 to a call with no token) */
+	MATRIX_V_STOPPED, /* cut short: a stop, a give-up */
+	MATRIX_V_FAILED,  /* MATRIX_CALL_ONCE: not retried, m->errstr says why */
+	MATRIX_V_OVER     /* MATRIX_CALL_SYNC: a body over max_body */
+};
 
-/* One exchange the loop drives instead of waiting for it (the sync):
- * matrix_xfer_begin hands it to the multi handle (GET; flags as
- * matrix_call's); matrix_xfer_want fills the loop's wait with curl's
- * sockets and timeout; matrix_xfer_step moves it on and returns 1 while
- * it runs, 0 when it ended (r filled, the handle out); matrix_xfer_abort
- * gives it up (r->stopped). One exchange at a time: no blocking call may
- * run while one is in flight. */
-enum err matrix_xfer_begin(struct matrix *m, const char *method, const char *path, int flags,
+/* matrix_judge sorts an exchange that ended (r) by the policy of
+ * matrix.c's top comment, logs a retry (never a body) and counts it:
+ * *attempt is the exchange's retries so far, raised by one for a
+ * MATRIX_V_RETRY, whose wait is in *wait (ms; -1 otherwise). */
+enum matrix_verdict matrix_judge(struct matrix *m, const char *method, const char *path,
+                                 int flags, const struct matrix_resp *r, int *attempt,
+                                 long long *wait);
+
+/* One exchange the loop drives instead of waiting for it. matrix_xfer_begin
+ * sets x up (its easy handle made at the first use) and hands it to the
+ * multi handle; body (or NULL) is borrowed and must live until the
+ * exchange ends; flags as matrix_call's (the timeout: the request's, plus
+ * the sync's for a long poll). It fails only for local reasons (memory, a
+ * URL too long). matrix_pump moves every exchange on (never waits) and
+ * marks each that ended done, r filled. matrix_xfer_abort gives one up
+ * (r->stopped; not marked done). matrix_multi_want fills the loop's wait
+ * with every exchange's sockets and curl's timeout. */
+enum err matrix_xfer_begin(struct matrix *m, struct matrix_xfer *x, const char *method,
+                           const char *path, const char *body, int flags,
                            struct matrix_resp *r);
-void matrix_xfer_want(struct matrix *m, struct tr_wait *w);
-int matrix_xfer_step(struct matrix *m, struct matrix_resp *r);
-void matrix_xfer_abort(struct matrix *m, struct matrix_resp *r);
+void matrix_pump(struct matrix *m);
+void matrix_xfer_abort(struct matrix *m, struct matrix_xfer *x);
+void matrix_xfer_free(struct matrix *m, struct matrix_xfer *x);
+void matrix_multi_want(struct matrix *m, struct tr_wait *w);
 
 /* ---- matrix_session.c ------------------------------------------------- */
 
@@ -193,6 +335,19 @@ enum err matrix_login(struct matrix *m, int flags);
 /* matrix_whoami checks the token names the configured user, and takes the
  * device id the server gives. */
 enum err matrix_whoami(struct matrix *m);
+
+/* The shared re-login, while serving: a 401 to any exchange (the sync, a
+ * send, a room's facts) asks for it with matrix_login_want, which starts
+ * one fresh login if none is on its way (with no password: m->fatal), and
+ * every refused exchange waits for m->login_gen to move. matrix_login_step
+ * (each turn of the loop) starts it when due and takes its end: a new
+ * token saved and login_gen raised; a refusal sets m->fatal; no answer is
+ * tried again after a backoff, like any request. */
+void matrix_login_want(struct matrix *m);
+void matrix_login_step(struct matrix *m);
+/* matrix_login_want_at: when the login wants the loop back (its start),
+ * mono ms; -1: nothing to do. */
+long long matrix_login_want_at(const struct matrix *m);
 
 /* ---- matrix_rooms.c --------------------------------------------------- */
 
@@ -215,13 +370,24 @@ long matrix_room_members(struct matrix *m, struct matrix_room *room);
 int matrix_room_power(struct matrix *m, struct matrix_room *room, const char *user);
 
 /* matrix_room_act acts on a batch's action about membership or a room's
- * state (everything but MX_ACT_MESSAGE): invites accepted or declined,
- * joins, leaves, kicks and bans noted, names, summaries and power levels
- * kept. Failures are logged; nothing here stops a batch. */
-void matrix_room_act(struct matrix *m, const struct mx_action *a);
+ * state (everything but MX_ACT_MESSAGE): invites accepted or declined
+ * (the join or leave queued), joins, leaves, kicks and bans noted, names,
+ * summaries and power levels kept. Failures are logged; only a journal
+ * that cannot be written (matrix_send_put) is returned: it stops the
+ * batch. */
+enum err matrix_room_act(struct matrix *m, const struct mx_action *a);
 
-/* matrix_join joins a room id or alias; a failure is logged, not fatal. */
-enum err matrix_join(struct matrix *m, const char *target);
+/* matrix_join queues the join of a room id or alias (matrix_send.c sends
+ * it, logs it, and notes a direct chat's room once joined); a failure is
+ * logged, not fatal. direct: an invite said the room is a direct chat.
+ * at_start: a configured room, joined at every start (so not journaled),
+ * whose first try the first sync of a first start waits for; else an
+ * invite's, journaled till sent. */
+enum err matrix_join(struct matrix *m, const char *target, int direct, int at_start);
+
+/* matrix_room_joined notes what a join sent means for the cache: the
+ * room is direct when its invite said so. */
+void matrix_room_joined(struct matrix *m, const char *room, int direct);
 
 /* matrix_answer_find: the bot's reply to event among the last
  * MATRIX_ANSWERS_MAX, or NULL (borrowed); matrix_answer_put remembers one
@@ -232,23 +398,75 @@ void matrix_answer_put(struct matrix *m, const char *event, const char *reply);
 /* ---- matrix_reply.c --------------------------------------------------- */
 
 /* matrix_handle_message hands a member's message to the core (fn, ctx)
- * and sends what it says: the reply, the moderators' alert, the core's
- * notice, each with a transaction id derived from the event. A refusal by
- * one room is logged and skipped; a non-OK return (stopped, fatal) means
- * "stop the batch here". */
+ * and queues what it says (matrix_send_put): the reply, the moderators'
+ * alert, the core's notice, each with a transaction id derived from the
+ * event. A non-OK return (the journal cannot be written) means "stop the
+ * batch here, and do not save since". */
 enum err matrix_handle_message(struct matrix *m, const struct mx_action *a,
                                tr_handler_fn fn, void *ctx);
 
-/* matrix_post_notice posts text to the moderators' room as an m.notice
+/* matrix_post_notice queues text for the moderators' room as an m.notice
  * with transaction id txn; from names where it came from in the log,
- * which never has its text. A refused post is logged and not an error:
- * only a stop (ERR_IO) or a fatal refusal is returned. */
+ * which never has its text. With no moderators' room, or a body that
+ * cannot be built, it is dropped with a log line. Only a journal that
+ * cannot be written is an error. *seq (may be NULL) gets the queued
+ * send's seq, 0 when none was queued. */
 enum err matrix_post_notice(struct matrix *m, const char *text, const char *txn,
-                            const char *from);
+                            const char *from, unsigned long long *seq);
 
-/* matrix_notice_post posts a notice from the loop (a tick's, another
- * network's alert) with a transaction id of its own. */
-enum err matrix_notice_post(struct matrix *m, const char *text);
+/* matrix_notice_post queues a notice from the loop (a tick's, another
+ * network's alert) with a transaction id of its own; *seq as above. */
+enum err matrix_notice_post(struct matrix *m, const char *text, unsigned long long *seq);
+
+/* ---- matrix_send.c ---------------------------------------------------- */
+
+/* What matrix_send_put queues; every string borrowed (copied). */
+struct matrix_send_spec {
+	enum matrix_send_kind kind;
+	const char *room, *txn, *body, *event, *about, *klass, *entry;
+	int must;    /* a crisis reply, an alert, a notice: never dropped by a
+	              * limit */
+	int direct;  /* a join: the invite said direct */
+	int gate;    /* a join the first sync waits for (join_gate) */
+	int journal; /* written to the outbox before it is queued */
+};
+
+/* matrix_send_put queues one send at the end of its room's queue. With
+ * journal, its file is written (state_write: synced) first, so once this
+ * returns the send survives a crash; since may then be saved. The same
+ * send already waiting (room, kind, transaction id) is not queued twice
+ * (a replayed batch after a crash meets its journal). An ordinary send
+ * over a limit is dropped with a log line (ERR_OK); a must (a crisis
+ * reply, an alert, a notice) never is. *seq (may be NULL) gets its seq, 0 when not queued.
+ * ERR_IO: the journal cannot be written (m->errstr says where); ERR_NOMEM. */
+enum err matrix_send_put(struct matrix *m, const struct matrix_send_spec *s,
+                         unsigned long long *seq);
+
+/* matrix_send_load queues what the journal holds from an earlier run, in
+ * its order (at start, before serving); an unreadable file is logged and
+ * removed, never sent. */
+void matrix_send_load(struct matrix *m);
+
+/* matrix_send_run takes the ends of the sends in flight (done, retry
+ * later, re-login, dropped) and starts every send that is due, the head
+ * of its room's queue, while a handle is free. Never waits. */
+void matrix_send_run(struct matrix *m);
+
+/* matrix_send_want_at: when the queue wants the loop back (mono ms): now
+ * for an end to take, else for a send to start (the earliest due head,
+ * while a handle is free); -1: nothing to do. */
+long long matrix_send_want_at(const struct matrix *m);
+
+/* matrix_send_in_flight: is the send seq in flight now? */
+int matrix_send_in_flight(const struct matrix *m, unsigned long long seq);
+
+/* matrix_send_stop gives the sends in flight until the stop's grace
+ * (MATRIX_STOP_GRACE_MS) to end, then gives them up; what is left stays
+ * in the journal for the next start. */
+void matrix_send_stop(struct matrix *m);
+
+/* matrix_send_free frees every queue and handle (nothing is sent). */
+void matrix_send_free(struct matrix *m);
 
 /* ---- matrix_sync.c ---------------------------------------------------- */
 

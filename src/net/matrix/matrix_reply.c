@@ -1,11 +1,12 @@
 /* matrix_reply.c -- the Matrix transport's answer path (see
  * matrix_int.h): a member's message becomes the core's tr_message, and
- * what the core says goes out: the reply (rich reply, thread, mention or
- * pill, a link to an earlier answer), the moderators' alert, the core's
- * notice; each built, sent and logged once (send_built), each with a
- * transaction id derived from the event, so a replay never shows twice.
- * Also the loop's notices (a tick's, another network's alert), posted the
- * same way between the loop's turns, where no reply is in flight. */
+ * what the core says is built and queued (matrix_send.c sends it, without
+ * waiting): the reply (rich reply, thread, mention or pill, a link to an
+ * earlier answer), the moderators' alert, the core's notice; each with a
+ * transaction id derived from the event, fixed and journaled before the
+ * first try, so a retry, a replay or a restart never shows twice. Also
+ * the loop's notices (a tick's, another network's alert), queued the same
+ * way. */
 #include "matrix_int.h"
 
 #include <stdio.h>
@@ -19,67 +20,17 @@
 #include "mx_html.h"
 #include "strs.h"
 
-/* ---- sending ---------------------------------------------------------- */
-
-/* send_event PUTs content into room with the given transaction id. On
- * ERR_OK event_id (may be NULL) has the new event's id. */
-static enum err send_event(struct matrix *m, const char *room, const char *txn,
-                           const char *content, char *event_id, size_t idlen)
-{
-	char path[MATRIX_URL_MAX];
-	struct matrix_resp r = {0};
-	struct mx_error me;
-	enum err e;
-
-	e = mx_path(path, sizeof(path), MATRIX_API "/rooms/%s/send/m.room.message/%s", room,
-	                txn);
-	if (e != ERR_OK)
-		return e;
-	e = matrix_call(m, "PUT", path, content, 0, &r);
-	if (e == ERR_OK && event_id &&
-	    mx_field_string(r.body, r.len, "event_id", event_id, idlen) != ERR_OK)
-		snprintf(event_id, idlen, "?");
-	if (e == ERR_INVALID && !m->fatal) {
-		mx_error_parse(r.body ? r.body : "", r.len, &me);
-		log_error("send room=%s txn=%s failed: HTTP %ld %s", room, txn, r.status,
-		          me.errcode);
-	}
-	matrix_resp_release(&r);
-	return e;
-}
-
-/* send_built sends json, which building made with outcome built, to room
- * under txn, for the message a; what ("reply", "alert") names it in the
- * log. Returns 1 when it was sent (the new event's id in sent). *up is
- * what the message loop must return: ERR_OK to go on (a build that failed
- * is logged and skipped; a room that refuses us is logged by send_event
- * and skipped, so one room cannot silence the others), else a stop or a
- * failure that ends the batch. */
-static int send_built(struct matrix *m, const char *what, const struct mx_action *a,
-                      enum err built, const char *room, const char *txn, const char *json,
-                      char *sent, size_t sentlen, enum err *up)
-{
-	enum err e;
-
-	*up = ERR_OK;
-	if (built != ERR_OK) {
-		log_error("cannot build %s room=%s event=%s: %s", what, a->room_id, a->event_id,
-		          err_str(built));
-		return 0;
-	}
-	e = send_event(m, room, txn, json, sent, sentlen);
-	if (e == ERR_OK)
-		return 1;
-	*up = e == ERR_INVALID && !m->fatal ? ERR_OK : e;
-	return 0;
-}
+/* ---- queueing -------------------------------------------------------- */
 
 enum err matrix_post_notice(struct matrix *m, const char *text, const char *txn,
-                            const char *from)
+                            const char *from, unsigned long long *seq)
 {
-	char sent[MX_ID_MAX + 1], *json = NULL;
+	struct matrix_send_spec sp;
+	char *json = NULL;
 	enum err e;
 
+	if (seq)
+		*seq = 0;
 	if (!m->mod_room) {
 		log_info("notice for the moderators (from a %s) dropped: no moderators' "
 		         "room configured",
@@ -92,19 +43,19 @@ enum err matrix_post_notice(struct matrix *m, const char *text, const char *txn,
 		          err_str(e));
 		return ERR_OK;
 	}
-	e = send_event(m, m->mod_room, txn, json, sent, sizeof(sent));
+	memset(&sp, 0, sizeof(sp));
+	sp.kind = MATRIX_SEND_NOTICE;
+	sp.room = m->mod_room;
+	sp.txn = txn;
+	sp.body = json;
+	sp.klass = from;
+	/* for the moderators, and few: a reload's outcome, a skipped batch,
+	 * another network's crisis; never dropped by a limit */
+	sp.must = 1;
+	sp.journal = 1;
+	e = matrix_send_put(m, &sp, seq);
 	free(json);
-	if (e == ERR_OK) {
-		m->stats.notices++;
-		log_info("notice room=%s from=%s txn=%s sent=%s", m->mod_room, from, txn, sent);
-	} else if (e == ERR_IO) {
-		log_warn("notice for the moderators (from a %s) not sent: stopping", from);
-	} else if (e != ERR_INVALID) { /* a refusal is logged by send_event */
-		log_error("notice for the moderators (from a %s) not sent: %s", from,
-		          err_str(e));
-	}
-	/* only a stop or a fatal refusal concerns the caller */
-	return e == ERR_IO || m->fatal ? e : ERR_OK;
+	return e;
 }
 
 /* ---- a message and what is said to it -------------------------------- */
@@ -157,38 +108,50 @@ static enum err reply_json(struct matrix *m, const struct mx_action *a,
 	return e;
 }
 
-static enum err send_reply(struct matrix *m, const struct mx_action *a,
-                           const struct tr_reply *out)
+/* queue_reply queues the reply to a; a reply that cannot be built is
+ * logged and skipped (ERR_OK). */
+static enum err queue_reply(struct matrix *m, const struct mx_action *a,
+                            const struct tr_reply *out)
 {
-	char txn[MX_TXN_MAX], sent[MX_ID_MAX + 1], *json = NULL;
-	enum err e, up;
-	int crisis;
+	char txn[MX_TXN_MAX], *json = NULL;
+	struct matrix_send_spec sp;
+	enum err e;
+	int crisis = out->kind && !strcmp(out->kind, "crisis");
 
 	e = reply_json(m, a, out, &json);
 	if (e == ERR_OK)
 		e = mx_txn_reply(a->event_id, txn, sizeof(txn));
-	crisis = out->kind && !strcmp(out->kind, "crisis");
-	if (send_built(m, "reply", a, e, a->room_id, txn, json, sent, sizeof(sent), &up)) {
-		if (mx_id_valid(sent, '$'))
-			matrix_answer_put(m, a->event_id, sent);
-		m->stats.replies++;
-		metrics_inc(crisis ? M_CRISIS_REPLY_SENT : M_REPLY_SENT);
-		log_info("reply room=%s event=%s class=%s id=%s sent=%s", a->room_id, a->event_id,
-		         out->kind ? out->kind : "?", out->entry_id ? out->entry_id : "-", sent);
-	} else if (up == ERR_OK) { /* given up on, not left for a replay */
+	if (e != ERR_OK) {
+		log_error("cannot build reply room=%s event=%s: %s", a->room_id, a->event_id,
+		          err_str(e));
 		metrics_inc(crisis ? M_CRISIS_REPLY_FAILED : M_REPLY_FAILED);
+		free(json);
+		return ERR_OK;
 	}
+	memset(&sp, 0, sizeof(sp));
+	sp.kind = MATRIX_SEND_REPLY;
+	sp.room = a->room_id;
+	sp.txn = txn;
+	sp.body = json;
+	sp.event = a->event_id;
+	sp.about = a->room_id;
+	sp.klass = out->kind ? out->kind : "?";
+	sp.entry = out->entry_id;
+	sp.must = crisis;
+	sp.journal = 1;
+	e = matrix_send_put(m, &sp, NULL);
 	free(json);
-	return up;
+	return e;
 }
 
-/* send_alert tells the moderators' room who and where, never what. */
-static enum err send_alert(struct matrix *m, const struct mx_action *a,
-                           const struct tr_message *msg, const struct tr_reply *out)
+/* queue_alert queues the moderators' alert: who and where, never what. */
+static enum err queue_alert(struct matrix *m, const struct mx_action *a,
+                            const struct tr_message *msg, const struct tr_reply *out)
 {
-	char txn[MX_TXN_MAX], sent[MX_ID_MAX + 1], *json = NULL;
+	char txn[MX_TXN_MAX], *json = NULL;
+	struct matrix_send_spec sp;
 	struct mx_alert al;
-	enum err e, up;
+	enum err e;
 
 	memset(&al, 0, sizeof(al));
 	al.room_id = a->room_id;
@@ -203,16 +166,27 @@ static enum err send_alert(struct matrix *m, const struct mx_action *a,
 	e = mx_alert_json(&al, &json);
 	if (e == ERR_OK)
 		e = mx_txn_alert(a->event_id, txn, sizeof(txn));
-	if (send_built(m, "alert", a, e, m->mod_room, txn, json, sent, sizeof(sent), &up)) {
-		m->stats.alerts++;
-		metrics_inc(M_CRISIS_ALERT_SENT);
-		log_info("alert room=%s event=%s class=%s sent=%s", a->room_id, a->event_id,
-		         al.kind, sent);
-	} else if (up == ERR_OK) {
+	if (e != ERR_OK) {
+		log_error("cannot build alert room=%s event=%s: %s", a->room_id, a->event_id,
+		          err_str(e));
 		metrics_inc(M_CRISIS_ALERT_FAILED);
+		free(json);
+		return ERR_OK;
 	}
+	memset(&sp, 0, sizeof(sp));
+	sp.kind = MATRIX_SEND_ALERT;
+	sp.room = m->mod_room;
+	sp.txn = txn;
+	sp.body = json;
+	sp.event = a->event_id;
+	sp.about = a->room_id;
+	sp.klass = al.kind;
+	sp.entry = out->entry_id;
+	sp.must = 1;
+	sp.journal = 1;
+	e = matrix_send_put(m, &sp, NULL);
 	free(json);
-	return up;
+	return e;
 }
 
 /* answerable says whether a message goes to the core at all. */
@@ -278,31 +252,35 @@ enum err matrix_handle_message(struct matrix *m, const struct mx_action *a,
 		         err_str(e));
 		return ERR_OK;
 	}
+	/* queued, each in its room's order, and journaled before this
+	 * returns: the batch's since is saved only after */
 	e = ERR_OK;
 	if (out.reply && out.text && *out.text)
-		e = send_reply(m, a, &out);
+		e = queue_reply(m, a, &out);
 	if (e == ERR_OK && out.alert_moderators && m->mod_room)
-		e = send_alert(m, a, &msg, &out);
+		e = queue_alert(m, a, &msg, &out);
 	if (e == ERR_OK && out.mod_text && *out.mod_text) {
 		/* derived from the event, like the reply: a replay posts it once */
-		e = mx_txn_mod(a->event_id, txn, sizeof(txn));
-		if (e == ERR_OK)
-			e = matrix_post_notice(m, out.mod_text, txn, "reply");
+		if (mx_txn_mod(a->event_id, txn, sizeof(txn)) == ERR_OK)
+			e = matrix_post_notice(m, out.mod_text, txn, "reply", NULL);
 	}
+	matrix_send_run(m); /* out now: no waiting for the rest of the batch */
 	return e;
 }
 
 /* ---- the loop's notices (a tick's, another network's alert) --------- */
 
-enum err matrix_notice_post(struct matrix *m, const char *text)
+enum err matrix_notice_post(struct matrix *m, const char *text, unsigned long long *seq)
 {
 	char txn[MX_TXN_MAX];
 	enum err e;
 
+	if (seq)
+		*seq = 0;
 	if (!text || !*text)
 		return ERR_OK;
 	e = mx_txn_notice(m->start_ms, (long)getpid(), ++m->notice_n, txn, sizeof(txn));
 	if (e == ERR_OK)
-		e = matrix_post_notice(m, text, txn, "tick");
+		e = matrix_post_notice(m, text, txn, "tick", seq);
 	return e;
 }

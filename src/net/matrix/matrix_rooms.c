@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "clock.h"
 #include "mx_html.h"
 #include "strs.h"
 
@@ -41,6 +42,7 @@ struct matrix_room *matrix_room(struct matrix *m, const char *id, int create)
 	nr->direct = 0;
 	nr->power_asked = 0;
 	nr->power = NULL;
+	nr->ask_at = 0;
 	m->n_known++;
 	return nr;
 }
@@ -118,14 +120,18 @@ long matrix_room_members(struct matrix *m, struct matrix_room *room)
 {
 	char path[MATRIX_URL_MAX];
 	struct matrix_resp r = {0};
+	enum err e;
 	long n;
 
-	if (room->members >= 0)
+	if (room->members >= 0 || clock_mono_ms() < room->ask_at)
 		return room->members;
 	if (mx_path(path, sizeof(path), MATRIX_API "/rooms/%s/joined_members", room->id) !=
 	    ERR_OK)
 		return -1;
-	if (matrix_call(m, "GET", path, NULL, 0, &r) == ERR_OK) {
+	/* one try, no wait (the loop is serving every other room): what is
+	 * not known now is asked again with the room's next message */
+	e = matrix_call(m, "GET", path, NULL, MATRIX_CALL_QUICK, &r);
+	if (e == ERR_OK) {
 		if (mx_joined_count(r.body, r.len, &n) == ERR_OK) {
 			room->members = n;
 		} else {
@@ -133,8 +139,10 @@ long matrix_room_members(struct matrix *m, struct matrix_room *room)
 			log_warn("joined members of room=%s unreadable", room->id);
 			room->members = 0;
 		}
-	} else if (r.status >= 400) {
-		room->members = 0; /* not ours to know: do not ask again */
+	} else if (e == ERR_INVALID) {
+		room->members = 0; /* refused: not ours to know, do not ask again */
+	} else {
+		room->ask_at = clock_mono_ms() + MATRIX_QUICK_AGAIN_MS;
 	}
 	matrix_resp_release(&r);
 	return room->members;
@@ -144,18 +152,22 @@ int matrix_room_power(struct matrix *m, struct matrix_room *room, const char *us
 {
 	char path[MATRIX_URL_MAX];
 	struct matrix_resp r = {0};
+	enum err e;
 
 	/* the empty state key's trailing slash is optional (spec), and not
 	 * every server routes it */
-	if (!room->power && !room->power_asked &&
+	if (!room->power && !room->power_asked && clock_mono_ms() >= room->ask_at &&
 	    mx_path(path, sizeof(path), MATRIX_API "/rooms/%s/state/m.room.power_levels",
-	                room->id) == ERR_OK) {
-		if (matrix_call(m, "GET", path, NULL, 0, &r) == ERR_OK &&
-		    mx_power_parse(r.body, r.len, &room->power, NULL) != ERR_OK)
+	            room->id) == ERR_OK) {
+		/* one try, no wait, as for the member count */
+		e = matrix_call(m, "GET", path, NULL, MATRIX_CALL_QUICK, &r);
+		if (e == ERR_OK && mx_power_parse(r.body, r.len, &room->power, NULL) != ERR_OK)
 			log_warn("power levels of room=%s unreadable", room->id);
-		/* any HTTP answer (404: the room has none) is the answer;
-		 * a stop is not */
-		room->power_asked = r.status != 0;
+		/* a 2xx or a refusal (404: the room has none) is the answer; a
+		 * stop, a 429, a server error or no connection is not */
+		room->power_asked = e == ERR_OK || e == ERR_INVALID;
+		if (!room->power_asked)
+			room->ask_at = clock_mono_ms() + MATRIX_QUICK_AGAIN_MS;
 		matrix_resp_release(&r);
 	}
 	return room->power ? mx_power_level(room->power, user) : -1;
@@ -201,53 +213,53 @@ static int invite_allowed(const struct matrix *m, const char *room,
 	return 0;
 }
 
-enum err matrix_join(struct matrix *m, const char *target)
+enum err matrix_join(struct matrix *m, const char *target, int direct, int at_start)
 {
-	char path[MATRIX_URL_MAX];
-	struct matrix_resp r = {0};
-	struct mx_error me;
+	struct matrix_send_spec sp;
 	enum err e;
 
-	e = mx_path(path, sizeof(path), MATRIX_API "/join/%s", target);
+	memset(&sp, 0, sizeof(sp));
+	sp.kind = MATRIX_SEND_JOIN;
+	sp.room = target;
+	sp.direct = direct;
+	sp.journal = !at_start;
+	sp.gate = at_start && !m->since;
+	e = matrix_send_put(m, &sp, NULL);
 	if (e != ERR_OK)
-		return e;
-	e = matrix_call(m, "POST", path, "{}", 0, &r);
-	if (e == ERR_OK) {
-		m->stats.joins++;
-		log_info("join room=%s", target);
-	} else if (r.status) {
-		mx_error_parse(r.body ? r.body : "", r.len, &me);
-		log_warn("join room=%s failed: HTTP %ld %s", target, r.status, me.errcode);
-	}
-	matrix_resp_release(&r);
+		log_warn("join room=%s not queued: %s", target, err_str(e));
 	return e;
 }
 
-static void decline(struct matrix *m, const char *room)
+void matrix_room_joined(struct matrix *m, const char *room, int direct)
 {
-	char path[MATRIX_URL_MAX];
-	struct matrix_resp r = {0};
+	struct matrix_room *r;
 
-	if (mx_path(path, sizeof(path), MATRIX_API "/rooms/%s/leave", room) == ERR_OK &&
-	    matrix_call(m, "POST", path, "{}", 0, &r) == ERR_OK)
-		m->stats.declined++;
-	matrix_resp_release(&r);
+	if (direct && (r = matrix_room(m, room, 1)))
+		r->direct = 1;
 }
 
-static void invited(struct matrix *m, const struct mx_action *a)
+/* decline queues the leave of a room the bot was invited to and will not
+ * join. */
+static enum err decline(struct matrix *m, const char *room)
 {
-	struct matrix_room *room;
+	struct matrix_send_spec sp;
 
+	memset(&sp, 0, sizeof(sp));
+	sp.kind = MATRIX_SEND_LEAVE;
+	sp.room = room;
+	sp.journal = 1;
+	return matrix_send_put(m, &sp, NULL);
+}
+
+static enum err invited(struct matrix *m, const struct mx_action *a)
+{
 	if (!invite_allowed(m, a->room_id, a->sender)) {
 		log_info("invite room=%s from=%s declined (not in allow_invites)", a->room_id,
 		         a->sender ? a->sender : "?");
-		decline(m, a->room_id);
-		return;
+		return decline(m, a->room_id);
 	}
 	log_info("invite room=%s from=%s accepted", a->room_id, a->sender ? a->sender : "?");
-	if (matrix_join(m, a->room_id) == ERR_OK && a->is_direct &&
-	    (room = matrix_room(m, a->room_id, 1)))
-		room->direct = 1;
+	return matrix_join(m, a->room_id, a->is_direct, 0);
 }
 
 static void set_power(struct matrix *m, const struct mx_action *a)
@@ -264,12 +276,12 @@ static void set_power(struct matrix *m, const struct mx_action *a)
 	}
 }
 
-void matrix_room_act(struct matrix *m, const struct mx_action *a)
+enum err matrix_room_act(struct matrix *m, const struct mx_action *a)
 {
 	struct matrix_room *room;
 
 	switch (a->kind) {
-	case MX_ACT_INVITE: invited(m, a); break;
+	case MX_ACT_INVITE: return invited(m, a);
 	case MX_ACT_JOINED: log_info("joined room=%s", a->room_id); break;
 	case MX_ACT_LEFT:
 		log_info("left room=%s", a->room_id);
@@ -292,6 +304,7 @@ void matrix_room_act(struct matrix *m, const struct mx_action *a)
 	case MX_ACT_POWER: set_power(m, a); break;
 	case MX_ACT_MESSAGE: break; /* matrix_handle_message's */
 	}
+	return ERR_OK;
 }
 
 /* ---- earlier answers -------------------------------------------------- */

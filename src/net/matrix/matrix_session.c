@@ -1,8 +1,9 @@
 /* matrix_session.c -- who the bot is on the homeserver (see matrix_int.h):
- * the password login, the token and device kept 0600 in the state
- * directory (session.json) so a restart reuses them, and whoami, which
- * checks a token names the configured user. Secrets are wiped from memory
- * once sent or written. */
+ * the password login (blocking at start-up; while serving, the one shared
+ * re-login every refused exchange waits for, driven by the loop), the
+ * token and device kept 0600 in the state directory (session.json) so a
+ * restart reuses them, and whoami, which checks a token names the
+ * configured user. Secrets are wiped from memory once sent or written. */
 #include "matrix_int.h"
 
 #include <jansson.h>
@@ -10,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
+#include "metrics.h"
 #include "mx_body.h"
 #include "state.h"
 
@@ -58,57 +61,162 @@ void matrix_session_load(struct matrix *m, int want_token)
 	free(buf);
 }
 
-enum err matrix_login(struct matrix *m, int flags)
+/* no_password: a refused token with nothing to log in again with. */
+static enum err no_password(struct matrix *m)
 {
-	char *body = NULL, tok[MATRIX_TOKEN_MAX], dev[MATRIX_TOKEN_MAX];
-	struct matrix_resp r = {0};
+	matrix_set_err(m, "the homeserver %s refused the access token and no "
+	                  "password is configured to log in again",
+	               m->hs);
+	m->fatal = 1;
+	return ERR_INVALID;
+}
+
+/* refused: the login's own refusal (a wrong password): cannot go on. */
+static void refused(struct matrix *m, const struct matrix_resp *r)
+{
 	struct mx_error me;
+
+	mx_error_parse(r->body ? r->body : "", r->len, &me);
+	matrix_set_err(m, "login as %s at %s failed: HTTP %ld %s %s", m->user_id, m->hs,
+	               r->status, me.errcode, me.error);
+	m->fatal = 1;
+}
+
+/* took takes a login's 2xx answer: the new token and device, logged (the
+ * device, never the token) and saved; login_gen moves, so every exchange
+ * refused with the old token tries again. */
+static enum err took(struct matrix *m, const struct matrix_resp *r)
+{
+	char tok[MATRIX_TOKEN_MAX], dev[MATRIX_TOKEN_MAX];
 	enum err e;
 
-	if (!m->password) {
-		matrix_set_err(m, "the homeserver %s refused the access token and no "
-		           "password is configured to log in again",
-		        m->hs);
-		m->fatal = 1;
-		return ERR_INVALID;
-	}
-	e = mx_login_json(m->user_id, m->password, m->device[0] ? m->device : NULL,
-	                  &body);
-	if (e != ERR_OK)
-		goto out;
-	e = matrix_call(m, "POST", MATRIX_API "/login", body, MATRIX_CALL_NO_AUTH | flags, &r);
-	if (e != ERR_OK && r.status >= 400) {
-		mx_error_parse(r.body ? r.body : "", r.len, &me);
-		matrix_set_err(m, "login as %s at %s failed: HTTP %ld %s %s", m->user_id, m->hs,
-		        r.status, me.errcode, me.error);
-		m->fatal = 1;
-		goto out;
-	}
-	if (e != ERR_OK)
-		goto out;
-	e = mx_field_string(r.body, r.len, "access_token", tok, sizeof(tok));
+	e = mx_field_string(r->body, r->len, "access_token", tok, sizeof(tok));
 	if (e == ERR_OK)
-		e = mx_field_string(r.body, r.len, "device_id", dev, sizeof(dev));
+		e = mx_field_string(r->body, r->len, "device_id", dev, sizeof(dev));
 	if (e != ERR_OK) {
 		matrix_set_err(m, "login at %s: the response has no usable access_token and "
-		           "device_id",
-		        m->hs);
+		                  "device_id",
+		               m->hs);
 		m->fatal = 1;
-		goto out;
+		memset(tok, 0, sizeof(tok));
+		return e;
 	}
 	memcpy(m->token, tok, sizeof(m->token));
 	memcpy(m->device, dev, sizeof(m->device));
 	memset(tok, 0, sizeof(tok));
 	log_info("login user=%s device=%s", m->user_id, m->device);
 	m->relogged = 1;
-	e = save(m);
-out:
-	if (body) {
-		memset(body, 0, strlen(body));
-		free(body);
+	m->login_gen++;
+	return save(m);
+}
+
+static void wipe_free(char *s)
+{
+	if (s) {
+		memset(s, 0, strlen(s));
+		free(s);
 	}
+}
+
+enum err matrix_login(struct matrix *m, int flags)
+{
+	struct matrix_resp r = {0};
+	char *body = NULL;
+	enum err e;
+
+	if (!m->password)
+		return no_password(m);
+	e = mx_login_json(m->user_id, m->password, m->device[0] ? m->device : NULL, &body);
+	if (e == ERR_OK)
+		e = matrix_call(m, "POST", MATRIX_API "/login", body, MATRIX_CALL_NO_AUTH | flags, &r);
+	if (e != ERR_OK && r.status >= 400)
+		refused(m, &r);
+	else if (e == ERR_OK)
+		e = took(m, &r);
+	wipe_free(body);
+	if (r.body)
+		memset(r.body, 0, r.len); /* the new token */
 	matrix_resp_release(&r);
 	return e;
+}
+
+/* ---- the shared re-login, while serving ------------------------------- */
+
+void matrix_login_want(struct matrix *m)
+{
+	if (m->login_state != MATRIX_LOGIN_IDLE || m->fatal)
+		return;
+	if (!m->password) {
+		no_password(m);
+		return;
+	}
+	m->login_state = MATRIX_LOGIN_WANTED;
+	m->login_at = 0;
+	m->login_attempt = 0;
+}
+
+long long matrix_login_want_at(const struct matrix *m)
+{
+	return m->login_state == MATRIX_LOGIN_WANTED ? m->login_at : -1;
+}
+
+/* login_ended acts on the re-login's answer. */
+static void login_ended(struct matrix *m)
+{
+	struct matrix_resp *r = &m->login_r;
+	long long wait;
+
+	m->login_x.done = 0;
+	wipe_free(m->login_body);
+	m->login_body = NULL;
+	switch (matrix_judge(m, "POST", MATRIX_API "/login", MATRIX_CALL_NO_AUTH, r,
+	                     &m->login_attempt, &wait)) {
+	case MATRIX_V_DONE:
+		m->login_state = MATRIX_LOGIN_IDLE;
+		took(m, r); /* a session file not saved is logged; the token works */
+		if (!m->fatal)
+			metrics_inc(M_RECONNECT_MATRIX);
+		break;
+	case MATRIX_V_RETRY:
+		m->login_state = MATRIX_LOGIN_WANTED;
+		m->login_at = clock_mono_ms() + wait;
+		break;
+	case MATRIX_V_STOPPED:
+		m->login_state = MATRIX_LOGIN_WANTED;
+		m->login_at = 0;
+		break;
+	default: /* refused, or a 401 to a login */
+		m->login_state = MATRIX_LOGIN_IDLE;
+		refused(m, r);
+		break;
+	}
+	if (r->body)
+		memset(r->body, 0, r->len);
+	matrix_resp_release(r);
+}
+
+void matrix_login_step(struct matrix *m)
+{
+	enum err e;
+
+	if (m->login_state == MATRIX_LOGIN_BUSY && m->login_x.done)
+		login_ended(m);
+	if (m->login_state != MATRIX_LOGIN_WANTED || m->fatal || clock_mono_ms() < m->login_at)
+		return;
+	e = mx_login_json(m->user_id, m->password, m->device[0] ? m->device : NULL,
+	                  &m->login_body);
+	if (e == ERR_OK)
+		e = matrix_xfer_begin(m, &m->login_x, "POST", MATRIX_API "/login", m->login_body,
+		                      MATRIX_CALL_NO_AUTH, &m->login_r);
+	if (e != ERR_OK) {
+		wipe_free(m->login_body);
+		m->login_body = NULL;
+		log_error("cannot log in again now: %s", err_str(e));
+		m->login_at = clock_mono_ms() +
+		              matrix_backoff_draw(m, MATRIX_FAIL_SERVER, m->login_attempt++);
+		return;
+	}
+	m->login_state = MATRIX_LOGIN_BUSY;
 }
 
 enum err matrix_whoami(struct matrix *m)

@@ -128,7 +128,8 @@ static enum err unreadable(struct matrix *m, const struct mx_sync *s,
 	         m->since ? m->since : s->next_batch);
 	if (mx_txn_skip(key, txn, sizeof(txn)) != ERR_OK)
 		return ERR_OK;
-	return matrix_post_notice(m, text, txn, "skipped batch") == ERR_IO ? ERR_IO : ERR_OK;
+	/* queued and journaled before since moves past the batch */
+	return matrix_post_notice(m, text, txn, "skipped batch", NULL);
 }
 
 /* handle_batch acts on one sync response. answer = 0 on the first start:
@@ -159,7 +160,7 @@ static enum err handle_batch(struct matrix *m, const struct mx_sync *s, tr_handl
 		if (matrix_stopping(m, 0) || (m->stop && *m->stop && message))
 			return ERR_IO; /* finish no more: the rest replays next start */
 		if (a->kind != MX_ACT_MESSAGE)
-			matrix_room_act(m, a);
+			e = matrix_room_act(m, a);
 		else if (answer)
 			e = matrix_handle_message(m, a, fn, ctx);
 		else
@@ -203,17 +204,16 @@ enum err matrix_sync_begin(struct matrix *m)
 	enum err e;
 
 	e = sync_path(m, path, sizeof(path));
-	if (e == ERR_OK && !m->sync_r && !(m->sync_r = calloc(1, sizeof(*m->sync_r))))
-		e = ERR_NOMEM;
 	if (e == ERR_OK)
-		e = matrix_xfer_begin(m, "GET", path,
+		e = matrix_xfer_begin(m, &m->sync_x, "GET", path, NULL,
 		                      MATRIX_CALL_SYNC | (m->since ? MATRIX_CALL_LONG_POLL : 0),
-		                      m->sync_r);
+		                      &m->sync_r);
 	if (e != ERR_OK) {
 		log_error("sync: cannot ask: %s", err_str(e));
 		later(m, matrix_backoff_draw(m, MATRIX_FAIL_SERVER, m->sync_attempt++));
 		return e;
 	}
+	m->sync_login_gen = m->login_gen;
 	m->syncing = 1;
 	return ERR_OK;
 }
@@ -279,22 +279,51 @@ static enum err handle(struct matrix *m, struct mx_sync *s, const char *why)
 	return e;
 }
 
+/* refused_token answers a 401 to the sync as a send's is answered
+ * (matrix_send.c): wait for the shared re-login, or, refused again after
+ * one, give up. */
+static void refused_token(struct matrix *m)
+{
+	if (m->sync_login_gen != m->login_gen) {
+		later(m, 0); /* a newer token came meanwhile: try it */
+		return;
+	}
+	if (m->call_relogins++ && m->login_state == MATRIX_LOGIN_IDLE) {
+		matrix_set_err(m, "the homeserver %s refused the access token and logging in "
+		                  "again failed",
+		               m->hs);
+		m->fatal = 1;
+		return;
+	}
+	m->sync_wants_login = 1;
+	matrix_login_want(m);
+}
+
 enum err matrix_sync_step(struct matrix *m)
 {
-	struct matrix_resp *r = m->sync_r;
+	struct matrix_resp *r = &m->sync_r;
 	struct mx_sync *s = NULL;
 	char why[128] = "";
 	long long wait;
-	enum err e;
+	enum err e = ERR_OK;
 
-	if (matrix_xfer_step(m, r))
+	if (!m->sync_x.done)
 		return ERR_OK; /* still running */
+	m->sync_x.done = 0;
 	m->syncing = 0;
-	e = matrix_call_judge(m, "GET", "/sync", MATRIX_CALL_SYNC, r, &m->call_attempt,
-	                      &m->call_relogins, &wait);
-	if (e == ERR_OK && wait >= 0) {
+	switch (matrix_judge(m, "GET", "/sync", MATRIX_CALL_SYNC, r, &m->call_attempt, &wait)) {
+	case MATRIX_V_RETRY:
 		later(m, wait); /* the request's own retry: same position */
 		goto out;
+	case MATRIX_V_AUTH:
+		refused_token(m);
+		e = m->fatal ? ERR_INVALID : ERR_OK;
+		goto out;
+	case MATRIX_V_STOPPED: e = ERR_IO; goto out;
+	case MATRIX_V_DONE: break;
+	case MATRIX_V_OVER: e = ERR_LIMIT; break;
+	case MATRIX_V_REFUSED:
+	case MATRIX_V_FAILED: e = ERR_INVALID; break;
 	}
 	m->call_attempt = m->call_relogins = 0;
 	e = fetched(m, e, r, &s, why, sizeof(why));

@@ -1,0 +1,776 @@
+/* matrix_send.c -- the Matrix transport's outgoing queue (see
+ * matrix_int.h): every send the bot makes while serving (a reply, a
+ * moderators' alert, a notice, a join, a leave) waits in its room's queue
+ * and goes out on an easy handle of its own in the one multi handle, which
+ * the loop polls; nothing here waits.
+ *
+ * Order is kept within a room (one send in flight a room, the next only
+ * after it ended), not across rooms: one room answering 429 with a long
+ * Retry-After, or hanging, holds its own queue and nothing else: not the
+ * other rooms, not the sync, not the other networks of the loop. Each
+ * send's retry state is its own: the 429 wait, the backoff of a 5xx or a
+ * lost connection (matrix_backoff_draw, by its own count of tries), a 401
+ * (the one shared re-login, matrix_login_want; the send waits for the
+ * token to change, and a second refusal after a fresh login is fatal, as
+ * before); any other 4xx drops it with a log line (ids and the HTTP
+ * status, never the text).
+ *
+ * The transaction id is fixed when a send is queued (from the event it
+ * answers, mx_txn_*), kept across its tries, and written with it to the
+ * journal: one small file a send in state_dir/outbox (q-<seq>, JSON,
+ * 0600, written whole by state_write, synced), removed once the send is
+ * done or dropped. The sync saves `since` only after its batch's sends are
+ * queued, so journaled; a crash after that loses nothing (the next start
+ * queues the journal again, before serving), a crash before it replays the
+ * batch, whose sends meet their journal (the same send is not queued
+ * twice) or the server's idempotence (the same transaction id posts
+ * once). The journal holds what the bot says (its reply, an alert: who
+ * and where) and ids, never a member's message.
+ *
+ * Limits: MATRIX_QUEUE_ROOM_MAX ordinary sends a room and MATRIX_QUEUE_MAX
+ * in all; more are dropped with a log line. A crisis reply, a moderators'
+ * alert and a notice for them are queued whatever the count. A stale
+ * ordinary send (older than max_age_s) found in the journal at a start
+ * is not sent; those never are stale. */
+#include "matrix_int.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "metrics.h"
+#include "mx_html.h"
+#include "state.h"
+#include "strs.h"
+
+#define JOURNAL_NAME_MAX 32
+#define JOURNAL_FILES_MAX 100000 /* read at start; more are left alone */
+
+static const char *const kind_name[] = {"reply", "alert", "notice", "join", "leave"};
+#define KINDS (sizeof(kind_name) / sizeof(kind_name[0]))
+
+static int is_put(enum matrix_send_kind k)
+{
+	return k == MATRIX_SEND_REPLY || k == MATRIX_SEND_ALERT || k == MATRIX_SEND_NOTICE;
+}
+
+static void send_free(struct matrix_send *s)
+{
+	if (!s)
+		return;
+	free(s->room);
+	free(s->txn);
+	free(s->body);
+	free(s->event);
+	free(s->about);
+	free(s->klass);
+	free(s->entry);
+	free(s);
+}
+
+/* ---- the journal ------------------------------------------------------ */
+
+static void file_name(unsigned long long seq, char *buf, size_t len)
+{
+	snprintf(buf, len, "q-%016llx", seq);
+}
+
+/* outbox makes the journal's folder once; ERR_IO when it cannot be. */
+static enum err outbox(struct matrix *m)
+{
+	size_t n;
+
+	if (!m->outbox) {
+		n = strlen(m->state_dir) + sizeof(MATRIX_OUTBOX_DIR) + 2;
+		m->outbox = malloc(n);
+		if (!m->outbox)
+			return ERR_NOMEM;
+		snprintf(m->outbox, n, "%s/%s", m->state_dir, MATRIX_OUTBOX_DIR);
+	}
+	return state_make_dirs(m->outbox);
+}
+
+/* encode writes s as its journal file's JSON; the caller frees *out. */
+static enum err encode(const struct matrix_send *s, char **out)
+{
+	json_t *j = json_pack("{s:i, s:I, s:s, s:s, s:s?, s:s, s:s?, s:s?, s:s?, s:s?, s:b, s:b, "
+	                      "s:I}",
+	                      "v", 1, "seq", (json_int_t)s->seq, "kind", kind_name[s->kind], "room",
+	                      s->room, "txn", s->txn, "body", s->body, "event", s->event, "about",
+	                      s->about, "class", s->klass, "entry", s->entry, "must", s->must,
+	                      "direct", s->direct, "wall_ms", (json_int_t)s->wall_ms);
+
+	*out = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	json_decref(j);
+	return *out ? ERR_OK : ERR_NOMEM;
+}
+
+/* dup_field copies j[key] when it is a string (NULL otherwise); 0 when a
+ * copy failed. */
+static int dup_field(json_t *j, const char *key, char **out)
+{
+	const char *v = json_string_value(json_object_get(j, key));
+
+	*out = v ? strs_dup(v) : NULL;
+	return !v || *out;
+}
+
+/* decode reads a journal file; NULL when it is not one we wrote. */
+static struct matrix_send *decode(const char *data, size_t len)
+{
+	json_t *j = json_loadb(data, len, 0, NULL);
+	struct matrix_send *s = calloc(1, sizeof(*s));
+	const char *kind = json_string_value(json_object_get(j, "kind"));
+	json_int_t seq = json_integer_value(json_object_get(j, "seq"));
+	size_t k;
+	int ok = j && s && kind && seq > 0;
+
+	for (k = 0; ok && k < KINDS && strcmp(kind, kind_name[k]); k++)
+		;
+	ok = ok && k < KINDS;
+	if (ok) {
+		s->kind = (enum matrix_send_kind)k;
+		s->seq = (unsigned long long)seq;
+		s->must = json_is_true(json_object_get(j, "must"));
+		s->direct = json_is_true(json_object_get(j, "direct"));
+		s->wall_ms = json_integer_value(json_object_get(j, "wall_ms"));
+		ok = dup_field(j, "room", &s->room) && dup_field(j, "txn", &s->txn) &&
+		     dup_field(j, "body", &s->body) && dup_field(j, "event", &s->event) &&
+		     dup_field(j, "about", &s->about) && dup_field(j, "class", &s->klass) &&
+		     dup_field(j, "entry", &s->entry);
+	}
+	ok = ok && s->room && *s->room && s->body && (!is_put(s->kind) || (s->txn && *s->txn));
+	json_decref(j);
+	if (!ok) {
+		send_free(s);
+		return NULL;
+	}
+	return s;
+}
+
+/* journal writes s's file. One too large for a state file (replies are
+ * far smaller) is sent unjournaled, with a warning. */
+static enum err journal(struct matrix *m, struct matrix_send *s)
+{
+	char name[JOURNAL_NAME_MAX], *data = NULL;
+	enum err e = outbox(m);
+
+	if (e == ERR_OK)
+		e = encode(s, &data);
+	if (e == ERR_OK && strlen(data) > STATE_FILE_MAX) {
+		log_warn("%s room=%s txn=%s: too large for the outbox; sent unjournaled",
+		         kind_name[s->kind], s->room, s->txn ? s->txn : "-");
+		free(data);
+		return ERR_OK;
+	}
+	file_name(s->seq, name, sizeof(name));
+	if (e == ERR_OK)
+		e = state_write(m->outbox, name, data, strlen(data), 0600);
+	free(data);
+	if (e != ERR_OK) {
+		matrix_set_err(m, "cannot write the outgoing queue in %s/%s: %s", m->state_dir,
+		               MATRIX_OUTBOX_DIR, err_str(e));
+		return ERR_IO;
+	}
+	s->journaled = 1;
+	return ERR_OK;
+}
+
+static void unjournal(struct matrix *m, const struct matrix_send *s)
+{
+	char name[JOURNAL_NAME_MAX];
+
+	if (!s->journaled || !m->outbox)
+		return;
+	file_name(s->seq, name, sizeof(name));
+	if (state_remove(m->outbox, name) != ERR_OK)
+		log_warn("cannot remove %s/%s: it will be sent again (once) at the next start",
+		         m->outbox, name);
+}
+
+/* ---- the queues ------------------------------------------------------- */
+
+static struct matrix_outq *queue_of(struct matrix *m, const char *room, int create)
+{
+	struct matrix_outq *q;
+	size_t i, ncap;
+
+	for (i = 0; i < m->n_outq; i++)
+		if (!strcmp(m->outq[i].room, room))
+			return &m->outq[i];
+	if (!create)
+		return NULL;
+	if (m->n_outq == m->cap_outq) {
+		ncap = m->cap_outq ? m->cap_outq * 2 : 16;
+		q = realloc(m->outq, ncap * sizeof(*q));
+		if (!q)
+			return NULL;
+		m->outq = q;
+		m->cap_outq = ncap;
+	}
+	q = &m->outq[m->n_outq];
+	memset(q, 0, sizeof(*q));
+	q->room = strs_dup(room);
+	if (!q->room)
+		return NULL;
+	m->n_outq++;
+	return q;
+}
+
+static void append(struct matrix *m, struct matrix_outq *q, struct matrix_send *s)
+{
+	if (q->tail)
+		q->tail->next = s;
+	else
+		q->head = s;
+	q->tail = s;
+	q->n++;
+	m->queued++;
+	if (!s->must) {
+		q->plain++;
+		m->queued_plain++;
+	}
+}
+
+/* ungate: s's first try is over; the first sync need not wait for it. */
+static void ungate(struct matrix *m, struct matrix_send *s)
+{
+	if (s->gate) {
+		s->gate = 0;
+		m->join_gate--;
+	}
+}
+
+/* pop removes q's head (done or dropped) and its journal file; an empty
+ * queue goes (its place taken by the last). */
+static void pop(struct matrix *m, struct matrix_outq *q)
+{
+	struct matrix_send *s = q->head;
+
+	q->head = s->next;
+	if (!q->head)
+		q->tail = NULL;
+	q->n--;
+	m->queued--;
+	if (!s->must) {
+		q->plain--;
+		m->queued_plain--;
+	}
+	unjournal(m, s);
+	ungate(m, s);
+	send_free(s);
+	if (!q->n) {
+		free(q->room);
+		*q = m->outq[--m->n_outq];
+	}
+}
+
+/* waiting: the same send is in q already (a replayed batch after a crash
+ * meets what its journal queued). */
+static struct matrix_send *waiting(const struct matrix_outq *q, enum matrix_send_kind kind,
+                                   const char *txn)
+{
+	struct matrix_send *s;
+
+	for (s = q->head; s; s = s->next)
+		if (s->kind == kind && ((!txn && !s->txn) || (txn && s->txn && !strcmp(txn, s->txn))))
+			return s;
+	return NULL;
+}
+
+/* full says whether an ordinary send for q must be dropped, and logs it. */
+static int full(struct matrix *m, const struct matrix_outq *q, const struct matrix_send_spec *sp)
+{
+	size_t in_room = q ? q->plain : 0;
+
+	if (sp->must || (in_room < MATRIX_QUEUE_ROOM_MAX && m->queued_plain < MATRIX_QUEUE_MAX))
+		return 0;
+	log_warn("%s room=%s event=%s dropped: the queue is full (%zu in the room, %zu in all)",
+	         kind_name[sp->kind], sp->room, sp->event ? sp->event : "-", in_room,
+	         m->queued_plain);
+	if (sp->kind == MATRIX_SEND_REPLY)
+		metrics_inc(M_REPLY_FAILED);
+	return 1;
+}
+
+enum err matrix_send_put(struct matrix *m, const struct matrix_send_spec *sp,
+                         unsigned long long *seq)
+{
+	struct matrix_outq *q = queue_of(m, sp->room, 0);
+	struct matrix_send *s, *had;
+	enum err e;
+
+	if (seq)
+		*seq = 0;
+	had = q ? waiting(q, sp->kind, sp->txn) : NULL;
+	if (had) {
+		if (seq)
+			*seq = had->seq;
+		return ERR_OK;
+	}
+	if (full(m, q, sp))
+		return ERR_OK;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return ERR_NOMEM;
+	s->kind = sp->kind;
+	s->must = sp->must;
+	s->direct = sp->direct;
+	s->gate = sp->gate;
+	s->wall_ms = clock_wall_ms();
+	s->room = strs_dup(sp->room);
+	s->body = strs_dup(sp->body ? sp->body : "{}");
+	if (!s->room || !s->body || (sp->txn && !(s->txn = strs_dup(sp->txn))) ||
+	    (sp->event && !(s->event = strs_dup(sp->event))) ||
+	    (sp->about && !(s->about = strs_dup(sp->about))) ||
+	    (sp->klass && !(s->klass = strs_dup(sp->klass))) ||
+	    (sp->entry && !(s->entry = strs_dup(sp->entry)))) {
+		send_free(s);
+		return ERR_NOMEM;
+	}
+	s->seq = ++m->send_seq;
+	if (sp->journal) {
+		e = journal(m, s);
+		if (e != ERR_OK) {
+			send_free(s);
+			return e;
+		}
+	}
+	q = queue_of(m, sp->room, 1);
+	if (!q) {
+		unjournal(m, s);
+		send_free(s);
+		return ERR_NOMEM;
+	}
+	append(m, q, s);
+	m->join_gate += s->gate;
+	if (seq)
+		*seq = s->seq;
+	return ERR_OK;
+}
+
+/* ---- at start: the journal of an earlier run -------------------------- */
+
+static int by_seq(const void *a, const void *b)
+{
+	const struct matrix_send *x = *(struct matrix_send *const *)a;
+	const struct matrix_send *y = *(struct matrix_send *const *)b;
+
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* read_one reads the journal file name (q-<seq>) into *out, or removes
+ * it when it cannot be read: a torn file is never sent. */
+static void read_one(struct matrix *m, const char *name, struct matrix_send **out)
+{
+	char *data = NULL;
+	size_t len = 0;
+
+	*out = NULL;
+	if (state_read(m->outbox, name, &data, &len) == ERR_OK)
+		*out = decode(data, len);
+	free(data);
+	if (!*out) {
+		log_warn("outbox: %s unreadable; removed", name);
+		state_remove(m->outbox, name);
+	}
+}
+
+/* stale: an ordinary send queued longer ago than max_age_s (a member's
+ * question that old is not answered either); a must is never stale. */
+static int stale(const struct matrix *m, const struct matrix_send *s)
+{
+	return !s->must && m->max_age_s > 0 && s->wall_ms > 0 &&
+	       clock_wall_ms() - s->wall_ms > m->max_age_s * 1000LL;
+}
+
+void matrix_send_load(struct matrix *m)
+{
+	struct matrix_send **v = NULL, **nv, *s;
+	size_t n = 0, cap = 0, i, kept = 0;
+	unsigned long long seq;
+	struct matrix_outq *q;
+	struct dirent *de;
+	char path[4096], *end;
+	DIR *d;
+
+	if (outbox(m) != ERR_OK || !(d = opendir(m->outbox)))
+		return;
+	while ((de = readdir(d)) && n < JOURNAL_FILES_MAX) {
+		if (!strncmp(de->d_name, ".q-", 3)) { /* a write a crash cut short */
+			snprintf(path, sizeof(path), "%s/%s", m->outbox, de->d_name);
+			unlink(path);
+			continue;
+		}
+		if (strncmp(de->d_name, "q-", 2) || strlen(de->d_name) != 18)
+			continue;
+		errno = 0;
+		seq = strtoull(de->d_name + 2, &end, 16);
+		if (*end || errno || !seq)
+			continue;
+		if (seq > m->send_seq) /* new sends never take an old name */
+			m->send_seq = seq;
+		read_one(m, de->d_name, &s);
+		if (!s)
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 16;
+			nv = realloc(v, cap * sizeof(*v));
+			if (!nv) {
+				send_free(s);
+				break;
+			}
+			v = nv;
+		}
+		s->seq = seq;
+		v[n++] = s;
+	}
+	closedir(d);
+	if (n)
+		qsort(v, n, sizeof(*v), by_seq);
+	for (i = 0; i < n; i++) {
+		s = v[i];
+		s->journaled = 1;
+		q = stale(m, s) ? NULL : queue_of(m, s->room, 1);
+		if (!q) {
+			log_info("outbox: %s room=%s event=%s too old to send; removed",
+			         kind_name[s->kind], s->room, s->event ? s->event : "-");
+			unjournal(m, s);
+			send_free(s);
+			continue;
+		}
+		append(m, q, s);
+		kept++;
+	}
+	free(v);
+	if (kept)
+		log_info("outbox: %zu sends from before the restart queued again", kept);
+}
+
+/* ---- sending ---------------------------------------------------------- */
+
+/* request writes s's method and path. */
+static enum err request(const struct matrix_send *s, const char **method, char *path,
+                        size_t len)
+{
+	*method = is_put(s->kind) ? "PUT" : "POST";
+	switch (s->kind) {
+	case MATRIX_SEND_JOIN: return mx_path(path, len, MATRIX_API "/join/%s", s->room);
+	case MATRIX_SEND_LEAVE: return mx_path(path, len, MATRIX_API "/rooms/%s/leave", s->room);
+	default:
+		return mx_path(path, len, MATRIX_API "/rooms/%s/send/m.room.message/%s", s->room,
+		               s->txn);
+	}
+}
+
+/* sent logs and counts a send the server took. */
+static void sent(struct matrix *m, const struct matrix_send *s, const struct matrix_resp *r)
+{
+	char ev[MX_ID_MAX + 1] = "-";
+
+	if (is_put(s->kind) && mx_field_string(r->body, r->len, "event_id", ev, sizeof(ev)) != ERR_OK)
+		snprintf(ev, sizeof(ev), "?");
+	switch (s->kind) {
+	case MATRIX_SEND_REPLY:
+		if (s->event && mx_id_valid(ev, '$'))
+			matrix_answer_put(m, s->event, ev);
+		m->stats.replies++;
+		metrics_inc(s->must ? M_CRISIS_REPLY_SENT : M_REPLY_SENT);
+		log_info("reply room=%s event=%s class=%s id=%s sent=%s", s->room,
+		         s->event ? s->event : "-", s->klass ? s->klass : "?",
+		         s->entry ? s->entry : "-", ev);
+		break;
+	case MATRIX_SEND_ALERT:
+		m->stats.alerts++;
+		metrics_inc(M_CRISIS_ALERT_SENT);
+		log_info("alert room=%s event=%s class=%s sent=%s", s->about ? s->about : "-",
+		         s->event ? s->event : "-", s->klass ? s->klass : "crisis", ev);
+		break;
+	case MATRIX_SEND_NOTICE:
+		m->stats.notices++;
+		log_info("notice room=%s from=%s txn=%s sent=%s", s->room, s->klass ? s->klass : "?",
+		         s->txn, ev);
+		break;
+	case MATRIX_SEND_JOIN:
+		m->stats.joins++;
+		log_info("join room=%s", s->room);
+		matrix_room_joined(m, s->room, s->direct);
+		break;
+	case MATRIX_SEND_LEAVE: m->stats.declined++; break;
+	}
+}
+
+/* refused logs and counts a send the server refused for good (a 4xx): it
+ * is dropped, the ids and the status logged, never the text. */
+static void refused(const struct matrix_send *s, const struct matrix_resp *r)
+{
+	struct mx_error me;
+
+	mx_error_parse(r->body ? r->body : "", r->len, &me);
+	switch (s->kind) {
+	case MATRIX_SEND_JOIN:
+	case MATRIX_SEND_LEAVE:
+		log_warn("%s room=%s failed: HTTP %ld %s", kind_name[s->kind], s->room, r->status,
+		         me.errcode);
+		return;
+	default:
+		log_error("send room=%s txn=%s failed: HTTP %ld %s", s->room, s->txn, r->status,
+		          me.errcode);
+	}
+	if (s->kind == MATRIX_SEND_REPLY)
+		metrics_inc(s->must ? M_CRISIS_REPLY_FAILED : M_REPLY_FAILED);
+	else if (s->kind == MATRIX_SEND_ALERT)
+		metrics_inc(M_CRISIS_ALERT_FAILED);
+}
+
+/* auth answers a 401 to s: the newest token refused asks for the shared
+ * re-login (or waits for the one on its way); refused again after a
+ * fresh login, the bot cannot go on. */
+static void auth(struct matrix *m, struct matrix_send *s)
+{
+	if (s->login_gen != m->login_gen) {
+		s->at_ms = 0; /* a newer token came meanwhile: try it */
+		return;
+	}
+	if (s->relogins++ && m->login_state == MATRIX_LOGIN_IDLE) {
+		matrix_set_err(m, "the homeserver %s refused the access token and logging in "
+		                  "again failed",
+		               m->hs);
+		m->fatal = 1;
+		return;
+	}
+	s->wants_login = 1;
+	matrix_login_want(m);
+}
+
+/* ended acts on the end of q's head's exchange. */
+static void ended(struct matrix *m, struct matrix_outq *q)
+{
+	struct matrix_send *s = q->head;
+	struct matrix_resp *r = s->x->r;
+	char path[MATRIX_URL_MAX] = "";
+	const char *method;
+	long long wait;
+	int pop_it = 0;
+
+	s->x->done = 0;
+	s->x = NULL;
+	if (request(s, &method, path, sizeof(path)) != ERR_OK)
+		snprintf(path, sizeof(path), "(%s)", kind_name[s->kind]);
+	switch (matrix_judge(m, method, path, 0, r, &s->attempt, &wait)) {
+	case MATRIX_V_DONE:
+		sent(m, s, r);
+		pop_it = 1;
+		break;
+	case MATRIX_V_RETRY:
+		s->at_ms = clock_mono_ms() + wait;
+		ungate(m, s);
+		break;
+	case MATRIX_V_AUTH: auth(m, s); break;
+	case MATRIX_V_STOPPED: s->at_ms = 0; break;
+	default:
+		refused(s, r);
+		pop_it = 1;
+		break;
+	}
+	matrix_resp_release(r);
+	if (pop_it)
+		pop(m, q);
+}
+
+static struct matrix_xfer *free_slot(struct matrix *m)
+{
+	size_t i;
+
+	for (i = 0; i < MATRIX_SENDS_MAX; i++)
+		if (!m->send_x[i].busy && !m->send_x[i].done)
+			return &m->send_x[i];
+	return NULL;
+}
+
+/* due: q's head may start now. */
+static int due(const struct matrix *m, const struct matrix_outq *q, long long now)
+{
+	const struct matrix_send *s = q->head;
+
+	if (!s || s->x)
+		return 0;
+	if (s->wants_login)
+		return s->login_gen != m->login_gen;
+	return s->at_ms <= now;
+}
+
+/* start puts q's head in flight on x. A send that can never go (its path
+ * too long for a URL) is dropped; memory short, it waits a backoff. */
+static void start(struct matrix *m, struct matrix_outq *q, struct matrix_xfer *x)
+{
+	struct matrix_send *s = q->head;
+	size_t i = (size_t)(x - m->send_x);
+	char path[MATRIX_URL_MAX];
+	const char *method;
+	enum err e;
+
+	s->wants_login = 0;
+	e = request(s, &method, path, sizeof(path));
+	if (e == ERR_OK)
+		e = matrix_xfer_begin(m, x, method, path, s->body, 0, &m->send_r[i]);
+	if (e == ERR_OK) {
+		s->x = x;
+		s->login_gen = m->login_gen;
+		return;
+	}
+	if (e == ERR_NOMEM || e == ERR_IO) {
+		s->at_ms = clock_mono_ms() + matrix_backoff_draw(m, MATRIX_FAIL_SERVER, s->attempt++);
+		return;
+	}
+	log_error("%s room=%s txn=%s cannot be sent: %s; dropped", kind_name[s->kind], s->room,
+	          s->txn ? s->txn : "-", err_str(e));
+	pop(m, q);
+}
+
+/* take_ends acts on every send whose exchange ended. */
+static void take_ends(struct matrix *m)
+{
+	size_t i = 0, before;
+
+	while (i < m->n_outq) {
+		struct matrix_outq *q = &m->outq[i];
+
+		before = m->n_outq;
+		if (q->head && q->head->x && q->head->x->done) {
+			ended(m, q);
+			if (m->n_outq < before)
+				continue; /* q went, the last took its place: look at it */
+		}
+		i++;
+	}
+}
+
+void matrix_send_run(struct matrix *m)
+{
+	long long now = clock_mono_ms();
+	struct matrix_xfer *x;
+	size_t k, n, first;
+	int started = 0;
+
+	take_ends(m);
+	if (!m->fatal && !(m->stop && *m->stop) && m->n_outq) {
+		n = m->n_outq;
+		first = m->send_next % n;
+		/* from a rotating first queue, so no room always goes last */
+		for (k = 0; k < n && (x = free_slot(m)); k++) {
+			size_t i = (first + k) % n;
+
+			if (i >= m->n_outq || !due(m, &m->outq[i], now))
+				continue;
+			start(m, &m->outq[i], x);
+			started = 1;
+			if (m->n_outq != n) /* a queue went: the indexes moved */
+				break;
+		}
+		m->send_next = first + 1;
+	}
+	if (m->sync_hold &&
+	    (!matrix_send_in_flight(m, m->sync_hold) || clock_mono_ms() >= m->sync_hold_end))
+		m->sync_hold = 0;
+	if (started)
+		matrix_pump(m); /* the requests out now, not at the next turn */
+}
+
+long long matrix_send_want_at(const struct matrix *m)
+{
+	long long at = -1, now = clock_mono_ms();
+	size_t i;
+	int slot = 0;
+
+	for (i = 0; i < MATRIX_SENDS_MAX; i++) {
+		if (m->send_x[i].done)
+			return now; /* an end to take */
+		slot |= !m->send_x[i].busy;
+	}
+	if (!slot || m->fatal)
+		return -1;
+	for (i = 0; i < m->n_outq; i++) {
+		const struct matrix_send *s = m->outq[i].head;
+		long long t;
+
+		if (!s || s->x || (s->wants_login && s->login_gen == m->login_gen))
+			continue;
+		t = s->wants_login || s->at_ms < now ? now : s->at_ms;
+		if (at < 0 || t < at)
+			at = t;
+	}
+	return at;
+}
+
+int matrix_send_in_flight(const struct matrix *m, unsigned long long seq)
+{
+	size_t i;
+
+	for (i = 0; i < m->n_outq; i++)
+		if (m->outq[i].head && m->outq[i].head->seq == seq && m->outq[i].head->x)
+			return 1;
+	return 0;
+}
+
+static int sends_busy(const struct matrix *m)
+{
+	size_t i;
+
+	for (i = 0; i < MATRIX_SENDS_MAX; i++)
+		if (m->send_x[i].busy)
+			return 1;
+	return 0;
+}
+
+void matrix_send_stop(struct matrix *m)
+{
+	long long end = (m->stop_at ? m->stop_at : clock_mono_ms()) + MATRIX_STOP_GRACE_MS;
+	size_t i;
+
+	while (sends_busy(m) && clock_mono_ms() < end) {
+		curl_multi_poll(m->multi, NULL, 0, MATRIX_POLL_MS, NULL);
+		matrix_pump(m);
+		take_ends(m);
+	}
+	for (i = 0; i < m->n_outq; i++)
+		if (m->outq[i].head && m->outq[i].head->x) {
+			matrix_xfer_abort(m, m->outq[i].head->x);
+			m->outq[i].head->x = NULL;
+		}
+	for (i = 0; i < MATRIX_SENDS_MAX; i++) {
+		m->send_x[i].done = 0;
+		matrix_resp_release(&m->send_r[i]);
+	}
+	if (m->queued)
+		log_info("stop: %zu sends waiting, kept in the outbox for the next start",
+		         m->queued);
+}
+
+void matrix_send_free(struct matrix *m)
+{
+	struct matrix_send *s, *next;
+	size_t i;
+
+	for (i = 0; i < MATRIX_SENDS_MAX; i++) {
+		matrix_xfer_free(m, &m->send_x[i]);
+		matrix_resp_release(&m->send_r[i]);
+	}
+	for (i = 0; i < m->n_outq; i++) {
+		for (s = m->outq[i].head; s; s = next) {
+			next = s->next;
+			send_free(s);
+		}
+		free(m->outq[i].room);
+	}
+	free(m->outq);
+	m->outq = NULL;
+	m->n_outq = m->cap_outq = 0;
+	free(m->outbox);
+	m->outbox = NULL;
+}
