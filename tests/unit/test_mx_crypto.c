@@ -226,7 +226,7 @@ static void test_upload_signed_and_verified(void **st)
 
 	(void)st;
 	assert_int_equal(mx_crypto_identity(c, &id), ERR_OK);
-	assert_int_equal(mx_crypto_upload(c, -1, 0, &body, err, sizeof(err)), ERR_OK);
+	assert_int_equal(mx_crypto_upload(c, -1, 0, &body, NULL, err, sizeof(err)), ERR_OK);
 	assert_non_null(body);
 	j = json_loads(body, 0, NULL);
 	assert_non_null(j);
@@ -289,25 +289,25 @@ static void test_saved_before_upload(void **st)
 	json_t *j, *otks;
 
 	(void)st;
-	assert_int_equal(mx_crypto_upload(c, -1, 0, &first, err, sizeof(err)), ERR_OK);
+	assert_int_equal(mx_crypto_upload(c, -1, 0, &first, NULL, err, sizeof(err)), ERR_OK);
 	/* the bot dies before the server's answer: a restart sends the same
 	 * keys (the same ids with the same keys, which the server takes) */
 	mx_crypto_free(c);
 	c = NULL;
 	assert_int_equal(mx_crypto_load(dir, KEY, &c, err, sizeof(err)), ERR_OK);
-	assert_int_equal(mx_crypto_upload(c, -1, 0, &again, err, sizeof(err)), ERR_OK);
+	assert_int_equal(mx_crypto_upload(c, -1, 0, &again, NULL, err, sizeof(err)), ERR_OK);
 	assert_string_equal(first, again);
 	/* the server took them: nothing more to send, whatever it held unknown */
 	assert_int_equal(mx_crypto_published(c, err, sizeof(err)), ERR_OK);
 	mx_crypto_free(c);
 	c = NULL;
 	assert_int_equal(mx_crypto_load(dir, KEY, &c, err, sizeof(err)), ERR_OK);
-	assert_int_equal(mx_crypto_upload(c, -1, 0, &none, err, sizeof(err)), ERR_OK);
+	assert_int_equal(mx_crypto_upload(c, -1, 0, &none, NULL, err, sizeof(err)), ERR_OK);
 	assert_null(none);
-	assert_int_equal(mx_crypto_upload(c, 50, 0, &none, err, sizeof(err)), ERR_OK);
+	assert_int_equal(mx_crypto_upload(c, 50, 0, &none, NULL, err, sizeof(err)), ERR_OK);
 	assert_null(none);
 	/* 20 left on the server: 30 new ones, no device keys, no fallback */
-	assert_int_equal(mx_crypto_upload(c, 20, 0, &top, err, sizeof(err)), ERR_OK);
+	assert_int_equal(mx_crypto_upload(c, 20, 0, &top, NULL, err, sizeof(err)), ERR_OK);
 	assert_non_null(top);
 	j = json_loads(top, 0, NULL);
 	otks = json_object_get(j, "one_time_keys");
@@ -319,7 +319,7 @@ static void test_saved_before_upload(void **st)
 	free(top);
 	top = NULL;
 	/* the fallback key was handed out: a new one, with the keys due */
-	assert_int_equal(mx_crypto_upload(c, 0, 1, &top, err, sizeof(err)), ERR_OK);
+	assert_int_equal(mx_crypto_upload(c, 0, 1, &top, NULL, err, sizeof(err)), ERR_OK);
 	j = json_loads(top, 0, NULL);
 	assert_int_equal(json_object_size(json_object_get(j, "one_time_keys")), 50);
 	assert_int_equal(json_object_size(json_object_get(j, "fallback_keys")), 1);

@@ -8,6 +8,8 @@
  *   matrix_reply.c    a member's message to the core and its reply, alert
  *                     and notice out; the loop's notices
  *   matrix_sync.c     one /sync: ask, read, act on the batch, save since
+ *   matrix_keys.c     the device's encryption keys (mx_crypto) uploaded
+ *                     and topped up
  * All of them work on one struct matrix (one thread, one curl handle), so
  * the functions here take it whole; each file's statics stay its own.
  * Exported names start with matrix_ like the public ones; nothing here is
@@ -117,6 +119,7 @@ struct matrix {
 	long long health_at; /* when the health mark was last written, ms */
 	int health_warned;   /* its failure is logged once, not every sync */
 	unsigned long long rng; /* backoff_rand's state */
+	struct matrix_keys *keys; /* encryption's keys; NULL: encryption off */
 	struct matrix_stats stats;
 	char errstr[MATRIX_ERRSTR_MAX];
 };
@@ -249,6 +252,27 @@ enum err matrix_post_notice(struct matrix *m, const char *text, const char *txn,
 /* matrix_notice_post posts a notice from the loop (a tick's, another
  * network's alert) with a transaction id of its own. */
 enum err matrix_notice_post(struct matrix *m, const char *text);
+
+/* ---- matrix_keys.c ---------------------------------------------------- */
+
+/* matrix_keys_new opens the device's identity when cfg has a pickle key
+ * (m->keys; NULL, and nothing done, without): a stored identity's device
+ * becomes the one to log in as when none is configured or stored. An
+ * identity that cannot be opened is a start-up error in errbuf. */
+enum err matrix_keys_new(struct matrix *m, const struct matrix_config *cfg, char *errbuf,
+                         size_t errlen);
+
+/* matrix_keys_start, after whoami: the identity is tied to the device
+ * logged in as (made at the first start; another device's is fatal, with
+ * what to do) and what the server lacks is uploaded. An upload that fails
+ * is logged and tried again later: the bot serves without it. */
+enum err matrix_keys_start(struct matrix *m);
+
+/* matrix_keys_sync tops up the one-time keys and the fallback key from
+ * what a /sync said (k), after its batch. */
+void matrix_keys_sync(struct matrix *m, const struct mx_key_counts *k);
+
+void matrix_keys_free(struct matrix *m);
 
 /* ---- matrix_sync.c ---------------------------------------------------- */
 

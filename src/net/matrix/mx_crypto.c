@@ -407,7 +407,7 @@ static enum err make_keys(struct mx_crypto *c, long server_otk, int new_fallback
 }
 
 enum err mx_crypto_upload(struct mx_crypto *c, long server_otk, int new_fallback, char **body,
-                          char *errbuf, size_t errlen)
+                          struct mx_crypto_sent *sent, char *errbuf, size_t errlen)
 {
 	struct mx_key *otks = NULL, *fb = NULL;
 	size_t n_otks, n_fb;
@@ -417,6 +417,8 @@ enum err mx_crypto_upload(struct mx_crypto *c, long server_otk, int new_fallback
 	enum err e;
 
 	*body = NULL;
+	if (sent)
+		memset(sent, 0, sizeof(*sent));
 	if (errbuf && errlen)
 		*errbuf = '\0';
 	if (!c->acc) {
@@ -448,6 +450,11 @@ enum err mx_crypto_upload(struct mx_crypto *c, long server_otk, int new_fallback
 		u.fallback = n_fb ? fb : NULL;
 		e = mx_keys_upload_json(&d, &u, body);
 		c->pending = e == ERR_OK;
+		if (e == ERR_OK && sent) {
+			sent->device_keys = u.device_keys;
+			sent->otks = n_otks;
+			sent->fallback = n_fb > 0;
+		}
 	}
 	if (e != ERR_OK && !(errbuf && errlen && *errbuf))
 		snprintf(errbuf, errlen, "cannot make the keys to upload: %s", err_str(e));

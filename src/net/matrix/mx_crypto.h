@@ -84,9 +84,15 @@ enum err mx_crypto_identity(const struct mx_crypto *c, struct mx_crypto_identity
  *   - keys made before and not confirmed (a crash, a refused upload).
  * Keys made here are saved before the body is returned (ERR_IO when the
  * file cannot be written: then nothing is to be uploaded). The caller
- * frees *body; errbuf has one line on failure. */
+ * frees *body; *sent (may be NULL) says what is in it; errbuf has one
+ * line on failure. */
+struct mx_crypto_sent {
+	int device_keys;
+	size_t otks;
+	int fallback;
+};
 enum err mx_crypto_upload(struct mx_crypto *c, long server_otk, int new_fallback, char **body,
-                          char *errbuf, size_t errlen);
+                          struct mx_crypto_sent *sent, char *errbuf, size_t errlen);
 
 /* mx_crypto_published: the server took the last body mx_crypto_upload
  * gave: its keys are marked published (libolm will not give them again)
