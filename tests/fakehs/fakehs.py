@@ -55,7 +55,9 @@ at the room as a member would:
   POST /_fake/script     {rules: [{path: regex, method?, action, count?,
                           retry_after_ms?, retry_after?, ms?, skip?}]}
         actions: 429, 500, 502, 503, drop, slow, malformed, hang, hold,
-                 commit_then_500, commit_then_drop, garbage (on /sync)
+                 commit_then_500, commit_then_drop, garbage (on /sync),
+                 commit_then_hold (on /keys/upload: kept, then held like
+                 hold)
         garbage: a 200 whose body is not JSON, built around the batch that
         was due (the long poll waits as usual); style "tail" (default): the
         rooms, junk, then the real next_batch at the top level; "head": the
@@ -72,6 +74,9 @@ at the room as a member would:
   GET  /_fake/events?room_id=&after=N   the room timeline, as a member sees it
   GET  /_fake/wait?room_id=&sender=&count=&timeout_ms=
   GET  /_fake/log?after=N               every request received (secrets hidden)
+  POST /_fake/claim      {user_id, device_id, count, algorithm?}  count
+                          keys of the device claimed at once, as members'
+                          clients would one by one     -> {claimed}
   GET  /_fake/keys?user_id=    a user's devices' keys as the server holds
                           them: {devices: {ID: {device_keys, otk_ids,
                           fallback: {id, key, used}, uploads: [bodies]}}}
@@ -281,6 +286,22 @@ class Homeserver:
         if rooms:
             body["rooms"] = rooms
         return body, bool(rooms)
+
+
+def claim_one(user, device, algo):
+    """A one-time key of the device, oldest first, else its fallback key
+    (then marked used), as (name, key object); None. With HS.cond held."""
+    keys = HS.devkeys.get((user, device))
+    if keys is None:
+        return None
+    for name in keys.otks:
+        if name.split(":", 1)[0] == algo:
+            return name, keys.otks.pop(name)
+    if algo in keys.fallback:
+        f = keys.fallback[algo]
+        f["used"] = True
+        return algo + ":" + f["id"], f["obj"]
+    return None
 
 
 def type_match(pattern, t):
@@ -545,7 +566,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if parts == ["sync"] and method == "GET":
             return self.sync(user, query, action, tok, who["device"])
         if parts == ["keys", "upload"] and method == "POST":
-            return self.keys_upload(who, req)
+            return self.keys_upload(who, req, action)
         if parts == ["keys", "claim"] and method == "POST":
             return self.keys_claim(req)
         if parts == ["keys", "query"] and method == "POST":
@@ -653,7 +674,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             data = garbage(body, action.get("style", "tail"))
         self.reply(200, None, raw=data)
 
-    def keys_upload(self, who, req):
+    def keys_upload(self, who, req, action=None):
         if not isinstance(req, dict):
             raise MatrixError(400, "M_BAD_JSON", "Body must be an object")
         user, device = who["user"], who["device"]
@@ -684,6 +705,19 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                        "used": bool(same and old["used"])}
             counts = keys.counts()
             HS.cond.notify_all()
+        kind = action and str(action["action"])
+        if kind == "commit_then_drop":
+            return self.drop()
+        if kind == "commit_then_hold":
+            # kept, and the answer held until /_fake/release (or ms): a test
+            # kills the bot between the server taking its keys and the bot
+            # hearing so
+            deadline = time.time() + action.get("ms", 60000) / 1000
+            with HS.cond:
+                gen = HS.release_gen
+                while HS.release_gen == gen and time.time() < deadline:
+                    HS.cond.wait(deadline - time.time())
+            return self.drop()
         self.reply(200, {"one_time_key_counts": counts})
 
     def keys_claim(self, req):
@@ -691,18 +725,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         with HS.cond:
             for user, devs in ((req or {}).get("one_time_keys") or {}).items():
                 for device, algo in devs.items():
-                    keys = HS.devkeys.get((user, device))
-                    if keys is None:
-                        continue
-                    got = None
-                    for name in keys.otks:
-                        if name.split(":", 1)[0] == algo:
-                            got = (name, keys.otks.pop(name))
-                            break
-                    if got is None and algo in keys.fallback:
-                        f = keys.fallback[algo]
-                        f["used"] = True
-                        got = (algo + ":" + f["id"], f["obj"])
+                    got = claim_one(user, device, algo)
                     if got:
                         out.setdefault(user, {})[device] = {got[0]: got[1]}
             HS.cond.notify_all()
@@ -905,6 +928,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
             after = int(q.get("after", -1))
             return self.reply(200, {"requests": [e for e in HS.log if e["n"] > after
                                                  and e["path"] != "/_fake/log"]})
+        if name == "claim":
+            n = sum(1 for _ in range(int(req.get("count", 1)))
+                    if claim_one(req["user_id"], req["device_id"],
+                                 req.get("algorithm", "signed_curve25519")))
+            HS.cond.notify_all()
+            return self.reply(200, {"claimed": n})
         if name == "keys":
             devs = {}
             for (u, device), keys in HS.devkeys.items():

@@ -157,10 +157,10 @@ static enum err open_stored(struct mx_crypto *c, const char *text, size_t len, c
 	if (e != ERR_OK) {
 		snprintf(errbuf, errlen,
 		         "%s is not a faqbot Olm account (damaged or cut short?): restore it from "
-		         "a backup. Starting over makes a new device identity, which members' "
-		         "clients and the moderators must trust again: stop the bot, move %s and "
-		         "session.json out of %s, log in as a new device, and have the "
-		         "moderators verify the new fingerprint (faqbot keys)",
+		         "a backup. Starting over makes a new device identity, which members'"
+		         " clients must be brought to trust again: stop the bot, move %s and "
+		         "session.json out of the state_dir (%s), log in as a new device, and "
+		         "have the new fingerprint verified (faqbot keys)",
 		         c->path, MX_CRYPTO_FILE, c->dir);
 		return ERR_PARSE;
 	}
@@ -183,8 +183,8 @@ static enum err open_stored(struct mx_crypto *c, const char *text, size_t len, c
 			snprintf(errbuf, errlen,
 			         "the Olm account in %s is damaged (libolm: %s): restore it from a "
 			         "backup; starting over makes a new device identity (move %s and "
-			         "session.json out of %s, log in as a new device, verify the new "
-			         "fingerprint with faqbot keys)",
+			         "session.json out of the state_dir (%s), log in as a new device, "
+			         "verify the new fingerprint with faqbot keys)",
 			         c->path, why, MX_CRYPTO_FILE, c->dir);
 			e = ERR_PARSE;
 		}
@@ -284,7 +284,8 @@ enum err mx_crypto_bind(struct mx_crypto *c, const char *user_id, const char *de
 		         "the device identity in %s is device %s of %s, but the bot is logged in "
 		         "as device %s of %s: set device_id = %s in [matrix] and log in with the "
 		         "password (or an access token of that device); or, to give this device a "
-		         "new identity the moderators verify again, move %s out of %s",
+		         "new identity the moderators verify again, move %s out of the state_dir "
+		         "(%s)",
 		         c->path, c->id.device_id, c->id.user_id, device_id, user_id,
 		         c->id.device_id, MX_CRYPTO_FILE, c->dir);
 		return ERR_INVALID;
