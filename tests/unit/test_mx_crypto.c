@@ -286,10 +286,12 @@ static void test_saved_before_upload(void **st)
 {
 	struct mx_crypto *c = fresh("DEV3");
 	char err[1024], *first = NULL, *again = NULL, *top = NULL, *none = NULL;
+	struct mx_crypto_sent sent;
 	json_t *j, *otks;
 
 	(void)st;
-	assert_int_equal(mx_crypto_upload(c, -1, 0, &first, NULL, err, sizeof(err)), ERR_OK);
+	assert_int_equal(mx_crypto_upload(c, -1, 0, &first, &sent, err, sizeof(err)), ERR_OK);
+	assert_true(sent.device_keys && sent.otks == 50 && sent.fallback);
 	/* the bot dies before the server's answer: a restart sends the same
 	 * keys (the same ids with the same keys, which the server takes) */
 	mx_crypto_free(c);
@@ -307,8 +309,9 @@ static void test_saved_before_upload(void **st)
 	assert_int_equal(mx_crypto_upload(c, 50, 0, &none, NULL, err, sizeof(err)), ERR_OK);
 	assert_null(none);
 	/* 20 left on the server: 30 new ones, no device keys, no fallback */
-	assert_int_equal(mx_crypto_upload(c, 20, 0, &top, NULL, err, sizeof(err)), ERR_OK);
+	assert_int_equal(mx_crypto_upload(c, 20, 0, &top, &sent, err, sizeof(err)), ERR_OK);
 	assert_non_null(top);
+	assert_true(!sent.device_keys && sent.otks == 30 && !sent.fallback);
 	j = json_loads(top, 0, NULL);
 	otks = json_object_get(j, "one_time_keys");
 	assert_int_equal(json_object_size(otks), 30);

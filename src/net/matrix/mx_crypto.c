@@ -26,6 +26,8 @@ struct mx_crypto {
 	struct mx_store st; /* its user and device, shared, fallback (no pickle) */
 	struct mx_crypto_identity id;
 	int pending; /* a body was given out and not confirmed */
+	int dirty;   /* keys were made that are not on disk yet: none of them
+	              * may go out before they are */
 };
 
 /* ---- small pieces ------------------------------------------------------ */
@@ -429,9 +431,14 @@ enum err mx_crypto_upload(struct mx_crypto *c, long server_otk, int new_fallback
 	e = unpublished(c, &otks, &n_otks, &fb, &n_fb);
 	if (e == ERR_OK)
 		e = make_keys(c, server_otk, new_fallback, n_otks, n_fb, &made);
-	if (e == ERR_OK && made) {
-		/* on disk before anyone can be handed them */
+	if (made)
+		c->dirty = 1;
+	if (e == ERR_OK && c->dirty) {
+		/* on disk before anyone can be handed them (made now, or made
+		 * before and not saved then) */
 		e = save(c, errbuf, errlen);
+		if (e == ERR_OK)
+			c->dirty = 0;
 		free(otks);
 		free(fb);
 		otks = fb = NULL;
