@@ -14,7 +14,7 @@ RUN apt-get update \
       gcc libc6-dev make pkg-config binutils \
       libpcre2-dev libjansson-dev libcurl4-openssl-dev libyaml-dev \
       libutf8proc-dev libinih-dev libicu-dev liblinear-dev libvectorscan-dev \
-      libmicrohttpd-dev \
+      libmicrohttpd-dev libolm-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -33,11 +33,12 @@ FROM debian:bookworm-slim AS runtime
 # learned stage is to be trained (src/core/learn.c). libvectorscan5 likewise
 # (src/lib/hs_dl.c): the prefilter, without which every pattern is tried.
 # libmicrohttpd12 likewise (src/lib/mhd_dl.c), for the [metrics] endpoint.
+# libolm3 likewise (src/lib/olm_dl.c), for [matrix] encryption = true.
 # ICU is needed to build only (tools/gen_confusables.c).
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       ca-certificates libcurl4 libinih1 libjansson4 libpcre2-8-0 \
-      libutf8proc2 libyaml-0-2 liblinear4 libvectorscan5 libmicrohttpd12 \
+      libutf8proc2 libyaml-0-2 liblinear4 libvectorscan5 libmicrohttpd12 libolm3 \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --gid 10001 faqbot \
  && useradd --no-log-init --uid 10001 --gid faqbot --home-dir /var/lib/faqbot \

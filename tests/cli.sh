@@ -209,7 +209,7 @@ out=$(printf '%s\n' "{\"sender\":\"ann\",\"text\":\"$a\"}" "{\"sender\":\"bob\",
 	ok "ask --json -: a sender's messages read together, others alone" || no "ask sender" "$out"
 # every command has its own help, and chat takes nothing
 nohelp=""
-for c in run chat ask check topics health help version; do
+for c in run chat ask check topics health keys help version; do
 	out=$("$BIN" "$c" --help 2>&1) && grep_out -q "^usage: faqbot $c" || nohelp="$nohelp $c"
 	out=$("$BIN" "$c" -h 2>&1) && grep_out -q "^usage: faqbot $c" || nohelp="$nohelp $c(-h)"
 done
@@ -217,6 +217,43 @@ done
 out=$("$BIN" chat --config x.ini </dev/null 2>&1); rc=$?
 [ "$rc" = 2 ] && grep_out -q "faqbot run --config" &&
 	ok "chat --config is a usage error that points to run" || no "chat --config ($rc)" "$out"
+# keys: the Matrix device's identity, from the state folder with the pickle
+# key (the identity itself is shown in tests/integ/matrix_e2ee.sh)
+out=$("$BIN" keys 2>&1); rc=$?
+[ "$rc" = 2 ] && grep_out -q "keys: give --config FILE" && ok "keys without --config: usage, exit 2" ||
+	no "keys usage ($rc)" "$out"
+mkdir -p "$T/keys/state" && chmod 700 "$T/keys/state"
+printf 'hunter2\n' >"$T/keys/pw" && chmod 600 "$T/keys/pw"
+keys_conf() { # keys_conf EXTRA: a Matrix config with EXTRA lines in [matrix]
+	printf '[matrix]\nhomeserver = https://h.example\nuser_id = @bot:h.example\npassword_file = %s\nstate_dir = %s\n%s' \
+		"$T/keys/pw" "$T/keys/state" "$1" >"$T/keys/conf.ini"
+}
+keys_conf ""
+out=$("$BIN" keys --config "$T/keys/conf.ini" 2>&1); rc=$?
+[ "$rc" = 4 ] && grep_out -q "encryption is not on" && ok "keys without encryption: exit 4, says so" ||
+	no "keys, encryption off ($rc)" "$out"
+keys_conf "encryption = true"$'\n'
+out=$("$BIN" keys --config "$T/keys/conf.ini" 2>&1); rc=$?
+[ "$rc" = 4 ] && grep_out -q "conf.ini:6: \[matrix\] encryption = true needs pickle_key_file or pickle_key_env" &&
+	ok "keys, encryption on without a pickle key: exit 4 with the line" || no "keys, no pickle key ($rc)" "$out"
+head -c 32 /dev/urandom | base64 >"$T/keys/pk" && chmod 644 "$T/keys/pk"
+keys_conf "encryption = true"$'\n'"pickle_key_file = $T/keys/pk"$'\n'
+out=$("$BIN" keys --config "$T/keys/conf.ini" 2>&1); rc=$?
+[ "$rc" = 4 ] && grep_out -q "can be read by others" && ok "keys: a pickle key others can read is refused (exit 4)" ||
+	no "keys, key mode ($rc)" "$out"
+chmod 600 "$T/keys/pk"
+out=$("$BIN" keys --config "$T/keys/conf.ini" 2>&1); rc=$?
+[ "$rc" = 1 ] && grep_out -q "no device identity in $T/keys/state/olm_account yet" &&
+	ok "keys before the first start: no identity yet, exit 1" || no "keys, no identity ($rc)" "$out"
+printf '{"account":"QUJD","device_id":"D","fallback":false,"shared":true,"user_id":"@bot:h.example","version":1}' \
+	>"$T/keys/state/olm_account"
+out=$("$BIN" keys --config "$T/keys/conf.ini" 2>&1); rc=$?
+[ "$rc" = 4 ] && grep_out -q "$T/keys/state/olm_account is damaged\|$T/keys/state/olm_account does not open" &&
+	ok "keys: a damaged identity is exit 4, naming the file" || no "keys, damaged ($rc)" "$out"
+printf 'not json' >"$T/keys/state/olm_account"
+out=$("$BIN" keys --config "$T/keys/conf.ini" 2>&1); rc=$?
+[ "$rc" = 4 ] && grep_out -q "$T/keys/state/olm_account is not a faqbot Olm account" && grep_out -q backup &&
+	ok "keys: a file that is no account is exit 4, naming it and the way back" || no "keys, not an account ($rc)" "$out"
 # --explain names the stage
 out=$("$BIN" ask --explain "wanna d1e tbh" 2>&1)
 grep_out -q "decided by a pattern of 'crisis-self' at faq/crisis-self.yml:[0-9]*:[0-9]*, read in the folded view" &&

@@ -6,7 +6,8 @@
 #     net/, transport.h included, nor libcurl); src/net/ never includes
 #     core/, and of app/ only metrics.h (the counters); of src/net/'s
 #     headers, src/app/ includes only the contract (transport.h), but for
-#     main.c, cli_run.c and nets.c, which wire the transports; serve never
+#     main.c, cli_run.c and nets.c, which wire the transports, and
+#     cli_keys.c, which reads the Matrix device's identity; serve never
 #     includes a transport's own header nor a loader of one (curl_dl,
 #     ssl_dl); and
 #     every "x.h" included is one of src/'s. Within the transports: the IRC
@@ -14,10 +15,12 @@
 #     irc_out) do no I/O: no sockets, poll, files, clock or logging, no
 #     connection or journal header (their tests feed them lines and a fake
 #     clock); likewise the Matrix transport's pure parts (src/net/matrix/:
-#     mx_json mx_repair mx_power mx_ids mx_html mx_body): no libcurl,
+#     mx_json mx_repair mx_power mx_ids mx_html mx_body mx_keys): no libcurl,
 #     sockets, files, clock or logging, no header of the transport's I/O
 #     side (matrix, matrix_*); matrix_int.h (the Matrix transport's inside)
-#     is included by its own parts only (matrix.c, matrix_*.c);
+#     is included by its own parts only (matrix.c, matrix_*.c); libolm
+#     (<olm/...> and its loader olm_dl.h) is called by one file,
+#     src/net/matrix/mx_crypto.c, so vodozemac can replace that file alone;
 #  2. banned functions (curl's list): sprintf strcpy strcat strtok atoi gets;
 #  3. formatting against .clang-format, where clang-format is installed.
 set -uo pipefail
@@ -48,7 +51,8 @@ for f in $files; do
 		app:net)
 			case $f:$inc in
 			*:transport.h | src/app/main.c:* | src/app/cli_run.c:* | src/app/nets.c:*) ;;
-			*) echo "lint: $f: includes the transport header $inc (only main.c, cli_run.c and nets.c do)"; bad=1 ;;
+			src/app/cli_keys.c:matrix.h) ;; # faqbot keys: the device's identity
+			*) echo "lint: $f: includes the transport header $inc (only main.c, cli_run.c, nets.c and cli_keys.c do)"; bad=1 ;;
 			esac ;;
 		esac
 	done
@@ -73,7 +77,7 @@ for m in $irc_pure; do
 		fi
 	done
 done
-mx_pure="mx_json mx_repair mx_power mx_ids mx_html mx_body"
+mx_pure="mx_json mx_repair mx_power mx_ids mx_html mx_body mx_keys"
 for m in $mx_pure; do
 	for f in src/net/matrix/$m.c src/net/matrix/$m.h; do
 		[ -f "$f" ] || { echo "lint: $f: listed as a pure Matrix part, not found"; bad=1; continue; }
@@ -89,6 +93,13 @@ fi
 # matrix_int.h is the Matrix transport's inside: its own parts only
 if grep -lE '#include "matrix_int\.h"' $files | grep -vE '^src/net/matrix/matrix(_[a-z]+)?\.c$'; then
 	echo "lint: matrix_int.h included outside the Matrix transport"; bad=1
+fi
+# libolm: one module calls it (mx_crypto.c), through its loader
+if grep -nE '#include (<olm/|"olm_dl\.h")' $files | grep -vE '^src/(lib/olm_dl\.[ch]|net/matrix/mx_crypto\.c):'; then
+	echo "lint: libolm outside src/net/matrix/mx_crypto.c (the one module that calls it)"; bad=1
+fi
+if grep -nE '\bolm_[a-z_]+\(' $files | grep -vE '^src/(lib/olm_dl\.[ch]|net/matrix/mx_crypto\.c):'; then
+	echo "lint: a libolm call outside src/net/matrix/mx_crypto.c"; bad=1
 fi
 if grep -nE '\b(sprintf|vsprintf|strcpy|strcat|strtok|atoi|gets)\s*\(' $files | grep -v '^\s*/\?\*'; then
 	echo "lint: banned function (use snprintf, memcpy with a length, strtol)"; bad=1

@@ -217,6 +217,8 @@ static int on_matrix(struct parse *p, const char *k, const char *v)
 		{"access_token_env", offsetof(struct config, access_token_env)},
 		{"password_file", offsetof(struct config, password_file)},
 		{"password_env", offsetof(struct config, password_env)},
+		{"pickle_key_file", offsetof(struct config, pickle_key_file)},
+		{"pickle_key_env", offsetof(struct config, pickle_key_env)},
 	};
 	static const struct {
 		const char *key;
@@ -231,9 +233,13 @@ static int on_matrix(struct parse *p, const char *k, const char *v)
 	size_t i;
 
 	c->has_matrix = 1;
-	if (!strcmp(k, "access_token") || !strcmp(k, "password"))
+	if (!strcmp(k, "access_token") || !strcmp(k, "password") || !strcmp(k, "pickle_key"))
 		return fail(p, "'%s' may not be written in the config file: name a file "
 				     "(%s_file) or an environment variable (%s_env) instead", k, k, k);
+	if (!strcmp(k, "encryption"))
+		return parse_bool(v, &c->encryption) == 0
+			       ? 1
+			       : fail(p, "encryption must be true or false, not '%s'", v);
 	for (i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
 		if (!strcmp(k, strs[i].key)) {
 			if (!*v) /* "moderators_room =" means none */
@@ -705,6 +711,8 @@ enum err config_load(const char *path, struct config **out, char *err, size_t er
 		if (e == ERR_OK && pw)
 			e = secret_at(c, "matrix", "password", c->password_file, "password_file",
 				      c->password_env, "password_env", &c->password, err, errlen);
+		if (e == ERR_OK)
+			e = config_load_pickle_key(c, err, errlen);
 	}
 	if (e == ERR_OK && c->has_irc) {
 		if (c->irc_sasl_password_file && c->irc_sasl_password_env) {
@@ -729,6 +737,41 @@ enum err config_load(const char *path, struct config **out, char *err, size_t er
 	}
 	*out = c;
 	return ERR_OK;
+}
+
+enum err config_load_pickle_key(struct config *c, char *err, size_t errlen)
+{
+	enum err e;
+
+	if (!c->has_matrix || !c->encryption || c->pickle_key)
+		return ERR_OK;
+	if (c->pickle_key_file && c->pickle_key_env) {
+		snprintf(err, errlen, "pickle_key_env: the pickle key is named both as a file and as "
+				      "an environment variable; keep one");
+		config_blame(c, "matrix", err, errlen);
+		return ERR_INVALID;
+	}
+	if (!c->pickle_key_file && !c->pickle_key_env) {
+		snprintf(err, errlen, "encryption = true needs pickle_key_file or pickle_key_env: "
+				      "the key the device's encryption keys are kept encrypted with "
+				      "in state_dir (make one: head -c 32 /dev/urandom | base64 > "
+				      "FILE; chmod 600 FILE)");
+		config_blame(c, "matrix", err, errlen);
+		return ERR_INVALID;
+	}
+	e = secret_at(c, "matrix", "pickle key", c->pickle_key_file, "pickle_key_file",
+		      c->pickle_key_env, "pickle_key_env", &c->pickle_key, err, errlen);
+	if (e == ERR_OK && strlen(c->pickle_key) < CONFIG_PICKLE_KEY_MIN) {
+		snprintf(err, errlen, "%s: the pickle key is %zu bytes, and must be %d at least "
+				      "(make one: head -c 32 /dev/urandom | base64 > FILE)",
+			 c->pickle_key_file ? "pickle_key_file" : "pickle_key_env",
+			 strlen(c->pickle_key), CONFIG_PICKLE_KEY_MIN);
+		config_blame(c, "matrix", err, errlen);
+		secret_free(c->pickle_key);
+		c->pickle_key = NULL;
+		e = ERR_INVALID;
+	}
+	return e;
 }
 
 unsigned config_key_line(const struct config *c, const char *section, const char *key)
@@ -838,6 +881,9 @@ void config_free(struct config *c)
 	free(c->access_token_env);
 	free(c->password_file);
 	free(c->password_env);
+	free(c->pickle_key_file);
+	free(c->pickle_key_env);
+	secret_free(c->pickle_key);
 	secret_free(c->access_token);
 	secret_free(c->password);
 	secret_free(c->irc_sasl_password);

@@ -36,6 +36,7 @@
 #define CONFIG_MAX_LIST 1000          /* items in one list (rooms...) */
 #define CONFIG_MAX_KEYS 1000          /* settings in one file */
 #define CONFIG_MAX_SECRET 4096        /* bytes of a token or password */
+#define CONFIG_PICKLE_KEY_MIN 16      /* bytes of the encryption's pickle key */
 /* Defaults of the moderators' settings. */
 #define CONFIG_COOLDOWN_S 600         /* 10 minutes */
 #define CONFIG_MODERATOR_POWER 50     /* Matrix's "Moderator" */
@@ -90,8 +91,14 @@ struct config {
 	char *access_token_file, *access_token_env, *password_file, *password_env;
 	struct config_list rooms, allow_invites, moderators;
 	long request_timeout_ms, sync_timeout_ms, backoff_max_ms, max_age_s;
+	/* end-to-end encryption (off unless encryption = true): the key the
+	 * device's Olm account is kept encrypted with, from a file or a
+	 * variable like the other secrets */
+	int encryption;
+	char *pickle_key_file, *pickle_key_env;
 	/* secrets, filled by config_load from the file or variable named */
 	char *access_token, *password;
+	char *pickle_key; /* only with encryption */
 	/* [irc] */
 	int has_irc;
 	char *irc_host, *irc_tls_ca_file, *irc_nick, *irc_user, *irc_realname;
@@ -126,6 +133,12 @@ enum err config_read(const char *path, struct config **out, char *err, size_t er
 /* config_load reads path, parses it and reads the secrets it names. One
  * line in err on failure: which file, which line, what to fix. */
 enum err config_load(const char *path, struct config **out, char *err, size_t errlen);
+
+/* config_load_pickle_key reads [matrix]'s pickle key into c->pickle_key
+ * when encryption is on (config_load does; `faqbot keys` reads the
+ * config without the other secrets and this alone). Nothing when it is
+ * off. One line in err on failure, naming the setting's line. */
+enum err config_load_pickle_key(struct config *c, char *err, size_t errlen);
 
 /* config_key_line: the line where key was set in section ("" for the top
  * of the file), or 0 when the file does not set it. */

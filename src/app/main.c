@@ -11,6 +11,7 @@
 #include "cli.h"
 #include "cli_ask.h"
 #include "cli_faq.h"
+#include "cli_keys.h"
 #include "cli_run.h"
 #include "curl_dl.h"
 #include "faq_learn.h"
@@ -47,6 +48,9 @@ static const char usage_text[] =
 	"  health --config FILE [--max-age SECONDS]\n"
 	"                    exit 0 when the bot FILE configures completed a sync in\n"
 	"                    the last SECONDS (default: 2 x sync_timeout + 30 s, 90 s)\n"
+	"  keys --config FILE\n"
+	"                    the Matrix device's identity for encrypted rooms: its\n"
+	"                    ed25519 fingerprint, for moderators to verify the bot\n"
 	"\n"
 	"options:\n"
 	"  --faq DIR         the FAQ folder (default: $FAQBOT_FAQ_DIR, ./faq, or\n"
@@ -95,6 +99,13 @@ static const struct {
 		   "Exit 0 when the bot FILE configures completed a sync in the last\n"
 		   "SECONDS (default: 2 x sync_timeout + 30 s), 1 when not: for a\n"
 		   "container's HEALTHCHECK or a monitor.\n"},
+	{"keys", "usage: faqbot keys --config FILE\n"
+		 "Print the identity of the Matrix device the bot FILE configures uses in\n"
+		 "encrypted rooms ([matrix] encryption = true): user, device, its ed25519\n"
+		 "key and the same as a fingerprint in groups of four, and its curve25519\n"
+		 "key. Moderators compare the fingerprint with the session key their\n"
+		 "client shows for the bot's device before they verify it. Reads the\n"
+		 "state folder with the pickle key; no network, no password needed.\n"},
 	{"help", "usage: faqbot help\nThe list of commands (as faqbot --help).\n"},
 	{"version", "usage: faqbot version\nThe version, with the libraries in use.\n"},
 };
@@ -222,6 +233,8 @@ int main(int argc, char **argv)
 		return cli_run(&o, argc - i - 1, argv + i + 1);
 	if (strcmp(argv[i], "health") == 0)
 		return cli_health(argc - i - 1, argv + i + 1);
+	if (strcmp(argv[i], "keys") == 0)
+		return cli_keys(argc - i - 1, argv + i + 1);
 	if (strcmp(argv[i], "help") == 0) {
 		fputs(usage_text, stdout);
 		return 0;

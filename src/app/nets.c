@@ -66,6 +66,7 @@ static enum err new_matrix(struct nets *n, const struct config *cfg, char *err, 
 	mc.sync_timeout_ms = cfg->sync_timeout_ms;
 	mc.backoff_max_ms = cfg->backoff_max_ms;
 	mc.max_age_s = cfg->max_age_s;
+	mc.pickle_key = cfg->encryption ? cfg->pickle_key : NULL;
 	n->matrix_alerts = cfg->moderators_room && *cfg->moderators_room;
 	if (matrix_new(&mc, &n->matrix, err, errlen) != ERR_OK) {
 		config_blame(cfg, "matrix", err, errlen);

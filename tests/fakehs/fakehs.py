@@ -10,6 +10,16 @@ M_UNKNOWN_TOKEN / M_MISSING_TOKEN, 403 M_FORBIDDEN, 404 M_NOT_FOUND /
 M_UNRECOGNIZED, 429 M_LIMIT_EXCEEDED with a Retry-After header and
 retry_after_ms).
 
+End-to-end encryption's keys, as the spec's "Key management API" has them:
+POST /keys/upload keeps a device's device_keys (user and device must be the
+token's), its one-time keys (the same key id with another key is refused,
+400 M_INVALID_PARAM, as Synapse does) and its fallback key (one an
+algorithm), and answers one_time_key_counts; POST /keys/claim hands out
+one one-time key a device, oldest first, else the fallback key (marked
+used); POST /keys/query gives the device keys. Every /sync carries the
+syncing device's device_one_time_keys_count (signed_curve25519, 0 too) and
+device_unused_fallback_key_types, and a long poll ends when they change.
+
 Transaction ids are idempotent per access token by default (--txn-scope
 device scopes them per device, as the spec says): the same PUT path with
 the same txn id returns the first response and adds no second event.
@@ -45,7 +55,9 @@ at the room as a member would:
   POST /_fake/script     {rules: [{path: regex, method?, action, count?,
                           retry_after_ms?, retry_after?, ms?, skip?}]}
         actions: 429, 500, 502, 503, drop, slow, malformed, hang, hold,
-                 commit_then_500, commit_then_drop, garbage (on /sync)
+                 commit_then_500, commit_then_drop, garbage (on /sync),
+                 commit_then_hold (on /keys/upload: kept, then held like
+                 hold)
         garbage: a 200 whose body is not JSON, built around the batch that
         was due (the long poll waits as usual); style "tail" (default): the
         rooms, junk, then the real next_batch at the top level; "head": the
@@ -62,6 +74,12 @@ at the room as a member would:
   GET  /_fake/events?room_id=&after=N   the room timeline, as a member sees it
   GET  /_fake/wait?room_id=&sender=&count=&timeout_ms=
   GET  /_fake/log?after=N               every request received (secrets hidden)
+  POST /_fake/claim      {user_id, device_id, count, algorithm?}  count
+                          keys of the device claimed at once, as members'
+                          clients would one by one     -> {claimed}
+  GET  /_fake/keys?user_id=    a user's devices' keys as the server holds
+                          them: {devices: {ID: {device_keys, otk_ids,
+                          fallback: {id, key, used}, uploads: [bodies]}}}
   POST /_fake/shutdown
 
 It only ever binds to 127.0.0.1 and exits by itself after --max-seconds.
@@ -116,6 +134,26 @@ class Room:
         self.state = {}  # (type, state_key) -> event, member events aside
 
 
+class Keys:
+    """What the server holds of one device's encryption keys."""
+
+    def __init__(self):
+        self.device_keys = None
+        self.otks = {}  # "algo:id" -> key object, in upload order
+        self.fallback = {}  # algo -> {"id", "obj", "used"}
+        self.uploads = []  # every /keys/upload body, as received
+
+    def counts(self):
+        c = {"signed_curve25519": 0}
+        for name in self.otks:
+            algo = name.split(":", 1)[0]
+            c[algo] = c.get(algo, 0) + 1
+        return c
+
+    def unused_fallback(self):
+        return sorted(a for a, f in self.fallback.items() if not f["used"])
+
+
 class Homeserver:
     def __init__(self, server_name, txn_scope):
         self.server_name = server_name
@@ -137,6 +175,8 @@ class Homeserver:
         self.outage_ms = None  # an outage asked for, not begun yet
         self.outages = 0
         self.up_at = time.time()
+        self.devkeys = {}  # (user, device) -> Keys
+        self.keys_sent = {}  # token -> the key counts its last /sync carried
 
     # -- state changes (called with self.cond held) --------------------------
     def add_user(self, user, password=None, displayname=None):
@@ -183,6 +223,9 @@ class Homeserver:
 
     def joined(self, room):
         return [u for u, m in room.membership.items() if m[0] == "join"]
+
+    def keys_of(self, user, device):
+        return self.devkeys.setdefault((user, device), Keys())
 
     # -- sync ----------------------------------------------------------------
     def sync(self, user, since, flt):
@@ -243,6 +286,22 @@ class Homeserver:
         if rooms:
             body["rooms"] = rooms
         return body, bool(rooms)
+
+
+def claim_one(user, device, algo):
+    """A one-time key of the device, oldest first, else its fallback key
+    (then marked used), as (name, key object); None. With HS.cond held."""
+    keys = HS.devkeys.get((user, device))
+    if keys is None:
+        return None
+    for name in keys.otks:
+        if name.split(":", 1)[0] == algo:
+            return name, keys.otks.pop(name)
+    if algo in keys.fallback:
+        f = keys.fallback[algo]
+        f["used"] = True
+        return algo + ":" + f["id"], f["obj"]
+    return None
 
 
 def type_match(pattern, t):
@@ -505,7 +564,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 HS.filters[(user, fid)] = req
             return self.reply(200, {"filter_id": fid})
         if parts == ["sync"] and method == "GET":
-            return self.sync(user, query, action)
+            return self.sync(user, query, action, tok, who["device"])
+        if parts == ["keys", "upload"] and method == "POST":
+            return self.keys_upload(who, req, action)
+        if parts == ["keys", "claim"] and method == "POST":
+            return self.keys_claim(req)
+        if parts == ["keys", "query"] and method == "POST":
+            return self.keys_query(req)
         if parts[0] == "join" and len(parts) == 2 and method == "POST":
             return self.join(user, parts[1])
         if parts[0] == "rooms" and len(parts) >= 3:
@@ -559,7 +624,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         return self.reply(200, {"user_id": user, "access_token": tok, "device_id": dev,
                                 "home_server": HS.server_name})
 
-    def sync(self, user, query, action=None):
+    def sync(self, user, query, action=None, tok=None, device=None):
         since_s = (query.get("since") or [None])[0]
         since = None
         if since_s is not None:
@@ -585,8 +650,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
             gen = HS.outage_gen
             while True:
                 body, any_ = HS.sync(user, since, flt)
+                keys = HS.keys_of(user, device)
+                body["device_one_time_keys_count"] = keys.counts()
+                body["device_unused_fallback_key_types"] = keys.unused_fallback()
+                state = json.dumps([body["device_one_time_keys_count"],
+                                    body["device_unused_fallback_key_types"]])
+                # the device's key counts changed since its last sync: news
+                any_ = any_ or HS.keys_sent.get(tok, state) != state
                 left = deadline - time.time()
                 if any_ or since is None or left <= 0:
+                    HS.keys_sent[tok] = state
                     break
                 HS.cond.wait(left)
                 if HS.outage_gen != gen:
@@ -600,6 +673,72 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if action and str(action["action"]) == "garbage":
             data = garbage(body, action.get("style", "tail"))
         self.reply(200, None, raw=data)
+
+    def keys_upload(self, who, req, action=None):
+        if not isinstance(req, dict):
+            raise MatrixError(400, "M_BAD_JSON", "Body must be an object")
+        user, device = who["user"], who["device"]
+        with HS.cond:
+            keys = HS.keys_of(user, device)
+            dk = req.get("device_keys")
+            if dk is not None:
+                if (not isinstance(dk, dict) or dk.get("user_id") != user
+                        or dk.get("device_id") != device):
+                    raise MatrixError(400, "M_INVALID_PARAM",
+                                      "device_keys are not this user's and device's")
+            otks = req.get("one_time_keys") or {}
+            for name, obj in otks.items():
+                old = keys.otks.get(name)
+                if old is not None and old != obj:
+                    raise MatrixError(400, "M_INVALID_PARAM",
+                                      "One time key %s already exists" % name)
+            keys.uploads.append(req)
+            if dk is not None:
+                keys.device_keys = dk
+            for name, obj in otks.items():
+                keys.otks.setdefault(name, obj)
+            for name, obj in (req.get("fallback_keys") or {}).items():
+                algo, _, kid = name.partition(":")
+                old = keys.fallback.get(algo)
+                same = old and old["id"] == kid and old["obj"] == obj
+                keys.fallback[algo] = {"id": kid, "obj": obj,
+                                       "used": bool(same and old["used"])}
+            counts = keys.counts()
+            HS.cond.notify_all()
+        kind = action and str(action["action"])
+        if kind == "commit_then_drop":
+            return self.drop()
+        if kind == "commit_then_hold":
+            # kept, and the answer held until /_fake/release (or ms): a test
+            # kills the bot between the server taking its keys and the bot
+            # hearing so
+            deadline = time.time() + action.get("ms", 60000) / 1000
+            with HS.cond:
+                gen = HS.release_gen
+                while HS.release_gen == gen and time.time() < deadline:
+                    HS.cond.wait(deadline - time.time())
+            return self.drop()
+        self.reply(200, {"one_time_key_counts": counts})
+
+    def keys_claim(self, req):
+        out = {}
+        with HS.cond:
+            for user, devs in ((req or {}).get("one_time_keys") or {}).items():
+                for device, algo in devs.items():
+                    got = claim_one(user, device, algo)
+                    if got:
+                        out.setdefault(user, {})[device] = {got[0]: got[1]}
+            HS.cond.notify_all()
+        self.reply(200, {"one_time_keys": out, "failures": {}})
+
+    def keys_query(self, req):
+        out = {}
+        with HS.cond:
+            for user, devs in ((req or {}).get("device_keys") or {}).items():
+                for (u, device), keys in HS.devkeys.items():
+                    if u == user and keys.device_keys and (not devs or device in devs):
+                        out.setdefault(user, {})[device] = keys.device_keys
+        self.reply(200, {"device_keys": out, "failures": {}})
 
     def join(self, user, target):
         with HS.cond:
@@ -789,6 +928,23 @@ class Handler(http.server.BaseHTTPRequestHandler):
             after = int(q.get("after", -1))
             return self.reply(200, {"requests": [e for e in HS.log if e["n"] > after
                                                  and e["path"] != "/_fake/log"]})
+        if name == "claim":
+            n = sum(1 for _ in range(int(req.get("count", 1)))
+                    if claim_one(req["user_id"], req["device_id"],
+                                 req.get("algorithm", "signed_curve25519")))
+            HS.cond.notify_all()
+            return self.reply(200, {"claimed": n})
+        if name == "keys":
+            devs = {}
+            for (u, device), keys in HS.devkeys.items():
+                if u == q.get("user_id", u):
+                    f = keys.fallback.get("signed_curve25519")
+                    devs[device] = {"device_keys": keys.device_keys,
+                                    "otk_ids": list(keys.otks),
+                                    "fallback": f and {"id": f["id"], "key": f["obj"].get("key"),
+                                                       "used": f["used"]},
+                                    "uploads": keys.uploads}
+            return self.reply(200, {"devices": devs})
         if name == "shutdown":
             threading.Thread(target=self.server.shutdown, daemon=True).start()
             return self.reply(200, {})

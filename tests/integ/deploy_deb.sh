@@ -89,7 +89,7 @@ check "the program, the manual, the FAQ and its built cache" \
 		grep -qE '^/usr/share/faqbot/cache/prefilter-[0-9a-f]{16}\.blob$' '$T/files'"
 check "the config is a conffile: /etc/faqbot/faqbot.ini" \
 	bash -c "dpkg-deb -I '$DEB' conffiles | grep -qx /etc/faqbot/faqbot.ini"
-for lib in libcurl4 libssl3 liblinear4 libvectorscan5; do
+for lib in libcurl4 libssl3 liblinear4 libvectorscan5 libolm3; do
 	check "Depends names $lib (dlopened: dpkg-shlibdeps cannot see it)" \
 		grep -qE "^ ?Depends:.*[ ,]$lib(,| |$)" "$T/control"
 done

@@ -49,8 +49,9 @@ named() { # named PKG: the install line names PKG
 }
 
 BUILD="gcc make pkg-config libpcre2-dev libjansson-dev libcurl4-openssl-dev libyaml-dev
-libutf8proc-dev libinih-dev libicu-dev liblinear-dev libvectorscan-dev"
-TESTONLY="ngircd inspircd atheme-services systemd stress-ng podman libcmocka-dev clang groff-base"
+libutf8proc-dev libinih-dev libicu-dev liblinear-dev libvectorscan-dev libolm-dev"
+TESTONLY="ngircd inspircd atheme-services systemd stress-ng podman libcmocka-dev clang groff-base
+python3-olm"
 
 # nothing installed
 : >"$T/installed"

@@ -28,7 +28,10 @@
  *             [--password-env VAR] [--room R]... [--allow A]... [--mod-room R]
  *             [--mod U]... [--sync-timeout-ms N] [--request-timeout-ms N]
  *             [--backoff-max-ms N] [--handler-ms N] [--tick 0|1]
- *             [--max-body BYTES]
+ *             [--max-body BYTES] [--pickle-key-env VAR]
+ *
+ * --pickle-key-env turns end-to-end encryption on (matrix_config's
+ * pickle_key, from that variable): the device's identity and keys.
  *
  * Exit: 0 after SIGINT/SIGTERM, 1 with one line on standard error. */
 #include <errno.h>
@@ -220,7 +223,7 @@ int main(int argc, char **argv)
 	struct loop_config lc;
 	struct sigaction sa;
 	char err[512] = "";
-	const char *tok_env = NULL, *pw_env = NULL;
+	const char *tok_env = NULL, *pw_env = NULL, *pickle_env = NULL;
 	enum err e;
 	int i, rc = 1;
 
@@ -240,6 +243,8 @@ int main(int argc, char **argv)
 			tok_env = v;
 		else if (!strcmp(k, "--password-env"))
 			pw_env = v;
+		else if (!strcmp(k, "--pickle-key-env"))
+			pickle_env = v;
 		else if (!strcmp(k, "--room"))
 			bad = add(rooms, &cfg.n_rooms, v);
 		else if (!strcmp(k, "--allow"))
@@ -276,6 +281,7 @@ int main(int argc, char **argv)
 	cfg.moderators = mods;
 	cfg.access_token = env_secret(tok_env);
 	cfg.password = env_secret(pw_env);
+	cfg.pickle_key = env_secret(pickle_env);
 	if (getenv("MX_DRIVER_DEBUG"))
 		log_set_level(LOG_DEBUG);
 

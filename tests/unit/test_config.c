@@ -234,6 +234,101 @@ static void test_secrets(void **state)
 	rmdir(dir);
 }
 
+/* end-to-end encryption: off unless encryption = true; then the pickle key
+ * from a 0600 file or a variable, like the other secrets, and long enough
+ * to be one; never written in the config */
+static void test_encryption(void **state)
+{
+	char dir[] = "/tmp/faqbot-config-XXXXXX", conf[128], pw[128], key[128], text[768];
+	char err[512], extra[256];
+	struct config *c = NULL;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(conf, sizeof(conf), "%s/faqbot.ini", dir);
+	snprintf(pw, sizeof(pw), "%s/password", dir);
+	snprintf(key, sizeof(key), "%s/pickle-key", dir);
+	write_file(pw, "hunter2\n", 0600);
+#define CONF(extra)                                                                            \
+	do {                                                                                   \
+		snprintf(text, sizeof(text),                                                   \
+			 "[matrix]\nhomeserver = https://h\nuser_id = @a:h\npassword_file = %s\n" \
+			 "state_dir = %s\n%s",                                                 \
+			 pw, dir, extra);                                                       \
+		write_file(conf, text, 0644);                                                  \
+	} while (0)
+
+	/* off by default: a pickle_key_file named but off is not even read */
+	CONF("pickle_key_file = /nonexistent/key\n");
+	assert_int_equal(config_load(conf, &c, err, sizeof(err)), ERR_OK);
+	assert_false(c->encryption);
+	assert_null(c->pickle_key);
+	config_free(c);
+
+	/* on, from a file */
+	write_file(key, "0123456789abcdefXYZ=\n", 0600);
+	snprintf(extra, sizeof(extra), "encryption = true\npickle_key_file = %s\n", key);
+	CONF(extra);
+	assert_int_equal(config_load(conf, &c, err, sizeof(err)), ERR_OK);
+	assert_true(c->encryption);
+	assert_string_equal(c->pickle_key, "0123456789abcdefXYZ=");
+	config_free(c);
+	/* a key file others can read: refused, with the line */
+	assert_int_equal(chmod(key, 0640), 0);
+	assert_int_equal(config_load(conf, &c, err, sizeof(err)), ERR_INVALID);
+	assert_non_null(strstr(err, "faqbot.ini:7: [matrix] pickle_key_file: "));
+	assert_non_null(strstr(err, "can be read by others"));
+	/* too short to be a key */
+	write_file(key, "short\n", 0600);
+	assert_int_equal(config_load(conf, &c, err, sizeof(err)), ERR_INVALID);
+	assert_null(c);
+	assert_non_null(strstr(err, "faqbot.ini:7: [matrix] pickle_key_file: the pickle key is 5 "
+				    "bytes, and must be 16 at least"));
+	/* `faqbot keys` reads the config without secrets, then the key alone */
+	write_file(key, "0123456789abcdefXYZ=\n", 0600);
+	assert_int_equal(config_read(conf, &c, err, sizeof(err)), ERR_OK);
+	assert_null(c->pickle_key);
+	assert_null(c->password);
+	assert_int_equal(config_load_pickle_key(c, err, sizeof(err)), ERR_OK);
+	assert_string_equal(c->pickle_key, "0123456789abcdefXYZ=");
+	assert_null(c->password);
+	config_free(c);
+
+	/* from the environment */
+	CONF("encryption = yes\npickle_key_env = FAQBOT_TEST_PICKLE\n");
+	unsetenv("FAQBOT_TEST_PICKLE");
+	assert_int_equal(config_load(conf, &c, err, sizeof(err)), ERR_NOTFOUND);
+	assert_non_null(strstr(err, "FAQBOT_TEST_PICKLE"));
+	setenv("FAQBOT_TEST_PICKLE", "an environment key, long enough", 1);
+	assert_int_equal(config_load(conf, &c, err, sizeof(err)), ERR_OK);
+	assert_string_equal(c->pickle_key, "an environment key, long enough");
+	config_free(c);
+	unsetenv("FAQBOT_TEST_PICKLE");
+
+	/* on without a key, both a file and a variable, not a boolean */
+	CONF("encryption = true\n");
+	assert_int_equal(config_load(conf, &c, err, sizeof(err)), ERR_INVALID);
+	assert_non_null(strstr(err, "encryption = true needs pickle_key_file or pickle_key_env"));
+	assert_non_null(strstr(err, "faqbot.ini:6: [matrix] "));
+	CONF("encryption = true\npickle_key_file = /x\npickle_key_env = X\n");
+	assert_int_equal(config_load(conf, &c, err, sizeof(err)), ERR_INVALID);
+	assert_non_null(strstr(err, "named both as a file and as an environment variable"));
+	CONF("encryption = maybe\n");
+	assert_int_equal(config_load(conf, &c, err, sizeof(err)), ERR_PARSE);
+	assert_non_null(strstr(err, "faqbot.ini:6: encryption must be true or false, not 'maybe'"));
+	/* the key itself is never written in the file */
+	CONF("encryption = true\npickle_key = 0123456789abcdef0123\n");
+	assert_int_equal(config_load(conf, &c, err, sizeof(err)), ERR_PARSE);
+	assert_non_null(strstr(err, "faqbot.ini:7: 'pickle_key' may not be written in the config "
+				    "file: name a file (pickle_key_file) or an environment "
+				    "variable (pickle_key_env) instead"));
+#undef CONF
+	unlink(conf);
+	unlink(pw);
+	unlink(key);
+	rmdir(dir);
+}
+
 static void test_irc_section(void **state)
 {
 	static const char text[] =
@@ -339,6 +434,7 @@ int main(void)
 		cmocka_unit_test(test_long_line),
 		cmocka_unit_test(test_blame),
 		cmocka_unit_test(test_secrets),
+		cmocka_unit_test(test_encryption),
 		cmocka_unit_test(test_shipped_example),
 		cmocka_unit_test(test_irc_section),
 		cmocka_unit_test(test_moderators_settings),

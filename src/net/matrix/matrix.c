@@ -221,6 +221,7 @@ void matrix_free(struct matrix *m)
 	strs_list_free(m->rooms, m->n_rooms);
 	strs_list_free(m->allow, m->n_allow);
 	strs_list_free(m->mods, m->n_mods);
+	matrix_keys_free(m);
 	memset(m->token, 0, sizeof(m->token));
 	free(m);
 }
@@ -247,6 +248,11 @@ enum err matrix_new(const struct matrix_config *cfg, struct matrix **out, char *
 	if (e != ERR_OK)
 		goto fail;
 	set_limits(m, cfg);
+	e = matrix_keys_new(m, cfg, errbuf, errlen);
+	if (e != ERR_OK) {
+		matrix_free(m);
+		return e;
+	}
 	m->rng = backoff_seed();
 	m->start_ms = clock_wall_ms();
 
@@ -310,6 +316,8 @@ static int start(struct matrix *m, enum err *ret)
 	*ret = matrix_whoami(m);
 	if (*ret == ERR_OK && m->relogged)
 		log_info("the stored token was refused; logged in again");
+	if (*ret == ERR_OK)
+		*ret = matrix_keys_start(m);
 	if (*ret == ERR_OK)
 		*ret = matrix_make_filter(m);
 	if (*ret != ERR_OK) {

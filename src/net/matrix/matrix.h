@@ -16,8 +16,14 @@
  * restart after a crash never shows twice. The one loop (loop.h) drives it
  * through matrix_ops, and runs the core's tick between its turns.
  *
+ * With a pickle key (encryption on), the device has an identity for
+ * end-to-end encryption: made at the first start, kept in state_dir, its
+ * signed device keys, one-time keys and a fallback key uploaded at start
+ * and topped up as /sync says the server's stock falls (matrix_keys.c,
+ * over mx_crypto). Encrypted rooms are not read or answered yet.
+ *
  * Not here: deciding what to answer (the core, through tr_handler_fn),
- * reading the config file (main.c), end-to-end encryption. */
+ * reading the config file (main.c). */
 #ifndef FAQBOT_MATRIX_H
 #define FAQBOT_MATRIX_H
 
@@ -72,6 +78,10 @@ struct matrix_config {
 	size_t max_body;          /* 0: MATRIX_MAX_BODY */
 	long max_age_s;           /* 0: MATRIX_MAX_AGE_S; < 0: no limit */
 	int timeline_limit;       /* 0: MATRIX_TIMELINE_LIMIT */
+	/* end-to-end encryption: NULL off, as before; else the key the
+	 * device's Olm account is encrypted with in state_dir (from a secrets
+	 * file or the environment; MX_CRYPTO_KEY_MIN bytes at least) */
+	const char *pickle_key;
 };
 
 struct matrix;
@@ -178,6 +188,22 @@ enum matrix_fail matrix_fail_kind(long status, int curl_code);
 long long matrix_backoff_ms(enum matrix_fail kind, int attempt, unsigned rnd,
                             long max_ms);
 void matrix_get_stats(const struct matrix *m, struct matrix_stats *out);
+
+/* The device's public identity, as `faqbot keys` prints it. */
+struct matrix_identity {
+	char user_id[256], device_id[256];
+	char ed25519[128];     /* the fingerprint's key */
+	char fingerprint[128]; /* the same in groups of four, as clients show it */
+	char curve25519[128];
+};
+
+/* matrix_identity_read reads the device identity kept in state_dir, opened
+ * with pickle_key, with no network: ERR_NOTFOUND when there is none yet
+ * (it is made at the first start with encryption on), else the errors of
+ * start-up (a wrong key, a damaged file, libolm missing), errbuf saying
+ * which file and what to do. */
+enum err matrix_identity_read(const char *state_dir, const char *pickle_key,
+                              struct matrix_identity *out, char *errbuf, size_t errlen);
 
 /* matrix_free frees m; NULL is a no-op. */
 void matrix_free(struct matrix *m);

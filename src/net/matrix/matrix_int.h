@@ -11,6 +11,8 @@
  *                     disk, each send's retries, the shared re-login's
  *                     waiters
  *   matrix_sync.c     one /sync: ask, read, act on the batch, save since
+ *   matrix_keys.c     the device's encryption keys (mx_crypto) uploaded
+ *                     and topped up
  * All of them work on one struct matrix (one thread, one curl multi
  * handle, an easy handle an exchange), so the functions here take it
  * whole; each file's statics stay its own.
@@ -236,6 +238,7 @@ struct matrix {
 	long long health_at; /* when the health mark was last written, ms */
 	int health_warned;   /* its failure is logged once, not every sync */
 	unsigned long long rng; /* backoff_rand's state */
+	struct matrix_keys *keys; /* encryption's keys; NULL: encryption off */
 	struct matrix_stats stats;
 	char errstr[MATRIX_ERRSTR_MAX];
 };
@@ -467,6 +470,27 @@ void matrix_send_stop(struct matrix *m);
 
 /* matrix_send_free frees every queue and handle (nothing is sent). */
 void matrix_send_free(struct matrix *m);
+
+/* ---- matrix_keys.c ---------------------------------------------------- */
+
+/* matrix_keys_new opens the device's identity when cfg has a pickle key
+ * (m->keys; NULL, and nothing done, without): a stored identity's device
+ * becomes the one to log in as when none is configured or stored. An
+ * identity that cannot be opened is a start-up error in errbuf. */
+enum err matrix_keys_new(struct matrix *m, const struct matrix_config *cfg, char *errbuf,
+                         size_t errlen);
+
+/* matrix_keys_start, after whoami: the identity is tied to the device
+ * logged in as (made at the first start; another device's is fatal, with
+ * what to do) and what the server lacks is uploaded. An upload that fails
+ * is logged and tried again later: the bot serves without it. */
+enum err matrix_keys_start(struct matrix *m);
+
+/* matrix_keys_sync tops up the one-time keys and the fallback key from
+ * what a /sync said (k), after its batch. */
+void matrix_keys_sync(struct matrix *m, const struct mx_key_counts *k);
+
+void matrix_keys_free(struct matrix *m);
 
 /* ---- matrix_sync.c ---------------------------------------------------- */
 

@@ -708,6 +708,7 @@ enum err mx_sync_parse(const char *json, size_t len, const char *bot_user_id,
 	 * repaired string is still read */
 	s->skipped = rep.deep + rep.numbers;
 	s->repaired = rep.surrogates + rep.key_nuls + rep.bad_bytes;
+	mx_keys_sync_counts(root, &s->keys);
 	rooms = json_object_get(root, "rooms");
 	if (rooms && !json_is_object(rooms)) {
 		s->skipped++;

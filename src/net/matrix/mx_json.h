@@ -25,6 +25,7 @@
 
 #include "err.h"
 #include "mx_ids.h"    /* MX_ID_MAX */
+#include "mx_keys.h"   /* struct mx_key_counts */
 #include "mx_power.h"  /* struct mx_power, in an action */
 #include "mx_repair.h" /* MX_NEXT_BATCH_MAX */
 
@@ -98,6 +99,10 @@ struct mx_sync {
 	 * found by mx_next_batch_scan and there are no actions. Whatever the
 	 * batch held is lost unless the caller asks again. */
 	int unreadable;
+	/* what the server holds of the device's encryption keys (top-level
+	 * device_one_time_keys_count, device_unused_fallback_key_types; all
+	 * zero when it said nothing: mx_keys_sync_counts) */
+	struct mx_key_counts keys;
 };
 
 /* mx_sync_parse turns a /sync response body into actions, in this order:

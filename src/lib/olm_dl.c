@@ -1,0 +1,81 @@
+/* olm_dl.c -- bind libolm at run time (see olm_dl.h for why). */
+#include "olm_dl.h"
+
+#include <dlfcn.h>
+#include <stdio.h>
+#include <string.h>
+
+struct olm_dl_api olm_dl;
+
+static void *olm_dl_handle;
+
+#define OLM_DL_SYM(field, name) {(void **)&olm_dl.field, name}
+
+enum err olm_dl_load(char *why, size_t whylen)
+{
+	static const struct {
+		void **slot;
+		const char *name;
+	} syms[] = {
+		OLM_DL_SYM(get_library_version, "olm_get_library_version"),
+		OLM_DL_SYM(error, "olm_error"),
+		OLM_DL_SYM(account_size, "olm_account_size"),
+		OLM_DL_SYM(account, "olm_account"),
+		OLM_DL_SYM(account_last_error, "olm_account_last_error"),
+		OLM_DL_SYM(clear_account, "olm_clear_account"),
+		OLM_DL_SYM(pickle_account_length, "olm_pickle_account_length"),
+		OLM_DL_SYM(pickle_account, "olm_pickle_account"),
+		OLM_DL_SYM(unpickle_account, "olm_unpickle_account"),
+		OLM_DL_SYM(create_account_random_length, "olm_create_account_random_length"),
+		OLM_DL_SYM(create_account, "olm_create_account"),
+		OLM_DL_SYM(account_identity_keys_length, "olm_account_identity_keys_length"),
+		OLM_DL_SYM(account_identity_keys, "olm_account_identity_keys"),
+		OLM_DL_SYM(account_signature_length, "olm_account_signature_length"),
+		OLM_DL_SYM(account_sign, "olm_account_sign"),
+		OLM_DL_SYM(account_one_time_keys_length, "olm_account_one_time_keys_length"),
+		OLM_DL_SYM(account_one_time_keys, "olm_account_one_time_keys"),
+		OLM_DL_SYM(account_mark_keys_as_published, "olm_account_mark_keys_as_published"),
+		OLM_DL_SYM(account_max_number_of_one_time_keys,
+		           "olm_account_max_number_of_one_time_keys"),
+		OLM_DL_SYM(account_generate_one_time_keys_random_length,
+		           "olm_account_generate_one_time_keys_random_length"),
+		OLM_DL_SYM(account_generate_one_time_keys, "olm_account_generate_one_time_keys"),
+		OLM_DL_SYM(account_generate_fallback_key_random_length,
+		           "olm_account_generate_fallback_key_random_length"),
+		OLM_DL_SYM(account_generate_fallback_key, "olm_account_generate_fallback_key"),
+		OLM_DL_SYM(account_unpublished_fallback_key_length,
+		           "olm_account_unpublished_fallback_key_length"),
+		OLM_DL_SYM(account_unpublished_fallback_key, "olm_account_unpublished_fallback_key"),
+		OLM_DL_SYM(utility_size, "olm_utility_size"),
+		OLM_DL_SYM(utility, "olm_utility"),
+		OLM_DL_SYM(utility_last_error, "olm_utility_last_error"),
+		OLM_DL_SYM(clear_utility, "olm_clear_utility"),
+		OLM_DL_SYM(ed25519_verify, "olm_ed25519_verify"),
+	};
+	size_t i;
+
+	if (olm_dl_handle)
+		return ERR_OK;
+	olm_dl_handle = dlopen(OLM_DL_SONAME, RTLD_NOW | RTLD_LOCAL);
+	if (!olm_dl_handle) {
+		snprintf(why, whylen, "cannot load %s (%s); install Debian's libolm3 (the "
+		                      "[matrix] encryption setting needs it)",
+		         OLM_DL_SONAME, dlerror());
+		return ERR_NOTFOUND;
+	}
+	for (i = 0; i < sizeof(syms) / sizeof(syms[0]); i++) {
+		void *p = dlsym(olm_dl_handle, syms[i].name);
+
+		if (!p) {
+			/* the unpublished fallback key came in 3.2.0 */
+			snprintf(why, whylen, "%s has no %s: libolm 3.2 or later is needed",
+			         OLM_DL_SONAME, syms[i].name);
+			dlclose(olm_dl_handle);
+			olm_dl_handle = NULL;
+			memset(&olm_dl, 0, sizeof(olm_dl));
+			return ERR_NOTFOUND;
+		}
+		memcpy(syms[i].slot, &p, sizeof(p));
+	}
+	return ERR_OK;
+}

@@ -1,0 +1,107 @@
+/* olm_dl.h -- libolm (Olm and Megolm, Matrix's end-to-end encryption),
+ * bound at run time, only when the config turns encryption on.
+ *
+ * Why not link it: libolm is C++ inside and brings the C++ runtime with it
+ * (+2.3 MB resident once loaded into a C process, measured, most of it
+ * libstdc++), which `faqbot ask`, `check` and every bot without encryption
+ * would carry for nothing;
+ * as curl_dl does for libcurl and learn.c for liblinear, it is loaded with
+ * dlopen() when the first encrypted bot starts. Its header is still the
+ * one the API is documented in: include this header instead of
+ * <olm/olm.h>, call olm_dl_load() once, then use olm_* as olm.h
+ * documents them.
+ *
+ * Who may include it: src/net/matrix/mx_crypto.c alone (tests/lint.sh
+ * holds it so), the one module that calls libolm, so that moving to
+ * vodozemac replaces one file. */
+#ifndef FAQBOT_OLM_DL_H
+#define FAQBOT_OLM_DL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <olm/olm.h>
+
+#include "err.h"
+
+/* The shared object loaded: Debian's libolm3 (3.2.x). */
+#define OLM_DL_SONAME "libolm.so.3"
+
+struct olm_dl_api {
+	void (*get_library_version)(uint8_t *, uint8_t *, uint8_t *);
+	size_t (*error)(void);
+	size_t (*account_size)(void);
+	OlmAccount *(*account)(void *);
+	const char *(*account_last_error)(const OlmAccount *);
+	size_t (*clear_account)(OlmAccount *);
+	size_t (*pickle_account_length)(const OlmAccount *);
+	size_t (*pickle_account)(OlmAccount *, const void *, size_t, void *, size_t);
+	size_t (*unpickle_account)(OlmAccount *, const void *, size_t, void *, size_t);
+	size_t (*create_account_random_length)(const OlmAccount *);
+	size_t (*create_account)(OlmAccount *, void *, size_t);
+	size_t (*account_identity_keys_length)(const OlmAccount *);
+	size_t (*account_identity_keys)(OlmAccount *, void *, size_t);
+	size_t (*account_signature_length)(const OlmAccount *);
+	size_t (*account_sign)(OlmAccount *, const void *, size_t, void *, size_t);
+	size_t (*account_one_time_keys_length)(const OlmAccount *);
+	size_t (*account_one_time_keys)(OlmAccount *, void *, size_t);
+	size_t (*account_mark_keys_as_published)(OlmAccount *);
+	size_t (*account_max_number_of_one_time_keys)(const OlmAccount *);
+	size_t (*account_generate_one_time_keys_random_length)(const OlmAccount *, size_t);
+	size_t (*account_generate_one_time_keys)(OlmAccount *, size_t, void *, size_t);
+	size_t (*account_generate_fallback_key_random_length)(const OlmAccount *);
+	size_t (*account_generate_fallback_key)(OlmAccount *, void *, size_t);
+	size_t (*account_unpublished_fallback_key_length)(const OlmAccount *);
+	size_t (*account_unpublished_fallback_key)(OlmAccount *, void *, size_t);
+	size_t (*utility_size)(void);
+	OlmUtility *(*utility)(void *);
+	const char *(*utility_last_error)(const OlmUtility *);
+	size_t (*clear_utility)(OlmUtility *);
+	size_t (*ed25519_verify)(OlmUtility *, const void *, size_t, const void *, size_t, void *,
+	                         size_t);
+};
+
+/* The table, filled by olm_dl_load(). Calling through it before a
+ * successful load is a bug (the pointers are NULL). */
+extern struct olm_dl_api olm_dl;
+
+/* olm_dl_load loads libolm and binds every function above. Safe to call
+ * again (it loads once). On failure (ERR_NOTFOUND), why says which library
+ * or symbol is missing and what to install. */
+enum err olm_dl_load(char *why, size_t whylen);
+
+#define olm_get_library_version olm_dl.get_library_version
+#define olm_error olm_dl.error
+#define olm_account_size olm_dl.account_size
+#define olm_account olm_dl.account
+#define olm_account_last_error olm_dl.account_last_error
+#define olm_clear_account olm_dl.clear_account
+#define olm_pickle_account_length olm_dl.pickle_account_length
+#define olm_pickle_account olm_dl.pickle_account
+#define olm_unpickle_account olm_dl.unpickle_account
+#define olm_create_account_random_length olm_dl.create_account_random_length
+#define olm_create_account olm_dl.create_account
+#define olm_account_identity_keys_length olm_dl.account_identity_keys_length
+#define olm_account_identity_keys olm_dl.account_identity_keys
+#define olm_account_signature_length olm_dl.account_signature_length
+#define olm_account_sign olm_dl.account_sign
+#define olm_account_one_time_keys_length olm_dl.account_one_time_keys_length
+#define olm_account_one_time_keys olm_dl.account_one_time_keys
+#define olm_account_mark_keys_as_published olm_dl.account_mark_keys_as_published
+#define olm_account_max_number_of_one_time_keys olm_dl.account_max_number_of_one_time_keys
+#define olm_account_generate_one_time_keys_random_length                                      \
+	olm_dl.account_generate_one_time_keys_random_length
+#define olm_account_generate_one_time_keys olm_dl.account_generate_one_time_keys
+#define olm_account_generate_fallback_key_random_length                                       \
+	olm_dl.account_generate_fallback_key_random_length
+#define olm_account_generate_fallback_key olm_dl.account_generate_fallback_key
+#define olm_account_unpublished_fallback_key_length                                           \
+	olm_dl.account_unpublished_fallback_key_length
+#define olm_account_unpublished_fallback_key olm_dl.account_unpublished_fallback_key
+#define olm_utility_size olm_dl.utility_size
+#define olm_utility olm_dl.utility
+#define olm_utility_last_error olm_dl.utility_last_error
+#define olm_clear_utility olm_dl.clear_utility
+#define olm_ed25519_verify olm_dl.ed25519_verify
+
+#endif
