@@ -50,7 +50,8 @@ void cli_print_diags(const struct faq_diags *d)
 			fprintf(stderr, "%s: %s: %s\n", g->file, g->warning ? "warning" : "error",
 				g->msg);
 		else
-			fprintf(stderr, "faqbot: %s: %s\n", g->warning ? "warning" : "error", g->msg);
+			fprintf(stderr, "faqbot: %s: %s\n", g->warning ? "warning" : "error",
+				g->msg);
 	}
 }
 
@@ -80,8 +81,10 @@ struct faq *cli_load_faq(const struct cli_opts *o, int *rc)
 		char list[256];
 
 		cli_regions(faq, list, sizeof(list));
-		fprintf(stderr, "faqbot: --region '%s': no crisis lines for that region; "
-				"the FAQ has %s\nTry 'faqbot --help'.\n", o->region, list);
+		fprintf(stderr,
+			"faqbot: --region '%s': no crisis lines for that region; "
+			"the FAQ has %s\nTry 'faqbot --help'.\n",
+			o->region, list);
 		*rc = CLI_EXIT_USAGE;
 		faq_free(faq);
 		faq = NULL;

@@ -39,8 +39,8 @@ static void print_stage(const struct faq_stage *st)
 		return;
 	}
 	f = &st->cv;
-	printf("learned stage: %zu messages (crisis %zu, advice %zu, faq %zu, none %zu), ",
-	       f->n, f->ncrisis, f->nadvice, f->nfaq, f->nnone);
+	printf("learned stage: %zu messages (crisis %zu, advice %zu, faq %zu, none %zu), ", f->n,
+	       f->ncrisis, f->nadvice, f->nfaq, f->nnone);
 	if (st->from_cache)
 		printf("loaded from the cache\n");
 	else
@@ -90,7 +90,8 @@ int cli_check(const struct cli_opts *o, int argc, char **argv)
 
 			if (*end || n < 0 || n > 100000)
 				return cli_usage_error(
-					"check: --max-age takes a number of days, not '%s'", argv[i]);
+					"check: --max-age takes a number of days, not '%s'",
+					argv[i]);
 			co.max_age_days = (int)n;
 		} else if (argv[i][0] == '-') {
 			return cli_usage_error("check: unknown option '%s'", argv[i]);
@@ -117,7 +118,8 @@ int cli_check(const struct cli_opts *o, int argc, char **argv)
 			pats += faq->entries[k].npatterns + faq->entries[k].nnegations;
 		}
 		printf("%s: ok: %zu entries, %zu patterns, %zu examples, %zu crisis regions, "
-		       "%zu warning(s)\n", dir, faq->nentries, pats, ex, faq->nregions, d.warnings);
+		       "%zu warning(s)\n",
+		       dir, faq->nentries, pats, ex, faq->nregions, d.warnings);
 		print_prefilter(faq);
 		print_stage(faq->stage);
 		rc = 0;
@@ -141,8 +143,8 @@ static json_t *topics_list_json(const struct faq_pattern *p, size_t n, int compi
 	size_t j;
 
 	for (j = 0; j < n; j++)
-		json_array_append_new(a, json_string(compiled && p[j].expanded ? p[j].expanded
-									: p[j].src));
+		json_array_append_new(
+			a, json_string(compiled && p[j].expanded ? p[j].expanded : p[j].src));
 	return a;
 }
 
@@ -195,17 +197,18 @@ int cli_topics(const struct cli_opts *o, int argc, char **argv)
 					json_array_append_new(ph, json_string(p));
 				json_object_set_new(words, e->words.v[j].name, ph);
 			}
-			obj = json_pack("{s:s, s:s, s:s?, s:o, s:o, s:o, s:b, s:i}", "id", e->id,
-					"class", faq_class_name(e->cls), "question", e->question,
-					"words", words, "patterns",
-					topics_list_json(e->patterns, e->npatterns, 0), "negations",
-					topics_list_json(e->negations, e->nnegations, 0),
-					"only_questions", e->only_questions, "priority", e->priority);
+			obj = json_pack(
+				"{s:s, s:s, s:s?, s:o, s:o, s:o, s:b, s:i}", "id", e->id, "class",
+				faq_class_name(e->cls), "question", e->question, "words", words,
+				"patterns", topics_list_json(e->patterns, e->npatterns, 0),
+				"negations", topics_list_json(e->negations, e->nnegations, 0),
+				"only_questions", e->only_questions, "priority", e->priority);
 			if (obj && compiled) {
 				json_object_set_new(obj, "compiled_patterns",
 						    topics_list_json(e->patterns, e->npatterns, 1));
-				json_object_set_new(obj, "compiled_negations",
-						    topics_list_json(e->negations, e->nnegations, 1));
+				json_object_set_new(
+					obj, "compiled_negations",
+					topics_list_json(e->negations, e->nnegations, 1));
 			}
 			s = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
 			if (s)
@@ -223,7 +226,8 @@ int cli_topics(const struct cli_opts *o, int argc, char **argv)
 			const char *p = w->phrases;
 
 			printf("    %s:", w->name);
-			for (k = 0; k < w->nphrases && k < TOPICS_WORDS_SHOWN; k++, p += strlen(p) + 1)
+			for (k = 0; k < w->nphrases && k < TOPICS_WORDS_SHOWN;
+			     k++, p += strlen(p) + 1)
 				printf("%s %s", k ? "," : "", p);
 			if (w->nphrases > TOPICS_WORDS_SHOWN)
 				printf(", ... (%zu in all)", w->nphrases);

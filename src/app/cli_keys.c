@@ -20,7 +20,8 @@ int cli_keys(int argc, char **argv)
 		if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
 			path = argv[++i];
 		else
-			return cli_usage_error("keys: unexpected '%s' (keys --config FILE)", argv[i]);
+			return cli_usage_error("keys: unexpected '%s' (keys --config FILE)",
+					       argv[i]);
 	}
 	if (!path)
 		return cli_usage_error("%s", "keys: give --config FILE: the bot whose device "
@@ -32,14 +33,18 @@ int cli_keys(int argc, char **argv)
 		return CLI_EXIT_CONFIG;
 	}
 	if (!cfg->has_matrix || !cfg->encryption) {
-		fprintf(stderr, "faqbot: %s: %s: the bot has no device identity to show (set "
-				"encryption = true and pickle_key_file in [matrix])\n",
-			path, cfg->has_matrix ? "[matrix] encryption is not on" : "no [matrix] section");
+		fprintf(stderr,
+			"faqbot: %s: %s: the bot has no device identity to show (set "
+			"encryption = true and pickle_key_file in [matrix])\n",
+			path,
+			cfg->has_matrix ? "[matrix] encryption is not on" : "no [matrix] section");
 		goto out;
 	}
 	if (!cfg->state_dir || !*cfg->state_dir) {
-		fprintf(stderr, "faqbot: %s: [matrix] has no state_dir, where the device's "
-				"identity is kept\n", path);
+		fprintf(stderr,
+			"faqbot: %s: [matrix] has no state_dir, where the device's "
+			"identity is kept\n",
+			path);
 		goto out;
 	}
 	if (config_load_pickle_key(cfg, err, sizeof(err)) != ERR_OK) {

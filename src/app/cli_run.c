@@ -75,8 +75,7 @@ int cli_chat(const struct cli_opts *o)
 	log_set_level(LOG_WARN);
 	serve_loop_config(s, NULL, NULL, &lc);
 	if (console_new(STDIN_FILENO, stdout, isatty(STDIN_FILENO), &c) != ERR_OK ||
-	    loop_new(&lc, &l) != ERR_OK ||
-	    loop_add(l, &console_ops, c, NULL, NULL, 0) != ERR_OK) {
+	    loop_new(&lc, &l) != ERR_OK || loop_add(l, &console_ops, c, NULL, NULL, 0) != ERR_OK) {
 		fprintf(stderr, "faqbot: out of memory\n");
 		rc = CLI_EXIT_RUNTIME;
 	} else if (loop_run(l) != ERR_OK) {
@@ -109,11 +108,14 @@ int cli_health(int argc, char **argv)
 			max_age = strtol(argv[++i], &end, 10);
 			if (errno || end == argv[i] || *end || max_age < 1 ||
 			    max_age > HEALTH_MAX_AGE_MAX_S)
-				return cli_usage_error("health: --max-age takes a number of seconds, not "
-						       "'%s'", argv[i]);
+				return cli_usage_error(
+					"health: --max-age takes a number of seconds, not "
+					"'%s'",
+					argv[i]);
 		} else {
 			return cli_usage_error("health: unexpected '%s' (health --config FILE "
-					       "[--max-age SECONDS])", argv[i]);
+					       "[--max-age SECONDS])",
+					       argv[i]);
 		}
 	}
 	if (!path)
@@ -125,8 +127,10 @@ int cli_health(int argc, char **argv)
 	}
 	n = nets_marks(cfg, marks);
 	if (!n) {
-		fprintf(stderr, "faqbot: %s configures no chat network with a state_dir: nothing "
-				"to check\n", path);
+		fprintf(stderr,
+			"faqbot: %s configures no chat network with a state_dir: nothing "
+			"to check\n",
+			path);
 		config_free(cfg);
 		return CLI_EXIT_CONFIG;
 	}
@@ -296,8 +300,10 @@ static int run_config(const char *path, struct config **cfg)
 		return CLI_EXIT_CONFIG;
 	}
 	if (!(*cfg)->has_matrix && !(*cfg)->has_irc) {
-		fprintf(stderr, "faqbot: %s configures no chat network (add a [matrix] or [irc] "
-				"section); for the console, run faqbot with no --config\n", path);
+		fprintf(stderr,
+			"faqbot: %s configures no chat network (add a [matrix] or [irc] "
+			"section); for the console, run faqbot with no --config\n",
+			path);
 		config_free(*cfg);
 		*cfg = NULL;
 		return CLI_EXIT_CONFIG;
@@ -332,14 +338,16 @@ static int run_regions(const struct cli_opts *o, const struct config *cfg, const
 		char list[256];
 
 		cli_regions(faq, list, sizeof(list));
-		fprintf(stderr, "faqbot: %s: region '%s': no crisis lines for that region; the "
-				"FAQ has %s\n", path, cfg->region, list);
+		fprintf(stderr,
+			"faqbot: %s: region '%s': no crisis lines for that region; the "
+			"FAQ has %s\n",
+			path, cfg->region, list);
 		return CLI_EXIT_CONFIG;
 	}
 	for (i = 0; i < cfg->nroom; i++)
 		if (cfg->room[i].region && !faq_region(faq, cfg->room[i].region)) {
-			fprintf(stderr, "faqbot: %s: room %s: no crisis lines for region '%s'\n", path,
-				cfg->room[i].id, cfg->room[i].region);
+			fprintf(stderr, "faqbot: %s: room %s: no crisis lines for region '%s'\n",
+				path, cfg->room[i].id, cfg->room[i].region);
 			return CLI_EXIT_CONFIG;
 		}
 	return 0;
@@ -374,7 +382,8 @@ int cli_run(struct cli_opts *o, int argc, char **argv)
 		if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
 			path = argv[++i];
 		else
-			return cli_usage_error("run: unexpected '%s' (run [--config FILE])", argv[i]);
+			return cli_usage_error("run: unexpected '%s' (run [--config FILE])",
+					       argv[i]);
 	}
 	if (!path)
 		return cli_chat(o);

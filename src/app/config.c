@@ -180,7 +180,7 @@ static int on_bot(struct parse *p, const char *k, const char *v)
 	    !strcmp(k, "watch_faq"))
 		return parse_bool(v, !strcmp(k, "log_message_text") ? &c->log_message_text
 				     : !strcmp(k, "unanswered_log") ? &c->unanswered_log
-								     : &c->watch_faq) == 0
+								    : &c->watch_faq) == 0
 			       ? 1
 			       : fail(p, "%s must be true or false, not '%s'", k, v);
 	if (!strcmp(k, "policy"))
@@ -192,14 +192,16 @@ static int on_bot(struct parse *p, const char *k, const char *v)
 			long *slot = (long *)((char *)c + longs[i].off);
 
 			if (parse_long(v, slot) != 0 || *slot > longs[i].max)
-				return fail(p, "%s must be a whole number from 0 to %ld, not '%s'", k,
-					    longs[i].max, v);
+				return fail(p, "%s must be a whole number from 0 to %ld, not '%s'",
+					    k, longs[i].max, v);
 			return 1;
 		}
-	return fail(p, "unknown setting '%s' (the top of the file has faq_dir, region, "
-		       "state_dir, log_message_text, policy, cooldown_s, moderator_power, "
-		       "stats_days, unanswered_log, unanswered_days, faq_max_age_days, "
-		       "watch_faq)", k);
+	return fail(p,
+		    "unknown setting '%s' (the top of the file has faq_dir, region, "
+		    "state_dir, log_message_text, policy, cooldown_s, moderator_power, "
+		    "stats_days, unanswered_log, unanswered_days, faq_max_age_days, "
+		    "watch_faq)",
+		    k);
 }
 
 static int on_matrix(struct parse *p, const char *k, const char *v)
@@ -234,8 +236,10 @@ static int on_matrix(struct parse *p, const char *k, const char *v)
 
 	c->has_matrix = 1;
 	if (!strcmp(k, "access_token") || !strcmp(k, "password") || !strcmp(k, "pickle_key"))
-		return fail(p, "'%s' may not be written in the config file: name a file "
-				     "(%s_file) or an environment variable (%s_env) instead", k, k, k);
+		return fail(p,
+			    "'%s' may not be written in the config file: name a file "
+			    "(%s_file) or an environment variable (%s_env) instead",
+			    k, k, k);
 	if (!strcmp(k, "encryption"))
 		return parse_bool(v, &c->encryption) == 0
 			       ? 1
@@ -254,12 +258,11 @@ static int on_matrix(struct parse *p, const char *k, const char *v)
 				       ? 1
 				       : fail(p, "%s must be a whole number, not '%s'", k, v);
 	if (!strcmp(k, "rooms") || !strcmp(k, "allow_invites") || !strcmp(k, "moderators")) {
-		struct config_list *l = !strcmp(k, "rooms") ? &c->rooms
+		struct config_list *l = !strcmp(k, "rooms")        ? &c->rooms
 					: !strcmp(k, "moderators") ? &c->moderators
 								   : &c->allow_invites;
 
-		return split_list(l, v) == 0 ? 1
-					     : fail(p, "'%s' is too long a list", k);
+		return split_list(l, v) == 0 ? 1 : fail(p, "'%s' is too long a list", k);
 	}
 	return fail(p, "unknown setting '%s' in [matrix]", k);
 }
@@ -307,8 +310,9 @@ static int on_irc(struct parse *p, const char *k, const char *v)
 	if (!strcmp(k, "short_over_lines"))
 		return parse_long(v, &c->irc_short_over_lines) == 0 && c->irc_short_over_lines >= 0
 			       ? 1
-			       : fail(p, "short_over_lines must be a whole number, 0 or more (0: "
-					 "answers always whole), not '%s'",
+			       : fail(p,
+				      "short_over_lines must be a whole number, 0 or more (0: "
+				      "answers always whole), not '%s'",
 				      v);
 	if (!strcmp(k, "tls"))
 		return parse_bool(v, &c->irc_tls) == 0
@@ -316,8 +320,8 @@ static int on_irc(struct parse *p, const char *k, const char *v)
 			       : fail(p, "tls must be true or false, not '%s'", v);
 	if (!strcmp(k, "alt_nicks") || !strcmp(k, "channels") || !strcmp(k, "moderators") ||
 	    !strcmp(k, "moderator_accounts")) {
-		struct config_list *l = !strcmp(k, "alt_nicks")  ? &c->irc_alt_nicks
-					: !strcmp(k, "channels") ? &c->irc_channels
+		struct config_list *l = !strcmp(k, "alt_nicks")    ? &c->irc_alt_nicks
+					: !strcmp(k, "channels")   ? &c->irc_channels
 					: !strcmp(k, "moderators") ? &c->irc_moderators
 								   : &c->irc_moderator_accounts;
 
@@ -357,8 +361,10 @@ static int on_room(struct parse *p, const char *id, const char *k, const char *v
 			       : fail(p, "policy must be questions or mentions, not '%s'", v);
 	if (!strcmp(k, "region"))
 		return set_str(&r->region, v) == 0 ? 1 : fail(p, "out of memory");
-	return fail(p, "unknown setting '%s' in a [room] section (it has policy and "
-			     "region)", k);
+	return fail(p,
+		    "unknown setting '%s' in a [room] section (it has policy and "
+		    "region)",
+		    k);
 }
 
 /* remember_key records where k was set, and refuses a setting given twice
@@ -374,8 +380,8 @@ static int remember_key(struct parse *p, const char *section, const char *k)
 		section = "";
 	for (i = 0; i < c->nkeys; i++)
 		if (!strcmp(c->keys[i].section, section) && !strcmp(c->keys[i].key, k))
-			return fail(p, "'%s' is set twice%s%s%s: here and on line %u; keep one",
-				    k, *section ? " in [" : "", section, *section ? "]" : "",
+			return fail(p, "'%s' is set twice%s%s%s: here and on line %u; keep one", k,
+				    *section ? " in [" : "", section, *section ? "]" : "",
 				    c->keys[i].line);
 	if (c->nkeys >= CONFIG_MAX_KEYS)
 		return fail(p, "more than %d settings", CONFIG_MAX_KEYS);
@@ -422,8 +428,8 @@ static int on_entry(void *user, const char *section, const char *k, const char *
 		    section);
 }
 
-enum err config_parse_text(const char *name, const char *text, size_t len,
-			   struct config **out, char *err, size_t errlen)
+enum err config_parse_text(const char *name, const char *text, size_t len, struct config **out,
+			   char *err, size_t errlen)
 {
 	struct parse p = {0};
 	char *copy;
@@ -445,8 +451,10 @@ enum err config_parse_text(const char *name, const char *text, size_t len,
 			size_t n = (size_t)((nl ? nl : end) - q);
 
 			if (n + 2 > CONFIG_MAX_LINE) {
-				snprintf(err, errlen, "%s:%u: line too long (%zu bytes, the limit is "
-						      "%d)", name, line, n, CONFIG_MAX_LINE - 2);
+				snprintf(err, errlen,
+					 "%s:%u: line too long (%zu bytes, the limit is "
+					 "%d)",
+					 name, line, n, CONFIG_MAX_LINE - 2);
 				return ERR_LIMIT;
 			}
 			if (!nl)
@@ -487,8 +495,10 @@ enum err config_parse_text(const char *name, const char *text, size_t len,
 		if (p.failed)
 			snprintf(err, errlen, "%s", p.msg);
 		else
-			snprintf(err, errlen, "%s:%d: cannot read this line: write 'key = value', "
-					      "'[section]' or a '#' comment", name, rc);
+			snprintf(err, errlen,
+				 "%s:%d: cannot read this line: write 'key = value', "
+				 "'[section]' or a '#' comment",
+				 name, rc);
 		config_free(p.c);
 		return ERR_PARSE;
 	}
@@ -517,8 +527,10 @@ static enum err read_secret(const char *what, const char *file, const char *env,
 		const char *v = getenv(env);
 
 		if (!v || !*v) {
-			snprintf(err, errlen, "the %s is to come from the environment variable %s, "
-					      "which is not set", what, env);
+			snprintf(err, errlen,
+				 "the %s is to come from the environment variable %s, "
+				 "which is not set",
+				 what, env);
 			return ERR_NOTFOUND;
 		}
 		*out = strdup(v);
@@ -526,13 +538,16 @@ static enum err read_secret(const char *what, const char *file, const char *env,
 	}
 	fd = open(file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0 && errno == ELOOP) {
-		snprintf(err, errlen, "the %s file %s is a symbolic link: secrets are read "
-				      "only from the file itself (whoever can change a link can "
-				      "point it elsewhere); give the real path", what, file);
+		snprintf(err, errlen,
+			 "the %s file %s is a symbolic link: secrets are read "
+			 "only from the file itself (whoever can change a link can "
+			 "point it elsewhere); give the real path",
+			 what, file);
 		return ERR_INVALID;
 	}
 	if (fd < 0) {
-		snprintf(err, errlen, "cannot read the %s file %s: %s", what, file, strerror(errno));
+		snprintf(err, errlen, "cannot read the %s file %s: %s", what, file,
+			 strerror(errno));
 		return ERR_IO;
 	}
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
@@ -542,8 +557,10 @@ static enum err read_secret(const char *what, const char *file, const char *env,
 	}
 	if (st.st_mode & 077) {
 		close(fd);
-		snprintf(err, errlen, "the %s file %s can be read by others (mode %03o): run "
-				      "'chmod 600 %s'", what, file, (unsigned)(st.st_mode & 0777), file);
+		snprintf(err, errlen,
+			 "the %s file %s can be read by others (mode %03o): run "
+			 "'chmod 600 %s'",
+			 what, file, (unsigned)(st.st_mode & 0777), file);
 		return ERR_INVALID;
 	}
 	n = read(fd, buf, sizeof(buf) - 1);
@@ -690,16 +707,19 @@ enum err config_load(const char *path, struct config **out, char *err, size_t er
 		int pw = c->password_file || c->password_env;
 
 		if (c->access_token_file && c->access_token_env) {
-			snprintf(err, errlen, "access_token_env: the access token is named both as a "
-					      "file and as an environment variable; keep one");
+			snprintf(err, errlen,
+				 "access_token_env: the access token is named both as a "
+				 "file and as an environment variable; keep one");
 			e = ERR_INVALID;
 		} else if (c->password_file && c->password_env) {
-			snprintf(err, errlen, "password_env: the password is named both as a file "
-					      "and as an environment variable; keep one");
+			snprintf(err, errlen,
+				 "password_env: the password is named both as a file "
+				 "and as an environment variable; keep one");
 			e = ERR_INVALID;
 		} else if (!tok && !pw) {
-			snprintf(err, errlen, "needs access_token_file, access_token_env, "
-					      "password_file or password_env");
+			snprintf(err, errlen,
+				 "needs access_token_file, access_token_env, "
+				 "password_file or password_env");
 			e = ERR_INVALID;
 		}
 		if (e == ERR_OK && tok)
@@ -716,8 +736,9 @@ enum err config_load(const char *path, struct config **out, char *err, size_t er
 	}
 	if (e == ERR_OK && c->has_irc) {
 		if (c->irc_sasl_password_file && c->irc_sasl_password_env) {
-			snprintf(err, errlen, "sasl_password_env: the SASL password is named both as "
-					      "a file and as an environment variable; keep one");
+			snprintf(err, errlen,
+				 "sasl_password_env: the SASL password is named both as "
+				 "a file and as an environment variable; keep one");
 			config_blame(c, "irc", err, errlen);
 			e = ERR_INVALID;
 		} else if (c->irc_sasl_password_file || c->irc_sasl_password_env) {
@@ -746,24 +767,27 @@ enum err config_load_pickle_key(struct config *c, char *err, size_t errlen)
 	if (!c->has_matrix || !c->encryption || c->pickle_key)
 		return ERR_OK;
 	if (c->pickle_key_file && c->pickle_key_env) {
-		snprintf(err, errlen, "pickle_key_env: the pickle key is named both as a file and as "
-				      "an environment variable; keep one");
+		snprintf(err, errlen,
+			 "pickle_key_env: the pickle key is named both as a file and as "
+			 "an environment variable; keep one");
 		config_blame(c, "matrix", err, errlen);
 		return ERR_INVALID;
 	}
 	if (!c->pickle_key_file && !c->pickle_key_env) {
-		snprintf(err, errlen, "encryption = true needs pickle_key_file or pickle_key_env: "
-				      "the key the device's encryption keys are kept encrypted with "
-				      "in state_dir (make one: head -c 32 /dev/urandom | base64 > "
-				      "FILE; chmod 600 FILE)");
+		snprintf(err, errlen,
+			 "encryption = true needs pickle_key_file or pickle_key_env: "
+			 "the key the device's encryption keys are kept encrypted with "
+			 "in state_dir (make one: head -c 32 /dev/urandom | base64 > "
+			 "FILE; chmod 600 FILE)");
 		config_blame(c, "matrix", err, errlen);
 		return ERR_INVALID;
 	}
 	e = secret_at(c, "matrix", "pickle key", c->pickle_key_file, "pickle_key_file",
 		      c->pickle_key_env, "pickle_key_env", &c->pickle_key, err, errlen);
 	if (e == ERR_OK && strlen(c->pickle_key) < CONFIG_PICKLE_KEY_MIN) {
-		snprintf(err, errlen, "%s: the pickle key is %zu bytes, and must be %d at least "
-				      "(make one: head -c 32 /dev/urandom | base64 > FILE)",
+		snprintf(err, errlen,
+			 "%s: the pickle key is %zu bytes, and must be %d at least "
+			 "(make one: head -c 32 /dev/urandom | base64 > FILE)",
 			 c->pickle_key_file ? "pickle_key_file" : "pickle_key_env",
 			 strlen(c->pickle_key), CONFIG_PICKLE_KEY_MIN);
 		config_blame(c, "matrix", err, errlen);

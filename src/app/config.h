@@ -31,19 +31,19 @@
 
 #include "err.h"
 
-#define CONFIG_MAX_BYTES (256 * 1024) /* a config file */
-#define CONFIG_MAX_LINE 8192          /* one line of it */
-#define CONFIG_MAX_LIST 1000          /* items in one list (rooms...) */
-#define CONFIG_MAX_KEYS 1000          /* settings in one file */
-#define CONFIG_MAX_SECRET 4096        /* bytes of a token or password */
-#define CONFIG_PICKLE_KEY_MIN 16      /* bytes of the encryption's pickle key */
+#define CONFIG_MAX_BYTES            (256 * 1024) /* a config file */
+#define CONFIG_MAX_LINE             8192         /* one line of it */
+#define CONFIG_MAX_LIST             1000         /* items in one list (rooms...) */
+#define CONFIG_MAX_KEYS             1000         /* settings in one file */
+#define CONFIG_MAX_SECRET           4096         /* bytes of a token or password */
+#define CONFIG_PICKLE_KEY_MIN       16           /* bytes of the encryption's pickle key */
 /* Defaults of the moderators' settings. */
-#define CONFIG_COOLDOWN_S 600         /* 10 minutes */
-#define CONFIG_MODERATOR_POWER 50     /* Matrix's "Moderator" */
-#define CONFIG_STATS_DAYS 90
+#define CONFIG_COOLDOWN_S           600 /* 10 minutes */
+#define CONFIG_MODERATOR_POWER      50  /* Matrix's "Moderator" */
+#define CONFIG_STATS_DAYS           90
 #define CONFIG_IRC_SHORT_OVER_LINES 1 /* IRC: longer FAQ answers go out short */
-#define CONFIG_UNANSWERED_DAYS 14
-#define CONFIG_FAQ_MAX_AGE_DAYS 365
+#define CONFIG_UNANSWERED_DAYS      14
+#define CONFIG_FAQ_MAX_AGE_DAYS     365
 
 enum config_policy { CONFIG_POLICY_QUESTIONS, CONFIG_POLICY_MENTIONS };
 
@@ -66,8 +66,8 @@ struct config_key {
 };
 
 struct config {
-	char *path;                 /* the file it was read from (the name given) */
-	struct config_key *keys;    /* every setting, in file order */
+	char *path;              /* the file it was read from (the name given) */
+	struct config_key *keys; /* every setting, in file order */
 	size_t nkeys;
 	/* the bot */
 	char *faq_dir;
@@ -109,11 +109,11 @@ struct config {
 	/* [metrics]: the Prometheus endpoint, off unless listen is set */
 	int has_metrics;
 	char *metrics_listen;
-	char **irc_channel_keys;     /* filled by config_load: the key of
+	char **irc_channel_keys; /* filled by config_load: the key of
 	                              * irc_channels.v[i], or NULL */
 	long irc_port, irc_pm_over_lines, irc_flood_burst, irc_flood_interval_ms;
 	long irc_short_over_lines; /* CONFIG_IRC_SHORT_OVER_LINES unless set */
-	int irc_tls; /* default 1: TLS, verified */
+	int irc_tls;               /* default 1: TLS, verified */
 	struct config_list irc_alt_nicks, irc_channels, irc_moderators;
 	struct config_list irc_moderator_accounts; /* who may use moderator commands */
 	/* [room ID] sections */
@@ -124,8 +124,8 @@ struct config {
 /* config_parse_text parses text (name is for messages) into a new config.
  * On error *out is NULL and err holds "name:line: what to fix". Secrets
  * are not read here. */
-enum err config_parse_text(const char *name, const char *text, size_t len,
-			   struct config **out, char *err, size_t errlen);
+enum err config_parse_text(const char *name, const char *text, size_t len, struct config **out,
+			   char *err, size_t errlen);
 
 /* config_read reads path and parses it, without reading the secrets it
  * names (the health probe holds none). One line in err on failure. */

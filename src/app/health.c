@@ -44,12 +44,18 @@ enum err health_mark_file(const char *dir, const char *file, time_t now)
 	return state_write(dir, file, line, (size_t)n, 0600);
 }
 
-enum err health_clear(const char *dir) { return state_remove(dir, HEALTH_STATUS_FILE); }
+enum err health_clear(const char *dir)
+{
+	return state_remove(dir, HEALTH_STATUS_FILE);
+}
 
-enum err health_clear_file(const char *dir, const char *file) { return state_remove(dir, file); }
+enum err health_clear_file(const char *dir, const char *file)
+{
+	return state_remove(dir, file);
+}
 
-enum err health_check(const char *dir, long max_age_s, time_t now, long *age_s,
-		      char *errbuf, size_t errlen)
+enum err health_check(const char *dir, long max_age_s, time_t now, long *age_s, char *errbuf,
+		      size_t errlen)
 {
 	return health_check_file(dir, HEALTH_STATUS_FILE, max_age_s, now, age_s, errbuf, errlen);
 }
@@ -67,14 +73,14 @@ enum err health_check_file(const char *dir, const char *file, long max_age_s, ti
 		*age_s = -1;
 	e = state_read(dir, file, &buf, &len);
 	if (e == ERR_NOTFOUND) {
-		snprintf(errbuf, errlen, "no sync completed yet: %s/%s does not exist (the bot "
-					 "is starting, cannot reach its homeserver, or is not running)",
+		snprintf(errbuf, errlen,
+			 "no sync completed yet: %s/%s does not exist (the bot "
+			 "is starting, cannot reach its homeserver, or is not running)",
 			 dir, file);
 		return e;
 	}
 	if (e == ERR_IO) {
-		snprintf(errbuf, errlen, "cannot read %s/%s: %s", dir, file,
-			 strerror(errno));
+		snprintf(errbuf, errlen, "cannot read %s/%s: %s", dir, file, strerror(errno));
 		return e;
 	}
 	if (e != ERR_OK) {
@@ -86,16 +92,17 @@ enum err health_check_file(const char *dir, const char *file, long max_age_s, ti
 	t = strtoll(buf, &end, 10);
 	if (end == buf || errno || (*end && strcmp(end, "\n") != 0) || t <= 0 ||
 	    len > HEALTH_MARK_MAX) {
-		snprintf(errbuf, errlen, "%s/%s is not a health mark (a unix time in seconds)",
-			 dir, file);
+		snprintf(errbuf, errlen, "%s/%s is not a health mark (a unix time in seconds)", dir,
+			 file);
 		free(buf);
 		return ERR_PARSE;
 	}
 	free(buf);
 	if ((long long)now - t < -HEALTH_MARGIN_S) {
-		snprintf(errbuf, errlen, "the last sync in %s/%s is %lld s in the future: was the "
-					 "clock set back?", dir, file,
-			 t - (long long)now);
+		snprintf(errbuf, errlen,
+			 "the last sync in %s/%s is %lld s in the future: was the "
+			 "clock set back?",
+			 dir, file, t - (long long)now);
 		return ERR_PARSE;
 	}
 	/* A mark slightly ahead (clocks of two containers) counts as now. */
@@ -103,16 +110,16 @@ enum err health_check_file(const char *dir, const char *file, long max_age_s, ti
 	if (age_s)
 		*age_s = age;
 	if (age > max_age_s) {
-		snprintf(errbuf, errlen, "the last sync completed %ld s ago, more than %ld s: the "
-					 "bot is stuck or cannot reach its homeserver (see its log)",
+		snprintf(errbuf, errlen,
+			 "the last sync completed %ld s ago, more than %ld s: the "
+			 "bot is stuck or cannot reach its homeserver (see its log)",
 			 age, max_age_s);
 		return ERR_LIMIT;
 	}
 	return ERR_OK;
 }
 
-enum err health_read_config(const char *path, struct config **out, char *errbuf,
-			    size_t errlen)
+enum err health_read_config(const char *path, struct config **out, char *errbuf, size_t errlen)
 {
 	return config_read(path, out, errbuf, errlen);
 }

@@ -21,10 +21,10 @@
 
 struct config; /* config.h: only health_read_config needs it */
 
-#define HEALTH_STATUS_FILE "last_sync"
-#define HEALTH_IRC_FILE "last_irc" /* IRC's mark when Matrix's shares its folder */
-#define HEALTH_MARK_EVERY_S 5 /* a network is marked at most this often */
-#define HEALTH_MARGIN_S 30    /* slack on top of two long polls */
+#define HEALTH_STATUS_FILE   "last_sync"
+#define HEALTH_IRC_FILE      "last_irc"         /* IRC's mark when Matrix's shares its folder */
+#define HEALTH_MARK_EVERY_S  5                  /* a network is marked at most this often */
+#define HEALTH_MARGIN_S      30                 /* slack on top of two long polls */
 #define HEALTH_MAX_AGE_MAX_S (366L * 24 * 3600) /* --max-age at most */
 
 /* health_default_max_age: how old a mark may be, in seconds, for a transport
@@ -48,8 +48,8 @@ enum err health_clear(const char *dir);
  * ERR_LIMIT the mark is too old, ERR_PARSE the file is not a mark (or is in
  * the future by more than HEALTH_MARGIN_S), ERR_IO it cannot be read. *age_s
  * (may be NULL) gets the mark's age when one was read, else -1. */
-enum err health_check(const char *dir, long max_age_s, time_t now, long *age_s,
-		      char *errbuf, size_t errlen);
+enum err health_check(const char *dir, long max_age_s, time_t now, long *age_s, char *errbuf,
+		      size_t errlen);
 
 /* The same, for a mark named file in dir (one process serving two networks
  * keeps a mark for each). */
@@ -64,7 +64,6 @@ enum err health_check_file(const char *dir, const char *file, long max_age_s, ti
  * (a password in the bot's environment, a systemd credential). On failure
  * *out is NULL and errbuf has "file:line: what to fix" or why the file
  * cannot be read. The caller frees *out with config_free. */
-enum err health_read_config(const char *path, struct config **out, char *errbuf,
-			    size_t errlen);
+enum err health_read_config(const char *path, struct config **out, char *errbuf, size_t errlen);
 
 #endif

@@ -43,9 +43,9 @@ struct loop {
 	struct loop_config c;
 	struct loop_net net[LOOP_NETS_MAX];
 	size_t n;
-	long long tick_ms;     /* the last tick */
-	int flag_armed;        /* *wake may wake a tick */
-	int fd_armed;          /* wake_fd may wake a tick */
+	long long tick_ms; /* the last tick */
+	int flag_armed;    /* *wake may wake a tick */
+	int fd_armed;      /* wake_fd may wake a tick */
 	unsigned long ticks;
 	struct {
 		char *text;
@@ -69,8 +69,8 @@ enum err loop_new(const struct loop_config *c, struct loop **out)
 	return ERR_OK;
 }
 
-enum err loop_add(struct loop *l, const struct transport_ops *ops, void *t,
-                  const char *mark_dir, const char *mark_file, int alerts)
+enum err loop_add(struct loop *l, const struct transport_ops *ops, void *t, const char *mark_dir,
+		  const char *mark_file, int alerts)
 {
 	struct loop_net *n;
 
@@ -87,9 +87,15 @@ enum err loop_add(struct loop *l, const struct transport_ops *ops, void *t,
 	return ERR_OK;
 }
 
-const char *loop_errstr(const struct loop *l) { return l ? l->errstr : ""; }
+const char *loop_errstr(const struct loop *l)
+{
+	return l ? l->errstr : "";
+}
 
-unsigned long loop_ticks(const struct loop *l) { return l->ticks; }
+unsigned long loop_ticks(const struct loop *l)
+{
+	return l->ticks;
+}
 
 void loop_free(struct loop *l)
 {
@@ -124,9 +130,9 @@ static enum err handle(void *ctx, const struct tr_message *m, struct tr_reply *o
 	if (!others || l->n_alerts >= LOOP_ALERTS_MAX)
 		return e;
 	snprintf(text, sizeof(text),
-	         "faqbot: a member may be in crisis on %s: %.200s in %.200s. They were "
-	         "given the crisis lines, and the moderators there were alerted.",
-	         n->ops->name, m->sender ? m->sender : "someone", m->room ? m->room : "a room");
+		 "faqbot: a member may be in crisis on %s: %.200s in %.200s. They were "
+		 "given the crisis lines, and the moderators there were alerted.",
+		 n->ops->name, m->sender ? m->sender : "someone", m->room ? m->room : "a room");
 	l->alerts[l->n_alerts].text = strs_dup(text);
 	l->alerts[l->n_alerts].from = n;
 	if (l->alerts[l->n_alerts].text)
@@ -317,7 +323,8 @@ static enum err turn(struct loop *l, int *live)
 		log_warn("poll: %s", strerror(errno));
 	now = clock_mono_ms();
 	if (rc > 0 && wake_i >= 0 && (p[wake_i].revents & POLLNVAL)) {
-		log_warn("the tick's wake fd %d is not open; wakes by fd are off", l->c.tick.wake_fd);
+		log_warn("the tick's wake fd %d is not open; wakes by fd are off",
+			 l->c.tick.wake_fd);
 		l->c.tick.wake_fd = -1;
 	} else if (rc > 0 && wake_i >= 0 && p[wake_i].revents) {
 		woken = 1;

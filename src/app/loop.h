@@ -19,17 +19,18 @@
 #include "err.h"
 #include "transport.h"
 
-#define LOOP_NETS_MAX 4      /* transports in one loop */
-#define LOOP_SLICE_MS 100    /* the longest single poll */
-#define LOOP_WAKE_GAP_MS 50  /* a wake left set by a tick is not looked at
+#define LOOP_NETS_MAX 4   /* transports in one loop */
+#define LOOP_SLICE_MS 100 /* the longest single poll */
+#define LOOP_WAKE_GAP_MS \
+	50                 /* a wake left set by a tick is not looked at
                               * sooner than this after it: no busy loop */
-#define LOOP_ALERTS_MAX 16   /* alerts for other networks waiting a turn */
+#define LOOP_ALERTS_MAX 16 /* alerts for other networks waiting a turn */
 #define LOOP_ERRSTR_MAX 512
 
 struct loop_config {
 	tr_handler_fn handle; /* each member's message, with ctx */
 	void *ctx;
-	struct tr_tick tick;  /* the core's tick, called with ctx; fn NULL:
+	struct tr_tick tick; /* the core's tick, called with ctx; fn NULL:
 	                       * none. The loop never resets *wake nor reads
 	                       * wake_fd: the tick must. A wake the tick left
 	                       * set is ignored until a timed tick (every
@@ -51,8 +52,8 @@ enum err loop_new(const struct loop_config *c, struct loop **out);
  * this network's moderators are to hear of a crisis on another network
  * of the loop (who and where, never the words). ERR_LIMIT past
  * LOOP_NETS_MAX. */
-enum err loop_add(struct loop *l, const struct transport_ops *ops, void *t,
-                  const char *mark_dir, const char *mark_file, int alerts);
+enum err loop_add(struct loop *l, const struct transport_ops *ops, void *t, const char *mark_dir,
+		  const char *mark_file, int alerts);
 
 /* loop_run clears the marks, starts every transport in the order added,
  * and serves until *stop (each transport then stops gently, ERR_OK) or

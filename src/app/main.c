@@ -142,9 +142,8 @@ static int cmd_version(void)
 		snprintf(curl, sizeof(curl), "libcurl not loaded: %s", why);
 	}
 	prefilter_version(hs, sizeof(hs));
-	printf("faqbot %s\n%s, %s, jansson %s, %s, libyaml %s, utf8proc %s\n", FAQBOT_VERSION,
-	       pcre, hs, jansson_version_str(), curl, yaml_get_version_string(),
-	       utf8proc_version());
+	printf("faqbot %s\n%s, %s, jansson %s, %s, libyaml %s, utf8proc %s\n", FAQBOT_VERSION, pcre,
+	       hs, jansson_version_str(), curl, yaml_get_version_string(), utf8proc_version());
 	return 0;
 }
 
@@ -221,12 +220,13 @@ int main(int argc, char **argv)
 		return cli_topics(&o, argc - i - 1, argv + i + 1);
 	if (strcmp(argv[i], "chat") == 0) {
 		if (i + 1 < argc)
-			return cli_usage_error(strcmp(argv[i + 1], "--config") == 0
-						       ? "chat: no config: the console needs none "
-							 "('%s'; 'faqbot run --config FILE' starts "
-							 "the bot)"
-						       : "chat: unexpected '%s' (chat takes nothing)",
-					       argv[i + 1]);
+			return cli_usage_error(
+				strcmp(argv[i + 1], "--config") == 0
+					? "chat: no config: the console needs none "
+					  "('%s'; 'faqbot run --config FILE' starts "
+					  "the bot)"
+					: "chat: unexpected '%s' (chat takes nothing)",
+				argv[i + 1]);
 		return cli_chat(&o);
 	}
 	if (strcmp(argv[i], "run") == 0)

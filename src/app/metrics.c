@@ -50,8 +50,8 @@ static const struct series series[M_ALL] = {
 			      "1 while the IRC session is registered with the server.", "gauge",
 			      NULL, NULL},
 	[G_FAQ_DUE] = {"faqbot_faq_due",
-		       "FAQ entries and crisis lines due for review (faq_max_age_days).",
-		       "gauge", NULL, NULL},
+		       "FAQ entries and crisis lines due for review (faq_max_age_days).", "gauge",
+		       NULL, NULL},
 };
 
 static _Atomic long long value[M_ALL];

@@ -19,19 +19,32 @@
 
 enum metric {
 	/* messages read, by what the classifier made of them */
-	M_MSG_CRISIS, M_MSG_ADVICE, M_MSG_FAQ, M_MSG_NONE,
+	M_MSG_CRISIS,
+	M_MSG_ADVICE,
+	M_MSG_FAQ,
+	M_MSG_NONE,
 	/* replies (advice and FAQ answers, commands) */
-	M_REPLY_SENT, M_REPLY_FAILED,
+	M_REPLY_SENT,
+	M_REPLY_FAILED,
 	/* crisis replies in the room and alerts to the moderators */
-	M_CRISIS_REPLY_SENT, M_CRISIS_REPLY_FAILED, M_CRISIS_ALERT_SENT, M_CRISIS_ALERT_FAILED,
+	M_CRISIS_REPLY_SENT,
+	M_CRISIS_REPLY_FAILED,
+	M_CRISIS_ALERT_SENT,
+	M_CRISIS_ALERT_FAILED,
 	/* a request or line tried again, by why */
-	M_RETRY_RATE_LIMITED, M_RETRY_SERVER_ERROR, M_RETRY_NETWORK, M_RETRY_AUTH,
+	M_RETRY_RATE_LIMITED,
+	M_RETRY_SERVER_ERROR,
+	M_RETRY_NETWORK,
+	M_RETRY_AUTH,
 	/* a connection or session made again */
-	M_RECONNECT_MATRIX, M_RECONNECT_IRC,
+	M_RECONNECT_MATRIX,
+	M_RECONNECT_IRC,
 	/* FAQ reloads: taken, or refused (the FAQ in use kept serving) */
-	M_RELOAD_APPLIED, M_RELOAD_REFUSED,
+	M_RELOAD_APPLIED,
+	M_RELOAD_REFUSED,
 	/* events or lines from outside that could not be read, skipped */
-	M_MALFORMED_MATRIX, M_MALFORMED_IRC,
+	M_MALFORMED_MATRIX,
+	M_MALFORMED_IRC,
 	M_COUNTERS, /* the gauges follow */
 	/* when the last Matrix sync completed (Unix seconds; the lag is
 	 * time() minus it, in the query), 0 before the first */

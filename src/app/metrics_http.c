@@ -72,7 +72,8 @@ static enum err parse_listen(const char *s, struct sockaddr_storage *ss, int *v6
 bad:
 	err_printf(err, errlen,
 		   "metrics: listen = '%s' is not ADDRESS:PORT with an address literal "
-		   "(127.0.0.1:9464, [::1]:9464)", s);
+		   "(127.0.0.1:9464, [::1]:9464)",
+		   s);
 	return ERR_INVALID;
 }
 
@@ -138,8 +139,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		      strlen(text));
 }
 
-enum err metrics_http_start(const char *listen, struct metrics_http **out, char *err,
-			    size_t errlen)
+enum err metrics_http_start(const char *listen, struct metrics_http **out, char *err, size_t errlen)
 {
 	struct sockaddr_storage ss;
 	struct metrics_http *h;
@@ -157,15 +157,15 @@ enum err metrics_http_start(const char *listen, struct metrics_http **out, char 
 	h = calloc(1, sizeof(*h));
 	if (!h)
 		return ERR_NOMEM;
-	h->d = mhd_dl.start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
-					(v6 ? MHD_USE_IPv6 : 0),
-				0, NULL, NULL, on_request, NULL, MHD_OPTION_SOCK_ADDR, &ss,
-				MHD_OPTION_CONNECTION_LIMIT, (unsigned)METRICS_HTTP_CONNS,
-				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)METRICS_HTTP_TIMEOUT_S,
-				MHD_OPTION_END);
+	h->d = mhd_dl.start_daemon(
+		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | (v6 ? MHD_USE_IPv6 : 0), 0, NULL,
+		NULL, on_request, NULL, MHD_OPTION_SOCK_ADDR, &ss, MHD_OPTION_CONNECTION_LIMIT,
+		(unsigned)METRICS_HTTP_CONNS, MHD_OPTION_CONNECTION_TIMEOUT,
+		(unsigned)METRICS_HTTP_TIMEOUT_S, MHD_OPTION_END);
 	if (!h->d) {
-		err_printf(err, errlen, "metrics: cannot listen on %s (in use, or not an "
-					"address of this machine)",
+		err_printf(err, errlen,
+			   "metrics: cannot listen on %s (in use, or not an "
+			   "address of this machine)",
 			   listen ? listen : METRICS_HTTP_DEFAULT);
 		free(h);
 		return ERR_IO;

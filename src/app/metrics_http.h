@@ -15,8 +15,8 @@
 
 #include "err.h"
 
-#define METRICS_HTTP_DEFAULT "127.0.0.1:9464"
-#define METRICS_HTTP_CONNS 8
+#define METRICS_HTTP_DEFAULT   "127.0.0.1:9464"
+#define METRICS_HTTP_CONNS     8
 #define METRICS_HTTP_TIMEOUT_S 10
 
 struct metrics_http; /* opaque */

@@ -29,7 +29,7 @@ size_t nets_marks(const struct config *cfg, struct nets_mark *marks)
 		marks[n].dir = cfg->state_dir;
 		marks[n].file = HEALTH_STATUS_FILE;
 		marks[n++].max_age_s = health_default_max_age(
-		    cfg->sync_timeout_ms > 0 ? cfg->sync_timeout_ms : MATRIX_SYNC_TIMEOUT_MS);
+			cfg->sync_timeout_ms > 0 ? cfg->sync_timeout_ms : MATRIX_SYNC_TIMEOUT_MS);
 	}
 	/* Matrix marks [matrix] state_dir after each sync; IRC marks the
 	 * top-level state_dir every HEALTH_MARK_EVERY_S while registered
@@ -158,12 +158,12 @@ enum err nets_add(struct nets *n, struct loop *l)
 	if (n->matrix) {
 		mk = mark_of(n, "matrix");
 		e = loop_add(l, &matrix_ops, n->matrix, mk ? mk->dir : NULL, mk ? mk->file : NULL,
-		             n->matrix_alerts);
+			     n->matrix_alerts);
 	}
 	if (e == ERR_OK && n->irc) {
 		mk = mark_of(n, "irc");
 		e = loop_add(l, &irc_ops, n->irc, mk ? mk->dir : NULL, mk ? mk->file : NULL,
-		             n->irc_alerts);
+			     n->irc_alerts);
 	}
 	return e;
 }
@@ -175,9 +175,9 @@ void nets_log_stats(const struct nets *n)
 
 		matrix_get_stats(n->matrix, &st);
 		log_info("stop syncs=%lu messages=%lu replies=%lu alerts=%lu retries=%lu "
-		         "skipped=%lu joins=%lu declined=%lu",
-		         st.syncs, st.messages, st.replies, st.alerts, st.retries, st.skipped,
-		         st.joins, st.declined);
+			 "skipped=%lu joins=%lu declined=%lu",
+			 st.syncs, st.messages, st.replies, st.alerts, st.retries, st.skipped,
+			 st.joins, st.declined);
 	}
 	if (n->irc)
 		log_info("stop network=irc");

@@ -23,11 +23,11 @@
 
 /* Where each network's health mark goes (health.h). */
 struct nets_mark {
-	const char *name;  /* "matrix", "irc" */
-	const char *dir;   /* borrowed from the config */
-	const char *file;  /* HEALTH_STATUS_FILE, or HEALTH_IRC_FILE for IRC
+	const char *name; /* "matrix", "irc" */
+	const char *dir;  /* borrowed from the config */
+	const char *file; /* HEALTH_STATUS_FILE, or HEALTH_IRC_FILE for IRC
 	                    * beside Matrix */
-	long max_age_s;    /* the probe's default for it */
+	long max_age_s;   /* the probe's default for it */
 };
 
 /* nets_marks fills marks (NETS_MARKS_MAX) with the marks cfg's networks

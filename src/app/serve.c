@@ -17,7 +17,7 @@
 #include "state.h"
 #include "strs.h"
 
-#define STATS_FILE "stats.json"
+#define STATS_FILE  "stats.json"
 #define POLICY_FILE "policy.json"
 
 static time_t wall_now(void)
@@ -160,7 +160,7 @@ static enum bot_policy room_policy(const struct serve *s, const char *room)
 	const struct config_room *r = s->c.cfg && room ? config_room(s->c.cfg, room) : NULL;
 
 	return (r ? r->policy : s->c.policy) == CONFIG_POLICY_MENTIONS ? BOT_ANSWER_MENTIONS
-									: BOT_ANSWER_QUESTIONS;
+								       : BOT_ANSWER_QUESTIONS;
 }
 
 int serve_is_mod_room(const struct serve *s, const char *room)
@@ -180,8 +180,8 @@ void serve_say(struct serve *s, struct tr_reply *out, const char *kind, char *te
 	out->text = text;
 }
 
-enum err serve_classify(struct serve *s, const struct tr_message *m, const char *text,
-			int direct, int context)
+enum err serve_classify(struct serve *s, const struct tr_message *m, const char *text, int direct,
+			int context)
 {
 	struct bot_in in = {0};
 	char *earlier = NULL;
@@ -244,7 +244,7 @@ static enum metric class_metric(const struct bot_out *o)
 {
 	if (!o->matched)
 		return M_MSG_NONE;
-	return o->cls == FAQ_CLASS_CRISIS ? M_MSG_CRISIS
+	return o->cls == FAQ_CLASS_CRISIS   ? M_MSG_CRISIS
 	       : o->cls == FAQ_CLASS_ADVICE ? M_MSG_ADVICE
 	       : o->cls == FAQ_CLASS_FAQ    ? M_MSG_FAQ
 					    : M_MSG_NONE;
@@ -269,8 +269,8 @@ static void parse_command(const struct tr_message *m, struct cmd *c, int *addres
 
 /* command runs c, the crisis check done: a moderators' command from a
  * member gets one short refusal a member, then silence (no arguing loop). */
-static void command(struct serve *s, const struct tr_message *m, const struct cmd *c,
-		    int moderator, int addressed, struct tr_reply *out)
+static void command(struct serve *s, const struct tr_message *m, const struct cmd *c, int moderator,
+		    int addressed, struct tr_reply *out)
 {
 	bot_out_release(&s->last);
 	log_info("command room=%s cmd=%s%s", m->room, cmd_name(c->kind),
@@ -337,8 +337,10 @@ static void answer(struct serve *s, const struct tr_message *m, struct tr_reply 
 	if (v == POLICY_VERDICT_POINTER) {
 		struct buf b = serve_reply_buf();
 
-		buf_printf(&b, "I answered that here a few minutes ago (%s): see my reply above. "
-			    "!faq %s shows it again.", s->last.entry->id, s->last.entry->id);
+		buf_printf(&b,
+			   "I answered that here a few minutes ago (%s): see my reply above. "
+			   "!faq %s shows it again.",
+			   s->last.entry->id, s->last.entry->id);
 		serve_say(s, out, out->kind, buf_detach(&b));
 		out->entry_id = s->out_entry;
 		out->see_event = earlier;

@@ -35,34 +35,34 @@
 #include "faq.h"
 #include "transport.h"
 
-#define SERVE_SAVE_EVERY_S 60    /* counts are written at most this often */
-#define SERVE_DEBOUNCE_MS 250    /* quiet after a file change before reloading */
-#define SERVE_REPORT_MAX 10      /* findings shown to moderators of a reload */
-#define SERVE_FINDING_MAX 240    /* bytes of each, the rest in faqbot check */
+#define SERVE_SAVE_EVERY_S 60  /* counts are written at most this often */
+#define SERVE_DEBOUNCE_MS  250 /* quiet after a file change before reloading */
+#define SERVE_REPORT_MAX   10  /* findings shown to moderators of a reload */
+#define SERVE_FINDING_MAX  240 /* bytes of each, the rest in faqbot check */
 
 struct serve_config {
-	const char *faq_dir;      /* the folder in use, reloaded from */
-	const char *region;       /* crisis lines where a room sets none; NULL:
+	const char *faq_dir;           /* the folder in use, reloaded from */
+	const char *region;            /* crisis lines where a room sets none; NULL:
 	                           * the FAQ's default */
-	const struct config *cfg; /* [room] sections, or NULL (the console) */
-	enum config_policy policy; /* rooms without a [room] section */
-	const char *state_dir;    /* counts, mutes, opt-outs; NULL: memory only */
-	const char *mod_room;     /* where moderators read notices (a room or
+	const struct config *cfg;      /* [room] sections, or NULL (the console) */
+	enum config_policy policy;     /* rooms without a [room] section */
+	const char *state_dir;         /* counts, mutes, opt-outs; NULL: memory only */
+	const char *mod_room;          /* where moderators read notices (a room or
 	                           * channel), so a reply there is not doubled */
-	const char *mod_room2;    /* the other network's, when one process
+	const char *mod_room2;         /* the other network's, when one process
 	                           * serves two; or NULL */
 	const char *const *moderators; /* accounts (Matrix user ids, IRC
 	                                * services accounts) of moderators */
 	size_t n_moderators;
-	long moderator_power;     /* Matrix power level that also makes one; 0: no */
-	int everyone_moderates;   /* the console: the operator at the terminal */
-	long cooldown_s;          /* 0: no cooldowns */
-	long stats_days;          /* days of counts kept */
-	int max_age_days;         /* freshness: older entries are due; 0: never */
-	int keep_unanswered;      /* write unanswered questions' words */
-	long unanswered_days;     /* and keep them this long */
-	int watch;                /* reload on a change in faq_dir (inotify) */
-	long debounce_ms;         /* after a change, wait this long for quiet
+	long moderator_power;               /* Matrix power level that also makes one; 0: no */
+	int everyone_moderates;             /* the console: the operator at the terminal */
+	long cooldown_s;                    /* 0: no cooldowns */
+	long stats_days;                    /* days of counts kept */
+	int max_age_days;                   /* freshness: older entries are due; 0: never */
+	int keep_unanswered;                /* write unanswered questions' words */
+	long unanswered_days;               /* and keep them this long */
+	int watch;                          /* reload on a change in faq_dir (inotify) */
+	long debounce_ms;                   /* after a change, wait this long for quiet
 	                           * (an editor or git writes several files);
 	                           * SERVE_DEBOUNCE_MS on a network */
 	volatile sig_atomic_t *reload_flag; /* set by SIGHUP; serve resets it */

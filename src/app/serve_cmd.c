@@ -17,22 +17,23 @@ static char *help_text(int moderator)
 	struct buf b = serve_reply_buf();
 
 	buf_printf(&b, "I'm faqbot, an automated helper for this group. I answer common questions "
-		    "about treatment-resistant depression and its treatments from a FAQ that "
-		    "the group's volunteer moderators keep. I'm not a clinician and I can't "
-		    "give personal medical advice: for your own treatment, please talk to your "
-		    "prescriber.\n\n"
-		    "If you're in crisis, say so here or type !crisis. I always reply with "
-		    "crisis lines and let the moderators know, even if you have opted out or "
-		    "the room is muted.\n\n"
-		    "Commands: !faq (the topics), !faq WORDS (the entry that fits best), "
-		    "!crisis (crisis lines), !sources ID (the articles an answer comes from), "
-		    "!optout (I answer you only when you address me), !optin (undo that). "
-		    "Add @name to an answer (on IRC, > name) to send it to someone.");
+		       "about treatment-resistant depression and its treatments from a FAQ that "
+		       "the group's volunteer moderators keep. I'm not a clinician and I can't "
+		       "give personal medical advice: for your own treatment, please talk to your "
+		       "prescriber.\n\n"
+		       "If you're in crisis, say so here or type !crisis. I always reply with "
+		       "crisis lines and let the moderators know, even if you have opted out or "
+		       "the room is muted.\n\n"
+		       "Commands: !faq (the topics), !faq WORDS (the entry that fits best), "
+		       "!crisis (crisis lines), !sources ID (the articles an answer comes from), "
+		       "!optout (I answer you only when you address me), !optin (undo that). "
+		       "Add @name to an answer (on IRC, > name) to send it to someone.");
 	if (moderator)
-		buf_printf(&b, "\n\nModerators: !reload (check the FAQ folder and use it), !test "
-			    "TEXT (what would answer, without answering), !stats (counts, never "
-			    "words), !mute and !unmute (FAQ answers in this room; crisis replies "
-			    "always go out).");
+		buf_printf(&b,
+			   "\n\nModerators: !reload (check the FAQ folder and use it), !test "
+			   "TEXT (what would answer, without answering), !stats (counts, never "
+			   "words), !mute and !unmute (FAQ answers in this room; crisis replies "
+			   "always go out).");
 	return buf_detach(&b);
 }
 
@@ -44,7 +45,7 @@ static char *topics_text(const struct serve *s)
 	/* the questions, as members would ask them, each with the word that
 	 * fetches it: a member reads questions, not ids */
 	buf_printf(&b, "Questions I can answer. Ask in your own words, or type !faq and a few "
-		    "words or the name in brackets:");
+		       "words or the name in brackets:");
 	for (i = 0; i < s->faq->nentries; i++)
 		if (s->faq->entries[i].cls == FAQ_CLASS_FAQ)
 			buf_printf(&b, "%s %s (%s)", n++ ? " ·" : "", s->faq->entries[i].question,
@@ -91,7 +92,8 @@ static const struct faq_entry *best_entry(const struct faq *faq, const char *wor
 			while (((p[wl] | 0x20) >= 'a' && (p[wl] | 0x20) <= 'z'))
 				wl++;
 			if (wl >= 3)
-				score += 4 * word_in(e->id, p, wl) + 2 * word_in(e->question, p, wl) +
+				score += 4 * word_in(e->id, p, wl) +
+					 2 * word_in(e->question, p, wl) +
 					 word_in(e->answer, p, wl);
 			p += wl;
 		}
@@ -159,22 +161,28 @@ static void cmd_sources(struct serve *s, const struct cmd *c, struct tr_reply *o
 		return;
 	}
 	if (!e) {
-		serve_say(s, out, "faq", strdup("There is no entry with that id: !faq lists them."));
+		serve_say(s, out, "faq",
+			  strdup("There is no entry with that id: !faq lists them."));
 		return;
 	}
 	if (!e->nsources) {
 		buf_printf(&b, "'%s' names no source article.", e->id);
 	} else {
-		buf_printf(&b, "The answer on '%s' is drawn from", e->question ? e->question : e->id);
+		buf_printf(&b, "The answer on '%s' is drawn from",
+			   e->question ? e->question : e->id);
 		for (i = 0; i < e->nsources; i++) {
 			const char *title = faq_article_title(s->faq, e->sources[i]);
 
 			/* the article's own title, which a member can look for;
 			 * its file name only where the FAQ gives none */
-			buf_printf(&b, "%s \u201c%s\u201d", i == 0 ? "" : i + 1 == e->nsources ? " and" : ",",
+			buf_printf(&b, "%s \u201c%s\u201d",
+				   i == 0                 ? ""
+				   : i + 1 == e->nsources ? " and"
+							  : ",",
 				   title ? title : e->sources[i]);
 		}
-		buf_printf(&b, " (reviewed %s).", e->reviewed ? e->reviewed : "on no recorded date");
+		buf_printf(&b, " (reviewed %s).",
+			   e->reviewed ? e->reviewed : "on no recorded date");
 	}
 	serve_say(s, out, "faq", buf_detach(&b));
 }
@@ -204,9 +212,10 @@ static void cmd_test(struct serve *s, const struct tr_message *m, const struct c
 	}
 	if (!s->last.matched) {
 		buf_printf(&b, "none: no entry matches. It reads as %sa question%s. (%s)",
-			s->last.question ? "" : "not ",
-			s->last.question ? ", so it would be counted as unanswered in !stats" : "",
-			why);
+			   s->last.question ? "" : "not ",
+			   s->last.question ? ", so it would be counted as unanswered in !stats"
+					    : "",
+			   why);
 	} else {
 		const struct faq_entry *en = s->last.entry;
 		const struct faq_pattern *p = s->last.pattern;
@@ -218,14 +227,14 @@ static void cmd_test(struct serve *s, const struct tr_message *m, const struct c
 			buf_printf(&b, ", %s", why);
 		if (en->cls == FAQ_CLASS_CRISIS)
 			buf_printf(&b, ". A member writing this gets the crisis reply and the "
-				    "moderators an alert, in any room.");
+				       "moderators an alert, in any room.");
 		else
 			buf_printf(&b, ". Here it would %s (%s).",
-				s->last.reply ? "be answered" : "stay quiet",
-				s->last.reply ? (s->last.addressed ? "addressed"
-						 : m->direct     ? "a direct message"
-								 : "a question")
-					      : "not a question and not addressed");
+				   s->last.reply ? "be answered" : "stay quiet",
+				   s->last.reply ? (s->last.addressed ? "addressed"
+						    : m->direct       ? "a direct message"
+								      : "a question")
+						 : "not a question and not addressed");
 	}
 	bot_out_release(&s->last);
 	serve_say(s, out, "faq", buf_detach(&b));
@@ -246,17 +255,17 @@ static void list_counts(struct buf *b, const struct stats *st, enum stats_kind k
 	free(v);
 }
 
-static void stats_block(struct buf *b, const struct serve *s, const char *title, long from,
-			long to)
+static void stats_block(struct buf *b, const struct serve *s, const char *title, long from, long to)
 {
-	buf_printf(b, "%s: %ld answered (crisis %ld, advice %ld, faq %ld); %ld questions "
+	buf_printf(b,
+		   "%s: %ld answered (crisis %ld, advice %ld, faq %ld); %ld questions "
 		   "unanswered; %ld matched but left alone (not a question).",
-		title, stats_total(s->st, STATS_ANSWER, from, to, ""),
-		stats_total(s->st, STATS_ANSWER, from, to, "crisis:"),
-		stats_total(s->st, STATS_ANSWER, from, to, "advice:"),
-		stats_total(s->st, STATS_ANSWER, from, to, "faq:"),
-		stats_total(s->st, STATS_UNANSWERED, from, to, ""),
-		stats_total(s->st, STATS_QUIET, from, to, ""));
+		   title, stats_total(s->st, STATS_ANSWER, from, to, ""),
+		   stats_total(s->st, STATS_ANSWER, from, to, "crisis:"),
+		   stats_total(s->st, STATS_ANSWER, from, to, "advice:"),
+		   stats_total(s->st, STATS_ANSWER, from, to, "faq:"),
+		   stats_total(s->st, STATS_UNANSWERED, from, to, ""),
+		   stats_total(s->st, STATS_QUIET, from, to, ""));
 	buf_printf(b, "\nBy entry:");
 	list_counts(b, s->st, STATS_ANSWER, from, to, 12);
 	buf_printf(b, ".\nUnanswered questions by room:");
@@ -283,22 +292,25 @@ static char *stats_text(const struct serve *s)
 
 		gmtime_r(&t, &tm);
 		strftime(day, sizeof(day), "%m-%d", &tm);
-		buf_printf(&b, " %s %ld%s", day,
+		buf_printf(
+			&b, " %s %ld%s", day,
 			stats_total(s->st, STATS_UNANSWERED, today - (long)d, today - (long)d, ""),
 			d ? "," : ".");
 	}
 	check_due(s->faq, s->c.max_age_days, &due, &lines_due);
-	buf_printf(&b, "\n\nFreshness: %zu of %zu entries and %zu crisis line%s are due for review "
-		    "(older than %d days, or a line not yet checked at its source).",
-		due, s->faq->nentries, lines_due, lines_due == 1 ? "" : "s", s->c.max_age_days);
+	buf_printf(&b,
+		   "\n\nFreshness: %zu of %zu entries and %zu crisis line%s are due for review "
+		   "(older than %d days, or a line not yet checked at its source).",
+		   due, s->faq->nentries, lines_due, lines_due == 1 ? "" : "s", s->c.max_age_days);
 	if (policy_count(s->pol, POLICY_MUTED) || policy_count(s->pol, POLICY_OPTED_OUT))
 		buf_printf(&b, " Muted rooms: %zu. Members opted out: %zu.",
-			policy_count(s->pol, POLICY_MUTED), policy_count(s->pol, POLICY_OPTED_OUT));
+			   policy_count(s->pol, POLICY_MUTED),
+			   policy_count(s->pol, POLICY_OPTED_OUT));
 	return buf_detach(&b);
 }
 
-static void set_and_say(struct serve *s, struct tr_reply *out, enum policy_set set,
-			const char *id, int on, const char *done)
+static void set_and_say(struct serve *s, struct tr_reply *out, enum policy_set set, const char *id,
+			int on, const char *done)
 {
 	enum err e = policy_set(s->pol, set, id, on);
 
@@ -333,8 +345,7 @@ static void cmd_unknown(struct serve *s, const struct tr_message *m, const struc
 		s->quiet_why = "an unknown command: this member was pointed to !help lately";
 		return;
 	}
-	policy_answered(s->pol, m->room, SERVE_UNKNOWN_KEY, serve_member(m), m->event_id,
-			s->now());
+	policy_answered(s->pol, m->room, SERVE_UNKNOWN_KEY, serve_member(m), m->event_id, s->now());
 	b = serve_reply_buf();
 	buf_printf(&b, "I have no command !%s.", c->arg);
 	if (near)
@@ -358,8 +369,8 @@ static void cmd_reload(struct serve *s, const struct tr_message *m, struct tr_re
 	}
 }
 
-void serve_command(struct serve *s, const struct tr_message *m, const struct cmd *c,
-		   int moderator, int addressed, struct tr_reply *out)
+void serve_command(struct serve *s, const struct tr_message *m, const struct cmd *c, int moderator,
+		   int addressed, struct tr_reply *out)
 {
 	switch (c->kind) {
 	case CMD_FAQ:
@@ -377,10 +388,11 @@ void serve_command(struct serve *s, const struct tr_message *m, const struct cmd
 		cmd_sources(s, c, out);
 		break;
 	case CMD_OPTOUT:
-		set_and_say(s, out, POLICY_OPTED_OUT, serve_member(m), 1,
-			    "Done: from now on I answer you only when you address me or write "
-			    "to me directly. If you write about being in crisis, I will still "
-			    "reply with crisis lines and alert the moderators. !optin undoes this.");
+		set_and_say(
+			s, out, POLICY_OPTED_OUT, serve_member(m), 1,
+			"Done: from now on I answer you only when you address me or write "
+			"to me directly. If you write about being in crisis, I will still "
+			"reply with crisis lines and alert the moderators. !optin undoes this.");
 		break;
 	case CMD_OPTIN:
 		set_and_say(s, out, POLICY_OPTED_OUT, serve_member(m), 0,

@@ -63,8 +63,8 @@ void serve_say(struct serve *s, struct tr_reply *out, const char *kind, char *te
 /* serve_classify classifies text, from m's room (the normal path), into
  * s->last. With context, the member's last messages in the room are read
  * with it (recent.h), and this one is kept for the next. */
-enum err serve_classify(struct serve *s, const struct tr_message *m, const char *text,
-			int direct, int context);
+enum err serve_classify(struct serve *s, const struct tr_message *m, const char *text, int direct,
+			int context);
 
 /* serve_member: who a member is for opt-outs and cooldowns. Borrowed. */
 const char *serve_member(const struct tr_message *m);
@@ -87,8 +87,8 @@ enum err serve_save_policy(struct serve *s);
 
 /* serve_command acts on command c from m, which may use it (the crisis
  * check and the moderators' refusal came first). */
-void serve_command(struct serve *s, const struct tr_message *m, const struct cmd *c,
-		   int moderator, int addressed, struct tr_reply *out);
+void serve_command(struct serve *s, const struct tr_message *m, const struct cmd *c, int moderator,
+		   int addressed, struct tr_reply *out);
 
 /* ---- serve_reload.c --------------------------------------------------- */
 

@@ -68,8 +68,8 @@ static void drain_events(struct serve *s)
 		while (p < buf + n) {
 			const struct inotify_event *ev = (const struct inotify_event *)p;
 
-			if ((ev->mask & (IN_Q_OVERFLOW | IN_DELETE_SELF | IN_MOVE_SELF |
-					 IN_IGNORED)) ||
+			if ((ev->mask &
+			     (IN_Q_OVERFLOW | IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED)) ||
 			    (ev->len && faq_file_name(ev->name)))
 				s->change_ms = clock_mono_ms();
 			if (ev->mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED))
@@ -192,9 +192,10 @@ enum err serve_reload(struct serve *s, const char *why, char **report)
 
 		gmtime_r(&s->loaded, &tm);
 		strftime(when, sizeof(when), "%Y-%m-%d %H:%M UTC", &tm);
-		buf_printf(&b, "The FAQ in %s was not reloaded (%s): %zu error%s. The FAQ loaded %s "
-			    "keeps serving. Fix, save, and it is checked again:", s->faq_dir, why,
-			d.errors, d.errors == 1 ? "" : "s", when);
+		buf_printf(&b,
+			   "The FAQ in %s was not reloaded (%s): %zu error%s. The FAQ loaded %s "
+			   "keeps serving. Fix, save, and it is checked again:",
+			   s->faq_dir, why, d.errors, d.errors == 1 ? "" : "s", when);
 		for (i = 0; i < d.n; i++) {
 			if (d.v[i].warning)
 				continue;
@@ -204,11 +205,12 @@ enum err serve_reload(struct serve *s, const char *why, char **report)
 			 * faqbot check the rest */
 			if (shown++ < SERVE_REPORT_MAX)
 				buf_printf(&b, "\n%s:%u:%u: %.*s%s", d.v[i].file, d.v[i].line,
-					d.v[i].col, SERVE_FINDING_MAX, d.v[i].msg,
-					strlen(d.v[i].msg) > SERVE_FINDING_MAX ? "..." : "");
+					   d.v[i].col, SERVE_FINDING_MAX, d.v[i].msg,
+					   strlen(d.v[i].msg) > SERVE_FINDING_MAX ? "..." : "");
 		}
 		if (shown > SERVE_REPORT_MAX)
-			buf_printf(&b, "\n(and %zu more: run faqbot check)", shown - SERVE_REPORT_MAX);
+			buf_printf(&b, "\n(and %zu more: run faqbot check)",
+				   shown - SERVE_REPORT_MAX);
 		log_error("reload refused (%s): %zu errors; the FAQ in use keeps serving", why,
 			  d.errors);
 		metrics_inc(M_RELOAD_REFUSED);
@@ -221,7 +223,7 @@ enum err serve_reload(struct serve *s, const char *why, char **report)
 	describe_change(&b, s->faq, nf);
 	if (d.warnings)
 		buf_printf(&b, "; %zu warning%s (faqbot check shows them)", d.warnings,
-			d.warnings == 1 ? "" : "s");
+			   d.warnings == 1 ? "" : "s");
 	buf_printf(&b, ".");
 	log_info("reload (%s): %zu entries, %zu warnings", why, nf->nentries, d.warnings);
 	/* the last reply may still point into the old store */

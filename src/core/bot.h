@@ -21,9 +21,9 @@ enum bot_policy {
 struct bot_in {
 	const char *text; /* raw, as the member wrote it */
 	size_t len;
-	int direct;       /* a one-to-one conversation */
-	int mentioned;    /* the transport saw a mention of the bot */
-	const char *nick; /* the bot's name, for "nick: ..." addressing */
+	int direct;         /* a one-to-one conversation */
+	int mentioned;      /* the transport saw a mention of the bot */
+	const char *nick;   /* the bot's name, for "nick: ..." addressing */
 	const char *region; /* crisis lines region; NULL: the FAQ's default */
 	enum bot_policy policy;
 	/* The same member's last messages in this conversation, joined, or
@@ -33,16 +33,16 @@ struct bot_in {
 };
 
 struct bot_out {
-	int reply;       /* 1: post out->text */
-	int alert;       /* 1: alert the moderators (crisis) */
-	int matched;     /* 0: class none */
+	int reply;   /* 1: post out->text */
+	int alert;   /* 1: alert the moderators (crisis) */
+	int matched; /* 0: class none */
 	enum faq_class cls;
-	const struct faq_entry *entry; /* borrowed from the store */
+	const struct faq_entry *entry;     /* borrowed from the store */
 	const struct faq_pattern *pattern; /* the pattern that decided (!test) */
-	int question;    /* the message read as a question */
-	int addressed;   /* the message was addressed to the bot */
-	int by_context;  /* a crisis seen only with the member's last messages */
-	char *text;      /* owned: the reply, NULL when none */
+	int question;                      /* the message read as a question */
+	int addressed;                     /* the message was addressed to the bot */
+	int by_context;                    /* a crisis seen only with the member's last messages */
+	char *text;                        /* owned: the reply, NULL when none */
 };
 
 /* bot_handle classifies in->text and decides. On ERR_OK, out is filled and

@@ -48,7 +48,8 @@ static int hits_limit(struct match_ctx *ctx, const struct faq_pattern *p,
 	int found;
 
 	for (i = 0; i < nh; i++)
-		if (match_find(ctx, p->re, hostile[i], strlen(hostile[i]), 0, &found, &s, &n) == ERR_LIMIT)
+		if (match_find(ctx, p->re, hostile[i], strlen(hostile[i]), 0, &found, &s, &n) ==
+		    ERR_LIMIT)
 			return 1;
 	letters_of(p->expanded ? p->expanded : p->src, unit, sizeof(unit));
 	fill(own, unit);
@@ -78,14 +79,16 @@ static void check_limits(const struct faq *faq, struct faq_diags *d)
 		const struct faq_entry *e = &faq->entries[i];
 
 		for (j = 0; j < e->npatterns + e->nnegations; j++) {
-			const struct faq_pattern *p = j < e->npatterns ? &e->patterns[j]
-								       : &e->negations[j - e->npatterns];
+			const struct faq_pattern *p = j < e->npatterns
+							      ? &e->patterns[j]
+							      : &e->negations[j - e->npatterns];
 
 			if (hits_limit(faq->mctx, p, hostile, CHECK_HOSTILE_N))
-				faq_diag_add(d, e->file, p->line, p->col, 0,
-					     "pattern hits the PCRE2 match limit on a long message: "
-					     "avoid nested repeats like (a+)+ or (.*)* and "
-					     "unbounded '.*' next to each other");
+				faq_diag_add(
+					d, e->file, p->line, p->col, 0,
+					"pattern hits the PCRE2 match limit on a long message: "
+					"avoid nested repeats like (a+)+ or (.*)* and "
+					"unbounded '.*' next to each other");
 		}
 	}
 }
@@ -117,8 +120,7 @@ struct taken {
 };
 
 /* example_answer classifies an example's text by the patterns alone. */
-static enum err example_answer(const struct faq *faq, const char *text,
-			       struct classify_result *r)
+static enum err example_answer(const struct faq *faq, const char *text, struct classify_result *r)
 {
 	char *norm = NULL;
 	size_t len;
@@ -173,14 +175,15 @@ static void report_broad(const struct faq *faq, const struct taken *taken, struc
 
 		if (t->n < CHECK_BROAD_MIN)
 			continue;
-		faq_diag_add(d, e->file, e->npatterns ? e->patterns[0].line : e->line, 1, 0,
-			     "'%s' (priority %d) answers %zu examples of other entries (%s%s%s%s%s%s%s)"
-			     " instead of them: its patterns are too broad; make them more "
-			     "specific, or lower its priority",
-			     e->id, e->priority, t->n, t->ids[0], t->nids > 1 ? ", " : "",
-			     t->nids > 1 ? t->ids[1] : "", t->nids > 2 ? ", " : "",
-			     t->nids > 2 ? t->ids[2] : "", t->nids > 3 ? ", " : "",
-			     t->nids > 3 ? "..." : "");
+		faq_diag_add(
+			d, e->file, e->npatterns ? e->patterns[0].line : e->line, 1, 0,
+			"'%s' (priority %d) answers %zu examples of other entries (%s%s%s%s%s%s%s)"
+			" instead of them: its patterns are too broad; make them more "
+			"specific, or lower its priority",
+			e->id, e->priority, t->n, t->ids[0], t->nids > 1 ? ", " : "",
+			t->nids > 1 ? t->ids[1] : "", t->nids > 2 ? ", " : "",
+			t->nids > 2 ? t->ids[2] : "", t->nids > 3 ? ", " : "",
+			t->nids > 3 ? "..." : "");
 	}
 }
 
@@ -200,8 +203,8 @@ static enum err check_examples(const struct faq *faq, struct faq_diags *d)
 
 		for (j = 0; j < e->nexamples + e->ncounter; j++) {
 			int positive = j < e->nexamples;
-			const struct faq_sample *s = positive ? &e->examples[j]
-							      : &e->counter[j - e->nexamples];
+			const struct faq_sample *s =
+				positive ? &e->examples[j] : &e->counter[j - e->nexamples];
 			struct classify_result r;
 			char who[768];
 
@@ -213,11 +216,14 @@ static enum err check_examples(const struct faq *faq, struct faq_diags *d)
 			describe(&r, who, sizeof(who));
 			if (e->cls == FAQ_CLASS_QUESTION) {
 				if (positive != r.question)
-					faq_diag_add(d, e->file, s->line, s->col, 0, positive
-						? "example '%s' does not read as a question: no pattern of "
-						  "the question entries matches it"
-						: "not_example '%s' reads as a question; narrow the pattern "
-						  "that matches it", s->text);
+					faq_diag_add(
+						d, e->file, s->line, s->col, 0,
+						positive
+							? "example '%s' does not read as a question: no pattern of "
+							  "the question entries matches it"
+							: "not_example '%s' reads as a question; narrow the pattern "
+							  "that matches it",
+						s->text);
 				continue;
 			}
 			if (positive && r.matched && r.entry != e && e->cls == FAQ_CLASS_CRISIS &&
@@ -232,37 +238,44 @@ static enum err check_examples(const struct faq *faq, struct faq_diags *d)
 				if (!r.matched && e->only_questions && !r.question)
 					/* its pattern may well match: what stops it is
 					 * that the entry answers questions only */
-					faq_diag_add(d, e->file, s->line, s->col, 0,
-						     "example '%s' gets no answer: it does not read "
-						     "as a question, and '%s' answers questions only "
-						     "(end it with '?' or start it with a question "
-						     "word, or add its opening to question.yml)",
-						     s->text, e->id);
+					faq_diag_add(
+						d, e->file, s->line, s->col, 0,
+						"example '%s' gets no answer: it does not read "
+						"as a question, and '%s' answers questions only "
+						"(end it with '?' or start it with a question "
+						"word, or add its opening to question.yml)",
+						s->text, e->id);
 				else if (!r.matched)
-					faq_diag_add(d, e->file, s->line, s->col, 0,
-						     "example '%s' gets no answer: no pattern of '%s' "
-						     "matches it", s->text, e->id);
+					faq_diag_add(
+						d, e->file, s->line, s->col, 0,
+						"example '%s' gets no answer: no pattern of '%s' "
+						"matches it",
+						s->text, e->id);
 				else if (r.cls == FAQ_CLASS_CRISIS)
-					faq_diag_add(d, e->file, s->line, s->col, 0,
-						     "example '%s' is answered by %s instead of '%s': "
-						     "crisis always wins; reword the example or narrow "
-						     "the crisis pattern", s->text, who, e->id);
+					faq_diag_add(
+						d, e->file, s->line, s->col, 0,
+						"example '%s' is answered by %s instead of '%s': "
+						"crisis always wins; reword the example or narrow "
+						"the crisis pattern",
+						s->text, who, e->id);
 				else if (taken[r.entry - faq->entries].n >= CHECK_BROAD_MIN)
 					; /* reported once, in the broad entry's file */
 				else
-					faq_diag_add(d, e->file, s->line, s->col, 0,
-						     "example '%s' is answered by %s instead of '%s' "
-						     "(priority %d)%s",
-						     s->text, who, e->id, e->priority,
-						     r.entry->priority > e->priority
-							     ? ": the higher priority wins"
-							     : ": the same priority, and its match is longer; "
-							       "make this entry's pattern more specific or "
-							       "raise its priority");
+					faq_diag_add(
+						d, e->file, s->line, s->col, 0,
+						"example '%s' is answered by %s instead of '%s' "
+						"(priority %d)%s",
+						s->text, who, e->id, e->priority,
+						r.entry->priority > e->priority
+							? ": the higher priority wins"
+							: ": the same priority, and its match is longer; "
+							  "make this entry's pattern more specific or "
+							  "raise its priority");
 			} else if (!positive && r.matched && r.entry == e) {
 				faq_diag_add(d, e->file, s->line, s->col, 0,
 					     "not_example '%s' is answered by this entry (pattern "
-					     "at line %u); narrow that pattern", s->text, r.pattern->line);
+					     "at line %u); narrow that pattern",
+					     s->text, r.pattern->line);
 			}
 		}
 	}
@@ -296,7 +309,8 @@ static void check_fresh(const struct faq *faq, const struct check_opts *o, struc
 		if (age > o->max_age_days)
 			faq_diag_add(d, e->file, e->line, 1, 1,
 				     "'%s' was last reviewed %ld days ago (%s): read it again "
-				     "and update 'reviewed'", e->id, age, e->reviewed);
+				     "and update 'reviewed'",
+				     e->id, age, e->reviewed);
 	}
 	for (i = 0; i < faq->nregions; i++)
 		for (j = 0; j < faq->regions[i].nlines; j++) {
@@ -306,7 +320,8 @@ static void check_fresh(const struct faq *faq, const struct check_opts *o, struc
 			if (age > o->max_age_days)
 				faq_diag_add(d, faq->lines_file, h->line, 1, 1,
 					     "crisis line '%s' was last verified %ld days ago: "
-					     "check it against %s", h->name, age, h->source);
+					     "check it against %s",
+					     h->name, age, h->source);
 			else if (h->seen_in)
 				faq_diag_add(d, faq->lines_file, h->line, 1, 1,
 					     "crisis line '%s' was read second hand (%s), not at "

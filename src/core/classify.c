@@ -71,8 +71,8 @@ static enum err try_pattern(const struct faq *faq, const struct faq_entry *e, si
 	return x;
 }
 
-static void set_result(struct classify_result *r, const struct faq_entry *e, size_t j,
-		       size_t s, size_t n)
+static void set_result(struct classify_result *r, const struct faq_entry *e, size_t j, size_t s,
+		       size_t n)
 {
 	r->matched = 1;
 	r->cls = e->cls;
@@ -163,7 +163,8 @@ static void best_of(const struct faq *faq, struct scan *sc, enum faq_class cls, 
 			int found;
 
 			if (!may_match(faq, sc, &e->patterns[j]) ||
-			    try_pattern(faq, e, j, text, len, r, &found, &s, &n) != ERR_OK || !found)
+			    try_pattern(faq, e, j, text, len, r, &found, &s, &n) != ERR_OK ||
+			    !found)
 				continue;
 			if (!r->matched || n > r->len)
 				set_result(r, e, j, s, n);
@@ -201,8 +202,8 @@ static int is_question(const struct faq *faq, struct scan *sc, const char *norm,
 			int found;
 
 			if (may_match(faq, sc, &e->patterns[j]) &&
-			    match_find(faq->mctx, e->patterns[j].re, norm, len, 0, &found, &s, &n) ==
-				    ERR_OK &&
+			    match_find(faq->mctx, e->patterns[j].re, norm, len, 0, &found, &s,
+				       &n) == ERR_OK &&
 			    found)
 				return 1;
 		}
@@ -219,8 +220,8 @@ static size_t count_words(const char *text, size_t len)
 
 	for (i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)text[i];
-		int w = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-			c >= 0x80;
+		int w = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			(c >= '0' && c <= '9') || c >= 0x80;
 
 		n += w && !in;
 		in = w;
@@ -373,9 +374,9 @@ static int entry_matches(const struct faq *faq, const struct faq_entry *e, const
  * entries' patterns often both fit ("does ketamine work or is it hype"
  * reads as effectiveness and as not-a-cure), and the examples know which
  * answer members meant. The answer stays one a pattern matched. */
-static enum err model_arbiter(const struct faq *faq, const struct faq_stage *st,
-			      const char *folded, size_t flen, const char *tags, const char *text,
-			      size_t len, struct classify_result *r)
+static enum err model_arbiter(const struct faq *faq, const struct faq_stage *st, const char *folded,
+			      size_t flen, const char *tags, const char *text, size_t len,
+			      struct classify_result *r)
 {
 	float *pe;
 	int k, cur = -1;
@@ -457,38 +458,41 @@ void classify_explain(const struct faq *faq, const char *norm, size_t len,
 	}
 	if (!ok) {
 		free(folded);
-		snprintf(buf, buflen, "no pattern matched%s", st ? "" : "; the learned stage is off");
+		snprintf(buf, buflen, "no pattern matched%s",
+			 st ? "" : "; the learned stage is off");
 		return;
 	}
 	if (r->matched) {
 		enum faq_learn_kind k = r->cls == FAQ_CLASS_CRISIS   ? FAQ_KIND_CRISIS
 					: r->cls == FAQ_CLASS_ADVICE ? FAQ_KIND_ADVICE
 								     : FAQ_KIND_FAQ;
-		float t = k == FAQ_KIND_CRISIS ? st->t_crisis
+		float t = k == FAQ_KIND_CRISIS   ? st->t_crisis
 			  : k == FAQ_KIND_ADVICE ? st->t_advice
 						 : st->t_faq;
 
 		/* the surer threshold that holds where a pattern answered too */
-		float over = k == FAQ_KIND_CRISIS ? st->t_crisis_over
+		float over = k == FAQ_KIND_CRISIS   ? st->t_crisis_over
 			     : k == FAQ_KIND_ADVICE ? st->t_over
 						    : t;
 		char also[64] = "";
 
 		if (over > t && over <= 1.0f)
-			snprintf(also, sizeof(also), "; %.2f over %s pattern's answer", (double)over,
-				 k == FAQ_KIND_ADVICE ? "a FAQ" : "an advice or FAQ");
+			snprintf(also, sizeof(also), "; %.2f over %s pattern's answer",
+				 (double)over, k == FAQ_KIND_ADVICE ? "a FAQ" : "an advice or FAQ");
 		learn_explain(st->kind, folded, flen, tags, (int)k, words, sizeof(words));
-		snprintf(buf, buflen, "decided by the learned stage: %s with probability %.2f "
-				      "(threshold %.2f%s), answered with '%s'; words that weighed "
-				      "most: %s",
+		snprintf(buf, buflen,
+			 "decided by the learned stage: %s with probability %.2f "
+			 "(threshold %.2f%s), answered with '%s'; words that weighed "
+			 "most: %s",
 			 faq_learn_kind_name(k), (double)p[k], (double)t, also, r->entry->id,
 			 *words ? words : "none in particular");
 		free(folded);
 		return;
 	}
 	free(folded);
-	snprintf(buf, buflen, "no pattern matched; the learned stage: crisis %.2f (raised at "
-			      "%.2f), advice %.2f, faq %.2f, none %.2f: no threshold passed",
+	snprintf(buf, buflen,
+		 "no pattern matched; the learned stage: crisis %.2f (raised at "
+		 "%.2f), advice %.2f, faq %.2f, none %.2f: no threshold passed",
 		 (double)p[FAQ_KIND_CRISIS], (double)st->t_crisis, (double)p[FAQ_KIND_ADVICE],
 		 (double)p[FAQ_KIND_FAQ], (double)p[FAQ_KIND_NONE]);
 }
@@ -579,9 +583,9 @@ static enum err crisis_views(const struct faq *faq, struct views *v, struct clas
  * caught more at risk. A question an advice or FAQ pattern answers is
  * raised only at the surer threshold: the patterns are read here, once
  * (*read_norm). */
-static enum err model_crisis(const struct faq *faq, const struct faq_stage *stage,
-			     struct views *v, char *tags, float *probs, struct classify_result *r,
-			     int *read_norm, int *decided)
+static enum err model_crisis(const struct faq *faq, const struct faq_stage *stage, struct views *v,
+			     char *tags, float *probs, struct classify_result *r, int *read_norm,
+			     int *decided)
 {
 	enum err e;
 
@@ -593,7 +597,8 @@ static enum err model_crisis(const struct faq *faq, const struct faq_stage *stag
 	if (e != ERR_OK)
 		return e;
 	r->prob = probs[FAQ_KIND_CRISIS];
-	if (probs[FAQ_KIND_CRISIS] >= stage->t_crisis && probs[FAQ_KIND_CRISIS] < stage->t_crisis_over) {
+	if (probs[FAQ_KIND_CRISIS] >= stage->t_crisis &&
+	    probs[FAQ_KIND_CRISIS] < stage->t_crisis_over) {
 		answer_patterns(faq, &v->sn, v->norm, v->plen, r);
 		*read_norm = 1;
 	}
@@ -619,7 +624,8 @@ static enum err model_route(const struct faq_stage *st, const struct views *v, c
 	if (count_words(v->norm, v->plen) < CLASSIFY_ROUTE_MIN_WORDS)
 		return ERR_OK;
 	if (best == FAQ_KIND_ADVICE && probs[best] >= st->t_advice)
-		return model_decides(st, v->folded, v->flen, tags, FAQ_CLASS_ADVICE, probs[best], r);
+		return model_decides(st, v->folded, v->flen, tags, FAQ_CLASS_ADVICE, probs[best],
+				     r);
 	if (best == FAQ_KIND_FAQ)
 		return model_decides(st, v->folded, v->flen, tags, FAQ_CLASS_FAQ, probs[best], r);
 	return ERR_OK;
@@ -647,8 +653,16 @@ static enum err model_over_faq(const struct faq *faq, const struct faq_stage *st
 static enum err classify_with(const struct faq *faq, const struct faq_stage *stage,
 			      const char *norm, size_t len, struct classify_result *r)
 {
-	struct views v = {norm, len, prefix_len(norm, len), NULL, NULL, NULL, 0, 0,
-			  {SLOT_NORM, NULL, 0}, {SLOT_FOLDED, NULL, 0}};
+	struct views v = {norm,
+			  len,
+			  prefix_len(norm, len),
+			  NULL,
+			  NULL,
+			  NULL,
+			  0,
+			  0,
+			  {SLOT_NORM, NULL, 0},
+			  {SLOT_FOLDED, NULL, 0}};
 	float probs[FAQ_KINDS] = {0};
 	char tags[FAQ_LEARN_TAGS_MAX] = "";
 	int crisis = 0, read_norm = 0, decided = 0; /* read_norm: answer_patterns ran on norm */

@@ -60,8 +60,7 @@ int classify_is_question(const struct faq *faq, const char *norm, size_t len);
  * pattern matched at all to advice or a FAQ entry; it never lowers what a
  * pattern found.
  * Returns ERR_NOMEM only; everything else is an answer in *r. */
-enum err classify(const struct faq *faq, const char *norm, size_t len,
-		  struct classify_result *r);
+enum err classify(const struct faq *faq, const char *norm, size_t len, struct classify_result *r);
 
 /* classify_explain writes, for a person, which stage decided r for norm and
  * why: the pattern's file, line and column (and the view it matched in), or

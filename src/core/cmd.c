@@ -10,12 +10,10 @@ static const struct {
 	int moderators; /* only moderators may */
 	int directable; /* takes "@alice" / "> alice" */
 } cmds[] = {
-	{"faq", CMD_FAQ, 0, 1},         {"crisis", CMD_CRISIS, 0, 1},
-	{"help", CMD_HELP, 0, 1},       {"sources", CMD_SOURCES, 0, 1},
-	{"optout", CMD_OPTOUT, 0, 0},   {"optin", CMD_OPTIN, 0, 0},
-	{"reload", CMD_RELOAD, 1, 0},   {"test", CMD_TEST, 1, 0},
-	{"stats", CMD_STATS, 1, 0},     {"mute", CMD_MUTE, 1, 0},
-	{"unmute", CMD_UNMUTE, 1, 0},
+	{"faq", CMD_FAQ, 0, 1},         {"crisis", CMD_CRISIS, 0, 1}, {"help", CMD_HELP, 0, 1},
+	{"sources", CMD_SOURCES, 0, 1}, {"optout", CMD_OPTOUT, 0, 0}, {"optin", CMD_OPTIN, 0, 0},
+	{"reload", CMD_RELOAD, 1, 0},   {"test", CMD_TEST, 1, 0},     {"stats", CMD_STATS, 1, 0},
+	{"mute", CMD_MUTE, 1, 0},       {"unmute", CMD_UNMUTE, 1, 0},
 };
 
 #define NCMDS (sizeof(cmds) / sizeof(cmds[0]))

@@ -12,7 +12,7 @@
 
 #include <stddef.h>
 
-#define CMD_ARG_MAX 512 /* bytes of an argument we keep; longer is cut */
+#define CMD_ARG_MAX    512 /* bytes of an argument we keep; longer is cut */
 #define CMD_TARGET_MAX 256
 
 #define CMD_UNKNOWN_MAX 20 /* letters of an unknown "!word" worth a reply */
@@ -20,17 +20,17 @@
 enum cmd_kind {
 	CMD_NONE = 0, /* not a command */
 	/* members' */
-	CMD_FAQ,      /* !faq [WORDS]: the topics, or the entry that best fits */
-	CMD_CRISIS,   /* !crisis: the crisis lines for the room's region */
-	CMD_HELP,     /* !help: what the bot is and does */
-	CMD_SOURCES,  /* !sources ID: the articles an answer comes from */
-	CMD_OPTOUT,   /* !optout: answer me only when I address the bot */
-	CMD_OPTIN,    /* !optin: undo !optout */
+	CMD_FAQ,     /* !faq [WORDS]: the topics, or the entry that best fits */
+	CMD_CRISIS,  /* !crisis: the crisis lines for the room's region */
+	CMD_HELP,    /* !help: what the bot is and does */
+	CMD_SOURCES, /* !sources ID: the articles an answer comes from */
+	CMD_OPTOUT,  /* !optout: answer me only when I address the bot */
+	CMD_OPTIN,   /* !optin: undo !optout */
 	/* moderators' */
-	CMD_RELOAD,   /* !reload: check the FAQ folder and swap it in */
-	CMD_TEST,     /* !test TEXT: what would fire, without answering */
-	CMD_STATS,    /* !stats: counts, never words */
-	CMD_MUTE,     /* !mute: no FAQ answers in this room (crisis: always) */
+	CMD_RELOAD, /* !reload: check the FAQ folder and swap it in */
+	CMD_TEST,   /* !test TEXT: what would fire, without answering */
+	CMD_STATS,  /* !stats: counts, never words */
+	CMD_MUTE,   /* !mute: no FAQ answers in this room (crisis: always) */
 	CMD_UNMUTE,
 	/* "!foo" alone, a word the bot has no command for: arg is the word, so
 	 * the reply can point to !help (and to "!faq" for "!faqs") rather

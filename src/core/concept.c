@@ -93,8 +93,10 @@ enum err concept_add(struct concepts *c, const char *name, const char *const *ph
 	size_t i, len;
 
 	if (!concept_name_ok(name, strlen(name))) {
-		snprintf(err, errlen, "'%s' is not a name for a word list: lower-case letters, "
-				      "digits and '-', starting with a letter", name);
+		snprintf(err, errlen,
+			 "'%s' is not a name for a word list: lower-case letters, "
+			 "digits and '-', starting with a letter",
+			 name);
 		return ERR_INVALID;
 	}
 	if (find_here(c, name)) {
@@ -174,8 +176,10 @@ static enum err expand_into(const struct concepts *c, const char *s, struct buf 
 		}
 		k = find(c, p + 1, n, &in);
 		if (!k) {
-			snprintf(err, errlen, "unknown word list {%.*s} (lists are defined under "
-					      "the entry's 'words:' or in concepts.yml)", (int)n, p + 1);
+			snprintf(err, errlen,
+				 "unknown word list {%.*s} (lists are defined under "
+				 "the entry's 'words:' or in concepts.yml)",
+				 (int)n, p + 1);
 			*erroff = depth == 0 ? (size_t)(p - top) : 0;
 			return ERR_INVALID;
 		}

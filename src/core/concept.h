@@ -24,8 +24,8 @@
 
 #include "err.h"
 
-#define CONCEPT_NAME_MAX  48   /* bytes of a name */
-#define CONCEPT_DEPTH_MAX 4    /* concepts inside concepts, at most */
+#define CONCEPT_NAME_MAX     48           /* bytes of a name */
+#define CONCEPT_DEPTH_MAX    4            /* concepts inside concepts, at most */
 #define CONCEPT_EXPANDED_MAX (256 * 1024) /* bytes of one expanded pattern */
 
 struct concept {

@@ -84,10 +84,14 @@ void faq_diags_release(struct faq_diags *d)
 const char *faq_class_name(enum faq_class c)
 {
 	switch (c) {
-	case FAQ_CLASS_CRISIS: return "crisis";
-	case FAQ_CLASS_ADVICE: return "advice";
-	case FAQ_CLASS_FAQ: return "faq";
-	case FAQ_CLASS_QUESTION: return "question";
+	case FAQ_CLASS_CRISIS:
+		return "crisis";
+	case FAQ_CLASS_ADVICE:
+		return "advice";
+	case FAQ_CLASS_FAQ:
+		return "faq";
+	case FAQ_CLASS_QUESTION:
+		return "question";
 	}
 	return "faq";
 }
@@ -164,22 +168,26 @@ static int load_articles_file(struct faq_yfile *yf, yaml_node_t *root, struct fa
 		const char *k = faq_yaml_scalar(kn);
 
 		if (!k || strcmp(k, "articles") != 0) {
-			faq_yerr(yf, kn, "unknown key '%s': an articles file holds one key, 'articles'",
+			faq_yerr(yf, kn,
+				 "unknown key '%s': an articles file holds one key, 'articles'",
 				 k ? k : "?");
 			continue;
 		}
 		if (v->type != YAML_MAPPING_NODE) {
-			faq_yerr(yf, v, "'articles' must be lines of 'file name: the article's title'");
+			faq_yerr(yf, v,
+				 "'articles' must be lines of 'file name: the article's title'");
 			continue;
 		}
 		for (q = v->data.mapping.pairs.start; q < v->data.mapping.pairs.top; q++) {
-			yaml_node_t *fn = faq_yaml_node(yf, q->key), *tn = faq_yaml_node(yf, q->value);
+			yaml_node_t *fn = faq_yaml_node(yf, q->key),
+				    *tn = faq_yaml_node(yf, q->value);
 			const char *file = faq_yaml_scalar(fn), *title = faq_yaml_scalar(tn);
 			struct faq_article *na;
 
 			if (!file || !*file || !title || !*title) {
-				faq_yerr(yf, fn, "write each article as 'file name: its title' (put the "
-					     "title in quotes when it holds a colon)");
+				faq_yerr(yf, fn,
+					 "write each article as 'file name: its title' (put the "
+					 "title in quotes when it holds a colon)");
 				continue;
 			}
 			if (faq_article_title(faq, file)) {
@@ -228,7 +236,8 @@ static int load_concepts_file(struct faq_yfile *yf, yaml_node_t *root, struct fa
 		yaml_node_pair_t *q;
 
 		if (!k || strcmp(k, "concepts") != 0) {
-			faq_yerr(yf, kn, "unknown key '%s': a concepts file holds one key, 'concepts'",
+			faq_yerr(yf, kn,
+				 "unknown key '%s': a concepts file holds one key, 'concepts'",
 				 k ? k : "?");
 			continue;
 		}
@@ -237,7 +246,8 @@ static int load_concepts_file(struct faq_yfile *yf, yaml_node_t *root, struct fa
 			continue;
 		}
 		for (q = v->data.mapping.pairs.start; q < v->data.mapping.pairs.top; q++) {
-			yaml_node_t *nn = faq_yaml_node(yf, q->key), *lv = faq_yaml_node(yf, q->value);
+			yaml_node_t *nn = faq_yaml_node(yf, q->key),
+				    *lv = faq_yaml_node(yf, q->value);
 			const char *name = faq_yaml_scalar(nn);
 
 			if (!name) {
@@ -393,8 +403,9 @@ static int parse_text(const char *path, const char *src, size_t len, struct faq 
 		goto out;
 	}
 	if (root->type != YAML_MAPPING_NODE) {
-		faq_yerr(&yf, root, "the file must hold one entry: lines of 'key: value', "
-				    "starting with 'id: ...'");
+		faq_yerr(&yf, root,
+			 "the file must hold one entry: lines of 'key: value', "
+			 "starting with 'id: ...'");
 		goto out;
 	}
 	{
@@ -403,8 +414,9 @@ static int parse_text(const char *path, const char *src, size_t len, struct faq 
 
 		if (yaml_parser_load(&parser, &next)) {
 			if (yaml_document_get_root_node(&next))
-				faq_diag_add(d, path, (unsigned)next.start_mark.line + 1, 1, 0,
-					     "only one entry a file: move this one to a file of its own");
+				faq_diag_add(
+					d, path, (unsigned)next.start_mark.line + 1, 1, 0,
+					"only one entry a file: move this one to a file of its own");
 			yaml_document_delete(&next);
 		}
 	}
@@ -546,15 +558,15 @@ static enum err build_prefilter(struct faq *faq)
 		struct faq_entry *en = &faq->entries[i];
 
 		for (j = 0; j < en->npatterns + en->nnegations; j++) {
-			struct faq_pattern *p = j < en->npatterns ? &en->patterns[j]
-								  : &en->negations[j - en->npatterns];
+			struct faq_pattern *p = j < en->npatterns
+							? &en->patterns[j]
+							: &en->negations[j - en->npatterns];
 
 			p->pf = n;
 			src[n++] = p->expanded ? p->expanded : p->src;
 		}
 	}
-	e = prefilter_new(src, n, &faq->prefilter, faq->prefilter_why,
-			  sizeof(faq->prefilter_why));
+	e = prefilter_new(src, n, &faq->prefilter, faq->prefilter_why, sizeof(faq->prefilter_why));
 	free(src);
 	if (e == ERR_NOTFOUND)
 		log_debug("prefilter off: %s", faq->prefilter_why);
@@ -639,7 +651,8 @@ static void cross_checks(struct faq *faq, struct faq_diags *d)
 
 			if (b->id && strcmp(a->id, b->id) == 0) {
 				faq_diag_add(d, a->file, a->line, 1, 0,
-					     "duplicate id '%s': %s uses it already", a->id, b->file);
+					     "duplicate id '%s': %s uses it already", a->id,
+					     b->file);
 				break;
 			}
 		}
@@ -653,18 +666,21 @@ static void cross_checks(struct faq *faq, struct faq_diags *d)
 					     "!sources shows members its file name",
 					     faq->entries[i].sources[j]);
 	if (ncrisis == 0)
-		faq_diag_add(d, "", 0, 0, 0, "no crisis entry: faqbot will not run without one "
-					     "(an entry with class: crisis)");
+		faq_diag_add(d, "", 0, 0, 0,
+			     "no crisis entry: faqbot will not run without one "
+			     "(an entry with class: crisis)");
 	if (!faq->lines_file) {
-		faq_diag_add(d, "", 0, 0, 0, "no crisis lines file (a file with 'regions:'): "
-					     "faqbot will not run without one");
+		faq_diag_add(d, "", 0, 0, 0,
+			     "no crisis lines file (a file with 'regions:'): "
+			     "faqbot will not run without one");
 	} else {
 		for (i = 0; i < faq->nregions; i++)
 			for (j = 0; j < i; j++)
 				if (faq->regions[i].code && faq->regions[j].code &&
 				    strcmp(faq->regions[i].code, faq->regions[j].code) == 0)
 					faq_diag_add(d, faq->lines_file, faq->regions[i].line, 1, 0,
-						     "region '%s' is given twice", faq->regions[i].code);
+						     "region '%s' is given twice",
+						     faq->regions[i].code);
 		if (faq->default_region && !faq_region(faq, faq->default_region))
 			faq_diag_add(d, faq->lines_file, 1, 1, 0,
 				     "default_region '%s' is not one of the regions",
@@ -701,7 +717,8 @@ enum err faq_load(const char *dir, struct faq **out, struct faq_diags *d)
 		if (de->d_name[0] == '.' || !has_yaml_ext(de->d_name))
 			continue;
 		if (nnames == FAQ_MAX_FILES) {
-			faq_diag_add(d, dir, 0, 0, 0, "more than %d FAQ files; only the first are read",
+			faq_diag_add(d, dir, 0, 0, 0,
+				     "more than %d FAQ files; only the first are read",
 				     FAQ_MAX_FILES);
 			break;
 		}

@@ -12,13 +12,14 @@
 #include "concept.h"
 #include "err.h"
 
-#define FAQ_MAX_FILES      1000    /* files read from one folder */
-#define FAQ_MAX_FILE_BYTES (1 << 20) /* one FAQ file */
-#define FAQ_ANSWER_MIN_WORDS 40    /* faq answers: warm but short */
-#define FAQ_SHORT_MAX 240          /* bytes of a `short:` form: one IRC line with
+#define FAQ_MAX_FILES        1000      /* files read from one folder */
+#define FAQ_MAX_FILE_BYTES   (1 << 20) /* one FAQ file */
+#define FAQ_ANSWER_MIN_WORDS 40        /* faq answers: warm but short */
+#define FAQ_SHORT_MAX \
+	240 /* bytes of a `short:` form: one IRC line with
                                     * the nick, the pointer and the prefix */
-#define FAQ_ANSWER_MAX_WORDS 120
-#define FAQ_CRISIS_MAX_WORDS 130   /* crisis text before the lines go in */
+#define FAQ_ANSWER_MAX_WORDS  120
+#define FAQ_CRISIS_MAX_WORDS  130 /* crisis text before the lines go in */
 #define FAQ_LINES_PLACEHOLDER "{crisis_lines}"
 
 /* FAQ_CLASS_QUESTION entries answer nothing: their patterns define what

@@ -96,8 +96,8 @@ static int compile_patterns(struct faq_yfile *yf, yaml_node_t *v, const char *ke
 		if (yf->faq)
 			e = concept_expand(words, items[i].text, &expanded, msg, sizeof(msg), &off);
 		if (e == ERR_OK)
-			e = match_compile(expanded ? expanded : items[i].text, &re, msg, sizeof(msg),
-					  &off);
+			e = match_compile(expanded ? expanded : items[i].text, &re, msg,
+					  sizeof(msg), &off);
 		if (e == ERR_NOMEM) {
 			free(expanded);
 			free(items[i].text);
@@ -109,8 +109,9 @@ static int compile_patterns(struct faq_yfile *yf, yaml_node_t *v, const char *ke
 			 * the line as written: point at the pattern */
 			if ((expanded && off > strlen(items[i].text)) || off > items[i].first)
 				off = 0;
-			faq_diag_add(yf->d, yf->path, items[i].line, items[i].col + (unsigned)off, 0,
-				     "pattern does not compile: %s (in '%s')", msg, items[i].text);
+			faq_diag_add(yf->d, yf->path, items[i].line, items[i].col + (unsigned)off,
+				     0, "pattern does not compile: %s (in '%s')", msg,
+				     items[i].text);
 			free(expanded);
 			free(items[i].text);
 			continue;
@@ -216,8 +217,9 @@ static int load_words(struct faq_yfile *yf, yaml_node_t *v, struct faq_entry *e)
 
 	e->words.outer = yf->faq ? &yf->faq->concepts : NULL;
 	if (v->type != YAML_MAPPING_NODE) {
-		faq_yerr(yf, v, "'words' must be word lists, each 'name: |' and then one word or "
-				"phrase a line, indented under it");
+		faq_yerr(yf, v,
+			 "'words' must be word lists, each 'name: |' and then one word or "
+			 "phrase a line, indented under it");
 		return 0;
 	}
 	for (q = v->data.mapping.pairs.start; q < v->data.mapping.pairs.top; q++) {
@@ -229,8 +231,10 @@ static int load_words(struct faq_yfile *yf, yaml_node_t *v, struct faq_entry *e)
 			continue;
 		}
 		if (lv->type == YAML_SCALAR_NODE && !*faq_yaml_scalar(lv)) {
-			faq_yerr(yf, nn, "word list '%s' has no words: one word or phrase a line, "
-				     "indented under 'name: |'", name);
+			faq_yerr(yf, nn,
+				 "word list '%s' has no words: one word or phrase a line, "
+				 "indented under 'name: |'",
+				 name);
 			continue;
 		}
 		if (faq_yaml_list(yf, nn, lv, name, &e->words, NULL) < 0)
@@ -251,8 +255,8 @@ static int load_words(struct faq_yfile *yf, yaml_node_t *v, struct faq_entry *e)
 		if (err != ERR_OK) {
 			yf->errors++;
 			faq_diag_add(yf->d, yf->path, e->words.v[i].line,
-				     faq_yaml_col(yf, e->words.v[i].line - 1), 0, "in word list '%s': %s",
-				     e->words.v[i].name, msg);
+				     faq_yaml_col(yf, e->words.v[i].line - 1), 0,
+				     "in word list '%s': %s", e->words.v[i].name, msg);
 		}
 	}
 	return 0;
@@ -289,11 +293,13 @@ static void check_short(struct faq_yfile *yf, yaml_node_t *v, const struct faq_e
 		return;
 	}
 	if (!*s)
-		faq_yerr(yf, v, "'short' is empty: write the answer in a sentence or two, or leave "
-				"the key out");
+		faq_yerr(yf, v,
+			 "'short' is empty: write the answer in a sentence or two, or leave "
+			 "the key out");
 	else if (strlen(s) > FAQ_SHORT_MAX)
-		faq_yerr(yf, v, "'short' has %zu characters; keep it to %d (one line on IRC, with "
-				"the pointer to the whole answer)",
+		faq_yerr(yf, v,
+			 "'short' has %zu characters; keep it to %d (one line on IRC, with "
+			 "the pointer to the whole answer)",
 			 strlen(s), FAQ_SHORT_MAX);
 	else if (strchr(s, '\n'))
 		faq_yerr(yf, v, "'short' is one paragraph: no blank line inside it");
@@ -328,8 +334,10 @@ static int key_id(struct entry_read *r, yaml_node_t *kn, yaml_node_t *v, const c
 		return 0;
 	r->e->id = faq_yaml_string(r->yf, v, k);
 	if (r->e->id && !id_ok(r->e->id))
-		faq_yerr(r->yf, v, "id '%s' may use only a-z, 0-9 and '-' (at most 64, not "
-				   "starting or ending with '-')", r->e->id);
+		faq_yerr(r->yf, v,
+			 "id '%s' may use only a-z, 0-9 and '-' (at most 64, not "
+			 "starting or ending with '-')",
+			 r->e->id);
 	return 0;
 }
 
@@ -357,8 +365,7 @@ static int key_class(struct entry_read *r, yaml_node_t *kn, yaml_node_t *v, cons
 	return 0;
 }
 
-static int key_only_questions(struct entry_read *r, yaml_node_t *kn, yaml_node_t *v,
-			      const char *k)
+static int key_only_questions(struct entry_read *r, yaml_node_t *kn, yaml_node_t *v, const char *k)
 {
 	const char *s = faq_yaml_scalar(v);
 
@@ -387,8 +394,10 @@ static int key_reviewed(struct entry_read *r, yaml_node_t *kn, yaml_node_t *v, c
 		return 0;
 	d = r->e->reviewed = faq_yaml_string(r->yf, v, k);
 	if (d && !faq_date_ok(d))
-		faq_yerr(r->yf, v, "reviewed must be a date written YYYY-MM-DD, like 2026-11-21, "
-				   "not '%s'", d);
+		faq_yerr(r->yf, v,
+			 "reviewed must be a date written YYYY-MM-DD, like 2026-11-21, "
+			 "not '%s'",
+			 d);
 	else if (d && faq_yaml_date_future(d))
 		faq_yerr(r->yf, v, "reviewed date %s is in the future", d);
 	return 0;
@@ -470,8 +479,7 @@ static int key_examples(struct entry_read *r, yaml_node_t *kn, yaml_node_t *v, c
 	return to_samples(r->yf, v, k, &r->e->examples, &r->e->nexamples);
 }
 
-static int key_not_examples(struct entry_read *r, yaml_node_t *kn, yaml_node_t *v,
-			    const char *k)
+static int key_not_examples(struct entry_read *r, yaml_node_t *kn, yaml_node_t *v, const char *k)
 {
 	if (twice(r, kn, k, r->e->counter))
 		return 0;
@@ -514,9 +522,11 @@ static void unknown_key(struct faq_yfile *yf, yaml_node_t *kn, const char *k)
 				 entry_keys[i].name);
 			return;
 		}
-	faq_yerr(yf, kn, "unknown key '%s'; an entry has id, class, question, reviewed, "
-			 "priority, sources, words, patterns, negations, answer, short, "
-			 "examples, not_examples", k);
+	faq_yerr(yf, kn,
+		 "unknown key '%s'; an entry has id, class, question, reviewed, "
+		 "priority, sources, words, patterns, negations, answer, short, "
+		 "examples, not_examples",
+		 k);
 }
 
 /* read_words reads the entry's own word lists first, wherever they are
@@ -559,16 +569,21 @@ static void check_answer(struct entry_read *r)
 		words += !sp && !in;
 		in = !sp;
 	}
-	if (e->cls == FAQ_CLASS_FAQ && (words < FAQ_ANSWER_MIN_WORDS || words > FAQ_ANSWER_MAX_WORDS))
-		faq_yerr(r->yf, r->answer_node, "the answer has %zu words; keep it between %d and %d",
-			 words, FAQ_ANSWER_MIN_WORDS, FAQ_ANSWER_MAX_WORDS);
+	if (e->cls == FAQ_CLASS_FAQ &&
+	    (words < FAQ_ANSWER_MIN_WORDS || words > FAQ_ANSWER_MAX_WORDS))
+		faq_yerr(r->yf, r->answer_node,
+			 "the answer has %zu words; keep it between %d and %d", words,
+			 FAQ_ANSWER_MIN_WORDS, FAQ_ANSWER_MAX_WORDS);
 	if (e->cls == FAQ_CLASS_CRISIS) {
 		if (!strstr(e->answer, FAQ_LINES_PLACEHOLDER))
-			faq_yerr(r->yf, r->answer_node, "a crisis answer must contain %s where the "
-							"crisis lines go", FAQ_LINES_PLACEHOLDER);
+			faq_yerr(r->yf, r->answer_node,
+				 "a crisis answer must contain %s where the "
+				 "crisis lines go",
+				 FAQ_LINES_PLACEHOLDER);
 		else if (words > FAQ_CRISIS_MAX_WORDS)
-			faq_yerr(r->yf, r->answer_node, "the crisis answer has %zu words; keep it "
-							"under %d: short is kinder in a crisis",
+			faq_yerr(r->yf, r->answer_node,
+				 "the crisis answer has %zu words; keep it "
+				 "under %d: short is kinder in a crisis",
 				 words, FAQ_CRISIS_MAX_WORDS);
 	} else if (strstr(e->answer, FAQ_LINES_PLACEHOLDER)) {
 		faq_yerr(r->yf, r->answer_node, "%s only works in crisis answers",
@@ -585,19 +600,23 @@ static void check_needs(struct entry_read *r, yaml_node_t *root)
 	if (!e->id)
 		faq_yerr(yf, root, "the entry has no 'id'");
 	if (!e->question)
-		faq_yerr(yf, root, "the entry has no 'question' (the question it answers, in plain "
-				   "words)");
+		faq_yerr(yf, root,
+			 "the entry has no 'question' (the question it answers, in plain "
+			 "words)");
 	if (!e->reviewed)
 		faq_yerr(yf, root, "the entry has no 'reviewed' date (YYYY-MM-DD)");
 	if (!e->patterns || e->npatterns == 0)
-		faq_yerr(yf, root, "the entry has no 'patterns': without one it can never be "
-				   "chosen");
+		faq_yerr(yf, root,
+			 "the entry has no 'patterns': without one it can never be "
+			 "chosen");
 	if (!e->examples || e->nexamples == 0)
-		faq_yerr(yf, root, "the entry has no 'examples': give at least one message that "
-				   "must get this answer");
+		faq_yerr(yf, root,
+			 "the entry has no 'examples': give at least one message that "
+			 "must get this answer");
 	if (e->cls == FAQ_CLASS_FAQ && e->nsources == 0 && e->id && strcmp(e->id, "about-bot") != 0)
-		faq_yerr(yf, root, "the entry has no 'sources': name the articles the answer comes "
-				   "from");
+		faq_yerr(yf, root,
+			 "the entry has no 'sources': name the articles the answer comes "
+			 "from");
 	if (e->nnegations && e->cls != FAQ_CLASS_CRISIS)
 		faq_yerr(yf, root, "'negations' only work in crisis entries");
 	if (!e->answer || !*e->answer)
@@ -637,8 +656,10 @@ int faq_entry_load(struct faq_yfile *yf, yaml_node_t *root, struct faq_entry *e)
 	 * given whatever the shape; crisis is never gated. */
 	e->only_questions = r.only_q >= 0 ? r.only_q : e->cls == FAQ_CLASS_FAQ;
 	if (r.only_q == 1 && (e->cls == FAQ_CLASS_CRISIS || e->cls == FAQ_CLASS_QUESTION))
-		faq_yerr(yf, root, "only_questions cannot be used in a %s entry: a crisis is "
-				   "answered whatever its shape", faq_class_name(e->cls));
+		faq_yerr(yf, root,
+			 "only_questions cannot be used in a %s entry: a crisis is "
+			 "answered whatever its shape",
+			 faq_class_name(e->cls));
 	if (e->cls != FAQ_CLASS_QUESTION) {
 		check_needs(&r, root);
 		return 0;
@@ -649,7 +670,8 @@ int faq_entry_load(struct faq_yfile *yf, yaml_node_t *root, struct faq_entry *e)
 	if (!e->patterns || e->npatterns == 0)
 		faq_yerr(yf, root, "the question entry has no 'patterns'");
 	if (e->answer)
-		faq_yerr(yf, r.answer_node, "a question entry has no answer: it only says which "
-					    "messages are questions");
+		faq_yerr(yf, r.answer_node,
+			 "a question entry has no answer: it only says which "
+			 "messages are questions");
 	return 0;
 }

@@ -34,8 +34,8 @@ static int bg_failed;
 
 /* fork_trainer forks a child that trains s and leaves the stage in the
  * cache; -1 when it cannot. */
-static pid_t fork_trainer(const struct faq *faq, struct faq_stage *st,
-			  struct faq_learn_sets *s, uint64_t key)
+static pid_t fork_trainer(const struct faq *faq, struct faq_stage *st, struct faq_learn_sets *s,
+			  uint64_t key)
 {
 	pid_t pid;
 
@@ -111,7 +111,6 @@ static void stage_free(void *p)
 	free(st->entries);
 	free(st);
 }
-
 
 /* stage_adopt: for faq, a copy of old's models, thresholds and figures,
  * old's entries matched by id to faq's (NULL where faq has none). */
@@ -222,8 +221,9 @@ static enum err train(const char *dir, const struct faq *old, struct faq *faq,
 		      struct faq_diags *d)
 {
 	if (old && faq_learn_cache_dir() && bg_failed && bg_failed_key == key) {
-		faq_diag_add(d, dir, 0, 0, 1, "the learned stage is off: training it failed "
-					      "(the patterns serve alone)");
+		faq_diag_add(d, dir, 0, 0, 1,
+			     "the learned stage is off: training it failed "
+			     "(the patterns serve alone)");
 		stage_free(*stp);
 		*stp = NULL;
 	} else if (old && faq_learn_cache_dir()) {

@@ -36,15 +36,16 @@
 #include "faq.h"
 #include "learn.h"
 
-#define FAQ_LEARN_DIR         "learn"  /* the labelled messages, in the FAQ folder */
-#define FAQ_LEARN_MAX_LINES   20000    /* messages read from it */
-#define FAQ_LEARN_MAX_LINE    2048     /* bytes of one line */
+#define FAQ_LEARN_DIR         "learn" /* the labelled messages, in the FAQ folder */
+#define FAQ_LEARN_MAX_LINES   20000   /* messages read from it */
+#define FAQ_LEARN_MAX_LINE    2048    /* bytes of one line */
 #define FAQ_LEARN_KIND_DIM    (1u << 15)
 #define FAQ_LEARN_ENTRY_DIM   (1u << 13)
-#define FAQ_LEARN_C           16.0     /* liblinear's cost */
+#define FAQ_LEARN_C           16.0 /* liblinear's cost */
 #define FAQ_LEARN_FOLDS       5
-#define FAQ_LEARN_ENTRY_FOLDS 3        /* the entry model: 42 labels cost more */
-#define FAQ_LEARN_FALSE_ALARM 0.040    /* of non-crisis messages, at most: the
+#define FAQ_LEARN_ENTRY_FOLDS 3 /* the entry model: 42 labels cost more */
+#define FAQ_LEARN_FALSE_ALARM \
+	0.040 /* of non-crisis messages, at most: the
                                         * examples' negatives are the hard ones
                                         * (titles, heavy days, the past); on
                                         * members' everyday messages it is less.
@@ -58,24 +59,28 @@
                                         * 3 more crises for 8 more false alarms
                                         * of 3,000; 0.045 and 0.050 bought few
                                         * more crises, dearer */
-#define FAQ_LEARN_FALSE_ALARM_OVER 0.030 /* the same, for a message an advice
+#define FAQ_LEARN_FALSE_ALARM_OVER \
+	0.030 /* the same, for a message an advice
                                         * or FAQ pattern answers: a question on
                                         * a topic needs the model surer (at
                                         * 0.040 alone, studied questions on
                                         * causes and cost were raised) */
-#define FAQ_LEARN_CRISIS_WEIGHT 1.5    /* a crisis example weighs this much more
+#define FAQ_LEARN_CRISIS_WEIGHT \
+	1.5 /* a crisis example weighs this much more
                                         * than its share in training: a miss
                                         * costs more than a false alarm */
-#define FAQ_LEARN_PRECISION   0.85     /* of routed messages, at least: at
+#define FAQ_LEARN_PRECISION \
+	0.85 /* of routed messages, at least: at
                                         * 0.90 a member's question the model
                                         * ranked right more often than not
                                         * got silence (measured on the seen
                                         * sets: +8 FAQ answers right, -4
                                         * chat lines kept quiet, round 23) */
-#define FAQ_LEARN_OVER_PRECISION 0.98  /* of FAQ questions turned to advice:
+#define FAQ_LEARN_OVER_PRECISION \
+	0.98                         /* of FAQ questions turned to advice:
                                         * a pattern's answer is overruled
                                         * only when the model is surer */
-#define FAQ_LEARN_CRISIS_MIN  0.30     /* the crisis threshold is never lower */
+#define FAQ_LEARN_CRISIS_MIN    0.30 /* the crisis threshold is never lower */
 /* When two FAQ entries' patterns both match, the entry model may choose
  * the other one than priority did: only when it gives that entry at least
  * this probability, and this many times the chosen one's (measured on the
@@ -83,13 +88,13 @@
  * 0.91). */
 #define FAQ_LEARN_ARBITER_SURE  0.5f
 #define FAQ_LEARN_ARBITER_RATIO 3.0f
-#define FAQ_LEARN_TAGS_MAX    1024     /* bytes of a message's tags */
-#define FAQ_LEARN_MIN_KIND    30       /* messages of each kind, at least: fewer
+#define FAQ_LEARN_TAGS_MAX      1024 /* bytes of a message's tags */
+#define FAQ_LEARN_MIN_KIND \
+	30 /* messages of each kind, at least: fewer
                                         * and a model learns noise */
 
 /* The kind model's labels. */
-enum faq_learn_kind { FAQ_KIND_CRISIS, FAQ_KIND_ADVICE, FAQ_KIND_FAQ, FAQ_KIND_NONE,
-		      FAQ_KINDS };
+enum faq_learn_kind { FAQ_KIND_CRISIS, FAQ_KIND_ADVICE, FAQ_KIND_FAQ, FAQ_KIND_NONE, FAQ_KINDS };
 
 /* Cross-validated figures at the chosen thresholds. */
 struct faq_learn_figures {
@@ -176,8 +181,7 @@ void faq_stage_tags(const struct faq *faq, const char *masked, size_t len, char 
 /* faq_learn_parse_text parses one learn/ file's text as faq_learn_load
  * would (name is for findings), appending findings to d and keeping
  * nothing: the parser alone, for fuzzing. ERR_NOMEM only. */
-enum err faq_learn_parse_text(const char *name, const char *text, size_t len,
-			      struct faq_diags *d);
+enum err faq_learn_parse_text(const char *name, const char *text, size_t len, struct faq_diags *d);
 
 /* faq_learn_kind_name: "crisis", "advice", "faq", "none". */
 const char *faq_learn_kind_name(enum faq_learn_kind k);

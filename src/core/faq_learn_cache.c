@@ -14,14 +14,19 @@
 
 static const char *faq_learn_cache, *faq_learn_shipped;
 
-void faq_learn_set_cache(const char *dir) { faq_learn_cache = dir; }
-void faq_learn_set_shipped(const char *dir) { faq_learn_shipped = dir; }
+void faq_learn_set_cache(const char *dir)
+{
+	faq_learn_cache = dir;
+}
+void faq_learn_set_shipped(const char *dir)
+{
+	faq_learn_shipped = dir;
+}
 
 const char *faq_learn_cache_dir(void)
 {
 	return faq_learn_cache;
 }
-
 
 /* The thresholds and figures beside the cached models. */
 struct meta {

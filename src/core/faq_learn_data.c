@@ -63,7 +63,8 @@ static enum err parse_lines(const char *name, const char *text, size_t len,
 		if (n == 0 || p[0] == '#')
 			goto next;
 		if (n > FAQ_LEARN_MAX_LINE) {
-			faq_diag_add(d, name, ln, 1, 0, "line too long (%zu bytes, the limit is %d)", n,
+			faq_diag_add(d, name, ln, 1, 0,
+				     "line too long (%zu bytes, the limit is %d)", n,
 				     FAQ_LEARN_MAX_LINE);
 			goto next;
 		}
@@ -74,14 +75,17 @@ static enum err parse_lines(const char *name, const char *text, size_t len,
 		for (tab = p + n; tab > p && tab[-1] != '\t'; tab--)
 			;
 		if (tab == p || tab - 1 == p || tab == p + n) {
-			faq_diag_add(d, name, ln, 1, 0,
-				     "write the message, a tab, then its label (crisis, advice, none "
-				     "or faq:ID)");
+			faq_diag_add(
+				d, name, ln, 1, 0,
+				"write the message, a tab, then its label (crisis, advice, none "
+				"or faq:ID)");
 			goto next;
 		}
 		if (s->n >= FAQ_LEARN_MAX_LINES) {
-			faq_diag_add(d, name, ln, 1, 0, "more than %d messages in learn/; the rest "
-							"is not read", FAQ_LEARN_MAX_LINES);
+			faq_diag_add(d, name, ln, 1, 0,
+				     "more than %d messages in learn/; the rest "
+				     "is not read",
+				     FAQ_LEARN_MAX_LINES);
 			return ERR_OK;
 		}
 		nv = realloc(s->v, (s->n + 1) * sizeof(*nv));
@@ -95,7 +99,7 @@ static enum err parse_lines(const char *name, const char *text, size_t len,
 		v->line = ln;
 		if (!v->text || !v->label || !v->file)
 			return ERR_NOMEM;
-next:
+	next:
 		p = nl ? nl + 1 : end;
 	}
 	return ERR_OK;
@@ -124,7 +128,8 @@ static enum err read_file(const char *path, file_fn fn, void *ctx, struct faq_di
 	n = fread(buf, 1, FAQ_MAX_FILE_BYTES + 1, f);
 	if (ferror(f) || n > FAQ_MAX_FILE_BYTES) {
 		faq_diag_add(d, path, 0, 0, 0, ferror(f) ? "cannot read: %s" : "%s",
-			     ferror(f) ? strerror(errno) : "larger than a FAQ file can be; split it");
+			     ferror(f) ? strerror(errno)
+				       : "larger than a FAQ file can be; split it");
 		fclose(f);
 		free(buf);
 		return ERR_IO;
@@ -242,7 +247,8 @@ static int kind_of(const struct faq *faq, const char *label, const struct faq_en
 	static const struct {
 		const char *name;
 		enum faq_learn_kind kind;
-	} plain[] = {{"crisis", FAQ_KIND_CRISIS}, {"advice", FAQ_KIND_ADVICE}, {"none", FAQ_KIND_NONE}};
+	} plain[] = {
+		{"crisis", FAQ_KIND_CRISIS}, {"advice", FAQ_KIND_ADVICE}, {"none", FAQ_KIND_NONE}};
 	size_t i;
 
 	*entry = NULL;
@@ -254,8 +260,9 @@ static int kind_of(const struct faq *faq, const char *label, const struct faq_en
 			 * the one advice entry whose id starts advice-choosing */
 			if (label[n] == ':' && plain[i].kind != FAQ_KIND_NONE)
 				*entry = family_entry(faq, label, n,
-						      plain[i].kind == FAQ_KIND_CRISIS ? FAQ_CLASS_CRISIS
-										: FAQ_CLASS_ADVICE);
+						      plain[i].kind == FAQ_KIND_CRISIS
+							      ? FAQ_CLASS_CRISIS
+							      : FAQ_CLASS_ADVICE);
 			return (int)plain[i].kind;
 		}
 	}
@@ -375,18 +382,17 @@ static enum err key_file(void *ctx, const char *path, const char *text, size_t l
 	return ERR_OK;
 }
 
-enum err faq_learn_key(const struct faq *faq, const char *dir, uint64_t *key,
-		       struct faq_diags *d)
+enum err faq_learn_key(const struct faq *faq, const char *dir, uint64_t *key, struct faq_diags *d)
 {
-	struct keying k = {learn_hash(LEARN_HASH_INIT, FAQ_LEARN_VERSION,
-				      sizeof(FAQ_LEARN_VERSION)),
-			   faq->spell};
+	struct keying k = {
+		learn_hash(LEARN_HASH_INIT, FAQ_LEARN_VERSION, sizeof(FAQ_LEARN_VERSION)),
+		faq->spell};
 	/* how it trains and chooses: a change retrains */
-	const double how[] = {FAQ_LEARN_KIND_DIM,	FAQ_LEARN_ENTRY_DIM,
-			      FAQ_LEARN_C,		FAQ_LEARN_FOLDS,
-			      FAQ_LEARN_ENTRY_FOLDS,	FAQ_LEARN_FALSE_ALARM,
-			      FAQ_LEARN_PRECISION,	FAQ_LEARN_OVER_PRECISION,
-			      FAQ_LEARN_CRISIS_MIN,	FAQ_LEARN_CRISIS_WEIGHT};
+	const double how[] = {FAQ_LEARN_KIND_DIM,    FAQ_LEARN_ENTRY_DIM,
+			      FAQ_LEARN_C,           FAQ_LEARN_FOLDS,
+			      FAQ_LEARN_ENTRY_FOLDS, FAQ_LEARN_FALSE_ALARM,
+			      FAQ_LEARN_PRECISION,   FAQ_LEARN_OVER_PRECISION,
+			      FAQ_LEARN_CRISIS_MIN,  FAQ_LEARN_CRISIS_WEIGHT};
 	size_t i, j;
 	enum err e;
 
@@ -398,7 +404,8 @@ enum err faq_learn_key(const struct faq *faq, const char *dir, uint64_t *key,
 		k.h = learn_hash(k.h, en->id, strlen(en->id) + 1);
 		k.h = learn_hash(k.h, &cls, sizeof(cls));
 		for (j = 0; j < en->nexamples; j++)
-			k.h = learn_hash(k.h, en->examples[j].text, strlen(en->examples[j].text) + 1);
+			k.h = learn_hash(k.h, en->examples[j].text,
+					 strlen(en->examples[j].text) + 1);
 		if (en->cls != FAQ_CLASS_CRISIS)
 			continue;
 		for (j = 0; j < en->nnegations; j++) {
@@ -410,7 +417,8 @@ enum err faq_learn_key(const struct faq *faq, const char *dir, uint64_t *key,
 	}
 	for (i = 0; i < faq->concepts.n; i++) {
 		k.h = learn_hash(k.h, faq->concepts.v[i].name, strlen(faq->concepts.v[i].name) + 1);
-		k.h = learn_hash(k.h, faq->concepts.v[i].regex, strlen(faq->concepts.v[i].regex) + 1);
+		k.h = learn_hash(k.h, faq->concepts.v[i].regex,
+				 strlen(faq->concepts.v[i].regex) + 1);
 	}
 	e = each_file(dir, key_file, &k, d);
 	*key = k.h;

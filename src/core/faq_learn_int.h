@@ -37,8 +37,8 @@ struct faq_learn_samples {
 /* What the models learn from. */
 struct faq_learn_sets {
 	const char **texts;
-	char **seen; /* each text as the models read it: folded */
-	char **tags; /* each text's, faq_stage_tags */
+	char **seen;       /* each text as the models read it: folded */
+	char **tags;       /* each text's, faq_stage_tags */
 	int *kind, *entry; /* entry: index in st->entries, or -1 */
 	size_t n;
 };
@@ -66,8 +66,7 @@ void faq_learn_sets_release(struct faq_learn_sets *s);
  * this key was trained from these very bytes, so none of them needs
  * parsing again (a bot's start and `faqbot ask` keep ~10,000 messages out
  * of memory). Counts the learn/ files' words into faq->spell on the way. */
-enum err faq_learn_key(const struct faq *faq, const char *dir, uint64_t *key,
-		       struct faq_diags *d);
+enum err faq_learn_key(const struct faq *faq, const char *dir, uint64_t *key, struct faq_diags *d);
 
 /* ---- faq_learn_train.c ------------------------------------------------ */
 
@@ -82,8 +81,8 @@ enum err faq_learn_tags_compile(struct faq_stage *st, const struct faq *faq);
 
 /* faq_learn_train trains both models of st from s and, by
  * cross-validation, the thresholds; err says why it could not. */
-enum err faq_learn_train(const struct faq *faq, struct faq_stage *st,
-			 struct faq_learn_sets *s, char *err, size_t errlen);
+enum err faq_learn_train(const struct faq *faq, struct faq_stage *st, struct faq_learn_sets *s,
+			 char *err, size_t errlen);
 
 /* ---- faq_learn_cache.c ------------------------------------------------ */
 

@@ -43,8 +43,7 @@ static void stage_tags(const struct faq_stage *st, struct match_ctx *ctx, const 
 	}
 }
 
-void faq_stage_tags(const struct faq *faq, const char *masked, size_t len, char *buf,
-		    size_t buflen)
+void faq_stage_tags(const struct faq *faq, const char *masked, size_t len, char *buf, size_t buflen)
 {
 	stage_tags(faq->stage, faq->mctx, masked, len, buf, buflen);
 }
@@ -265,7 +264,8 @@ static void choose_route(struct faq_stage *st, const struct faq_learn_sets *s, c
 			if (best != kind || conf < t)
 				continue;
 			routed++;
-			right += s->kind[i] == kind && (kind != FAQ_KIND_FAQ || guess[i] == s->entry[i]);
+			right += s->kind[i] == kind &&
+				 (kind != FAQ_KIND_FAQ || guess[i] == s->entry[i]);
 		}
 		if (routed && (double)right / (double)routed >= FAQ_LEARN_PRECISION) {
 			*slot = t;
@@ -351,7 +351,8 @@ static enum err train_entry(struct faq_stage *st, const struct faq_learn_sets *s
 			int k = faq_stage_best_entry(st, row, FAQ_CLASS_FAQ);
 
 			/* as classify does: the best entry of the message's kind */
-			guess[eidx[i]] = faq_stage_best_entry(st, row, st->entries[es->labels[i]]->cls);
+			guess[eidx[i]] =
+				faq_stage_best_entry(st, row, st->entries[es->labels[i]]->cls);
 			sure[eidx[i]] = k >= 0 ? row[k] : 0;
 		}
 		/* the messages the entry model did not learn from (crisis,
@@ -366,9 +367,9 @@ enum err faq_learn_train(const struct faq *faq, struct faq_stage *st, struct faq
 			 char *err, size_t errlen)
 {
 	static const double kind_weight[FAQ_KINDS] = {[FAQ_KIND_CRISIS] = FAQ_LEARN_CRISIS_WEIGHT,
-						       [FAQ_KIND_ADVICE] = 1,
-						       [FAQ_KIND_FAQ] = 1,
-						       [FAQ_KIND_NONE] = 1};
+						      [FAQ_KIND_ADVICE] = 1,
+						      [FAQ_KIND_FAQ] = 1,
+						      [FAQ_KIND_NONE] = 1};
 	struct learn_set ks = {NULL, s->kind, s->n, FAQ_KINDS, 1, NULL, 1, kind_weight}, es;
 	const char **etexts = NULL, **etags = NULL;
 	int *elabels = NULL, *guess = NULL;
@@ -404,13 +405,15 @@ enum err faq_learn_train(const struct faq *faq, struct faq_stage *st, struct faq
 	es.labels = elabels;
 	es.n = ne;
 	es.nlabels = (int)st->nentries;
-	es.pieces = 1; /* pieces of words: right entry 0.47 -> 0.60 (cross-validated) for +10% training */
+	es.pieces =
+		1; /* pieces of words: right entry 0.47 -> 0.60 (cross-validated) for +10% training */
 	es.tags = etags;
 	es.folded = 1;
 	es.weight = NULL;
 	e = learn_train(&ks, FAQ_LEARN_KIND_DIM, FAQ_LEARN_C, &st->kind, err, errlen);
 	if (e == ERR_OK)
-		e = learn_cv(&ks, FAQ_LEARN_KIND_DIM, FAQ_LEARN_C, FAQ_LEARN_FOLDS, pk, err, errlen);
+		e = learn_cv(&ks, FAQ_LEARN_KIND_DIM, FAQ_LEARN_C, FAQ_LEARN_FOLDS, pk, err,
+			     errlen);
 	if (e == ERR_OK && ne > 0 && st->nentries > 1)
 		e = train_entry(st, s, &es, eidx, guess, sure, err, errlen);
 	if (e == ERR_OK)
@@ -432,7 +435,8 @@ int faq_stage_best_entry(const struct faq_stage *st, const float *probs, enum fa
 	int best = -1;
 
 	for (k = 0; k < st->nentries; k++)
-		if (st->entries[k] && st->entries[k]->cls == cls && (best < 0 || probs[k] > probs[best]))
+		if (st->entries[k] && st->entries[k]->cls == cls &&
+		    (best < 0 || probs[k] > probs[best]))
 			best = (int)k;
 	return best;
 }

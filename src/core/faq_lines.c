@@ -101,13 +101,14 @@ static void load_helpline(struct faq_yfile *yf, const char *region, yaml_node_t 
 	if (!h->verified)
 		faq_yerr(yf, m, "the crisis line has no 'verified' date (YYYY-MM-DD)");
 	else if (!faq_date_ok(h->verified))
-		faq_yerr(yf, m, "verified must be a date written YYYY-MM-DD, not '%s'", h->verified);
+		faq_yerr(yf, m, "verified must be a date written YYYY-MM-DD, not '%s'",
+			 h->verified);
 	else if (faq_yaml_date_future(h->verified))
 		faq_yerr(yf, m, "verified date %s is in the future", h->verified);
 	if (!h->kind) {
 		faq_yerr(yf, m, "the crisis line has no 'kind' (emergency, phone, sms or web)");
-	} else if (helpline_check(region, h->kind, h->number, h->keyword, h->url, h->text,
-				  why, sizeof(why)) != ERR_OK) {
+	} else if (helpline_check(region, h->kind, h->number, h->keyword, h->url, h->text, why,
+				  sizeof(why)) != ERR_OK) {
 		faq_yerr(yf, m, "crisis line '%s': %s", h->name ? h->name : "?", why);
 	}
 }
@@ -130,7 +131,8 @@ static int load_region(struct faq_yfile *yf, yaml_node_t *rn, struct faq_region 
 			r->name = faq_yaml_string(yf, qv, s);
 		} else if (s && strcmp(s, "lines") == 0 && !r->lines &&
 			   qv->type == YAML_SEQUENCE_NODE) {
-			size_t n = (size_t)(qv->data.sequence.items.top - qv->data.sequence.items.start);
+			size_t n = (size_t)(qv->data.sequence.items.top -
+					    qv->data.sequence.items.start);
 			size_t i;
 
 			r->lines = calloc(n ? n : 1, sizeof(*r->lines));
@@ -141,8 +143,10 @@ static int load_region(struct faq_yfile *yf, yaml_node_t *rn, struct faq_region 
 					      faq_yaml_node(yf, qv->data.sequence.items.start[i]),
 					      &r->lines[r->nlines++]);
 		} else {
-			faq_yerr(yf, qk, "unexpected '%s' in a region (it has region, name and "
-					 "lines, once each)", s ? s : "?");
+			faq_yerr(yf, qk,
+				 "unexpected '%s' in a region (it has region, name and "
+				 "lines, once each)",
+				 s ? s : "?");
 		}
 	}
 	if (!r->code)
@@ -197,8 +201,10 @@ int faq_lines_load(struct faq_yfile *yf, yaml_node_t *root, struct faq *faq)
 			if (load_regions(yf, v, faq) < 0)
 				return -1;
 		} else {
-			faq_yerr(yf, kn, "unknown key '%s' in the crisis lines file (it has "
-					 "default_region and regions)", k ? k : "?");
+			faq_yerr(yf, kn,
+				 "unknown key '%s' in the crisis lines file (it has "
+				 "default_region and regions)",
+				 k ? k : "?");
 		}
 	}
 	if (!faq->default_region)

@@ -39,8 +39,8 @@ char *faq_yaml_trimmed(const char *s, size_t n)
 
 	while (n > 0 && (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n'))
 		s++, n--;
-	while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' ||
-			 s[n - 1] == '\n'))
+	while (n > 0 &&
+	       (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' || s[n - 1] == '\n'))
 		n--;
 	r = malloc(n + 1);
 	if (r) {
@@ -157,8 +157,8 @@ static int scalar_lines(struct faq_yfile *yf, yaml_node_t *v, int comments, int 
 			ls->v[ls->n - 1].text = j;
 			free(t);
 		} else {
-			unsigned col = block ? faq_yaml_col(yf, line)
-					     : (unsigned)v->start_mark.column + 1;
+			unsigned col =
+				block ? faq_yaml_col(yf, line) : (unsigned)v->start_mark.column + 1;
 
 			if (push(ls, t, line + 1, col) < 0)
 				return -1;
@@ -171,8 +171,7 @@ static int scalar_lines(struct faq_yfile *yf, yaml_node_t *v, int comments, int 
 
 /* sequence_lines: a sequence of scalars, an item each. -1 when memory ran
  * out. */
-static int sequence_lines(struct faq_yfile *yf, yaml_node_t *v, const char *key,
-			  struct lines *ls)
+static int sequence_lines(struct faq_yfile *yf, yaml_node_t *v, const char *key, struct lines *ls)
 {
 	yaml_node_item_t *it;
 
@@ -202,8 +201,8 @@ static int sequence_lines(struct faq_yfile *yf, yaml_node_t *v, const char *key,
 	return 0;
 }
 
-int faq_yaml_lines(struct faq_yfile *yf, yaml_node_t *v, const char *key, int comments,
-		   int join, struct faq_yaml_line **out, size_t *nout)
+int faq_yaml_lines(struct faq_yfile *yf, yaml_node_t *v, const char *key, int comments, int join,
+		   struct faq_yaml_line **out, size_t *nout)
 {
 	struct lines ls = {NULL, 0, 0};
 	int rc = 0;

@@ -27,16 +27,16 @@ struct faq_yfile {
 	size_t nlines;
 	yaml_document_t doc;
 	struct faq_diags *d;
-	size_t errors; /* errors found in this file */
+	size_t errors;   /* errors found in this file */
 	struct faq *faq; /* the store being loaded: its concepts */
 };
 
 /* faq_yerr records an error at a node of the file being loaded. */
-#define faq_yerr(yf, node, ...)                                                        \
-	do {                                                                            \
-		(yf)->errors++;                                                         \
+#define faq_yerr(yf, node, ...)                                                          \
+	do {                                                                             \
+		(yf)->errors++;                                                          \
 		faq_diag_add((yf)->d, (yf)->path, (unsigned)(node)->start_mark.line + 1, \
-			     (unsigned)(node)->start_mark.column + 1, 0, __VA_ARGS__);  \
+			     (unsigned)(node)->start_mark.column + 1, 0, __VA_ARGS__);   \
 	} while (0)
 
 /* faq_yaml_index_lines records where every line of the file starts, once,
@@ -77,8 +77,8 @@ struct faq_yaml_line {
 /* faq_yaml_lines reads v, the value of key, into *out (new: free with
  * faq_yaml_lines_free); what is not a list of lines is reported. -1 only
  * when memory ran out. */
-int faq_yaml_lines(struct faq_yfile *yf, yaml_node_t *v, const char *key, int comments,
-		   int join, struct faq_yaml_line **out, size_t *nout);
+int faq_yaml_lines(struct faq_yfile *yf, yaml_node_t *v, const char *key, int comments, int join,
+		   struct faq_yaml_line **out, size_t *nout);
 void faq_yaml_lines_free(struct faq_yaml_line *items, size_t n);
 
 /* faq_yaml_list reads one 'name: |' block of phrases (lv, named by nn) into

@@ -151,7 +151,8 @@ enum err helpline_check(const char *region, const char *kind, const char *number
 		return ERR_INVALID;
 	}
 	if (digits_of(number, nd, sizeof(nd), 1) < 0 || !nd[0]) {
-		snprintf(why, whylen, "number '%s' may hold only digits, spaces and dashes", number);
+		snprintf(why, whylen, "number '%s' may hold only digits, spaces and dashes",
+			 number);
 		return ERR_INVALID;
 	}
 	for (i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++) {
@@ -184,8 +185,10 @@ enum err helpline_check(const char *region, const char *kind, const char *number
 	if (text) {
 		digits_of(text, td, sizeof(td), 0);
 		if (!strstr(td, nd)) {
-			snprintf(why, whylen, "the text does not show the number %s: one of the "
-					      "two has a typo", number);
+			snprintf(why, whylen,
+				 "the text does not show the number %s: one of the "
+				 "two has a typo",
+				 number);
 			return ERR_INVALID;
 		}
 	}

@@ -27,10 +27,10 @@
 #include "views.h"
 
 /* Tags of one message read, at most */
-#define LEARN_MAX_TAGS 64
+#define LEARN_MAX_TAGS         64
 /* Features of one message: words, word pairs, 3 sizes of pieces, tags. */
-#define LEARN_MAX_FEATURES (LEARN_MAX_WORDS * 16 + LEARN_MAX_TAGS)
-#define LEARN_FILE_MAGIC "faqbot-learn-3\n"
+#define LEARN_MAX_FEATURES     (LEARN_MAX_WORDS * 16 + LEARN_MAX_TAGS)
+#define LEARN_FILE_MAGIC       "faqbot-learn-3\n"
 /* Debian's liblinear4 */
 #define LEARN_LIBLINEAR_SONAME "liblinear.so.4"
 
@@ -69,9 +69,9 @@ static int ll_load(void)
 
 struct learn_model {
 	unsigned dim;
-	int pieces;   /* learn_set.pieces */
+	int pieces; /* learn_set.pieces */
 	int nlabels;
-	float *w;    /* w[label * (dim + 1) + f]; f == dim is the bias */
+	float *w;     /* w[label * (dim + 1) + f]; f == dim is the bias */
 	int *present; /* present[label]: the label had examples */
 };
 
@@ -87,7 +87,10 @@ uint64_t learn_hash(uint64_t h, const void *data, size_t len)
 	return h;
 }
 
-int learn_nlabels(const struct learn_model *m) { return m->nlabels; }
+int learn_nlabels(const struct learn_model *m)
+{
+	return m->nlabels;
+}
 
 /* words_of splits the folded view of text into words of letters, digits
  * and apostrophes (apostrophes dropped: "i'm" and "im" are one word).
@@ -154,7 +157,8 @@ static char *words_of(const char *text, size_t len, int folded, size_t *n)
 
 static int cmp_node(const void *a, const void *b)
 {
-	int x = ((const struct feature_node *)a)->index, y = ((const struct feature_node *)b)->index;
+	int x = ((const struct feature_node *)a)->index,
+	    y = ((const struct feature_node *)b)->index;
 
 	return (x > y) - (x < y);
 }
@@ -213,7 +217,8 @@ static long features_of(const char *text, size_t len, const char *tags, unsigned
 
 		add(v, &nv, dim, learn_hash(learn_hash(LEARN_HASH_INIT, "w", 1), w, wl));
 		if (prev) {
-			uint64_t h = learn_hash(learn_hash(LEARN_HASH_INIT, "b", 1), prev, strlen(prev));
+			uint64_t h =
+				learn_hash(learn_hash(LEARN_HASH_INIT, "b", 1), prev, strlen(prev));
 
 			add(v, &nv, dim, learn_hash(learn_hash(h, " ", 1), w, wl));
 		}
@@ -261,13 +266,16 @@ static long features_of(const char *text, size_t len, const char *tags, unsigned
 	return (long)nv + 1;
 }
 
-static void quiet(const char *s) { (void)s; }
+static void quiet(const char *s)
+{
+	(void)s;
+}
 
 /* problem_of builds liblinear's problem over the rows of set that keep
  * says to (keep may be NULL: all). The nodes of all rows are in one
  * buffer, *nodes, which the caller frees with prob->x and prob->y. */
-static enum err problem_of(const struct learn_set *set, const unsigned char *keep,
-			   unsigned dim, struct problem *prob, struct feature_node **nodes)
+static enum err problem_of(const struct learn_set *set, const unsigned char *keep, unsigned dim,
+			   struct problem *prob, struct feature_node **nodes)
 {
 	struct feature_node *v = malloc((LEARN_MAX_FEATURES + 2) * sizeof(*v)), *all = NULL;
 	size_t i, used = 0, cap = 0, *start = NULL;
@@ -285,8 +293,9 @@ static enum err problem_of(const struct learn_set *set, const unsigned char *kee
 
 		if (keep && !keep[i])
 			continue;
-		k = features_of(set->texts[i], strlen(set->texts[i]), set->tags ? set->tags[i] : NULL,
-				dim, set->pieces, set->folded, NULL, v);
+		k = features_of(set->texts[i], strlen(set->texts[i]),
+				set->tags ? set->tags[i] : NULL, dim, set->pieces, set->folded,
+				NULL, v);
 		if (k < 0)
 			goto nomem;
 		if (used + (size_t)k + 1 > cap) {
@@ -376,7 +385,8 @@ static enum err train_problem(const struct problem *prob, unsigned dim, double C
 	int *wlabels = NULL;
 
 	if (!ll_load()) {
-		snprintf(err, errlen, "cannot load %s (Debian's liblinear4)", LEARN_LIBLINEAR_SONAME);
+		snprintf(err, errlen, "cannot load %s (Debian's liblinear4)",
+			 LEARN_LIBLINEAR_SONAME);
 		return ERR_IO;
 	}
 	memset(&param, 0, sizeof(param));
@@ -411,8 +421,8 @@ static enum err train_problem(const struct problem *prob, unsigned dim, double C
 			if (counts[l] == 0)
 				continue;
 			wlabels[param.nr_weight] = l;
-			weights[param.nr_weight++] =
-				(double)prob->l / (present * counts[l]) * (factor ? factor[l] : 1.0);
+			weights[param.nr_weight++] = (double)prob->l / (present * counts[l]) *
+						     (factor ? factor[l] : 1.0);
 		}
 		param.weight_label = wlabels;
 		param.weight = weights;
@@ -455,8 +465,8 @@ static int distinct_labels(const struct learn_set *set, const unsigned char *kee
 	return first < 0 ? 0 : 1;
 }
 
-enum err learn_train(const struct learn_set *set, unsigned dim, double C,
-		     struct learn_model **out, char *err, size_t errlen)
+enum err learn_train(const struct learn_set *set, unsigned dim, double C, struct learn_model **out,
+		     char *err, size_t errlen)
 {
 	struct problem prob;
 	struct feature_node *nodes;
@@ -527,8 +537,8 @@ static int predict_nodes(const struct learn_model *m, const struct feature_node 
 	return best;
 }
 
-static int predict_text(const struct learn_model *m, const char *text, size_t len,
-			const char *tags, int folded, float *probs)
+static int predict_text(const struct learn_model *m, const char *text, size_t len, const char *tags,
+			int folded, float *probs)
 {
 	struct feature_node *v = malloc((LEARN_MAX_FEATURES + 2) * sizeof(*v));
 	unsigned char *seen = calloc(m->dim / 8 + 1, 1);
@@ -556,8 +566,8 @@ int learn_predict_folded(const struct learn_model *m, const char *folded, size_t
 	return predict_text(m, folded, len, tags, 1, probs);
 }
 
-enum err learn_cv(const struct learn_set *set, unsigned dim, double C, unsigned k,
-		  float *probs, char *err, size_t errlen)
+enum err learn_cv(const struct learn_set *set, unsigned dim, double C, unsigned k, float *probs,
+		  char *err, size_t errlen)
 {
 	struct problem all, sub;
 	struct feature_node *nodes = NULL;
@@ -630,8 +640,7 @@ struct top_feature {
 
 /* consider puts name (n bytes, shown as fmt says) among top when its
  * weight x is positive and among the strongest, once. */
-static void consider(struct top_feature *top, const char *fmt, const char *name, size_t n,
-		     float x)
+static void consider(struct top_feature *top, const char *fmt, const char *name, size_t n, float x)
 {
 	char shown[64];
 	int j, k;

@@ -23,7 +23,7 @@
  * the patterns still read the whole message). */
 #define LEARN_MAX_WORDS 256
 /* Bytes of a message the model reads (after folding). */
-#define LEARN_MAX_TEXT 4096
+#define LEARN_MAX_TEXT  4096
 
 /* Labelled texts. texts and labels are borrowed; labels are 0..nlabels-1. */
 struct learn_set {
@@ -56,8 +56,8 @@ struct learn_model; /* opaque */
  * (a power of two). C is liblinear's cost (1 is a sane default). A label
  * with no example gets probability 0. ERR_INVALID with a sentence in err
  * when set is empty or has one label only. */
-enum err learn_train(const struct learn_set *set, unsigned dim, double C,
-		     struct learn_model **out, char *err, size_t errlen);
+enum err learn_train(const struct learn_set *set, unsigned dim, double C, struct learn_model **out,
+		     char *err, size_t errlen);
 
 /* learn_predict writes a probability for each label (they sum to 1) into
  * probs[0..nlabels-1] for text and returns the label with the highest. -1
@@ -73,8 +73,8 @@ int learn_predict_folded(const struct learn_model *m, const char *folded, size_t
  * model trained without its fold; probs gets n * nlabels values (row i is
  * text i). Folds are taken by position modulo k, so the result does not
  * depend on a random seed. */
-enum err learn_cv(const struct learn_set *set, unsigned dim, double C, unsigned k,
-		  float *probs, char *err, size_t errlen);
+enum err learn_cv(const struct learn_set *set, unsigned dim, double C, unsigned k, float *probs,
+		  char *err, size_t errlen);
 
 /* learn_explain writes the words and tags (NULL: none) of text that
  * weighed most for label, strongest first, as "word (0.83), {tag} (0.40)"

@@ -40,7 +40,8 @@ static int needs_caseless(const char *src)
 		if (*p == '\\' && p[1]) {
 			p++;
 			if ((*p == 'p' || *p == 'P' || *p == 'x' || *p == 'o' || *p == 'N' ||
-			     *p == 'g' || *p == 'k') && p[1] == '{') {
+			     *p == 'g' || *p == 'k') &&
+			    p[1] == '{') {
 				while (p[1] && p[1] != '}')
 					p++;
 			}
@@ -97,8 +98,8 @@ int match_jit_wanted(void)
 	return !(v && *v && strcmp(v, "0") != 0);
 }
 
-enum err match_compile(const char *src, struct match_re **re, char *errbuf,
-		       size_t errlen, size_t *erroff)
+enum err match_compile(const char *src, struct match_re **re, char *errbuf, size_t errlen,
+		       size_t *erroff)
 {
 	struct match_re *r;
 	int errcode = 0;
@@ -176,8 +177,8 @@ void match_ctx_free(struct match_ctx *ctx)
 	free(ctx);
 }
 
-enum err match_find(struct match_ctx *ctx, const struct match_re *re, const char *text,
-		    size_t len, size_t from, int *found, size_t *start, size_t *mlen)
+enum err match_find(struct match_ctx *ctx, const struct match_re *re, const char *text, size_t len,
+		    size_t from, int *found, size_t *start, size_t *mlen)
 {
 	int rc;
 
@@ -230,5 +231,7 @@ void match_version(char *buf, size_t len)
 	pcre2_config(PCRE2_CONFIG_VERSION, v);
 	pcre2_config(PCRE2_CONFIG_JIT, &jit);
 	snprintf(buf, len, "PCRE2 %s%s", v,
-		 !jit ? " (no JIT)" : match_jit_wanted() ? " (JIT)" : " (JIT off: FAQBOT_NO_JIT)");
+		 !jit                 ? " (no JIT)"
+		 : match_jit_wanted() ? " (JIT)"
+				      : " (JIT off: FAQBOT_NO_JIT)");
 }

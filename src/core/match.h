@@ -34,8 +34,8 @@ struct match_ctx; /* match data and limits, one per thread that matches */
  * the same matches; only how far a runaway pattern gets before a limit
  * stops it differs. On error, *re is NULL, errbuf
  * gets PCRE2's message and *erroff the byte offset in src where it is. */
-enum err match_compile(const char *src, struct match_re **re, char *errbuf,
-		       size_t errlen, size_t *erroff);
+enum err match_compile(const char *src, struct match_re **re, char *errbuf, size_t errlen,
+		       size_t *erroff);
 void match_free(struct match_re *re);
 
 /* match_jit_wanted is 0 when the environment turns PCRE2's JIT off:
@@ -59,8 +59,8 @@ void match_ctx_free(struct match_ctx *ctx);
 /* match_find looks for re in text[0..len). Returns ERR_OK with *found set
  * (and the match at text[*start .. *start + *mlen)), or ERR_LIMIT when a
  * limit stopped the search, or ERR_INVALID for any other PCRE2 failure. */
-enum err match_find(struct match_ctx *ctx, const struct match_re *re, const char *text,
-		    size_t len, size_t from, int *found, size_t *start, size_t *mlen);
+enum err match_find(struct match_ctx *ctx, const struct match_re *re, const char *text, size_t len,
+		    size_t from, int *found, size_t *start, size_t *mlen);
 
 /* match_version writes PCRE2's version and whether JIT is on. */
 void match_version(char *buf, size_t len);

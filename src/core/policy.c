@@ -93,8 +93,8 @@ static char *dup_id(const char *s)
 
 /* remember adds a cooldown record, dropping expired ones first and then,
  * when full, the oldest. */
-static enum err remember(struct policy *p, const char *room, const char *entry,
-			 const char *member, const char *event, time_t at, time_t now)
+static enum err remember(struct policy *p, const char *room, const char *entry, const char *member,
+			 const char *event, time_t at, time_t now)
 {
 	struct cooldown c = {0};
 	size_t i, j;
@@ -126,14 +126,14 @@ static enum err remember(struct policy *p, const char *room, const char *entry,
 	return ERR_OK;
 }
 
-enum err policy_answered(struct policy *p, const char *room, const char *entry,
-			 const char *member, const char *event, time_t now)
+enum err policy_answered(struct policy *p, const char *room, const char *entry, const char *member,
+			 const char *event, time_t now)
 {
 	return remember(p, room, entry, member, event, now, now);
 }
 
-enum err policy_pointed(struct policy *p, const char *room, const char *entry,
-			const char *member, time_t now)
+enum err policy_pointed(struct policy *p, const char *room, const char *entry, const char *member,
+			time_t now)
 {
 	time_t at = now;
 	size_t i;

@@ -20,9 +20,9 @@
 
 #include "err.h"
 
-#define POLICY_COOLDOWNS_MAX 2048 /* (room, entry, member) answers remembered */
-#define POLICY_SET_MAX 10000      /* muted rooms, opted-out members, refusals */
-#define POLICY_ID_MAX 512         /* bytes of a room, member or event id kept */
+#define POLICY_COOLDOWNS_MAX 2048  /* (room, entry, member) answers remembered */
+#define POLICY_SET_MAX       10000 /* muted rooms, opted-out members, refusals */
+#define POLICY_ID_MAX        512   /* bytes of a room, member or event id kept */
 
 enum policy_repeat {
 	POLICY_FRESH,   /* answer */
@@ -48,10 +48,10 @@ enum policy_repeat policy_repeat(const struct policy *p, const char *room, const
 /* policy_answered remembers that member got entry in room at now, in reply
  * to event (may be NULL); policy_pointed that member got a pointer to the
  * earlier answer (so a repeat of theirs is silent). */
-enum err policy_answered(struct policy *p, const char *room, const char *entry,
-			 const char *member, const char *event, time_t now);
-enum err policy_pointed(struct policy *p, const char *room, const char *entry,
-			const char *member, time_t now);
+enum err policy_answered(struct policy *p, const char *room, const char *entry, const char *member,
+			 const char *event, time_t now);
+enum err policy_pointed(struct policy *p, const char *room, const char *entry, const char *member,
+			time_t now);
 
 /* What becomes of an advice or FAQ answer the core chose (never of a
  * crisis reply, which always goes out whole): policy_decide's verdict. */
@@ -66,10 +66,10 @@ enum policy_verdict {
 /* The answer policy_decide is asked about, and the message it is for. */
 struct policy_ask {
 	const char *room, *member, *entry; /* entry: the answer's id */
-	int reply;     /* the core would answer it (bot.h: a question where the
+	int reply;                         /* the core would answer it (bot.h: a question where the
 	                * room's policy takes one, addressed, or direct) */
-	int direct;    /* a direct conversation */
-	int addressed; /* the message addresses the bot */
+	int direct;                        /* a direct conversation */
+	int addressed;                     /* the message addresses the bot */
 	time_t now;
 };
 

@@ -242,9 +242,9 @@ void prefilter_scan(struct prefilter *pf, unsigned slot, const char *text, size_
 		memset(pf->atom_seen, 0, pf->h.natom * sizeof(uint32_t));
 		pf->scan_no = 1;
 	}
-	rc = len > 0xFFFFFFFFu ? HS_INVALID
-			       : hs_rt.scan(pf->db, text, (unsigned)len, 0, pf->scratch, on_literal,
-					    &sc);
+	rc = len > 0xFFFFFFFFu
+		     ? HS_INVALID
+		     : hs_rt.scan(pf->db, text, (unsigned)len, 0, pf->scratch, on_literal, &sc);
 	if (rc != HS_SUCCESS) {
 		pf->all[slot] = 1;
 		if (!pf->warned++)

@@ -40,22 +40,26 @@
 
 #include "err.h"
 
-#define PREFILTER_SLOTS    3        /* texts whose candidates are kept at once */
-#define PREFILTER_BLOB_MAX (32u << 20) /* bytes of a built prefilter read back */
-#define PREFILTER_CACHE_KEEP 4      /* built prefilters kept in the cache folder */
-#define PREFILTER_ATOM_MIN 3        /* an atom's weight: its characters, and one
+#define PREFILTER_SLOTS      3           /* texts whose candidates are kept at once */
+#define PREFILTER_BLOB_MAX   (32u << 20) /* bytes of a built prefilter read back */
+#define PREFILTER_CACHE_KEEP 4           /* built prefilters kept in the cache folder */
+#define PREFILTER_ATOM_MIN \
+	3 /* an atom's weight: its characters, and one
                                      * for each word boundary at its ends */
-#define PREFILTER_EXACT_MAX 16      /* strings a part of a pattern is known to be
+#define PREFILTER_EXACT_MAX \
+	16 /* strings a part of a pattern is known to be
                                      * one of, before only its presence is kept */
-#define PREFILTER_WIDE_MAX 128      /* the same for a list of words (an
+#define PREFILTER_WIDE_MAX \
+	128                     /* the same for a list of words (an
                                      * alternation), as long as nothing but word
                                      * boundaries is put around them */
-#define PREFILTER_STRING_MAX 40     /* bytes of one such string */
-#define PREFILTER_COMMON_MIN 6     /* weight of a part all strings of an OR
+#define PREFILTER_STRING_MAX 40 /* bytes of one such string */
+#define PREFILTER_COMMON_MIN \
+	6                         /* weight of a part all strings of an OR
                                     * share, to stand for them alone */
-#define PREFILTER_CLAUSE_MAX 512    /* atoms in one OR */
-#define PREFILTER_CLAUSES_MAX 8     /* ORs a pattern keeps (the AND) */
-#define PREFILTER_DEPTH_MAX 32      /* nested groups read */
+#define PREFILTER_CLAUSE_MAX  512 /* atoms in one OR */
+#define PREFILTER_CLAUSES_MAX 8   /* ORs a pattern keeps (the AND) */
+#define PREFILTER_DEPTH_MAX   32  /* nested groups read */
 
 struct prefilter;
 
@@ -94,7 +98,7 @@ struct prefilter_figures {
 	size_t atoms;
 	size_t db_bytes;
 	int from_cache;
-	double build_ms; /* extraction, and compiling where it was not cached */
+	double build_ms;     /* extraction, and compiling where it was not cached */
 	const char *version; /* Vectorscan's, borrowed: version_len bytes of it */
 	int version_len;
 };

@@ -101,7 +101,8 @@ int prefilter_cross(struct prefilter_arena *ar, const struct prefilter_strset *a
 			const char *bs = b->s[j];
 			char *s;
 
-			if (la && lb && a->s[i][la - 1] == PREFILTER_MARK && bs[0] == PREFILTER_MARK)
+			if (la && lb && a->s[i][la - 1] == PREFILTER_MARK &&
+			    bs[0] == PREFILTER_MARK)
 				bs++, lb--;
 			if (la + lb > PREFILTER_STRING_MAX)
 				return -1;
@@ -301,4 +302,3 @@ void prefilter_info_empty(struct prefilter_info *i)
 	i->exact = 1;
 	prefilter_strset_one(&i->ex, "");
 }
-

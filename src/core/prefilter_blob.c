@@ -11,7 +11,7 @@
 
 #include "hs_dl.h"
 
-#define PREFILTER_MAGIC  0x31667270746f6266ull /* "fbotprf1" */
+#define PREFILTER_MAGIC 0x31667270746f6266ull /* "fbotprf1" */
 
 /* What Vectorscan looks for are literals: the atoms without their word
  * boundaries (Vectorscan's own \b made the shipped FAQ's database 3.4 MB
@@ -28,16 +28,15 @@
  * database is read out of it into Vectorscan's own memory, and the blob
  * shrunk to the tables. */
 
-size_t prefilter_layout(const struct prefilter_blob_head *h, char *base,
-			struct prefilter_tables *t)
+size_t prefilter_layout(const struct prefilter_blob_head *h, char *base, struct prefilter_tables *t)
 {
 	size_t o = sizeof(*h);
 
-#define PLACE(field, type, count)                                              \
-	do {                                                                   \
-		if (base)                                                      \
-			t->field = (type *)(void *)(base + o);                 \
-		o += ((size_t)(count) * sizeof(type) + 7) & ~(size_t)7;        \
+#define PLACE(field, type, count)                                       \
+	do {                                                            \
+		if (base)                                               \
+			t->field = (type *)(void *)(base + o);          \
+		o += ((size_t)(count) * sizeof(type) + 7) & ~(size_t)7; \
 	} while (0)
 	PLACE(atom_mask, uint64_t, h->natom);
 	PLACE(pat_start, uint32_t, h->npat + 1);
@@ -194,8 +193,7 @@ static enum err gather(struct build *b, const char *const *src, size_t n)
 		if (bad)
 			return ERR_NOMEM;
 	}
-	if (u32_push(&b->pat_start, b->cl_start.n) < 0 ||
-	    u32_push(&b->cl_start, b->cl_atom.n) < 0)
+	if (u32_push(&b->pat_start, b->cl_start.n) < 0 || u32_push(&b->cl_start, b->cl_atom.n) < 0)
 		return ERR_NOMEM;
 	b->mask = calloc(b->atoms.n + 1, sizeof(*b->mask));
 	if (!b->mask)
@@ -247,8 +245,7 @@ static char *expr(const char *a)
  * literal is reported at every place it occurs (no HS_FLAG_SINGLEMATCH:
  * the first place may sit inside a word where a boundary is wanted, and
  * the flag costs the database 128 KB); the scan takes each atom once. */
-static enum err compile(const struct build *b, char **bytes, size_t *len, char *why,
-			size_t whylen)
+static enum err compile(const struct build *b, char **bytes, size_t *len, char *why, size_t whylen)
 {
 	size_t n = b->lits.n, i;
 	const char **ex = calloc(n + 1, sizeof(*ex));

@@ -212,7 +212,8 @@ static void prune(void)
 				continue;
 			n++;
 			if (!*oldest || st.st_mtim.tv_sec < when.tv_sec ||
-			    (st.st_mtim.tv_sec == when.tv_sec && st.st_mtim.tv_nsec < when.tv_nsec)) {
+			    (st.st_mtim.tv_sec == when.tv_sec &&
+			     st.st_mtim.tv_nsec < when.tv_nsec)) {
 				when = st.st_mtim;
 				memcpy(oldest, p, sizeof(oldest));
 			}
@@ -295,7 +296,8 @@ int prefilter_build_apart(const char *const *src, size_t n, uint64_t key,
 		if (head.err != ERR_OK) {
 			*e = (enum err)head.err;
 			snprintf(why, whylen, "%.*s", (int)sizeof(head.why) - 1, head.why);
-		} else if (head.len >= sizeof(struct prefilter_blob_head) && head.len <= PREFILTER_BLOB_MAX) {
+		} else if (head.len >= sizeof(struct prefilter_blob_head) &&
+			   head.len <= PREFILTER_BLOB_MAX) {
 			void *p = mmap(NULL, (size_t)head.len, PROT_READ | PROT_WRITE,
 				       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 

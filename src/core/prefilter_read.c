@@ -113,12 +113,18 @@ static long read_code(struct reader *rd, int kind)
 static int control_char(int d)
 {
 	switch (d) {
-	case 'n': return '\n';
-	case 't': return '\t';
-	case 'r': return '\r';
-	case 'f': return '\f';
-	case 'e': return 0x1b;
-	case 'a': return 0x07;
+	case 'n':
+		return '\n';
+	case 't':
+		return '\t';
+	case 'r':
+		return '\r';
+	case 'f':
+		return '\f';
+	case 'e':
+		return 0x1b;
+	case 'a':
+		return 0x07;
 	}
 	return -1;
 }
@@ -307,11 +313,28 @@ static void read_escape(struct reader *rd, struct prefilter_info *out)
 		out->exact = 1;
 		prefilter_strset_one(&out->ex, mark);
 		return;
-	case 'B': case 'A': case 'z': case 'Z': case 'G': case 'K': case 'E':
+	case 'B':
+	case 'A':
+	case 'z':
+	case 'Z':
+	case 'G':
+	case 'K':
+	case 'E':
 		prefilter_info_empty(out);
 		return;
-	case 'd': case 'D': case 'w': case 'W': case 's': case 'S': case 'h': case 'H':
-	case 'v': case 'V': case 'R': case 'X': case 'C':
+	case 'd':
+	case 'D':
+	case 'w':
+	case 'W':
+	case 's':
+	case 'S':
+	case 'h':
+	case 'H':
+	case 'v':
+	case 'V':
+	case 'R':
+	case 'X':
+	case 'C':
 		prefilter_info_unknown(out);
 		return;
 	case 'N':
@@ -319,7 +342,8 @@ static void read_escape(struct reader *rd, struct prefilter_info *out)
 			rd->fail = 1; /* a code point by name or number: not read */
 		prefilter_info_unknown(out);
 		return;
-	case 'p': case 'P':
+	case 'p':
+	case 'P':
 		if (skip_property(rd) == 0)
 			prefilter_info_unknown(out);
 		return;
@@ -331,7 +355,9 @@ static void read_escape(struct reader *rd, struct prefilter_info *out)
 		rd->p++;
 		prefilter_info_unknown(out);
 		return;
-	case 'x': case 'o': case '0':
+	case 'x':
+	case 'o':
+	case '0':
 		v = read_code(rd, d);
 		if (!rd->fail)
 			set_char(rd, out, (int)(v > 0 && v < 0x80 ? v : -1));
@@ -573,11 +599,15 @@ static void read_item(struct reader *rd, struct prefilter_info *out)
 		rd->p++;
 		prefilter_info_unknown(out);
 		break;
-	case '^': case '$':
+	case '^':
+	case '$':
 		rd->p++;
 		prefilter_info_empty(out);
 		break;
-	case '*': case '+': case '?': case '{':
+	case '*':
+	case '+':
+	case '?':
+	case '{':
 		rd->fail = 1; /* nothing to repeat, or {,m} (see read_quantifier) */
 		return;
 	default:

@@ -39,7 +39,10 @@ static void slot_clear(struct slot *sl)
 	memset(sl, 0, sizeof(*sl));
 }
 
-struct recent *recent_new(void) { return calloc(1, sizeof(struct recent)); }
+struct recent *recent_new(void)
+{
+	return calloc(1, sizeof(struct recent));
+}
 
 void recent_free(struct recent *r)
 {

@@ -12,10 +12,10 @@
 
 #include "err.h"
 
-#define RECENT_TTL_S       300   /* how long a message is kept */
-#define RECENT_PER_MEMBER  3     /* messages kept for one member in one room */
-#define RECENT_TEXT_MAX    1024  /* bytes of one message kept */
-#define RECENT_MEMBERS     512   /* members kept, over all rooms */
+#define RECENT_TTL_S      300  /* how long a message is kept */
+#define RECENT_PER_MEMBER 3    /* messages kept for one member in one room */
+#define RECENT_TEXT_MAX   1024 /* bytes of one message kept */
+#define RECENT_MEMBERS    512  /* members kept, over all rooms */
 
 struct recent;
 

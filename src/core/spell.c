@@ -169,8 +169,7 @@ static size_t squeeze(const char *w, size_t n, char *buf)
 	return o;
 }
 
-static enum err add_text(struct spell *sp, const char *text, size_t len, int known,
-		       int target)
+static enum err add_text(struct spell *sp, const char *text, size_t len, int known, int target)
 {
 	size_t i = 0;
 
@@ -227,8 +226,8 @@ enum err spell_count(struct spell *sp, const char *text, size_t len)
 
 /* consider: cand[0, n) as the mend, when it is a target used more than
  * the best so far */
-static void consider(const struct spell *sp, const char *cand, size_t n, char *best,
-		     size_t *best_n, unsigned *best_count)
+static void consider(const struct spell *sp, const char *cand, size_t n, char *best, size_t *best_n,
+		     unsigned *best_count)
 {
 	const struct slot *w = find(sp, cand, n);
 

@@ -32,13 +32,13 @@
 
 #include "err.h"
 
-#define SPELL_WORD_MIN 2   /* shorter words are left alone */
-#define SPELL_WORD_MAX 16  /* longer words are left alone */
-#define SPELL_MASK_MAX 2   /* letters starred out of a word ("k*ll"), at most */
-#define SPELL_OFTEN 20 /* a word is mended to one counted this many times as often */
-#define SPELL_RUN_MIN 6     /* letters run together are read as words from... */
-#define SPELL_RUN_MAX 40    /* ...to this many */
-#define SPELL_PIECE_MIN 3   /* a word read in a run is counted this often */
+#define SPELL_WORD_MIN   2   /* shorter words are left alone */
+#define SPELL_WORD_MAX   16  /* longer words are left alone */
+#define SPELL_MASK_MAX   2   /* letters starred out of a word ("k*ll"), at most */
+#define SPELL_OFTEN      20  /* a word is mended to one counted this many times as often */
+#define SPELL_RUN_MIN    6   /* letters run together are read as words from... */
+#define SPELL_RUN_MAX    40  /* ...to this many */
+#define SPELL_PIECE_MIN  3   /* a word read in a run is counted this often */
 #define SPELL_PIECE_COST 4.0 /* what each more word of a reading costs */
 
 struct spell; /* opaque */

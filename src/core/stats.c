@@ -173,8 +173,8 @@ long stats_day_parse(const char *s)
 	struct tm tm = {0};
 	char tail;
 
-	if (sscanf(s, "%4d-%2d-%2d%c", &y, &m, &d, &tail) != 3 || y < 1970 || y > 9999 ||
-	    m < 1 || m > 12 || d < 1 || d > 31)
+	if (sscanf(s, "%4d-%2d-%2d%c", &y, &m, &d, &tail) != 3 || y < 1970 || y > 9999 || m < 1 ||
+	    m > 12 || d < 1 || d > 31)
 		return -1;
 	tm.tm_year = y - 1900;
 	tm.tm_mon = m - 1;
@@ -236,7 +236,8 @@ enum err stats_from_json(struct stats *st, const char *text, size_t len, size_t 
 	if (!json_is_object(root) || !json_is_object(days))
 		goto out;
 	/* into tmp first, so that running out of memory half-way adds nothing */
-	json_object_foreach(days, name, day) {
+	json_object_foreach(days, name, day)
+	{
 		long d = stats_day_parse(name);
 		int k;
 
@@ -254,7 +255,8 @@ enum err stats_from_json(struct stats *st, const char *text, size_t len, size_t 
 				bad++;
 				continue;
 			}
-			json_object_foreach(kind, key, v) {
+			json_object_foreach(kind, key, v)
+			{
 				if (!json_is_integer(v) || json_integer_value(v) < 0 ||
 				    json_integer_value(v) > LONG_MAX / 2) {
 					bad++;

@@ -17,7 +17,7 @@
 
 #include "err.h"
 
-#define STATS_KEY_MAX 256     /* bytes of a key; longer keys are cut */
+#define STATS_KEY_MAX     256   /* bytes of a key; longer keys are cut */
 #define STATS_RECORDS_MAX 50000 /* more are not counted (logged once) */
 
 enum stats_kind {

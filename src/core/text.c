@@ -90,7 +90,10 @@ static int is_hex(char c)
 	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
 
-static int is_digit(char c) { return c >= '0' && c <= '9'; }
+static int is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
 
 /* skip_digits skips up to max characters accepted by ok. */
 static const char *skip_run(const char *p, int max, int (*ok)(char))
@@ -148,15 +151,32 @@ static void strip_controls(char *s)
 static utf8proc_int32_t fold_char(utf8proc_int32_t cp)
 {
 	switch (cp) {
-	case 0x2018: case 0x2019: case 0x201A: case 0x201B: /* ‘ ’ ‚ ‛ */
-	case 0x02BC: case 0x2032: case 0x00B4: case 0x0060: /* ʼ ′ ´ ` */
+	case 0x2018:
+	case 0x2019:
+	case 0x201A:
+	case 0x201B: /* ‘ ’ ‚ ‛ */
+	case 0x02BC:
+	case 0x2032:
+	case 0x00B4:
+	case 0x0060: /* ʼ ′ ´ ` */
 	case 0xFF07:
 		return '\'';
-	case 0x201C: case 0x201D: case 0x201E: case 0x201F: /* “ ” „ ‟ */
-	case 0x00AB: case 0x00BB: case 0x2033: case 0xFF02: /* « » ″ */
+	case 0x201C:
+	case 0x201D:
+	case 0x201E:
+	case 0x201F: /* “ ” „ ‟ */
+	case 0x00AB:
+	case 0x00BB:
+	case 0x2033:
+	case 0xFF02: /* « » ″ */
 		return '"';
-	case 0x2010: case 0x2011: case 0x2012: case 0x2013: /* hyphens, – */
-	case 0x2014: case 0x2015: case 0x2212:              /* — ― − */
+	case 0x2010:
+	case 0x2011:
+	case 0x2012:
+	case 0x2013: /* hyphens, – */
+	case 0x2014:
+	case 0x2015:
+	case 0x2212: /* — ― − */
 		return '-';
 	default:
 		return cp;
@@ -239,7 +259,8 @@ static utf8proc_ssize_t fold_marks(const char *in, utf8proc_uint8_t **out)
 		if (!*out)
 			return UTF8PROC_ERROR_NOMEM;
 		for (o = 0; o <= i; o++)
-			(*out)[o] = (utf8proc_uint8_t)((in[o] >= 'A' && in[o] <= 'Z') ? in[o] + 32 : in[o]);
+			(*out)[o] = (utf8proc_uint8_t)((in[o] >= 'A' && in[o] <= 'Z') ? in[o] + 32
+										      : in[o]);
 		return i;
 	}
 	i = 0;
@@ -322,22 +343,23 @@ out:
 /* Words that open a question. Compared against the first word (after a few
  * fillers), so "what", "whats" and "what's" each need a line. */
 static const char *const question_openers[] = {
-	"what", "whats", "what's", "how", "hows", "how's", "why", "whys", "when",
-	"where", "wheres", "where's", "who", "whos", "who's", "which", "whom",
-	"is", "isnt", "isn't", "are", "arent", "aren't", "am", "can", "cant",
-	"can't", "could", "couldnt", "couldn't", "do", "dont", "don't", "does",
-	"doesnt", "doesn't", "did", "didnt", "didn't", "should", "shouldnt",
-	"shouldn't", "would", "wouldnt", "wouldn't", "will", "wont", "won't",
-	"was", "were", "has", "have", "any", "anyone", "anybody", "tell",
-	"explain", "help", "wondering", "curious", "question", "shall", "may",
-	"might", "must", "whether", NULL,
+	"what",    "whats",    "what's",    "how",     "hows",     "how's",    "why",
+	"whys",    "when",     "where",     "wheres",  "where's",  "who",      "whos",
+	"who's",   "which",    "whom",      "is",      "isnt",     "isn't",    "are",
+	"arent",   "aren't",   "am",        "can",     "cant",     "can't",    "could",
+	"couldnt", "couldn't", "do",        "dont",    "don't",    "does",     "doesnt",
+	"doesn't", "did",      "didnt",     "didn't",  "should",   "shouldnt", "shouldn't",
+	"would",   "wouldnt",  "wouldn't",  "will",    "wont",     "won't",    "was",
+	"were",    "has",      "have",      "any",     "anyone",   "anybody",  "tell",
+	"explain", "help",     "wondering", "curious", "question", "shall",    "may",
+	"might",   "must",     "whether",   NULL,
 };
 
 /* Words skipped before the opener: "so, how does...", "hey, is it...". */
 static const char *const question_fillers[] = {
-	"so", "and", "but", "hey", "hi", "hello", "ok", "okay", "also", "um",
-	"umm", "btw", "quick", "honest", "random", "sorry", "please", "pls",
-	"i", "just", "was", "im", "i'm", "still", NULL,
+	"so", "and",  "but", "hey",   "hi",     "hello",  "ok",    "okay",   "also",
+	"um", "umm",  "btw", "quick", "honest", "random", "sorry", "please", "pls",
+	"i",  "just", "was", "im",    "i'm",    "still",  NULL,
 };
 
 static int word_in(const char *w, size_t n, const char *const *list)

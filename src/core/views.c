@@ -50,15 +50,18 @@ static char latin_of(int32_t cp)
 static const char *emoji_word(int32_t cp)
 {
 	switch (cp) {
-	case 0x1F480: case 0x2620: /* skull, skull and crossbones */
+	case 0x1F480:
+	case 0x2620: /* skull, skull and crossbones */
 		return " dead ";
 	case 0x26B0: /* coffin */
 		return " coffin ";
-	case 0x1FAA6: case 0x26B1: /* headstone, urn */
+	case 0x1FAA6:
+	case 0x26B1: /* headstone, urn */
 		return " grave ";
 	case 0x1F52B: /* pistol */
 		return " gun ";
-	case 0x1F52A: case 0x1F5E1: /* knife, dagger */
+	case 0x1F52A:
+	case 0x1F5E1: /* knife, dagger */
 		return " knife ";
 	case 0x1F48A: /* pill */
 		return " pills ";
@@ -71,8 +74,14 @@ static const char *emoji_word(int32_t cp)
 	}
 }
 
-static int is_letter(char c) { return c >= 'a' && c <= 'z'; }
-static int is_digit(char c) { return c >= '0' && c <= '9'; }
+static int is_letter(char c)
+{
+	return c >= 'a' && c <= 'z';
+}
+static int is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
 
 /* skip_log_prefix: how many bytes of a pasted chat-log line's prefix begin
  * s: "[22:14] ", "[22:14:05] ", "22:14 ", then "<nick> " (with a mode sign
@@ -145,18 +154,30 @@ static size_t pass_codepoints(const char *in, size_t len, char *out)
 static char leet_letter(char c)
 {
 	switch (c) {
-	case '0': return 'o';
-	case '1': return 'i';
-	case '3': return 'e';
-	case '4': return 'a';
-	case '5': return 's';
-	case '7': return 't';
-	case '8': return 'b';
-	case '@': return 'a';
-	case '$': return 's';
-	case '!': return 'i';
-	case '|': return 'l';
-	default: return 0;
+	case '0':
+		return 'o';
+	case '1':
+		return 'i';
+	case '3':
+		return 'e';
+	case '4':
+		return 'a';
+	case '5':
+		return 's';
+	case '7':
+		return 't';
+	case '8':
+		return 'b';
+	case '@':
+		return 'a';
+	case '$':
+		return 's';
+	case '!':
+		return 'i';
+	case '|':
+		return 'l';
+	default:
+		return 0;
 	}
 }
 
@@ -187,7 +208,8 @@ static int fold_leet(char *w, size_t n)
 			int edge = (i == 0 && right && w[i] == '$') ||
 				   (i + 1 == n && left && is_digit(w[i]));
 
-			if (!l || (i > 0 && is_digit(w[i - 1])) || (i + 1 < n && is_digit(w[i + 1])))
+			if (!l || (i > 0 && is_digit(w[i - 1])) ||
+			    (i + 1 < n && is_digit(w[i + 1])))
 				continue;
 			if ((left && right) || edge) {
 				w[i] = l;
@@ -272,17 +294,19 @@ static void pass_leet(char *in, size_t len)
 
 /* A word ending in -in that is not a dropped g. */
 static const char *const views_in_words[] = {
-	"begin", "within", "cousin", "robin", "vitamin", "insulin", "ketamin", "esketamin",
-	"margin", "origin", "basin", "cabin", "toxin", "satin", "raisin", "penguin",
-	"napkin", "pumpkin", "dolphin", "aspirin", "melatonin", "serotonin", "heparin",
-	"latin", "admin", "berlin", "kevin", "austin", "martin", "justin", "dustin",
-	"erin", "darwin", "goblin", "muffin", "puffin", "coffin", "violin", "javelin",
-	"bulletin", "chagrin", "assassin", "ritalin", "skin", "thin", "twin", "spin",
-	"grin", "chin", "shin", "akin", "mandolin", "zeppelin", "sequin", "kin",
-	"gin", "tin", "bin", "din", "fin", "pin", "sin", "win", "lin", "yin", "min",
-	"heroin", "protein", "lanolin", "gelatin", "pectin", "resin", "rosin", "muslin",
-	"denim", "pippin", "bodkin", "catkin", "gherkin", "griffin", "tarpaulin",
-	"porcelain", "mandarin", "tamarin", "saccharin", "paraffin", "linkedin", NULL,
+	"begin",     "within",   "cousin",   "robin",     "vitamin",   "insulin",  "ketamin",
+	"esketamin", "margin",   "origin",   "basin",     "cabin",     "toxin",    "satin",
+	"raisin",    "penguin",  "napkin",   "pumpkin",   "dolphin",   "aspirin",  "melatonin",
+	"serotonin", "heparin",  "latin",    "admin",     "berlin",    "kevin",    "austin",
+	"martin",    "justin",   "dustin",   "erin",      "darwin",    "goblin",   "muffin",
+	"puffin",    "coffin",   "violin",   "javelin",   "bulletin",  "chagrin",  "assassin",
+	"ritalin",   "skin",     "thin",     "twin",      "spin",      "grin",     "chin",
+	"shin",      "akin",     "mandolin", "zeppelin",  "sequin",    "kin",      "gin",
+	"tin",       "bin",      "din",      "fin",       "pin",       "sin",      "win",
+	"lin",       "yin",      "min",      "heroin",    "protein",   "lanolin",  "gelatin",
+	"pectin",    "resin",    "rosin",    "muslin",    "denim",     "pippin",   "bodkin",
+	"catkin",    "gherkin",  "griffin",  "tarpaulin", "porcelain", "mandarin", "tamarin",
+	"saccharin", "paraffin", "linkedin", NULL,
 };
 
 static int in_list(const char *w, size_t n, const char *const *list)
@@ -330,7 +354,8 @@ static size_t pass_words(char *in, size_t len, char *out)
 			j++;
 		w0 = o;
 		for (k = i; k < j; k++) {
-			if (k >= i + 2 && in[k] == in[k - 1] && in[k] == in[k - 2] && is_letter(in[k]))
+			if (k >= i + 2 && in[k] == in[k - 1] && in[k] == in[k - 2] &&
+			    is_letter(in[k]))
 				continue; /* a third of a run */
 			out[o++] = in[k];
 		}

@@ -6,8 +6,7 @@
 
 #include "clock.h"
 
-long long backoff_delay_ms(long long base, long long cap, unsigned attempt,
-                           unsigned long long rnd)
+long long backoff_delay_ms(long long base, long long cap, unsigned attempt, unsigned long long rnd)
 {
 	long long d = base > 0 ? base : 1;
 	unsigned i;
@@ -27,8 +26,8 @@ unsigned long long backoff_seed(void)
 	/* the multiply spreads the clock's low bits over the word; the seed
 	 * only has to differ between bots started together */
 	unsigned long long s = (unsigned long long)clock_wall_ms() * 6364136223846793005ULL ^
-	                       (unsigned long long)clock_mono_ms() << 20 ^
-	                       (unsigned long long)getpid();
+			       (unsigned long long)clock_mono_ms() << 20 ^
+			       (unsigned long long)getpid();
 
 	return s ? s : 0x9e3779b97f4a7c15ULL;
 }

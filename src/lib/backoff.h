@@ -14,8 +14,7 @@
 /* backoff_delay_ms: the wait before retry number attempt + 1 (0 is the
  * first retry). base <= 0 counts as 1 and a cap below base as base. The
  * result is d / 2 + rnd % (d / 2 + 1), d = min(base * 2^attempt, cap). */
-long long backoff_delay_ms(long long base, long long cap, unsigned attempt,
-                           unsigned long long rnd);
+long long backoff_delay_ms(long long base, long long cap, unsigned attempt, unsigned long long rnd);
 
 /* backoff_seed: a non-zero seed for backoff_rand, different from one
  * process and one start to the next (the wall clock, the monotonic clock

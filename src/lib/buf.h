@@ -16,14 +16,14 @@
 #include "err.h"
 
 struct buf {
-	char *s;     /* the text, or NULL before the first append */
-	size_t len;  /* without the NUL */
-	size_t cap;  /* allocated */
-	size_t max;  /* len never passes it */
-	int failed;  /* an append was dropped */
-	int nomem;   /* ... because memory ran out, not the ceiling */
-	int cut_ok;  /* buf_init_cut: the ceiling cuts, it does not fail */
-	int cut;     /* the text was cut at the ceiling */
+	char *s;    /* the text, or NULL before the first append */
+	size_t len; /* without the NUL */
+	size_t cap; /* allocated */
+	size_t max; /* len never passes it */
+	int failed; /* an append was dropped */
+	int nomem;  /* ... because memory ran out, not the ceiling */
+	int cut_ok; /* buf_init_cut: the ceiling cuts, it does not fail */
+	int cut;    /* the text was cut at the ceiling */
 };
 
 /* buf_init starts an empty buffer that will hold at most max bytes. */

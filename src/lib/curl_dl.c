@@ -11,7 +11,10 @@ struct curl_dl_api curl_dl;
 static void *curl_dl_handle;
 
 /* Each entry: where the pointer goes, and the symbol libcurl exports. */
-#define CURL_DL_SYM(field, name) {(void **)&curl_dl.field, name}
+#define CURL_DL_SYM(field, name)              \
+	{                                     \
+		(void **)&curl_dl.field, name \
+	}
 
 enum err curl_dl_load(char *why, size_t whylen)
 {
@@ -76,8 +79,10 @@ enum err curl_dl_load(char *why, size_t whylen)
 		void *p = dlsym(curl_dl_handle, syms[i].name);
 
 		if (!p) {
-			snprintf(why, whylen, "%s has no %s: libcurl is too old (7.66 or later "
-					      "is needed)", CURL_DL_SONAME, syms[i].name);
+			snprintf(why, whylen,
+				 "%s has no %s: libcurl is too old (7.66 or later "
+				 "is needed)",
+				 CURL_DL_SONAME, syms[i].name);
 			dlclose(curl_dl_handle);
 			curl_dl_handle = NULL;
 			memset(&curl_dl, 0, sizeof(curl_dl));

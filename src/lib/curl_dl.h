@@ -60,34 +60,34 @@ extern struct curl_dl_api curl_dl;
  * missing and what to install. */
 enum err curl_dl_load(char *why, size_t whylen);
 
-#define curl_global_init curl_dl.global_init
+#define curl_global_init    curl_dl.global_init
 #define curl_global_cleanup curl_dl.global_cleanup
-#define curl_version_info curl_dl.version_info
-#define curl_easy_init curl_dl.easy_init
-#define curl_easy_cleanup curl_dl.easy_cleanup
-#define curl_easy_reset curl_dl.easy_reset
+#define curl_version_info   curl_dl.version_info
+#define curl_easy_init      curl_dl.easy_init
+#define curl_easy_cleanup   curl_dl.easy_cleanup
+#define curl_easy_reset     curl_dl.easy_reset
 /* curl.h defines these two as function-like macros that count arguments */
 #undef curl_easy_setopt
 #undef curl_easy_getinfo
-#define curl_easy_setopt curl_dl.easy_setopt
-#define curl_easy_getinfo curl_dl.easy_getinfo
-#define curl_easy_strerror curl_dl.easy_strerror
-#define curl_free curl_dl.free
-#define curl_getdate curl_dl.getdate
-#define curl_slist_append curl_dl.slist_append
-#define curl_slist_free_all curl_dl.slist_free_all
-#define curl_multi_init curl_dl.multi_init
-#define curl_multi_cleanup curl_dl.multi_cleanup
-#define curl_multi_add_handle curl_dl.multi_add_handle
+#define curl_easy_setopt         curl_dl.easy_setopt
+#define curl_easy_getinfo        curl_dl.easy_getinfo
+#define curl_easy_strerror       curl_dl.easy_strerror
+#define curl_free                curl_dl.free
+#define curl_getdate             curl_dl.getdate
+#define curl_slist_append        curl_dl.slist_append
+#define curl_slist_free_all      curl_dl.slist_free_all
+#define curl_multi_init          curl_dl.multi_init
+#define curl_multi_cleanup       curl_dl.multi_cleanup
+#define curl_multi_add_handle    curl_dl.multi_add_handle
 #define curl_multi_remove_handle curl_dl.multi_remove_handle
-#define curl_multi_perform curl_dl.multi_perform
-#define curl_multi_poll curl_dl.multi_poll
-#define curl_multi_fdset curl_dl.multi_fdset
-#define curl_multi_timeout curl_dl.multi_timeout
-#define curl_multi_info_read curl_dl.multi_info_read
-#define curl_url curl_dl.url
-#define curl_url_cleanup curl_dl.url_cleanup
-#define curl_url_get curl_dl.url_get
-#define curl_url_set curl_dl.url_set
+#define curl_multi_perform       curl_dl.multi_perform
+#define curl_multi_poll          curl_dl.multi_poll
+#define curl_multi_fdset         curl_dl.multi_fdset
+#define curl_multi_timeout       curl_dl.multi_timeout
+#define curl_multi_info_read     curl_dl.multi_info_read
+#define curl_url                 curl_dl.url
+#define curl_url_cleanup         curl_dl.url_cleanup
+#define curl_url_get             curl_dl.url_get
+#define curl_url_set             curl_dl.url_set
 
 #endif

@@ -7,13 +7,20 @@
 const char *err_str(enum err e)
 {
 	switch (e) {
-	case ERR_OK: return "ok";
-	case ERR_NOMEM: return "out of memory";
-	case ERR_IO: return "i/o error";
-	case ERR_PARSE: return "parse error";
-	case ERR_INVALID: return "invalid value";
-	case ERR_LIMIT: return "limit exceeded";
-	case ERR_NOTFOUND: return "not found";
+	case ERR_OK:
+		return "ok";
+	case ERR_NOMEM:
+		return "out of memory";
+	case ERR_IO:
+		return "i/o error";
+	case ERR_PARSE:
+		return "parse error";
+	case ERR_INVALID:
+		return "invalid value";
+	case ERR_LIMIT:
+		return "limit exceeded";
+	case ERR_NOTFOUND:
+		return "not found";
 	}
 	return "unknown error";
 }

@@ -13,7 +13,10 @@ struct sym {
 	const char *name;
 };
 
-#define HS_DL_SYM(table, field, name) {(void **)&table.field, name}
+#define HS_DL_SYM(table, field, name)       \
+	{                                   \
+		(void **)&table.field, name \
+	}
 
 /* one library: its handle, and the reason it failed once (not retried: a
  * library that is not there does not appear between two messages) */
@@ -25,7 +28,7 @@ struct lib {
 };
 
 static enum err bind_lib(struct lib *l, const struct sym *syms, size_t n, void *table, size_t size,
-		     char *why, size_t whylen)
+			 char *why, size_t whylen)
 {
 	size_t i;
 
@@ -37,8 +40,9 @@ static enum err bind_lib(struct lib *l, const struct sym *syms, size_t n, void *
 	}
 	l->handle = dlopen(l->soname, RTLD_NOW | RTLD_LOCAL);
 	if (!l->handle) {
-		snprintf(l->why, sizeof(l->why), "cannot load %s (%s); install Debian's "
-						 "libvectorscan5",
+		snprintf(l->why, sizeof(l->why),
+			 "cannot load %s (%s); install Debian's "
+			 "libvectorscan5",
 			 l->soname, dlerror());
 		goto fail;
 	}
@@ -49,8 +53,8 @@ static enum err bind_lib(struct lib *l, const struct sym *syms, size_t n, void *
 		void *p = dlsym(l->handle, syms[i].name);
 
 		if (!p) {
-			snprintf(l->why, sizeof(l->why), "%s has no %s: not Vectorscan 5", l->soname,
-				 syms[i].name);
+			snprintf(l->why, sizeof(l->why), "%s has no %s: not Vectorscan 5",
+				 l->soname, syms[i].name);
 			dlclose(l->handle);
 			l->handle = NULL;
 			memset(table, 0, size);
@@ -80,7 +84,7 @@ enum err hs_dl_runtime(char *why, size_t whylen)
 	static struct lib l = {HS_DL_RUNTIME_SONAME, NULL, 0, ""};
 	int first = !l.handle && !l.failed;
 	enum err e = bind_lib(&l, syms, sizeof(syms) / sizeof(syms[0]), &hs_rt, sizeof(hs_rt), why,
-			  whylen);
+			      whylen);
 
 	if (e == ERR_OK && first && hs_rt.valid_platform() != HS_SUCCESS) {
 		/* Vectorscan needs SSE4.2 on x86 (NEON on ARM); a CPU without
@@ -106,5 +110,6 @@ enum err hs_dl_compiler(char *why, size_t whylen)
 	};
 	static struct lib l = {HS_DL_COMPILER_SONAME, NULL, 0, ""};
 
-	return bind_lib(&l, syms, sizeof(syms) / sizeof(syms[0]), &hs_cc, sizeof(hs_cc), why, whylen);
+	return bind_lib(&l, syms, sizeof(syms) / sizeof(syms[0]), &hs_cc, sizeof(hs_cc), why,
+			whylen);
 }

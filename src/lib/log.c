@@ -8,8 +8,14 @@
 static enum log_level log_min = LOG_INFO;
 static int log_with_text;
 
-void log_set_level(enum log_level min) { log_min = min; }
-void log_set_text(int on) { log_with_text = on; }
+void log_set_level(enum log_level min)
+{
+	log_min = min;
+}
+void log_set_text(int on)
+{
+	log_with_text = on;
+}
 
 const char *log_text(const char *text)
 {

@@ -9,7 +9,10 @@ struct mhd_dl_api mhd_dl;
 
 static void *mhd_dl_handle;
 
-#define MHD_DL_SYM(field, name) {(void **)&mhd_dl.field, name}
+#define MHD_DL_SYM(field, name)              \
+	{                                    \
+		(void **)&mhd_dl.field, name \
+	}
 
 enum err mhd_dl_load(char *why, size_t whylen)
 {
@@ -39,7 +42,8 @@ enum err mhd_dl_load(char *why, size_t whylen)
 		void *p = dlsym(mhd_dl_handle, syms[i].name);
 
 		if (!p) {
-			snprintf(why, whylen, "%s has no %s: libmicrohttpd 0.9.71 or later is needed",
+			snprintf(why, whylen,
+				 "%s has no %s: libmicrohttpd 0.9.71 or later is needed",
 				 MHD_DL_SONAME, syms[i].name);
 			dlclose(mhd_dl_handle);
 			mhd_dl_handle = NULL;

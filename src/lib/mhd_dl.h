@@ -20,8 +20,8 @@ struct mhd_dl_api {
 	struct MHD_Daemon *(*start_daemon)(unsigned int, uint16_t, MHD_AcceptPolicyCallback, void *,
 					   MHD_AccessHandlerCallback, void *, ...);
 	void (*stop_daemon)(struct MHD_Daemon *);
-	const union MHD_DaemonInfo *(*get_daemon_info)(struct MHD_Daemon *,
-						       enum MHD_DaemonInfoType, ...);
+	const union MHD_DaemonInfo *(*get_daemon_info)(struct MHD_Daemon *, enum MHD_DaemonInfoType,
+						       ...);
 	struct MHD_Response *(*create_response_from_buffer)(size_t, void *,
 							    enum MHD_ResponseMemoryMode);
 	enum MHD_Result (*add_response_header)(struct MHD_Response *, const char *, const char *);

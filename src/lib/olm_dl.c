@@ -9,7 +9,10 @@ struct olm_dl_api olm_dl;
 
 static void *olm_dl_handle;
 
-#define OLM_DL_SYM(field, name) {(void **)&olm_dl.field, name}
+#define OLM_DL_SYM(field, name)              \
+	{                                    \
+		(void **)&olm_dl.field, name \
+	}
 
 enum err olm_dl_load(char *why, size_t whylen)
 {
@@ -36,16 +39,17 @@ enum err olm_dl_load(char *why, size_t whylen)
 		OLM_DL_SYM(account_one_time_keys, "olm_account_one_time_keys"),
 		OLM_DL_SYM(account_mark_keys_as_published, "olm_account_mark_keys_as_published"),
 		OLM_DL_SYM(account_max_number_of_one_time_keys,
-		           "olm_account_max_number_of_one_time_keys"),
+			   "olm_account_max_number_of_one_time_keys"),
 		OLM_DL_SYM(account_generate_one_time_keys_random_length,
-		           "olm_account_generate_one_time_keys_random_length"),
+			   "olm_account_generate_one_time_keys_random_length"),
 		OLM_DL_SYM(account_generate_one_time_keys, "olm_account_generate_one_time_keys"),
 		OLM_DL_SYM(account_generate_fallback_key_random_length,
-		           "olm_account_generate_fallback_key_random_length"),
+			   "olm_account_generate_fallback_key_random_length"),
 		OLM_DL_SYM(account_generate_fallback_key, "olm_account_generate_fallback_key"),
 		OLM_DL_SYM(account_unpublished_fallback_key_length,
-		           "olm_account_unpublished_fallback_key_length"),
-		OLM_DL_SYM(account_unpublished_fallback_key, "olm_account_unpublished_fallback_key"),
+			   "olm_account_unpublished_fallback_key_length"),
+		OLM_DL_SYM(account_unpublished_fallback_key,
+			   "olm_account_unpublished_fallback_key"),
 		OLM_DL_SYM(utility_size, "olm_utility_size"),
 		OLM_DL_SYM(utility, "olm_utility"),
 		OLM_DL_SYM(utility_last_error, "olm_utility_last_error"),
@@ -58,9 +62,10 @@ enum err olm_dl_load(char *why, size_t whylen)
 		return ERR_OK;
 	olm_dl_handle = dlopen(OLM_DL_SONAME, RTLD_NOW | RTLD_LOCAL);
 	if (!olm_dl_handle) {
-		snprintf(why, whylen, "cannot load %s (%s); install Debian's libolm3 (the "
-		                      "[matrix] encryption setting needs it)",
-		         OLM_DL_SONAME, dlerror());
+		snprintf(why, whylen,
+			 "cannot load %s (%s); install Debian's libolm3 (the "
+			 "[matrix] encryption setting needs it)",
+			 OLM_DL_SONAME, dlerror());
 		return ERR_NOTFOUND;
 	}
 	for (i = 0; i < sizeof(syms) / sizeof(syms[0]); i++) {
@@ -69,7 +74,7 @@ enum err olm_dl_load(char *why, size_t whylen)
 		if (!p) {
 			/* the unpublished fallback key came in 3.2.0 */
 			snprintf(why, whylen, "%s has no %s: libolm 3.2 or later is needed",
-			         OLM_DL_SONAME, syms[i].name);
+				 OLM_DL_SONAME, syms[i].name);
 			dlclose(olm_dl_handle);
 			olm_dl_handle = NULL;
 			memset(&olm_dl, 0, sizeof(olm_dl));

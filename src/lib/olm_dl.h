@@ -58,7 +58,7 @@ struct olm_dl_api {
 	const char *(*utility_last_error)(const OlmUtility *);
 	size_t (*clear_utility)(OlmUtility *);
 	size_t (*ed25519_verify)(OlmUtility *, const void *, size_t, const void *, size_t, void *,
-	                         size_t);
+				 size_t);
 };
 
 /* The table, filled by olm_dl_load(). Calling through it before a
@@ -70,38 +70,37 @@ extern struct olm_dl_api olm_dl;
  * or symbol is missing and what to install. */
 enum err olm_dl_load(char *why, size_t whylen);
 
-#define olm_get_library_version olm_dl.get_library_version
-#define olm_error olm_dl.error
-#define olm_account_size olm_dl.account_size
-#define olm_account olm_dl.account
-#define olm_account_last_error olm_dl.account_last_error
-#define olm_clear_account olm_dl.clear_account
-#define olm_pickle_account_length olm_dl.pickle_account_length
-#define olm_pickle_account olm_dl.pickle_account
-#define olm_unpickle_account olm_dl.unpickle_account
-#define olm_create_account_random_length olm_dl.create_account_random_length
-#define olm_create_account olm_dl.create_account
-#define olm_account_identity_keys_length olm_dl.account_identity_keys_length
-#define olm_account_identity_keys olm_dl.account_identity_keys
-#define olm_account_signature_length olm_dl.account_signature_length
-#define olm_account_sign olm_dl.account_sign
-#define olm_account_one_time_keys_length olm_dl.account_one_time_keys_length
-#define olm_account_one_time_keys olm_dl.account_one_time_keys
-#define olm_account_mark_keys_as_published olm_dl.account_mark_keys_as_published
+#define olm_get_library_version                 olm_dl.get_library_version
+#define olm_error                               olm_dl.error
+#define olm_account_size                        olm_dl.account_size
+#define olm_account                             olm_dl.account
+#define olm_account_last_error                  olm_dl.account_last_error
+#define olm_clear_account                       olm_dl.clear_account
+#define olm_pickle_account_length               olm_dl.pickle_account_length
+#define olm_pickle_account                      olm_dl.pickle_account
+#define olm_unpickle_account                    olm_dl.unpickle_account
+#define olm_create_account_random_length        olm_dl.create_account_random_length
+#define olm_create_account                      olm_dl.create_account
+#define olm_account_identity_keys_length        olm_dl.account_identity_keys_length
+#define olm_account_identity_keys               olm_dl.account_identity_keys
+#define olm_account_signature_length            olm_dl.account_signature_length
+#define olm_account_sign                        olm_dl.account_sign
+#define olm_account_one_time_keys_length        olm_dl.account_one_time_keys_length
+#define olm_account_one_time_keys               olm_dl.account_one_time_keys
+#define olm_account_mark_keys_as_published      olm_dl.account_mark_keys_as_published
 #define olm_account_max_number_of_one_time_keys olm_dl.account_max_number_of_one_time_keys
-#define olm_account_generate_one_time_keys_random_length                                      \
+#define olm_account_generate_one_time_keys_random_length \
 	olm_dl.account_generate_one_time_keys_random_length
 #define olm_account_generate_one_time_keys olm_dl.account_generate_one_time_keys
-#define olm_account_generate_fallback_key_random_length                                       \
+#define olm_account_generate_fallback_key_random_length \
 	olm_dl.account_generate_fallback_key_random_length
-#define olm_account_generate_fallback_key olm_dl.account_generate_fallback_key
-#define olm_account_unpublished_fallback_key_length                                           \
-	olm_dl.account_unpublished_fallback_key_length
-#define olm_account_unpublished_fallback_key olm_dl.account_unpublished_fallback_key
-#define olm_utility_size olm_dl.utility_size
-#define olm_utility olm_dl.utility
-#define olm_utility_last_error olm_dl.utility_last_error
-#define olm_clear_utility olm_dl.clear_utility
-#define olm_ed25519_verify olm_dl.ed25519_verify
+#define olm_account_generate_fallback_key           olm_dl.account_generate_fallback_key
+#define olm_account_unpublished_fallback_key_length olm_dl.account_unpublished_fallback_key_length
+#define olm_account_unpublished_fallback_key        olm_dl.account_unpublished_fallback_key
+#define olm_utility_size                            olm_dl.utility_size
+#define olm_utility                                 olm_dl.utility
+#define olm_utility_last_error                      olm_dl.utility_last_error
+#define olm_clear_utility                           olm_dl.clear_utility
+#define olm_ed25519_verify                          olm_dl.ed25519_verify
 
 #endif

@@ -9,7 +9,10 @@ struct ssl_dl_api ssl_dl;
 
 static void *ssl_dl_handle;
 
-#define SSL_DL_SYM(field, name) {(void **)&ssl_dl.field, name}
+#define SSL_DL_SYM(field, name)              \
+	{                                    \
+		(void **)&ssl_dl.field, name \
+	}
 
 enum err ssl_dl_load(char *why, size_t whylen)
 {
@@ -63,8 +66,8 @@ enum err ssl_dl_load(char *why, size_t whylen)
 		void *p = dlsym(ssl_dl_handle, syms[i].name);
 
 		if (!p) {
-			snprintf(why, whylen, "%s has no %s: OpenSSL 3 is needed",
-				 SSL_DL_SONAME, syms[i].name);
+			snprintf(why, whylen, "%s has no %s: OpenSSL 3 is needed", SSL_DL_SONAME,
+				 syms[i].name);
 			dlclose(ssl_dl_handle);
 			ssl_dl_handle = NULL;
 			memset(&ssl_dl, 0, sizeof(ssl_dl));

@@ -20,20 +20,20 @@
 #define SSL_DL_SONAME "libssl.so.3"
 
 /* OpenSSL 3 ABI values (openssl/ssl.h, tls1.h). */
-#define SSL_DL_ERROR_WANT_READ 2
-#define SSL_DL_ERROR_WANT_WRITE 3
-#define SSL_DL_ERROR_SYSCALL 5
-#define SSL_DL_ERROR_ZERO_RETURN 6
-#define SSL_DL_VERIFY_PEER 1
-#define SSL_DL_CTRL_MODE 33
-#define SSL_DL_CTRL_SET_TLSEXT_HOSTNAME 55
-#define SSL_DL_CTRL_SET_MIN_PROTO_VERSION 123
-#define SSL_DL_TLSEXT_NAMETYPE_HOST_NAME 0
-#define SSL_DL_TLS1_2_VERSION 0x0303
-#define SSL_DL_MODE_ENABLE_PARTIAL_WRITE 1L
+#define SSL_DL_ERROR_WANT_READ                 2
+#define SSL_DL_ERROR_WANT_WRITE                3
+#define SSL_DL_ERROR_SYSCALL                   5
+#define SSL_DL_ERROR_ZERO_RETURN               6
+#define SSL_DL_VERIFY_PEER                     1
+#define SSL_DL_CTRL_MODE                       33
+#define SSL_DL_CTRL_SET_TLSEXT_HOSTNAME        55
+#define SSL_DL_CTRL_SET_MIN_PROTO_VERSION      123
+#define SSL_DL_TLSEXT_NAMETYPE_HOST_NAME       0
+#define SSL_DL_TLS1_2_VERSION                  0x0303
+#define SSL_DL_MODE_ENABLE_PARTIAL_WRITE       1L
 #define SSL_DL_MODE_ACCEPT_MOVING_WRITE_BUFFER 2L
-#define SSL_DL_X509_V_OK 0
-#define SSL_DL_FILETYPE_PEM 1
+#define SSL_DL_X509_V_OK                       0
+#define SSL_DL_FILETYPE_PEM                    1
 
 /* pem_password_cb: asked for a key's passphrase (OpenSSL's default reads
  * the terminal, which a service must never do). */

@@ -41,7 +41,7 @@ enum err state_dir_prepare(const char *dir, char *errbuf, size_t errlen)
 	}
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
 		snprintf(errbuf, errlen, "cannot create state directory %s: %s", dir,
-		         strerror(errno));
+			 strerror(errno));
 		return ERR_IO;
 	}
 	if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
@@ -50,7 +50,7 @@ enum err state_dir_prepare(const char *dir, char *errbuf, size_t errlen)
 	}
 	if (access(dir, W_OK | X_OK) != 0) {
 		snprintf(errbuf, errlen, "state directory %s is not writable: %s", dir,
-		         strerror(errno));
+			 strerror(errno));
 		return ERR_IO;
 	}
 	return ERR_OK;
@@ -88,8 +88,7 @@ static enum err fsync_dir(const char *dir)
 	return e;
 }
 
-enum err state_write(const char *dir, const char *name, const void *data,
-                     size_t len, mode_t mode)
+enum err state_write(const char *dir, const char *name, const void *data, size_t len, mode_t mode)
 {
 	char path[STATE_PATH_MAX], tmp[STATE_PATH_MAX], tname[STATE_NAME_MAX + 32];
 	const char *p = data;

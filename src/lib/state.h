@@ -27,8 +27,7 @@ enum err state_make_dirs(const char *dir);
 /* state_write replaces dir/name with len bytes of data, atomically (see the
  * top of this file), the file having the given mode (0600 for secrets).
  * name is a plain file name: no '/', no leading '.'. */
-enum err state_write(const char *dir, const char *name, const void *data,
-                     size_t len, mode_t mode);
+enum err state_write(const char *dir, const char *name, const void *data, size_t len, mode_t mode);
 
 /* state_read reads dir/name whole into a new NUL-terminated buffer (*out,
  * the caller frees; *len without the NUL, len may be NULL). ERR_NOTFOUND

@@ -20,8 +20,8 @@ struct console {
 	void *ctx;
 	char *buf; /* bytes read, not yet a line handled */
 	size_t len, cap;
-	int eof;       /* the input ended */
-	size_t cur;    /* bytes of the line being read; past CONSOLE_LINE_MAX
+	int eof;    /* the input ended */
+	size_t cur; /* bytes of the line being read; past CONSOLE_LINE_MAX
 	                * the rest of it is dropped */
 };
 
@@ -61,11 +61,11 @@ static enum err start(void *t, tr_handler_fn fn, void *ctx, volatile sig_atomic_
 	c->ctx = ctx;
 	if (c->prompt)
 		fprintf(c->out,
-		        "faqbot %s console. Ask a question about treatment-resistant depression "
-		        "or its treatments.\nThis is an automated FAQ bot, not a clinician. "
-		        "Type !help for commands, !crisis for crisis lines, !quit or Ctrl-D to "
-		        "leave.\n",
-		        FAQBOT_VERSION);
+			"faqbot %s console. Ask a question about treatment-resistant depression "
+			"or its treatments.\nThis is an automated FAQ bot, not a clinician. "
+			"Type !help for commands, !crisis for crisis lines, !quit or Ctrl-D to "
+			"leave.\n",
+			FAQBOT_VERSION);
 	show_prompt(c);
 	return ERR_OK;
 }
@@ -144,15 +144,15 @@ static int say(struct console *c, const char *line)
 	}
 	if (out.reply && out.text)
 		fprintf(c->out, "faqbot> %s%s%s\n", out.mention ? out.mention : "",
-		        out.mention ? ": " : "", out.text);
+			out.mention ? ": " : "", out.text);
 	else
 		fprintf(c->out, "faqbot> (stays quiet: %s)\n",
-		        out.quiet_why ? out.quiet_why : "nothing to say");
+			out.quiet_why ? out.quiet_why : "nothing to say");
 	if (out.mod_text)
 		fprintf(c->out, "(moderators) %s\n", out.mod_text);
 	if (out.alert_moderators) /* the reply says moderators know: here, nobody does */
 		fprintf(c->out, "(console: in a chat room the moderators would now be alerted; "
-		                "nobody is alerted from this terminal)\n");
+				"nobody is alerted from this terminal)\n");
 	fflush(c->out);
 	return 0;
 }
@@ -195,7 +195,10 @@ static void notice(void *t, const char *text)
 	fflush(c->out);
 }
 
-static void stop(void *t) { (void)t; }
+static void stop(void *t)
+{
+	(void)t;
+}
 
 static void health(const void *t, struct tr_health *h)
 {
@@ -209,5 +212,5 @@ static const char *errstr(const void *t)
 	return "";
 }
 
-const struct transport_ops console_ops = {"console", start, want, ready, notice, stop, health,
-                                          errstr};
+const struct transport_ops console_ops = {"console", start, want,   ready,
+					  notice,    stop,  health, errstr};

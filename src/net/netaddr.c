@@ -89,14 +89,14 @@ enum err netaddr_check_plain(const char *host, char *errbuf, size_t errlen)
 		if (localhost_is_loopback())
 			return ERR_OK;
 		snprintf(errbuf, errlen,
-		         "\"localhost\" resolves to an address that is not loopback here "
-		         "(see /etc/hosts): use 127.0.0.1 or ::1, or use TLS");
+			 "\"localhost\" resolves to an address that is not loopback here "
+			 "(see /etc/hosts): use 127.0.0.1 or ::1, or use TLS");
 		return ERR_INVALID;
 	}
 	snprintf(errbuf, errlen,
-	         "plain (unencrypted) connections are allowed only to a loopback "
-	         "address (127.0.0.1, ::1 or localhost), and \"%.80s\" is not one: "
-	         "use TLS",
-	         host);
+		 "plain (unencrypted) connections are allowed only to a loopback "
+		 "address (127.0.0.1, ::1 or localhost), and \"%.80s\" is not one: "
+		 "use TLS",
+		 host);
 	return ERR_INVALID;
 }

@@ -38,24 +38,24 @@ struct tr_message {
 	 * the user id (the homeserver signs it). IRC: the services account
 	 * from the account-tag, or NULL when the network does not say. */
 	const char *sender_account;
-	int sender_power;        /* Matrix power level in the room; -1: unknown */
+	int sender_power; /* Matrix power level in the room; -1: unknown */
 };
 
 /* What the handler wants done. Pointers are owned by the handler's context
  * and must stay valid until the next handler call or until the context is
  * freed, whichever comes first. */
 struct tr_reply {
-	int reply;              /* 1: post text in the conversation */
-	const char *kind;       /* "crisis", "advice" or "faq" */
-	const char *entry_id;   /* the FAQ entry answered with, or NULL */
-	const char *text;       /* plain text, paragraphs split by a blank line */
+	int reply;            /* 1: post text in the conversation */
+	const char *kind;     /* "crisis", "advice" or "faq" */
+	const char *entry_id; /* the FAQ entry answered with, or NULL */
+	const char *text;     /* plain text, paragraphs split by a blank line */
 	/* The same answer in a sentence or two (the entry's `short:`), or
 	 * NULL: given only with a FAQ answer the classifier chose, never with
 	 * a crisis, advice or a command's reply. A network where the whole
 	 * text costs a room many paced lines (IRC) may send this instead,
 	 * with a pointer to `!faq entry_id` for the rest. */
 	const char *short_text;
-	int alert_moderators;   /* 1: tell the moderators (never with the text) */
+	int alert_moderators; /* 1: tell the moderators (never with the text) */
 	/* The member the answer is directed to ("!faq ID @alice", "> alice"),
 	 * as the asker wrote it, or NULL. Matrix: a user id, or "@alice",
 	 * which means alice on the sender's server; mentioned (m.mentions,
@@ -94,9 +94,9 @@ typedef enum err (*tr_tick_fn)(void *ctx, struct tr_notice *out);
 /* The tick and what wakes it, as the loop is given them; ctx is the
  * handler's. */
 struct tr_tick {
-	tr_tick_fn fn;                 /* or NULL: no ticks */
-	int wake_fd;                   /* readable: tick soon; -1: none */
-	volatile sig_atomic_t *wake;   /* non-zero: tick soon (the loop does
+	tr_tick_fn fn;               /* or NULL: no ticks */
+	int wake_fd;                 /* readable: tick soon; -1: none */
+	volatile sig_atomic_t *wake; /* non-zero: tick soon (the loop does
 	                                * not reset it); or NULL */
 };
 
@@ -104,8 +104,7 @@ struct tr_tick {
  * *out (zeroed by the caller: no reply) and returns ERR_OK, or an error,
  * which the transport logs and treats as "no reply". ctx is the pointer
  * given to the transport's start. */
-typedef enum err (*tr_handler_fn)(void *ctx, const struct tr_message *msg,
-                                  struct tr_reply *out);
+typedef enum err (*tr_handler_fn)(void *ctx, const struct tr_message *msg, struct tr_reply *out);
 
 /* ---- the ops table: what the one loop (loop.h) drives ------------------
  *

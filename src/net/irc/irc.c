@@ -40,11 +40,11 @@
 #include "metrics.h"
 #include "strs.h"
 
-#define IRC_TICK_MS IRC_CONN_SLICE_MS /* poll() slice: how fast stop is noticed */
-#define IRC_RECV_CHUNK 4096           /* bytes read a recv() */
-#define IRC_ERRSTR_MAX 512
+#define IRC_TICK_MS       IRC_CONN_SLICE_MS /* poll() slice: how fast stop is noticed */
+#define IRC_RECV_CHUNK    4096              /* bytes read a recv() */
+#define IRC_ERRSTR_MAX    512
 #define IRC_CHANTYPES_MAX 16
-#define IRC_STABLE_MS 60000L /* a session this long resets the backoff */
+#define IRC_STABLE_MS     60000L /* a session this long resets the backoff */
 #define IRC_VERSION_REPLY "faqbot (a support-group FAQ bot)"
 
 struct irc {
@@ -62,7 +62,7 @@ struct irc {
 	long backoff_min_ms, backoff_max_ms;
 	int pm_over_lines;
 	int short_over_lines;
-	char *state_dir;     /* or NULL: no journal */
+	char *state_dir; /* or NULL: no journal */
 
 	/* session */
 	struct irc_reader *rd;
@@ -124,7 +124,8 @@ static enum err check_lists(const struct irc_config *cfg, char *errbuf, size_t e
 
 	if (cfg->n_alt_nicks > IRC_LIST_MAX || cfg->n_channels > IRC_LIST_MAX ||
 	    cfg->n_moderators > IRC_LIST_MAX) {
-		err_printf(errbuf, errlen, "irc: more than %d nicks, channels or moderators", IRC_LIST_MAX);
+		err_printf(errbuf, errlen, "irc: more than %d nicks, channels or moderators",
+			   IRC_LIST_MAX);
 		return ERR_LIMIT;
 	}
 	for (i = 0; i < cfg->n_channels; i++) {
@@ -133,16 +134,16 @@ static enum err check_lists(const struct irc_config *cfg, char *errbuf, size_t e
 		if (!irc_word_ok(c->name) || !irc_target_is_channel(c->name, NULL) ||
 		    (c->key && !irc_word_ok(c->key))) {
 			err_printf(errbuf, errlen,
-			           "irc: channel \"%s\" (or its key) is not valid: a name starts "
-			           "with # or &, no spaces or commas",
-			           c->name ? c->name : "");
+				   "irc: channel \"%s\" (or its key) is not valid: a name starts "
+				   "with # or &, no spaces or commas",
+				   c->name ? c->name : "");
 			return ERR_INVALID;
 		}
 	}
 	for (i = 0; i < cfg->n_moderators; i++)
 		if (!irc_word_ok(cfg->moderators[i])) {
 			err_printf(errbuf, errlen, "irc: moderator \"%s\" is not a nick or channel",
-			           cfg->moderators[i] ? cfg->moderators[i] : "");
+				   cfg->moderators[i] ? cfg->moderators[i] : "");
 			return ERR_INVALID;
 		}
 	return ERR_OK;
@@ -150,8 +151,7 @@ static enum err check_lists(const struct irc_config *cfg, char *errbuf, size_t e
 
 /* new_conn and new_reg hand cfg's parts to the connection and to the
  * registration, which check them. */
-static enum err new_conn(struct irc *irc, const struct irc_config *cfg, char *errbuf,
-                         size_t errlen)
+static enum err new_conn(struct irc *irc, const struct irc_config *cfg, char *errbuf, size_t errlen)
 {
 	struct irc_conn_config cc;
 
@@ -166,8 +166,7 @@ static enum err new_conn(struct irc *irc, const struct irc_config *cfg, char *er
 	return irc_conn_new(&cc, &irc->conn, errbuf, errlen);
 }
 
-static enum err new_reg(struct irc *irc, const struct irc_config *cfg, char *errbuf,
-                        size_t errlen)
+static enum err new_reg(struct irc *irc, const struct irc_config *cfg, char *errbuf, size_t errlen)
 {
 	struct irc_reg_config rc;
 
@@ -246,7 +245,8 @@ enum err irc_new(const struct irc_config *cfg, struct irc **out, char *errbuf, s
 	oc.interval_ms = pick(cfg->flood_interval_ms, IRC_FLOOD_INTERVAL_MS);
 	oc.state_dir = cfg->state_dir;
 	irc->rd = irc_reader_new();
-	if (!irc->rd || copy_config(irc, cfg) != ERR_OK || irc_outbox_new(&oc, &irc->ob) != ERR_OK) {
+	if (!irc->rd || copy_config(irc, cfg) != ERR_OK ||
+	    irc_outbox_new(&oc, &irc->ob) != ERR_OK) {
 		irc_free(irc);
 		err_printf(errbuf, errlen, "irc: out of memory");
 		return ERR_NOMEM;
@@ -372,9 +372,10 @@ static void pace(struct irc *irc, long long t)
 
 /* say queues a reply, an alert or a notice (irc_outbox_say). */
 static enum err say(struct irc *irc, const char *cmd, const char *target, const char *text,
-                    const char *kind)
+		    const char *kind)
 {
-	return irc_outbox_say(irc->ob, cmd, target, text, kind, clock_mono_ms(), my_prefix_len(irc));
+	return irc_outbox_say(irc->ob, cmd, target, text, kind, clock_mono_ms(),
+			      my_prefix_len(irc));
 }
 
 /* ---- the moderators ---- */
@@ -406,7 +407,7 @@ static void mod_notice(struct irc *irc, const char *text)
 	if (!copy) {
 		irc->st.dropped++;
 		log_warn("irc: a notice for the moderators dropped (%d wait for a connection)",
-		         IRC_NOTICE_WAIT_MAX);
+			 IRC_NOTICE_WAIT_MAX);
 		return;
 	}
 	irc->notices[irc->n_notices++] = copy;
@@ -488,7 +489,8 @@ static void answer(struct irc *irc, const struct tr_message *tm, const struct tr
 	}
 	if (a.where)
 		log_info("irc: reply kind=%s id=%s where=%s%s", rep->kind ? rep->kind : "-",
-		         rep->entry_id ? rep->entry_id : "-", a.where, a.short_form ? " (short)" : "");
+			 rep->entry_id ? rep->entry_id : "-", a.where,
+			 a.short_form ? " (short)" : "");
 	irc_chat_answer_release(&a);
 	mod_notice(irc, rep->mod_text);
 }
@@ -518,7 +520,7 @@ static void on_privmsg(struct irc *irc, const struct irc_msg *m, tr_handler_fn f
 		return;
 	}
 	log_debug("irc: message in %s from %s: %s", tm.direct ? "private" : tm.room, m->nick,
-	          log_text(irc->textbuf));
+		  log_text(irc->textbuf));
 	answer(irc, &tm, &rep);
 }
 
@@ -636,8 +638,9 @@ static int on_line(struct irc *irc, const struct irc_msg *m, tr_handler_fn fn, v
 		if (m->nparams >= 2 && irc_casecmp(m->params[1], me(irc)) == 0)
 			log_warn("irc: kicked from %s", m->params[0]);
 	} else if (!strcmp(c, "471") || !strcmp(c, "473") || !strcmp(c, "474") ||
-	           !strcmp(c, "475") || !strcmp(c, "403") || !strcmp(c, "405")) {
-		log_warn("irc: cannot join %s (numeric %s)", m->nparams >= 2 ? m->params[1] : "?", c);
+		   !strcmp(c, "475") || !strcmp(c, "403") || !strcmp(c, "405")) {
+		log_warn("irc: cannot join %s (numeric %s)", m->nparams >= 2 ? m->params[1] : "?",
+			 c);
 	} else if (!strcmp(c, "464")) {
 		snprintf(irc->errstr, sizeof(irc->errstr), "irc: the server refused the password");
 		log_error("%s", irc->errstr);
@@ -714,7 +717,8 @@ static int keep_alive(struct irc *irc, long long t)
 	if (reg_step(irc, irc_reg_check(irc->reg, t, &irc->rout)) < 0)
 		return -1;
 	if (irc->ping_sent_ms && t - irc->ping_sent_ms > irc->ping_timeout_ms) {
-		log_warn("irc: no answer to PING for %ld ms, the link is dead", irc->ping_timeout_ms);
+		log_warn("irc: no answer to PING for %ld ms, the link is dead",
+			 irc->ping_timeout_ms);
 		return -1;
 	}
 	if (!irc->ping_sent_ms && t - irc->last_rx_ms > irc->ping_idle_ms) {
@@ -786,7 +790,7 @@ static void session_open(struct irc *irc)
 	irc->st.connects++;
 	irc->last_rx_ms = clock_mono_ms();
 	log_info("irc: connected to %s port %d", irc_conn_host(irc->conn),
-	         irc_conn_port(irc->conn));
+		 irc_conn_port(irc->conn));
 	irc_reg_begin(irc->reg, irc->last_rx_ms, &irc->rout);
 	reg_step(irc, IRC_REG_GO_ON);
 	irc->in_session = 1;
@@ -810,7 +814,7 @@ static int connect_step(struct irc *irc)
 static void backoff(struct irc *irc)
 {
 	long long d = backoff_delay_ms(irc->backoff_min_ms, irc->backoff_max_ms, irc->attempt,
-	                               backoff_rand(&irc->rng));
+				       backoff_rand(&irc->rng));
 
 	if (irc->attempt < 30)
 		irc->attempt++;
@@ -904,7 +908,10 @@ static enum tr_state op_ready(void *t, const struct tr_wait *w)
 	return TR_RUNNING;
 }
 
-static void op_notice(void *t, const char *text) { mod_notice(t, text); }
+static void op_notice(void *t, const char *text)
+{
+	mod_notice(t, text);
+}
 
 static void op_stop(void *t)
 {
@@ -927,7 +934,10 @@ static void op_health(const void *t, struct tr_health *h)
 	h->alive_ms = irc->in_session && irc_reg_registered(irc->reg) ? clock_mono_ms() : 0;
 }
 
-static const char *op_errstr(const void *t) { return irc_errstr(t); }
+static const char *op_errstr(const void *t)
+{
+	return irc_errstr(t);
+}
 
-const struct transport_ops irc_ops = {"irc", op_start, op_want, op_ready, op_notice, op_stop,
-                                      op_health, op_errstr};
+const struct transport_ops irc_ops = {"irc",     op_start, op_want,   op_ready,
+				      op_notice, op_stop,  op_health, op_errstr};

@@ -60,23 +60,23 @@
 #include "transport.h"
 
 /* Defaults, used where a config field is 0. */
-#define IRC_PORT_PLAIN 6667
-#define IRC_PORT_TLS 6697
-#define IRC_CONNECT_TIMEOUT_MS 15000L  /* TCP connect */
-#define IRC_REGISTER_TIMEOUT_MS 30000L /* connect to RPL_WELCOME */
-#define IRC_PING_IDLE_MS 120000L       /* silence before we send a PING */
-#define IRC_PING_TIMEOUT_MS 60000L     /* then silence before we give up */
-#define IRC_BACKOFF_MIN_MS 1000L       /* first reconnect delay (before jitter) */
-#define IRC_BACKOFF_MAX_MS 300000L     /* cap of the exponential backoff */
-#define IRC_FLOOD_BURST 4              /* lines sent at once after a quiet spell */
-#define IRC_FLOOD_INTERVAL_MS 2000L    /* then one line each interval */
-#define IRC_QUIT_WAIT_MS 1000L         /* how long QUIT may take on stop */
+#define IRC_PORT_PLAIN          6667
+#define IRC_PORT_TLS            6697
+#define IRC_CONNECT_TIMEOUT_MS  15000L  /* TCP connect */
+#define IRC_REGISTER_TIMEOUT_MS 30000L  /* connect to RPL_WELCOME */
+#define IRC_PING_IDLE_MS        120000L /* silence before we send a PING */
+#define IRC_PING_TIMEOUT_MS     60000L  /* then silence before we give up */
+#define IRC_BACKOFF_MIN_MS      1000L   /* first reconnect delay (before jitter) */
+#define IRC_BACKOFF_MAX_MS      300000L /* cap of the exponential backoff */
+#define IRC_FLOOD_BURST         4       /* lines sent at once after a quiet spell */
+#define IRC_FLOOD_INTERVAL_MS   2000L   /* then one line each interval */
+#define IRC_QUIT_WAIT_MS        1000L   /* how long QUIT may take on stop */
 
 /* Fixed limits. The parts have their own: IRC_NICK_MAX and IRC_NICK_TRIES
  * (irc_reg.h), IRC_WBUF_MAX (irc_conn.h), IRC_REPLY_MAX_AGE_MS and
  * IRC_ALERT_MAX_AGE_MS (irc_outbox.h), the queue's (irc_out.h). */
-#define IRC_LIST_MAX 64     /* channels, alternative nicks, moderators */
-#define IRC_NOTICE_WAIT_MAX 8 /* moderators' notices kept while unregistered */
+#define IRC_LIST_MAX        64 /* channels, alternative nicks, moderators */
+#define IRC_NOTICE_WAIT_MAX 8  /* moderators' notices kept while unregistered */
 
 struct irc_channel {
 	const char *name; /* "#support" */
@@ -100,18 +100,18 @@ struct irc_config {
 	const char *nick;             /* "faqbot" */
 	const char *const *alt_nicks; /* tried in order on 433; then nick + "_", "1".. */
 	size_t n_alt_nicks;
-	const char *user;             /* or NULL: the nick */
-	const char *realname;         /* or NULL: "faqbot" */
-	const char *server_password;  /* PASS, or NULL */
+	const char *user;            /* or NULL: the nick */
+	const char *realname;        /* or NULL: "faqbot" */
+	const char *server_password; /* PASS, or NULL */
 	const struct irc_channel *channels;
 	size_t n_channels;
-	const char *sasl_mechanism;   /* "PLAIN" (the default when sasl_account is
+	const char *sasl_mechanism;    /* "PLAIN" (the default when sasl_account is
 	                               * set) or "EXTERNAL" (needs tls_cert_file;
 	                               * no password); NULL or "": the default */
-	const char *sasl_account;     /* PLAIN: the account; EXTERNAL: optional,
+	const char *sasl_account;      /* PLAIN: the account; EXTERNAL: optional,
 	                               * sent as the authorization identity;
 	                               * NULL with PLAIN: no SASL */
-	const char *sasl_password;    /* PLAIN only; a secret: never logged,
+	const char *sasl_password;     /* PLAIN only; a secret: never logged,
 	                               * wiped on free */
 	const char *const *moderators; /* nicks, or a channel: crisis alerts
 	                                * and the core's notices */
@@ -143,8 +143,7 @@ struct irc;
 /* irc_new checks cfg and makes a transport; nothing goes on the network
  * yet. On failure *out is NULL and errbuf has one line saying what is
  * wrong. */
-enum err irc_new(const struct irc_config *cfg, struct irc **out, char *errbuf,
-                 size_t errlen);
+enum err irc_new(const struct irc_config *cfg, struct irc **out, char *errbuf, size_t errlen);
 
 /* irc_ops is the transport's ops table (transport.h); its void pointer is
  * a struct irc. start queues the journal's replies (see the top); the
@@ -171,13 +170,13 @@ const char *irc_errstr(const struct irc *irc);
 
 /* Counters since irc_new, for tests and the bench. */
 struct irc_stats {
-	unsigned long connects, registrations, messages, replies, lines, alerts,
-	    notices, dropped, bad_lines, pings_sent;
-	unsigned long replayed;     /* journaled replies queued at the start */
-	unsigned long expired;      /* replies dropped for their age */
-	unsigned long resent;       /* replies sent again after a lost connection */
+	unsigned long connects, registrations, messages, replies, lines, alerts, notices, dropped,
+		bad_lines, pings_sent;
+	unsigned long replayed;       /* journaled replies queued at the start */
+	unsigned long expired;        /* replies dropped for their age */
+	unsigned long resent;         /* replies sent again after a lost connection */
 	unsigned long journal_errors; /* replies the journal could not keep */
-	unsigned long sasl_retries; /* logins refused on a reconnect, retried */
+	unsigned long sasl_retries;   /* logins refused on a reconnect, retried */
 };
 void irc_get_stats(const struct irc *irc, struct irc_stats *out);
 

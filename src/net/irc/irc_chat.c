@@ -42,8 +42,8 @@ static const char *sender_account(const struct irc_chat_view *v, const struct ir
 	return a;
 }
 
-enum irc_chat_what irc_chat_read(const struct irc_msg *m, const struct irc_chat_view *v,
-                                 char *text, size_t cap, struct tr_message *tm)
+enum irc_chat_what irc_chat_read(const struct irc_msg *m, const struct irc_chat_view *v, char *text,
+				 size_t cap, struct tr_message *tm)
 {
 	const char *target, *room;
 	struct irc_ctcp ctcp;
@@ -135,14 +135,14 @@ static void alert_text(char *buf, size_t cap, const char *room, const char *nick
 {
 	if (direct)
 		snprintf(buf, cap,
-		         "Crisis alert: %s may need support now (in a private message "
-		         "to the bot). Please reach out to them.",
-		         nick);
+			 "Crisis alert: %s may need support now (in a private message "
+			 "to the bot). Please reach out to them.",
+			 nick);
 	else
 		snprintf(buf, cap,
-		         "Crisis alert: %s may need support now in %s. Please reach out "
-		         "to them.",
-		         nick, room);
+			 "Crisis alert: %s may need support now in %s. Please reach out "
+			 "to them.",
+			 nick, room);
 }
 
 /* short_text is the short form of a FAQ answer with the pointer to the
@@ -169,8 +169,8 @@ static int goes_short(const struct irc_chat_view *v, const struct tr_reply *rep,
 	       lines > (size_t)v->short_over_lines;
 }
 
-enum err irc_chat_answer(const struct tr_reply *rep, const char *room, const char *nick,
-                         int direct, const struct irc_chat_view *v, struct irc_chat_answer *out)
+enum err irc_chat_answer(const struct tr_reply *rep, const char *room, const char *nick, int direct,
+			 const struct irc_chat_view *v, struct irc_chat_answer *out)
 {
 	const char *mention;
 	char *body;
@@ -183,21 +183,21 @@ enum err irc_chat_answer(const struct tr_reply *rep, const char *room, const cha
 	if (!rep->reply || !rep->text || !*rep->text)
 		return ERR_OK;
 	out->kind = rep->kind && *rep->kind && irc_param_ok(rep->kind, 0) &&
-	                    strlen(rep->kind) < IRC_CHAT_KIND_MAX
-	                ? rep->kind
-	                : "faq";
+				    strlen(rep->kind) < IRC_CHAT_KIND_MAX
+			    ? rep->kind
+			    : "faq";
 	/* the lines the whole would take in the channel: split once */
 	lines = direct || (v->short_over_lines <= 0 && v->pm_over_lines <= 0)
-	                ? 0
-	                : count_lines(v, room, rep->text);
+			? 0
+			: count_lines(v, room, rep->text);
 	to_short = !direct && goes_short(v, rep, lines, out->kind);
 	to_pm = !direct && !to_short && v->pm_over_lines > 0 && strcmp(out->kind, "crisis") != 0 &&
-	        lines > (size_t)v->pm_over_lines;
+		lines > (size_t)v->pm_over_lines;
 	out->where = direct ? "private" : to_pm ? "private (long)" : room;
 	out->short_form = to_short;
 	if (to_pm)
 		snprintf(out->note, sizeof(out->note),
-		         "%s: the answer is long, so I sent it to you in a private message.", nick);
+			 "%s: the answer is long, so I sent it to you in a private message.", nick);
 	mention = to_pm ? NULL : mention_nick(v, rep->mention);
 	body = to_short ? short_text(v, rep) : strdup(rep->text);
 	if (!body)

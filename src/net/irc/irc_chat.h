@@ -55,8 +55,8 @@ enum irc_chat_what {
  * stripped text (cap bytes; a longer text is cut). IRC_CHAT_NONE: the
  * bot's own, a sender that is no plain nick, a status message or one for
  * another, a CTCP other than VERSION, a PRIVMSG without text. */
-enum irc_chat_what irc_chat_read(const struct irc_msg *m, const struct irc_chat_view *v,
-                                 char *text, size_t cap, struct tr_message *tm);
+enum irc_chat_what irc_chat_read(const struct irc_msg *m, const struct irc_chat_view *v, char *text,
+				 size_t cap, struct tr_message *tm);
 
 /* What to send for one reply, in this order: the alert to each moderator,
  * the note to the room, the reply. */
@@ -78,8 +78,8 @@ struct irc_chat_answer {
  * from nick in room (direct: a private one). ERR_NOMEM: the reply could
  * not be built (target NULL; the alert and where are still set). Release
  * *out after, whatever the result. */
-enum err irc_chat_answer(const struct tr_reply *rep, const char *room, const char *nick,
-                         int direct, const struct irc_chat_view *v, struct irc_chat_answer *out);
+enum err irc_chat_answer(const struct tr_reply *rep, const char *room, const char *nick, int direct,
+			 const struct irc_chat_view *v, struct irc_chat_answer *out);
 
 /* irc_chat_answer_release frees out->text and zeroes *out. */
 void irc_chat_answer_release(struct irc_chat_answer *out);

@@ -71,28 +71,31 @@ static enum err check_tls_files(const struct irc_conn_config *cfg, char *errbuf,
 	struct stat sb;
 
 	if (cfg->tls_key_file && !cfg->tls_cert_file) {
-		err_printf(errbuf, errlen, "irc: tls_key_file %s without tls_cert_file", cfg->tls_key_file);
+		err_printf(errbuf, errlen, "irc: tls_key_file %s without tls_cert_file",
+			   cfg->tls_key_file);
 		return ERR_INVALID;
 	}
 	if (!cfg->tls_cert_file)
 		return ERR_OK;
 	if (!cfg->tls) {
-		err_printf(errbuf, errlen, "irc: tls_cert_file %s: only with tls on", cfg->tls_cert_file);
+		err_printf(errbuf, errlen, "irc: tls_cert_file %s: only with tls on",
+			   cfg->tls_cert_file);
 		return ERR_INVALID;
 	}
 	unreadable = access(cfg->tls_cert_file, R_OK) != 0 ? cfg->tls_cert_file
-	             : access(key, R_OK) != 0               ? key
-	                                                    : NULL;
+		     : access(key, R_OK) != 0              ? key
+							   : NULL;
 	if (unreadable) {
 		err_printf(errbuf, errlen, "irc: %s %s: %s",
-		           unreadable == cfg->tls_cert_file ? "tls_cert_file" : "tls_key_file", unreadable,
-		           strerror(errno));
+			   unreadable == cfg->tls_cert_file ? "tls_cert_file" : "tls_key_file",
+			   unreadable, strerror(errno));
 		return ERR_INVALID;
 	}
 	if (stat(key, &sb) == 0 && (sb.st_mode & S_IROTH)) {
-		err_printf(errbuf, errlen,
-		           "irc: %s %s holds a private key every user can read: chmod o-r (or 600) it",
-		           cfg->tls_key_file ? "tls_key_file" : "tls_cert_file", key);
+		err_printf(
+			errbuf, errlen,
+			"irc: %s %s holds a private key every user can read: chmod o-r (or 600) it",
+			cfg->tls_key_file ? "tls_key_file" : "tls_cert_file", key);
 		return ERR_INVALID;
 	}
 	return ERR_OK;
@@ -108,13 +111,14 @@ static enum err check_config(const struct irc_conn_config *cfg, char *errbuf, si
 		char why[256];
 
 		if (netaddr_check_plain(cfg->host, why, sizeof(why)) != ERR_OK) {
-			err_printf(errbuf, errlen, "irc: host %s with tls = false: %s", cfg->host, why);
+			err_printf(errbuf, errlen, "irc: host %s with tls = false: %s", cfg->host,
+				   why);
 			return ERR_INVALID;
 		}
 	}
 	if (cfg->tls_ca_file && (!cfg->tls || access(cfg->tls_ca_file, R_OK) != 0)) {
 		err_printf(errbuf, errlen, "irc: tls_ca_file %s: %s", cfg->tls_ca_file,
-		           cfg->tls ? strerror(errno) : "only with tls on");
+			   cfg->tls ? strerror(errno) : "only with tls on");
 		return ERR_INVALID;
 	}
 	if (check_tls_files(cfg, errbuf, errlen) != ERR_OK)
@@ -167,21 +171,23 @@ static enum err tls_client_cert(struct irc_conn *c, char *errbuf, size_t errlen)
 	if (ssl_dl.ctx_use_privatekey_file(c->ssl_ctx, key, SSL_DL_FILETYPE_PEM) != 1) {
 		tls_why(why, sizeof(why));
 		err_printf(errbuf, errlen,
-		           "irc: %s %s: no PEM private key in it (one with a passphrase is not "
-		           "supported): %s",
-		           c->key_file ? "tls_key_file" : "tls_cert_file (no tls_key_file)", key, why);
+			   "irc: %s %s: no PEM private key in it (one with a passphrase is not "
+			   "supported): %s",
+			   c->key_file ? "tls_key_file" : "tls_cert_file (no tls_key_file)", key,
+			   why);
 		return ERR_INVALID;
 	}
 	if (ssl_dl.ctx_use_certificate_chain_file(c->ssl_ctx, c->cert_file) != 1) {
 		tls_why(why, sizeof(why));
 		err_printf(errbuf, errlen, "irc: tls_cert_file %s: no PEM certificate in it: %s",
-		           c->cert_file, why);
+			   c->cert_file, why);
 		return ERR_INVALID;
 	}
 	if (ssl_dl.ctx_check_private_key(c->ssl_ctx) != 1) {
 		ssl_dl.err_clear_error();
-		err_printf(errbuf, errlen, "irc: the private key in %s does not match the certificate in %s",
-		           key, c->cert_file);
+		err_printf(errbuf, errlen,
+			   "irc: the private key in %s does not match the certificate in %s", key,
+			   c->cert_file);
 		return ERR_INVALID;
 	}
 	return ERR_OK;
@@ -207,14 +213,14 @@ static enum err tls_setup(struct irc_conn *c, char *errbuf, size_t errlen)
 	ssl_dl.ctx_ctrl(c->ssl_ctx, SSL_DL_CTRL_SET_MIN_PROTO_VERSION, SSL_DL_TLS1_2_VERSION, NULL);
 	/* the write buffer moves its bytes and grows between retries of a write */
 	ssl_dl.ctx_ctrl(c->ssl_ctx, SSL_DL_CTRL_MODE,
-	                SSL_DL_MODE_ENABLE_PARTIAL_WRITE | SSL_DL_MODE_ACCEPT_MOVING_WRITE_BUFFER,
-	                NULL);
+			SSL_DL_MODE_ENABLE_PARTIAL_WRITE | SSL_DL_MODE_ACCEPT_MOVING_WRITE_BUFFER,
+			NULL);
 	ssl_dl.ctx_set_verify(c->ssl_ctx, SSL_DL_VERIFY_PEER, NULL);
 	if (c->ca_file ? ssl_dl.ctx_load_verify_locations(c->ssl_ctx, c->ca_file, NULL) != 1
-	               : ssl_dl.ctx_set_default_verify_paths(c->ssl_ctx) != 1) {
+		       : ssl_dl.ctx_set_default_verify_paths(c->ssl_ctx) != 1) {
 		tls_why(why, sizeof(why));
 		err_printf(errbuf, errlen, "irc: TLS: cannot load %s: %s",
-		           c->ca_file ? c->ca_file : "the system's certificates", why);
+			   c->ca_file ? c->ca_file : "the system's certificates", why);
 		return ERR_INVALID;
 	}
 	if (c->cert_file)
@@ -236,7 +242,7 @@ static int tls_name(struct irc_conn *c)
 		return ssl_dl.param_set1_ip_asc(ssl_dl.get0_param(c->ssl), c->host) == 1;
 	return ssl_dl.set1_host(c->ssl, c->host) == 1 &&
 	       ssl_dl.ssl_ctrl(c->ssl, SSL_DL_CTRL_SET_TLSEXT_HOSTNAME,
-	                       SSL_DL_TLSEXT_NAMETYPE_HOST_NAME, c->host) == 1;
+			       SSL_DL_TLSEXT_NAMETYPE_HOST_NAME, c->host) == 1;
 }
 
 /* tls_fail says why a handshake failed (a certificate not trusted, a name
@@ -249,7 +255,7 @@ static void tls_fail(struct irc_conn *c, const char *why_given, char *errbuf, si
 		snprintf(why, sizeof(why), "%s", why_given);
 	} else if (c->ssl && ssl_dl.get_verify_result(c->ssl) != SSL_DL_X509_V_OK) {
 		snprintf(why, sizeof(why), "certificate verify failed: %s",
-		         ssl_dl.verify_cert_error_string(ssl_dl.get_verify_result(c->ssl)));
+			 ssl_dl.verify_cert_error_string(ssl_dl.get_verify_result(c->ssl)));
 		ssl_dl.err_clear_error();
 	} else {
 		tls_why(why, sizeof(why));
@@ -309,7 +315,7 @@ static ssize_t ssl_result(struct irc_conn *c, int n, int reading, int fallback)
 /* ---- new, free ---- */
 
 enum err irc_conn_new(const struct irc_conn_config *cfg, struct irc_conn **out, char *errbuf,
-                      size_t errlen)
+		      size_t errlen)
 {
 	struct irc_conn *c;
 	int bad = 0;
@@ -400,12 +406,13 @@ static int connect_next(struct irc_conn *c)
 	for (; c->ai; c->ai = c->ai->ai_next) {
 		struct addrinfo *ai = c->ai;
 		int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
-		                ai->ai_protocol);
+				ai->ai_protocol);
 
 		if (fd < 0)
 			continue;
 		if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0 && errno != EINPROGRESS) {
-			log_warn("irc: connecting to %s port %d: %s", c->host, c->port, strerror(errno));
+			log_warn("irc: connecting to %s port %d: %s", c->host, c->port,
+				 strerror(errno));
 			close(fd);
 			continue;
 		}
@@ -546,7 +553,7 @@ void irc_conn_want(const struct irc_conn *c, short *events, long long *at_ms)
 }
 
 enum err irc_conn_open(struct irc_conn *c, const struct irc_conn_wait *w, char *errbuf,
-                       size_t errlen)
+		       size_t errlen)
 {
 	int rc;
 

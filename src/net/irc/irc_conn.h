@@ -24,9 +24,9 @@
 
 #include "err.h"
 
-#define IRC_WBUF_MAX 65536    /* bytes handed to the connection, not yet sent */
-#define IRC_CONN_SLICE_MS 100 /* a wait looks at stop (and calls idle) this often */
-#define IRC_CONN_RESOLVE_LOOK_MS 20 /* how often a lookup under way is looked at */
+#define IRC_WBUF_MAX             65536 /* bytes handed to the connection, not yet sent */
+#define IRC_CONN_SLICE_MS        100   /* a wait looks at stop (and calls idle) this often */
+#define IRC_CONN_RESOLVE_LOOK_MS 20    /* how often a lookup under way is looked at */
 
 /* Where to connect. irc_conn_new copies the strings. */
 struct irc_conn_config {
@@ -60,7 +60,7 @@ struct irc_conn;
  * failure *out is NULL and errbuf has one line ("irc: ...") saying what to
  * fix: ERR_INVALID, ERR_NOTFOUND (no libssl), ERR_NOMEM. */
 enum err irc_conn_new(const struct irc_conn_config *cfg, struct irc_conn **out, char *errbuf,
-                      size_t errlen);
+		      size_t errlen);
 
 /* irc_conn_free closes the connection and frees c; NULL is a no-op. */
 void irc_conn_free(struct irc_conn *c);
@@ -86,7 +86,7 @@ int irc_conn_up(const struct irc_conn *c);
 /* irc_conn_open is the same, blocking: it waits as w says, and a stop ends
  * it with ERR_IO. ERR_OK: connected. */
 enum err irc_conn_open(struct irc_conn *c, const struct irc_conn_wait *w, char *errbuf,
-                       size_t errlen);
+		       size_t errlen);
 
 /* irc_conn_close frees the TLS session and closes the socket; the counts
  * stay until the next open. No-op when closed. */

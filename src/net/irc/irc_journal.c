@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #define JOURNAL_PATH_MAX 4096
-#define CRC_LEN 8
+#define CRC_LEN          8
 
 /* ---- the line codec ---- */
 
@@ -113,9 +113,8 @@ enum err irc_journal_format(const struct irc_journal_entry *e, char **out, size_
 	hl = snprintf(head, sizeof(head), "A %llu %lld ", e->id, e->wall_ms);
 	if (hl < 0 || (size_t)hl >= sizeof(head))
 		return ERR_LIMIT;
-	total = CRC_LEN + 1 + (size_t)hl + esc_len(w[0], wl[0], 1) + 1 +
-	        esc_len(w[1], wl[1], 1) + 1 + esc_len(w[2], wl[2], 1) + 1 +
-	        esc_len(e->text, tl, 0) + 1;
+	total = CRC_LEN + 1 + (size_t)hl + esc_len(w[0], wl[0], 1) + 1 + esc_len(w[1], wl[1], 1) +
+		1 + esc_len(w[2], wl[2], 1) + 1 + esc_len(e->text, tl, 0) + 1;
 	buf = malloc(total + 1);
 	if (!buf)
 		return ERR_NOMEM;
@@ -184,10 +183,18 @@ static char *unesc(const char *s, size_t n, int *nomem)
 		if (++i >= n)
 			goto bad;
 		switch (s[i]) {
-		case '\\': *o++ = '\\'; break;
-		case 'n': *o++ = '\n'; break;
-		case 'r': *o++ = '\r'; break;
-		case 's': *o++ = ' '; break;
+		case '\\':
+			*o++ = '\\';
+			break;
+		case 'n':
+			*o++ = '\n';
+			break;
+		case 'r':
+			*o++ = '\r';
+			break;
+		case 's':
+			*o++ = ' ';
+			break;
 		case 'x':
 			if (i + 2 >= n)
 				goto bad;
@@ -226,7 +233,7 @@ static int number(const char *s, size_t n, unsigned long long *v)
 }
 
 enum err irc_journal_parse(const char *line, size_t len, struct irc_journal_entry *e,
-                           unsigned long long *done_id)
+			   unsigned long long *done_id)
 {
 	const char *f[7], *p, *end;
 	size_t fl[7], k;
@@ -428,7 +435,7 @@ static enum err read_all(const char *path, char **out, size_t *len, int *cut)
 /* load parses the file's lines: the entries still pending, oldest first,
  * into *out (*n), the ids seen into j->next_id. */
 static enum err load(struct irc_journal *j, struct irc_journal_entry **out, size_t *n,
-                     struct irc_journal_stats *st)
+		     struct irc_journal_stats *st)
 {
 	struct irc_journal_entry *v = NULL;
 	size_t nv = 0, cap = 0, len, off = 0;
@@ -534,7 +541,7 @@ static enum err write_all(int fd, const char *p, size_t len)
  * renamed over it, the folder synced; then reopens it to append. Not
  * state_write: that one is for values of at most STATE_FILE_MAX. */
 static enum err rewrite(struct irc_journal *j, const struct irc_journal_entry *v, size_t n,
-                        int keep_all)
+			int keep_all)
 {
 	char tmp[JOURNAL_PATH_MAX + 32];
 	enum err e = ERR_OK;
@@ -542,7 +549,7 @@ static enum err rewrite(struct irc_journal *j, const struct irc_journal_entry *v
 	int fd, dfd, found;
 
 	if (snprintf(tmp, sizeof(tmp), "%s/.%s.tmp.%ld", j->dir, IRC_JOURNAL_FILE,
-	             (long)getpid()) >= (int)sizeof(tmp))
+		     (long)getpid()) >= (int)sizeof(tmp))
 		return ERR_LIMIT;
 	unlink(tmp);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
@@ -588,8 +595,8 @@ static enum err rewrite(struct irc_journal *j, const struct irc_journal_entry *v
 	return ERR_OK;
 }
 
-enum err irc_journal_open(const char *dir, struct irc_journal **out,
-                          struct irc_journal_stats *st, char *errbuf, size_t errlen)
+enum err irc_journal_open(const char *dir, struct irc_journal **out, struct irc_journal_stats *st,
+			  char *errbuf, size_t errlen)
 {
 	struct irc_journal_stats dummy;
 	struct irc_journal *j;
@@ -609,7 +616,7 @@ enum err irc_journal_open(const char *dir, struct irc_journal **out,
 	j->next_id = 1;
 	if (snprintf(j->dir, sizeof(j->dir), "%s", dir) >= (int)sizeof(j->dir) ||
 	    snprintf(j->path, sizeof(j->path), "%s/%s", dir, IRC_JOURNAL_FILE) >=
-	        (int)sizeof(j->path)) {
+		    (int)sizeof(j->path)) {
 		snprintf(errbuf, errlen, "irc: journal: the state folder's path is too long");
 		free(j);
 		return ERR_LIMIT;
@@ -621,7 +628,7 @@ enum err irc_journal_open(const char *dir, struct irc_journal **out,
 		e = rewrite(j, j->loaded, j->n_loaded, 1);
 	if (e != ERR_OK) {
 		snprintf(errbuf, errlen, "irc: journal %s: %s", j->path,
-		         e == ERR_IO && errno ? strerror(errno) : err_str(e));
+			 e == ERR_IO && errno ? strerror(errno) : err_str(e));
 		irc_journal_free(j);
 		return e == ERR_NOMEM ? ERR_NOMEM : ERR_IO;
 	}

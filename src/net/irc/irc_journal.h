@@ -42,13 +42,13 @@
 
 #include "err.h"
 
-#define IRC_JOURNAL_FILE "irc_journal"
-#define IRC_JOURNAL_COMPACT_BYTES (256 * 1024) /* rewrite past this */
-#define IRC_JOURNAL_READ_MAX (16 * 1024 * 1024) /* read at most this at open */
-#define IRC_JOURNAL_TEXT_MAX 65536 /* a reply's text (IRC_SPLIT_TEXT_MAX) */
-#define IRC_JOURNAL_WORD_MAX 512   /* a target (IRC_LINE_MAX), a kind or cmd */
-#define IRC_JOURNAL_LINE_MAX (4 * (IRC_JOURNAL_TEXT_MAX + 3 * IRC_JOURNAL_WORD_MAX) + 64)
-#define IRC_JOURNAL_PENDING_MAX 4096 /* entries pending: more are not journaled */
+#define IRC_JOURNAL_FILE          "irc_journal"
+#define IRC_JOURNAL_COMPACT_BYTES (256 * 1024)       /* rewrite past this */
+#define IRC_JOURNAL_READ_MAX      (16 * 1024 * 1024) /* read at most this at open */
+#define IRC_JOURNAL_TEXT_MAX      65536              /* a reply's text (IRC_SPLIT_TEXT_MAX) */
+#define IRC_JOURNAL_WORD_MAX      512                /* a target (IRC_LINE_MAX), a kind or cmd */
+#define IRC_JOURNAL_LINE_MAX      (4 * (IRC_JOURNAL_TEXT_MAX + 3 * IRC_JOURNAL_WORD_MAX) + 64)
+#define IRC_JOURNAL_PENDING_MAX   4096 /* entries pending: more are not journaled */
 
 /* One reply. In an entry from irc_journal_parse or irc_journal_pending,
  * the strings are the entry's own. */
@@ -82,7 +82,7 @@ size_t irc_journal_format_done(unsigned long long id, char *buf, size_t cap);
  * *done_id set, *e untouched. ERR_PARSE for anything else (a bad crc,
  * field or escape), ERR_LIMIT for a field over its maximum, ERR_NOMEM. */
 enum err irc_journal_parse(const char *line, size_t len, struct irc_journal_entry *e,
-                           unsigned long long *done_id);
+			   unsigned long long *done_id);
 
 struct irc_journal;
 
@@ -97,8 +97,8 @@ struct irc_journal_stats {
  * (atomically: a torn tail is gone, and the mode is 0600) and opens it to
  * append. A missing file is an empty journal. On failure *out is NULL
  * and errbuf says why (ERR_IO). st may be NULL. */
-enum err irc_journal_open(const char *dir, struct irc_journal **out,
-                          struct irc_journal_stats *st, char *errbuf, size_t errlen);
+enum err irc_journal_open(const char *dir, struct irc_journal **out, struct irc_journal_stats *st,
+			  char *errbuf, size_t errlen);
 
 /* irc_journal_pending gives the entries pending at open, oldest first
  * (borrowed; *n of them), for the replay. They stay pending in the file

@@ -100,8 +100,7 @@ static void item_free(struct out_item *it)
 }
 
 /* drop takes it out of list l, reports how and frees it. */
-static void drop(struct irc_out *o, struct out_list *l, struct out_item *it,
-                 enum irc_out_end how)
+static void drop(struct irc_out *o, struct out_list *l, struct out_item *it, enum irc_out_end how)
 {
 	if (o->peeked == it)
 		o->peeked = NULL;
@@ -181,7 +180,7 @@ static enum err split(const struct irc_out *o, struct out_item *it)
 		return ERR_OK;
 	}
 	return irc_split_text(it->cmd, it->target, it->text, it->text_len, o->prefix_len,
-	                      &it->lines);
+			      &it->lines);
 }
 
 /* make_room pushes out the newest ordinary replies until extra bytes and

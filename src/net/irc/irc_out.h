@@ -28,10 +28,10 @@
 
 #include "err.h"
 
-#define IRC_OUT_REPLIES_MAX 2000         /* replies waiting or in flight */
-#define IRC_OUT_BYTES_MAX (1024 * 1024)  /* their text, together */
-#define IRC_OUT_RESERVE 2 /* tokens only urgent lines may spend (at most burst - 1) */
-#define IRC_OUT_CMD_MAX 16 /* "PRIVMSG", with its NUL */
+#define IRC_OUT_REPLIES_MAX 2000          /* replies waiting or in flight */
+#define IRC_OUT_BYTES_MAX   (1024 * 1024) /* their text, together */
+#define IRC_OUT_RESERVE     2  /* tokens only urgent lines may spend (at most burst - 1) */
+#define IRC_OUT_CMD_MAX     16 /* "PRIVMSG", with its NUL */
 
 /* How a reply left the queue, for on_end. */
 enum irc_out_end {
@@ -45,10 +45,10 @@ enum irc_out_end {
 typedef void (*irc_out_end_fn)(void *ctx, unsigned long long id, enum irc_out_end how);
 
 struct irc_out_config {
-	int burst;          /* lines at once after a quiet spell; >= 1 */
-	long interval_ms;   /* then one line each interval; >= 1 */
-	size_t max_replies; /* 0: IRC_OUT_REPLIES_MAX */
-	size_t max_bytes;   /* 0: IRC_OUT_BYTES_MAX */
+	int burst;             /* lines at once after a quiet spell; >= 1 */
+	long interval_ms;      /* then one line each interval; >= 1 */
+	size_t max_replies;    /* 0: IRC_OUT_REPLIES_MAX */
+	size_t max_bytes;      /* 0: IRC_OUT_BYTES_MAX */
 	irc_out_end_fn on_end; /* or NULL; called from push (an urgent reply
 	                        * pushing out ordinary ones), acked and session */
 	void *ctx;

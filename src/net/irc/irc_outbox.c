@@ -46,8 +46,8 @@ static void on_out_end(void *ctx, unsigned long long id, enum irc_out_end how)
 	if (ob->journal && irc_journal_done(ob->journal, id) != ERR_OK && !ob->journal_warned) {
 		ob->journal_warned = 1;
 		log_warn("irc: cannot write to the reply journal in %s: a reply sent may be "
-		         "sent again after a crash",
-		         ob->state_dir);
+			 "sent again after a crash",
+			 ob->state_dir);
 	}
 }
 
@@ -68,9 +68,9 @@ static enum err journal_open(struct irc_outbox *ob, char *errbuf, size_t errlen)
 		return e;
 	if (st.bad_lines || st.torn)
 		log_warn("irc: the reply journal had %zu unreadable line%s%s; the rest is "
-		         "kept",
-		         st.bad_lines + st.torn, st.bad_lines + st.torn == 1 ? "" : "s",
-		         st.torn ? " (the last one torn by a crash)" : "");
+			 "kept",
+			 st.bad_lines + st.torn, st.bad_lines + st.torn == 1 ? "" : "s",
+			 st.torn ? " (the last one torn by a crash)" : "");
 	ob->next_id = irc_journal_next_id(ob->journal);
 	return ERR_OK;
 }
@@ -101,8 +101,8 @@ enum err irc_outbox_new(const struct irc_outbox_config *cfg, struct irc_outbox *
 
 		if (journal_open(ob, why, sizeof(why)) != ERR_OK)
 			log_error("%s; running without the reply journal: replies waiting will not "
-			          "survive a crash",
-			          why);
+				  "survive a crash",
+				  why);
 	}
 	*out = ob;
 	return ERR_OK;
@@ -120,7 +120,7 @@ void irc_outbox_free(struct irc_outbox *ob)
 
 /* replay_one queues one journaled reply of age ms; 1 if queued. */
 static int replay_one(struct irc_outbox *ob, const struct irc_journal_entry *v, long long age,
-                      long long now)
+		      long long now)
 {
 	struct irc_out_reply r;
 
@@ -167,14 +167,14 @@ void irc_outbox_replay(struct irc_outbox *ob, long long now, size_t prefix_len)
 	ob->n.expired += old;
 	if (queued || old)
 		log_info("irc: the journal kept %zu repl%s from the last run: %zu to send, %zu "
-		         "too old",
-		         queued + old, queued + old == 1 ? "y" : "ies", queued, old);
+			 "too old",
+			 queued + old, queued + old == 1 ? "y" : "ies", queued, old);
 }
 
 /* journal_add keeps a queued reply on disk; one that cannot be kept is
  * sent all the same, only not across a crash. */
 static void journal_add(struct irc_outbox *ob, unsigned long long id, const char *cmd,
-                        const char *target, const char *text, const char *kind)
+			const char *target, const char *text, const char *kind)
 {
 	struct irc_journal_entry je;
 	enum err e;
@@ -189,12 +189,12 @@ static void journal_add(struct irc_outbox *ob, unsigned long long id, const char
 	if (e != ERR_OK) {
 		ob->n.journal_errors++;
 		log_warn("irc: the reply journal in %s cannot keep a reply: %s", ob->state_dir,
-		         err_str(e));
+			 err_str(e));
 	}
 }
 
 enum err irc_outbox_say(struct irc_outbox *ob, const char *cmd, const char *target,
-                        const char *text, const char *kind, long long now, size_t prefix_len)
+			const char *text, const char *kind, long long now, size_t prefix_len)
 {
 	struct irc_out_reply r;
 	size_t n = 0, held;
@@ -214,8 +214,8 @@ enum err irc_outbox_say(struct irc_outbox *ob, const char *cmd, const char *targ
 		held = irc_out_waiting(ob->out) + irc_out_in_flight(ob->out);
 		if (e == ERR_LIMIT && held > 0) {
 			ob->n.dropped++;
-			log_warn("irc: send queue full (%zu replies), a %s to %s dropped", held, cmd,
-			         target);
+			log_warn("irc: send queue full (%zu replies), a %s to %s dropped", held,
+				 cmd, target);
 		} else {
 			log_warn("irc: a %s to %s could not be split: %s", cmd, target, err_str(e));
 		}
@@ -251,8 +251,8 @@ void irc_outbox_sync(struct irc_outbox *ob)
 	ob->n.journal_errors++;
 	if (!ob->journal_warned)
 		log_warn("irc: cannot sync the reply journal in %s: replies may not survive "
-		         "a power cut",
-		         ob->state_dir);
+			 "a power cut",
+			 ob->state_dir);
 	ob->journal_warned = 1;
 }
 
@@ -264,7 +264,7 @@ void irc_outbox_session(struct irc_outbox *ob, long long now)
 		return;
 	ob->n.resent += again;
 	log_info("irc: %zu repl%s cut off with the last connection will be sent again, whole",
-	         again, again == 1 ? "y" : "ies");
+		 again, again == 1 ? "y" : "ies");
 }
 
 struct irc_out *irc_outbox_queue(struct irc_outbox *ob)

@@ -25,10 +25,12 @@
 #include "err.h"
 #include "irc_out.h"
 
-#define IRC_REPLY_MAX_AGE_MS 300000L  /* a reply older than this when a
+#define IRC_REPLY_MAX_AGE_MS \
+	300000L /* a reply older than this when a
                                        * connection (or a start) comes is
                                        * dropped: the talk has moved on */
-#define IRC_ALERT_MAX_AGE_MS 1800000L /* an alert to the moderators: a late
+#define IRC_ALERT_MAX_AGE_MS \
+	1800000L /* an alert to the moderators: a late
                                        * one is still worth reading */
 
 struct irc_outbox_config {
@@ -74,7 +76,7 @@ void irc_outbox_replay(struct irc_outbox *ob, long long now, size_t prefix_len);
  * ERR_INVALID or ERR_LIMIT for text that cannot be split, ERR_NOMEM; each
  * logged, and nothing queued. */
 enum err irc_outbox_say(struct irc_outbox *ob, const char *cmd, const char *target,
-                        const char *text, const char *kind, long long now, size_t prefix_len);
+			const char *text, const char *kind, long long now, size_t prefix_len);
 
 /* irc_outbox_raw queues one whole line with its CRLF for target, as it is
  * (a CTCP reply, whose \001 the splitter would turn into spaces): not

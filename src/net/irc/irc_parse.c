@@ -136,19 +136,35 @@ static void unescape_tag_value(char *s)
 		switch (*s) {
 		case '\0':
 			continue;
-		case ':': *o++ = ';'; break;
-		case 's': *o++ = ' '; break;
-		case 'r': *o++ = '\r'; break;
-		case 'n': *o++ = '\n'; break;
-		default: *o++ = *s; break;
+		case ':':
+			*o++ = ';';
+			break;
+		case 's':
+			*o++ = ' ';
+			break;
+		case 'r':
+			*o++ = '\r';
+			break;
+		case 'n':
+			*o++ = '\n';
+			break;
+		default:
+			*o++ = *s;
+			break;
 		}
 		s++;
 	}
 	*o = '\0';
 }
 
-static int is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-static int is_digit(char c) { return c >= '0' && c <= '9'; }
+static int is_alpha(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+static int is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
 
 static int command_ok(const char *s)
 {
@@ -342,11 +358,16 @@ static int rfc1459_lower(unsigned char c)
 	if (c >= 'A' && c <= 'Z')
 		return c - 'A' + 'a';
 	switch (c) {
-	case '[': return '{';
-	case ']': return '}';
-	case '\\': return '|';
-	case '~': return '^';
-	default: return c;
+	case '[':
+		return '{';
+	case ']':
+		return '}';
+	case '\\':
+		return '|';
+	case '~':
+		return '^';
+	default:
+		return c;
 	}
 }
 
@@ -527,7 +548,10 @@ static enum err lines_push(struct irc_lines *l, const char *head, size_t hlen, c
 	return ERR_OK;
 }
 
-static int is_cont(char c) { return ((unsigned char)c & 0xC0) == 0x80; }
+static int is_cont(char c)
+{
+	return ((unsigned char)c & 0xC0) == 0x80;
+}
 
 /* grapheme_cut returns the end of the last whole grapheme cluster (a letter
  * with its accents, an emoji sequence) that starts at s[0] and ends within
@@ -610,8 +634,8 @@ static enum err split_one(struct irc_lines *l, const char *head, size_t hlen, co
 	}
 }
 
-enum err irc_split_text(const char *command, const char *target, const char *text,
-			size_t len, size_t prefix_len, struct irc_lines *out)
+enum err irc_split_text(const char *command, const char *target, const char *text, size_t len,
+			size_t prefix_len, struct irc_lines *out)
 {
 	char head[IRC_LINE_MAX];
 	size_t hlen, room, start = 0, i, n0 = out->n;

@@ -23,14 +23,14 @@
 
 #include "err.h"
 
-#define IRC_LINE_MAX 512   /* source, command, params and CRLF */
-#define IRC_TAGS_MAX 8191  /* '@', the tags and one space */
-#define IRC_WIRE_MAX (IRC_TAGS_MAX + IRC_LINE_MAX) /* one whole line on the wire */
-#define IRC_PARAMS_MAX 15  /* the 15th takes the rest of the line */
-#define IRC_TAG_COUNT_MAX 64 /* tags kept a message; more are counted, dropped */
-#define IRC_READER_BUF (4 * IRC_WIRE_MAX) /* the reader's input buffer */
-#define IRC_CTCP_CMD_MAX 32 /* a CTCP command word, with its NUL */
-#define IRC_SPLIT_TEXT_MAX 65536 /* text one irc_split_text call accepts */
+#define IRC_LINE_MAX       512                           /* source, command, params and CRLF */
+#define IRC_TAGS_MAX       8191                          /* '@', the tags and one space */
+#define IRC_WIRE_MAX       (IRC_TAGS_MAX + IRC_LINE_MAX) /* one whole line on the wire */
+#define IRC_PARAMS_MAX     15                            /* the 15th takes the rest of the line */
+#define IRC_TAG_COUNT_MAX  64                 /* tags kept a message; more are counted, dropped */
+#define IRC_READER_BUF     (4 * IRC_WIRE_MAX) /* the reader's input buffer */
+#define IRC_CTCP_CMD_MAX   32                 /* a CTCP command word, with its NUL */
+#define IRC_SPLIT_TEXT_MAX 65536              /* text one irc_split_text call accepts */
 
 struct irc_tag {
 	const char *key;   /* "time", "+draft/reply", "example.com/x" */
@@ -44,10 +44,10 @@ struct irc_msg {
 	size_t ntags;
 	size_t tags_dropped; /* tags beyond IRC_TAG_COUNT_MAX */
 	struct irc_tag tags[IRC_TAG_COUNT_MAX];
-	const char *source; /* "nick!user@host" or "server.name"; NULL if none */
-	const char *nick;   /* the source up to '!' or '@'; NULL if no source */
-	const char *user;   /* after '!'; NULL if absent */
-	const char *host;   /* after '@'; NULL if absent */
+	const char *source;  /* "nick!user@host" or "server.name"; NULL if none */
+	const char *nick;    /* the source up to '!' or '@'; NULL if no source */
+	const char *user;    /* after '!'; NULL if absent */
+	const char *host;    /* after '@'; NULL if absent */
 	const char *command; /* "PRIVMSG", "001": letters as received */
 	size_t nparams;
 	const char *params[IRC_PARAMS_MAX];
@@ -161,7 +161,10 @@ struct irc_lines {
 	char **v;
 	size_t *len; /* len[i] == strlen(v[i]), CRLF included */
 };
-#define IRC_LINES_INIT {0, 0, NULL, NULL}
+#define IRC_LINES_INIT           \
+	{                        \
+		0, 0, NULL, NULL \
+	}
 void irc_lines_release(struct irc_lines *l);
 
 /* Until the server has told the bot its visible host (its own JOIN echo,
@@ -193,7 +196,7 @@ size_t irc_prefix_len(const char *nick, const char *user, const char *host);
  * ERR_INVALID for a bad command or target, ERR_LIMIT when text is longer
  * than IRC_SPLIT_TEXT_MAX or the prefix and target leave no room for a
  * character, ERR_NOMEM. On error *out is left as it was. */
-enum err irc_split_text(const char *command, const char *target, const char *text,
-			size_t len, size_t prefix_len, struct irc_lines *out);
+enum err irc_split_text(const char *command, const char *target, const char *text, size_t len,
+			size_t prefix_len, struct irc_lines *out);
 
 #endif

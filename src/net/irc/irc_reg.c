@@ -81,9 +81,8 @@ static void note(struct irc_reg_out *out, enum log_level lvl, const char *fmt, .
  * are refused by irc_build, so nothing from outside can inject. */
 static void send_cmd(struct irc_reg_out *out, const char *cmd, const char *const *p, size_t n)
 {
-	if (out->n >= IRC_REG_LINES_MAX ||
-	    irc_build(out->line[out->n], sizeof(out->line[0]), &out->len[out->n], cmd, p, n) !=
-	        ERR_OK) {
+	if (out->n >= IRC_REG_LINES_MAX || irc_build(out->line[out->n], sizeof(out->line[0]),
+						     &out->len[out->n], cmd, p, n) != ERR_OK) {
 		note(out, LOG_WARN, "irc: refused to send a malformed %s line", cmd);
 		return;
 	}
@@ -117,16 +116,18 @@ int irc_reg_nick_ok(const char *s)
 
 /* check_external: EXTERNAL logs in with the client certificate. */
 static enum err check_external(const struct irc_reg_config *cfg, size_t alen, char *errbuf,
-                               size_t errlen)
+			       size_t errlen)
 {
 	if (!cfg->tls || !cfg->tls_client_cert) {
-		err_printf(errbuf, errlen, "irc: sasl_mechanism EXTERNAL logs in with a client "
-		                           "certificate: set tls_cert_file (and keep tls on)");
+		err_printf(errbuf, errlen,
+			   "irc: sasl_mechanism EXTERNAL logs in with a client "
+			   "certificate: set tls_cert_file (and keep tls on)");
 		return ERR_INVALID;
 	}
 	if (cfg->sasl_password) {
-		err_printf(errbuf, errlen, "irc: sasl_mechanism EXTERNAL logs in with the client "
-		                           "certificate, not a password: remove the SASL password");
+		err_printf(errbuf, errlen,
+			   "irc: sasl_mechanism EXTERNAL logs in with the client "
+			   "certificate, not a password: remove the SASL password");
 		return ERR_INVALID;
 	}
 	if (cfg->sasl_account && (!alen || alen * 4 / 3 + 4 > IRC_SASL_RAW_MAX)) {
@@ -139,7 +140,7 @@ static enum err check_external(const struct irc_reg_config *cfg, size_t alen, ch
 /* check_sasl picks the SASL mechanism and checks that the config gives
  * what it needs. */
 static enum err check_sasl(const struct irc_reg_config *cfg, enum reg_mech *mech, char *errbuf,
-                           size_t errlen)
+			   size_t errlen)
 {
 	const char *m = cfg->sasl_mechanism && *cfg->sasl_mechanism ? cfg->sasl_mechanism : NULL;
 	size_t alen = cfg->sasl_account ? strlen(cfg->sasl_account) : 0;
@@ -152,7 +153,8 @@ static enum err check_sasl(const struct irc_reg_config *cfg, enum reg_mech *mech
 		return ERR_OK;
 	}
 	if (m && strcasecmp(m, "PLAIN")) {
-		err_printf(errbuf, errlen, "irc: sasl_mechanism \"%.64s\" is not PLAIN or EXTERNAL", m);
+		err_printf(errbuf, errlen, "irc: sasl_mechanism \"%.64s\" is not PLAIN or EXTERNAL",
+			   m);
 		return ERR_INVALID;
 	}
 	if (!m && !cfg->sasl_account && !cfg->sasl_password)
@@ -163,7 +165,8 @@ static enum err check_sasl(const struct irc_reg_config *cfg, enum reg_mech *mech
 	}
 	if (!alen || !*cfg->sasl_password ||
 	    2 * alen + strlen(cfg->sasl_password) + 2 > IRC_SASL_RAW_MAX) {
-		err_printf(errbuf, errlen, "irc: the SASL account or password is empty or too long");
+		err_printf(errbuf, errlen,
+			   "irc: the SASL account or password is empty or too long");
 		return ERR_INVALID;
 	}
 	*mech = MECH_PLAIN;
@@ -175,27 +178,30 @@ static enum err check_names(const struct irc_reg_config *cfg, char *errbuf, size
 	size_t i;
 
 	if (!irc_reg_nick_ok(cfg->nick)) {
-		err_printf(errbuf, errlen, "irc: nick \"%s\" is not a valid nick", cfg->nick ? cfg->nick : "");
+		err_printf(errbuf, errlen, "irc: nick \"%s\" is not a valid nick",
+			   cfg->nick ? cfg->nick : "");
 		return ERR_INVALID;
 	}
 	for (i = 0; i < cfg->n_alt_nicks; i++)
 		if (!irc_reg_nick_ok(cfg->alt_nicks[i])) {
-			err_printf(errbuf, errlen, "irc: alternative nick \"%s\" is not a valid nick",
-			           cfg->alt_nicks[i] ? cfg->alt_nicks[i] : "");
+			err_printf(errbuf, errlen,
+				   "irc: alternative nick \"%s\" is not a valid nick",
+				   cfg->alt_nicks[i] ? cfg->alt_nicks[i] : "");
 			return ERR_INVALID;
 		}
 	if ((cfg->user && !irc_word_ok(cfg->user)) ||
 	    (cfg->realname && (!*cfg->realname || !irc_param_ok(cfg->realname, 1))) ||
 	    (cfg->server_password && !irc_param_ok(cfg->server_password, 1))) {
-		err_printf(errbuf, errlen, "irc: user, realname or server password holds a "
-		                           "space, a line break or a leading ':'");
+		err_printf(errbuf, errlen,
+			   "irc: user, realname or server password holds a "
+			   "space, a line break or a leading ':'");
 		return ERR_INVALID;
 	}
 	return ERR_OK;
 }
 
 enum err irc_reg_new(const struct irc_reg_config *cfg, struct irc_reg **out, char *errbuf,
-                     size_t errlen)
+		     size_t errlen)
 {
 	struct irc_reg *r;
 	enum reg_mech mech;
@@ -328,7 +334,7 @@ int irc_reg_account_tag(const struct irc_reg *r)
 size_t irc_reg_prefix_len(const struct irc_reg *r)
 {
 	return irc_prefix_len(r->me, r->my_user[0] ? r->my_user : NULL,
-	                      r->my_host[0] ? r->my_host : NULL);
+			      r->my_host[0] ? r->my_host : NULL);
 }
 
 unsigned long irc_reg_retries(const struct irc_reg *r)
@@ -343,18 +349,18 @@ unsigned long irc_reg_retries(const struct irc_reg *r)
  * out of step (a server restarted without them offers no SASL, or refuses
  * every login until they link): END, and the backoff retries, so the bot
  * comes back with them. */
-static enum irc_reg_step login_failed(struct irc_reg *r, struct irc_reg_out *out,
-                                      const char *why, const char *hint)
+static enum irc_reg_step login_failed(struct irc_reg *r, struct irc_reg_out *out, const char *why,
+				      const char *hint)
 {
 	if (!r->ever_registered) {
 		snprintf(out->why, sizeof(out->why), "irc: %s (%s%snot retrying)", why,
-		         hint ? hint : "", hint ? "; " : "");
+			 hint ? hint : "", hint ? "; " : "");
 		note(out, LOG_ERROR, "%s", out->why);
 		return IRC_REG_FATAL;
 	}
 	r->retries++;
 	snprintf(out->why, sizeof(out->why),
-	         "irc: %s; a login worked before, so the services may be down: retrying", why);
+		 "irc: %s; a login worked before, so the services may be down: retrying", why);
 	note(out, LOG_ERROR, "%s (retry %lu)", out->why, r->retries);
 	return IRC_REG_END;
 }
@@ -435,15 +441,15 @@ static enum irc_reg_step req_sasl(struct irc_reg *r, struct irc_reg_out *out)
 	char why[IRC_REG_NOTE_MAX / 2];
 
 	if (!r->sasl_offered)
-		return login_failed(r, out, "SASL: the server does not offer it (no sasl capability)",
-		                    NULL);
+		return login_failed(
+			r, out, "SASL: the server does not offer it (no sasl capability)", NULL);
 	/* sasl=PLAIN,EXTERNAL (CAP 302): a list without ours is a refusal
 	 * known now; an empty value says nothing */
 	snprintf(m, sizeof(m), ",%s,", r->sasl_mechs);
 	snprintf(want, sizeof(want), ",%s,", mech_name(r));
 	if (r->sasl_mechs[0] && !strstr(m, want)) {
 		snprintf(why, sizeof(why), "SASL: the server offers %.200s, not %s", r->sasl_mechs,
-		         mech_name(r));
+			 mech_name(r));
 		return login_failed(r, out, why, NULL);
 	}
 	cap_req(r, out, "sasl");
@@ -456,7 +462,7 @@ static enum irc_reg_step req_sasl(struct irc_reg *r, struct irc_reg_out *out)
  * the tag syntax with it (message-tags.md), so message-tags itself is not
  * needed. */
 static enum irc_reg_step on_cap_ls(struct irc_reg *r, const char *list, int more,
-                                   struct irc_reg_out *out)
+				   struct irc_reg_out *out)
 {
 	char mechs[sizeof(r->sasl_mechs)];
 
@@ -484,8 +490,7 @@ static enum irc_reg_step on_cap_ls(struct irc_reg *r, const char *list, int more
 }
 
 /* on_cap: CAP * LS [*] :caps, CAP * ACK :caps, CAP * NAK :caps */
-static enum irc_reg_step on_cap(struct irc_reg *r, const struct irc_msg *m,
-                                struct irc_reg_out *out)
+static enum irc_reg_step on_cap(struct irc_reg *r, const struct irc_msg *m, struct irc_reg_out *out)
 {
 	const char *sub = m->nparams >= 2 ? m->params[1] : "";
 	const char *list = m->nparams >= 3 ? m->params[m->nparams - 1] : "";
@@ -498,7 +503,8 @@ static enum irc_reg_step on_cap(struct irc_reg *r, const struct irc_msg *m,
 	if (r->cap_pending && has_cap(list, "sasl") && r->sasl == SASL_REQ) {
 		r->cap_pending--;
 		if (!ack)
-			return login_failed(r, out, "SASL: the server refused the sasl capability", NULL);
+			return login_failed(r, out, "SASL: the server refused the sasl capability",
+					    NULL);
 		send1(out, "AUTHENTICATE", mech_name(r));
 		r->sasl = SASL_MECH;
 	}
@@ -509,7 +515,8 @@ static enum irc_reg_step on_cap(struct irc_reg *r, const struct irc_msg *m,
 		r->acct_req = 0;
 		r->acct_tag = ack;
 		if (!ack)
-			note(out, LOG_INFO, "irc: the server refused account-tag: no sender accounts");
+			note(out, LOG_INFO,
+			     "irc: the server refused account-tag: no sender accounts");
 	}
 	cap_maybe_end(r, out);
 	return IRC_REG_GO_ON;
@@ -596,7 +603,7 @@ static void sasl_respond(struct irc_reg *r, struct irc_reg_out *out)
  * of ours (none configured, or over) a refusal refers to nothing the bot
  * did: that line costs nothing. */
 static enum irc_reg_step on_sasl_numeric(struct irc_reg *r, const struct irc_msg *m,
-                                         struct irc_reg_out *out)
+					 struct irc_reg_out *out)
 {
 	const char *c = m->command;
 
@@ -617,12 +624,12 @@ static enum irc_reg_step on_sasl_numeric(struct irc_reg *r, const struct irc_msg
 		return login_failed(r, out, "SASL: the login was aborted", NULL);
 	} else if (r->mech == MECH_EXTERNAL) {
 		return login_failed(r, out,
-		                    "SASL EXTERNAL: the server refused the client certificate",
-		                    "is its fingerprint on the account, e.g. by NickServ "
-		                    "CERT ADD? check tls_cert_file");
+				    "SASL EXTERNAL: the server refused the client certificate",
+				    "is its fingerprint on the account, e.g. by NickServ "
+				    "CERT ADD? check tls_cert_file");
 	} else {
 		return login_failed(r, out, "SASL: the server refused the account or password",
-		                    "check sasl_account and the password");
+				    "check sasl_account and the password");
 	}
 	return IRC_REG_GO_ON;
 }
@@ -664,15 +671,15 @@ static enum irc_reg_step on_nick_refused(struct irc_reg *r, struct irc_reg_out *
 }
 
 static enum irc_reg_step on_welcome(struct irc_reg *r, const struct irc_msg *m, long long now,
-                                    struct irc_reg_out *out)
+				    struct irc_reg_out *out)
 {
 	if (r->registered)
 		return IRC_REG_GO_ON; /* a second welcome changes nothing */
 	if (r->mech != MECH_NONE && r->sasl != SASL_LOGGED_IN)
 		return login_failed(r, out,
-		                    "SASL: the server registered the bot without a login (it "
-		                    "ignored CAP)",
-		                    "not going on unauthenticated");
+				    "SASL: the server registered the bot without a login (it "
+				    "ignored CAP)",
+				    "not going on unauthenticated");
 	r->registered = 1;
 	r->ever_registered = 1;
 	r->welcome_ms = now;
@@ -716,10 +723,10 @@ static int is_one_of(const char *c, const char *const *set)
 }
 
 enum irc_reg_step irc_reg_on_line(struct irc_reg *r, const struct irc_msg *m, long long now,
-                                  struct irc_reg_out *out)
+				  struct irc_reg_out *out)
 {
 	static const char *const sasl_numerics[] = {"900", "902", "903", "904", "905",
-	                                            "906", "907", "908", NULL};
+						    "906", "907", "908", NULL};
 	static const char *const nick_refused[] = {"432", "433", "436", "437", NULL};
 	const char *c = m->command;
 
@@ -739,8 +746,8 @@ enum irc_reg_step irc_reg_on_line(struct irc_reg *r, const struct irc_msg *m, lo
 		return on_nick_refused(r, out);
 	if (!strcmp(c, "JOIN") || !strcmp(c, "396"))
 		on_whoami(r, m);
-	if (!strcmp(c, "NICK") && m->nick && m->nparams >= 1 &&
-	    irc_casecmp(m->nick, r->me) == 0 && irc_reg_nick_ok(m->params[0]))
+	if (!strcmp(c, "NICK") && m->nick && m->nparams >= 1 && irc_casecmp(m->nick, r->me) == 0 &&
+	    irc_reg_nick_ok(m->params[0]))
 		snprintf(r->me, sizeof(r->me), "%s", m->params[0]);
 	return IRC_REG_GO_ON;
 }

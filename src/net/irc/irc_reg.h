@@ -38,14 +38,16 @@
 #include "irc_parse.h"
 #include "log.h"
 
-#define IRC_NICK_MAX 64        /* a nick we send, with its NUL */
-#define IRC_NICK_TRIES 10      /* suffix fallbacks after the alternatives */
-#define IRC_SASL_CHUNK 400     /* AUTHENTICATE payload a line (sasl-3.1) */
-#define IRC_SASL_RAW_MAX 1024  /* account, account and password, with NULs */
-#define IRC_REG_LINES_MAX 8    /* lines one step sends, at most (a SASL
+#define IRC_NICK_MAX     64   /* a nick we send, with its NUL */
+#define IRC_NICK_TRIES   10   /* suffix fallbacks after the alternatives */
+#define IRC_SASL_CHUNK   400  /* AUTHENTICATE payload a line (sasl-3.1) */
+#define IRC_SASL_RAW_MAX 1024 /* account, account and password, with NULs */
+#define IRC_REG_LINES_MAX \
+	8                    /* lines one step sends, at most (a SASL
                                 * payload: 4 chunks and a "+") */
-#define IRC_REG_NOTE_MAX 512   /* a note for the log, with its NUL */
-#define IRC_HOST_MAX 255       /* a host (or user) the server says the bot
+#define IRC_REG_NOTE_MAX 512 /* a note for the log, with its NUL */
+#define IRC_HOST_MAX \
+	255 /* a host (or user) the server says the bot
                                 * has, longer is not believed: it would
                                 * leave no room on a line */
 
@@ -54,20 +56,20 @@ struct irc_reg_config {
 	const char *nick;             /* "faqbot" */
 	const char *const *alt_nicks; /* tried in order on 433; then nick + "_", "1".. */
 	size_t n_alt_nicks;
-	const char *user;             /* or NULL: the nick */
-	const char *realname;         /* or NULL: "faqbot" */
-	const char *server_password;  /* PASS, or NULL */
-	const char *sasl_mechanism;   /* "PLAIN", "EXTERNAL", or NULL or "": PLAIN
+	const char *user;            /* or NULL: the nick */
+	const char *realname;        /* or NULL: "faqbot" */
+	const char *server_password; /* PASS, or NULL */
+	const char *sasl_mechanism;  /* "PLAIN", "EXTERNAL", or NULL or "": PLAIN
 	                               * when an account is set */
-	const char *sasl_account;     /* PLAIN: the account; EXTERNAL: optional
+	const char *sasl_account;    /* PLAIN: the account; EXTERNAL: optional
 	                               * authorization identity; NULL: no SASL
 	                               * (with PLAIN) */
-	const char *sasl_password;    /* PLAIN only; a secret: never in a note,
+	const char *sasl_password;   /* PLAIN only; a secret: never in a note,
 	                               * wiped on free */
-	int tls_client_cert;          /* 1: the connection shows a client
+	int tls_client_cert;         /* 1: the connection shows a client
 	                               * certificate (EXTERNAL needs one) */
-	int tls;                      /* 1: the connection is TLS */
-	long register_timeout_ms;     /* connect to the welcome; > 0 */
+	int tls;                     /* 1: the connection is TLS */
+	long register_timeout_ms;    /* connect to the welcome; > 0 */
 };
 
 /* What a step asks of the transport, beside the lines. */
@@ -81,16 +83,16 @@ enum irc_reg_step {
 /* What a step gives back; the callee fills it whole (n = 0, note "" when
  * there is nothing). It is large: keep one and reuse it. */
 struct irc_reg_out {
-	size_t n;                                   /* lines, in order */
-	size_t len[IRC_REG_LINES_MAX];              /* CRLF included */
+	size_t n;                      /* lines, in order */
+	size_t len[IRC_REG_LINES_MAX]; /* CRLF included */
 	char line[IRC_REG_LINES_MAX][IRC_LINE_MAX + 1];
-	int secret;                                 /* a line holds a credential
+	int secret; /* a line holds a credential
 	                                             * (PASS, the SASL payload):
 	                                             * wipe out once written */
 	enum log_level note_level;
-	char note[IRC_REG_NOTE_MAX];                /* one line for the log, "irc:
+	char note[IRC_REG_NOTE_MAX]; /* one line for the log, "irc:
 	                                             * ...", or "" */
-	char why[IRC_REG_NOTE_MAX];                 /* with END or FATAL, the
+	char why[IRC_REG_NOTE_MAX];  /* with END or FATAL, the
 	                                             * reason to keep as the
 	                                             * transport's error, or "" */
 };
@@ -102,7 +104,7 @@ struct irc_reg;
  * *out is NULL and errbuf has one line ("irc: ...") saying what to fix:
  * ERR_INVALID, or ERR_NOMEM. */
 enum err irc_reg_new(const struct irc_reg_config *cfg, struct irc_reg **out, char *errbuf,
-                     size_t errlen);
+		     size_t errlen);
 
 /* irc_reg_free wipes the password and frees r; NULL is a no-op. */
 void irc_reg_free(struct irc_reg *r);
@@ -114,7 +116,7 @@ void irc_reg_begin(struct irc_reg *r, long long now, struct irc_reg_out *out);
 /* irc_reg_on_line takes one message from the server, received at now.
  * Lines it has nothing to do with are IRC_REG_GO_ON with nothing in out. */
 enum irc_reg_step irc_reg_on_line(struct irc_reg *r, const struct irc_msg *m, long long now,
-                                  struct irc_reg_out *out);
+				  struct irc_reg_out *out);
 
 /* irc_reg_check looks at the clock: IRC_REG_END (and a note) when the
  * welcome has not come within the registration timeout of the begin. */

@@ -81,11 +81,9 @@ static enum err check_url(const char *url, char *errbuf, size_t errlen)
 		if (netaddr_check_plain(host, why, sizeof(why)) == ERR_OK)
 			e = ERR_OK;
 		else
-			snprintf(errbuf, errlen, "homeserver URL %s uses plain http: %s", url,
-			         why);
+			snprintf(errbuf, errlen, "homeserver URL %s uses plain http: %s", url, why);
 	} else {
-		snprintf(errbuf, errlen, "homeserver URL %s: scheme %s is not https",
-		         url, scheme);
+		snprintf(errbuf, errlen, "homeserver URL %s: scheme %s is not https", url, scheme);
 	}
 out:
 	curl_free(scheme);
@@ -103,9 +101,10 @@ static enum err check_config(const struct matrix_config *cfg, char *errbuf, size
 	}
 	if (!cfg->user_id || cfg->user_id[0] != '@' || !mx_server_name(cfg->user_id) ||
 	    strlen(cfg->user_id) > MX_ID_MAX) {
-		snprintf(errbuf, errlen, "user id \"%s\" is not a Matrix user id like "
-		                         "@faqbot:example.org",
-		         cfg->user_id ? cfg->user_id : "");
+		snprintf(errbuf, errlen,
+			 "user id \"%s\" is not a Matrix user id like "
+			 "@faqbot:example.org",
+			 cfg->user_id ? cfg->user_id : "");
 		return ERR_INVALID;
 	}
 	if ((!cfg->access_token || !*cfg->access_token) && (!cfg->password || !*cfg->password) &&
@@ -119,7 +118,7 @@ static enum err check_config(const struct matrix_config *cfg, char *errbuf, size
 	}
 	if (cfg->mod_room && *cfg->mod_room && cfg->mod_room[0] != '!') {
 		snprintf(errbuf, errlen, "moderators' room \"%s\" must be a room id (!...:server)",
-		         cfg->mod_room);
+			 cfg->mod_room);
 		return ERR_INVALID;
 	}
 	return ERR_OK;
@@ -164,8 +163,8 @@ static enum err copy_strings(struct matrix *m, const struct matrix_config *cfg)
 /* set_limits takes cfg's numbers, a default for each one left at 0. */
 static void set_limits(struct matrix *m, const struct matrix_config *cfg)
 {
-	m->req_timeout = cfg->request_timeout_ms > 0 ? cfg->request_timeout_ms
-	                                             : MATRIX_REQUEST_TIMEOUT_MS;
+	m->req_timeout =
+		cfg->request_timeout_ms > 0 ? cfg->request_timeout_ms : MATRIX_REQUEST_TIMEOUT_MS;
 	m->sync_timeout = cfg->sync_timeout_ms > 0 ? cfg->sync_timeout_ms : MATRIX_SYNC_TIMEOUT_MS;
 	m->backoff_max = cfg->backoff_max_ms > 0 ? cfg->backoff_max_ms : MATRIX_BACKOFF_MAX_MS;
 	if (m->backoff_max < MATRIX_BACKOFF_BASE_MS)
@@ -227,7 +226,7 @@ void matrix_free(struct matrix *m)
 }
 
 enum err matrix_new(const struct matrix_config *cfg, struct matrix **out, char *errbuf,
-                    size_t errlen)
+		    size_t errlen)
 {
 	struct matrix *m = NULL;
 	enum err e;
@@ -277,7 +276,10 @@ fail:
 	return e;
 }
 
-const char *matrix_errstr(const struct matrix *m) { return m ? m->errstr : ""; }
+const char *matrix_errstr(const struct matrix *m)
+{
+	return m ? m->errstr : "";
+}
 
 void matrix_get_stats(const struct matrix *m, struct matrix_stats *out)
 {
@@ -298,7 +300,7 @@ static int start(struct matrix *m, enum err *ret)
 	matrix_session_load(m, !m->token[0]);
 	if (!m->token[0] && !m->password) {
 		matrix_set_err(m, "no access token, no password, and no stored session in %s",
-		               m->state_dir);
+			       m->state_dir);
 		*ret = ERR_INVALID;
 		return 0;
 	}
@@ -330,8 +332,8 @@ static int start(struct matrix *m, enum err *ret)
 		m->since = since;
 	else
 		free(since);
-	log_info("start user=%s homeserver=%s rooms=%zu resume=%s", m->user_id, m->hs,
-	         m->n_rooms, m->since ? "yes" : "no (first start)");
+	log_info("start user=%s homeserver=%s rooms=%zu resume=%s", m->user_id, m->hs, m->n_rooms,
+		 m->since ? "yes" : "no (first start)");
 	/* what an earlier run had queued and not sent goes first; then the
 	 * joins, queued like every send (not journaled: every start joins) */
 	matrix_send_load(m);
@@ -481,7 +483,10 @@ static void op_health(const void *t, struct tr_health *h)
 	h->alive_ms = ((const struct matrix *)t)->alive_ms;
 }
 
-static const char *op_errstr(const void *t) { return matrix_errstr(t); }
+static const char *op_errstr(const void *t)
+{
+	return matrix_errstr(t);
+}
 
-const struct transport_ops matrix_ops = {"matrix", op_start, op_want, op_ready, op_notice,
-                                         op_stop, op_health, op_errstr};
+const struct transport_ops matrix_ops = {"matrix",  op_start, op_want,   op_ready,
+					 op_notice, op_stop,  op_health, op_errstr};

@@ -34,10 +34,10 @@
 #include "transport.h"
 
 /* Defaults, used where a config field is 0. */
-#define MATRIX_REQUEST_TIMEOUT_MS 30000L /* any one request, long poll aside */
-#define MATRIX_SYNC_TIMEOUT_MS 30000L    /* how long the server may hold a sync */
-#define MATRIX_BACKOFF_MAX_MS 60000L     /* cap of the exponential backoff */
-#define MATRIX_BACKOFF_BASE_MS 500L      /* its first step */
+#define MATRIX_REQUEST_TIMEOUT_MS  30000L /* any one request, long poll aside */
+#define MATRIX_SYNC_TIMEOUT_MS     30000L /* how long the server may hold a sync */
+#define MATRIX_BACKOFF_MAX_MS      60000L /* cap of the exponential backoff */
+#define MATRIX_BACKOFF_BASE_MS     500L   /* its first step */
 /* Cap of the wait when there was no connection at all: a homeserver that
  * is restarting answers again the moment it is up, and the bot should be
  * back within seconds, not after a minute of doubling. */
@@ -45,11 +45,11 @@
 /* Times the same unreadable /sync is asked for before it is skipped: once
  * more, so a glitch on the way loses nothing, and no more, so a body that
  * is unreadable every time cannot hold the bot. */
-#define MATRIX_UNREADABLE_ASKS 2
-#define MATRIX_MAX_BODY (8u << 20)       /* a response body we will read */
-#define MATRIX_MAX_AGE_S 86400L          /* older messages are not answered */
-#define MATRIX_TIMELINE_LIMIT 50         /* events a room a sync */
-#define MATRIX_ANSWERS_MAX 256           /* "event -> our reply" remembered */
+#define MATRIX_UNREADABLE_ASKS     2
+#define MATRIX_MAX_BODY            (8u << 20) /* a response body we will read */
+#define MATRIX_MAX_AGE_S           86400L     /* older messages are not answered */
+#define MATRIX_TIMELINE_LIMIT      50         /* events a room a sync */
+#define MATRIX_ANSWERS_MAX         256        /* "event -> our reply" remembered */
 
 /* Everything the transport needs. matrix_new copies it all, so the caller
  * may free its strings afterwards. Lists are arrays of n strings. */
@@ -70,14 +70,14 @@ struct matrix_config {
 	size_t n_allow_invites;
 	const char *const *moderators; /* user ids, mentioned in alerts */
 	size_t n_moderators;
-	const char *mod_room;     /* room id for alerts, or NULL: no alerts */
-	const char *state_dir;    /* holds session.json (0600) and since */
-	long request_timeout_ms;  /* 0: MATRIX_REQUEST_TIMEOUT_MS */
-	long sync_timeout_ms;     /* 0: MATRIX_SYNC_TIMEOUT_MS */
-	long backoff_max_ms;      /* 0: MATRIX_BACKOFF_MAX_MS */
-	size_t max_body;          /* 0: MATRIX_MAX_BODY */
-	long max_age_s;           /* 0: MATRIX_MAX_AGE_S; < 0: no limit */
-	int timeline_limit;       /* 0: MATRIX_TIMELINE_LIMIT */
+	const char *mod_room;    /* room id for alerts, or NULL: no alerts */
+	const char *state_dir;   /* holds session.json (0600) and since */
+	long request_timeout_ms; /* 0: MATRIX_REQUEST_TIMEOUT_MS */
+	long sync_timeout_ms;    /* 0: MATRIX_SYNC_TIMEOUT_MS */
+	long backoff_max_ms;     /* 0: MATRIX_BACKOFF_MAX_MS */
+	size_t max_body;         /* 0: MATRIX_MAX_BODY */
+	long max_age_s;          /* 0: MATRIX_MAX_AGE_S; < 0: no limit */
+	int timeline_limit;      /* 0: MATRIX_TIMELINE_LIMIT */
 	/* end-to-end encryption: NULL off, as before; else the key the
 	 * device's Olm account is encrypted with in state_dir (from a secrets
 	 * file or the environment; MX_CRYPTO_KEY_MIN bytes at least) */
@@ -89,8 +89,8 @@ struct matrix;
 /* matrix_new checks cfg (URL scheme and host, user id, credentials, state
  * directory) and makes a transport; nothing goes on the network yet. On
  * failure *out is NULL and errbuf has one line saying what is wrong. */
-enum err matrix_new(const struct matrix_config *cfg, struct matrix **out,
-                    char *errbuf, size_t errlen);
+enum err matrix_new(const struct matrix_config *cfg, struct matrix **out, char *errbuf,
+		    size_t errlen);
 
 /* matrix_ops is the transport's ops table (transport.h); its void pointer
  * is a struct matrix. start logs in if needed, checks the token with
@@ -156,8 +156,8 @@ const char *matrix_errstr(const struct matrix *m);
 /* Counters since matrix_new, for tests and the bench. unreadable: /sync
  * responses skipped unread (their messages lost, the moderators told). */
 struct matrix_stats {
-	unsigned long syncs, batches, messages, replies, alerts, retries,
-	    skipped, joins, declined, notices, unreadable;
+	unsigned long syncs, batches, messages, replies, alerts, retries, skipped, joins, declined,
+		notices, unreadable;
 };
 
 /* How a failed request is waited for before it is tried again. */
@@ -185,8 +185,7 @@ enum matrix_fail matrix_fail_kind(long status, int curl_code);
  * more than MATRIX_CONNECT_WAIT_MAX_MS), and the wait is d / 2 plus rnd
  * modulo d / 2 + 1: between d / 2 and d, so bots restarting together do not
  * stampede. Pure: the caller draws rnd. */
-long long matrix_backoff_ms(enum matrix_fail kind, int attempt, unsigned rnd,
-                            long max_ms);
+long long matrix_backoff_ms(enum matrix_fail kind, int attempt, unsigned rnd, long max_ms);
 void matrix_get_stats(const struct matrix *m, struct matrix_stats *out);
 
 /* The device's public identity, as `faqbot keys` prints it. */
@@ -203,7 +202,7 @@ struct matrix_identity {
  * start-up (a wrong key, a damaged file, libolm missing), errbuf saying
  * which file and what to do. */
 enum err matrix_identity_read(const char *state_dir, const char *pickle_key,
-                              struct matrix_identity *out, char *errbuf, size_t errlen);
+			      struct matrix_identity *out, char *errbuf, size_t errlen);
 
 /* matrix_free frees m; NULL is a no-op. */
 void matrix_free(struct matrix *m);

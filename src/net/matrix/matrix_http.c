@@ -72,7 +72,7 @@ enum matrix_fail matrix_fail_kind(long status, int curl_code)
 	case CURLE_GOT_NOTHING:          /* closed with no answer: going down */
 	case CURLE_SEND_ERROR:           /* reset */
 	case CURLE_RECV_ERROR:
-	case CURLE_PARTIAL_FILE:         /* cut in the middle of an answer */
+	case CURLE_PARTIAL_FILE: /* cut in the middle of an answer */
 		return MATRIX_FAIL_CONNECT;
 	default:
 		/* a timeout is a server that accepted and did not answer, TLS
@@ -81,22 +81,21 @@ enum matrix_fail matrix_fail_kind(long status, int curl_code)
 	}
 }
 
-long long matrix_backoff_ms(enum matrix_fail kind, int attempt, unsigned rnd,
-                            long max_ms)
+long long matrix_backoff_ms(enum matrix_fail kind, int attempt, unsigned rnd, long max_ms)
 {
 	long long cap = max_ms > 0 ? max_ms : MATRIX_BACKOFF_MAX_MS;
 
 	if (kind == MATRIX_FAIL_CONNECT && cap > MATRIX_CONNECT_WAIT_MAX_MS)
 		cap = MATRIX_CONNECT_WAIT_MAX_MS;
 	return backoff_delay_ms(MATRIX_BACKOFF_BASE_MS, cap, attempt > 0 ? (unsigned)attempt : 0,
-	                        rnd);
+				rnd);
 }
 
 long long matrix_backoff_draw(struct matrix *m, enum matrix_fail kind, int attempt)
 {
 	/* the high half: xorshift's low bits are its weakest */
 	return matrix_backoff_ms(kind, attempt, (unsigned)(backoff_rand(&m->rng) >> 32),
-	                         m->backoff_max);
+				 m->backoff_max);
 }
 
 /* ---- one exchange ----------------------------------------------------- */
@@ -143,13 +142,14 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *userp)
 		secs = strtoll(val, &end, 10);
 		if (end != val && errno == 0 && secs >= 0 && *(end + strspn(end, " ")) == '\0') {
 			r->retry_after_ms = secs > MATRIX_RETRY_AFTER_MAX_MS / 1000
-			                        ? MATRIX_RETRY_AFTER_MAX_MS
-			                        : secs * 1000;
+						    ? MATRIX_RETRY_AFTER_MAX_MS
+						    : secs * 1000;
 		} else {
 			when = curl_getdate(val + strspn(val, " "), NULL);
 			if (when != (time_t)-1)
-				r->retry_after_ms =
-				    when * 1000LL > clock_wall_ms() ? when * 1000LL - clock_wall_ms() : 0;
+				r->retry_after_ms = when * 1000LL > clock_wall_ms()
+							    ? when * 1000LL - clock_wall_ms()
+							    : 0;
 		}
 	}
 	return n;
@@ -173,8 +173,8 @@ void matrix_resp_release(struct matrix_resp *r)
  * redirects, the caps and timeouts, the body and headers (the token, if
  * any, into auth, which the caller wipes). x->hdrs is freed when it ends. */
 static enum err easy_setup(struct matrix *m, struct matrix_xfer *x, const char *url,
-                           const char *method, const char *body, long timeout_ms, int flags,
-                           struct matrix_resp *r, char *auth, size_t authlen)
+			   const char *method, const char *body, long timeout_ms, int flags,
+			   struct matrix_resp *r, char *auth, size_t authlen)
 {
 	struct curl_slist *h;
 	CURL *c = x->easy;
@@ -279,8 +279,7 @@ void matrix_pump(struct matrix *m)
 }
 
 enum err matrix_xfer_begin(struct matrix *m, struct matrix_xfer *x, const char *method,
-                           const char *path, const char *body, int flags,
-                           struct matrix_resp *r)
+			   const char *path, const char *body, int flags, struct matrix_resp *r)
 {
 	char url[MATRIX_URL_MAX], auth[MATRIX_TOKEN_MAX + 32] = "";
 	long timeout = m->req_timeout;
@@ -336,8 +335,8 @@ void matrix_xfer_free(struct matrix *m, struct matrix_xfer *x)
  * in the multi handle move on too, and wait for their owners when they
  * end. It fails only for local reasons; any network outcome is in r
  * (status 0, cc, stopped). */
-static enum err http(struct matrix *m, const char *method, const char *path,
-                     const char *body, int flags, struct matrix_resp *r)
+static enum err http(struct matrix *m, const char *method, const char *path, const char *body,
+		     int flags, struct matrix_resp *r)
 {
 	struct matrix_xfer *x = &m->call_x;
 	enum err e = matrix_xfer_begin(m, x, method, path, body, flags, r);
@@ -375,8 +374,9 @@ void matrix_multi_want(struct matrix *m, struct tr_wait *w)
 	if (curl_multi_fdset(m->multi, &rd, &wr, &ex, &max) != CURLM_OK)
 		max = -1;
 	for (fd = 0; fd <= max; fd++) {
-		short ev = (short)((FD_ISSET(fd, &rd) ? POLLIN : 0) | (FD_ISSET(fd, &wr) ? POLLOUT : 0) |
-		                   (FD_ISSET(fd, &ex) ? POLLPRI : 0));
+		short ev = (short)((FD_ISSET(fd, &rd) ? POLLIN : 0) |
+				   (FD_ISSET(fd, &wr) ? POLLOUT : 0) |
+				   (FD_ISSET(fd, &ex) ? POLLPRI : 0));
 
 		if (!ev)
 			continue;
@@ -405,8 +405,8 @@ void matrix_multi_want(struct matrix *m, struct tr_wait *w)
 /* retry_wait sorts a failed exchange that is not a 401: MATRIX_V_RETRY and
  * *wait, how long to wait before the next try, or what else it is. */
 static enum matrix_verdict retry_wait(struct matrix *m, const char *method, const char *path,
-                                      int flags, const struct matrix_resp *r,
-                                      const struct mx_error *me, int attempt, long long *wait)
+				      int flags, const struct matrix_resp *r,
+				      const struct mx_error *me, int attempt, long long *wait)
 {
 	if (r->status == 429) {
 		*wait = r->retry_after_ms >= 0 ? r->retry_after_ms : me->retry_after_ms;
@@ -415,22 +415,22 @@ static enum matrix_verdict retry_wait(struct matrix *m, const char *method, cons
 		if (*wait > MATRIX_RETRY_AFTER_MAX_MS)
 			*wait = MATRIX_RETRY_AFTER_MAX_MS;
 		log_warn("rate limited on %s %.*s, retrying in %lld ms", method, PATH_ARG(path),
-		         *wait);
+			 *wait);
 		metrics_inc(M_RETRY_RATE_LIMITED);
 		return MATRIX_V_RETRY;
 	}
 	if (r->status != 0 && r->status < 500) {
 		if (flags & MATRIX_CALL_ONCE)
-			matrix_set_err(m, "%s %.*s: HTTP %ld %s %s", method, PATH_ARG(path), r->status,
-			               me->errcode, me->error);
+			matrix_set_err(m, "%s %.*s: HTTP %ld %s %s", method, PATH_ARG(path),
+				       r->status, me->errcode, me->error);
 		return MATRIX_V_REFUSED;
 	}
 	*wait = matrix_backoff_draw(m, matrix_fail_kind(r->status, (int)r->cc), attempt);
 	log_warn("%s %.*s failed (%s), retrying in %lld ms", method, PATH_ARG(path),
-	         r->status  ? "server error"
-	         : r->over ? "response over max_body"
-	                   : curl_easy_strerror(r->cc),
-	         *wait);
+		 r->status ? "server error"
+		 : r->over ? "response over max_body"
+			   : curl_easy_strerror(r->cc),
+		 *wait);
 	if (flags & MATRIX_CALL_ONCE) {
 		matrix_set_err(m, "the homeserver at %s answered HTTP %ld", m->hs, r->status);
 		return MATRIX_V_FAILED;
@@ -439,9 +439,8 @@ static enum matrix_verdict retry_wait(struct matrix *m, const char *method, cons
 	return MATRIX_V_RETRY;
 }
 
-enum matrix_verdict matrix_judge(struct matrix *m, const char *method, const char *path,
-                                 int flags, const struct matrix_resp *r, int *attempt,
-                                 long long *wait)
+enum matrix_verdict matrix_judge(struct matrix *m, const char *method, const char *path, int flags,
+				 const struct matrix_resp *r, int *attempt, long long *wait)
 {
 	enum matrix_verdict v;
 	struct mx_error me;
@@ -453,7 +452,7 @@ enum matrix_verdict matrix_judge(struct matrix *m, const char *method, const cha
 		return MATRIX_V_DONE;
 	if (r->status == 0 && (flags & MATRIX_CALL_ONCE)) {
 		matrix_set_err(m, "cannot reach the homeserver at %s: %s", m->hs,
-		               r->over ? "response too large" : curl_easy_strerror(r->cc));
+			       r->over ? "response too large" : curl_easy_strerror(r->cc));
 		return MATRIX_V_FAILED;
 	}
 	if (r->over && (flags & MATRIX_CALL_SYNC))
@@ -464,8 +463,8 @@ enum matrix_verdict matrix_judge(struct matrix *m, const char *method, const cha
 		 * M_MISSING_TOKEN; a proxy in front may say it with no body),
 		 * and a server error's backoff would never get the bot back in */
 		log_warn("token refused (HTTP 401 %s%s)",
-		         me.errcode[0] ? me.errcode : "with no errcode",
-		         me.soft_logout ? ", soft logout" : "");
+			 me.errcode[0] ? me.errcode : "with no errcode",
+			 me.soft_logout ? ", soft logout" : "");
 		metrics_inc(M_RETRY_AUTH);
 		return MATRIX_V_AUTH;
 	}
@@ -487,15 +486,16 @@ static enum err relogin(struct matrix *m, int *relogins)
 		return ERR_OK;
 	}
 	if (!m->errstr[0] || !m->fatal)
-		matrix_set_err(m, "the homeserver %s refused the access token and logging in "
-		                  "again failed",
-		               m->hs);
+		matrix_set_err(m,
+			       "the homeserver %s refused the access token and logging in "
+			       "again failed",
+			       m->hs);
 	m->fatal = 1;
 	return ERR_INVALID;
 }
 
-enum err matrix_call(struct matrix *m, const char *method, const char *path,
-                     const char *body, int flags, struct matrix_resp *r)
+enum err matrix_call(struct matrix *m, const char *method, const char *path, const char *body,
+		     int flags, struct matrix_resp *r)
 {
 	int attempt = 0, relogins = 0, quick = flags & MATRIX_CALL_QUICK;
 	long long wait;
@@ -506,11 +506,15 @@ enum err matrix_call(struct matrix *m, const char *method, const char *path,
 		if (e != ERR_OK)
 			return e;
 		switch (matrix_judge(m, method, path, flags, r, &attempt, &wait)) {
-		case MATRIX_V_DONE: return ERR_OK;
-		case MATRIX_V_REFUSED: return ERR_INVALID;
-		case MATRIX_V_OVER: return ERR_LIMIT;
+		case MATRIX_V_DONE:
+			return ERR_OK;
+		case MATRIX_V_REFUSED:
+			return ERR_INVALID;
+		case MATRIX_V_OVER:
+			return ERR_LIMIT;
 		case MATRIX_V_STOPPED:
-		case MATRIX_V_FAILED: return ERR_IO;
+		case MATRIX_V_FAILED:
+			return ERR_IO;
 		case MATRIX_V_AUTH:
 			if (quick) {
 				matrix_login_want(m);

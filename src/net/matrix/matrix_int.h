@@ -31,37 +31,37 @@
 #include "mx_json.h"
 #include "transport.h"
 
-#define MATRIX_API "/_matrix/client/v3"
-#define MATRIX_URL_MAX 4096
-#define MATRIX_TOKEN_MAX 1024
-#define MATRIX_ERRSTR_MAX 512
+#define MATRIX_API                "/_matrix/client/v3"
+#define MATRIX_URL_MAX            4096
+#define MATRIX_TOKEN_MAX          1024
+#define MATRIX_ERRSTR_MAX         512
 #define MATRIX_RETRY_AFTER_MAX_MS 600000L /* we wait at most 10 min a 429 */
-#define MATRIX_STOP_GRACE_MS 1200L        /* a reply in flight after a stop */
-#define MATRIX_POLL_MS 50                 /* how often a wait looks at stop */
+#define MATRIX_STOP_GRACE_MS      1200L   /* a reply in flight after a stop */
+#define MATRIX_POLL_MS            50      /* how often a wait looks at stop */
 /* Sends in flight at once, each on its own easy handle in the one multi
  * handle; at most one a room, so a room's order is kept and a room that
  * hangs holds one of them, not the others. With the sync, a blocking
  * call and a login, their sockets stay within TR_FDS_MAX. */
-#define MATRIX_SENDS_MAX 6
+#define MATRIX_SENDS_MAX          6
 /* Ordinary sends (answers that are not a crisis, joins, leaves) waiting
  * in one room, and in all: more are dropped with a log line. A crisis
  * reply, a moderators' alert and a notice for them are always queued,
  * whatever the count. */
-#define MATRIX_QUEUE_ROOM_MAX 64
-#define MATRIX_QUEUE_MAX 1024
-#define MATRIX_OUTBOX_DIR "outbox" /* the queue's journal, in state_dir */
+#define MATRIX_QUEUE_ROOM_MAX     64
+#define MATRIX_QUEUE_MAX          1024
+#define MATRIX_OUTBOX_DIR         "outbox" /* the queue's journal, in state_dir */
 /* A room's facts (member count, power levels) are asked, once a room, in
  * a call that holds the loop: one try (MATRIX_CALL_QUICK), at most this
  * long, and after one that got no answer not again for a while, so a
  * homeserver that hangs holds the loop seconds once a minute at worst. */
-#define MATRIX_QUICK_TIMEOUT_MS 5000L
-#define MATRIX_QUICK_AGAIN_MS 60000L
+#define MATRIX_QUICK_TIMEOUT_MS   5000L
+#define MATRIX_QUICK_AGAIN_MS     60000L
 /* The longest a sync given up for a notice waits for that notice's first
  * try (a moderators' room that hangs holds the sync no longer). */
-#define MATRIX_NOTICE_HOLD_MS 5000L
-#define MATRIX_NAMES_MAX 1024             /* display names remembered */
-#define MATRIX_SESSION_FILE "session.json"
-#define MATRIX_SINCE_FILE "since"
+#define MATRIX_NOTICE_HOLD_MS     5000L
+#define MATRIX_NAMES_MAX          1024 /* display names remembered */
+#define MATRIX_SESSION_FILE       "session.json"
+#define MATRIX_SINCE_FILE         "since"
 
 /* What we know of a room: its member count (from sync summaries, or asked
  * once), whether an invite said it was direct, and its power levels (from
@@ -127,26 +127,26 @@ struct matrix_send {
 	struct matrix_send *next; /* the next in its room's queue */
 	unsigned long long seq;   /* queued order; its journal file's name */
 	enum matrix_send_kind kind;
-	char *room;  /* where it goes: a room id (or a join's alias) */
-	char *txn;   /* the transaction id of a PUT; NULL for a join, a leave */
-	char *body;  /* the JSON sent */
-	char *event; /* the event answered or alerted about, or NULL */
-	char *about; /* the room of that event (an alert goes elsewhere) */
-	char *klass; /* for the log: "crisis", "faq"...; a notice: whence */
-	char *entry; /* for the log: the FAQ entry, or NULL */
-	int must;    /* a crisis reply, an alert, a notice: never dropped by a
+	char *room;              /* where it goes: a room id (or a join's alias) */
+	char *txn;               /* the transaction id of a PUT; NULL for a join, a leave */
+	char *body;              /* the JSON sent */
+	char *event;             /* the event answered or alerted about, or NULL */
+	char *about;             /* the room of that event (an alert goes elsewhere) */
+	char *klass;             /* for the log: "crisis", "faq"...; a notice: whence */
+	char *entry;             /* for the log: the FAQ entry, or NULL */
+	int must;                /* a crisis reply, an alert, a notice: never dropped by a
 	              * limit */
-	int direct;  /* a join of a direct chat's invite */
-	int gate;    /* a join at a first start: the first sync waits for its
+	int direct;              /* a join of a direct chat's invite */
+	int gate;                /* a join at a first start: the first sync waits for its
 	              * first try (join_gate) */
-	int journaled;        /* its file is in the outbox */
-	long long wall_ms;    /* when it was queued, ms since the epoch */
-	int attempt;          /* retries so far, for the backoff */
-	int relogins;         /* fresh logins a 401 of its asked for */
+	int journaled;           /* its file is in the outbox */
+	long long wall_ms;       /* when it was queued, ms since the epoch */
+	int attempt;             /* retries so far, for the backoff */
+	int relogins;            /* fresh logins a 401 of its asked for */
 	unsigned long login_gen; /* the token its last try carried */
-	int wants_login;      /* waits for the shared re-login */
-	long long at_ms;      /* not to be tried before, mono ms */
-	struct matrix_xfer *x; /* its exchange while in flight, else NULL */
+	int wants_login;         /* waits for the shared re-login */
+	long long at_ms;         /* not to be tried before, mono ms */
+	struct matrix_xfer *x;   /* its exchange while in flight, else NULL */
 };
 
 /* One room's queue: sent in order, one at a time. */
@@ -183,15 +183,15 @@ struct matrix {
 	size_t answers_next;
 
 	/* the loop's (matrix_ops) */
-	tr_handler_fn fn;       /* each member's message, with ctx */
+	tr_handler_fn fn; /* each member's message, with ctx */
 	void *ctx;
-	long long sync_at;      /* the next sync may start then, mono ms */
-	int sync_attempt;       /* syncs failed in a row, for the backoff */
-	int call_attempt;       /* the sync request's retries (matrix_call's) */
-	int call_relogins;      /* and its fresh logins */
+	long long sync_at;            /* the next sync may start then, mono ms */
+	int sync_attempt;             /* syncs failed in a row, for the backoff */
+	int call_attempt;             /* the sync request's retries (matrix_call's) */
+	int call_relogins;            /* and its fresh logins */
 	unsigned long sync_login_gen; /* the token its last try carried */
-	int sync_wants_login;   /* it waits for the shared re-login */
-	int syncing;            /* the sync's exchange is in the multi handle */
+	int sync_wants_login;         /* it waits for the shared re-login */
+	int syncing;                  /* the sync's exchange is in the multi handle */
 	struct matrix_xfer sync_x;
 	struct matrix_resp sync_r; /* its response, while it runs */
 	/* a notice the sync gave way to (op_notice): the sync is asked again
@@ -216,28 +216,28 @@ struct matrix {
 	size_t n_outq, cap_outq;
 	size_t queued, queued_plain; /* entries in every queue; those a limit
 	                              * may drop */
-	unsigned long long send_seq;  /* the last seq given */
-	size_t send_next;             /* the queue a round of starts begins at */
+	unsigned long long send_seq; /* the last seq given */
+	size_t send_next;            /* the queue a round of starts begins at */
 	struct matrix_xfer send_x[MATRIX_SENDS_MAX];
 	struct matrix_resp send_r[MATRIX_SENDS_MAX];
-	char *outbox;                 /* state_dir/MATRIX_OUTBOX_DIR */
+	char *outbox; /* state_dir/MATRIX_OUTBOX_DIR */
 
 	/* the one fresh login every refused exchange waits for */
 	enum matrix_login_state login_state;
-	long long login_at;        /* WANTED: may start then, mono ms */
-	int login_attempt;         /* its retries, for the backoff */
-	unsigned long login_gen;   /* fresh logins so far: a token's generation */
+	long long login_at;      /* WANTED: may start then, mono ms */
+	int login_attempt;       /* its retries, for the backoff */
+	unsigned long login_gen; /* fresh logins so far: a token's generation */
 	struct matrix_xfer login_x;
 	struct matrix_resp login_r;
-	char *login_body;          /* the request (a password), wiped after */
+	char *login_body; /* the request (a password), wiped after */
 
 	volatile sig_atomic_t *stop;
-	long long stop_at;   /* when we first saw *stop, ms; 0: not yet */
-	int fatal;           /* set when running cannot go on */
-	int relogged;        /* a fresh login happened during this call */
-	long long health_at; /* when the health mark was last written, ms */
-	int health_warned;   /* its failure is logged once, not every sync */
-	unsigned long long rng; /* backoff_rand's state */
+	long long stop_at;        /* when we first saw *stop, ms; 0: not yet */
+	int fatal;                /* set when running cannot go on */
+	int relogged;             /* a fresh login happened during this call */
+	long long health_at;      /* when the health mark was last written, ms */
+	int health_warned;        /* its failure is logged once, not every sync */
+	unsigned long long rng;   /* backoff_rand's state */
 	struct matrix_keys *keys; /* encryption's keys; NULL: encryption off */
 	struct matrix_stats stats;
 	char errstr[MATRIX_ERRSTR_MAX];
@@ -283,8 +283,8 @@ long long matrix_backoff_draw(struct matrix *m, enum matrix_fail kind, int attem
  * released by the caller (matrix_resp_release) whatever the outcome.
  * The other exchanges in the multi handle move on meanwhile; their ends
  * wait for their owners (matrix_xfer.done). */
-enum err matrix_call(struct matrix *m, const char *method, const char *path,
-                     const char *body, int flags, struct matrix_resp *r);
+enum err matrix_call(struct matrix *m, const char *method, const char *path, const char *body,
+		     int flags, struct matrix_resp *r);
 void matrix_resp_release(struct matrix_resp *r);
 
 /* How an exchange ended, for its owner to act on (matrix_judge). */
@@ -302,9 +302,8 @@ enum matrix_verdict {
  * matrix.c's top comment, logs a retry (never a body) and counts it:
  * *attempt is the exchange's retries so far, raised by one for a
  * MATRIX_V_RETRY, whose wait is in *wait (ms; -1 otherwise). */
-enum matrix_verdict matrix_judge(struct matrix *m, const char *method, const char *path,
-                                 int flags, const struct matrix_resp *r, int *attempt,
-                                 long long *wait);
+enum matrix_verdict matrix_judge(struct matrix *m, const char *method, const char *path, int flags,
+				 const struct matrix_resp *r, int *attempt, long long *wait);
 
 /* One exchange the loop drives instead of waiting for it. matrix_xfer_begin
  * sets x up (its easy handle made at the first use) and hands it to the
@@ -316,8 +315,7 @@ enum matrix_verdict matrix_judge(struct matrix *m, const char *method, const cha
  * (r->stopped; not marked done). matrix_multi_want fills the loop's wait
  * with every exchange's sockets and curl's timeout. */
 enum err matrix_xfer_begin(struct matrix *m, struct matrix_xfer *x, const char *method,
-                           const char *path, const char *body, int flags,
-                           struct matrix_resp *r);
+			   const char *path, const char *body, int flags, struct matrix_resp *r);
 void matrix_pump(struct matrix *m);
 void matrix_xfer_abort(struct matrix *m, struct matrix_xfer *x);
 void matrix_xfer_free(struct matrix *m, struct matrix_xfer *x);
@@ -405,8 +403,8 @@ void matrix_answer_put(struct matrix *m, const char *event, const char *reply);
  * alert, the core's notice, each with a transaction id derived from the
  * event. A non-OK return (the journal cannot be written) means "stop the
  * batch here, and do not save since". */
-enum err matrix_handle_message(struct matrix *m, const struct mx_action *a,
-                               tr_handler_fn fn, void *ctx);
+enum err matrix_handle_message(struct matrix *m, const struct mx_action *a, tr_handler_fn fn,
+			       void *ctx);
 
 /* matrix_post_notice queues text for the moderators' room as an m.notice
  * with transaction id txn; from names where it came from in the log,
@@ -414,8 +412,8 @@ enum err matrix_handle_message(struct matrix *m, const struct mx_action *a,
  * cannot be built, it is dropped with a log line. Only a journal that
  * cannot be written is an error. *seq (may be NULL) gets the queued
  * send's seq, 0 when none was queued. */
-enum err matrix_post_notice(struct matrix *m, const char *text, const char *txn,
-                            const char *from, unsigned long long *seq);
+enum err matrix_post_notice(struct matrix *m, const char *text, const char *txn, const char *from,
+			    unsigned long long *seq);
 
 /* matrix_notice_post queues a notice from the loop (a tick's, another
  * network's alert) with a transaction id of its own; *seq as above. */
@@ -443,7 +441,7 @@ struct matrix_send_spec {
  * reply, an alert, a notice) never is. *seq (may be NULL) gets its seq, 0 when not queued.
  * ERR_IO: the journal cannot be written (m->errstr says where); ERR_NOMEM. */
 enum err matrix_send_put(struct matrix *m, const struct matrix_send_spec *s,
-                         unsigned long long *seq);
+			 unsigned long long *seq);
 
 /* matrix_send_load queues what the journal holds from an earlier run, in
  * its order (at start, before serving); an unreadable file is logged and
@@ -478,7 +476,7 @@ void matrix_send_free(struct matrix *m);
  * becomes the one to log in as when none is configured or stored. An
  * identity that cannot be opened is a start-up error in errbuf. */
 enum err matrix_keys_new(struct matrix *m, const struct matrix_config *cfg, char *errbuf,
-                         size_t errlen);
+			 size_t errlen);
 
 /* matrix_keys_start, after whoami: the identity is tied to the device
  * logged in as (made at the first start; another device's is fatal, with

@@ -22,8 +22,8 @@
 #include "mx_crypto.h"
 #include "mx_keys.h"
 
-#define KEYS_RETRY_MS 5000L           /* after a failed upload: 2.5 to 5 s, doubling */
-#define KEYS_RETRY_MAX_MS 3600000L    /* at most */
+#define KEYS_RETRY_MS          5000L    /* after a failed upload: 2.5 to 5 s, doubling */
+#define KEYS_RETRY_MAX_MS      3600000L /* at most */
 /* A server that says the fallback key was handed out is given a new one
  * at once; once more only after it has said the new one is unused, or
  * after this long: one that says it of every key (or keeps no fallback
@@ -41,14 +41,13 @@ struct matrix_keys {
 
 /* the public identity's fields are mx_crypto's, copied */
 _Static_assert(sizeof(((struct matrix_identity *)0)->user_id) >= MX_ID_MAX + 1, "user_id");
-_Static_assert(sizeof(((struct matrix_identity *)0)->device_id) >= MX_DEVICE_MAX + 1,
-               "device_id");
+_Static_assert(sizeof(((struct matrix_identity *)0)->device_id) >= MX_DEVICE_MAX + 1, "device_id");
 _Static_assert(sizeof(((struct matrix_identity *)0)->ed25519) >= MX_KEY_MAX, "ed25519");
 _Static_assert(sizeof(((struct matrix_identity *)0)->fingerprint) >= MX_FINGERPRINT_MAX,
-               "fingerprint");
+	       "fingerprint");
 
 enum err matrix_keys_new(struct matrix *m, const struct matrix_config *cfg, char *errbuf,
-                         size_t errlen)
+			 size_t errlen)
 {
 	struct matrix_keys *k;
 	const char *dev;
@@ -88,8 +87,8 @@ static long long failed(struct matrix *m)
 {
 	struct matrix_keys *k = m->keys;
 	long long ms = backoff_delay_ms(KEYS_RETRY_MS, KEYS_RETRY_MAX_MS,
-	                                (unsigned)(k->failed < 16 ? k->failed : 16),
-	                                backoff_rand(&m->rng) >> 32);
+					(unsigned)(k->failed < 16 ? k->failed : 16),
+					backoff_rand(&m->rng) >> 32);
 
 	k->failed++;
 	k->retry_at = clock_mono_ms() + ms;
@@ -112,7 +111,7 @@ static void upload(struct matrix *m, long server_otk, int new_fallback)
 	e = mx_crypto_upload(k->c, server_otk, new_fallback, &body, &sent, err, sizeof(err));
 	if (e != ERR_OK) {
 		log_error("encryption keys not uploaded: %s; trying again in %lld s", err,
-		          failed(m) / 1000);
+			  failed(m) / 1000);
 		return;
 	}
 	if (!body) {
@@ -129,9 +128,9 @@ static void upload(struct matrix *m, long server_otk, int new_fallback)
 		k->retry_at = 0;
 		(void)mx_keys_upload_counts(r.body ? r.body : "", r.len, &held);
 		log_info("encryption keys uploaded: device_keys=%s one_time_keys=%zu fallback=%s "
-		         "server_one_time_keys=%ld",
-		         sent.device_keys ? "yes" : "no", sent.otks, sent.fallback ? "yes" : "no",
-		         held);
+			 "server_one_time_keys=%ld",
+			 sent.device_keys ? "yes" : "no", sent.otks, sent.fallback ? "yes" : "no",
+			 held);
 		/* not marked published when this fails: the same keys go again
 		 * with the next upload, which the server takes as the same */
 		if (mx_crypto_published(k->c, err, sizeof(err)) != ERR_OK)
@@ -139,9 +138,9 @@ static void upload(struct matrix *m, long server_otk, int new_fallback)
 	} else if (!(e == ERR_IO && matrix_stopping(m, 0)) && !m->fatal) {
 		mx_error_parse(r.body ? r.body : "", r.len, &me);
 		log_error("the homeserver did not take the device's encryption keys (HTTP %ld %s "
-		          "%s); encrypted rooms cannot reach the bot until it does; trying again "
-		          "in %lld s",
-		          r.status, me.errcode[0] ? me.errcode : "-", me.error, failed(m) / 1000);
+			  "%s); encrypted rooms cannot reach the bot until it does; trying again "
+			  "in %lld s",
+			  r.status, me.errcode[0] ? me.errcode : "-", me.error, failed(m) / 1000);
 	}
 	free(body);
 	matrix_resp_release(&r);
@@ -157,10 +156,11 @@ enum err matrix_keys_start(struct matrix *m)
 	if (!k)
 		return ERR_OK;
 	if (!m->device[0]) {
-		matrix_set_err(m, "the homeserver %s did not say which device the bot is logged in "
-		                  "as, and encryption keys belong to a device: set device_id in "
-		                  "[matrix]",
-		               m->hs);
+		matrix_set_err(m,
+			       "the homeserver %s did not say which device the bot is logged in "
+			       "as, and encryption keys belong to a device: set device_id in "
+			       "[matrix]",
+			       m->hs);
 		m->fatal = 1;
 		return ERR_INVALID;
 	}
@@ -173,7 +173,7 @@ enum err matrix_keys_start(struct matrix *m)
 	if (mx_crypto_identity(k->c, &id) == ERR_OK &&
 	    mx_keys_fingerprint(id.ed25519, fp, sizeof(fp)) == ERR_OK)
 		log_info("encryption: %s device identity, device=%s fingerprint=%s",
-		         made ? "a new" : "the stored", id.device_id, fp);
+			 made ? "a new" : "the stored", id.device_id, fp);
 	upload(m, -1, 0);
 	return ERR_OK;
 }
@@ -192,8 +192,8 @@ void matrix_keys_sync(struct matrix *m, const struct mx_key_counts *c)
 	if (k->retry_at && now < k->retry_at)
 		return;
 	fallback = c->fallback_known && !c->fallback_unused &&
-	           (!k->fallback_at || k->fallback_seen ||
-	            now - k->fallback_at >= KEYS_FALLBACK_EVERY_MS);
+		   (!k->fallback_at || k->fallback_seen ||
+		    now - k->fallback_at >= KEYS_FALLBACK_EVERY_MS);
 	low = c->otk_known && c->otk < mx_crypto_otk_target(k->c);
 	if (!fallback && !low && !k->retry_at)
 		return;
@@ -205,7 +205,7 @@ void matrix_keys_sync(struct matrix *m, const struct mx_key_counts *c)
 }
 
 enum err matrix_identity_read(const char *state_dir, const char *pickle_key,
-                              struct matrix_identity *out, char *errbuf, size_t errlen)
+			      struct matrix_identity *out, char *errbuf, size_t errlen)
 {
 	struct mx_crypto *c = NULL;
 	struct mx_crypto_identity id;
@@ -217,9 +217,9 @@ enum err matrix_identity_read(const char *state_dir, const char *pickle_key,
 		e = ERR_INVALID;
 	if (e == ERR_OK && mx_crypto_identity(c, &id) != ERR_OK) {
 		snprintf(errbuf, errlen,
-		         "no device identity in %s/%s yet: it is made at the bot's first start "
-		         "with encryption = true (faqbot run)",
-		         state_dir, MX_CRYPTO_FILE);
+			 "no device identity in %s/%s yet: it is made at the bot's first start "
+			 "with encryption = true (faqbot run)",
+			 state_dir, MX_CRYPTO_FILE);
 		e = ERR_NOTFOUND;
 	}
 	if (e == ERR_OK) {

@@ -22,8 +22,8 @@
 
 /* ---- queueing -------------------------------------------------------- */
 
-enum err matrix_post_notice(struct matrix *m, const char *text, const char *txn,
-                            const char *from, unsigned long long *seq)
+enum err matrix_post_notice(struct matrix *m, const char *text, const char *txn, const char *from,
+			    unsigned long long *seq)
 {
 	struct matrix_send_spec sp;
 	char *json = NULL;
@@ -33,14 +33,14 @@ enum err matrix_post_notice(struct matrix *m, const char *text, const char *txn,
 		*seq = 0;
 	if (!m->mod_room) {
 		log_info("notice for the moderators (from a %s) dropped: no moderators' "
-		         "room configured",
-		         from);
+			 "room configured",
+			 from);
 		return ERR_OK;
 	}
 	e = mx_notice_json(text, &json);
 	if (e != ERR_OK) {
 		log_error("cannot build the notice for the moderators (from a %s): %s", from,
-		          err_str(e));
+			  err_str(e));
 		return ERR_OK;
 	}
 	memset(&sp, 0, sizeof(sp));
@@ -64,8 +64,8 @@ enum err matrix_post_notice(struct matrix *m, const char *text, const char *txn,
  * to out->mention when that is a user id (not the bot's), else to the
  * asker; with a link to see_event's answer (or to it) when that is an
  * event id. */
-static enum err reply_json(struct matrix *m, const struct mx_action *a,
-                           const struct tr_reply *out, char **json)
+static enum err reply_json(struct matrix *m, const struct mx_action *a, const struct tr_reply *out,
+			   char **json)
 {
 	char target[MX_ID_MAX + 1], *link = NULL;
 	const char *earlier = NULL;
@@ -78,30 +78,29 @@ static enum err reply_json(struct matrix *m, const struct mx_action *a,
 	rep.thread_root = a->thread_root;
 	rep.mention = a->sender;
 	if (out->mention) {
-		if (mx_mention_resolve(out->mention, a->sender, target, sizeof(target)) ==
-		        ERR_OK &&
+		if (mx_mention_resolve(out->mention, a->sender, target, sizeof(target)) == ERR_OK &&
 		    strcmp(target, m->user_id)) {
 			rep.mention = target; /* and not the asker: it is not for them */
 			rep.directed = 1;
 		} else {
 			log_info("reply room=%s event=%s: directed to no valid user id; "
-			         "answering the asker",
-			         a->room_id, a->event_id);
+				 "answering the asker",
+				 a->room_id, a->event_id);
 		}
 	}
 	if (out->see_event && mx_id_valid(out->see_event, '$')) {
 		earlier = matrix_answer_find(m, out->see_event);
 		rep.see_answer = earlier != NULL;
 		e = mx_matrix_to_link(a->room_id, earlier ? earlier : out->see_event,
-		                      mx_server_name(m->user_id), &link);
+				      mx_server_name(m->user_id), &link);
 		if (e != ERR_OK)
 			log_warn("reply room=%s event=%s: no link to the earlier message: %s",
-			         a->room_id, a->event_id, err_str(e));
+				 a->room_id, a->event_id, err_str(e));
 		rep.see_link = link;
 	} else if (out->see_event) {
 		log_info("reply room=%s event=%s: the earlier message is not an event id; "
-		         "no link",
-		         a->room_id, a->event_id);
+			 "no link",
+			 a->room_id, a->event_id);
 	}
 	e = mx_reply_json(&rep, json);
 	free(link);
@@ -110,8 +109,7 @@ static enum err reply_json(struct matrix *m, const struct mx_action *a,
 
 /* queue_reply queues the reply to a; a reply that cannot be built is
  * logged and skipped (ERR_OK). */
-static enum err queue_reply(struct matrix *m, const struct mx_action *a,
-                            const struct tr_reply *out)
+static enum err queue_reply(struct matrix *m, const struct mx_action *a, const struct tr_reply *out)
 {
 	char txn[MX_TXN_MAX], *json = NULL;
 	struct matrix_send_spec sp;
@@ -123,7 +121,7 @@ static enum err queue_reply(struct matrix *m, const struct mx_action *a,
 		e = mx_txn_reply(a->event_id, txn, sizeof(txn));
 	if (e != ERR_OK) {
 		log_error("cannot build reply room=%s event=%s: %s", a->room_id, a->event_id,
-		          err_str(e));
+			  err_str(e));
 		metrics_inc(crisis ? M_CRISIS_REPLY_FAILED : M_REPLY_FAILED);
 		free(json);
 		return ERR_OK;
@@ -146,7 +144,7 @@ static enum err queue_reply(struct matrix *m, const struct mx_action *a,
 
 /* queue_alert queues the moderators' alert: who and where, never what. */
 static enum err queue_alert(struct matrix *m, const struct mx_action *a,
-                            const struct tr_message *msg, const struct tr_reply *out)
+			    const struct tr_message *msg, const struct tr_reply *out)
 {
 	char txn[MX_TXN_MAX], *json = NULL;
 	struct matrix_send_spec sp;
@@ -168,7 +166,7 @@ static enum err queue_alert(struct matrix *m, const struct mx_action *a,
 		e = mx_txn_alert(a->event_id, txn, sizeof(txn));
 	if (e != ERR_OK) {
 		log_error("cannot build alert room=%s event=%s: %s", a->room_id, a->event_id,
-		          err_str(e));
+			  err_str(e));
 		metrics_inc(M_CRISIS_ALERT_FAILED);
 		free(json);
 		return ERR_OK;
@@ -195,7 +193,7 @@ static int answerable(struct matrix *m, const struct mx_action *a)
 	if (a->ignore != MX_IGN_NONE) {
 		if (a->ignore == MX_IGN_ENCRYPTED)
 			log_warn("encrypted message room=%s event=%s cannot be read", a->room_id,
-			         a->event_id);
+				 a->event_id);
 		return 0;
 	}
 	/* the moderators talk among themselves: only their commands ("!stats")
@@ -233,8 +231,8 @@ static void to_core(struct matrix *m, const struct mx_action *a, struct tr_messa
 	msg->sender_power = room ? matrix_room_power(m, room, a->sender) : -1;
 }
 
-enum err matrix_handle_message(struct matrix *m, const struct mx_action *a,
-                               tr_handler_fn fn, void *ctx)
+enum err matrix_handle_message(struct matrix *m, const struct mx_action *a, tr_handler_fn fn,
+			       void *ctx)
 {
 	char txn[MX_TXN_MAX];
 	struct tr_message msg;
@@ -249,7 +247,7 @@ enum err matrix_handle_message(struct matrix *m, const struct mx_action *a,
 	e = fn(ctx, &msg, &out);
 	if (e != ERR_OK) {
 		log_warn("handler failed room=%s event=%s: %s", a->room_id, a->event_id,
-		         err_str(e));
+			 err_str(e));
 		return ERR_OK;
 	}
 	/* queued, each in its room's order, and journaled before this

@@ -58,8 +58,7 @@ static void room_forget(struct matrix *m, const char *id)
 	*r = m->known[--m->n_known];
 }
 
-static struct matrix_name *name_find(struct matrix *m, const char *room,
-                                     const char *user)
+static struct matrix_name *name_find(struct matrix *m, const char *room, const char *user)
 {
 	size_t i;
 
@@ -71,8 +70,7 @@ static struct matrix_name *name_find(struct matrix *m, const char *room,
 }
 
 /* name_set remembers (or, name NULL, forgets) user's name in room. */
-static void name_set(struct matrix *m, const char *room, const char *user,
-                     const char *name)
+static void name_set(struct matrix *m, const char *room, const char *user, const char *name)
 {
 	struct matrix_name *n = name_find(m, room, user);
 	char *copy;
@@ -125,8 +123,7 @@ long matrix_room_members(struct matrix *m, struct matrix_room *room)
 
 	if (room->members >= 0 || clock_mono_ms() < room->ask_at)
 		return room->members;
-	if (mx_path(path, sizeof(path), MATRIX_API "/rooms/%s/joined_members", room->id) !=
-	    ERR_OK)
+	if (mx_path(path, sizeof(path), MATRIX_API "/rooms/%s/joined_members", room->id) != ERR_OK)
 		return -1;
 	/* one try, no wait (the loop is serving every other room): what is
 	 * not known now is asked again with the room's next message */
@@ -158,7 +155,7 @@ int matrix_room_power(struct matrix *m, struct matrix_room *room, const char *us
 	 * every server routes it */
 	if (!room->power && !room->power_asked && clock_mono_ms() >= room->ask_at &&
 	    mx_path(path, sizeof(path), MATRIX_API "/rooms/%s/state/m.room.power_levels",
-	            room->id) == ERR_OK) {
+		    room->id) == ERR_OK) {
 		/* one try, no wait, as for the member count */
 		e = matrix_call(m, "GET", path, NULL, MATRIX_CALL_QUICK, &r);
 		if (e == ERR_OK && mx_power_parse(r.body, r.len, &room->power, NULL) != ERR_OK)
@@ -176,8 +173,7 @@ int matrix_room_power(struct matrix *m, struct matrix_room *room, const char *us
 /* ---- membership ------------------------------------------------------- */
 
 /* invite_allowed: see struct matrix_config. */
-static int invite_allowed(const struct matrix *m, const char *room,
-                          const char *inviter)
+static int invite_allowed(const struct matrix *m, const char *room, const char *inviter)
 {
 	const char *server = inviter ? mx_server_name(inviter) : NULL;
 	size_t i, sl, al;
@@ -255,7 +251,7 @@ static enum err invited(struct matrix *m, const struct mx_action *a)
 {
 	if (!invite_allowed(m, a->room_id, a->sender)) {
 		log_info("invite room=%s from=%s declined (not in allow_invites)", a->room_id,
-		         a->sender ? a->sender : "?");
+			 a->sender ? a->sender : "?");
 		return decline(m, a->room_id);
 	}
 	log_info("invite room=%s from=%s accepted", a->room_id, a->sender ? a->sender : "?");
@@ -281,8 +277,11 @@ enum err matrix_room_act(struct matrix *m, const struct mx_action *a)
 	struct matrix_room *room;
 
 	switch (a->kind) {
-	case MX_ACT_INVITE: return invited(m, a);
-	case MX_ACT_JOINED: log_info("joined room=%s", a->room_id); break;
+	case MX_ACT_INVITE:
+		return invited(m, a);
+	case MX_ACT_JOINED:
+		log_info("joined room=%s", a->room_id);
+		break;
 	case MX_ACT_LEFT:
 		log_info("left room=%s", a->room_id);
 		room_forget(m, a->room_id);
@@ -295,14 +294,19 @@ enum err matrix_room_act(struct matrix *m, const struct mx_action *a)
 		log_warn("banned room=%s by=%s", a->room_id, a->sender ? a->sender : "?");
 		room_forget(m, a->room_id);
 		break;
-	case MX_ACT_NAME: name_set(m, a->room_id, a->sender, a->sender_name); break;
+	case MX_ACT_NAME:
+		name_set(m, a->room_id, a->sender, a->sender_name);
+		break;
 	case MX_ACT_SUMMARY:
 		room = matrix_room(m, a->room_id, 1);
 		if (room)
 			room->members = a->members;
 		break;
-	case MX_ACT_POWER: set_power(m, a); break;
-	case MX_ACT_MESSAGE: break; /* matrix_handle_message's */
+	case MX_ACT_POWER:
+		set_power(m, a);
+		break;
+	case MX_ACT_MESSAGE:
+		break; /* matrix_handle_message's */
 	}
 	return ERR_OK;
 }

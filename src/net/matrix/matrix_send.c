@@ -48,7 +48,7 @@
 #include "state.h"
 #include "strs.h"
 
-#define JOURNAL_NAME_MAX 32
+#define JOURNAL_NAME_MAX  32
 #define JOURNAL_FILES_MAX 100000 /* read at start; more are left alone */
 
 static const char *const kind_name[] = {"reply", "alert", "notice", "join", "leave"};
@@ -99,11 +99,11 @@ static enum err outbox(struct matrix *m)
 static enum err encode(const struct matrix_send *s, char **out)
 {
 	json_t *j = json_pack("{s:i, s:I, s:s, s:s, s:s?, s:s, s:s?, s:s?, s:s?, s:s?, s:b, s:b, "
-	                      "s:I}",
-	                      "v", 1, "seq", (json_int_t)s->seq, "kind", kind_name[s->kind], "room",
-	                      s->room, "txn", s->txn, "body", s->body, "event", s->event, "about",
-	                      s->about, "class", s->klass, "entry", s->entry, "must", s->must,
-	                      "direct", s->direct, "wall_ms", (json_int_t)s->wall_ms);
+			      "s:I}",
+			      "v", 1, "seq", (json_int_t)s->seq, "kind", kind_name[s->kind], "room",
+			      s->room, "txn", s->txn, "body", s->body, "event", s->event, "about",
+			      s->about, "class", s->klass, "entry", s->entry, "must", s->must,
+			      "direct", s->direct, "wall_ms", (json_int_t)s->wall_ms);
 
 	*out = j ? json_dumps(j, JSON_COMPACT) : NULL;
 	json_decref(j);
@@ -164,7 +164,7 @@ static enum err journal(struct matrix *m, struct matrix_send *s)
 		e = encode(s, &data);
 	if (e == ERR_OK && strlen(data) > STATE_FILE_MAX) {
 		log_warn("%s room=%s txn=%s: too large for the outbox; sent unjournaled",
-		         kind_name[s->kind], s->room, s->txn ? s->txn : "-");
+			 kind_name[s->kind], s->room, s->txn ? s->txn : "-");
 		free(data);
 		return ERR_OK;
 	}
@@ -174,7 +174,7 @@ static enum err journal(struct matrix *m, struct matrix_send *s)
 	free(data);
 	if (e != ERR_OK) {
 		matrix_set_err(m, "cannot write the outgoing queue in %s/%s: %s", m->state_dir,
-		               MATRIX_OUTBOX_DIR, err_str(e));
+			       MATRIX_OUTBOX_DIR, err_str(e));
 		return ERR_IO;
 	}
 	s->journaled = 1;
@@ -190,7 +190,7 @@ static void unjournal(struct matrix *m, const struct matrix_send *s)
 	file_name(s->seq, name, sizeof(name));
 	if (state_remove(m->outbox, name) != ERR_OK)
 		log_warn("cannot remove %s/%s: it will be sent again (once) at the next start",
-		         m->outbox, name);
+			 m->outbox, name);
 }
 
 /* ---- the queues ------------------------------------------------------- */
@@ -273,12 +273,13 @@ static void pop(struct matrix *m, struct matrix_outq *q)
 /* waiting: the same send is in q already (a replayed batch after a crash
  * meets what its journal queued). */
 static struct matrix_send *waiting(const struct matrix_outq *q, enum matrix_send_kind kind,
-                                   const char *txn)
+				   const char *txn)
 {
 	struct matrix_send *s;
 
 	for (s = q->head; s; s = s->next)
-		if (s->kind == kind && ((!txn && !s->txn) || (txn && s->txn && !strcmp(txn, s->txn))))
+		if (s->kind == kind &&
+		    ((!txn && !s->txn) || (txn && s->txn && !strcmp(txn, s->txn))))
 			return s;
 	return NULL;
 }
@@ -291,15 +292,15 @@ static int full(struct matrix *m, const struct matrix_outq *q, const struct matr
 	if (sp->must || (in_room < MATRIX_QUEUE_ROOM_MAX && m->queued_plain < MATRIX_QUEUE_MAX))
 		return 0;
 	log_warn("%s room=%s event=%s dropped: the queue is full (%zu in the room, %zu in all)",
-	         kind_name[sp->kind], sp->room, sp->event ? sp->event : "-", in_room,
-	         m->queued_plain);
+		 kind_name[sp->kind], sp->room, sp->event ? sp->event : "-", in_room,
+		 m->queued_plain);
 	if (sp->kind == MATRIX_SEND_REPLY)
 		metrics_inc(M_REPLY_FAILED);
 	return 1;
 }
 
 enum err matrix_send_put(struct matrix *m, const struct matrix_send_spec *sp,
-                         unsigned long long *seq)
+			 unsigned long long *seq)
 {
 	struct matrix_outq *q = queue_of(m, sp->room, 0);
 	struct matrix_send *s, *had;
@@ -439,7 +440,7 @@ void matrix_send_load(struct matrix *m)
 		q = stale(m, s) ? NULL : queue_of(m, s->room, 1);
 		if (!q) {
 			log_info("outbox: %s room=%s event=%s too old to send; removed",
-			         kind_name[s->kind], s->room, s->event ? s->event : "-");
+				 kind_name[s->kind], s->room, s->event ? s->event : "-");
 			unjournal(m, s);
 			send_free(s);
 			continue;
@@ -455,16 +456,17 @@ void matrix_send_load(struct matrix *m)
 /* ---- sending ---------------------------------------------------------- */
 
 /* request writes s's method and path. */
-static enum err request(const struct matrix_send *s, const char **method, char *path,
-                        size_t len)
+static enum err request(const struct matrix_send *s, const char **method, char *path, size_t len)
 {
 	*method = is_put(s->kind) ? "PUT" : "POST";
 	switch (s->kind) {
-	case MATRIX_SEND_JOIN: return mx_path(path, len, MATRIX_API "/join/%s", s->room);
-	case MATRIX_SEND_LEAVE: return mx_path(path, len, MATRIX_API "/rooms/%s/leave", s->room);
+	case MATRIX_SEND_JOIN:
+		return mx_path(path, len, MATRIX_API "/join/%s", s->room);
+	case MATRIX_SEND_LEAVE:
+		return mx_path(path, len, MATRIX_API "/rooms/%s/leave", s->room);
 	default:
 		return mx_path(path, len, MATRIX_API "/rooms/%s/send/m.room.message/%s", s->room,
-		               s->txn);
+			       s->txn);
 	}
 }
 
@@ -473,7 +475,8 @@ static void sent(struct matrix *m, const struct matrix_send *s, const struct mat
 {
 	char ev[MX_ID_MAX + 1] = "-";
 
-	if (is_put(s->kind) && mx_field_string(r->body, r->len, "event_id", ev, sizeof(ev)) != ERR_OK)
+	if (is_put(s->kind) &&
+	    mx_field_string(r->body, r->len, "event_id", ev, sizeof(ev)) != ERR_OK)
 		snprintf(ev, sizeof(ev), "?");
 	switch (s->kind) {
 	case MATRIX_SEND_REPLY:
@@ -482,26 +485,28 @@ static void sent(struct matrix *m, const struct matrix_send *s, const struct mat
 		m->stats.replies++;
 		metrics_inc(s->must ? M_CRISIS_REPLY_SENT : M_REPLY_SENT);
 		log_info("reply room=%s event=%s class=%s id=%s sent=%s", s->room,
-		         s->event ? s->event : "-", s->klass ? s->klass : "?",
-		         s->entry ? s->entry : "-", ev);
+			 s->event ? s->event : "-", s->klass ? s->klass : "?",
+			 s->entry ? s->entry : "-", ev);
 		break;
 	case MATRIX_SEND_ALERT:
 		m->stats.alerts++;
 		metrics_inc(M_CRISIS_ALERT_SENT);
 		log_info("alert room=%s event=%s class=%s sent=%s", s->about ? s->about : "-",
-		         s->event ? s->event : "-", s->klass ? s->klass : "crisis", ev);
+			 s->event ? s->event : "-", s->klass ? s->klass : "crisis", ev);
 		break;
 	case MATRIX_SEND_NOTICE:
 		m->stats.notices++;
-		log_info("notice room=%s from=%s txn=%s sent=%s", s->room, s->klass ? s->klass : "?",
-		         s->txn, ev);
+		log_info("notice room=%s from=%s txn=%s sent=%s", s->room,
+			 s->klass ? s->klass : "?", s->txn, ev);
 		break;
 	case MATRIX_SEND_JOIN:
 		m->stats.joins++;
 		log_info("join room=%s", s->room);
 		matrix_room_joined(m, s->room, s->direct);
 		break;
-	case MATRIX_SEND_LEAVE: m->stats.declined++; break;
+	case MATRIX_SEND_LEAVE:
+		m->stats.declined++;
+		break;
 	}
 }
 
@@ -516,11 +521,11 @@ static void refused(const struct matrix_send *s, const struct matrix_resp *r)
 	case MATRIX_SEND_JOIN:
 	case MATRIX_SEND_LEAVE:
 		log_warn("%s room=%s failed: HTTP %ld %s", kind_name[s->kind], s->room, r->status,
-		         me.errcode);
+			 me.errcode);
 		return;
 	default:
 		log_error("send room=%s txn=%s failed: HTTP %ld %s", s->room, s->txn, r->status,
-		          me.errcode);
+			  me.errcode);
 	}
 	if (s->kind == MATRIX_SEND_REPLY)
 		metrics_inc(s->must ? M_CRISIS_REPLY_FAILED : M_REPLY_FAILED);
@@ -538,9 +543,10 @@ static void auth(struct matrix *m, struct matrix_send *s)
 		return;
 	}
 	if (s->relogins++ && m->login_state == MATRIX_LOGIN_IDLE) {
-		matrix_set_err(m, "the homeserver %s refused the access token and logging in "
-		                  "again failed",
-		               m->hs);
+		matrix_set_err(m,
+			       "the homeserver %s refused the access token and logging in "
+			       "again failed",
+			       m->hs);
 		m->fatal = 1;
 		return;
 	}
@@ -571,8 +577,12 @@ static void ended(struct matrix *m, struct matrix_outq *q)
 		s->at_ms = clock_mono_ms() + wait;
 		ungate(m, s);
 		break;
-	case MATRIX_V_AUTH: auth(m, s); break;
-	case MATRIX_V_STOPPED: s->at_ms = 0; break;
+	case MATRIX_V_AUTH:
+		auth(m, s);
+		break;
+	case MATRIX_V_STOPPED:
+		s->at_ms = 0;
+		break;
 	default:
 		refused(s, r);
 		pop_it = 1;
@@ -625,11 +635,12 @@ static void start(struct matrix *m, struct matrix_outq *q, struct matrix_xfer *x
 		return;
 	}
 	if (e == ERR_NOMEM || e == ERR_IO) {
-		s->at_ms = clock_mono_ms() + matrix_backoff_draw(m, MATRIX_FAIL_SERVER, s->attempt++);
+		s->at_ms =
+			clock_mono_ms() + matrix_backoff_draw(m, MATRIX_FAIL_SERVER, s->attempt++);
 		return;
 	}
 	log_error("%s room=%s txn=%s cannot be sent: %s; dropped", kind_name[s->kind], s->room,
-	          s->txn ? s->txn : "-", err_str(e));
+		  s->txn ? s->txn : "-", err_str(e));
 	pop(m, q);
 }
 
@@ -749,7 +760,7 @@ void matrix_send_stop(struct matrix *m)
 	}
 	if (m->queued)
 		log_info("stop: %zu sends waiting, kept in the outbox for the next start",
-		         m->queued);
+			 m->queued);
 }
 
 void matrix_send_free(struct matrix *m)

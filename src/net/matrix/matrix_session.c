@@ -20,12 +20,11 @@
  * next start; the copy in memory is wiped after. */
 static enum err save(struct matrix *m)
 {
-	json_t *j = json_pack("{s:s, s:s, s:s, s:s}", "homeserver", m->hs, "user_id",
-	                      m->user_id, "access_token", m->token, "device_id",
-	                      m->device);
+	json_t *j = json_pack("{s:s, s:s, s:s, s:s}", "homeserver", m->hs, "user_id", m->user_id,
+			      "access_token", m->token, "device_id", m->device);
 	char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
-	enum err e = s ? state_write(m->state_dir, MATRIX_SESSION_FILE, s, strlen(s), 0600)
-	               : ERR_NOMEM;
+	enum err e =
+		s ? state_write(m->state_dir, MATRIX_SESSION_FILE, s, strlen(s), 0600) : ERR_NOMEM;
 
 	if (s)
 		memset(s, 0, strlen(s));
@@ -64,9 +63,10 @@ void matrix_session_load(struct matrix *m, int want_token)
 /* no_password: a refused token with nothing to log in again with. */
 static enum err no_password(struct matrix *m)
 {
-	matrix_set_err(m, "the homeserver %s refused the access token and no "
-	                  "password is configured to log in again",
-	               m->hs);
+	matrix_set_err(m,
+		       "the homeserver %s refused the access token and no "
+		       "password is configured to log in again",
+		       m->hs);
 	m->fatal = 1;
 	return ERR_INVALID;
 }
@@ -77,8 +77,8 @@ static void refused(struct matrix *m, const struct matrix_resp *r)
 	struct mx_error me;
 
 	mx_error_parse(r->body ? r->body : "", r->len, &me);
-	matrix_set_err(m, "login as %s at %s failed: HTTP %ld %s %s", m->user_id, m->hs,
-	               r->status, me.errcode, me.error);
+	matrix_set_err(m, "login as %s at %s failed: HTTP %ld %s %s", m->user_id, m->hs, r->status,
+		       me.errcode, me.error);
 	m->fatal = 1;
 }
 
@@ -94,9 +94,10 @@ static enum err took(struct matrix *m, const struct matrix_resp *r)
 	if (e == ERR_OK)
 		e = mx_field_string(r->body, r->len, "device_id", dev, sizeof(dev));
 	if (e != ERR_OK) {
-		matrix_set_err(m, "login at %s: the response has no usable access_token and "
-		                  "device_id",
-		               m->hs);
+		matrix_set_err(m,
+			       "login at %s: the response has no usable access_token and "
+			       "device_id",
+			       m->hs);
 		m->fatal = 1;
 		memset(tok, 0, sizeof(tok));
 		return e;
@@ -128,7 +129,8 @@ enum err matrix_login(struct matrix *m, int flags)
 		return no_password(m);
 	e = mx_login_json(m->user_id, m->password, m->device[0] ? m->device : NULL, &body);
 	if (e == ERR_OK)
-		e = matrix_call(m, "POST", MATRIX_API "/login", body, MATRIX_CALL_NO_AUTH | flags, &r);
+		e = matrix_call(m, "POST", MATRIX_API "/login", body, MATRIX_CALL_NO_AUTH | flags,
+				&r);
 	if (e != ERR_OK && r.status >= 400)
 		refused(m, &r);
 	else if (e == ERR_OK)
@@ -170,7 +172,7 @@ static void login_ended(struct matrix *m)
 	wipe_free(m->login_body);
 	m->login_body = NULL;
 	switch (matrix_judge(m, "POST", MATRIX_API "/login", MATRIX_CALL_NO_AUTH, r,
-	                     &m->login_attempt, &wait)) {
+			     &m->login_attempt, &wait)) {
 	case MATRIX_V_DONE:
 		m->login_state = MATRIX_LOGIN_IDLE;
 		took(m, r); /* a session file not saved is logged; the token works */
@@ -203,17 +205,16 @@ void matrix_login_step(struct matrix *m)
 		login_ended(m);
 	if (m->login_state != MATRIX_LOGIN_WANTED || m->fatal || clock_mono_ms() < m->login_at)
 		return;
-	e = mx_login_json(m->user_id, m->password, m->device[0] ? m->device : NULL,
-	                  &m->login_body);
+	e = mx_login_json(m->user_id, m->password, m->device[0] ? m->device : NULL, &m->login_body);
 	if (e == ERR_OK)
 		e = matrix_xfer_begin(m, &m->login_x, "POST", MATRIX_API "/login", m->login_body,
-		                      MATRIX_CALL_NO_AUTH, &m->login_r);
+				      MATRIX_CALL_NO_AUTH, &m->login_r);
 	if (e != ERR_OK) {
 		wipe_free(m->login_body);
 		m->login_body = NULL;
 		log_error("cannot log in again now: %s", err_str(e));
 		m->login_at = clock_mono_ms() +
-		              matrix_backoff_draw(m, MATRIX_FAIL_SERVER, m->login_attempt++);
+			      matrix_backoff_draw(m, MATRIX_FAIL_SERVER, m->login_attempt++);
 		return;
 	}
 	m->login_state = MATRIX_LOGIN_BUSY;
@@ -230,21 +231,22 @@ enum err matrix_whoami(struct matrix *m)
 	if (e == ERR_INVALID && !m->fatal) {
 		mx_error_parse(r.body ? r.body : "", r.len, &me);
 		matrix_set_err(m, "whoami at %s failed: HTTP %ld %s %s", m->hs, r.status,
-		        me.errcode, me.error);
+			       me.errcode, me.error);
 		m->fatal = 1;
 	}
 	if (e != ERR_OK)
 		goto out;
 	if (mx_field_string(r.body, r.len, "user_id", uid, sizeof(uid)) != ERR_OK) {
-		matrix_set_err(m, "whoami at %s: no user_id in the answer; is %s a Matrix "
-		           "homeserver?",
-		        m->hs, m->hs);
+		matrix_set_err(m,
+			       "whoami at %s: no user_id in the answer; is %s a Matrix "
+			       "homeserver?",
+			       m->hs, m->hs);
 		e = ERR_PARSE;
 		goto out;
 	}
 	if (strcmp(uid, m->user_id)) {
 		matrix_set_err(m, "the access token is for %s, not for the configured %s", uid,
-		        m->user_id);
+			       m->user_id);
 		e = ERR_INVALID;
 		goto out;
 	}

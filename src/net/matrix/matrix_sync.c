@@ -39,8 +39,8 @@ enum err matrix_make_filter(struct matrix *m)
 		/* refused, or an answer with no usable id: each sync carries the
 		 * filter itself instead (a longer URL, the same batches) */
 		log_warn("the homeserver did not take the sync filter (%s); each sync "
-		         "will carry it",
-		         err_str(e));
+			 "will carry it",
+			 err_str(e));
 		m->filter_id[0] = '\0';
 		e = ERR_OK;
 	}
@@ -59,7 +59,7 @@ static enum err save_since(struct matrix *m, const char *since)
 	e = state_write(m->state_dir, MATRIX_SINCE_FILE, since, strlen(since), 0600);
 	if (e != ERR_OK) {
 		matrix_set_err(m, "cannot save the sync position in %s: %s", m->state_dir,
-		        err_str(e));
+			       err_str(e));
 		return e;
 	}
 	copy = strs_dup(since);
@@ -86,8 +86,8 @@ static void later(struct matrix *m, long long ms)
  * that goes nowhere (the since asked with) is never skipped to: that
  * would ask for the same batch at once, forever. ERR_IO: stopped. The
  * asking again is the loop's, at sync_at. */
-static enum err unreadable(struct matrix *m, const struct mx_sync *s,
-                           const char *why, int *attempt, int *skip)
+static enum err unreadable(struct matrix *m, const struct mx_sync *s, const char *why, int *attempt,
+			   int *skip)
 {
 	char txn[MX_TXN_MAX], key[MX_NEXT_BATCH_MAX + 16], when[32], text[512];
 	struct tm tm;
@@ -95,15 +95,14 @@ static enum err unreadable(struct matrix *m, const struct mx_sync *s,
 
 	*skip = 0;
 	if (m->since && !strcmp(s->next_batch, m->since)) {
-		log_warn("sync: unreadable response (%s) that goes nowhere; asking again",
-		         why);
+		log_warn("sync: unreadable response (%s) that goes nowhere; asking again", why);
 		later(m, matrix_backoff_draw(m, MATRIX_FAIL_SERVER, (*attempt)++));
 		return ERR_OK;
 	}
 	if (++m->unreadable_asks < MATRIX_UNREADABLE_ASKS) {
 		log_warn("sync: unreadable response (%s); asking once more before "
-		         "skipping it",
-		         why);
+			 "skipping it",
+			 why);
 		later(m, matrix_backoff_draw(m, MATRIX_FAIL_SERVER, (*attempt)++));
 		return ERR_OK;
 	}
@@ -112,20 +111,20 @@ static enum err unreadable(struct matrix *m, const struct mx_sync *s,
 	m->stats.skipped++;
 	metrics_inc(M_MALFORMED_MATRIX);
 	log_warn("sync: unreadable response (%s) skipped, %d times the same: the "
-	         "messages in it are lost; going on from its next_batch",
-	         why, MATRIX_UNREADABLE_ASKS);
+		 "messages in it are lost; going on from its next_batch",
+		 why, MATRIX_UNREADABLE_ASKS);
 	*skip = 1;
 	t = time(NULL);
 	if (!gmtime_r(&t, &tm) || !strftime(when, sizeof(when), "%Y-%m-%d %H:%M", &tm))
 		snprintf(when, sizeof(when), "now");
 	snprintf(text, sizeof(text),
-	         "faqbot could not read a batch of messages from the homeserver and "
-	         "had to skip it: messages sent around %s UTC may have gone "
-	         "unanswered, a crisis among them. Please look through the rooms "
-	         "for anything it missed.",
-	         when);
-	snprintf(key, sizeof(key), "%s%s", m->since ? "since:" : "first:",
-	         m->since ? m->since : s->next_batch);
+		 "faqbot could not read a batch of messages from the homeserver and "
+		 "had to skip it: messages sent around %s UTC may have gone "
+		 "unanswered, a crisis among them. Please look through the rooms "
+		 "for anything it missed.",
+		 when);
+	snprintf(key, sizeof(key), "%s%s",
+		 m->since ? "since:" : "first:", m->since ? m->since : s->next_batch);
 	if (mx_txn_skip(key, txn, sizeof(txn)) != ERR_OK)
 		return ERR_OK;
 	/* queued and journaled before since moves past the batch */
@@ -135,8 +134,8 @@ static enum err unreadable(struct matrix *m, const struct mx_sync *s,
 /* handle_batch acts on one sync response. answer = 0 on the first start:
  * memberships are acted on, messages are not (no backlog). A non-OK return
  * means "stop here and do not save since". */
-static enum err handle_batch(struct matrix *m, const struct mx_sync *s, tr_handler_fn fn,
-                             void *ctx, int answer)
+static enum err handle_batch(struct matrix *m, const struct mx_sync *s, tr_handler_fn fn, void *ctx,
+			     int answer)
 {
 	size_t i, backlog = 0;
 	enum err e = ERR_OK;
@@ -145,12 +144,12 @@ static enum err handle_batch(struct matrix *m, const struct mx_sync *s, tr_handl
 		log_warn("sync: %zu malformed pieces skipped", s->skipped);
 	if (s->repaired)
 		log_info("sync: %zu strings read after a repair (a lone surrogate, a NUL, "
-		         "bytes not UTF-8)",
-		         s->repaired);
+			 "bytes not UTF-8)",
+			 s->repaired);
 	if (s->gaps)
 		log_warn("sync: %zu rooms had a timeline gap; older messages there "
-		         "are not answered",
-		         s->gaps);
+			 "are not answered",
+			 s->gaps);
 	m->stats.skipped += s->skipped;
 	metrics_add(M_MALFORMED_MATRIX, (long long)s->skipped);
 	for (i = 0; i < s->n && e == ERR_OK; i++) {
@@ -188,12 +187,12 @@ static enum err sync_path(struct matrix *m, char *path, size_t len)
 		e = mx_filter_json(first ? 1 : m->timeline_limit, &inline_filter);
 	if (e == ERR_OK && first)
 		e = mx_path(path, len, MATRIX_API "/sync?filter=%s&timeout=0&set_presence=offline",
-		                inline_filter);
+			    inline_filter);
 	else if (e == ERR_OK)
 		e = mx_path(path, len,
-		                MATRIX_API "/sync?filter=%s&timeout=%ld&set_presence=offline&since=%s",
-		                inline_filter ? inline_filter : m->filter_id, m->sync_timeout,
-		                m->since);
+			    MATRIX_API "/sync?filter=%s&timeout=%ld&set_presence=offline&since=%s",
+			    inline_filter ? inline_filter : m->filter_id, m->sync_timeout,
+			    m->since);
 	free(inline_filter);
 	return e;
 }
@@ -206,8 +205,8 @@ enum err matrix_sync_begin(struct matrix *m)
 	e = sync_path(m, path, sizeof(path));
 	if (e == ERR_OK)
 		e = matrix_xfer_begin(m, &m->sync_x, "GET", path, NULL,
-		                      MATRIX_CALL_SYNC | (m->since ? MATRIX_CALL_LONG_POLL : 0),
-		                      &m->sync_r);
+				      MATRIX_CALL_SYNC | (m->since ? MATRIX_CALL_LONG_POLL : 0),
+				      &m->sync_r);
 	if (e != ERR_OK) {
 		log_error("sync: cannot ask: %s", err_str(e));
 		later(m, matrix_backoff_draw(m, MATRIX_FAIL_SERVER, m->sync_attempt++));
@@ -222,8 +221,8 @@ enum err matrix_sync_begin(struct matrix *m)
  * exchange ended, matrix_call's way). ERR_OK with *s NULL: nothing to
  * handle this time (refused or unreadable with nowhere to go; the next
  * sync waits a backoff). */
-static enum err fetched(struct matrix *m, enum err e, struct matrix_resp *r,
-                        struct mx_sync **s, char *why, size_t whylen)
+static enum err fetched(struct matrix *m, enum err e, struct matrix_resp *r, struct mx_sync **s,
+			char *why, size_t whylen)
 {
 	struct mx_error me;
 
@@ -246,8 +245,8 @@ static enum err fetched(struct matrix *m, enum err e, struct matrix_resp *r,
 		 * (a glitch on the way, a proxy's page, memory short for now) */
 		m->stats.skipped++;
 		log_warn("sync: unreadable response, no next_batch to go on from (%s); "
-		         "asking again",
-		         e == ERR_NOMEM ? "out of memory" : why);
+			 "asking again",
+			 e == ERR_NOMEM ? "out of memory" : why);
 		later(m, matrix_backoff_draw(m, MATRIX_FAIL_SERVER, m->sync_attempt++));
 		e = ERR_OK;
 	}
@@ -291,9 +290,10 @@ static void refused_token(struct matrix *m)
 		return;
 	}
 	if (m->call_relogins++ && m->login_state == MATRIX_LOGIN_IDLE) {
-		matrix_set_err(m, "the homeserver %s refused the access token and logging in "
-		                  "again failed",
-		               m->hs);
+		matrix_set_err(m,
+			       "the homeserver %s refused the access token and logging in "
+			       "again failed",
+			       m->hs);
 		m->fatal = 1;
 		return;
 	}
@@ -321,11 +321,18 @@ enum err matrix_sync_step(struct matrix *m)
 		refused_token(m);
 		e = m->fatal ? ERR_INVALID : ERR_OK;
 		goto out;
-	case MATRIX_V_STOPPED: e = ERR_IO; goto out;
-	case MATRIX_V_DONE: break;
-	case MATRIX_V_OVER: e = ERR_LIMIT; break;
+	case MATRIX_V_STOPPED:
+		e = ERR_IO;
+		goto out;
+	case MATRIX_V_DONE:
+		break;
+	case MATRIX_V_OVER:
+		e = ERR_LIMIT;
+		break;
 	case MATRIX_V_REFUSED:
-	case MATRIX_V_FAILED: e = ERR_INVALID; break;
+	case MATRIX_V_FAILED:
+		e = ERR_INVALID;
+		break;
 	}
 	m->call_attempt = m->call_relogins = 0;
 	e = fetched(m, e, r, &s, why, sizeof(why));

@@ -137,8 +137,7 @@ enum err mx_reply_json(const struct mx_reply *r, char **out)
 	}
 	if (e != ERR_OK)
 		goto out;
-	if (json_object_set(rel, "m.in_reply_to", irt) ||
-	    json_object_set(c, "m.relates_to", rel)) {
+	if (json_object_set(rel, "m.in_reply_to", irt) || json_object_set(c, "m.relates_to", rel)) {
 		e = ERR_NOMEM;
 		goto out;
 	}
@@ -192,7 +191,7 @@ static void alert_line(struct buf *b, const struct mx_alert *a, const char *link
 /* content_json builds {msgtype, body, format, formatted_body, m.mentions}
  * and serialises it into *out: the shape of an alert and of a notice. */
 static enum err content_json(const char *msgtype, const char *body, const char *html,
-                             const char *const *ids, size_t n, char **out)
+			     const char *const *ids, size_t n, char **out)
 {
 	json_t *c = json_object();
 	enum err e;
@@ -237,8 +236,8 @@ enum err mx_alert_json(const struct mx_alert *a, char **out)
 	/* m.text, not m.notice: moderators must be notified, and notices are
 	 * quiet by default in most clients. */
 	if (e == ERR_OK)
-		e = content_json("m.text", text, html, a->mentions,
-		                 a->mentions ? a->n_mentions : 0, out);
+		e = content_json("m.text", text, html, a->mentions, a->mentions ? a->n_mentions : 0,
+				 out);
 	buf_release(&h);
 	free(link);
 	free(text);
@@ -265,8 +264,7 @@ enum err mx_notice_json(const char *text, char **out)
 	return e;
 }
 
-enum err mx_login_json(const char *user_id, const char *password,
-                       const char *device_id, char **out)
+enum err mx_login_json(const char *user_id, const char *password, const char *device_id, char **out)
 {
 	json_t *c = json_object(), *id = json_object();
 	enum err e = ERR_OK;
@@ -307,21 +305,15 @@ enum err mx_filter_json(int timeline_limit, char **out)
 	 * for names, and the power levels (one event a room, for
 	 * sender_power); the timeline only for what mx_sync_parse reads. */
 	f = json_pack("{s:{s:[s]}, s:{s:[s]}, s:{s:{s:[s]}, s:{s:[s]},"
-	              " s:{s:[s,s], s:b}, s:{s:[s,s,s,s,s], s:i}}}",
-	              "presence", "not_types", "*",
-	              "account_data", "not_types", "*",
-	              "room",
-	              "account_data", "not_types", "*",
-	              "ephemeral", "not_types", "*",
-	              "state", "types", "m.room.member", "m.room.power_levels",
-	              "lazy_load_members", 1,
-	              "timeline", "types", "m.room.message", "m.room.member",
-	              "m.room.power_levels", "m.room.redaction", "m.room.encrypted",
-	              "limit", timeline_limit);
+		      " s:{s:[s,s], s:b}, s:{s:[s,s,s,s,s], s:i}}}",
+		      "presence", "not_types", "*", "account_data", "not_types", "*", "room",
+		      "account_data", "not_types", "*", "ephemeral", "not_types", "*", "state",
+		      "types", "m.room.member", "m.room.power_levels", "lazy_load_members", 1,
+		      "timeline", "types", "m.room.message", "m.room.member", "m.room.power_levels",
+		      "m.room.redaction", "m.room.encrypted", "limit", timeline_limit);
 	if (!f)
 		return ERR_NOMEM;
 	*out = json_dumps(f, JSON_COMPACT);
 	json_decref(f);
 	return *out ? ERR_OK : ERR_NOMEM;
 }
-

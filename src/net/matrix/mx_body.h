@@ -43,10 +43,10 @@ struct mx_alert {
 	const char *room_id;
 	const char *event_id;
 	const char *sender;
-	const char *sender_name; /* or NULL */
-	const char *kind;        /* "crisis" ... */
-	const char *entry_id;    /* or NULL */
-	const char *via;         /* a server name for the link, or NULL */
+	const char *sender_name;     /* or NULL */
+	const char *kind;            /* "crisis" ... */
+	const char *entry_id;        /* or NULL */
+	const char *via;             /* a server name for the link, or NULL */
 	const char *const *mentions; /* moderators to notify, or NULL */
 	size_t n_mentions;
 };
@@ -62,8 +62,8 @@ enum err mx_notice_json(const char *text, char **out);
 
 /* mx_login_json builds an m.login.password request for a user id, reusing
  * device_id when not NULL. Caller frees *out. */
-enum err mx_login_json(const char *user_id, const char *password,
-                       const char *device_id, char **out);
+enum err mx_login_json(const char *user_id, const char *password, const char *device_id,
+		       char **out);
 
 /* mx_filter_json builds the sync filter: only messages, the member events
  * needed for names and kicks, m.room.power_levels (state and timeline),

@@ -21,8 +21,8 @@ struct mx_crypto {
 	char path[CRYPTO_PATH_MAX]; /* dir/olm_account, for messages */
 	char *key;                  /* the pickle key, wiped at free */
 	size_t keylen;
-	void *mem;        /* the account's memory */
-	OlmAccount *acc;  /* NULL: no identity yet */
+	void *mem;          /* the account's memory */
+	OlmAccount *acc;    /* NULL: no identity yet */
 	struct mx_store st; /* its user and device, shared, fallback (no pickle) */
 	struct mx_crypto_identity id;
 	int pending; /* a body was given out and not confirmed */
@@ -77,7 +77,7 @@ static enum err account_new(struct mx_crypto *c)
 
 /* olm_json: what a libolm call that writes JSON writes, as a new string */
 static char *olm_json(struct mx_crypto *c, size_t (*len_fn)(const OlmAccount *),
-                      size_t (*fn)(OlmAccount *, void *, size_t))
+		      size_t (*fn)(OlmAccount *, void *, size_t))
 {
 	size_t n = len_fn(c->acc);
 	char *s = malloc(n + 1);
@@ -101,10 +101,10 @@ static enum err read_identity(struct mx_crypto *c)
 
 	if (e == ERR_OK)
 		e = mx_field_string(ids, strlen(ids), "curve25519", c->id.curve25519,
-		                    sizeof(c->id.curve25519));
+				    sizeof(c->id.curve25519));
 	if (e == ERR_OK)
 		e = mx_field_string(ids, strlen(ids), "ed25519", c->id.ed25519,
-		                    sizeof(c->id.ed25519));
+				    sizeof(c->id.ed25519));
 	free(ids);
 	memcpy(c->id.user_id, c->st.user_id, sizeof(c->id.user_id));
 	memcpy(c->id.device_id, c->st.device_id, sizeof(c->id.device_id));
@@ -123,7 +123,7 @@ static enum err save(struct mx_crypto *c, char *errbuf, size_t errlen)
 	if (e == ERR_OK &&
 	    olm_pickle_account(c->acc, c->key, c->keylen, pickle, n) == olm_error()) {
 		snprintf(errbuf, errlen, "libolm cannot pickle the account: %s",
-		         olm_account_last_error(c->acc));
+			 olm_account_last_error(c->acc));
 		e = ERR_INVALID;
 		said = 1;
 	}
@@ -137,7 +137,7 @@ static enum err save(struct mx_crypto *c, char *errbuf, size_t errlen)
 		e = state_write(c->dir, MX_CRYPTO_FILE, json, strlen(json), 0600);
 	if (e != ERR_OK && !said)
 		snprintf(errbuf, errlen, "cannot save the device's encryption keys in %s: %s",
-		         c->path, err_str(e));
+			 c->path, err_str(e));
 	free(json);
 	wiped_free(pickle, n + 1);
 	return e;
@@ -147,7 +147,7 @@ static enum err save(struct mx_crypto *c, char *errbuf, size_t errlen)
 
 /* open_stored opens the account the file's text holds. */
 static enum err open_stored(struct mx_crypto *c, const char *text, size_t len, char *errbuf,
-                            size_t errlen)
+			    size_t errlen)
 {
 	const char *why;
 	size_t n;
@@ -158,12 +158,12 @@ static enum err open_stored(struct mx_crypto *c, const char *text, size_t len, c
 		return e;
 	if (e != ERR_OK) {
 		snprintf(errbuf, errlen,
-		         "%s is not a faqbot Olm account (damaged or cut short?): restore it from "
-		         "a backup. Starting over makes a new device identity, which members'"
-		         " clients must be brought to trust again: stop the bot, move %s and "
-		         "session.json out of the state_dir (%s), log in as a new device, and "
-		         "have the new fingerprint verified (faqbot keys)",
-		         c->path, MX_CRYPTO_FILE, c->dir);
+			 "%s is not a faqbot Olm account (damaged or cut short?): restore it from "
+			 "a backup. Starting over makes a new device identity, which members'"
+			 " clients must be brought to trust again: stop the bot, move %s and "
+			 "session.json out of the state_dir (%s), log in as a new device, and "
+			 "have the new fingerprint verified (faqbot keys)",
+			 c->path, MX_CRYPTO_FILE, c->dir);
 		return ERR_PARSE;
 	}
 	e = account_new(c);
@@ -174,27 +174,27 @@ static enum err open_stored(struct mx_crypto *c, const char *text, size_t len, c
 		if (!strcmp(why, "BAD_ACCOUNT_KEY")) {
 			/* libolm cannot tell a wrong key from damage: both fail its MAC */
 			snprintf(errbuf, errlen,
-			         "the Olm account in %s does not open with the pickle key "
-			         "(pickle_key_file or pickle_key_env): give the key it was written "
-			         "with, or restore the file from a backup if it is damaged; the "
-			         "bot's device identity is in this file, and a new one would have "
-			         "to be verified again",
-			         c->path);
+				 "the Olm account in %s does not open with the pickle key "
+				 "(pickle_key_file or pickle_key_env): give the key it was written "
+				 "with, or restore the file from a backup if it is damaged; the "
+				 "bot's device identity is in this file, and a new one would have "
+				 "to be verified again",
+				 c->path);
 			e = ERR_INVALID;
 		} else {
 			snprintf(errbuf, errlen,
-			         "the Olm account in %s is damaged (libolm: %s): restore it from a "
-			         "backup; starting over makes a new device identity (move %s and "
-			         "session.json out of the state_dir (%s), log in as a new device, "
-			         "verify the new fingerprint with faqbot keys)",
-			         c->path, why, MX_CRYPTO_FILE, c->dir);
+				 "the Olm account in %s is damaged (libolm: %s): restore it from a "
+				 "backup; starting over makes a new device identity (move %s and "
+				 "session.json out of the state_dir (%s), log in as a new device, "
+				 "verify the new fingerprint with faqbot keys)",
+				 c->path, why, MX_CRYPTO_FILE, c->dir);
 			e = ERR_PARSE;
 		}
 	}
 	mx_store_release(&c->st);
 	if (e == ERR_OK && read_identity(c) != ERR_OK) {
 		snprintf(errbuf, errlen, "the Olm account in %s has no readable identity keys",
-		         c->path);
+			 c->path);
 		e = ERR_PARSE;
 	}
 	if (e != ERR_OK)
@@ -203,7 +203,7 @@ static enum err open_stored(struct mx_crypto *c, const char *text, size_t len, c
 }
 
 enum err mx_crypto_load(const char *state_dir, const char *pickle_key, struct mx_crypto **out,
-                        char *errbuf, size_t errlen)
+			char *errbuf, size_t errlen)
 {
 	struct mx_crypto *c = NULL;
 	char *text = NULL;
@@ -214,15 +214,16 @@ enum err mx_crypto_load(const char *state_dir, const char *pickle_key, struct mx
 	if (errbuf && errlen)
 		*errbuf = '\0';
 	if (!state_dir || !*state_dir) {
-		snprintf(errbuf, errlen, "encryption needs a state_dir to keep the device's keys in");
+		snprintf(errbuf, errlen,
+			 "encryption needs a state_dir to keep the device's keys in");
 		return ERR_INVALID;
 	}
 	if (!pickle_key || strlen(pickle_key) < MX_CRYPTO_KEY_MIN ||
 	    strlen(pickle_key) > MX_CRYPTO_KEY_MAX) {
 		snprintf(errbuf, errlen,
-		         "the pickle key must be %d to %d bytes (make one: head -c 32 /dev/urandom "
-		         "| base64 > FILE; chmod 600 FILE)",
-		         MX_CRYPTO_KEY_MIN, MX_CRYPTO_KEY_MAX);
+			 "the pickle key must be %d to %d bytes (make one: head -c 32 /dev/urandom "
+			 "| base64 > FILE; chmod 600 FILE)",
+			 MX_CRYPTO_KEY_MIN, MX_CRYPTO_KEY_MAX);
 		return ERR_INVALID;
 	}
 	e = olm_dl_load(errbuf, errlen);
@@ -244,8 +245,8 @@ enum err mx_crypto_load(const char *state_dir, const char *pickle_key, struct mx
 		snprintf(errbuf, errlen, "%s is too large to be a faqbot Olm account", c->path);
 		e = ERR_PARSE;
 	} else if (e != ERR_OK) {
-		snprintf(errbuf, errlen, "cannot read %s (the device's encryption keys): %s", c->path,
-		         strerror(errno));
+		snprintf(errbuf, errlen, "cannot read %s (the device's encryption keys): %s",
+			 c->path, strerror(errno));
 	} else {
 		e = open_stored(c, text, len, errbuf, errlen);
 	}
@@ -273,7 +274,7 @@ const char *mx_crypto_device(const struct mx_crypto *c)
 }
 
 enum err mx_crypto_bind(struct mx_crypto *c, const char *user_id, const char *device_id,
-                        char *errbuf, size_t errlen)
+			char *errbuf, size_t errlen)
 {
 	size_t n;
 	void *rnd;
@@ -283,19 +284,19 @@ enum err mx_crypto_bind(struct mx_crypto *c, const char *user_id, const char *de
 		if (!strcmp(c->id.user_id, user_id) && !strcmp(c->id.device_id, device_id))
 			return ERR_OK;
 		snprintf(errbuf, errlen,
-		         "the device identity in %s is device %s of %s, but the bot is logged in "
-		         "as device %s of %s: set device_id = %s in [matrix] and log in with the "
-		         "password (or an access token of that device); or, to give this device a "
-		         "new identity the moderators verify again, move %s out of the state_dir "
-		         "(%s)",
-		         c->path, c->id.device_id, c->id.user_id, device_id, user_id,
-		         c->id.device_id, MX_CRYPTO_FILE, c->dir);
+			 "the device identity in %s is device %s of %s, but the bot is logged in "
+			 "as device %s of %s: set device_id = %s in [matrix] and log in with the "
+			 "password (or an access token of that device); or, to give this device a "
+			 "new identity the moderators verify again, move %s out of the state_dir "
+			 "(%s)",
+			 c->path, c->id.device_id, c->id.user_id, device_id, user_id,
+			 c->id.device_id, MX_CRYPTO_FILE, c->dir);
 		return ERR_INVALID;
 	}
 	if (!mx_user_id_valid(user_id) || !device_id || !*device_id ||
 	    strlen(device_id) > MX_DEVICE_MAX) {
 		snprintf(errbuf, errlen, "cannot make a device identity for user %s, device %s",
-		         user_id, device_id ? device_id : "(none)");
+			 user_id, device_id ? device_id : "(none)");
 		return ERR_INVALID;
 	}
 	e = account_new(c);
@@ -354,11 +355,11 @@ static enum err signer(void *ctx, const char *msg, size_t len, char *sig, size_t
  * one-time keys (*otks, *n_otks) and the fallback key (*fb, *n_fb: 0 or
  * 1). The caller frees both arrays. */
 static enum err unpublished(struct mx_crypto *c, struct mx_key **otks, size_t *n_otks,
-                            struct mx_key **fb, size_t *n_fb)
+			    struct mx_key **fb, size_t *n_fb)
 {
 	char *o = olm_json(c, olm_account_one_time_keys_length, olm_account_one_time_keys);
 	char *f = olm_json(c, olm_account_unpublished_fallback_key_length,
-	                   olm_account_unpublished_fallback_key);
+			   olm_account_unpublished_fallback_key);
 	enum err e = o && f ? ERR_OK : ERR_NOMEM;
 
 	*otks = *fb = NULL;
@@ -377,7 +378,7 @@ static enum err unpublished(struct mx_crypto *c, struct mx_key **otks, size_t *n
 /* make_keys makes the one-time keys the server lacks and a fallback key
  * when one is due; *made says whether it made any. */
 static enum err make_keys(struct mx_crypto *c, long server_otk, int new_fallback, size_t n_otks,
-                          size_t n_fb, int *made)
+			  size_t n_fb, int *made)
 {
 	long held = server_otk >= 0 ? server_otk : c->st.shared ? -1 : 0;
 	long need = held >= 0 ? mx_crypto_otk_target(c) - held - (long)n_otks : 0;
@@ -390,8 +391,8 @@ static enum err make_keys(struct mx_crypto *c, long server_otk, int new_fallback
 		n = olm_account_generate_one_time_keys_random_length(c->acc, (size_t)need);
 		rnd = malloc(n ? n : 1);
 		e = rnd ? fill_random(rnd, n) : ERR_NOMEM;
-		if (e == ERR_OK && olm_account_generate_one_time_keys(c->acc, (size_t)need, rnd, n) ==
-		                       olm_error())
+		if (e == ERR_OK &&
+		    olm_account_generate_one_time_keys(c->acc, (size_t)need, rnd, n) == olm_error())
 			e = ERR_INVALID;
 		wiped_free(rnd, n);
 		*made = e == ERR_OK;
@@ -410,7 +411,7 @@ static enum err make_keys(struct mx_crypto *c, long server_otk, int new_fallback
 }
 
 enum err mx_crypto_upload(struct mx_crypto *c, long server_otk, int new_fallback, char **body,
-                          struct mx_crypto_sent *sent, char *errbuf, size_t errlen)
+			  struct mx_crypto_sent *sent, char *errbuf, size_t errlen)
 {
 	struct mx_key *otks = NULL, *fb = NULL;
 	size_t n_otks, n_fb;

@@ -31,8 +31,8 @@
 #include "err.h"
 #include "mx_keys.h"
 
-#define MX_CRYPTO_FILE "olm_account" /* in state_dir, 0600 */
-#define MX_CRYPTO_KEY_MIN 16         /* bytes of a pickle key */
+#define MX_CRYPTO_FILE    "olm_account" /* in state_dir, 0600 */
+#define MX_CRYPTO_KEY_MIN 16            /* bytes of a pickle key */
 #define MX_CRYPTO_KEY_MAX 4096
 
 struct mx_crypto;
@@ -46,7 +46,7 @@ struct mx_crypto;
  * an account (corrupted, cut, another program's); ERR_IO it cannot be
  * read. Each names the file and what to do. */
 enum err mx_crypto_load(const char *state_dir, const char *pickle_key, struct mx_crypto **out,
-                        char *errbuf, size_t errlen);
+			char *errbuf, size_t errlen);
 
 /* mx_crypto_device: the user and device the stored identity belongs to
  * (borrowed), or NULL when there is none yet. */
@@ -58,7 +58,7 @@ const char *mx_crypto_device(const struct mx_crypto *c);
  * be); with one, it must be this user's and this device's (ERR_INVALID,
  * errbuf saying which device it is and what the admin can do). */
 enum err mx_crypto_bind(struct mx_crypto *c, const char *user_id, const char *device_id,
-                        char *errbuf, size_t errlen);
+			char *errbuf, size_t errlen);
 
 /* The device's public identity, for the upload, the log and `faqbot keys`. */
 struct mx_crypto_identity {
@@ -92,7 +92,7 @@ struct mx_crypto_sent {
 	int fallback;
 };
 enum err mx_crypto_upload(struct mx_crypto *c, long server_otk, int new_fallback, char **body,
-                          struct mx_crypto_sent *sent, char *errbuf, size_t errlen);
+			  struct mx_crypto_sent *sent, char *errbuf, size_t errlen);
 
 /* mx_crypto_published: the server took the last body mx_crypto_upload
  * gave: its keys are marked published (libolm will not give them again)

@@ -15,12 +15,24 @@ void mx_html_put(struct buf *b, const char *s, size_t n)
 
 	for (i = 0; i < n; i++) {
 		switch (s[i]) {
-		case '&': rep = "&amp;"; break;
-		case '<': rep = "&lt;"; break;
-		case '>': rep = "&gt;"; break;
-		case '"': rep = "&quot;"; break;
-		case '\'': rep = "&#39;"; break;
-		default: rep = NULL; break;
+		case '&':
+			rep = "&amp;";
+			break;
+		case '<':
+			rep = "&lt;";
+			break;
+		case '>':
+			rep = "&gt;";
+			break;
+		case '"':
+			rep = "&quot;";
+			break;
+		case '\'':
+			rep = "&#39;";
+			break;
+		default:
+			rep = NULL;
+			break;
 		}
 		if (!rep)
 			continue;
@@ -132,8 +144,7 @@ enum err mx_url_escape(const char *text, char **out)
 	return buf_take(&b, out);
 }
 
-enum err mx_matrix_to_link(const char *room_id, const char *event_id, const char *via,
-                           char **out)
+enum err mx_matrix_to_link(const char *room_id, const char *event_id, const char *via, char **out)
 {
 	struct buf b;
 

@@ -47,8 +47,7 @@ enum err mx_url_escape(const char *text, char **out);
 
 /* mx_matrix_to_link writes https://matrix.to/#/<room>/<event>[?via=..]
  * with each part percent-encoded; the caller frees *out. */
-enum err mx_matrix_to_link(const char *room_id, const char *event_id,
-                           const char *via, char **out);
+enum err mx_matrix_to_link(const char *room_id, const char *event_id, const char *via, char **out);
 
 /* mx_path writes a request path from fmt, in which every %s is an
  * argument percent-encoded as one path or query part (mx_html_url) and %ld

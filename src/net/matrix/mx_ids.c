@@ -18,7 +18,10 @@ static int valid_id(const char *s, char sigil)
 	return n >= 2 && n <= MX_ID_MAX;
 }
 
-int mx_id_valid(const char *id, char sigil) { return valid_id(id, sigil); }
+int mx_id_valid(const char *id, char sigil)
+{
+	return valid_id(id, sigil);
+}
 
 /* server_name_valid: the server_name grammar of the spec's appendices:
  * hostname [":" port], hostname a DNS name or IPv4 literal (the same
@@ -34,7 +37,7 @@ static int server_name_valid(const char *s)
 		s += n + 2;
 	} else {
 		n = strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-		              "0123456789-.");
+			      "0123456789-.");
 		if (n < 1 || n > 255)
 			return 0;
 		s += n;
@@ -57,8 +60,7 @@ int mx_user_id_valid(const char *id)
 	return n >= 1 && id[1 + n] == ':' && server_name_valid(id + 2 + n);
 }
 
-enum err mx_mention_resolve(const char *mention, const char *sender, char *buf,
-                            size_t buflen)
+enum err mx_mention_resolve(const char *mention, const char *sender, char *buf, size_t buflen)
 {
 	char id[MX_ID_MAX + 2];
 	const char *p, *server = NULL;
@@ -104,7 +106,6 @@ enum err mx_mention_resolve(const char *mention, const char *sender, char *buf,
 	return ERR_OK;
 }
 
-
 const char *mx_server_name(const char *id)
 {
 	const char *c = id ? strchr(id, ':') : NULL;
@@ -127,8 +128,8 @@ static enum err txn(const char *prefix, const char *id, char *buf, size_t len)
 		c = (unsigned char)*id;
 		if (o + 4 > len)
 			return ERR_LIMIT;
-		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-		    (c >= '0' && c <= '9') || c == '-' || c == '_') {
+		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		    c == '-' || c == '_') {
 			buf[o++] = (char)c;
 			continue;
 		}
@@ -155,8 +156,7 @@ enum err mx_txn_mod(const char *event_id, char *buf, size_t buflen)
 	return txn("fbm-", event_id, buf, buflen);
 }
 
-enum err mx_txn_notice(long long start_ms, long pid, unsigned long n, char *buf,
-                       size_t buflen)
+enum err mx_txn_notice(long long start_ms, long pid, unsigned long n, char *buf, size_t buflen)
 {
 	int k = snprintf(buf, buflen, "fbn-%lld-%ld-%lu", start_ms, pid, n);
 
@@ -177,4 +177,3 @@ enum err mx_txn_skip(const char *since, char *buf, size_t buflen)
 	k = snprintf(buf, buflen, "fbs-%016llx", h);
 	return k < 0 || (size_t)k >= buflen ? ERR_LIMIT : ERR_OK;
 }
-

@@ -31,8 +31,7 @@ enum err mx_txn_mod(const char *event_id, char *buf, size_t buflen);
  * tick, which answers no event: start (ms since the epoch when the process
  * began) and pid keep it from meeting the id of an earlier run's notice,
  * which the server would take for a retry and not post. */
-enum err mx_txn_notice(long long start_ms, long pid, unsigned long n, char *buf,
-                       size_t buflen);
+enum err mx_txn_notice(long long start_ms, long pid, unsigned long n, char *buf, size_t buflen);
 /* mx_txn_skip writes "fbs-" and 16 hex digits of a hash of since (NULL or
  * "" on a first start) for the moderators' notice that the batch asked for
  * with since was unreadable and skipped: a replay of the same skip posts it
@@ -57,8 +56,7 @@ int mx_user_id_valid(const char *id);
  * blanks are dropped. ERR_INVALID when the result is not a valid user id
  * (mx_user_id_valid), ERR_LIMIT when buf is too small (MX_ID_MAX + 1 is
  * always enough). */
-enum err mx_mention_resolve(const char *mention, const char *sender, char *buf,
-                            size_t buflen);
+enum err mx_mention_resolve(const char *mention, const char *sender, char *buf, size_t buflen);
 
 /* mx_server_name returns a borrowed pointer to the server part of a user
  * or room id (after the first ':'), or NULL. */

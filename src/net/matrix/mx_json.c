@@ -47,7 +47,6 @@ static char *dup_cap(const char *s, size_t max, int *truncated)
 	return p;
 }
 
-
 /* jstr returns obj[key] when it is a string with no NUL in it, else NULL
  * (borrowed): an id, a type or a token with a NUL would be read cut short,
  * as another. Text a member wrote is read with set_text instead. */
@@ -67,8 +66,7 @@ static const char *jstr(const json_t *obj, const char *key)
  * NULL), each NUL made a space: a NUL would otherwise end the text there,
  * and what follows it (a crisis, say) must still be read. *nuls (may be
  * NULL) counts the strings that had one. v not a string: *dst stays NULL. */
-static enum err set_text(char **dst, const json_t *v, size_t max, int *trunc,
-                         size_t *nuls)
+static enum err set_text(char **dst, const json_t *v, size_t max, int *trunc, size_t *nuls)
 {
 	const char *s;
 	size_t len, n, i;
@@ -137,8 +135,8 @@ void mx_sync_free(struct mx_sync *s)
 
 /* push_action appends a zeroed action for room_id. NULL means "skipped":
  * either out of memory (*e set) or over MX_ACTIONS_MAX (counted). */
-static struct mx_action *push_action(struct mx_sync *s, enum mx_action_kind k,
-                                     const char *room_id, enum err *e)
+static struct mx_action *push_action(struct mx_sync *s, enum mx_action_kind k, const char *room_id,
+				     enum err *e)
 {
 	struct mx_action *a, *na;
 	size_t ncap;
@@ -186,17 +184,15 @@ static const char *member_of(const json_t *ev, const char *who)
 	const char *t = jstr(ev, "type"), *sk = jstr(ev, "state_key");
 	json_t *c = json_object_get(ev, "content");
 
-	if (!t || strcmp(t, "m.room.member") || !sk || strcmp(sk, who) ||
-	    !json_is_object(c))
+	if (!t || strcmp(t, "m.room.member") || !sk || strcmp(sk, who) || !json_is_object(c))
 		return NULL;
 	return jstr(c, "membership");
 }
 
-static enum err parse_leave_room(struct mx_sync *s, const char *room,
-                                 const json_t *r, const char *bot)
+static enum err parse_leave_room(struct mx_sync *s, const char *room, const json_t *r,
+				 const char *bot)
 {
-	static const char *const where[][2] = {{"timeline", "events"},
-	                                       {"state", "events"}};
+	static const char *const where[][2] = {{"timeline", "events"}, {"state", "events"}};
 	enum mx_action_kind k = MX_ACT_LEFT;
 	const char *by = NULL, *ms, *snd;
 	enum err e = ERR_OK;
@@ -229,8 +225,8 @@ static enum err parse_leave_room(struct mx_sync *s, const char *room,
 	return e;
 }
 
-static enum err parse_invite_room(struct mx_sync *s, const char *room,
-                                  const json_t *r, const char *bot)
+static enum err parse_invite_room(struct mx_sync *s, const char *room, const json_t *r,
+				  const char *bot)
 {
 	const char *ms, *by = NULL;
 	enum err e = ERR_OK;
@@ -266,8 +262,7 @@ static enum err parse_invite_room(struct mx_sync *s, const char *room,
 /* note_name records the display name from a member event into names, and
  * as an MX_ACT_NAME action so the transport can remember it across
  * batches (lazy-loaded members are sent once, not with every message). */
-static enum err note_name(struct mx_sync *s, const char *room, json_t *names,
-                          const json_t *ev)
+static enum err note_name(struct mx_sync *s, const char *room, json_t *names, const json_t *ev)
 {
 	const char *t = jstr(ev, "type"), *sk = jstr(ev, "state_key");
 	json_t *c = json_object_get(ev, "content");
@@ -275,8 +270,7 @@ static enum err note_name(struct mx_sync *s, const char *room, json_t *names,
 	const char *ms, *dn;
 	enum err e = ERR_OK;
 
-	if (!t || strcmp(t, "m.room.member") || !mx_id_valid(sk, '@') ||
-	    !json_is_object(c))
+	if (!t || strcmp(t, "m.room.member") || !mx_id_valid(sk, '@') || !json_is_object(c))
 		return ERR_OK;
 	ms = jstr(c, "membership");
 	dn = jstr(c, "displayname");
@@ -373,7 +367,7 @@ static enum err fill_text(struct mx_action *a, const json_t *c, size_t *nuls)
 		e = set_text(&a->body, body, MX_BODY_MAX, &a->truncated, nuls);
 	if (e == ERR_OK && fmt && !strcmp(fmt, "org.matrix.custom.html"))
 		e = set_text(&a->formatted_body, json_object_get(c, "formatted_body"), MX_BODY_MAX,
-		             NULL, nuls);
+			     NULL, nuls);
 	return e;
 }
 
@@ -406,7 +400,7 @@ static enum err fill_relations(struct mx_action *a, const json_t *c)
  * ERR_INVALID for an event too malformed to act on (the caller then drops
  * the action and counts it). */
 static enum err fill_message(struct mx_action *a, const json_t *ev, const char *type,
-                             const json_t *names, const char *bot, size_t *nuls)
+			     const json_t *names, const char *bot, size_t *nuls)
 {
 	json_t *c = json_object_get(ev, "content");
 	enum err e;
@@ -428,7 +422,7 @@ static enum err fill_message(struct mx_action *a, const json_t *ev, const char *
 	if (a->reply_to)
 		mx_strip_reply_fallback(a->body);
 	a->mentions_bot = mentions_list_bot(c, bot) || contains_bot(a->body, bot) ||
-	                  contains_bot(a->formatted_body, bot);
+			  contains_bot(a->formatted_body, bot);
 	if (a->ignore != MX_IGN_NONE)
 		return ERR_OK;
 	if (!strcmp(a->sender, bot))
@@ -491,14 +485,14 @@ static enum err join_summary(struct mx_sync *s, const char *room, const json_t *
 	a = push_action(s, MX_ACT_SUMMARY, room, &e);
 	if (a)
 		a->members = (long)(json_integer_value(cnt) > 1000000000 ? 1000000000
-		                                                         : json_integer_value(cnt));
+									 : json_integer_value(cnt));
 	return e;
 }
 
 /* join_state reads the room's state: power levels, names, and whether it
  * holds the bot's own join (*joined). */
-static enum err join_state(struct mx_sync *s, const char *room, const json_t *r,
-                           json_t *names, const char *bot, int *joined)
+static enum err join_state(struct mx_sync *s, const char *room, const json_t *r, json_t *names,
+			   const char *bot, int *joined)
 {
 	json_t *evs = jarr2(r, "state", "events"), *ev;
 	enum err e = ERR_OK;
@@ -532,7 +526,7 @@ static enum err join_state(struct mx_sync *s, const char *room, const json_t *r,
 /* timeline_message adds a message action for ev, or drops and counts it
  * when it is too malformed to act on. */
 static enum err timeline_message(struct mx_sync *s, const char *room, const json_t *ev,
-                                 const char *type, const json_t *names, const char *bot)
+				 const char *type, const json_t *names, const char *bot)
 {
 	struct mx_action *a;
 	enum err e = ERR_OK;
@@ -552,8 +546,8 @@ static enum err timeline_message(struct mx_sync *s, const char *room, const json
 
 /* timeline_event acts on one timeline event, in order: power levels,
  * names and the bot's join (if the state had none), messages. */
-static enum err timeline_event(struct mx_sync *s, const char *room, const json_t *ev,
-                               json_t *names, const char *bot, int *joined)
+static enum err timeline_event(struct mx_sync *s, const char *room, const json_t *ev, json_t *names,
+			       const char *bot, int *joined)
 {
 	const char *type = json_is_object(ev) ? jstr(ev, "type") : NULL, *ms;
 	enum err e = ERR_OK;
@@ -580,7 +574,7 @@ static enum err timeline_event(struct mx_sync *s, const char *room, const json_t
 }
 
 static enum err parse_join_room(struct mx_sync *s, const char *room, const json_t *r,
-                                const char *bot)
+				const char *bot)
 {
 	json_t *names = json_object(), *tl = json_object_get(r, "timeline"), *evs, *ev;
 	enum err e;
@@ -609,10 +603,9 @@ out:
 }
 
 /* each_room calls fn for each valid room id of rooms[section]. */
-static enum err each_room(struct mx_sync *s, const json_t *rooms,
-                          const char *section, const char *bot,
-                          enum err (*fn)(struct mx_sync *, const char *,
-                                         const json_t *, const char *))
+static enum err
+each_room(struct mx_sync *s, const json_t *rooms, const char *section, const char *bot,
+	  enum err (*fn)(struct mx_sync *, const char *, const json_t *, const char *))
 {
 	json_t *sec = json_object_get(rooms, section), *r;
 	enum err e = ERR_OK;
@@ -648,7 +641,7 @@ static void set_errbuf(char *buf, size_t len, const char *msg)
  * instead of asking for it again and again. Only jansson's offset goes to
  * errbuf: its text quotes the body. */
 static enum err not_json(const char *json, size_t len, const json_error_t *jerr,
-                         struct mx_sync **out, char *errbuf, size_t errlen)
+			 struct mx_sync **out, char *errbuf, size_t errlen)
 {
 	char nb[MX_NEXT_BATCH_MAX + 1];
 	struct mx_sync *s;
@@ -657,7 +650,7 @@ static enum err not_json(const char *json, size_t len, const json_error_t *jerr,
 	e = mx_next_batch_scan(json, len, nb, sizeof(nb));
 	if (errbuf && errlen)
 		snprintf(errbuf, errlen, "sync response is not JSON (at byte %d)%s", jerr->position,
-		         e == ERR_OK ? "" : " and has no next_batch");
+			 e == ERR_OK ? "" : " and has no next_batch");
 	if (e != ERR_OK)
 		return ERR_PARSE;
 	s = calloc(1, sizeof(*s));
@@ -670,8 +663,8 @@ static enum err not_json(const char *json, size_t len, const json_error_t *jerr,
 	return ERR_OK;
 }
 
-enum err mx_sync_parse(const char *json, size_t len, const char *bot_user_id,
-                       struct mx_sync **out, char *errbuf, size_t errlen)
+enum err mx_sync_parse(const char *json, size_t len, const char *bot_user_id, struct mx_sync **out,
+		       char *errbuf, size_t errlen)
 {
 	struct mx_sync *s = NULL;
 	json_t *root = NULL, *rooms;
@@ -780,12 +773,11 @@ enum err mx_error_parse(const char *json, size_t len, struct mx_error *e)
 	msg = json_object_get(root, "error");
 	if (json_is_string(msg))
 		copy_clean(e->error, sizeof(e->error), json_string_value(msg),
-		           json_string_length(msg));
+			   json_string_length(msg));
 	ra = json_object_get(root, "retry_after_ms");
 	if (json_is_integer(ra) && json_integer_value(ra) >= 0)
 		e->retry_after_ms = (long long)json_integer_value(ra);
-	else if (json_is_real(ra) && json_real_value(ra) >= 0 &&
-	         json_real_value(ra) < 1e15)
+	else if (json_is_real(ra) && json_real_value(ra) >= 0 && json_real_value(ra) < 1e15)
 		e->retry_after_ms = (long long)json_real_value(ra);
 	sl = json_object_get(root, "soft_logout");
 	e->soft_logout = json_is_true(sl);
@@ -795,8 +787,7 @@ out:
 	return rc;
 }
 
-enum err mx_field_string(const char *json, size_t len, const char *key,
-                         char *buf, size_t buflen)
+enum err mx_field_string(const char *json, size_t len, const char *key, char *buf, size_t buflen)
 {
 	json_t *root = mx_json_load(json, len, NULL, NULL, NULL);
 	const char *v = json_is_object(root) ? jstr(root, key) : NULL;

@@ -31,8 +31,8 @@
 
 /* Limits on what a sync response may make us keep. Longer strings are
  * skipped (ids) or cut at a UTF-8 boundary (bodies). */
-#define MX_BODY_MAX 16384    /* a message body kept for classification */
-#define MX_NAME_MAX 256      /* a display name */
+#define MX_BODY_MAX    16384 /* a message body kept for classification */
+#define MX_NAME_MAX    256   /* a display name */
 #define MX_ACTIONS_MAX 50000 /* actions kept from one sync response */
 #define MX_ERRCODE_MAX 64
 #define MX_ERRTEXT_MAX 256
@@ -68,33 +68,33 @@ struct mx_action {
 	enum mx_action_kind kind;
 	enum mx_ignore ignore;
 	char *room_id;
-	char *sender;        /* message sender, inviter, kicker */
-	char *sender_name;   /* the sender's display name if this batch had it */
+	char *sender;      /* message sender, inviter, kicker */
+	char *sender_name; /* the sender's display name if this batch had it */
 	char *event_id;
 	char *msgtype;
-	char *body;          /* plain text, rich-reply fallback stripped */
-	char *formatted_body; /* HTML as sent, or NULL; never trusted */
-	char *thread_root;   /* the m.thread root, or NULL */
-	char *reply_to;      /* m.in_reply_to event id, or NULL */
+	char *body;             /* plain text, rich-reply fallback stripped */
+	char *formatted_body;   /* HTML as sent, or NULL; never trusted */
+	char *thread_root;      /* the m.thread root, or NULL */
+	char *reply_to;         /* m.in_reply_to event id, or NULL */
 	struct mx_power *power; /* MX_ACT_POWER: the levels, owned */
-	long long ts;        /* origin_server_ts, ms */
-	long members;        /* MX_ACT_SUMMARY: m.joined_member_count */
-	int mentions_bot;    /* m.mentions names the bot, or the body or HTML has
+	long long ts;           /* origin_server_ts, ms */
+	long members;           /* MX_ACT_SUMMARY: m.joined_member_count */
+	int mentions_bot;       /* m.mentions names the bot, or the body or HTML has
 	                      * its user id */
-	int is_direct;       /* MX_ACT_INVITE: the invite said is_direct */
-	int truncated;       /* body was longer than MX_BODY_MAX and was cut */
+	int is_direct;          /* MX_ACT_INVITE: the invite said is_direct */
+	int truncated;          /* body was longer than MX_BODY_MAX and was cut */
 };
 
 struct mx_sync {
-	char *next_batch;           /* owned; never NULL after a parse */
-	struct mx_action *actions;  /* owned array of n */
+	char *next_batch;          /* owned; never NULL after a parse */
+	struct mx_action *actions; /* owned array of n */
 	size_t n;
 	size_t cap;
-	size_t skipped;             /* malformed pieces skipped */
-	size_t repaired;            /* strings read after a repair: lone
+	size_t skipped;  /* malformed pieces skipped */
+	size_t repaired; /* strings read after a repair: lone
 	                             * surrogates, \u0000 in keys or bodies, bytes
 	                             * that are not UTF-8 */
-	size_t gaps;                /* rooms whose timeline was "limited" */
+	size_t gaps;     /* rooms whose timeline was "limited" */
 	/* 1: the body could not be read at all, even repaired; next_batch was
 	 * found by mx_next_batch_scan and there are no actions. Whatever the
 	 * batch held is lost unless the caller asks again. */
@@ -119,8 +119,8 @@ struct mx_sync {
  * other oddity is skipped and counted.
  * A usable next_batch is 1 to MX_NEXT_BATCH_MAX bytes with no control
  * character (it is stored in a file and sent back in a URL). */
-enum err mx_sync_parse(const char *json, size_t len, const char *bot_user_id,
-                       struct mx_sync **out, char *errbuf, size_t errlen);
+enum err mx_sync_parse(const char *json, size_t len, const char *bot_user_id, struct mx_sync **out,
+		       char *errbuf, size_t errlen);
 /* mx_sync_free frees a list from mx_sync_parse; NULL is a no-op. */
 void mx_sync_free(struct mx_sync *s);
 
@@ -152,7 +152,6 @@ enum err mx_error_parse(const char *json, size_t len, struct mx_error *e);
  * event_id of a send, the filter_id of a filter, the user_id of whoami)
  * into buf. ERR_PARSE if missing or not a string, ERR_LIMIT if too long,
  * ERR_INVALID if it has control characters. */
-enum err mx_field_string(const char *json, size_t len, const char *key,
-                         char *buf, size_t buflen);
+enum err mx_field_string(const char *json, size_t len, const char *key, char *buf, size_t buflen);
 
 #endif

@@ -10,8 +10,8 @@
 #include "mx_repair.h" /* mx_json_load */
 
 /* 2^53 - 1: the largest integer canonical JSON allows (a double holds it) */
-#define CANON_INT_MAX 9007199254740991LL
-#define STORE_VERSION 1
+#define CANON_INT_MAX    9007199254740991LL
+#define STORE_VERSION    1
 #define STORE_PICKLE_MAX (60 * 1024) /* a pickled account (about 10 KB) */
 
 /* ---- canonical JSON --------------------------------------------------- */
@@ -28,13 +28,27 @@ static void canon_string(struct buf *b, const char *s, size_t n)
 		char u[6];
 
 		switch (c) {
-		case '"': esc = "\\\""; break;
-		case '\\': esc = "\\\\"; break;
-		case '\b': esc = "\\b"; break;
-		case '\t': esc = "\\t"; break;
-		case '\n': esc = "\\n"; break;
-		case '\f': esc = "\\f"; break;
-		case '\r': esc = "\\r"; break;
+		case '"':
+			esc = "\\\"";
+			break;
+		case '\\':
+			esc = "\\\\";
+			break;
+		case '\b':
+			esc = "\\b";
+			break;
+		case '\t':
+			esc = "\\t";
+			break;
+		case '\n':
+			esc = "\\n";
+			break;
+		case '\f':
+			esc = "\\f";
+			break;
+		case '\r':
+			esc = "\\r";
+			break;
 		default:
 			if (c >= 0x20)
 				continue; /* as it is, in the run */
@@ -264,9 +278,9 @@ static json_t *device_object(const struct mx_device *d)
 	if (key_name(curve, sizeof(curve), "curve25519", d->device_id) != ERR_OK ||
 	    key_name(ed, sizeof(ed), "ed25519", d->device_id) != ERR_OK)
 		return NULL;
-	return json_pack("{s:s, s:s, s:[s, s], s:{s:s, s:s}}", "user_id", d->user_id,
-	                 "device_id", d->device_id, "algorithms", MX_KEYS_OLM, MX_KEYS_MEGOLM,
-	                 "keys", curve, d->curve25519, ed, d->ed25519);
+	return json_pack("{s:s, s:s, s:[s, s], s:{s:s, s:s}}", "user_id", d->user_id, "device_id",
+			 d->device_id, "algorithms", MX_KEYS_OLM, MX_KEYS_MEGOLM, "keys", curve,
+			 d->curve25519, ed, d->ed25519);
 }
 
 enum err mx_keys_device_json(const struct mx_device *d, char **out)
@@ -302,8 +316,8 @@ static enum err sign(const struct mx_device *d, json_t *obj)
 		return e;
 	if (!token_ok(sig))
 		return ERR_INVALID;
-	if (json_object_set_new(obj, "signatures",
-	                        json_pack("{s:{s:s}}", d->user_id, name, sig)) != 0)
+	if (json_object_set_new(obj, "signatures", json_pack("{s:{s:s}}", d->user_id, name, sig)) !=
+	    0)
 		return ERR_NOMEM;
 	return ERR_OK;
 }
@@ -311,7 +325,7 @@ static enum err sign(const struct mx_device *d, json_t *obj)
 /* add_key puts "signed_curve25519:ID": {key, [fallback,] signatures} in
  * map. */
 static enum err add_key(const struct mx_device *d, json_t *map, const struct mx_key *k,
-                        int fallback)
+			int fallback)
 {
 	char name[2 * MX_KEY_MAX];
 	json_t *o;
@@ -323,7 +337,7 @@ static enum err add_key(const struct mx_device *d, json_t *map, const struct mx_
 	if (e != ERR_OK)
 		return e;
 	o = fallback ? json_pack("{s:s, s:b}", "key", k->key, "fallback", 1)
-	             : json_pack("{s:s}", "key", k->key);
+		     : json_pack("{s:s}", "key", k->key);
 	if (!o)
 		return ERR_NOMEM;
 	e = sign(d, o);
@@ -516,8 +530,8 @@ enum err mx_keys_store_json(const struct mx_store *s, char **out)
 	    !base64_ok(s->pickle, strlen(s->pickle)))
 		return ERR_INVALID;
 	o = json_pack("{s:i, s:s, s:s, s:b, s:b, s:s}", "version", STORE_VERSION, "user_id",
-	              s->user_id, "device_id", s->device_id, "shared", s->shared ? 1 : 0,
-	              "fallback", s->fallback ? 1 : 0, "account", s->pickle);
+		      s->user_id, "device_id", s->device_id, "shared", s->shared ? 1 : 0,
+		      "fallback", s->fallback ? 1 : 0, "account", s->pickle);
 	if (!o)
 		return ERR_NOMEM;
 	e = canon(o, out);

@@ -22,15 +22,15 @@
 #include "err.h"
 #include "mx_ids.h" /* MX_ID_MAX */
 
-#define MX_KEYS_OLM "m.olm.v1.curve25519-aes-sha2"
-#define MX_KEYS_MEGOLM "m.megolm.v1.aes-sha2"
-#define MX_KEYS_OTK_ALGO "signed_curve25519" /* one-time and fallback keys */
-#define MX_KEY_MAX 128          /* a base64 key, signature or key id */
-#define MX_DEVICE_MAX MX_ID_MAX /* a device id */
-#define MX_KEYS_LIST_MAX 1000   /* keys in one list (libolm holds 100) */
-#define MX_CANON_DEPTH 64       /* nesting canonical JSON will write */
-#define MX_CANON_MAX (1u << 20) /* bytes of canonical JSON */
-#define MX_KEYS_COUNT_MAX 1000000L /* a key count we believe */
+#define MX_KEYS_OLM        "m.olm.v1.curve25519-aes-sha2"
+#define MX_KEYS_MEGOLM     "m.megolm.v1.aes-sha2"
+#define MX_KEYS_OTK_ALGO   "signed_curve25519" /* one-time and fallback keys */
+#define MX_KEY_MAX         128                 /* a base64 key, signature or key id */
+#define MX_DEVICE_MAX      MX_ID_MAX           /* a device id */
+#define MX_KEYS_LIST_MAX   1000                /* keys in one list (libolm holds 100) */
+#define MX_CANON_DEPTH     64                  /* nesting canonical JSON will write */
+#define MX_CANON_MAX       (1u << 20)          /* bytes of canonical JSON */
+#define MX_KEYS_COUNT_MAX  1000000L            /* a key count we believe */
 /* unpadded base64 of 32 bytes is 43 characters, in groups of 4 with a
  * space between: 11 groups */
 #define MX_FINGERPRINT_MAX 64
@@ -55,8 +55,7 @@ enum err mx_keys_signing_input(const char *json, size_t len, char **out);
 
 /* A signer: writes the unpadded base64 ed25519 signature of msg[0..len)
  * into sig (siglen bytes, NUL-terminated). */
-typedef enum err (*mx_sign_fn)(void *ctx, const char *msg, size_t len, char *sig,
-                               size_t siglen);
+typedef enum err (*mx_sign_fn)(void *ctx, const char *msg, size_t len, char *sig, size_t siglen);
 
 /* The device that signs, all borrowed: its ids, its identity keys
  * (unpadded base64) and its signer. */

@@ -11,11 +11,11 @@
 #include "mx_repair.h"
 
 struct mx_power {
-	size_t size;       /* bytes of this allocation, for mx_power_dup */
-	size_t n;          /* users kept */
+	size_t size; /* bytes of this allocation, for mx_power_dup */
+	size_t n;    /* users kept */
 	int users_default;
-	int missing;       /* the level of a user not in the table */
-	int levels[];      /* n levels, then the n user ids, each ending in NUL,
+	int missing;  /* the level of a user not in the table */
+	int levels[]; /* n levels, then the n user ids, each ending in NUL,
 	                    * back to back (one allocation, no pointers) */
 };
 
@@ -63,7 +63,7 @@ static int power_cmp(const void *a, const void *b)
 /* collect_users reads the users map into a new array *v of *n valid
  * entries (ids borrowed from the tree); the rest are counted in *skipped. */
 static enum err collect_users(const json_t *users, struct power_entry **v, size_t *n,
-                              size_t *skipped)
+			      size_t *skipped)
 {
 	const char *id;
 	json_t *val;
@@ -158,8 +158,7 @@ enum err mx_power_from_json(const json_t *c, struct mx_power **out, size_t *skip
 	return *out ? ERR_OK : ERR_NOMEM;
 }
 
-enum err mx_power_parse(const char *json, size_t len, struct mx_power **out,
-                        size_t *skipped)
+enum err mx_power_parse(const char *json, size_t len, struct mx_power **out, size_t *skipped)
 {
 	json_error_t jerr;
 	enum err e = ERR_OK;
@@ -200,5 +199,7 @@ struct mx_power *mx_power_dup(const struct mx_power *p)
 	return d;
 }
 
-void mx_power_free(struct mx_power *p) { free(p); }
-
+void mx_power_free(struct mx_power *p)
+{
+	free(p);
+}

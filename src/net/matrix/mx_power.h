@@ -26,8 +26,7 @@ struct mx_power;
  * rooms, strings of digits; they are clamped to the range of an int.
  * Entries that are not a user id and an integer are skipped and counted in
  * *skipped (may be NULL). ERR_PARSE when the body is not a JSON object. */
-enum err mx_power_parse(const char *json, size_t len, struct mx_power **out,
-                        size_t *skipped);
+enum err mx_power_parse(const char *json, size_t len, struct mx_power **out, size_t *skipped);
 
 /* mx_power_level: user's level by p: the users map, else users_default (a
  * user left out for MX_POWER_USERS_MAX gets the lower of users_default

@@ -7,7 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int is_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+static int is_ws(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
 
 /* hex4 reads 4 hex digits at s (n bytes available); -1 if they are not. */
 static long hex4(const char *s, size_t n)
@@ -152,10 +155,11 @@ static size_t rp_string(struct rp *p, size_t i)
 		if (c == '"')
 			break;
 		if (c == '\\') {
-			if (i + 1 < len && in[i + 1] == 'u' && (v = hex4(in + i + 2, len - i - 2)) >= 0) {
-				if (v >= 0xD800 && v <= 0xDBFF && i + 12 <= len && in[i + 6] == '\\' &&
-				    in[i + 7] == 'u' && (lo = hex4(in + i + 8, 4)) >= 0xDC00 &&
-				    lo <= 0xDFFF) {
+			if (i + 1 < len && in[i + 1] == 'u' &&
+			    (v = hex4(in + i + 2, len - i - 2)) >= 0) {
+				if (v >= 0xD800 && v <= 0xDBFF && i + 12 <= len &&
+				    in[i + 6] == '\\' && in[i + 7] == 'u' &&
+				    (lo = hex4(in + i + 8, 4)) >= 0xDC00 && lo <= 0xDFFF) {
 					i += 12; /* a pair: one character, kept */
 					continue;
 				}
@@ -425,7 +429,7 @@ static size_t unescape(const char *s, size_t n, char *out, size_t max)
  * where the scan goes on, past len when the body is cut inside the
  * string. ERR_LIMIT when buf is too small. */
 static enum err scan_value(const char *json, size_t len, size_t k, char *buf, size_t buflen,
-                           size_t *found, size_t *next)
+			   size_t *found, size_t *next)
 {
 	char val[MX_NEXT_BATCH_MAX + 4];
 	size_t j, n;
@@ -504,8 +508,8 @@ enum err mx_next_batch_scan(const char *json, size_t len, char *buf, size_t bufl
 	return found ? ERR_OK : ERR_PARSE;
 }
 
-json_t *mx_json_load(const char *json, size_t len, struct mx_repair *rep,
-                     json_error_t *jerr, enum err *e)
+json_t *mx_json_load(const char *json, size_t len, struct mx_repair *rep, json_error_t *jerr,
+		     enum err *e)
 {
 	char *fixed = NULL;
 	json_t *root;
@@ -520,4 +524,3 @@ json_t *mx_json_load(const char *json, size_t len, struct mx_repair *rep,
 	free(fixed);
 	return root;
 }
-

@@ -64,7 +64,7 @@ int mx_next_batch_usable(const char *s, size_t n);
  * reference, or NULL when it is not JSON even so (why in *jerr, which may
  * be NULL) or, with *e = ERR_NOMEM, out of memory (e may be NULL). rep
  * (may be NULL) gets the repairs. */
-json_t *mx_json_load(const char *json, size_t len, struct mx_repair *rep,
-                     json_error_t *jerr, enum err *e);
+json_t *mx_json_load(const char *json, size_t len, struct mx_repair *rep, json_error_t *jerr,
+		     enum err *e);
 
 #endif
