@@ -431,10 +431,10 @@ static int connect_next(struct irc_conn *c)
 static int tcp_step(struct irc_conn *c)
 {
 	struct pollfd pfd = {c->fd, POLLOUT, 0};
-	int soerr = 0, one = 1;
+	int soerr = 0, one = 1, rc = poll(&pfd, 1, 0);
 	socklen_t sl = sizeof(soerr);
 
-	if (poll(&pfd, 1, 0) == 0) {
+	if (rc <= 0) { /* not yet (or a signal: look again next turn) */
 		if (clock_mono_ms() < c->deadline)
 			return 0;
 		soerr = ETIMEDOUT;
