@@ -23,14 +23,15 @@ now_ms() { echo $(($(date +%s%N) / 1000000)); }
 last_sync() {
 	fake GET log | j "[r for r in d['requests'] if r['path'].endswith('/sync')][-1]"
 }
-# wait_long_poll: until the bot's latest request is a /sync with a since
-# token that the server has not answered yet (a killed bot's last one
-# hangs on: give the log position the new bot started from, START)
+# wait_long_poll: until the bot's latest /sync has a since token and the
+# server has not answered it yet (a killed bot's last one hangs on: give
+# the log position the new bot started from, START). Its latest /sync, not
+# its latest request: its sends (a join, a reply) go out beside the poll.
 START=-1
 wait_long_poll() {
 	local i
 	for i in $(seq 200); do
-		fake GET "log?after=$START" | j "(lambda r: r['path'].endswith('/sync') and 'since' in r['query'] and r.get('status') is None)(([r for r in d['requests'] if not r['path'].startswith('/_fake/')] or [{'path': ''}])[-1])" |
+		fake GET "log?after=$START" | j "(lambda r: 'since' in r.get('query', {}) and r.get('status') is None)(([r for r in d['requests'] if r['path'].endswith('/sync')] or [{'path': ''}])[-1])" |
 			grep -q True && return 0
 		sleep 0.05
 	done
