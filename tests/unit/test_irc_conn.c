@@ -25,8 +25,6 @@
 
 #define WAIT_MS 10000 /* the longest any condition here may take */
 
-static volatile sig_atomic_t no_stop;
-
 static struct irc_conn_config cfg(const char *host, int port, int tls)
 {
 	struct irc_conn_config c;
@@ -122,10 +120,46 @@ static void read_until(int fd, char *buf, size_t cap, const char *want)
 	}
 }
 
+/* drive takes a connection under way through the loop's steps (the fd and
+ * events irc_conn_want gives, polled) until it is up or failed; *pending
+ * counts the steps that said "not yet". */
+static int drive(struct irc_conn *conn, char *err, size_t errlen, int *pending, int sfd_hello)
+{
+	long long end = now_ms() + WAIT_MS;
+	int rc;
+
+	while ((rc = irc_conn_advance(conn, err, errlen)) == 0) {
+		struct pollfd p = {irc_conn_fd(conn), 0, 0};
+		long long at;
+
+		(*pending)++;
+		assert_true(now_ms() < end);
+		irc_conn_want(conn, &p.events, &at);
+		assert_true(at > 0);
+		if (sfd_hello >= 0 && p.fd >= 0 && p.events == POLLIN) {
+			/* waiting for the server in the handshake: the ClientHello
+			 * went, and the step came back instead of waiting */
+			struct pollfd h = {sfd_hello, POLLIN, 0};
+
+			assert_int_equal(poll(&h, 1, WAIT_MS), 1);
+		}
+		poll(&p, p.fd >= 0 && p.events ? 1 : 0, 50);
+	}
+	return rc;
+}
+
+/* open_now connects c in the loop's steps: 1 up, -1 failed. */
+static int open_now(struct irc_conn *c, char *err, size_t errlen)
+{
+	int pending = 0;
+
+	assert_int_equal(irc_conn_begin(c), ERR_OK);
+	return drive(c, err, errlen, &pending, -1);
+}
+
 /* connected opens conn to a fresh listener and returns the server's end. */
 static int connected(struct irc_conn **conn, int *lfd)
 {
-	struct irc_conn_wait w = {&no_stop, NULL, NULL};
 	struct irc_conn_config c;
 	char err[512];
 	int port, sfd;
@@ -134,7 +168,7 @@ static int connected(struct irc_conn **conn, int *lfd)
 	c = cfg("127.0.0.1", port, 0);
 	assert_int_equal(irc_conn_new(&c, conn, err, sizeof(err)), ERR_OK);
 	assert_int_equal(irc_conn_fd(*conn), -1);
-	assert_int_equal(irc_conn_open(*conn, &w, err, sizeof(err)), ERR_OK);
+	assert_int_equal(open_now(*conn, err, sizeof(err)), 1);
 	assert_true(irc_conn_fd(*conn) >= 0);
 	sfd = accept(*lfd, NULL, NULL);
 	assert_true(sfd >= 0);
@@ -233,7 +267,6 @@ static void test_quit_after_the_line_under_way(void **state)
 
 static void test_refused_connect(void **state)
 {
-	struct irc_conn_wait w = {&no_stop, NULL, NULL};
 	struct irc_conn_config c;
 	struct irc_conn *conn;
 	char err[512] = "";
@@ -243,38 +276,10 @@ static void test_refused_connect(void **state)
 	close(lfd); /* nobody listens there now */
 	c = cfg("127.0.0.1", port, 0);
 	assert_int_equal(irc_conn_new(&c, &conn, err, sizeof(err)), ERR_OK);
-	assert_int_equal(irc_conn_open(conn, &w, err, sizeof(err)), ERR_IO);
+	assert_int_equal(open_now(conn, err, sizeof(err)), -1);
 	assert_int_equal(irc_conn_fd(conn), -1);
 	assert_string_equal(err, ""); /* only a handshake's reason goes there */
 	irc_conn_free(conn);
-}
-
-/* drive takes a connection under way through the loop's steps (the fd and
- * events irc_conn_want gives, polled) until it is up or failed; *pending
- * counts the steps that said "not yet". */
-static int drive(struct irc_conn *conn, char *err, size_t errlen, int *pending, int sfd_hello)
-{
-	long long end = now_ms() + WAIT_MS;
-	int rc;
-
-	while ((rc = irc_conn_advance(conn, err, errlen)) == 0) {
-		struct pollfd p = {irc_conn_fd(conn), 0, 0};
-		long long at;
-
-		(*pending)++;
-		assert_true(now_ms() < end);
-		irc_conn_want(conn, &p.events, &at);
-		assert_true(at > 0);
-		if (sfd_hello >= 0 && p.fd >= 0 && p.events == POLLIN) {
-			/* waiting for the server in the handshake: the ClientHello
-			 * went, and the step came back instead of waiting */
-			struct pollfd h = {sfd_hello, POLLIN, 0};
-
-			assert_int_equal(poll(&h, 1, WAIT_MS), 1);
-		}
-		poll(&p, p.fd >= 0 && p.events ? 1 : 0, 50);
-	}
-	return rc;
 }
 
 /* The loop's way: a connect in steps, and a TLS server that never answers

@@ -552,32 +552,6 @@ void irc_conn_want(const struct irc_conn *c, short *events, long long *at_ms)
 		*at_ms = look;
 }
 
-enum err irc_conn_open(struct irc_conn *c, const struct irc_conn_wait *w, char *errbuf,
-		       size_t errlen)
-{
-	int rc;
-
-	if (irc_conn_begin(c) != ERR_OK)
-		return ERR_IO;
-	while ((rc = irc_conn_advance(c, errbuf, errlen)) == 0) {
-		struct pollfd pfd = {c->fd, 0, 0};
-		long long at, left;
-
-		if (*w->stop) {
-			irc_conn_close(c);
-			return ERR_IO;
-		}
-		irc_conn_want(c, &pfd.events, &at);
-		left = at - clock_mono_ms();
-		if (left > IRC_CONN_SLICE_MS)
-			left = IRC_CONN_SLICE_MS;
-		poll(&pfd, pfd.events ? 1 : 0, left > 0 ? (int)left : 0);
-		if (w->idle)
-			w->idle(w->ctx);
-	}
-	return rc == 1 ? ERR_OK : ERR_IO;
-}
-
 void irc_conn_close(struct irc_conn *c)
 {
 	resolve_end(c);

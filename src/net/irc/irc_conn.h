@@ -42,15 +42,6 @@ struct irc_conn_config {
 	long connect_timeout_ms;   /* TCP connect, and then the TLS handshake; > 0 */
 };
 
-/* How irc_conn_open waits: in slices of IRC_CONN_SLICE_MS, calling idle
- * (if not NULL) with ctx after each, so the transport's ticks go on during
- * a slow connect; a non-zero *stop cuts the wait short. */
-struct irc_conn_wait {
-	volatile sig_atomic_t *stop;
-	void (*idle)(void *ctx);
-	void *ctx;
-};
-
 struct irc_conn;
 
 /* irc_conn_new checks cfg (a host, a port, plain TCP only to a loopback
@@ -82,11 +73,6 @@ enum err irc_conn_begin(struct irc_conn *c);
 int irc_conn_advance(struct irc_conn *c, char *errbuf, size_t errlen);
 void irc_conn_want(const struct irc_conn *c, short *events, long long *at_ms);
 int irc_conn_up(const struct irc_conn *c);
-
-/* irc_conn_open is the same, blocking: it waits as w says, and a stop ends
- * it with ERR_IO. ERR_OK: connected. */
-enum err irc_conn_open(struct irc_conn *c, const struct irc_conn_wait *w, char *errbuf,
-		       size_t errlen);
 
 /* irc_conn_close frees the TLS session and closes the socket; the counts
  * stay until the next open. No-op when closed. */

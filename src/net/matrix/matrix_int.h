@@ -345,6 +345,12 @@ enum err matrix_whoami(struct matrix *m);
  * token saved and login_gen raised; a refusal sets m->fatal; no answer is
  * tried again after a backoff, like any request. */
 void matrix_login_want(struct matrix *m);
+/* matrix_token_refused answers a 401 to an exchange whose try carried the
+ * token of generation gen: 1 when a newer token came meanwhile (try again
+ * now); 0 when it now waits for the shared re-login (*wants set); -1 when
+ * it was refused again after a fresh login: the bot cannot go on
+ * (m->fatal, the error set). *relogins counts the exchange's logins. */
+int matrix_token_refused(struct matrix *m, unsigned long gen, int *relogins, int *wants);
 void matrix_login_step(struct matrix *m);
 /* matrix_login_want_at: when the login wants the loop back (its start),
  * mono ms; -1: nothing to do. */

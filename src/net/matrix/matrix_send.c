@@ -538,20 +538,8 @@ static void refused(const struct matrix_send *s, const struct matrix_resp *r)
  * fresh login, the bot cannot go on. */
 static void auth(struct matrix *m, struct matrix_send *s)
 {
-	if (s->login_gen != m->login_gen) {
+	if (matrix_token_refused(m, s->login_gen, &s->relogins, &s->wants_login) == 1)
 		s->at_ms = 0; /* a newer token came meanwhile: try it */
-		return;
-	}
-	if (s->relogins++ && m->login_state == MATRIX_LOGIN_IDLE) {
-		matrix_set_err(m,
-			       "the homeserver %s refused the access token and logging in "
-			       "again failed",
-			       m->hs);
-		m->fatal = 1;
-		return;
-	}
-	s->wants_login = 1;
-	matrix_login_want(m);
 }
 
 /* ended acts on the end of q's head's exchange. */

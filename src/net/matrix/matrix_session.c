@@ -157,6 +157,23 @@ void matrix_login_want(struct matrix *m)
 	m->login_attempt = 0;
 }
 
+int matrix_token_refused(struct matrix *m, unsigned long gen, int *relogins, int *wants)
+{
+	if (gen != m->login_gen)
+		return 1;
+	if ((*relogins)++ && m->login_state == MATRIX_LOGIN_IDLE) {
+		matrix_set_err(m,
+			       "the homeserver %s refused the access token and logging in "
+			       "again failed",
+			       m->hs);
+		m->fatal = 1;
+		return -1;
+	}
+	*wants = 1;
+	matrix_login_want(m);
+	return 0;
+}
+
 long long matrix_login_want_at(const struct matrix *m)
 {
 	return m->login_state == MATRIX_LOGIN_WANTED ? m->login_at : -1;

@@ -285,20 +285,9 @@ static enum err handle(struct matrix *m, struct mx_sync *s, const char *why)
  * one, give up. */
 static void refused_token(struct matrix *m)
 {
-	if (m->sync_login_gen != m->login_gen) {
+	if (matrix_token_refused(m, m->sync_login_gen, &m->call_relogins, &m->sync_wants_login) ==
+	    1)
 		later(m, 0); /* a newer token came meanwhile: try it */
-		return;
-	}
-	if (m->call_relogins++ && m->login_state == MATRIX_LOGIN_IDLE) {
-		matrix_set_err(m,
-			       "the homeserver %s refused the access token and logging in "
-			       "again failed",
-			       m->hs);
-		m->fatal = 1;
-		return;
-	}
-	m->sync_wants_login = 1;
-	matrix_login_want(m);
 }
 
 enum err matrix_sync_step(struct matrix *m)
