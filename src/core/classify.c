@@ -411,6 +411,39 @@ enum err classify(const struct faq *faq, const char *norm, size_t len, struct cl
 	return classify_with(faq, faq->stage, norm, len, r);
 }
 
+/* why_quiet writes why the learned stage routed a message no pattern
+ * matched nowhere, as model_route decides: most often a FAQ question whose
+ * entry the entry model could not tell, which a moderator fixes with an
+ * example of that entry. */
+static void why_quiet(const struct faq_stage *st, const char *folded, size_t flen, const char *tags,
+		      const char *norm, size_t len, const float *p, char *buf, size_t buflen)
+{
+	int best = p[FAQ_KIND_ADVICE] >= p[FAQ_KIND_FAQ] ? FAQ_KIND_ADVICE : FAQ_KIND_FAQ;
+	float *pe = NULL;
+	int k;
+
+	snprintf(buf, buflen, "no threshold passed");
+	if (p[FAQ_KIND_NONE] > p[best] ||
+	    p[best] < (best == FAQ_KIND_FAQ ? st->t_faq : st->t_advice))
+		return;
+	if (count_words(norm, prefix_len(norm, len)) < CLASSIFY_ROUTE_MIN_WORDS) {
+		snprintf(buf, buflen, "too few words to route a question");
+		return;
+	}
+	if (best != FAQ_KIND_FAQ || !st->entry)
+		return;
+	pe = malloc((size_t)learn_nlabels(st->entry) * sizeof(float));
+	if (pe && learn_predict_folded(st->entry, folded, flen, tags, pe) >= 0 &&
+	    (k = faq_stage_best_entry(st, pe, FAQ_CLASS_FAQ)) >= 0)
+		snprintf(buf, buflen,
+			 "a FAQ question, but the entry model could not tell which entry "
+			 "(likeliest '%s' at %.2f, and %.2f x %.2f is under %.2f): an "
+			 "example of the right entry teaches it",
+			 st->entries[k]->id, (double)pe[k], (double)p[FAQ_KIND_FAQ], (double)pe[k],
+			 (double)st->t_faq);
+	free(pe);
+}
+
 void classify_explain(const struct faq *faq, const char *norm, size_t len,
 		      const struct classify_result *r, char *buf, size_t buflen)
 {
@@ -489,12 +522,13 @@ void classify_explain(const struct faq *faq, const char *norm, size_t len,
 		free(folded);
 		return;
 	}
+	why_quiet(st, folded, flen, tags, norm, len, p, words, sizeof(words));
 	free(folded);
 	snprintf(buf, buflen,
 		 "no pattern matched; the learned stage: crisis %.2f (raised at "
-		 "%.2f), advice %.2f, faq %.2f, none %.2f: no threshold passed",
+		 "%.2f), advice %.2f, faq %.2f, none %.2f: %s",
 		 (double)p[FAQ_KIND_CRISIS], (double)st->t_crisis, (double)p[FAQ_KIND_ADVICE],
-		 (double)p[FAQ_KIND_FAQ], (double)p[FAQ_KIND_NONE]);
+		 (double)p[FAQ_KIND_FAQ], (double)p[FAQ_KIND_NONE], words);
 }
 
 enum err classify_patterns(const struct faq *faq, const char *norm, size_t len,
