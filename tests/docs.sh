@@ -9,8 +9,8 @@ help_cmds=$("$BIN" --help | sed -n '/^commands:/,/^options:/p' | grep -oE '^  [a
 	tr -d ' ' | sort -u)
 man_cmds=$(sed -n '/^\.SH COMMANDS/,/^\.SH OPTIONS/p' faqbot.1 | grep -A1 '^\.TP' |
 	grep -v '^\.TP\|^--' | sed 's/\\f[BRIP]//g; s/^\.B[IR]* //; s/"//g' | awk '{print $1}' |
-	grep -v '^\\-' | grep -vx 'help\|version' | sort -u)
-readme_cmds=$(grep -oE '^\| `faqbot [a-z]+' README.md | awk '{print $3}' | sort -u)
+	grep -v '^\\-' | sed 's/\\-/-/g' | grep -vx 'help\|version' | sort -u)
+readme_cmds=$(grep -oE '^\| `faqbot [a-z][a-z-]*' README.md | awk '{print $3}' | sort -u)
 [ -n "$help_cmds" ] && [ "$help_cmds" = "$man_cmds" ] && [ "$help_cmds" = "$readme_cmds" ] &&
 	ok "the man page and the README name the commands --help lists, no more, no fewer" ||
 	no "commands differ" "help: $(echo $help_cmds); man: $(echo $man_cmds); README: $(echo $readme_cmds)"
@@ -24,7 +24,11 @@ done
 accepted() { # accepted SECTION: the keys the parser takes there
 	local k out
 	for k in $(grep -ho '"[a-z][a-z_]*"' src/app/config*.c | tr -d '"' | sort -u); do
-		printf '%s\n%s = 1\n' "$1" "$k" > "$T/probe.ini"
+		# [appservice] is read beside a [matrix] section, as it must be
+		if [ "$1" = "[appservice]" ]; then
+			printf '[matrix]\nuser_id = @b:x.org\nstate_dir = /nonexistent\n'
+		fi >"$T/probe.ini"
+		printf '%s\n%s = 1\n' "$1" "$k" >> "$T/probe.ini"
 		out=$("$BIN" health --config "$T/probe.ini" 2>&1)
 		grep_out -q "unknown setting\|may not be written\|unknown section" ||
 			echo "$k"
@@ -47,13 +51,15 @@ code_matrix=$(accepted "[matrix]" | sort -u)
 code_irc=$(accepted "[irc]" | sort -u)
 code_room=$(accepted "[room !probe:example.org]" | sort -u)
 code_metrics=$(accepted "[metrics]" | sort -u)
+code_appservice=$(accepted "[appservice]" | sort -u)
 drift=""
-for pair in ":At the top of the file" "[matrix]:[matrix]" "[irc]:[irc]" "[metrics]:[metrics]" \
+for pair in ":At the top of the file" "[matrix]:[matrix]" "[irc]:[irc]" "[metrics]:[metrics]" "[appservice]:[appservice]" \
 	"[room]:[room ROOM_ID]"; do
 	sec=${pair%%:*} ss=${pair#*:}
 	case $sec in
 	"") code=$code_top ;; "[matrix]") code=$code_matrix ;;
-	"[irc]") code=$code_irc ;; "[metrics]") code=$code_metrics ;; *) code=$code_room ;;
+	"[irc]") code=$code_irc ;; "[metrics]") code=$code_metrics ;;
+	"[appservice]") code=$code_appservice ;; *) code=$code_room ;;
 	esac
 	ex=$(in_example "$sec")
 	man=$(in_man "$ss")
@@ -68,10 +74,11 @@ done
 
 # every setting the README names (a backquoted word with '_', or a
 # 'key = value' line) is one the parser takes somewhere
-all=$(printf '%s\n' $code_top $code_matrix $code_irc $code_metrics $code_room | sort -u)
+all=$(printf '%s\n' $code_top $code_matrix $code_irc $code_metrics $code_appservice $code_room | sort -u)
 named=$( { sed '/^## Metrics/,/^## Dep/d' README.md | grep -oE '`[a-z]+_[a-z_]+`' | tr -d '`'
 	grep -E '^ *[a-z][a-z_]* = ' README.md | sed 's/^ *//; s/ = .*//'; } |
 	grep -vx 'dh_installsystemd\|dh_installsysusers\|last_sync\|last_irc\|irc_journal' |
+	grep -vx 'sender_localpart\|rate_limited\|app_service_config_files\|appservice_txns\|as_token\|hs_token' |
 	grep -v '^faqbot_' | sort -u)
 unknown=$(comm -23 <(echo "$named") <(echo "$all"))
 [ -n "$named" ] && [ -z "$unknown" ] && ok "every setting the README names exists" ||

@@ -77,7 +77,7 @@ for m in $irc_pure; do
 		fi
 	done
 done
-mx_pure="mx_json mx_repair mx_power mx_ids mx_html mx_body mx_keys"
+mx_pure="mx_json mx_repair mx_power mx_ids mx_html mx_body mx_keys mx_appsvc"
 for m in $mx_pure; do
 	for f in src/net/matrix/$m.c src/net/matrix/$m.h; do
 		[ -f "$f" ] || { echo "lint: $f: listed as a pure Matrix part, not found"; bad=1; continue; }

@@ -330,6 +330,53 @@ static int on_irc(struct parse *p, const char *k, const char *v)
 	return fail(p, "unknown setting '%s' in [irc]", k);
 }
 
+static int on_appservice(struct parse *p, const char *k, const char *v)
+{
+	static const struct {
+		const char *key;
+		size_t off;
+	} strs[] = {
+		{"id", offsetof(struct config, as_id)},
+		{"listen", offsetof(struct config, as_listen)},
+		{"url", offsetof(struct config, as_url)},
+		{"registration", offsetof(struct config, as_registration)},
+		{"as_token_file", offsetof(struct config, as_token_file)},
+		{"hs_token_file", offsetof(struct config, as_hs_token_file)},
+		{"tls_cert_file", offsetof(struct config, as_tls_cert_file)},
+		{"tls_key_file", offsetof(struct config, as_tls_key_file)},
+	};
+	struct config *c = p->c;
+	size_t i;
+
+	c->has_appservice = 1;
+	if (!strcmp(k, "as_token") || !strcmp(k, "hs_token"))
+		return fail(p,
+			    "'%s' may not be written in the config file: it is kept in a "
+			    "file only its owner reads (%s_file), which faqbot "
+			    "appservice-registration writes",
+			    k, k);
+	for (i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
+		if (!strcmp(k, strs[i].key)) {
+			if (!*v)
+				return fail(p, "%s is empty", k);
+			return set_str((char **)((char *)c + strs[i].off), v) == 0
+				       ? 1
+				       : fail(p, "out of memory");
+		}
+	if (!strcmp(k, "max_body"))
+		return parse_long(v, &c->as_max_body) == 0 && c->as_max_body >= 4096 &&
+				       c->as_max_body <= (64L << 20)
+			       ? 1
+			       : fail(p,
+				      "max_body must be a number of bytes from 4096 to %ld, not '%s'",
+				      64L << 20, v);
+	return fail(p,
+		    "unknown setting '%s' in [appservice] (it has id, listen, url, "
+		    "registration, as_token_file, hs_token_file, tls_cert_file, tls_key_file, "
+		    "max_body)",
+		    k);
+}
+
 static int on_room(struct parse *p, const char *id, const char *k, const char *v)
 {
 	struct config *c = p->c;
@@ -406,8 +453,11 @@ static int on_entry(void *user, const char *section, const char *k, const char *
 {
 	struct parse *p = user;
 
-	if (!k) /* a section header alone: nothing to do */
+	if (!k) { /* a section header alone: nothing to do but note it */
+		if (!strcmp(section, "appservice"))
+			p->c->has_appservice = 1;
 		return 1;
+	}
 	if (!remember_key(p, section, k))
 		return 0;
 	if (!*section || !strcmp(section, "faqbot"))
@@ -416,6 +466,8 @@ static int on_entry(void *user, const char *section, const char *k, const char *
 		return on_matrix(p, k, v);
 	if (!strcmp(section, "irc"))
 		return on_irc(p, k, v);
+	if (!strcmp(section, "appservice"))
+		return on_appservice(p, k, v);
 	if (!strncmp(section, "room ", 5) && section[5])
 		return on_room(p, section + 5, k, v);
 	if (!strcmp(section, "metrics")) {
@@ -424,7 +476,9 @@ static int on_entry(void *user, const char *section, const char *k, const char *
 			return fail(p, "unknown setting '%s' in [metrics] (it has listen)", k);
 		return set_str(&p->c->metrics_listen, v) == 0 ? 1 : fail(p, "out of memory");
 	}
-	return fail(p, "unknown section [%s] (sections: [matrix], [irc], [room ID], [metrics])",
+	return fail(p,
+		    "unknown section [%s] (sections: [matrix], [appservice], [irc], [room ID], "
+		    "[metrics])",
 		    section);
 }
 
@@ -508,12 +562,104 @@ enum err config_parse_text(const char *name, const char *text, size_t len, struc
 		snprintf(err, errlen, "out of memory");
 		return ERR_NOMEM;
 	}
+	if (p.c->has_appservice) {
+		enum err e = config_appservice_defaults(p.c, err, errlen);
+
+		if (e != ERR_OK) {
+			config_free(p.c);
+			return e;
+		}
+	}
 	*out = p.c;
+	return ERR_OK;
+}
+
+/* in_dir sets *slot to dir/name unless it is set */
+static int in_dir(char **slot, const char *dir, const char *name)
+{
+	size_t n;
+
+	if (*slot)
+		return 0;
+	n = strlen(dir) + strlen(name) + 2;
+	*slot = malloc(n);
+	if (!*slot)
+		return -1;
+	snprintf(*slot, n, "%s/%s", dir, name);
+	return 0;
+}
+
+/* as_refuse: why [matrix] cannot go with [appservice], or NULL */
+static const char *as_refuse(const struct config *c)
+{
+	if (!c->has_matrix)
+		return "[appservice] needs a [matrix] section: homeserver, user_id (the bot, "
+		       "@sender_localpart:server) and state_dir";
+	if (!c->user_id || c->user_id[0] != '@' || !strchr(c->user_id, ':'))
+		return "[appservice] needs [matrix] user_id: the bot's user, "
+		       "@sender_localpart:server (@faqbot-1:example.org)";
+	if (!c->state_dir || !*c->state_dir)
+		return "[appservice] needs [matrix] state_dir: the tokens, the transactions "
+		       "handled and the outbox are kept there";
+	if (c->access_token_file || c->access_token_env || c->password_file || c->password_env)
+		return "[appservice]: remove [matrix]'s access token and password settings: the "
+		       "as_token is the Application Service's credential";
+	if (c->encryption)
+		return "[appservice]: encryption = true cannot go with it: the homeserver pushes "
+		       "an Application Service no to-device events, so no room keys; serve "
+		       "encrypted rooms with the /sync mode (a config without [appservice])";
+	return NULL;
+}
+
+enum err config_appservice_defaults(struct config *c, char *err, size_t errlen)
+{
+	const char *why = as_refuse(c), *colon;
+	int bad = 0;
+
+	if (why) {
+		unsigned line = 0;
+		size_t i;
+
+		for (i = 0; i < c->nkeys && !line; i++)
+			if (!strcmp(c->keys[i].section, "appservice"))
+				line = c->keys[i].line;
+		snprintf(err, errlen, "%s:%u: %s", c->path ? c->path : "config", line, why);
+		return ERR_INVALID;
+	}
+	colon = strchr(c->user_id, ':');
+	if (!c->as_id)
+		c->as_id = strndup(c->user_id + 1, (size_t)(colon - c->user_id - 1));
+	if (!c->as_listen)
+		c->as_listen = strdup(CONFIG_AS_LISTEN_DEFAULT);
+	if (!c->as_url && c->as_listen) {
+		size_t n = strlen(c->as_listen) + 16;
+
+		c->as_url = malloc(n);
+		if (c->as_url)
+			snprintf(c->as_url, n, "%s://%s", c->as_tls_cert_file ? "https" : "http",
+				 c->as_listen);
+	}
+	bad |= in_dir(&c->as_token_file, c->state_dir, "as_token");
+	bad |= in_dir(&c->as_hs_token_file, c->state_dir, "hs_token");
+	bad |= in_dir(&c->as_registration, c->state_dir, "registration.yaml");
+	if (bad || !c->as_id || !c->as_listen || !c->as_url) {
+		snprintf(err, errlen, "out of memory");
+		return ERR_NOMEM;
+	}
 	return ERR_OK;
 }
 
 /* read_secret reads a secret from a file only its owner can read, or from
  * an environment variable; one of the two names is given. */
+static enum err read_secret(const char *what, const char *file, const char *env, char **out,
+			    char *err, size_t errlen);
+
+enum err config_read_secret(const char *what, const char *file, const char *env, char **out,
+			    char *err, size_t errlen)
+{
+	return read_secret(what, file, env, out, err, errlen);
+}
+
 static enum err read_secret(const char *what, const char *file, const char *env, char **out,
 			    char *err, size_t errlen)
 {
@@ -702,7 +848,20 @@ enum err config_load(const char *path, struct config **out, char *err, size_t er
 	e = config_read(path, &c, err, errlen);
 	if (e != ERR_OK)
 		return e;
-	if (c->has_matrix) {
+	if (c->has_appservice) {
+		e = secret_at(c, "appservice", "as_token", c->as_token_file, "as_token_file", NULL,
+			      NULL, &c->as_token, err, errlen);
+		if (e == ERR_OK)
+			e = secret_at(c, "appservice", "hs_token", c->as_hs_token_file,
+				      "hs_token_file", NULL, NULL, &c->as_hs_token, err, errlen);
+		if (e == ERR_NOTFOUND || e == ERR_IO) {
+			size_t n = strlen(err);
+
+			snprintf(err + n, errlen - n,
+				 " (faqbot appservice-registration --config %s makes the tokens)",
+				 path);
+		}
+	} else if (c->has_matrix) {
 		int tok = c->access_token_file || c->access_token_env;
 		int pw = c->password_file || c->password_env;
 
@@ -874,6 +1033,11 @@ static void list_free(struct config_list *l)
 	free(l->v);
 }
 
+void config_secret_free(char *s)
+{
+	secret_free(s);
+}
+
 static void secret_free(char *s)
 {
 	if (s) {
@@ -894,6 +1058,16 @@ void config_free(struct config *c)
 		return;
 	free(c->faq_dir);
 	free(c->metrics_listen);
+	free(c->as_id);
+	free(c->as_listen);
+	free(c->as_url);
+	free(c->as_registration);
+	free(c->as_token_file);
+	free(c->as_hs_token_file);
+	free(c->as_tls_cert_file);
+	free(c->as_tls_key_file);
+	secret_free(c->as_token);
+	secret_free(c->as_hs_token);
 	free(c->region);
 	free(c->state_dir_bot);
 	free(c->homeserver);

@@ -17,6 +17,9 @@
  *   host = irc.example.org
  *   nick = faqbot
  *   channels = #support
+ *   [appservice]                      (Matrix as an Application Service;
+ *   listen = 127.0.0.1:29331           the tokens come from the files
+ *                                     `faqbot appservice-registration` writes)
  *   [room !abc:example.org]           (per room or channel: policy and region)
  *   policy = mentions
  *
@@ -44,6 +47,7 @@
 #define CONFIG_IRC_SHORT_OVER_LINES 1 /* IRC: longer FAQ answers go out short */
 #define CONFIG_UNANSWERED_DAYS      14
 #define CONFIG_FAQ_MAX_AGE_DAYS     365
+#define CONFIG_AS_LISTEN_DEFAULT    "127.0.0.1:29331" /* [appservice] listen */
 
 enum config_policy { CONFIG_POLICY_QUESTIONS, CONFIG_POLICY_MENTIONS };
 
@@ -106,6 +110,16 @@ struct config {
 	char *irc_sasl_password; /* secret, filled by config_load */
 	char *irc_tls_cert_file, *irc_tls_key_file, *irc_sasl_mechanism;
 	char *irc_channel_keys_file; /* "#channel key" lines, a 0600 file */
+	/* [appservice]: the [matrix] bot as an Application Service, the
+	 * homeserver pushing to it instead of /sync. Token files default to
+	 * [matrix] state_dir/as_token and hs_token, the registration to
+	 * state_dir/registration.yaml, id to the bot's localpart, url to
+	 * http(s)://listen. */
+	int has_appservice;
+	char *as_id, *as_listen, *as_url, *as_registration, *as_token_file, *as_hs_token_file;
+	char *as_tls_cert_file, *as_tls_key_file;
+	long as_max_body;
+	char *as_token, *as_hs_token; /* secrets, filled by config_load */
 	/* [metrics]: the Prometheus endpoint, off unless listen is set */
 	int has_metrics;
 	char *metrics_listen;
@@ -139,6 +153,23 @@ enum err config_load(const char *path, struct config **out, char *err, size_t er
  * config without the other secrets and this alone). Nothing when it is
  * off. One line in err on failure, naming the setting's line. */
 enum err config_load_pickle_key(struct config *c, char *err, size_t errlen);
+
+/* config_appservice_defaults fills the [appservice] paths and names the
+ * file leaves out from [matrix] (config_read does; exposed for tests).
+ * ERR_INVALID with "FILE:LINE: why" in err when [appservice] cannot work
+ * with the rest (no [matrix] section, no state_dir where a default lives);
+ * ERR_NOMEM. */
+enum err config_appservice_defaults(struct config *c, char *err, size_t errlen);
+
+/* config_read_secret reads a secret as the config's are read: from file
+ * (a regular file, not a link, that only its owner may read; blanks at
+ * its end dropped) or, file NULL, the variable env. *out is new; free it
+ * with config_secret_free, which wipes it. One line in err on failure:
+ * ERR_IO (cannot read: missing...), ERR_INVALID (a link, others may read
+ * it, empty), ERR_NOTFOUND (the variable is not set), ERR_NOMEM. */
+enum err config_read_secret(const char *what, const char *file, const char *env, char **out,
+			    char *err, size_t errlen);
+void config_secret_free(char *s);
 
 /* config_key_line: the line where key was set in section ("" for the top
  * of the file), or 0 when the file does not set it. */

@@ -9,6 +9,7 @@
 #include <yaml.h>
 
 #include "cli.h"
+#include "cli_appsvc.h"
 #include "cli_ask.h"
 #include "cli_faq.h"
 #include "cli_keys.h"
@@ -51,6 +52,9 @@ static const char usage_text[] =
 	"  keys --config FILE\n"
 	"                    the Matrix device's identity for encrypted rooms: its\n"
 	"                    ed25519 fingerprint, for moderators to verify the bot\n"
+	"  appservice-registration --config FILE [--rotate]\n"
+	"                    the Application Service registration for the homeserver,\n"
+	"                    its tokens made (or kept) in files only their owner reads\n"
 	"\n"
 	"options:\n"
 	"  --faq DIR         the FAQ folder (default: $FAQBOT_FAQ_DIR, ./faq, or\n"
@@ -106,6 +110,14 @@ static const struct {
 		 "key. Moderators compare the fingerprint with the session key their\n"
 		 "client shows for the bot's device before they verify it. Reads the\n"
 		 "state folder with the pickle key; no network, no password needed.\n"},
+	{"appservice-registration",
+	 "usage: faqbot appservice-registration --config FILE [--rotate]\n"
+	 "Write the registration the homeserver needs to push the [matrix] bot's events\n"
+	 "to it ([appservice] in FILE): id, url, the as_token and hs_token, the bot's\n"
+	 "sender_localpart and an exclusive namespace of its user alone. The tokens are\n"
+	 "made from the kernel's random source into as_token_file and hs_token_file\n"
+	 "(mode 0600; default: [matrix] state_dir), never printed. Run again, it keeps\n"
+	 "them; --rotate makes new ones (copy the registration to the homeserver again).\n"},
 	{"help", "usage: faqbot help\nThe list of commands (as faqbot --help).\n"},
 	{"version", "usage: faqbot version\nThe version, with the libraries in use.\n"},
 };
@@ -235,6 +247,8 @@ int main(int argc, char **argv)
 		return cli_health(argc - i - 1, argv + i + 1);
 	if (strcmp(argv[i], "keys") == 0)
 		return cli_keys(argc - i - 1, argv + i + 1);
+	if (strcmp(argv[i], "appservice-registration") == 0)
+		return cli_appservice_registration(argc - i - 1, argv + i + 1);
 	if (strcmp(argv[i], "help") == 0) {
 		fputs(usage_text, stdout);
 		return 0;

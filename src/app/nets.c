@@ -9,9 +9,11 @@
 #include "irc.h"
 #include "log.h"
 #include "matrix.h"
+#include "matrix_appsvc.h"
 
 struct nets {
 	struct matrix *matrix;
+	struct appsvc *appsvc; /* [appservice]: the [matrix] bot, pushed to */
 	struct irc *irc;
 	struct irc_channel *chans;
 	struct nets_mark marks[NETS_MARKS_MAX];
@@ -43,6 +45,44 @@ size_t nets_marks(const struct config *cfg, struct nets_mark *marks)
 		marks[n++].max_age_s = health_default_max_age(HEALTH_MARK_EVERY_S * 1000L);
 	}
 	return n;
+}
+
+/* matrix_config_of fills mc with [matrix]'s settings */
+static void matrix_config_of(const struct config *cfg, struct matrix_config *mc)
+{
+	mc->homeserver = cfg->homeserver;
+	mc->user_id = cfg->user_id;
+	mc->rooms = (const char *const *)cfg->rooms.v;
+	mc->n_rooms = cfg->rooms.n;
+	mc->allow_invites = (const char *const *)cfg->allow_invites.v;
+	mc->n_allow_invites = cfg->allow_invites.n;
+	mc->moderators = (const char *const *)cfg->moderators.v;
+	mc->n_moderators = cfg->moderators.n;
+	mc->mod_room = cfg->moderators_room;
+	mc->state_dir = cfg->state_dir;
+	mc->request_timeout_ms = cfg->request_timeout_ms;
+	mc->backoff_max_ms = cfg->backoff_max_ms;
+	mc->max_age_s = cfg->max_age_s;
+}
+
+/* new_appsvc: the [matrix] bot as an Application Service ([appservice]) */
+static enum err new_appsvc(struct nets *n, const struct config *cfg, char *err, size_t errlen)
+{
+	struct appsvc_config ac = {0};
+
+	matrix_config_of(cfg, &ac.matrix);
+	ac.matrix.access_token = cfg->as_token;
+	ac.hs_token = cfg->as_hs_token;
+	ac.listen = cfg->as_listen;
+	ac.tls_cert_file = cfg->as_tls_cert_file;
+	ac.tls_key_file = cfg->as_tls_key_file;
+	ac.max_body = (size_t)cfg->as_max_body;
+	n->matrix_alerts = cfg->moderators_room && *cfg->moderators_room;
+	if (appsvc_new(&ac, &n->appsvc, err, errlen) != ERR_OK) {
+		config_blame(cfg, "appservice", err, errlen);
+		return ERR_INVALID;
+	}
+	return ERR_OK;
 }
 
 static enum err new_matrix(struct nets *n, const struct config *cfg, char *err, size_t errlen)
@@ -124,7 +164,9 @@ enum err nets_new(const struct config *cfg, struct nets **out, char *err, size_t
 	enum err e = n ? ERR_OK : ERR_NOMEM;
 
 	*out = NULL;
-	if (e == ERR_OK && cfg->has_matrix)
+	if (e == ERR_OK && cfg->has_appservice)
+		e = new_appsvc(n, cfg, err, errlen);
+	else if (e == ERR_OK && cfg->has_matrix)
 		e = new_matrix(n, cfg, err, errlen);
 	if (e == ERR_OK && cfg->has_irc)
 		e = new_irc(n, cfg, err, errlen);
@@ -155,10 +197,11 @@ enum err nets_add(struct nets *n, struct loop *l)
 	const struct nets_mark *mk;
 	enum err e = ERR_OK;
 
-	if (n->matrix) {
+	if (n->matrix || n->appsvc) {
 		mk = mark_of(n, "matrix");
-		e = loop_add(l, &matrix_ops, n->matrix, mk ? mk->dir : NULL, mk ? mk->file : NULL,
-			     n->matrix_alerts);
+		e = loop_add(l, n->appsvc ? &appsvc_ops : &matrix_ops,
+			     n->appsvc ? (void *)n->appsvc : (void *)n->matrix, mk ? mk->dir : NULL,
+			     mk ? mk->file : NULL, n->matrix_alerts);
 	}
 	if (e == ERR_OK && n->irc) {
 		mk = mark_of(n, "irc");
@@ -179,6 +222,17 @@ void nets_log_stats(const struct nets *n)
 			 st.syncs, st.messages, st.replies, st.alerts, st.retries, st.skipped,
 			 st.joins, st.declined);
 	}
+	if (n->appsvc) {
+		struct appsvc_stats as;
+		struct matrix_stats st;
+
+		appsvc_get_stats(n->appsvc, &as, &st);
+		log_info("stop appservice transactions=%lu retries=%lu refused=%lu bad=%lu "
+			 "unacknowledged=%lu not_joined=%lu messages=%lu replies=%lu alerts=%lu "
+			 "joins=%lu declined=%lu",
+			 as.txns, as.dups, as.refused, as.bad, as.failed, as.not_ours, st.messages,
+			 st.replies, st.alerts, st.joins, st.declined);
+	}
 	if (n->irc)
 		log_info("stop network=irc");
 }
@@ -188,6 +242,7 @@ void nets_free(struct nets *n)
 	if (!n)
 		return;
 	matrix_free(n->matrix);
+	appsvc_free(n->appsvc);
 	irc_free(n->irc);
 	free(n->chans);
 	free(n);

@@ -28,6 +28,12 @@ struct mhd_dl_api {
 	enum MHD_Result (*queue_response)(struct MHD_Connection *, unsigned int,
 					  struct MHD_Response *);
 	void (*destroy_response)(struct MHD_Response *);
+	/* for a daemon driven by the caller's loop (the Application Service
+	 * listener): no thread of its own */
+	enum MHD_Result (*run)(struct MHD_Daemon *);
+	enum MHD_Result (*get_timeout)(struct MHD_Daemon *, MHD_UNSIGNED_LONG_LONG *);
+	const char *(*lookup_connection_value)(struct MHD_Connection *, enum MHD_ValueKind,
+					       const char *);
 };
 
 /* The table, filled by mhd_dl_load. */

@@ -81,6 +81,11 @@ at the room as a member would:
                           them: {devices: {ID: {device_keys, otk_ids,
                           fallback: {id, key, used}, uploads: [bodies]}}}
   POST /_fake/shutdown
+  and the Application Service side (fakehs_as.py: registrations, the
+  pusher of transactions and its faults): /_fake/appservice,
+  /_fake/appservice_url, /_fake/appservice_fault, /_fake/appservice_token,
+  GET /_fake/as_log. GET /_matrix/client/v3/joined_rooms answers the rooms
+  the token's user is joined to.
 
 It only ever binds to 127.0.0.1 and exits by itself after --max-seconds.
 Usage: fakehs.py [--port 0] [--port-file F] [--max-seconds 300]
@@ -103,6 +108,8 @@ import sys
 import threading
 import time
 import urllib.parse
+
+import fakehs_as
 
 API = "/_matrix/client/v3"
 
@@ -423,6 +430,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if not t:
             raise MatrixError(401, "M_UNKNOWN_TOKEN", "Unknown access token",
                               extra={"soft_logout": False})
+        try:  # an application service's token acts as its user, or user_id
+            as_user = fakehs_as.masquerade(tok, query)
+        except PermissionError:
+            raise MatrixError(403, "M_EXCLUSIVE", "user_id is not in the service's namespaces")
+        if as_user is not None:
+            t = {"user": as_user, "device": t["device"]}
         return tok, t
 
     def handle_any(self, method):
@@ -571,6 +584,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.keys_claim(req)
         if parts == ["keys", "query"] and method == "POST":
             return self.keys_query(req)
+        if parts == ["joined_rooms"] and method == "GET":
+            with HS.cond:
+                ids = [r.room_id for r in HS.rooms.values() if HS.membership_of(r, user) == "join"]
+            return self.reply(200, {"joined_rooms": ids})
         if parts[0] == "join" and len(parts) == 2 and method == "POST":
             return self.join(user, parts[1])
         if parts[0] == "rooms" and len(parts) >= 3:
@@ -803,6 +820,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.control_locked(name, req, q)
 
     def control_locked(self, name, req, q):
+        got = fakehs_as.control(name, req, q)
+        if got is not None:
+            return self.reply(*got)
         if name == "user":
             HS.add_user(req["user_id"], req.get("password"), req.get("displayname"))
             if req.get("token"):
@@ -994,6 +1014,7 @@ def main():
     # that would show up as the bot's latency; this process lives minutes.
     gc.disable()
     HS = Homeserver(ARGS.server_name, ARGS.txn_scope)
+    fakehs_as.install(HS)
     for u in ARGS.user:
         name, _, pw = u.partition("=")
         HS.add_user(name, pw or None)

@@ -13,6 +13,8 @@
  *   matrix_sync.c     one /sync: ask, read, act on the batch, save since
  *   matrix_keys.c     the device's encryption keys (mx_crypto) uploaded
  *                     and topped up
+ *   matrix_appsvc.c   the Application Service mode (matrix_appsvc.h): the
+ *                     same parts driven by pushed transactions, no sync
  * All of them work on one struct matrix (one thread, one curl multi
  * handle, an easy handle an exchange), so the functions here take it
  * whole; each file's statics stay its own.
