@@ -131,13 +131,15 @@ $(FUZZERS): build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJ) $(HDR) | build/fu
 	$(say) FUZZ $<
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< $(FUZZ_OBJ) $(PKG_LIBS)
 
-# A scenario driver, as tests/integ/harness.inc's build_stand_in builds it
-# (it rebuilds one only when it is older than the sources): built here,
+# A scenario driver (a transport with the one stand-in core,
+# tests/integ/standin.c), as tests/integ/harness.inc's build_stand_in builds
+# it (it rebuilds one only when it is older than the sources): built here,
 # before the scenarios run side by side, so none of them compiles it.
-$(DRIVERS): build/asan/%_driver: tests/integ/%_driver.c $(ASAN_LIB) $(HDR)
+STANDIN := tests/integ/standin.c tests/integ/standin.h
+$(DRIVERS): build/asan/%_driver: tests/integ/%_driver.c $(STANDIN) $(ASAN_LIB) $(HDR)
 	$(say) CC-TEST $<
 	$(Q)$(CC) $(CSTD) $(WARN) -DFAQBOT_VERSION='"test"' $(INC) $(PKG_CFLAGS) -O1 -g $(SAN) \
-	  -o $@ $< $(ASAN_LIB) $(PKG_LIBS)
+	  -o $@ $< tests/integ/standin.c $(ASAN_LIB) $(PKG_LIBS)
 
 build/rel build/asan build/fuzz build/fuzz/obj:
 	mkdir -p $@
