@@ -17,7 +17,7 @@
 # the include path, so a source says #include "faq.h" wherever it lives;
 # object files keep flat names (build/rel/faq.o: no two modules share one). tests/unit/test_X.c is one cmocka
 # program a module, with tests/unit/helpers.c linked in; tests/fuzz/fuzz_X.c one libFuzzer target with its seed
-# corpus in tests/fuzz/corpus/X/. New files are picked up without editing this.
+# corpus in tests/fuzz/corpus/X/ and the fixtures tests/fuzz/seeds names. New files are picked up without editing this.
 
 CC      ?= cc
 CLANG   ?= clang

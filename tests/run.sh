@@ -115,7 +115,8 @@ run_scenario() { # run_scenario ENTRY: "[VAR=VALUE ]SCRIPT"
 fuzz_one() { # fuzz_one TARGET: its corpus, then FUZZ_SECONDS of mutations
 	local f=$1 name=${1##*/fuzz_} work
 	work=$(mktemp -d "$RUN/work/fuzz-$name.XXXXXX")
-	[ -d "tests/fuzz/corpus/$name" ] && cp -r "tests/fuzz/corpus/$name"/. "$work"/ 2>/dev/null
+	# its seeds: tests/fuzz/corpus/NAME and the fixtures tests/fuzz/seeds names
+	bash tests/fuzz/corpus.sh "$name" "$work" || { rm -rf "$work"; return 1; }
 	# a crashing input is kept in build/fuzz/ (not the top of the tree), its
 	# name in the log shown below
 	if "$f" -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 \
