@@ -24,6 +24,12 @@ ncpu=$(nproc 2>/dev/null || echo 2)
 JOBS="${TEST_JOBS:-$((ncpu * 2))}"
 RUN=$(mktemp -d /tmp/faqbot-run.XXXXXX)
 mkdir -p "$RUN/work"
+# The run's prefix for every temporary folder a part makes
+# (/tmp/faqbot-ID-NAME.XXXXXX: tests/integ/harness.inc, tests/unit/helpers.c):
+# two suites on one machine never share one, and what a run leaves behind
+# (a failed check keeps its folder) is /tmp/faqbot-ID-*.
+FAQBOT_RUN_ID=${RUN##*.}
+export FAQBOT_RUN_ID
 # The learned stage's cache (faq_learn.h) for every faqbot the suite runs
 # without a state folder: in the run's own folder, not the user's ~/.cache,
 # trained once here for the shipped FAQ; every part gets a copy of its own

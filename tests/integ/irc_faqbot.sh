@@ -81,10 +81,8 @@ PY
 # faqbot health reads the mark a registered IRC session leaves (waiting on
 # the condition, not a guessed delay)
 health=1
-for i in $(seq 100); do
-	"$FAQBOT" health --config "$T/faqbot.ini" >"$T/health.out" 2>&1 && { health=0; break; }
-	sleep 0.1
-done
+healthy() { "$FAQBOT" health --config "$T/faqbot.ini" >"$T/health.out" 2>&1; }
+wait_for 10 healthy && health=0
 check "faqbot health: healthy while the IRC session is registered ($(head -1 "$T/health.out"))" \
 	test "$health" = 0
 
