@@ -23,18 +23,12 @@ nick = faqbot
 channels = #support
 moderators = mod
 CONF
-"$FAQBOT" run --config "$T/faqbot.ini" >>"$T/bot.log" 2>&1 &
-BOT_PID=$!
+run_faqbot "$T/faqbot.ini"
 export BOT=faqbot
 
 scenario "the moderator is there, the bot joins #support" <<'PY'
 c = Client(PORT, "watcher")
-ok = False
-for _ in range(100):
-    if BOT in c.names("#support"):
-        ok = True
-        break
-    time.sleep(0.1)
+ok = c.sees("#support", BOT)
 sys.exit(0 if ok else 1)
 PY
 

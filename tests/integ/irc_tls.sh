@@ -28,12 +28,7 @@ BOT=tlsbot
 export BOT
 scenario "TLS with the server's certificate named: the bot registers, joins and answers" <<'PY'
 c = Client(PORT, "ann"); c.join("#support")
-ok = False
-for _ in range(100):
-    if BOT in c.names("#support"):
-        ok = True
-        break
-    time.sleep(0.1)
+ok = c.sees("#support", BOT)
 print("bot in #support:", ok)
 c.send("PRIVMSG #support :%s: does TLS work #1?" % BOT)
 m = c.wait(from_bot(BOT), 10)
