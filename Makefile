@@ -16,8 +16,8 @@
 # the only one not linked into unit tests and fuzz targets. Each folder is on
 # the include path, so a source says #include "faq.h" wherever it lives;
 # object files keep flat names (build/rel/faq.o: no two modules share one). tests/unit/test_X.c is one cmocka
-# program a module; tests/fuzz/fuzz_X.c one libFuzzer target with its seed
-# corpus in tests/fuzz/corpus/X/. New files are picked up without editing this.
+# program a module, with tests/unit/helpers.c linked in; tests/fuzz/fuzz_X.c one libFuzzer target with its seed
+# corpus in tests/fuzz/corpus/X/ and the fixtures tests/fuzz/seeds names. New files are picked up without editing this.
 
 CC      ?= cc
 CLANG   ?= clang
@@ -108,9 +108,16 @@ build/asan/faqbot: $(ASAN_OBJ)
 	$(say) LD $@
 	$(Q)$(CC) $(SAN) -o $@ $(ASAN_OBJ) $(PKG_LIBS)
 
-build/asan/test_%: tests/unit/test_%.c $(ASAN_LIB) $(HDR)
+# tests/unit/helpers.c (temporary folders, whole files, the mini FAQ) is
+# linked into every unit test.
+UNIT_HELPERS := build/asan/unit_helpers.o
+$(UNIT_HELPERS): tests/unit/helpers.c tests/unit/helpers.h $(HDR) | build/asan
 	$(say) CC-TEST $<
-	$(Q)$(CC) $(ALL_CFLAGS) -O1 $(SAN) -o $@ $< $(ASAN_LIB) $(PKG_LIBS) $(TEST_LIBS)
+	$(Q)$(CC) $(ALL_CFLAGS) -O1 $(SAN) -c -o $@ $<
+
+build/asan/test_%: tests/unit/test_%.c $(UNIT_HELPERS) $(ASAN_LIB) $(HDR)
+	$(say) CC-TEST $<
+	$(Q)$(CC) $(ALL_CFLAGS) -O1 $(SAN) -o $@ $< $(UNIT_HELPERS) $(ASAN_LIB) $(PKG_LIBS) $(TEST_LIBS)
 
 # The library for the fuzz targets, compiled once (not once a target) with
 # the fuzzer's coverage; each target links its own main against it.
@@ -124,13 +131,15 @@ $(FUZZERS): build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJ) $(HDR) | build/fu
 	$(say) FUZZ $<
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< $(FUZZ_OBJ) $(PKG_LIBS)
 
-# A scenario driver, as tests/integ/harness.inc's build_stand_in builds it
-# (it rebuilds one only when it is older than the sources): built here,
+# A scenario driver (a transport with the one stand-in core,
+# tests/integ/standin.c), as tests/integ/harness.inc's build_stand_in builds
+# it (it rebuilds one only when it is older than the sources): built here,
 # before the scenarios run side by side, so none of them compiles it.
-$(DRIVERS): build/asan/%_driver: tests/integ/%_driver.c $(ASAN_LIB) $(HDR)
+STANDIN := tests/integ/standin.c tests/integ/standin.h
+$(DRIVERS): build/asan/%_driver: tests/integ/%_driver.c $(STANDIN) $(ASAN_LIB) $(HDR)
 	$(say) CC-TEST $<
 	$(Q)$(CC) $(CSTD) $(WARN) -DFAQBOT_VERSION='"test"' $(INC) $(PKG_CFLAGS) -O1 -g $(SAN) \
-	  -o $@ $< $(ASAN_LIB) $(PKG_LIBS)
+	  -o $@ $< tests/integ/standin.c $(ASAN_LIB) $(PKG_LIBS)
 
 build/rel build/asan build/fuzz build/fuzz/obj:
 	mkdir -p $@

@@ -3,7 +3,7 @@
 # "not ok" line a check. Run from the top of the repo.
 set -uo pipefail
 BIN=${1:-./faqbot}
-T=$(mktemp -d)
+T=$(mktemp -d "/tmp/faqbot-${FAQBOT_RUN_ID:-$$}-cli.XXXXXX")
 trap 'rm -rf "$T"' EXIT
 n=0 bad=0
 ok() { n=$((n + 1)); echo "ok $n - $1"; }

@@ -24,6 +24,12 @@ ncpu=$(nproc 2>/dev/null || echo 2)
 JOBS="${TEST_JOBS:-$((ncpu * 2))}"
 RUN=$(mktemp -d /tmp/faqbot-run.XXXXXX)
 mkdir -p "$RUN/work"
+# The run's prefix for every temporary folder a part makes
+# (/tmp/faqbot-ID-NAME.XXXXXX: tests/integ/harness.inc, tests/unit/helpers.c):
+# two suites on one machine never share one, and what a run leaves behind
+# (a failed check keeps its folder) is /tmp/faqbot-ID-*.
+FAQBOT_RUN_ID=${RUN##*.}
+export FAQBOT_RUN_ID
 # The learned stage's cache (faq_learn.h) for every faqbot the suite runs
 # without a state folder: in the run's own folder, not the user's ~/.cache,
 # trained once here for the shipped FAQ; every part gets a copy of its own
@@ -115,7 +121,8 @@ run_scenario() { # run_scenario ENTRY: "[VAR=VALUE ]SCRIPT"
 fuzz_one() { # fuzz_one TARGET: its corpus, then FUZZ_SECONDS of mutations
 	local f=$1 name=${1##*/fuzz_} work
 	work=$(mktemp -d "$RUN/work/fuzz-$name.XXXXXX")
-	[ -d "tests/fuzz/corpus/$name" ] && cp -r "tests/fuzz/corpus/$name"/. "$work"/ 2>/dev/null
+	# its seeds: tests/fuzz/corpus/NAME and the fixtures tests/fuzz/seeds names
+	bash tests/fuzz/corpus.sh "$name" "$work" || { rm -rf "$work"; return 1; }
 	# a crashing input is kept in build/fuzz/ (not the top of the tree), its
 	# name in the log shown below
 	if "$f" -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 \

@@ -154,48 +154,179 @@ static int parse_policy(const char *v, enum config_policy *out)
 	return 0;
 }
 
-static int on_bot(struct parse *p, const char *k, const char *v)
-{
-	static const struct {
-		const char *key;
-		size_t off;
-		long max;
-	} longs[] = {
-		{"cooldown_s", offsetof(struct config, cooldown_s), 7L * 86400},
-		{"moderator_power", offsetof(struct config, moderator_power), 1000000000L},
-		{"stats_days", offsetof(struct config, stats_days), 3660},
-		{"unanswered_days", offsetof(struct config, unanswered_days), 3660},
-		{"faq_max_age_days", offsetof(struct config, faq_max_age_days), 36600},
-	};
-	struct config *c = p->c;
-	size_t i;
+/* What a setting holds, and so how its value is read. */
+enum key_kind {
+	KEY_STR,     /* a string (copied) */
+	KEY_STR_OPT, /* a string; empty means none ("moderators_room =") */
+	KEY_LONG,    /* a whole number, 0 or more; at most max when max > 0 */
+	KEY_BOOL,    /* true/yes/on/1 or false/no/off/0 */
+	KEY_POLICY,  /* questions or mentions */
+	KEY_LIST,    /* names split on commas and white space */
+	KEY_SECRET,  /* never in the file: a file or a variable names it */
+};
 
-	if (!strcmp(k, "faq_dir"))
-		return set_str(&c->faq_dir, v) == 0 ? 1 : fail(p, "out of memory");
-	if (!strcmp(k, "region"))
-		return set_str(&c->region, v) == 0 ? 1 : fail(p, "out of memory");
-	if (!strcmp(k, "state_dir"))
-		return set_str(&c->state_dir_bot, v) == 0 ? 1 : fail(p, "out of memory");
-	if (!strcmp(k, "log_message_text") || !strcmp(k, "unanswered_log") ||
-	    !strcmp(k, "watch_faq"))
-		return parse_bool(v, !strcmp(k, "log_message_text") ? &c->log_message_text
-				     : !strcmp(k, "unanswered_log") ? &c->unanswered_log
-								    : &c->watch_faq) == 0
+/* One setting of a section: its key, its kind, where it goes (an offset in
+ * the section's struct: struct config, or struct config_room for a
+ * [room]), and for a number its bound or the message that says what it
+ * must be (one %s, the value). */
+struct key_def {
+	const char *key;
+	enum key_kind kind;
+	size_t off;
+	long max;
+	const char *bad;
+};
+
+#define KEY(name, kind, field)                                      \
+	{                                                           \
+		name, kind, offsetof(struct config, field), 0, NULL \
+	}
+#define KEY_MAX(name, field, max)                                         \
+	{                                                                 \
+		name, KEY_LONG, offsetof(struct config, field), max, NULL \
+	}
+
+static const struct key_def bot_keys[] = {
+	KEY("faq_dir", KEY_STR, faq_dir),
+	KEY("region", KEY_STR, region),
+	KEY("state_dir", KEY_STR, state_dir_bot),
+	KEY("log_message_text", KEY_BOOL, log_message_text),
+	KEY("unanswered_log", KEY_BOOL, unanswered_log),
+	KEY("watch_faq", KEY_BOOL, watch_faq),
+	KEY("policy", KEY_POLICY, policy),
+	KEY_MAX("cooldown_s", cooldown_s, 7L * 86400),
+	KEY_MAX("moderator_power", moderator_power, 1000000000L),
+	KEY_MAX("stats_days", stats_days, 3660),
+	KEY_MAX("unanswered_days", unanswered_days, 3660),
+	KEY_MAX("faq_max_age_days", faq_max_age_days, 36600),
+};
+
+static const struct key_def matrix_keys[] = {
+	KEY("access_token", KEY_SECRET, access_token),
+	KEY("password", KEY_SECRET, password),
+	KEY("pickle_key", KEY_SECRET, pickle_key),
+	KEY("encryption", KEY_BOOL, encryption),
+	KEY("homeserver", KEY_STR_OPT, homeserver),
+	KEY("user_id", KEY_STR_OPT, user_id),
+	KEY("device_id", KEY_STR_OPT, device_id),
+	KEY("state_dir", KEY_STR_OPT, state_dir),
+	KEY("moderators_room", KEY_STR_OPT, moderators_room),
+	KEY("access_token_file", KEY_STR_OPT, access_token_file),
+	KEY("access_token_env", KEY_STR_OPT, access_token_env),
+	KEY("password_file", KEY_STR_OPT, password_file),
+	KEY("password_env", KEY_STR_OPT, password_env),
+	KEY("pickle_key_file", KEY_STR_OPT, pickle_key_file),
+	KEY("pickle_key_env", KEY_STR_OPT, pickle_key_env),
+	KEY("request_timeout_ms", KEY_LONG, request_timeout_ms),
+	KEY("sync_timeout_ms", KEY_LONG, sync_timeout_ms),
+	KEY("backoff_max_ms", KEY_LONG, backoff_max_ms),
+	KEY("max_age_s", KEY_LONG, max_age_s),
+	KEY("rooms", KEY_LIST, rooms),
+	KEY("allow_invites", KEY_LIST, allow_invites),
+	KEY("moderators", KEY_LIST, moderators),
+};
+
+static const struct key_def irc_keys[] = {
+	KEY("sasl_password", KEY_SECRET, irc_sasl_password),
+	KEY("host", KEY_STR, irc_host),
+	KEY("tls_ca_file", KEY_STR, irc_tls_ca_file),
+	KEY("nick", KEY_STR, irc_nick),
+	KEY("user", KEY_STR, irc_user),
+	KEY("realname", KEY_STR, irc_realname),
+	KEY("sasl_account", KEY_STR, irc_sasl_account),
+	KEY("sasl_password_file", KEY_STR, irc_sasl_password_file),
+	KEY("sasl_password_env", KEY_STR, irc_sasl_password_env),
+	KEY("tls_cert_file", KEY_STR, irc_tls_cert_file),
+	KEY("tls_key_file", KEY_STR, irc_tls_key_file),
+	KEY("sasl_mechanism", KEY_STR, irc_sasl_mechanism),
+	KEY("channel_keys_file", KEY_STR, irc_channel_keys_file),
+	KEY("port", KEY_LONG, irc_port),
+	KEY("pm_over_lines", KEY_LONG, irc_pm_over_lines),
+	KEY("flood_burst", KEY_LONG, irc_flood_burst),
+	KEY("flood_interval_ms", KEY_LONG, irc_flood_interval_ms),
+	{"short_over_lines", KEY_LONG, offsetof(struct config, irc_short_over_lines), 0,
+	 "short_over_lines must be a whole number, 0 or more (0: answers always whole), "
+	 "not '%s'"},
+	KEY("tls", KEY_BOOL, irc_tls),
+	KEY("alt_nicks", KEY_LIST, irc_alt_nicks),
+	KEY("channels", KEY_LIST, irc_channels),
+	KEY("moderators", KEY_LIST, irc_moderators),
+	KEY("moderator_accounts", KEY_LIST, irc_moderator_accounts),
+};
+
+static const struct key_def room_keys[] = {
+	{"policy", KEY_POLICY, offsetof(struct config_room, policy), 0, NULL},
+	{"region", KEY_STR, offsetof(struct config_room, region), 0, NULL},
+};
+
+#undef KEY
+#undef KEY_MAX
+
+static int set_long(struct parse *p, const struct key_def *d, long *slot, const char *v)
+{
+	if (parse_long(v, slot) == 0 && (d->max <= 0 || *slot <= d->max))
+		return 1;
+	if (d->bad)
+		return fail(p, d->bad, v);
+	if (d->max > 0)
+		return fail(p, "%s must be a whole number from 0 to %ld, not '%s'", d->key, d->max,
+			    v);
+	return fail(p, "%s must be a whole number, not '%s'", d->key, v);
+}
+
+/* set_key sets the value v of setting d in the section's struct base: 1,
+ * or 0 with the error recorded (fail). */
+static int set_key(struct parse *p, const struct key_def *d, void *base, const char *v)
+{
+	void *slot = (char *)base + d->off;
+
+	switch (d->kind) {
+	case KEY_STR_OPT:
+		if (!*v)
+			return 1;
+		/* fall through */
+	case KEY_STR:
+		return set_str(slot, v) == 0 ? 1 : fail(p, "out of memory");
+	case KEY_LONG:
+		return set_long(p, d, slot, v);
+	case KEY_BOOL:
+		return parse_bool(v, slot) == 0
 			       ? 1
-			       : fail(p, "%s must be true or false, not '%s'", k, v);
-	if (!strcmp(k, "policy"))
-		return parse_policy(v, &c->policy) == 0
+			       : fail(p, "%s must be true or false, not '%s'", d->key, v);
+	case KEY_POLICY:
+		return parse_policy(v, slot) == 0
 			       ? 1
 			       : fail(p, "policy must be questions or mentions, not '%s'", v);
-	for (i = 0; i < sizeof(longs) / sizeof(longs[0]); i++)
-		if (!strcmp(k, longs[i].key)) {
-			long *slot = (long *)((char *)c + longs[i].off);
+	case KEY_LIST:
+		return split_list(slot, v) == 0 ? 1 : fail(p, "'%s' is too long a list", d->key);
+	case KEY_SECRET:
+		break;
+	}
+	return fail(p,
+		    "'%s' may not be written in the config file: name a file (%s_file) or an "
+		    "environment variable (%s_env) instead",
+		    d->key, d->key, d->key);
+}
 
-			if (parse_long(v, slot) != 0 || *slot > longs[i].max)
-				return fail(p, "%s must be a whole number from 0 to %ld, not '%s'",
-					    k, longs[i].max, v);
-			return 1;
-		}
+/* find_key: the setting k of a section's table, or NULL */
+static const struct key_def *find_key(const struct key_def *t, size_t n, const char *k)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (!strcmp(t[i].key, k))
+			return &t[i];
+	return NULL;
+}
+
+#define FIND_KEY(table, k) find_key(table, sizeof(table) / sizeof(table[0]), k)
+
+static int on_bot(struct parse *p, const char *k, const char *v)
+{
+	const struct key_def *d = FIND_KEY(bot_keys, k);
+
+	if (d)
+		return set_key(p, d, p->c, v);
 	return fail(p,
 		    "unknown setting '%s' (the top of the file has faq_dir, region, "
 		    "state_dir, log_message_text, policy, cooldown_s, moderator_power, "
@@ -206,127 +337,21 @@ static int on_bot(struct parse *p, const char *k, const char *v)
 
 static int on_matrix(struct parse *p, const char *k, const char *v)
 {
-	static const struct {
-		const char *key;
-		size_t off;
-	} strs[] = {
-		{"homeserver", offsetof(struct config, homeserver)},
-		{"user_id", offsetof(struct config, user_id)},
-		{"device_id", offsetof(struct config, device_id)},
-		{"state_dir", offsetof(struct config, state_dir)},
-		{"moderators_room", offsetof(struct config, moderators_room)},
-		{"access_token_file", offsetof(struct config, access_token_file)},
-		{"access_token_env", offsetof(struct config, access_token_env)},
-		{"password_file", offsetof(struct config, password_file)},
-		{"password_env", offsetof(struct config, password_env)},
-		{"pickle_key_file", offsetof(struct config, pickle_key_file)},
-		{"pickle_key_env", offsetof(struct config, pickle_key_env)},
-	};
-	static const struct {
-		const char *key;
-		size_t off;
-	} longs[] = {
-		{"request_timeout_ms", offsetof(struct config, request_timeout_ms)},
-		{"sync_timeout_ms", offsetof(struct config, sync_timeout_ms)},
-		{"backoff_max_ms", offsetof(struct config, backoff_max_ms)},
-		{"max_age_s", offsetof(struct config, max_age_s)},
-	};
-	struct config *c = p->c;
-	size_t i;
+	const struct key_def *d = FIND_KEY(matrix_keys, k);
 
-	c->has_matrix = 1;
-	if (!strcmp(k, "access_token") || !strcmp(k, "password") || !strcmp(k, "pickle_key"))
-		return fail(p,
-			    "'%s' may not be written in the config file: name a file "
-			    "(%s_file) or an environment variable (%s_env) instead",
-			    k, k, k);
-	if (!strcmp(k, "encryption"))
-		return parse_bool(v, &c->encryption) == 0
-			       ? 1
-			       : fail(p, "encryption must be true or false, not '%s'", v);
-	for (i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
-		if (!strcmp(k, strs[i].key)) {
-			if (!*v) /* "moderators_room =" means none */
-				return 1;
-			return set_str((char **)((char *)c + strs[i].off), v) == 0
-				       ? 1
-				       : fail(p, "out of memory");
-		}
-	for (i = 0; i < sizeof(longs) / sizeof(longs[0]); i++)
-		if (!strcmp(k, longs[i].key))
-			return parse_long(v, (long *)((char *)c + longs[i].off)) == 0
-				       ? 1
-				       : fail(p, "%s must be a whole number, not '%s'", k, v);
-	if (!strcmp(k, "rooms") || !strcmp(k, "allow_invites") || !strcmp(k, "moderators")) {
-		struct config_list *l = !strcmp(k, "rooms")        ? &c->rooms
-					: !strcmp(k, "moderators") ? &c->moderators
-								   : &c->allow_invites;
-
-		return split_list(l, v) == 0 ? 1 : fail(p, "'%s' is too long a list", k);
-	}
+	p->c->has_matrix = 1;
+	if (d)
+		return set_key(p, d, p->c, v);
 	return fail(p, "unknown setting '%s' in [matrix]", k);
 }
 
 static int on_irc(struct parse *p, const char *k, const char *v)
 {
-	static const struct {
-		const char *key;
-		size_t off;
-	} strs[] = {
-		{"host", offsetof(struct config, irc_host)},
-		{"tls_ca_file", offsetof(struct config, irc_tls_ca_file)},
-		{"nick", offsetof(struct config, irc_nick)},
-		{"user", offsetof(struct config, irc_user)},
-		{"realname", offsetof(struct config, irc_realname)},
-		{"sasl_account", offsetof(struct config, irc_sasl_account)},
-		{"sasl_password_file", offsetof(struct config, irc_sasl_password_file)},
-		{"sasl_password_env", offsetof(struct config, irc_sasl_password_env)},
-		{"tls_cert_file", offsetof(struct config, irc_tls_cert_file)},
-		{"tls_key_file", offsetof(struct config, irc_tls_key_file)},
-		{"sasl_mechanism", offsetof(struct config, irc_sasl_mechanism)},
-		{"channel_keys_file", offsetof(struct config, irc_channel_keys_file)},
-	};
-	struct config *c = p->c;
-	size_t i;
+	const struct key_def *d = FIND_KEY(irc_keys, k);
 
-	c->has_irc = 1;
-	if (!strcmp(k, "sasl_password"))
-		return fail(p, "'sasl_password' may not be written in the config file: name a "
-			       "file (sasl_password_file) or an environment variable "
-			       "(sasl_password_env) instead");
-	for (i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
-		if (!strcmp(k, strs[i].key))
-			return set_str((char **)((char *)c + strs[i].off), v) == 0
-				       ? 1
-				       : fail(p, "out of memory");
-	if (!strcmp(k, "port") || !strcmp(k, "pm_over_lines") || !strcmp(k, "flood_burst") ||
-	    !strcmp(k, "flood_interval_ms"))
-		return parse_long(v, !strcmp(k, "port")            ? &c->irc_port
-				     : !strcmp(k, "pm_over_lines") ? &c->irc_pm_over_lines
-				     : !strcmp(k, "flood_burst")   ? &c->irc_flood_burst
-								   : &c->irc_flood_interval_ms) == 0
-			       ? 1
-			       : fail(p, "%s must be a whole number, not '%s'", k, v);
-	if (!strcmp(k, "short_over_lines"))
-		return parse_long(v, &c->irc_short_over_lines) == 0 && c->irc_short_over_lines >= 0
-			       ? 1
-			       : fail(p,
-				      "short_over_lines must be a whole number, 0 or more (0: "
-				      "answers always whole), not '%s'",
-				      v);
-	if (!strcmp(k, "tls"))
-		return parse_bool(v, &c->irc_tls) == 0
-			       ? 1
-			       : fail(p, "tls must be true or false, not '%s'", v);
-	if (!strcmp(k, "alt_nicks") || !strcmp(k, "channels") || !strcmp(k, "moderators") ||
-	    !strcmp(k, "moderator_accounts")) {
-		struct config_list *l = !strcmp(k, "alt_nicks")    ? &c->irc_alt_nicks
-					: !strcmp(k, "channels")   ? &c->irc_channels
-					: !strcmp(k, "moderators") ? &c->irc_moderators
-								   : &c->irc_moderator_accounts;
-
-		return split_list(l, v) == 0 ? 1 : fail(p, "'%s' is too long a list", k);
-	}
+	p->c->has_irc = 1;
+	if (d)
+		return set_key(p, d, p->c, v);
 	return fail(p, "unknown setting '%s' in [irc]", k);
 }
 
@@ -377,37 +402,47 @@ static int on_appservice(struct parse *p, const char *k, const char *v)
 		    k);
 }
 
-static int on_room(struct parse *p, const char *id, const char *k, const char *v)
+/* room_for: the [room ID] section's settings, made the first time (with
+ * the bot's policy); NULL with the error recorded */
+static struct config_room *room_for(struct parse *p, const char *id)
 {
 	struct config *c = p->c;
-	struct config_room *r = NULL;
+	struct config_room *r;
 	size_t i;
 
 	for (i = 0; i < c->nroom; i++)
 		if (!strcmp(c->room[i].id, id))
-			r = &c->room[i];
-	if (!r) {
-		struct config_room *nr;
-
-		if (c->nroom >= CONFIG_MAX_LIST)
-			return fail(p, "too many [room] sections");
-		nr = realloc(c->room, (c->nroom + 1) * sizeof(*nr));
-		if (!nr)
-			return fail(p, "out of memory");
-		c->room = nr;
-		r = &c->room[c->nroom++];
-		memset(r, 0, sizeof(*r));
-		r->policy = c->policy;
-		r->id = strdup(id);
-		if (!r->id)
-			return fail(p, "out of memory");
+			return &c->room[i];
+	if (c->nroom >= CONFIG_MAX_LIST) {
+		fail(p, "too many [room] sections");
+		return NULL;
 	}
-	if (!strcmp(k, "policy"))
-		return parse_policy(v, &r->policy) == 0
-			       ? 1
-			       : fail(p, "policy must be questions or mentions, not '%s'", v);
-	if (!strcmp(k, "region"))
-		return set_str(&r->region, v) == 0 ? 1 : fail(p, "out of memory");
+	r = realloc(c->room, (c->nroom + 1) * sizeof(*r));
+	if (!r) {
+		fail(p, "out of memory");
+		return NULL;
+	}
+	c->room = r;
+	r = &c->room[c->nroom++];
+	memset(r, 0, sizeof(*r));
+	r->policy = c->policy;
+	r->id = strdup(id);
+	if (!r->id) {
+		fail(p, "out of memory");
+		return NULL;
+	}
+	return r;
+}
+
+static int on_room(struct parse *p, const char *id, const char *k, const char *v)
+{
+	struct config_room *r = room_for(p, id);
+	const struct key_def *d = FIND_KEY(room_keys, k);
+
+	if (!r)
+		return 0;
+	if (d)
+		return set_key(p, d, r, v);
 	return fail(p,
 		    "unknown setting '%s' in a [room] section (it has policy and "
 		    "region)",

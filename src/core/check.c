@@ -187,6 +187,85 @@ static void report_broad(const struct faq *faq, const struct taken *taken, struc
 	}
 }
 
+/* judge_missed reports an example s of e that another entry, or none,
+ * answers (r); who names what answered it. */
+static void judge_missed(const struct faq *faq, const struct taken *taken,
+			 const struct faq_entry *e, const struct faq_sample *s,
+			 const struct classify_result *r, const char *who, struct faq_diags *d)
+{
+	if (!r->matched && e->only_questions && !r->question)
+		/* its pattern may well match: what stops it is that the entry
+		 * answers questions only */
+		faq_diag_add(d, e->file, s->line, s->col, 0,
+			     "example '%s' gets no answer: it does not read "
+			     "as a question, and '%s' answers questions only "
+			     "(end it with '?' or start it with a question "
+			     "word, or add its opening to question.yml)",
+			     s->text, e->id);
+	else if (!r->matched)
+		faq_diag_add(d, e->file, s->line, s->col, 0,
+			     "example '%s' gets no answer: no pattern of '%s' "
+			     "matches it",
+			     s->text, e->id);
+	else if (r->cls == FAQ_CLASS_CRISIS)
+		faq_diag_add(d, e->file, s->line, s->col, 0,
+			     "example '%s' is answered by %s instead of '%s': "
+			     "crisis always wins; reword the example or narrow "
+			     "the crisis pattern",
+			     s->text, who, e->id);
+	else if (taken[r->entry - faq->entries].n >= CHECK_BROAD_MIN)
+		; /* reported once, in the broad entry's file */
+	else
+		faq_diag_add(d, e->file, s->line, s->col, 0,
+			     "example '%s' is answered by %s instead of '%s' "
+			     "(priority %d)%s",
+			     s->text, who, e->id, e->priority,
+			     r->entry->priority > e->priority
+				     ? ": the higher priority wins"
+				     : ": the same priority, and its match is longer; "
+				       "make this entry's pattern more specific or "
+				       "raise its priority");
+}
+
+/* judge_sample reports what is wrong with the answer r that s, an example
+ * of e when positive, else a not_example, gets, if anything. */
+static void judge_sample(const struct faq *faq, const struct taken *taken,
+			 const struct faq_entry *e, const struct faq_sample *s, int positive,
+			 const struct classify_result *r, struct faq_diags *d)
+{
+	char who[768];
+
+	describe(r, who, sizeof(who));
+	if (e->cls == FAQ_CLASS_QUESTION) {
+		if (positive != r->question)
+			faq_diag_add(
+				d, e->file, s->line, s->col, 0,
+				positive
+					? "example '%s' does not read as a question: no pattern of "
+					  "the question entries matches it"
+					: "not_example '%s' reads as a question; narrow the pattern "
+					  "that matches it",
+				s->text);
+		return;
+	}
+	if (positive && r->matched && r->entry != e && e->cls == FAQ_CLASS_CRISIS &&
+	    r->cls == FAQ_CLASS_CRISIS) {
+		/* Still a crisis, with lines and an alert: only the wording of
+		 * the reply differs, so a warning, not an error. */
+		faq_diag_add(d, e->file, s->line, s->col, 1,
+			     "crisis example '%s' gets the reply of %s instead of "
+			     "'%s' (crisis entries are tried in file order)",
+			     s->text, who, e->id);
+	} else if (positive && (!r->matched || r->entry != e)) {
+		judge_missed(faq, taken, e, s, r, who, d);
+	} else if (!positive && r->matched && r->entry == e) {
+		faq_diag_add(d, e->file, s->line, s->col, 0,
+			     "not_example '%s' is answered by this entry (pattern "
+			     "at line %u); narrow that pattern",
+			     s->text, r->pattern->line);
+	}
+}
+
 static enum err check_examples(const struct faq *faq, struct faq_diags *d)
 {
 	struct taken *taken = calloc(faq->nentries + 1, sizeof(*taken));
@@ -198,89 +277,22 @@ static enum err check_examples(const struct faq *faq, struct faq_diags *d)
 		return x;
 	}
 	report_broad(faq, taken, d);
-	for (i = 0; i < faq->nentries; i++) {
+	for (i = 0; i < faq->nentries && x == ERR_OK; i++) {
 		const struct faq_entry *e = &faq->entries[i];
 
-		for (j = 0; j < e->nexamples + e->ncounter; j++) {
+		for (j = 0; j < e->nexamples + e->ncounter && x == ERR_OK; j++) {
 			int positive = j < e->nexamples;
 			const struct faq_sample *s =
 				positive ? &e->examples[j] : &e->counter[j - e->nexamples];
 			struct classify_result r;
-			char who[768];
 
 			x = example_answer(faq, s->text, &r);
-			if (x != ERR_OK) {
-				free(taken);
-				return x;
-			}
-			describe(&r, who, sizeof(who));
-			if (e->cls == FAQ_CLASS_QUESTION) {
-				if (positive != r.question)
-					faq_diag_add(
-						d, e->file, s->line, s->col, 0,
-						positive
-							? "example '%s' does not read as a question: no pattern of "
-							  "the question entries matches it"
-							: "not_example '%s' reads as a question; narrow the pattern "
-							  "that matches it",
-						s->text);
-				continue;
-			}
-			if (positive && r.matched && r.entry != e && e->cls == FAQ_CLASS_CRISIS &&
-			    r.cls == FAQ_CLASS_CRISIS) {
-				/* Still a crisis, with lines and an alert: only the wording of
-				 * the reply differs, so a warning, not an error. */
-				faq_diag_add(d, e->file, s->line, s->col, 1,
-					     "crisis example '%s' gets the reply of %s instead of "
-					     "'%s' (crisis entries are tried in file order)",
-					     s->text, who, e->id);
-			} else if (positive && (!r.matched || r.entry != e)) {
-				if (!r.matched && e->only_questions && !r.question)
-					/* its pattern may well match: what stops it is
-					 * that the entry answers questions only */
-					faq_diag_add(
-						d, e->file, s->line, s->col, 0,
-						"example '%s' gets no answer: it does not read "
-						"as a question, and '%s' answers questions only "
-						"(end it with '?' or start it with a question "
-						"word, or add its opening to question.yml)",
-						s->text, e->id);
-				else if (!r.matched)
-					faq_diag_add(
-						d, e->file, s->line, s->col, 0,
-						"example '%s' gets no answer: no pattern of '%s' "
-						"matches it",
-						s->text, e->id);
-				else if (r.cls == FAQ_CLASS_CRISIS)
-					faq_diag_add(
-						d, e->file, s->line, s->col, 0,
-						"example '%s' is answered by %s instead of '%s': "
-						"crisis always wins; reword the example or narrow "
-						"the crisis pattern",
-						s->text, who, e->id);
-				else if (taken[r.entry - faq->entries].n >= CHECK_BROAD_MIN)
-					; /* reported once, in the broad entry's file */
-				else
-					faq_diag_add(
-						d, e->file, s->line, s->col, 0,
-						"example '%s' is answered by %s instead of '%s' "
-						"(priority %d)%s",
-						s->text, who, e->id, e->priority,
-						r.entry->priority > e->priority
-							? ": the higher priority wins"
-							: ": the same priority, and its match is longer; "
-							  "make this entry's pattern more specific or "
-							  "raise its priority");
-			} else if (!positive && r.matched && r.entry == e) {
-				faq_diag_add(d, e->file, s->line, s->col, 0,
-					     "not_example '%s' is answered by this entry (pattern "
-					     "at line %u); narrow that pattern",
-					     s->text, r.pattern->line);
-			}
+			if (x == ERR_OK)
+				judge_sample(faq, taken, e, s, positive, &r, d);
 		}
 	}
 	free(taken);
-	return ERR_OK;
+	return x;
 }
 
 /* days_since returns whole days from a YYYY-MM-DD date to today (UTC). */

@@ -400,6 +400,41 @@ static unsigned top_near(const struct spell *sp, size_t n)
 	return t;
 }
 
+/* mend_one writes the mended reading of the word w (n bytes, no mask in
+ * it) to best and returns its length, or 0: the word stays as written. */
+static size_t mend_one(const struct spell *sp, const char *w, size_t n, char *best)
+{
+	const struct slot *s;
+	size_t m = 0;
+
+	/* one lookup serves both readings below */
+	s = sp->cap && n >= SPELL_WORD_MIN && n <= SPELL_RUN_MAX && !memchr(w, '\'', n)
+		    ? find(sp, w, n)
+		    : NULL;
+	if (s && n <= SPELL_WORD_MAX) {
+		unsigned c = s->count & SPELL_COUNT;
+
+		/* a word of the examples is as the FAQ writes it (a slip there
+		 * is one a pattern reads already); a word of the messages
+		 * learnt from may be a slip there too (their writers typed as
+		 * members type), mended only towards a word used many times as
+		 * often */
+		/* (and no word counted so often that no target could be used
+		 * SPELL_OFTEN times as often: most words of a message are, and
+		 * trying 300 edits of each is what this view would otherwise
+		 * cost) */
+		if (!(s->count & SPELL_KNOWN) &&
+		    (unsigned long)SPELL_OFTEN * (c + 1) <= top_near(sp, n)) {
+			m = mend_word(sp, w, n, best);
+			if (m && count_of(sp, best, m) < SPELL_OFTEN * (c + 1))
+				m = 0;
+		}
+	}
+	if (!m && s && n >= SPELL_RUN_MIN && !s->at)
+		m = segment(sp, w, n, best);
+	return m;
+}
+
 enum err spell_mend(const struct spell *sp, const char *text, size_t len, char **out,
 		    size_t *out_len, unsigned char **mask)
 {
@@ -418,56 +453,18 @@ enum err spell_mend(const struct spell *sp, const char *text, size_t len, char *
 		return ERR_NOMEM;
 	}
 	while (i < len) {
-		size_t n = word_at(text, len, i), m;
+		size_t n = word_at(text, len, i), masked, m;
 		char best[2 * SPELL_RUN_MAX + 2];
-		const struct slot *w;
 
-		if (sp->cap && (m = masked_at(text, len, i)) > 0) {
-			n = m;
+		if (sp->cap && (masked = masked_at(text, len, i)) > 0) {
+			n = masked;
 			m = mend_masked(sp, text + i, n, best);
-			if (m) {
-				memcpy(o + k, best, m);
-				memset(mk + k, 1, m);
-				k += m;
-				changed = 1;
-			} else {
-				memcpy(o + k, text + i, n);
-				k += n;
-			}
-			i += n;
-			continue;
-		}
-		if (n == 0) {
+		} else if (n == 0) {
 			o[k++] = text[i++];
 			continue;
+		} else {
+			m = mend_one(sp, text + i, n, best);
 		}
-		m = 0;
-		/* one lookup serves both readings below */
-		w = sp->cap && n >= SPELL_WORD_MIN && n <= SPELL_RUN_MAX &&
-				    !memchr(text + i, '\'', n)
-			    ? find(sp, text + i, n)
-			    : NULL;
-		if (w && n <= SPELL_WORD_MAX) {
-			unsigned c = w->count & SPELL_COUNT;
-
-			/* a word of the examples is as the FAQ writes it (a
-			 * slip there is one a pattern reads already); a word
-			 * of the messages learnt from may be a slip there too
-			 * (their writers typed as members type), mended only
-			 * towards a word used many times as often */
-			/* (and no word counted so often that no target could
-			 * be used SPELL_OFTEN times as often: most words of a
-			 * message are, and trying 300 edits of each is what
-			 * this view would otherwise cost) */
-			if (w && !(w->count & SPELL_KNOWN) &&
-			    (unsigned long)SPELL_OFTEN * (c + 1) <= top_near(sp, n)) {
-				m = mend_word(sp, text + i, n, best);
-				if (m && count_of(sp, best, m) < SPELL_OFTEN * (c + 1))
-					m = 0;
-			}
-		}
-		if (!m && w && n >= SPELL_RUN_MIN && !w->at)
-			m = segment(sp, text + i, n, best);
 		if (m) {
 			memcpy(o + k, best, m);
 			memset(mk + k, 1, m);

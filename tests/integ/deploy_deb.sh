@@ -21,9 +21,6 @@
 # cannot reach the Debian mirror, or DEPLOY_DEB=0.
 HARNESS_NAME=deb
 . "$(dirname "$0")/harness.inc"
-# the harness's finish reports on a sanitizer build's log, which this test
-# has none of: its own end, with the same exit
-done_() { [ "$NFAIL" -eq 0 ] || { echo "# logs kept in $T"; exit 1; }; exit 0; }
 
 TOOL=${CHECK_DOCKERFILE:-$ROOT/../shared/tools/check-dockerfile.sh}
 [ "${DEPLOY_DEB:-1}" != 0 ] || skip "DEPLOY_DEB=0"
@@ -61,7 +58,7 @@ if (cd "$T/src/faqbot" && dpkg-buildpackage -us -uc -b) >"$T/build.log" 2>&1; th
 else
 	notok "dpkg-buildpackage -us -uc -b builds it"
 	tail -30 "$T/build.log" | sed 's/^/#   /'
-	done_
+	done_checks
 fi
 DEB=$(ls "$T"/src/faqbot_*_*.deb 2>/dev/null | head -1)
 CHANGES=$(ls "$T"/src/faqbot_*_*.changes 2>/dev/null | head -1)
@@ -148,7 +145,7 @@ if [ "$IRC" -ne 0 ]; then
 	fi
 	notok "apt-get install ./${DEB##*/} in debian:bookworm-slim, then faqbot --version (exit $IRC)"
 	tail -30 "$T/img.log" | sed 's/^/#   /'
-	done_
+	done_checks
 fi
 ok "apt-get install ./${DEB##*/} in a clean debian:bookworm-slim resolves its Depends (${secs} s); faqbot --version: $(grep '^faqbot ' <<<"$IOUT")"
 check "libcurl is there (dlopened, from Depends): $(grep -o 'libcurl [^,]*' <<<"$IOUT")" \
@@ -183,4 +180,4 @@ check "dpkg knows /etc/faqbot/faqbot.ini as a conffile" \
 	grep -qE '^conffiles: +/etc/faqbot/faqbot.ini [0-9a-f]{32}' <<<"$IOUT"
 check "the service is not enabled at install (no config yet)" \
 	bash -c '! grep -q "^enabled: faqbot.service" <<<"$1"' _ "$IOUT"
-done_
+done_checks

@@ -45,7 +45,7 @@ check "a config whose secret is unreadable: still probed (exit $HRC, not 4)" tes
 # --- the running bot
 start_bot
 wait_first_sync || notok "the bot started"
-for i in $(seq 100); do [ -s "$T/state/last_sync" ] && break; sleep 0.05; done
+wait_for 5 test -s "$T/state/last_sync"
 M1=$(mark)
 NOW=$(date +%s)
 check "after the first sync: a mark with the time ($M1, now $NOW)" \
@@ -58,11 +58,8 @@ check "healthy: says how long ago ($HOUT)" grep -qE "healthy: the last sync comp
 # sync_timeout_ms = 5000: an idle bot completes a long poll every 5 s, and
 # marks again (at most every 5 s)
 M2=$M1
-for i in $(seq 120); do
-	M2=$(mark)
-	[ -n "$M2" ] && [ "$M2" -gt "$M1" ] && break
-	sleep 0.1
-done
+newer_mark() { M2=$(mark) && [ -n "$M2" ] && [ "$M2" -gt "$M1" ]; }
+wait_for 12 newer_mark
 check "an idle bot refreshes the mark ($M1 -> $M2)" test "${M2:-0}" -gt "$M1"
 
 Q=$(member_send "$R" '"body":"what is TMS?"')

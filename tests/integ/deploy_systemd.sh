@@ -4,13 +4,8 @@
 # installed binary, and the installed man page on MANPATH for
 # Documentation=), the hardening the README promises is there, and the
 # settings that would break faqbot are not.
-set -uo pipefail
-cd "$(dirname "$0")/../.."
-T=$(mktemp -d /tmp/faqbot-unit.XXXXXX)
-trap 'rm -rf "$T"' EXIT
-n=0 bad=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-no() { n=$((n + 1)); bad=$((bad + 1)); echo "not ok $n - $1"; [ -n "${2:-}" ] && echo "$2" | head -20 | sed 's/^/#   /'; }
+HARNESS_NAME=unit
+. "$(dirname "$0")/harness.inc"
 
 U=systemd/faqbot.service
 # what the unit must say, whether or not systemd-analyze runs here
@@ -19,22 +14,22 @@ for kv in User=faqbot NoNewPrivileges=yes ProtectSystem=strict ProtectHome=yes P
 	"RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX" SystemCallFilter=@system-service \
 	Restart=on-failure StartLimitBurst=5 StartLimitIntervalSec=10min \
 	"ExecStart=/usr/local/bin/faqbot run --config /etc/faqbot/faqbot.ini"; do
-	grep -qxF "$kv" "$U" && ok "$kv" || no "the unit lacks $kv"
+	grep -qxF "$kv" "$U" && ok "$kv" || notok "the unit lacks $kv"
 done
 # PCRE2's JIT writes then executes its code
-grep -qE '^MemoryDenyWriteExecute=' "$U" && no "MemoryDenyWriteExecute= is set: PCRE2 JIT fails" ||
+grep -qE '^MemoryDenyWriteExecute=' "$U" && notok "MemoryDenyWriteExecute= is set: PCRE2 JIT fails" ||
 	ok "no MemoryDenyWriteExecute= (PCRE2 JIT needs W+X memory)"
 # the example config agrees with the unit
 grep -q '^state_dir = /var/lib/faqbot$' faqbot.ini.example && ok "the example's state_dir is the StateDirectory" ||
-	no "faqbot.ini.example state_dir is not /var/lib/faqbot"
+	notok "faqbot.ini.example state_dir is not /var/lib/faqbot"
 
-command -v systemd-analyze >/dev/null || { echo "skip: systemd-analyze not installed (Debian package systemd)"; exit 77; }
-systemd-analyze --version >/dev/null 2>&1 || { echo "skip: systemd-analyze cannot run here"; exit 77; }
-command -v make >/dev/null && command -v cc >/dev/null || { echo "skip: no make or cc"; exit 77; }
+command -v systemd-analyze >/dev/null || skip "systemd-analyze not installed (Debian package systemd)"
+systemd-analyze --version >/dev/null 2>&1 || skip "systemd-analyze cannot run here"
+command -v make >/dev/null && command -v cc >/dev/null || skip "no make or cc"
 mkdir -p "$T/src"
 cp -r Makefile src tools faq faqbot.1 faqbot.ini.example systemd "$T/src/"
 if ! out=$(make -C "$T/src" -j2 install DESTDIR="$T/root" PREFIX=/usr 2>&1); then
-	no "make install" "$out"
+	notok "make install" "$out"
 	exit 1
 fi
 # verify checks that ExecStart's program exists and that man finds
@@ -50,9 +45,9 @@ elif grep -qiE "Failed to (connect|initialize)|Permission denied|not been booted
 	echo "skip: systemd-analyze verify cannot run here: $(head -1 <<<"$out")"
 	exit 77
 else
-	no "systemd-analyze verify (rc $rc)" "$out"
+	notok "systemd-analyze verify (rc $rc)" "$out"
 fi
 # the exposure score, for the record (systemd >= 250 can score a unit file)
 score=$(systemd-analyze security --offline=true "$T/faqbot.service" 2>/dev/null | sed -n 's/.*Overall exposure level for .*: \([0-9.]*\) \([A-Z]*\).*/\1 \2/p')
 [ -n "$score" ] && ok "systemd-analyze security: exposure $score" || ok "systemd-analyze security # SKIP no offline mode here"
-[ "$bad" -eq 0 ]
+done_checks

@@ -5,18 +5,8 @@
 # --no-upgrade, and never upgrades; the README's two commands are the two
 # ways to call it, and .ci/run runs exactly the README's test command.
 # dpkg-query and apt-get are stand-ins on PATH here: nothing is installed.
-set -uo pipefail
-cd "$(dirname "$0")/../.."
-T=$(mktemp -d /tmp/faqbot-deps.XXXXXX)
-trap 'rm -rf "$T"' EXIT
-n=0 bad=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-no() { n=$((n + 1)); bad=$((bad + 1)); echo "not ok $n - $1"; [ -n "${2:-}" ] && echo "$2" | head -20 | sed 's/^/#   /'; }
-t() { # t NAME COMMAND...: ok when the command succeeds
-	local name=$1 out
-	shift
-	if out=$("$@" 2>&1); then ok "$name"; else no "$name" "$out"; fi
-}
+HARNESS_NAME=deps
+. "$(dirname "$0")/harness.inc"
 
 # the stand-ins: dpkg-query says "installed" for the names in $T/installed;
 # apt-get and sudo write what they were asked to $T/apt.log
@@ -56,49 +46,49 @@ python3-olm"
 # nothing installed
 : >"$T/installed"
 deps
-t "scripts/deps: exit 0 (${RC})" test "$RC" = 0
+check_out "scripts/deps: exit 0 (${RC})" test "$RC" = 0
 missing=""
 for p in $BUILD; do named "$p" || missing="$missing $p"; done
-t "scripts/deps installs what building needs${missing:+ (missing:$missing)}" test -z "$missing"
+check_out "scripts/deps installs what building needs${missing:+ (missing:$missing)}" test -z "$missing"
 extra=""
 for p in $TESTONLY; do named "$p" && extra="$extra $p"; done
-t "scripts/deps installs no test-only package${extra:+ (but:$extra)}" test -z "$extra"
+check_out "scripts/deps installs no test-only package${extra:+ (but:$extra)}" test -z "$extra"
 deps --test
-t "scripts/deps --test: exit 0 (${RC})" test "$RC" = 0
+check_out "scripts/deps --test: exit 0 (${RC})" test "$RC" = 0
 missing=""
 for p in $BUILD $TESTONLY; do named "$p" || missing="$missing $p"; done
-t "scripts/deps --test installs those and the test servers, systemd, stress-ng, podman${missing:+ (missing:$missing)}" \
+check_out "scripts/deps --test installs those and the test servers, systemd, stress-ng, podman${missing:+ (missing:$missing)}" \
 	test -z "$missing"
-t "apt-get install is told --no-upgrade, and nothing is upgraded" \
+check_out "apt-get install is told --no-upgrade, and nothing is upgraded" \
 	bash -c 'grep -q -- "--no-upgrade" <<<"$1" && ! grep -qE "^apt-get (upgrade|dist-upgrade|full-upgrade)|--only-upgrade" <<<"$1"' _ "$LOG"
 
 # everything installed: no apt-get at all
 deps --test
 install_line | tr ' ' '\n' | grep -v -- '^-' | grep -v '^apt-get$\|^install$' >"$T/installed"
 deps --test
-t "all there: scripts/deps --test calls no apt-get (not even update)" test -z "$LOG" -a "$RC" = 0
+check_out "all there: scripts/deps --test calls no apt-get (not even update)" test -z "$LOG" -a "$RC" = 0
 deps
-t "all there: scripts/deps calls no apt-get" test -z "$LOG" -a "$RC" = 0
+check_out "all there: scripts/deps calls no apt-get" test -z "$LOG" -a "$RC" = 0
 
 # one missing: only it is named
 grep -vx ngircd "$T/installed" >"$T/i2" && mv "$T/i2" "$T/installed"
 deps --test
-t "one missing: only it is named to apt-get ($(install_line))" \
+check_out "one missing: only it is named to apt-get ($(install_line))" \
 	test "$(install_line | tr ' ' '\n' | grep -v -- '^-' | grep -v '^apt-get$\|^install$')" = ngircd
 deps
-t "and plain scripts/deps, which does not need it, installs nothing" test -z "$LOG"
+check_out "and plain scripts/deps, which does not need it, installs nothing" test -z "$LOG"
 
 deps --frob
-t "an unknown option: exit 2" test "$RC" = 2
+check_out "an unknown option: exit 2" test "$RC" = 2
 
 # the README's two commands, and CI's
 cmds=$(sed -n '/^```sh$/,/^```$/p' README.md | head -4 | grep -v '^```')
 run_cmd=$(sed -n 1p <<<"$cmds" | sed 's/ *#.*//')
 test_cmd=$(sed -n 2p <<<"$cmds" | sed 's/ *#.*//')
-t "the README's first command installs with scripts/deps ($run_cmd)" \
+check_out "the README's first command installs with scripts/deps ($run_cmd)" \
 	bash -c '[[ $1 == "scripts/deps && make "* ]]' _ "$run_cmd"
-t "the README's test command installs with scripts/deps --test ($test_cmd)" \
+check_out "the README's test command installs with scripts/deps --test ($test_cmd)" \
 	bash -c '[[ $1 == "scripts/deps --test && make test"* ]]' _ "$test_cmd"
-t ".ci/run runs exactly the README's test command" \
+check_out ".ci/run runs exactly the README's test command" \
 	test "$(grep -v '^#\|^set \|^cd \|^$' .ci/run)" = "$test_cmd"
-[ "$bad" -eq 0 ]
+done_checks

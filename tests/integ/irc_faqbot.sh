@@ -23,18 +23,12 @@ nick = faqbot
 channels = #support
 moderators = mod
 CONF
-"$FAQBOT" run --config "$T/faqbot.ini" >>"$T/bot.log" 2>&1 &
-BOT_PID=$!
+run_faqbot "$T/faqbot.ini"
 export BOT=faqbot
 
 scenario "the moderator is there, the bot joins #support" <<'PY'
 c = Client(PORT, "watcher")
-ok = False
-for _ in range(100):
-    if BOT in c.names("#support"):
-        ok = True
-        break
-    time.sleep(0.1)
+ok = c.sees("#support", BOT)
 sys.exit(0 if ok else 1)
 PY
 
@@ -81,10 +75,8 @@ PY
 # faqbot health reads the mark a registered IRC session leaves (waiting on
 # the condition, not a guessed delay)
 health=1
-for i in $(seq 100); do
-	"$FAQBOT" health --config "$T/faqbot.ini" >"$T/health.out" 2>&1 && { health=0; break; }
-	sleep 0.1
-done
+healthy() { "$FAQBOT" health --config "$T/faqbot.ini" >"$T/health.out" 2>&1; }
+wait_for 10 healthy && health=0
 check "faqbot health: healthy while the IRC session is registered ($(head -1 "$T/health.out"))" \
 	test "$health" = 0
 

@@ -17,12 +17,10 @@ cat >"$T/fakeircd.py" <<'PY'
 # Connection 1: welcome, garbage, a question, then silence (no PONG).
 # Connections 2 and later: closed at once. Every event goes to the log.
 import socket, sys, threading, time
+from ircc import listen
 port_file, log_file = sys.argv[1], sys.argv[2]
 log = open(log_file, "a", buffering=1)
-srv = socket.socket(); srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-srv.bind(("127.0.0.1", 0)); srv.listen(16)
-open(port_file + ".tmp", "w").write(str(srv.getsockname()[1]))
-import os; os.rename(port_file + ".tmp", port_file)
+srv = listen(port_file)
 n = 0
 def first(c):
     buf = b""
@@ -77,10 +75,7 @@ while True:
     else:
         c.close()
 PY
-python3 "$T/fakeircd.py" "$T/fport" "$T/fake.log" >"$T/fake.out" 2>&1 &
-EXTRA_PIDS+=($!)
-wait_for 5 test -s "$T/fport" || { echo "# the fake server did not start"; exit 1; }
-PORT=$(cat "$T/fport")
+start_port_server "$T/fport" 5 python3 "$T/fakeircd.py" "$T/fport" "$T/fake.log"
 
 start_bot --nick faqbot --chan '#c' --ping-idle-ms 1500 --ping-timeout-ms 1500 \
 	--backoff-min-ms 1000 --backoff-max-ms 2000 --burst 8 --interval-ms 200

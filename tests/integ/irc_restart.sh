@@ -155,10 +155,7 @@ check "an unusable journal (a folder in its place): said, and the bot starts" \
 	wait_for 20 grep -q "running without the reply journal" "$T/bot.log"
 scenario "and answers" <<'PY'
 c = Client(PORT, "ann"); c.join("#support")
-for _ in range(100):
-    if BOT in c.names("#support"):
-        break
-    time.sleep(0.1)
+c.sees("#support", BOT)
 c.send("PRIVMSG #support :%s: without a journal #98?" % BOT)
 m = c.wait(lambda m: from_bot(BOT)(m) and "ANSWER #98" in m["params"][1], 20)
 print("got:", m and m["params"])

@@ -11,12 +11,10 @@ build_driver || { echo "# could not build the driver"; exit 1; }
 
 cat >"$T/saslircd.py" <<'PY'
 import base64, os, socket, sys, threading
+from ircc import listen
 port_file, log_file, want = sys.argv[1], sys.argv[2], os.environ["SASL_WANT"]
 log = open(log_file, "a", buffering=1)
-srv = socket.socket(); srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-srv.bind(("127.0.0.1", 0)); srv.listen(16)
-open(port_file + ".tmp", "w").write(str(srv.getsockname()[1]))
-os.rename(port_file + ".tmp", port_file)
+srv = listen(port_file)
 
 def serve(c, n):
     buf, nick, authbuf, capend, user, ls_pending = b"", None, "", False, False, False
@@ -81,10 +79,7 @@ while True:
 PY
 # a long password (two AUTHENTICATE chunks), with a space and UTF-8
 GOOD="right pw caf$(printf '\303\251') $(printf 'x%.0s' $(seq 340))"
-SASL_WANT=$GOOD python3 "$T/saslircd.py" "$T/sport" "$T/sasl.log" >"$T/sasl.out" 2>&1 &
-EXTRA_PIDS+=($!)
-wait_for 5 test -s "$T/sport" || { echo "# the stand-in server did not start"; exit 1; }
-PORT=$(cat "$T/sport")
+SASL_WANT=$GOOD start_port_server "$T/sport" 5 python3 "$T/saslircd.py" "$T/sport" "$T/sasl.log"
 
 
 SASL_PW=$GOOD start_bot --nick faqbot --sasl-account bot --sasl-password-env SASL_PW

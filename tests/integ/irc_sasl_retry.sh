@@ -24,12 +24,10 @@ cat >"$T/planircd.py" <<'PY'
 #   toolong   905 to the login           abort   906 to the login
 #   noauth    001 at once, CAP ignored
 import base64, os, socket, sys, threading, time
+from ircc import listen
 port_file, log_file, plan_file = sys.argv[1:4]
 log = open(log_file, "a", buffering=1)
-srv = socket.socket(); srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-srv.bind(("127.0.0.1", 0)); srv.listen(16)
-open(port_file + ".tmp", "w").write(str(srv.getsockname()[1]))
-os.rename(port_file + ".tmp", port_file)
+srv = listen(port_file)
 
 def serve(c, n, mode):
     buf, nick, user, capend, authbuf = b"", None, False, False, ""
@@ -103,10 +101,7 @@ PY
 # the services stay down (noauth repeats) until the script says otherwise
 echo "ok-close nocap nomech refuse nak toolong abort noauth" >"$T/plan"
 export SASL_WANT="right-pw"
-python3 "$T/planircd.py" "$T/pport" "$T/plan.log" "$T/plan" >"$T/plan.out" 2>&1 &
-EXTRA_PIDS+=($!)
-wait_for 10 test -s "$T/pport" || { echo "# the stand-in server did not start"; exit 1; }
-PORT=$(cat "$T/pport")
+start_port_server "$T/pport" 10 python3 "$T/planircd.py" "$T/pport" "$T/plan.log" "$T/plan"
 STATE=$T/state
 
 SASL_PW=$SASL_WANT start_bot --nick faqbot --sasl-account bot --sasl-password-env SASL_PW \

@@ -70,10 +70,7 @@ SASL_PW=$GOOD start_bot --nick faqbot --sasl-account faqbot --sasl-password-env 
 	--chan '#support' --backoff-min-ms 500 --backoff-max-ms 1000
 scenario "SASL PLAIN: the bot is logged in (900 and 903), registered, in #support" <<'PY'
 c = Client(PORT, "watcher")
-for _ in range(100):
-    if BOT in c.names("#support"):
-        break
-    time.sleep(0.1)
+c.sees("#support", BOT)
 c.send("WHOIS " + BOT)
 m = c.wait(lambda m: m["cmd"] in ("330", "318"), 10)
 print("WHOIS:", m and m["params"])
@@ -124,10 +121,7 @@ cat "$T/bad.log" >>"$T/bot.log"
 BOT_PID=$!
 scenario "SASL EXTERNAL: the bot's certificate logs it in over TLS; it answers" <<'PY'
 c = Client(PORT, "watcher2"); c.join("#support")
-for _ in range(100):
-    if BOT in c.names("#support"):
-        break
-    time.sleep(0.1)
+c.sees("#support", BOT)
 c.send("WHOIS " + BOT)
 m = c.wait(lambda m: m["cmd"] in ("330", "318"), 10)
 print("WHOIS:", m and m["params"])
@@ -177,10 +171,7 @@ back() { [ "$(logins)" -ge 2 ]; }
 check "the services are back: the bot logs in again" wait_for 30 back
 scenario "and is registered with its account, in #support, answering" <<'PY'
 c = Client(PORT, "watcher3"); c.join("#support")
-for _ in range(100):
-    if BOT in c.names("#support"):
-        break
-    time.sleep(0.1)
+c.sees("#support", BOT)
 c.send("WHOIS " + BOT)
 m = c.wait(lambda m: m["cmd"] in ("330", "318"), 10)
 print("WHOIS:", m and m["params"])

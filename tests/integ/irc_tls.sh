@@ -16,10 +16,7 @@ openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost \
 chmod 644 "$T/server.key" "$T/server.crt"
 TLS_PORT=$(free_port)
 start_ircd
-for _ in $(seq 50); do
-	python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1",int(sys.argv[1])),1).close()' "$TLS_PORT" 2>/dev/null && break
-	sleep 0.1
-done
+wait_port "$TLS_PORT" 5
 
 # 1. the certificate named in the config: trusted
 "$DRIVER" --host localhost --port "$TLS_PORT" --tls 1 --ca-file "$T/server.crt" \
@@ -31,12 +28,7 @@ BOT=tlsbot
 export BOT
 scenario "TLS with the server's certificate named: the bot registers, joins and answers" <<'PY'
 c = Client(PORT, "ann"); c.join("#support")
-ok = False
-for _ in range(100):
-    if BOT in c.names("#support"):
-        ok = True
-        break
-    time.sleep(0.1)
+ok = c.sees("#support", BOT)
 print("bot in #support:", ok)
 c.send("PRIVMSG #support :%s: does TLS work #1?" % BOT)
 m = c.wait(from_bot(BOT), 10)

@@ -30,7 +30,7 @@ BOT_PASSWORD="" BOT_TOKEN=tok-static start_bot
 wait_first_sync
 fake POST revoke_token '{"token":"tok-static"}' >/dev/null
 member_send "$R" '"body":"anyone?"' >/dev/null
-for i in $(seq 100); do kill -0 "$BOT_PID" 2>/dev/null || break; sleep 0.05; done
+wait_for 5 bash -c '! kill -0 "$1" 2>/dev/null' _ "$BOT_PID"
 wait "$BOT_PID"
 RC=$?
 BOT_PID=""
@@ -83,7 +83,7 @@ wait_bot "$I1" 1
 check "a joined room is served" test "$(replies_to "$I1" "$Q")" = 1
 
 fake POST membership "{\"room_id\":\"$I1\",\"sender\":\"@x:friendly.test\",\"target\":\"$BOT_USER\",\"membership\":\"kick\"}" >/dev/null
-for i in $(seq 100); do grep -q "kicked room=$I1" "$T/bot.log" && break; sleep 0.05; done
+wait_for 5 grep -q "kicked room=$I1" "$T/bot.log"
 check "a kick is noticed and logged" grep -q "kicked room=$I1 by=@x:friendly.test" "$T/bot.log"
 kill -0 "$BOT_PID"
 check "the bot runs on after the kick" test $? = 0

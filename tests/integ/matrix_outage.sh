@@ -23,14 +23,11 @@ check "answered before the outage" test "$(replies_to "$R" "$Q0")" = 1
 
 fake POST outage "{\"ms\":$OUTAGE_MS}" >/dev/null
 up=0
-for i in $(seq $((OUTAGE_MS / 50 + 1200))); do
-	if curl -sS --max-time 5 "$HS/_fake/status" >"$T/status" 2>/dev/null &&
-		[ "$(j 'd["outages"]' <"$T/status")" = 1 ]; then
-		up=1
-		break
-	fi
-	sleep 0.05
-done
+came_back() {
+	curl -sS --max-time 5 "$HS/_fake/status" >"$T/status" 2>/dev/null &&
+		[ "$(j 'd["outages"]' <"$T/status")" = 1 ]
+}
+wait_for $((OUTAGE_MS / 1000 + 60)) came_back && up=1
 check "the homeserver went away and came back" test "$up" = 1
 Q=$(member_send "$R" '"body":"CRISIS right after the outage"')
 wait_bot "$R" 2 60000

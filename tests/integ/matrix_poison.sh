@@ -79,14 +79,10 @@ nb=0 na=0 # bot messages expected in B and in A
 log_mark() { fake GET log | j 'max([r["n"] for r in d["requests"]] or [0])'; }
 # wait_sync_after MARK: until the bot long-polls with a since token after
 # request MARK (a first start is over, its backlog behind it)
-wait_sync_after() {
-	local i
-	for i in $(seq 600); do
-		fake GET "log?after=$1" | j "any(r['path'].endswith('/sync') and 'since' in r['query'] for r in d['requests'])" | grep -q True && return 0
-		sleep 0.05
-	done
-	return 1
+synced_after() {
+	fake GET "log?after=$1" | j "any(r['path'].endswith('/sync') and 'since' in r['query'] for r in d['requests'])" | grep -q True
 }
+wait_sync_after() { wait_for 30 synced_after "$1"; }
 
 for c in $CASES; do
 	send_case "$c" live
@@ -116,14 +112,8 @@ mod_notices() {
 	bot_events "$MOD_ROOM" | j "len([e for e in d if e['content'].get('msgtype')=='m.notice' and 'could not read' in e['content']['body']])"
 }
 # wait_notices N: until the moderators' room has N such notices
-wait_notices() {
-	local i
-	for i in $(seq 1200); do
-		[ "$(mod_notices)" -ge "$1" ] && return 0
-		sleep 0.05
-	done
-	return 1
-}
+has_notices() { [ "$(mod_notices)" -ge "$1" ]; }
+wait_notices() { wait_for 60 has_notices "$1"; }
 # ask_in ROOM TEXT: a member's message; prints its event id
 ask_in() { fake POST send "{\"room_id\":\"$1\",\"sender\":\"$MEMBER\",\"body\":\"$(ask_text "$2")\"}" | j 'd["event_id"]'; }
 # garbage_rule STYLE COUNT MARK: the next /sync answers holding MARK are not JSON

@@ -24,10 +24,8 @@ for i in $(seq $N); do
 done >"$T/questions"
 wait_bot "$R" 4 30000
 held=0
-for i in $(seq 600); do
-	fake GET log | j "any(r.get('action')=='hold' for r in d['requests'])" | grep -q True && { held=1; break; }
-	sleep 0.05
-done
+logged() { fake GET log | j "any(r.get('action')=='$1' for r in d['requests'])" | grep -q True; }
+wait_for 30 logged hold && held=1
 check "the homeserver holds a reply mid-batch" test "$held" = 1
 { kill -9 "$BOT_PID" && wait "$BOT_PID"; } 2>/dev/null
 BOT_PID=""
@@ -77,10 +75,7 @@ check "after SIGTERM and restart: the rest answered, once each" \
 # clean and quick, and the question is answered after the restart
 fake POST script '{"rules":[{"path":"/send/","action":"429","retry_after":30}]}' >/dev/null
 Q=$(member_send "$R" '"body":"rate limited question?"')
-for i in $(seq 100); do
-	fake GET log | j "any(r['action']=='429' for r in d['requests'])" | grep -q True && break
-	sleep 0.05
-done
+wait_for 5 logged 429
 sleep 0.3
 stop_bot
 check "SIGTERM during a 30 s Retry-After: exit 0 in ${STOP_MS} ms (< 10000, not the 30 s)" \

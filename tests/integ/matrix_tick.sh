@@ -28,15 +28,11 @@ last_sync() {
 # the log position the new bot started from, START). Its latest /sync, not
 # its latest request: its sends (a join, a reply) go out beside the poll.
 START=-1
-wait_long_poll() {
-	local i
-	for i in $(seq 200); do
-		fake GET "log?after=$START" | j "(lambda r: 'since' in r.get('query', {}) and r.get('status') is None)(([r for r in d['requests'] if r['path'].endswith('/sync')] or [{'path': ''}])[-1])" |
-			grep -q True && return 0
-		sleep 0.05
-	done
-	return 1
+long_polling() {
+	fake GET "log?after=$START" | j "(lambda r: 'since' in r.get('query', {}) and r.get('status') is None)(([r for r in d['requests'] if r['path'].endswith('/sync')] or [{'path': ''}])[-1])" |
+		grep -q True
 }
+wait_long_poll() { wait_for 10 long_polling; }
 # syncs_from SINCE: how many /sync requests asked from that position
 syncs_from() {
 	fake GET log | j "len([r for r in d['requests'] if r['path'].endswith('/sync') and r['query'].get('since')==['$1']])"

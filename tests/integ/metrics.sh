@@ -16,9 +16,7 @@ cp -r faq "$T/faq"
 write_config
 sed -i "s|^faq_dir = .*|faq_dir = $T/faq|" "$T/faqbot.conf"
 printf '[metrics]\nlisten = 127.0.0.1:0\n' >>"$T/faqbot.conf"
-MX_TOKEN=${BOT_TOKEN:-} "${FAQBOT:-build/asan/faqbot}" run --config "$T/faqbot.conf" \
-	>>"$T/bot.log" 2>&1 &
-BOT_PID=$!
+MX_TOKEN=${BOT_TOKEN:-} run_faqbot "$T/faqbot.conf"
 wait_first_sync || notok "the bot started"
 PORT=$(sed -n 's/.* metrics: GET \/metrics on 127\.0\.0\.1:0 (port \([0-9]*\)).*/\1/p' "$T/bot.log")
 check "the endpoint listens on a port the kernel chose" test -n "$PORT"

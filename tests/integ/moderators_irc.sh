@@ -43,8 +43,7 @@ c.close()
 sys.exit(0 if m else 1)
 PY
 
-"$FAQBOT" run --config "$T/faqbot.ini" >>"$T/bot.log" 2>&1 &
-BOT_PID=$!
+run_faqbot "$T/faqbot.ini"
 
 scenario "a guest using the moderator's nick is refused once, then ignored" <<'PY'
 w = Client(PORT, "watcher")

@@ -21,10 +21,7 @@ fake POST membership "{\"room_id\":\"$R\",\"sender\":\"$EVE\",\"target\":\"$EVE\
 
 write_config
 sed -i -e "s|^faq_dir = faq|faq_dir = $T/faq|" -e "s|^cooldown_s = 0|cooldown_s = 600|" "$T/faqbot.conf"
-run_bot() {
-	"${FAQBOT:-build/asan/faqbot}" run --config "$T/faqbot.conf" >>"$T/bot.log" 2>&1 &
-	BOT_PID=$!
-}
+run_bot() { run_faqbot "$T/faqbot.conf"; }
 run_bot
 wait_first_sync || notok "the bot started"
 

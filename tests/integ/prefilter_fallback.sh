@@ -9,26 +9,21 @@
 # over them, so dlopen() fails as on a broken install): nothing on the
 # machine changes. Needs root or user namespaces for `unshare -m`; else
 # skipped (exit 77), with the reason.
-set -uo pipefail
+HARNESS_NAME=prefilter
+. "$(dirname "$0")/harness.inc"
 # grep in $out (a here-string: under pipefail, `echo | grep -q` can fail on
 # SIGPIPE when grep leaves at its first match)
 grep_out() { grep "$@" <<<"$out"; }
-cd "$(dirname "$0")/../.."
 BIN=$(readlink -f "${FAQBOT:-./faqbot}")
-n=0 bad=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-no() { n=$((n + 1)); bad=$((bad + 1)); echo "not ok $n - $1"; [ -n "${2:-}" ] && echo "$2" | head -20 | sed 's/^/#   /'; }
 
-[ -x "$BIN" ] || { echo "skip: no faqbot binary at $BIN"; exit 77; }
+[ -x "$BIN" ] || skip "no faqbot binary at $BIN"
 lib() { readlink -f "$(ldconfig -p | sed -n "s/^[[:space:]]*$1 .*=> //p" | head -1)" 2>/dev/null; }
 rt=$(lib libhs_runtime.so.5) cc=$(lib libhs.so.5)
-[ -f "$rt" ] && [ -f "$cc" ] || { echo "skip: Vectorscan (libvectorscan5) is not installed here"; exit 77; }
+[ -f "$rt" ] && [ -f "$cc" ] || skip "Vectorscan (libvectorscan5) is not installed here"
 if unshare -m true 2>/dev/null; then ns="unshare -m"
 elif unshare -rm true 2>/dev/null; then ns="unshare -rm"
-else echo "skip: needs 'unshare -m' (root) or 'unshare -rm' (user namespaces)"; exit 77
+else skip "needs 'unshare -m' (root) or 'unshare -rm' (user namespaces)"
 fi
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
 
 # without WHAT (the libraries' paths), run faqbot with the arguments
 without() {
@@ -57,33 +52,33 @@ export FAQBOT_CACHE="$T/cache"
 out=$(without "$rt $cc" check faq 2>&1); rc=$?
 [ $rc -eq 0 ] && grep_out -q "^prefilter: off (cannot load libhs_runtime.so.5" &&
 	ok "no Vectorscan at all: check passes and says the prefilter is off, and why" ||
-	no "check without Vectorscan (rc $rc)" "$out"
+	notok "check without Vectorscan (rc $rc)" "$out"
 without "$rt $cc" ask --json --explain - < "$T/messages" > "$T/without" 2>&1
 cmp -s "$T/with" "$T/without" && [ -s "$T/with" ] &&
 	ok "no Vectorscan at all: ask answers $(wc -l < "$T/messages") messages exactly as with it" ||
-	no "answers differ without Vectorscan" "$(diff "$T/with" "$T/without" | head)"
+	notok "answers differ without Vectorscan" "$(diff "$T/with" "$T/without" | head)"
 
 # the compiler half missing: from the cache the prefilter still serves
 "$BIN" check faq >/dev/null 2>&1 # the cache holds this FAQ's prefilter
 out=$(without "$cc" check faq 2>&1)
 grep_out -q "^prefilter: Vectorscan .*from the cache" &&
 	ok "libhs missing: the prefilter in the cache serves, read by libhs_runtime alone" ||
-	no "libhs missing, warm cache" "$out"
+	notok "libhs missing, warm cache" "$out"
 out=$(FAQBOT_CACHE="$T/empty" without "$cc" check faq 2>&1); rc=$?
 [ $rc -eq 0 ] && grep_out -q "^prefilter: off (cannot load libhs.so.5" &&
 	ok "libhs missing, nothing cached: check passes, the prefilter off and why" ||
-	no "libhs missing, cold cache (rc $rc)" "$out"
+	notok "libhs missing, cold cache (rc $rc)" "$out"
 FAQBOT_CACHE="$T/empty" without "$cc" ask --json --explain - < "$T/messages" > "$T/nocc" 2>&1
 cmp -s "$T/with" "$T/nocc" && ok "libhs missing: the same answers" ||
-	no "answers differ without libhs" "$(diff "$T/with" "$T/nocc" | head)"
+	notok "answers differ without libhs" "$(diff "$T/with" "$T/nocc" | head)"
 
 # a cache file that is not a prefilter: rebuilt, never in the way
 for f in "$T"/cache/prefilter-*.blob; do printf 'not a prefilter' > "$f"; done
 out=$("$BIN" check faq 2>&1); rc=$?
 [ $rc -eq 0 ] && grep_out -q "^prefilter: Vectorscan .*compiled" &&
-	ok "a damaged cache file: compiled again, check passes" || no "damaged cache (rc $rc)" "$out"
+	ok "a damaged cache file: compiled again, check passes" || notok "damaged cache (rc $rc)" "$out"
 "$BIN" ask --json --explain - < "$T/messages" > "$T/again" 2>&1
-cmp -s "$T/with" "$T/again" && ok "and the same answers" || no "answers after a damaged cache"
+cmp -s "$T/with" "$T/again" && ok "and the same answers" || notok "answers after a damaged cache"
 
-echo "# $n checks, $bad failed"
-[ $bad -eq 0 ]
+echo "# $NCHECK checks, $NFAIL failed"
+done_checks

@@ -8,18 +8,14 @@
 #include <cmocka.h>
 
 #include "bot.h"
+#include "helpers.h"
 
 static struct faq *mini;
 
 static int setup(void **state)
 {
-	struct faq_diags d = {0};
-
 	(void)state;
-	if (faq_load("tests/data/faq-mini", &mini, &d) != ERR_OK)
-		return -1;
-	faq_diags_release(&d);
-	return 0;
+	return th_mini_load(&mini);
 }
 
 static int teardown(void **state)

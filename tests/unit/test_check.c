@@ -11,50 +11,29 @@
 #include <cmocka.h>
 
 #include "check.h"
+#include "helpers.h"
 
 static char dir[64];
 
 static void put(const char *name, const char *text)
 {
-	char path[128];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	f = fopen(path, "w");
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
+	th_put(dir, name, text);
 }
 
 /* copy of the mini FAQ, with one more file */
 static int setup(void **state)
 {
 	static const char *const files[] = {"crisis.yml", "advice.yml", "tms.yml",
-					    "tms-cost.yml", "lines.yml", "question.yml"};
-	size_t i;
+					    "tms-cost.yml", "lines.yml", "question.yml", NULL};
 
 	(void)state;
-	snprintf(dir, sizeof(dir), "/tmp/faqbot-check-XXXXXX");
-	if (!mkdtemp(dir))
-		return -1;
-	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-		char src[256], cmd[512];
-
-		snprintf(src, sizeof(src), "tests/data/faq-mini/%s", files[i]);
-		snprintf(cmd, sizeof(cmd), "cp %s %s/", src, dir);
-		if (system(cmd) != 0)
-			return -1;
-	}
-	return 0;
+	return th_mini_dir(dir, sizeof(dir), "check", files);
 }
 
 static int teardown(void **state)
 {
-	char cmd[128];
-
 	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	return system(cmd) == 0 ? 0 : -1;
+	return th_rmtree(dir);
 }
 
 /* run_check loads and checks; returns whether some error contains words at

@@ -11,18 +11,14 @@
 
 #include "classify.h"
 #include "text.h"
+#include "helpers.h"
 
 static struct faq *mini;
 
 static int setup(void **state)
 {
-	struct faq_diags d = {0};
-
 	(void)state;
-	if (faq_load("tests/data/faq-mini", &mini, &d) != ERR_OK)
-		return -1;
-	faq_diags_release(&d);
-	return 0;
+	return th_mini_load(&mini);
 }
 
 static int teardown(void **state)
@@ -162,22 +158,15 @@ static void test_crisis_limit_fails_safe(void **state)
 		"id: slow-crisis\nclass: crisis\nquestion: q\nreviewed: 2026-11-20\n"
 		"patterns: |\n  ^(a+)+$\nanswer: |\n  Please reach out. {crisis_lines}\n"
 		"examples: |\n  aaaa\n";
-	char dir[] = "/tmp/faqbot-limit-XXXXXX", cmd[256], path[128];
+	char dir[64];
 	struct faq_diags d = {0};
 	struct faq *faq = NULL;
 	struct classify_result r;
 	char subject[64];
-	FILE *f;
 
 	(void)state;
-	assert_non_null(mkdtemp(dir));
-	snprintf(cmd, sizeof(cmd), "cp tests/data/faq-mini/*.yml %s/", dir);
-	assert_int_equal(system(cmd), 0);
-	snprintf(path, sizeof(path), "%s/slow.yml", dir);
-	f = fopen(path, "w");
-	assert_non_null(f);
-	fputs(crisis, f);
-	fclose(f);
+	assert_int_equal(th_mini_dir(dir, sizeof(dir), "limit", NULL), 0);
+	th_put(dir, "slow.yml", crisis);
 	assert_int_equal(faq_load(dir, &faq, &d), ERR_OK);
 	memset(subject, 'a', sizeof(subject) - 2);
 	subject[sizeof(subject) - 2] = '!';
@@ -189,8 +178,7 @@ static void test_crisis_limit_fails_safe(void **state)
 	assert_string_equal(r.entry->id, "slow-crisis");
 	faq_free(faq);
 	faq_diags_release(&d);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	assert_int_equal(system(cmd), 0);
+	assert_int_equal(th_rmtree(dir), 0);
 }
 
 int main(void)

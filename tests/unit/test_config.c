@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "config.h"
+#include "helpers.h"
 
 static const char good[] =
 	"# faqbot\n"
@@ -146,29 +147,19 @@ static void test_long_line(void **state)
 	free(text);
 }
 
-static void write_file(const char *path, const char *text, mode_t mode)
-{
-	FILE *f = fopen(path, "w");
-
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
-	assert_int_equal(chmod(path, mode), 0);
-}
-
 static void test_secrets(void **state)
 {
-	char dir[] = "/tmp/faqbot-config-XXXXXX", conf[128], secret[128], text[512], err[512];
+	char dir[64], conf[128], secret[128], text[512], err[512];
 	struct config *c = NULL;
 
 	(void)state;
-	assert_non_null(mkdtemp(dir));
+	assert_int_equal(th_tmpdir(dir, sizeof(dir), "config"), 0);
 	snprintf(conf, sizeof(conf), "%s/faqbot.ini", dir);
 	snprintf(secret, sizeof(secret), "%s/password", dir);
 	snprintf(text, sizeof(text), "[matrix]\nhomeserver = https://h\nuser_id = @a:h\n"
 				     "password_file = %s\n", secret);
-	write_file(conf, text, 0644);
-	write_file(secret, "hunter2\n", 0600);
+	th_write(conf, text, 0644);
+	th_write(secret, "hunter2\n", 0600);
 	assert_int_equal(config_load(conf, &c, err, sizeof(err)), ERR_OK);
 	assert_string_equal(c->password, "hunter2");
 	config_free(c);
@@ -187,7 +178,7 @@ static void test_secrets(void **state)
 		assert_int_equal(symlink(secret, link), 0);
 		snprintf(text, sizeof(text), "[matrix]\nhomeserver = https://h\nuser_id = @a:h\n"
 					     "password_file = %s\n", link);
-		write_file(conf, text, 0644);
+		th_write(conf, text, 0644);
 		assert_int_equal(config_load(conf, &c, err, sizeof(err)), ERR_INVALID);
 		assert_null(c);
 		assert_non_null(strstr(err, "faqbot.ini:4: [matrix] password_file: "));
@@ -196,10 +187,10 @@ static void test_secrets(void **state)
 		unlink(link);
 		snprintf(text, sizeof(text), "[matrix]\nhomeserver = https://h\nuser_id = @a:h\n"
 					     "password_file = %s\n", secret);
-		write_file(conf, text, 0644);
+		th_write(conf, text, 0644);
 	}
 	/* from the environment */
-	write_file(conf, "[matrix]\nhomeserver = https://h\nuser_id = @a:h\n"
+	th_write(conf, "[matrix]\nhomeserver = https://h\nuser_id = @a:h\n"
 			 "access_token_env = FAQBOT_TEST_TOKEN\n", 0644);
 	unsetenv("FAQBOT_TEST_TOKEN");
 	assert_int_equal(config_load(conf, &c, err, sizeof(err)), ERR_NOTFOUND);
@@ -209,7 +200,7 @@ static void test_secrets(void **state)
 	assert_string_equal(c->access_token, "syt_abc");
 	config_free(c);
 	/* no secret named at all */
-	write_file(conf, "[matrix]\nhomeserver = https://h\n", 0644);
+	th_write(conf, "[matrix]\nhomeserver = https://h\n", 0644);
 	assert_int_equal(config_load(conf, &c, err, sizeof(err)), ERR_INVALID);
 	assert_non_null(strstr(err, "needs access_token_file"));
 	/* an unreadable config says so in one line */
@@ -220,18 +211,16 @@ static void test_secrets(void **state)
 	/* IRC channel keys: a 0600 file of "#channel key" lines */
 	snprintf(text, sizeof(text), "[irc]\nhost = h\nchannels = #a, #b\n"
 				     "channel_keys_file = %s\n", secret);
-	write_file(conf, text, 0644);
-	write_file(secret, "# our keys\n#b k3y\n", 0600);
+	th_write(conf, text, 0644);
+	th_write(secret, "# our keys\n#b k3y\n", 0600);
 	assert_int_equal(config_load(conf, &c, err, sizeof(err)), ERR_OK);
 	assert_null(c->irc_channel_keys[0]);
 	assert_string_equal(c->irc_channel_keys[1], "k3y");
 	config_free(c);
-	write_file(secret, "#b k3y\n#c other\n", 0600);
+	th_write(secret, "#b k3y\n#c other\n", 0600);
 	assert_int_equal(config_load(conf, &c, err, sizeof(err)), ERR_INVALID);
 	assert_non_null(strstr(err, ":2: #c is not in [irc] channels"));
-	unlink(conf);
-	unlink(secret);
-	rmdir(dir);
+	th_rmtree(dir);
 }
 
 /* end-to-end encryption: off unless encryption = true; then the pickle key
@@ -239,23 +228,23 @@ static void test_secrets(void **state)
  * to be one; never written in the config */
 static void test_encryption(void **state)
 {
-	char dir[] = "/tmp/faqbot-config-XXXXXX", conf[128], pw[128], key[128], text[768];
+	char dir[64], conf[128], pw[128], key[128], text[768];
 	char err[512], extra[256];
 	struct config *c = NULL;
 
 	(void)state;
-	assert_non_null(mkdtemp(dir));
+	assert_int_equal(th_tmpdir(dir, sizeof(dir), "config"), 0);
 	snprintf(conf, sizeof(conf), "%s/faqbot.ini", dir);
 	snprintf(pw, sizeof(pw), "%s/password", dir);
 	snprintf(key, sizeof(key), "%s/pickle-key", dir);
-	write_file(pw, "hunter2\n", 0600);
+	th_write(pw, "hunter2\n", 0600);
 #define CONF(extra)                                                                            \
 	do {                                                                                   \
 		snprintf(text, sizeof(text),                                                   \
 			 "[matrix]\nhomeserver = https://h\nuser_id = @a:h\npassword_file = %s\n" \
 			 "state_dir = %s\n%s",                                                 \
 			 pw, dir, extra);                                                       \
-		write_file(conf, text, 0644);                                                  \
+		th_write(conf, text, 0644);                                                  \
 	} while (0)
 
 	/* off by default: a pickle_key_file named but off is not even read */
@@ -266,7 +255,7 @@ static void test_encryption(void **state)
 	config_free(c);
 
 	/* on, from a file */
-	write_file(key, "0123456789abcdefXYZ=\n", 0600);
+	th_write(key, "0123456789abcdefXYZ=\n", 0600);
 	snprintf(extra, sizeof(extra), "encryption = true\npickle_key_file = %s\n", key);
 	CONF(extra);
 	assert_int_equal(config_load(conf, &c, err, sizeof(err)), ERR_OK);
@@ -279,13 +268,13 @@ static void test_encryption(void **state)
 	assert_non_null(strstr(err, "faqbot.ini:7: [matrix] pickle_key_file: "));
 	assert_non_null(strstr(err, "can be read by others"));
 	/* too short to be a key */
-	write_file(key, "short\n", 0600);
+	th_write(key, "short\n", 0600);
 	assert_int_equal(config_load(conf, &c, err, sizeof(err)), ERR_INVALID);
 	assert_null(c);
 	assert_non_null(strstr(err, "faqbot.ini:7: [matrix] pickle_key_file: the pickle key is 5 "
 				    "bytes, and must be 16 at least"));
 	/* `faqbot keys` reads the config without secrets, then the key alone */
-	write_file(key, "0123456789abcdefXYZ=\n", 0600);
+	th_write(key, "0123456789abcdefXYZ=\n", 0600);
 	assert_int_equal(config_read(conf, &c, err, sizeof(err)), ERR_OK);
 	assert_null(c->pickle_key);
 	assert_null(c->password);
@@ -323,10 +312,7 @@ static void test_encryption(void **state)
 				    "file: name a file (pickle_key_file) or an environment "
 				    "variable (pickle_key_env) instead"));
 #undef CONF
-	unlink(conf);
-	unlink(pw);
-	unlink(key);
-	rmdir(dir);
+	th_rmtree(dir);
 }
 
 static void test_irc_section(void **state)

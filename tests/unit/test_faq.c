@@ -16,8 +16,9 @@
 #include <unistd.h>
 
 #include "faq.h"
+#include "helpers.h"
 
-#define MINI "tests/data/faq-mini"
+#define MINI TH_MINI
 #define BROKEN "tests/data/broken"
 
 static void test_good_folder_loads(void **state)
@@ -75,20 +76,14 @@ static void test_answer_reflow(void **state)
 		"  {crisis_lines}\n\n  Or:\n  - a friend\n  - a doctor who\n    knows you\n"
 		"  1. first\n  2. second\n\n  Last\n  words.\n"
 		"examples: |\n  widgetcrisis\n";
-	char dir[] = "/tmp/faqbot-reflow-XXXXXX", path[128], cmd[256];
+	static const char *const lines[] = {"lines.yml", NULL};
+	char dir[64];
 	struct faq_diags d = {0};
 	struct faq *faq = NULL;
-	FILE *f;
 
 	(void)state;
-	assert_non_null(mkdtemp(dir));
-	snprintf(cmd, sizeof(cmd), "cp %s/lines.yml %s/", MINI, dir);
-	assert_int_equal(system(cmd), 0);
-	snprintf(path, sizeof(path), "%s/zz.yml", dir);
-	f = fopen(path, "w");
-	assert_non_null(f);
-	fputs(entry, f);
-	fclose(f);
+	assert_int_equal(th_mini_dir(dir, sizeof(dir), "reflow", lines), 0);
+	th_put(dir, "zz.yml", entry);
 	assert_int_equal(faq_load(dir, &faq, &d), ERR_OK);
 	assert_string_equal(faq_find(faq, "lines")->answer,
 			    "First line goes on here.\n\nCall one of these:\n\n{crisis_lines}\n\n"
@@ -96,8 +91,7 @@ static void test_answer_reflow(void **state)
 			    "Last words.");
 	faq_free(faq);
 	faq_diags_release(&d);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	assert_int_equal(system(cmd), 0);
+	assert_int_equal(th_rmtree(dir), 0);
 }
 
 /* An entry's own word lists: named in its patterns before concepts.yml's,
@@ -120,27 +114,16 @@ static void test_entry_words(void **state)
 		"usually cover.\n  Bring your questions and a list of what you have tried so far; "
 		"it helps them\n  give you a clear answer quickly.\n"
 		"examples: |\n  # a comment among examples\n  can my doctor help at the clinic?\n";
-	char dir[] = "/tmp/faqbot-words-XXXXXX", path[128], cmd[256];
+	char dir[64];
 	struct faq_diags d = {0};
 	struct faq *faq = NULL;
 	const struct faq_entry *e;
 	size_t i;
-	FILE *f;
 
 	(void)state;
-	assert_non_null(mkdtemp(dir));
-	snprintf(cmd, sizeof(cmd), "cp %s/*.yml %s/", MINI, dir);
-	assert_int_equal(system(cmd), 0);
-	snprintf(path, sizeof(path), "%s/concepts.yml", dir);
-	f = fopen(path, "w");
-	assert_non_null(f);
-	fputs(concepts, f);
-	fclose(f);
-	snprintf(path, sizeof(path), "%s/zz-words.yml", dir);
-	f = fopen(path, "w");
-	assert_non_null(f);
-	fputs(entry, f);
-	fclose(f);
+	assert_int_equal(th_mini_dir(dir, sizeof(dir), "words", NULL), 0);
+	th_put(dir, "concepts.yml", concepts);
+	th_put(dir, "zz-words.yml", entry);
 	if (faq_load(dir, &faq, &d) != ERR_OK)
 		for (i = 0; i < d.n; i++)
 			fprintf(stderr, "  %s:%u:%u: %s\n", d.v[i].file, d.v[i].line, d.v[i].col,
@@ -162,8 +145,7 @@ static void test_entry_words(void **state)
 	assert_string_equal(e->examples[0].text, "can my doctor help at the clinic?");
 	faq_free(faq);
 	faq_diags_release(&d);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	assert_int_equal(system(cmd), 0);
+	assert_int_equal(th_rmtree(dir), 0);
 }
 
 static void check_case(const char *name)
@@ -236,14 +218,12 @@ static void test_special_files_are_errors(void **state)
 
 	(void)state;
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		char dir[] = "/tmp/faqbot-special-XXXXXX", cmd[512], path[512];
+		char dir[64], path[512];
 		struct faq_diags d = {0};
 		struct faq *faq = NULL;
 		int seen = 0;
 
-		assert_non_null(mkdtemp(dir));
-		snprintf(cmd, sizeof(cmd), "cp " MINI "/*.yml %s/", dir);
-		assert_int_equal(system(cmd), 0);
+		assert_int_equal(th_mini_dir(dir, sizeof(dir), "special", NULL), 0);
 		snprintf(path, sizeof(path), "%s/%s", dir, cases[i].name);
 		if (i == 0)
 			assert_int_equal(symlink("/nonexistent/entry.yml", path), 0);
@@ -263,8 +243,7 @@ static void test_special_files_are_errors(void **state)
 			fail_msg("%s: no error naming it with '%s'", path, cases[i].words);
 		assert_int_equal(d.errors, 1); /* the rest of the folder is fine */
 		faq_diags_release(&d);
-		snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-		assert_int_equal(system(cmd), 0);
+		assert_int_equal(th_rmtree(dir), 0);
 	}
 }
 

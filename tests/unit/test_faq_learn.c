@@ -18,6 +18,7 @@
 #include "faq_learn.h"
 #include "text.h"
 #include "views.h"
+#include "helpers.h"
 
 /* The floor under the shipped FAQ's cross-validated figures: an edit of
  * examples or learn/ lines that lowers them fails here, and the moderator
@@ -26,12 +27,12 @@
                                   * 0.848 at 0.04 (round 22) */
 #define MAX_CRISIS_FALSE_ALARM FAQ_LEARN_FALSE_ALARM
 
-static char cache[] = "/tmp/faqbot-cache-XXXXXX";
+static char cache[64];
 
 static int setup(void **state)
 {
 	(void)state;
-	if (!mkdtemp(cache))
+	if (th_tmpdir(cache, sizeof(cache), "cache") != 0)
 		return -1;
 	faq_learn_set_cache(cache);
 	return 0;
@@ -39,12 +40,9 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	char cmd[128];
-
 	(void)state;
 	faq_learn_set_cache(NULL);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", cache);
-	return system(cmd);
+	return th_rmtree(cache);
 }
 
 static void test_shipped_stage(void **state)
@@ -112,27 +110,18 @@ static void test_shipped_stage(void **state)
 	faq_diags_release(&d);
 }
 
-static void write_file(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
-}
-
 static void test_labels_and_too_little(void **state)
 {
-	char dir[] = "/tmp/faqbot-fl-XXXXXX", cmd[256], path[256];
+	char dir[64], path[256];
 	struct faq_diags d = {0};
 	struct faq *faq = NULL;
 	size_t i;
 	int seen = 0;
 
 	(void)state;
-	assert_non_null(mkdtemp(dir));
-	snprintf(cmd, sizeof(cmd), "cp tests/data/faq-mini/*.yml %s/ && mkdir %s/learn", dir, dir);
-	assert_int_equal(system(cmd), 0);
+	assert_int_equal(th_mini_dir(dir, sizeof(dir), "fl", NULL), 0);
+	snprintf(path, sizeof(path), "%s/learn", dir);
+	assert_int_equal(mkdir(path, 0700), 0);
 	/* too little to learn from: the patterns serve alone, with a warning */
 	assert_int_equal(faq_learn_load(dir, &faq, &d), ERR_OK);
 	assert_null(faq->stage);
@@ -143,8 +132,8 @@ static void test_labels_and_too_little(void **state)
 	faq_diags_release(&d);
 	/* a wrong label is an error at its file and line */
 	snprintf(path, sizeof(path), "%s/learn/x.tsv", dir);
-	write_file(path, "# a comment\nhello there\tnone\nwhat is it\tfaq:no-such-entry\n"
-			 "no tab on this line\n");
+	th_write(path, "# a comment\nhello there\tnone\nwhat is it\tfaq:no-such-entry\n"
+			 "no tab on this line\n", 0644);
 	assert_int_equal(faq_learn_load(dir, &faq, &d), ERR_INVALID);
 	assert_null(faq);
 	seen = 0;
@@ -156,8 +145,7 @@ static void test_labels_and_too_little(void **state)
 	}
 	assert_int_equal(seen, 3);
 	faq_diags_release(&d);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	assert_int_equal(system(cmd), 0);
+	assert_int_equal(th_rmtree(dir), 0);
 }
 
 /* A FAQ edited under a running bot: the new FAQ serves at once with the
@@ -165,7 +153,7 @@ static void test_labels_and_too_little(void **state)
  * that is done, it comes from the cache and knows the new entry. */
 static void test_reload_beside(void **state)
 {
-	char dir[] = "/tmp/faqbot-rl-XXXXXX", cmd[512], path[512];
+	char dir[64];
 	struct faq_diags d = {0};
 	struct faq *faq = NULL, *nf = NULL, *n2 = NULL;
 	const struct faq_stage *st;
@@ -173,14 +161,12 @@ static void test_reload_beside(void **state)
 	int i;
 
 	(void)state;
-	assert_non_null(mkdtemp(dir));
-	snprintf(cmd, sizeof(cmd), "cp -r faq/. %s/", dir);
-	assert_int_equal(system(cmd), 0);
+	assert_int_equal(th_tmpdir(dir, sizeof(dir), "rl"), 0);
+	assert_int_equal(th_copy_tree("faq", dir, NULL), 0);
 	assert_int_equal(faq_learn_load(dir, &faq, &d), ERR_OK);
 	assert_non_null(faq->stage);
 	assert_false(faq->stage_pending);
-	snprintf(path, sizeof(path), "%s/glutamate.yml", dir);
-	write_file(path,
+	th_put(dir, "glutamate.yml",
 		   "id: glutamate\nquestion: What is glutamate?\nreviewed: 2026-12-06\n"
 		   "sources:\n  - 001_ec26d130dbd3dfbf.txt\npatterns: |\n  \\bglutamate\\b\n"
 		   "answer: |\n  Glutamate is the brain's most common go messenger, and it matters "
@@ -226,8 +212,7 @@ static void test_reload_beside(void **state)
 	faq_free(nf);
 	faq_free(n2);
 	faq_diags_release(&d);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	assert_int_equal(system(cmd), 0);
+	assert_int_equal(th_rmtree(dir), 0);
 }
 
 int main(void)

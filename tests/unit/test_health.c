@@ -6,7 +6,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,46 +14,28 @@
 
 #include "config.h"
 #include "health.h"
+#include "helpers.h"
 
 static char dir[64];
 
 static int setup(void **st)
 {
 	(void)st;
-	snprintf(dir, sizeof(dir), "/tmp/faqbot-health-XXXXXX");
-	return mkdtemp(dir) ? 0 : -1;
+	return th_tmpdir(dir, sizeof(dir), "health");
 }
 
 static int teardown(void **st)
 {
-	char path[512];
-	struct dirent *d;
-	DIR *dh = opendir(dir);
-
 	(void)st;
-	while (dh && (d = readdir(dh))) {
-		if (!strcmp(d->d_name, ".") || !strcmp(d->d_name, ".."))
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, d->d_name);
-		unlink(path);
-	}
-	if (dh)
-		closedir(dh);
-	rmdir(dir);
-	return 0;
+	return th_rmtree(dir);
 }
 
 static void put(const char *name, const char *text, mode_t mode)
 {
 	char path[512];
-	FILE *f;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	f = fopen(path, "w");
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
-	chmod(path, mode);
+	th_write(path, text, mode);
 }
 
 static void test_default_max_age(void **st)

@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "irc_journal.h"
+#include "helpers.h"
 
 static struct irc_journal_entry ent(unsigned long long id, const char *kind,
                                     const char *target, const char *text)
@@ -185,17 +186,13 @@ static char dir[64];
 static int setup(void **state)
 {
 	(void)state;
-	snprintf(dir, sizeof(dir), "/tmp/test_irc_journal.XXXXXX");
-	return mkdtemp(dir) ? 0 : -1;
+	return th_tmpdir(dir, sizeof(dir), "irc-journal");
 }
 
 static int teardown(void **state)
 {
-	char cmd[128];
-
 	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	return system(cmd) == 0 ? 0 : -1;
+	return th_rmtree(dir);
 }
 
 static off_t file_size(void)

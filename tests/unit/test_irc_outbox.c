@@ -19,6 +19,7 @@
 #include "irc_journal.h"
 #include "irc_outbox.h"
 #include "irc_parse.h"
+#include "helpers.h"
 
 #define PREFIX 40 /* a prefix length; the lines here are short */
 
@@ -27,8 +28,7 @@ static char dir[64];
 static int setup(void **state)
 {
 	(void)state;
-	snprintf(dir, sizeof(dir), "/tmp/faqbot-test-outbox.XXXXXX");
-	return mkdtemp(dir) ? 0 : -1;
+	return th_tmpdir(dir, sizeof(dir), "outbox");
 }
 
 static int teardown(void **state)

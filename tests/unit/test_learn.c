@@ -13,6 +13,7 @@
 
 #include "learn.h"
 #include "views.h"
+#include "helpers.h"
 
 static const char *const texts[] = {
 	"my garden tomatoes are ripe",      "the roses in the garden bloom",
@@ -123,12 +124,12 @@ static void test_save_load(void **state)
 {
 	struct learn_set s = set();
 	struct learn_model *m = NULL, *back = NULL;
-	char dir[] = "/tmp/faqbot-learn-XXXXXX", path[128], err[256];
+	char dir[64], path[128], err[256];
 	float a[2], b[2];
 	FILE *f;
 
 	(void)state;
-	assert_non_null(mkdtemp(dir));
+	assert_int_equal(th_tmpdir(dir, sizeof(dir), "learn"), 0);
 	snprintf(path, sizeof(path), "%s/m", dir);
 	assert_int_equal(learn_train(&s, 1u << 10, 4.0, &m, err, sizeof(err)), ERR_OK);
 	assert_int_equal(learn_save(m, path, 42), ERR_OK);
@@ -150,7 +151,7 @@ static void test_save_load(void **state)
 	assert_int_equal(learn_load(path, 42, &back), ERR_NOTFOUND);
 	unlink(path);
 	assert_int_equal(learn_load(path, 42, &back), ERR_NOTFOUND);
-	rmdir(dir);
+	th_rmtree(dir);
 	learn_free(m);
 }
 

@@ -20,6 +20,7 @@
 #include "clock.h"
 #include "health.h"
 #include "loop.h"
+#include "helpers.h"
 
 static volatile sig_atomic_t stop_flag;
 
@@ -274,8 +275,7 @@ static void test_health_marks(void **st)
 	char err[256];
 
 	(void)st;
-	snprintf(dir, sizeof(dir), "/tmp/faqbot-loop-XXXXXX");
-	assert_non_null(mkdtemp(dir));
+	assert_int_equal(th_tmpdir(dir, sizeof(dir), "loop"), 0);
 	assert_int_equal(health_mark_file(dir, "a_mark", 1), ERR_OK);
 	assert_int_equal(health_mark_file(dir, "b_mark", 1), ERR_OK);
 	fake_init(&a);
@@ -291,9 +291,7 @@ static void test_health_marks(void **st)
 	                 ERR_OK);
 	snprintf(path, sizeof(path), "%s/b_mark", dir);
 	assert_int_not_equal(stat(path, &sb), 0);
-	snprintf(path, sizeof(path), "%s/a_mark", dir);
-	unlink(path);
-	rmdir(dir);
+	th_rmtree(dir);
 	loop_free(l);
 	fake_release(&a);
 	fake_release(&b);

@@ -18,21 +18,20 @@
 #include <unistd.h>
 
 #include "matrix.h"
+#include "helpers.h"
 
 static char dir[64];
 
 static int setup(void **st)
 {
 	(void)st;
-	snprintf(dir, sizeof(dir), "/tmp/faqbot-mxt-XXXXXX");
-	return mkdtemp(dir) ? 0 : -1;
+	return th_tmpdir(dir, sizeof(dir), "mxt");
 }
 
 static int teardown(void **st)
 {
 	(void)st;
-	rmdir(dir);
-	return 0;
+	return th_rmtree(dir);
 }
 
 static void base(struct matrix_config *c)

@@ -22,6 +22,7 @@
 
 #include "mx_crypto.h"
 #include "mx_keys.h"
+#include "helpers.h"
 
 #define KEY "correct horse battery staple 42"
 #define USER "@bot:hs.test"
@@ -32,8 +33,7 @@ static char path[128];
 static int setup(void **st)
 {
 	(void)st;
-	snprintf(dir, sizeof(dir), "/tmp/faqbot-crypto.XXXXXX");
-	if (!mkdtemp(dir))
+	if (th_tmpdir(dir, sizeof(dir), "crypto") != 0)
 		return -1;
 	snprintf(path, sizeof(path), "%s/%s", dir, MX_CRYPTO_FILE);
 	return 0;
@@ -41,40 +41,8 @@ static int setup(void **st)
 
 static int teardown(void **st)
 {
-	char sess[128];
-
 	(void)st;
-	unlink(path);
-	snprintf(sess, sizeof(sess), "%s/%s.tmp", dir, MX_CRYPTO_FILE);
-	unlink(sess);
-	rmdir(dir);
-	return 0;
-}
-
-static char *slurp(const char *p)
-{
-	FILE *f = fopen(p, "rb");
-	char *s;
-	long n;
-
-	assert_non_null(f);
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	rewind(f);
-	s = calloc(1, (size_t)n + 1);
-	assert_non_null(s);
-	assert_int_equal(fread(s, 1, (size_t)n, f), (size_t)n);
-	fclose(f);
-	return s;
-}
-
-static void spill(const char *p, const char *text)
-{
-	FILE *f = fopen(p, "wb");
-
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
+	return th_rmtree(dir);
 }
 
 /* fresh: a new identity for device dev, bound and saved */
@@ -109,7 +77,7 @@ static void test_made_kept_reopened(void **st)
 	/* 0600, and neither the key nor the private parts in the clear */
 	assert_int_equal(stat(path, &sb), 0);
 	assert_int_equal(sb.st_mode & 0777, 0600);
-	text = slurp(path);
+	text = th_read(path, NULL);
 	assert_null(strstr(text, KEY));
 	assert_non_null(strstr(text, "\"device_id\":\"DEV1\""));
 	assert_null(strstr(text, a.ed25519)); /* even the public keys are inside the pickle */
@@ -137,7 +105,7 @@ static void test_refusals_leave_the_file(void **st)
 
 	(void)st;
 	mx_crypto_free(c);
-	before = slurp(path);
+	before = th_read(path, NULL);
 
 	/* another device: which one it is, and what to do */
 	c = NULL;
@@ -167,29 +135,29 @@ static void test_refusals_leave_the_file(void **st)
 	bad = strdup(before);
 	i = (size_t)(strstr(bad, "\"account\":\"") - bad) + 40;
 	bad[i] = bad[i] == 'A' ? 'B' : 'A';
-	spill(path, bad);
+	th_write(path, bad, 0600);
 	assert_int_not_equal(mx_crypto_load(dir, KEY, &c, err, sizeof(err)), ERR_OK);
 	assert_null(c);
 	assert_non_null(strstr(err, path));
-	after = slurp(path);
+	after = th_read(path, NULL);
 	assert_string_equal(after, bad);
 	free(after);
 
 	/* not an account at all, and cut short */
-	spill(path, "{\"hello\": 1}");
+	th_write(path, "{\"hello\": 1}", 0600);
 	assert_int_equal(mx_crypto_load(dir, KEY, &c, err, sizeof(err)), ERR_PARSE);
 	assert_non_null(strstr(err, path));
 	assert_non_null(strstr(err, "backup"));
 	bad[strlen(bad) / 2] = '\0';
-	spill(path, bad);
+	th_write(path, bad, 0600);
 	assert_int_equal(mx_crypto_load(dir, KEY, &c, err, sizeof(err)), ERR_PARSE);
-	after = slurp(path);
+	after = th_read(path, NULL);
 	assert_string_equal(after, bad); /* never replaced by a new identity */
 	free(after);
 	free(bad);
 
 	/* put back, it opens */
-	spill(path, before);
+	th_write(path, before, 0600);
 	assert_int_equal(mx_crypto_load(dir, KEY, &c, err, sizeof(err)), ERR_OK);
 	assert_string_equal(mx_crypto_device(c), "DEV1");
 	mx_crypto_free(c);

@@ -21,8 +21,9 @@
 #include "prefilter.h"
 #include "text.h"
 #include "views.h"
+#include "helpers.h"
 
-static char cache[] = "/tmp/faqbot-prefilter-XXXXXX";
+static char cache[64];
 
 /* vectorscan_here: 1 where Vectorscan can be loaded; there, a store
  * without a prefilter is a failure, not a reason to skip */
@@ -37,7 +38,7 @@ static int vectorscan_here(void)
 static int setup(void **state)
 {
 	(void)state;
-	if (!mkdtemp(cache))
+	if (th_tmpdir(cache, sizeof(cache), "prefilter") != 0)
 		return -1;
 	prefilter_set_cache(cache);
 	return 0;
@@ -45,12 +46,9 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	char cmd[128];
-
 	(void)state;
 	prefilter_set_cache(NULL);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", cache);
-	return system(cmd);
+	return th_rmtree(cache);
 }
 
 static void describes(const char *src, const char *want)

@@ -15,6 +15,7 @@
 #include "prefilter.h"
 #include "serve.h"
 #include "state.h"
+#include "helpers.h"
 
 static char top[64], faqdir[128], statedir[128];
 static time_t clock_now = 1800000000;
@@ -24,62 +25,21 @@ static time_t fake_now(void)
 	return clock_now;
 }
 
-static void copy_file(const char *from, const char *to)
-{
-	char buf[8192];
-	FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
-	size_t n;
-
-	assert_non_null(in);
-	assert_non_null(out);
-	while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
-		fwrite(buf, 1, n, out);
-	fclose(in);
-	fclose(out);
-}
-
-static void write_file(const char *dir, const char *name, const char *text)
-{
-	char path[256];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	f = fopen(path, "w");
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
-}
-
 static int setup(void **st)
 {
-	static const char *files[] = {"advice.yml", "crisis.yml", "lines.yml",
-				      "question.yml", "tms.yml", "tms-cost.yml", "articles.yml"};
-	size_t i;
-
 	(void)st;
-	snprintf(top, sizeof(top), "/tmp/faqbot-serve-XXXXXX");
-	if (!mkdtemp(top))
+	if (th_tmpdir(top, sizeof(top), "serve") != 0)
 		return -1;
 	snprintf(faqdir, sizeof(faqdir), "%s/faq", top);
 	snprintf(statedir, sizeof(statedir), "%s/state", top);
 	mkdir(faqdir, 0700);
-	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-		char from[256], to[256];
-
-		snprintf(from, sizeof(from), "tests/data/faq-mini/%s", files[i]);
-		snprintf(to, sizeof(to), "%s/%s", faqdir, files[i]);
-		copy_file(from, to);
-	}
-	return 0;
+	return th_copy_tree(TH_MINI, faqdir, NULL);
 }
 
 static int teardown(void **st)
 {
-	char cmd[128];
-
 	(void)st;
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", top);
-	return system(cmd);
+	return th_rmtree(top);
 }
 
 static struct serve *start(const char *const *mods, size_t nmods)
@@ -361,7 +321,7 @@ static void test_reload_good_and_broken(void **st)
 	(void)st;
 	clock_now += 86400;
 	assert_null(say(s, "!r", "@a:hs", 0, "what is ect?", &out));
-	write_file(faqdir, "ect.yml",
+	th_put(faqdir, "ect.yml",
 		   "id: ect\nquestion: What is ECT?\nreviewed: 2026-11-20\nsources:\n  - a.txt\npatterns: |\n"
 		   "  \\bect\\b\nanswer: |\n  ECT, electroconvulsive therapy, is a treatment "
 		   "given under general\n  anaesthesia in hospital. It is one of the most "
@@ -387,7 +347,7 @@ static void test_reload_good_and_broken(void **st)
 	}
 
 	/* a broken edit: refused, said where, and the FAQ in use still answers */
-	write_file(faqdir, "ect.yml", "id: ect\nquestion: [oops\n");
+	th_put(faqdir, "ect.yml", "id: ect\nquestion: [oops\n");
 	t = say(s, "!mods:hs", "@mod:hs", 0, "!reload", &out);
 	assert_non_null(strstr(t, "was not reloaded"));
 	assert_non_null(strstr(t, "keeps serving"));
@@ -427,7 +387,7 @@ static void test_watch_reloads_on_save(void **st)
 	c.max_age_days = 365;
 	assert_int_equal(serve_new(&c, faq, &s, err, sizeof(err)), ERR_OK);
 	assert_true(serve_wake_fd(s) >= 0);
-	write_file(faqdir, "tms.yml",
+	th_put(faqdir, "tms.yml",
 		   "id: tms\nquestion: What is TMS?\nreviewed: 2026-11-20\nsources:\n  - a.txt\npatterns: |\n"
 		   "  \\btms\\b\nanswer: |\n  TMS, transcranial magnetic stimulation, sends "
 		   "magnetic pulses to\n  the parts of the brain that help control mood. It "

@@ -13,33 +13,20 @@
 #include <unistd.h>
 
 #include "state.h"
+#include "helpers.h"
 
 static char dir[64];
 
 static int setup(void **st)
 {
 	(void)st;
-	snprintf(dir, sizeof(dir), "/tmp/faqbot-state-XXXXXX");
-	return mkdtemp(dir) ? 0 : -1;
+	return th_tmpdir(dir, sizeof(dir), "state");
 }
 
 static int teardown(void **st)
 {
-	char path[512];
-	struct dirent *d;
-	DIR *dh = opendir(dir);
-
 	(void)st;
-	while (dh && (d = readdir(dh))) {
-		if (!strcmp(d->d_name, ".") || !strcmp(d->d_name, ".."))
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, d->d_name);
-		unlink(path);
-	}
-	if (dh)
-		closedir(dh);
-	rmdir(dir);
-	return 0;
+	return th_rmtree(dir);
 }
 
 static void test_roundtrip(void **st)

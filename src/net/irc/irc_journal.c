@@ -432,13 +432,51 @@ static enum err read_all(const char *path, char **out, size_t *len, int *cut)
 	return ERR_OK;
 }
 
+/* The entries a load has found pending so far, oldest first. */
+struct pending {
+	struct irc_journal_entry *v;
+	size_t n, cap;
+};
+
+/* pending_done drops the entry id, answered since (if it is there). */
+static void pending_done(struct pending *p, unsigned long long id)
+{
+	size_t i;
+
+	for (i = 0; i < p->n && p->v[i].id != id; i++)
+		;
+	if (i < p->n) {
+		irc_journal_entry_release(&p->v[i]);
+		memmove(p->v + i, p->v + i + 1, (p->n - i - 1) * sizeof(*p->v));
+		p->n--;
+	}
+}
+
+/* pending_add takes ent (released on failure): ERR_NOMEM, else ERR_OK. */
+static enum err pending_add(struct pending *p, struct irc_journal_entry *ent)
+{
+	if (p->n == p->cap) {
+		size_t nc = p->cap ? p->cap * 2 : 16;
+		struct irc_journal_entry *nv = realloc(p->v, nc * sizeof(*nv));
+
+		if (!nv) {
+			irc_journal_entry_release(ent);
+			return ERR_NOMEM;
+		}
+		p->v = nv;
+		p->cap = nc;
+	}
+	p->v[p->n++] = *ent;
+	return ERR_OK;
+}
+
 /* load parses the file's lines: the entries still pending, oldest first,
  * into *out (*n), the ids seen into j->next_id. */
 static enum err load(struct irc_journal *j, struct irc_journal_entry **out, size_t *n,
 		     struct irc_journal_stats *st)
 {
-	struct irc_journal_entry *v = NULL;
-	size_t nv = 0, cap = 0, len, off = 0;
+	struct pending pend = {NULL, 0, 0};
+	size_t len, off = 0;
 	char *buf;
 	int cut;
 	enum err e = read_all(j->path, &buf, &len, &cut);
@@ -447,7 +485,7 @@ static enum err load(struct irc_journal *j, struct irc_journal_entry **out, size
 	*n = 0;
 	if (e != ERR_OK)
 		return e;
-	while (off < len) {
+	while (off < len && e == ERR_OK) {
 		const char *line = buf + off, *nl = memchr(line, '\n', len - off);
 		struct irc_journal_entry ent;
 		unsigned long long done = 0;
@@ -475,49 +513,29 @@ static enum err load(struct irc_journal *j, struct irc_journal_entry **out, size
 			continue;
 		}
 		if (done) {
-			size_t i;
-
 			st->done++;
 			if (done >= j->next_id)
 				j->next_id = done + 1;
-			for (i = 0; i < nv && v[i].id != done; i++)
-				;
-			if (i < nv) {
-				irc_journal_entry_release(&v[i]);
-				memmove(v + i, v + i + 1, (nv - i - 1) * sizeof(*v));
-				nv--;
-			}
+			pending_done(&pend, done);
 			continue;
 		}
 		st->entries++;
 		if (ent.id >= j->next_id)
 			j->next_id = ent.id + 1;
-		if (nv >= IRC_JOURNAL_PENDING_MAX) {
+		if (pend.n >= IRC_JOURNAL_PENDING_MAX) {
 			st->bad_lines++;
 			irc_journal_entry_release(&ent);
 			continue;
 		}
-		if (nv == cap) {
-			size_t nc = cap ? cap * 2 : 16;
-			struct irc_journal_entry *nvv = realloc(v, nc * sizeof(*v));
-
-			if (!nvv) {
-				irc_journal_entry_release(&ent);
-				e = ERR_NOMEM;
-				break;
-			}
-			v = nvv;
-			cap = nc;
-		}
-		v[nv++] = ent;
+		e = pending_add(&pend, &ent);
 	}
 	free(buf);
 	if (e != ERR_OK) {
-		free_entries(v, nv);
+		free_entries(pend.v, pend.n);
 		return e;
 	}
-	*out = v;
-	*n = nv;
+	*out = pend.v;
+	*n = pend.n;
 	return ERR_OK;
 }
 
