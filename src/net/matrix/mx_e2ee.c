@@ -114,9 +114,9 @@ void mx_e2ee_todev_free(struct mx_todev *t, size_t n)
 	free(t);
 }
 
-/* olm_ciphers reads an Olm content's ciphertext map into t; ERR_INVALID
+/* todev_ciphers reads an Olm content's ciphertext map into t; ERR_INVALID
  * for a wrong shape. */
-static enum err olm_ciphers(struct mx_todev *t, const json_t *c)
+static enum err todev_ciphers(struct mx_todev *t, const json_t *c)
 {
 	json_t *map = json_object_get(c, "ciphertext"), *v, *type;
 	const char *key, *body;
@@ -165,7 +165,7 @@ static enum err todev_one(struct mx_todev *t, const json_t *ev)
 	if (!alg || strcmp(alg, MX_KEYS_OLM))
 		return ERR_OK; /* not Olm: nothing to decrypt it with */
 	t->olm = 1;
-	return olm_ciphers(t, c);
+	return todev_ciphers(t, c);
 }
 
 enum err mx_e2ee_todev_parse(const json_t *sync, struct mx_todev **out, size_t *n, size_t *skipped)
@@ -379,6 +379,40 @@ void mx_e2ee_plain_release(struct mx_olm_plain *p)
 	explicit_bzero(p, sizeof(*p));
 }
 
+enum err mx_e2ee_query_check(const char *json, size_t len, const char *user, const char *curve,
+			     const char *ed, mx_verify_fn verify, char *device, size_t devlen)
+{
+	json_t *root = load(json, len), *devs, *dk;
+	struct mx_olm_expect x;
+	struct mx_olm_plain pl;
+	const char *id;
+	enum err e = ERR_NOTFOUND;
+
+	devs = json_object_get(json_object_get(root, "device_keys"), user);
+	if (!json_is_object(root) || !json_is_object(json_object_get(root, "device_keys"))) {
+		json_decref(root);
+		return ERR_PARSE;
+	}
+	memset(&x, 0, sizeof(x));
+	x.sender = user;
+	x.sender_key = curve;
+	x.verify = verify;
+	json_object_foreach(devs, id, dk)
+	{
+		memset(&pl, 0, sizeof(pl));
+		if (put(pl.sender_ed25519, sizeof(pl.sender_ed25519), ed) != ERR_OK)
+			break;
+		if (!jstr(dk, "device_id") || strcmp(jstr(dk, "device_id"), id) ||
+		    device_keys_check(dk, &x, &pl, NULL, 0) != ERR_OK)
+			continue;
+		snprintf(device, devlen, "%s", pl.sender_device);
+		e = ERR_OK;
+		break;
+	}
+	json_decref(root);
+	return e;
+}
+
 /* ---- requests ----------------------------------------------------------- */
 
 enum err mx_e2ee_key_request_json(const char *user, const char *room, const char *sender_key,
@@ -538,7 +572,7 @@ static int int_in(const json_t *v, long long lo, long long hi)
 	return json_is_integer(v) && json_integer_value(v) >= lo && json_integer_value(v) <= hi;
 }
 
-static enum err olm_parse(const json_t *o, struct mx_olm_rec *r)
+static enum err rec_olm_parse(const json_t *o, struct mx_olm_rec *r)
 {
 	memset(r, 0, sizeof(*r));
 	if (put(r->sender_key, sizeof(r->sender_key), jstr(o, "sender_key")) != ERR_OK ||
@@ -628,7 +662,7 @@ enum err mx_e2ee_sessions_parse(const char *json, size_t len, struct mx_sessions
 	e = ERR_OK;
 	json_array_foreach(olm, i, v)
 	{
-		e = olm_parse(v, &s->olm[s->n_olm]);
+		e = rec_olm_parse(v, &s->olm[s->n_olm]);
 		if (e != ERR_OK)
 			break;
 		s->n_olm++;

@@ -137,6 +137,14 @@ enum err mx_e2ee_olm_plain(const char *json, size_t len, const struct mx_olm_exp
 			   struct mx_olm_plain *out, char *why, size_t whylen);
 void mx_e2ee_plain_release(struct mx_olm_plain *p);
 
+/* mx_e2ee_query_check reads the answer of POST /keys/query (json[0..len))
+ * for a device of user whose keys are curve (curve25519) and ed
+ * (ed25519), with a valid signature by ed over its device keys (verify):
+ * ERR_OK with its id in device (devlen bytes), ERR_NOTFOUND when there is
+ * none, ERR_PARSE when the body is not such an answer. */
+enum err mx_e2ee_query_check(const char *json, size_t len, const char *user, const char *curve,
+			     const char *ed, mx_verify_fn verify, char *device, size_t devlen);
+
 /* ---- requests --------------------------------------------------------- */
 
 /* mx_e2ee_key_request_json: the body of PUT /sendToDevice/m.room_key_request
