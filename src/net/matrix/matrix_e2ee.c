@@ -235,8 +235,8 @@ enum err matrix_e2ee_message(struct matrix *m, const struct mx_action *a, tr_han
 {
 	enum err e;
 
-	if (!fn)
-		return ERR_OK; /* a first start: no backlog is answered */
+	if (!fn || !strcmp(a->sender, m->user_id))
+		return ERR_OK; /* a first start (no backlog is answered); the bot's own */
 	if (!m->e2ee || !matrix_keys_crypto(m) || !a->enc) {
 		give_up(m, a->room_id, a->event_id,
 			!m->e2ee ? "encryption is off (encryption = true in [matrix])"

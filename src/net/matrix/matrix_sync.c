@@ -158,7 +158,8 @@ static enum err handle_batch(struct matrix *m, const struct mx_sync *s, tr_handl
 	e = matrix_e2ee_to_device(m, s, answer ? fn : NULL, ctx);
 	for (i = 0; i < s->n && e == ERR_OK; i++) {
 		const struct mx_action *a = &s->actions[i];
-		int message = a->kind == MX_ACT_MESSAGE && a->ignore == MX_IGN_NONE;
+		int message = a->kind == MX_ACT_MESSAGE &&
+			      (a->ignore == MX_IGN_NONE || a->ignore == MX_IGN_ENCRYPTED);
 
 		if (matrix_stopping(m, 0) || (m->stop && *m->stop && message))
 			return ERR_IO; /* finish no more: the rest replays next start */
