@@ -389,6 +389,12 @@ static void test_seen(void **st)
 	assert_int_equal(mx_seen_note(&s, 2, "$two", &changed), 0);
 	assert_int_equal(s.floor, 3);
 	assert_int_equal(mx_seen_note(&s, 2, "$two", &changed), -1);
+	/* compacted: nothing kept, everything up to the highest refused */
+	assert_int_equal(mx_seen_compact(&s), 1);
+	assert_int_equal(s.n, 0);
+	assert_int_equal(s.floor, 1001);
+	assert_int_equal(mx_seen_note(&s, 1000, "$big", &changed), -1);
+	assert_int_equal(mx_seen_note(&s, 1001, "$next", &changed), 0);
 	mx_seen_release(&s);
 	assert_int_equal(s.n, 0);
 }

@@ -43,7 +43,11 @@
 #define MX_CRYPTO_FILE          "olm_account"  /* in state_dir, 0600 */
 #define MX_CRYPTO_SESSIONS_FILE "olm_sessions" /* in state_dir, 0600 */
 #define MX_CRYPTO_OLM_PER_KEY   4              /* Olm sessions kept a device (spec: >= 4) */
-#define MX_CRYPTO_KEY_MIN       16             /* bytes of a pickle key */
+/* A Megolm session quiet this long keeps only the floor of its replay
+ * table (mx_seen_compact): a message of it delivered again after that is
+ * refused, and the sessions' file stays small */
+#define MX_CRYPTO_SEEN_KEEP_MS  (3600 * 1000LL)
+#define MX_CRYPTO_KEY_MIN       16 /* bytes of a pickle key */
 #define MX_CRYPTO_KEY_MAX       4096
 
 struct mx_crypto;

@@ -146,6 +146,19 @@ enum err mx_crypto_sessions_load(struct mx_crypto *c, char *errbuf, size_t errle
 	return e;
 }
 
+/* compact: the replay tables of sessions quiet for MX_CRYPTO_SEEN_KEEP_MS
+ * folded into their floor (a replay of them is still refused) */
+static void compact(struct mx_crypto *c)
+{
+	long long now = clock_wall_ms();
+	size_t k;
+
+	for (k = 0; k < c->ss.n_grp; k++)
+		if (c->ss.grp[k].seen.n && now - c->ss.grp[k].used_ms >= MX_CRYPTO_SEEN_KEEP_MS &&
+		    mx_seen_compact(&c->ss.grp[k].seen))
+			c->ss_dirty = 1;
+}
+
 enum err mx_crypto_save(struct mx_crypto *c, char *errbuf, size_t errlen)
 {
 	char *json = NULL;
@@ -153,6 +166,8 @@ enum err mx_crypto_save(struct mx_crypto *c, char *errbuf, size_t errlen)
 
 	if (errbuf && errlen)
 		*errbuf = '\0';
+	if (c->ss_dirty)
+		compact(c); /* only with a write that is due anyway */
 	if (c->ss_dirty) {
 		e = mx_e2ee_sessions_json(&c->ss, &json);
 		if (e == ERR_OK)

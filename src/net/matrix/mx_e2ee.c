@@ -487,6 +487,18 @@ int mx_seen_note(struct mx_seen *s, uint32_t index, const char *event, int *chan
 	return 0;
 }
 
+int mx_seen_compact(struct mx_seen *s)
+{
+	long long floor;
+
+	if (!s->n)
+		return 0;
+	floor = (long long)s->v[s->n - 1].index + 1;
+	mx_seen_release(s);
+	s->floor = floor;
+	return 1;
+}
+
 void mx_seen_release(struct mx_seen *s)
 {
 	size_t i;

@@ -177,6 +177,11 @@ struct mx_seen {
  * or below the floor); -2 out of memory. */
 int mx_seen_note(struct mx_seen *s, uint32_t index, const char *event, int *changed);
 void mx_seen_release(struct mx_seen *s);
+/* mx_seen_compact forgets every index kept, the floor raised past the
+ * highest: for a session quiet long enough that nothing of it is still on
+ * its way, so the sessions' file does not carry its table for ever. 1:
+ * something was forgotten. */
+int mx_seen_compact(struct mx_seen *s);
 
 /* ---- the sessions' file ----------------------------------------------- */
 
