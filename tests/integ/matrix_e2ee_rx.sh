@@ -12,6 +12,8 @@
 #   - a replayed message index under another event id is refused, and the
 #     next message still answered;
 #   - a device that sends no sender_device_keys is checked by /keys/query;
+#   - kill -9 while a key's batch is handled (its /keys/query held): the
+#     restart reads the batch again and answers its message once;
 #   - SIGTERM and kill -9 keep the sessions: the member's next message, with
 #     no new key, is answered; the sessions' file is 0600 and holds no
 #     message text; the log holds no message text.
@@ -103,6 +105,28 @@ wait_for 60 answered "$ev"
 check "a room key with no sender_device_keys: the device checked by /keys/query, answered" \
 	test "$(replies_to "$ROOM" "$ev")" = 1
 check "...the log says which device" grep -q "device FAKEDEV of $MEMBER checked by /keys/query" "$T/bot.log"
+
+# ---- kill -9 in the middle of a key's batch: nothing of it saved, so all
+# of it comes again (the server keeps a to-device event till a since
+# acknowledges it) ---------------------------------------------------------
+member new-session "$ROOM"
+fake POST script '{"rules":[{"path":"/keys/query","action":"hold","count":1}]}' >/dev/null
+member share "$ROOM" "$BOT_USER" nodk
+mid=$(esend "MARKQ8 in the middle?")
+held_query() {
+	fake GET log | j "any(r.get('action')=='hold' and r['path'].endswith('/keys/query') for r in d['requests'])" | grep -q True
+}
+wait_for 60 held_query || notok "the bot asked /keys/query"
+{ kill -9 "$BOT_PID" && wait "$BOT_PID"; } 2>/dev/null
+BOT_PID=""
+fake POST script_clear >/dev/null
+fake POST release >/dev/null
+start_bot --allow "$ROOM"
+wait_for 60 answered "$mid"
+check "kill -9 inside a key's batch: after the restart, its message is answered, once" \
+	test "$(replies_to "$ROOM" "$mid")" = 1
+check "...its key read again from the batch the server sent again (checked again, not taken unchecked)" \
+	test "$(grep -c 'checked by /keys/query' "$T/bot.log"):$(grep -c "server's word" "$T/bot.log")" = 2:0
 
 # ---- a restart, then kill -9: the sessions stay ------------------------
 stop_bot

@@ -513,7 +513,10 @@ struct mx_crypto *matrix_keys_crypto(const struct matrix *m);
  * key ed one device's of user, as the server's /keys/query gives it,
  * self-signed? (The spec's check for an Olm event that carried no
  * sender_device_keys.) One quick call, which holds the loop at most
- * MATRIX_QUICK_TIMEOUT_MS. ERR_INVALID with why when not. */
+ * MATRIX_QUICK_TIMEOUT_MS. ERR_INVALID with why when the server's answer
+ * has no such device; a server that does not answer (or not readably) is
+ * logged and taken at its word (ERR_OK): a key refused is lost for good,
+ * and a crisis with it. */
 enum err matrix_e2ee_device_check(struct matrix *m, const char *user, const char *curve,
 				  const char *ed, char *why, size_t whylen);
 

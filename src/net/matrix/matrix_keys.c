@@ -232,13 +232,20 @@ enum err matrix_e2ee_device_check(struct matrix *m, const char *user, const char
 	if (e == ERR_OK)
 		e = mx_e2ee_query_check(r.body ? r.body : "", r.len, user, curve, ed,
 					mx_crypto_verify, dev, sizeof(dev));
-	if (e == ERR_OK)
+	if (e == ERR_OK) {
 		log_info("encryption: the device %s of %s checked by /keys/query", dev, user);
-	else
-		snprintf(why, whylen, "%s",
-			 e == ERR_NOTFOUND
-				 ? "its keys are no device's of its sender (/keys/query)"
-				 : "its sender's devices could not be asked (/keys/query)");
+	} else if (e != ERR_NOTFOUND) {
+		/* no answer, or none to read: a key refused now is lost for
+		 * good (its to-device event is acknowledged with the batch),
+		 * a crisis with it; the server vouches for the sender of a
+		 * to-device event, and the Olm session for the key */
+		log_warn("encryption: the devices of %s could not be asked (/keys/query: %s); "
+			 "its key taken on the server's word",
+			 user, err_str(e));
+		e = ERR_OK;
+	} else {
+		snprintf(why, whylen, "its keys are no device's of its sender (/keys/query)");
+	}
 	free(body);
 	matrix_resp_release(&r);
 	return e == ERR_OK ? ERR_OK : ERR_INVALID;
