@@ -71,7 +71,7 @@ done
 all=$(printf '%s\n' $code_top $code_matrix $code_irc $code_metrics $code_room | sort -u)
 named=$( { sed '/^## Metrics/,/^## Dep/d' README.md | grep -oE '`[a-z]+_[a-z_]+`' | tr -d '`'
 	grep -E '^ *[a-z][a-z_]* = ' README.md | sed 's/^ *//; s/ = .*//'; } |
-	grep -vx 'dh_installsystemd\|dh_installsysusers\|last_sync\|last_irc\|irc_journal' |
+	grep -vx 'dh_installsystemd\|dh_installsysusers\|last_sync\|last_irc\|irc_journal\|olm_account\|olm_sessions' |
 	grep -v '^faqbot_' | sort -u)
 unknown=$(comm -23 <(echo "$named") <(echo "$all"))
 [ -n "$named" ] && [ -z "$unknown" ] && ok "every setting the README names exists" ||

@@ -47,6 +47,8 @@ static void test_todev(void **st)
 		"\"algorithm\":\"m.olm.v1.curve25519-aes-sha2\",\"sender_key\":\"k\","
 		"\"ciphertext\":{\"Ym90\":{\"type\":0,\"body\":\"<html>\"}}}},"
 		"{\"type\":\"m.dummy\",\"sender\":\"" ANN "\",\"content\":[]},"
+		/* a historical user id (capitals): a sender like any other */
+		"{\"type\":\"m.dummy\",\"sender\":\"@Ann_Old:hs.test\",\"content\":{}},"
 		/* Megolm over to-device: no Olm to read it with, kept as not Olm */
 		"{\"type\":\"m.room.encrypted\",\"sender\":\"" ANN "\",\"content\":{"
 		"\"algorithm\":\"m.megolm.v1.aes-sha2\"}}"
@@ -59,7 +61,7 @@ static void test_todev(void **st)
 	(void)st;
 	assert_non_null(root);
 	assert_int_equal(mx_e2ee_todev_parse(root, &t, &n, &skipped), ERR_OK);
-	assert_int_equal(n, 3);
+	assert_int_equal(n, 4);
 	assert_int_equal(skipped, 4);
 	assert_true(t[0].olm);
 	assert_string_equal(t[0].sender, ANN);
@@ -72,7 +74,8 @@ static void test_todev(void **st)
 	assert_null(mx_e2ee_cipher_for(&t[0], "bm9uZQ"));
 	assert_false(t[1].olm);
 	assert_string_equal(t[1].type, "m.room_key_request");
-	assert_false(t[2].olm);
+	assert_string_equal(t[2].sender, "@Ann_Old:hs.test");
+	assert_false(t[3].olm);
 	mx_e2ee_todev_free(t, n);
 	json_decref(root);
 

@@ -156,7 +156,7 @@ static enum err todev_one(struct mx_todev *t, const json_t *ev)
 
 	memset(t, 0, sizeof(*t));
 	if (!json_is_object(ev) || put(t->type, sizeof(t->type), jstr(ev, "type")) != ERR_OK ||
-	    !mx_user_id_valid(jstr(ev, "sender")) || !json_is_object(c))
+	    !mx_id_valid(jstr(ev, "sender"), '@') || !json_is_object(c))
 		return ERR_INVALID;
 	memcpy(t->sender, jstr(ev, "sender"), strlen(jstr(ev, "sender")) + 1);
 	if (strcmp(t->type, "m.room.encrypted"))
@@ -626,7 +626,7 @@ static enum err grp_parse(const json_t *o, struct mx_grp_rec *g)
 	enum err e;
 
 	memset(g, 0, sizeof(*g));
-	if (!mx_id_valid(jstr(o, "room_id"), '!') || !mx_user_id_valid(jstr(o, "owner")) ||
+	if (!mx_id_valid(jstr(o, "room_id"), '!') || !mx_id_valid(jstr(o, "owner"), '@') ||
 	    put(g->session_id, sizeof(g->session_id), jstr(o, "session_id")) != ERR_OK ||
 	    put(g->sender_key, sizeof(g->sender_key), jstr(o, "sender_key")) != ERR_OK ||
 	    put(g->ed25519, sizeof(g->ed25519), jstr(o, "ed25519")) != ERR_OK ||
@@ -743,7 +743,7 @@ static enum err pending_one(const json_t *o, struct mx_pending *p)
 	if (put(p->room_id, sizeof(p->room_id), jstr(o, "room_id")) != ERR_OK ||
 	    !mx_id_valid(p->room_id, '!') ||
 	    put(p->event_id, sizeof(p->event_id), jstr(o, "event_id")) != ERR_OK ||
-	    !mx_id_valid(p->event_id, '$') || !mx_user_id_valid(jstr(o, "sender")) ||
+	    !mx_id_valid(p->event_id, '$') || !mx_id_valid(jstr(o, "sender"), '@') ||
 	    !int_in(ts, 0, INT64_MAX / 2) || !int_in(first, 0, INT64_MAX / 2) ||
 	    !json_is_boolean(json_object_get(o, "asked")))
 		return ERR_PARSE;
