@@ -43,6 +43,13 @@ static const struct series series[M_ALL] = {
 				"Events or lines from outside that could not be read, skipped.",
 				"counter", "transport", "matrix"},
 	[M_MALFORMED_IRC] = {"faqbot_malformed_total", NULL, NULL, "transport", "irc"},
+	[M_E2EE_DECRYPTED] = {"faqbot_encrypted_total",
+			      "Encrypted Matrix messages and keys, by result: undecryptable "
+			      "messages went unanswered.",
+			      "counter", "result", "decrypted"},
+	[M_E2EE_LATE] = {"faqbot_encrypted_total", NULL, NULL, "result", "decrypted_late"},
+	[M_E2EE_UNDECRYPTABLE] = {"faqbot_encrypted_total", NULL, NULL, "result", "undecryptable"},
+	[M_E2EE_REFUSED] = {"faqbot_encrypted_total", NULL, NULL, "result", "refused"},
 	[G_MATRIX_LAST_SYNC] = {"faqbot_matrix_last_sync_timestamp_seconds",
 				"When the last Matrix sync completed (0: none yet).", "gauge", NULL,
 				NULL},

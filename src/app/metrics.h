@@ -45,6 +45,13 @@ enum metric {
 	/* events or lines from outside that could not be read, skipped */
 	M_MALFORMED_MATRIX,
 	M_MALFORMED_IRC,
+	/* encrypted messages (Matrix): decrypted at once, decrypted once their
+	 * key came, never read (no key in time, encryption off), refused (a
+	 * replay, a session of another room or sender, a check failed) */
+	M_E2EE_DECRYPTED,
+	M_E2EE_LATE,
+	M_E2EE_UNDECRYPTABLE,
+	M_E2EE_REFUSED,
 	M_COUNTERS, /* the gauges follow */
 	/* when the last Matrix sync completed (Unix seconds; the lag is
 	 * time() minus it, in the query), 0 before the first */

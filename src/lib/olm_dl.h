@@ -11,15 +11,17 @@
  * <olm/olm.h>, call olm_dl_load() once, then use olm_* as olm.h
  * documents them.
  *
- * Who may include it: src/net/matrix/mx_crypto.c alone (tests/lint.sh
+ * Who may include it: the mx_crypto module alone, src/net/matrix/mx_crypto.c
+ * (the device's account) and mx_crypto_in.c (its sessions) (tests/lint.sh
  * holds it so), the one module that calls libolm, so that moving to
- * vodozemac replaces one file. */
+ * vodozemac replaces that module and nothing else. */
 #ifndef FAQBOT_OLM_DL_H
 #define FAQBOT_OLM_DL_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include <olm/inbound_group_session.h>
 #include <olm/olm.h>
 
 #include "err.h"
@@ -59,6 +61,37 @@ struct olm_dl_api {
 	size_t (*clear_utility)(OlmUtility *);
 	size_t (*ed25519_verify)(OlmUtility *, const void *, size_t, const void *, size_t, void *,
 				 size_t);
+	/* sessions (mx_crypto_in.c): Olm from members' devices, Megolm inbound */
+	size_t (*session_size)(void);
+	OlmSession *(*session)(void *);
+	const char *(*session_last_error)(const OlmSession *);
+	size_t (*clear_session)(OlmSession *);
+	size_t (*pickle_session_length)(const OlmSession *);
+	size_t (*pickle_session)(OlmSession *, const void *, size_t, void *, size_t);
+	size_t (*unpickle_session)(OlmSession *, const void *, size_t, void *, size_t);
+	size_t (*create_inbound_session_from)(OlmSession *, OlmAccount *, const void *, size_t,
+					      void *, size_t);
+	size_t (*matches_inbound_session_from)(OlmSession *, const void *, size_t, void *, size_t);
+	size_t (*remove_one_time_keys)(OlmAccount *, OlmSession *);
+	size_t (*decrypt_max_plaintext_length)(OlmSession *, size_t, void *, size_t);
+	size_t (*decrypt)(OlmSession *, size_t, void *, size_t, void *, size_t);
+	size_t (*inbound_group_session_size)(void);
+	OlmInboundGroupSession *(*inbound_group_session)(void *);
+	const char *(*inbound_group_session_last_error)(const OlmInboundGroupSession *);
+	size_t (*clear_inbound_group_session)(OlmInboundGroupSession *);
+	size_t (*pickle_inbound_group_session_length)(const OlmInboundGroupSession *);
+	size_t (*pickle_inbound_group_session)(OlmInboundGroupSession *, const void *, size_t,
+					       void *, size_t);
+	size_t (*unpickle_inbound_group_session)(OlmInboundGroupSession *, const void *, size_t,
+						 void *, size_t);
+	size_t (*init_inbound_group_session)(OlmInboundGroupSession *, const uint8_t *, size_t);
+	size_t (*import_inbound_group_session)(OlmInboundGroupSession *, const uint8_t *, size_t);
+	size_t (*group_decrypt_max_plaintext_length)(OlmInboundGroupSession *, uint8_t *, size_t);
+	size_t (*group_decrypt)(OlmInboundGroupSession *, uint8_t *, size_t, uint8_t *, size_t,
+				uint32_t *);
+	size_t (*inbound_group_session_id_length)(const OlmInboundGroupSession *);
+	size_t (*inbound_group_session_id)(OlmInboundGroupSession *, uint8_t *, size_t);
+	uint32_t (*inbound_group_session_first_known_index)(const OlmInboundGroupSession *);
 };
 
 /* The table, filled by olm_dl_load(). Calling through it before a
@@ -102,5 +135,31 @@ enum err olm_dl_load(char *why, size_t whylen);
 #define olm_utility_last_error                      olm_dl.utility_last_error
 #define olm_clear_utility                           olm_dl.clear_utility
 #define olm_ed25519_verify                          olm_dl.ed25519_verify
+#define olm_session_size                            olm_dl.session_size
+#define olm_session                                 olm_dl.session
+#define olm_session_last_error                      olm_dl.session_last_error
+#define olm_clear_session                           olm_dl.clear_session
+#define olm_pickle_session_length                   olm_dl.pickle_session_length
+#define olm_pickle_session                          olm_dl.pickle_session
+#define olm_unpickle_session                        olm_dl.unpickle_session
+#define olm_create_inbound_session_from             olm_dl.create_inbound_session_from
+#define olm_matches_inbound_session_from            olm_dl.matches_inbound_session_from
+#define olm_remove_one_time_keys                    olm_dl.remove_one_time_keys
+#define olm_decrypt_max_plaintext_length            olm_dl.decrypt_max_plaintext_length
+#define olm_decrypt                                 olm_dl.decrypt
+#define olm_inbound_group_session_size              olm_dl.inbound_group_session_size
+#define olm_inbound_group_session                   olm_dl.inbound_group_session
+#define olm_inbound_group_session_last_error        olm_dl.inbound_group_session_last_error
+#define olm_clear_inbound_group_session             olm_dl.clear_inbound_group_session
+#define olm_pickle_inbound_group_session_length     olm_dl.pickle_inbound_group_session_length
+#define olm_pickle_inbound_group_session            olm_dl.pickle_inbound_group_session
+#define olm_unpickle_inbound_group_session          olm_dl.unpickle_inbound_group_session
+#define olm_init_inbound_group_session              olm_dl.init_inbound_group_session
+#define olm_import_inbound_group_session            olm_dl.import_inbound_group_session
+#define olm_group_decrypt_max_plaintext_length      olm_dl.group_decrypt_max_plaintext_length
+#define olm_group_decrypt                           olm_dl.group_decrypt
+#define olm_inbound_group_session_id_length         olm_dl.inbound_group_session_id_length
+#define olm_inbound_group_session_id                olm_dl.inbound_group_session_id
+#define olm_inbound_group_session_first_known_index olm_dl.inbound_group_session_first_known_index
 
 #endif

@@ -90,13 +90,19 @@ static enum err fsync_dir(const char *dir)
 
 enum err state_write(const char *dir, const char *name, const void *data, size_t len, mode_t mode)
 {
+	return state_write_max(dir, name, data, len, mode, STATE_FILE_MAX);
+}
+
+enum err state_write_max(const char *dir, const char *name, const void *data, size_t len,
+			 mode_t mode, size_t max)
+{
 	char path[STATE_PATH_MAX], tmp[STATE_PATH_MAX], tname[STATE_NAME_MAX + 32];
 	const char *p = data;
 	enum err e = ERR_OK;
 	int fd = -1;
 	ssize_t w;
 
-	if (!name_ok(name) || len > STATE_FILE_MAX)
+	if (!name_ok(name) || len > max)
 		return ERR_INVALID;
 	snprintf(tname, sizeof(tname), ".%s.tmp.%ld", name, (long)getpid());
 	e = join_path(path, sizeof(path), dir, name);
@@ -149,10 +155,16 @@ out:
 
 enum err state_read(const char *dir, const char *name, char **out, size_t *len)
 {
+	return state_read_max(dir, name, STATE_FILE_MAX, out, len);
+}
+
+enum err state_read_max(const char *dir, const char *name, size_t max, char **out, size_t *len)
+{
 	char path[STATE_PATH_MAX];
 	char *buf = NULL;
 	enum err e = ERR_OK;
-	size_t n = 0;
+	size_t n = 0, cap;
+	struct stat st;
 	ssize_t r;
 	int fd;
 
@@ -165,13 +177,18 @@ enum err state_read(const char *dir, const char *name, char **out, size_t *len)
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return errno == ENOENT ? ERR_NOTFOUND : ERR_IO;
-	buf = malloc(STATE_FILE_MAX + 1);
+	/* room for what the file holds (a big cap is not a big buffer),
+	 * and a byte more to see it did not grow past the cap */
+	cap = fstat(fd, &st) == 0 && st.st_size >= 0 && (unsigned long long)st.st_size < max
+		      ? (size_t)st.st_size
+		      : max;
+	buf = malloc(cap + 1);
 	if (!buf) {
 		e = ERR_NOMEM;
 		goto out;
 	}
 	for (;;) {
-		r = read(fd, buf + n, STATE_FILE_MAX + 1 - n);
+		r = read(fd, buf + n, cap + 1 - n);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0) {
@@ -181,8 +198,8 @@ enum err state_read(const char *dir, const char *name, char **out, size_t *len)
 		if (r == 0)
 			break;
 		n += (size_t)r;
-		if (n > STATE_FILE_MAX) {
-			e = ERR_LIMIT;
+		if (n > cap) { /* past the cap, or grew as it was read */
+			e = n > max || cap == max ? ERR_LIMIT : ERR_IO;
 			goto out;
 		}
 	}

@@ -35,6 +35,13 @@ enum err state_write(const char *dir, const char *name, const void *data, size_t
  * ERR_IO otherwise. */
 enum err state_read(const char *dir, const char *name, char **out, size_t *len);
 
+/* state_write_max and state_read_max: the same with a cap of max bytes
+ * instead of STATE_FILE_MAX, for the few files that grow with use (the
+ * encryption sessions); state_read_max allocates max + 1 bytes. */
+enum err state_write_max(const char *dir, const char *name, const void *data, size_t len,
+			 mode_t mode, size_t max);
+enum err state_read_max(const char *dir, const char *name, size_t max, char **out, size_t *len);
+
 /* state_remove deletes dir/name; a missing file is not an error. */
 enum err state_remove(const char *dir, const char *name);
 

@@ -20,6 +20,15 @@ used); POST /keys/query gives the device keys. Every /sync carries the
 syncing device's device_one_time_keys_count (signed_curve25519, 0 too) and
 device_unused_fallback_key_types, and a long poll ends when they change.
 
+To-device messages, as the spec's "Send-to-Device messaging" has them:
+PUT /sendToDevice/{type}/{txnId} {messages: {user: {device | "*": content}}}
+(idempotent by transaction id, as a room send; "*" is every device the user
+has a token or keys for) queues {type, sender, content} for each device;
+each /sync of that device's token carries, in to_device.events, those
+queued after its since, until a later since acknowledges them (so a sync
+replayed from the same since gets them again), and a long poll ends when
+one is queued.
+
 Transaction ids are idempotent per access token by default (--txn-scope
 device scopes them per device, as the spec says): the same PUT path with
 the same txn id returns the first response and adds no second event.
@@ -80,6 +89,10 @@ at the room as a member would:
   GET  /_fake/keys?user_id=    a user's devices' keys as the server holds
                           them: {devices: {ID: {device_keys, otk_ids,
                           fallback: {id, key, used}, uploads: [bodies]}}}
+  POST /_fake/to_device  {sender, type, messages}  a to-device message sent
+                          as sender (no token needed)            -> {}
+  GET  /_fake/to_device?user_id=   the to-device messages queued for the
+                          user's devices and not acknowledged yet: {events}
   POST /_fake/shutdown
   and the Application Service side (fakehs_as.py: registrations, the
   pusher of transactions and its faults): /_fake/appservice,
@@ -184,6 +197,7 @@ class Homeserver:
         self.up_at = time.time()
         self.devkeys = {}  # (user, device) -> Keys
         self.keys_sent = {}  # token -> the key counts its last /sync carried
+        self.todev = []  # (pos, user, device, event): to-device messages
 
     # -- state changes (called with self.cond held) --------------------------
     def add_user(self, user, password=None, displayname=None):
@@ -233,6 +247,29 @@ class Homeserver:
 
     def keys_of(self, user, device):
         return self.devkeys.setdefault((user, device), Keys())
+
+    def devices_of(self, user):
+        devs = {v["device"] for v in self.tokens.values() if v["user"] == user}
+        devs |= {d for (u, d) in self.devkeys if u == user}
+        return sorted(devs)
+
+    def to_device(self, sender, etype, messages):
+        for user, devs in (messages or {}).items():
+            if not isinstance(devs, dict):
+                continue
+            for dev, content in devs.items():
+                for d in (self.devices_of(user) if dev == "*" else [dev]):
+                    self.pos += 1
+                    self.todev.append((self.pos, user, d, {"type": etype, "sender": sender,
+                                                           "content": content}))
+        self.cond.notify_all()
+
+    def to_device_for(self, user, device, since):
+        # acknowledged: what a since at or past it has seen goes
+        if since is not None:
+            self.todev = [t for t in self.todev
+                          if not (t[1] == user and t[2] == device and t[0] <= since)]
+        return [t[3] for t in self.todev if t[1] == user and t[2] == device]
 
     # -- sync ----------------------------------------------------------------
     def sync(self, user, since, flt):
@@ -588,6 +625,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             with HS.cond:
                 ids = [r.room_id for r in HS.rooms.values() if HS.membership_of(r, user) == "join"]
             return self.reply(200, {"joined_rooms": ids})
+        if len(parts) == 3 and parts[0] == "sendToDevice" and method == "PUT":
+            return self.send_to_device(tok, who, parts[1], path, req)
         if parts[0] == "join" and len(parts) == 2 and method == "POST":
             return self.join(user, parts[1])
         if parts[0] == "rooms" and len(parts) >= 3:
@@ -667,6 +706,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             gen = HS.outage_gen
             while True:
                 body, any_ = HS.sync(user, since, flt)
+                td = HS.to_device_for(user, device, since)
+                if td:
+                    body["to_device"] = {"events": td}
+                    any_ = True
                 keys = HS.keys_of(user, device)
                 body["device_one_time_keys_count"] = keys.counts()
                 body["device_unused_fallback_key_types"] = keys.unused_fallback()
@@ -756,6 +799,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     if u == user and keys.device_keys and (not devs or device in devs):
                         out.setdefault(user, {})[device] = keys.device_keys
         self.reply(200, {"device_keys": out, "failures": {}})
+
+    def send_to_device(self, tok, who, etype, path, req):
+        if not isinstance(req, dict) or not isinstance(req.get("messages"), dict):
+            raise MatrixError(400, "M_BAD_JSON", "messages must be an object")
+        key = (tok, path)
+        with HS.cond:
+            if key not in HS.txns:
+                HS.to_device(who["user"], etype, req["messages"])
+                HS.txns[key] = (200, {})
+        self.reply(200, {})
 
     def join(self, user, target):
         with HS.cond:
@@ -965,6 +1018,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                                        "used": f["used"]},
                                     "uploads": keys.uploads}
             return self.reply(200, {"devices": devs})
+        if name == "to_device":
+            if "messages" in req:
+                HS.to_device(req["sender"], req["type"], req["messages"])
+                return self.reply(200, {})
+            evs = [dict(t[3], to_device=t[2], pos=t[0]) for t in HS.todev
+                   if t[1] == q.get("user_id")]
+            return self.reply(200, {"events": evs})
         if name == "shutdown":
             threading.Thread(target=self.server.shutdown, daemon=True).start()
             return self.reply(200, {})

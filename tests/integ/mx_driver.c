@@ -161,10 +161,11 @@ int main(int argc, char **argv)
 	fprintf(stderr,
 	        "mx_driver: stats syncs=%lu batches=%lu messages=%lu replies=%lu "
 	        "alerts=%lu retries=%lu skipped=%lu joins=%lu declined=%lu calls=%lu "
-	        "ticks=%lu/%lu notices=%lu unreadable=%lu\n",
+	        "ticks=%lu/%lu notices=%lu unreadable=%lu decrypted=%lu undecryptable=%lu "
+	        "refused_enc=%lu\n",
 	        st.syncs, st.batches, st.messages, st.replies, st.alerts, st.retries,
 	        st.skipped, st.joins, st.declined, ss.calls, ss.loop_ticks, ss.ticks, st.notices,
-	        st.unreadable);
+	        st.unreadable, st.decrypted, st.undecryptable, st.refused_enc);
 	if (e != ERR_OK)
 		fprintf(stderr, "mx_driver: %s\n", matrix_errstr(m));
 	else

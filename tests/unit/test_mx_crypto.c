@@ -24,7 +24,7 @@
 #include "mx_keys.h"
 #include "helpers.h"
 
-#define KEY "correct horse battery staple 42"
+#define KEY  "correct horse battery staple 42"
 #define USER "@bot:hs.test"
 
 static char dir[64];
@@ -43,6 +43,32 @@ static int teardown(void **st)
 {
 	(void)st;
 	return th_rmtree(dir);
+}
+
+static char *slurp(const char *p)
+{
+	FILE *f = fopen(p, "rb");
+	char *s;
+	long n;
+
+	assert_non_null(f);
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	rewind(f);
+	s = calloc(1, (size_t)n + 1);
+	assert_non_null(s);
+	assert_int_equal(fread(s, 1, (size_t)n, f), (size_t)n);
+	fclose(f);
+	return s;
+}
+
+static void spill(const char *p, const char *text)
+{
+	FILE *f = fopen(p, "wb");
+
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
 }
 
 /* fresh: a new identity for device dev, bound and saved */
@@ -115,14 +141,14 @@ static void test_refusals_leave_the_file(void **st)
 	assert_non_null(strstr(err, "device DEV1"));
 	assert_non_null(strstr(err, "device_id = DEV1"));
 	assert_int_equal(mx_crypto_bind(c, "@other:hs.test", "DEV1", err, sizeof(err)),
-	                 ERR_INVALID);
+			 ERR_INVALID);
 	mx_crypto_free(c);
 
 	/* the wrong key */
 	c = (struct mx_crypto *)1;
-	assert_int_equal(mx_crypto_load(dir, "not the key it was written with", &c, err,
-	                                sizeof(err)),
-	                 ERR_INVALID);
+	assert_int_equal(
+		mx_crypto_load(dir, "not the key it was written with", &c, err, sizeof(err)),
+		ERR_INVALID);
 	assert_null(c);
 	assert_non_null(strstr(err, path));
 	assert_non_null(strstr(err, "pickle key"));
@@ -174,7 +200,7 @@ static enum err verify_object(const json_t *obj, const char *ed25519, const char
 
 	snprintf(name, sizeof(name), "ed25519:%s", dev);
 	sig = json_string_value(
-	    json_object_get(json_object_get(json_object_get(obj, "signatures"), USER), name));
+		json_object_get(json_object_get(json_object_get(obj, "signatures"), USER), name));
 	assert_non_null(sig);
 	assert_int_equal(mx_keys_signing_input(text, strlen(text), &input), ERR_OK);
 	e = mx_crypto_verify(ed25519, input, strlen(input), sig);
@@ -202,11 +228,11 @@ static void test_upload_signed_and_verified(void **st)
 	assert_string_equal(json_string_value(json_object_get(dk, "user_id")), USER);
 	assert_string_equal(json_string_value(json_object_get(dk, "device_id")), "DEV2");
 	assert_string_equal(
-	    json_string_value(json_object_get(json_object_get(dk, "keys"), "ed25519:DEV2")),
-	    id.ed25519);
+		json_string_value(json_object_get(json_object_get(dk, "keys"), "ed25519:DEV2")),
+		id.ed25519);
 	assert_string_equal(
-	    json_string_value(json_object_get(json_object_get(dk, "keys"), "curve25519:DEV2")),
-	    id.curve25519);
+		json_string_value(json_object_get(json_object_get(dk, "keys"), "curve25519:DEV2")),
+		id.curve25519);
 	assert_int_equal(verify_object(dk, id.ed25519, "DEV2"), ERR_OK);
 
 	/* the signature covers exactly the canonical object: a change breaks it */
@@ -216,14 +242,15 @@ static void test_upload_signed_and_verified(void **st)
 		assert_int_equal(mx_keys_signing_input(text, strlen(text), &input), ERR_OK);
 		free(text);
 	}
-	sig = json_string_value(
-	    json_object_get(json_object_get(json_object_get(dk, "signatures"), USER), "ed25519:DEV2"));
+	sig = json_string_value(json_object_get(
+		json_object_get(json_object_get(dk, "signatures"), USER), "ed25519:DEV2"));
 	tampered = strdup(input);
 	tampered[strlen(tampered) - 3] ^= 1;
-	assert_int_equal(mx_crypto_verify(id.ed25519, tampered, strlen(tampered), sig), ERR_INVALID);
+	assert_int_equal(mx_crypto_verify(id.ed25519, tampered, strlen(tampered), sig),
+			 ERR_INVALID);
 	assert_int_equal(mx_crypto_verify("not a key", input, strlen(input), sig), ERR_INVALID);
 	assert_int_equal(mx_crypto_verify(id.ed25519, input, strlen(input), "bm90IGEgc2lnbmF0dXJl"),
-	                 ERR_INVALID);
+			 ERR_INVALID);
 	free(tampered);
 	free(input);
 
@@ -295,12 +322,55 @@ static void test_saved_before_upload(void **st)
 	assert_int_equal(json_object_size(json_object_get(j, "one_time_keys")), 50);
 	assert_int_equal(json_object_size(json_object_get(j, "fallback_keys")), 1);
 	assert_null(strstr(first, json_object_iter_key(json_object_iter(
-	                              json_object_get(j, "fallback_keys"))))); /* a new id */
+					  json_object_get(j, "fallback_keys"))))); /* a new id */
 	json_decref(j);
 	mx_crypto_free(c);
 	free(first);
 	free(again);
 	free(top);
+}
+
+/* receiving with nothing to receive with: each refusal its own error, no
+ * file written for nothing; a damaged sessions' file stops the load,
+ * naming it, and is left as it was */
+static void test_receiving_refusals(void **st)
+{
+	struct mx_crypto *c = fresh("DEV1");
+	struct mx_room_key k;
+	struct mx_megolm m;
+	char err[1024], *plain = (char *)1, sess[128], *text;
+
+	(void)st;
+	assert_int_equal(mx_crypto_olm_decrypt(c, "Y3VydmU", 1, "QUJD", &plain, err, sizeof(err)),
+			 ERR_NOTFOUND);
+	assert_null(plain);
+	assert_int_equal(mx_crypto_olm_decrypt(c, "Y3VydmU", 0, "QUJD", &plain, err, sizeof(err)),
+			 ERR_INVALID);
+	assert_non_null(strstr(err, "pre-key"));
+	memset(&k, 0, sizeof(k));
+	snprintf(k.room_id, sizeof(k.room_id), "!r:hs.test");
+	snprintf(k.session_id, sizeof(k.session_id), "c2Vzcw");
+	snprintf(k.session_key, sizeof(k.session_key), "a2V5a2V5");
+	assert_int_equal(
+		mx_crypto_room_key(c, &k, "@ann:hs.test", "Y3VydmU", "ZWQ", NULL, err, sizeof(err)),
+		ERR_INVALID);
+	memset(&m, 0, sizeof(m));
+	snprintf(m.session_id, sizeof(m.session_id), "c2Vzcw");
+	m.ciphertext = "QUJD";
+	assert_int_equal(mx_crypto_room_decrypt(c, "!r:hs.test", "@ann:hs.test", "$e", &m, &plain,
+						err, sizeof(err)),
+			 ERR_NOTFOUND);
+	assert_int_equal(mx_crypto_save(c, err, sizeof(err)), ERR_OK);
+	snprintf(sess, sizeof(sess), "%s/%s", dir, MX_CRYPTO_SESSIONS_FILE);
+	assert_int_equal(access(sess, F_OK), -1); /* nothing changed: nothing written */
+	mx_crypto_free(c);
+	spill(sess, "{\"version\":1,\"olm\":[],\"megolm\":[{\"room_id\":3}]}");
+	assert_int_equal(mx_crypto_load(dir, KEY, &c, err, sizeof(err)), ERR_PARSE);
+	assert_null(c);
+	assert_non_null(strstr(err, sess));
+	text = slurp(sess);
+	assert_string_equal(text, "{\"version\":1,\"olm\":[],\"megolm\":[{\"room_id\":3}]}");
+	free(text);
 }
 
 int main(void)
@@ -310,6 +380,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_refusals_leave_the_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_upload_signed_and_verified, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_saved_before_upload, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_receiving_refusals, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -87,6 +87,18 @@ static void test_bad_names_and_caps(void **st)
 	assert_int_equal(state_read(dir, "big", &out, NULL), ERR_LIMIT);
 	assert_null(out);
 	assert_int_equal(state_write("/nonexistent/dir", "x", "a", 1, 0600), ERR_IO);
+	/* a larger cap of one's own: the same file written and read whole;
+	 * past that cap, refused both ways */
+	assert_int_equal(state_write_max(dir, "big", big, STATE_FILE_MAX + 1, 0600,
+	                                 STATE_FILE_MAX + 1),
+	                 ERR_OK);
+	assert_int_equal(state_read_max(dir, "big", STATE_FILE_MAX + 1, &out, NULL), ERR_OK);
+	assert_non_null(out);
+	free(out);
+	out = NULL;
+	assert_int_equal(state_read_max(dir, "big", STATE_FILE_MAX, &out, NULL), ERR_LIMIT);
+	assert_null(out);
+	assert_int_equal(state_write_max(dir, "big", big, 10, 0600, 9), ERR_INVALID);
 	free(big);
 }
 

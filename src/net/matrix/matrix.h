@@ -158,6 +158,8 @@ const char *matrix_errstr(const struct matrix *m);
 struct matrix_stats {
 	unsigned long syncs, batches, messages, replies, alerts, retries, skipped, joins, declined,
 		notices, unreadable;
+	/* encrypted messages: read, never read, refused (matrix_e2ee.c) */
+	unsigned long decrypted, undecryptable, refused_enc;
 };
 
 /* How a failed request is waited for before it is tried again. */

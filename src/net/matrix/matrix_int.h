@@ -15,6 +15,8 @@
  *                     and topped up
  *   matrix_appsvc.c   the Application Service mode (matrix_appsvc.h): the
  *                     same parts driven by pushed transactions, no sync
+ *   matrix_e2ee.c     encrypted rooms read: to-device room keys, Megolm
+ *                     messages decrypted or kept till their key comes
  * All of them work on one struct matrix (one thread, one curl multi
  * handle, an easy handle an exchange), so the functions here take it
  * whole; each file's statics stay its own.
@@ -62,6 +64,10 @@
  * try (a moderators' room that hangs holds the sync no longer). */
 #define MATRIX_NOTICE_HOLD_MS     5000L
 #define MATRIX_NAMES_MAX          1024 /* display names remembered */
+/* An encrypted message whose room key has not come waits this long (and
+ * at most MX_E2EE_PENDING_MAX of them), then is given up, counted and
+ * logged without its text. */
+#define MATRIX_E2EE_WAIT_MS       600000L
 #define MATRIX_SESSION_FILE       "session.json"
 #define MATRIX_SINCE_FILE         "since"
 
@@ -115,11 +121,14 @@ struct matrix_xfer {
 
 /* What a queued send is. */
 enum matrix_send_kind {
-	MATRIX_SEND_REPLY,  /* PUT m.room.message: an answer to a member */
-	MATRIX_SEND_ALERT,  /* PUT m.room.message: the moderators' alert */
-	MATRIX_SEND_NOTICE, /* PUT m.room.message: a notice for the moderators */
-	MATRIX_SEND_JOIN,   /* POST /join/{room}: a configured room, an invite */
-	MATRIX_SEND_LEAVE   /* POST /rooms/{room}/leave: an invite declined */
+	MATRIX_SEND_REPLY,    /* PUT m.room.message: an answer to a member */
+	MATRIX_SEND_ALERT,    /* PUT m.room.message: the moderators' alert */
+	MATRIX_SEND_NOTICE,   /* PUT m.room.message: a notice for the moderators */
+	MATRIX_SEND_JOIN,     /* POST /join/{room}: a configured room, an invite */
+	MATRIX_SEND_LEAVE,    /* POST /rooms/{room}/leave: an invite declined */
+	MATRIX_SEND_TO_DEVICE /* PUT /sendToDevice/m.room_key_request: room is
+	                       * the user asked (its own queue), txn the
+	                       * request's */
 };
 
 /* One send in a room's queue: what goes out, fixed when it is queued
@@ -241,6 +250,7 @@ struct matrix {
 	int health_warned;        /* its failure is logged once, not every sync */
 	unsigned long long rng;   /* backoff_rand's state */
 	struct matrix_keys *keys; /* encryption's keys; NULL: encryption off */
+	struct matrix_e2ee *e2ee; /* encrypted rooms read; NULL: encryption off */
 	struct matrix_stats stats;
 	char errstr[MATRIX_ERRSTR_MAX];
 };
@@ -497,6 +507,48 @@ enum err matrix_keys_start(struct matrix *m);
 void matrix_keys_sync(struct matrix *m, const struct mx_key_counts *k);
 
 void matrix_keys_free(struct matrix *m);
+
+/* matrix_keys_crypto: the device's crypto (borrowed), NULL when off. */
+struct mx_crypto *matrix_keys_crypto(const struct matrix *m);
+
+/* matrix_e2ee_device_check: is the curve25519 key curve and the ed25519
+ * key ed one device's of user, as the server's /keys/query gives it,
+ * self-signed? (The spec's check for an Olm event that carried no
+ * sender_device_keys.) One quick call, which holds the loop at most
+ * MATRIX_QUICK_TIMEOUT_MS. ERR_INVALID with why when the server's answer
+ * has no such device; a server that does not answer (or not readably) is
+ * logged and taken at its word (ERR_OK): a key refused is lost for good,
+ * and a crisis with it. */
+enum err matrix_e2ee_device_check(struct matrix *m, const char *user, const char *curve,
+				  const char *ed, char *why, size_t whylen);
+
+/* ---- matrix_e2ee.c ---------------------------------------------------- */
+
+/* matrix_e2ee_new reads the waiting list kept from the last run (m->e2ee;
+ * with encryption on); a damaged list is logged, never fatal.
+ * matrix_e2ee_free frees it. */
+enum err matrix_e2ee_new(struct matrix *m);
+void matrix_e2ee_free(struct matrix *m);
+
+/* matrix_e2ee_to_device acts on a batch's to-device events, before its
+ * rooms: Olm decrypted, checked, room keys kept; the messages waiting for
+ * a key that came are decrypted and handed to fn (matrix_handle_message).
+ * A non-OK return: as matrix_handle_message's. */
+enum err matrix_e2ee_to_device(struct matrix *m, const struct mx_sync *s, tr_handler_fn fn,
+			       void *ctx);
+
+/* matrix_e2ee_message: an m.room.encrypted event (a->ignore is
+ * MX_IGN_ENCRYPTED) decrypted and handed to fn, kept when its key has not
+ * come (a key request queued), refused (counted, logged) when it fails a
+ * check. fn NULL: read and kept, not answered (a first start). */
+enum err matrix_e2ee_message(struct matrix *m, const struct mx_action *a, tr_handler_fn fn,
+			     void *ctx);
+
+/* matrix_e2ee_save, after a batch and before its since is saved: gives
+ * up the messages that waited too long, then writes what changed
+ * (sessions, the account, the waiting list). ERR_IO: not saved, so the
+ * batch must not be acknowledged (m->errstr says why). */
+enum err matrix_e2ee_save(struct matrix *m);
 
 /* ---- matrix_sync.c ---------------------------------------------------- */
 

@@ -51,12 +51,13 @@
 #define JOURNAL_NAME_MAX  32
 #define JOURNAL_FILES_MAX 100000 /* read at start; more are left alone */
 
-static const char *const kind_name[] = {"reply", "alert", "notice", "join", "leave"};
+static const char *const kind_name[] = {"reply", "alert", "notice", "join", "leave", "to-device"};
 #define KINDS (sizeof(kind_name) / sizeof(kind_name[0]))
 
 static int is_put(enum matrix_send_kind k)
 {
-	return k == MATRIX_SEND_REPLY || k == MATRIX_SEND_ALERT || k == MATRIX_SEND_NOTICE;
+	return k == MATRIX_SEND_REPLY || k == MATRIX_SEND_ALERT || k == MATRIX_SEND_NOTICE ||
+	       k == MATRIX_SEND_TO_DEVICE;
 }
 
 static void send_free(struct matrix_send *s)
@@ -464,6 +465,8 @@ static enum err request(const struct matrix_send *s, const char **method, char *
 		return mx_path(path, len, MATRIX_API "/join/%s", s->room);
 	case MATRIX_SEND_LEAVE:
 		return mx_path(path, len, MATRIX_API "/rooms/%s/leave", s->room);
+	case MATRIX_SEND_TO_DEVICE:
+		return mx_path(path, len, MATRIX_API "/sendToDevice/%s/%s", s->klass, s->txn);
 	default:
 		return mx_path(path, len, MATRIX_API "/rooms/%s/send/m.room.message/%s", s->room,
 			       s->txn);
@@ -506,6 +509,9 @@ static void sent(struct matrix *m, const struct matrix_send *s, const struct mat
 		break;
 	case MATRIX_SEND_LEAVE:
 		m->stats.declined++;
+		break;
+	case MATRIX_SEND_TO_DEVICE:
+		log_info("%s to %s sent (event=%s)", s->klass, s->room, s->event ? s->event : "-");
 		break;
 	}
 }

@@ -1,7 +1,8 @@
 /* matrix_sync.c -- one /sync of the Matrix transport (see matrix_int.h):
  * the filter, the request (a long poll once the bot has a position),
  * reading the batch (mx_sync_parse), acting on it in order (rooms and
- * memberships here and in matrix_rooms, messages in matrix_reply), then,
+ * memberships here and in matrix_rooms, messages in matrix_reply, room
+ * keys and encrypted messages in matrix_e2ee), then,
  * and only then, saving `since` and noting the sign of life the loop marks
  * for `faqbot health`: a crash in between
  * replays the batch and the transaction ids keep it from showing. A batch
@@ -152,14 +153,20 @@ static enum err handle_batch(struct matrix *m, const struct mx_sync *s, tr_handl
 			 s->gaps);
 	m->stats.skipped += s->skipped;
 	metrics_add(M_MALFORMED_MATRIX, (long long)s->skipped);
+	/* the room keys first: a key and its messages often come together,
+	 * and messages that waited for a key are older than this batch's */
+	e = matrix_e2ee_to_device(m, s, answer ? fn : NULL, ctx);
 	for (i = 0; i < s->n && e == ERR_OK; i++) {
 		const struct mx_action *a = &s->actions[i];
-		int message = a->kind == MX_ACT_MESSAGE && a->ignore == MX_IGN_NONE;
+		int message = a->kind == MX_ACT_MESSAGE &&
+			      (a->ignore == MX_IGN_NONE || a->ignore == MX_IGN_ENCRYPTED);
 
 		if (matrix_stopping(m, 0) || (m->stop && *m->stop && message))
 			return ERR_IO; /* finish no more: the rest replays next start */
 		if (a->kind != MX_ACT_MESSAGE)
 			e = matrix_room_act(m, a);
+		else if (a->ignore == MX_IGN_ENCRYPTED)
+			e = matrix_e2ee_message(m, a, answer ? fn : NULL, ctx);
 		else if (answer)
 			e = matrix_handle_message(m, a, fn, ctx);
 		else
@@ -269,6 +276,9 @@ static enum err handle(struct matrix *m, struct mx_sync *s, const char *why)
 	m->sync_attempt = 0;
 	m->stats.batches++;
 	e = handle_batch(m, s, m->fn, m->ctx, !first);
+	if (e == ERR_OK) /* keys and sessions on disk before the batch is
+	                  * acknowledged: a kill -9 never loses one */
+		e = matrix_e2ee_save(m);
 	if (e == ERR_OK)
 		e = save_since(m, s->next_batch);
 	if (e == ERR_OK)

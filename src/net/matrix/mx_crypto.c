@@ -9,30 +9,15 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "mx_crypto_int.h"
 #include "mx_json.h" /* mx_field_string */
 #include "olm_dl.h"
 #include "state.h"
 #include "strs.h"
 
-#define CRYPTO_PATH_MAX 4096
-
-struct mx_crypto {
-	char *dir;
-	char path[CRYPTO_PATH_MAX]; /* dir/olm_account, for messages */
-	char *key;                  /* the pickle key, wiped at free */
-	size_t keylen;
-	void *mem;          /* the account's memory */
-	OlmAccount *acc;    /* NULL: no identity yet */
-	struct mx_store st; /* its user and device, shared, fallback (no pickle) */
-	struct mx_crypto_identity id;
-	int pending; /* a body was given out and not confirmed */
-	int dirty;   /* keys were made that are not on disk yet: none of them
-	              * may go out before they are */
-};
-
 /* ---- small pieces ------------------------------------------------------ */
 
-static enum err fill_random(void *buf, size_t n)
+enum err mx_crypto_random(void *buf, size_t n)
 {
 	size_t got = 0;
 
@@ -49,7 +34,7 @@ static enum err fill_random(void *buf, size_t n)
 }
 
 /* wiped_free: a secret's memory cleared, then freed */
-static void wiped_free(void *p, size_t n)
+void mx_crypto_wiped_free(void *p, size_t n)
 {
 	if (p)
 		explicit_bzero(p, n);
@@ -113,7 +98,7 @@ static enum err read_identity(struct mx_crypto *c)
 
 /* save writes the account, pickled under the key, with what the server
  * confirmed: the whole file at once (state_write), 0600. */
-static enum err save(struct mx_crypto *c, char *errbuf, size_t errlen)
+enum err mx_crypto_account_save(struct mx_crypto *c, char *errbuf, size_t errlen)
 {
 	size_t n = olm_pickle_account_length(c->acc);
 	char *pickle = malloc(n + 1), *json = NULL;
@@ -139,7 +124,7 @@ static enum err save(struct mx_crypto *c, char *errbuf, size_t errlen)
 		snprintf(errbuf, errlen, "cannot save the device's encryption keys in %s: %s",
 			 c->path, err_str(e));
 	free(json);
-	wiped_free(pickle, n + 1);
+	mx_crypto_wiped_free(pickle, n + 1);
 	return e;
 }
 
@@ -251,7 +236,9 @@ enum err mx_crypto_load(const char *state_dir, const char *pickle_key, struct mx
 		e = open_stored(c, text, len, errbuf, errlen);
 	}
 	if (text)
-		wiped_free(text, len);
+		mx_crypto_wiped_free(text, len);
+	if (e == ERR_OK)
+		e = mx_crypto_sessions_load(c, errbuf, errlen);
 	if (e == ERR_OK) {
 		*out = c;
 		return ERR_OK;
@@ -304,17 +291,17 @@ enum err mx_crypto_bind(struct mx_crypto *c, const char *user_id, const char *de
 		return e;
 	n = olm_create_account_random_length(c->acc);
 	rnd = malloc(n ? n : 1);
-	e = rnd ? fill_random(rnd, n) : ERR_NOMEM;
+	e = rnd ? mx_crypto_random(rnd, n) : ERR_NOMEM;
 	if (e == ERR_OK && olm_create_account(c->acc, rnd, n) == olm_error())
 		e = ERR_INVALID;
-	wiped_free(rnd, n);
+	mx_crypto_wiped_free(rnd, n);
 	memset(&c->st, 0, sizeof(c->st));
 	memcpy(c->st.user_id, user_id, strlen(user_id) + 1);
 	memcpy(c->st.device_id, device_id, strlen(device_id) + 1);
 	if (e == ERR_OK)
 		e = read_identity(c);
 	if (e == ERR_OK)
-		e = save(c, errbuf, errlen);
+		e = mx_crypto_account_save(c, errbuf, errlen);
 	else
 		snprintf(errbuf, errlen, "cannot make the device's identity: %s", err_str(e));
 	if (e != ERR_OK)
@@ -390,20 +377,20 @@ static enum err make_keys(struct mx_crypto *c, long server_otk, int new_fallback
 	if (need > 0) {
 		n = olm_account_generate_one_time_keys_random_length(c->acc, (size_t)need);
 		rnd = malloc(n ? n : 1);
-		e = rnd ? fill_random(rnd, n) : ERR_NOMEM;
+		e = rnd ? mx_crypto_random(rnd, n) : ERR_NOMEM;
 		if (e == ERR_OK &&
 		    olm_account_generate_one_time_keys(c->acc, (size_t)need, rnd, n) == olm_error())
 			e = ERR_INVALID;
-		wiped_free(rnd, n);
+		mx_crypto_wiped_free(rnd, n);
 		*made = e == ERR_OK;
 	}
 	if (e == ERR_OK && (new_fallback || !c->st.fallback) && n_fb == 0) {
 		n = olm_account_generate_fallback_key_random_length(c->acc);
 		rnd = malloc(n ? n : 1);
-		e = rnd ? fill_random(rnd, n) : ERR_NOMEM;
+		e = rnd ? mx_crypto_random(rnd, n) : ERR_NOMEM;
 		if (e == ERR_OK && olm_account_generate_fallback_key(c->acc, rnd, n) == olm_error())
 			e = ERR_INVALID;
-		wiped_free(rnd, n);
+		mx_crypto_wiped_free(rnd, n);
 		if (e == ERR_OK)
 			c->st.fallback = *made = 1;
 	}
@@ -437,7 +424,7 @@ enum err mx_crypto_upload(struct mx_crypto *c, long server_otk, int new_fallback
 	if (e == ERR_OK && c->dirty) {
 		/* on disk before anyone can be handed them (made now, or made
 		 * before and not saved then) */
-		e = save(c, errbuf, errlen);
+		e = mx_crypto_account_save(c, errbuf, errlen);
 		if (e == ERR_OK)
 			c->dirty = 0;
 		free(otks);
@@ -481,7 +468,7 @@ enum err mx_crypto_published(struct mx_crypto *c, char *errbuf, size_t errlen)
 	olm_account_mark_keys_as_published(c->acc);
 	c->st.shared = 1;
 	c->pending = 0;
-	return save(c, errbuf, errlen);
+	return mx_crypto_account_save(c, errbuf, errlen);
 }
 
 enum err mx_crypto_verify(const char *ed25519, const char *msg, size_t len, const char *sig)
@@ -515,8 +502,9 @@ void mx_crypto_free(struct mx_crypto *c)
 	if (!c)
 		return;
 	account_free(c);
+	mx_e2ee_sessions_release(&c->ss);
 	if (c->key)
-		wiped_free(c->key, c->keylen);
+		mx_crypto_wiped_free(c->key, c->keylen);
 	free(c->dir);
 	explicit_bzero(c, sizeof(*c));
 	free(c);

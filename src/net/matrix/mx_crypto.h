@@ -21,19 +21,34 @@
  * hands out to a member (it uploads the same keys again, which the server
  * takes as the same).
  *
- * Not here: HTTP (matrix_keys.c), the JSON (mx_keys), room messages (not
- * yet: issue 15's items 2 and 3). */
+ * Receiving (mx_crypto_in.c): Olm sessions with members' devices (made
+ * from their pre-key messages), the Megolm room keys they bring, kept a
+ * room and session with the user who sent them and the message indices
+ * each has shown (a replayed index is refused), in STATE_DIR/olm_sessions
+ * (MX_CRYPTO_SESSIONS_FILE: pickled under the same key, 0600, written
+ * whole), saved by mx_crypto_save before the sync that brought them is
+ * acknowledged.
+ *
+ * Not here: HTTP (matrix_keys.c, matrix_e2ee.c), the JSON (mx_keys,
+ * mx_e2ee), sending to encrypted rooms (issue 15's item 3). */
 #ifndef FAQBOT_MX_CRYPTO_H
 #define FAQBOT_MX_CRYPTO_H
 
 #include <stddef.h>
 
 #include "err.h"
+#include "mx_e2ee.h" /* struct mx_room_key, struct mx_megolm */
 #include "mx_keys.h"
 
-#define MX_CRYPTO_FILE    "olm_account" /* in state_dir, 0600 */
-#define MX_CRYPTO_KEY_MIN 16            /* bytes of a pickle key */
-#define MX_CRYPTO_KEY_MAX 4096
+#define MX_CRYPTO_FILE          "olm_account"  /* in state_dir, 0600 */
+#define MX_CRYPTO_SESSIONS_FILE "olm_sessions" /* in state_dir, 0600 */
+#define MX_CRYPTO_OLM_PER_KEY   4              /* Olm sessions kept a device (spec: >= 4) */
+/* A Megolm session quiet this long keeps only the floor of its replay
+ * table (mx_seen_compact): a message of it delivered again after that is
+ * refused, and the sessions' file stays small */
+#define MX_CRYPTO_SEEN_KEEP_MS  (3600 * 1000LL)
+#define MX_CRYPTO_KEY_MIN       16 /* bytes of a pickle key */
+#define MX_CRYPTO_KEY_MAX       4096
 
 struct mx_crypto;
 
@@ -109,6 +124,54 @@ long mx_crypto_otk_target(const struct mx_crypto *c);
  * key or signature are not base64 of the right length; ERR_NOTFOUND when
  * libolm cannot be loaded. */
 enum err mx_crypto_verify(const char *ed25519, const char *msg, size_t len, const char *sig);
+
+/* ---- receiving (mx_crypto_in.c) ------------------------------------- */
+
+/* mx_crypto_olm_decrypt decrypts a to-device Olm message from the device
+ * whose curve25519 key is sender_key: type 0 (pre-key) or 1, body base64.
+ * A pre-key message no kept session matches makes a new inbound session
+ * (its one-time key then removed from the account). ERR_OK: *plain is
+ * new, free it with mx_crypto_plain_free. ERR_NOTFOUND: no session
+ * decrypts it (a message already decrypted: a batch replayed after a
+ * crash; a session lost); ERR_INVALID: a pre-key message that makes no
+ * session (a one-time key not the bot's, or used). why: one line, no
+ * secret. What changed waits for mx_crypto_save. */
+enum err mx_crypto_olm_decrypt(struct mx_crypto *c, const char *sender_key, int type,
+			       const char *body, char **plain, char *why, size_t whylen);
+
+/* mx_crypto_room_key keeps the Megolm session k carries, which owner (a
+ * user) sent over Olm from the device whose keys are sender_key and
+ * ed25519 (for a forwarded key, k names the device that made it). The
+ * same session again keeps whichever copy knows the earlier index; a
+ * session id already kept from another user or for another room is
+ * refused (ERR_INVALID), as is a key libolm refuses or whose id is not
+ * k's. *added (may be NULL): a session new or improved. */
+enum err mx_crypto_room_key(struct mx_crypto *c, const struct mx_room_key *k, const char *owner,
+			    const char *sender_key, const char *ed25519, int *added, char *why,
+			    size_t whylen);
+
+/* mx_crypto_room_decrypt decrypts an m.room.encrypted event (id event_id,
+ * from sender, in room) with the session kept for it. ERR_OK: *plain new
+ * (mx_crypto_plain_free). ERR_NOTFOUND: no key yet (no session, or one
+ * that starts after this message's index): keep it and try again when a
+ * key comes. ERR_INVALID: refused, why says which: the session is
+ * another room's or was sent by another user than sender, its sender key
+ * is not the event's, the index was shown before by another event (a
+ * replay), or the ciphertext does not decrypt. */
+enum err mx_crypto_room_decrypt(struct mx_crypto *c, const char *room, const char *sender,
+				const char *event_id, const struct mx_megolm *m, char **plain,
+				char *why, size_t whylen);
+
+/* mx_crypto_save writes what receiving changed, the sessions' file, then
+ * the account (a one-time key used): the caller acknowledges the sync
+ * that brought it only after ERR_OK. Nothing changed: nothing written. */
+enum err mx_crypto_save(struct mx_crypto *c, char *errbuf, size_t errlen);
+
+/* mx_crypto_counts: Olm and Megolm sessions kept. */
+void mx_crypto_counts(const struct mx_crypto *c, size_t *olm, size_t *megolm);
+
+/* mx_crypto_plain_free wipes and frees a plaintext; NULL is a no-op. */
+void mx_crypto_plain_free(char *plain);
 
 /* mx_crypto_free wipes and frees c (the account's secrets, the pickle
  * key); NULL is a no-op. */

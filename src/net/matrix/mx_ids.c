@@ -156,6 +156,11 @@ enum err mx_txn_mod(const char *event_id, char *buf, size_t buflen)
 	return txn("fbm-", event_id, buf, buflen);
 }
 
+enum err mx_txn_key_request(const char *session_id, char *buf, size_t buflen)
+{
+	return txn("fbk-", session_id, buf, buflen);
+}
+
 enum err mx_txn_notice(long long start_ms, long pid, unsigned long n, char *buf, size_t buflen)
 {
 	int k = snprintf(buf, buflen, "fbn-%lld-%ld-%lu", start_ms, pid, n);

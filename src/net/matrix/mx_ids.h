@@ -27,6 +27,10 @@ enum err mx_txn_alert(const char *event_id, char *buf, size_t buflen);
 /* mx_txn_mod: the same for the core's notice to the moderators that came
  * with the reply to event_id ("fbm-"). */
 enum err mx_txn_mod(const char *event_id, char *buf, size_t buflen);
+/* mx_txn_key_request: the transaction id (and request_id) of the
+ * m.room_key_request for a Megolm session: one a session, so a replayed
+ * batch or a second message of the session asks once. */
+enum err mx_txn_key_request(const char *session_id, char *buf, size_t buflen);
 /* mx_txn_notice writes "fbn-<start>-<pid>-<n>" for the n-th notice of a
  * tick, which answers no event: start (ms since the epoch when the process
  * began) and pid keep it from meeting the id of an earlier run's notice,

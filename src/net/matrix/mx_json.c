@@ -117,7 +117,15 @@ static void action_clear(struct mx_action *a)
 	free(a->thread_root);
 	free(a->reply_to);
 	mx_power_free(a->power);
+	if (a->enc)
+		mx_e2ee_megolm_release(a->enc);
+	free(a->enc);
 	memset(a, 0, sizeof(*a));
+}
+
+void mx_action_release(struct mx_action *a)
+{
+	action_clear(a);
 }
 
 void mx_sync_free(struct mx_sync *s)
@@ -130,6 +138,7 @@ void mx_sync_free(struct mx_sync *s)
 		action_clear(&s->actions[i]);
 	free(s->actions);
 	free(s->next_batch);
+	mx_e2ee_todev_free(s->todev, s->n_todev);
 	free(s);
 }
 
@@ -396,6 +405,27 @@ static enum err fill_relations(struct mx_action *a, const json_t *c)
 	return e;
 }
 
+/* keep_megolm keeps an encrypted event's Megolm content for the
+ * transport to decrypt; content it cannot use leaves a->enc NULL (the
+ * event is then logged as unreadable, as before). */
+static enum err keep_megolm(struct mx_action *a, const json_t *c)
+{
+	struct mx_megolm m;
+	enum err e = mx_e2ee_megolm_parse(c, &m);
+
+	if (e == ERR_INVALID)
+		return ERR_OK;
+	if (e != ERR_OK)
+		return e;
+	a->enc = malloc(sizeof(*a->enc));
+	if (!a->enc) {
+		mx_e2ee_megolm_release(&m);
+		return ERR_NOMEM;
+	}
+	*a->enc = m;
+	return ERR_OK;
+}
+
 /* fill_message fills a message action from a timeline event. It returns
  * ERR_INVALID for an event too malformed to act on (the caller then drops
  * the action and counts it). */
@@ -409,6 +439,8 @@ static enum err fill_message(struct mx_action *a, const json_t *ev, const char *
 	if (e != ERR_OK)
 		return e;
 	a->ignore = unreadable_kind(ev, type);
+	if (a->ignore == MX_IGN_ENCRYPTED && strcmp(a->sender, bot))
+		return keep_megolm(a, c);
 	if (a->ignore != MX_IGN_NONE)
 		return ERR_OK;
 	e = fill_text(a, c, nuls);
@@ -702,6 +734,9 @@ enum err mx_sync_parse(const char *json, size_t len, const char *bot_user_id, st
 	s->skipped = rep.deep + rep.numbers;
 	s->repaired = rep.surrogates + rep.key_nuls + rep.bad_bytes;
 	mx_keys_sync_counts(root, &s->keys);
+	e = mx_e2ee_todev_parse(root, &s->todev, &s->n_todev, &s->skipped);
+	if (e != ERR_OK)
+		goto out;
 	rooms = json_object_get(root, "rooms");
 	if (rooms && !json_is_object(rooms)) {
 		s->skipped++;
@@ -720,6 +755,43 @@ enum err mx_sync_parse(const char *json, size_t len, const char *bot_user_id, st
 	s = NULL;
 out:
 	mx_sync_free(s);
+	json_decref(root);
+	return e;
+}
+
+enum err mx_sync_decrypted(const char *plain, size_t len, const struct mx_action *outer,
+			   const char *bot_user_id, struct mx_action *out)
+{
+	json_t *root = json_loadb(plain, len, JSON_REJECT_DUPLICATES, NULL), *ev = NULL, *names;
+	const char *type = jstr(root, "type"), *room = jstr(root, "room_id");
+	size_t nuls = 0;
+	enum err e = ERR_INVALID;
+
+	memset(out, 0, sizeof(*out));
+	out->kind = MX_ACT_MESSAGE;
+	if (!json_is_object(root) || !type || !room || strcmp(room, outer->room_id) ||
+	    !strcmp(type, "m.room.encrypted") || !json_is_object(json_object_get(root, "content")))
+		goto out;
+	/* the event as the timeline would have had it: the outer head, the
+	 * inner type and content */
+	names = json_object();
+	ev = json_pack("{s:s, s:s, s:I, s:O}", "event_id", outer->event_id, "sender", outer->sender,
+		       "origin_server_ts", (json_int_t)outer->ts, "content",
+		       json_object_get(root, "content"));
+	e = ev && names ? ERR_OK : ERR_NOMEM;
+	if (e == ERR_OK && outer->sender_name)
+		json_object_set_new(names, outer->sender, json_string(outer->sender_name));
+	if (e == ERR_OK && !(out->room_id = dup_cap(outer->room_id, MX_ID_MAX, NULL)))
+		e = ERR_NOMEM;
+	if (e == ERR_OK)
+		e = fill_message(out, ev, type, names, bot_user_id ? bot_user_id : "", &nuls);
+	json_decref(names);
+	if (e == ERR_OK && strcmp(type, "m.room.message") && out->ignore == MX_IGN_NONE)
+		out->ignore = MX_IGN_MSGTYPE;
+out:
+	if (e != ERR_OK)
+		action_clear(out);
+	json_decref(ev);
 	json_decref(root);
 	return e;
 }

@@ -24,6 +24,7 @@
 #include <stddef.h>
 
 #include "err.h"
+#include "mx_e2ee.h"   /* struct mx_megolm, struct mx_todev */
 #include "mx_ids.h"    /* MX_ID_MAX */
 #include "mx_keys.h"   /* struct mx_key_counts */
 #include "mx_power.h"  /* struct mx_power, in an action */
@@ -83,6 +84,9 @@ struct mx_action {
 	                      * its user id */
 	int is_direct;          /* MX_ACT_INVITE: the invite said is_direct */
 	int truncated;          /* body was longer than MX_BODY_MAX and was cut */
+	/* MX_IGN_ENCRYPTED from a member: the Megolm content to decrypt
+	 * (owned), or NULL when it is not Megolm or not whole */
+	struct mx_megolm *enc;
 };
 
 struct mx_sync {
@@ -103,6 +107,11 @@ struct mx_sync {
 	 * device_one_time_keys_count, device_unused_fallback_key_types; all
 	 * zero when it said nothing: mx_keys_sync_counts) */
 	struct mx_key_counts keys;
+	/* the to-device events (to_device.events), owned, in order; read
+	 * before the rooms are acted on (a room key first, its messages
+	 * after) */
+	struct mx_todev *todev;
+	size_t n_todev;
 };
 
 /* mx_sync_parse turns a /sync response body into actions, in this order:
@@ -123,6 +132,19 @@ enum err mx_sync_parse(const char *json, size_t len, const char *bot_user_id, st
 		       char *errbuf, size_t errlen);
 /* mx_sync_free frees a list from mx_sync_parse; NULL is a no-op. */
 void mx_sync_free(struct mx_sync *s);
+
+/* mx_sync_decrypted reads a decrypted Megolm event (plain[0..len): {type,
+ * content, room_id}) as the message it is, into *out, with the head
+ * (event id, sender, time, name) of the encrypted event outer that
+ * carried it: the same reading as any timeline message (mentions, reply
+ * fallback, thread, what is not to be answered). ERR_INVALID when it is
+ * not such an object or its room_id is not outer's (a message moved from
+ * another room); an event type other than m.room.message is read as not
+ * to be answered (MX_IGN_MSGTYPE). Release *out with mx_action_release. */
+enum err mx_sync_decrypted(const char *plain, size_t len, const struct mx_action *outer,
+			   const char *bot_user_id, struct mx_action *out);
+/* mx_action_release frees what an action owns and zeroes it. */
+void mx_action_release(struct mx_action *a);
 
 /* mx_joined_count reads the body of GET /rooms/{id}/joined_members: the
  * number of members in its "joined" object. ERR_PARSE when there is none. */
