@@ -1,5 +1,6 @@
 /* config.c -- read the configuration file with inih (see config.h). */
 #include "config.h"
+#include "config_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -684,141 +685,6 @@ enum err config_appservice_defaults(struct config *c, char *err, size_t errlen)
 	return ERR_OK;
 }
 
-/* read_secret reads a secret from a file only its owner can read, or from
- * an environment variable; one of the two names is given. */
-static enum err read_secret(const char *what, const char *file, const char *env, char **out,
-			    char *err, size_t errlen);
-
-enum err config_read_secret(const char *what, const char *file, const char *env, char **out,
-			    char *err, size_t errlen)
-{
-	return read_secret(what, file, env, out, err, errlen);
-}
-
-static enum err read_secret(const char *what, const char *file, const char *env, char **out,
-			    char *err, size_t errlen)
-{
-	char buf[CONFIG_MAX_SECRET + 2];
-	struct stat st;
-	ssize_t n;
-	size_t len;
-	int fd;
-
-	if (env) {
-		const char *v = getenv(env);
-
-		if (!v || !*v) {
-			snprintf(err, errlen,
-				 "the %s is to come from the environment variable %s, "
-				 "which is not set",
-				 what, env);
-			return ERR_NOTFOUND;
-		}
-		*out = strdup(v);
-		return *out ? ERR_OK : ERR_NOMEM;
-	}
-	fd = open(file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0 && errno == ELOOP) {
-		snprintf(err, errlen,
-			 "the %s file %s is a symbolic link: secrets are read "
-			 "only from the file itself (whoever can change a link can "
-			 "point it elsewhere); give the real path",
-			 what, file);
-		return ERR_INVALID;
-	}
-	if (fd < 0) {
-		snprintf(err, errlen, "cannot read the %s file %s: %s", what, file,
-			 strerror(errno));
-		return ERR_IO;
-	}
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
-		snprintf(err, errlen, "the %s file %s is not a regular file", what, file);
-		return ERR_INVALID;
-	}
-	if (st.st_mode & 077) {
-		close(fd);
-		snprintf(err, errlen,
-			 "the %s file %s can be read by others (mode %03o): run "
-			 "'chmod 600 %s'",
-			 what, file, (unsigned)(st.st_mode & 0777), file);
-		return ERR_INVALID;
-	}
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n < 0 || (size_t)n > CONFIG_MAX_SECRET) {
-		snprintf(err, errlen, "cannot read the %s file %s%s", what, file,
-			 n < 0 ? "" : ": it is too long for a secret");
-		return ERR_IO;
-	}
-	len = (size_t)n;
-	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r' || buf[len - 1] == ' '))
-		len--;
-	if (len == 0) {
-		snprintf(err, errlen, "the %s file %s is empty", what, file);
-		return ERR_INVALID;
-	}
-	*out = strndup(buf, len);
-	memset(buf, 0, sizeof(buf));
-	return *out ? ERR_OK : ERR_NOMEM;
-}
-
-static void secret_free(char *s);
-
-/* read_channel_keys reads "#channel key" lines (keys are shared
- * passwords: a 0600 file, like the other secrets) into c->irc_channel_keys,
- * one slot a configured channel. */
-static enum err read_channel_keys(struct config *c, char *err, size_t errlen)
-{
-	char *text = NULL, *line, *next;
-	unsigned n = 0;
-	enum err e;
-	size_t i;
-
-	e = read_secret("channel keys", c->irc_channel_keys_file, NULL, &text, err, errlen);
-	if (e != ERR_OK)
-		return e;
-	c->irc_channel_keys = calloc(c->irc_channels.n ? c->irc_channels.n : 1, sizeof(char *));
-	if (!c->irc_channel_keys) {
-		secret_free(text);
-		return ERR_NOMEM;
-	}
-	for (line = text; line && e == ERR_OK; line = next) {
-		char chan[256], key[256], extra;
-		int got;
-
-		next = strchr(line, '\n');
-		if (next)
-			*next++ = '\0';
-		n++;
-		got = sscanf(line, "%255s %255s %c", chan, key, &extra);
-		/* blank, or a comment: channels start with '#', comments with "# " */
-		if (got <= 0 || chan[0] == ';' || (line[0] == '#' && (line[1] == ' ' || !line[1])))
-			continue;
-		if (got != 2) {
-			snprintf(err, errlen, "%s:%u: write '#channel key', one a line",
-				 c->irc_channel_keys_file, n);
-			e = ERR_INVALID;
-			break;
-		}
-		for (i = 0; i < c->irc_channels.n && strcmp(c->irc_channels.v[i], chan); i++)
-			;
-		if (i == c->irc_channels.n) {
-			snprintf(err, errlen, "%s:%u: %s is not in [irc] channels",
-				 c->irc_channel_keys_file, n, chan);
-			e = ERR_INVALID;
-			break;
-		}
-		secret_free(c->irc_channel_keys[i]);
-		c->irc_channel_keys[i] = strdup(key);
-		if (!c->irc_channel_keys[i])
-			e = ERR_NOMEM;
-		memset(key, 0, sizeof(key));
-	}
-	secret_free(text);
-	return e;
-}
-
 enum err config_read(const char *path, struct config **out, char *err, size_t errlen)
 {
 	char *text = NULL;
@@ -852,13 +718,13 @@ enum err config_read(const char *path, struct config **out, char *err, size_t er
 	return e;
 }
 
-/* secret_at reads a secret as read_secret does; a refusal names the line
+/* secret_at reads a secret as config_read_secret does; a refusal names the line
  * of the setting that named it. */
 static enum err secret_at(const struct config *c, const char *section, const char *what,
 			  const char *file, const char *file_key, const char *env,
 			  const char *env_key, char **out, char *err, size_t errlen)
 {
-	enum err e = read_secret(what, file, env, out, err, errlen);
+	enum err e = config_read_secret(what, file, env, out, err, errlen);
 	unsigned line;
 	char *copy;
 
@@ -941,7 +807,7 @@ enum err config_load(const char *path, struct config **out, char *err, size_t er
 				      "sasl_password_env", &c->irc_sasl_password, err, errlen);
 		}
 		if (e == ERR_OK && c->irc_channel_keys_file) {
-			e = read_channel_keys(c, err, errlen);
+			e = config_read_channel_keys(c, err, errlen);
 			if (e != ERR_OK)
 				config_blame(c, "irc", err, errlen);
 		}
@@ -985,7 +851,7 @@ enum err config_load_pickle_key(struct config *c, char *err, size_t errlen)
 			 c->pickle_key_file ? "pickle_key_file" : "pickle_key_env",
 			 strlen(c->pickle_key), CONFIG_PICKLE_KEY_MIN);
 		config_blame(c, "matrix", err, errlen);
-		secret_free(c->pickle_key);
+		config_secret_free(c->pickle_key);
 		c->pickle_key = NULL;
 		e = ERR_INVALID;
 	}
@@ -1068,23 +934,6 @@ static void list_free(struct config_list *l)
 	free(l->v);
 }
 
-void config_secret_free(char *s)
-{
-	secret_free(s);
-}
-
-static void secret_free(char *s)
-{
-	if (s) {
-		/* volatile: the wipe is not optimised away before free */
-		volatile char *v = s;
-
-		while (*v)
-			*v++ = '\0';
-	}
-	free(s);
-}
-
 void config_free(struct config *c)
 {
 	size_t i;
@@ -1101,8 +950,8 @@ void config_free(struct config *c)
 	free(c->as_hs_token_file);
 	free(c->as_tls_cert_file);
 	free(c->as_tls_key_file);
-	secret_free(c->as_token);
-	secret_free(c->as_hs_token);
+	config_secret_free(c->as_token);
+	config_secret_free(c->as_hs_token);
 	free(c->region);
 	free(c->state_dir_bot);
 	free(c->homeserver);
@@ -1116,10 +965,10 @@ void config_free(struct config *c)
 	free(c->password_env);
 	free(c->pickle_key_file);
 	free(c->pickle_key_env);
-	secret_free(c->pickle_key);
-	secret_free(c->access_token);
-	secret_free(c->password);
-	secret_free(c->irc_sasl_password);
+	config_secret_free(c->pickle_key);
+	config_secret_free(c->access_token);
+	config_secret_free(c->password);
+	config_secret_free(c->irc_sasl_password);
 	free(c->irc_host);
 	free(c->irc_tls_ca_file);
 	free(c->irc_nick);
@@ -1133,7 +982,7 @@ void config_free(struct config *c)
 	free(c->irc_sasl_mechanism);
 	free(c->irc_channel_keys_file);
 	for (i = 0; c->irc_channel_keys && i < c->irc_channels.n; i++)
-		secret_free(c->irc_channel_keys[i]);
+		config_secret_free(c->irc_channel_keys[i]);
 	free(c->irc_channel_keys);
 	list_free(&c->irc_alt_nicks);
 	list_free(&c->irc_channels);
