@@ -172,19 +172,22 @@ static enum err handle_batch(struct matrix *m, const struct mx_sync *s, tr_handl
 	return e;
 }
 
-/* sync_path writes the /sync request: on a first start one event a room
- * and no wait (no backlog is answered, and a group's history of 50
- * messages in 100 rooms would otherwise be parsed whole, the peak of the
- * bot's memory: 26 MB, against 16); after, a long poll from since, with
- * the stored filter or, when the server took none, the filter inline. */
+/* sync_path writes the /sync request: on a first start no event at all
+ * and no wait (no backlog is answered; a group's history of 50 messages
+ * in 100 rooms was once parsed whole, the peak of the bot's memory, and a
+ * single event a room in 10,000 rooms is still 10 MB of JSON); after, a
+ * long poll from since, with the stored filter or, when the server took
+ * none, the filter inline. */
 static enum err sync_path(struct matrix *m, char *path, size_t len)
 {
 	char *inline_filter = NULL;
 	int first = !m->since;
 	enum err e = ERR_OK;
 
-	if (first || !m->filter_id[0])
-		e = mx_filter_json(first ? 1 : m->timeline_limit, &inline_filter);
+	if (first)
+		e = mx_filter_first_json(&inline_filter);
+	else if (!m->filter_id[0])
+		e = mx_filter_json(m->timeline_limit, &inline_filter);
 	if (e == ERR_OK && first)
 		e = mx_path(path, len, MATRIX_API "/sync?filter=%s&timeout=0&set_presence=offline",
 			    inline_filter);

@@ -317,3 +317,21 @@ enum err mx_filter_json(int timeline_limit, char **out)
 	json_decref(f);
 	return *out ? ERR_OK : ERR_NOMEM;
 }
+
+enum err mx_filter_first_json(char **out)
+{
+	json_t *f;
+
+	*out = NULL;
+	/* lazy_load_members stays: servers compute the summary with it */
+	f = json_pack("{s:{s:[s]}, s:{s:[s]}, s:{s:{s:[s]}, s:{s:[s]},"
+		      " s:{s:[], s:b}, s:{s:[], s:i}}}",
+		      "presence", "not_types", "*", "account_data", "not_types", "*", "room",
+		      "account_data", "not_types", "*", "ephemeral", "not_types", "*", "state",
+		      "types", "lazy_load_members", 1, "timeline", "types", "limit", 1);
+	if (!f)
+		return ERR_NOMEM;
+	*out = json_dumps(f, JSON_COMPACT);
+	json_decref(f);
+	return *out ? ERR_OK : ERR_NOMEM;
+}
