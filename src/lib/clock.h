@@ -12,6 +12,10 @@
  * start; only differences mean anything). */
 long long clock_mono_ms(void);
 
+/* clock_mono_ns: the same clock in nanoseconds, for measuring work (a
+ * batch's cost, in the log and the bench). */
+long long clock_mono_ns(void);
+
 /* clock_wall_ms: milliseconds since the epoch, CLOCK_REALTIME. */
 long long clock_wall_ms(void);
 

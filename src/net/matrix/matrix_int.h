@@ -60,6 +60,12 @@
  * try (a moderators' room that hangs holds the sync no longer). */
 #define MATRIX_NOTICE_HOLD_MS     5000L
 #define MATRIX_NAMES_MAX          1024 /* display names remembered */
+/* A batch's cost and lateness go to the log when it holds this many
+ * events, or when its oldest was this late once handled (a warning from
+ * the second): the bot is falling behind its rooms. */
+#define MATRIX_BATCH_LOG_MIN      100
+#define MATRIX_BEHIND_LOG_MS      10000LL
+#define MATRIX_BEHIND_WARN_MS     60000LL
 #define MATRIX_SESSION_FILE       "session.json"
 #define MATRIX_SINCE_FILE         "since"
 
@@ -177,6 +183,7 @@ struct matrix {
 
 	struct matrix_room *known;
 	size_t n_known, cap_known;
+	size_t *slots, n_slots; /* known's index (matrix_rooms.c) */
 	struct matrix_name names[MATRIX_NAMES_MAX];
 	size_t names_next;
 	struct matrix_answer answers[MATRIX_ANSWERS_MAX];
@@ -204,6 +211,10 @@ struct matrix {
 	 * batch with its history, which would be answered as new */
 	size_t join_gate;
 	long long alive_ms;     /* the last sync handled and saved, mono ms */
+	long long behind_ms;    /* the last batch's oldest event's age when
+	                         * handled, ms; -1: not known */
+	long long core_ns;      /* time in the handler (the core), this batch */
+	long long read_ns;      /* time reading (parsing) this batch */
 	unsigned long notice_n; /* notices posted or tried, for their txn ids */
 	long long start_ms;     /* wall clock at matrix_new, for those ids too */
 
@@ -463,6 +474,10 @@ void matrix_send_run(struct matrix *m);
  * for an end to take, else for a send to start (the earliest due head,
  * while a handle is free); -1: nothing to do. */
 long long matrix_send_want_at(const struct matrix *m);
+
+/* matrix_send_oldest_ms: the wall time the oldest waiting send was queued
+ * (ms since the epoch), 0 when none waits. */
+long long matrix_send_oldest_ms(const struct matrix *m);
 
 /* matrix_send_in_flight: is the send seq in flight now? */
 int matrix_send_in_flight(const struct matrix *m, unsigned long long seq);

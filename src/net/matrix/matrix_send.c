@@ -707,6 +707,19 @@ long long matrix_send_want_at(const struct matrix *m)
 	return at;
 }
 
+long long matrix_send_oldest_ms(const struct matrix *m)
+{
+	long long oldest = 0;
+	size_t i;
+
+	/* a queue's head is its oldest; the queues are the rooms waiting */
+	for (i = 0; i < m->n_outq; i++)
+		if (m->outq[i].head && m->outq[i].head->wall_ms > 0 &&
+		    (!oldest || m->outq[i].head->wall_ms < oldest))
+			oldest = m->outq[i].head->wall_ms;
+	return oldest;
+}
+
 int matrix_send_in_flight(const struct matrix *m, unsigned long long seq)
 {
 	size_t i;

@@ -131,13 +131,36 @@ static enum err unreadable(struct matrix *m, const struct mx_sync *s, const char
 	return matrix_post_notice(m, text, txn, "skipped batch", NULL);
 }
 
+/* report tells how a batch went, for the log and `faqbot health`: how
+ * old its oldest event was once handled (behind_ms), and, for a large or
+ * a late batch, one line of what it cost: reading, handling, of which the
+ * core's part, and the rest an event (the bench reads this line). */
+static void report(struct matrix *m, const struct mx_sync *s, size_t messages, long long oldest_ts,
+		   long long handle_ns)
+{
+	long long now = clock_wall_ms(), rest_ns = m->read_ns + handle_ns - m->core_ns;
+	long long behind = oldest_ts > 0 && now > oldest_ts ? now - oldest_ts : 0;
+
+	if (oldest_ts > 0)
+		m->behind_ms = behind;
+	if (messages < MATRIX_BATCH_LOG_MIN && behind < MATRIX_BEHIND_LOG_MS)
+		return;
+	log_msg(behind >= MATRIX_BEHIND_WARN_MS ? LOG_WARN : LOG_INFO,
+		"sync: batch of %zu events in %zu rooms: read %.2f ms, handled %.2f ms "
+		"(the core %.2f ms; the rest %.2f us an event); the oldest %lld ms old when "
+		"handled; %zu sends waiting",
+		messages, s->rooms, m->read_ns / 1e6, handle_ns / 1e6, m->core_ns / 1e6,
+		messages ? rest_ns / 1e3 / (double)messages : 0.0, behind, m->queued);
+}
+
 /* handle_batch acts on one sync response. answer = 0 on the first start:
  * memberships are acted on, messages are not (no backlog). A non-OK return
  * means "stop here and do not save since". */
 static enum err handle_batch(struct matrix *m, const struct mx_sync *s, tr_handler_fn fn, void *ctx,
 			     int answer)
 {
-	size_t i, backlog = 0;
+	size_t i, backlog = 0, messages = 0;
+	long long t0 = clock_mono_ns(), oldest = 0;
 	enum err e = ERR_OK;
 
 	if (s->skipped)
@@ -158,6 +181,11 @@ static enum err handle_batch(struct matrix *m, const struct mx_sync *s, tr_handl
 
 		if (matrix_stopping(m, 0) || (m->stop && *m->stop && message))
 			return ERR_IO; /* finish no more: the rest replays next start */
+		if (a->kind == MX_ACT_MESSAGE) {
+			messages++;
+			if (a->ts > 0 && (!oldest || a->ts < oldest))
+				oldest = a->ts;
+		}
 		if (a->kind != MX_ACT_MESSAGE)
 			e = matrix_room_act(m, a);
 		else if (answer)
@@ -169,6 +197,8 @@ static enum err handle_batch(struct matrix *m, const struct mx_sync *s, tr_handl
 	}
 	if (backlog)
 		log_info("first start: %zu earlier messages not answered", backlog);
+	if (e == ERR_OK && answer)
+		report(m, s, messages, oldest, clock_mono_ns() - t0);
 	return e;
 }
 
@@ -228,6 +258,7 @@ static enum err fetched(struct matrix *m, enum err e, struct matrix_resp *r, str
 			char *why, size_t whylen)
 {
 	struct mx_error me;
+	long long t0;
 
 	m->stats.syncs++;
 	if (e == ERR_INVALID && !m->fatal) {
@@ -242,7 +273,10 @@ static enum err fetched(struct matrix *m, enum err e, struct matrix_resp *r, str
 		log_warn("sync: response over max_body (%zu bytes)", m->max_body);
 	else if (e != ERR_OK)
 		return e;
+	t0 = clock_mono_ns();
 	e = mx_sync_parse(r->body ? r->body : "", r->len, m->user_id, s, why, whylen);
+	m->read_ns = clock_mono_ns() - t0;
+	m->core_ns = 0;
 	if (e == ERR_PARSE || e == ERR_NOMEM) {
 		/* nothing to go past it by: ask again, as after a server error
 		 * (a glitch on the way, a proxy's page, memory short for now) */

@@ -585,6 +585,7 @@ static enum err parse_join_room(struct mx_sync *s, const char *room, const json_
 
 	if (!names)
 		return ERR_NOMEM;
+	s->rooms++;
 	e = join_summary(s, room, r);
 	if (e == ERR_OK)
 		e = join_state(s, room, r, names, bot, &joined);

@@ -95,6 +95,7 @@ struct mx_sync {
 	                             * surrogates, \u0000 in keys or bodies, bytes
 	                             * that are not UTF-8 */
 	size_t gaps;     /* rooms whose timeline was "limited" */
+	size_t rooms;    /* joined rooms the batch speaks of */
 	/* 1: the body could not be read at all, even repaired; next_batch was
 	 * found by mx_next_batch_scan and there are no actions. Whatever the
 	 * batch held is lost unless the caller asks again. */
