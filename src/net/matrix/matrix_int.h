@@ -232,6 +232,12 @@ struct matrix {
 	struct matrix_xfer send_x[MATRIX_SENDS_MAX];
 	struct matrix_resp send_r[MATRIX_SENDS_MAX];
 	char *outbox; /* state_dir/MATRIX_OUTBOX_DIR */
+	/* while a batch is handled, its sends' files are written unsynced
+	 * and listed here (seqs), then synced together before its since is
+	 * saved (matrix_send_flush): two fsyncs a send cost 6 ms each */
+	int journal_defer;
+	unsigned long long *unsynced;
+	size_t n_unsynced, cap_unsynced;
 
 	/* the one fresh login every refused exchange waits for */
 	enum matrix_login_state login_state;
@@ -459,6 +465,13 @@ struct matrix_send_spec {
  * ERR_IO: the journal cannot be written (m->errstr says where); ERR_NOMEM. */
 enum err matrix_send_put(struct matrix *m, const struct matrix_send_spec *s,
 			 unsigned long long *seq);
+
+/* matrix_send_flush makes durable every send journaled unsynced while
+ * journal_defer was set (state_sync_file each, the folder once): the
+ * batch's since may be saved after it, not before. ERR_IO (m->errstr
+ * says where): not durable, do not save since. A send sent meanwhile, its
+ * file gone, needs nothing. */
+enum err matrix_send_flush(struct matrix *m);
 
 /* matrix_send_load queues what the journal holds from an earlier run, in
  * its order (at start, before serving); an unreadable file is logged and

@@ -153,7 +153,48 @@ static struct matrix_send *decode(const char *data, size_t len)
 	return s;
 }
 
-/* journal writes s's file. One too large for a state file (replies are
+/* remember_unsynced notes a file written unsynced, for matrix_send_flush;
+ * 0 on no memory (that one is then written synced). */
+static int remember_unsynced(struct matrix *m, unsigned long long seq)
+{
+	unsigned long long *n;
+	size_t ncap;
+
+	if (m->n_unsynced == m->cap_unsynced) {
+		ncap = m->cap_unsynced ? 2 * m->cap_unsynced : 64;
+		n = realloc(m->unsynced, ncap * sizeof(*n));
+		if (!n)
+			return 0;
+		m->unsynced = n;
+		m->cap_unsynced = ncap;
+	}
+	m->unsynced[m->n_unsynced++] = seq;
+	return 1;
+}
+
+enum err matrix_send_flush(struct matrix *m)
+{
+	char name[JOURNAL_NAME_MAX];
+	enum err e = ERR_OK;
+	size_t i;
+
+	for (i = 0; i < m->n_unsynced && e == ERR_OK; i++) {
+		file_name(m->unsynced[i], name, sizeof(name));
+		e = state_sync_file(m->outbox, name);
+	}
+	if (e == ERR_OK && m->n_unsynced)
+		e = state_sync_dir(m->outbox);
+	m->n_unsynced = 0;
+	if (e != ERR_OK) {
+		matrix_set_err(m, "cannot sync the outgoing queue in %s/%s: %s", m->state_dir,
+			       MATRIX_OUTBOX_DIR, err_str(e));
+		return ERR_IO;
+	}
+	return ERR_OK;
+}
+
+/* journal writes s's file (unsynced while a batch is handled: the batch
+ * syncs them all at once, matrix_send_flush). One too large for a state file (replies are
  * far smaller) is sent unjournaled, with a warning. */
 static enum err journal(struct matrix *m, struct matrix_send *s)
 {
@@ -169,7 +210,9 @@ static enum err journal(struct matrix *m, struct matrix_send *s)
 		return ERR_OK;
 	}
 	file_name(s->seq, name, sizeof(name));
-	if (e == ERR_OK)
+	if (e == ERR_OK && m->journal_defer && remember_unsynced(m, s->seq))
+		e = state_write_unsynced(m->outbox, name, data, strlen(data), 0600);
+	else if (e == ERR_OK)
 		e = state_write(m->outbox, name, data, strlen(data), 0600);
 	free(data);
 	if (e != ERR_OK) {
@@ -769,6 +812,9 @@ void matrix_send_free(struct matrix *m)
 	struct matrix_send *s, *next;
 	size_t i;
 
+	free(m->unsynced);
+	m->unsynced = NULL;
+	m->n_unsynced = m->cap_unsynced = 0;
 	for (i = 0; i < MATRIX_SENDS_MAX; i++) {
 		matrix_xfer_free(m, &m->send_x[i]);
 		matrix_resp_release(&m->send_r[i]);
