@@ -16,6 +16,10 @@ long long clock_mono_ms(void);
  * batch's cost, in the log and the bench). */
 long long clock_mono_ns(void);
 
+/* clock_cpu_ns: the calling thread's CPU time in nanoseconds: what a piece
+ * of work cost, whatever else the machine was doing meanwhile. */
+long long clock_cpu_ns(void);
+
 /* clock_wall_ms: milliseconds since the epoch, CLOCK_REALTIME. */
 long long clock_wall_ms(void);
 

@@ -245,9 +245,9 @@ enum err matrix_handle_message(struct matrix *m, const struct mx_action *a, tr_h
 	m->stats.messages++;
 	to_core(m, a, &msg);
 	memset(&out, 0, sizeof(out));
-	t0 = clock_mono_ns();
+	t0 = clock_cpu_ns();
 	e = fn(ctx, &msg, &out);
-	m->core_ns += clock_mono_ns() - t0; /* the bench's "beyond classification" */
+	m->core_ns += clock_cpu_ns() - t0; /* the bench's "beyond classification" */
 	if (e != ERR_OK) {
 		log_warn("handler failed room=%s event=%s: %s", a->room_id, a->event_id,
 			 err_str(e));
@@ -265,7 +265,11 @@ enum err matrix_handle_message(struct matrix *m, const struct mx_action *a, tr_h
 		if (mx_txn_mod(a->event_id, txn, sizeof(txn)) == ERR_OK)
 			e = matrix_post_notice(m, out.mod_text, txn, "reply", NULL);
 	}
-	matrix_send_run(m); /* out now: no waiting for the rest of the batch */
+	/* out now: no waiting for the rest of the batch, nor for the disk
+	 * (the batch's journal sync and since, a few fsyncs): the pump puts
+	 * the request on the wire before any of them */
+	matrix_send_run(m);
+	matrix_pump(m);
 	return e;
 }
 

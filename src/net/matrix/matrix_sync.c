@@ -135,14 +135,16 @@ static enum err unreadable(struct matrix *m, const struct mx_sync *s, const char
 struct batch_cost {
 	size_t messages;     /* timeline events acted on or looked at */
 	long long oldest_ts; /* the oldest one's origin_server_ts; 0: none */
-	long long handle_ns; /* acting on them (the core's part in m->core_ns) */
+	long long handle_ns; /* acting on them, CPU time (the core's part in
+	                      * m->core_ns) */
 	long long flush_ns;  /* making their sends' journal durable, once */
 };
 
 /* report tells how a batch went: how old its oldest event was once
  * handled (behind_ms), and, for a large or a late batch, one line of what
- * it cost: reading, handling, of which the core's part, the rest an event,
- * and the journal's one sync (the bench reads this line). */
+ * it cost: the CPU time of reading and of handling (the machine's other
+ * work left out), of which the core's part, the rest an event, and the
+ * wall time of the journal's one sync (the bench reads this line). */
 static void report(struct matrix *m, const struct mx_sync *s, const struct batch_cost *c)
 {
 	long long now = clock_wall_ms(), rest_ns = m->read_ns + c->handle_ns - m->core_ns;
@@ -153,8 +155,8 @@ static void report(struct matrix *m, const struct mx_sync *s, const struct batch
 	if (c->messages < MATRIX_BATCH_LOG_MIN && behind < MATRIX_BEHIND_LOG_MS)
 		return;
 	log_msg(behind >= MATRIX_BEHIND_WARN_MS ? LOG_WARN : LOG_INFO,
-		"sync: batch of %zu events in %zu rooms: read %.2f ms, handled %.2f ms (the core "
-		"%.2f ms; the rest %.2f us an event), journal synced in %.2f ms; the oldest "
+		"sync: batch of %zu events in %zu rooms: cpu read %.2f ms, handled %.2f ms (the "
+		"core %.2f ms; the rest %.2f us an event); journal synced in %.2f ms; the oldest "
 		"%lld ms old when handled; %zu sends waiting",
 		c->messages, s->rooms, m->read_ns / 1e6, c->handle_ns / 1e6, m->core_ns / 1e6,
 		c->messages ? rest_ns / 1e3 / (double)c->messages : 0.0, c->flush_ns / 1e6, behind,
@@ -168,7 +170,7 @@ static enum err handle_batch(struct matrix *m, const struct mx_sync *s, tr_handl
 			     int answer, struct batch_cost *c)
 {
 	size_t i, backlog = 0;
-	long long t0 = clock_mono_ns();
+	long long t0 = clock_cpu_ns();
 	enum err e = ERR_OK;
 
 	if (s->skipped)
@@ -205,7 +207,7 @@ static enum err handle_batch(struct matrix *m, const struct mx_sync *s, tr_handl
 	}
 	if (backlog)
 		log_info("first start: %zu earlier messages not answered", backlog);
-	c->handle_ns = clock_mono_ns() - t0;
+	c->handle_ns = clock_cpu_ns() - t0;
 	return e;
 }
 
@@ -280,9 +282,9 @@ static enum err fetched(struct matrix *m, enum err e, struct matrix_resp *r, str
 		log_warn("sync: response over max_body (%zu bytes)", m->max_body);
 	else if (e != ERR_OK)
 		return e;
-	t0 = clock_mono_ns();
+	t0 = clock_cpu_ns();
 	e = mx_sync_parse(r->body ? r->body : "", r->len, m->user_id, s, why, whylen);
-	m->read_ns = clock_mono_ns() - t0;
+	m->read_ns = clock_cpu_ns() - t0;
 	m->core_ns = 0;
 	if (e == ERR_PARSE || e == ERR_NOMEM) {
 		/* nothing to go past it by: ask again, as after a server error
