@@ -133,26 +133,34 @@ struct matrix_send {
 	struct matrix_send *next; /* the next in its room's queue */
 	unsigned long long seq;   /* queued order; its journal file's name */
 	enum matrix_send_kind kind;
-	char *room;              /* where it goes: a room id (or a join's alias) */
-	char *txn;               /* the transaction id of a PUT; NULL for a join, a leave */
-	char *body;              /* the JSON sent */
-	char *event;             /* the event answered or alerted about, or NULL */
-	char *about;             /* the room of that event (an alert goes elsewhere) */
-	char *klass;             /* for the log: "crisis", "faq"...; a notice: whence */
-	char *entry;             /* for the log: the FAQ entry, or NULL */
-	int must;                /* a crisis reply, an alert, a notice: never dropped by a
+	char *room;               /* where it goes: a room id (or a join's alias) */
+	char *txn;                /* the transaction id of a PUT; NULL for a join, a leave */
+	char *body;               /* the JSON sent */
+	char *event;              /* the event answered or alerted about, or NULL */
+	char *about;              /* the room of that event (an alert goes elsewhere) */
+	char *klass;              /* for the log: "crisis", "faq"...; a notice: whence */
+	char *entry;              /* for the log: the FAQ entry, or NULL */
+	int must;                 /* a crisis reply, an alert, a notice: never dropped by a
 	              * limit */
-	int direct;              /* a join of a direct chat's invite */
-	int gate;                /* a join at a first start: the first sync waits for its
+	int direct;               /* a join of a direct chat's invite */
+	int gate;                 /* a join at a first start: the first sync waits for its
 	              * first try (join_gate) */
-	int journaled;           /* its file is in the outbox */
-	long long wall_ms;       /* when it was queued, ms since the epoch */
-	int attempt;             /* retries so far, for the backoff */
-	int relogins;            /* fresh logins a 401 of its asked for */
-	unsigned long login_gen; /* the token its last try carried */
-	int wants_login;         /* waits for the shared re-login */
-	long long at_ms;         /* not to be tried before, mono ms */
-	struct matrix_xfer *x;   /* its exchange while in flight, else NULL */
+	int journaled;            /* its file is in the outbox */
+	int deferred;             /* to be written with its batch's group */
+	unsigned long long group; /* the group file it is in; 0: its own file */
+	long long wall_ms;        /* when it was queued, ms since the epoch */
+	int attempt;              /* retries so far, for the backoff */
+	int relogins;             /* fresh logins a 401 of its asked for */
+	unsigned long login_gen;  /* the token its last try carried */
+	int wants_login;          /* waits for the shared re-login */
+	long long at_ms;          /* not to be tried before, mono ms */
+	struct matrix_xfer *x;    /* its exchange while in flight, else NULL */
+};
+
+/* A group file of the journal (g-<seq>) and its sends not yet done. */
+struct matrix_group {
+	unsigned long long seq;
+	size_t pending;
 };
 
 /* One room's queue: sent in order, one at a time. */
@@ -215,6 +223,8 @@ struct matrix {
 	                         * handled, ms; -1: not known */
 	long long core_ns;      /* time in the handler (the core), this batch */
 	long long read_ns;      /* time reading (parsing) this batch */
+	long long send_ns;      /* time sending (HTTP, as they go) in it */
+	long long ask_ns;       /* time asking a room's facts in it */
 	unsigned long notice_n; /* notices posted or tried, for their txn ids */
 	long long start_ms;     /* wall clock at matrix_new, for those ids too */
 
@@ -232,12 +242,13 @@ struct matrix {
 	struct matrix_xfer send_x[MATRIX_SENDS_MAX];
 	struct matrix_resp send_r[MATRIX_SENDS_MAX];
 	char *outbox; /* state_dir/MATRIX_OUTBOX_DIR */
-	/* while a batch is handled, its sends' files are written unsynced
-	 * and listed here (seqs), then synced together before its since is
-	 * saved (matrix_send_flush): two fsyncs a send cost 6 ms each */
+	/* while a batch is handled, its sends are journaled together in
+	 * group files before its since is saved (matrix_send_flush), not one
+	 * file a send (matrix_send.c says why) */
 	int journal_defer;
-	unsigned long long *unsynced;
-	size_t n_unsynced, cap_unsynced;
+	size_t n_deferred; /* sends waiting for their group file */
+	struct matrix_group *groups;
+	size_t n_groups, cap_groups;
 
 	/* the one fresh login every refused exchange waits for */
 	enum matrix_login_state login_state;
@@ -466,11 +477,11 @@ struct matrix_send_spec {
 enum err matrix_send_put(struct matrix *m, const struct matrix_send_spec *s,
 			 unsigned long long *seq);
 
-/* matrix_send_flush makes durable every send journaled unsynced while
- * journal_defer was set (state_sync_file each, the folder once): the
+/* matrix_send_flush writes the sends queued while journal_defer was set
+ * and still waiting into group files, synced with the folder once: the
  * batch's since may be saved after it, not before. ERR_IO (m->errstr
- * says where): not durable, do not save since. A send sent meanwhile, its
- * file gone, needs nothing. */
+ * says where): not durable, do not save since. A send already done
+ * meanwhile needs nothing. */
 enum err matrix_send_flush(struct matrix *m);
 
 /* matrix_send_load queues what the journal holds from an earlier run, in

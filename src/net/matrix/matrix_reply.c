@@ -212,6 +212,7 @@ static int answerable(struct matrix *m, const struct mx_action *a)
 static void to_core(struct matrix *m, const struct mx_action *a, struct tr_message *msg)
 {
 	struct matrix_room *room = matrix_room(m, a->room_id, 1);
+	long long t0 = clock_cpu_ns();
 	long n = room ? matrix_room_members(m, room) : -1;
 
 	memset(msg, 0, sizeof(*msg));
@@ -229,6 +230,7 @@ static void to_core(struct matrix *m, const struct mx_action *a, struct tr_messa
 	msg->mentions_bot = a->mentions_bot;
 	msg->sender_account = a->sender; /* the homeserver vouches for it */
 	msg->sender_power = room ? matrix_room_power(m, room, a->sender) : -1;
+	m->ask_ns += clock_cpu_ns() - t0; /* asked of the server once a room */
 }
 
 enum err matrix_handle_message(struct matrix *m, const struct mx_action *a, tr_handler_fn fn,
@@ -268,8 +270,10 @@ enum err matrix_handle_message(struct matrix *m, const struct mx_action *a, tr_h
 	/* out now: no waiting for the rest of the batch, nor for the disk
 	 * (the batch's journal sync and since, a few fsyncs): the pump puts
 	 * the request on the wire before any of them */
+	t0 = clock_cpu_ns();
 	matrix_send_run(m);
 	matrix_pump(m);
+	m->send_ns += clock_cpu_ns() - t0;
 	return e;
 }
 

@@ -143,11 +143,14 @@ struct batch_cost {
 /* report tells how a batch went: how old its oldest event was once
  * handled (behind_ms), and, for a large or a late batch, one line of what
  * it cost: the CPU time of reading and of handling (the machine's other
- * work left out), of which the core's part, the rest an event, and the
- * wall time of the journal's one sync (the bench reads this line). */
+ * work left out), of which the core's part, the sends' HTTP (done as they
+ * go), the asks of a room's facts (its first message after a start),
+ * the rest (reading, routing, queueing) an event, and the wall time of
+ * the journal's one sync (the bench reads this line). */
 static void report(struct matrix *m, const struct mx_sync *s, const struct batch_cost *c)
 {
-	long long now = clock_wall_ms(), rest_ns = m->read_ns + c->handle_ns - m->core_ns;
+	long long now = clock_wall_ms();
+	long long rest_ns = m->read_ns + c->handle_ns - m->core_ns - m->send_ns - m->ask_ns;
 	long long behind = c->oldest_ts > 0 && now > c->oldest_ts ? now - c->oldest_ts : 0;
 
 	if (c->oldest_ts > 0)
@@ -156,9 +159,11 @@ static void report(struct matrix *m, const struct mx_sync *s, const struct batch
 		return;
 	log_msg(behind >= MATRIX_BEHIND_WARN_MS ? LOG_WARN : LOG_INFO,
 		"sync: batch of %zu events in %zu rooms: cpu read %.2f ms, handled %.2f ms (the "
-		"core %.2f ms; the rest %.2f us an event); journal synced in %.2f ms; the oldest "
-		"%lld ms old when handled; %zu sends waiting",
+		"core %.2f ms, sending %.2f ms, asking rooms' facts %.2f ms; the rest %.2f us an "
+		"event); journal synced in %.2f ms; the oldest %lld ms old when handled; %zu sends "
+		"waiting",
 		c->messages, s->rooms, m->read_ns / 1e6, c->handle_ns / 1e6, m->core_ns / 1e6,
+		m->send_ns / 1e6, m->ask_ns / 1e6,
 		c->messages ? rest_ns / 1e3 / (double)c->messages : 0.0, c->flush_ns / 1e6, behind,
 		m->queued);
 }
@@ -285,7 +290,7 @@ static enum err fetched(struct matrix *m, enum err e, struct matrix_resp *r, str
 	t0 = clock_cpu_ns();
 	e = mx_sync_parse(r->body ? r->body : "", r->len, m->user_id, s, why, whylen);
 	m->read_ns = clock_cpu_ns() - t0;
-	m->core_ns = 0;
+	m->core_ns = m->send_ns = m->ask_ns = 0;
 	if (e == ERR_PARSE || e == ERR_NOMEM) {
 		/* nothing to go past it by: ask again, as after a server error
 		 * (a glitch on the way, a proxy's page, memory short for now) */

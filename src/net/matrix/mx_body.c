@@ -2,6 +2,8 @@
  * builds the objects, mx_html renders the HTML inside them. */
 #include "mx_body.h"
 
+#include "mx_jout.h"
+
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,8 +15,7 @@
 /* dumps serialises obj compactly into a new string. */
 static enum err dumps(json_t *obj, char **out)
 {
-	*out = json_dumps(obj, JSON_COMPACT);
-	return *out ? ERR_OK : ERR_NOMEM;
+	return mx_jout_dumps(obj, out); /* json_dumps's bytes, faster */
 }
 
 /* set_s sets obj[key] to a new string; ERR_INVALID for bad UTF-8. */
