@@ -208,7 +208,7 @@ void matrix_free(struct matrix *m)
 	for (i = 0; i < m->n_known; i++)
 		mx_power_free(m->known[i].power);
 	free(m->known);
-	free(m->slots);
+	mx_index_release(&m->rooms_ix);
 	free(m->hs);
 	free(m->user_id);
 	if (m->password)

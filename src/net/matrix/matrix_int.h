@@ -28,6 +28,7 @@
 #include "err.h"
 #include "log.h"
 #include "matrix.h"
+#include "mx_index.h"
 #include "mx_json.h"
 #include "transport.h"
 
@@ -191,7 +192,7 @@ struct matrix {
 
 	struct matrix_room *known;
 	size_t n_known, cap_known;
-	size_t *slots, n_slots; /* known's index (matrix_rooms.c) */
+	struct mx_index rooms_ix; /* known's index (matrix_rooms.c) */
 	struct matrix_name names[MATRIX_NAMES_MAX];
 	size_t names_next;
 	struct matrix_answer answers[MATRIX_ANSWERS_MAX];
@@ -235,6 +236,7 @@ struct matrix {
 	/* the outgoing queue (matrix_send.c) */
 	struct matrix_outq *outq;
 	size_t n_outq, cap_outq;
+	struct mx_index outq_ix;     /* outq's index by room */
 	size_t queued, queued_plain; /* entries in every queue; those a limit
 	                              * may drop */
 	unsigned long long send_seq; /* the last seq given */

@@ -16,55 +16,24 @@
 
 /* ---- the cache -------------------------------------------------------- */
 
-/* The cache is an array (known) with an index beside it: open addressing,
- * linear probing, each slot a position in known plus one (0: empty), at
- * most half full. A lookup is a hash and a compare or two whatever the
- * number of rooms: at 10,000 rooms a scan of the array cost a message
- * tens of microseconds. */
-static size_t room_hash(const char *id)
+/* The cache is an array (known) with an index beside it (mx_index): at
+ * 10,000 rooms a scan of the array cost a message tens of microseconds. */
+static const char *room_key(const void *ctx, size_t i)
 {
-	size_t h = 14695981039346656037ULL & (size_t)-1;
-
-	while (*id)
-		h = (h ^ (unsigned char)*id++) * (1099511628211ULL & (size_t)-1);
-	return h;
-}
-
-static size_t *slot_of(struct matrix *m, const char *id)
-{
-	size_t mask = m->n_slots - 1, i = room_hash(id) & mask;
-
-	while (m->slots[i] && strcmp(m->known[m->slots[i] - 1].id, id))
-		i = (i + 1) & mask;
-	return &m->slots[i];
-}
-
-/* reindex makes the index anew for n rooms (after a growth or a room
- * forgotten, which moves the last one); -1 on no memory (the old stays). */
-static int reindex(struct matrix *m, size_t n)
-{
-	size_t want = 64, i, *ns;
-
-	while (want < 2 * n)
-		want *= 2;
-	ns = calloc(want, sizeof(*ns));
-	if (!ns)
-		return -1;
-	free(m->slots);
-	m->slots = ns;
-	m->n_slots = want;
-	for (i = 0; i < m->n_known; i++)
-		*slot_of(m, m->known[i].id) = i + 1;
-	return 0;
+	return ((const struct matrix *)ctx)->known[i].id;
 }
 
 struct matrix_room *matrix_room(struct matrix *m, const char *id, int create)
 {
 	struct matrix_room *nr;
-	size_t ncap, *slot;
+	size_t ncap;
+	long at;
 
-	if (m->n_slots && *(slot = slot_of(m, id)))
-		return &m->known[*slot - 1];
+	if (!m->rooms_ix.keyof)
+		mx_index_init(&m->rooms_ix, room_key, m);
+	at = mx_index_find(&m->rooms_ix, id);
+	if (at >= 0)
+		return &m->known[at];
 	if (!create)
 		return NULL;
 	if (m->n_known == m->cap_known) {
@@ -75,29 +44,35 @@ struct matrix_room *matrix_room(struct matrix *m, const char *id, int create)
 		m->known = nr;
 		m->cap_known = ncap;
 	}
-	if (2 * (m->n_known + 1) > m->n_slots && reindex(m, m->n_known + 1))
-		return NULL;
 	nr = &m->known[m->n_known];
 	memset(nr, 0, sizeof(*nr));
 	nr->id = strs_dup(id);
 	if (!nr->id)
 		return NULL;
 	nr->members = -1;
-	*slot_of(m, id) = ++m->n_known;
+	if (mx_index_add(&m->rooms_ix, m->n_known) != ERR_OK) {
+		free(nr->id);
+		return NULL;
+	}
+	m->n_known++;
 	return nr;
 }
 
 static void room_forget(struct matrix *m, const char *id)
 {
-	struct matrix_room *r = matrix_room(m, id, 0);
+	long at = m->rooms_ix.keyof ? mx_index_find(&m->rooms_ix, id) : -1;
+	size_t last = m->n_known - 1;
+	struct matrix_room *r;
 
-	if (!r)
+	if (at < 0)
 		return;
+	r = &m->known[at];
+	mx_index_remove(&m->rooms_ix, r->id, (size_t)at);
+	mx_index_moved(&m->rooms_ix, m->known[last].id, last, (size_t)at);
 	free(r->id);
 	mx_power_free(r->power);
-	*r = m->known[--m->n_known];
-	if (reindex(m, m->n_known)) /* no memory: the index must not lie */
-		memset(m->slots, 0, m->n_slots * sizeof(*m->slots));
+	*r = m->known[last];
+	m->n_known--;
 }
 
 static struct matrix_name *name_find(struct matrix *m, const char *room, const char *user)

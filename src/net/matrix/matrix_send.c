@@ -17,9 +17,10 @@
  *
  * The transaction id is fixed when a send is queued (from the event it
  * answers, mx_txn_*), kept across its tries, and written with it to the
- * journal: one small file a send in state_dir/outbox (q-<seq>, JSON,
- * 0600, written whole by state_write, synced), removed once the send is
- * done or dropped. The sync saves `since` only after its batch's sends are
+ * journal in state_dir/outbox (JSON, 0600, written whole by state_write,
+ * synced): a file a send (q-<seq>), or for the sends of one /sync batch
+ * group files (g-<seq>, below) written together before its since is
+ * saved; a file goes once its sends are done or dropped. The sync saves `since` only after its batch's sends are
  * queued, so journaled; a crash after that loses nothing (the next start
  * queues the journal again, before serving), a crash before it replays the
  * batch, whose sends meet their journal (the same send is not queued
@@ -374,14 +375,24 @@ static void unjournal(struct matrix *m, const struct matrix_send *s)
 
 /* ---- the queues ------------------------------------------------------- */
 
+static const char *queue_key(const void *ctx, size_t i)
+{
+	return ((const struct matrix *)ctx)->outq[i].room;
+}
+
+/* queue_of: room's queue, found by the index (a busy bot has a queue
+ * for each of a thousand rooms), or with create a new one. */
 static struct matrix_outq *queue_of(struct matrix *m, const char *room, int create)
 {
 	struct matrix_outq *q;
-	size_t i, ncap;
+	size_t ncap;
+	long at;
 
-	for (i = 0; i < m->n_outq; i++)
-		if (!strcmp(m->outq[i].room, room))
-			return &m->outq[i];
+	if (!m->outq_ix.keyof)
+		mx_index_init(&m->outq_ix, queue_key, m);
+	at = mx_index_find(&m->outq_ix, room);
+	if (at >= 0)
+		return &m->outq[at];
 	if (!create)
 		return NULL;
 	if (m->n_outq == m->cap_outq) {
@@ -397,6 +408,10 @@ static struct matrix_outq *queue_of(struct matrix *m, const char *room, int crea
 	q->room = strs_dup(room);
 	if (!q->room)
 		return NULL;
+	if (mx_index_add(&m->outq_ix, m->n_outq) != ERR_OK) {
+		free(q->room);
+		return NULL;
+	}
 	m->n_outq++;
 	return q;
 }
@@ -444,6 +459,10 @@ static void pop(struct matrix *m, struct matrix_outq *q)
 	ungate(m, s);
 	send_free(s);
 	if (!q->n) {
+		size_t at = (size_t)(q - m->outq), last = m->n_outq - 1;
+
+		mx_index_remove(&m->outq_ix, q->room, at);
+		mx_index_moved(&m->outq_ix, m->outq[last].room, last, at);
 		free(q->room);
 		*q = m->outq[--m->n_outq];
 	}
@@ -1016,6 +1035,7 @@ void matrix_send_free(struct matrix *m)
 		free(m->outq[i].room);
 	}
 	free(m->outq);
+	mx_index_release(&m->outq_ix);
 	m->outq = NULL;
 	m->n_outq = m->cap_outq = 0;
 	free(m->outbox);
