@@ -180,6 +180,7 @@ void matrix_free(struct matrix *m)
 
 	if (!m)
 		return;
+	matrix_disk_free(m); /* what it was asked is done first */
 	matrix_send_free(m);
 	matrix_xfer_free(m, &m->sync_x);
 	matrix_xfer_free(m, &m->call_x);
@@ -477,6 +478,10 @@ static void op_stop(void *t)
 
 	give_up(m);
 	matrix_send_stop(m);
+	/* the fsyncs' thread saves the last position (a few ms; a disk that
+	 * hangs leaves an older one, from which the next start replays) */
+	if (!matrix_disk_wait(m, MATRIX_DISK_STOP_MS))
+		log_warn("stop: the sync position's save is still waiting on the disk");
 	log_info("stop: sync position %s", m->since ? "saved" : "not recorded");
 }
 

@@ -38,6 +38,7 @@
 #define MATRIX_ERRSTR_MAX         512
 #define MATRIX_RETRY_AFTER_MAX_MS 600000L /* we wait at most 10 min a 429 */
 #define MATRIX_STOP_GRACE_MS      1200L   /* a reply in flight after a stop */
+#define MATRIX_DISK_STOP_MS       3000L   /* the last position's save at a stop */
 #define MATRIX_POLL_MS            50      /* how often a wait looks at stop */
 /* Sends in flight at once, each on its own easy handle in the one multi
  * handle; at most one a room, so a room's order is kept and a room that
@@ -248,7 +249,9 @@ struct matrix {
 	 * group files before its since is saved (matrix_send_flush), not one
 	 * file a send (matrix_send.c says why) */
 	int journal_defer;
-	size_t n_deferred; /* sends waiting for their group file */
+	struct matrix_disk *disk; /* the fsyncs' thread (matrix_disk.c) */
+	int disk_broken;          /* it could not start: the loop syncs */
+	size_t n_deferred;        /* sends waiting for their group file */
 	struct matrix_group *groups;
 	size_t n_groups, cap_groups;
 
@@ -480,10 +483,11 @@ enum err matrix_send_put(struct matrix *m, const struct matrix_send_spec *s,
 			 unsigned long long *seq);
 
 /* matrix_send_flush writes the sends queued while journal_defer was set
- * and still waiting into group files, synced with the folder once: the
- * batch's since may be saved after it, not before. ERR_IO (m->errstr
- * says where): not durable, do not save since. A send already done
- * meanwhile needs nothing. */
+ * and still waiting into group files, and has them synced with the
+ * folder once: by the fsyncs' thread (matrix_disk_put), or here when it
+ * has none. The batch's since is saved after it (asked of the same
+ * thread after), never before. ERR_IO (m->errstr says where): not
+ * written, do not save since. A send already done needs nothing. */
 enum err matrix_send_flush(struct matrix *m);
 
 /* matrix_send_load queues what the journal holds from an earlier run, in
@@ -515,6 +519,25 @@ void matrix_send_stop(struct matrix *m);
 
 /* matrix_send_free frees every queue and handle (nothing is sent). */
 void matrix_send_free(struct matrix *m);
+
+/* ---- matrix_disk.c ---------------------------------------------------- */
+
+/* matrix_disk_put hands the thread of the fsyncs (started at its first
+ * use) n outbox files to sync, then the folder, then since (may be NULL)
+ * to save as the position, after everything asked before. files and its
+ * strings are taken on ERR_OK (the array itself stays the caller's).
+ * ERR_INVALID: no thread (the caller syncs and saves in the loop itself,
+ * nothing taken); ERR_NOMEM. */
+enum err matrix_disk_put(struct matrix *m, char **files, size_t n, const char *since);
+
+/* matrix_disk_failed: 1 when a sync or the position's save failed (no
+ * position is saved after it; m->errstr says why): the caller stops. */
+int matrix_disk_failed(struct matrix *m);
+
+/* matrix_disk_wait waits at most ms for everything asked to be done; 1
+ * when it is. matrix_disk_free does what is left, then ends the thread. */
+int matrix_disk_wait(struct matrix *m, long long ms);
+void matrix_disk_free(struct matrix *m);
 
 /* ---- matrix_keys.c ---------------------------------------------------- */
 

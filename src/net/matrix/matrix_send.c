@@ -329,6 +329,26 @@ static enum err flush_groups(struct matrix *m, unsigned long long *seqs, size_t 
 	return e;
 }
 
+/* to_disk hands the group files seqs[0..n) to the fsyncs' thread; 0 when
+ * it cannot take them (the caller syncs them itself). */
+static int to_disk(struct matrix *m, const unsigned long long *seqs, size_t n)
+{
+	char *names[MATRIX_QUEUE_MAX + 1];
+	size_t i, k;
+
+	for (i = 0; i < n; i++) {
+		names[i] = malloc(JOURNAL_NAME_MAX);
+		if (!names[i])
+			break;
+		group_name(seqs[i], names[i], JOURNAL_NAME_MAX);
+	}
+	if (i == n && matrix_disk_put(m, names, n, NULL) == ERR_OK)
+		return 1;
+	for (k = 0; k < i; k++)
+		free(names[k]);
+	return 0;
+}
+
 enum err matrix_send_flush(struct matrix *m)
 {
 	unsigned long long seqs[MATRIX_QUEUE_MAX + 1];
@@ -341,6 +361,8 @@ enum err matrix_send_flush(struct matrix *m)
 	e = outbox(m);
 	if (e == ERR_OK)
 		e = flush_groups(m, seqs, &n);
+	if (e == ERR_OK && n && to_disk(m, seqs, n))
+		return ERR_OK; /* synced off the loop, before the batch's since */
 	for (i = 0; i < n && e == ERR_OK; i++) {
 		group_name(seqs[i], name, sizeof(name));
 		e = state_sync_file(m->outbox, name);

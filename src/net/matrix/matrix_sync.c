@@ -49,6 +49,9 @@ enum err matrix_make_filter(struct matrix *m)
 	return e;
 }
 
+/* save_since moves the position: in memory at once (the next /sync asks
+ * from it), on disk by the fsyncs' thread after the batch's group files
+ * (matrix_disk.c says why that is safe), or here when it has none. */
 static enum err save_since(struct matrix *m, const char *since)
 {
 	enum err e;
@@ -56,7 +59,9 @@ static enum err save_since(struct matrix *m, const char *since)
 
 	if (m->since && !strcmp(m->since, since))
 		return ERR_OK; /* an empty long poll: nothing moved */
-	e = state_write(m->state_dir, MATRIX_SINCE_FILE, since, strlen(since), 0600);
+	e = matrix_disk_put(m, NULL, 0, since);
+	if (e == ERR_INVALID)
+		e = state_write(m->state_dir, MATRIX_SINCE_FILE, since, strlen(since), 0600);
 	if (e != ERR_OK) {
 		matrix_set_err(m, "cannot save the sync position in %s: %s", m->state_dir,
 			       err_str(e));
@@ -364,6 +369,10 @@ enum err matrix_sync_step(struct matrix *m)
 	long long wait;
 	enum err e = ERR_OK;
 
+	if (matrix_disk_failed(m)) {
+		m->fatal = 1; /* the outbox or since cannot be kept: cannot go on */
+		return ERR_INVALID;
+	}
 	if (!m->sync_x.done)
 		return ERR_OK; /* still running */
 	m->sync_x.done = 0;
