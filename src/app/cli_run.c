@@ -96,8 +96,8 @@ static void print_lag(const struct nets_mark *mk, int named, FILE *f)
 	if (health_read_lag(mk->dir, mk->file, &lag) != ERR_OK)
 		return;
 	fprintf(f,
-		"faqbot: %s%sbehind: the last batch's oldest event was handled %lld ms after it "
-		"was sent; %ld sends waiting%s",
+		"faqbot: %s%sbehind: the oldest event of the last batch was handled %lld ms after "
+		"it was sent; %ld sends waiting%s",
 		named ? mk->name : "", named ? ": " : "", lag.behind_ms, lag.sends,
 		lag.sends ? "" : "\n");
 	if (lag.sends)
