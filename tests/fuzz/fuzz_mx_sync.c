@@ -128,7 +128,8 @@ out:
 }
 
 /* check_batch: the promises about next_batch (see the top). */
-static void check_batch(const char *text, size_t len, const struct mx_sync *s, enum err rc)
+static void check_batch(const char *text, size_t len, const struct mx_sync *s,
+                        enum err rc)
 {
 	static char want[MX_NEXT_BATCH_MAX + 1], got[MX_NEXT_BATCH_MAX + 1];
 	char *fixed = NULL;

@@ -93,7 +93,8 @@ static void test_fresh_stale_missing(void **st)
 	/* a little ahead (another container's clock) is now; far ahead is wrong */
 	assert_int_equal(health_check(dir, 90, 1000000 - 5, &age, err, sizeof(err)), ERR_OK);
 	assert_int_equal(age, 0);
-	assert_int_equal(health_check(dir, 90, 1000000 - 3600, &age, err, sizeof(err)), ERR_PARSE);
+	assert_int_equal(health_check(dir, 90, 1000000 - 3600, &age, err, sizeof(err)),
+			 ERR_PARSE);
 	assert_non_null(strstr(err, "future"));
 
 	/* a restart clears the last run's mark */
@@ -104,14 +105,8 @@ static void test_fresh_stale_missing(void **st)
 
 static void test_not_a_mark(void **st)
 {
-	static const char *bad[] = {"",
-				    "\n",
-				    "soon\n",
-				    "12ab\n",
-				    "-5\n",
-				    "0\n",
-				    "99999999999999999999999\n",
-				    "1000000\n1000001\n"};
+	static const char *bad[] = {"", "\n", "soon\n", "12ab\n", "-5\n", "0\n",
+				    "99999999999999999999999\n", "1000000\n1000001\n"};
 	char err[512];
 	size_t i;
 

@@ -30,7 +30,8 @@ static struct mx_sync *parse_ok(const char *json)
 	struct mx_sync *s = NULL;
 	char err[128] = "";
 
-	assert_int_equal(mx_sync_parse(json, strlen(json), BOT, &s, err, sizeof(err)), ERR_OK);
+	assert_int_equal(mx_sync_parse(json, strlen(json), BOT, &s, err, sizeof(err)),
+	                 ERR_OK);
 	assert_non_null(s);
 	return s;
 }
@@ -38,8 +39,9 @@ static struct mx_sync *parse_ok(const char *json)
 /* A joined room's timeline with one event (ev is a JSON object text). */
 static char *one_event(const char *ev)
 {
-	static const char fmt[] = "{\"next_batch\":\"s2\",\"rooms\":{\"join\":{\"!r:hs.test\":"
-				  "{\"timeline\":{\"events\":[%s]}}}}}";
+	static const char fmt[] =
+	    "{\"next_batch\":\"s2\",\"rooms\":{\"join\":{\"!r:hs.test\":"
+	    "{\"timeline\":{\"events\":[%s]}}}}}";
 	size_t n = strlen(fmt) + strlen(ev) + 1;
 	char *p = malloc(n);
 
@@ -60,9 +62,9 @@ static struct mx_sync *parse_event(const char *ev)
 static void test_plain_message(void **st)
 {
 	struct mx_sync *s = parse_event(
-		"{\"type\":\"m.room.message\",\"event_id\":\"$e1\",\"sender\":\"@a:hs.test\","
-		"\"origin_server_ts\":1700000000000,"
-		"\"content\":{\"msgtype\":\"m.text\",\"body\":\"what is TMS?\"}}");
+	    "{\"type\":\"m.room.message\",\"event_id\":\"$e1\",\"sender\":\"@a:hs.test\","
+	    "\"origin_server_ts\":1700000000000,"
+	    "\"content\":{\"msgtype\":\"m.text\",\"body\":\"what is TMS?\"}}");
 
 	(void)st;
 	assert_string_equal(s->next_batch, "s2");
@@ -87,35 +89,35 @@ static void test_ignored_kinds(void **st)
 		const char *ev;
 		enum mx_ignore want;
 	} cases[] = {
-		{"{\"type\":\"m.room.message\",\"event_id\":\"$n\",\"sender\":\"@a:x\","
-		 "\"content\":{\"msgtype\":\"m.notice\",\"body\":\"hi\"}}",
-		 MX_IGN_NOTICE},
-		{"{\"type\":\"m.room.message\",\"event_id\":\"$o\",\"sender\":\"" BOT "\","
-		 "\"content\":{\"msgtype\":\"m.text\",\"body\":\"hi\"}}",
-		 MX_IGN_OWN},
-		{"{\"type\":\"m.room.message\",\"event_id\":\"$e\",\"sender\":\"@a:x\","
-		 "\"content\":{\"msgtype\":\"m.text\",\"body\":\"* fixed\","
-		 "\"m.new_content\":{\"msgtype\":\"m.text\",\"body\":\"fixed\"},"
-		 "\"m.relates_to\":{\"rel_type\":\"m.replace\",\"event_id\":\"$o\"}}}",
-		 MX_IGN_EDIT},
-		{"{\"type\":\"m.room.redaction\",\"event_id\":\"$r\",\"sender\":\"@a:x\","
-		 "\"redacts\":\"$o\",\"content\":{}}",
-		 MX_IGN_REDACTION},
-		{"{\"type\":\"m.room.message\",\"event_id\":\"$d\",\"sender\":\"@a:x\","
-		 "\"content\":{},\"unsigned\":{\"redacted_because\":{}}}",
-		 MX_IGN_REDACTION},
-		{"{\"type\":\"m.room.message\",\"event_id\":\"$i\",\"sender\":\"@a:x\","
-		 "\"content\":{\"msgtype\":\"m.image\",\"body\":\"cat.png\"}}",
-		 MX_IGN_MSGTYPE},
-		{"{\"type\":\"m.room.encrypted\",\"event_id\":\"$c\",\"sender\":\"@a:x\","
-		 "\"content\":{\"algorithm\":\"m.megolm.v1.aes-sha2\"}}",
-		 MX_IGN_ENCRYPTED},
-		{"{\"type\":\"m.room.message\",\"event_id\":\"$w\",\"sender\":\"@a:x\","
-		 "\"content\":{\"msgtype\":\"m.text\",\"body\":\" \\n\\t\"}}",
-		 MX_IGN_EMPTY},
-		{"{\"type\":\"m.room.message\",\"event_id\":\"$m\",\"sender\":\"@a:x\","
-		 "\"content\":{\"msgtype\":\"m.emote\",\"body\":\"waves\"}}",
-		 MX_IGN_NONE},
+	    {"{\"type\":\"m.room.message\",\"event_id\":\"$n\",\"sender\":\"@a:x\","
+	     "\"content\":{\"msgtype\":\"m.notice\",\"body\":\"hi\"}}",
+	     MX_IGN_NOTICE},
+	    {"{\"type\":\"m.room.message\",\"event_id\":\"$o\",\"sender\":\"" BOT "\","
+	     "\"content\":{\"msgtype\":\"m.text\",\"body\":\"hi\"}}",
+	     MX_IGN_OWN},
+	    {"{\"type\":\"m.room.message\",\"event_id\":\"$e\",\"sender\":\"@a:x\","
+	     "\"content\":{\"msgtype\":\"m.text\",\"body\":\"* fixed\","
+	     "\"m.new_content\":{\"msgtype\":\"m.text\",\"body\":\"fixed\"},"
+	     "\"m.relates_to\":{\"rel_type\":\"m.replace\",\"event_id\":\"$o\"}}}",
+	     MX_IGN_EDIT},
+	    {"{\"type\":\"m.room.redaction\",\"event_id\":\"$r\",\"sender\":\"@a:x\","
+	     "\"redacts\":\"$o\",\"content\":{}}",
+	     MX_IGN_REDACTION},
+	    {"{\"type\":\"m.room.message\",\"event_id\":\"$d\",\"sender\":\"@a:x\","
+	     "\"content\":{},\"unsigned\":{\"redacted_because\":{}}}",
+	     MX_IGN_REDACTION},
+	    {"{\"type\":\"m.room.message\",\"event_id\":\"$i\",\"sender\":\"@a:x\","
+	     "\"content\":{\"msgtype\":\"m.image\",\"body\":\"cat.png\"}}",
+	     MX_IGN_MSGTYPE},
+	    {"{\"type\":\"m.room.encrypted\",\"event_id\":\"$c\",\"sender\":\"@a:x\","
+	     "\"content\":{\"algorithm\":\"m.megolm.v1.aes-sha2\"}}",
+	     MX_IGN_ENCRYPTED},
+	    {"{\"type\":\"m.room.message\",\"event_id\":\"$w\",\"sender\":\"@a:x\","
+	     "\"content\":{\"msgtype\":\"m.text\",\"body\":\" \\n\\t\"}}",
+	     MX_IGN_EMPTY},
+	    {"{\"type\":\"m.room.message\",\"event_id\":\"$m\",\"sender\":\"@a:x\","
+	     "\"content\":{\"msgtype\":\"m.emote\",\"body\":\"waves\"}}",
+	     MX_IGN_NONE},
 	};
 	struct mx_sync *s;
 	size_t i;
@@ -132,11 +134,11 @@ static void test_ignored_kinds(void **st)
 static void test_thread_and_reply(void **st)
 {
 	struct mx_sync *s = parse_event(
-		"{\"type\":\"m.room.message\",\"event_id\":\"$t2\",\"sender\":\"@a:x\","
-		"\"content\":{\"msgtype\":\"m.text\",\"body\":\"> <@b:x> earlier\\n> more\\n\\n"
-		"how long does ketamine last?\",\"m.relates_to\":{\"rel_type\":\"m.thread\","
-		"\"event_id\":\"$root\",\"m.in_reply_to\":{\"event_id\":\"$t1\"}},"
-		"\"m.mentions\":{\"user_ids\":[\"" BOT "\"]}}}");
+	    "{\"type\":\"m.room.message\",\"event_id\":\"$t2\",\"sender\":\"@a:x\","
+	    "\"content\":{\"msgtype\":\"m.text\",\"body\":\"> <@b:x> earlier\\n> more\\n\\n"
+	    "how long does ketamine last?\",\"m.relates_to\":{\"rel_type\":\"m.thread\","
+	    "\"event_id\":\"$root\",\"m.in_reply_to\":{\"event_id\":\"$t1\"}},"
+	    "\"m.mentions\":{\"user_ids\":[\"" BOT "\"]}}}");
 
 	(void)st;
 	assert_int_equal(s->n, 1);
@@ -150,15 +152,15 @@ static void test_thread_and_reply(void **st)
 static void test_strip_fallback(void **st)
 {
 	static const char *const cases[][2] = {
-		{"> <@a:x> hi\n\nreal", "real"},
-		{"> <@a:x> hi\r\n\r\nreal", "real"},
-		{"> a\n> b\n\nreal\n\nmore", "real\n\nmore"},
-		{"> only a quote", "> only a quote"},
-		{"> quote\nno blank line", "> quote\nno blank line"},
-		{">no space\n\nx", ">no space\n\nx"},
-		{"plain", "plain"},
-		{"", ""},
-		{"> \n\n", ""},
+	    {"> <@a:x> hi\n\nreal", "real"},
+	    {"> <@a:x> hi\r\n\r\nreal", "real"},
+	    {"> a\n> b\n\nreal\n\nmore", "real\n\nmore"},
+	    {"> only a quote", "> only a quote"},
+	    {"> quote\nno blank line", "> quote\nno blank line"},
+	    {">no space\n\nx", ">no space\n\nx"},
+	    {"plain", "plain"},
+	    {"", ""},
+	    {"> \n\n", ""},
 	};
 	char buf[64];
 	size_t i;
@@ -175,31 +177,31 @@ static void test_strip_fallback(void **st)
 static void test_membership(void **st)
 {
 	static const char json[] =
-		"{\"next_batch\":\"s9\",\"rooms\":{"
-		"\"leave\":{"
-		" \"!k:x\":{\"timeline\":{\"events\":[{\"type\":\"m.room.member\","
-		"  \"state_key\":\"" BOT "\",\"sender\":\"@mod:x\",\"event_id\":\"$1\","
-		"  \"content\":{\"membership\":\"leave\"}}]}},"
-		" \"!b:x\":{\"timeline\":{\"events\":[{\"type\":\"m.room.member\","
-		"  \"state_key\":\"" BOT "\",\"sender\":\"@mod:x\",\"event_id\":\"$2\","
-		"  \"content\":{\"membership\":\"ban\"}}]}},"
-		" \"!l:x\":{\"timeline\":{\"events\":[{\"type\":\"m.room.member\","
-		"  \"state_key\":\"" BOT "\",\"sender\":\"" BOT "\",\"event_id\":\"$3\","
-		"  \"content\":{\"membership\":\"leave\"}}]}}},"
-		"\"invite\":{\"!i:x\":{\"invite_state\":{\"events\":["
-		" {\"type\":\"m.room.name\",\"state_key\":\"\",\"sender\":\"@c:y\","
-		"  \"content\":{\"name\":\"<b>x</b>\"}},"
-		" {\"type\":\"m.room.member\",\"state_key\":\"" BOT "\",\"sender\":\"@c:y\","
-		"  \"content\":{\"membership\":\"invite\",\"is_direct\":true}}]}}},"
-		"\"join\":{\"!j:x\":{\"summary\":{\"m.joined_member_count\":2},"
-		" \"state\":{\"events\":[{\"type\":\"m.room.member\",\"state_key\":\"@a:x\","
-		"  \"sender\":\"@a:x\",\"content\":{\"membership\":\"join\","
-		"  \"displayname\":\"<script>alert(1)</script>\"}}]},"
-		" \"timeline\":{\"limited\":true,\"events\":[{\"type\":\"m.room.member\","
-		"  \"state_key\":\"" BOT "\",\"sender\":\"" BOT "\",\"event_id\":\"$4\","
-		"  \"content\":{\"membership\":\"join\"}},"
-		"  {\"type\":\"m.room.message\",\"event_id\":\"$5\",\"sender\":\"@a:x\","
-		"  \"content\":{\"msgtype\":\"m.text\",\"body\":\"hi " BOT "\"}}]}}}}}";
+	    "{\"next_batch\":\"s9\",\"rooms\":{"
+	    "\"leave\":{"
+	    " \"!k:x\":{\"timeline\":{\"events\":[{\"type\":\"m.room.member\","
+	    "  \"state_key\":\"" BOT "\",\"sender\":\"@mod:x\",\"event_id\":\"$1\","
+	    "  \"content\":{\"membership\":\"leave\"}}]}},"
+	    " \"!b:x\":{\"timeline\":{\"events\":[{\"type\":\"m.room.member\","
+	    "  \"state_key\":\"" BOT "\",\"sender\":\"@mod:x\",\"event_id\":\"$2\","
+	    "  \"content\":{\"membership\":\"ban\"}}]}},"
+	    " \"!l:x\":{\"timeline\":{\"events\":[{\"type\":\"m.room.member\","
+	    "  \"state_key\":\"" BOT "\",\"sender\":\"" BOT "\",\"event_id\":\"$3\","
+	    "  \"content\":{\"membership\":\"leave\"}}]}}},"
+	    "\"invite\":{\"!i:x\":{\"invite_state\":{\"events\":["
+	    " {\"type\":\"m.room.name\",\"state_key\":\"\",\"sender\":\"@c:y\","
+	    "  \"content\":{\"name\":\"<b>x</b>\"}},"
+	    " {\"type\":\"m.room.member\",\"state_key\":\"" BOT "\",\"sender\":\"@c:y\","
+	    "  \"content\":{\"membership\":\"invite\",\"is_direct\":true}}]}}},"
+	    "\"join\":{\"!j:x\":{\"summary\":{\"m.joined_member_count\":2},"
+	    " \"state\":{\"events\":[{\"type\":\"m.room.member\",\"state_key\":\"@a:x\","
+	    "  \"sender\":\"@a:x\",\"content\":{\"membership\":\"join\","
+	    "  \"displayname\":\"<script>alert(1)</script>\"}}]},"
+	    " \"timeline\":{\"limited\":true,\"events\":[{\"type\":\"m.room.member\","
+	    "  \"state_key\":\"" BOT "\",\"sender\":\"" BOT "\",\"event_id\":\"$4\","
+	    "  \"content\":{\"membership\":\"join\"}},"
+	    "  {\"type\":\"m.room.message\",\"event_id\":\"$5\",\"sender\":\"@a:x\","
+	    "  \"content\":{\"msgtype\":\"m.text\",\"body\":\"hi " BOT "\"}}]}}}}}";
 	struct mx_sync *s = parse_ok(json);
 	int seen[MX_ACT_MESSAGE + 1] = {0};
 	size_t i;
@@ -215,22 +217,14 @@ static void test_membership(void **st)
 			assert_string_equal(a->room_id, "!k:x");
 			assert_string_equal(a->sender, "@mod:x");
 			break;
-		case MX_ACT_BANNED:
-			assert_string_equal(a->room_id, "!b:x");
-			break;
-		case MX_ACT_LEFT:
-			assert_string_equal(a->room_id, "!l:x");
-			break;
+		case MX_ACT_BANNED: assert_string_equal(a->room_id, "!b:x"); break;
+		case MX_ACT_LEFT: assert_string_equal(a->room_id, "!l:x"); break;
 		case MX_ACT_INVITE:
 			assert_string_equal(a->sender, "@c:y");
 			assert_true(a->is_direct);
 			break;
-		case MX_ACT_SUMMARY:
-			assert_int_equal(a->members, 2);
-			break;
-		case MX_ACT_JOINED:
-			assert_string_equal(a->room_id, "!j:x");
-			break;
+		case MX_ACT_SUMMARY: assert_int_equal(a->members, 2); break;
+		case MX_ACT_JOINED: assert_string_equal(a->room_id, "!j:x"); break;
 		case MX_ACT_NAME:
 			if (!strcmp(a->sender, "@a:x"))
 				assert_string_equal(a->sender_name, "<script>alert(1)</script>");
@@ -241,9 +235,7 @@ static void test_membership(void **st)
 			assert_string_equal(a->sender_name, "<script>alert(1)</script>");
 			assert_true(a->mentions_bot);
 			break;
-		case MX_ACT_POWER:
-			fail();
-			break;
+		case MX_ACT_POWER: fail(); break;
 		}
 	}
 	for (i = 0; i <= MX_ACT_MESSAGE; i++)
@@ -255,45 +247,37 @@ static void test_membership(void **st)
 static void test_hostile_shapes(void **st)
 {
 	static const char *const ok[] = {
-		"{\"next_batch\":\"x\"}",
-		"{\"next_batch\":\"x\",\"rooms\":[]}",
-		"{\"next_batch\":\"x\",\"rooms\":{\"join\":[]}}",
-		"{\"next_batch\":\"x\",\"rooms\":{\"join\":{\"!r:x\":1}}}",
-		"{\"next_batch\":\"x\",\"rooms\":{\"join\":{\"notaroom\":{}}}}",
-		"{\"next_batch\":\"x\",\"rooms\":{\"join\":{\"!r:x\":{\"timeline\":1}}}}",
-		"{\"next_batch\":\"x\",\"rooms\":{\"join\":{\"!r:x\":{\"timeline\":"
-		"{\"events\":[1,null,\"s\",[],{},{\"type\":7}]}}}}}",
-		"{\"next_batch\":\"x\",\"rooms\":{\"join\":{\"!r:x\":{\"timeline\":"
-		"{\"events\":[{\"type\":\"m.room.message\"}]}}}}}",
-		"{\"next_batch\":\"x\",\"rooms\":{\"join\":{\"!r:x\":{\"timeline\":"
-		"{\"events\":[{\"type\":\"m.room.message\",\"event_id\":\"$a b\","
-		"\"sender\":\"@a:x\",\"content\":{\"msgtype\":\"m.text\",\"body\":\"x\"}}]}}}}}",
-		"{\"next_batch\":\"x\",\"rooms\":{\"join\":{\"!r:x\":{\"timeline\":"
-		"{\"events\":[{\"type\":\"m.room.message\",\"event_id\":\"$a\","
-		"\"sender\":\"@a:x\",\"content\":{\"msgtype\":1,\"body\":[]}}]}}}}}",
-		"{\"next_batch\":\"x\",\"rooms\":{\"join\":{\"!r:x\":{\"timeline\":"
-		"{\"events\":[{\"type\":\"m.room.message\",\"event_id\":\"$a\","
-		"\"sender\":\"@a:x\",\"content\":{\"msgtype\":\"m.text\",\"body\":\"x\","
-		"\"m.relates_to\":{\"rel_type\":\"m.thread\",\"event_id\":5,"
-		"\"m.in_reply_to\":\"$q\"},\"m.mentions\":{\"user_ids\":\"" BOT "\"}}}]}}}}}",
-		"{\"next_batch\":\"x\",\"rooms\":{\"invite\":{\"!r:x\":{\"invite_state\":"
-		"{\"events\":[{\"type\":\"m.room.member\"}]}}}}}",
-		"{\"next_batch\":\"x\",\"rooms\":{\"leave\":{\"!r:x\":{}}}}",
-		"{\"next_batch\":\"x\",\"rooms\":{\"join\":{\"!r:x\":{\"summary\":"
-		"{\"m.joined_member_count\":-3}}}}}",
+	    "{\"next_batch\":\"x\"}",
+	    "{\"next_batch\":\"x\",\"rooms\":[]}",
+	    "{\"next_batch\":\"x\",\"rooms\":{\"join\":[]}}",
+	    "{\"next_batch\":\"x\",\"rooms\":{\"join\":{\"!r:x\":1}}}",
+	    "{\"next_batch\":\"x\",\"rooms\":{\"join\":{\"notaroom\":{}}}}",
+	    "{\"next_batch\":\"x\",\"rooms\":{\"join\":{\"!r:x\":{\"timeline\":1}}}}",
+	    "{\"next_batch\":\"x\",\"rooms\":{\"join\":{\"!r:x\":{\"timeline\":"
+	    "{\"events\":[1,null,\"s\",[],{},{\"type\":7}]}}}}}",
+	    "{\"next_batch\":\"x\",\"rooms\":{\"join\":{\"!r:x\":{\"timeline\":"
+	    "{\"events\":[{\"type\":\"m.room.message\"}]}}}}}",
+	    "{\"next_batch\":\"x\",\"rooms\":{\"join\":{\"!r:x\":{\"timeline\":"
+	    "{\"events\":[{\"type\":\"m.room.message\",\"event_id\":\"$a b\","
+	    "\"sender\":\"@a:x\",\"content\":{\"msgtype\":\"m.text\",\"body\":\"x\"}}]}}}}}",
+	    "{\"next_batch\":\"x\",\"rooms\":{\"join\":{\"!r:x\":{\"timeline\":"
+	    "{\"events\":[{\"type\":\"m.room.message\",\"event_id\":\"$a\","
+	    "\"sender\":\"@a:x\",\"content\":{\"msgtype\":1,\"body\":[]}}]}}}}}",
+	    "{\"next_batch\":\"x\",\"rooms\":{\"join\":{\"!r:x\":{\"timeline\":"
+	    "{\"events\":[{\"type\":\"m.room.message\",\"event_id\":\"$a\","
+	    "\"sender\":\"@a:x\",\"content\":{\"msgtype\":\"m.text\",\"body\":\"x\","
+	    "\"m.relates_to\":{\"rel_type\":\"m.thread\",\"event_id\":5,"
+	    "\"m.in_reply_to\":\"$q\"},\"m.mentions\":{\"user_ids\":\"" BOT "\"}}}]}}}}}",
+	    "{\"next_batch\":\"x\",\"rooms\":{\"invite\":{\"!r:x\":{\"invite_state\":"
+	    "{\"events\":[{\"type\":\"m.room.member\"}]}}}}}",
+	    "{\"next_batch\":\"x\",\"rooms\":{\"leave\":{\"!r:x\":{}}}}",
+	    "{\"next_batch\":\"x\",\"rooms\":{\"join\":{\"!r:x\":{\"summary\":"
+	    "{\"m.joined_member_count\":-3}}}}}",
 	};
 	static const char *const bad[] = {
-		"",
-		"null",
-		"[]",
-		"{}",
-		"{\"next_batch\":1}",
-		"{\"next_batch\":\"\"}",
-		"{\"next_batch\":\"a\\u0000b\"}",
-		"{\"next_batch\":\"a\\nb\"}",
-		"<html>502</html>",
-		"{\"rooms\":{\"join\":{",
-		"{\"next_batch\":\"x",
+	    "", "null", "[]", "{}", "{\"next_batch\":1}", "{\"next_batch\":\"\"}",
+	    "{\"next_batch\":\"a\\u0000b\"}", "{\"next_batch\":\"a\\nb\"}",
+	    "<html>502</html>", "{\"rooms\":{\"join\":{", "{\"next_batch\":\"x",
 	};
 	struct mx_sync *s;
 	char err[128];
@@ -311,8 +295,9 @@ static void test_hostile_shapes(void **st)
 	}
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		s = (struct mx_sync *)1;
-		assert_int_equal(mx_sync_parse(bad[i], strlen(bad[i]), BOT, &s, err, sizeof(err)),
-				 ERR_PARSE);
+		assert_int_equal(mx_sync_parse(bad[i], strlen(bad[i]), BOT, &s, err,
+		                               sizeof(err)),
+		                 ERR_PARSE);
 		assert_null(s);
 	}
 }
@@ -321,10 +306,10 @@ static void test_hostile_shapes(void **st)
 static void test_truncated_everywhere(void **st)
 {
 	static const char json[] =
-		"{\"next_batch\":\"s2\",\"rooms\":{\"join\":{\"!r:x\":{\"timeline\":"
-		"{\"events\":[{\"type\":\"m.room.message\",\"event_id\":\"$e\","
-		"\"sender\":\"@a:x\",\"content\":{\"msgtype\":\"m.text\",\"body\":"
-		"\"caf\\u00e9 \\ud83d\\ude00?\"}}]}}}}}";
+	    "{\"next_batch\":\"s2\",\"rooms\":{\"join\":{\"!r:x\":{\"timeline\":"
+	    "{\"events\":[{\"type\":\"m.room.message\",\"event_id\":\"$e\","
+	    "\"sender\":\"@a:x\",\"content\":{\"msgtype\":\"m.text\",\"body\":"
+	    "\"caf\\u00e9 \\ud83d\\ude00?\"}}]}}}}}";
 	struct mx_sync *s;
 	size_t n;
 	size_t nb_end = strlen("{\"next_batch\":\"s2\"");
@@ -358,10 +343,9 @@ static void test_long_body_cut_utf8(void **st)
 
 	(void)st;
 	assert_non_null(ev);
-	p = ev + snprintf(ev, 256,
-			  "{\"type\":\"m.room.message\",\"event_id\":\"$e\","
-			  "\"sender\":\"@a:x\",\"content\":{\"msgtype\":"
-			  "\"m.text\",\"body\":\"x");
+	p = ev + snprintf(ev, 256, "{\"type\":\"m.room.message\",\"event_id\":\"$e\","
+	                           "\"sender\":\"@a:x\",\"content\":{\"msgtype\":"
+	                           "\"m.text\",\"body\":\"x");
 	for (i = 0; i < n / 2; i++) {
 		memcpy(p, "\xc3\xa9", 2);
 		p += 2;
@@ -380,8 +364,9 @@ static void test_long_body_cut_utf8(void **st)
 static void test_error_parse(void **st)
 {
 	struct mx_error e;
-	static const char lim[] = "{\"errcode\":\"M_LIMIT_EXCEEDED\",\"error\":\"slow\\ndown\","
-				  "\"retry_after_ms\":2500}";
+	static const char lim[] =
+	    "{\"errcode\":\"M_LIMIT_EXCEEDED\",\"error\":\"slow\\ndown\","
+	    "\"retry_after_ms\":2500}";
 	static const char neg[] = "{\"errcode\":\"X\",\"retry_after_ms\":-5}";
 	static const char unk[] = "{\"errcode\":\"M_UNKNOWN_TOKEN\",\"soft_logout\":true}";
 
@@ -408,30 +393,34 @@ static void test_field_and_requests(void **st)
 	json_t *j;
 
 	(void)st;
-	assert_int_equal(mx_field_string("{\"event_id\":\"$x\"}", 17, "event_id", buf, sizeof(buf)),
-			 ERR_OK);
+	assert_int_equal(mx_field_string("{\"event_id\":\"$x\"}", 17, "event_id", buf,
+	                                 sizeof(buf)),
+	                 ERR_OK);
 	assert_string_equal(buf, "$x");
-	assert_int_equal(mx_field_string("{\"event_id\":7}", 14, "event_id", buf, sizeof(buf)),
-			 ERR_PARSE);
+	assert_int_equal(mx_field_string("{\"event_id\":7}", 14, "event_id", buf,
+	                                 sizeof(buf)),
+	                 ERR_PARSE);
 	assert_int_equal(mx_field_string("{\"a\":\"x\\ty\"}", 12, "a", buf, sizeof(buf)),
-			 ERR_INVALID);
-	assert_int_equal(mx_field_string("{\"a\":\"xxxxxxxx\"}", 16, "a", buf, 4), ERR_LIMIT);
+	                 ERR_INVALID);
+	assert_int_equal(mx_field_string("{\"a\":\"xxxxxxxx\"}", 16, "a", buf, 4),
+	                 ERR_LIMIT);
 
 	assert_int_equal(mx_login_json("@b:x", "pa\"ss", "DEV", &out), ERR_OK);
 	j = json_loads(out, 0, NULL);
 	assert_string_equal(json_string_value(json_object_get(j, "password")), "pa\"ss");
 	assert_string_equal(json_string_value(json_object_get(j, "device_id")), "DEV");
-	assert_string_equal(
-		json_string_value(json_object_get(json_object_get(j, "identifier"), "user")),
-		"@b:x");
+	assert_string_equal(json_string_value(json_object_get(
+	                        json_object_get(j, "identifier"), "user")),
+	                    "@b:x");
 	json_decref(j);
 	free(out);
 
 	assert_int_equal(mx_filter_json(50, &out), ERR_OK);
 	j = json_loads(out, 0, NULL);
 	assert_int_equal(json_integer_value(json_object_get(
-				 json_object_get(json_object_get(j, "room"), "timeline"), "limit")),
-			 50);
+	                     json_object_get(json_object_get(j, "room"), "timeline"),
+	                     "limit")),
+	                 50);
 	json_decref(j);
 	free(out);
 
@@ -445,21 +434,21 @@ static void test_field_and_requests(void **st)
 static void test_power_levels_sync(void **st)
 {
 	static const char json[] =
-		"{\"next_batch\":\"s3\",\"rooms\":{\"join\":{\"!p:x\":{"
-		" \"state\":{\"events\":[{\"type\":\"m.room.power_levels\",\"state_key\":\"\","
-		"  \"sender\":\"@mod:x\",\"event_id\":\"$pl1\",\"content\":{\"users_default\":10,"
-		"  \"users\":{\"@mod:x\":100,\"@old:x\":\"50\",\"bad\":7,\"@c:x\":\"x\","
-		"  \"@big:x\":9007199254740991,\"@neg:x\":-9007199254740991,\"@f:x\":1.5}}},"
-		"  {\"type\":\"m.room.power_levels\",\"state_key\":\"x\",\"content\":{}},"
-		"  {\"type\":\"m.room.power_levels\",\"state_key\":\"\",\"content\":[]}]},"
-		" \"timeline\":{\"events\":["
-		"  {\"type\":\"m.room.message\",\"event_id\":\"$m1\",\"sender\":\"@a:x\","
-		"   \"content\":{\"msgtype\":\"m.text\",\"body\":\"before?\"}},"
-		"  {\"type\":\"m.room.power_levels\",\"state_key\":\"\",\"sender\":\"@mod:x\","
-		"   \"event_id\":\"$pl2\",\"content\":{\"users\":{\"@mod:x\":100,\"@a:x\":50},"
-		"   \"users_default\":\"zero\"}},"
-		"  {\"type\":\"m.room.message\",\"event_id\":\"$m2\",\"sender\":\"@a:x\","
-		"   \"content\":{\"msgtype\":\"m.text\",\"body\":\"after?\"}}]}}}}}";
+	    "{\"next_batch\":\"s3\",\"rooms\":{\"join\":{\"!p:x\":{"
+	    " \"state\":{\"events\":[{\"type\":\"m.room.power_levels\",\"state_key\":\"\","
+	    "  \"sender\":\"@mod:x\",\"event_id\":\"$pl1\",\"content\":{\"users_default\":10,"
+	    "  \"users\":{\"@mod:x\":100,\"@old:x\":\"50\",\"bad\":7,\"@c:x\":\"x\","
+	    "  \"@big:x\":9007199254740991,\"@neg:x\":-9007199254740991,\"@f:x\":1.5}}},"
+	    "  {\"type\":\"m.room.power_levels\",\"state_key\":\"x\",\"content\":{}},"
+	    "  {\"type\":\"m.room.power_levels\",\"state_key\":\"\",\"content\":[]}]},"
+	    " \"timeline\":{\"events\":["
+	    "  {\"type\":\"m.room.message\",\"event_id\":\"$m1\",\"sender\":\"@a:x\","
+	    "   \"content\":{\"msgtype\":\"m.text\",\"body\":\"before?\"}},"
+	    "  {\"type\":\"m.room.power_levels\",\"state_key\":\"\",\"sender\":\"@mod:x\","
+	    "   \"event_id\":\"$pl2\",\"content\":{\"users\":{\"@mod:x\":100,\"@a:x\":50},"
+	    "   \"users_default\":\"zero\"}},"
+	    "  {\"type\":\"m.room.message\",\"event_id\":\"$m2\",\"sender\":\"@a:x\","
+	    "   \"content\":{\"msgtype\":\"m.text\",\"body\":\"after?\"}}]}}}}}";
 	struct mx_sync *s = parse_ok(json);
 	const struct mx_power *p;
 
@@ -476,8 +465,8 @@ static void test_power_levels_sync(void **st)
 	assert_int_equal(mx_power_level(p, "@old:x"), 50); /* a string, old rooms */
 	assert_int_equal(mx_power_level(p, "@big:x"), INT_MAX);
 	assert_int_equal(mx_power_level(p, "@neg:x"), INT_MIN);
-	assert_int_equal(mx_power_level(p, "@c:x"), 10); /* not a level: default */
-	assert_int_equal(mx_power_level(p, "@f:x"), 10); /* not an integer */
+	assert_int_equal(mx_power_level(p, "@c:x"), 10);   /* not a level: default */
+	assert_int_equal(mx_power_level(p, "@f:x"), 10);   /* not an integer */
 	assert_int_equal(mx_power_level(p, "@nobody:x"), 10);
 	assert_int_equal(mx_power_level(p, "bad"), 10);
 	p = s->actions[2].power;
@@ -495,12 +484,12 @@ static void test_power_levels_sync(void **st)
 static char *poisoned(const char *c)
 {
 	static const char fmt[] =
-		"{\"next_batch\":\"s9\",\"rooms\":{\"join\":{\"!p:hs.test\":{\"timeline\":"
-		"{\"events\":[{\"type\":\"m.room.message\",\"event_id\":\"$p\","
-		"\"sender\":\"@a:hs.test\",\"content\":%s}]}},"
-		"\"!c:hs.test\":{\"timeline\":{\"events\":[{\"type\":\"m.room.message\","
-		"\"event_id\":\"$c\",\"sender\":\"@b:hs.test\",\"content\":{\"msgtype\":"
-		"\"m.text\",\"body\":\"CRISIS\"}}]}}}}}";
+	    "{\"next_batch\":\"s9\",\"rooms\":{\"join\":{\"!p:hs.test\":{\"timeline\":"
+	    "{\"events\":[{\"type\":\"m.room.message\",\"event_id\":\"$p\","
+	    "\"sender\":\"@a:hs.test\",\"content\":%s}]}},"
+	    "\"!c:hs.test\":{\"timeline\":{\"events\":[{\"type\":\"m.room.message\","
+	    "\"event_id\":\"$c\",\"sender\":\"@b:hs.test\",\"content\":{\"msgtype\":"
+	    "\"m.text\",\"body\":\"CRISIS\"}}]}}}}}";
 	size_t n = strlen(fmt) + strlen(c) + 1;
 	char *p = malloc(n);
 
@@ -524,28 +513,25 @@ static void test_sync_poison(void **st)
 {
 	static const struct {
 		const char *content;
-		const char *body; /* the poisoned event's body, NULL: skipped */
+		const char *body;   /* the poisoned event's body, NULL: skipped */
 		size_t skipped, repaired;
 	} cases[] = {
-		/* a NUL: a space, and what follows it is read */
-		{"{\"msgtype\":\"m.text\",\"body\":\"hi\\u0000 CRISIS\"}", "hi  CRISIS", 0, 1},
-		{"{\"msgtype\":\"m.text\",\"body\":\"\\u0000\\u0000x\"}", "  x", 0, 1},
-		{"{\"msgtype\":\"m.text\",\"body\":\"a\\ud800b\"}",
-		 "a\xef\xbf\xbd"
-		 "b",
-		 0, 1},
-		{"{\"msgtype\":\"m.text\",\"body\":\"a\\\\ud800b\"}", "a\\ud800b", 0, 0},
-		{"{\"msgtype\":\"m.text\",\"body\":\"x\",\"k\\u0000\":1}", "x", 0, 1},
-		{"{\"msgtype\":\"m.text\",\"body\":\"x\",\"n\":1e999}", "x", 1, 0},
-		{"{\"msgtype\":\"m.text\",\"body\":\"x\",\"format\":\"org.matrix.custom.html\","
-		 "\"formatted_body\":\"<b>\\u0000</b>\"}",
-		 "x", 0, 1},
-		/* wrong types: that event only */
-		{"{\"msgtype\":\"m.text\",\"body\":5}", NULL, 1, 0},
-		{"\"x\"", NULL, 1, 0},
-		{"[]", NULL, 1, 0},
-		{"{\"msgtype\":\"m.te\\u0000xt\",\"body\":\"x\"}", NULL, 1, 0},
-		{"{\"msgtype\":[\"m.text\"],\"body\":\"x\"}", NULL, 1, 0},
+	    /* a NUL: a space, and what follows it is read */
+	    {"{\"msgtype\":\"m.text\",\"body\":\"hi\\u0000 CRISIS\"}", "hi  CRISIS", 0, 1},
+	    {"{\"msgtype\":\"m.text\",\"body\":\"\\u0000\\u0000x\"}", "  x", 0, 1},
+	    {"{\"msgtype\":\"m.text\",\"body\":\"a\\ud800b\"}", "a\xef\xbf\xbd" "b", 0, 1},
+	    {"{\"msgtype\":\"m.text\",\"body\":\"a\\\\ud800b\"}", "a\\ud800b", 0, 0},
+	    {"{\"msgtype\":\"m.text\",\"body\":\"x\",\"k\\u0000\":1}", "x", 0, 1},
+	    {"{\"msgtype\":\"m.text\",\"body\":\"x\",\"n\":1e999}", "x", 1, 0},
+	    {"{\"msgtype\":\"m.text\",\"body\":\"x\",\"format\":\"org.matrix.custom.html\","
+	     "\"formatted_body\":\"<b>\\u0000</b>\"}",
+	     "x", 0, 1},
+	    /* wrong types: that event only */
+	    {"{\"msgtype\":\"m.text\",\"body\":5}", NULL, 1, 0},
+	    {"\"x\"", NULL, 1, 0},
+	    {"[]", NULL, 1, 0},
+	    {"{\"msgtype\":\"m.te\\u0000xt\",\"body\":\"x\"}", NULL, 1, 0},
+	    {"{\"msgtype\":[\"m.text\"],\"body\":\"x\"}", NULL, 1, 0},
 	};
 	struct mx_sync *s;
 	const struct mx_action *a;
@@ -579,21 +565,21 @@ static void test_sync_poison(void **st)
 static void test_sync_poison_events(void **st)
 {
 	static const char *const evs[] = {
-		"\"an event that is a string\"",
-		"{\"type\":\"m.room.message\",\"event_id\":\"$p\",\"sender\":5,"
-		"\"content\":{\"msgtype\":\"m.text\",\"body\":\"x\"}}",
-		"{\"type\":\"m.room.message\",\"event_id\":\"$p\\u0000x\",\"sender\":\"@a:x\","
-		"\"content\":{\"msgtype\":\"m.text\",\"body\":\"x\"}}",
-		"{\"type\":\"m.room.message\",\"event_id\":\"$p\",\"sender\":\"@a:x\\u0000\","
-		"\"content\":{\"msgtype\":\"m.text\",\"body\":\"x\"}}",
-		"{\"type\":\"m.room.message\\u0000\",\"event_id\":\"$p\",\"sender\":\"@a:x\","
-		"\"content\":{\"msgtype\":\"m.text\",\"body\":\"x\"}}",
+	    "\"an event that is a string\"",
+	    "{\"type\":\"m.room.message\",\"event_id\":\"$p\",\"sender\":5,"
+	    "\"content\":{\"msgtype\":\"m.text\",\"body\":\"x\"}}",
+	    "{\"type\":\"m.room.message\",\"event_id\":\"$p\\u0000x\",\"sender\":\"@a:x\","
+	    "\"content\":{\"msgtype\":\"m.text\",\"body\":\"x\"}}",
+	    "{\"type\":\"m.room.message\",\"event_id\":\"$p\",\"sender\":\"@a:x\\u0000\","
+	    "\"content\":{\"msgtype\":\"m.text\",\"body\":\"x\"}}",
+	    "{\"type\":\"m.room.message\\u0000\",\"event_id\":\"$p\",\"sender\":\"@a:x\","
+	    "\"content\":{\"msgtype\":\"m.text\",\"body\":\"x\"}}",
 	};
 	static const char fmt[] =
-		"{\"next_batch\":\"s9\",\"rooms\":{\"join\":{\"!p:hs.test\":{\"timeline\":"
-		"{\"events\":[%s,{\"type\":\"m.room.message\",\"event_id\":\"$c\","
-		"\"sender\":\"@b:hs.test\",\"origin_server_ts\":1e999,\"content\":"
-		"{\"msgtype\":\"m.text\",\"body\":\"CRISIS\"}}]}}}}}";
+	    "{\"next_batch\":\"s9\",\"rooms\":{\"join\":{\"!p:hs.test\":{\"timeline\":"
+	    "{\"events\":[%s,{\"type\":\"m.room.message\",\"event_id\":\"$c\","
+	    "\"sender\":\"@b:hs.test\",\"origin_server_ts\":1e999,\"content\":"
+	    "{\"msgtype\":\"m.text\",\"body\":\"CRISIS\"}}]}}}}}";
 	char j[1024], *big, *deep;
 	struct mx_sync *s;
 	const struct mx_action *a;
@@ -655,9 +641,9 @@ static void test_sync_poison_events(void **st)
 static void test_sync_unreadable(void **st)
 {
 	static const char *const nb[] = {
-		"{\"next_batch\":\"s5\",\"rooms\":{\"join\":{\"!r:x\":{\"timeline\":{\"events\":[{",
-		"{\"rooms\":{\"join\":{\"!r:x\":[1,,]}}, \"next_batch\" : \"s5\"}",
-		"{\"next_batch\":\"s5\",\"rooms\":{\"join\":{\"!r:x\":{\"x\":\"\\x41\"}}}}",
+	    "{\"next_batch\":\"s5\",\"rooms\":{\"join\":{\"!r:x\":{\"timeline\":{\"events\":[{",
+	    "{\"rooms\":{\"join\":{\"!r:x\":[1,,]}}, \"next_batch\" : \"s5\"}",
+	    "{\"next_batch\":\"s5\",\"rooms\":{\"join\":{\"!r:x\":{\"x\":\"\\x41\"}}}}",
 	};
 	struct mx_sync *s;
 	char err[128];
@@ -668,7 +654,7 @@ static void test_sync_unreadable(void **st)
 		s = NULL;
 		err[0] = '\0';
 		assert_int_equal(mx_sync_parse(nb[i], strlen(nb[i]), BOT, &s, err, sizeof(err)),
-				 ERR_OK);
+		                 ERR_OK);
 		assert_true(s->unreadable);
 		assert_int_equal(s->n, 0);
 		assert_string_equal(s->next_batch, "s5");
@@ -685,8 +671,8 @@ static void test_sync_unreadable(void **st)
 #define E3 "{\"errcode\":\"M_X\",\"retry_after_ms\":1e999}"
 #define F1 "{\"event_id\":\"$a\\u0000b\"}"
 #define F2 "{\"x\":\"\\ud800\",\"event_id\":\"$a\"}"
-#define P1                                                                    \
-	"{\"users\":{\"@a\\u0000:x\":100,\"@m:x\":50,\"@b\\ud800:x\":1e999}," \
+#define P1                                                                       \
+	"{\"users\":{\"@a\\u0000:x\":100,\"@m:x\":50,\"@b\\ud800:x\":1e999},"          \
 	"\"users_default\":1}"
 #define J1 "{\"joined\":{\"@a:x\":{\"display_name\":\"\\ud800\\u0000\"},\"@b\\u0000:x\":{}}}"
 
@@ -700,14 +686,16 @@ static void test_small_bodies_poison(void **st)
 
 	(void)st;
 	/* error bodies: a NUL and a lone surrogate in the text cost nothing */
-	assert_int_equal(mx_error_parse(E1, strlen(E1), &me), ERR_OK);
+	assert_int_equal(mx_error_parse(E1, strlen(E1), &me),
+	                 ERR_OK);
 	assert_string_equal(me.errcode, "M_X");
 	assert_string_equal(me.error, "a?b\xef\xbf\xbd");
 	assert_int_equal(mx_error_parse(E2, strlen(E2), &me), ERR_PARSE);
 	assert_int_equal(mx_error_parse(E3, strlen(E3), &me), ERR_OK);
 	assert_true(me.retry_after_ms == -1);
 	/* a field with a NUL is no field: it would be read as a shorter one */
-	assert_int_equal(mx_field_string(F1, strlen(F1), "event_id", buf, sizeof(buf)), ERR_PARSE);
+	assert_int_equal(mx_field_string(F1, strlen(F1), "event_id", buf, sizeof(buf)),
+	                 ERR_PARSE);
 	assert_int_equal(mx_field_string(F2, strlen(F2), "event_id", buf, sizeof(buf)), ERR_OK);
 	assert_string_equal(buf, "$a");
 	/* power levels: the odd entries go, the rest stay */
@@ -793,22 +781,22 @@ static void test_split_same_as_tree(void **st)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_plain_message),
-		cmocka_unit_test(test_ignored_kinds),
-		cmocka_unit_test(test_thread_and_reply),
-		cmocka_unit_test(test_strip_fallback),
-		cmocka_unit_test(test_membership),
-		cmocka_unit_test(test_hostile_shapes),
-		cmocka_unit_test(test_truncated_everywhere),
-		cmocka_unit_test(test_long_body_cut_utf8),
-		cmocka_unit_test(test_error_parse),
-		cmocka_unit_test(test_field_and_requests),
-		cmocka_unit_test(test_power_levels_sync),
-		cmocka_unit_test(test_sync_poison),
-		cmocka_unit_test(test_sync_poison_events),
-		cmocka_unit_test(test_sync_unreadable),
-		cmocka_unit_test(test_small_bodies_poison),
-		cmocka_unit_test(test_split_same_as_tree),
+	    cmocka_unit_test(test_plain_message),
+	    cmocka_unit_test(test_ignored_kinds),
+	    cmocka_unit_test(test_thread_and_reply),
+	    cmocka_unit_test(test_strip_fallback),
+	    cmocka_unit_test(test_membership),
+	    cmocka_unit_test(test_hostile_shapes),
+	    cmocka_unit_test(test_truncated_everywhere),
+	    cmocka_unit_test(test_long_body_cut_utf8),
+	    cmocka_unit_test(test_error_parse),
+	    cmocka_unit_test(test_field_and_requests),
+	    cmocka_unit_test(test_power_levels_sync),
+	    cmocka_unit_test(test_sync_poison),
+	    cmocka_unit_test(test_sync_poison_events),
+	    cmocka_unit_test(test_sync_unreadable),
+	    cmocka_unit_test(test_small_bodies_poison),
+	    cmocka_unit_test(test_split_same_as_tree),
 	};
 
 	return cmocka_run_group_tests_name("mx_json", tests, NULL, NULL);
