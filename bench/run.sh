@@ -167,6 +167,36 @@ python3 tests/fakehs/mx_bench.py --backlog 50 -n 20 --rooms 100 --question 'what
 	--bot "$mx_setup"' exec ./faqbot run --config "$BOT_STATE.ini"' | grep RSS | sed 's/^/  /'
 echo "  (goals: p99 overhead under 5 ms beyond the homeserver's own round trip; RSS under 16 MB)"
 
+echo "matrix at scale: 'faqbot run' through /sync in 100, 1,000 and 10,000 rooms (tests/fakehs/mx_scale.py)"
+# Each: a first start over a history of BENCH_MX_BACKLOG messages a room
+# (its peak RSS), a /sync batch of one question in each of 1,000 rooms
+# (100 at 100 rooms), twice, costed by the bot itself in CPU time (its log
+# line: the core's part apart), then its RSS. At 10,000 rooms also the
+# reply latency in one room while 1,000 others talk, beside the
+# homeserver's own round trip measured alike in the same run.
+for n in 100 1000 10000; do
+	talkers=0
+	[ "$n" -ge 10000 ] && talkers=1000
+	python3 tests/fakehs/mx_scale.py --rooms "$n" --backlog "${BENCH_MX_BACKLOG:-2}" --batch 1000 \
+		--talkers "$talkers" -n "${BENCH_MX_BUSY_N:-200}" \
+		--bot "$mx_setup"' exec ./faqbot run --config "$BOT_STATE.ini"' >build/bench/scale-$n
+	sed 's/^/  /' build/bench/scale-$n
+done
+python3 - build/bench/scale-100 build/bench/scale-1000 build/bench/scale-10000 <<'PY'
+import re, sys
+def rss(path, what):
+    for line in open(path):
+        m = re.search(what, line)
+        if m:
+            return int(m.group(1))
+settled = [rss(p, r"then VmRSS (\d+) kB") for p in sys.argv[1:]]
+peak = [rss(p, r"VmHWM (\d+) kB$") for p in sys.argv[1:]]
+per = (settled[2] - settled[0]) * 1024 / 9900
+print("  RSS once started: %.1f MB at 100 rooms, %.1f MB at 1,000, %.1f MB at 10,000: %.0f bytes a room "
+      "(from 100 to 10,000 rooms)" % (settled[0] / 1024, settled[1] / 1024, settled[2] / 1024, per))
+print("  peak RSS (VmHWM) over the whole run at 10,000 rooms: %.1f MB (goal < 32 MB)" % (peak[2] / 1024))
+PY
+
 echo "irc: 'faqbot run' against a real InspIRCd on loopback (the shipped FAQ, release build)"
 # BENCH_IRC_N questions (default 500) with the server's flood limits and the
 # bot's flood control relaxed, about a minute (bench/irc_bench.sh says how)

@@ -87,6 +87,23 @@ int cli_chat(const struct cli_opts *o)
 	return rc;
 }
 
+/* print_lag says how far behind the network's transport was at its last
+ * mark, when the mark says (Matrix's does). */
+static void print_lag(const struct nets_mark *mk, int named, FILE *f)
+{
+	struct health_lag lag;
+
+	if (health_read_lag(mk->dir, mk->file, &lag) != ERR_OK)
+		return;
+	fprintf(f,
+		"faqbot: %s%sbehind: the oldest event of the last batch was handled %lld ms after "
+		"it was sent; %ld sends waiting%s",
+		named ? mk->name : "", named ? ": " : "", lag.behind_ms, lag.sends,
+		lag.sends ? "" : "\n");
+	if (lag.sends)
+		fprintf(f, ", the oldest for %lld s\n", lag.send_age_ms / 1000);
+}
+
 int cli_health(int argc, char **argv)
 {
 	const char *path = NULL;
@@ -151,6 +168,7 @@ int cli_health(int argc, char **argv)
 				n > 1 ? ": " : "", err);
 		if (ek != ERR_OK)
 			e = ek;
+		print_lag(&marks[k], n > 1, ek == ERR_OK ? stdout : stderr);
 	}
 	config_free(cfg);
 	return e == ERR_OK ? 0 : CLI_EXIT_RUNTIME;

@@ -16,7 +16,7 @@
 #include "config.h"
 #include "state.h"
 
-#define HEALTH_MARK_MAX 32 /* "1763768400\n" and then some */
+#define HEALTH_MARK_MAX 128 /* "1763768400\n" and a lag line (health_lag) */
 
 long health_default_max_age(long sync_timeout_ms)
 {
@@ -34,8 +34,17 @@ enum err health_mark(const char *dir, time_t now)
 
 enum err health_mark_file(const char *dir, const char *file, time_t now)
 {
+	return health_mark_lag(dir, file, now, NULL);
+}
+
+enum err health_mark_lag(const char *dir, const char *file, time_t now,
+			 const struct health_lag *lag)
+{
 	char line[HEALTH_MARK_MAX];
-	int n = snprintf(line, sizeof(line), "%lld\n", (long long)now);
+	int n = lag ? snprintf(line, sizeof(line),
+			       "%lld\nbehind_ms=%lld sends=%ld send_age_ms=%lld\n", (long long)now,
+			       lag->behind_ms, lag->sends, lag->send_age_ms)
+		    : snprintf(line, sizeof(line), "%lld\n", (long long)now);
 
 	if (n < 0 || (size_t)n >= sizeof(line))
 		return ERR_LIMIT;
@@ -58,6 +67,42 @@ enum err health_check(const char *dir, long max_age_s, time_t now, long *age_s, 
 		      size_t errlen)
 {
 	return health_check_file(dir, HEALTH_STATUS_FILE, max_age_s, now, age_s, errbuf, errlen);
+}
+
+/* lag_line reads "\nbehind_ms=N sends=N send_age_ms=N\n" at s into lag
+ * (may be NULL); 1 when it is exactly that. */
+static int lag_line(const char *s, struct health_lag *lag)
+{
+	struct health_lag l;
+	int n = -1;
+
+	if (s[0] != '\n' ||
+	    sscanf(s, "\nbehind_ms=%lld sends=%ld send_age_ms=%lld\n%n", &l.behind_ms, &l.sends,
+		   &l.send_age_ms, &n) != 3 ||
+	    n < 0 || s[n] || l.behind_ms < 0 || l.sends < 0 || l.send_age_ms < 0)
+		return 0;
+	if (lag)
+		*lag = l;
+	return 1;
+}
+
+enum err health_read_lag(const char *dir, const char *file, struct health_lag *lag)
+{
+	char *buf = NULL, *nl;
+	size_t len = 0;
+	enum err e = state_read(dir, file, &buf, &len);
+
+	if (e != ERR_OK)
+		return e == ERR_NOTFOUND ? ERR_NOTFOUND : ERR_PARSE;
+	nl = buf + strspn(buf, "0123456789"); /* the time, then the lag line */
+	if (len > HEALTH_MARK_MAX || nl == buf || (*nl && *nl != '\n'))
+		e = ERR_PARSE;
+	else if (!*nl || !nl[1])
+		e = ERR_NOTFOUND;
+	else
+		e = lag_line(nl, lag) ? ERR_OK : ERR_PARSE;
+	free(buf);
+	return e;
 }
 
 enum err health_check_file(const char *dir, const char *file, long max_age_s, time_t now,
@@ -90,8 +135,8 @@ enum err health_check_file(const char *dir, const char *file, long max_age_s, ti
 	}
 	errno = 0;
 	t = strtoll(buf, &end, 10);
-	if (end == buf || errno || (*end && strcmp(end, "\n") != 0) || t <= 0 ||
-	    len > HEALTH_MARK_MAX) {
+	if (end == buf || errno || (*end && strcmp(end, "\n") != 0 && !lag_line(end, NULL)) ||
+	    t <= 0 || len > HEALTH_MARK_MAX) {
 		snprintf(errbuf, errlen, "%s/%s is not a health mark (a unix time in seconds)", dir,
 			 file);
 		free(buf);

@@ -9,6 +9,11 @@
  * read access to the state directory, and it works the same in a container,
  * under systemd or from cron.
  *
+ * A mark may carry a second line saying how far behind the transport is
+ * (struct health_lag): how old the oldest event of its last batch was
+ * when it was handled, and the sends still waiting. The probe prints it;
+ * it does not change the verdict, which stays the mark's age.
+ *
  * Not here: deciding when to mark (the transport), argv and exit codes
  * (cli_run.c). */
 #ifndef FAQBOT_HEALTH_H
@@ -57,6 +62,22 @@ enum err health_mark_file(const char *dir, const char *file, time_t now);
 enum err health_clear_file(const char *dir, const char *file);
 enum err health_check_file(const char *dir, const char *file, long max_age_s, time_t now,
 			   long *age_s, char *errbuf, size_t errlen);
+
+/* How far behind a transport is, as the mark's second line has it:
+ * "behind_ms=N sends=N send_age_ms=N". */
+struct health_lag {
+	long long behind_ms;   /* the last batch's oldest event, once handled */
+	long sends;            /* sends waiting to go out */
+	long long send_age_ms; /* the oldest of them; 0 when none */
+};
+
+/* health_mark_lag writes the mark with lag (NULL: none) as its second
+ * line. health_read_lag reads it back from a mark (a valid one:
+ * health_check_file says so): ERR_NOTFOUND when the mark has none (IRC's,
+ * or no mark), ERR_PARSE when it is not one. */
+enum err health_mark_lag(const char *dir, const char *file, time_t now,
+			 const struct health_lag *lag);
+enum err health_read_lag(const char *dir, const char *file, struct health_lag *lag);
 
 /* health_read_config reads the config file at path for what the probe
  * needs (state_dir, sync_timeout_ms) without reading the secrets it names:

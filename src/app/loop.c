@@ -223,12 +223,14 @@ static void gauge(const struct loop_net *n, const struct tr_health *h, long long
 static void mark(struct loop_net *n, long long now)
 {
 	struct tr_health h = {0};
+	struct health_lag lag;
 	char path[4096];
 
 	if (!n->running && n->ops->health)
 		gauge(n, &h, now);
 	if (!n->mark_dir || !n->running)
 		return;
+	h.behind_ms = -1; /* a transport that says nothing of it: no lag line */
 	n->ops->health(n->t, &h);
 	gauge(n, &h, now);
 	if (!h.alive_ms || h.alive_ms <= n->marked_alive ||
@@ -236,7 +238,11 @@ static void mark(struct loop_net *n, long long now)
 		return;
 	n->marked_ms = now;
 	n->marked_alive = h.alive_ms;
-	if (health_mark_file(n->mark_dir, n->mark_file, time(NULL)) != ERR_OK) {
+	lag.behind_ms = h.behind_ms;
+	lag.sends = h.sends;
+	lag.send_age_ms = h.send_age_ms;
+	if (health_mark_lag(n->mark_dir, n->mark_file, time(NULL),
+			    h.behind_ms >= 0 ? &lag : NULL) != ERR_OK) {
 		snprintf(path, sizeof(path), "%s/%s", n->mark_dir, n->mark_file);
 		if (!n->mark_warned)
 			log_warn("%s: cannot write the health mark %s", n->ops->name, path);

@@ -17,6 +17,22 @@ long long clock_mono_ms(void)
 	return ms_of(CLOCK_MONOTONIC);
 }
 
+long long clock_mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+long long clock_cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
 long long clock_wall_ms(void)
 {
 	return ms_of(CLOCK_REALTIME);

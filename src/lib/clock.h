@@ -12,6 +12,14 @@
  * start; only differences mean anything). */
 long long clock_mono_ms(void);
 
+/* clock_mono_ns: the same clock in nanoseconds, for measuring work (a
+ * batch's cost, in the log and the bench). */
+long long clock_mono_ns(void);
+
+/* clock_cpu_ns: the calling thread's CPU time in nanoseconds: what a piece
+ * of work cost, whatever else the machine was doing meanwhile. */
+long long clock_cpu_ns(void);
+
 /* clock_wall_ms: milliseconds since the epoch, CLOCK_REALTIME. */
 long long clock_wall_ms(void);
 

@@ -88,13 +88,9 @@ static enum err fsync_dir(const char *dir)
 	return e;
 }
 
-enum err state_write(const char *dir, const char *name, const void *data, size_t len, mode_t mode)
-{
-	return state_write_max(dir, name, data, len, mode, STATE_FILE_MAX);
-}
-
-enum err state_write_max(const char *dir, const char *name, const void *data, size_t len,
-			 mode_t mode, size_t max)
+/* write_file is state_write_max, with its two fsyncs only when sync. */
+static enum err write_file(const char *dir, const char *name, const void *data, size_t len,
+			   mode_t mode, size_t max, int sync)
 {
 	char path[STATE_PATH_MAX], tmp[STATE_PATH_MAX], tname[STATE_NAME_MAX + 32];
 	const char *p = data;
@@ -130,7 +126,7 @@ enum err state_write_max(const char *dir, const char *name, const void *data, si
 		p += w;
 		len -= (size_t)w;
 	}
-	if (fsync(fd) != 0) {
+	if (sync && fsync(fd) != 0) {
 		e = ERR_IO;
 		goto out;
 	}
@@ -144,13 +140,56 @@ enum err state_write_max(const char *dir, const char *name, const void *data, si
 		e = ERR_IO;
 		goto out;
 	}
-	e = fsync_dir(dir);
+	if (sync)
+		e = fsync_dir(dir);
 out:
 	if (fd >= 0)
 		close(fd);
 	if (e != ERR_OK)
 		unlink(tmp);
 	return e;
+}
+
+enum err state_write(const char *dir, const char *name, const void *data, size_t len, mode_t mode)
+{
+	return write_file(dir, name, data, len, mode, STATE_FILE_MAX, 1);
+}
+
+enum err state_write_max(const char *dir, const char *name, const void *data, size_t len,
+			 mode_t mode, size_t max)
+{
+	return write_file(dir, name, data, len, mode, max, 1);
+}
+
+enum err state_write_unsynced(const char *dir, const char *name, const void *data, size_t len,
+			      mode_t mode)
+{
+	return write_file(dir, name, data, len, mode, STATE_FILE_MAX, 0);
+}
+
+enum err state_sync_file(const char *dir, const char *name)
+{
+	char path[STATE_PATH_MAX];
+	enum err e;
+	int fd;
+
+	if (!name_ok(name))
+		return ERR_INVALID;
+	e = join_path(path, sizeof(path), dir, name);
+	if (e != ERR_OK)
+		return e;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? ERR_OK : ERR_IO; /* removed since: nothing to keep */
+	if (fsync(fd) != 0)
+		e = ERR_IO;
+	close(fd);
+	return e;
+}
+
+enum err state_sync_dir(const char *dir)
+{
+	return fsync_dir(dir);
 }
 
 enum err state_read(const char *dir, const char *name, char **out, size_t *len)

@@ -146,6 +146,13 @@ struct tr_health {
 	                     * network is served (Matrix: a /sync handled and
 	                     * its position saved; IRC: registered, now);
 	                     * 0: none since the start */
+	/* how far behind it is, for the mark's second half (health.h): how
+	 * old the oldest event of the last batch was when it was handled
+	 * (-1: not known, no batch with a time yet), and the sends waiting
+	 * to go out with the age of the oldest (0 when none) */
+	long long behind_ms;
+	long sends;
+	long long send_age_ms;
 };
 
 struct transport_ops {

@@ -145,8 +145,9 @@ def new_id(sigil, server=None, n=18):
 
 
 class Room:
-    def __init__(self, room_id, name, public):
+    def __init__(self, room_id, name, public, idx=0):
         self.room_id, self.name, self.public = room_id, name, public
+        self.idx = idx  # its place among the rooms, for a sync's order
         self.events = []  # (pos, event) in order
         self.positions = []  # pos of each event, for bisect
         self.membership = {}  # user -> (membership, pos, event)
@@ -198,6 +199,11 @@ class Homeserver:
         self.devkeys = {}  # (user, device) -> Keys
         self.keys_sent = {}  # token -> the key counts its last /sync carried
         self.todev = []  # (pos, user, device, event): to-device messages
+        # where each event landed, in order: an incremental /sync looks only
+        # at the rooms touched after its since, so 10,000 quiet rooms cost
+        # a long poll nothing each time it wakes
+        self.touch_pos = []
+        self.touch_room = []
 
     # -- state changes (called with self.cond held) --------------------------
     def add_user(self, user, password=None, displayname=None):
@@ -215,6 +221,8 @@ class Homeserver:
         ev["room_id"] = room.room_id
         room.events.append((self.pos, ev))
         room.positions.append(self.pos)
+        self.touch_pos.append(self.pos)
+        self.touch_room.append(room)
         if ev["type"] == "m.room.member":
             target = ev["state_key"]
             ms = ev["content"].get("membership")
@@ -286,7 +294,12 @@ class Homeserver:
             return not any(type_match(t, ev["type"]) for t in not_types)
 
         out = {"join": {}, "invite": {}, "leave": {}}
-        for room in self.rooms.values():
+        if since is None:
+            rooms = self.rooms.values()
+        else:  # only rooms with an event after since can have news
+            at = bisect.bisect_right(self.touch_pos, since)
+            rooms = sorted(set(self.touch_room[at:]), key=lambda r: r.idx)
+        for room in rooms:
             m = room.membership.get(user)
             if not m:
                 continue
@@ -884,7 +897,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.reply(200, {})
         if name == "room":
             room_id = req.get("room_id") or new_id("!", HS.server_name)
-            room = Room(room_id, req.get("name"), bool(req.get("public")))
+            room = Room(room_id, req.get("name"), bool(req.get("public")), len(HS.rooms))
             HS.rooms[room_id] = room
             if req.get("alias"):
                 HS.aliases[req["alias"]] = room_id

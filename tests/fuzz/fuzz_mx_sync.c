@@ -12,7 +12,9 @@
  * string in the input, or in the input after mx_json_repair, mx_sync_parse
  * returns it, readable; mx_next_batch_scan finds exactly what jansson finds
  * in any body jansson accepts; every next_batch returned is usable; and
- * the repair keeps the length and never breaks a body jansson accepted. */
+ * the repair keeps the length and never breaks a body jansson accepted.
+ * And that reading a body a room at a time (mx_sync_parse) gives what
+ * reading it as one tree gives (mx_sync_parse_tree), action for action. */
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -79,6 +81,52 @@ static int oracle(const char *text, size_t len, char *buf, int *parsed)
 	return ok;
 }
 
+static int same_str(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && !strcmp(a, b));
+}
+
+/* same_sync aborts unless the room-at-a-time reading (s, rc) and the
+ * one-tree reading of the same bytes agree. */
+static void same_sync(const char *text, size_t len, const struct mx_sync *s, enum err rc)
+{
+	struct mx_sync *t = NULL;
+	enum err rt = mx_sync_parse_tree(text, len, "@faqbot:hs.test", &t, NULL, 0);
+	size_t i;
+
+	if (rc == ERR_NOMEM || rt == ERR_NOMEM)
+		goto out; /* the fuzzer's malloc limit: nothing to compare */
+	if (rc != rt)
+		abort();
+	if (rc != ERR_OK)
+		goto out;
+	if (s->n != t->n || s->unreadable != t->unreadable || s->skipped != t->skipped ||
+	    s->repaired != t->repaired || s->gaps != t->gaps || s->rooms != t->rooms ||
+	    strcmp(s->next_batch, t->next_batch) || s->keys.otk_known != t->keys.otk_known ||
+	    s->keys.otk != t->keys.otk || s->keys.fallback_known != t->keys.fallback_known ||
+	    s->keys.fallback_unused != t->keys.fallback_unused)
+		abort();
+	for (i = 0; i < s->n; i++) {
+		const struct mx_action *a = &s->actions[i], *b = &t->actions[i];
+
+		if (a->kind != b->kind || a->ignore != b->ignore || a->ts != b->ts ||
+		    a->members != b->members || a->mentions_bot != b->mentions_bot ||
+		    a->is_direct != b->is_direct || a->truncated != b->truncated ||
+		    !same_str(a->room_id, b->room_id) || !same_str(a->sender, b->sender) ||
+		    !same_str(a->sender_name, b->sender_name) ||
+		    !same_str(a->event_id, b->event_id) || !same_str(a->msgtype, b->msgtype) ||
+		    !same_str(a->body, b->body) ||
+		    !same_str(a->formatted_body, b->formatted_body) ||
+		    !same_str(a->thread_root, b->thread_root) ||
+		    !same_str(a->reply_to, b->reply_to) || !a->power != !b->power ||
+		    (a->power && mx_power_level(a->power, "@faqbot:hs.test") !=
+					 mx_power_level(b->power, "@faqbot:hs.test")))
+			abort();
+	}
+out:
+	mx_sync_free(t);
+}
+
 /* check_batch: the promises about next_batch (see the top). */
 static void check_batch(const char *text, size_t len, const struct mx_sync *s,
                         enum err rc)
@@ -122,6 +170,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	rc = mx_sync_parse((const char *)data, size, "@faqbot:hs.test", &s, err, sizeof(err));
 	check_batch((const char *)data, size, s, rc);
+	same_sync((const char *)data, size, s, rc);
 	if (rc == ERR_OK) {
 		sum += strlen(s->next_batch);
 		for (i = 0; i < s->n; i++) {

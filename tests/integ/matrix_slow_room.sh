@@ -84,7 +84,7 @@ fake POST script_clear >/dev/null
 check "SIGTERM while A's reply waits out its 429: exit 0 in ${STOP_MS} ms (< 2000)" \
 	test "$STOP_RC:$((STOP_MS < 2000))" = "0:1"
 check "A's reply waits in the outbox, its transaction id with it" \
-	grep -lq "$(txn_of "$QA")" "$T"/state/outbox/q-*
+	grep -lq "$(txn_of "$QA")" "$T"/state/outbox/[qg]-*
 check "the outbox holds none of the member's words" \
 	bash -c "! grep -rqiE 'question in A|end my life' '$T/state/outbox'"
 start_bot
@@ -137,7 +137,7 @@ check "...A's posted once (a question after it answered, still one)" once "$Q1"
 stop_bot
 check "SIGTERM: exit 0 in ${STOP_MS} ms (< 2000)" test "$STOP_RC:$((STOP_MS < 2000))" = "0:1"
 check "the outbox is empty once everything is sent" \
-	bash -c "! ls '$T'/state/outbox/q-* >/dev/null 2>&1"
+	bash -c "! ls '$T'/state/outbox/[qg]-* >/dev/null 2>&1"
 check "no message text in the bot's log" \
 	bash -c "! grep -qiE 'question in|end my life|what is TMS' '$T/bot.log'"
 finish

@@ -144,6 +144,36 @@ static void test_config_without_secrets(void **st)
 	assert_non_null(strstr(err, "cannot read the config file"));
 }
 
+/* A mark may say how far behind the transport is: the check still reads
+ * the time, the probe the lag; a mark without it (IRC's) has none, and a
+ * second line that is not one makes the mark no mark. */
+static void test_lag(void **st)
+{
+	static const char *bad[] = {"1000000\nbehind_ms=5\n",
+				    "1000000\nbehind_ms=-5 sends=0 send_age_ms=0\n",
+				    "1000000\nbehind_ms=5 sends=1 send_age_ms=9 more\n",
+				    "1000000behind_ms=5 sends=1 send_age_ms=9\n"};
+	struct health_lag lag = {1234, 7, 20500}, got;
+	char err[512];
+	size_t i;
+
+	(void)st;
+	assert_int_equal(health_read_lag(dir, HEALTH_STATUS_FILE, &got), ERR_NOTFOUND);
+	assert_int_equal(health_mark_lag(dir, HEALTH_STATUS_FILE, 1000000, &lag), ERR_OK);
+	assert_int_equal(health_check(dir, 90, 1000010, NULL, err, sizeof(err)), ERR_OK);
+	memset(&got, 0, sizeof(got));
+	assert_int_equal(health_read_lag(dir, HEALTH_STATUS_FILE, &got), ERR_OK);
+	assert_true(got.behind_ms == 1234 && got.sends == 7 && got.send_age_ms == 20500);
+
+	assert_int_equal(health_mark(dir, 1000000), ERR_OK); /* no lag line */
+	assert_int_equal(health_read_lag(dir, HEALTH_STATUS_FILE, &got), ERR_NOTFOUND);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		put(HEALTH_STATUS_FILE, bad[i], 0600);
+		assert_int_equal(health_check(dir, 90, 1000000, NULL, err, sizeof(err)), ERR_PARSE);
+		assert_int_equal(health_read_lag(dir, HEALTH_STATUS_FILE, &got), ERR_PARSE);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -151,6 +181,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_fresh_stale_missing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_not_a_mark, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unreadable, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lag, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_config_without_secrets, setup, teardown),
 	};
 

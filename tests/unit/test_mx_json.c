@@ -19,6 +19,7 @@
 
 #include "mx_body.h"
 #include "mx_html.h"
+#include "buf.h"
 #include "mx_json.h"
 #include "mx_nest.h"
 
@@ -710,6 +711,73 @@ static void test_small_bodies_poison(void **st)
 	assert_int_equal(mx_joined_count("<html>", 6, &n), ERR_PARSE);
 }
 
+/* A body is read a room at a time; one the split way finds odd is read
+ * whole, as before. The two agree: the same rooms in the same order, a
+ * room id twice (the tree keeps the first's place and the last's value),
+ * a section twice (the last), an earlier copy that is not JSON (the whole
+ * body unreadable, both ways), 500 rooms. */
+static void split_same(const char *body)
+{
+	struct mx_sync *a = NULL, *b = NULL;
+	enum err ea = mx_sync_parse(body, strlen(body), "@bot:x", &a, NULL, 0);
+	enum err eb = mx_sync_parse_tree(body, strlen(body), "@bot:x", &b, NULL, 0);
+	size_t i;
+
+	assert_int_equal(ea, eb);
+	if (ea == ERR_OK) {
+		assert_int_equal(a->n, b->n);
+		assert_int_equal(a->unreadable, b->unreadable);
+		assert_int_equal(a->skipped, b->skipped);
+		assert_int_equal(a->rooms, b->rooms);
+		for (i = 0; i < a->n; i++) {
+			assert_int_equal(a->actions[i].kind, b->actions[i].kind);
+			assert_string_equal(a->actions[i].room_id, b->actions[i].room_id);
+			if (a->actions[i].body)
+				assert_string_equal(a->actions[i].body, b->actions[i].body);
+		}
+	}
+	mx_sync_free(a);
+	mx_sync_free(b);
+}
+
+#define MSG(id, text)                                                                  \
+	"{\"timeline\":{\"events\":[{\"type\":\"m.room.message\",\"sender\":\"@a:x\"," \
+	"\"event_id\":\"$" id "\",\"content\":{\"msgtype\":\"m.text\",\"body\":\"" text "\"}}]}}"
+
+static void test_split_same_as_tree(void **st)
+{
+	struct buf big;
+	struct mx_sync *s = NULL;
+	int i;
+
+	(void)st;
+	split_same("{\"next_batch\":\"s1\",\"rooms\":{\"join\":{\"!r:x\":" MSG(
+		"e1",
+		"one") ",\"!q:x\":" MSG("e2",
+					"two") "},\"invite\":{\"!i:x\":{}},\"leave\":{\"!l:x\":{}}}}");
+	split_same("{\"next_batch\":\"s1\",\"rooms\":{\"join\":{\"!r:x\":" MSG(
+		"e1", "one") ",\"!q:x\":{},"
+			     "\"!r:x\":" MSG("e2", "two") "}}}");
+	split_same("{\"rooms\":{\"join\":{\"!r:x\":" MSG("e1", "one") "},\"join\":{\"!q:x\":" MSG(
+		"e2", "two") "}},\"next_batch\":\"s1\",\"next_batch\":\"s2\"}");
+	split_same(
+		"{\"next_batch\":\"s1\",\"rooms\":{\"join\":{\"!r:x\":{\"a\":1:2}},\"join\":{}}}");
+	split_same("{\"next_batch\":\"s1\",\"rooms\":{\"join\":{\"!r:x\":{}}}} trailing");
+	split_same("{\"next_batch\":\"s1\",\"rooms\":[1,2],\"x\":{\"y\":[]}}");
+	split_same("{\"next_batch\":\"s1\",\"rooms\":{\"join\":{\"\\u0021r:x\":" MSG("e1",
+										     "one") "}}}");
+	buf_init(&big, 1 << 24);
+	buf_puts(&big, "{\"next_batch\":\"s9\",\"rooms\":{\"join\":{");
+	for (i = 0; i < 500; i++)
+		buf_printf(&big, "%s\"!r%d:x\":" MSG("e", "a question?"), i ? "," : "", i);
+	buf_puts(&big, "}}}");
+	split_same(big.s);
+	assert_int_equal(mx_sync_parse(big.s, big.len, "@bot:x", &s, NULL, 0), ERR_OK);
+	assert_int_equal(s->rooms, 500);
+	mx_sync_free(s);
+	buf_release(&big);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -728,6 +796,7 @@ int main(void)
 	    cmocka_unit_test(test_sync_poison_events),
 	    cmocka_unit_test(test_sync_unreadable),
 	    cmocka_unit_test(test_small_bodies_poison),
+	    cmocka_unit_test(test_split_same_as_tree),
 	};
 
 	return cmocka_run_group_tests_name("mx_json", tests, NULL, NULL);

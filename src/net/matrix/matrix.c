@@ -180,6 +180,7 @@ void matrix_free(struct matrix *m)
 
 	if (!m)
 		return;
+	matrix_disk_free(m); /* what it was asked is done first */
 	matrix_send_free(m);
 	matrix_xfer_free(m, &m->sync_x);
 	matrix_xfer_free(m, &m->call_x);
@@ -208,6 +209,7 @@ void matrix_free(struct matrix *m)
 	for (i = 0; i < m->n_known; i++)
 		mx_power_free(m->known[i].power);
 	free(m->known);
+	mx_index_release(&m->rooms_ix);
 	free(m->hs);
 	free(m->user_id);
 	if (m->password)
@@ -359,6 +361,7 @@ static enum err op_start(void *t, tr_handler_fn fn, void *ctx, volatile sig_atom
 	m->fatal = 0;
 	m->errstr[0] = '\0';
 	m->alive_ms = 0;
+	m->behind_ms = -1;
 	m->sync_at = 0;
 	if (!start(m, &e))
 		return e;
@@ -475,12 +478,24 @@ static void op_stop(void *t)
 
 	give_up(m);
 	matrix_send_stop(m);
+	/* the fsyncs' thread saves the last position (a few ms; a disk that
+	 * hangs leaves an older one, from which the next start replays) */
+	if (!matrix_disk_wait(m, MATRIX_DISK_STOP_MS))
+		log_warn("stop: the sync position's save is still waiting on the disk");
 	log_info("stop: sync position %s", m->since ? "saved" : "not recorded");
 }
 
 static void op_health(const void *t, struct tr_health *h)
 {
-	h->alive_ms = ((const struct matrix *)t)->alive_ms;
+	const struct matrix *m = t;
+	long long oldest = matrix_send_oldest_ms(m);
+
+	h->alive_ms = m->alive_ms;
+	h->behind_ms = m->behind_ms;
+	h->sends = (long)m->queued;
+	h->send_age_ms = oldest ? clock_wall_ms() - oldest : 0;
+	if (h->send_age_ms < 0)
+		h->send_age_ms = 0;
 }
 
 static const char *op_errstr(const void *t)

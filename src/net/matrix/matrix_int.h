@@ -32,6 +32,7 @@
 #include "err.h"
 #include "log.h"
 #include "matrix.h"
+#include "mx_index.h"
 #include "mx_json.h"
 #include "transport.h"
 
@@ -41,6 +42,7 @@
 #define MATRIX_ERRSTR_MAX         512
 #define MATRIX_RETRY_AFTER_MAX_MS 600000L /* we wait at most 10 min a 429 */
 #define MATRIX_STOP_GRACE_MS      1200L   /* a reply in flight after a stop */
+#define MATRIX_DISK_STOP_MS       3000L   /* the last position's save at a stop */
 #define MATRIX_POLL_MS            50      /* how often a wait looks at stop */
 /* Sends in flight at once, each on its own easy handle in the one multi
  * handle; at most one a room, so a room's order is kept and a room that
@@ -68,6 +70,12 @@
  * at most MX_E2EE_PENDING_MAX of them), then is given up, counted and
  * logged without its text. */
 #define MATRIX_E2EE_WAIT_MS       600000L
+/* A batch's cost and lateness go to the log when it holds this many
+ * events, or when its oldest was this late once handled (a warning from
+ * the second): the bot is falling behind its rooms. */
+#define MATRIX_BATCH_LOG_MIN      100
+#define MATRIX_BEHIND_LOG_MS      10000LL
+#define MATRIX_BEHIND_WARN_MS     60000LL
 #define MATRIX_SESSION_FILE       "session.json"
 #define MATRIX_SINCE_FILE         "since"
 
@@ -138,26 +146,34 @@ struct matrix_send {
 	struct matrix_send *next; /* the next in its room's queue */
 	unsigned long long seq;   /* queued order; its journal file's name */
 	enum matrix_send_kind kind;
-	char *room;              /* where it goes: a room id (or a join's alias) */
-	char *txn;               /* the transaction id of a PUT; NULL for a join, a leave */
-	char *body;              /* the JSON sent */
-	char *event;             /* the event answered or alerted about, or NULL */
-	char *about;             /* the room of that event (an alert goes elsewhere) */
-	char *klass;             /* for the log: "crisis", "faq"...; a notice: whence */
-	char *entry;             /* for the log: the FAQ entry, or NULL */
-	int must;                /* a crisis reply, an alert, a notice: never dropped by a
+	char *room;               /* where it goes: a room id (or a join's alias) */
+	char *txn;                /* the transaction id of a PUT; NULL for a join, a leave */
+	char *body;               /* the JSON sent */
+	char *event;              /* the event answered or alerted about, or NULL */
+	char *about;              /* the room of that event (an alert goes elsewhere) */
+	char *klass;              /* for the log: "crisis", "faq"...; a notice: whence */
+	char *entry;              /* for the log: the FAQ entry, or NULL */
+	int must;                 /* a crisis reply, an alert, a notice: never dropped by a
 	              * limit */
-	int direct;              /* a join of a direct chat's invite */
-	int gate;                /* a join at a first start: the first sync waits for its
+	int direct;               /* a join of a direct chat's invite */
+	int gate;                 /* a join at a first start: the first sync waits for its
 	              * first try (join_gate) */
-	int journaled;           /* its file is in the outbox */
-	long long wall_ms;       /* when it was queued, ms since the epoch */
-	int attempt;             /* retries so far, for the backoff */
-	int relogins;            /* fresh logins a 401 of its asked for */
-	unsigned long login_gen; /* the token its last try carried */
-	int wants_login;         /* waits for the shared re-login */
-	long long at_ms;         /* not to be tried before, mono ms */
-	struct matrix_xfer *x;   /* its exchange while in flight, else NULL */
+	int journaled;            /* its file is in the outbox */
+	int deferred;             /* to be written with its batch's group */
+	unsigned long long group; /* the group file it is in; 0: its own file */
+	long long wall_ms;        /* when it was queued, ms since the epoch */
+	int attempt;              /* retries so far, for the backoff */
+	int relogins;             /* fresh logins a 401 of its asked for */
+	unsigned long login_gen;  /* the token its last try carried */
+	int wants_login;          /* waits for the shared re-login */
+	long long at_ms;          /* not to be tried before, mono ms */
+	struct matrix_xfer *x;    /* its exchange while in flight, else NULL */
+};
+
+/* A group file of the journal (g-<seq>) and its sends not yet done. */
+struct matrix_group {
+	unsigned long long seq;
+	size_t pending;
 };
 
 /* One room's queue: sent in order, one at a time. */
@@ -188,6 +204,7 @@ struct matrix {
 
 	struct matrix_room *known;
 	size_t n_known, cap_known;
+	struct mx_index rooms_ix; /* known's index (matrix_rooms.c) */
 	struct matrix_name names[MATRIX_NAMES_MAX];
 	size_t names_next;
 	struct matrix_answer answers[MATRIX_ANSWERS_MAX];
@@ -215,6 +232,12 @@ struct matrix {
 	 * batch with its history, which would be answered as new */
 	size_t join_gate;
 	long long alive_ms;     /* the last sync handled and saved, mono ms */
+	long long behind_ms;    /* the last batch's oldest event's age when
+	                         * handled, ms; -1: not known */
+	long long core_ns;      /* time in the handler (the core), this batch */
+	long long read_ns;      /* time reading (parsing) this batch */
+	long long send_ns;      /* time sending (HTTP, as they go) in it */
+	long long ask_ns;       /* time asking a room's facts in it */
 	unsigned long notice_n; /* notices posted or tried, for their txn ids */
 	long long start_ms;     /* wall clock at matrix_new, for those ids too */
 
@@ -225,6 +248,7 @@ struct matrix {
 	/* the outgoing queue (matrix_send.c) */
 	struct matrix_outq *outq;
 	size_t n_outq, cap_outq;
+	struct mx_index outq_ix;     /* outq's index by room */
 	size_t queued, queued_plain; /* entries in every queue; those a limit
 	                              * may drop */
 	unsigned long long send_seq; /* the last seq given */
@@ -232,6 +256,15 @@ struct matrix {
 	struct matrix_xfer send_x[MATRIX_SENDS_MAX];
 	struct matrix_resp send_r[MATRIX_SENDS_MAX];
 	char *outbox; /* state_dir/MATRIX_OUTBOX_DIR */
+	/* while a batch is handled, its sends are journaled together in
+	 * group files before its since is saved (matrix_send_flush), not one
+	 * file a send (matrix_send.c says why) */
+	int journal_defer;
+	struct matrix_disk *disk; /* the fsyncs' thread (matrix_disk.c) */
+	int disk_broken;          /* it could not start: the loop syncs */
+	size_t n_deferred;        /* sends waiting for their group file */
+	struct matrix_group *groups;
+	size_t n_groups, cap_groups;
 
 	/* the one fresh login every refused exchange waits for */
 	enum matrix_login_state login_state;
@@ -461,6 +494,14 @@ struct matrix_send_spec {
 enum err matrix_send_put(struct matrix *m, const struct matrix_send_spec *s,
 			 unsigned long long *seq);
 
+/* matrix_send_flush writes the sends queued while journal_defer was set
+ * and still waiting into group files, and has them synced with the
+ * folder once: by the fsyncs' thread (matrix_disk_put), or here when it
+ * has none. The batch's since is saved after it (asked of the same
+ * thread after), never before. ERR_IO (m->errstr says where): not
+ * written, do not save since. A send already done needs nothing. */
+enum err matrix_send_flush(struct matrix *m);
+
 /* matrix_send_load queues what the journal holds from an earlier run, in
  * its order (at start, before serving); an unreadable file is logged and
  * removed, never sent. */
@@ -476,6 +517,10 @@ void matrix_send_run(struct matrix *m);
  * while a handle is free); -1: nothing to do. */
 long long matrix_send_want_at(const struct matrix *m);
 
+/* matrix_send_oldest_ms: the wall time the oldest waiting send was queued
+ * (ms since the epoch), 0 when none waits. */
+long long matrix_send_oldest_ms(const struct matrix *m);
+
 /* matrix_send_in_flight: is the send seq in flight now? */
 int matrix_send_in_flight(const struct matrix *m, unsigned long long seq);
 
@@ -486,6 +531,25 @@ void matrix_send_stop(struct matrix *m);
 
 /* matrix_send_free frees every queue and handle (nothing is sent). */
 void matrix_send_free(struct matrix *m);
+
+/* ---- matrix_disk.c ---------------------------------------------------- */
+
+/* matrix_disk_put hands the thread of the fsyncs (started at its first
+ * use) n outbox files to sync, then the folder, then since (may be NULL)
+ * to save as the position, after everything asked before. files and its
+ * strings are taken on ERR_OK (the array itself stays the caller's).
+ * ERR_INVALID: no thread (the caller syncs and saves in the loop itself,
+ * nothing taken); ERR_NOMEM. */
+enum err matrix_disk_put(struct matrix *m, char **files, size_t n, const char *since);
+
+/* matrix_disk_failed: 1 when a sync or the position's save failed (no
+ * position is saved after it; m->errstr says why): the caller stops. */
+int matrix_disk_failed(struct matrix *m);
+
+/* matrix_disk_wait waits at most ms for everything asked to be done; 1
+ * when it is. matrix_disk_free does what is left, then ends the thread. */
+int matrix_disk_wait(struct matrix *m, long long ms);
+void matrix_disk_free(struct matrix *m);
 
 /* ---- matrix_keys.c ---------------------------------------------------- */
 

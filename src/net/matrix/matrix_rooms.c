@@ -16,14 +16,24 @@
 
 /* ---- the cache -------------------------------------------------------- */
 
+/* The cache is an array (known) with an index beside it (mx_index): at
+ * 10,000 rooms a scan of the array cost a message tens of microseconds. */
+static const char *room_key(const void *ctx, size_t i)
+{
+	return ((const struct matrix *)ctx)->known[i].id;
+}
+
 struct matrix_room *matrix_room(struct matrix *m, const char *id, int create)
 {
 	struct matrix_room *nr;
-	size_t i, ncap;
+	size_t ncap;
+	long at;
 
-	for (i = 0; i < m->n_known; i++)
-		if (!strcmp(m->known[i].id, id))
-			return &m->known[i];
+	if (!m->rooms_ix.keyof)
+		mx_index_init(&m->rooms_ix, room_key, m);
+	at = mx_index_find(&m->rooms_ix, id);
+	if (at >= 0)
+		return &m->known[at];
 	if (!create)
 		return NULL;
 	if (m->n_known == m->cap_known) {
@@ -35,27 +45,34 @@ struct matrix_room *matrix_room(struct matrix *m, const char *id, int create)
 		m->cap_known = ncap;
 	}
 	nr = &m->known[m->n_known];
+	memset(nr, 0, sizeof(*nr));
 	nr->id = strs_dup(id);
 	if (!nr->id)
 		return NULL;
 	nr->members = -1;
-	nr->direct = 0;
-	nr->power_asked = 0;
-	nr->power = NULL;
-	nr->ask_at = 0;
+	if (mx_index_add(&m->rooms_ix, m->n_known) != ERR_OK) {
+		free(nr->id);
+		return NULL;
+	}
 	m->n_known++;
 	return nr;
 }
 
 static void room_forget(struct matrix *m, const char *id)
 {
-	struct matrix_room *r = matrix_room(m, id, 0);
+	long at = m->rooms_ix.keyof ? mx_index_find(&m->rooms_ix, id) : -1;
+	size_t last = m->n_known - 1;
+	struct matrix_room *r;
 
-	if (!r)
+	if (at < 0)
 		return;
+	r = &m->known[at];
+	mx_index_remove(&m->rooms_ix, r->id, (size_t)at);
+	mx_index_moved(&m->rooms_ix, m->known[last].id, last, (size_t)at);
 	free(r->id);
 	mx_power_free(r->power);
-	*r = m->known[--m->n_known];
+	*r = m->known[last];
+	m->n_known--;
 }
 
 static struct matrix_name *name_find(struct matrix *m, const char *room, const char *user)

@@ -50,6 +50,9 @@ enum err matrix_make_filter(struct matrix *m)
 	return e;
 }
 
+/* save_since moves the position: in memory at once (the next /sync asks
+ * from it), on disk by the fsyncs' thread after the batch's group files
+ * (matrix_disk.c says why that is safe), or here when it has none. */
 static enum err save_since(struct matrix *m, const char *since)
 {
 	enum err e;
@@ -57,7 +60,9 @@ static enum err save_since(struct matrix *m, const char *since)
 
 	if (m->since && !strcmp(m->since, since))
 		return ERR_OK; /* an empty long poll: nothing moved */
-	e = state_write(m->state_dir, MATRIX_SINCE_FILE, since, strlen(since), 0600);
+	e = matrix_disk_put(m, NULL, 0, since);
+	if (e == ERR_INVALID)
+		e = state_write(m->state_dir, MATRIX_SINCE_FILE, since, strlen(since), 0600);
 	if (e != ERR_OK) {
 		matrix_set_err(m, "cannot save the sync position in %s: %s", m->state_dir,
 			       err_str(e));
@@ -132,13 +137,51 @@ static enum err unreadable(struct matrix *m, const struct mx_sync *s, const char
 	return matrix_post_notice(m, text, txn, "skipped batch", NULL);
 }
 
+/* What a batch cost, for the log and `faqbot health` (report). */
+struct batch_cost {
+	size_t messages;     /* timeline events acted on or looked at */
+	long long oldest_ts; /* the oldest one's origin_server_ts; 0: none */
+	long long handle_ns; /* acting on them, CPU time (the core's part in
+	                      * m->core_ns) */
+	long long flush_ns;  /* making their sends' journal durable, once */
+};
+
+/* report tells how a batch went: how old its oldest event was once
+ * handled (behind_ms), and, for a large or a late batch, one line of what
+ * it cost: the CPU time of reading and of handling (the machine's other
+ * work left out), of which the core's part, the sends' HTTP (done as they
+ * go), the asks of a room's facts (its first message after a start),
+ * the rest (reading, routing, queueing) an event, and the wall time of
+ * the journal's one sync (the bench reads this line). */
+static void report(struct matrix *m, const struct mx_sync *s, const struct batch_cost *c)
+{
+	long long now = clock_wall_ms();
+	long long rest_ns = m->read_ns + c->handle_ns - m->core_ns - m->send_ns - m->ask_ns;
+	long long behind = c->oldest_ts > 0 && now > c->oldest_ts ? now - c->oldest_ts : 0;
+
+	if (c->oldest_ts > 0)
+		m->behind_ms = behind;
+	if (c->messages < MATRIX_BATCH_LOG_MIN && behind < MATRIX_BEHIND_LOG_MS)
+		return;
+	log_msg(behind >= MATRIX_BEHIND_WARN_MS ? LOG_WARN : LOG_INFO,
+		"sync: batch of %zu events in %zu rooms: cpu read %.2f ms, handled %.2f ms (the "
+		"core %.2f ms, sending %.2f ms, asking rooms' facts %.2f ms; the rest %.2f us an "
+		"event); journal synced in %.2f ms; the oldest %lld ms old when handled; %zu sends "
+		"waiting",
+		c->messages, s->rooms, m->read_ns / 1e6, c->handle_ns / 1e6, m->core_ns / 1e6,
+		m->send_ns / 1e6, m->ask_ns / 1e6,
+		c->messages ? rest_ns / 1e3 / (double)c->messages : 0.0, c->flush_ns / 1e6, behind,
+		m->queued);
+}
+
 /* handle_batch acts on one sync response. answer = 0 on the first start:
  * memberships are acted on, messages are not (no backlog). A non-OK return
  * means "stop here and do not save since". */
 static enum err handle_batch(struct matrix *m, const struct mx_sync *s, tr_handler_fn fn, void *ctx,
-			     int answer)
+			     int answer, struct batch_cost *c)
 {
 	size_t i, backlog = 0;
+	long long t0 = clock_cpu_ns();
 	enum err e = ERR_OK;
 
 	if (s->skipped)
@@ -163,6 +206,11 @@ static enum err handle_batch(struct matrix *m, const struct mx_sync *s, tr_handl
 
 		if (matrix_stopping(m, 0) || (m->stop && *m->stop && message))
 			return ERR_IO; /* finish no more: the rest replays next start */
+		if (a->kind == MX_ACT_MESSAGE) {
+			c->messages++;
+			if (a->ts > 0 && (!c->oldest_ts || a->ts < c->oldest_ts))
+				c->oldest_ts = a->ts;
+		}
 		if (a->kind != MX_ACT_MESSAGE)
 			e = matrix_room_act(m, a);
 		else if (a->ignore == MX_IGN_ENCRYPTED)
@@ -176,22 +224,26 @@ static enum err handle_batch(struct matrix *m, const struct mx_sync *s, tr_handl
 	}
 	if (backlog)
 		log_info("first start: %zu earlier messages not answered", backlog);
+	c->handle_ns = clock_cpu_ns() - t0;
 	return e;
 }
 
-/* sync_path writes the /sync request: on a first start one event a room
- * and no wait (no backlog is answered, and a group's history of 50
- * messages in 100 rooms would otherwise be parsed whole, the peak of the
- * bot's memory: 26 MB, against 16); after, a long poll from since, with
- * the stored filter or, when the server took none, the filter inline. */
+/* sync_path writes the /sync request: on a first start no event at all
+ * and no wait (no backlog is answered; a group's history of 50 messages
+ * in 100 rooms was once parsed whole, the peak of the bot's memory, and a
+ * single event a room in 10,000 rooms is still 10 MB of JSON); after, a
+ * long poll from since, with the stored filter or, when the server took
+ * none, the filter inline. */
 static enum err sync_path(struct matrix *m, char *path, size_t len)
 {
 	char *inline_filter = NULL;
 	int first = !m->since;
 	enum err e = ERR_OK;
 
-	if (first || !m->filter_id[0])
-		e = mx_filter_json(first ? 1 : m->timeline_limit, &inline_filter);
+	if (first)
+		e = mx_filter_first_json(&inline_filter);
+	else if (!m->filter_id[0])
+		e = mx_filter_json(m->timeline_limit, &inline_filter);
 	if (e == ERR_OK && first)
 		e = mx_path(path, len, MATRIX_API "/sync?filter=%s&timeout=0&set_presence=offline",
 			    inline_filter);
@@ -232,6 +284,7 @@ static enum err fetched(struct matrix *m, enum err e, struct matrix_resp *r, str
 			char *why, size_t whylen)
 {
 	struct mx_error me;
+	long long t0;
 
 	m->stats.syncs++;
 	if (e == ERR_INVALID && !m->fatal) {
@@ -246,7 +299,10 @@ static enum err fetched(struct matrix *m, enum err e, struct matrix_resp *r, str
 		log_warn("sync: response over max_body (%zu bytes)", m->max_body);
 	else if (e != ERR_OK)
 		return e;
+	t0 = clock_cpu_ns();
 	e = mx_sync_parse(r->body ? r->body : "", r->len, m->user_id, s, why, whylen);
+	m->read_ns = clock_cpu_ns() - t0;
+	m->core_ns = m->send_ns = m->ask_ns = 0;
 	if (e == ERR_PARSE || e == ERR_NOMEM) {
 		/* nothing to go past it by: ask again, as after a server error
 		 * (a glitch on the way, a proxy's page, memory short for now) */
@@ -264,7 +320,9 @@ static enum err fetched(struct matrix *m, enum err e, struct matrix_resp *r, str
 static enum err handle(struct matrix *m, struct mx_sync *s, const char *why)
 {
 	int first = !m->since, skip = 0;
-	enum err e;
+	struct batch_cost c;
+	long long t0;
+	enum err e, ef;
 
 	if (s->unreadable) {
 		e = unreadable(m, s, why, &m->sync_attempt, &skip);
@@ -275,10 +333,23 @@ static enum err handle(struct matrix *m, struct mx_sync *s, const char *why)
 	}
 	m->sync_attempt = 0;
 	m->stats.batches++;
-	e = handle_batch(m, s, m->fn, m->ctx, !first);
+	memset(&c, 0, sizeof(c));
+	/* the batch's sends are journaled unsynced, then made durable all at
+	 * once before since moves past them (a crash before that replays the
+	 * batch, and the transaction ids keep a send from showing twice) */
+	m->journal_defer = 1;
+	e = handle_batch(m, s, m->fn, m->ctx, !first, &c);
+	m->journal_defer = 0;
+	t0 = clock_mono_ns();
+	ef = matrix_send_flush(m);
+	c.flush_ns = clock_mono_ns() - t0;
+	if (e == ERR_OK)
+		e = ef;
 	if (e == ERR_OK) /* keys and sessions on disk before the batch is
 	                  * acknowledged: a kill -9 never loses one */
 		e = matrix_e2ee_save(m);
+	if (e == ERR_OK && !first)
+		report(m, s, &c);
 	if (e == ERR_OK)
 		e = save_since(m, s->next_batch);
 	if (e == ERR_OK)
@@ -308,6 +379,10 @@ enum err matrix_sync_step(struct matrix *m)
 	long long wait;
 	enum err e = ERR_OK;
 
+	if (matrix_disk_failed(m)) {
+		m->fatal = 1; /* the outbox or since cannot be kept: cannot go on */
+		return ERR_INVALID;
+	}
 	if (!m->sync_x.done)
 		return ERR_OK; /* still running */
 	m->sync_x.done = 0;

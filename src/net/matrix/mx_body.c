@@ -2,6 +2,8 @@
  * builds the objects, mx_html renders the HTML inside them. */
 #include "mx_body.h"
 
+#include "mx_jout.h"
+
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,8 +15,7 @@
 /* dumps serialises obj compactly into a new string. */
 static enum err dumps(json_t *obj, char **out)
 {
-	*out = json_dumps(obj, JSON_COMPACT);
-	return *out ? ERR_OK : ERR_NOMEM;
+	return mx_jout_dumps(obj, out); /* json_dumps's bytes, faster */
 }
 
 /* set_s sets obj[key] to a new string; ERR_INVALID for bad UTF-8. */
@@ -311,6 +312,24 @@ enum err mx_filter_json(int timeline_limit, char **out)
 		      "types", "m.room.member", "m.room.power_levels", "lazy_load_members", 1,
 		      "timeline", "types", "m.room.message", "m.room.member", "m.room.power_levels",
 		      "m.room.redaction", "m.room.encrypted", "limit", timeline_limit);
+	if (!f)
+		return ERR_NOMEM;
+	*out = json_dumps(f, JSON_COMPACT);
+	json_decref(f);
+	return *out ? ERR_OK : ERR_NOMEM;
+}
+
+enum err mx_filter_first_json(char **out)
+{
+	json_t *f;
+
+	*out = NULL;
+	/* lazy_load_members stays: servers compute the summary with it */
+	f = json_pack("{s:{s:[s]}, s:{s:[s]}, s:{s:{s:[s]}, s:{s:[s]},"
+		      " s:{s:[], s:b}, s:{s:[], s:i}}}",
+		      "presence", "not_types", "*", "account_data", "not_types", "*", "room",
+		      "account_data", "not_types", "*", "ephemeral", "not_types", "*", "state",
+		      "types", "lazy_load_members", 1, "timeline", "types", "limit", 1);
 	if (!f)
 		return ERR_NOMEM;
 	*out = json_dumps(f, JSON_COMPACT);

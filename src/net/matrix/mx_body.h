@@ -71,4 +71,13 @@ enum err mx_login_json(const char *user_id, const char *password, const char *de
  * timeline_limit caps each room's timeline. Caller frees *out. */
 enum err mx_filter_json(int timeline_limit, char **out);
 
+/* mx_filter_first_json builds the filter of a first start's one sync,
+ * which answers nothing and wants only the position, the invites and each
+ * room's summary (its member count): no state and no timeline event at
+ * all (an empty "types" list includes none, spec: EventFilter), so the
+ * body of 10,000 rooms is a few hundred bytes a room, not a group's
+ * history. A room's power levels are asked when its first message comes,
+ * as after any restart. Caller frees *out. */
+enum err mx_filter_first_json(char **out);
+
 #endif

@@ -1,13 +1,16 @@
 /* mx_json.c -- the Matrix JSON that comes in, no I/O (see mx_json.h).
  *
- * Every body is loaded through mx_json_load (repaired first, mx_repair.h),
- * jansson parses the whole body (the HTTP layer caps its size), then we
- * walk only the paths we know, checking every type on the way; anything
+ * Every body is repaired first (mx_repair.h); a /sync body is then parsed
+ * a room at a time (mx_json_split.c, with this file's readers of a room),
+ * or, when that finds it odd, whole (mx_sync_parse_tree); a small body is
+ * parsed whole (mx_json_load). We walk only the paths we know, checking every type on the way; anything
  * else is skipped and counted. Strings we keep are copied with a cap, so
  * the jansson tree can be freed before the caller acts. A body that is not
  * JSON even so still gives up its next_batch (mx_next_batch_scan), so no
  * body holds the bot. */
 #include "mx_json.h"
+
+#include "mx_json_int.h"
 
 #include <jansson.h>
 #include <limits.h>
@@ -198,8 +201,7 @@ static const char *member_of(const json_t *ev, const char *who)
 	return jstr(c, "membership");
 }
 
-static enum err parse_leave_room(struct mx_sync *s, const char *room, const json_t *r,
-				 const char *bot)
+enum err mx_json_leave_room(struct mx_sync *s, const char *room, const json_t *r, const char *bot)
 {
 	static const char *const where[][2] = {{"timeline", "events"}, {"state", "events"}};
 	enum mx_action_kind k = MX_ACT_LEFT;
@@ -234,8 +236,7 @@ static enum err parse_leave_room(struct mx_sync *s, const char *room, const json
 	return e;
 }
 
-static enum err parse_invite_room(struct mx_sync *s, const char *room, const json_t *r,
-				  const char *bot)
+enum err mx_json_invite_room(struct mx_sync *s, const char *room, const json_t *r, const char *bot)
 {
 	const char *ms, *by = NULL;
 	enum err e = ERR_OK;
@@ -605,8 +606,7 @@ static enum err timeline_event(struct mx_sync *s, const char *room, const json_t
 	return timeline_message(s, room, ev, type, names, bot);
 }
 
-static enum err parse_join_room(struct mx_sync *s, const char *room, const json_t *r,
-				const char *bot)
+enum err mx_json_join_room(struct mx_sync *s, const char *room, const json_t *r, const char *bot)
 {
 	json_t *names = json_object(), *tl = json_object_get(r, "timeline"), *evs, *ev;
 	enum err e;
@@ -615,6 +615,7 @@ static enum err parse_join_room(struct mx_sync *s, const char *room, const json_
 
 	if (!names)
 		return ERR_NOMEM;
+	s->rooms++;
 	e = join_summary(s, room, r);
 	if (e == ERR_OK)
 		e = join_state(s, room, r, names, bot, &joined);
@@ -695,22 +696,51 @@ static enum err not_json(const char *json, size_t len, const json_error_t *jerr,
 	return ERR_OK;
 }
 
-enum err mx_sync_parse(const char *json, size_t len, const char *bot_user_id, struct mx_sync **out,
-		       char *errbuf, size_t errlen)
+/* sync_start checks the top of a body read (root, an object) and makes
+ * the list: its next_batch, the repairs counted, the key counts. */
+enum err mx_json_sync_start(const json_t *root, const struct mx_repair *rep, struct mx_sync **out,
+			    char *errbuf, size_t errlen)
+{
+	const char *nb = jstr(root, "next_batch");
+	struct mx_sync *s;
+	enum err e;
+
+	if (!nb || !mx_next_batch_usable(nb, strlen(nb))) {
+		set_errbuf(errbuf, errlen, "sync response has no usable next_batch");
+		return ERR_PARSE;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s || !(s->next_batch = dup_cap(nb, MX_NEXT_BATCH_MAX, NULL))) {
+		mx_sync_free(s);
+		return ERR_NOMEM;
+	}
+	/* a pruned value or a number made null was a piece skipped; a
+	 * repaired string is still read */
+	s->skipped = rep->deep + rep->numbers;
+	s->repaired = rep->surrogates + rep->key_nuls + rep->bad_bytes;
+	mx_keys_sync_counts(root, &s->keys);
+	e = mx_e2ee_todev_parse(root, &s->todev, &s->n_todev, &s->skipped);
+	if (e != ERR_OK) {
+		mx_sync_free(s);
+		return e;
+	}
+	*out = s;
+	return ERR_OK;
+}
+
+/* parse_whole reads a body (repaired) as one tree: the way for a body the
+ * split way declined (odd, or not JSON). json is the body as it came, for
+ * the next_batch scan of one that is not JSON. */
+static enum err parse_whole(const char *json, const char *body, size_t len,
+			    const struct mx_repair *rep, const char *bot, struct mx_sync **out,
+			    char *errbuf, size_t errlen)
 {
 	struct mx_sync *s = NULL;
-	json_t *root = NULL, *rooms;
-	struct mx_repair rep;
+	json_t *root, *rooms;
 	json_error_t jerr;
-	const char *nb;
-	enum err e = ERR_OK;
+	enum err e;
 
-	*out = NULL;
-	if (!bot_user_id)
-		bot_user_id = "";
-	root = mx_json_load(json, len, &rep, &jerr, &e);
-	if (e != ERR_OK)
-		goto out;
+	root = json_loadb(body, len, JSON_ALLOW_NUL, &jerr);
 	if (!root)
 		return not_json(json, len, &jerr, out, errbuf, errlen);
 	if (!json_is_object(root)) {
@@ -718,23 +748,7 @@ enum err mx_sync_parse(const char *json, size_t len, const char *bot_user_id, st
 		e = ERR_PARSE;
 		goto out;
 	}
-	nb = jstr(root, "next_batch");
-	if (!nb || !mx_next_batch_usable(nb, strlen(nb))) {
-		set_errbuf(errbuf, errlen, "sync response has no usable next_batch");
-		e = ERR_PARSE;
-		goto out;
-	}
-	s = calloc(1, sizeof(*s));
-	if (!s || !(s->next_batch = dup_cap(nb, MX_NEXT_BATCH_MAX, NULL))) {
-		e = ERR_NOMEM;
-		goto out;
-	}
-	/* a pruned value or a number made null was a piece skipped; a
-	 * repaired string is still read */
-	s->skipped = rep.deep + rep.numbers;
-	s->repaired = rep.surrogates + rep.key_nuls + rep.bad_bytes;
-	mx_keys_sync_counts(root, &s->keys);
-	e = mx_e2ee_todev_parse(root, &s->todev, &s->n_todev, &s->skipped);
+	e = mx_json_sync_start(root, rep, &s, errbuf, errlen);
 	if (e != ERR_OK)
 		goto out;
 	rooms = json_object_get(root, "rooms");
@@ -742,11 +756,11 @@ enum err mx_sync_parse(const char *json, size_t len, const char *bot_user_id, st
 		s->skipped++;
 		rooms = NULL;
 	}
-	e = each_room(s, rooms, "leave", bot_user_id, parse_leave_room);
+	e = each_room(s, rooms, "leave", bot, mx_json_leave_room);
 	if (e == ERR_OK)
-		e = each_room(s, rooms, "invite", bot_user_id, parse_invite_room);
+		e = each_room(s, rooms, "invite", bot, mx_json_invite_room);
 	if (e == ERR_OK)
-		e = each_room(s, rooms, "join", bot_user_id, parse_join_room);
+		e = each_room(s, rooms, "join", bot, mx_json_join_room);
 	if (e != ERR_OK) {
 		set_errbuf(errbuf, errlen, err_str(e));
 		goto out;
@@ -793,6 +807,22 @@ out:
 		action_clear(out);
 	json_decref(ev);
 	json_decref(root);
+	return e;
+}
+
+enum err mx_sync_parse_tree(const char *json, size_t len, const char *bot_user_id,
+			    struct mx_sync **out, char *errbuf, size_t errlen)
+{
+	struct mx_repair rep;
+	char *fixed = NULL;
+	enum err e;
+
+	*out = NULL;
+	e = mx_json_repair(json, len, &fixed, &rep);
+	if (e == ERR_OK)
+		e = parse_whole(json, fixed ? fixed : json, len, &rep,
+				bot_user_id ? bot_user_id : "", out, errbuf, errlen);
+	free(fixed);
 	return e;
 }
 

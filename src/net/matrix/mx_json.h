@@ -99,6 +99,7 @@ struct mx_sync {
 	                             * surrogates, \u0000 in keys or bodies, bytes
 	                             * that are not UTF-8 */
 	size_t gaps;     /* rooms whose timeline was "limited" */
+	size_t rooms;    /* joined rooms the batch speaks of */
 	/* 1: the body could not be read at all, even repaired; next_batch was
 	 * found by mx_next_batch_scan and there are no actions. Whatever the
 	 * batch held is lost unless the caller asks again. */
@@ -130,6 +131,14 @@ struct mx_sync {
  * character (it is stored in a file and sent back in a URL). */
 enum err mx_sync_parse(const char *json, size_t len, const char *bot_user_id, struct mx_sync **out,
 		       char *errbuf, size_t errlen);
+/* mx_sync_parse reads a body a room at a time (mx_split.h): the tree of
+ * one room's value at once, never the whole body's; a body it finds odd
+ * (not JSON, a room id twice) is read as one tree instead, which decides
+ * about it as it always did. mx_sync_parse_tree is that one-tree reading
+ * alone, for tests: the two must give the same list for any body. */
+enum err mx_sync_parse_tree(const char *json, size_t len, const char *bot_user_id,
+			    struct mx_sync **out, char *errbuf, size_t errlen);
+
 /* mx_sync_free frees a list from mx_sync_parse; NULL is a no-op. */
 void mx_sync_free(struct mx_sync *s);
 
