@@ -444,6 +444,27 @@ static void why_quiet(const struct faq_stage *st, const char *folded, size_t fle
 	free(pe);
 }
 
+/* explain_pattern: where the pattern that decided r is, and the view it
+ * was read in */
+static void explain_pattern(const struct classify_result *r, char *buf, size_t buflen)
+{
+	int n = snprintf(
+		buf, buflen, "decided by a pattern of '%s' at %s:%u:%u%s", r->entry->id,
+		r->entry->file, r->pattern ? r->pattern->line : 0, r->pattern ? r->pattern->col : 0,
+		r->view == CLASSIFY_VIEW_FOLDED ? ", read in the folded view (symbols as letters, "
+						  "look-alike letters, spaced letters joined)"
+		: r->view == CLASSIFY_VIEW_MENDED
+			? ", read with misspelt words mended to the FAQ's own "
+			  "words ('wnat' as 'want')"
+			: "");
+
+	if (r->over && n > 0 && (size_t)n < buflen)
+		snprintf(buf + n, buflen - (size_t)n,
+			 "; a pattern of '%s' matched too, and the learned stage, from "
+			 "the examples, is surer of '%s'",
+			 r->over->id, r->entry->id);
+}
+
 void classify_explain(const struct faq *faq, const char *norm, size_t len,
 		      const struct classify_result *r, char *buf, size_t buflen)
 {
@@ -456,22 +477,7 @@ void classify_explain(const struct faq *faq, const char *norm, size_t len,
 	if (buflen == 0)
 		return;
 	if (r->matched && r->stage == CLASSIFY_BY_PATTERN) {
-		int n = snprintf(buf, buflen, "decided by a pattern of '%s' at %s:%u:%u%s",
-				 r->entry->id, r->entry->file, r->pattern ? r->pattern->line : 0,
-				 r->pattern ? r->pattern->col : 0,
-				 r->view == CLASSIFY_VIEW_FOLDED
-					 ? ", read in the folded view (symbols as letters, "
-					   "look-alike letters, spaced letters joined)"
-				 : r->view == CLASSIFY_VIEW_MENDED
-					 ? ", read with misspelt words mended to the FAQ's own "
-					   "words ('wnat' as 'want')"
-					 : "");
-
-		if (r->over && n > 0 && (size_t)n < buflen)
-			snprintf(buf + n, buflen - (size_t)n,
-				 "; a pattern of '%s' matched too, and the learned stage, from "
-				 "the examples, is surer of '%s'",
-				 r->over->id, r->entry->id);
+		explain_pattern(r, buf, buflen);
 		return;
 	}
 	/* as classify_with: the folded view, and the tags of it once its
