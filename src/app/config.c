@@ -518,6 +518,49 @@ static int on_entry(void *user, const char *section, const char *k, const char *
 		    section);
 }
 
+/* long_line: 1, with err saying which, when a line of text is longer than
+ * inih reads (it stops there with the line's number only) */
+static int long_line(const char *name, const char *text, size_t len, char *err, size_t errlen)
+{
+	const char *q = text, *end = text + len;
+	unsigned line = 1;
+
+	while (q < end) {
+		const char *nl = memchr(q, '\n', (size_t)(end - q));
+		size_t n = (size_t)((nl ? nl : end) - q);
+
+		if (n + 2 > CONFIG_MAX_LINE) {
+			snprintf(err, errlen, "%s:%u: line too long (%zu bytes, the limit is %d)",
+				 name, line, n, CONFIG_MAX_LINE - 2);
+			return 1;
+		}
+		if (!nl)
+			break;
+		q = nl + 1;
+		line++;
+	}
+	return 0;
+}
+
+/* new_defaults: a config with every default a file may leave out;
+ * NULL on no memory */
+static struct config *new_defaults(void)
+{
+	struct config *c = calloc(1, sizeof(*c));
+
+	if (c) {
+		c->irc_tls = 1; /* TLS unless the file says otherwise */
+		c->irc_short_over_lines = CONFIG_IRC_SHORT_OVER_LINES;
+		c->cooldown_s = CONFIG_COOLDOWN_S;
+		c->moderator_power = CONFIG_MODERATOR_POWER;
+		c->stats_days = CONFIG_STATS_DAYS;
+		c->unanswered_days = CONFIG_UNANSWERED_DAYS;
+		c->faq_max_age_days = CONFIG_FAQ_MAX_AGE_DAYS;
+		c->watch_faq = 1;
+	}
+	return c;
+}
+
 enum err config_parse_text(const char *name, const char *text, size_t len, struct config **out,
 			   char *err, size_t errlen)
 {
@@ -530,41 +573,10 @@ enum err config_parse_text(const char *name, const char *text, size_t len, struc
 		snprintf(err, errlen, "%s: holds a NUL byte: is it a text file?", name);
 		return ERR_PARSE;
 	}
-	{
-		/* inih stops at an over-long line with its number only: say what
-		 * is wrong with it */
-		const char *q = text, *end = text + len;
-		unsigned line = 1;
-
-		while (q < end) {
-			const char *nl = memchr(q, '\n', (size_t)(end - q));
-			size_t n = (size_t)((nl ? nl : end) - q);
-
-			if (n + 2 > CONFIG_MAX_LINE) {
-				snprintf(err, errlen,
-					 "%s:%u: line too long (%zu bytes, the limit is "
-					 "%d)",
-					 name, line, n, CONFIG_MAX_LINE - 2);
-				return ERR_LIMIT;
-			}
-			if (!nl)
-				break;
-			q = nl + 1;
-			line++;
-		}
-	}
+	if (long_line(name, text, len, err, errlen))
+		return ERR_LIMIT;
 	copy = strndup(text, len);
-	p.c = calloc(1, sizeof(*p.c));
-	if (p.c) {
-		p.c->irc_tls = 1; /* TLS unless the file says otherwise */
-		p.c->irc_short_over_lines = CONFIG_IRC_SHORT_OVER_LINES;
-		p.c->cooldown_s = CONFIG_COOLDOWN_S;
-		p.c->moderator_power = CONFIG_MODERATOR_POWER;
-		p.c->stats_days = CONFIG_STATS_DAYS;
-		p.c->unanswered_days = CONFIG_UNANSWERED_DAYS;
-		p.c->faq_max_age_days = CONFIG_FAQ_MAX_AGE_DAYS;
-		p.c->watch_faq = 1;
-	}
+	p.c = new_defaults();
 	if (!copy || !p.c) {
 		free(copy);
 		free(p.c);
