@@ -12,6 +12,7 @@
 #include "err.h"
 #include "metrics.h"
 #include "mhd_dl.h"
+#include "listenaddr.h"
 
 #define METRICS_HTTP_MAX (64 * 1024) /* bytes of one exposition, at most */
 
@@ -25,51 +26,9 @@ static enum err parse_listen(const char *s, struct sockaddr_storage *ss, int *v6
 			     size_t errlen)
 {
 	char host[64];
-	const char *colon, *h = s;
-	size_t hl;
-	char *end;
-	long port;
 
-	memset(ss, 0, sizeof(*ss));
-	if (*s == '[') {
-		const char *rb = strchr(s, ']');
-
-		if (!rb || rb[1] != ':')
-			goto bad;
-		h = s + 1;
-		hl = (size_t)(rb - h);
-		colon = rb + 1;
-	} else {
-		colon = strrchr(s, ':');
-		if (!colon)
-			goto bad;
-		hl = (size_t)(colon - s);
-	}
-	if (hl == 0 || hl >= sizeof(host))
-		goto bad;
-	memcpy(host, h, hl);
-	host[hl] = '\0';
-	port = strtol(colon + 1, &end, 10);
-	if (end == colon + 1 || *end || port < 0 || port > 65535)
-		goto bad;
-	*v6 = *s == '[';
-	if (*v6) {
-		struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
-
-		a->sin6_family = AF_INET6;
-		a->sin6_port = htons((unsigned short)port);
-		if (inet_pton(AF_INET6, host, &a->sin6_addr) != 1)
-			goto bad;
-	} else {
-		struct sockaddr_in *a = (struct sockaddr_in *)ss;
-
-		a->sin_family = AF_INET;
-		a->sin_port = htons((unsigned short)port);
-		if (inet_pton(AF_INET, host, &a->sin_addr) != 1)
-			goto bad;
-	}
-	return ERR_OK;
-bad:
+	if (listenaddr_parse(s, ss, v6, host, sizeof(host)) == ERR_OK)
+		return ERR_OK;
 	err_printf(err, errlen,
 		   "metrics: listen = '%s' is not ADDRESS:PORT with an address literal "
 		   "(127.0.0.1:9464, [::1]:9464)",

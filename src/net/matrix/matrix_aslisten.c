@@ -24,6 +24,7 @@
 
 #include "buf.h"
 #include "clock.h"
+#include "listenaddr.h"
 #include "log.h"
 #include "mhd_dl.h"
 #include "netaddr.h"
@@ -52,60 +53,13 @@ struct req {
 
 /* ---- the address ------------------------------------------------------ */
 
-/* parse_listen reads "1.2.3.4:PORT" or "[::1]:PORT" into ss; host gets
- * the address as written. */
-static enum err parse_listen(const char *s, struct sockaddr_storage *ss, int *v6, char *host,
-			     size_t hostlen)
-{
-	const char *colon, *h = s;
-	size_t hl;
-	char *end;
-	long port;
-
-	memset(ss, 0, sizeof(*ss));
-	if (*s == '[') {
-		const char *rb = strchr(s, ']');
-
-		if (!rb || rb[1] != ':')
-			return ERR_INVALID;
-		h = s + 1;
-		hl = (size_t)(rb - h);
-		colon = rb + 1;
-	} else {
-		colon = strrchr(s, ':');
-		if (!colon)
-			return ERR_INVALID;
-		hl = (size_t)(colon - s);
-	}
-	if (hl == 0 || hl >= hostlen)
-		return ERR_INVALID;
-	memcpy(host, h, hl);
-	host[hl] = '\0';
-	errno = 0;
-	port = strtol(colon + 1, &end, 10);
-	if (errno || end == colon + 1 || *end || port < 0 || port > 65535)
-		return ERR_INVALID;
-	*v6 = *s == '[';
-	if (*v6) {
-		struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
-
-		a->sin6_family = AF_INET6;
-		a->sin6_port = htons((unsigned short)port);
-		return inet_pton(AF_INET6, host, &a->sin6_addr) == 1 ? ERR_OK : ERR_INVALID;
-	}
-	((struct sockaddr_in *)ss)->sin_family = AF_INET;
-	((struct sockaddr_in *)ss)->sin_port = htons((unsigned short)port);
-	return inet_pton(AF_INET, host, &((struct sockaddr_in *)ss)->sin_addr) == 1 ? ERR_OK
-										    : ERR_INVALID;
-}
-
 enum err matrix_aslisten_check(const struct matrix_aslisten_config *c, char *err, size_t errlen)
 {
 	struct sockaddr_storage ss;
 	char host[64];
 	int v6;
 
-	if (parse_listen(c->listen, &ss, &v6, host, sizeof(host)) != ERR_OK) {
+	if (listenaddr_parse(c->listen, &ss, &v6, host, sizeof(host)) != ERR_OK) {
 		snprintf(err, errlen,
 			 "listen = '%s' is not ADDRESS:PORT with an address literal "
 			 "(127.0.0.1:29331, [::1]:29331)",
@@ -305,7 +259,7 @@ enum err matrix_aslisten_start(const struct matrix_aslisten_config *c, matrix_as
 		e = mhd_dl_load(err, errlen);
 	if (e != ERR_OK)
 		return e;
-	parse_listen(c->listen, &ss, &v6, host, sizeof(host));
+	listenaddr_parse(c->listen, &ss, &v6, host, sizeof(host));
 	l = calloc(1, sizeof(*l));
 	if (!l)
 		return ERR_NOMEM;
