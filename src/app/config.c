@@ -260,6 +260,17 @@ static const struct key_def room_keys[] = {
 	{"region", KEY_STR, offsetof(struct config_room, region), 0, NULL},
 };
 
+static const struct key_def appservice_keys[] = {
+	KEY("id", KEY_STR, as_id),
+	KEY("listen", KEY_STR, as_listen),
+	KEY("url", KEY_STR, as_url),
+	KEY("registration", KEY_STR, as_registration),
+	KEY("as_token_file", KEY_STR, as_token_file),
+	KEY("hs_token_file", KEY_STR, as_hs_token_file),
+	KEY("tls_cert_file", KEY_STR, as_tls_cert_file),
+	KEY("tls_key_file", KEY_STR, as_tls_key_file),
+};
+
 #undef KEY
 #undef KEY_MAX
 
@@ -358,21 +369,8 @@ static int on_irc(struct parse *p, const char *k, const char *v)
 
 static int on_appservice(struct parse *p, const char *k, const char *v)
 {
-	static const struct {
-		const char *key;
-		size_t off;
-	} strs[] = {
-		{"id", offsetof(struct config, as_id)},
-		{"listen", offsetof(struct config, as_listen)},
-		{"url", offsetof(struct config, as_url)},
-		{"registration", offsetof(struct config, as_registration)},
-		{"as_token_file", offsetof(struct config, as_token_file)},
-		{"hs_token_file", offsetof(struct config, as_hs_token_file)},
-		{"tls_cert_file", offsetof(struct config, as_tls_cert_file)},
-		{"tls_key_file", offsetof(struct config, as_tls_key_file)},
-	};
+	const struct key_def *d = FIND_KEY(appservice_keys, k);
 	struct config *c = p->c;
-	size_t i;
 
 	c->has_appservice = 1;
 	if (!strcmp(k, "as_token") || !strcmp(k, "hs_token"))
@@ -381,14 +379,10 @@ static int on_appservice(struct parse *p, const char *k, const char *v)
 			    "file only its owner reads (%s_file), which faqbot "
 			    "appservice-registration writes",
 			    k, k);
-	for (i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
-		if (!strcmp(k, strs[i].key)) {
-			if (!*v)
-				return fail(p, "%s is empty", k);
-			return set_str((char **)((char *)c + strs[i].off), v) == 0
-				       ? 1
-				       : fail(p, "out of memory");
-		}
+	if (d && !*v)
+		return fail(p, "%s is empty", k);
+	if (d)
+		return set_key(p, d, c, v);
 	if (!strcmp(k, "max_body"))
 		return parse_long(v, &c->as_max_body) == 0 && c->as_max_body >= 4096 &&
 				       c->as_max_body <= (64L << 20)
