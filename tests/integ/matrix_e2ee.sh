@@ -20,13 +20,7 @@
 #     leaves the file as it was.
 . "$(dirname "$0")/matrix_lib.inc"
 
-# a Python with libolm's bindings (Debian's python3-olm): the suite's
-# python3 first, then Debian's own
-OLM_PY=""
-for p in python3 /usr/bin/python3; do
-	if "$p" -c 'import olm' 2>/dev/null; then OLM_PY=$p; break; fi
-done
-[ -n "$OLM_PY" ] || skip "python3-olm is not installed (scripts/deps --test installs it)"
+need_olm_py
 
 start_hs
 MEMBER_TOKEN=anntok

@@ -19,11 +19,7 @@
 #     message text; the log holds no message text.
 . "$(dirname "$0")/matrix_lib.inc"
 
-OLM_PY=""
-for p in python3 /usr/bin/python3; do
-	if "$p" -c 'import olm' 2>/dev/null; then OLM_PY=$p; break; fi
-done
-[ -n "$OLM_PY" ] || skip "python3-olm is not installed (scripts/deps --test installs it)"
+need_olm_py
 
 start_hs
 MEMBER_TOKEN=anntok
