@@ -7,9 +7,10 @@
  *                     earlier answers
  *   matrix_reply.c    a member's message to the core and its reply, alert
  *                     and notice built and queued; the loop's notices
- *   matrix_send.c     the outgoing queue: one queue a room, its journal on
- *                     disk, each send's retries, the shared re-login's
- *                     waiters
+ *   matrix_send.c     the outgoing queue: one queue a room, each send's
+ *                     retries, the shared re-login's waiters
+ *   matrix_journal.c  the queue's journal on disk: a send's file, a
+ *                     batch's group files, read back at a start
  *   matrix_sync.c     one /sync: ask, read, act on the batch, save since
  *   matrix_keys.c     the device's encryption keys (mx_crypto) uploaded
  *                     and topped up
@@ -493,6 +494,33 @@ struct matrix_send_spec {
  * ERR_IO: the journal cannot be written (m->errstr says where); ERR_NOMEM. */
 enum err matrix_send_put(struct matrix *m, const struct matrix_send_spec *s,
 			 unsigned long long *seq);
+
+/* ---- matrix_journal.c ------------------------------------------------- */
+
+/* matrix_send_kind_name: the kind's name in the journal and the log. */
+const char *matrix_send_kind_name(enum matrix_send_kind k);
+
+/* matrix_send_is_put: is a send of this kind a PUT with a transaction id
+ * (a message, a to-device send), not a POST (a join, a leave)? */
+int matrix_send_is_put(enum matrix_send_kind k);
+
+/* matrix_send_destroy frees one send record (NULL: nothing). */
+void matrix_send_destroy(struct matrix_send *s);
+
+/* matrix_journal_write writes s's journal file (synced), or with
+ * journal_defer marks it for its batch's group (matrix_send_flush). One
+ * too large for a state file is sent unjournaled, with a warning. ERR_IO
+ * (m->errstr says where). */
+enum err matrix_journal_write(struct matrix *m, struct matrix_send *s);
+
+/* matrix_journal_drop removes s from the journal once it is done or
+ * dropped: its file, or its share of its group's. */
+void matrix_journal_drop(struct matrix *m, const struct matrix_send *s);
+
+/* matrix_journal_read: every send the journal holds from an earlier run,
+ * oldest first, in *v (the caller's, each record too), their count the
+ * result; a torn or unreadable file is logged and removed, never read. */
+size_t matrix_journal_read(struct matrix *m, struct matrix_send ***v);
 
 /* matrix_send_flush writes the sends queued while journal_defer was set
  * and still waiting into group files, and has them synced with the

@@ -50,351 +50,7 @@
 #include "state.h"
 #include "strs.h"
 
-#define JOURNAL_NAME_MAX  32
-#define JOURNAL_FILES_MAX 100000 /* read at start; more are left alone */
-
-static const char *const kind_name[] = {"reply", "alert", "notice", "join", "leave", "to-device"};
-#define KINDS (sizeof(kind_name) / sizeof(kind_name[0]))
-
-static int is_put(enum matrix_send_kind k)
-{
-	return k == MATRIX_SEND_REPLY || k == MATRIX_SEND_ALERT || k == MATRIX_SEND_NOTICE ||
-	       k == MATRIX_SEND_TO_DEVICE;
-}
-
-static void send_free(struct matrix_send *s)
-{
-	if (!s)
-		return;
-	free(s->room);
-	free(s->txn);
-	free(s->body);
-	free(s->event);
-	free(s->about);
-	free(s->klass);
-	free(s->entry);
-	free(s);
-}
-
-/* ---- the journal ------------------------------------------------------ */
-
-static void file_name(unsigned long long seq, char *buf, size_t len)
-{
-	snprintf(buf, len, "q-%016llx", seq);
-}
-
-/* outbox makes the journal's folder once; ERR_IO when it cannot be. */
-static enum err outbox(struct matrix *m)
-{
-	size_t n;
-
-	if (!m->outbox) {
-		n = strlen(m->state_dir) + sizeof(MATRIX_OUTBOX_DIR) + 2;
-		m->outbox = malloc(n);
-		if (!m->outbox)
-			return ERR_NOMEM;
-		snprintf(m->outbox, n, "%s/%s", m->state_dir, MATRIX_OUTBOX_DIR);
-	}
-	return state_make_dirs(m->outbox);
-}
-
-/* encode writes s as its journal file's JSON; the caller frees *out. */
-static enum err encode(const struct matrix_send *s, char **out)
-{
-	json_t *j = json_pack("{s:i, s:I, s:s, s:s, s:s?, s:s, s:s?, s:s?, s:s?, s:s?, s:b, s:b, "
-			      "s:I}",
-			      "v", 1, "seq", (json_int_t)s->seq, "kind", kind_name[s->kind], "room",
-			      s->room, "txn", s->txn, "body", s->body, "event", s->event, "about",
-			      s->about, "class", s->klass, "entry", s->entry, "must", s->must,
-			      "direct", s->direct, "wall_ms", (json_int_t)s->wall_ms);
-	enum err e = j ? mx_jout_dumps(j, out) : ERR_NOMEM; /* json_dumps's bytes */
-
-	json_decref(j);
-	return e;
-}
-
-/* dup_field copies j[key] when it is a string (NULL otherwise); 0 when a
- * copy failed. */
-static int dup_field(const json_t *j, const char *key, char **out)
-{
-	const char *v = json_string_value(json_object_get(j, key));
-
-	*out = v ? strs_dup(v) : NULL;
-	return !v || *out;
-}
-
-/* decode_json reads one send as encode wrote it (j borrowed); NULL when
- * it is not one we wrote. */
-static struct matrix_send *decode_json(const json_t *j)
-{
-	struct matrix_send *s = calloc(1, sizeof(*s));
-	const char *kind = json_string_value(json_object_get(j, "kind"));
-	json_int_t seq = json_integer_value(json_object_get(j, "seq"));
-	size_t k;
-	int ok = j && s && kind && seq > 0;
-
-	for (k = 0; ok && k < KINDS && strcmp(kind, kind_name[k]); k++)
-		;
-	ok = ok && k < KINDS;
-	if (ok) {
-		s->kind = (enum matrix_send_kind)k;
-		s->seq = (unsigned long long)seq;
-		s->must = json_is_true(json_object_get(j, "must"));
-		s->direct = json_is_true(json_object_get(j, "direct"));
-		s->wall_ms = json_integer_value(json_object_get(j, "wall_ms"));
-		ok = dup_field(j, "room", &s->room) && dup_field(j, "txn", &s->txn) &&
-		     dup_field(j, "body", &s->body) && dup_field(j, "event", &s->event) &&
-		     dup_field(j, "about", &s->about) && dup_field(j, "class", &s->klass) &&
-		     dup_field(j, "entry", &s->entry);
-	}
-	ok = ok && s->room && *s->room && s->body && (!is_put(s->kind) || (s->txn && *s->txn));
-	if (!ok) {
-		send_free(s);
-		return NULL;
-	}
-	return s;
-}
-
-/* decode reads a journal file; NULL when it is not one we wrote. */
-static struct matrix_send *decode(const char *data, size_t len)
-{
-	json_t *j = json_loadb(data, len, 0, NULL);
-	struct matrix_send *s = decode_json(j);
-
-	json_decref(j);
-	return s;
-}
-
-/* journal writes s's file. One too large for a state file (replies are
- * far smaller) is sent unjournaled, with a warning. */
-static enum err journal(struct matrix *m, struct matrix_send *s)
-{
-	char name[JOURNAL_NAME_MAX], *data = NULL;
-	enum err e;
-
-	if (m->journal_defer) { /* written with its batch's group */
-		s->deferred = 1;
-		m->n_deferred++;
-		return ERR_OK;
-	}
-	e = outbox(m);
-
-	if (e == ERR_OK)
-		e = encode(s, &data);
-	if (e == ERR_OK && strlen(data) > STATE_FILE_MAX) {
-		log_warn("%s room=%s txn=%s: too large for the outbox; sent unjournaled",
-			 kind_name[s->kind], s->room, s->txn ? s->txn : "-");
-		free(data);
-		return ERR_OK;
-	}
-	file_name(s->seq, name, sizeof(name));
-	if (e == ERR_OK)
-		e = state_write(m->outbox, name, data, strlen(data), 0600);
-	free(data);
-	if (e != ERR_OK) {
-		matrix_set_err(m, "cannot write the outgoing queue in %s/%s: %s", m->state_dir,
-			       MATRIX_OUTBOX_DIR, err_str(e));
-		return ERR_IO;
-	}
-	s->journaled = 1;
-	return ERR_OK;
-}
-
-/* ---- a batch's sends, journaled together -------------------------------
- *
- * While a /sync batch is handled (journal_defer), a send is not written
- * on its own: creating a file costs this machine's ext4 150 us of CPU
- * (inode allocation), two fsyncs 6 ms of disk, which a batch of 1,000
- * questions in 1,000 rooms pays 1,000 times. It is marked deferred, and
- * goes out at once all the same; matrix_send_flush, before the batch's
- * since is saved, writes every deferred send still waiting into group
- * files (g-<seq>: a JSON array of the sends, at most STATE_FILE_MAX
- * each), syncs them and the folder once, and each send then belongs to
- * its group: the file goes when its last send is done or dropped. A crash
- * before the flush replays the batch (since was not saved); at a start,
- * a group file queues its sends again like single files. A send already
- * done when its group's file was lost to a crash is sent again at most
- * once, and its transaction id keeps it from showing twice. */
-
-static void group_name(unsigned long long seq, char *buf, size_t len)
-{
-	snprintf(buf, len, "g-%016llx", seq);
-}
-
-/* group_add counts one more send waiting in group seq; 0 on no memory. */
-static int group_add(struct matrix *m, unsigned long long seq)
-{
-	struct matrix_group *g;
-	size_t i, ncap;
-
-	for (i = 0; i < m->n_groups; i++)
-		if (m->groups[i].seq == seq) {
-			m->groups[i].pending++;
-			return 1;
-		}
-	if (m->n_groups == m->cap_groups) {
-		ncap = m->cap_groups ? 2 * m->cap_groups : 16;
-		g = realloc(m->groups, ncap * sizeof(*g));
-		if (!g)
-			return 0;
-		m->groups = g;
-		m->cap_groups = ncap;
-	}
-	m->groups[m->n_groups].seq = seq;
-	m->groups[m->n_groups++].pending = 1;
-	return 1;
-}
-
-/* group_done: one send of group seq is done or dropped; its file goes
- * with the last. */
-static void group_done(struct matrix *m, unsigned long long seq)
-{
-	char name[JOURNAL_NAME_MAX];
-	size_t i;
-
-	for (i = 0; i < m->n_groups; i++)
-		if (m->groups[i].seq == seq && --m->groups[i].pending == 0) {
-			group_name(seq, name, sizeof(name));
-			if (state_remove(m->outbox, name) != ERR_OK)
-				log_warn("cannot remove %s/%s: its sends go again (once) at the "
-					 "next start",
-					 m->outbox, name);
-			m->groups[i] = m->groups[--m->n_groups];
-			return;
-		}
-}
-
-/* group_write writes the sends v[0..n) as one group file, unsynced;
- * they belong to it once the caller has synced it. */
-static enum err group_write(struct matrix *m, struct matrix_send **v, size_t n, const char *data,
-			    size_t len, unsigned long long *seq)
-{
-	char name[JOURNAL_NAME_MAX];
-	enum err e;
-	size_t i;
-
-	*seq = ++m->send_seq;
-	group_name(*seq, name, sizeof(name));
-	e = state_write_unsynced(m->outbox, name, data, len, 0600);
-	for (i = 0; i < n && e == ERR_OK; i++) {
-		if (!group_add(m, *seq))
-			e = ERR_NOMEM;
-		v[i]->group = *seq;
-		v[i]->journaled = 1;
-		v[i]->deferred = 0;
-		m->n_deferred--;
-	}
-	return e;
-}
-
-/* flush_groups packs the deferred sends into group files of at most
- * STATE_FILE_MAX bytes; their names go to seqs (*n of them). */
-static enum err flush_groups(struct matrix *m, unsigned long long *seqs, size_t *n)
-{
-	struct matrix_send *v[MATRIX_QUEUE_MAX], *s;
-	char buf[STATE_FILE_MAX], *one;
-	size_t len = 0, k = 0, i, l;
-	enum err e = ERR_OK;
-
-	*n = 0;
-	for (i = 0; i < m->n_outq && e == ERR_OK; i++)
-		for (s = m->outq[i].head; s && e == ERR_OK; s = s->next) {
-			if (!s->deferred)
-				continue;
-			e = encode(s, &one);
-			l = e == ERR_OK ? strlen(one) : 0;
-			if (e == ERR_OK && k &&
-			    (len + l + 2 > sizeof(buf) || k == MATRIX_QUEUE_MAX) &&
-			    *n == MATRIX_QUEUE_MAX)
-				e = ERR_LIMIT;
-			if (e == ERR_OK && k &&
-			    (len + l + 2 > sizeof(buf) || k == MATRIX_QUEUE_MAX)) {
-				buf[len++] = ']';
-				e = group_write(m, v, k, buf, len, &seqs[(*n)++]);
-				len = k = 0;
-			}
-			if (e == ERR_OK && l + 2 > sizeof(buf))
-				e = ERR_LIMIT; /* a send far larger than any reply */
-			if (e == ERR_OK) {
-				buf[len++] = k ? ',' : '[';
-				memcpy(buf + len, one, l);
-				len += l;
-				v[k++] = s;
-			}
-			free(one);
-		}
-	if (e == ERR_OK && k) {
-		buf[len++] = ']';
-		e = group_write(m, v, k, buf, len, &seqs[(*n)++]);
-	}
-	return e;
-}
-
-/* to_disk hands the group files seqs[0..n) to the fsyncs' thread; 0 when
- * it cannot take them (the caller syncs them itself). */
-static int to_disk(struct matrix *m, const unsigned long long *seqs, size_t n)
-{
-	char *names[MATRIX_QUEUE_MAX + 1];
-	size_t i, k;
-
-	for (i = 0; i < n; i++) {
-		names[i] = malloc(JOURNAL_NAME_MAX);
-		if (!names[i])
-			break;
-		group_name(seqs[i], names[i], JOURNAL_NAME_MAX);
-	}
-	if (i == n && matrix_disk_put(m, names, n, NULL) == ERR_OK)
-		return 1;
-	for (k = 0; k < i; k++)
-		free(names[k]);
-	return 0;
-}
-
-enum err matrix_send_flush(struct matrix *m)
-{
-	unsigned long long seqs[MATRIX_QUEUE_MAX + 1];
-	char name[JOURNAL_NAME_MAX];
-	enum err e = ERR_OK;
-	size_t n = 0, i;
-
-	if (!m->n_deferred)
-		return ERR_OK;
-	e = outbox(m);
-	if (e == ERR_OK)
-		e = flush_groups(m, seqs, &n);
-	if (e == ERR_OK && n && to_disk(m, seqs, n))
-		return ERR_OK; /* synced off the loop, before the batch's since */
-	for (i = 0; i < n && e == ERR_OK; i++) {
-		group_name(seqs[i], name, sizeof(name));
-		e = state_sync_file(m->outbox, name);
-	}
-	if (e == ERR_OK && n)
-		e = state_sync_dir(m->outbox);
-	if (e != ERR_OK) {
-		matrix_set_err(m, "cannot write the outgoing queue in %s/%s: %s", m->state_dir,
-			       MATRIX_OUTBOX_DIR, err_str(e));
-		return ERR_IO;
-	}
-	return ERR_OK;
-}
-
-static void unjournal(struct matrix *m, const struct matrix_send *s)
-{
-	char name[JOURNAL_NAME_MAX];
-
-	if (s->deferred)
-		m->n_deferred--; /* done before its batch's group was written */
-	if (s->group) {
-		group_done(m, s->group);
-		return;
-	}
-	if (!s->journaled || !m->outbox)
-		return;
-	file_name(s->seq, name, sizeof(name));
-	if (state_remove(m->outbox, name) != ERR_OK)
-		log_warn("cannot remove %s/%s: it will be sent again (once) at the next start",
-			 m->outbox, name);
-}
+#define JOURNAL_NAME_MAX 32
 
 /* ---- the queues ------------------------------------------------------- */
 
@@ -478,9 +134,9 @@ static void pop(struct matrix *m, struct matrix_outq *q)
 		q->plain--;
 		m->queued_plain--;
 	}
-	unjournal(m, s);
+	matrix_journal_drop(m, s);
 	ungate(m, s);
-	send_free(s);
+	matrix_send_destroy(s);
 	if (!q->n) {
 		size_t at = (size_t)(q - m->outq), last = m->n_outq - 1;
 
@@ -513,7 +169,7 @@ static int full(struct matrix *m, const struct matrix_outq *q, const struct matr
 	if (sp->must || (in_room < MATRIX_QUEUE_ROOM_MAX && m->queued_plain < MATRIX_QUEUE_MAX))
 		return 0;
 	log_warn("%s room=%s event=%s dropped: the queue is full (%zu in the room, %zu in all)",
-		 kind_name[sp->kind], sp->room, sp->event ? sp->event : "-", in_room,
+		 matrix_send_kind_name(sp->kind), sp->room, sp->event ? sp->event : "-", in_room,
 		 m->queued_plain);
 	if (sp->kind == MATRIX_SEND_REPLY)
 		metrics_inc(M_REPLY_FAILED);
@@ -552,21 +208,21 @@ enum err matrix_send_put(struct matrix *m, const struct matrix_send_spec *sp,
 	    (sp->about && !(s->about = strs_dup(sp->about))) ||
 	    (sp->klass && !(s->klass = strs_dup(sp->klass))) ||
 	    (sp->entry && !(s->entry = strs_dup(sp->entry)))) {
-		send_free(s);
+		matrix_send_destroy(s);
 		return ERR_NOMEM;
 	}
 	s->seq = ++m->send_seq;
 	if (sp->journal) {
-		e = journal(m, s);
+		e = matrix_journal_write(m, s);
 		if (e != ERR_OK) {
-			send_free(s);
+			matrix_send_destroy(s);
 			return e;
 		}
 	}
 	q = queue_of(m, sp->room, 1);
 	if (!q) {
-		unjournal(m, s);
-		send_free(s);
+		matrix_journal_drop(m, s);
+		matrix_send_destroy(s);
 		return ERR_NOMEM;
 	}
 	append(m, q, s);
@@ -574,85 +230,6 @@ enum err matrix_send_put(struct matrix *m, const struct matrix_send_spec *sp,
 	if (seq)
 		*seq = s->seq;
 	return ERR_OK;
-}
-
-/* ---- at start: the journal of an earlier run -------------------------- */
-
-static int by_seq(const void *a, const void *b)
-{
-	const struct matrix_send *x = *(struct matrix_send *const *)a;
-	const struct matrix_send *y = *(struct matrix_send *const *)b;
-
-	return x->seq < y->seq ? -1 : x->seq > y->seq;
-}
-
-/* read_one reads the journal file name (q-<seq>) into *out, or removes
- * it when it cannot be read: a torn file is never sent. */
-static void read_one(struct matrix *m, const char *name, struct matrix_send **out)
-{
-	char *data = NULL;
-	size_t len = 0;
-
-	*out = NULL;
-	if (state_read(m->outbox, name, &data, &len) == ERR_OK)
-		*out = decode(data, len);
-	free(data);
-	if (!*out) {
-		log_warn("outbox: %s unreadable; removed", name);
-		state_remove(m->outbox, name);
-	}
-}
-
-/* keep adds s to the sends read (*v, *n of *cap); -1 on no memory (s
- * freed). */
-static int keep(struct matrix_send ***v, size_t *n, size_t *cap, struct matrix_send *s)
-{
-	struct matrix_send **nv;
-
-	if (*n == *cap) {
-		*cap = *cap ? *cap * 2 : 16;
-		nv = realloc(*v, *cap * sizeof(**v));
-		if (!nv) {
-			send_free(s);
-			return -1;
-		}
-		*v = nv;
-	}
-	(*v)[(*n)++] = s;
-	return 0;
-}
-
-/* read_group reads a group file (g-<seq>: the sends of one batch) into
- * the sends read; one that cannot be read is removed, as a single file
- * is, and a send in it that is not one we wrote is skipped. */
-static void read_group(struct matrix *m, const char *name, unsigned long long seq,
-		       struct matrix_send ***v, size_t *n, size_t *cap)
-{
-	struct matrix_send *s;
-	json_t *j = NULL, *one;
-	char *data = NULL;
-	size_t len = 0, i, got = 0;
-
-	if (state_read(m->outbox, name, &data, &len) == ERR_OK)
-		j = json_loadb(data, len, 0, NULL);
-	free(data);
-	json_array_foreach(j, i, one)
-	{
-		s = decode_json(one);
-		if (!s || !group_add(m, seq)) {
-			send_free(s);
-			continue;
-		}
-		s->group = seq;
-		got++;
-		if (keep(v, n, cap, s))
-			break;
-	}
-	json_decref(j);
-	if (!got) {
-		log_warn("outbox: %s unreadable; removed", name);
-		state_remove(m->outbox, name);
-	}
 }
 
 /* stale: an ordinary send queued longer ago than max_age_s (a member's
@@ -666,57 +243,18 @@ static int stale(const struct matrix *m, const struct matrix_send *s)
 void matrix_send_load(struct matrix *m)
 {
 	struct matrix_send **v = NULL, *s;
-	size_t n = 0, cap = 0, i, kept = 0;
-	unsigned long long seq;
+	size_t n = matrix_journal_read(m, &v), i, kept = 0;
 	struct matrix_outq *q;
-	struct dirent *de;
-	char path[4096], *end;
-	DIR *d;
 
-	if (outbox(m) != ERR_OK || !(d = opendir(m->outbox)))
-		return;
-	while ((de = readdir(d)) && n < JOURNAL_FILES_MAX) {
-		if (!strncmp(de->d_name, ".q-", 3) || !strncmp(de->d_name, ".g-", 3)) {
-			/* a write a crash cut short */
-			snprintf(path, sizeof(path), "%s/%s", m->outbox, de->d_name);
-			unlink(path);
-			continue;
-		}
-		if ((strncmp(de->d_name, "q-", 2) && strncmp(de->d_name, "g-", 2)) ||
-		    strlen(de->d_name) != 18)
-			continue;
-		errno = 0;
-		seq = strtoull(de->d_name + 2, &end, 16);
-		if (*end || errno || !seq)
-			continue;
-		if (seq > m->send_seq) /* new sends never take an old name */
-			m->send_seq = seq;
-		if (de->d_name[0] == 'g') {
-			read_group(m, de->d_name, seq, &v, &n, &cap);
-			continue;
-		}
-		read_one(m, de->d_name, &s);
-		if (!s)
-			continue;
-		s->seq = seq;
-		if (keep(&v, &n, &cap, s))
-			break;
-	}
-	closedir(d);
-	for (i = 0; i < n; i++)
-		if (v[i]->seq > m->send_seq)
-			m->send_seq = v[i]->seq;
-	if (n)
-		qsort(v, n, sizeof(*v), by_seq);
 	for (i = 0; i < n; i++) {
 		s = v[i];
-		s->journaled = 1;
 		q = stale(m, s) ? NULL : queue_of(m, s->room, 1);
 		if (!q) {
 			log_info("outbox: %s room=%s event=%s too old to send; removed",
-				 kind_name[s->kind], s->room, s->event ? s->event : "-");
-			unjournal(m, s);
-			send_free(s);
+				 matrix_send_kind_name(s->kind), s->room,
+				 s->event ? s->event : "-");
+			matrix_journal_drop(m, s);
+			matrix_send_destroy(s);
 			continue;
 		}
 		append(m, q, s);
@@ -732,7 +270,7 @@ void matrix_send_load(struct matrix *m)
 /* request writes s's method and path. */
 static enum err request(const struct matrix_send *s, const char **method, char *path, size_t len)
 {
-	*method = is_put(s->kind) ? "PUT" : "POST";
+	*method = matrix_send_is_put(s->kind) ? "PUT" : "POST";
 	switch (s->kind) {
 	case MATRIX_SEND_JOIN:
 		return mx_path(path, len, MATRIX_API "/join/%s", s->room);
@@ -751,7 +289,7 @@ static void sent(struct matrix *m, const struct matrix_send *s, const struct mat
 {
 	char ev[MX_ID_MAX + 1] = "-";
 
-	if (is_put(s->kind) &&
+	if (matrix_send_is_put(s->kind) &&
 	    mx_field_string(r->body, r->len, "event_id", ev, sizeof(ev)) != ERR_OK)
 		snprintf(ev, sizeof(ev), "?");
 	switch (s->kind) {
@@ -799,8 +337,8 @@ static void refused(const struct matrix_send *s, const struct matrix_resp *r)
 	switch (s->kind) {
 	case MATRIX_SEND_JOIN:
 	case MATRIX_SEND_LEAVE:
-		log_warn("%s room=%s failed: HTTP %ld %s", kind_name[s->kind], s->room, r->status,
-			 me.errcode);
+		log_warn("%s room=%s failed: HTTP %ld %s", matrix_send_kind_name(s->kind), s->room,
+			 r->status, me.errcode);
 		return;
 	default:
 		log_error("send room=%s txn=%s failed: HTTP %ld %s", s->room, s->txn, r->status,
@@ -834,7 +372,7 @@ static void ended(struct matrix *m, struct matrix_outq *q)
 	s->x->done = 0;
 	s->x = NULL;
 	if (request(s, &method, path, sizeof(path)) != ERR_OK)
-		snprintf(path, sizeof(path), "(%s)", kind_name[s->kind]);
+		snprintf(path, sizeof(path), "(%s)", matrix_send_kind_name(s->kind));
 	switch (matrix_judge(m, method, path, 0, r, &s->attempt, &wait)) {
 	case MATRIX_V_DONE:
 		sent(m, s, r);
@@ -906,8 +444,8 @@ static void start(struct matrix *m, struct matrix_outq *q, struct matrix_xfer *x
 			clock_mono_ms() + matrix_backoff_draw(m, MATRIX_FAIL_SERVER, s->attempt++);
 		return;
 	}
-	log_error("%s room=%s txn=%s cannot be sent: %s; dropped", kind_name[s->kind], s->room,
-		  s->txn ? s->txn : "-", err_str(e));
+	log_error("%s room=%s txn=%s cannot be sent: %s; dropped", matrix_send_kind_name(s->kind),
+		  s->room, s->txn ? s->txn : "-", err_str(e));
 	pop(m, q);
 }
 
@@ -1058,7 +596,7 @@ void matrix_send_free(struct matrix *m)
 	for (i = 0; i < m->n_outq; i++) {
 		for (s = m->outq[i].head; s; s = next) {
 			next = s->next;
-			send_free(s);
+			matrix_send_destroy(s);
 		}
 		free(m->outq[i].room);
 	}
