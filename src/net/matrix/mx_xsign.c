@@ -106,7 +106,7 @@ static enum err add_auth(json_t *body, const struct mx_uia_password *a)
 	return ERR_OK;
 }
 
-/* wipe_dumps: body as text, new; the copies of a password wiped on the way */
+/* dump: body as compact text, new */
 static enum err dump(json_t *body, char **out)
 {
 	*out = json_dumps(body, JSON_COMPACT);
@@ -217,6 +217,38 @@ enum err mx_uia_parse(const char *json, size_t len, struct mx_uia *out)
 	}
 	json_decref(j);
 	return ERR_OK;
+}
+
+/* printable copies s into buf, control characters as '?' */
+static void printable(char *buf, size_t cap, const char *s)
+{
+	size_t i;
+
+	for (i = 0; s && s[i] && i + 1 < cap; i++)
+		buf[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i];
+	if (cap)
+		buf[i] = '\0';
+}
+
+int mx_xsign_sig_failed(const char *json, size_t len, const char *user_id, const char *device_id,
+			char *why, size_t whylen)
+{
+	json_t *j = json_loadb(json, len, 0, NULL), *f;
+	char code[64], text[160];
+
+	if (!json_is_object(j)) {
+		json_decref(j);
+		snprintf(why, whylen, "an answer that is not JSON");
+		return 1;
+	}
+	f = json_object_get(json_object_get(json_object_get(j, "failures"), user_id), device_id);
+	if (f) {
+		printable(code, sizeof(code), json_string_value(json_object_get(f, "errcode")));
+		printable(text, sizeof(text), json_string_value(json_object_get(f, "error")));
+		snprintf(why, whylen, "%s %s", code[0] ? code : "-", text);
+	}
+	json_decref(j);
+	return f != NULL;
 }
 
 /* the_key: the one ed25519 key of a cross-signing key object that is

@@ -81,6 +81,12 @@ struct mx_uia {
  * "flows" array (a 401 that is no auth challenge: a refused token). */
 enum err mx_uia_parse(const char *json, size_t len, struct mx_uia *out);
 
+/* mx_xsign_sig_failed: whether the answer of POST /keys/signatures/upload
+ * lists a failure for user's device (1, with its errcode and error in why,
+ * printable) or is not a JSON object (1, why says so); 0: taken. */
+int mx_xsign_sig_failed(const char *json, size_t len, const char *user_id, const char *device_id,
+			char *why, size_t whylen);
+
 /* What POST /keys/query says of the bot's own cross-signing. */
 struct mx_xsign_server {
 	char master[MX_KEY_MAX];       /* the master key it holds; "" none */
