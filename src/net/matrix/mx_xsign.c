@@ -187,6 +187,26 @@ static void copy_str(char *dst, size_t cap, const json_t *v)
 		memcpy(dst, s, strlen(s) + 1);
 }
 
+/* printable copies s into buf, control characters as '?' */
+static void printable(char *buf, size_t cap, const char *s)
+{
+	size_t i;
+
+	for (i = 0; s && s[i] && i + 1 < cap; i++)
+		buf[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i];
+	if (cap)
+		buf[i] = '\0';
+}
+
+/* clean: no control character (what goes into a log line) */
+static int clean(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return 0;
+	return 1;
+}
+
 enum err mx_uia_parse(const char *json, size_t len, struct mx_uia *out)
 {
 	json_t *j = json_loadb(json, len, 0, NULL), *flows, *f, *stages;
@@ -201,6 +221,7 @@ enum err mx_uia_parse(const char *json, size_t len, struct mx_uia *out)
 	}
 	copy_str(out->session, sizeof(out->session), json_object_get(j, "session"));
 	copy_str(out->errcode, sizeof(out->errcode), json_object_get(j, "errcode"));
+	printable(out->errcode, sizeof(out->errcode), out->errcode);
 	json_array_foreach(flows, i, f)
 	{
 		stages = json_object_get(f, "stages");
@@ -210,24 +231,13 @@ enum err mx_uia_parse(const char *json, size_t len, struct mx_uia *out)
 		if (json_array_size(stages) == 1 && !strcmp(st, "m.login.password"))
 			out->password = 1;
 		/* printable only: this goes into a log line */
-		if (used + strlen(st) + 2 < sizeof(out->stages) && !strpbrk(st, "\r\n\t")) {
+		if (used + strlen(st) + 2 < sizeof(out->stages) && clean(st)) {
 			used += (size_t)snprintf(out->stages + used, sizeof(out->stages) - used,
 						 "%s%s", used ? " " : "", st);
 		}
 	}
 	json_decref(j);
 	return ERR_OK;
-}
-
-/* printable copies s into buf, control characters as '?' */
-static void printable(char *buf, size_t cap, const char *s)
-{
-	size_t i;
-
-	for (i = 0; s && s[i] && i + 1 < cap; i++)
-		buf[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i];
-	if (cap)
-		buf[i] = '\0';
 }
 
 int mx_xsign_sig_failed(const char *json, size_t len, const char *user_id, const char *device_id,
