@@ -20,7 +20,8 @@
  * end-to-end encryption: made at the first start, kept in state_dir, its
  * signed device keys, one-time keys and a fallback key uploaded at start
  * and topped up as /sync says the server's stock falls (matrix_keys.c,
- * over mx_crypto). Encrypted rooms are not read or answered yet.
+ * over mx_crypto); its cross-signing keys made at the first start,
+ * uploaded with the password and the device signed (matrix_xsign.c). Encrypted rooms are not read or answered yet.
  *
  * Not here: deciding what to answer (the core, through tr_handler_fn),
  * reading the config file (main.c). */
