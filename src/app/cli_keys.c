@@ -13,7 +13,7 @@ int cli_keys(int argc, char **argv)
 	struct config *cfg = NULL;
 	const char *path = NULL;
 	char err[1024], master[128], mfp[64];
-	int i, rc = CLI_EXIT_CONFIG;
+	int i, rc = CLI_EXIT_CONFIG, uploaded = 0;
 	enum err e;
 
 	for (i = 0; i < argc; i++) {
@@ -64,11 +64,14 @@ int cli_keys(int argc, char **argv)
 	 * identity is verified (and what signs, through the self-signing key,
 	 * the device above) */
 	e = matrix_xsign_master(cfg->state_dir, cfg->pickle_key, master, sizeof(master), mfp,
-				sizeof(mfp), err, sizeof(err));
+				sizeof(mfp), &uploaded, err, sizeof(err));
 	if (e == ERR_OK) {
 		printf("master      %s\nmaster fingerprint %s\n", master, mfp);
+		if (!uploaded) /* the bot's log at start says why */
+			printf("cross-signed no: the homeserver does not have these keys and the "
+			       "device's signature yet (see the bot's log at start)\n");
 	} else if (e == ERR_NOTFOUND) {
-		printf("master      none yet (made at the next start with a password)\n");
+		printf("master      none yet (made at the bot's next start)\n");
 	} else {
 		fprintf(stderr, "faqbot: %s\n", err);
 		goto out;

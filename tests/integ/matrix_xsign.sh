@@ -15,7 +15,7 @@
 #   - a wrong password: said so, nothing uploaded, and the bot still
 #     answers in an unencrypted room;
 #   - an access token and no password: the warning that the device is not
-#     cross-signed and who will not see the bot;
+#     cross-signed and who will not see the bot; `faqbot keys` says so;
 #   - keys from elsewhere on the account: said so, not replaced with the
 #     password; once the server allows a replacement, faqbot's keys go up
 #     and the device is signed.
@@ -117,7 +117,7 @@ if [ -x "${FAQBOT:-build/asan/faqbot}" ]; then
 	fp=$(sed -E 's/(.{4})/\1 /g; s/ $//' <<<"$MASTER")
 	check_out "faqbot keys prints the master key and its fingerprint" \
 		bash -c 'grep -qx "master      $1" <<<"$3" && grep -qx "master fingerprint $2" <<<"$3" &&
-			grep -q "^fingerprint " <<<"$3"' _ "$MASTER" "$fp" "$out"
+			grep -q "^fingerprint " <<<"$3" && ! grep -q "cross-signed no" <<<"$3"' _ "$MASTER" "$fp" "$out"
 else
 	ok "faqbot keys # SKIP no faqbot binary"
 fi
@@ -189,6 +189,14 @@ check_out "a token only: the warning says who will not see the bot" \
 wait_for 60 first_synced || notok "a token only: the bot serves"
 check "a token only: no keys on the server" test "$(master_of "$BOT_USER")" = ""
 stop_bot
+if [ -x "${FAQBOT:-build/asan/faqbot}" ]; then
+	BOT_TOKEN=bot3tok BOT_PASSWORD="" write_config
+	out=$(MX_TOKEN=bot3tok "${FAQBOT:-build/asan/faqbot}" keys --config "$T/faqbot.conf" 2>&1)
+	check_out "a token only: faqbot keys says the device is not cross-signed yet" \
+		grep -q "^cross-signed no: the homeserver does not have these keys" <<<"$out"
+else
+	ok "faqbot keys, a token only # SKIP no faqbot binary"
+fi
 
 # ---- keys from elsewhere on the account ----------------------------------
 second_bot "@bot4:fake.test" bot4tok right-pw-4

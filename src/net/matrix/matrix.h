@@ -209,10 +209,12 @@ enum err matrix_identity_read(const char *state_dir, const char *pickle_key,
 
 /* matrix_xsign_master reads the bot's cross-signing master key kept in
  * state_dir (no network): the key (unpadded base64) into master and its
- * fingerprint (groups of four) into fp. ERR_NOTFOUND when there are none
- * yet; otherwise as matrix_identity_read. */
+ * fingerprint (groups of four) into fp; *uploaded: the homeserver took
+ * the keys and the device's signature, as faqbot last heard. ERR_NOTFOUND
+ * when there are none yet; otherwise as matrix_identity_read. */
 enum err matrix_xsign_master(const char *state_dir, const char *pickle_key, char *master,
-			     size_t mlen, char *fp, size_t fplen, char *errbuf, size_t errlen);
+			     size_t mlen, char *fp, size_t fplen, int *uploaded, char *errbuf,
+			     size_t errlen);
 
 /* matrix_free frees m; NULL is a no-op. */
 void matrix_free(struct matrix *m);

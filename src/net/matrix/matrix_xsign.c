@@ -312,7 +312,8 @@ enum err matrix_xsign_start(struct matrix *m)
 }
 
 enum err matrix_xsign_master(const char *state_dir, const char *pickle_key, char *master,
-			     size_t mlen, char *fp, size_t fplen, char *errbuf, size_t errlen)
+			     size_t mlen, char *fp, size_t fplen, int *uploaded, char *errbuf,
+			     size_t errlen)
 {
 	struct mx_crypto *c = NULL;
 	const struct mx_xsign_store *k;
@@ -338,6 +339,7 @@ enum err matrix_xsign_master(const char *state_dir, const char *pickle_key, char
 		e = ERR_LIMIT;
 	if (e == ERR_OK)
 		e = mx_keys_fingerprint(k->pub[MX_XSIGN_MASTER], fp, fplen);
+	*uploaded = e == ERR_OK && k->uploaded && k->signed_device[0];
 	mx_crypto_free(c);
 	return e;
 }
