@@ -96,11 +96,11 @@ if grep -lE '#include "matrix_int\.h"' $files | grep -vE '^src/net/matrix/matrix
 	echo "lint: matrix_int.h included outside the Matrix transport"; bad=1
 fi
 # libolm: one module calls it (mx_crypto.c), through its loader
-if grep -nE '#include (<olm/|"olm_dl\.h")' $files | grep -vE '^src/(lib/olm_dl\.[ch]|net/matrix/mx_crypto(_in)?\.c):'; then
-	echo "lint: libolm outside src/net/matrix/mx_crypto{,_in}.c (the one module that calls it)"; bad=1
+if grep -nE '#include (<olm/|"olm_dl\.h")' $files | grep -vE '^src/(lib/olm_dl\.[ch]|net/matrix/mx_crypto(_in|_xsign)?\.c):'; then
+	echo "lint: libolm outside src/net/matrix/mx_crypto{,_in,_xsign}.c (the one module that calls it)"; bad=1
 fi
-if grep -nE '\bolm_[a-z_]+\(' $files | grep -vE '^src/(lib/olm_dl\.[ch]|net/matrix/mx_crypto(_in)?\.c):'; then
-	echo "lint: a libolm call outside src/net/matrix/mx_crypto{,_in}.c"; bad=1
+if grep -nE '\bolm_[a-z_]+\(' $files | grep -vE '^src/(lib/olm_dl\.[ch]|net/matrix/mx_crypto(_in|_xsign)?\.c):'; then
+	echo "lint: a libolm call outside src/net/matrix/mx_crypto{,_in,_xsign}.c"; bad=1
 fi
 if grep -nE '\b(sprintf|vsprintf|strcpy|strcat|strtok|atoi|gets)\s*\(' $files | grep -v '^\s*/\?\*'; then
 	echo "lint: banned function (use snprintf, memcpy with a length, strtol)"; bad=1

@@ -12,8 +12,8 @@ int cli_keys(int argc, char **argv)
 	struct matrix_identity id;
 	struct config *cfg = NULL;
 	const char *path = NULL;
-	char err[1024];
-	int i, rc = CLI_EXIT_CONFIG;
+	char err[1024], master[128], mfp[64];
+	int i, rc = CLI_EXIT_CONFIG, uploaded = 0;
 	enum err e;
 
 	for (i = 0; i < argc; i++) {
@@ -60,6 +60,22 @@ int cli_keys(int argc, char **argv)
 	printf("user        %s\ndevice      %s\ned25519     %s\nfingerprint %s\n"
 	       "curve25519  %s\n",
 	       id.user_id, id.device_id, id.ed25519, id.fingerprint, id.curve25519);
+	/* the master key: what a moderator's client shows once the bot's
+	 * identity is verified (and what signs, through the self-signing key,
+	 * the device above) */
+	e = matrix_xsign_master(cfg->state_dir, cfg->pickle_key, master, sizeof(master), mfp,
+				sizeof(mfp), &uploaded, err, sizeof(err));
+	if (e == ERR_OK) {
+		printf("master      %s\nmaster fingerprint %s\n", master, mfp);
+		if (!uploaded) /* the bot's log at start says why */
+			printf("cross-signed no: the homeserver does not have these keys and the "
+			       "device's signature yet (see the bot's log at start)\n");
+	} else if (e == ERR_NOTFOUND) {
+		printf("master      none yet (made at the bot's next start)\n");
+	} else {
+		fprintf(stderr, "faqbot: %s\n", err);
+		goto out;
+	}
 	rc = 0;
 out:
 	config_free(cfg);

@@ -12,7 +12,8 @@
  * documents them.
  *
  * Who may include it: the mx_crypto module alone, src/net/matrix/mx_crypto.c
- * (the device's account) and mx_crypto_in.c (its sessions) (tests/lint.sh
+ * (the device's account), mx_crypto_in.c (its sessions) and
+ * mx_crypto_xsign.c (its cross-signing keys) (tests/lint.sh
  * holds it so), the one module that calls libolm, so that moving to
  * vodozemac replaces that module and nothing else. */
 #ifndef FAQBOT_OLM_DL_H
@@ -23,6 +24,7 @@
 
 #include <olm/inbound_group_session.h>
 #include <olm/olm.h>
+#include <olm/pk.h>
 
 #include "err.h"
 
@@ -92,6 +94,28 @@ struct olm_dl_api {
 	size_t (*inbound_group_session_id_length)(const OlmInboundGroupSession *);
 	size_t (*inbound_group_session_id)(OlmInboundGroupSession *, uint8_t *, size_t);
 	uint32_t (*inbound_group_session_first_known_index)(const OlmInboundGroupSession *);
+	/* cross-signing (mx_crypto_xsign.c): ed25519 keys from a seed, and
+	 * the pk-decryption object whose pickle keeps a seed encrypted */
+	size_t (*pk_signing_size)(void);
+	OlmPkSigning *(*pk_signing)(void *);
+	const char *(*pk_signing_last_error)(const OlmPkSigning *);
+	size_t (*clear_pk_signing)(OlmPkSigning *);
+	size_t (*pk_signing_key_from_seed)(OlmPkSigning *, void *, size_t, const void *, size_t);
+	size_t (*pk_signing_seed_length)(void);
+	size_t (*pk_signing_public_key_length)(void);
+	size_t (*pk_signature_length)(void);
+	size_t (*pk_sign)(OlmPkSigning *, const uint8_t *, size_t, uint8_t *, size_t);
+	size_t (*pk_decryption_size)(void);
+	OlmPkDecryption *(*pk_decryption)(void *);
+	const char *(*pk_decryption_last_error)(const OlmPkDecryption *);
+	size_t (*clear_pk_decryption)(OlmPkDecryption *);
+	size_t (*pk_private_key_length)(void);
+	size_t (*pk_key_from_private)(OlmPkDecryption *, void *, size_t, const void *, size_t);
+	size_t (*pickle_pk_decryption_length)(const OlmPkDecryption *);
+	size_t (*pickle_pk_decryption)(OlmPkDecryption *, const void *, size_t, void *, size_t);
+	size_t (*unpickle_pk_decryption)(OlmPkDecryption *, const void *, size_t, void *, size_t,
+					 void *, size_t);
+	size_t (*pk_get_private_key)(OlmPkDecryption *, void *, size_t);
 };
 
 /* The table, filled by olm_dl_load(). Calling through it before a
@@ -161,5 +185,25 @@ enum err olm_dl_load(char *why, size_t whylen);
 #define olm_inbound_group_session_id_length         olm_dl.inbound_group_session_id_length
 #define olm_inbound_group_session_id                olm_dl.inbound_group_session_id
 #define olm_inbound_group_session_first_known_index olm_dl.inbound_group_session_first_known_index
+
+#define olm_pk_signing_size              olm_dl.pk_signing_size
+#define olm_pk_signing                   olm_dl.pk_signing
+#define olm_pk_signing_last_error        olm_dl.pk_signing_last_error
+#define olm_clear_pk_signing             olm_dl.clear_pk_signing
+#define olm_pk_signing_key_from_seed     olm_dl.pk_signing_key_from_seed
+#define olm_pk_signing_seed_length       olm_dl.pk_signing_seed_length
+#define olm_pk_signing_public_key_length olm_dl.pk_signing_public_key_length
+#define olm_pk_signature_length          olm_dl.pk_signature_length
+#define olm_pk_sign                      olm_dl.pk_sign
+#define olm_pk_decryption_size           olm_dl.pk_decryption_size
+#define olm_pk_decryption                olm_dl.pk_decryption
+#define olm_pk_decryption_last_error     olm_dl.pk_decryption_last_error
+#define olm_clear_pk_decryption          olm_dl.clear_pk_decryption
+#define olm_pk_private_key_length        olm_dl.pk_private_key_length
+#define olm_pk_key_from_private          olm_dl.pk_key_from_private
+#define olm_pickle_pk_decryption_length  olm_dl.pickle_pk_decryption_length
+#define olm_pickle_pk_decryption         olm_dl.pickle_pk_decryption
+#define olm_unpickle_pk_decryption       olm_dl.unpickle_pk_decryption
+#define olm_pk_get_private_key           olm_dl.pk_get_private_key
 
 #endif

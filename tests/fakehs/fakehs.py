@@ -10,6 +10,8 @@ M_UNKNOWN_TOKEN / M_MISSING_TOKEN, 403 M_FORBIDDEN, 404 M_NOT_FOUND /
 M_UNRECOGNIZED, 429 M_LIMIT_EXCEEDED with a Retry-After header and
 retry_after_ms).
 
+Cross-signing (device_signing/upload with user-interactive auth,
+signatures/upload, and /keys/query's cross-signing keys): fakehs_xsign.py.
 End-to-end encryption's keys, as the spec's "Key management API" has them:
 POST /keys/upload keeps a device's device_keys (user and device must be the
 token's), its one-time keys (the same key id with another key is refused,
@@ -123,6 +125,7 @@ import time
 import urllib.parse
 
 import fakehs_as
+import fakehs_xsign
 
 API = "/_matrix/client/v3"
 
@@ -633,7 +636,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if parts == ["keys", "claim"] and method == "POST":
             return self.keys_claim(req)
         if parts == ["keys", "query"] and method == "POST":
-            return self.keys_query(req)
+            return self.keys_query(who, req)
+        got = fakehs_xsign.handle(who, parts, method, req)
+        if got is not None:
+            return self.reply(*got)
         if parts == ["joined_rooms"] and method == "GET":
             with HS.cond:
                 ids = [r.room_id for r in HS.rooms.values() if HS.membership_of(r, user) == "join"]
@@ -804,14 +810,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
             HS.cond.notify_all()
         self.reply(200, {"one_time_keys": out, "failures": {}})
 
-    def keys_query(self, req):
+    def keys_query(self, who, req):
         out = {}
         with HS.cond:
             for user, devs in ((req or {}).get("device_keys") or {}).items():
                 for (u, device), keys in HS.devkeys.items():
                     if u == user and keys.device_keys and (not devs or device in devs):
                         out.setdefault(user, {})[device] = keys.device_keys
-        self.reply(200, {"device_keys": out, "failures": {}})
+            xs = fakehs_xsign.query_extra(who["user"],
+                                          list(((req or {}).get("device_keys") or {})))
+        self.reply(200, dict({"device_keys": out, "failures": {}}, **xs))
 
     def send_to_device(self, tok, who, etype, path, req):
         if not isinstance(req, dict) or not isinstance(req.get("messages"), dict):
@@ -887,6 +895,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def control_locked(self, name, req, q):
         got = fakehs_as.control(name, req, q)
+        if got is not None:
+            return self.reply(*got)
+        got = fakehs_xsign.control(name, req, q)
         if got is not None:
             return self.reply(*got)
         if name == "user":
@@ -1064,6 +1075,8 @@ def redact(body):
         return body.decode("utf-8", "replace")[:2000]
     if isinstance(j, dict) and "password" in j:
         j["password"] = "[hidden]"
+    if isinstance(j, dict) and isinstance(j.get("auth"), dict) and "password" in j["auth"]:
+        j["auth"]["password"] = "[hidden]"  # user-interactive auth
     return j
 
 
@@ -1088,6 +1101,7 @@ def main():
     gc.disable()
     HS = Homeserver(ARGS.server_name, ARGS.txn_scope)
     fakehs_as.install(HS)
+    fakehs_xsign.install(HS)
     for u in ARGS.user:
         name, _, pw = u.partition("=")
         HS.add_user(name, pw or None)

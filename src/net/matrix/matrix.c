@@ -323,6 +323,8 @@ static int start(struct matrix *m, enum err *ret)
 	if (*ret == ERR_OK)
 		*ret = matrix_keys_start(m);
 	if (*ret == ERR_OK)
+		*ret = matrix_xsign_start(m);
+	if (*ret == ERR_OK)
 		*ret = matrix_make_filter(m);
 	if (*ret != ERR_OK) {
 		if (matrix_stopping(m, 1))

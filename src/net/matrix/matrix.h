@@ -20,7 +20,8 @@
  * end-to-end encryption: made at the first start, kept in state_dir, its
  * signed device keys, one-time keys and a fallback key uploaded at start
  * and topped up as /sync says the server's stock falls (matrix_keys.c,
- * over mx_crypto). Encrypted rooms are not read or answered yet.
+ * over mx_crypto); its cross-signing keys made at the first start,
+ * uploaded with the password and the device signed (matrix_xsign.c). Encrypted rooms are not read or answered yet.
  *
  * Not here: deciding what to answer (the core, through tr_handler_fn),
  * reading the config file (main.c). */
@@ -205,6 +206,15 @@ struct matrix_identity {
  * which file and what to do. */
 enum err matrix_identity_read(const char *state_dir, const char *pickle_key,
 			      struct matrix_identity *out, char *errbuf, size_t errlen);
+
+/* matrix_xsign_master reads the bot's cross-signing master key kept in
+ * state_dir (no network): the key (unpadded base64) into master and its
+ * fingerprint (groups of four) into fp; *uploaded: the homeserver took
+ * the keys and the device's signature, as faqbot last heard. ERR_NOTFOUND
+ * when there are none yet; otherwise as matrix_identity_read. */
+enum err matrix_xsign_master(const char *state_dir, const char *pickle_key, char *master,
+			     size_t mlen, char *fp, size_t fplen, int *uploaded, char *errbuf,
+			     size_t errlen);
 
 /* matrix_free frees m; NULL is a no-op. */
 void matrix_free(struct matrix *m);

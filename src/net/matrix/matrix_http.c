@@ -458,6 +458,9 @@ enum matrix_verdict matrix_judge(struct matrix *m, const char *method, const cha
 	if (r->over && (flags & MATRIX_CALL_SYNC))
 		return MATRIX_V_OVER;
 	mx_error_parse(r->body ? r->body : "", r->len, &me);
+	if (r->status == 401 && (flags & MATRIX_CALL_UIA) &&
+	    strcmp(me.errcode, "M_UNKNOWN_TOKEN") && strcmp(me.errcode, "M_MISSING_TOKEN"))
+		return MATRIX_V_REFUSED; /* an auth challenge: its caller answers it */
 	if (r->status == 401 && !(flags & MATRIX_CALL_NO_AUTH)) {
 		/* any 401 is a refused token (the spec has M_UNKNOWN_TOKEN and
 		 * M_MISSING_TOKEN; a proxy in front may say it with no body),

@@ -12,6 +12,8 @@
  *   matrix_journal.c  the queue's journal on disk: a send's file, a
  *                     batch's group files, read back at a start
  *   matrix_sync.c     one /sync: ask, read, act on the batch, save since
+ *   matrix_xsign.c    cross-signing at start-up: the bot's keys, the
+ *                     device signed
  *   matrix_keys.c     the device's encryption keys (mx_crypto) uploaded
  *                     and topped up
  *   matrix_appsvc.c   the Application Service mode (matrix_appsvc.h): the
@@ -298,10 +300,14 @@ enum matrix_call_flags {
 	MATRIX_CALL_SYNC = 8,      /* a body over max_body is returned
 	                            * (ERR_LIMIT), not retried: asking again
 	                            * would bring it again */
-	MATRIX_CALL_QUICK = 16     /* while serving (a room's facts): one try
+	MATRIX_CALL_QUICK = 16,    /* while serving (a room's facts): one try
 	                            * of at most MATRIX_QUICK_TIMEOUT_MS, never
 	                            * a wait; a 401 asks for the shared
 	                            * re-login and fails this call */
+	MATRIX_CALL_UIA = 32       /* user-interactive auth: a 401 that is not
+	                            * M_UNKNOWN_TOKEN or M_MISSING_TOKEN is the
+	                            * server asking for auth (ERR_INVALID, the
+	                            * flows in r), not a refused token */
 };
 
 /* matrix_set_err writes m->errstr, the one line matrix_errstr gives. */
@@ -602,6 +608,16 @@ void matrix_keys_free(struct matrix *m);
 
 /* matrix_keys_crypto: the device's crypto (borrowed), NULL when off. */
 struct mx_crypto *matrix_keys_crypto(const struct matrix *m);
+
+/* ---- matrix_xsign.c --------------------------------------------------- */
+
+/* matrix_xsign_start, after matrix_keys_start: the cross-signing keys
+ * loaded or made, what the server lacks of them uploaded and the device
+ * signed (blocking; nothing when encryption is off). ERR_OK but for a
+ * keys file that cannot be opened (m->fatal, m->errstr naming it): a
+ * refusal is logged with what the admin can do, and the bot serves with
+ * its device not cross-signed. */
+enum err matrix_xsign_start(struct matrix *m);
 
 /* matrix_e2ee_device_check: is the curve25519 key curve and the ed25519
  * key ed one device's of user, as the server's /keys/query gives it,

@@ -502,6 +502,7 @@ void mx_crypto_free(struct mx_crypto *c)
 	if (!c)
 		return;
 	account_free(c);
+	mx_crypto_xsign_release(c);
 	mx_e2ee_sessions_release(&c->ss);
 	if (c->key)
 		mx_crypto_wiped_free(c->key, c->keylen);

@@ -29,7 +29,10 @@
  * whole), saved by mx_crypto_save before the sync that brought them is
  * acknowledged.
  *
- * Not here: HTTP (matrix_keys.c, matrix_e2ee.c), the JSON (mx_keys,
+ * Cross-signing (mx_crypto_xsign.c): the bot's master, self-signing and
+ * user-signing keys, below.
+ *
+ * Not here: HTTP (matrix_keys.c, matrix_e2ee.c, matrix_xsign.c), the JSON (mx_keys,
  * mx_e2ee), sending to encrypted rooms (issue 15's item 3). */
 #ifndef FAQBOT_MX_CRYPTO_H
 #define FAQBOT_MX_CRYPTO_H
@@ -39,6 +42,7 @@
 #include "err.h"
 #include "mx_e2ee.h" /* struct mx_room_key, struct mx_megolm */
 #include "mx_keys.h"
+#include "mx_xsign.h" /* enum mx_xsign_role, struct mx_xsign_store */
 
 #define MX_CRYPTO_FILE          "olm_account"  /* in state_dir, 0600 */
 #define MX_CRYPTO_SESSIONS_FILE "olm_sessions" /* in state_dir, 0600 */
@@ -169,6 +173,40 @@ enum err mx_crypto_save(struct mx_crypto *c, char *errbuf, size_t errlen);
 
 /* mx_crypto_counts: Olm and Megolm sessions kept. */
 void mx_crypto_counts(const struct mx_crypto *c, size_t *olm, size_t *megolm);
+
+/* ---- cross-signing (mx_crypto_xsign.c) ------------------------------ */
+
+/* The bot's master, self-signing and user-signing keys (ed25519), made
+ * once (mx_crypto_xsign_make) and kept in STATE_DIR/MX_CRYPTO_XSIGN_FILE
+ * (0600, written whole): each private key encrypted under the pickle key
+ * as the account is, with its public key, whose user they are and what
+ * the server has taken. */
+#define MX_CRYPTO_XSIGN_FILE "cross_signing"
+
+/* mx_crypto_xsign_load reads the file, if there is one (none: no keys,
+ * ERR_OK). ERR_INVALID: it does not open with the pickle key; ERR_PARSE:
+ * it is damaged (errbuf names the file and says what to do: never a new
+ * identity in its place); ERR_IO: it cannot be read. */
+enum err mx_crypto_xsign_load(struct mx_crypto *c, char *errbuf, size_t errlen);
+
+/* mx_crypto_xsign_make makes the three keys for user_id and saves them
+ * before returning (not uploaded yet). ERR_INVALID when there are keys. */
+enum err mx_crypto_xsign_make(struct mx_crypto *c, const char *user_id, char *errbuf,
+			      size_t errlen);
+
+/* mx_crypto_xsign_keys: the keys' public parts and flags (borrowed; the
+ * pickles are encrypted), or NULL when there are none. */
+const struct mx_xsign_store *mx_crypto_xsign_keys(const struct mx_crypto *c);
+
+/* mx_crypto_xsign_mark notes what the server took (the keys; the
+ * signature of signed_device, NULL: unchanged) and saves it. */
+enum err mx_crypto_xsign_mark(struct mx_crypto *c, int uploaded, const char *signed_device,
+			      char *errbuf, size_t errlen);
+
+/* mx_crypto_xsign_sign: an mx_sign_fn's work for the key of role: the
+ * unpadded base64 ed25519 signature of msg[0..len) into sig. */
+enum err mx_crypto_xsign_sign(struct mx_crypto *c, enum mx_xsign_role role, const char *msg,
+			      size_t len, char *sig, size_t siglen);
 
 /* mx_crypto_plain_free wipes and frees a plaintext; NULL is a no-op. */
 void mx_crypto_plain_free(char *plain);
