@@ -64,11 +64,15 @@ enum err health_check_file(const char *dir, const char *file, long max_age_s, ti
 			   long *age_s, char *errbuf, size_t errlen);
 
 /* How far behind a transport is, as the mark's second line has it:
- * "behind_ms=N sends=N send_age_ms=N". */
+ * "behind_ms=N sends=N send_age_ms=N", and for an Application Service
+ * " txns=N txn_age_ms=N" after it. */
 struct health_lag {
 	long long behind_ms;   /* the last batch's oldest event, once handled */
 	long sends;            /* sends waiting to go out */
 	long long send_age_ms; /* the oldest of them; 0 when none */
+	long txns;             /* transactions received, not acknowledged yet;
+	                        * -1: not said (the /sync mode has none) */
+	long long txn_age_ms;  /* since the oldest of them first came; 0 when none */
 };
 
 /* health_mark_lag writes the mark with lag (NULL: none) as its second
