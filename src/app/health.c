@@ -59,8 +59,13 @@ enum err health_mark_lag(const char *dir, const char *file, time_t now,
 	if (n < 0 || (size_t)n >= sizeof(line))
 		return ERR_LIMIT;
 	/* 0600 like the rest of the state directory: the probe runs as the
-	 * bot's own user (docker exec, the HEALTHCHECK) or as root. */
-	return state_write(dir, file, line, (size_t)n, 0600);
+	 * bot's own user (docker exec, the HEALTHCHECK) or as root. Replaced
+	 * atomically but not synced: the loop writes it every few seconds
+	 * while it serves, and its two fsyncs (4-10 ms on these disks) held
+	 * every room's next reply that long, the tail of the reply latency.
+	 * A mark lost with the machine's power is no loss: a start clears
+	 * the mark anyway, and the probe reads a garbled one as unhealthy. */
+	return state_write_unsynced(dir, file, line, (size_t)n, 0600);
 }
 
 enum err health_clear(const char *dir)

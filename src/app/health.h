@@ -3,7 +3,8 @@
  *
  * A running transport marks each completed round trip (for Matrix, a
  * /sync handled and its position saved) by writing the unix time, one line,
- * into HEALTH_STATUS_FILE in its state directory, atomically (state.h). The
+ * into HEALTH_STATUS_FILE in its state directory, atomically (state.h; not
+ * synced: see health_mark_lag). The
  * probe reads that line back and compares it with the clock. A file, not a
  * socket or a signal: the probe needs no access to the running process, only
  * read access to the state directory, and it works the same in a container,
