@@ -197,6 +197,38 @@ print("  RSS once started: %.1f MB at 100 rooms, %.1f MB at 1,000, %.1f MB at 10
 print("  peak RSS (VmHWM) over the whole run at 10,000 rooms: %.1f MB (goal < 32 MB)" % (peak[2] / 1024))
 PY
 
+echo "matrix at scale as an Application Service: 'faqbot run' with [appservice] in 1,000 and 10,000 rooms (mx_scale.py --appservice)"
+# The same rooms and history; the homeserver pushes (tests/fakehs/
+# fakehs_as.py) what comes once the bot listens: a question in each of
+# 1,000 rooms, twice. Beside the /sync figures of the same run above.
+as_setup='
+	mkdir -p "$BOT_STATE" && chmod 700 "$BOT_STATE" &&
+	printf "faq_dir = faq\ncooldown_s = 0\n[matrix]\nhomeserver = %s\nuser_id = @bot:fake.test\nstate_dir = %s\n[appservice]\nlisten = 127.0.0.1:0\n" \
+		"$BOT_HS" "$BOT_STATE" > "$BOT_STATE.ini" &&
+	./faqbot appservice-registration --config "$BOT_STATE.ini"'
+for n in 1000 10000; do
+	python3 tests/fakehs/mx_scale.py --appservice --rooms "$n" --backlog "${BENCH_MX_BACKLOG:-2}" \
+		--batch 1000 --prepare "$as_setup" --bot 'exec ./faqbot run --config "$BOT_STATE.ini"' \
+		>build/bench/as-$n
+	sed 's/^/  /' build/bench/as-$n
+done
+python3 - build/bench/scale-1000 build/bench/scale-10000 build/bench/as-1000 build/bench/as-10000 <<'PY'
+import re, sys
+def rss(path, what):
+    for line in open(path):
+        m = re.search(what, line)
+        if m:
+            return int(m.group(1))
+sync = [rss(p, r"VmRSS (\d+) kB, VmHWM") for p in sys.argv[1:3]]
+asv = [rss(p, r"VmRSS (\d+) kB, VmHWM") for p in sys.argv[3:5]]
+peak = rss(sys.argv[4], r"VmHWM (\d+) kB$")
+for n, s, a in zip(("1,000", "10,000"), sync, asv):
+    print("  RSS at %s rooms after the batches: %.1f MB as an Application Service, %.1f MB "
+          "through /sync (%.2fx)" % (n, a / 1024, s / 1024, a / s))
+print("  peak RSS (VmHWM) as an Application Service at 10,000 rooms: %.1f MB (goal < 24 MB); "
+      "%.0f bytes a room from 1,000 to 10,000" % (peak / 1024, (asv[1] - asv[0]) * 1024 / 9000))
+PY
+
 echo "irc: 'faqbot run' against a real InspIRCd on loopback (the shipped FAQ, release build)"
 # BENCH_IRC_N questions (default 500) with the server's flood limits and the
 # bot's flood control relaxed, about a minute (bench/irc_bench.sh says how)

@@ -102,6 +102,14 @@ static void print_lag(const struct nets_mark *mk, int named, FILE *f)
 		lag.sends ? "" : "\n");
 	if (lag.sends)
 		fprintf(f, ", the oldest for %lld s\n", lag.send_age_ms / 1000);
+	if (lag.txns > 0)
+		fprintf(f,
+			"faqbot: %s%s%ld transactions received and not acknowledged yet, the oldest "
+			"first came %lld s ago\n",
+			named ? mk->name : "", named ? ": " : "", lag.txns, lag.txn_age_ms / 1000);
+	else if (lag.txns == 0)
+		fprintf(f, "faqbot: %s%sno transaction waiting to be acknowledged\n",
+			named ? mk->name : "", named ? ": " : "");
 }
 
 int cli_health(int argc, char **argv)

@@ -41,16 +41,31 @@ enum err health_mark_lag(const char *dir, const char *file, time_t now,
 			 const struct health_lag *lag)
 {
 	char line[HEALTH_MARK_MAX];
-	int n = lag ? snprintf(line, sizeof(line),
-			       "%lld\nbehind_ms=%lld sends=%ld send_age_ms=%lld\n", (long long)now,
-			       lag->behind_ms, lag->sends, lag->send_age_ms)
-		    : snprintf(line, sizeof(line), "%lld\n", (long long)now);
+	int n;
+
+	if (!lag)
+		n = snprintf(line, sizeof(line), "%lld\n", (long long)now);
+	else if (lag->txns < 0)
+		n = snprintf(line, sizeof(line),
+			     "%lld\nbehind_ms=%lld sends=%ld send_age_ms=%lld\n", (long long)now,
+			     lag->behind_ms, lag->sends, lag->send_age_ms);
+	else
+		n = snprintf(line, sizeof(line),
+			     "%lld\nbehind_ms=%lld sends=%ld send_age_ms=%lld txns=%ld "
+			     "txn_age_ms=%lld\n",
+			     (long long)now, lag->behind_ms, lag->sends, lag->send_age_ms,
+			     lag->txns, lag->txn_age_ms);
 
 	if (n < 0 || (size_t)n >= sizeof(line))
 		return ERR_LIMIT;
 	/* 0600 like the rest of the state directory: the probe runs as the
-	 * bot's own user (docker exec, the HEALTHCHECK) or as root. */
-	return state_write(dir, file, line, (size_t)n, 0600);
+	 * bot's own user (docker exec, the HEALTHCHECK) or as root. Replaced
+	 * atomically but not synced: the loop writes it every few seconds
+	 * while it serves, and its two fsyncs (4-10 ms on these disks) held
+	 * every room's next reply that long, the tail of the reply latency.
+	 * A mark lost with the machine's power is no loss: a start clears
+	 * the mark anyway, and the probe reads a garbled one as unhealthy. */
+	return state_write_unsynced(dir, file, line, (size_t)n, 0600);
 }
 
 enum err health_clear(const char *dir)
@@ -70,16 +85,27 @@ enum err health_check(const char *dir, long max_age_s, time_t now, long *age_s, 
 }
 
 /* lag_line reads "\nbehind_ms=N sends=N send_age_ms=N\n" at s into lag
- * (may be NULL); 1 when it is exactly that. */
+ * (may be NULL), or the same with " txns=N txn_age_ms=N" before the end
+ * of the line; 1 when it is exactly one of them. */
 static int lag_line(const char *s, struct health_lag *lag)
 {
 	struct health_lag l;
-	int n = -1;
+	int n = -1, t = -1;
 
+	l.txns = -1;
+	l.txn_age_ms = 0;
 	if (s[0] != '\n' ||
-	    sscanf(s, "\nbehind_ms=%lld sends=%ld send_age_ms=%lld\n%n", &l.behind_ms, &l.sends,
+	    sscanf(s, "\nbehind_ms=%lld sends=%ld send_age_ms=%lld%n", &l.behind_ms, &l.sends,
 		   &l.send_age_ms, &n) != 3 ||
-	    n < 0 || s[n] || l.behind_ms < 0 || l.sends < 0 || l.send_age_ms < 0)
+	    n < 0 || l.behind_ms < 0 || l.sends < 0 || l.send_age_ms < 0)
+		return 0;
+	if (s[n] == ' ' &&
+	    (sscanf(s + n, " txns=%ld txn_age_ms=%lld%n", &l.txns, &l.txn_age_ms, &t) != 2 ||
+	     t < 0 || l.txns < 0 || l.txn_age_ms < 0))
+		return 0;
+	if (t > 0)
+		n += t;
+	if (s[n] != '\n' || s[n + 1])
 		return 0;
 	if (lag)
 		*lag = l;

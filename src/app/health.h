@@ -3,7 +3,8 @@
  *
  * A running transport marks each completed round trip (for Matrix, a
  * /sync handled and its position saved) by writing the unix time, one line,
- * into HEALTH_STATUS_FILE in its state directory, atomically (state.h). The
+ * into HEALTH_STATUS_FILE in its state directory, atomically (state.h; not
+ * synced: see health_mark_lag). The
  * probe reads that line back and compares it with the clock. A file, not a
  * socket or a signal: the probe needs no access to the running process, only
  * read access to the state directory, and it works the same in a container,
@@ -64,11 +65,15 @@ enum err health_check_file(const char *dir, const char *file, long max_age_s, ti
 			   long *age_s, char *errbuf, size_t errlen);
 
 /* How far behind a transport is, as the mark's second line has it:
- * "behind_ms=N sends=N send_age_ms=N". */
+ * "behind_ms=N sends=N send_age_ms=N", and for an Application Service
+ * " txns=N txn_age_ms=N" after it. */
 struct health_lag {
 	long long behind_ms;   /* the last batch's oldest event, once handled */
 	long sends;            /* sends waiting to go out */
 	long long send_age_ms; /* the oldest of them; 0 when none */
+	long txns;             /* transactions received, not acknowledged yet;
+	                        * -1: not said (the /sync mode has none) */
+	long long txn_age_ms;  /* since the oldest of them first came; 0 when none */
 };
 
 /* health_mark_lag writes the mark with lag (NULL: none) as its second

@@ -34,6 +34,7 @@ struct loop_net {
 	int alerts;
 	int running;
 	long long marked_ms, marked_alive; /* the last mark, and the life it told */
+	long marked_txns;                  /* and the transactions waiting it told */
 	int mark_warned;
 	struct tr_wait w;
 	size_t first; /* its first entry in the poll array */
@@ -231,18 +232,26 @@ static void mark(struct loop_net *n, long long now)
 	if (!n->mark_dir || !n->running)
 		return;
 	h.behind_ms = -1; /* a transport that says nothing of it: no lag line */
+	h.txns = -1;
 	n->ops->health(n->t, &h);
 	gauge(n, &h, now);
-	if (!h.alive_ms || h.alive_ms <= n->marked_alive ||
+	/* marked when it proved alive again, or when its transactions waiting
+	 * changed (a homeserver retrying one the bot cannot acknowledge shows
+	 * in `faqbot health` before the next proof of life); the time written
+	 * is always the last proof's */
+	if (!h.alive_ms || (h.alive_ms <= n->marked_alive && h.txns == n->marked_txns) ||
 	    (n->marked_ms && now - n->marked_ms < HEALTH_MARK_EVERY_S * 1000LL))
 		return;
 	n->marked_ms = now;
 	n->marked_alive = h.alive_ms;
-	lag.behind_ms = h.behind_ms;
+	n->marked_txns = h.txns;
+	lag.behind_ms = h.behind_ms < 0 ? 0 : h.behind_ms; /* with txns: none handled yet */
 	lag.sends = h.sends;
 	lag.send_age_ms = h.send_age_ms;
-	if (health_mark_lag(n->mark_dir, n->mark_file, time(NULL),
-			    h.behind_ms >= 0 ? &lag : NULL) != ERR_OK) {
+	lag.txns = h.txns;
+	lag.txn_age_ms = h.txn_age_ms;
+	if (health_mark_lag(n->mark_dir, n->mark_file, time(NULL) - (now - h.alive_ms) / 1000,
+			    h.behind_ms >= 0 || h.txns >= 0 ? &lag : NULL) != ERR_OK) {
 		snprintf(path, sizeof(path), "%s/%s", n->mark_dir, n->mark_file);
 		if (!n->mark_warned)
 			log_warn("%s: cannot write the health mark %s", n->ops->name, path);

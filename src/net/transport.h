@@ -153,6 +153,11 @@ struct tr_health {
 	long long behind_ms;
 	long sends;
 	long long send_age_ms;
+	/* an Application Service's transactions received and not
+	 * acknowledged yet, and how long ago the oldest first came (-1: a
+	 * transport without transactions) */
+	long txns;
+	long long txn_age_ms;
 };
 
 struct transport_ops {

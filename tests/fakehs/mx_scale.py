@@ -18,6 +18,13 @@ prints, one line each:
            two members measured in the same conditions; the bot's share is
            the difference
   rss      the bot's RSS at the end, and VmHWM
+With --appservice the bot serves the rooms as an Application Service
+(--prepare writes its config and registration first; the homeserver pushes
+what comes after the bot listens, in transactions of 100 events):
+  start    its peak RSS (VmHWM) and RSS once it listens, every room read
+  batch    one question in each of --batch rooms, twice: the transactions
+           pushed, the wall time until every reply is sent, then its RSS
+  rss      at the end, and VmHWM
 The fake homeserver's own cost is not the bot's: every figure above is
 either the bot's own (its log) or a difference against fakehs measured
 the same way.
@@ -72,12 +79,33 @@ class Bench:
     def fake(self, name, body):
         return self.ctl.req("POST", "/_fake/" + name, body)
 
+    def env(self):
+        return dict(os.environ, BOT_HS="http://127.0.0.1:%d" % self.port,
+                    BOT_STATE=self.tmp + "/state", BOT_PW="pw")
+
     def start_bot(self):
-        env = dict(os.environ, BOT_HS="http://127.0.0.1:%d" % self.port,
-                   BOT_STATE=self.tmp + "/state", BOT_PW="pw")
         self.log = open(self.log_path, "w")
-        self.bot = subprocess.Popen(self.a.bot, shell=True, env=env, stderr=self.log,
+        self.bot = subprocess.Popen(self.a.bot, shell=True, env=self.env(), stderr=self.log,
                                     stdout=self.log)
+
+    def register(self):
+        """--appservice: --prepare writes the config and the registration
+        (BOT_STATE/registration.yaml), which the homeserver loads before the
+        bot starts (its first call carries the as_token)."""
+        subprocess.run(self.a.prepare, shell=True, env=self.env(), check=True,
+                       stdout=subprocess.DEVNULL)
+        self.as_id = self.fake("appservice", {"registration": self.tmp +
+                                              "/state/registration.yaml"})["id"]
+
+    def listening(self):
+        """--appservice: the bot's port once it listens; the homeserver is
+        then told its url, and pushes what comes from now on."""
+        with open(self.log_path) as f:
+            m = re.search(r"listening on \S+ port (\d+)", f.read())
+        if m:
+            self.fake("appservice_url", {"id": self.as_id, "from_now": True,
+                                         "url": "http://127.0.0.1:" + m.group(1)})
+        return m
 
     def new_requests(self):
         r = self.ctl.req("GET", "/_fake/log?after=%d" % self.req_seen)["requests"]
@@ -123,6 +151,31 @@ class Bench:
                     return True
             return False
         wait_until(polling, 600, "the bot's long poll from s%d" % pos)
+
+    def pushed(self):
+        """--appservice: the transactions pushed so far, none pending"""
+        r = self.ctl.req("GET", "/_fake/as_log?id=" + self.as_id)
+        return None if r["pending"] else (r["pushes"],)
+
+    def as_batch(self, rooms, label):
+        """--appservice: one question in each room, pushed in transactions
+        of 100 as a homeserver does; the bot's RSS once every reply is
+        sent"""
+        wait_until(self.pushed, 600, "the pushes before the batch")
+        self.new_requests()
+        t0 = time.monotonic()
+        self.fake("many", {"requests": [
+            {"name": "send", "body": {"room_id": r, "sender": "@ann:fake.test",
+                                      "body": self.a.question % i}}
+            for i, r in enumerate(rooms)]})
+        self.sends_done(len(rooms))
+        secs = time.monotonic() - t0
+        txns = [p for p in wait_until(self.pushed, 600, "the batch's acknowledgements")[0]
+                if p["t"] >= t0]
+        mem = mx_bench.rss(self.bot.pid)
+        print("appservice batch of %d questions in %d rooms (%s): %d transactions, every "
+              "reply sent in %.2f s (wall); then VmRSS %d kB"
+              % (len(rooms), len(rooms), label, len(txns), secs, mem["VmRSS"]))
 
     def batch(self, rooms, label):
         self.settle(rooms[0])
@@ -223,12 +276,32 @@ def main():
     ap.add_argument("--talkers", type=int, default=0)
     ap.add_argument("-n", type=int, default=100, help="questions in the busy room")
     ap.add_argument("--question", default="what is tms? (%d)")
+    ap.add_argument("--appservice", action="store_true",
+                    help="the bot as an Application Service: the homeserver pushes")
+    ap.add_argument("--prepare", help="--appservice: the command that writes the bot's "
+                    "config and registration, run before it (the same environment)")
     a = ap.parse_args()
     b = Bench(a)
     ok = False
     try:
         rooms = mx_bench.make_rooms(b.fake, a.rooms, b.bot_user)
         mx_bench.backlog(b.fake, rooms, a.backlog)
+        if a.appservice:
+            b.register()
+            b.start_bot()
+            wait_until(b.listening, 600, "the bot's listener")
+            first = mx_bench.rss(b.bot.pid)
+            print("appservice at %d rooms, %d messages a room before its start: start "
+                  "peak VmHWM %d kB; then VmRSS %d kB"
+                  % (a.rooms, a.backlog, first["VmHWM"], first["VmRSS"]))
+            batch = rooms[-min(a.batch, len(rooms)):]
+            b.as_batch(batch, "each room's first message")
+            b.as_batch(batch, "again")
+            mem = mx_bench.rss(b.bot.pid)
+            print("appservice bot RSS at %d rooms: VmRSS %d kB, VmHWM %d kB"
+                  % (a.rooms, mem["VmRSS"], mem["VmHWM"]))
+            ok = True
+            return
         b.start_bot()
         wait_until(b.long_polling, 600, "the bot's first start")
         first = mx_bench.rss(b.bot.pid)

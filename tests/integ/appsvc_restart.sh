@@ -7,7 +7,8 @@
 # (before its reply is queued), and while its reply is held on the way
 # out (after the transaction was acknowledged). After a restart, an old
 # transaction id pushed again is acknowledged and not handled (the ids
-# handled are kept on disk).
+# handled are kept on disk). And a transaction the bot cannot keep waits,
+# retried: the log and `faqbot health` say how many wait and since when.
 . "$(dirname "$0")/appsvc_lib.inc"
 
 start_hs
@@ -59,5 +60,28 @@ check "a new id with the same event: handled" \
 	test "$(bot_says 1 PUT /_matrix/app/v1/transactions/fresh-1 "$(hs_token 1)" "$body")" = 200
 wait_bot "$R" 3 20000
 check "answered once" test "$(replies_to "$R" '$stale1')" = 1
+
+# 4. a transaction the bot cannot keep (its ids' file cannot be replaced):
+# refused with a 503 again and again, so waiting; the log and `faqbot
+# health` say how many transactions wait, and since when
+health() { "${FAQBOT:-build/asan/faqbot}" health --config "$T/as1/faqbot.conf" 2>&1; }
+none_told() { health | grep -q "no transaction waiting to be acknowledged"; }
+wait_for 60 none_told && ok "health before: no transaction waiting" || { notok "health before: no transaction waiting"; health; }
+rm -f "$T/as1/state/appservice_txns"
+mkdir -p "$T/as1/state/appservice_txns/held"
+Q4=$(member_send "$R" '"body":"what is TMS? while the ids cannot be kept"')
+refused2() { [ "$(as_log 1 | j "len([p for p in d['pushes'] if p['status']==503])")" -ge 2 ]; }
+wait_for 60 refused2 && ok "the transaction is refused (503) and retried" || notok "the transaction is refused (503) and retried"
+check "the log says one transaction waits" \
+	grep -q "not acknowledged (.*): the homeserver sends it again; 1 transactions waiting, the oldest first came [0-9]* ms ago" "$T/bot1.log"
+waiting_told() { health | grep -q "1 transactions received and not acknowledged yet, the oldest first came [0-9]* s ago"; }
+wait_for 60 waiting_told && ok "faqbot health says one transaction waits, and since when" ||
+	{ notok "faqbot health says one transaction waits, and since when"; health; }
+rm -rf "$T/as1/state/appservice_txns"
+wait_bot "$R" 4 20000
+check "kept again: the question is answered once" test "$(replies_to "$R" "$Q4")" = 1
+wait_for 60 none_told && ok "then health says none waits" || { notok "then health says none waits"; health; }
+check "and the log says none waits" \
+	grep -q "handled: .* 0 transactions waiting, the oldest first came 0 ms ago" "$T/bot1.log"
 stop_bot
 as_finish

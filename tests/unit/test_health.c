@@ -152,8 +152,11 @@ static void test_lag(void **st)
 	static const char *bad[] = {"1000000\nbehind_ms=5\n",
 				    "1000000\nbehind_ms=-5 sends=0 send_age_ms=0\n",
 				    "1000000\nbehind_ms=5 sends=1 send_age_ms=9 more\n",
-				    "1000000behind_ms=5 sends=1 send_age_ms=9\n"};
-	struct health_lag lag = {1234, 7, 20500}, got;
+				    "1000000behind_ms=5 sends=1 send_age_ms=9\n",
+				    "1000000\nbehind_ms=5 sends=1 send_age_ms=9 txns=2\n",
+				    "1000000\nbehind_ms=5 sends=1 send_age_ms=9 txns=-1 txn_age_ms=0\n",
+				    "1000000\nbehind_ms=5 sends=1 send_age_ms=9 txns=1 txn_age_ms=3 x\n"};
+	struct health_lag lag = {1234, 7, 20500, -1, 0}, got;
 	char err[512];
 	size_t i;
 
@@ -164,6 +167,16 @@ static void test_lag(void **st)
 	memset(&got, 0, sizeof(got));
 	assert_int_equal(health_read_lag(dir, HEALTH_STATUS_FILE, &got), ERR_OK);
 	assert_true(got.behind_ms == 1234 && got.sends == 7 && got.send_age_ms == 20500);
+	assert_true(got.txns == -1); /* the /sync mode's: no transactions */
+
+	/* an Application Service's: its transactions not acknowledged yet */
+	lag.txns = 3;
+	lag.txn_age_ms = 4200;
+	assert_int_equal(health_mark_lag(dir, HEALTH_STATUS_FILE, 1000000, &lag), ERR_OK);
+	assert_int_equal(health_check(dir, 90, 1000010, NULL, err, sizeof(err)), ERR_OK);
+	memset(&got, 0, sizeof(got));
+	assert_int_equal(health_read_lag(dir, HEALTH_STATUS_FILE, &got), ERR_OK);
+	assert_true(got.behind_ms == 1234 && got.txns == 3 && got.txn_age_ms == 4200);
 
 	assert_int_equal(health_mark(dir, 1000000), ERR_OK); /* no lag line */
 	assert_int_equal(health_read_lag(dir, HEALTH_STATUS_FILE, &got), ERR_NOTFOUND);

@@ -214,6 +214,25 @@ static void test_txns(void **st)
 	assert_int_equal(u.n, MX_AS_TXNS_KEEP);
 	assert_true(mx_as_txns_has(&u, "11") && mx_as_txns_has(&u, id));
 	free(text);
+	/* the newest forgotten (it could not be kept): a retry of it is new,
+	 * the rest stay, and another comes in its place */
+	mx_as_txns_forget_newest(&u);
+	assert_int_equal(u.n, MX_AS_TXNS_KEEP - 1);
+	assert_false(mx_as_txns_has(&u, id));
+	assert_true(mx_as_txns_has(&u, "11"));
+	assert_int_equal(mx_as_txns_add(&u, "again"), ERR_OK);
+	assert_true(mx_as_txns_has(&u, "again") && mx_as_txns_has(&u, "11"));
+	text = mx_as_txns_text(&u);
+	assert_non_null(text);
+	assert_int_equal(strncmp(text, "11\n", 3), 0);
+	assert_non_null(strstr(text, "\nagain\n"));
+	free(text);
+	mx_as_txns_release(&u);
+	mx_as_txns_add(&u, "only");
+	mx_as_txns_forget_newest(&u);
+	mx_as_txns_forget_newest(&u); /* none: no-op */
+	assert_int_equal(u.n, 0);
+	assert_false(mx_as_txns_has(&u, "only"));
 	mx_as_txns_release(&u);
 	/* lines that are no id are skipped; no line end at the end is fine */
 	assert_int_equal(mx_as_txns_load(&u, "a\n\nb c\n\x01\nd", 10), ERR_OK);

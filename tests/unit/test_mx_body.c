@@ -269,10 +269,92 @@ static void test_filter_power_levels(void **st)
 	free(out);
 }
 
+/* reference: the reply's content as the jansson tree mx_reply_json once
+ * built (keys in that order), written by json_dumps */
+static char *reply_by_tree(const char *body, const char *html, const char *irt_id,
+			   const char *root, const char *mention)
+{
+	json_t *c = json_object(), *rel = json_object(), *irt = json_object();
+	json_t *men = json_object(), *ids = json_array();
+	char *out;
+
+	json_object_set_new(c, "msgtype", json_string("m.notice"));
+	json_object_set_new(c, "body", json_string(body));
+	json_object_set_new(c, "format", json_string("org.matrix.custom.html"));
+	json_object_set_new(c, "formatted_body", json_string(html));
+	json_object_set_new(irt, "event_id", json_string(irt_id));
+	if (root) {
+		json_object_set_new(rel, "rel_type", json_string("m.thread"));
+		json_object_set_new(rel, "event_id", json_string(root));
+		json_object_set_new(rel, "is_falling_back", json_true());
+	}
+	json_object_set_new(rel, "m.in_reply_to", irt);
+	json_object_set_new(c, "m.relates_to", rel);
+	if (mention)
+		json_array_append_new(ids, json_string(mention));
+	json_object_set_new(men, "user_ids", ids);
+	json_object_set_new(c, "m.mentions", men);
+	out = json_dumps(c, JSON_COMPACT);
+	json_decref(c);
+	return out;
+}
+
+/* The reply is written without a tree now: byte for byte what the tree
+ * gave, for every shape (thread, directed, no mention, a link, escapes,
+ * control bytes, non-ASCII); text json_string refuses is refused alike. */
+static void test_reply_bytes(void **st)
+{
+	static const char *texts[] = {
+		"what is tms? It is a treatment.",
+		"Quotes \" and \\ back\tslash\r\n\b\f\x01\x1f <b>&amp;</b>\n\nnext",
+		"caf\xc3\xa9 \xe2\x80\x94 \xf0\x9f\x92\x99 \xe2\x80\xa8 line sep",
+	};
+	static const char *bad[] = {"\xc0\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80",
+				    "\xe2\x82", "\x80", "ok \xff"};
+	const char *roots[] = {NULL, "$root:x"}, *mentions[] = {NULL, "@a:x", "@b:x"};
+	size_t t, k, i;
+
+	(void)st;
+	for (t = 0; t < sizeof(texts) / sizeof(texts[0]); t++)
+		for (k = 0; k < 2; k++)
+			for (i = 0; i < 3; i++) {
+				struct mx_reply r = {.text = texts[t],
+						     .in_reply_to = "$q:x",
+						     .thread_root = roots[k],
+						     .mention = mentions[i],
+						     .directed = i == 2,
+						     .see_link = t == 1 ? "https://matrix.to/#/!r:x/$e" : NULL,
+						     .see_answer = (int)k};
+				char *out = NULL, *ref;
+				json_t *j;
+
+				assert_int_equal(mx_reply_json(&r, &out), ERR_OK);
+				j = json_loads(out, 0, NULL);
+				assert_non_null(j);
+				ref = reply_by_tree(jget(j, "body"), jget(j, "formatted_body"), "$q:x",
+						    roots[k], mentions[i]);
+				assert_string_equal(out, ref);
+				free(ref);
+				json_decref(j);
+				free(out);
+			}
+	for (t = 0; t < sizeof(bad) / sizeof(bad[0]); t++) {
+		struct mx_reply r = {.text = bad[t], .in_reply_to = "$q:x", .mention = "@a:x"};
+		char *out = (char *)1;
+
+		assert_int_equal(mx_reply_json(&r, &out), ERR_INVALID);
+		assert_null(out);
+		r.text = "fine";
+		r.mention = bad[t]; /* not directed: only m.mentions names it */
+		assert_int_equal(mx_reply_json(&r, &out), ERR_INVALID);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_reply_json),
+	    cmocka_unit_test(test_reply_bytes),
 	    cmocka_unit_test(test_alert_json),
 	    cmocka_unit_test(test_reply_directed),
 	    cmocka_unit_test(test_reply_see_link),

@@ -2,7 +2,8 @@
  * writes, byte for byte: the bodies the bot sends, every byte value in a
  * string (control characters, quotes, backslashes, UTF-8 of every length,
  * a NUL inside a string), nesting, integers at their limits, and random
- * trees; a real goes to json_dumps itself; a tree too deep is refused. */
+ * trees; a real goes to json_dumps itself; a tree too deep is refused.
+ * mx_jout_utf8_ok accepts what json_stringn accepts. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -131,12 +132,65 @@ static void test_too_deep(void **st)
 	json_decref(o);
 }
 
+/* mx_jout_utf8_ok accepts exactly what json_stringn does: every one- and
+ * two-byte string, every lead byte with every continuation, and random
+ * byte strings biased to UTF-8's edges (overlong, surrogates, past
+ * U+10FFFF, cut short) */
+static int jansson_ok(const char *s, size_t n)
+{
+	json_t *j = json_stringn(s, n);
+
+	json_decref(j);
+	return j != NULL;
+}
+
+static void test_utf8(void **st)
+{
+	static const unsigned char edge[] = {0x00, 0x41, 0x7f, 0x80, 0x8f, 0x90, 0x9f, 0xa0,
+					     0xbf, 0xc0, 0xc1, 0xc2, 0xdf, 0xe0, 0xed, 0xef,
+					     0xf0, 0xf4, 0xf5, 0xff};
+	unsigned seed = 777;
+	char s[16];
+	unsigned a, b, c, d;
+	int i, n, x;
+
+	(void)st;
+	for (a = 0; a < 256; a++) {
+		s[0] = (char)a;
+		assert_int_equal(mx_jout_utf8_ok(s, 1), jansson_ok(s, 1));
+		for (b = 0; b < 256; b++) {
+			s[1] = (char)b;
+			assert_int_equal(mx_jout_utf8_ok(s, 2), jansson_ok(s, 2));
+		}
+	}
+	for (a = 0xe0; a < 256; a++)
+		for (b = 0; b < sizeof(edge); b++)
+			for (c = 0; c < sizeof(edge); c++)
+				for (d = 0; d < sizeof(edge); d++) {
+					s[0] = (char)a;
+					s[1] = (char)edge[b];
+					s[2] = (char)edge[c];
+					s[3] = (char)edge[d];
+					assert_int_equal(mx_jout_utf8_ok(s, 3), jansson_ok(s, 3));
+					assert_int_equal(mx_jout_utf8_ok(s, 4), jansson_ok(s, 4));
+				}
+	for (i = 0; i < 20000; i++) {
+		n = (int)((seed = seed * 1103515245u + 12345u) >> 16) % 12;
+		for (x = 0; x < n; x++) {
+			seed = seed * 1103515245u + 12345u;
+			s[x] = (char)((seed >> 20) & 1 ? edge[(seed >> 16) % sizeof(edge)]
+						       : (seed >> 8) & 0xff);
+		}
+		assert_int_equal(mx_jout_utf8_ok(s, (size_t)n), jansson_ok(s, (size_t)n));
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_bytes),    cmocka_unit_test(test_shapes),
 		cmocka_unit_test(test_bodies),   cmocka_unit_test(test_random),
-		cmocka_unit_test(test_too_deep),
+		cmocka_unit_test(test_too_deep), cmocka_unit_test(test_utf8),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -42,6 +42,14 @@ struct appsvc {
 	unsigned long who_gen;
 	long long who_at; /* the next one, mono ms */
 	long long alive_ms;
+	/* transactions received and not acknowledged yet (each refused with
+	 * a 503 until it can be kept), oldest first: the homeserver retries
+	 * them, and `faqbot health` and the log say how many and since when */
+	struct appsvc_waiting {
+		char id[MX_AS_TXN_ID_MAX + 1];
+		long long first_ms; /* when it first came, mono ms */
+	} waiting[APPSVC_WAITING_MAX];
+	size_t n_waiting;
 	struct appsvc_stats stats;
 };
 
@@ -253,6 +261,7 @@ static enum err handle(struct appsvc *a, const struct mx_sync *s)
 {
 	struct matrix *m = a->m;
 	enum err e = ERR_OK;
+	long long oldest = 0;
 	size_t i;
 
 	if (s->skipped)
@@ -261,13 +270,69 @@ static enum err handle(struct appsvc *a, const struct mx_sync *s)
 	metrics_add(M_MALFORMED_MATRIX, (long long)s->skipped);
 	a->stats.events += s->n;
 	for (i = 0; i < s->n && e == ERR_OK; i++) {
+		const struct mx_action *x = &s->actions[i];
+
 		if (matrix_stopping(m, 0) || (m->stop && *m->stop))
 			return ERR_IO; /* the rest comes again: not acknowledged */
-		e = act(a, &s->actions[i]);
+		if (x->kind == MX_ACT_MESSAGE && x->ts > 0 && (!oldest || x->ts < oldest))
+			oldest = x->ts;
+		e = act(a, x);
 		if (m->fatal)
 			return ERR_INVALID;
 	}
+	if (oldest) { /* how late the bot is, as for a /sync batch */
+		long long now = clock_wall_ms();
+
+		m->behind_ms = now > oldest ? now - oldest : 0;
+	}
 	return e;
+}
+
+/* ---- transactions waiting for their acknowledgement ------------------ */
+
+static size_t waiting_at(const struct appsvc *a, const char *txn)
+{
+	size_t i;
+
+	for (i = 0; i < a->n_waiting; i++)
+		if (!strcmp(a->waiting[i].id, txn))
+			return i;
+	return a->n_waiting;
+}
+
+/* waiting_add notes txn as received (kept from its first coming); when
+ * full the oldest is forgotten: the count then says "at least" */
+static void waiting_add(struct appsvc *a, const char *txn)
+{
+	struct appsvc_waiting *w;
+
+	if (waiting_at(a, txn) < a->n_waiting || strlen(txn) > MX_AS_TXN_ID_MAX)
+		return;
+	if (a->n_waiting == APPSVC_WAITING_MAX) {
+		memmove(a->waiting, a->waiting + 1, (a->n_waiting - 1) * sizeof(*a->waiting));
+		a->n_waiting--;
+	}
+	w = &a->waiting[a->n_waiting++];
+	snprintf(w->id, sizeof(w->id), "%s", txn);
+	w->first_ms = clock_mono_ms();
+}
+
+static void waiting_done(struct appsvc *a, const char *txn)
+{
+	size_t i = waiting_at(a, txn);
+
+	if (i == a->n_waiting)
+		return;
+	memmove(a->waiting + i, a->waiting + i + 1, (a->n_waiting - i - 1) * sizeof(*a->waiting));
+	a->n_waiting--;
+}
+
+/* waiting_age: since the oldest waiting first came, ms; 0 when none */
+static long long waiting_age(const struct appsvc *a)
+{
+	long long age = a->n_waiting ? clock_mono_ms() - a->waiting[0].first_ms : 0;
+
+	return age > 0 ? age : 0;
 }
 
 /* keep remembers txn as handled, on disk before it is acknowledged */
@@ -283,6 +348,8 @@ static enum err keep(struct appsvc *a, const char *txn)
 		return ERR_NOMEM;
 	e = state_write(a->m->state_dir, APPSVC_TXNS_FILE, text, strlen(text), 0600);
 	free(text);
+	if (e != ERR_OK) /* its retry is handled again, not taken for done */
+		mx_as_txns_forget_newest(&a->txns);
 	if (e != ERR_OK)
 		log_error("appservice: cannot write %s/%s: transactions are not acknowledged",
 			  a->m->state_dir, APPSVC_TXNS_FILE);
@@ -306,30 +373,39 @@ static void on_txn(struct appsvc *a, const char *txn, const char *body, size_t l
 
 	if (mx_as_txns_has(&a->txns, txn)) {
 		a->stats.dups++;
+		waiting_done(a, txn);
 		log_info("appservice: transaction %s again: handled before, acknowledged", txn);
 		return;
 	}
 	e = mx_as_txn_parse(body, len, a->m->user_id, &s, why, sizeof(why));
 	if (e == ERR_PARSE) {
 		a->stats.bad++;
+		waiting_done(a, txn); /* answered for good: never to be handled */
 		log_warn("appservice: transaction %s refused: %s", txn, why);
 		set_answer(out, 400, "M_BAD_JSON", "Not a transaction");
 		return;
 	}
+	waiting_add(a, txn);
 	if (e == ERR_OK)
 		e = handle(a, s);
 	if (e == ERR_OK)
 		e = keep(a, txn);
 	if (e != ERR_OK) {
 		a->stats.failed++;
-		log_warn("appservice: transaction %s not acknowledged (%s): the homeserver "
-			 "sends it again",
-			 txn, err_str(e));
+		log_warn(
+			"appservice: transaction %s not acknowledged (%s): the homeserver "
+			"sends it again; %zu transactions waiting, the oldest first came %lld ms ago",
+			txn, err_str(e), a->n_waiting, waiting_age(a));
 		set_answer(out, 503, "M_UNKNOWN", "Not handled; try again");
 	} else {
 		a->stats.txns++;
 		a->alive_ms = clock_mono_ms();
-		log_info("appservice: transaction %s handled: %zu actions", txn, s->n);
+		waiting_done(a, txn);
+		log_info(
+			"appservice: transaction %s handled: %zu actions, the oldest event %lld ms "
+			"old when handled; %zu transactions waiting, the oldest first came %lld ms ago",
+			txn, s->n, a->m->behind_ms > 0 ? a->m->behind_ms : 0, a->n_waiting,
+			waiting_age(a));
 	}
 	mx_sync_free(s);
 }
@@ -533,7 +609,17 @@ static void op_stop(void *t)
 
 static void op_health(const void *t, struct tr_health *h)
 {
-	h->alive_ms = ((const struct appsvc *)t)->alive_ms;
+	const struct appsvc *a = t;
+	long long oldest = matrix_send_oldest_ms(a->m);
+
+	h->alive_ms = a->alive_ms;
+	h->behind_ms = a->m->behind_ms;
+	h->sends = (long)a->m->queued;
+	h->send_age_ms = oldest ? clock_wall_ms() - oldest : 0;
+	if (h->send_age_ms < 0)
+		h->send_age_ms = 0;
+	h->txns = (long)a->n_waiting;
+	h->txn_age_ms = waiting_age(a);
 }
 
 static const char *op_errstr(const void *t)

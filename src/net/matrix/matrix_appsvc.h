@@ -58,6 +58,9 @@
 #define APPSVC_CHECK_MS       30000L
 #define APPSVC_CONNS_MAX      32 /* connections the listener holds at once */
 #define APPSVC_CONN_TIMEOUT_S 60 /* an idle connection is closed after it */
+/* Transactions received and not acknowledged yet that the bot tracks for
+ * `faqbot health` (a homeserver retries one at a time, in order: a few) */
+#define APPSVC_WAITING_MAX    32
 
 struct appsvc_config {
 	/* the bot: user_id is @sender_localpart:server, access_token the
@@ -90,7 +93,10 @@ enum err appsvc_new(const struct appsvc_config *cfg, struct appsvc **out, char *
  * the listener (each request answered in it, a transaction handled whole
  * before its answer) and the sends. A refused as_token (401 to any call)
  * is TR_FAILED: there is no password to log in with. health: the last
- * transaction handled or whoami answered. */
+ * transaction handled or whoami answered; the oldest event of the last
+ * transaction, once handled; the sends waiting; the transactions received
+ * and not acknowledged yet (refused with a 503, the homeserver retrying
+ * them) and since when the oldest of them first came. */
 extern const struct transport_ops appsvc_ops;
 
 /* appsvc_port: the port the listener has, once started; 0 before. */

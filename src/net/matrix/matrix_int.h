@@ -105,6 +105,7 @@ struct matrix_answer {
  * sends a member's name once). A ring: the oldest goes first. */
 struct matrix_name {
 	char *room, *user, *name;
+	unsigned long hash; /* of room and user (matrix_rooms.c's name_hash) */
 };
 
 /* One HTTP exchange's answer. */

@@ -75,12 +75,30 @@ static void room_forget(struct matrix *m, const char *id)
 	m->n_known--;
 }
 
+/* name_hash: FNV-1a over room, a NUL, user: compared before the strings,
+ * so a lookup in a full ring (MATRIX_NAMES_MAX names, the same member in
+ * many rooms) is a scan of numbers, not of two strings an entry, once a
+ * message */
+static unsigned long name_hash(const char *room, const char *user)
+{
+	unsigned long h = 2166136261UL;
+	const unsigned char *p;
+
+	for (p = (const unsigned char *)room; *p; p++)
+		h = ((h ^ *p) * 16777619UL) & 0xffffffffUL;
+	h = (h * 16777619UL) & 0xffffffffUL; /* the NUL between them */
+	for (p = (const unsigned char *)user; *p; p++)
+		h = ((h ^ *p) * 16777619UL) & 0xffffffffUL;
+	return h;
+}
+
 static struct matrix_name *name_find(struct matrix *m, const char *room, const char *user)
 {
+	unsigned long h = name_hash(room, user);
 	size_t i;
 
 	for (i = 0; i < MATRIX_NAMES_MAX; i++)
-		if (m->names[i].user && !strcmp(m->names[i].user, user) &&
+		if (m->names[i].hash == h && m->names[i].user && !strcmp(m->names[i].user, user) &&
 		    !strcmp(m->names[i].room, room))
 			return &m->names[i];
 	return NULL;
@@ -108,6 +126,7 @@ static void name_set(struct matrix *m, const char *room, const char *user, const
 		n->room = strs_dup(room);
 		n->user = strs_dup(user);
 		n->name = NULL;
+		n->hash = name_hash(room, user);
 		if (!n->room || !n->user) {
 			free(n->room);
 			free(n->user);

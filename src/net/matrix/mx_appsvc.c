@@ -392,12 +392,22 @@ int mx_as_txn_id_ok(const char *s, size_t n)
 
 int mx_as_txns_has(const struct mx_as_txns *t, const char *id)
 {
-	size_t i;
+	size_t i, first = (t->next + MX_AS_TXNS_KEEP - t->n) % MX_AS_TXNS_KEEP;
 
 	for (i = 0; i < t->n; i++)
-		if (!strcmp(t->ids[i], id))
+		if (!strcmp(t->ids[(first + i) % MX_AS_TXNS_KEEP], id))
 			return 1;
 	return 0;
+}
+
+void mx_as_txns_forget_newest(struct mx_as_txns *t)
+{
+	if (!t->n)
+		return;
+	t->next = (t->next + MX_AS_TXNS_KEEP - 1) % MX_AS_TXNS_KEEP;
+	free(t->ids[t->next]);
+	t->ids[t->next] = NULL;
+	t->n--;
 }
 
 enum err mx_as_txns_add(struct mx_as_txns *t, const char *id)

@@ -93,6 +93,11 @@ int mx_as_txns_has(const struct mx_as_txns *t, const char *id);
 /* mx_as_txns_add remembers id (copied), forgetting the oldest when full;
  * ERR_INVALID for an id mx_as_txn_id_ok refuses, ERR_NOMEM. */
 enum err mx_as_txns_add(struct mx_as_txns *t, const char *id);
+/* mx_as_txns_forget_newest forgets the id added last (one that could not
+ * be kept on disk: not handled, as far as a retry is concerned); the one
+ * it pushed out when full stays forgotten (a retry is always among the
+ * newest). */
+void mx_as_txns_forget_newest(struct mx_as_txns *t);
 /* mx_as_txns_load reads the kept text (one id a line, oldest first);
  * a line that is no id is skipped. ERR_NOMEM only. */
 enum err mx_as_txns_load(struct mx_as_txns *t, const char *text, size_t len);

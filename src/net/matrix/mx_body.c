@@ -12,6 +12,9 @@
 #include "mx_html.h"
 #include "mx_ids.h"
 
+/* a reply's JSON at most, as mx_jout_dumps allowed the tree's */
+#define REPLY_JSON_MAX (1 << 26)
+
 /* dumps serialises obj compactly into a new string. */
 static enum err dumps(json_t *obj, char **out)
 {
@@ -99,11 +102,32 @@ static enum err reply_texts(const struct mx_reply *r, char **body, char **html)
 	return e;
 }
 
+/* put_field appends ,"key":"val" (no comma first when first); 0 when
+ * val is not UTF-8 (json_string would refuse it) */
+static int put_field(struct buf *b, int first, const char *key, const char *val)
+{
+	size_t n = strlen(val);
+
+	if (!mx_jout_utf8_ok(val, n))
+		return 0;
+	if (!first)
+		buf_append(b, ",", 1);
+	mx_jout_string(b, key, strlen(key));
+	buf_append(b, ":", 1);
+	mx_jout_string(b, val, n);
+	return 1;
+}
+
+/* mx_reply_json writes the reply's JSON directly, the bytes the jansson
+ * tree it once built gave (its keys in the order they were set, written
+ * as mx_jout writes them; test_mx_body compares the two): building the
+ * tree was most of the cost of queueing a reply, once a message. */
 enum err mx_reply_json(const struct mx_reply *r, char **out)
 {
 	char *html = NULL, *body = NULL;
-	json_t *c = NULL, *rel = NULL, *irt = NULL;
+	struct buf b;
 	enum err e;
+	int ok;
 
 	*out = NULL;
 	if (!r->text || !*r->text || !mx_id_valid(r->in_reply_to, '$') ||
@@ -112,46 +136,35 @@ enum err mx_reply_json(const struct mx_reply *r, char **out)
 		return ERR_INVALID;
 	e = reply_texts(r, &body, &html);
 	if (e != ERR_OK)
-		goto out;
-	c = json_object();
-	rel = json_object();
-	irt = json_object();
-	if (!c || !rel || !irt) {
-		e = ERR_NOMEM;
-		goto out;
+		return e;
+	buf_init(&b, REPLY_JSON_MAX);
+	buf_append(&b, "{", 1);
+	ok = put_field(&b, 1, "msgtype", "m.notice") && put_field(&b, 0, "body", body) &&
+	     put_field(&b, 0, "format", "org.matrix.custom.html") &&
+	     put_field(&b, 0, "formatted_body", html);
+	if (ok) {
+		buf_puts(&b, ",\"m.relates_to\":{");
+		if (r->thread_root) {
+			ok = put_field(&b, 1, "rel_type", "m.thread") &&
+			     put_field(&b, 0, "event_id", r->thread_root);
+			buf_puts(&b, ",\"is_falling_back\":true,");
+		}
+		buf_puts(&b, "\"m.in_reply_to\":{");
+		ok = ok && put_field(&b, 1, "event_id", r->in_reply_to);
+		buf_puts(&b, "}},\"m.mentions\":{\"user_ids\":[");
 	}
-	e = set_s(c, "msgtype", "m.notice");
-	if (e == ERR_OK)
-		e = set_s(c, "body", body);
-	if (e == ERR_OK)
-		e = set_s(c, "format", "org.matrix.custom.html");
-	if (e == ERR_OK)
-		e = set_s(c, "formatted_body", html);
-	if (e == ERR_OK)
-		e = set_s(irt, "event_id", r->in_reply_to);
-	if (e == ERR_OK && r->thread_root) {
-		e = set_s(rel, "rel_type", "m.thread");
-		if (e == ERR_OK)
-			e = set_s(rel, "event_id", r->thread_root);
-		if (e == ERR_OK && json_object_set_new(rel, "is_falling_back", json_true()))
-			e = ERR_NOMEM;
+	if (ok && r->mention) {
+		ok = mx_jout_utf8_ok(r->mention, strlen(r->mention));
+		mx_jout_string(&b, r->mention, strlen(r->mention));
 	}
-	if (e != ERR_OK)
-		goto out;
-	if (json_object_set(rel, "m.in_reply_to", irt) || json_object_set(c, "m.relates_to", rel)) {
-		e = ERR_NOMEM;
-		goto out;
-	}
-	e = mentions(c, &r->mention, r->mention ? 1 : 0);
-	if (e == ERR_OK)
-		e = dumps(c, out);
-out:
+	buf_puts(&b, "]}}");
 	free(html);
 	free(body);
-	json_decref(irt);
-	json_decref(rel);
-	json_decref(c);
-	return e;
+	if (!ok) {
+		buf_release(&b);
+		return ERR_INVALID;
+	}
+	return buf_take(&b, out) == ERR_OK ? ERR_OK : ERR_NOMEM;
 }
 
 /* alert_line appends one rendering of the alert; html says which. */

@@ -61,6 +61,54 @@ static void put_string(struct buf *b, const char *s, size_t n)
 	buf_append(b, "\"", 1);
 }
 
+void mx_jout_string(struct buf *b, const char *s, size_t n)
+{
+	put_string(b, s, n);
+}
+
+/* utf8_len: the length of the sequence lead byte c starts, as jansson's
+ * utf8_check_first has it; 0 for a byte no sequence starts with */
+static size_t utf8_len(unsigned char c)
+{
+	if (c < 0x80)
+		return 1;
+	if (c < 0xC2)
+		return 0; /* a continuation byte, or an overlong 2-byte lead */
+	if (c < 0xE0)
+		return 2;
+	if (c < 0xF0)
+		return 3;
+	return c < 0xF5 ? 4 : 0;
+}
+
+int mx_jout_utf8_ok(const char *s, size_t n)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t i = 0, k, len;
+	unsigned long v;
+
+	while (i < n) {
+		if (u[i] < 0x80) { /* the common case: ASCII, a byte at a time */
+			i++;
+			continue;
+		}
+		len = utf8_len(u[i]);
+		if (!len || n - i < len)
+			return 0;
+		v = u[i] & (len == 2 ? 0x1F : len == 3 ? 0x0F : 0x07);
+		for (k = 1; k < len; k++) {
+			if ((u[i + k] & 0xC0) != 0x80)
+				return 0;
+			v = (v << 6) | (u[i + k] & 0x3F);
+		}
+		if ((len == 3 && v < 0x800) || (len == 4 && v < 0x10000) || v > 0x10FFFF ||
+		    (v >= 0xD800 && v <= 0xDFFF))
+			return 0;
+		i += len;
+	}
+	return 1;
+}
+
 /* has_real: is there a real number anywhere in j (depth-capped)? */
 static int has_real(const json_t *j, int depth)
 {

@@ -21,4 +21,14 @@
  * would refuse (NULL, too deep). */
 enum err mx_jout_dumps(const json_t *j, char **out);
 
+struct buf;
+
+/* For a body written without a tree (a reply, once a message: building
+ * the tree cost as much as writing it). mx_jout_utf8_ok says whether
+ * s[0..n) is what json_string accepts (UTF-8 with no overlong form, no
+ * surrogate, nothing above U+10FFFF); mx_jout_string appends it quoted
+ * and escaped as mx_jout_dumps writes a string. */
+int mx_jout_utf8_ok(const char *s, size_t n);
+void mx_jout_string(struct buf *b, const char *s, size_t n);
+
 #endif
