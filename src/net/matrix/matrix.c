@@ -182,6 +182,8 @@ void matrix_free(struct matrix *m)
 		return;
 	matrix_disk_free(m); /* what it was asked is done first */
 	matrix_send_free(m);
+	matrix_ask_free(m);
+	free(m->since_wait);
 	matrix_xfer_free(m, &m->sync_x);
 	matrix_xfer_free(m, &m->call_x);
 	matrix_xfer_free(m, &m->login_x);
@@ -261,10 +263,12 @@ enum err matrix_new(const struct matrix_config *cfg, struct matrix **out, char *
 		e = ERR_IO;
 		goto fail;
 	}
-	m->multi = curl_multi_init();
-	if (!m->multi) {
+	e = matrix_multi_init(m);
+	if (e != ERR_OK) {
+		if (m->multi)
+			curl_multi_cleanup(m->multi);
+		m->multi = NULL;
 		curl_global_cleanup();
-		e = ERR_NOMEM;
 		goto fail;
 	}
 	*out = m;
@@ -372,7 +376,7 @@ static enum err op_start(void *t, tr_handler_fn fn, void *ctx, volatile sig_atom
  * a first start's joins or the shared re-login. */
 static int sync_may(const struct matrix *m)
 {
-	return !m->syncing && !m->sync_hold && !(m->join_gate && !m->since) &&
+	return !m->syncing && !m->sync_hold && !m->since_wait && !(m->join_gate && !m->since) &&
 	       !(m->sync_wants_login && m->sync_login_gen == m->login_gen);
 }
 
@@ -389,6 +393,7 @@ static void op_want(void *t, struct tr_wait *w)
 	matrix_multi_want(m, w); /* the sockets of every exchange in flight */
 	at = earliest(w->at_ms, matrix_send_want_at(m));
 	at = earliest(at, matrix_login_want_at(m));
+	at = earliest(at, matrix_ask_want_at(m));
 	if (sync_may(m))
 		at = earliest(at, m->sync_at);
 	/* back at once: an exchange that ended while another was moved on
@@ -411,11 +416,13 @@ static enum tr_state op_ready(void *t, const struct tr_wait *w)
 	struct matrix *m = t;
 	enum err e = ERR_OK;
 
-	(void)w;
-	matrix_pump(m);
+	matrix_multi_ready(m, w);
 	if (m->syncing)
 		e = matrix_sync_step(m);
 	matrix_login_step(m);
+	matrix_ask_run(m);
+	if (e == ERR_OK)
+		e = matrix_sync_settle(m);
 	matrix_send_run(m);
 	if (e == ERR_OK && !m->fatal && sync_may(m) && clock_mono_ms() >= m->sync_at) {
 		m->sync_wants_login = 0;

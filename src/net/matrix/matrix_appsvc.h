@@ -58,6 +58,9 @@
 #define APPSVC_CHECK_MS       30000L
 #define APPSVC_CONNS_MAX      32 /* connections the listener holds at once */
 #define APPSVC_CONN_TIMEOUT_S 60 /* an idle connection is closed after it */
+/* Transactions whose answer waits for their messages (a room's facts
+ * asked, matrix_ask.c); one more is answered 503 and comes again. */
+#define APPSVC_WAIT_MAX       8
 
 struct appsvc_config {
 	/* the bot: user_id is @sender_localpart:server, access_token the

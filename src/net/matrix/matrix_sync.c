@@ -350,6 +350,19 @@ static enum err handle(struct matrix *m, struct mx_sync *s, const char *why)
 		e = matrix_e2ee_save(m);
 	if (e == ERR_OK && !first)
 		report(m, s, &c);
+	if (e == ERR_OK && m->held_failed) {
+		m->held_failed = 0; /* a waiting message not journaled: replay */
+		e = ERR_IO;
+	}
+	if (e == ERR_OK && m->n_held) {
+		/* messages wait for their rooms' facts: the batch is
+		 * acknowledged once they are handled (matrix_sync_settle) */
+		m->since_wait = strs_dup(s->next_batch);
+		if (!m->since_wait)
+			return ERR_NOMEM;
+		matrix_keys_sync(m, &s->keys);
+		return ERR_OK;
+	}
 	if (e == ERR_OK)
 		e = save_since(m, s->next_batch);
 	if (e == ERR_OK)
@@ -358,6 +371,31 @@ static enum err handle(struct matrix *m, struct mx_sync *s, const char *why)
 		m->alive_ms = clock_mono_ms();
 	if (e == ERR_OK && first)
 		log_info("first start: sync position recorded");
+	return e;
+}
+
+enum err matrix_sync_settle(struct matrix *m)
+{
+	enum err e = ERR_OK;
+
+	if (!m->since_wait || m->n_held)
+		return ERR_OK;
+	if (m->held_failed) {
+		/* not acknowledged: the next sync asks from the old position
+		 * and the batch replays (the transaction ids keep what was
+		 * sent from showing twice) */
+		m->held_failed = 0;
+		log_warn("sync: a waiting message could not be journaled; the batch is "
+			 "asked for again");
+	} else {
+		e = matrix_send_flush(m);
+		if (e == ERR_OK)
+			e = save_since(m, m->since_wait);
+		if (e == ERR_OK)
+			m->alive_ms = clock_mono_ms();
+	}
+	free(m->since_wait);
+	m->since_wait = NULL;
 	return e;
 }
 
