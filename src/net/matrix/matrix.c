@@ -7,16 +7,20 @@
  *
  * One thread, one curl multi handle (so connections are kept alive), an
  * easy handle an exchange: the long poll, each send in flight (one a room,
- * MATRIX_SENDS_MAX at once), the re-login. The loop polls the multi
- * handle's sockets (curl_multi_fdset) and timeout beside the other
- * networks' and calls ready, which moves every exchange on
- * (curl_multi_perform, never a wait) and takes what ended. Not the multi
- * socket interface (CURLMOPT_SOCKETFUNCTION): the few blocking calls left
- * (start-up's login, whoami and filter; a room's member count and power
- * levels, asked once a room with one short try and no wait) still drive
- * the same multi handle with curl_multi_perform, and curl does not mix
- * the two ways; fdset is what 7.88 offers in place of curl_multi_waitfds
- * (8.8).
+ * MATRIX_SENDS_MAX at once), a room's facts asked (matrix_ask.c,
+ * MATRIX_ASKS_MAX at once), the re-login. The multi handle is driven by
+ * curl's multi socket interface (matrix_http.c): curl names the sockets
+ * to watch and its timer (CURLMOPT_SOCKETFUNCTION, _TIMERFUNCTION), the
+ * loop polls them beside the other networks' and calls ready, which hands
+ * what is ready back with curl_multi_socket_action (never a wait) and
+ * takes what ended. The blocking calls left, start-up's login, whoami and
+ * filter (and, with encryption, a sender device's check), poll the same
+ * sockets themselves (matrix_multi_wait): curl does not let one multi
+ * handle mix curl_multi_perform with socket_action.
+ * A room's first message after a start may come before its member count
+ * and power levels are known: they are asked, and the room's messages
+ * that are not a crisis wait for them in order (matrix_ask.c says how
+ * long and how many); the batch's since is saved once none waits.
  *
  * Sending: what a batch (or the loop) has to say is built, given its
  * transaction id, journaled and queued in its room's queue (matrix_send.c);

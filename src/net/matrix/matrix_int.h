@@ -5,6 +5,8 @@
  *   matrix_session.c  login, the stored session, whoami
  *   matrix_rooms.c    the room cache, names, power levels, invites, joins,
  *                     earlier answers
+ *   matrix_ask.c      a room's facts asked while serving, the messages
+ *                     waiting for them
  *   matrix_reply.c    a member's message to the core and its reply, alert
  *                     and notice built and queued; the loop's notices
  *   matrix_send.c     the outgoing queue: one queue a room, each send's
@@ -354,10 +356,11 @@ enum matrix_call_flags {
 	MATRIX_CALL_SYNC = 8,      /* a body over max_body is returned
 	                            * (ERR_LIMIT), not retried: asking again
 	                            * would bring it again */
-	MATRIX_CALL_QUICK = 16     /* while serving (a room's facts): one try
-	                            * of at most MATRIX_QUICK_TIMEOUT_MS, never
-	                            * a wait; a 401 asks for the shared
-	                            * re-login and fails this call */
+	MATRIX_CALL_QUICK = 16     /* while serving (a room's facts, a sender
+	                            * device): one try of at most
+	                            * MATRIX_QUICK_TIMEOUT_MS, never a wait; a
+	                            * 401 asks for the shared re-login and
+	                            * fails this call */
 };
 
 /* matrix_set_err writes m->errstr, the one line matrix_errstr gives. */
@@ -376,8 +379,8 @@ long long matrix_backoff_draw(struct matrix *m, enum matrix_fail kind, int attem
 
 /* matrix_call does one request, blocking, with the retry policy of
  * matrix.c's top comment: for start-up (login, whoami, the filter) and,
- * with MATRIX_CALL_QUICK, a room's facts asked while serving (one try, no
- * wait). ERR_OK: a 2xx in r. ERR_INVALID: another 4xx in r (or the token
+ * with MATRIX_CALL_QUICK, encryption's device check while serving (one
+ * try, no wait). ERR_OK: a 2xx in r. ERR_INVALID: another 4xx in r (or the token
  * is refused and m->fatal is set). ERR_IO: stopped, or with
  * MATRIX_CALL_ONCE a network failure (m->errstr says which), or with
  * MATRIX_CALL_QUICK anything to be tried again later. ERR_LIMIT: with
