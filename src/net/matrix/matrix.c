@@ -20,7 +20,8 @@
  * A room's first message after a start may come before its member count
  * and power levels are known: they are asked, and the room's messages
  * that are not a crisis wait for them in order (matrix_ask.c says how
- * long and how many); the batch's since is saved once none waits.
+ * long and how many); the sync goes on meanwhile, and a batch's since is
+ * saved once none of its messages, nor of an earlier batch's, waits.
  *
  * Sending: what a batch (or the loop) has to say is built, given its
  * transaction id, journaled and queued in its room's queue (matrix_send.c);
@@ -187,7 +188,7 @@ void matrix_free(struct matrix *m)
 	matrix_disk_free(m); /* what it was asked is done first */
 	matrix_send_free(m);
 	matrix_ask_free(m);
-	free(m->since_wait);
+	matrix_sync_free(m);
 	matrix_xfer_free(m, &m->sync_x);
 	matrix_xfer_free(m, &m->call_x);
 	matrix_xfer_free(m, &m->login_x);
@@ -380,7 +381,7 @@ static enum err op_start(void *t, tr_handler_fn fn, void *ctx, volatile sig_atom
  * a first start's joins or the shared re-login. */
 static int sync_may(const struct matrix *m)
 {
-	return !m->syncing && !m->sync_hold && !m->since_wait && !(m->join_gate && !m->since) &&
+	return !m->syncing && !m->sync_hold && !(m->join_gate && !m->since) &&
 	       !(m->sync_wants_login && m->sync_login_gen == m->login_gen);
 }
 

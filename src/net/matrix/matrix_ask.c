@@ -99,6 +99,7 @@ enum err matrix_held_put(struct matrix *m, struct matrix_room *room, const struc
 	if (room->n_held < MATRIX_HELD_ROOM_MAX && m->n_held < MATRIX_HELD_MAX &&
 	    (h = calloc(1, sizeof(*h))) && action_copy(&h->a, a) == ERR_OK) {
 		h->until = clock_mono_ms() + MATRIX_HELD_WAIT_MS;
+		h->gen = m->batch_gen;
 		if (room->held_tail)
 			room->held_tail->next = h;
 		else
@@ -114,6 +115,19 @@ enum err matrix_held_put(struct matrix *m, struct matrix_room *room, const struc
 	give_up(m, room);
 	release(m, room);
 	return matrix_handle_held(m, a);
+}
+
+unsigned long matrix_held_min_gen(const struct matrix *m)
+{
+	unsigned long gen = (unsigned long)-1;
+	size_t i;
+
+	/* a room's messages wait in the order they came: its first is its
+	 * oldest */
+	for (i = 0; m->n_held && i < m->n_known; i++)
+		if (m->known[i].held && m->known[i].held->gen < gen)
+			gen = m->known[i].held->gen;
+	return gen;
 }
 
 void matrix_held_flush(struct matrix *m, struct matrix_room *room)

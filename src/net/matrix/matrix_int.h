@@ -78,6 +78,7 @@
 #define MATRIX_HELD_ROOM_MAX      32
 #define MATRIX_HELD_MAX           512
 #define MATRIX_HELD_WAIT_MS       (MATRIX_QUICK_TIMEOUT_MS + 3000L)
+#define MATRIX_UNSAVED_MAX        32 /* positions waiting to be saved */
 /* The longest a sync given up for a notice waits for that notice's first
  * try (a moderators' room that hangs holds the sync no longer). */
 #define MATRIX_NOTICE_HOLD_MS     5000L
@@ -100,7 +101,8 @@
 struct matrix_held {
 	struct matrix_held *next;
 	struct mx_action a;
-	long long until; /* handled without the facts then, mono ms */
+	long long until;   /* handled without the facts then, mono ms */
+	unsigned long gen; /* the batch it came in (batch_gen) */
 };
 
 /* What we know of a room: its member count (from sync summaries, or asked
@@ -287,9 +289,18 @@ struct matrix {
 	size_t ask_wanted; /* facts wanted in every room, not started */
 	size_t n_held;     /* messages waiting in every room */
 	int held_failed;   /* one of them could not be journaled: the
-	                     * batch's since is not saved */
-	char *since_wait;  /* a batch's next_batch, saved once nothing
-	                     * waits (matrix_sync_settle); NULL: none */
+	                    * batches since the saved position are asked
+	                    * for again */
+	/* batches acted on whose position is not saved yet, because a
+	 * message of theirs or of an earlier batch waits: the sync goes on
+	 * from the newest, each is saved once none of those waits
+	 * (matrix_sync_settle); prev is the position before it */
+	struct {
+		unsigned long gen;
+		char *since, *prev;
+	} unsaved[MATRIX_UNSAVED_MAX];
+	size_t n_unsaved;
+	unsigned long batch_gen; /* batches acted on so far */
 
 	CURLM *multi;
 	/* the multi socket interface (matrix_http.c): the sockets curl asked
@@ -757,11 +768,17 @@ enum err matrix_make_filter(struct matrix *m);
 enum err matrix_sync_begin(struct matrix *m);
 enum err matrix_sync_step(struct matrix *m);
 
-/* matrix_sync_settle: a batch whose messages waited for their rooms'
- * facts (since_wait) is acknowledged once none waits: its sends made
- * durable, then since saved (alive_ms); when one could not be journaled,
- * not saved, and the batch is asked for again. The next sync waits for
- * this. ERR_IO, ERR_NOMEM, or the state folder's error. */
+/* matrix_sync_settle saves the newest position (unsaved) that no waiting
+ * message came before: its batch's sends and those of the messages
+ * handled since are durable first (alive_ms then). When a waiting
+ * message could not be journaled, none is saved, and the sync goes back
+ * to the last saved position (those batches replay). ERR_IO, ERR_NOMEM,
+ * or the state folder's error. matrix_sync_free frees what it keeps. */
 enum err matrix_sync_settle(struct matrix *m);
+void matrix_sync_free(struct matrix *m);
+
+/* matrix_held_min_gen: the oldest batch a waiting message came in; the
+ * largest number when none waits. */
+unsigned long matrix_held_min_gen(const struct matrix *m);
 
 #endif
