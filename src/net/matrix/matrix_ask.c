@@ -10,8 +10,8 @@
  * once, whatever the facts; the rest comes back here and is handed again,
  * in order, when the asks end, answered or not (then without the facts,
  * as when an ask fails: direct only when an invite said so, no power
- * level). Bounded: MATRIX_HELD_ROOM_MAX a room, MATRIX_HELD_MAX in all,
- * MATRIX_HELD_WAIT_MS each; past a bound the room's messages are handed
+ * level). Bounded: MATRIX_HELD_ROOM_MAX a room, MATRIX_HELD_MAX and
+ * MATRIX_HELD_BYTES_MAX in all, MATRIX_HELD_WAIT_MS each; past a bound the room's messages are handed
  * at once without the facts. A batch whose messages wait is acknowledged
  * (its since saved, a transaction answered) only once none waits: a crash
  * meanwhile replays them (matrix_sync_settle, matrix_appsvc.c).
@@ -30,16 +30,14 @@
 
 /* ---- the waiting messages --------------------------------------------- */
 
-/* action_copy: a's message fields, each string its own (power and
- * encrypted content are not a message's and are not copied). */
+/* action_copy: what a's answer needs of it (its HTML is not read, nor
+ * its power levels or encrypted content), each string its own. */
 static enum err action_copy(struct mx_action *to, const struct mx_action *a)
 {
-	const char *const from[] = {a->room_id,        a->sender,      a->sender_name,
-				    a->event_id,       a->msgtype,     a->body,
-				    a->formatted_body, a->thread_root, a->reply_to};
-	char **const dst[] = {&to->room_id,        &to->sender,      &to->sender_name,
-			      &to->event_id,       &to->msgtype,     &to->body,
-			      &to->formatted_body, &to->thread_root, &to->reply_to};
+	const char *const from[] = {a->room_id, a->sender, a->sender_name, a->event_id,
+				    a->msgtype, a->body,   a->thread_root, a->reply_to};
+	char **const dst[] = {&to->room_id, &to->sender, &to->sender_name, &to->event_id,
+			      &to->msgtype, &to->body,   &to->thread_root, &to->reply_to};
 	size_t i;
 
 	memset(to, 0, sizeof(*to));
@@ -54,6 +52,13 @@ static enum err action_copy(struct mx_action *to, const struct mx_action *a)
 			return ERR_NOMEM;
 		}
 	return ERR_OK;
+}
+
+/* held_size: what a waiting copy of a costs, counted against
+ * MATRIX_HELD_BYTES_MAX. */
+static size_t held_size(const struct mx_action *a)
+{
+	return sizeof(struct matrix_held) + (a->body ? strlen(a->body) : 0) + 256;
 }
 
 /* give_up: the room's facts are not waited for any longer (asked again
@@ -81,6 +86,7 @@ static void release(struct matrix *m, struct matrix_room *room)
 	room->n_held = 0;
 	for (; h; h = next) {
 		next = h->next;
+		m->held_bytes -= held_size(&h->a);
 		e = matrix_handle_held(m, &h->a);
 		if (e != ERR_OK) {
 			log_error("a waiting message room=%s event=%s not handled: %s",
@@ -97,7 +103,9 @@ enum err matrix_held_put(struct matrix *m, struct matrix_room *room, const struc
 	struct matrix_held *h = NULL;
 
 	if (room->n_held < MATRIX_HELD_ROOM_MAX && m->n_held < MATRIX_HELD_MAX &&
-	    (h = calloc(1, sizeof(*h))) && action_copy(&h->a, a) == ERR_OK) {
+	    m->held_bytes + held_size(a) <= MATRIX_HELD_BYTES_MAX && (h = calloc(1, sizeof(*h))) &&
+	    action_copy(&h->a, a) == ERR_OK) {
+		m->held_bytes += held_size(a);
 		h->until = clock_mono_ms() + MATRIX_HELD_WAIT_MS;
 		h->gen = m->batch_gen;
 		if (room->held_tail)
@@ -341,4 +349,5 @@ void matrix_ask_free(struct matrix *m)
 		m->known[i].n_held = 0;
 	}
 	m->n_held = 0;
+	m->held_bytes = 0;
 }

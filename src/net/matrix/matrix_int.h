@@ -69,14 +69,17 @@
  * MATRIX_QUICK_TIMEOUT_MS, MATRIX_ASKS_MAX at once, and after one that got
  * no answer not again for MATRIX_QUICK_AGAIN_MS. Meanwhile the room's
  * messages that are not a crisis wait for them, in order: at most
- * MATRIX_HELD_ROOM_MAX a room and MATRIX_HELD_MAX in all, each at most
+ * MATRIX_HELD_ROOM_MAX a room and MATRIX_HELD_MAX (of
+ * MATRIX_HELD_BYTES_MAX) in all, so a first batch of a thousand new
+ * rooms waits whole, each at most
  * MATRIX_HELD_WAIT_MS; past any of these they are handled without the
  * facts (as when an ask fails). */
 #define MATRIX_QUICK_TIMEOUT_MS   5000L
 #define MATRIX_QUICK_AGAIN_MS     60000L
 #define MATRIX_ASKS_MAX           4
 #define MATRIX_HELD_ROOM_MAX      32
-#define MATRIX_HELD_MAX           512
+#define MATRIX_HELD_MAX           2048
+#define MATRIX_HELD_BYTES_MAX     (4u << 20)
 #define MATRIX_HELD_WAIT_MS       (MATRIX_QUICK_TIMEOUT_MS + 3000L)
 #define MATRIX_UNSAVED_MAX        32 /* positions waiting to be saved */
 /* The longest a sync given up for a notice waits for that notice's first
@@ -288,6 +291,7 @@ struct matrix {
 	struct matrix_ask asks[MATRIX_ASKS_MAX];
 	size_t ask_wanted; /* facts wanted in every room, not started */
 	size_t n_held;     /* messages waiting in every room */
+	size_t held_bytes; /* and what they cost (matrix_ask.c's count) */
 	int held_failed;   /* one of them could not be journaled: the
 	                    * batches since the saved position are asked
 	                    * for again */
