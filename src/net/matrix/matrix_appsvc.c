@@ -355,9 +355,9 @@ static void settle(struct appsvc *a)
 	size_t i;
 	enum err e = a->m->held_failed ? ERR_IO : ERR_OK;
 
-	if (!a->n_wait || a->m->n_held)
+	if (a->m->n_held)
 		return;
-	a->m->held_failed = 0;
+	a->m->held_failed = 0; /* a transaction answered already: sent again */
 	for (i = 0; i < a->n_wait; i++) {
 		memset(&out, 0, sizeof(out));
 		out.status = 200;

@@ -236,9 +236,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		*upload_len = 0;
 		return MHD_YES;
 	}
-	if (q->waits) /* resumed: its answer is ready */
-		return q->ready ? (unlink_waiting(l, q), answer(c, q->ans.status, q->ans.body))
-				: MHD_YES;
+	if (q->waits) { /* resumed: its answer is ready */
+		if (!q->ready)
+			return MHD_YES;
+		unlink_waiting(l, q);
+		return answer(c, q->ans.status, q->ans.body);
+	}
 	if (q->answered)
 		return MHD_YES;
 	q->answered = 1;
