@@ -180,8 +180,10 @@ void serve_say(struct serve *s, struct tr_reply *out, const char *kind, char *te
 	out->text = text;
 }
 
-enum err serve_classify(struct serve *s, const struct tr_message *m, const char *text, int direct,
-			int context)
+/* classify_only: serve_classify's reading, which changes nothing but
+ * s->last (the member's last messages are read, not added to). */
+static enum err classify_only(struct serve *s, const struct tr_message *m, const char *text,
+			      int direct, int context)
 {
 	struct bot_in in = {0};
 	char *earlier = NULL;
@@ -203,14 +205,26 @@ enum err serve_classify(struct serve *s, const struct tr_message *m, const char 
 		memset(earlier, 0, strlen(earlier));
 		free(earlier);
 	}
-	if (context && e == ERR_OK) {
-		if (s->last.matched && s->last.cls == FAQ_CLASS_CRISIS)
-			recent_forget(s->recent, m->room, serve_member(m));
-		else if (recent_add(s->recent, m->room, serve_member(m), text, (long)s->now()) !=
-			 ERR_OK)
-			e = ERR_NOMEM;
-	}
 	return e;
+}
+
+/* remember keeps (or, after a crisis, forgets) the member's last messages
+ * in the room, once s->last holds what text was classified as. */
+static enum err remember(struct serve *s, const struct tr_message *m, const char *text)
+{
+	if (s->last.matched && s->last.cls == FAQ_CLASS_CRISIS)
+		recent_forget(s->recent, m->room, serve_member(m));
+	else if (recent_add(s->recent, m->room, serve_member(m), text, (long)s->now()) != ERR_OK)
+		return ERR_NOMEM;
+	return ERR_OK;
+}
+
+enum err serve_classify(struct serve *s, const struct tr_message *m, const char *text, int direct,
+			int context)
+{
+	enum err e = classify_only(s, m, text, direct, context);
+
+	return context && e == ERR_OK ? remember(s, m, text) : e;
 }
 
 /* --- the handler -------------------------------------------------------- */
@@ -360,6 +374,36 @@ static void answer(struct serve *s, const struct tr_message *m, struct tr_reply 
 	policy_answered(s->pol, m->room, s->last.entry->id, serve_member(m), m->event_id, s->now());
 }
 
+/* handle_early: m before the network knows its facts (the room's size,
+ * the sender's power level; transport.h). Those decide whether and how to
+ * answer, and whether a moderator's !test is a test, never whether a
+ * member's message is a crisis: a crisis is answered now, like any other;
+ * anything else is left untouched (nothing counted, kept or answered) to
+ * be handled whole once the facts are in. */
+static enum err handle_early(struct serve *s, const struct tr_message *m, const struct cmd *c,
+			     struct tr_reply *out)
+{
+	enum err e;
+
+	out->wait_facts = 1;
+	if (c->kind == CMD_TEST)
+		return ERR_OK; /* a test or a crisis: the sender's level says */
+	/* one that cannot be read now is read again with its facts */
+	e = classify_only(s, m, m->text, m->direct, c->kind == CMD_NONE);
+	if (e != ERR_OK || !s->last.matched || s->last.cls != FAQ_CLASS_CRISIS) {
+		bot_out_release(&s->last);
+		return ERR_OK;
+	}
+	out->wait_facts = 0;
+	if (c->kind == CMD_NONE)
+		e = remember(s, m, m->text);
+	if (e != ERR_OK)
+		return e;
+	metrics_inc(class_metric(&s->last));
+	answer_crisis(s, m, out);
+	return ERR_OK;
+}
+
 /* handle: the pipeline. A crisis gets its reply and alert whatever else
  * holds; then commands; then an advice or FAQ answer, as policy rules. */
 static enum err handle(struct serve *s, const struct tr_message *m, struct tr_reply *out)
@@ -378,6 +422,8 @@ static enum err handle(struct serve *s, const struct tr_message *m, struct tr_re
 		s->quiet_why = "the moderators' room: commands only";
 		return ERR_OK;
 	}
+	if (m->facts_pending)
+		return handle_early(s, m, &c, out);
 	/* a moderator's !test of crisis words is a test, not a crisis */
 	if (!(c.kind == CMD_TEST && moderator)) {
 		e = serve_classify(s, m, m->text, m->direct, c.kind == CMD_NONE);

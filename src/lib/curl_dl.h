@@ -40,10 +40,11 @@ struct curl_dl_api {
 	CURLMcode (*multi_cleanup)(CURLM *);
 	CURLMcode (*multi_add_handle)(CURLM *, CURL *);
 	CURLMcode (*multi_remove_handle)(CURLM *, CURL *);
-	CURLMcode (*multi_perform)(CURLM *, int *);
-	CURLMcode (*multi_poll)(CURLM *, struct curl_waitfd *, unsigned int, int, int *);
-	CURLMcode (*multi_fdset)(CURLM *, fd_set *, fd_set *, fd_set *, int *);
-	CURLMcode (*multi_timeout)(CURLM *, long *);
+	/* the multi socket interface: curl says which sockets to watch and
+	 * when its timer is due (CURLMOPT_SOCKETFUNCTION, _TIMERFUNCTION),
+	 * the caller's loop polls them and calls socket_action */
+	CURLMcode (*multi_setopt)(CURLM *, CURLMoption, ...);
+	CURLMcode (*multi_socket_action)(CURLM *, curl_socket_t, int, int *);
 	CURLMsg *(*multi_info_read)(CURLM *, int *);
 	CURLU *(*url)(void);
 	void (*url_cleanup)(CURLU *);
@@ -80,10 +81,9 @@ enum err curl_dl_load(char *why, size_t whylen);
 #define curl_multi_cleanup       curl_dl.multi_cleanup
 #define curl_multi_add_handle    curl_dl.multi_add_handle
 #define curl_multi_remove_handle curl_dl.multi_remove_handle
-#define curl_multi_perform       curl_dl.multi_perform
-#define curl_multi_poll          curl_dl.multi_poll
-#define curl_multi_fdset         curl_dl.multi_fdset
-#define curl_multi_timeout       curl_dl.multi_timeout
+#undef curl_multi_setopt
+#define curl_multi_setopt        curl_dl.multi_setopt
+#define curl_multi_socket_action curl_dl.multi_socket_action
 #define curl_multi_info_read     curl_dl.multi_info_read
 #define curl_url                 curl_dl.url
 #define curl_url_cleanup         curl_dl.url_cleanup

@@ -29,6 +29,8 @@ enum err mhd_dl_load(char *why, size_t whylen)
 		MHD_DL_SYM(destroy_response, "MHD_destroy_response"),
 		MHD_DL_SYM(run, "MHD_run"),
 		MHD_DL_SYM(get_timeout, "MHD_get_timeout"),
+		MHD_DL_SYM(suspend_connection, "MHD_suspend_connection"),
+		MHD_DL_SYM(resume_connection, "MHD_resume_connection"),
 		MHD_DL_SYM(lookup_connection_value, "MHD_lookup_connection_value"),
 	};
 	size_t i;

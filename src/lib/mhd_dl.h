@@ -34,6 +34,10 @@ struct mhd_dl_api {
 	enum MHD_Result (*get_timeout)(struct MHD_Daemon *, MHD_UNSIGNED_LONG_LONG *);
 	const char *(*lookup_connection_value)(struct MHD_Connection *, enum MHD_ValueKind,
 					       const char *);
+	/* an answer given later (MHD_ALLOW_SUSPEND_RESUME): a transaction
+	 * acknowledged once what it brought is handled */
+	void (*suspend_connection)(struct MHD_Connection *);
+	void (*resume_connection)(struct MHD_Connection *);
 };
 
 /* The table, filled by mhd_dl_load. */

@@ -39,6 +39,13 @@ struct tr_message {
 	 * from the account-tag, or NULL when the network does not say. */
 	const char *sender_account;
 	int sender_power; /* Matrix power level in the room; -1: unknown */
+	/* 1: direct and sender_power are not known yet, the network is being
+	 * asked (Matrix: a room's first message after a start). The handler
+	 * answers now what they cannot change (a crisis); anything else it
+	 * leaves untouched (nothing counted or kept) and sets
+	 * tr_reply.wait_facts, and is called with the same message again,
+	 * facts_pending 0, once they are known or given up on. */
+	int facts_pending;
 };
 
 /* What the handler wants done. Pointers are owned by the handler's context
@@ -73,6 +80,9 @@ struct tr_reply {
 	/* Why there is no reply (static text), or NULL: for the console,
 	 * which says so; networks ignore it. */
 	const char *quiet_why;
+	/* 1 (only to a message with facts_pending): nothing was done with
+	 * it; hand it again with its facts. */
+	int wait_facts;
 };
 
 /* What a tick wants done: only a notice for the moderators so far. */
@@ -113,8 +123,8 @@ typedef enum err (*tr_handler_fn)(void *ctx, const struct tr_message *msg, struc
  * runs the core's tick, and calls each transport back when one of its
  * descriptors is ready or its deadline has come. A transport never sleeps
  * and never polls on its own while serving, but for the short, bounded
- * waits named in its header (IRC: a connection being opened; Matrix: a
- * room's facts asked once, one short try). A reply, and a retry's wait, is
+ * waits named in its header (IRC: a connection being opened; Matrix: an
+ * encrypted message's sender device looked up, one short try). A reply, and a retry's wait, is
  * state the transport keeps (Matrix: a queue a room; IRC: the paced
  * outbox), moved on by ready; each goes out with its idempotence (Matrix
  * transaction ids from the event, kept in its journal; the IRC journal).

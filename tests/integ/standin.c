@@ -156,6 +156,10 @@ static enum err handle(void *ctx, const struct tr_message *msg, struct tr_reply 
 	int addressed = msg->direct || msg->mentions_bot;
 	char num[STANDIN_NUM_MAX];
 
+	if (msg->facts_pending && !strstr(text, "CRISIS")) {
+		out->wait_facts = 1; /* as the core: only a crisis goes now */
+		return ERR_OK;
+	}
 	s->calls++;
 	if (s->opts.handler_ms > 0) {
 		struct timespec ts = {s->opts.handler_ms / 1000,

@@ -83,6 +83,60 @@ static const char *say(struct serve *s, const char *room, const char *who, int p
 	return out->reply ? out->text : NULL;
 }
 
+/* early sends text as say does, before the network knows the room's
+ * facts (facts_pending) */
+static const char *early(struct serve *s, const char *room, const char *who, const char *text,
+			 struct tr_reply *out)
+{
+	struct tr_message m = {0};
+
+	memset(out, 0, sizeof(*out));
+	m.room = room;
+	m.sender = m.sender_account = who;
+	m.sender_power = -1;
+	m.text = text;
+	m.event_id = "$early";
+	m.bot_name = "faqbot";
+	m.facts_pending = 1;
+	assert_int_equal(serve_handle(s, &m, out), ERR_OK);
+	return out->reply ? out->text : NULL;
+}
+
+/* Before a room's facts are known: a crisis is answered at once (a
+ * member's, and one behind !test, whose sender's level decides); anything
+ * else is left untouched, to be handled whole with the facts: nothing
+ * counted, no cooldown started, no refusal given. */
+static void test_facts_pending(void **st)
+{
+	static const char *const mods[] = {"@mod:hs"};
+	struct serve *s = start(mods, 1);
+	struct tr_reply out;
+	const char *t;
+
+	(void)st;
+	clock_now += 86400 * 30;
+	t = early(s, "!f", "@a:hs", "i want to kill myself", &out);
+	assert_non_null(strstr(t, "988"));
+	assert_true(out.alert_moderators);
+	assert_false(out.wait_facts);
+	assert_null(early(s, "!f", "@b:hs", "what is tms?", &out));
+	assert_true(out.wait_facts);
+	assert_null(early(s, "!f", "@b:hs", "!mute", &out));
+	assert_true(out.wait_facts);
+	assert_null(early(s, "!f", "@b:hs", "!test i want to kill myself", &out));
+	assert_true(out.wait_facts);
+	assert_null(early(s, "!f", "@b:hs", "just chatting", &out));
+	assert_true(out.wait_facts);
+	/* handed again with the facts: handled as ever, the first time */
+	assert_non_null(strstr(say(s, "!f", "@b:hs", 0, "what is tms?", &out), "magnetic"));
+	assert_false(out.wait_facts);
+	assert_non_null(strstr(say(s, "!f", "@b:hs", 0, "!mute", &out), "moderators"));
+	t = say(s, "!f", "@mod:hs", 0, "!stats", &out);
+	assert_non_null(strstr(t, "crisis 1"));
+	assert_non_null(strstr(t, "faq:tms 1"));
+	serve_free(s);
+}
+
 static void test_member_commands(void **st)
 {
 	struct serve *s = start(NULL, 0);
@@ -322,12 +376,12 @@ static void test_reload_good_and_broken(void **st)
 	clock_now += 86400;
 	assert_null(say(s, "!r", "@a:hs", 0, "what is ect?", &out));
 	th_put(faqdir, "ect.yml",
-		   "id: ect\nquestion: What is ECT?\nreviewed: 2026-11-20\nsources:\n  - a.txt\npatterns: |\n"
-		   "  \\bect\\b\nanswer: |\n  ECT, electroconvulsive therapy, is a treatment "
-		   "given under general\n  anaesthesia in hospital. It is one of the most "
-		   "effective options\n  for severe depression that other treatments did not "
-		   "help. Your\n  psychiatrist can tell you whether it fits you, and what it "
-		   "involves.\nexamples: |\n  what is ect\n");
+	       "id: ect\nquestion: What is ECT?\nreviewed: 2026-11-20\nsources:\n  - a.txt\npatterns: |\n"
+	       "  \\bect\\b\nanswer: |\n  ECT, electroconvulsive therapy, is a treatment "
+	       "given under general\n  anaesthesia in hospital. It is one of the most "
+	       "effective options\n  for severe depression that other treatments did not "
+	       "help. Your\n  psychiatrist can tell you whether it fits you, and what it "
+	       "involves.\nexamples: |\n  what is ect\n");
 	assert_int_equal(serve_reload(s, "test", &report), ERR_OK);
 	assert_non_null(strstr(report, "new: ect"));
 	free(report);
@@ -388,12 +442,12 @@ static void test_watch_reloads_on_save(void **st)
 	assert_int_equal(serve_new(&c, faq, &s, err, sizeof(err)), ERR_OK);
 	assert_true(serve_wake_fd(s) >= 0);
 	th_put(faqdir, "tms.yml",
-		   "id: tms\nquestion: What is TMS?\nreviewed: 2026-11-20\nsources:\n  - a.txt\npatterns: |\n"
-		   "  \\btms\\b\nanswer: |\n  TMS, transcranial magnetic stimulation, sends "
-		   "magnetic pulses to\n  the parts of the brain that help control mood. It "
-		   "needs no anaesthesia,\n  you stay awake, and most people go back to their "
-		   "day straight after a\n  session. CHANGED. Your psychiatrist can tell you "
-		   "whether it fits you.\nexamples: |\n  what is tms\n");
+	       "id: tms\nquestion: What is TMS?\nreviewed: 2026-11-20\nsources:\n  - a.txt\npatterns: |\n"
+	       "  \\btms\\b\nanswer: |\n  TMS, transcranial magnetic stimulation, sends "
+	       "magnetic pulses to\n  the parts of the brain that help control mood. It "
+	       "needs no anaesthesia,\n  you stay awake, and most people go back to their "
+	       "day straight after a\n  session. CHANGED. Your psychiatrist can tell you "
+	       "whether it fits you.\nexamples: |\n  what is tms\n");
 	for (i = 0; i < 30 && !note.mod_text; i++) {
 		usleep(50 * 1000);
 		assert_int_equal(serve_tick(s, &note), ERR_OK);
@@ -475,6 +529,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_member_commands),
+		cmocka_unit_test(test_facts_pending),
 		cmocka_unit_test(test_short_form_only_with_a_chosen_faq_answer),
 		cmocka_unit_test(test_moderators_only),
 		cmocka_unit_test(test_cooldown_mute_optout_and_crisis),

@@ -7,16 +7,21 @@
  *
  * One thread, one curl multi handle (so connections are kept alive), an
  * easy handle an exchange: the long poll, each send in flight (one a room,
- * MATRIX_SENDS_MAX at once), the re-login. The loop polls the multi
- * handle's sockets (curl_multi_fdset) and timeout beside the other
- * networks' and calls ready, which moves every exchange on
- * (curl_multi_perform, never a wait) and takes what ended. Not the multi
- * socket interface (CURLMOPT_SOCKETFUNCTION): the few blocking calls left
- * (start-up's login, whoami and filter; a room's member count and power
- * levels, asked once a room with one short try and no wait) still drive
- * the same multi handle with curl_multi_perform, and curl does not mix
- * the two ways; fdset is what 7.88 offers in place of curl_multi_waitfds
- * (8.8).
+ * MATRIX_SENDS_MAX at once), a room's facts asked (matrix_ask.c,
+ * MATRIX_ASKS_MAX at once), the re-login. The multi handle is driven by
+ * curl's multi socket interface (matrix_http.c): curl names the sockets
+ * to watch and its timer (CURLMOPT_SOCKETFUNCTION, _TIMERFUNCTION), the
+ * loop polls them beside the other networks' and calls ready, which hands
+ * what is ready back with curl_multi_socket_action (never a wait) and
+ * takes what ended. The blocking calls left, start-up's login, whoami and
+ * filter (and, with encryption, a sender device's check), poll the same
+ * sockets themselves (matrix_multi_wait): curl does not let one multi
+ * handle mix curl_multi_perform with socket_action.
+ * A room's first message after a start may come before its member count
+ * and power levels are known: they are asked, and the room's messages
+ * that are not a crisis wait for them in order (matrix_ask.c says how
+ * long and how many); the sync goes on meanwhile, and a batch's since is
+ * saved once none of its messages, nor of an earlier batch's, waits.
  *
  * Sending: what a batch (or the loop) has to say is built, given its
  * transaction id, journaled and queued in its room's queue (matrix_send.c);
@@ -182,6 +187,8 @@ void matrix_free(struct matrix *m)
 		return;
 	matrix_disk_free(m); /* what it was asked is done first */
 	matrix_send_free(m);
+	matrix_ask_free(m);
+	matrix_sync_free(m);
 	matrix_xfer_free(m, &m->sync_x);
 	matrix_xfer_free(m, &m->call_x);
 	matrix_xfer_free(m, &m->login_x);
@@ -261,10 +268,12 @@ enum err matrix_new(const struct matrix_config *cfg, struct matrix **out, char *
 		e = ERR_IO;
 		goto fail;
 	}
-	m->multi = curl_multi_init();
-	if (!m->multi) {
+	e = matrix_multi_init(m);
+	if (e != ERR_OK) {
+		if (m->multi)
+			curl_multi_cleanup(m->multi);
+		m->multi = NULL;
 		curl_global_cleanup();
-		e = ERR_NOMEM;
 		goto fail;
 	}
 	*out = m;
@@ -391,6 +400,7 @@ static void op_want(void *t, struct tr_wait *w)
 	matrix_multi_want(m, w); /* the sockets of every exchange in flight */
 	at = earliest(w->at_ms, matrix_send_want_at(m));
 	at = earliest(at, matrix_login_want_at(m));
+	at = earliest(at, matrix_ask_want_at(m));
 	if (sync_may(m))
 		at = earliest(at, m->sync_at);
 	/* back at once: an exchange that ended while another was moved on
@@ -413,11 +423,13 @@ static enum tr_state op_ready(void *t, const struct tr_wait *w)
 	struct matrix *m = t;
 	enum err e = ERR_OK;
 
-	(void)w;
-	matrix_pump(m);
+	matrix_multi_ready(m, w);
 	if (m->syncing)
 		e = matrix_sync_step(m);
 	matrix_login_step(m);
+	matrix_ask_run(m);
+	if (e == ERR_OK)
+		e = matrix_sync_settle(m);
 	matrix_send_run(m);
 	if (e == ERR_OK && !m->fatal && sync_may(m) && clock_mono_ms() >= m->sync_at) {
 		m->sync_wants_login = 0;

@@ -51,6 +51,14 @@ struct appsvc {
 	} waiting[APPSVC_WAITING_MAX];
 	size_t n_waiting;
 	struct appsvc_stats stats;
+	/* transactions handled whose messages wait for their rooms' facts
+	 * (matrix_ask.c): kept and acknowledged once none waits */
+	struct {
+		char *txn;
+		unsigned long ticket;
+		size_t actions;
+	} wait[APPSVC_WAIT_MAX];
+	size_t n_wait;
 };
 
 /* ---- new and free ----------------------------------------------------- */
@@ -119,6 +127,8 @@ void appsvc_free(struct appsvc *a)
 	if (!a)
 		return;
 	matrix_aslisten_stop(a->l);
+	while (a->n_wait)
+		free(a->wait[--a->n_wait].txn);
 	if (a->m) {
 		matrix_xfer_free(a->m, &a->who_x);
 		matrix_resp_release(&a->who_r);
@@ -364,6 +374,74 @@ static void set_answer(struct matrix_aslisten_answer *out, unsigned status, cons
 		 text);
 }
 
+/* acked says how a transaction went, once handled: kept and answered
+ * 200, or not (e) and answered 503, which has the homeserver send it
+ * again. */
+static void acked(struct appsvc *a, const char *txn, size_t actions, enum err e,
+		  struct matrix_aslisten_answer *out)
+{
+	if (e == ERR_OK)
+		e = keep(a, txn);
+	if (e != ERR_OK) {
+		a->stats.failed++;
+		log_warn(
+			"appservice: transaction %s not acknowledged (%s): the homeserver "
+			"sends it again; %zu transactions waiting, the oldest first came %lld ms ago",
+			txn, err_str(e), a->n_waiting, waiting_age(a));
+		set_answer(out, 503, "M_UNKNOWN", "Not handled; try again");
+	} else {
+		a->stats.txns++;
+		a->alive_ms = clock_mono_ms();
+		waiting_done(a, txn);
+		log_info(
+			"appservice: transaction %s handled: %zu actions, the oldest event %lld ms "
+			"old when handled; %zu transactions waiting, the oldest first came %lld ms ago",
+			txn, actions, a->m->behind_ms > 0 ? a->m->behind_ms : 0, a->n_waiting,
+			waiting_age(a));
+	}
+}
+
+/* wait_put leaves the answer to txn for when no message waits for its
+ * room's facts (settle); 0 when it cannot wait (too many do already). */
+static int wait_put(struct appsvc *a, const char *txn, size_t actions,
+		    struct matrix_aslisten_answer *out)
+{
+	char *copy;
+
+	if (a->n_wait == APPSVC_WAIT_MAX || !(copy = strs_dup(txn)))
+		return 0;
+	a->wait[a->n_wait].txn = copy;
+	a->wait[a->n_wait].ticket = out->ticket;
+	a->wait[a->n_wait].actions = actions;
+	a->n_wait++;
+	out->later = 1;
+	return 1;
+}
+
+/* settle answers the transactions that waited, once no message does: a
+ * waiting message that could not be journaled leaves them unacknowledged
+ * (sent again; the transaction ids keep what was sent from showing
+ * twice). */
+static void settle(struct appsvc *a)
+{
+	struct matrix_aslisten_answer out;
+	size_t i;
+	enum err e = a->m->held_failed ? ERR_IO : ERR_OK;
+
+	if (a->m->n_held)
+		return;
+	a->m->held_failed = 0; /* a transaction answered already: sent again */
+	for (i = 0; i < a->n_wait; i++) {
+		memset(&out, 0, sizeof(out));
+		out.status = 200;
+		snprintf(out.body, sizeof(out.body), "{}");
+		acked(a, a->wait[i].txn, a->wait[i].actions, e, &out);
+		matrix_aslisten_reply(a->l, a->wait[i].ticket, out.status, out.body);
+		free(a->wait[i].txn);
+	}
+	a->n_wait = 0;
+}
+
 static void on_txn(struct appsvc *a, const char *txn, const char *body, size_t len,
 		   struct matrix_aslisten_answer *out)
 {
@@ -388,24 +466,13 @@ static void on_txn(struct appsvc *a, const char *txn, const char *body, size_t l
 	waiting_add(a, txn);
 	if (e == ERR_OK)
 		e = handle(a, s);
-	if (e == ERR_OK)
-		e = keep(a, txn);
-	if (e != ERR_OK) {
-		a->stats.failed++;
-		log_warn(
-			"appservice: transaction %s not acknowledged (%s): the homeserver "
-			"sends it again; %zu transactions waiting, the oldest first came %lld ms ago",
-			txn, err_str(e), a->n_waiting, waiting_age(a));
-		set_answer(out, 503, "M_UNKNOWN", "Not handled; try again");
-	} else {
-		a->stats.txns++;
-		a->alive_ms = clock_mono_ms();
-		waiting_done(a, txn);
-		log_info(
-			"appservice: transaction %s handled: %zu actions, the oldest event %lld ms "
-			"old when handled; %zu transactions waiting, the oldest first came %lld ms ago",
-			txn, s->n, a->m->behind_ms > 0 ? a->m->behind_ms : 0, a->n_waiting,
-			waiting_age(a));
+	if (e == ERR_OK && a->m->held_failed)
+		e = ERR_IO; /* settle's, now */
+	/* messages wait for their rooms' facts: acknowledged once handled */
+	if (e != ERR_OK || !a->m->n_held || !wait_put(a, txn, s->n, out)) {
+		if (e == ERR_OK && a->m->n_held)
+			e = ERR_LIMIT; /* too many wait: sent again later */
+		acked(a, txn, s->n, e, out);
 	}
 	mx_sync_free(s);
 }
@@ -558,6 +625,9 @@ static void op_want(void *t, struct tr_wait *w)
 	at = matrix_send_want_at(a->m);
 	if (at >= 0 && (w->at_ms < 0 || at < w->at_ms))
 		w->at_ms = at;
+	at = matrix_ask_want_at(a->m);
+	if (at >= 0 && (w->at_ms < 0 || at < w->at_ms))
+		w->at_ms = at;
 	at = a->who_busy ? -1 : a->who_at;
 	if (a->who_x.done)
 		at = clock_mono_ms();
@@ -570,11 +640,12 @@ static enum tr_state op_ready(void *t, const struct tr_wait *w)
 	struct appsvc *a = t;
 	struct matrix *m = a->m;
 
-	(void)w;
-	matrix_pump(m);
+	matrix_multi_ready(m, w);
 	matrix_aslisten_run(a->l); /* each request handled and answered */
 	matrix_pump(m);
 	check_step(a);
+	matrix_ask_run(m);
+	settle(a);
 	matrix_send_run(m);
 	if (m->fatal) {
 		if (!m->errstr[0])
@@ -596,8 +667,11 @@ static void op_stop(void *t)
 {
 	struct appsvc *a = t;
 
-	/* no new transaction: the homeserver keeps what it could not push */
+	/* no new transaction: the homeserver keeps what it could not push,
+	 * and those that waited are answered 503 (sent again) */
 	matrix_aslisten_stop(a->l);
+	while (a->n_wait)
+		free(a->wait[--a->n_wait].txn);
 	a->l = NULL;
 	if (a->who_busy)
 		matrix_xfer_abort(a->m, &a->who_x);

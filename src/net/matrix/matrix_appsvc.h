@@ -61,6 +61,9 @@
 /* Transactions received and not acknowledged yet that the bot tracks for
  * `faqbot health` (a homeserver retries one at a time, in order: a few) */
 #define APPSVC_WAITING_MAX    32
+/* Transactions whose answer waits for their messages (a room's facts
+ * asked, matrix_ask.c); one more is answered 503 and comes again. */
+#define APPSVC_WAIT_MAX       8
 
 struct appsvc_config {
 	/* the bot: user_id is @sender_localpart:server, access_token the

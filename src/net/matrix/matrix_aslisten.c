@@ -40,15 +40,25 @@ struct matrix_aslisten {
 	unsigned port;
 	int epfd;
 	unsigned long refused;
-	char *cert, *key; /* the PEM texts MHD reads from memory */
+	char *cert, *key;      /* the PEM texts MHD reads from memory */
+	unsigned long tickets; /* the last ticket given */
+	struct req *waiting;   /* requests the owner answers later */
 };
 
-/* One request while it is read. */
+/* One request while it is read, or while its answer waits. */
 struct req {
 	enum mx_as_route route;
 	char param[MX_ID_MAX + 1];
 	struct buf body;
-	int answered; /* an early answer was queued (refused) */
+	int answered; /* an early answer was queued (refused), or the
+	               * owner's function ran */
+	/* left for later by the owner: its connection suspended till
+	 * matrix_aslisten_reply puts the answer in ans (ready) */
+	struct MHD_Connection *c;
+	unsigned long ticket;
+	int waits, ready;
+	struct matrix_aslisten_answer ans;
+	struct req *next; /* in l->waiting */
 };
 
 /* ---- the address ------------------------------------------------------ */
@@ -188,6 +198,18 @@ static int judge(struct matrix_aslisten *l, struct MHD_Connection *c, struct req
 	return 0;
 }
 
+static void unlink_waiting(struct matrix_aslisten *l, struct req *q)
+{
+	struct req **p;
+
+	for (p = &l->waiting; *p; p = &(*p)->next)
+		if (*p == q) {
+			*p = q->next;
+			break;
+		}
+	q->waits = 0;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
 				  const char *method, const char *version, const char *upload,
 				  size_t *upload_len, void **state)
@@ -214,15 +236,47 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		*upload_len = 0;
 		return MHD_YES;
 	}
+	if (q->waits) { /* resumed: its answer is ready */
+		if (!q->ready)
+			return MHD_YES;
+		unlink_waiting(l, q);
+		return answer(c, q->ans.status, q->ans.body);
+	}
 	if (q->answered)
 		return MHD_YES;
 	q->answered = 1;
 	if (q->body.failed)
 		return q->body.nomem ? MHD_NO : error(c, 413, "M_TOO_LARGE", "Request too large");
+	memset(&out, 0, sizeof(out));
 	out.status = 200;
+	out.ticket = ++l->tickets;
 	snprintf(out.body, sizeof(out.body), "{}");
 	l->fn(l->ctx, q->route, q->param, q->body.s ? q->body.s : "", q->body.len, &out);
-	return answer(c, out.status, out.body);
+	if (!out.later)
+		return answer(c, out.status, out.body);
+	q->c = c;
+	q->ticket = out.ticket;
+	q->waits = 1;
+	q->next = l->waiting;
+	l->waiting = q;
+	mhd_dl.suspend_connection(c);
+	return MHD_YES;
+}
+
+void matrix_aslisten_reply(struct matrix_aslisten *l, unsigned long ticket, unsigned status,
+			   const char *body)
+{
+	struct req *q;
+
+	for (q = l ? l->waiting : NULL; q; q = q->next)
+		if (q->ticket == ticket && !q->ready)
+			break;
+	if (!q)
+		return;
+	q->ans.status = status;
+	snprintf(q->ans.body, sizeof(q->ans.body), "%s", body ? body : "{}");
+	q->ready = 1;
+	mhd_dl.resume_connection(q->c); /* the next run sends it */
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **state,
@@ -230,9 +284,10 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **state,
 {
 	struct req *q = *state;
 
-	(void)cls;
 	(void)c;
 	(void)toe;
+	if (q && q->waits)
+		unlink_waiting(cls, q);
 	if (q) {
 		buf_release(&q->body);
 		free(q);
@@ -248,7 +303,7 @@ enum err matrix_aslisten_start(const struct matrix_aslisten_config *c, matrix_as
 	struct sockaddr_storage ss;
 	struct matrix_aslisten *l;
 	const union MHD_DaemonInfo *info;
-	unsigned flags = MHD_USE_EPOLL;
+	unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME;
 	char host[64];
 	int v6 = 0;
 	enum err e;
@@ -346,8 +401,20 @@ unsigned matrix_aslisten_port(const struct matrix_aslisten *l)
 
 void matrix_aslisten_stop(struct matrix_aslisten *l)
 {
+	struct req *q;
+
 	if (!l)
 		return;
+	/* an answer left for later is not coming: the homeserver sends the
+	 * transaction again (libmicrohttpd stops no suspended connection) */
+	for (q = l->waiting; q; q = q->next)
+		if (!q->ready)
+			matrix_aslisten_reply(
+				l, q->ticket, 503,
+				"{\"errcode\":\"M_UNKNOWN\",\"error\":\"Stopping; try "
+				"again\"}");
+	if (l->d && l->waiting)
+		mhd_dl.run(l->d);
 	if (l->d)
 		mhd_dl.stop_daemon(l->d);
 	if (l->key) {

@@ -6,7 +6,8 @@
  * answers what it can by itself: 404/405 M_UNRECOGNIZED, 400
  * M_INVALID_PARAM, 403 M_FORBIDDEN, 413 M_TOO_LARGE. Every other request
  * (authenticated, routed) goes to the owner's function, synchronously,
- * and its answer is sent when the function returns: so a transaction is
+ * and its answer is sent when the function returns, or when the owner
+ * gives it later (matrix_aslisten_reply): so a transaction is
  * acknowledged only once the owner has handled it.
  * Used by matrix_appsvc.c alone. */
 #ifndef FAQBOT_MATRIX_ASLISTEN_H
@@ -20,10 +21,15 @@
 
 #define MATRIX_ASLISTEN_ANSWER_MAX 256
 
-/* What the owner answers: a status and a JSON body (written in body). */
+/* What the owner answers: a status and a JSON body (written in body).
+ * Or later: the owner sets later and answers with
+ * matrix_aslisten_reply(ticket, ...) when it can (the connection waits,
+ * suspended; a stop answers it 503). */
 struct matrix_aslisten_answer {
 	unsigned status;
 	char body[MATRIX_ASLISTEN_ANSWER_MAX];
+	unsigned long ticket; /* the request's, given to the owner */
+	int later;
 };
 
 /* The owner's function: route is MX_AS_TXN, MX_AS_PING, MX_AS_USER or
@@ -61,6 +67,12 @@ enum err matrix_aslisten_start(const struct matrix_aslisten_config *c, matrix_as
  * matrix_aslisten_run handles what is ready (never waits on a socket). */
 void matrix_aslisten_want(struct matrix_aslisten *l, struct tr_wait *w);
 void matrix_aslisten_run(struct matrix_aslisten *l);
+
+/* matrix_aslisten_reply answers the request of ticket that the owner
+ * left for later (status, body as in the answer; body may be NULL: "{}").
+ * A ticket unknown (its connection gone meanwhile) is no error. */
+void matrix_aslisten_reply(struct matrix_aslisten *l, unsigned long ticket, unsigned status,
+			   const char *body);
 
 /* counts of requests refused for their token, for the owner's stats */
 unsigned long matrix_aslisten_refused(const struct matrix_aslisten *l);

@@ -11,6 +11,7 @@
 #include "matrix_int.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -254,17 +255,75 @@ static void ended(struct matrix *m, struct matrix_xfer *x, CURLcode cc)
 	x->done = 1;
 }
 
-void matrix_pump(struct matrix *m)
+/* ---- the multi socket interface ----------------------------------------
+ *
+ * curl names the sockets it wants watched (on_socket) and when its timer
+ * is due (on_timer); the loop polls them beside every other network's
+ * (matrix_multi_want), and what is ready is handed back with
+ * curl_multi_socket_action (matrix_multi_ready), which moves only the
+ * exchanges that can move, never waits. */
+
+static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *sockp)
+{
+	struct matrix *m = userp;
+	size_t i;
+
+	(void)easy;
+	(void)sockp;
+	for (i = 0; i < m->n_socks && m->socks[i].fd != fd; i++)
+		;
+	if (what == CURL_POLL_REMOVE) {
+		if (i < m->n_socks)
+			m->socks[i] = m->socks[--m->n_socks];
+		return 0;
+	}
+	if (i == m->n_socks) {
+		if (m->n_socks == MATRIX_SOCKS_MAX) {
+			/* far above the exchanges there can be: its exchange
+			 * ends by its timeout, and says so */
+			log_warn("curl's socket %d not watched: %d already are", (int)fd,
+				 MATRIX_SOCKS_MAX);
+			return 0;
+		}
+		m->n_socks++;
+	}
+	m->socks[i].fd = fd;
+	m->socks[i].what = what;
+	return 0;
+}
+
+static int on_timer(CURLM *multi, long ms, void *userp)
+{
+	struct matrix *m = userp;
+
+	(void)multi;
+	m->curl_at = ms < 0 ? -1 : clock_mono_ms() + ms;
+	return 0;
+}
+
+enum err matrix_multi_init(struct matrix *m)
+{
+	m->curl_at = -1;
+	m->multi = curl_multi_init();
+	if (!m->multi)
+		return ERR_NOMEM;
+	if (curl_multi_setopt(m->multi, CURLMOPT_SOCKETFUNCTION, on_socket) != CURLM_OK ||
+	    curl_multi_setopt(m->multi, CURLMOPT_SOCKETDATA, m) != CURLM_OK ||
+	    curl_multi_setopt(m->multi, CURLMOPT_TIMERFUNCTION, on_timer) != CURLM_OK ||
+	    curl_multi_setopt(m->multi, CURLMOPT_TIMERDATA, m) != CURLM_OK)
+		return ERR_IO;
+	return ERR_OK;
+}
+
+/* take_ends marks every exchange curl says is over done, for its owner. */
+static void take_ends(struct matrix *m)
 {
 	struct matrix_xfer *x;
 	CURLMsg *msg;
 	CURLcode cc;
 	CURL *easy;
-	int running = 0, left;
+	int left;
 
-	if (!m->n_busy)
-		return;
-	curl_multi_perform(m->multi, &running);
 	while ((msg = curl_multi_info_read(m->multi, &left))) {
 		if (msg->msg != CURLMSG_DONE)
 			continue;
@@ -276,6 +335,99 @@ void matrix_pump(struct matrix *m)
 		if (x && x->busy && x->easy == easy)
 			ended(m, x, cc);
 	}
+}
+
+/* ready_now hands curl every watched socket that is ready now (a poll
+ * that does not wait): a batch's pumps between its messages move the
+ * sends on as curl_multi_perform did, so a room's next reply need not
+ * wait for the loop's next turn. */
+static void ready_now(struct matrix *m)
+{
+	struct pollfd p[MATRIX_SOCKS_MAX];
+	size_t i, n = m->n_socks;
+	int running = 0, ev;
+
+	for (i = 0; i < n; i++) {
+		p[i].fd = m->socks[i].fd;
+		p[i].events = (short)((m->socks[i].what & CURL_POLL_IN ? POLLIN : 0) |
+				      (m->socks[i].what & CURL_POLL_OUT ? POLLOUT : 0));
+		p[i].revents = 0;
+	}
+	if (!n || poll(p, (nfds_t)n, 0) <= 0)
+		return;
+	for (i = 0; i < n; i++) {
+		if (!p[i].revents)
+			continue;
+		ev = (p[i].revents & POLLIN ? CURL_CSELECT_IN : 0) |
+		     (p[i].revents & POLLOUT ? CURL_CSELECT_OUT : 0) |
+		     (p[i].revents & (POLLERR | POLLHUP | POLLNVAL) ? CURL_CSELECT_ERR : 0);
+		curl_multi_socket_action(m->multi, p[i].fd, ev, &running);
+	}
+}
+
+void matrix_pump(struct matrix *m)
+{
+	curl_socket_t fds[MATRIX_SOCKS_MAX];
+	long long now = clock_mono_ms();
+	int running = 0;
+	size_t i, n;
+
+	if (!m->n_busy)
+		return;
+	ready_now(m);
+	if (m->socks_over) {
+		/* sockets the loop could not poll (over TR_FDS_MAX): curl
+		 * looks at each itself (ev 0), on a short timer */
+		m->socks_over = 0;
+		n = m->n_socks;
+		for (i = 0; i < n; i++)
+			fds[i] = m->socks[i].fd;
+		for (i = 0; i < n; i++)
+			curl_multi_socket_action(m->multi, fds[i], 0, &running);
+	}
+	if (m->curl_at >= 0 && now >= m->curl_at) {
+		curl_multi_socket_action(m->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+		/* curl's clock is finer than ours: a timer a fraction of a ms
+		 * away is not due for it yet, and it says nothing new */
+		if (m->curl_at >= 0 && m->curl_at <= now)
+			m->curl_at = now + 1;
+	}
+	take_ends(m);
+}
+
+void matrix_multi_ready(struct matrix *m, const struct tr_wait *w)
+{
+	int running = 0, ev;
+	size_t i, j;
+
+	for (i = 0; i < w->n && m->n_busy; i++) {
+		if (!w->fd[i].revents)
+			continue;
+		for (j = 0; j < m->n_socks && m->socks[j].fd != w->fd[i].fd; j++)
+			;
+		if (j == m->n_socks)
+			continue; /* another's (the listener's), or gone meanwhile */
+		ev = (w->fd[i].revents & POLLIN ? CURL_CSELECT_IN : 0) |
+		     (w->fd[i].revents & POLLOUT ? CURL_CSELECT_OUT : 0) |
+		     (w->fd[i].revents & (POLLERR | POLLHUP | POLLNVAL) ? CURL_CSELECT_ERR : 0);
+		curl_multi_socket_action(m->multi, w->fd[i].fd, ev, &running);
+	}
+	matrix_pump(m);
+}
+
+void matrix_multi_wait(struct matrix *m, long long ms)
+{
+	struct tr_wait w;
+	long long now = clock_mono_ms(), wait = ms;
+
+	memset(&w, 0, sizeof(w));
+	w.at_ms = -1;
+	matrix_multi_want(m, &w);
+	if (w.at_ms >= 0 && w.at_ms - now < wait)
+		wait = w.at_ms > now ? w.at_ms - now : 0;
+	if (poll(w.fd, (nfds_t)w.n, (int)wait) < 0)
+		memset(w.fd, 0, sizeof(w.fd)); /* a signal: look again */
+	matrix_multi_ready(m, &w);
 }
 
 enum err matrix_xfer_begin(struct matrix *m, struct matrix_xfer *x, const char *method,
@@ -351,7 +503,7 @@ static enum err http(struct matrix *m, const char *method, const char *path, con
 			matrix_xfer_abort(m, x);
 			break;
 		}
-		curl_multi_poll(m->multi, NULL, 0, MATRIX_POLL_MS, NULL);
+		matrix_multi_wait(m, MATRIX_POLL_MS);
 	}
 	x->done = 0;
 	return ERR_OK;
@@ -359,45 +511,29 @@ static enum err http(struct matrix *m, const char *method, const char *path, con
 
 void matrix_multi_want(struct matrix *m, struct tr_wait *w)
 {
-	fd_set rd, wr, ex;
-	int max = -1, fd, over = 0;
-	long t = -1;
+	long long at = m->curl_at;
+	size_t i;
 
 	if (!m->n_busy)
 		return;
-	FD_ZERO(&rd);
-	FD_ZERO(&wr);
-	FD_ZERO(&ex);
-	/* curl 7.88 has no curl_multi_waitfds; its sockets are few (a
-	 * connection an exchange, MATRIX_SENDS_MAX + 3 at most) and below
-	 * FD_SETSIZE in a process this small */
-	if (curl_multi_fdset(m->multi, &rd, &wr, &ex, &max) != CURLM_OK)
-		max = -1;
-	for (fd = 0; fd <= max; fd++) {
-		short ev = (short)((FD_ISSET(fd, &rd) ? POLLIN : 0) |
-				   (FD_ISSET(fd, &wr) ? POLLOUT : 0) |
-				   (FD_ISSET(fd, &ex) ? POLLPRI : 0));
-
-		if (!ev)
-			continue;
+	for (i = 0; i < m->n_socks; i++) {
 		if (w->n >= TR_FDS_MAX) {
-			over = 1; /* not polled: look again soon instead */
-			continue;
+			m->socks_over = 1; /* not polled: look again soon instead */
+			break;
 		}
-		w->fd[w->n].fd = fd;
-		w->fd[w->n].events = ev;
+		w->fd[w->n].fd = m->socks[i].fd;
+		w->fd[w->n].events = (short)((m->socks[i].what & CURL_POLL_IN ? POLLIN : 0) |
+					     (m->socks[i].what & CURL_POLL_OUT ? POLLOUT : 0));
+		w->fd[w->n].revents = 0;
 		w->n++;
 	}
-	if (curl_multi_timeout(m->multi, &t) != CURLM_OK || t < 0)
-		t = max < 0 ? MATRIX_POLL_MS : -1; /* no socket yet (resolving): look soon */
-	if (over && (t < 0 || t > MATRIX_POLL_MS))
-		t = MATRIX_POLL_MS;
-	if (t >= 0) {
-		long long at = clock_mono_ms() + t;
+	if (m->socks_over) {
+		long long soon = clock_mono_ms() + MATRIX_POLL_MS;
 
-		if (w->at_ms < 0 || at < w->at_ms)
-			w->at_ms = at;
+		at = at < 0 || soon < at ? soon : at;
 	}
+	if (at >= 0 && (w->at_ms < 0 || at < w->at_ms))
+		w->at_ms = at;
 }
 
 /* ---- the retry policy ------------------------------------------------- */

@@ -5,6 +5,8 @@
  *   matrix_session.c  login, the stored session, whoami
  *   matrix_rooms.c    the room cache, names, power levels, invites, joins,
  *                     earlier answers
+ *   matrix_ask.c      a room's facts asked while serving, the messages
+ *                     waiting for them
  *   matrix_reply.c    a member's message to the core and its reply, alert
  *                     and notice built and queued; the loop's notices
  *   matrix_send.c     the outgoing queue: one queue a room, each send's
@@ -52,6 +54,11 @@
  * hangs holds one of them, not the others. With the sync, a blocking
  * call and a login, their sockets stay within TR_FDS_MAX. */
 #define MATRIX_SENDS_MAX          6
+/* Sockets curl may ask the loop to watch: one a connection, an exchange
+ * at most one connection (two while it tries IPv6 and IPv4); far above
+ * the exchanges there can be (the sends, the sync, the asks, a login, a
+ * start-up call, the Application Service's whoami). */
+#define MATRIX_SOCKS_MAX          64
 /* Ordinary sends (answers that are not a crisis, joins, leaves) waiting
  * in one room, and in all: more are dropped with a log line. A crisis
  * reply, a moderators' alert and a notice for them are always queued,
@@ -59,12 +66,24 @@
 #define MATRIX_QUEUE_ROOM_MAX     64
 #define MATRIX_QUEUE_MAX          1024
 #define MATRIX_OUTBOX_DIR         "outbox" /* the queue's journal, in state_dir */
-/* A room's facts (member count, power levels) are asked, once a room, in
- * a call that holds the loop: one try (MATRIX_CALL_QUICK), at most this
- * long, and after one that got no answer not again for a while, so a
- * homeserver that hangs holds the loop seconds once a minute at worst. */
+/* A room's facts (member count, power levels) are asked once a room, an
+ * exchange the loop drives like a send (matrix_ask.c): one try of at most
+ * MATRIX_QUICK_TIMEOUT_MS, MATRIX_ASKS_MAX at once, and after one that got
+ * no answer not again for MATRIX_QUICK_AGAIN_MS. Meanwhile the room's
+ * messages that are not a crisis wait for them, in order: at most
+ * MATRIX_HELD_ROOM_MAX a room and MATRIX_HELD_MAX (of
+ * MATRIX_HELD_BYTES_MAX) in all, so a first batch of a thousand new
+ * rooms waits whole, each at most
+ * MATRIX_HELD_WAIT_MS; past any of these they are handled without the
+ * facts (as when an ask fails). */
 #define MATRIX_QUICK_TIMEOUT_MS   5000L
 #define MATRIX_QUICK_AGAIN_MS     60000L
+#define MATRIX_ASKS_MAX           4
+#define MATRIX_HELD_ROOM_MAX      32
+#define MATRIX_HELD_MAX           2048
+#define MATRIX_HELD_BYTES_MAX     (4u << 20)
+#define MATRIX_HELD_WAIT_MS       (MATRIX_QUICK_TIMEOUT_MS + 3000L)
+#define MATRIX_UNSAVED_MAX        32 /* positions waiting to be saved */
 /* The longest a sync given up for a notice waits for that notice's first
  * try (a moderators' room that hangs holds the sync no longer). */
 #define MATRIX_NOTICE_HOLD_MS     5000L
@@ -82,18 +101,35 @@
 #define MATRIX_SESSION_FILE       "session.json"
 #define MATRIX_SINCE_FILE         "since"
 
+/* A member's message waiting for its room's facts (matrix_ask.c): a copy
+ * of the action, its own. */
+struct matrix_held {
+	struct matrix_held *next;
+	struct mx_action a;
+	long long until;   /* handled without the facts then, mono ms */
+	unsigned long gen; /* the batch it came in (batch_gen) */
+};
+
 /* What we know of a room: its member count (from sync summaries, or asked
  * once), whether an invite said it was direct, and its power levels (from
- * the sync, or asked once). */
+ * the sync, or asked once); the asks of these on their way, and the
+ * messages waiting for them. */
 struct matrix_room {
 	char *id;
 	long members; /* -1: not known yet */
 	int direct;
-	int power_asked;        /* the server was asked for them */
-	struct mx_power *power; /* NULL: not known */
-	long long ask_at;       /* an ask for these that got no answer: not
+	int power_asked;                      /* the server was asked for them */
+	struct mx_power *power;               /* NULL: not known */
+	long long ask_at;                     /* an ask for these that got no answer: not
 	                         * again before then, mono ms */
+	int ask_want;                         /* MATRIX_FACT_* bits to ask, not started */
+	int ask_busy;                         /* MATRIX_FACT_* bits asked, in flight */
+	struct matrix_held *held, *held_tail; /* in arrival order */
+	size_t n_held;
 };
+
+/* A room's facts, as bits of ask_want and ask_busy. */
+enum matrix_fact { MATRIX_FACT_MEMBERS = 1, MATRIX_FACT_POWER = 2 };
 
 /* An event the bot answered and the id of its reply, for a later "see the
  * answer above" link. A ring: the oldest goes first. */
@@ -129,6 +165,14 @@ struct matrix_xfer {
 	struct matrix_resp *r;   /* where the answer goes (the owner's) */
 	int busy;                /* in the multi handle */
 	int done;                /* ended, r filled, the owner has not looked */
+};
+
+/* One ask of a room's fact in flight (matrix_ask.c). */
+struct matrix_ask {
+	char *room; /* NULL: the slot is free */
+	enum matrix_fact fact;
+	struct matrix_xfer x;
+	struct matrix_resp r;
 };
 
 /* What a queued send is. */
@@ -245,8 +289,37 @@ struct matrix {
 	unsigned long notice_n; /* notices posted or tried, for their txn ids */
 	long long start_ms;     /* wall clock at matrix_new, for those ids too */
 
+	/* a room's facts asked while serving, and the messages waiting
+	 * (matrix_ask.c) */
+	struct matrix_ask asks[MATRIX_ASKS_MAX];
+	size_t ask_wanted; /* facts wanted in every room, not started */
+	size_t n_held;     /* messages waiting in every room */
+	size_t held_bytes; /* and what they cost (matrix_ask.c's count) */
+	int held_failed;   /* one of them could not be journaled: the
+	                    * batches since the saved position are asked
+	                    * for again */
+	/* batches acted on whose position is not saved yet, because a
+	 * message of theirs or of an earlier batch waits: the sync goes on
+	 * from the newest, each is saved once none of those waits
+	 * (matrix_sync_settle); prev is the position before it */
+	struct {
+		unsigned long gen;
+		char *since, *prev;
+	} unsaved[MATRIX_UNSAVED_MAX];
+	size_t n_unsaved;
+	unsigned long batch_gen; /* batches acted on so far */
+
 	CURLM *multi;
-	struct matrix_xfer call_x; /* the blocking calls' (start-up, a room's facts) */
+	/* the multi socket interface (matrix_http.c): the sockets curl asked
+	 * to be watched, and when its timer is due */
+	struct {
+		curl_socket_t fd;
+		int what; /* CURL_POLL_IN, _OUT, _INOUT */
+	} socks[MATRIX_SOCKS_MAX];
+	size_t n_socks;
+	int socks_over;            /* some were not polled: curl looks at them */
+	long long curl_at;         /* mono ms; -1: no timer */
+	struct matrix_xfer call_x; /* the blocking calls' (start-up) */
 	int n_busy;                /* exchanges in the multi handle */
 
 	/* the outgoing queue (matrix_send.c) */
@@ -301,10 +374,11 @@ enum matrix_call_flags {
 	MATRIX_CALL_SYNC = 8,      /* a body over max_body is returned
 	                            * (ERR_LIMIT), not retried: asking again
 	                            * would bring it again */
-	MATRIX_CALL_QUICK = 16,    /* while serving (a room's facts): one try
-	                            * of at most MATRIX_QUICK_TIMEOUT_MS, never
-	                            * a wait; a 401 asks for the shared
-	                            * re-login and fails this call */
+	MATRIX_CALL_QUICK = 16,    /* while serving (a room's facts, a sender
+	                            * device): one try of at most
+	                            * MATRIX_QUICK_TIMEOUT_MS, never a wait; a
+	                            * 401 asks for the shared re-login and
+	                            * fails this call */
 	MATRIX_CALL_UIA = 32       /* user-interactive auth: a 401 that is not
 	                            * M_UNKNOWN_TOKEN or M_MISSING_TOKEN is the
 	                            * server asking for auth (ERR_INVALID, the
@@ -327,8 +401,8 @@ long long matrix_backoff_draw(struct matrix *m, enum matrix_fail kind, int attem
 
 /* matrix_call does one request, blocking, with the retry policy of
  * matrix.c's top comment: for start-up (login, whoami, the filter) and,
- * with MATRIX_CALL_QUICK, a room's facts asked while serving (one try, no
- * wait). ERR_OK: a 2xx in r. ERR_INVALID: another 4xx in r (or the token
+ * with MATRIX_CALL_QUICK, encryption's device check while serving (one
+ * try, no wait). ERR_OK: a 2xx in r. ERR_INVALID: another 4xx in r (or the token
  * is refused and m->fatal is set). ERR_IO: stopped, or with
  * MATRIX_CALL_ONCE a network failure (m->errstr says which), or with
  * MATRIX_CALL_QUICK anything to be tried again later. ERR_LIMIT: with
@@ -363,16 +437,29 @@ enum matrix_verdict matrix_judge(struct matrix *m, const char *method, const cha
  * multi handle; body (or NULL) is borrowed and must live until the
  * exchange ends; flags as matrix_call's (the timeout: the request's, plus
  * the sync's for a long poll). It fails only for local reasons (memory, a
- * URL too long). matrix_pump moves every exchange on (never waits) and
- * marks each that ended done, r filled. matrix_xfer_abort gives one up
- * (r->stopped; not marked done). matrix_multi_want fills the loop's wait
- * with every exchange's sockets and curl's timeout. */
+ * URL too long). matrix_pump runs curl's timer when due (never waits)
+ * and marks each exchange that ended done, r filled. matrix_xfer_abort
+ * gives one up (r->stopped; not marked done). */
 enum err matrix_xfer_begin(struct matrix *m, struct matrix_xfer *x, const char *method,
 			   const char *path, const char *body, int flags, struct matrix_resp *r);
 void matrix_pump(struct matrix *m);
 void matrix_xfer_abort(struct matrix *m, struct matrix_xfer *x);
 void matrix_xfer_free(struct matrix *m, struct matrix_xfer *x);
+
+/* The multi handle, driven through curl's multi socket interface:
+ * matrix_multi_init makes it (m->multi) with its socket and timer
+ * callbacks (ERR_NOMEM, ERR_IO). matrix_multi_want adds the sockets curl
+ * asked to be watched (TR_FDS_MAX at most: the rest are looked at on a
+ * short timer) and its timer to w; matrix_multi_ready hands what poll
+ * found in w back to curl (curl_multi_socket_action), runs its timer when
+ * due and marks the exchanges that ended done (matrix_pump does the last
+ * two, for a caller with no poll result). matrix_multi_wait polls them
+ * itself, at most ms, then as matrix_multi_ready: for the blocking calls
+ * of start-up and a stop's grace. */
+enum err matrix_multi_init(struct matrix *m);
 void matrix_multi_want(struct matrix *m, struct tr_wait *w);
+void matrix_multi_ready(struct matrix *m, const struct tr_wait *w);
+void matrix_multi_wait(struct matrix *m, long long ms);
 
 /* ---- matrix_session.c ------------------------------------------------- */
 
@@ -419,15 +506,10 @@ struct matrix_room *matrix_room(struct matrix *m, const char *id, int create);
  * or NULL (borrowed). */
 const char *matrix_room_name(struct matrix *m, const char *room, const char *user);
 
-/* matrix_room_members asks the server for a room's member count, once a
- * room; -1 when not known. */
-long matrix_room_members(struct matrix *m, struct matrix_room *room);
-
 /* matrix_room_power: user's level in room, from the power levels a sync
- * brought, else asked of the server once (after a restart the sync brings
- * only state that changed since); -1 when the room has none the bot
+ * brought or an ask (matrix_ask.c) got; -1 when the room has none the bot
  * knows. */
-int matrix_room_power(struct matrix *m, struct matrix_room *room, const char *user);
+int matrix_room_power(const struct matrix_room *room, const char *user);
 
 /* matrix_room_act acts on a batch's action about membership or a room's
  * state (everything but MX_ACT_MESSAGE): invites accepted or declined
@@ -455,6 +537,35 @@ void matrix_room_joined(struct matrix *m, const char *room, int direct);
 const char *matrix_answer_find(const struct matrix *m, const char *event);
 void matrix_answer_put(struct matrix *m, const char *event, const char *reply);
 
+/* ---- matrix_ask.c ----------------------------------------------------- */
+
+/* matrix_ask_pending: are room's facts (member count, power levels) on
+ * their way, so that its messages wait? Starts the asks it lacks (one try
+ * each, MATRIX_ASKS_MAX at once, the rest as slots free). 0: known,
+ * refused, or asked lately with no answer (not waited for). */
+int matrix_ask_pending(struct matrix *m, struct matrix_room *room);
+
+/* matrix_held_put keeps a copy of a, a message of room the core left to
+ * be handled with the facts (tr_reply.wait_facts), behind the room's
+ * others. Over a bound (matrix_int.h) or out of memory, the room's
+ * waiting messages and a are handled now without the facts; what that
+ * returns (matrix_handle_held's) is returned. */
+enum err matrix_held_put(struct matrix *m, struct matrix_room *room, const struct mx_action *a);
+
+/* matrix_held_flush hands the room's waiting messages now, without the
+ * facts (a room about to be forgotten). */
+void matrix_held_flush(struct matrix *m, struct matrix_room *room);
+
+/* matrix_ask_run takes the asks that ended (the facts into the cache),
+ * hands the waiting messages of each room whose asks are over or whose
+ * wait is (MATRIX_HELD_WAIT_MS), in order, and starts asks waiting for a
+ * slot. Never waits. matrix_ask_want_at: when it wants the loop back,
+ * mono ms; -1: nothing to do. matrix_ask_free frees the asks and every
+ * waiting message (nothing handled). */
+void matrix_ask_run(struct matrix *m);
+long long matrix_ask_want_at(const struct matrix *m);
+void matrix_ask_free(struct matrix *m);
+
 /* ---- matrix_reply.c --------------------------------------------------- */
 
 /* matrix_handle_message hands a member's message to the core (fn, ctx)
@@ -464,6 +575,11 @@ void matrix_answer_put(struct matrix *m, const char *event, const char *reply);
  * batch here, and do not save since". */
 enum err matrix_handle_message(struct matrix *m, const struct mx_action *a, tr_handler_fn fn,
 			       void *ctx);
+
+/* matrix_handle_held hands a message that waited for its room's facts to
+ * the core (m->fn, m->ctx) with what is known now, and queues what it
+ * says; returns as matrix_handle_message. */
+enum err matrix_handle_held(struct matrix *m, const struct mx_action *a);
 
 /* matrix_post_notice queues text for the moderators' room as an m.notice
  * with transaction id txn; from names where it came from in the log,
@@ -672,5 +788,18 @@ enum err matrix_make_filter(struct matrix *m);
  * on. */
 enum err matrix_sync_begin(struct matrix *m);
 enum err matrix_sync_step(struct matrix *m);
+
+/* matrix_sync_settle saves the newest position (unsaved) that no waiting
+ * message came before: its batch's sends and those of the messages
+ * handled since are durable first (alive_ms then). When a waiting
+ * message could not be journaled, none is saved, and the sync goes back
+ * to the last saved position (those batches replay). ERR_IO, ERR_NOMEM,
+ * or the state folder's error. matrix_sync_free frees what it keeps. */
+enum err matrix_sync_settle(struct matrix *m);
+void matrix_sync_free(struct matrix *m);
+
+/* matrix_held_min_gen: the oldest batch a waiting message came in; the
+ * largest number when none waits. */
+unsigned long matrix_held_min_gen(const struct matrix *m);
 
 #endif

@@ -203,13 +203,12 @@ static int answerable(struct matrix *m, const struct mx_action *a)
 	return 1;
 }
 
-/* to_core fills the core's view of the message: the room's size and the
- * sender's power level may be asked of the server (once a room). */
-static void to_core(struct matrix *m, const struct mx_action *a, struct tr_message *msg)
+/* to_core fills the core's view of the message, with the room's facts
+ * as known now; pending: they are being asked (matrix_ask.c). */
+static void to_core(struct matrix *m, const struct mx_action *a, int pending,
+		    struct tr_message *msg)
 {
-	struct matrix_room *room = matrix_room(m, a->room_id, 1);
-	long long t0 = clock_cpu_ns();
-	long n = room ? matrix_room_members(m, room) : -1;
+	const struct matrix_room *room = matrix_room(m, a->room_id, 1);
 
 	memset(msg, 0, sizeof(*msg));
 	msg->room = a->room_id;
@@ -222,15 +221,17 @@ static void to_core(struct matrix *m, const struct mx_action *a, struct tr_messa
 	msg->thread_root = a->thread_root;
 	msg->bot_name = m->localpart;
 	msg->ts_ms = a->ts;
-	msg->direct = room && (room->direct || n == 2);
+	msg->direct = room && (room->direct || room->members == 2);
 	msg->mentions_bot = a->mentions_bot;
 	msg->sender_account = a->sender; /* the homeserver vouches for it */
-	msg->sender_power = room ? matrix_room_power(m, room, a->sender) : -1;
-	m->ask_ns += clock_cpu_ns() - t0; /* asked of the server once a room */
+	msg->sender_power = room ? matrix_room_power(room, a->sender) : -1;
+	msg->facts_pending = pending;
 }
 
-enum err matrix_handle_message(struct matrix *m, const struct mx_action *a, tr_handler_fn fn,
-			       void *ctx)
+/* deliver hands a to the core (fn, ctx) and queues what it says; *wait:
+ * the core left it for when its facts are known (pending only). */
+static enum err deliver(struct matrix *m, const struct mx_action *a, tr_handler_fn fn, void *ctx,
+			int pending, int *wait)
 {
 	char txn[MX_TXN_MAX];
 	struct tr_message msg;
@@ -238,10 +239,8 @@ enum err matrix_handle_message(struct matrix *m, const struct mx_action *a, tr_h
 	long long t0;
 	enum err e;
 
-	if (!answerable(m, a))
-		return ERR_OK;
-	m->stats.messages++;
-	to_core(m, a, &msg);
+	*wait = 0;
+	to_core(m, a, pending, &msg);
 	memset(&out, 0, sizeof(out));
 	t0 = clock_cpu_ns();
 	e = fn(ctx, &msg, &out);
@@ -251,9 +250,12 @@ enum err matrix_handle_message(struct matrix *m, const struct mx_action *a, tr_h
 			 err_str(e));
 		return ERR_OK;
 	}
+	if (pending && out.wait_facts) {
+		*wait = 1;
+		return ERR_OK;
+	}
 	/* queued, each in its room's order, and journaled before this
 	 * returns: the batch's since is saved only after */
-	e = ERR_OK;
 	if (out.reply && out.text && *out.text)
 		e = queue_reply(m, a, &out);
 	if (e == ERR_OK && out.alert_moderators && m->mod_room)
@@ -271,6 +273,37 @@ enum err matrix_handle_message(struct matrix *m, const struct mx_action *a, tr_h
 	matrix_pump(m);
 	m->send_ns += clock_cpu_ns() - t0;
 	return e;
+}
+
+enum err matrix_handle_message(struct matrix *m, const struct mx_action *a, tr_handler_fn fn,
+			       void *ctx)
+{
+	struct matrix_room *room;
+	int pending, wait;
+	long long t0;
+	enum err e;
+
+	if (!answerable(m, a))
+		return ERR_OK;
+	m->stats.messages++;
+	/* a room's first message after a start may find its facts unknown:
+	 * they are asked (never waited on here), and the message waits for
+	 * them unless the core answers it at once (a crisis) */
+	t0 = clock_cpu_ns();
+	room = matrix_room(m, a->room_id, 1);
+	pending = room && (room->n_held || matrix_ask_pending(m, room));
+	m->ask_ns += clock_cpu_ns() - t0;
+	e = deliver(m, a, fn, ctx, pending, &wait);
+	if (e == ERR_OK && wait)
+		e = matrix_held_put(m, room, a);
+	return e;
+}
+
+enum err matrix_handle_held(struct matrix *m, const struct mx_action *a)
+{
+	int wait;
+
+	return deliver(m, a, m->fn, m->ctx, 0, &wait);
 }
 
 /* ---- the loop's notices (a tick's, another network's alert) --------- */

@@ -3,14 +3,13 @@
  * levels), display names from earlier batches, which invites to accept,
  * joins and declines, and the ring of earlier answers for "see the answer
  * above" links. What a sync says of a room is acted on here
- * (matrix_room_act); what the server must be asked is asked once a room. */
+ * (matrix_room_act); what the server must be asked is matrix_ask.c's. */
 #include "matrix_int.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#include "clock.h"
 #include "mx_html.h"
 #include "strs.h"
 
@@ -64,6 +63,12 @@ static void room_forget(struct matrix *m, const char *id)
 	size_t last = m->n_known - 1;
 	struct matrix_room *r;
 
+	if (at < 0)
+		return;
+	/* what waited for its facts is handled first, in order (its replies
+	 * may not land: the log says so, as for any send refused) */
+	matrix_held_flush(m, &m->known[at]);
+	at = mx_index_find(&m->rooms_ix, id);
 	if (at < 0)
 		return;
 	r = &m->known[at];
@@ -148,61 +153,10 @@ const char *matrix_room_name(struct matrix *m, const char *room, const char *use
 	return n ? n->name : NULL;
 }
 
-/* ---- asked of the server, once a room --------------------------------- */
+/* ---- power levels ----------------------------------------------------- */
 
-long matrix_room_members(struct matrix *m, struct matrix_room *room)
+int matrix_room_power(const struct matrix_room *room, const char *user)
 {
-	char path[MATRIX_URL_MAX];
-	struct matrix_resp r = {0};
-	enum err e;
-	long n;
-
-	if (room->members >= 0 || clock_mono_ms() < room->ask_at)
-		return room->members;
-	if (mx_path(path, sizeof(path), MATRIX_API "/rooms/%s/joined_members", room->id) != ERR_OK)
-		return -1;
-	/* one try, no wait (the loop is serving every other room): what is
-	 * not known now is asked again with the room's next message */
-	e = matrix_call(m, "GET", path, NULL, MATRIX_CALL_QUICK, &r);
-	if (e == ERR_OK) {
-		if (mx_joined_count(r.body, r.len, &n) == ERR_OK) {
-			room->members = n;
-		} else {
-			/* asked again it would say the same, once a message */
-			log_warn("joined members of room=%s unreadable", room->id);
-			room->members = 0;
-		}
-	} else if (e == ERR_INVALID) {
-		room->members = 0; /* refused: not ours to know, do not ask again */
-	} else {
-		room->ask_at = clock_mono_ms() + MATRIX_QUICK_AGAIN_MS;
-	}
-	matrix_resp_release(&r);
-	return room->members;
-}
-
-int matrix_room_power(struct matrix *m, struct matrix_room *room, const char *user)
-{
-	char path[MATRIX_URL_MAX];
-	struct matrix_resp r = {0};
-	enum err e;
-
-	/* the empty state key's trailing slash is optional (spec), and not
-	 * every server routes it */
-	if (!room->power && !room->power_asked && clock_mono_ms() >= room->ask_at &&
-	    mx_path(path, sizeof(path), MATRIX_API "/rooms/%s/state/m.room.power_levels",
-		    room->id) == ERR_OK) {
-		/* one try, no wait, as for the member count */
-		e = matrix_call(m, "GET", path, NULL, MATRIX_CALL_QUICK, &r);
-		if (e == ERR_OK && mx_power_parse(r.body, r.len, &room->power, NULL) != ERR_OK)
-			log_warn("power levels of room=%s unreadable", room->id);
-		/* a 2xx or a refusal (404: the room has none) is the answer; a
-		 * stop, a 429, a server error or no connection is not */
-		room->power_asked = e == ERR_OK || e == ERR_INVALID;
-		if (!room->power_asked)
-			room->ask_at = clock_mono_ms() + MATRIX_QUICK_AGAIN_MS;
-		matrix_resp_release(&r);
-	}
 	return room->power ? mx_power_level(room->power, user) : -1;
 }
 

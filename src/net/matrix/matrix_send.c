@@ -563,8 +563,7 @@ void matrix_send_stop(struct matrix *m)
 	size_t i;
 
 	while (sends_busy(m) && clock_mono_ms() < end) {
-		curl_multi_poll(m->multi, NULL, 0, MATRIX_POLL_MS, NULL);
-		matrix_pump(m);
+		matrix_multi_wait(m, MATRIX_POLL_MS);
 		take_ends(m);
 	}
 	for (i = 0; i < m->n_outq; i++)

@@ -50,9 +50,23 @@ enum err matrix_make_filter(struct matrix *m)
 	return e;
 }
 
+/* save_pos writes the position on disk: by the fsyncs' thread after the
+ * batch's group files (matrix_disk.c says why that is safe), or here
+ * when it has none. */
+static enum err save_pos(struct matrix *m, const char *since)
+{
+	enum err e = matrix_disk_put(m, NULL, 0, since);
+
+	if (e == ERR_INVALID)
+		e = state_write(m->state_dir, MATRIX_SINCE_FILE, since, strlen(since), 0600);
+	if (e != ERR_OK)
+		matrix_set_err(m, "cannot save the sync position in %s: %s", m->state_dir,
+			       err_str(e));
+	return e;
+}
+
 /* save_since moves the position: in memory at once (the next /sync asks
- * from it), on disk by the fsyncs' thread after the batch's group files
- * (matrix_disk.c says why that is safe), or here when it has none. */
+ * from it), and on disk (save_pos). */
 static enum err save_since(struct matrix *m, const char *since)
 {
 	enum err e;
@@ -60,20 +74,58 @@ static enum err save_since(struct matrix *m, const char *since)
 
 	if (m->since && !strcmp(m->since, since))
 		return ERR_OK; /* an empty long poll: nothing moved */
-	e = matrix_disk_put(m, NULL, 0, since);
-	if (e == ERR_INVALID)
-		e = state_write(m->state_dir, MATRIX_SINCE_FILE, since, strlen(since), 0600);
-	if (e != ERR_OK) {
-		matrix_set_err(m, "cannot save the sync position in %s: %s", m->state_dir,
-			       err_str(e));
+	e = save_pos(m, since);
+	if (e != ERR_OK)
 		return e;
-	}
 	copy = strs_dup(since);
 	if (!copy)
 		return ERR_NOMEM;
 	free(m->since);
 	m->since = copy;
 	return ERR_OK;
+}
+
+/* unsaved_put moves the position in memory (the next sync asks from it)
+ * and keeps it to be saved by matrix_sync_settle. Past
+ * MATRIX_UNSAVED_MAX the newest kept is replaced: saved later, never
+ * early. */
+static enum err unsaved_put(struct matrix *m, const char *next_batch)
+{
+	char *since = strs_dup(next_batch), *prev = m->since ? strs_dup(m->since) : NULL;
+	size_t k = m->n_unsaved;
+
+	if (!since || (m->since && !prev)) {
+		free(since);
+		free(prev);
+		return ERR_NOMEM;
+	}
+	if (k == MATRIX_UNSAVED_MAX) {
+		k--;
+		free(m->unsaved[k].since);
+		free(prev); /* the position before the one it replaces stays */
+		prev = m->unsaved[k].prev;
+	} else {
+		m->n_unsaved++;
+	}
+	m->unsaved[k].gen = m->batch_gen;
+	m->unsaved[k].since = since;
+	m->unsaved[k].prev = prev;
+	free(m->since);
+	m->since = strs_dup(since);
+	return m->since ? ERR_OK : ERR_NOMEM;
+}
+
+/* unsaved_drop forgets the first n positions kept. */
+static void unsaved_drop(struct matrix *m, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		free(m->unsaved[i].since);
+		free(m->unsaved[i].prev);
+	}
+	memmove(m->unsaved, m->unsaved + n, (m->n_unsaved - n) * sizeof(m->unsaved[0]));
+	m->n_unsaved -= n;
 }
 
 /* later sets the next sync's time: a backoff before asking again. */
@@ -333,6 +385,7 @@ static enum err handle(struct matrix *m, struct mx_sync *s, const char *why)
 	}
 	m->sync_attempt = 0;
 	m->stats.batches++;
+	m->batch_gen++;
 	memset(&c, 0, sizeof(c));
 	/* the batch's sends are journaled unsynced, then made durable all at
 	 * once before since moves past them (a crash before that replays the
@@ -350,6 +403,18 @@ static enum err handle(struct matrix *m, struct mx_sync *s, const char *why)
 		e = matrix_e2ee_save(m);
 	if (e == ERR_OK && !first)
 		report(m, s, &c);
+	if (e == ERR_OK && m->held_failed) {
+		m->held_failed = 0; /* a waiting message not journaled: replay */
+		e = ERR_IO;
+	}
+	if (e == ERR_OK && (m->n_held || m->n_unsaved)) {
+		/* messages wait for their rooms' facts: the sync goes on from
+		 * here, the position is saved once they are handled */
+		e = unsaved_put(m, s->next_batch);
+		if (e == ERR_OK)
+			matrix_keys_sync(m, &s->keys);
+		return e == ERR_OK ? matrix_sync_settle(m) : e;
+	}
 	if (e == ERR_OK)
 		e = save_since(m, s->next_batch);
 	if (e == ERR_OK)
@@ -359,6 +424,46 @@ static enum err handle(struct matrix *m, struct mx_sync *s, const char *why)
 	if (e == ERR_OK && first)
 		log_info("first start: sync position recorded");
 	return e;
+}
+
+void matrix_sync_free(struct matrix *m)
+{
+	unsaved_drop(m, m->n_unsaved);
+}
+
+enum err matrix_sync_settle(struct matrix *m)
+{
+	unsigned long gen;
+	size_t k;
+	enum err e;
+
+	if (!m->n_unsaved)
+		return ERR_OK;
+	if (m->held_failed) {
+		/* back to the last saved position: those batches replay (the
+		 * transaction ids keep what was sent from showing twice) */
+		m->held_failed = 0;
+		log_warn("sync: a waiting message could not be journaled; asking again from "
+			 "the last saved position");
+		free(m->since);
+		m->since = m->unsaved[0].prev;
+		m->unsaved[0].prev = NULL;
+		unsaved_drop(m, m->n_unsaved);
+		return ERR_OK;
+	}
+	gen = matrix_held_min_gen(m);
+	for (k = m->n_unsaved; k > 0 && m->unsaved[k - 1].gen >= gen; k--)
+		;
+	if (!k)
+		return ERR_OK;
+	e = matrix_send_flush(m);
+	if (e == ERR_OK)
+		e = save_pos(m, m->unsaved[k - 1].since);
+	if (e != ERR_OK)
+		return e;
+	m->alive_ms = clock_mono_ms();
+	unsaved_drop(m, k);
+	return ERR_OK;
 }
 
 /* refused_token answers a 401 to the sync as a send's is answered
