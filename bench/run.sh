@@ -138,7 +138,8 @@ mx_setup='
 	mkdir -p "$BOT_STATE" && chmod 700 "$BOT_STATE" &&
 	printf "%s\n" "$BOT_PW" > "$BOT_STATE/pw" && chmod 600 "$BOT_STATE/pw" &&
 	printf "faq_dir = faq\ncooldown_s = 0\n[matrix]\nhomeserver = %s\nuser_id = @bot:fake.test\npassword_file = %s/pw\nstate_dir = %s\n" \
-		"$BOT_HS" "$BOT_STATE" "$BOT_STATE" > "$BOT_STATE.ini" &&'
+		"$BOT_HS" "$BOT_STATE" "$BOT_STATE" > "$BOT_STATE.ini" &&
+	{ [ -z "$BOT_MOD" ] || printf "moderators_room = %s\n" "$BOT_MOD" >> "$BOT_STATE.ini"; } &&'
 python3 tests/fakehs/mx_bench.py -n "$MX_N" --rooms 100 --question 'what is tms? (%d)' \
 	--bot "$mx_setup"' exec ./faqbot run --config "$BOT_STATE.ini"' | sed 's/^/  /'
 # The same over HTTPS by a host name, as against a real homeserver: libcurl
@@ -173,12 +174,14 @@ echo "matrix at scale: 'faqbot run' through /sync in 100, 1,000 and 10,000 rooms
 # (100 at 100 rooms), twice, costed by the bot itself in CPU time (its log
 # line: the core's part apart), then its RSS. At 10,000 rooms also the
 # reply latency in one room while 1,000 others talk, beside the
-# homeserver's own round trip measured alike in the same run.
+# homeserver's own round trip measured alike in the same run, and a crisis
+# in room 1 and in room 10,000, each answered and alerted to the
+# moderators' room, their latencies side by side.
 for n in 100 1000 10000; do
-	talkers=0
-	[ "$n" -ge 10000 ] && talkers=1000
+	talkers=0 ends=0
+	[ "$n" -ge 10000 ] && talkers=1000 ends=${BENCH_MX_ENDS:-10}
 	python3 tests/fakehs/mx_scale.py --rooms "$n" --backlog "${BENCH_MX_BACKLOG:-2}" --batch 1000 \
-		--talkers "$talkers" -n "${BENCH_MX_BUSY_N:-200}" \
+		--talkers "$talkers" -n "${BENCH_MX_BUSY_N:-200}" --crisis-ends "$ends" \
 		--bot "$mx_setup"' exec ./faqbot run --config "$BOT_STATE.ini"' >build/bench/scale-$n
 	sed 's/^/  /' build/bench/scale-$n
 done

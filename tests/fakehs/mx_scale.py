@@ -75,13 +75,14 @@ class Bench:
         self.bot = None
         self.log_path = os.path.join(self.tmp, "bot.log")
         self.req_seen = -1
+        self.mod = None  # the moderators' room, with --crisis-ends
 
     def fake(self, name, body):
         return self.ctl.req("POST", "/_fake/" + name, body)
 
     def env(self):
         return dict(os.environ, BOT_HS="http://127.0.0.1:%d" % self.port,
-                    BOT_STATE=self.tmp + "/state", BOT_PW="pw")
+                    BOT_STATE=self.tmp + "/state", BOT_PW="pw", BOT_MOD=self.mod or "")
 
     def start_bot(self):
         self.log = open(self.log_path, "w")
@@ -251,6 +252,37 @@ class Bench:
                  pct(botl, 50), pct(botl, 99), pct(botl, 50) - pct(base, 50),
                  pct(botl, 99) - pct(base, 99)))
 
+    def ends(self, rooms, n):
+        """A crisis in the first room and in the last, n of each in turns:
+        the time from the member's send to the bot's reply in the room, and
+        to the moderators' alert, both seen by a member of both rooms."""
+        ann = mx_bench.Client(self.port, "ann")
+        ann.sync(0)
+        res = {"first": [], "last": []}
+        for i in range(n):
+            for label, room in (("first", rooms[0]), ("last", rooms[-1])):
+                got = {}
+                t0 = time.perf_counter()
+                ev = ann.send(room, "i can't go on, i want to end my life tonight (%d)" % i)
+
+                def seen(r, e, room=room, ev=ev, got=got):
+                    if e.get("sender") == self.bot_user:
+                        rel = e["content"].get("m.relates_to", {})
+                        if r == room and rel.get("m.in_reply_to", {}).get("event_id") == ev:
+                            got.setdefault("reply", time.perf_counter())
+                        if r == self.mod:
+                            got.setdefault("alert", time.perf_counter())
+                    return "reply" in got and "alert" in got
+                ann.wait_for(seen, 60)
+                res[label].append(((got["reply"] - t0) * 1000, (got["alert"] - t0) * 1000))
+        med = lambda xs: sorted(xs)[len(xs) // 2]  # noqa: E731
+        f_r, l_r = med([x[0] for x in res["first"]]), med([x[0] for x in res["last"]])
+        f_a, l_a = med([x[1] for x in res["first"]]), med([x[1] for x in res["last"]])
+        print("a crisis in room 1 and in room %d of %d, %d of each in turns (ms, medians): the "
+              "reply %.2f and %.2f (%.2fx), the moderators' alert %.2f and %.2f (%.2fx); every "
+              "one answered and alerted" % (len(rooms), len(rooms), n, f_r, l_r, l_r / f_r, f_a,
+                                            l_a, l_a / f_a))
+
     def close(self, ok):
         if self.bot:
             self.bot.terminate()
@@ -276,6 +308,9 @@ def main():
     ap.add_argument("--talkers", type=int, default=0)
     ap.add_argument("-n", type=int, default=100, help="questions in the busy room")
     ap.add_argument("--question", default="what is tms? (%d)")
+    ap.add_argument("--crisis-ends", type=int, default=0, metavar="N",
+                    help="N crises in the first room and N in the last, each answered and "
+                    "alerted in a moderators' room (their latencies compared)")
     ap.add_argument("--appservice", action="store_true",
                     help="the bot as an Application Service: the homeserver pushes")
     ap.add_argument("--prepare", help="--appservice: the command that writes the bot's "
@@ -286,6 +321,8 @@ def main():
     try:
         rooms = mx_bench.make_rooms(b.fake, a.rooms, b.bot_user)
         mx_bench.backlog(b.fake, rooms, a.backlog)
+        if a.crisis_ends:
+            b.mod = mx_bench.make_rooms(b.fake, 1, b.bot_user)[0]
         if a.appservice:
             b.register()
             b.start_bot()
@@ -316,6 +353,8 @@ def main():
         b.batch(batch, "again")
         if a.talkers:
             b.busy(rooms, min(a.talkers, len(rooms) - 1), a.n)
+        if a.crisis_ends:
+            b.ends(rooms, a.crisis_ends)
         mem = mx_bench.rss(b.bot.pid)
         print("matrix bot RSS at %d rooms over /sync: VmRSS %d kB, VmHWM %d kB"
               % (a.rooms, mem["VmRSS"], mem["VmHWM"]))
