@@ -365,6 +365,7 @@ enum err mx_tx_megolm_plain(const char *room, const char *type, const char *cont
 enum err mx_tx_relates(const char *content, char **out)
 {
 	json_t *c = load(content, strlen(content)), *r;
+	int has;
 
 	*out = NULL;
 	if (!json_is_object(c)) {
@@ -372,10 +373,11 @@ enum err mx_tx_relates(const char *content, char **out)
 		return ERR_PARSE;
 	}
 	r = json_object_get(c, "m.relates_to");
-	if (json_is_object(r))
+	has = json_is_object(r);
+	if (has)
 		*out = json_dumps(r, JSON_COMPACT);
 	json_decref(c);
-	return !json_is_object(r) || *out ? ERR_OK : ERR_NOMEM;
+	return !has || *out ? ERR_OK : ERR_NOMEM;
 }
 
 enum err mx_tx_megolm_content(const struct mx_tx_me *me, const char *session_id,
@@ -391,9 +393,14 @@ enum err mx_tx_megolm_content(const struct mx_tx_me *me, const char *session_id,
 		return ERR_NOMEM;
 	if (relates && *relates) {
 		r = load(relates, strlen(relates));
-		if (!json_is_object(r) || json_object_set_new(v, "m.relates_to", r)) {
+		if (!json_is_object(r)) {
+			json_decref(r);
 			json_decref(v);
-			return json_is_object(r) ? ERR_NOMEM : ERR_PARSE;
+			return ERR_PARSE;
+		}
+		if (json_object_set_new(v, "m.relates_to", r)) { /* r taken */
+			json_decref(v);
+			return ERR_NOMEM;
 		}
 	}
 	return dumps(v, out);
