@@ -33,9 +33,9 @@ ANN_TOKEN=anntok
 MOD_TOKEN=modtok
 BEN=@ben:fake.test
 BEN_TOKEN=bentok
-fake POST user "{\"user_id\":\"$MEMBER\",\"token\":\"$ANN_TOKEN\"}" >/dev/null
-fake POST user "{\"user_id\":\"$MOD\",\"token\":\"$MOD_TOKEN\"}" >/dev/null
-fake POST user "{\"user_id\":\"$BEN\",\"token\":\"$BEN_TOKEN\"}" >/dev/null
+fake POST user "{\"user_id\":\"$MEMBER\",\"token\":\"$ANN_TOKEN\",\"device_id\":\"ANNDEV\"}" >/dev/null
+fake POST user "{\"user_id\":\"$MOD\",\"token\":\"$MOD_TOKEN\",\"device_id\":\"MODDEV\"}" >/dev/null
+fake POST user "{\"user_id\":\"$BEN\",\"token\":\"$BEN_TOKEN\",\"device_id\":\"BENDEV\"}" >/dev/null
 ann() { "$OLM_PY" tests/integ/e2ee_member.py "$T/ann" "$HS" "$MEMBER" "$ANN_TOKEN" ANNDEV "$@"; }
 mod() { "$OLM_PY" tests/integ/e2ee_member.py "$T/mod" "$HS" "$MOD" "$MOD_TOKEN" MODDEV "$@"; }
 ben() { "$OLM_PY" tests/integ/e2ee_member.py "$T/ben" "$HS" "$BEN" "$BEN_TOKEN" BENDEV "$@"; }
@@ -170,7 +170,7 @@ check "...which the member decrypts" reads ann "$ROOM" "$r5"
 
 # ---- a device with no one-time key: withheld ------------------------------
 CAL=@cal:fake.test
-fake POST user "{\"user_id\":\"$CAL\",\"token\":\"caltok\"}" >/dev/null
+fake POST user "{\"user_id\":\"$CAL\",\"token\":\"caltok\",\"device_id\":\"CALDEV\"}" >/dev/null
 cal() { "$OLM_PY" tests/integ/e2ee_member.py "$T/cal" "$HS" "$CAL" caltok CALDEV "$@"; }
 cal init
 cal upload-keys

@@ -41,9 +41,9 @@
 #include "mx_html.h"
 #include "strs.h"
 
-#define TX_TRIES     3      /* tries of one ask before the room waits */
-#define TX_AGAIN_MS  30000L /* ... that long */
-#define TX_SESSKEY   256    /* a Megolm session key's base64 */
+#define TX_TRIES     3                   /* tries of one ask before the room waits */
+#define TX_AGAIN_MS  30000L              /* ... that long */
+#define TX_SESSKEY   MX_E2EE_SESSKEY_MAX /* a Megolm session key (base64: 306) */
 #define TX_ROOMS_MAX 10000
 
 enum tx_enc { TX_ENC_UNKNOWN, TX_ENC_PLAIN, TX_ENC_ON };
@@ -399,11 +399,19 @@ static int seal(struct matrix *m, struct tx_room *r)
 	struct mx_tx_me me;
 	char *withheld_c = NULL;
 
-	if (!msgs || !wh || !me_of(m, &id, &me) ||
-	    mx_crypto_out_key(crypto(m), r->id, t->sid, key, sizeof(key)) != ERR_OK ||
-	    mx_tx_withheld_content(&me, r->id, t->sid, "m.no_olm",
-				   "No one-time key of this device could be claimed", &withheld_c))
+	enum err e = msgs && wh && me_of(m, &id, &me) ? ERR_OK : ERR_NOMEM;
+
+	if (e == ERR_OK)
+		e = mx_crypto_out_key(crypto(m), r->id, t->sid, key, sizeof(key));
+	if (e == ERR_OK)
+		e = mx_tx_withheld_content(&me, r->id, t->sid, "m.no_olm",
+					   "No one-time key of this device could be claimed",
+					   &withheld_c);
+	if (e != ERR_OK) {
+		log_error("encryption: room=%s session=%s its room key cannot be given out: %s",
+			  r->id, t->sid, err_str(e));
 		goto out;
+	}
 	t->sent_to = calloc(t->n_to, sizeof(*t->sent_to));
 	for (i = 0; t->sent_to && i < t->n_to; i++) {
 		char *c = seal_one(m, &me, &t->to[i], r->id, t->otk[i], key);
@@ -479,6 +487,8 @@ static void share_next(struct matrix *m, struct tx_room *r)
 	}
 	snprintf(t->sid, sizeof(t->sid), "%s", info.session_id);
 	k = targets(m, r, id.device_id);
+	log_info("encryption: room=%s %zu members, %zu devices known, %zu without its room key",
+		 r->id, r->n_members, t->n_devs, t->n_to);
 	if (k <= 0) {
 		r->share = 0; /* every device has it (or no memory: the bound) */
 		share_end(t);

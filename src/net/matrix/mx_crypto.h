@@ -208,8 +208,8 @@ enum err mx_crypto_out_note(struct mx_crypto *c, const char *room, const char *s
 			    const char *curve);
 
 /* mx_crypto_out_key writes room's session key (base64, from its next
- * message on: a secret, wipe it) into key (keylen bytes; 256 are
- * enough). ERR_NOTFOUND: room's session is not session_id. */
+ * message on: a secret, wipe it) into key (keylen bytes; 512 are
+ * enough: libolm's are 306). ERR_NOTFOUND: room's session is not session_id. */
 enum err mx_crypto_out_key(struct mx_crypto *c, const char *room, const char *session_id, char *key,
 			   size_t keylen);
 
