@@ -28,6 +28,13 @@
 
 need_olm_py
 
+# bot_events ROOM: the bot's messages there, encrypted or not (the library's
+# counts m.room.message alone)
+bot_events() {
+	fake GET "events?room_id=$(urlenc "$1")" |
+		j "[e for e in d['events'] if e['sender']=='$BOT_USER' and e['type'] in ('m.room.message','m.room.encrypted')]"
+}
+
 start_hs
 ANN_TOKEN=anntok
 MOD_TOKEN=modtok
