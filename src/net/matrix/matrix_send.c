@@ -502,7 +502,7 @@ void matrix_send_run(struct matrix *m)
 
 long long matrix_send_want_at(const struct matrix *m)
 {
-	long long at = -1, now = clock_mono_ms();
+	long long at = matrix_tx_want_at(m), now = clock_mono_ms();
 	size_t i;
 	int slot = 0;
 
@@ -512,8 +512,7 @@ long long matrix_send_want_at(const struct matrix *m)
 		slot |= !m->send_x[i].busy;
 	}
 	if (!slot || m->fatal)
-		return -1;
-	at = matrix_tx_want_at(m);
+		return m->fatal ? -1 : at; /* the key sharing's own exchange */
 	for (i = 0; i < m->n_outq; i++) {
 		const struct matrix_send *s = m->outq[i].head;
 		long long t;
