@@ -77,7 +77,7 @@ done
 all=$(printf '%s\n' $code_top $code_matrix $code_irc $code_metrics $code_appservice $code_room | sort -u)
 named=$( { sed '/^## Metrics/,/^## Dep/d' README.md | grep -oE '`[a-z]+_[a-z_]+`' | tr -d '`'
 	grep -E '^ *[a-z][a-z_]* = ' README.md | sed 's/^ *//; s/ = .*//'; } |
-	grep -vx 'dh_installsystemd\|dh_installsysusers\|last_sync\|last_irc\|irc_journal\|olm_account\|olm_sessions\|cross_signing' |
+	grep -vx 'dh_installsystemd\|dh_installsysusers\|last_sync\|last_irc\|irc_journal\|olm_account\|olm_sessions\|cross_signing\|megolm_out' |
 	grep -vx 'sender_localpart\|rate_limited\|app_service_config_files\|appservice_txns\|as_token\|hs_token' |
 	grep -v '^faqbot_' | sort -u)
 unknown=$(comm -23 <(echo "$named") <(echo "$all"))

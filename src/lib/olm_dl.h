@@ -12,8 +12,8 @@
  * documents them.
  *
  * Who may include it: the mx_crypto module alone, src/net/matrix/mx_crypto.c
- * (the device's account), mx_crypto_in.c (its sessions) and
- * mx_crypto_xsign.c (its cross-signing keys) (tests/lint.sh
+ * (the device's account), mx_crypto_in.c (its sessions), mx_crypto_out.c
+ * (sending) and mx_crypto_xsign.c (its cross-signing keys) (tests/lint.sh
  * holds it so), the one module that calls libolm, so that moving to
  * vodozemac replaces that module and nothing else. */
 #ifndef FAQBOT_OLM_DL_H
@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include <olm/inbound_group_session.h>
+#include <olm/outbound_group_session.h>
 #include <olm/olm.h>
 #include <olm/pk.h>
 
@@ -116,6 +117,33 @@ struct olm_dl_api {
 	size_t (*unpickle_pk_decryption)(OlmPkDecryption *, const void *, size_t, void *, size_t,
 					 void *, size_t);
 	size_t (*pk_get_private_key)(OlmPkDecryption *, void *, size_t);
+	/* sending (mx_crypto_out.c): Olm to members' devices, Megolm outbound */
+	size_t (*create_outbound_session_random_length)(const OlmSession *);
+	size_t (*create_outbound_session)(OlmSession *, const OlmAccount *, const void *, size_t,
+					  const void *, size_t, void *, size_t);
+	size_t (*encrypt_message_type)(const OlmSession *);
+	size_t (*encrypt_random_length)(const OlmSession *);
+	size_t (*encrypt_message_length)(const OlmSession *, size_t);
+	size_t (*encrypt)(OlmSession *, const void *, size_t, void *, size_t, void *, size_t);
+	size_t (*outbound_group_session_size)(void);
+	OlmOutboundGroupSession *(*outbound_group_session)(void *);
+	const char *(*outbound_group_session_last_error)(const OlmOutboundGroupSession *);
+	size_t (*clear_outbound_group_session)(OlmOutboundGroupSession *);
+	size_t (*pickle_outbound_group_session_length)(const OlmOutboundGroupSession *);
+	size_t (*pickle_outbound_group_session)(OlmOutboundGroupSession *, const void *, size_t,
+						void *, size_t);
+	size_t (*unpickle_outbound_group_session)(OlmOutboundGroupSession *, const void *, size_t,
+						  void *, size_t);
+	size_t (*init_outbound_group_session_random_length)(const OlmOutboundGroupSession *);
+	size_t (*init_outbound_group_session)(OlmOutboundGroupSession *, uint8_t *, size_t);
+	size_t (*group_encrypt_message_length)(OlmOutboundGroupSession *, size_t);
+	size_t (*group_encrypt)(OlmOutboundGroupSession *, const uint8_t *, size_t, uint8_t *,
+				size_t);
+	size_t (*outbound_group_session_id_length)(const OlmOutboundGroupSession *);
+	size_t (*outbound_group_session_id)(OlmOutboundGroupSession *, uint8_t *, size_t);
+	uint32_t (*outbound_group_session_message_index)(OlmOutboundGroupSession *);
+	size_t (*outbound_group_session_key_length)(const OlmOutboundGroupSession *);
+	size_t (*outbound_group_session_key)(OlmOutboundGroupSession *, uint8_t *, size_t);
 };
 
 /* The table, filled by olm_dl_load(). Calling through it before a
@@ -186,24 +214,47 @@ enum err olm_dl_load(char *why, size_t whylen);
 #define olm_inbound_group_session_id                olm_dl.inbound_group_session_id
 #define olm_inbound_group_session_first_known_index olm_dl.inbound_group_session_first_known_index
 
-#define olm_pk_signing_size              olm_dl.pk_signing_size
-#define olm_pk_signing                   olm_dl.pk_signing
-#define olm_pk_signing_last_error        olm_dl.pk_signing_last_error
-#define olm_clear_pk_signing             olm_dl.clear_pk_signing
-#define olm_pk_signing_key_from_seed     olm_dl.pk_signing_key_from_seed
-#define olm_pk_signing_seed_length       olm_dl.pk_signing_seed_length
-#define olm_pk_signing_public_key_length olm_dl.pk_signing_public_key_length
-#define olm_pk_signature_length          olm_dl.pk_signature_length
-#define olm_pk_sign                      olm_dl.pk_sign
-#define olm_pk_decryption_size           olm_dl.pk_decryption_size
-#define olm_pk_decryption                olm_dl.pk_decryption
-#define olm_pk_decryption_last_error     olm_dl.pk_decryption_last_error
-#define olm_clear_pk_decryption          olm_dl.clear_pk_decryption
-#define olm_pk_private_key_length        olm_dl.pk_private_key_length
-#define olm_pk_key_from_private          olm_dl.pk_key_from_private
-#define olm_pickle_pk_decryption_length  olm_dl.pickle_pk_decryption_length
-#define olm_pickle_pk_decryption         olm_dl.pickle_pk_decryption
-#define olm_unpickle_pk_decryption       olm_dl.unpickle_pk_decryption
-#define olm_pk_get_private_key           olm_dl.pk_get_private_key
+#define olm_pk_signing_size                       olm_dl.pk_signing_size
+#define olm_pk_signing                            olm_dl.pk_signing
+#define olm_pk_signing_last_error                 olm_dl.pk_signing_last_error
+#define olm_clear_pk_signing                      olm_dl.clear_pk_signing
+#define olm_pk_signing_key_from_seed              olm_dl.pk_signing_key_from_seed
+#define olm_pk_signing_seed_length                olm_dl.pk_signing_seed_length
+#define olm_pk_signing_public_key_length          olm_dl.pk_signing_public_key_length
+#define olm_pk_signature_length                   olm_dl.pk_signature_length
+#define olm_pk_sign                               olm_dl.pk_sign
+#define olm_pk_decryption_size                    olm_dl.pk_decryption_size
+#define olm_pk_decryption                         olm_dl.pk_decryption
+#define olm_pk_decryption_last_error              olm_dl.pk_decryption_last_error
+#define olm_clear_pk_decryption                   olm_dl.clear_pk_decryption
+#define olm_pk_private_key_length                 olm_dl.pk_private_key_length
+#define olm_pk_key_from_private                   olm_dl.pk_key_from_private
+#define olm_pickle_pk_decryption_length           olm_dl.pickle_pk_decryption_length
+#define olm_pickle_pk_decryption                  olm_dl.pickle_pk_decryption
+#define olm_unpickle_pk_decryption                olm_dl.unpickle_pk_decryption
+#define olm_pk_get_private_key                    olm_dl.pk_get_private_key
+#define olm_create_outbound_session_random_length olm_dl.create_outbound_session_random_length
+#define olm_create_outbound_session               olm_dl.create_outbound_session
+#define olm_encrypt_message_type                  olm_dl.encrypt_message_type
+#define olm_encrypt_random_length                 olm_dl.encrypt_random_length
+#define olm_encrypt_message_length                olm_dl.encrypt_message_length
+#define olm_encrypt                               olm_dl.encrypt
+#define olm_outbound_group_session_size           olm_dl.outbound_group_session_size
+#define olm_outbound_group_session                olm_dl.outbound_group_session
+#define olm_outbound_group_session_last_error     olm_dl.outbound_group_session_last_error
+#define olm_clear_outbound_group_session          olm_dl.clear_outbound_group_session
+#define olm_pickle_outbound_group_session_length  olm_dl.pickle_outbound_group_session_length
+#define olm_pickle_outbound_group_session         olm_dl.pickle_outbound_group_session
+#define olm_unpickle_outbound_group_session       olm_dl.unpickle_outbound_group_session
+#define olm_init_outbound_group_session_random_length \
+	olm_dl.init_outbound_group_session_random_length
+#define olm_init_outbound_group_session          olm_dl.init_outbound_group_session
+#define olm_group_encrypt_message_length         olm_dl.group_encrypt_message_length
+#define olm_group_encrypt                        olm_dl.group_encrypt
+#define olm_outbound_group_session_id_length     olm_dl.outbound_group_session_id_length
+#define olm_outbound_group_session_id            olm_dl.outbound_group_session_id
+#define olm_outbound_group_session_message_index olm_dl.outbound_group_session_message_index
+#define olm_outbound_group_session_key_length    olm_dl.outbound_group_session_key_length
+#define olm_outbound_group_session_key           olm_dl.outbound_group_session_key
 
 #endif

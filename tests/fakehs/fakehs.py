@@ -18,7 +18,9 @@ token's), its one-time keys (the same key id with another key is refused,
 400 M_INVALID_PARAM, as Synapse does) and its fallback key (one an
 algorithm), and answers one_time_key_counts; POST /keys/claim hands out
 one one-time key a device, oldest first, else the fallback key (marked
-used); POST /keys/query gives the device keys. Every /sync carries the
+used); POST /keys/query gives the device keys, and a device's new or changed
+device keys put its user in the device_lists.changed of the next /sync of
+every user sharing a room with it. Every /sync carries the
 syncing device's device_one_time_keys_count (signed_curve25519, 0 too) and
 device_unused_fallback_key_types, and a long poll ends when they change.
 
@@ -202,6 +204,7 @@ class Homeserver:
         self.devkeys = {}  # (user, device) -> Keys
         self.keys_sent = {}  # token -> the key counts its last /sync carried
         self.todev = []  # (pos, user, device, event): to-device messages
+        self.dl_changes = []  # (pos, user): a user's device keys changed
         # where each event landed, in order: an incremental /sync looks only
         # at the rooms touched after its since, so 10,000 quiet rooms cost
         # a long poll nothing each time it wakes
@@ -345,7 +348,22 @@ class Homeserver:
         rooms = {k: v for k, v in out.items() if v}
         if rooms:
             body["rooms"] = rooms
-        return body, bool(rooms)
+        changed = self.device_changes(user, since)
+        if changed:
+            body["device_lists"] = {"changed": changed, "left": []}
+        return body, bool(rooms) or bool(changed)
+
+    def device_changes(self, user, since):
+        """The users sharing a room with user whose device keys changed
+        after since (an initial sync has none, as the spec says)."""
+        if since is None:
+            return []
+        users = sorted({u for p, u in self.dl_changes if p > since})
+        if not users:
+            return []
+        mine = [r for r in self.rooms.values() if self.membership_of(r, user) == "join"]
+        return [u for u in users
+                if any(self.membership_of(r, u) == "join" for r in mine)]
 
 
 def claim_one(user, device, algo):
@@ -760,6 +778,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         with HS.cond:
             keys = HS.keys_of(user, device)
             dk = req.get("device_keys")
+            changed = dk is not None and dk != keys.device_keys
             if dk is not None:
                 if (not isinstance(dk, dict) or dk.get("user_id") != user
                         or dk.get("device_id") != device):
@@ -774,6 +793,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             keys.uploads.append(req)
             if dk is not None:
                 keys.device_keys = dk
+            if changed:  # news for every user sharing a room with it
+                self.pos_bump_changed(user)
             for name, obj in otks.items():
                 keys.otks.setdefault(name, obj)
             for name, obj in (req.get("fallback_keys") or {}).items():
@@ -798,6 +819,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     HS.cond.wait(deadline - time.time())
             return self.drop()
         self.reply(200, {"one_time_key_counts": counts})
+
+    def pos_bump_changed(self, user):
+        HS.pos += 1
+        HS.dl_changes.append((HS.pos, user))
+        HS.cond.notify_all()
 
     def keys_claim(self, req):
         out = {}

@@ -15,12 +15,23 @@ Megolm session) is pickled in DIR between calls.
                                           sender_device_keys)
   e2ee_member.py ... encrypt ROOM TEXT   prints the m.room.encrypted
                                           content of an m.text message
-  e2ee_member.py ... upload-keys         the device keys, signed, to
-                                          /keys/upload (for /keys/query)
+  e2ee_member.py ... upload-keys [N]     the device keys, signed, to
+                                          /keys/upload (for /keys/query),
+                                          and N signed one-time keys
+  e2ee_member.py ... read-keys           the to-device messages queued for
+                                          the member: Olm-decrypted, the
+                                          room keys in them kept (prints
+                                          how many new)
+  e2ee_member.py ... decrypt ROOM EVENT  prints the decrypted event (JSON:
+                                          type, content, room_id) of the
+                                          bot's m.room.encrypted EVENT, or
+                                          exits 1 when it cannot
 """
+import hashlib
 import json
 import os
 import sys
+import urllib.parse
 import urllib.request
 
 import olm
@@ -76,8 +87,97 @@ class Member:
         os.makedirs(self.d, exist_ok=True)
         self.save("account", olm.Account())
 
-    def upload_keys(self):
-        self.call("POST", "/keys/upload", {"device_keys": self.device_keys(self.load_account())})
+    def upload_keys(self, n=0):
+        acc = self.load_account()
+        body = {"device_keys": self.device_keys(acc)}
+        if n:
+            acc.generate_one_time_keys(n)
+            otks = {}
+            for kid, key in acc.one_time_keys["curve25519"].items():
+                obj = {"key": key}
+                obj["signatures"] = {self.user: {"ed25519:" + self.device: acc.sign(canon(obj))}}
+                otks["signed_curve25519:" + kid] = obj
+            body["one_time_keys"] = otks
+        self.call("POST", "/keys/upload", body)
+        if n:
+            acc.mark_keys_as_published()
+        self.save("account", acc)
+
+    def sessions(self):
+        names = sorted(f for f in os.listdir(self.d) if f == "olm" or f.startswith("olm-in-"))
+        return [(f, olm.Session.from_pickle(open(self.path(f), "rb").read(), PASS))
+                for f in names]
+
+    def olm_decrypt(self, acc, sender_key, c):
+        if c["type"] == 0:
+            msg = olm.OlmPreKeyMessage(c["body"])
+            for name, sess in self.sessions():
+                if sess.matches(msg, sender_key):
+                    plain = sess.decrypt(msg)
+                    self.save(name, sess)
+                    return plain
+            sess = olm.InboundSession(acc, msg, sender_key)
+            acc.remove_one_time_keys(sess)
+            plain = sess.decrypt(msg)
+            n = len([f for f in os.listdir(self.d) if f.startswith("olm-in-")])
+            self.save("olm-in-%03d" % n, sess)
+            self.save("account", acc)
+            return plain
+        msg = olm.OlmMessage(c["body"])
+        for name, sess in self.sessions():
+            try:
+                plain = sess.decrypt(msg)
+            except olm.OlmSessionError:
+                continue
+            self.save(name, sess)
+            return plain
+        raise RuntimeError("no Olm session decrypts it")
+
+    def read_keys(self):
+        acc = self.load_account()
+        curve, ed = acc.identity_keys["curve25519"], acc.identity_keys["ed25519"]
+        seen_f = self.path("seen")
+        seen = set(open(seen_f).read().split()) if os.path.exists(seen_f) else set()
+        evs = json.load(urllib.request.urlopen(
+            self.hs + "/_fake/to_device?user_id="
+            + urllib.parse.quote(self.user), timeout=30))["events"]
+        new = 0
+        for ev in evs:
+            c = ev.get("content") or {}
+            if ev.get("type") != "m.room.encrypted" or curve not in c.get("ciphertext", {}):
+                continue
+            h = hashlib.sha256(json.dumps(c, sort_keys=True).encode()).hexdigest()
+            if h in seen:
+                continue
+            seen.add(h)
+            plain = json.loads(self.olm_decrypt(acc, c["sender_key"], c["ciphertext"][curve]))
+            assert plain["recipient"] == self.user and plain["recipient_keys"]["ed25519"] == ed
+            assert plain["sender"] == ev["sender"]
+            if plain["type"] == "m.room_key":
+                k = plain["content"]
+                g = olm.InboundGroupSession(k["session_key"])
+                assert g.id == k["session_id"]
+                open(self.path("in-" + k["session_id"].replace("/", "_")), "wb").write(
+                    g.pickle(PASS))
+                new += 1
+            acc = self.load_account()
+        open(seen_f, "w").write("\n".join(sorted(seen)))
+        print(new)
+
+    def decrypt(self, room, event_id):
+        evs = json.load(urllib.request.urlopen(
+            self.hs + "/_fake/events?room_id="
+            + urllib.parse.quote(room), timeout=30))["events"]
+        ev = [e for e in evs if e.get("event_id") == event_id][0]
+        c = ev["content"]
+        f = self.path("in-" + c["session_id"].replace("/", "_"))
+        if ev["type"] != "m.room.encrypted" or not os.path.exists(f):
+            sys.exit(1)
+        g = olm.InboundGroupSession.from_pickle(open(f, "rb").read(), PASS)
+        plain, _ = g.decrypt(c["ciphertext"])
+        out = json.loads(plain)
+        assert out["room_id"] == room
+        print(json.dumps(out))
 
     def olm(self, bot):
         acc = self.load_account()
@@ -137,7 +237,11 @@ def main():
     if cmd == "init":
         m.init()
     elif cmd == "upload-keys":
-        m.upload_keys()
+        m.upload_keys(int(args[0]) if args else 0)
+    elif cmd == "read-keys":
+        m.read_keys()
+    elif cmd == "decrypt":
+        m.decrypt(args[0], args[1])
     elif cmd == "olm":
         m.olm(args[0])
     elif cmd == "new-session":

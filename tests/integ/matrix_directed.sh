@@ -42,7 +42,7 @@ check "a change in the timeline is seen by the next message (a level as a string
 check "users_default applies to anyone not in users" \
 	test "$(ask "$R" 'POWER?' "@zed:fake.test" | content body)" = "power=5 account=@zed:fake.test"
 check "the sync filter asks for m.room.power_levels in state and timeline" \
-	test "$(fake GET log | j "[(f['room']['state']['types'], 'm.room.power_levels' in f['room']['timeline']['types']) for f in [r['body'] for r in d['requests'] if r['path'].endswith('/filter')]][0]")" = '[["m.room.member", "m.room.power_levels"], true]'
+	test "$(fake GET log | j "[(f['room']['state']['types'], 'm.room.power_levels' in f['room']['timeline']['types']) for f in [r['body'] for r in d['requests'] if r['path'].endswith('/filter')]][0]")" = '[["m.room.member", "m.room.power_levels", "m.room.encryption"], true]'
 # a first start's sync brings no state (10,000 rooms' worth is megabytes):
 # each room's levels are asked once, at its first message (as after any
 # restart), and a change the timeline brings is not asked again

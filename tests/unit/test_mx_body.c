@@ -40,8 +40,8 @@ static int has_str(const json_t *arr, const char *s)
 static void test_reply_json(void **st)
 {
 	struct mx_reply r = {.text = "Line <one> & \"two\"\nsame para\n\n  \nSecond para",
-	                     .in_reply_to = "$q",
-	                     .mention = "@a:x"};
+			     .in_reply_to = "$q",
+			     .mention = "@a:x"};
 	json_t *j, *rel;
 	char *out = NULL;
 
@@ -52,21 +52,19 @@ static void test_reply_json(void **st)
 	assert_string_equal(json_string_value(json_object_get(j, "msgtype")), "m.notice");
 	assert_string_equal(json_string_value(json_object_get(j, "body")), r.text);
 	assert_string_equal(json_string_value(json_object_get(j, "format")),
-	                    "org.matrix.custom.html");
+			    "org.matrix.custom.html");
 	assert_string_equal(json_string_value(json_object_get(j, "formatted_body")),
-	                    "<p>Line &lt;one&gt; &amp; &quot;two&quot;<br>same para</p>"
-	                    "<p>Second para</p>");
+			    "<p>Line &lt;one&gt; &amp; &quot;two&quot;<br>same para</p>"
+			    "<p>Second para</p>");
 	rel = json_object_get(j, "m.relates_to");
 	assert_null(json_object_get(rel, "rel_type"));
+	assert_string_equal(json_string_value(json_object_get(json_object_get(rel, "m.in_reply_to"),
+							      "event_id")),
+			    "$q");
 	assert_string_equal(
-	    json_string_value(json_object_get(json_object_get(rel, "m.in_reply_to"),
-	                                      "event_id")),
-	    "$q");
-	assert_string_equal(json_string_value(json_array_get(
-	                        json_object_get(json_object_get(j, "m.mentions"),
-	                                        "user_ids"),
-	                        0)),
-	                    "@a:x");
+		json_string_value(json_array_get(
+			json_object_get(json_object_get(j, "m.mentions"), "user_ids"), 0)),
+		"@a:x");
 	json_decref(j);
 	free(out);
 
@@ -93,8 +91,9 @@ static void test_reply_json(void **st)
 static void test_alert_json(void **st)
 {
 	static const char *const mods[] = {"@mod:x"};
-	struct mx_alert a = {"!r:x", "$ev:x", "@a:x", "<img src=x onerror=alert(1)>",
-	                     "crisis", "crisis-uk", "x", mods, 1};
+	struct mx_alert a = {"!r:x",   "$ev:x",     "@a:x", "<img src=x onerror=alert(1)>",
+			     "crisis", "crisis-uk", "x",    mods,
+			     1};
 	const char *body, *html;
 	char *out = NULL;
 	json_t *j;
@@ -110,11 +109,10 @@ static void test_alert_json(void **st)
 	assert_non_null(strstr(body, "@a:x"));
 	assert_null(strstr(html, "<img"));
 	assert_non_null(strstr(html, "&lt;img src=x onerror=alert(1)&gt;"));
-	assert_string_equal(json_string_value(json_array_get(
-	                        json_object_get(json_object_get(j, "m.mentions"),
-	                                        "user_ids"),
-	                        0)),
-	                    "@mod:x");
+	assert_string_equal(
+		json_string_value(json_array_get(
+			json_object_get(json_object_get(j, "m.mentions"), "user_ids"), 0)),
+		"@mod:x");
 	json_decref(j);
 	free(out);
 }
@@ -124,9 +122,9 @@ static void test_alert_json(void **st)
 static void test_reply_directed(void **st)
 {
 	struct mx_reply r = {.text = "TMS is <magnetic> & safe.\n\nSecond.",
-	                     .in_reply_to = "$q",
-	                     .mention = "@bob:hs.test",
-	                     .directed = 1};
+			     .in_reply_to = "$q",
+			     .mention = "@bob:hs.test",
+			     .directed = 1};
 	json_t *j, *ids;
 	char *out = NULL;
 
@@ -136,8 +134,8 @@ static void test_reply_directed(void **st)
 	assert_non_null(j);
 	assert_string_equal(jget(j, "body"), "@bob:hs.test: TMS is <magnetic> & safe.\n\nSecond.");
 	assert_string_equal(jget(j, "formatted_body"),
-	                    "<p><a href=\"https://matrix.to/#/%40bob%3Ahs.test\">@bob:hs.test</a>: "
-	                    "TMS is &lt;magnetic&gt; &amp; safe.</p><p>Second.</p>");
+			    "<p><a href=\"https://matrix.to/#/%40bob%3Ahs.test\">@bob:hs.test</a>: "
+			    "TMS is &lt;magnetic&gt; &amp; safe.</p><p>Second.</p>");
 	ids = json_object_get(json_object_get(j, "m.mentions"), "user_ids");
 	assert_int_equal(json_array_size(ids), 1);
 	assert_string_equal(json_string_value(json_array_get(ids, 0)), "@bob:hs.test");
@@ -149,8 +147,8 @@ static void test_reply_directed(void **st)
 	assert_int_equal(mx_reply_json(&r, &out), ERR_OK);
 	j = json_loads(out, 0, NULL);
 	assert_non_null(strstr(jget(j, "formatted_body"),
-	                       "<a href=\"https://matrix.to/#/%40bob%3A%5B%3A%3A1%5D%3A8448\">"
-	                       "@bob:[::1]:8448</a>: "));
+			       "<a href=\"https://matrix.to/#/%40bob%3A%5B%3A%3A1%5D%3A8448\">"
+			       "@bob:[::1]:8448</a>: "));
 	json_decref(j);
 	free(out);
 
@@ -159,8 +157,8 @@ static void test_reply_directed(void **st)
 	assert_int_equal(mx_reply_json(&r, &out), ERR_OK);
 	j = json_loads(out, 0, NULL);
 	assert_string_equal(jget(j, "formatted_body"),
-	                    "<p><a href=\"https://matrix.to/#/%40bob%3A%5B%3A%3A1%5D%3A8448\">"
-	                    "@bob:[::1]:8448</a>: </p>");
+			    "<p><a href=\"https://matrix.to/#/%40bob%3A%5B%3A%3A1%5D%3A8448\">"
+			    "@bob:[::1]:8448</a>: </p>");
 	json_decref(j);
 	free(out);
 
@@ -176,9 +174,8 @@ static void test_reply_directed(void **st)
 /* A link to an earlier answer: a last paragraph, escaped in HTML. */
 static void test_reply_see_link(void **st)
 {
-	struct mx_reply r = {.text = "Answered just above.",
-	                     .in_reply_to = "$q",
-	                     .mention = "@a:x"};
+	struct mx_reply r = {
+		.text = "Answered just above.", .in_reply_to = "$q", .mention = "@a:x"};
 	char *link = NULL, *out = NULL;
 	json_t *j;
 
@@ -190,11 +187,11 @@ static void test_reply_see_link(void **st)
 	assert_int_equal(mx_reply_json(&r, &out), ERR_OK);
 	j = json_loads(out, 0, NULL);
 	assert_string_equal(jget(j, "body"), "Answered just above.\n\nEarlier answer: "
-	                                     "https://matrix.to/#/%21r%3Ax/%24ans%2F1%2B2");
+					     "https://matrix.to/#/%21r%3Ax/%24ans%2F1%2B2");
 	assert_string_equal(jget(j, "formatted_body"),
-	                    "<p>Answered just above.</p><p>Earlier answer: <a href=\""
-	                    "https://matrix.to/#/%21r%3Ax/%24ans%2F1%2B2\">"
-	                    "https://matrix.to/#/%21r%3Ax/%24ans%2F1%2B2</a></p>");
+			    "<p>Answered just above.</p><p>Earlier answer: <a href=\""
+			    "https://matrix.to/#/%21r%3Ax/%24ans%2F1%2B2\">"
+			    "https://matrix.to/#/%21r%3Ax/%24ans%2F1%2B2</a></p>");
 	json_decref(j);
 	free(out);
 	free(link);
@@ -206,8 +203,8 @@ static void test_reply_see_link(void **st)
 	j = json_loads(out, 0, NULL);
 	assert_non_null(strstr(jget(j, "body"), "\n\nEarlier message: https://x.test/"));
 	assert_non_null(strstr(jget(j, "formatted_body"),
-	                       "<p>Earlier message: <a href=\"https://x.test/?a=1&amp;b="
-	                       "&quot;&lt;2&gt;&quot;\">"));
+			       "<p>Earlier message: <a href=\"https://x.test/?a=1&amp;b="
+			       "&quot;&lt;2&gt;&quot;\">"));
 	assert_null(strstr(jget(j, "formatted_body"), "<2>"));
 	json_decref(j);
 	free(out);
@@ -220,17 +217,17 @@ static void test_notice_json(void **st)
 
 	(void)st;
 	assert_int_equal(mx_notice_json("FAQ reloaded: 3 <entries> & \"more\"\nfine", &out),
-	                 ERR_OK);
+			 ERR_OK);
 	j = json_loads(out, 0, NULL);
 	assert_non_null(j);
 	assert_string_equal(jget(j, "msgtype"), "m.notice");
 	assert_string_equal(jget(j, "body"), "FAQ reloaded: 3 <entries> & \"more\"\nfine");
 	assert_string_equal(jget(j, "format"), "org.matrix.custom.html");
-	assert_string_equal(jget(j, "formatted_body"),
-	                    "<p>FAQ reloaded: 3 &lt;entries&gt; &amp; &quot;more&quot;<br>fine</p>");
-	assert_int_equal(json_array_size(json_object_get(json_object_get(j, "m.mentions"),
-	                                                 "user_ids")),
-	                 0);
+	assert_string_equal(
+		jget(j, "formatted_body"),
+		"<p>FAQ reloaded: 3 &lt;entries&gt; &amp; &quot;more&quot;<br>fine</p>");
+	assert_int_equal(
+		json_array_size(json_object_get(json_object_get(j, "m.mentions"), "user_ids")), 0);
 	assert_null(json_object_get(j, "m.relates_to"));
 	json_decref(j);
 	free(out);
@@ -253,26 +250,30 @@ static void test_filter_power_levels(void **st)
 	assert_non_null(j);
 	room = json_object_get(j, "room");
 	assert_true(has_str(json_object_get(json_object_get(room, "state"), "types"),
-	                    "m.room.power_levels"));
-	assert_true(has_str(json_object_get(json_object_get(room, "state"), "types"),
-	                    "m.room.member"));
+			    "m.room.power_levels"));
+	assert_true(
+		has_str(json_object_get(json_object_get(room, "state"), "types"), "m.room.member"));
 	assert_true(has_str(json_object_get(json_object_get(room, "timeline"), "types"),
-	                    "m.room.power_levels"));
-	assert_true(json_is_true(
-	    json_object_get(json_object_get(room, "state"), "lazy_load_members")));
+			    "m.room.power_levels"));
+	assert_true(
+		json_is_true(json_object_get(json_object_get(room, "state"), "lazy_load_members")));
 	assert_true(has_str(json_object_get(json_object_get(j, "presence"), "not_types"), "*"));
-	assert_true(has_str(json_object_get(json_object_get(room, "ephemeral"), "not_types"),
-	                    "*"));
+	assert_true(has_str(json_object_get(json_object_get(room, "ephemeral"), "not_types"), "*"));
+	/* and m.room.encryption, whether replies in the room are encrypted */
+	assert_true(has_str(json_object_get(json_object_get(room, "state"), "types"),
+			    "m.room.encryption"));
+	assert_true(has_str(json_object_get(json_object_get(room, "timeline"), "types"),
+			    "m.room.encryption"));
 	assert_int_equal(json_array_size(json_object_get(json_object_get(room, "state"), "types")),
-	                 2);
+			 3);
 	json_decref(j);
 	free(out);
 }
 
 /* reference: the reply's content as the jansson tree mx_reply_json once
  * built (keys in that order), written by json_dumps */
-static char *reply_by_tree(const char *body, const char *html, const char *irt_id,
-			   const char *root, const char *mention)
+static char *reply_by_tree(const char *body, const char *html, const char *irt_id, const char *root,
+			   const char *mention)
 {
 	json_t *c = json_object(), *rel = json_object(), *irt = json_object();
 	json_t *men = json_object(), *ids = json_array();
@@ -310,7 +311,7 @@ static void test_reply_bytes(void **st)
 		"caf\xc3\xa9 \xe2\x80\x94 \xf0\x9f\x92\x99 \xe2\x80\xa8 line sep",
 	};
 	static const char *bad[] = {"\xc0\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80",
-				    "\xe2\x82", "\x80", "ok \xff"};
+				    "\xe2\x82", "\x80",         "ok \xff"};
 	const char *roots[] = {NULL, "$root:x"}, *mentions[] = {NULL, "@a:x", "@b:x"};
 	size_t t, k, i;
 
@@ -318,21 +319,22 @@ static void test_reply_bytes(void **st)
 	for (t = 0; t < sizeof(texts) / sizeof(texts[0]); t++)
 		for (k = 0; k < 2; k++)
 			for (i = 0; i < 3; i++) {
-				struct mx_reply r = {.text = texts[t],
-						     .in_reply_to = "$q:x",
-						     .thread_root = roots[k],
-						     .mention = mentions[i],
-						     .directed = i == 2,
-						     .see_link = t == 1 ? "https://matrix.to/#/!r:x/$e" : NULL,
-						     .see_answer = (int)k};
+				struct mx_reply r = {
+					.text = texts[t],
+					.in_reply_to = "$q:x",
+					.thread_root = roots[k],
+					.mention = mentions[i],
+					.directed = i == 2,
+					.see_link = t == 1 ? "https://matrix.to/#/!r:x/$e" : NULL,
+					.see_answer = (int)k};
 				char *out = NULL, *ref;
 				json_t *j;
 
 				assert_int_equal(mx_reply_json(&r, &out), ERR_OK);
 				j = json_loads(out, 0, NULL);
 				assert_non_null(j);
-				ref = reply_by_tree(jget(j, "body"), jget(j, "formatted_body"), "$q:x",
-						    roots[k], mentions[i]);
+				ref = reply_by_tree(jget(j, "body"), jget(j, "formatted_body"),
+						    "$q:x", roots[k], mentions[i]);
 				assert_string_equal(out, ref);
 				free(ref);
 				json_decref(j);
@@ -353,13 +355,10 @@ static void test_reply_bytes(void **st)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_reply_json),
-	    cmocka_unit_test(test_reply_bytes),
-	    cmocka_unit_test(test_alert_json),
-	    cmocka_unit_test(test_reply_directed),
-	    cmocka_unit_test(test_reply_see_link),
-	    cmocka_unit_test(test_notice_json),
-	    cmocka_unit_test(test_filter_power_levels),
+		cmocka_unit_test(test_reply_json),          cmocka_unit_test(test_reply_bytes),
+		cmocka_unit_test(test_alert_json),          cmocka_unit_test(test_reply_directed),
+		cmocka_unit_test(test_reply_see_link),      cmocka_unit_test(test_notice_json),
+		cmocka_unit_test(test_filter_power_levels),
 	};
 
 	return cmocka_run_group_tests_name("mx_body", tests, NULL, NULL);

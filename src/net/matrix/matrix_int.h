@@ -22,6 +22,8 @@
  *                     same parts driven by pushed transactions, no sync
  *   matrix_e2ee.c     encrypted rooms read: to-device room keys, Megolm
  *                     messages decrypted or kept till their key comes
+ *   matrix_e2ee_tx.c  encrypted rooms written: the room key given to the
+ *                     members' devices, the bot's messages encrypted
  * All of them work on one struct matrix (one thread, one curl multi
  * handle, an easy handle an exchange), so the functions here take it
  * whole; each file's statics stay its own.
@@ -92,6 +94,10 @@
  * at most MX_E2EE_PENDING_MAX of them), then is given up, counted and
  * logged without its text. */
 #define MATRIX_E2EE_WAIT_MS       600000L
+/* A message for an encrypted room waits at most this long for its room
+ * key to reach the members' devices, then goes (matrix_e2ee_tx.c says
+ * how): a crisis reply is never held longer by encryption. */
+#define MATRIX_TX_WAIT_MS         20000L
 /* A batch's cost and lateness go to the log when it holds this many
  * events, or when its oldest was this late once handled (a warning from
  * the second): the bot is falling behind its rooms. */
@@ -216,6 +222,9 @@ struct matrix_send {
 	int wants_login;          /* waits for the shared re-login */
 	long long at_ms;          /* not to be tried before, mono ms */
 	struct matrix_xfer *x;    /* its exchange while in flight, else NULL */
+	int enc;                  /* body is an m.room.encrypted content (journaled) */
+	int tx_held;              /* waits for its room's key to be shared */
+	long long tx_since;       /* it began to wait for that, mono ms; 0: not */
 };
 
 /* A group file of the journal (g-<seq>) and its sends not yet done. */
@@ -353,14 +362,15 @@ struct matrix {
 	char *login_body; /* the request (a password), wiped after */
 
 	volatile sig_atomic_t *stop;
-	long long stop_at;        /* when we first saw *stop, ms; 0: not yet */
-	int fatal;                /* set when running cannot go on */
-	int relogged;             /* a fresh login happened during this call */
-	long long health_at;      /* when the health mark was last written, ms */
-	int health_warned;        /* its failure is logged once, not every sync */
-	unsigned long long rng;   /* backoff_rand's state */
-	struct matrix_keys *keys; /* encryption's keys; NULL: encryption off */
-	struct matrix_e2ee *e2ee; /* encrypted rooms read; NULL: encryption off */
+	long long stop_at;         /* when we first saw *stop, ms; 0: not yet */
+	int fatal;                 /* set when running cannot go on */
+	int relogged;              /* a fresh login happened during this call */
+	long long health_at;       /* when the health mark was last written, ms */
+	int health_warned;         /* its failure is logged once, not every sync */
+	unsigned long long rng;    /* backoff_rand's state */
+	struct matrix_keys *keys;  /* encryption's keys; NULL: encryption off */
+	struct matrix_e2ee *e2ee;  /* encrypted rooms read; NULL: encryption off */
+	struct matrix_e2ee_tx *tx; /* encrypted rooms written; NULL: off */
 	struct matrix_stats stats;
 	char errstr[MATRIX_ERRSTR_MAX];
 };
@@ -636,6 +646,13 @@ void matrix_send_destroy(struct matrix_send *s);
  * (m->errstr says where). */
 enum err matrix_journal_write(struct matrix *m, struct matrix_send *s);
 
+/* matrix_journal_rewrite writes s's journal again after its body changed
+ * (encrypted): its own file, synced, in place of its share of a group
+ * file (a start that finds both keeps the encrypted one). Not journaled,
+ * or still to be written with its batch's group: nothing to do. ERR_IO
+ * (m->errstr says where). */
+enum err matrix_journal_rewrite(struct matrix *m, struct matrix_send *s);
+
 /* matrix_journal_drop removes s from the journal once it is done or
  * dropped: its file, or its share of its group's. */
 void matrix_journal_drop(struct matrix *m, const struct matrix_send *s);
@@ -774,6 +791,29 @@ enum err matrix_e2ee_message(struct matrix *m, const struct mx_action *a, tr_han
  * (sessions, the account, the waiting list). ERR_IO: not saved, so the
  * batch must not be acknowledged (m->errstr says why). */
 enum err matrix_e2ee_save(struct matrix *m);
+
+/* ---- matrix_e2ee_tx.c ------------------------------------------------- */
+
+/* matrix_tx_new (with encryption on) and matrix_tx_free: m->tx. */
+enum err matrix_tx_new(struct matrix *m);
+void matrix_tx_free(struct matrix *m);
+
+/* matrix_tx_ready, for a queue's head about to start: 1 when it may go
+ * now (not a message, its room not encrypted, or encrypted now: its body
+ * replaced and journaled again); 0 when it waits for its room's key to
+ * be shared (s->tx_held, for at most MATRIX_TX_WAIT_MS). */
+int matrix_tx_ready(struct matrix *m, struct matrix_send *s);
+
+/* matrix_tx_run takes the end of the key sharing's exchange and starts
+ * its next one (never waits); matrix_tx_want_at: when it wants the loop
+ * back (mono ms), -1: nothing to do. Both called by matrix_send.c. */
+void matrix_tx_run(struct matrix *m);
+long long matrix_tx_want_at(const struct matrix *m);
+
+/* matrix_tx_sync notes what a handled batch says: rooms' encryption,
+ * member changes (their list asked again), users whose devices changed
+ * (asked again before their next key). */
+void matrix_tx_sync(struct matrix *m, const struct mx_sync *s);
 
 /* ---- matrix_sync.c ---------------------------------------------------- */
 

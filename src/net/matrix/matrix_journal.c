@@ -74,12 +74,13 @@ static enum err outbox(struct matrix *m)
 /* encode writes s as its journal file's JSON; the caller frees *out. */
 static enum err encode(const struct matrix_send *s, char **out)
 {
-	json_t *j = json_pack("{s:i, s:I, s:s, s:s, s:s?, s:s, s:s?, s:s?, s:s?, s:s?, s:b, s:b, "
-			      "s:I}",
-			      "v", 1, "seq", (json_int_t)s->seq, "kind", kind_name[s->kind], "room",
-			      s->room, "txn", s->txn, "body", s->body, "event", s->event, "about",
-			      s->about, "class", s->klass, "entry", s->entry, "must", s->must,
-			      "direct", s->direct, "wall_ms", (json_int_t)s->wall_ms);
+	json_t *j =
+		json_pack("{s:i, s:I, s:s, s:s, s:s?, s:s, s:s?, s:s?, s:s?, s:s?, s:b, s:b, "
+			  "s:I, s:b}",
+			  "v", 1, "seq", (json_int_t)s->seq, "kind", kind_name[s->kind], "room",
+			  s->room, "txn", s->txn, "body", s->body, "event", s->event, "about",
+			  s->about, "class", s->klass, "entry", s->entry, "must", s->must, "direct",
+			  s->direct, "wall_ms", (json_int_t)s->wall_ms, "enc", s->enc);
 	enum err e = j ? mx_jout_dumps(j, out) : ERR_NOMEM; /* json_dumps's bytes */
 
 	json_decref(j);
@@ -114,6 +115,7 @@ static struct matrix_send *decode_json(const json_t *j)
 		s->seq = (unsigned long long)seq;
 		s->must = json_is_true(json_object_get(j, "must"));
 		s->direct = json_is_true(json_object_get(j, "direct"));
+		s->enc = json_is_true(json_object_get(j, "enc"));
 		s->wall_ms = json_integer_value(json_object_get(j, "wall_ms"));
 		ok = dup_field(j, "room", &s->room) && dup_field(j, "txn", &s->txn) &&
 		     dup_field(j, "body", &s->body) && dup_field(j, "event", &s->event) &&
@@ -352,6 +354,28 @@ enum err matrix_send_flush(struct matrix *m)
 	return ERR_OK;
 }
 
+enum err matrix_journal_rewrite(struct matrix *m, struct matrix_send *s)
+{
+	unsigned long long g = s->group;
+	int defer = m->journal_defer;
+	enum err e;
+
+	if (!s->journaled || s->deferred)
+		return ERR_OK; /* a group still to write takes the body as it is */
+	/* its own file, synced, before its group lets go of the old body */
+	s->group = 0;
+	m->journal_defer = 0;
+	e = matrix_journal_write(m, s);
+	m->journal_defer = defer;
+	if (e != ERR_OK) {
+		s->group = g;
+		return e;
+	}
+	if (g)
+		group_done(m, g);
+	return ERR_OK;
+}
+
 void matrix_journal_drop(struct matrix *m, const struct matrix_send *s)
 {
 	char name[JOURNAL_NAME_MAX];
@@ -449,6 +473,31 @@ static void read_group(struct matrix *m, const char *name, unsigned long long se
 	}
 }
 
+/* same_seq keeps one of two records of the same send (v sorted by seq):
+ * a send encrypted after its group was written has its own file too
+ * (matrix_journal_rewrite), and a crash may leave both; the encrypted one
+ * is what went, or goes, out. The new count. */
+static size_t same_seq(struct matrix *m, struct matrix_send **v, size_t n)
+{
+	size_t i, k = 0;
+
+	for (i = 0; i < n; i++) {
+		struct matrix_send *s = v[i], *prev = k ? v[k - 1] : NULL, *drop;
+
+		if (!prev || prev->seq != s->seq) {
+			v[k++] = s;
+			continue;
+		}
+		drop = s->enc && !prev->enc ? prev : s;
+		if (drop == prev)
+			v[k - 1] = s;
+		if (drop->group)
+			group_done(m, drop->group);
+		matrix_send_destroy(drop);
+	}
+	return k;
+}
+
 /* matrix_journal_read: every send the journal holds, oldest first (*v,
  * the caller's; each marked journaled), their count the result. */
 size_t matrix_journal_read(struct matrix *m, struct matrix_send ***v)
@@ -495,6 +544,7 @@ size_t matrix_journal_read(struct matrix *m, struct matrix_send ***v)
 			m->send_seq = (*v)[i]->seq;
 	if (n)
 		qsort(*v, n, sizeof(**v), by_seq);
+	n = same_seq(m, *v, n);
 	for (i = 0; i < n; i++)
 		(*v)[i]->journaled = 1;
 	return n;

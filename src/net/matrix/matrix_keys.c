@@ -67,6 +67,8 @@ enum err matrix_keys_new(struct matrix *m, const struct matrix_config *cfg, char
 	}
 	m->keys = k;
 	e = matrix_e2ee_new(m);
+	if (e == ERR_OK)
+		e = matrix_tx_new(m);
 	if (e != ERR_OK) {
 		snprintf(errbuf, errlen, "out of memory");
 		return e;
@@ -80,6 +82,7 @@ enum err matrix_keys_new(struct matrix *m, const struct matrix_config *cfg, char
 
 void matrix_keys_free(struct matrix *m)
 {
+	matrix_tx_free(m);
 	matrix_e2ee_free(m);
 	if (!m->keys)
 		return;

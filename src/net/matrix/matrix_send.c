@@ -279,8 +279,8 @@ static enum err request(const struct matrix_send *s, const char **method, char *
 	case MATRIX_SEND_TO_DEVICE:
 		return mx_path(path, len, MATRIX_API "/sendToDevice/%s/%s", s->klass, s->txn);
 	default:
-		return mx_path(path, len, MATRIX_API "/rooms/%s/send/m.room.message/%s", s->room,
-			       s->txn);
+		return mx_path(path, len, MATRIX_API "/rooms/%s/send/%s/%s", s->room,
+			       s->enc ? "m.room.encrypted" : "m.room.message", s->txn);
 	}
 }
 
@@ -475,6 +475,7 @@ void matrix_send_run(struct matrix *m)
 	int started = 0;
 
 	take_ends(m);
+	matrix_tx_run(m); /* an encrypted room's key on its way */
 	if (!m->fatal && !(m->stop && *m->stop) && m->n_outq) {
 		n = m->n_outq;
 		first = m->send_next % n;
@@ -482,7 +483,8 @@ void matrix_send_run(struct matrix *m)
 		for (k = 0; k < n && (x = free_slot(m)); k++) {
 			size_t i = (first + k) % n;
 
-			if (i >= m->n_outq || !due(m, &m->outq[i], now))
+			if (i >= m->n_outq || !due(m, &m->outq[i], now) ||
+			    !matrix_tx_ready(m, m->outq[i].head))
 				continue;
 			start(m, &m->outq[i], x);
 			started = 1;
@@ -500,7 +502,7 @@ void matrix_send_run(struct matrix *m)
 
 long long matrix_send_want_at(const struct matrix *m)
 {
-	long long at = -1, now = clock_mono_ms();
+	long long at = matrix_tx_want_at(m), now = clock_mono_ms();
 	size_t i;
 	int slot = 0;
 
@@ -510,12 +512,12 @@ long long matrix_send_want_at(const struct matrix *m)
 		slot |= !m->send_x[i].busy;
 	}
 	if (!slot || m->fatal)
-		return -1;
+		return m->fatal ? -1 : at; /* the key sharing's own exchange */
 	for (i = 0; i < m->n_outq; i++) {
 		const struct matrix_send *s = m->outq[i].head;
 		long long t;
 
-		if (!s || s->x || (s->wants_login && s->login_gen == m->login_gen))
+		if (!s || s->x || s->tx_held || (s->wants_login && s->login_gen == m->login_gen))
 			continue;
 		t = s->wants_login || s->at_ms < now ? now : s->at_ms;
 		if (at < 0 || t < at)

@@ -420,6 +420,8 @@ static enum err handle(struct matrix *m, struct mx_sync *s, const char *why)
 	if (e == ERR_OK)
 		matrix_keys_sync(m, &s->keys);
 	if (e == ERR_OK)
+		matrix_tx_sync(m, s);
+	if (e == ERR_OK)
 		m->alive_ms = clock_mono_ms();
 	if (e == ERR_OK && first)
 		log_info("first start: sync position recorded");

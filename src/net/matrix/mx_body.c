@@ -317,14 +317,17 @@ enum err mx_filter_json(int timeline_limit, char **out)
 	/* No presence, no account data, no ephemeral events (typing,
 	 * receipts); state only for member events, lazily, which is enough
 	 * for names, and the power levels (one event a room, for
-	 * sender_power); the timeline only for what mx_sync_parse reads. */
+	 * sender_power), m.room.encryption (whether replies there are
+	 * encrypted, and how often its key turns); the timeline only for
+	 * what mx_sync_parse reads. */
 	f = json_pack("{s:{s:[s]}, s:{s:[s]}, s:{s:{s:[s]}, s:{s:[s]},"
-		      " s:{s:[s,s], s:b}, s:{s:[s,s,s,s,s], s:i}}}",
+		      " s:{s:[s,s,s], s:b}, s:{s:[s,s,s,s,s,s], s:i}}}",
 		      "presence", "not_types", "*", "account_data", "not_types", "*", "room",
 		      "account_data", "not_types", "*", "ephemeral", "not_types", "*", "state",
-		      "types", "m.room.member", "m.room.power_levels", "lazy_load_members", 1,
-		      "timeline", "types", "m.room.message", "m.room.member", "m.room.power_levels",
-		      "m.room.redaction", "m.room.encrypted", "limit", timeline_limit);
+		      "types", "m.room.member", "m.room.power_levels", "m.room.encryption",
+		      "lazy_load_members", 1, "timeline", "types", "m.room.message",
+		      "m.room.member", "m.room.power_levels", "m.room.redaction",
+		      "m.room.encrypted", "m.room.encryption", "limit", timeline_limit);
 	if (!f)
 		return ERR_NOMEM;
 	*out = json_dumps(f, JSON_COMPACT);

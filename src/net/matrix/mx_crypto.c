@@ -504,6 +504,7 @@ void mx_crypto_free(struct mx_crypto *c)
 	account_free(c);
 	mx_crypto_xsign_release(c);
 	mx_e2ee_sessions_release(&c->ss);
+	mx_tx_out_release(&c->out);
 	if (c->key)
 		mx_crypto_wiped_free(c->key, c->keylen);
 	free(c->dir);

@@ -32,8 +32,16 @@
  * Cross-signing (mx_crypto_xsign.c): the bot's master, self-signing and
  * user-signing keys, below.
  *
- * Not here: HTTP (matrix_keys.c, matrix_e2ee.c, matrix_xsign.c), the JSON (mx_keys,
- * mx_e2ee), sending to encrypted rooms (issue 15's item 3). */
+ * Sending (mx_crypto_out.c): an outbound Megolm session a room, in
+ * STATE_DIR/megolm_out (MX_CRYPTO_OUT_FILE: pickled under the same key,
+ * 0600, written whole by mx_crypto_save, which must have written it
+ * after an encryption before the ciphertext goes out: a ratchet step
+ * cannot be taken back), with the devices its key was given to; Olm
+ * messages to members' devices, over the session used last with a
+ * device or a new one from a one-time key it published.
+ *
+ * Not here: HTTP (matrix_keys.c, matrix_e2ee.c, matrix_e2ee_tx.c,
+ * matrix_xsign.c), the JSON (mx_keys, mx_e2ee, mx_e2ee_tx, mx_xsign). */
 #ifndef FAQBOT_MX_CRYPTO_H
 #define FAQBOT_MX_CRYPTO_H
 
@@ -46,6 +54,7 @@
 
 #define MX_CRYPTO_FILE          "olm_account"  /* in state_dir, 0600 */
 #define MX_CRYPTO_SESSIONS_FILE "olm_sessions" /* in state_dir, 0600 */
+#define MX_CRYPTO_OUT_FILE      "megolm_out"   /* in state_dir, 0600 */
 #define MX_CRYPTO_OLM_PER_KEY   4              /* Olm sessions kept a device (spec: >= 4) */
 /* A Megolm session quiet this long keeps only the floor of its replay
  * table (mx_seen_compact): a message of it delivered again after that is
@@ -207,6 +216,59 @@ enum err mx_crypto_xsign_mark(struct mx_crypto *c, int uploaded, const char *sig
  * unpadded base64 ed25519 signature of msg[0..len) into sig. */
 enum err mx_crypto_xsign_sign(struct mx_crypto *c, enum mx_xsign_role role, const char *msg,
 			      size_t len, char *sig, size_t siglen);
+
+/* ---- sending (mx_crypto_out.c) --------------------------------------- */
+
+/* What mx_crypto_out_begin says of room's outbound session. */
+struct mx_crypto_out_info {
+	char session_id[MX_KEY_MAX];
+	long msgs;   /* messages encrypted with it so far */
+	int fresh;   /* made now: its key was given to no one yet */
+	int rotated; /* ... because the last one was used up */
+};
+
+/* mx_crypto_out_begin: room's current outbound Megolm session, a new one
+ * made when it has none or the one it has encrypted max_msgs messages or
+ * is max_ms old (the room's rotation settings). A new one is saved by the
+ * next mx_crypto_save. ERR_INVALID without an identity. */
+enum err mx_crypto_out_begin(struct mx_crypto *c, const char *room, long max_msgs, long long max_ms,
+			     struct mx_crypto_out_info *info);
+
+/* mx_crypto_out_discard forgets room's outbound session (a member left:
+ * the next message goes in a new one, shared with those still there). */
+void mx_crypto_out_discard(struct mx_crypto *c, const char *room);
+
+/* mx_crypto_out_has: was room's current session given to the device whose
+ * curve25519 key is curve? mx_crypto_out_note notes it was (ERR_NOTFOUND
+ * when room's session is no longer session_id: rotated meanwhile). */
+int mx_crypto_out_has(struct mx_crypto *c, const char *room, const char *curve);
+enum err mx_crypto_out_note(struct mx_crypto *c, const char *room, const char *session_id,
+			    const char *curve);
+
+/* mx_crypto_out_key writes room's session key (base64, from its next
+ * message on: a secret, wipe it) into key (keylen bytes; 512 are
+ * enough: libolm's are 306). ERR_NOTFOUND: room's session is not session_id. */
+enum err mx_crypto_out_key(struct mx_crypto *c, const char *room, const char *session_id, char *key,
+			   size_t keylen);
+
+/* mx_crypto_group_encrypt encrypts plain (a room event's JSON) with
+ * room's current session: *ct new (base64; free), its session's id in
+ * session_id. The ratchet has moved: mx_crypto_save before *ct goes out.
+ * ERR_NOTFOUND: no session (mx_crypto_out_begin first). */
+enum err mx_crypto_group_encrypt(struct mx_crypto *c, const char *room, const char *plain,
+				 char **ct, char *session_id, size_t sidlen);
+
+/* mx_crypto_olm_has: is an Olm session kept with the device whose
+ * curve25519 key is curve? */
+int mx_crypto_olm_has(const struct mx_crypto *c, const char *curve);
+
+/* mx_crypto_olm_encrypt encrypts plain for the device curve over the
+ * session used last with it, or with none a new one made from its
+ * one-time key otk (may be NULL). *type (0 pre-key, 1 normal) and *body
+ * (base64, new). ERR_NOTFOUND: no session and no one-time key;
+ * ERR_INVALID: libolm refused (a bad key). Saved by mx_crypto_save. */
+enum err mx_crypto_olm_encrypt(struct mx_crypto *c, const char *curve, const char *otk,
+			       const char *plain, int *type, char **body);
 
 /* mx_crypto_plain_free wipes and frees a plaintext; NULL is a no-op. */
 void mx_crypto_plain_free(char *plain);

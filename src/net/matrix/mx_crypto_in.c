@@ -53,7 +53,7 @@ static char *pickle_grp(struct mx_crypto *c, OlmInboundGroupSession *s)
 	return p;
 }
 
-static void olm_obj_free(OlmSession *s)
+void mx_crypto_olm_obj_free(OlmSession *s)
 {
 	if (s) {
 		olm_clear_session(s);
@@ -61,7 +61,7 @@ static void olm_obj_free(OlmSession *s)
 	}
 }
 
-static OlmSession *olm_obj_new(void)
+OlmSession *mx_crypto_olm_obj_new(void)
 {
 	void *mem = malloc(olm_session_size());
 
@@ -69,13 +69,13 @@ static OlmSession *olm_obj_new(void)
 }
 
 /* unpickle_olm: the session a record holds, new, or NULL */
-static OlmSession *unpickle_olm(struct mx_crypto *c, const struct mx_olm_rec *r)
+OlmSession *mx_crypto_olm_unpickle(struct mx_crypto *c, const struct mx_olm_rec *r)
 {
-	OlmSession *s = olm_obj_new();
+	OlmSession *s = mx_crypto_olm_obj_new();
 	char *p = copy(r->pickle); /* libolm decodes it in place */
 
 	if (!s || !p || olm_unpickle_session(s, c->key, c->keylen, p, strlen(p)) == olm_error()) {
-		olm_obj_free(s);
+		mx_crypto_olm_obj_free(s);
 		s = NULL;
 	}
 	if (p)
@@ -129,7 +129,7 @@ enum err mx_crypto_sessions_load(struct mx_crypto *c, char *errbuf, size_t errle
 
 	e = state_read_max(c->dir, MX_CRYPTO_SESSIONS_FILE, MX_E2EE_STORE_MAX, &text, &len);
 	if (e == ERR_NOTFOUND)
-		return ERR_OK;
+		return mx_crypto_out_load(c, errbuf, errlen);
 	if (e == ERR_OK)
 		e = mx_e2ee_sessions_parse(text, len, &c->ss);
 	if (text)
@@ -143,7 +143,7 @@ enum err mx_crypto_sessions_load(struct mx_crypto *c, char *errbuf, size_t errle
 			 "backup, or move it away to start with none (encrypted messages sent "
 			 "before then cannot be read)",
 			 c->dir, MX_CRYPTO_SESSIONS_FILE, err_str(e));
-	return e;
+	return e == ERR_OK ? mx_crypto_out_load(c, errbuf, errlen) : e;
 }
 
 /* compact: the replay tables of sessions quiet for MX_CRYPTO_SEEN_KEEP_MS
@@ -166,6 +166,11 @@ enum err mx_crypto_save(struct mx_crypto *c, char *errbuf, size_t errlen)
 
 	if (errbuf && errlen)
 		*errbuf = '\0';
+	/* the outbound sessions first: a ratchet step is on disk before its
+	 * ciphertext can go out */
+	e = mx_crypto_out_save(c, errbuf, errlen);
+	if (e != ERR_OK)
+		return e;
 	if (c->ss_dirty)
 		compact(c); /* only with a write that is due anyway */
 	if (c->ss_dirty) {
@@ -245,7 +250,7 @@ static int olm_matches(OlmSession *s, const char *sender_key, const char *body)
 /* olm_keep stores s for sender_key (the record i, or a new one: the
  * device's least recently used beyond MX_CRYPTO_OLM_PER_KEY, or anyone's
  * beyond MX_E2EE_OLM_MAX, makes room). */
-static enum err olm_keep(struct mx_crypto *c, OlmSession *s, const char *sender_key, long i)
+enum err mx_crypto_olm_keep(struct mx_crypto *c, OlmSession *s, const char *sender_key, long i)
 {
 	struct mx_olm_rec *r, *nv;
 	size_t k, mine = 0, lru = (size_t)-1, any = 0;
@@ -292,7 +297,7 @@ static enum err olm_keep(struct mx_crypto *c, OlmSession *s, const char *sender_
 static enum err olm_new(struct mx_crypto *c, const char *sender_key, const char *body, char **plain,
 			char *why, size_t whylen)
 {
-	OlmSession *s = olm_obj_new();
+	OlmSession *s = mx_crypto_olm_obj_new();
 	char *buf = copy(body);
 	enum err e = ERR_OK;
 
@@ -314,9 +319,9 @@ static enum err olm_new(struct mx_crypto *c, const char *sender_key, const char 
 		 * libolm says so, and that is no error) */
 		if (olm_remove_one_time_keys(c->acc, s) != olm_error())
 			c->acc_dirty = 1;
-		e = olm_keep(c, s, sender_key, -1);
+		e = mx_crypto_olm_keep(c, s, sender_key, -1);
 	}
-	olm_obj_free(s);
+	mx_crypto_olm_obj_free(s);
 	return e;
 }
 
@@ -337,16 +342,16 @@ enum err mx_crypto_olm_decrypt(struct mx_crypto *c, const char *sender_key, int 
 	for (k = 0; k < c->ss.n_olm; k++) {
 		if (strcmp(c->ss.olm[k].sender_key, sender_key))
 			continue;
-		s = unpickle_olm(c, &c->ss.olm[k]);
+		s = mx_crypto_olm_unpickle(c, &c->ss.olm[k]);
 		if (!s)
 			continue; /* cannot be: the file opened whole */
 		if (type == 0 && !olm_matches(s, sender_key, body)) {
-			olm_obj_free(s);
+			mx_crypto_olm_obj_free(s);
 			continue;
 		}
 		*plain = olm_try(s, type, body);
-		e = *plain ? olm_keep(c, s, sender_key, (long)k) : ERR_OK;
-		olm_obj_free(s);
+		e = *plain ? mx_crypto_olm_keep(c, s, sender_key, (long)k) : ERR_OK;
+		mx_crypto_olm_obj_free(s);
 		if (*plain || type == 0) {
 			if (!*plain)
 				snprintf(why, whylen,

@@ -9,6 +9,7 @@
 
 #include "mx_crypto.h"
 #include "mx_e2ee.h"
+#include "mx_e2ee_tx.h"
 
 #define CRYPTO_PATH_MAX 4096
 
@@ -30,7 +31,26 @@ struct mx_crypto {
 	int ss_dirty;            /* the sessions' file is behind */
 	int acc_dirty;           /* a one-time key was used up: the account is behind */
 	struct mx_crypto_xs *xs; /* mx_crypto_xsign.c's keys; NULL: none */
+	/* mx_crypto_out.c's: the outbound Megolm sessions, a room */
+	struct mx_out_set out;
+	int out_dirty;
 };
+
+struct OlmSession;
+
+/* The Olm sessions' pieces mx_crypto_in.c lends mx_crypto_out.c (an
+ * outbound message goes over the session a device used last): a session
+ * made, freed, unpickled from its record (NULL: no memory, or the record
+ * does not open), and kept (record i, or -1: a new one). */
+struct OlmSession *mx_crypto_olm_obj_new(void);
+void mx_crypto_olm_obj_free(struct OlmSession *s);
+struct OlmSession *mx_crypto_olm_unpickle(struct mx_crypto *c, const struct mx_olm_rec *r);
+enum err mx_crypto_olm_keep(struct mx_crypto *c, struct OlmSession *s, const char *sender_key,
+			    long i);
+/* mx_crypto_out_load / _save: STATE_DIR/MX_CRYPTO_OUT_FILE (mx_crypto_out.c);
+ * no file: none yet; save writes only when something changed. */
+enum err mx_crypto_out_load(struct mx_crypto *c, char *errbuf, size_t errlen);
+enum err mx_crypto_out_save(struct mx_crypto *c, char *errbuf, size_t errlen);
 
 /* mx_crypto_random fills buf with n random bytes (getrandom). */
 enum err mx_crypto_random(void *buf, size_t n);

@@ -142,6 +142,8 @@ void mx_sync_free(struct mx_sync *s)
 	free(s->actions);
 	free(s->next_batch);
 	mx_e2ee_todev_free(s->todev, s->n_todev);
+	mx_tx_strs_free(s->dl_users, s->n_dl);
+	free(s->enc);
 	free(s);
 }
 
@@ -498,6 +500,33 @@ static enum err note_power(struct mx_sync *s, const char *room, const json_t *ev
 	return ERR_OK;
 }
 
+/* note_encryption keeps a room's m.room.encryption (ev, a state event);
+ * 1 when ev is one (kept or, malformed, skipped) */
+static int note_encryption(struct mx_sync *s, const char *room, const json_t *ev, enum err *e)
+{
+	const char *t = jstr(ev, "type"), *sk = jstr(ev, "state_key");
+	struct mx_enc_state *nv;
+	json_t *c = json_object_get(ev, "content");
+
+	if (!t || strcmp(t, "m.room.encryption"))
+		return 0;
+	if (!sk || *sk || !json_is_object(c) || s->n_enc >= MX_ACTIONS_MAX) {
+		s->skipped++;
+		return 1;
+	}
+	nv = realloc(s->enc, (s->n_enc + 1) * sizeof(*nv));
+	if (!nv) {
+		*e = ERR_NOMEM;
+		return 1;
+	}
+	s->enc = nv;
+	nv = &s->enc[s->n_enc++];
+	memset(nv, 0, sizeof(*nv));
+	snprintf(nv->room_id, sizeof(nv->room_id), "%s", room);
+	nv->megolm = mx_tx_encryption(c, &nv->rot_msgs, &nv->rot_ms);
+	return 1;
+}
+
 static int is_power_event(const json_t *ev)
 {
 	const char *t = jstr(ev, "type");
@@ -540,6 +569,11 @@ static enum err join_state(struct mx_sync *s, const char *room, const json_t *r,
 		}
 		if (is_power_event(ev)) {
 			e = note_power(s, room, ev);
+			if (e != ERR_OK)
+				return e;
+			continue;
+		}
+		if (note_encryption(s, room, ev, &e)) {
 			if (e != ERR_OK)
 				return e;
 			continue;
@@ -591,6 +625,8 @@ static enum err timeline_event(struct mx_sync *s, const char *room, const json_t
 	}
 	if (is_power_event(ev))
 		return note_power(s, room, ev);
+	if (note_encryption(s, room, ev, &e))
+		return e;
 	if (!strcmp(type, "m.room.member")) {
 		e = note_name(s, room, names, ev);
 		ms = e == ERR_OK ? member_of(ev, bot) : NULL;
@@ -719,7 +755,9 @@ enum err mx_json_sync_start(const json_t *root, const struct mx_repair *rep, str
 	s->skipped = rep->deep + rep->numbers;
 	s->repaired = rep->surrogates + rep->key_nuls + rep->bad_bytes;
 	mx_keys_sync_counts(root, &s->keys);
-	e = mx_e2ee_todev_parse(root, &s->todev, &s->n_todev, &s->skipped);
+	e = mx_tx_device_lists(root, &s->dl_users, &s->n_dl);
+	if (e == ERR_OK)
+		e = mx_e2ee_todev_parse(root, &s->todev, &s->n_todev, &s->skipped);
 	if (e != ERR_OK) {
 		mx_sync_free(s);
 		return e;

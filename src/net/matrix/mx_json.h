@@ -24,11 +24,12 @@
 #include <stddef.h>
 
 #include "err.h"
-#include "mx_e2ee.h"   /* struct mx_megolm, struct mx_todev */
-#include "mx_ids.h"    /* MX_ID_MAX */
-#include "mx_keys.h"   /* struct mx_key_counts */
-#include "mx_power.h"  /* struct mx_power, in an action */
-#include "mx_repair.h" /* MX_NEXT_BATCH_MAX */
+#include "mx_e2ee.h"    /* struct mx_megolm, struct mx_todev */
+#include "mx_e2ee_tx.h" /* mx_tx_device_lists, mx_tx_encryption */
+#include "mx_ids.h"     /* MX_ID_MAX */
+#include "mx_keys.h"    /* struct mx_key_counts */
+#include "mx_power.h"   /* struct mx_power, in an action */
+#include "mx_repair.h"  /* MX_NEXT_BATCH_MAX */
 
 /* Limits on what a sync response may make us keep. Longer strings are
  * skipped (ids) or cut at a UTF-8 boundary (bodies). */
@@ -89,6 +90,14 @@ struct mx_action {
 	struct mx_megolm *enc;
 };
 
+/* A room's m.room.encryption, as a batch brought it. */
+struct mx_enc_state {
+	char room_id[MX_ID_MAX + 1];
+	int megolm;       /* its algorithm is m.megolm.v1.aes-sha2 */
+	long rot_msgs;    /* rotation_period_msgs (the spec's default when absent) */
+	long long rot_ms; /* rotation_period_ms (the same) */
+};
+
 struct mx_sync {
 	char *next_batch;          /* owned; never NULL after a parse */
 	struct mx_action *actions; /* owned array of n */
@@ -113,6 +122,14 @@ struct mx_sync {
 	 * after) */
 	struct mx_todev *todev;
 	size_t n_todev;
+	/* the users whose devices changed or who share no room with the bot
+	 * any more (device_lists.changed and .left; owned, mx_tx_strs_free) */
+	char **dl_users;
+	size_t n_dl;
+	/* the rooms whose m.room.encryption the batch brought (state or
+	 * timeline), in order */
+	struct mx_enc_state *enc;
+	size_t n_enc;
 };
 
 /* mx_sync_parse turns a /sync response body into actions, in this order:
