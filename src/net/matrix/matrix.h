@@ -21,7 +21,11 @@
  * signed device keys, one-time keys and a fallback key uploaded at start
  * and topped up as /sync says the server's stock falls (matrix_keys.c,
  * over mx_crypto); its cross-signing keys made at the first start,
- * uploaded with the password and the device signed (matrix_xsign.c). Encrypted rooms are not read or answered yet.
+ * uploaded with the password and the device signed (matrix_xsign.c).
+ * Encrypted rooms are read (matrix_e2ee.c: room keys from to-device
+ * events, Megolm messages decrypted) and answered encrypted
+ * (matrix_e2ee_tx.c: the room's key shared to its members' devices, the
+ * reply encrypted and journaled before its first try).
  *
  * Not here: deciding what to answer (the core, through tr_handler_fn),
  * reading the config file (main.c). */
