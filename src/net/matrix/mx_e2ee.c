@@ -6,41 +6,17 @@
 #include <string.h>
 
 #include "mx_ids.h"
+#include "mx_jget.h"
 
 #define SESSIONS_VERSION 1
 #define PENDING_VERSION  1
 
 /* ---- small helpers ---------------------------------------------------- */
 
-/* jstr: obj[key] when a string with no NUL in it, else NULL (borrowed) */
-static const char *jstr(const json_t *obj, const char *key)
-{
-	json_t *v = json_object_get(obj, key);
-	const char *s;
-
-	if (!json_is_string(v))
-		return NULL;
-	s = json_string_value(v);
-	return memchr(s, '\0', json_string_length(v)) ? NULL : s;
-}
-
-/* token_ok: a key, an id, a type: 1 to max-1 printable ASCII bytes */
-static int token_ok(const char *s, size_t max)
-{
-	size_t i;
-
-	if (!s || !*s)
-		return 0;
-	for (i = 0; s[i]; i++)
-		if (i + 1 >= max || (unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f)
-			return 0;
-	return 1;
-}
-
 /* put: a checked token copied into buf (ERR_INVALID when it is not one) */
 static enum err put(char *buf, size_t len, const char *s)
 {
-	if (!token_ok(s, len))
+	if (!mx_token_ok(s, len))
 		return ERR_INVALID;
 	memcpy(buf, s, strlen(s) + 1);
 	return ERR_OK;
@@ -80,20 +56,6 @@ static void wipe_free(char *s)
 	}
 }
 
-static json_t *load(const char *json, size_t len)
-{
-	return json_loadb(json, len, JSON_REJECT_DUPLICATES, NULL);
-}
-
-static enum err dumps(json_t *v, char **out)
-{
-	if (!v)
-		return ERR_NOMEM;
-	*out = json_dumps(v, JSON_COMPACT);
-	json_decref(v);
-	return *out ? ERR_OK : ERR_NOMEM;
-}
-
 /* ---- to-device events ------------------------------------------------- */
 
 static void todev_clear(struct mx_todev *t)
@@ -121,7 +83,7 @@ static enum err todev_ciphers(struct mx_todev *t, const json_t *c)
 	json_t *map = json_object_get(c, "ciphertext"), *v, *type;
 	const char *key, *body;
 
-	if (put(t->sender_key, sizeof(t->sender_key), jstr(c, "sender_key")) != ERR_OK ||
+	if (put(t->sender_key, sizeof(t->sender_key), mx_jstr(c, "sender_key")) != ERR_OK ||
 	    !json_is_object(map))
 		return ERR_INVALID;
 	json_object_foreach(map, key, v)
@@ -131,7 +93,7 @@ static enum err todev_ciphers(struct mx_todev *t, const json_t *c)
 		if (t->n_c >= MX_E2EE_CIPHERS_MAX)
 			break;
 		type = json_object_get(v, "type");
-		body = jstr(v, "body");
+		body = mx_jstr(v, "body");
 		if (!json_is_integer(type) ||
 		    (json_integer_value(type) != 0 && json_integer_value(type) != 1) ||
 		    put(oc->key, sizeof(oc->key), key) != ERR_OK)
@@ -155,13 +117,13 @@ static enum err todev_one(struct mx_todev *t, const json_t *ev)
 	const char *alg;
 
 	memset(t, 0, sizeof(*t));
-	if (!json_is_object(ev) || put(t->type, sizeof(t->type), jstr(ev, "type")) != ERR_OK ||
-	    !mx_id_valid(jstr(ev, "sender"), '@') || !json_is_object(c))
+	if (!json_is_object(ev) || put(t->type, sizeof(t->type), mx_jstr(ev, "type")) != ERR_OK ||
+	    !mx_id_valid(mx_jstr(ev, "sender"), '@') || !json_is_object(c))
 		return ERR_INVALID;
-	memcpy(t->sender, jstr(ev, "sender"), strlen(jstr(ev, "sender")) + 1);
+	memcpy(t->sender, mx_jstr(ev, "sender"), strlen(mx_jstr(ev, "sender")) + 1);
 	if (strcmp(t->type, "m.room.encrypted"))
 		return ERR_OK;
-	alg = jstr(c, "algorithm");
+	alg = mx_jstr(c, "algorithm");
 	if (!alg || strcmp(alg, MX_KEYS_OLM))
 		return ERR_OK; /* not Olm: nothing to decrypt it with */
 	t->olm = 1;
@@ -223,14 +185,16 @@ const struct mx_olm_cipher *mx_e2ee_cipher_for(const struct mx_todev *t, const c
 
 enum err mx_e2ee_megolm_parse(const json_t *content, struct mx_megolm *out)
 {
-	const char *alg = jstr(content, "algorithm"), *ct = jstr(content, "ciphertext");
+	const char *alg = mx_jstr(content, "algorithm"), *ct = mx_jstr(content, "ciphertext");
 
 	memset(out, 0, sizeof(*out));
 	if (!alg || strcmp(alg, MX_KEYS_MEGOLM) ||
-	    put(out->session_id, sizeof(out->session_id), jstr(content, "session_id")) != ERR_OK ||
-	    put_opt(out->sender_key, sizeof(out->sender_key), jstr(content, "sender_key")) !=
+	    put(out->session_id, sizeof(out->session_id), mx_jstr(content, "session_id")) !=
 		    ERR_OK ||
-	    put_opt(out->device_id, sizeof(out->device_id), jstr(content, "device_id")) != ERR_OK ||
+	    put_opt(out->sender_key, sizeof(out->sender_key), mx_jstr(content, "sender_key")) !=
+		    ERR_OK ||
+	    put_opt(out->device_id, sizeof(out->device_id), mx_jstr(content, "device_id")) !=
+		    ERR_OK ||
 	    !base64_ok(ct, MX_E2EE_CIPHER_MAX)) {
 		memset(out, 0, sizeof(*out));
 		return ERR_INVALID;
@@ -265,24 +229,24 @@ static enum err fail(char *why, size_t whylen, const char *msg)
 static enum err device_keys_check(const json_t *dk, const struct mx_olm_expect *x,
 				  struct mx_olm_plain *out, char *why, size_t whylen)
 {
-	const char *dev = jstr(dk, "device_id"), *sig;
+	const char *dev = mx_jstr(dk, "device_id"), *sig;
 	json_t *keys = json_object_get(dk, "keys"), *sigs;
 	char name[MX_DEVICE_MAX + 16], *text = NULL, *input = NULL;
 	enum err e;
 
-	if (!json_is_object(dk) || !token_ok(dev, sizeof(out->sender_device)) ||
+	if (!json_is_object(dk) || !mx_token_ok(dev, sizeof(out->sender_device)) ||
 	    !json_is_object(keys))
 		return fail(why, whylen, "sender_device_keys malformed");
-	if (!jstr(dk, "user_id") || strcmp(jstr(dk, "user_id"), x->sender))
+	if (!mx_jstr(dk, "user_id") || strcmp(mx_jstr(dk, "user_id"), x->sender))
 		return fail(why, whylen, "sender_device_keys of another user");
 	snprintf(name, sizeof(name), "curve25519:%s", dev);
-	if (!jstr(keys, name) || strcmp(jstr(keys, name), x->sender_key))
+	if (!mx_jstr(keys, name) || strcmp(mx_jstr(keys, name), x->sender_key))
 		return fail(why, whylen, "sender_device_keys with another curve25519 key");
 	snprintf(name, sizeof(name), "ed25519:%s", dev);
-	if (!jstr(keys, name) || strcmp(jstr(keys, name), out->sender_ed25519))
+	if (!mx_jstr(keys, name) || strcmp(mx_jstr(keys, name), out->sender_ed25519))
 		return fail(why, whylen, "sender_device_keys with another ed25519 key");
 	sigs = json_object_get(json_object_get(dk, "signatures"), x->sender);
-	sig = jstr(sigs, name);
+	sig = mx_jstr(sigs, name);
 	if (!sig || !x->verify)
 		return fail(why, whylen, "sender_device_keys not signed by the device");
 	text = json_dumps(dk, JSON_COMPACT);
@@ -304,20 +268,20 @@ static enum err device_keys_check(const json_t *dk, const struct mx_olm_expect *
  * 0 when it is not a whole Megolm one. */
 static int room_key(const json_t *c, int forwarded, struct mx_room_key *k)
 {
-	const char *alg = jstr(c, "algorithm"), *sk = jstr(c, "session_key");
+	const char *alg = mx_jstr(c, "algorithm"), *sk = mx_jstr(c, "session_key");
 
 	memset(k, 0, sizeof(*k));
 	k->forwarded = forwarded;
-	if (!alg || strcmp(alg, MX_KEYS_MEGOLM) || !mx_id_valid(jstr(c, "room_id"), '!') ||
-	    put(k->session_id, sizeof(k->session_id), jstr(c, "session_id")) != ERR_OK ||
+	if (!alg || strcmp(alg, MX_KEYS_MEGOLM) || !mx_id_valid(mx_jstr(c, "room_id"), '!') ||
+	    put(k->session_id, sizeof(k->session_id), mx_jstr(c, "session_id")) != ERR_OK ||
 	    !base64_ok(sk, sizeof(k->session_key) - 1))
 		return 0;
 	if (forwarded &&
-	    (put(k->sender_key, sizeof(k->sender_key), jstr(c, "sender_key")) != ERR_OK ||
+	    (put(k->sender_key, sizeof(k->sender_key), mx_jstr(c, "sender_key")) != ERR_OK ||
 	     put(k->claimed_ed25519, sizeof(k->claimed_ed25519),
-		 jstr(c, "sender_claimed_ed25519_key")) != ERR_OK))
+		 mx_jstr(c, "sender_claimed_ed25519_key")) != ERR_OK))
 		return 0;
-	memcpy(k->room_id, jstr(c, "room_id"), strlen(jstr(c, "room_id")) + 1);
+	memcpy(k->room_id, mx_jstr(c, "room_id"), strlen(mx_jstr(c, "room_id")) + 1);
 	memcpy(k->session_key, sk, strlen(sk) + 1);
 	return 1;
 }
@@ -325,7 +289,7 @@ static int room_key(const json_t *c, int forwarded, struct mx_room_key *k)
 enum err mx_e2ee_olm_plain(const char *json, size_t len, const struct mx_olm_expect *x,
 			   struct mx_olm_plain *out, char *why, size_t whylen)
 {
-	json_t *root = load(json, len), *c, *dk;
+	json_t *root = mx_jload(json, len), *c, *dk;
 	const char *s;
 	enum err e = ERR_OK;
 	int fwd;
@@ -334,29 +298,29 @@ enum err mx_e2ee_olm_plain(const char *json, size_t len, const struct mx_olm_exp
 	if (why && whylen)
 		*why = '\0';
 	c = json_object_get(root, "content");
-	if (!json_is_object(root) || put(out->type, sizeof(out->type), jstr(root, "type")) ||
+	if (!json_is_object(root) || put(out->type, sizeof(out->type), mx_jstr(root, "type")) ||
 	    !json_is_object(c)) {
 		e = ERR_PARSE;
 		fail(why, whylen, "not an Olm plaintext");
 		goto out;
 	}
-	s = jstr(root, "sender");
+	s = mx_jstr(root, "sender");
 	if (!s || strcmp(s, x->sender)) {
 		e = fail(why, whylen, "sender is not the event's sender");
 		goto out;
 	}
-	s = jstr(root, "recipient");
+	s = mx_jstr(root, "recipient");
 	if (!s || strcmp(s, x->me)) {
 		e = fail(why, whylen, "recipient is not the bot");
 		goto out;
 	}
-	s = jstr(json_object_get(root, "recipient_keys"), "ed25519");
+	s = mx_jstr(json_object_get(root, "recipient_keys"), "ed25519");
 	if (!s || strcmp(s, x->my_ed25519)) {
 		e = fail(why, whylen, "recipient_keys is not the bot's device");
 		goto out;
 	}
 	if (put(out->sender_ed25519, sizeof(out->sender_ed25519),
-		jstr(json_object_get(root, "keys"), "ed25519")) != ERR_OK) {
+		mx_jstr(json_object_get(root, "keys"), "ed25519")) != ERR_OK) {
 		e = fail(why, whylen, "no keys.ed25519");
 		goto out;
 	}
@@ -382,7 +346,7 @@ void mx_e2ee_plain_release(struct mx_olm_plain *p)
 enum err mx_e2ee_query_check(const char *json, size_t len, const char *user, const char *curve,
 			     const char *ed, mx_verify_fn verify, char *device, size_t devlen)
 {
-	json_t *root = load(json, len), *devs, *dk;
+	json_t *root = mx_jload(json, len), *devs, *dk;
 	struct mx_olm_expect x;
 	struct mx_olm_plain pl;
 	const char *id;
@@ -402,7 +366,7 @@ enum err mx_e2ee_query_check(const char *json, size_t len, const char *user, con
 		memset(&pl, 0, sizeof(pl));
 		if (put(pl.sender_ed25519, sizeof(pl.sender_ed25519), ed) != ERR_OK)
 			break;
-		if (!jstr(dk, "device_id") || strcmp(jstr(dk, "device_id"), id) ||
+		if (!mx_jstr(dk, "device_id") || strcmp(mx_jstr(dk, "device_id"), id) ||
 		    device_keys_check(dk, &x, &pl, NULL, 0) != ERR_OK)
 			continue;
 		snprintf(device, devlen, "%s", pl.sender_device);
@@ -433,7 +397,7 @@ enum err mx_e2ee_key_request_json(const char *user, const char *room, const char
 			request_id, "requesting_device_id", device);
 	if (!req)
 		return ERR_NOMEM;
-	return dumps(json_pack("{s:{s:{s:o}}}", "messages", user, "*", req), out);
+	return mx_jdumps(json_pack("{s:{s:{s:o}}}", "messages", user, "*", req), out);
 }
 
 /* ---- replay protection ---------------------------------------------- */
@@ -576,7 +540,7 @@ enum err mx_e2ee_sessions_json(const struct mx_sessions *s, char **out)
 		return ERR_NOMEM;
 	}
 	root = json_pack("{s:i, s:o, s:o}", "version", SESSIONS_VERSION, "olm", olm, "megolm", grp);
-	return dumps(root, out);
+	return mx_jdumps(root, out);
 }
 
 static int int_in(const json_t *v, long long lo, long long hi)
@@ -587,12 +551,12 @@ static int int_in(const json_t *v, long long lo, long long hi)
 static enum err rec_olm_parse(const json_t *o, struct mx_olm_rec *r)
 {
 	memset(r, 0, sizeof(*r));
-	if (put(r->sender_key, sizeof(r->sender_key), jstr(o, "sender_key")) != ERR_OK ||
+	if (put(r->sender_key, sizeof(r->sender_key), mx_jstr(o, "sender_key")) != ERR_OK ||
 	    !int_in(json_object_get(o, "used_ms"), 0, INT64_MAX / 2) ||
-	    !base64_ok(jstr(o, "pickle"), MX_E2EE_PICKLE_MAX))
+	    !base64_ok(mx_jstr(o, "pickle"), MX_E2EE_PICKLE_MAX))
 		return ERR_PARSE;
 	r->used_ms = json_integer_value(json_object_get(o, "used_ms"));
-	r->pickle = strdup(jstr(o, "pickle"));
+	r->pickle = strdup(mx_jstr(o, "pickle"));
 	return r->pickle ? ERR_OK : ERR_NOMEM;
 }
 
@@ -626,16 +590,16 @@ static enum err grp_parse(const json_t *o, struct mx_grp_rec *g)
 	enum err e;
 
 	memset(g, 0, sizeof(*g));
-	if (!mx_id_valid(jstr(o, "room_id"), '!') || !mx_id_valid(jstr(o, "owner"), '@') ||
-	    put(g->session_id, sizeof(g->session_id), jstr(o, "session_id")) != ERR_OK ||
-	    put(g->sender_key, sizeof(g->sender_key), jstr(o, "sender_key")) != ERR_OK ||
-	    put(g->ed25519, sizeof(g->ed25519), jstr(o, "ed25519")) != ERR_OK ||
+	if (!mx_id_valid(mx_jstr(o, "room_id"), '!') || !mx_id_valid(mx_jstr(o, "owner"), '@') ||
+	    put(g->session_id, sizeof(g->session_id), mx_jstr(o, "session_id")) != ERR_OK ||
+	    put(g->sender_key, sizeof(g->sender_key), mx_jstr(o, "sender_key")) != ERR_OK ||
+	    put(g->ed25519, sizeof(g->ed25519), mx_jstr(o, "ed25519")) != ERR_OK ||
 	    !json_is_boolean(fwd) || !int_in(json_object_get(o, "used_ms"), 0, INT64_MAX / 2) ||
 	    !int_in(floor, 0, (long long)UINT32_MAX + 1) ||
-	    !base64_ok(jstr(o, "pickle"), MX_E2EE_PICKLE_MAX))
+	    !base64_ok(mx_jstr(o, "pickle"), MX_E2EE_PICKLE_MAX))
 		return ERR_PARSE;
-	memcpy(g->room_id, jstr(o, "room_id"), strlen(jstr(o, "room_id")) + 1);
-	memcpy(g->owner, jstr(o, "owner"), strlen(jstr(o, "owner")) + 1);
+	memcpy(g->room_id, mx_jstr(o, "room_id"), strlen(mx_jstr(o, "room_id")) + 1);
+	memcpy(g->owner, mx_jstr(o, "owner"), strlen(mx_jstr(o, "owner")) + 1);
 	g->forwarded = json_is_true(fwd);
 	g->used_ms = json_integer_value(json_object_get(o, "used_ms"));
 	e = seen_parse(json_object_get(o, "seen"), &g->seen);
@@ -644,7 +608,7 @@ static enum err grp_parse(const json_t *o, struct mx_grp_rec *g)
 		g->seen.floor = json_integer_value(floor);
 	if (e == ERR_OK && g->seen.n && (long long)g->seen.v[0].index < g->seen.floor)
 		e = ERR_PARSE;
-	if (e == ERR_OK && !(g->pickle = strdup(jstr(o, "pickle"))))
+	if (e == ERR_OK && !(g->pickle = strdup(mx_jstr(o, "pickle"))))
 		e = ERR_NOMEM;
 	if (e != ERR_OK)
 		mx_e2ee_grp_release(g);
@@ -653,7 +617,7 @@ static enum err grp_parse(const json_t *o, struct mx_grp_rec *g)
 
 enum err mx_e2ee_sessions_parse(const char *json, size_t len, struct mx_sessions *s)
 {
-	json_t *root = load(json, len), *olm, *grp, *v;
+	json_t *root = mx_jload(json, len), *olm, *grp, *v;
 	enum err e = ERR_PARSE;
 	size_t i;
 
@@ -730,7 +694,7 @@ enum err mx_e2ee_pending_json(const struct mx_pending *p, size_t n, char **out)
 		json_decref(a);
 		return ERR_NOMEM;
 	}
-	return dumps(json_pack("{s:i, s:o}", "version", PENDING_VERSION, "pending", a), out);
+	return mx_jdumps(json_pack("{s:i, s:o}", "version", PENDING_VERSION, "pending", a), out);
 }
 
 /* pending_one reads one waiting message: ERR_PARSE to skip it */
@@ -740,14 +704,14 @@ static enum err pending_one(const json_t *o, struct mx_pending *p)
 	enum err e;
 
 	memset(p, 0, sizeof(*p));
-	if (put(p->room_id, sizeof(p->room_id), jstr(o, "room_id")) != ERR_OK ||
+	if (put(p->room_id, sizeof(p->room_id), mx_jstr(o, "room_id")) != ERR_OK ||
 	    !mx_id_valid(p->room_id, '!') ||
-	    put(p->event_id, sizeof(p->event_id), jstr(o, "event_id")) != ERR_OK ||
-	    !mx_id_valid(p->event_id, '$') || !mx_id_valid(jstr(o, "sender"), '@') ||
+	    put(p->event_id, sizeof(p->event_id), mx_jstr(o, "event_id")) != ERR_OK ||
+	    !mx_id_valid(p->event_id, '$') || !mx_id_valid(mx_jstr(o, "sender"), '@') ||
 	    !int_in(ts, 0, INT64_MAX / 2) || !int_in(first, 0, INT64_MAX / 2) ||
 	    !json_is_boolean(json_object_get(o, "asked")))
 		return ERR_PARSE;
-	memcpy(p->sender, jstr(o, "sender"), strlen(jstr(o, "sender")) + 1);
+	memcpy(p->sender, mx_jstr(o, "sender"), strlen(mx_jstr(o, "sender")) + 1);
 	p->ts = json_integer_value(ts);
 	p->first_ms = json_integer_value(first);
 	p->asked = json_is_true(json_object_get(o, "asked"));
@@ -758,7 +722,7 @@ static enum err pending_one(const json_t *o, struct mx_pending *p)
 enum err mx_e2ee_pending_parse(const char *json, size_t len, struct mx_pending **out, size_t *n,
 			       size_t *skipped)
 {
-	json_t *root = load(json, len), *a = json_object_get(root, "pending"), *v;
+	json_t *root = mx_jload(json, len), *a = json_object_get(root, "pending"), *v;
 	enum err e = ERR_OK;
 	size_t i;
 

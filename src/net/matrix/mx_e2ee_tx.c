@@ -7,50 +7,12 @@
 #include <string.h>
 
 #include "mx_ids.h"
+#include "mx_jget.h"
 
 #define OUT_VERSION     1
 #define KEYS_TIMEOUT_MS 10000
 
 /* ---- small helpers ---------------------------------------------------- */
-
-static const char *jstr(const json_t *obj, const char *key)
-{
-	json_t *v = json_object_get(obj, key);
-	const char *s;
-
-	if (!json_is_string(v))
-		return NULL;
-	s = json_string_value(v);
-	return memchr(s, '\0', json_string_length(v)) ? NULL : s;
-}
-
-/* token_ok: a key, an id: 1 to max-1 printable ASCII bytes */
-static int token_ok(const char *s, size_t max)
-{
-	size_t i;
-
-	if (!s || !*s)
-		return 0;
-	for (i = 0; s[i]; i++)
-		if (i + 1 >= max || (unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f)
-			return 0;
-	return 1;
-}
-
-static json_t *load(const char *json, size_t len)
-{
-	return json_loadb(json, len, JSON_REJECT_DUPLICATES, NULL);
-}
-
-static enum err dumps(json_t *v, char **out)
-{
-	*out = NULL;
-	if (!v)
-		return ERR_NOMEM;
-	*out = json_dumps(v, JSON_COMPACT);
-	json_decref(v);
-	return *out ? ERR_OK : ERR_NOMEM;
-}
 
 static void wipe_free(char *s)
 {
@@ -97,7 +59,7 @@ static int signed_by(const json_t *obj, const char *user, const char *dev, const
 	int ok = 0;
 
 	snprintf(name, sizeof(name), "ed25519:%s", dev);
-	sig = jstr(json_object_get(json_object_get(obj, "signatures"), user), name);
+	sig = mx_jstr(json_object_get(json_object_get(obj, "signatures"), user), name);
 	if (!sig || !verify)
 		return 0;
 	text = json_dumps(obj, JSON_COMPACT);
@@ -135,7 +97,7 @@ enum err mx_tx_query_json(const char *const *users, size_t n, char **out)
 			return ERR_NOMEM;
 		}
 	root = dk ? json_pack("{s:o, s:i}", "device_keys", dk, "timeout", KEYS_TIMEOUT_MS) : NULL;
-	return dumps(root, out);
+	return mx_jdumps(root, out);
 }
 
 /* query_dev reads one device's keys into d; 0 when they do not hold */
@@ -146,16 +108,16 @@ static int query_dev(const json_t *dk, const char *user, const char *id, mx_veri
 	char name[MX_DEVICE_MAX + 16];
 	const char *curve, *ed;
 
-	if (!json_is_object(dk) || !json_is_object(keys) || !token_ok(id, sizeof(d->device)) ||
-	    !jstr(dk, "user_id") || strcmp(jstr(dk, "user_id"), user) || !jstr(dk, "device_id") ||
-	    strcmp(jstr(dk, "device_id"), id) || !has_algo(dk, MX_KEYS_OLM) ||
-	    !has_algo(dk, MX_KEYS_MEGOLM))
+	if (!json_is_object(dk) || !json_is_object(keys) || !mx_token_ok(id, sizeof(d->device)) ||
+	    !mx_jstr(dk, "user_id") || strcmp(mx_jstr(dk, "user_id"), user) ||
+	    !mx_jstr(dk, "device_id") || strcmp(mx_jstr(dk, "device_id"), id) ||
+	    !has_algo(dk, MX_KEYS_OLM) || !has_algo(dk, MX_KEYS_MEGOLM))
 		return 0;
 	snprintf(name, sizeof(name), "curve25519:%s", id);
-	curve = jstr(keys, name);
+	curve = mx_jstr(keys, name);
 	snprintf(name, sizeof(name), "ed25519:%s", id);
-	ed = jstr(keys, name);
-	if (!token_ok(curve, sizeof(d->curve)) || !token_ok(ed, sizeof(d->ed)) ||
+	ed = mx_jstr(keys, name);
+	if (!mx_token_ok(curve, sizeof(d->curve)) || !mx_token_ok(ed, sizeof(d->ed)) ||
 	    !signed_by(dk, user, id, ed, verify))
 		return 0;
 	memcpy(d->user, user, strlen(user) + 1);
@@ -168,7 +130,7 @@ static int query_dev(const json_t *dk, const char *user, const char *id, mx_veri
 enum err mx_tx_query_parse(const char *json, size_t len, mx_verify_fn verify,
 			   struct mx_tx_dev **out, size_t *n, size_t *skipped)
 {
-	json_t *root = load(json, len), *all, *devs, *dk;
+	json_t *root = mx_jload(json, len), *all, *devs, *dk;
 	struct mx_tx_dev *v = NULL, *nv;
 	const char *user, *id;
 	size_t mine, bad = 0;
@@ -240,13 +202,13 @@ enum err mx_tx_claim_json(const struct mx_tx_dev *devs, size_t n, char **out)
 	}
 	root = otk ? json_pack("{s:o, s:i}", "one_time_keys", otk, "timeout", KEYS_TIMEOUT_MS)
 		   : NULL;
-	return dumps(root, out);
+	return mx_jdumps(root, out);
 }
 
 enum err mx_tx_claim_parse(const char *json, size_t len, mx_verify_fn verify,
 			   const struct mx_tx_dev *devs, size_t n, char (*otk)[MX_KEY_MAX])
 {
-	json_t *root = load(json, len), *all, *keys, *k;
+	json_t *root = mx_jload(json, len), *all, *keys, *k;
 	const char *name, *key;
 	size_t i;
 
@@ -263,8 +225,8 @@ enum err mx_tx_claim_parse(const char *json, size_t len, mx_verify_fn verify,
 		{
 			if (strncmp(name, MX_KEYS_OTK_ALGO ":", strlen(MX_KEYS_OTK_ALGO) + 1))
 				continue;
-			key = jstr(k, "key");
-			if (!token_ok(key, MX_KEY_MAX) ||
+			key = mx_jstr(k, "key");
+			if (!mx_token_ok(key, MX_KEY_MAX) ||
 			    !signed_by(k, devs[i].user, devs[i].device, devs[i].ed, verify))
 				continue;
 			memcpy(otk[i], key, strlen(key) + 1);
@@ -306,19 +268,20 @@ enum err mx_tx_room_key_plain(const struct mx_tx_me *me, const struct mx_tx_dev 
 enum err mx_tx_olm_content(const struct mx_tx_me *me, const char *to_curve, int type,
 			   const char *body, char **out)
 {
-	return dumps(json_pack("{s:s, s:s, s:{s:{s:i, s:s}}}", "algorithm", MX_KEYS_OLM,
-			       "sender_key", me->curve, "ciphertext", to_curve, "type", type,
-			       "body", body),
-		     out);
+	return mx_jdumps(json_pack("{s:s, s:s, s:{s:{s:i, s:s}}}", "algorithm", MX_KEYS_OLM,
+				   "sender_key", me->curve, "ciphertext", to_curve, "type", type,
+				   "body", body),
+			 out);
 }
 
 enum err mx_tx_withheld_content(const struct mx_tx_me *me, const char *room, const char *session_id,
 				const char *code, const char *reason, char **out)
 {
-	return dumps(json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "algorithm", MX_KEYS_MEGOLM,
-			       "room_id", room, "session_id", session_id, "sender_key", me->curve,
-			       "from_device", me->device, "code", code, "reason", reason),
-		     out);
+	return mx_jdumps(json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "algorithm",
+				   MX_KEYS_MEGOLM, "room_id", room, "session_id", session_id,
+				   "sender_key", me->curve, "from_device", me->device, "code", code,
+				   "reason", reason),
+			 out);
 }
 
 enum err mx_tx_todev_body(const struct mx_tx_msg *msgs, size_t n, char **out)
@@ -330,7 +293,7 @@ enum err mx_tx_todev_body(const struct mx_tx_msg *msgs, size_t n, char **out)
 	if (!all)
 		return ERR_NOMEM;
 	for (i = 0; i < n; i++) {
-		c = load(msgs[i].content, strlen(msgs[i].content));
+		c = mx_jload(msgs[i].content, strlen(msgs[i].content));
 		if (!json_is_object(c)) {
 			json_decref(c);
 			json_decref(all);
@@ -344,27 +307,27 @@ enum err mx_tx_todev_body(const struct mx_tx_msg *msgs, size_t n, char **out)
 			return ERR_NOMEM;
 		}
 	}
-	return dumps(json_pack("{s:o}", "messages", all), out);
+	return mx_jdumps(json_pack("{s:o}", "messages", all), out);
 }
 
 /* ---- room events -------------------------------------------------------- */
 
 enum err mx_tx_megolm_plain(const char *room, const char *type, const char *content, char **out)
 {
-	json_t *c = load(content, strlen(content));
+	json_t *c = mx_jload(content, strlen(content));
 
 	*out = NULL;
 	if (!json_is_object(c)) {
 		json_decref(c);
 		return ERR_PARSE;
 	}
-	return dumps(json_pack("{s:s, s:o, s:s}", "type", type, "content", c, "room_id", room),
-		     out);
+	return mx_jdumps(json_pack("{s:s, s:o, s:s}", "type", type, "content", c, "room_id", room),
+			 out);
 }
 
 enum err mx_tx_relates(const char *content, char **out)
 {
-	json_t *c = load(content, strlen(content)), *r;
+	json_t *c = mx_jload(content, strlen(content)), *r;
 	int has;
 
 	*out = NULL;
@@ -392,7 +355,7 @@ enum err mx_tx_megolm_content(const struct mx_tx_me *me, const char *session_id,
 	if (!v)
 		return ERR_NOMEM;
 	if (relates && *relates) {
-		r = load(relates, strlen(relates));
+		r = mx_jload(relates, strlen(relates));
 		if (!json_is_object(r)) {
 			json_decref(r);
 			json_decref(v);
@@ -403,12 +366,12 @@ enum err mx_tx_megolm_content(const struct mx_tx_me *me, const char *session_id,
 			return ERR_NOMEM;
 		}
 	}
-	return dumps(v, out);
+	return mx_jdumps(v, out);
 }
 
 int mx_tx_encryption(const json_t *content, long *msgs, long long *ms)
 {
-	const char *alg = jstr(content, "algorithm");
+	const char *alg = mx_jstr(content, "algorithm");
 	json_t *vm = json_object_get(content, "rotation_period_msgs");
 	json_t *vt = json_object_get(content, "rotation_period_ms");
 
@@ -425,7 +388,7 @@ int mx_tx_encryption(const json_t *content, long *msgs, long long *ms)
 
 int mx_tx_encryption_text(const char *json, size_t len, long *msgs, long long *ms)
 {
-	json_t *c = load(json, len);
+	json_t *c = mx_jload(json, len);
 	int r = mx_tx_encryption(c, msgs, ms);
 
 	json_decref(c);
@@ -434,7 +397,7 @@ int mx_tx_encryption_text(const char *json, size_t len, long *msgs, long long *m
 
 enum err mx_tx_joined_parse(const char *json, size_t len, char ***out, size_t *n)
 {
-	json_t *root = load(json, len), *j, *v;
+	json_t *root = mx_jload(json, len), *j, *v;
 	const char *user;
 	enum err e = ERR_OK;
 
@@ -540,8 +503,8 @@ enum err mx_tx_out_json(const struct mx_out_set *s, char **out)
 	if (!rooms)
 		return ERR_NOMEM;
 	{
-		enum err e =
-			dumps(json_pack("{s:i, s:o}", "version", OUT_VERSION, "rooms", rooms), out);
+		enum err e = mx_jdumps(
+			json_pack("{s:i, s:o}", "version", OUT_VERSION, "rooms", rooms), out);
 		return e;
 	}
 }
@@ -551,14 +514,14 @@ static enum err out_rec(const json_t *v, struct mx_out_rec *o)
 {
 	json_t *c = json_object_get(v, "created_ms"), *m = json_object_get(v, "msgs");
 	json_t *sh = json_object_get(v, "shared"), *x;
-	const char *room = jstr(v, "room_id"), *sid = jstr(v, "session_id");
-	const char *p = jstr(v, "pickle");
+	const char *room = mx_jstr(v, "room_id"), *sid = mx_jstr(v, "session_id");
+	const char *p = mx_jstr(v, "pickle");
 	enum err e = ERR_OK;
 	size_t i;
 
-	if (!mx_id_valid(room, '!') || !token_ok(sid, sizeof(o->session_id)) ||
+	if (!mx_id_valid(room, '!') || !mx_token_ok(sid, sizeof(o->session_id)) ||
 	    !json_is_integer(c) || !json_is_integer(m) || json_integer_value(m) < 0 ||
-	    !token_ok(p, MX_E2EE_PICKLE_MAX) || !json_is_array(sh) ||
+	    !mx_token_ok(p, MX_E2EE_PICKLE_MAX) || !json_is_array(sh) ||
 	    json_array_size(sh) > MX_TX_SHARED_MAX || strlen(room) > MX_ID_MAX)
 		return ERR_PARSE;
 	memcpy(o->room_id, room, strlen(room) + 1);
@@ -570,7 +533,7 @@ static enum err out_rec(const json_t *v, struct mx_out_rec *o)
 		return ERR_NOMEM;
 	json_array_foreach(sh, i, x)
 	{
-		if (!json_is_string(x) || !token_ok(json_string_value(x), MX_KEY_MAX))
+		if (!json_is_string(x) || !mx_token_ok(json_string_value(x), MX_KEY_MAX))
 			return ERR_PARSE;
 		e = strs_push(&o->shared, &o->n_shared, MX_TX_SHARED_MAX, json_string_value(x));
 		if (e != ERR_OK)
@@ -581,7 +544,7 @@ static enum err out_rec(const json_t *v, struct mx_out_rec *o)
 
 enum err mx_tx_out_parse(const char *json, size_t len, struct mx_out_set *s)
 {
-	json_t *root = load(json, len), *rooms, *v;
+	json_t *root = mx_jload(json, len), *rooms, *v;
 	enum err e = ERR_OK;
 	size_t i;
 

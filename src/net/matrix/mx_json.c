@@ -11,6 +11,7 @@
 #include "mx_json.h"
 
 #include "mx_json_int.h"
+#include "mx_jget.h"
 
 #include <jansson.h>
 #include <limits.h>
@@ -48,20 +49,6 @@ static char *dup_cap(const char *s, size_t max, int *truncated)
 	if (truncated && n < len)
 		*truncated = 1;
 	return p;
-}
-
-/* jstr returns obj[key] when it is a string with no NUL in it, else NULL
- * (borrowed): an id, a type or a token with a NUL would be read cut short,
- * as another. Text a member wrote is read with set_text instead. */
-static const char *jstr(const json_t *obj, const char *key)
-{
-	json_t *v = json_object_get(obj, key);
-	const char *s;
-
-	if (!json_is_string(v))
-		return NULL;
-	s = json_string_value(v);
-	return memchr(s, '\0', json_string_length(v)) ? NULL : s;
 }
 
 /* set_text copies the string v, text a member wrote, into a new *dst of
@@ -195,12 +182,12 @@ static enum err set_str(char **dst, const char *s, size_t max, int *trunc)
  * state_key == who, or NULL. */
 static const char *member_of(const json_t *ev, const char *who)
 {
-	const char *t = jstr(ev, "type"), *sk = jstr(ev, "state_key");
+	const char *t = mx_jstr(ev, "type"), *sk = mx_jstr(ev, "state_key");
 	json_t *c = json_object_get(ev, "content");
 
 	if (!t || strcmp(t, "m.room.member") || !sk || strcmp(sk, who) || !json_is_object(c))
 		return NULL;
-	return jstr(c, "membership");
+	return mx_jstr(c, "membership");
 }
 
 enum err mx_json_leave_room(struct mx_sync *s, const char *room, const json_t *r, const char *bot)
@@ -220,7 +207,7 @@ enum err mx_json_leave_room(struct mx_sync *s, const char *room, const json_t *r
 		json_array_foreach(evs, i, ev)
 		{
 			ms = member_of(ev, bot);
-			snd = jstr(ev, "sender");
+			snd = mx_jstr(ev, "sender");
 			if (!ms || !snd)
 				continue;
 			if (!strcmp(ms, "ban"))
@@ -253,7 +240,7 @@ enum err mx_json_invite_room(struct mx_sync *s, const char *room, const json_t *
 		ms = member_of(ev, bot);
 		if (!ms || strcmp(ms, "invite"))
 			continue;
-		by = jstr(ev, "sender");
+		by = mx_jstr(ev, "sender");
 		c = json_object_get(ev, "content");
 		d = json_object_get(c, "is_direct");
 		direct = json_is_true(d);
@@ -276,7 +263,7 @@ enum err mx_json_invite_room(struct mx_sync *s, const char *room, const json_t *
  * batches (lazy-loaded members are sent once, not with every message). */
 static enum err note_name(struct mx_sync *s, const char *room, json_t *names, const json_t *ev)
 {
-	const char *t = jstr(ev, "type"), *sk = jstr(ev, "state_key");
+	const char *t = mx_jstr(ev, "type"), *sk = mx_jstr(ev, "state_key");
 	json_t *c = json_object_get(ev, "content");
 	struct mx_action *a;
 	const char *ms, *dn;
@@ -284,8 +271,8 @@ static enum err note_name(struct mx_sync *s, const char *room, json_t *names, co
 
 	if (!t || strcmp(t, "m.room.member") || !mx_id_valid(sk, '@') || !json_is_object(c))
 		return ERR_OK;
-	ms = jstr(c, "membership");
-	dn = jstr(c, "displayname");
+	ms = mx_jstr(c, "membership");
+	dn = mx_jstr(c, "displayname");
 	if (!ms || !strcmp(ms, "invite"))
 		return ERR_OK;
 	if (strcmp(ms, "join") || (dn && !*dn))
@@ -325,7 +312,7 @@ static int mentions_list_bot(const json_t *content, const char *bot)
  * the event is too malformed to act on. */
 static enum err fill_head(struct mx_action *a, const json_t *ev, const json_t *names)
 {
-	const char *id = jstr(ev, "event_id"), *snd = jstr(ev, "sender");
+	const char *id = mx_jstr(ev, "event_id"), *snd = mx_jstr(ev, "sender");
 	json_t *ts;
 	enum err e;
 
@@ -336,7 +323,7 @@ static enum err fill_head(struct mx_action *a, const json_t *ev, const json_t *n
 	if (e == ERR_OK)
 		e = set_str(&a->sender, snd, MX_ID_MAX, NULL);
 	if (e == ERR_OK)
-		e = set_str(&a->sender_name, jstr(names, snd), MX_NAME_MAX, NULL);
+		e = set_str(&a->sender_name, mx_jstr(names, snd), MX_NAME_MAX, NULL);
 	ts = json_object_get(ev, "origin_server_ts");
 	if (json_is_integer(ts))
 		a->ts = (long long)json_integer_value(ts);
@@ -363,7 +350,7 @@ static enum mx_ignore unreadable_kind(const json_t *ev, const char *type)
  * emptied content is a redaction). */
 static enum err fill_text(struct mx_action *a, const json_t *c, size_t *nuls)
 {
-	const char *mt = jstr(c, "msgtype"), *fmt = jstr(c, "format");
+	const char *mt = mx_jstr(c, "msgtype"), *fmt = mx_jstr(c, "format");
 	json_t *body = json_object_get(c, "body");
 	enum err e;
 
@@ -395,14 +382,14 @@ static enum err fill_relations(struct mx_action *a, const json_t *c)
 		a->ignore = MX_IGN_EDIT;
 	if (!json_is_object(rel))
 		return ERR_OK;
-	rt = jstr(rel, "rel_type");
-	root = jstr(rel, "event_id");
+	rt = mx_jstr(rel, "rel_type");
+	root = mx_jstr(rel, "event_id");
 	if (rt && !strcmp(rt, "m.replace"))
 		a->ignore = MX_IGN_EDIT;
 	if (rt && !strcmp(rt, "m.thread") && mx_id_valid(root, '$'))
 		e = set_str(&a->thread_root, root, MX_ID_MAX, NULL);
 	irt = json_object_get(rel, "m.in_reply_to");
-	root = json_is_object(irt) ? jstr(irt, "event_id") : NULL;
+	root = json_is_object(irt) ? mx_jstr(irt, "event_id") : NULL;
 	if (e == ERR_OK && mx_id_valid(root, '$'))
 		e = set_str(&a->reply_to, root, MX_ID_MAX, NULL);
 	return e;
@@ -475,7 +462,7 @@ static enum err fill_message(struct mx_action *a, const json_t *ev, const char *
  * (state key ""). */
 static enum err note_power(struct mx_sync *s, const char *room, const json_t *ev)
 {
-	const char *sk = jstr(ev, "state_key");
+	const char *sk = mx_jstr(ev, "state_key");
 	struct mx_power *p = NULL;
 	struct mx_action *a;
 	enum err e;
@@ -504,7 +491,7 @@ static enum err note_power(struct mx_sync *s, const char *room, const json_t *ev
  * 1 when ev is one (kept or, malformed, skipped) */
 static int note_encryption(struct mx_sync *s, const char *room, const json_t *ev, enum err *e)
 {
-	const char *t = jstr(ev, "type"), *sk = jstr(ev, "state_key");
+	const char *t = mx_jstr(ev, "type"), *sk = mx_jstr(ev, "state_key");
 	struct mx_enc_state *nv;
 	json_t *c = json_object_get(ev, "content");
 
@@ -529,7 +516,7 @@ static int note_encryption(struct mx_sync *s, const char *room, const json_t *ev
 
 static int is_power_event(const json_t *ev)
 {
-	const char *t = jstr(ev, "type");
+	const char *t = mx_jstr(ev, "type");
 
 	return t && !strcmp(t, "m.room.power_levels");
 }
@@ -616,7 +603,7 @@ static enum err timeline_message(struct mx_sync *s, const char *room, const json
 static enum err timeline_event(struct mx_sync *s, const char *room, const json_t *ev, json_t *names,
 			       const char *bot, int *joined)
 {
-	const char *type = json_is_object(ev) ? jstr(ev, "type") : NULL, *ms;
+	const char *type = json_is_object(ev) ? mx_jstr(ev, "type") : NULL, *ms;
 	enum err e = ERR_OK;
 
 	if (!type) {
@@ -737,7 +724,7 @@ static enum err not_json(const char *json, size_t len, const json_error_t *jerr,
 enum err mx_json_sync_start(const json_t *root, const struct mx_repair *rep, struct mx_sync **out,
 			    char *errbuf, size_t errlen)
 {
-	const char *nb = jstr(root, "next_batch");
+	const char *nb = mx_jstr(root, "next_batch");
 	struct mx_sync *s;
 	enum err e;
 
@@ -815,7 +802,7 @@ enum err mx_sync_decrypted(const char *plain, size_t len, const struct mx_action
 			   const char *bot_user_id, struct mx_action *out)
 {
 	json_t *root = json_loadb(plain, len, JSON_REJECT_DUPLICATES, NULL), *ev = NULL, *names;
-	const char *type = jstr(root, "type"), *room = jstr(root, "room_id");
+	const char *type = mx_jstr(root, "type"), *room = mx_jstr(root, "room_id");
 	size_t nuls = 0;
 	enum err e = ERR_INVALID;
 
@@ -906,7 +893,7 @@ enum err mx_error_parse(const char *json, size_t len, struct mx_error *e)
 	memset(e, 0, sizeof(*e));
 	e->retry_after_ms = -1;
 	root = mx_json_load(json, len, NULL, NULL, NULL);
-	code = json_is_object(root) ? jstr(root, "errcode") : NULL;
+	code = json_is_object(root) ? mx_jstr(root, "errcode") : NULL;
 	if (!code)
 		goto out;
 	copy_clean(e->errcode, sizeof(e->errcode), code, strlen(code));
@@ -930,7 +917,7 @@ out:
 enum err mx_field_string(const char *json, size_t len, const char *key, char *buf, size_t buflen)
 {
 	json_t *root = mx_json_load(json, len, NULL, NULL, NULL);
-	const char *v = json_is_object(root) ? jstr(root, key) : NULL;
+	const char *v = json_is_object(root) ? mx_jstr(root, key) : NULL;
 	enum err e = ERR_OK;
 	size_t n, i;
 
