@@ -1,6 +1,6 @@
 /* mx_jget.h -- small readings of JSON from the network, shared by the pure
- * Matrix modules that parse it (mx_json, mx_e2ee, mx_e2ee_tx), so each is
- * written once. No I/O. */
+ * Matrix modules that parse it (mx_json, mx_e2ee, mx_e2ee_tx, mx_keys,
+ * mx_xsign), so each is written once. No I/O. */
 #ifndef FAQBOT_MX_JGET_H
 #define FAQBOT_MX_JGET_H
 

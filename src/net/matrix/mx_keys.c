@@ -8,6 +8,7 @@
 
 #include "buf.h"
 #include "mx_repair.h" /* mx_json_load */
+#include "mx_jget.h"
 
 /* 2^53 - 1: the largest integer canonical JSON allows (a double holds it) */
 #define CANON_INT_MAX    9007199254740991LL
@@ -232,20 +233,6 @@ enum err mx_keys_signing_input(const char *json, size_t len, char **out)
 
 /* ---- what the device signs -------------------------------------------- */
 
-/* token_ok: a key, key id or signature: 1 to MX_KEY_MAX - 1 bytes of
- * printable ASCII (base64, libolm's ids) */
-static int token_ok(const char *s)
-{
-	size_t i;
-
-	if (!s || !*s)
-		return 0;
-	for (i = 0; s[i]; i++)
-		if (i + 1 >= MX_KEY_MAX || s[i] < 0x21 || s[i] > 0x7e)
-			return 0;
-	return 1;
-}
-
 /* device_id_ok: an opaque id, but one that goes into key names and a log */
 static int device_id_ok(const char *s)
 {
@@ -262,7 +249,8 @@ static int device_id_ok(const char *s)
 static int device_ok(const struct mx_device *d)
 {
 	return d->user_id && mx_user_id_valid(d->user_id) && device_id_ok(d->device_id) &&
-	       token_ok(d->curve25519) && token_ok(d->ed25519) && d->sign;
+	       mx_token_ok(d->curve25519, MX_KEY_MAX) && mx_token_ok(d->ed25519, MX_KEY_MAX) &&
+	       d->sign;
 }
 
 /* key_name writes "ALGO:ID" */
@@ -314,7 +302,7 @@ static enum err sign(const struct mx_device *d, json_t *obj)
 	free(input);
 	if (e != ERR_OK)
 		return e;
-	if (!token_ok(sig))
+	if (!mx_token_ok(sig, MX_KEY_MAX))
 		return ERR_INVALID;
 	if (json_object_set_new(obj, "signatures", json_pack("{s:{s:s}}", d->user_id, name, sig)) !=
 	    0)
@@ -331,7 +319,7 @@ static enum err add_key(const struct mx_device *d, json_t *map, const struct mx_
 	json_t *o;
 	enum err e;
 
-	if (!token_ok(k->id) || !token_ok(k->key))
+	if (!mx_token_ok(k->id, MX_KEY_MAX) || !mx_token_ok(k->key, MX_KEY_MAX))
 		return ERR_INVALID;
 	e = key_name(name, sizeof(name), MX_KEYS_OTK_ALGO, k->id);
 	if (e != ERR_OK)
@@ -406,8 +394,9 @@ enum err mx_keys_curve_list(const char *json, size_t len, struct mx_key **out, s
 		{
 			const char *key = json_string_value(v);
 
-			if (i == json_object_size(map) || !json_is_string(v) || !token_ok(id) ||
-			    !token_ok(key) || strlen(key) != json_string_length(v)) {
+			if (i == json_object_size(map) || !json_is_string(v) ||
+			    !mx_token_ok(id, MX_KEY_MAX) || !mx_token_ok(key, MX_KEY_MAX) ||
+			    strlen(key) != json_string_length(v)) {
 				e = ERR_INVALID;
 				break;
 			}
@@ -490,7 +479,7 @@ enum err mx_keys_fingerprint(const char *ed25519, char *buf, size_t len)
 {
 	size_t i, o = 0;
 
-	if (!token_ok(ed25519))
+	if (!mx_token_ok(ed25519, MX_KEY_MAX))
 		return ERR_INVALID;
 	for (i = 0; ed25519[i]; i++) {
 		if (o + 3 > len)

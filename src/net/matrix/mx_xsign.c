@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "mx_ids.h"
+#include "mx_jget.h"
 
 static const char *const usages[MX_XSIGN_ROLES] = {"master", "self_signing", "user_signing"};
 static const char *const fields[MX_XSIGN_ROLES] = {"master_key", "self_signing_key",
@@ -15,20 +16,6 @@ static const char *const fields[MX_XSIGN_ROLES] = {"master_key", "self_signing_k
 const char *mx_xsign_usage(enum mx_xsign_role r)
 {
 	return r < MX_XSIGN_ROLES ? usages[r] : "";
-}
-
-/* token_ok: a key or signature: 1 to MX_KEY_MAX - 1 bytes of printable
- * ASCII (base64), as mx_keys takes them */
-static int token_ok(const char *s)
-{
-	size_t i;
-
-	if (!s || !*s)
-		return 0;
-	for (i = 0; s[i]; i++)
-		if (i + 1 >= MX_KEY_MAX || s[i] < 0x21 || s[i] > 0x7e)
-			return 0;
-	return 1;
 }
 
 /* canon_of: the canonical JSON of v, new */
@@ -49,7 +36,7 @@ static json_t *key_object(const char *user_id, enum mx_xsign_role r, const char 
 {
 	char name[MX_KEY_MAX + 16];
 
-	if (r >= MX_XSIGN_ROLES || !mx_user_id_valid(user_id) || !token_ok(pub))
+	if (r >= MX_XSIGN_ROLES || !mx_user_id_valid(user_id) || !mx_token_ok(pub, MX_KEY_MAX))
 		return NULL;
 	snprintf(name, sizeof(name), "ed25519:%s", pub);
 	return json_pack("{s:{s:s}, s:[s], s:s}", "keys", name, pub, "usage", usages[r], "user_id",
@@ -83,7 +70,7 @@ static enum err sign_into(json_t *o, const char *user_id, const char *pub, mx_si
 	free(msg);
 	if (e != ERR_OK)
 		return e;
-	if (!token_ok(sig))
+	if (!mx_token_ok(sig, MX_KEY_MAX))
 		return ERR_INVALID;
 	snprintf(name, sizeof(name), "ed25519:%s", pub);
 	sigs = json_pack("{s:{s:s}}", user_id, name, sig);
@@ -157,7 +144,7 @@ enum err mx_xsign_signatures_json(const struct mx_device *d, const char *self_pu
 	enum err e;
 
 	*out = NULL;
-	if (!token_ok(self_pub) || !sign_self)
+	if (!mx_token_ok(self_pub, MX_KEY_MAX) || !sign_self)
 		return ERR_INVALID;
 	e = mx_keys_device_json(d, &dev);
 	if (e == ERR_OK) {
@@ -278,7 +265,8 @@ static void the_key(const json_t *o, const char *user_id, const char *usage, cha
 	json_object_foreach(keys, name, v)
 	{
 		if (has && !strncmp(name, "ed25519:", 8) && json_string_value(v) &&
-		    !strcmp(name + 8, json_string_value(v)) && token_ok(json_string_value(v)))
+		    !strcmp(name + 8, json_string_value(v)) &&
+		    mx_token_ok(json_string_value(v), MX_KEY_MAX))
 			copy_str(buf, cap, v);
 	}
 }
@@ -303,7 +291,7 @@ enum err mx_xsign_query_parse(const char *json, size_t len, const char *user_id,
 			      device_id);
 	out->device_known = json_is_object(dev);
 	sigs = json_object_get(json_object_get(dev, "signatures"), user_id);
-	if (self_pub && token_ok(self_pub)) {
+	if (self_pub && mx_token_ok(self_pub, MX_KEY_MAX)) {
 		snprintf(name, sizeof(name), "ed25519:%s", self_pub);
 		out->device_signed = json_is_string(json_object_get(sigs, name));
 	}
@@ -323,7 +311,7 @@ enum err mx_xsign_store_json(const struct mx_xsign_store *s, char **out)
 
 	*out = NULL;
 	for (r = 0; r < MX_XSIGN_ROLES && e == ERR_OK; r++) {
-		if (!token_ok(s->pub[r]) || !s->pickle[r] || !*s->pickle[r]) {
+		if (!mx_token_ok(s->pub[r], MX_KEY_MAX) || !s->pickle[r] || !*s->pickle[r]) {
 			e = ERR_INVALID;
 			break;
 		}
@@ -367,7 +355,7 @@ enum err mx_xsign_store_parse(const char *json, size_t len, struct mx_xsign_stor
 		k = json_object_get(j, usages[r]);
 		pk = json_string_value(json_object_get(k, "pickle"));
 		copy_str(s->pub[r], sizeof(s->pub[r]), json_object_get(k, "public"));
-		if (!token_ok(s->pub[r]) || !b64_ok(pk))
+		if (!mx_token_ok(s->pub[r], MX_KEY_MAX) || !b64_ok(pk))
 			goto out;
 		s->pickle[r] = strdup(pk);
 		if (!s->pickle[r]) {
