@@ -50,3 +50,11 @@ void strs_list_free(char **l, size_t n)
 		free(l[i]);
 	free(l);
 }
+
+void strs_wipe_free(char *s)
+{
+	if (!s)
+		return;
+	explicit_bzero(s, strlen(s));
+	free(s);
+}

@@ -27,4 +27,9 @@ enum err strs_list_copy(const char *const *v, size_t n, char ***out);
 /* strs_list_free frees a list of n strings; NULL is a no-op. */
 void strs_list_free(char **l, size_t n);
 
+/* strs_wipe_free overwrites s (a password, a token, a body that carried
+ * one) with zeros the compiler may not drop, then frees it; NULL is a
+ * no-op. */
+void strs_wipe_free(char *s);
+
 #endif

@@ -219,9 +219,7 @@ void matrix_free(struct matrix *m)
 	mx_index_release(&m->rooms_ix);
 	free(m->hs);
 	free(m->user_id);
-	if (m->password)
-		memset(m->password, 0, strlen(m->password));
-	free(m->password);
+	strs_wipe_free(m->password);
 	free(m->mod_room);
 	free(m->state_dir);
 	free(m->localpart);

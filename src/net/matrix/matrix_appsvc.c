@@ -136,9 +136,7 @@ void appsvc_free(struct appsvc *a)
 	matrix_free(a->m);
 	mx_as_txns_release(&a->txns);
 	joined_free(a);
-	if (a->hs_token)
-		memset(a->hs_token, 0, strlen(a->hs_token));
-	free(a->hs_token);
+	strs_wipe_free(a->hs_token);
 	free(a->listen);
 	free(a->cert);
 	free(a->key);

@@ -15,6 +15,7 @@
 #include "metrics.h"
 #include "mx_body.h"
 #include "state.h"
+#include "strs.h"
 
 /* save keeps the token and device 0600 in the state directory, for the
  * next start; the copy in memory is wiped after. */
@@ -111,14 +112,6 @@ static enum err took(struct matrix *m, const struct matrix_resp *r)
 	return save(m);
 }
 
-static void wipe_free(char *s)
-{
-	if (s) {
-		memset(s, 0, strlen(s));
-		free(s);
-	}
-}
-
 enum err matrix_login(struct matrix *m, int flags)
 {
 	struct matrix_resp r = {0};
@@ -135,7 +128,7 @@ enum err matrix_login(struct matrix *m, int flags)
 		refused(m, &r);
 	else if (e == ERR_OK)
 		e = took(m, &r);
-	wipe_free(body);
+	strs_wipe_free(body);
 	if (r.body)
 		memset(r.body, 0, r.len); /* the new token */
 	matrix_resp_release(&r);
@@ -186,7 +179,7 @@ static void login_ended(struct matrix *m)
 	long long wait;
 
 	m->login_x.done = 0;
-	wipe_free(m->login_body);
+	strs_wipe_free(m->login_body);
 	m->login_body = NULL;
 	switch (matrix_judge(m, "POST", MATRIX_API "/login", MATRIX_CALL_NO_AUTH, r,
 			     &m->login_attempt, &wait)) {
@@ -227,7 +220,7 @@ void matrix_login_step(struct matrix *m)
 		e = matrix_xfer_begin(m, &m->login_x, "POST", MATRIX_API "/login", m->login_body,
 				      MATRIX_CALL_NO_AUTH, &m->login_r);
 	if (e != ERR_OK) {
-		wipe_free(m->login_body);
+		strs_wipe_free(m->login_body);
 		m->login_body = NULL;
 		log_error("cannot log in again now: %s", err_str(e));
 		m->login_at = clock_mono_ms() +

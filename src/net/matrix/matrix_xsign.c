@@ -26,6 +26,7 @@
 #include "mx_crypto.h"
 #include "mx_keys.h"
 #include "mx_xsign.h"
+#include "strs.h"
 
 #define XSIGN_UPLOAD MATRIX_API "/keys/device_signing/upload"
 #define XSIGN_SIGS   MATRIX_API "/keys/signatures/upload"
@@ -60,14 +61,6 @@ static enum err call(struct matrix *m, const char *path, const char *body, int f
 	e = matrix_call(m, "POST", path, body, MATRIX_CALL_ONCE | flags, r);
 	memcpy(m->errstr, saved, sizeof(saved));
 	return e;
-}
-
-static void wipe_free(char *s)
-{
-	if (s) {
-		memset(s, 0, strlen(s));
-		free(s);
-	}
 }
 
 /* query asks what the server holds of the bot's cross-signing; ERR_OK
@@ -127,7 +120,7 @@ static enum err send_keys(struct matrix *m, struct mx_crypto *c, const struct mx
 		log_error("cross-signing: the keys were not uploaded (%s); the next start tries "
 			  "again; %s",
 			  err_str(e), XSIGN_UNSIGNED);
-	wipe_free(body);
+	strs_wipe_free(body);
 	matrix_resp_release(&r);
 	return e;
 }
