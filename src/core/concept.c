@@ -1,5 +1,6 @@
 /* concept.c -- named word lists for patterns (concept.h). */
 #include "concept.h"
+#include "text.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,10 +64,22 @@ static size_t ref_len(const char *s)
 	return s[1 + n] == '}' && concept_name_ok(s + 1, n) ? n : 0;
 }
 
-/* phrase_regex appends phrase, as concept.h says it reads, to b. */
-static void phrase_regex(struct buf *b, const char *p)
+/* phrase_regex appends phrase, as concept.h says it reads, to b. A phrase
+ * with letters beyond ASCII is first normalised as a message is
+ * (text_normalise: accents dropped, case folded): written "muốn chết" or
+ * "أقتل", it would otherwise never match a message, which arrives as
+ * "muon chet" and with the hamza dropped. */
+static void phrase_regex(struct buf *b, const char *phrase)
 {
-	for (; *p; p++) {
+	char *norm = NULL;
+	size_t len;
+	const char *p = phrase;
+
+	for (; *p && !((unsigned char)*p & 0x80); p++)
+		;
+	if (*p && text_normalise(phrase, strlen(phrase), &norm, &len) == ERR_OK)
+		phrase = norm;
+	for (p = phrase; *p; p++) {
 		size_t n = ref_len(p);
 
 		if (n) { /* another concept: kept for concept_expand */
@@ -83,6 +96,7 @@ static void phrase_regex(struct buf *b, const char *p)
 			buf_append(b, p, 1);
 		}
 	}
+	free(norm);
 }
 
 enum err concept_add(struct concepts *c, const char *name, const char *const *phrases, size_t n,

@@ -13,6 +13,9 @@
  *   - an apostrophe, which may be missing ("don't" matches "dont");
  *   - '*' at the end of a word: any ending ("cancel*" matches "cancelled");
  *   - {other}: another concept, written out in place.
+ * A phrase with letters beyond ASCII is read as a message is (text.h's
+ * text_normalise: accents dropped, case folded), so "muốn chết" matches
+ * what a member typed with or without the accents.
  * At load the patterns are expanded into plain PCRE2 (what `faqbot topics
  * --json` shows, and what the bench's Python re compiles).
  *

@@ -178,6 +178,18 @@ static utf8proc_int32_t fold_char(utf8proc_int32_t cp)
 	case 0x2015:
 	case 0x2212: /* — ― − */
 		return '-';
+	/* letters that look like a Latin letter with an accent but are
+	 * letters of their own, so that dropping the accents leaves them:
+	 * typed without them on a phone, "đến" is "den" and "ołówek"
+	 * "olowek" */
+	case 0x0111: /* đ */
+		return 'd';
+	case 0x0142: /* ł */
+		return 'l';
+	case 0x00F8: /* ø */
+		return 'o';
+	case 0x0131: /* ı */
+		return 'i';
 	default:
 		return cp;
 	}

@@ -39,7 +39,8 @@
  *     and combining marks removed (accents, zalgo), but for the vowel signs
  *     of Devanagari and the scripts like it (Bengali to Sinhala, Thai, Lao,
  *     Tibetan, Myanmar, Khmer), which are letters;
- *   - curly apostrophes and quotes become ' and ", dashes become -;
+ *   - curly apostrophes and quotes become ' and ", dashes become -; the
+ *     letters an accent cannot be dropped from (đ ł ø ı) become d l o i;
  *   - white space runs become one space; the ends are trimmed.
  * Only the first TEXT_MESSAGE_MAX bytes of raw are read (cut at a
  * character boundary).

@@ -73,6 +73,38 @@ static void test_phrases(void **state)
 	assert_true(matches("^x.{0,3}{means}$", "x12pills"));
 }
 
+/* a phrase written with accents or capitals matches what a member typed,
+ * which arrives normalised: accents dropped, case folded */
+static void test_phrases_normalised(void **state)
+{
+	static const char *const vi[] = {"T\xC3\xB4i mu\xE1\xBB\x91n ch\xE1\xBA\xBFt",
+					 "\xE0\xB8\xAD\xE0\xB8\xA2\xE0\xB8\xB2\xE0\xB8\x81"};
+	struct concepts w = {0};
+	char err[256], *exp = NULL;
+	size_t off, s, n;
+	struct match_re *re = NULL;
+	struct match_ctx *ctx = match_ctx_new(1);
+	int found = 0;
+
+	(void)state;
+	assert_int_equal(concept_add(&w, "vi", vi, 2, "c.yml", 1, err, sizeof(err)), ERR_OK);
+	assert_int_equal(concept_expand(&w, "{vi}", &exp, err, sizeof(err), &off), ERR_OK);
+	assert_int_equal(match_compile(exp, &re, err, sizeof(err), &off), ERR_OK);
+	assert_int_equal(match_find(ctx, re, "toi muon chet", 13, 0, &found, &s, &n), ERR_OK);
+	assert_true(found);
+	/* Thai keeps its vowel signs: the phrase is unchanged, and matches */
+	assert_int_equal(match_find(ctx, re, "\xE0\xB8\xAD\xE0\xB8\xA2\xE0\xB8\xB2\xE0\xB8\x81", 12,
+				    0, &found, &s, &n),
+			 ERR_OK);
+	assert_true(found);
+	assert_int_equal(match_find(ctx, re, "toi muon song", 13, 0, &found, &s, &n), ERR_OK);
+	assert_false(found);
+	match_free(re);
+	match_ctx_free(ctx);
+	free(exp);
+	concepts_release(&w);
+}
+
 static void test_errors(void **state)
 {
 	static const char *const loop_a[] = {"{loop-b}"};
@@ -81,9 +113,11 @@ static void test_errors(void **state)
 	size_t off = 99;
 
 	(void)state;
-	assert_int_equal(concept_expand(&c, "no concept here", &exp, err, sizeof(err), &off), ERR_OK);
+	assert_int_equal(concept_expand(&c, "no concept here", &exp, err, sizeof(err), &off),
+			 ERR_OK);
 	assert_null(exp);
-	assert_int_equal(concept_expand(&c, "\\bx {nope}", &exp, err, sizeof(err), &off), ERR_INVALID);
+	assert_int_equal(concept_expand(&c, "\\bx {nope}", &exp, err, sizeof(err), &off),
+			 ERR_INVALID);
 	assert_non_null(strstr(err, "unknown word list {nope}"));
 	assert_int_equal(off, 4); /* the brace of {nope} */
 	assert_int_equal(concept_add(&c, "Bad Name", loop_a, 1, "c.yml", 1, err, sizeof(err)),
@@ -93,8 +127,10 @@ static void test_errors(void **state)
 	assert_non_null(strstr(err, "twice"));
 	assert_int_equal(concept_add(&c, "empty", loop_a, 0, "c.yml", 1, err, sizeof(err)),
 			 ERR_INVALID);
-	assert_int_equal(concept_add(&c, "loop-a", loop_a, 1, "c.yml", 1, err, sizeof(err)), ERR_OK);
-	assert_int_equal(concept_add(&c, "loop-b", loop_b, 1, "c.yml", 2, err, sizeof(err)), ERR_OK);
+	assert_int_equal(concept_add(&c, "loop-a", loop_a, 1, "c.yml", 1, err, sizeof(err)),
+			 ERR_OK);
+	assert_int_equal(concept_add(&c, "loop-b", loop_b, 1, "c.yml", 2, err, sizeof(err)),
+			 ERR_OK);
 	assert_int_equal(concept_expand(&c, "{loop-a}", &exp, err, sizeof(err), &off), ERR_INVALID);
 	assert_non_null(strstr(err, "deep, or itself"));
 }
@@ -120,8 +156,9 @@ static void test_entry_lists(void **state)
 	assert_int_equal(concept_add(&local, "doctor", means, 1, "e.yml", 9, err, sizeof(err)),
 			 ERR_INVALID);
 	assert_non_null(strstr(err, "word list 'doctor' is defined twice"));
-	assert_int_equal(concept_expand(&local, "\\b{doctor}\\b {prep}", &exp, err, sizeof(err), &off),
-			 ERR_OK);
+	assert_int_equal(
+		concept_expand(&local, "\\b{doctor}\\b {prep}", &exp, err, sizeof(err), &off),
+		ERR_OK);
 	assert_string_equal(exp, "\\b(?:doctor|gp\\w*|(?:gun))\\b (?:gave away|cancel\\w* my "
 				 "appointments|won'?t need)");
 	free(exp);
@@ -146,6 +183,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_phrases),
+		cmocka_unit_test(test_phrases_normalised),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_entry_lists),
 	};

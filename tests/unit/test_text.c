@@ -33,12 +33,23 @@ static void test_unicode_folding(void **state)
 {
 	(void)state;
 	/* curly apostrophes and quotes, full-width letters, a zero-width space */
-	expect_norm("I\xE2\x80\x99m \xE2\x80\x9C" "fine\xE2\x80\x9D", "i'm \"fine\"");
-	expect_norm("\xEF\xBC\xAB\xEF\xBC\xA9\xEF\xBC\xAC\xEF\xBC\xAC" " me", "kill me");
-	expect_norm("su\xE2\x80\x8B" "icide", "suicide");
+	expect_norm("I\xE2\x80\x99m \xE2\x80\x9C"
+		    "fine\xE2\x80\x9D",
+		    "i'm \"fine\"");
+	expect_norm("\xEF\xBC\xAB\xEF\xBC\xA9\xEF\xBC\xAC\xEF\xBC\xAC"
+		    " me",
+		    "kill me");
+	expect_norm("su\xE2\x80\x8B"
+		    "icide",
+		    "suicide");
 	/* combining marks (zalgo) and accents are removed */
-	expect_norm("k\xCC\xB7" "i\xCC\xB7" "ll", "kill");
-	expect_norm("caf\xC3\xA9" "", "cafe");
+	expect_norm("k\xCC\xB7"
+		    "i\xCC\xB7"
+		    "ll",
+		    "kill");
+	expect_norm("caf\xC3\xA9"
+		    "",
+		    "cafe");
 	expect_norm("N\xC3\x83O quero", "nao quero");
 	/* but the vowel signs of Devanagari are letters, and stay: "jeena"
 	 * (to live) and "jaana" (to go) must not read the same; a nukta,
@@ -50,20 +61,43 @@ static void test_unicode_folding(void **state)
 	expect_norm("\xE0\xA4\x96\xE0\xA4\xBC\xE0\xA5\x81", "\xE0\xA4\x96\xE0\xA5\x81");
 	/* a mark on a Latin letter after Devanagari is still an accent */
 	expect_norm("\xE0\xA4\x9C e\xCC\x81", "\xE0\xA4\x9C e");
+	/* letters an accent cannot be dropped from read as the plain letter
+	 * a phone without them types: "Đến", "pociełam", "dø", "kırık" */
+	expect_norm("\xC4\x90\xE1\xBA\xBFn", "den");
+	expect_norm("pocie\xC5\x82"
+		    "am",
+		    "pocielam");
+	expect_norm("d\xC3\xB8 D\xC3\x98", "do do");
+	expect_norm("k\xC4\xB1r\xC4\xB1k", "kirik");
 	/* German sharp s folds, en and em dashes become '-' */
-	expect_norm("STRA\xC3\x9F" "E \xE2\x80\x94 x", "strasse - x");
+	expect_norm("STRA\xC3\x9F"
+		    "E \xE2\x80\x94 x",
+		    "strasse - x");
 	/* non-breaking space is white space */
-	expect_norm("a\xC2\xA0\xC2\xA0" "b", "a b");
+	expect_norm("a\xC2\xA0\xC2\xA0"
+		    "b",
+		    "a b");
 }
 
 static void test_irc_codes(void **state)
 {
 	(void)state;
-	expect_norm("\x02" "bold\x02 and \x03" "04,12red\x03 \x1Ditalic\x0F", "bold and red italic");
+	expect_norm("\x02"
+		    "bold\x02 and \x03"
+		    "04,12red\x03 \x1Ditalic\x0F",
+		    "bold and red italic");
 	/* a colour code's digits are not glued to the next word */
-	expect_norm("\x03" "04" "2 pills", "2 pills");
-	expect_norm("\x03" "12,5" "x", "x");
-	expect_norm("\x04" "FF0000hex", "hex");
+	expect_norm("\x03"
+		    "04"
+		    "2 pills",
+		    "2 pills");
+	expect_norm("\x03"
+		    "12,5"
+		    "x",
+		    "x");
+	expect_norm("\x04"
+		    "FF0000hex",
+		    "hex");
 }
 
 static void test_matrix_fallback(void **state)
@@ -80,7 +114,8 @@ static void test_invalid_utf8(void **state)
 {
 	char *out = NULL;
 	size_t len = 0;
-	const char bad[] = "ok \xFF\xFE" " end \xC3";
+	const char bad[] = "ok \xFF\xFE"
+			   " end \xC3";
 
 	(void)state;
 	assert_int_equal(text_normalise(bad, sizeof(bad) - 1, &out, &len), ERR_OK);
@@ -106,7 +141,7 @@ static void test_message_limit(void **state)
 	}
 	assert_int_equal(text_normalise(big, n - 1, &out, &len), ERR_OK);
 	assert_true(len <= TEXT_MESSAGE_MAX);
-	assert_true(len > TEXT_MESSAGE_MAX / 4); /* the whole message, not a prefix */
+	assert_true(len > TEXT_MESSAGE_MAX / 4);  /* the whole message, not a prefix */
 	assert_null(strstr(out, "\xEF\xBF\xBD")); /* no broken character at the cut */
 	free(out);
 	free(big);
@@ -117,10 +152,19 @@ static void test_message_limit(void **state)
 static void test_white_space_separates(void **state)
 {
 	static const char *const seps[] = {
-		"\v", "\f", "\t", "\r\n", "\xC2\x85" /* NEL */,
-		"\xC2\xA0", "\xE1\x9A\x80" /* ogham */, "\xE2\x80\x83" /* em space */,
-		"\xE2\x80\xA8" /* line sep */, "\xE2\x80\xA9" /* para sep */,
-		"\xE2\x80\xAF", "\xE2\x81\x9F", "\xE3\x80\x80" /* ideographic */,
+		"\v",
+		"\f",
+		"\t",
+		"\r\n",
+		"\xC2\x85" /* NEL */,
+		"\xC2\xA0",
+		"\xE1\x9A\x80" /* ogham */,
+		"\xE2\x80\x83" /* em space */,
+		"\xE2\x80\xA8" /* line sep */,
+		"\xE2\x80\xA9" /* para sep */,
+		"\xE2\x80\xAF",
+		"\xE2\x81\x9F",
+		"\xE3\x80\x80" /* ideographic */,
 		"\xE1\xA0\x8E" /* mongolian vowel sep */,
 	};
 	char in[64];
