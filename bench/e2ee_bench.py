@@ -336,11 +336,17 @@ class Bench:
     def wait_until(self, pred, timeout_s, what):
         end = time.monotonic() + timeout_s
         while time.monotonic() < end:
+            self.alive()
             v = pred()
             if v:
                 return v
             time.sleep(0.02)
         raise Fail("%s did not happen within %d s" % (what, timeout_s))
+
+    def alive(self):
+        if self.bot is not None and self.bot.poll() is not None:
+            raise Fail("the bot exited (status %d); its log: %s"
+                       % (self.bot.returncode, self.bot_log.name))
 
     def settle(self, room):
         """Wait until the bot long-polls from the homeserver's latest
@@ -357,6 +363,7 @@ class Bench:
 
     # -- the bot ------------------------------------------------------------
     def start_bot(self, name, encryption):
+        self.phase = "starting the bot %s" % name
         self.bot_user = "@%s:fake.test" % name
         self.h.fake("user", {"user_id": self.bot_user, "password": "pw"})
         d = os.path.join(self.tmp, name)
@@ -381,13 +388,8 @@ class Bench:
         self.bot = subprocess.Popen([self.a.faqbot, "run", "--config", os.path.join(d, "faqbot.ini")],
                                     cwd=ROOT, stdout=self.bot_log, stderr=self.bot_log)
 
-        def ready():
-            if self.bot.poll() is not None:
-                raise Fail("the bot exited (%d): %s" % (self.bot.returncode, self.bot_log.name))
-            long_poll = any(e["path"].endswith("/sync") and "since" in e["query"]
-                            for e in self.bot_requests())
-            return long_poll
-        self.wait_until(ready, 60, "the bot's first start")
+        self.wait_until(lambda: any(e["path"].endswith("/sync") and "since" in e["query"]
+                                    for e in self.bot_requests()), 60, "the bot's first start")
         if encryption:
             self.wait_until(lambda: self.bot_otks() > 0, 60, "the bot's one-time keys")
 
@@ -447,9 +449,10 @@ class Bench:
                     reply = e
             if reply and (not encrypted or reply["content"].get("session_id") in dev.group_in):
                 break
+            self.alive()
             if time.monotonic() > end:
-                raise Fail("no %s reply within %d s in %s" % ("readable" if reply else "",
-                                                             timeout_s, room))
+                raise Fail("no %s within %d s in %s" % ("readable reply" if reply else "reply",
+                                                       timeout_s, room))
         t1 = time.perf_counter()
         c1 = cpu_ns(self.bot.pid)
         if encrypted:
@@ -489,20 +492,25 @@ class Bench:
                                    pct(lat[False], 99), pct(lat[True], 99) / pct(lat[False], 99)))
         if cpu[True] and cpu[False]:
             print("  the bot's CPU time a reply (all its threads), us: p50 %.0f vs %.0f (%.2fx; "
-                  "the difference, %.0f us, is decrypting the question and encrypting the reply)"
+                  "what encryption adds: %.0f us, the question decrypted, the reply encrypted, "
+                  "the sessions saved)"
                   % (med(cpu[True]), med(cpu[False]), med(cpu[True]) / med(cpu[False]),
                      med(cpu[True]) - med(cpu[False])))
-        print("  each room's first question, apart from the above: encrypted %.2f ms (the bot's "
-              "room key to the member's device in it: %s), unencrypted %.2f ms"
-              % (first_e[0], calls, first_p[0]))
+        why = ("" if calls[1] else ": the bot writes to the device over the Olm session the "
+               "device made to give it its own key")
+        print("  each room's first question, apart from the above: encrypted %.2f ms, its reply "
+              "waiting for the bot's room key to reach the member's device (%d /keys/query, %d "
+              "/keys/claim%s; %d /sendToDevice, %d to-device messages), unencrypted %.2f ms "
+              "(%.2fx)" % (first_e[0], calls[0], calls[1], why, calls[2], calls[3], first_p[0],
+                           first_e[0] / first_p[0]))
 
     def calls(self, reqs):
-        """What the bot asked of the key API in reqs, as text."""
+        """What the bot asked of the key API in reqs: /keys/query,
+        /keys/claim, /sendToDevice, and the to-device messages in them."""
         count = lambda part: sum(1 for e in reqs if part in e["path"])  # noqa: E731
         msgs = sum(len(devs) for e in reqs if "/sendToDevice/" in e["path"]
                    for devs in ((e.get("body") or {}).get("messages") or {}).values())
-        return ("%d /keys/query, %d /keys/claim, %d /sendToDevice (%d to-device messages)"
-                % (count("/keys/query"), count("/keys/claim"), count("/sendToDevice/"), msgs))
+        return count("/keys/query"), count("/keys/claim"), count("/sendToDevice/"), msgs
 
     def share_trial(self, t, users, per_user, steady):
         """A new room of users x per_user devices; the first question and
@@ -562,7 +570,8 @@ class Bench:
             print("  the bot's CPU time: %.2f ms for the first reply, %.2f ms for the next "
                   "(%.1fx)" % (med(fc) / 1000, med(nc) / 1000, med(fc) / med(nc)))
         print("  calls for the first reply: %s; every device opened its room key"
-              % " / ".join(sorted(calls)))
+              % " / ".join("%d /keys/query, %d /keys/claim, %d /sendToDevice (%d to-device "
+                           "messages)" % c for c in sorted(calls)))
 
     def replies_sent(self, want, kind):
         """Wait until the bot's PUT .../send/KIND/ have been answered 200
