@@ -48,6 +48,7 @@ import http.client
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -273,6 +274,14 @@ def cpu_ns(pid):
     return t or None
 
 
+def kill_group(pgid):
+    """What is left of a process group started here (start_new_session)."""
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except OSError:
+        pass
+
+
 def med(xs):
     return mx_bench.pct(xs, 50)
 
@@ -288,7 +297,8 @@ class Bench:
         os.environ.setdefault("FAQBOT_CACHE", os.path.join(self.tmp, "cache"))
         self.hs = subprocess.Popen(
             [sys.executable, os.path.join(ROOT, "tests", "fakehs", "fakehs.py"), "--port", "0",
-             "--max-seconds", str(a.limit_s + 60)], stdout=subprocess.PIPE, text=True)
+             "--max-seconds", str(a.limit_s + 60)], stdout=subprocess.PIPE, text=True,
+            stderr=open(os.path.join(self.tmp, "fakehs.log"), "w"), start_new_session=True)
         self.port = int(self.hs.stdout.readline().split()[1])
         self.h = Http(self.port)
         self.bot = None
@@ -385,8 +395,11 @@ class Bench:
             f.write(ini)
         self.bot_log = open(os.path.join(d, "bot.log"), "w")
         self.bot_requests()  # what came before is not this bot's
+        # a session of its own: a learned stage's trainer, a child it forks,
+        # goes with it when the run ends or fails
         self.bot = subprocess.Popen([self.a.faqbot, "run", "--config", os.path.join(d, "faqbot.ini")],
-                                    cwd=ROOT, stdout=self.bot_log, stderr=self.bot_log)
+                                    cwd=ROOT, stdout=self.bot_log, stderr=self.bot_log,
+                                    start_new_session=True)
 
         self.wait_until(lambda: any(e["path"].endswith("/sync") and "since" in e["query"]
                                     for e in self.bot_requests()), 60, "the bot's first start")
@@ -406,6 +419,7 @@ class Bench:
         except subprocess.TimeoutExpired:
             self.bot.kill()
             self.bot.wait()
+        kill_group(self.bot.pid)
         self.bot_log.close()
         self.bot = None
 
@@ -423,12 +437,9 @@ class Bench:
 
     def kill_all(self):
         """The watchdog's: nothing is left running."""
-        for p in (self.bot, self.hs):
-            if p is not None:
-                try:
-                    p.kill()
-                except OSError:
-                    pass
+        if self.bot is not None:
+            kill_group(self.bot.pid)
+        self.hs.kill()
 
     # -- one question -------------------------------------------------------
     def ask(self, dev, room, text, encrypted, timeout_s=30):
