@@ -9,7 +9,7 @@ bot sends it Olm-decrypted and the bot's replies Megolm-decrypted (every
 reply is read and checked: m.room.message, in reply to the question, in
 this room). Nothing on the bot's side is simulated.
 
-Prints one line each:
+Prints, each with the lines of its detail:
   latency  one member in two rooms of the same bot and the same
            homeserver, one encrypted and one not, asks the same questions
            in turns (the order swapped every turn, so the machine's noise
@@ -30,8 +30,9 @@ Prints one line each:
            member and a question answered: unencrypted with encryption off,
            and encrypted (each member's device and the bot's sharing Megolm
            sessions both ways, every reply read), in the same run; the
-           encrypted bot's RSS once started (libolm loaded, its account
-           made, no session yet) too.
+           encrypted bot's RSS before any question too (libolm loaded, its
+           account made, the members' Olm sessions and room keys in, none
+           of its own given out).
 
 The sessions do not turn during the run (rotation_period_msgs is set
 high): a turn costs what a first message's key share costs.
@@ -295,17 +296,17 @@ class Bench:
         # has built it before, in FAQBOT_CACHE): serving is measured, not
         # building
         os.environ.setdefault("FAQBOT_CACHE", os.path.join(self.tmp, "cache"))
-        self.hs = subprocess.Popen(
-            [sys.executable, os.path.join(ROOT, "tests", "fakehs", "fakehs.py"), "--port", "0",
-             "--max-seconds", str(a.limit_s + 60)], stdout=subprocess.PIPE, text=True,
-            stderr=open(os.path.join(self.tmp, "fakehs.log"), "w"), start_new_session=True)
+        with open(os.path.join(self.tmp, "fakehs.log"), "w") as hs_log:
+            self.hs = subprocess.Popen(
+                [sys.executable, os.path.join(ROOT, "tests", "fakehs", "fakehs.py"), "--port",
+                 "0", "--max-seconds", str(a.limit_s + 60)], stdout=subprocess.PIPE, text=True,
+                stderr=hs_log, start_new_session=True)
         self.port = int(self.hs.stdout.readline().split()[1])
         self.h = Http(self.port)
         self.bot = None
         self.bot_user = None
         self.member_tokens = set()  # their last 6 characters, as the log shows them
         self.seen = -1  # the request log read up to here
-        self.n_dev = 0
 
     # -- the homeserver ----------------------------------------------------
     def member(self, user, device):
@@ -397,10 +398,9 @@ class Bench:
         self.bot_requests()  # what came before is not this bot's
         # a session of its own: a learned stage's trainer, a child it forks,
         # goes with it when the run ends or fails
-        self.bot = subprocess.Popen([self.a.faqbot, "run", "--config", os.path.join(d, "faqbot.ini")],
-                                    cwd=ROOT, stdout=self.bot_log, stderr=self.bot_log,
-                                    start_new_session=True)
-
+        self.bot = subprocess.Popen(
+            [self.a.faqbot, "run", "--config", os.path.join(d, "faqbot.ini")], cwd=ROOT,
+            stdout=self.bot_log, stderr=self.bot_log, start_new_session=True)
         self.wait_until(lambda: any(e["path"].endswith("/sync") and "since" in e["query"]
                                     for e in self.bot_requests()), 60, "the bot's first start")
         if encryption:
@@ -656,7 +656,8 @@ class Bench:
               "ways, every reply read) vs unencrypted %.1f MB, encryption off (%.2fx)"
               % (n, enc["VmHWM"] / 1024, plain["VmHWM"] / 1024, enc["VmHWM"] / plain["VmHWM"]))
         print("  VmRSS after the replies: %.1f MB vs %.1f MB (%.2fx); the encrypted bot before "
-              "any question (libolm, its account, the members' room keys in): %.1f MB"
+              "any question (libolm, its account, the members' Olm sessions and room keys in): "
+              "%.1f MB"
               % (enc["VmRSS"] / 1024, plain["VmRSS"] / 1024, enc["VmRSS"] / plain["VmRSS"],
                  started["VmRSS"] / 1024))
 
