@@ -168,6 +168,25 @@ python3 tests/fakehs/mx_bench.py --backlog 50 -n 20 --rooms 100 --question 'what
 	--bot "$mx_setup"' exec ./faqbot run --config "$BOT_STATE.ini"' | grep RSS | sed 's/^/  /'
 echo "  (goals: p99 overhead under 5 ms beyond the homeserver's own round trip; RSS under 16 MB)"
 
+echo "matrix, encrypted rooms: 'faqbot run' with encryption = true against tests/fakehs, members' devices in python3-olm (bench/e2ee_bench.py)"
+# Beside the unencrypted figures of the same bot in the same run: the same
+# questions in an encrypted room and an unencrypted one in turns, a room
+# key given to 50 devices, the peak RSS at 100 encrypted rooms beside 100
+# unencrypted ones. A run past BENCH_E2EE_LIMIT_S seconds fails this
+# section, said so, and the rest of the bench goes on (the bench then
+# exits 1).
+e2ee_py=""
+for p in python3 /usr/bin/python3; do
+	if "$p" -c 'import olm' 2>/dev/null; then e2ee_py=$p && break; fi
+done
+if [ -z "$e2ee_py" ]; then
+	echo "  skipped: python3-olm is not installed (scripts/deps --test installs it)"
+elif ! "$e2ee_py" bench/e2ee_bench.py --faqbot ./faqbot --limit-s "${BENCH_E2EE_LIMIT_S:-180}" \
+	--question 'what is tms? (%d)' 2>&1 | sed 's/^/  /'; then
+	echo "  the encrypted rooms' section FAILED (above); the rest of the bench goes on"
+	bench_failed=1
+fi
+
 echo "matrix at scale: 'faqbot run' through /sync in 100, 1,000 and 10,000 rooms (tests/fakehs/mx_scale.py)"
 # Each: a first start over a history of BENCH_MX_BACKLOG messages a room
 # (its peak RSS), a /sync batch of one question in each of 1,000 rooms
@@ -236,3 +255,5 @@ echo "irc: 'faqbot run' against a real InspIRCd on loopback (the shipped FAQ, re
 # BENCH_IRC_N questions (default 500) with the server's flood limits and the
 # bot's flood control relaxed, about a minute (bench/irc_bench.sh says how)
 bash bench/irc_bench.sh
+# a section that failed (said where it did) fails the bench, after the rest
+[ -z "${bench_failed:-}" ]
