@@ -41,6 +41,25 @@ struct matrix_e2ee {
 
 /* ---- the waiting list ---------------------------------------------------- */
 
+/* pending_damaged: the waiting list's file did not read back whole (e, or
+ * entries skipped): said at error level, with what it costs, and a copy
+ * kept beside it before its next write replaces it */
+static void pending_damaged(struct matrix *m, const char *text, size_t len, enum err e)
+{
+	char name[64], copy[MATRIX_ERRSTR_MAX];
+
+	snprintf(name, sizeof(name), "%s.damaged-%lld", E2EE_PENDING_FILE, clock_wall_ms() / 1000);
+	if (text && state_write_max(m->state_dir, name, text, len, 0600, len + 1) == ERR_OK)
+		snprintf(copy, sizeof(copy), "its copy is kept as %s/%s", m->state_dir, name);
+	else
+		snprintf(copy, sizeof(copy), "no copy of it could be kept");
+	log_error("encryption: %s/%s is damaged (%s); %s; %zu waiting messages read back: those "
+		  "left out are not answered when their room keys come (the moderators may look "
+		  "at the rooms); nothing else to do",
+		  m->state_dir, E2EE_PENDING_FILE,
+		  e == ERR_OK ? "entries that do not read" : err_str(e), copy, m->e2ee->n);
+}
+
 enum err matrix_e2ee_new(struct matrix *m)
 {
 	struct matrix_e2ee *x = calloc(1, sizeof(*x));
@@ -54,15 +73,13 @@ enum err matrix_e2ee_new(struct matrix *m)
 	e = state_read_max(m->state_dir, E2EE_PENDING_FILE, MX_E2EE_STORE_MAX, &text, &len);
 	if (e == ERR_OK)
 		e = mx_e2ee_pending_parse(text, len, &x->p, &x->n, &skipped);
+	if (e != ERR_NOTFOUND && e != ERR_NOMEM && (e != ERR_OK || skipped))
+		pending_damaged(m, text, len, e);
 	free(text);
 	if (e == ERR_NOTFOUND)
 		return ERR_OK;
 	if (e == ERR_NOMEM)
 		return e;
-	if (e != ERR_OK || skipped)
-		log_warn("encryption: %s/%s: %s; %zu waiting messages kept", m->state_dir,
-			 E2EE_PENDING_FILE, e == ERR_OK ? "some entries unreadable" : err_str(e),
-			 x->n);
 	if (x->n)
 		log_info("encryption: %zu messages still wait for their room key", x->n);
 	return ERR_OK;

@@ -50,7 +50,8 @@ enum err matrix_keys_new(struct matrix *m, const struct matrix_config *cfg, char
 			 size_t errlen)
 {
 	struct matrix_keys *k;
-	const char *dev;
+	const char *dev, *warn;
+	size_t i;
 	enum err e;
 
 	if (!cfg->pickle_key)
@@ -66,6 +67,9 @@ enum err matrix_keys_new(struct matrix *m, const struct matrix_config *cfg, char
 		return e;
 	}
 	m->keys = k;
+	/* a damaged sessions' file: the bot goes on (see mx_crypto.h) */
+	for (i = 0; (warn = mx_crypto_load_warning(k->c, i)); i++)
+		log_error("encryption: %s", warn);
 	e = matrix_e2ee_new(m);
 	if (e == ERR_OK)
 		e = matrix_tx_new(m);

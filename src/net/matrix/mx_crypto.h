@@ -76,6 +76,18 @@ struct mx_crypto;
 enum err mx_crypto_load(const char *state_dir, const char *pickle_key, struct mx_crypto **out,
 			char *errbuf, size_t errlen);
 
+/* mx_crypto_load_warning: the i-th line (from 0; NULL past the last)
+ * saying what mx_crypto_load set aside. The Olm account is the device's
+ * identity, and damage to it stops the load; the sessions' files
+ * (MX_CRYPTO_SESSIONS_FILE, MX_CRYPTO_OUT_FILE) are not: a file that is
+ * not such a file, or records in it that do not open with the pickle key
+ * the account opened with, are left out and the bot goes on with the
+ * rest, never with a new identity. Each line names the file, the copy of
+ * it kept beside it before it is first written again (NAME.damaged-SECONDS,
+ * 0600: nothing is lost), what it costs and what to do. For the log, at
+ * error level: the admin must hear of it. */
+const char *mx_crypto_load_warning(const struct mx_crypto *c, size_t i);
+
 /* mx_crypto_device: the user and device the stored identity belongs to
  * (borrowed), or NULL when there is none yet. */
 const char *mx_crypto_user(const struct mx_crypto *c);
@@ -244,6 +256,11 @@ void mx_crypto_out_discard(struct mx_crypto *c, const char *room);
 int mx_crypto_out_has(struct mx_crypto *c, const char *room, const char *curve);
 enum err mx_crypto_out_note(struct mx_crypto *c, const char *room, const char *session_id,
 			    const char *curve);
+
+/* mx_crypto_out_shared: the curve25519 keys of the devices room's current
+ * session was given to (borrowed, until the next call that changes the
+ * room's session), *n of them; NULL with none. */
+char *const *mx_crypto_out_shared(const struct mx_crypto *c, const char *room, size_t *n);
 
 /* mx_crypto_out_key writes room's session key (base64, from its next
  * message on: a secret, wipe it) into key (keylen bytes; 512 are
