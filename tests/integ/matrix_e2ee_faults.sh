@@ -17,6 +17,9 @@
 #     has none left and the bot's uploads fail: a claim gets the fallback
 #     key, which still opens, and once uploads work the bot gives a new
 #     fallback key and one-time keys;
+#   - a room key sent without its device's keys: the bot's /keys/query for
+#     that device is held by the server, and another room's crisis is
+#     answered meanwhile; the message waits, then is answered once;
 #   - a damaged olm_sessions (one room's key, then the whole file),
 #     megolm_out and e2ee_pending: the start goes on with the same
 #     identity, the log names each file, its copy and what to do, the
@@ -61,6 +64,7 @@ ROOM=$(room_with_bot)
 encrypt_room "$ROOM"
 ROOM1=$(room_with_bot)
 encrypt_room "$ROOM1"
+ROOMP=$(room_with_bot) # not encrypted
 BOT_PICKLE_KEY=$(head -c 32 /dev/urandom | base64)
 export BOT_PICKLE_KEY MOD_ROOM
 
@@ -236,6 +240,26 @@ new_fallback() {
 wait_for 120 new_fallback
 check "...once the server takes uploads: a new fallback key and one-time keys" new_fallback
 
+# ---- 5. a room key's device checked while the server holds /keys/query ----
+fake POST script '{"rules":[{"path":"/keys/query","action":"hold","count":1}]}' >/dev/null
+n=$(log_n)
+ann new-session "$ROOM1"
+ann share "$ROOM1" "$BOT_USER" nodk
+q5=$(esend ann "$ROOM1" "MARKQ5 is it checked?")
+wait_for 60 held /keys/query "$n" || notok "the bot asked /keys/query for ann's device"
+c5=$(member_send "$ROOMP" '"body":"MARKC5 CRISIS now"' "$MOD")
+wait_for 60 answered "$ROOMP" "$c5"
+q5_then=$(replies_to "$ROOM1" "$q5")
+check "a key's device check held by the server: another room's crisis is answered meanwhile" \
+	test "$(replies_to "$ROOMP" "$c5")" = 1
+check "...while the message whose key is checked still waits" test "$q5_then" = 0
+fake POST script_clear >/dev/null
+fake POST release >/dev/null
+wait_for 90 answered "$ROOM1" "$q5"
+check "...and is answered, once, when the answer comes" test "$(replies_to "$ROOM1" "$q5")" = 1
+check "...its device checked by /keys/query" \
+	grep -q "device ANNDEV of $MEMBER checked by /keys/query" "$T/bot.log"
+
 # ---- 4. damaged encryption state files -------------------------------------
 stop_bot
 sha() { sha256sum "$T/state/$1" | cut -d' ' -f1; }
@@ -243,7 +267,7 @@ acc_sha=$(sha olm_account)
 cp "$T/state/olm_sessions" "$T/sessions.before"
 cp "$T/state/megolm_out" "$T/out.before"
 # flip_pickle FILE LIST ROOM: one character in the middle of the pickle of
-# ROOM's record in LIST (a libolm pickle whose MAC no longer holds)
+# each of ROOM's records in LIST (a libolm pickle whose MAC no longer holds)
 flip_pickle() {
 	python3 - "$T/state/$1" "$2" "$3" <<'PY'
 import json, sys
@@ -251,9 +275,10 @@ f, key, room = sys.argv[1:]
 d = json.load(open(f))
 recs = [r for r in d[key] if r.get("room_id") == room]
 assert recs, "no record of " + room
-p = recs[0]["pickle"]
-i = len(p) // 2
-recs[0]["pickle"] = p[:i] + ("A" if p[i] != "A" else "B") + p[i + 1:]
+for r in recs:
+    p = r["pickle"]
+    i = len(p) // 2
+    r["pickle"] = p[:i] + ("A" if p[i] != "A" else "B") + p[i + 1:]
 json.dump(d, open(f, "w"))
 PY
 }

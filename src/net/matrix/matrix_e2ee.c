@@ -191,7 +191,8 @@ static enum err keep(struct matrix *m, const struct mx_action *a)
 	x->dirty = 1;
 	log_info("encrypted message room=%s event=%s waits for its room key", a->room_id,
 		 a->event_id);
-	key_request(m, p);
+	if (!mx_crypto_room_checking(matrix_keys_crypto(m), p->m.session_id))
+		key_request(m, p); /* a key being checked is here: none to ask */
 	return ERR_OK;
 }
 
@@ -299,6 +300,13 @@ static enum err retry(struct matrix *m, const char *session_id, tr_handler_fn fn
 	return ERR_OK;
 }
 
+void matrix_e2ee_checked(struct matrix *m, const char *session_id)
+{
+	if (m->e2ee && m->fn && retry(m, session_id, m->fn, m->ctx) != ERR_OK)
+		log_error("encryption: the messages of a room key just checked wait: %s",
+			  m->errstr);
+}
+
 /* ---- to-device ----------------------------------------------------------- */
 
 /* requested: the waiting message of session_id from user that a key
@@ -375,15 +383,21 @@ static void todev_one(struct matrix *m, const struct mx_todev *t, char *sid, siz
 	xp.verify = mx_crypto_verify;
 	e = mx_e2ee_olm_plain(plain, strlen(plain), &xp, &pl, why, sizeof(why));
 	mx_crypto_plain_free(plain);
-	if (e == ERR_OK && !pl.device_keys)
-		e = matrix_e2ee_device_check(m, t->sender, t->sender_key, pl.sender_ed25519, why,
-					     sizeof(why));
 	if (e != ERR_OK) {
 		m->stats.refused_enc++;
 		metrics_inc(M_E2EE_REFUSED);
 		log_warn("encryption: a to-device message from %s refused: %s", t->sender, why);
 	} else if (pl.has_key) {
 		room_key(m, t, &pl, sid, sidlen);
+		/* sent without its device's keys: the spec's /keys/query check,
+		 * asked without holding the loop; its messages wait for it */
+		if (sid[0] && !pl.device_keys &&
+		    mx_crypto_room_check(c, sid, MX_CHECK_WAIT) == ERR_OK) {
+			log_info("encryption: room key for room=%s from %s waits for its device's "
+				 "check (/keys/query)",
+				 pl.key.room_id, t->sender);
+			sid[0] = '\0';
+		}
 	} else {
 		log_info("encryption: a to-device %s from %s (nothing to do)", pl.type, t->sender);
 	}

@@ -187,6 +187,29 @@ enum err mx_crypto_room_decrypt(struct mx_crypto *c, const char *room, const cha
 				const char *event_id, const struct mx_megolm *m, char **plain,
 				char *why, size_t whylen);
 
+/* The spec's check of a room key whose Olm event carried no
+ * sender_device_keys: its sending device must be one /keys/query gives
+ * for its user. Asked without holding the loop: the key is kept at once,
+ * marked as waiting (MX_CHECK_WAIT), and mx_crypto_room_decrypt says
+ * ERR_NOTFOUND for its messages ("waits for its device's check") until
+ * the answer clears it (MX_CHECK_OK) or forgets the key (MX_CHECK_REFUSED).
+ * The mark is saved with the key (mx_crypto_save), so a key kept before a
+ * crash is checked after the restart, never used unchecked. */
+struct mx_crypto_check {
+	char session_id[MX_KEY_MAX];
+	char owner[MX_ID_MAX + 1];   /* the user who sent it */
+	char sender_key[MX_KEY_MAX]; /* its device's curve25519 key */
+	char ed25519[MX_KEY_MAX];    /* the ed25519 key that device claimed */
+};
+enum mx_check_state { MX_CHECK_WAIT, MX_CHECK_OK, MX_CHECK_REFUSED };
+
+/* mx_crypto_room_check sets session_id's key's state (ERR_NOTFOUND: no
+ * such key). mx_crypto_room_checking: is it waiting? mx_crypto_room_unchecked
+ * fills *out with the i-th key waiting (from 0): 0 past the last. */
+enum err mx_crypto_room_check(struct mx_crypto *c, const char *session_id, enum mx_check_state st);
+int mx_crypto_room_checking(struct mx_crypto *c, const char *session_id);
+int mx_crypto_room_unchecked(const struct mx_crypto *c, size_t i, struct mx_crypto_check *out);
+
 /* mx_crypto_save writes what receiving changed, the sessions' file, then
  * the account (a one-time key used): the caller acknowledges the sync
  * that brought it only after ERR_OK. Nothing changed: nothing written. */

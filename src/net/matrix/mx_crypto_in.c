@@ -640,6 +640,51 @@ static enum err grp_check(const struct mx_grp_rec *g, const char *room, const ch
 	return ERR_OK;
 }
 
+enum err mx_crypto_room_check(struct mx_crypto *c, const char *session_id, enum mx_check_state st)
+{
+	struct mx_grp_rec *g = grp_find(c, session_id);
+	size_t at;
+
+	if (!g)
+		return ERR_NOTFOUND;
+	if (st == MX_CHECK_REFUSED) {
+		at = (size_t)(g - c->ss.grp);
+		mx_e2ee_grp_release(g);
+		c->ss.grp[at] = c->ss.grp[--c->ss.n_grp];
+	} else if (g->unchecked != (st == MX_CHECK_WAIT)) {
+		g->unchecked = st == MX_CHECK_WAIT;
+	} else {
+		return ERR_OK;
+	}
+	c->ss_dirty = 1;
+	return ERR_OK;
+}
+
+int mx_crypto_room_checking(struct mx_crypto *c, const char *session_id)
+{
+	const struct mx_grp_rec *g = grp_find(c, session_id);
+
+	return g && g->unchecked;
+}
+
+int mx_crypto_room_unchecked(const struct mx_crypto *c, size_t i, struct mx_crypto_check *out)
+{
+	size_t k, n = 0;
+
+	for (k = 0; k < c->ss.n_grp; k++) {
+		const struct mx_grp_rec *g = &c->ss.grp[k];
+
+		if (!g->unchecked || n++ != i)
+			continue;
+		memcpy(out->session_id, g->session_id, sizeof(out->session_id));
+		memcpy(out->owner, g->owner, sizeof(out->owner));
+		memcpy(out->sender_key, g->sender_key, sizeof(out->sender_key));
+		memcpy(out->ed25519, g->ed25519, sizeof(out->ed25519));
+		return 1;
+	}
+	return 0;
+}
+
 enum err mx_crypto_room_decrypt(struct mx_crypto *c, const char *room, const char *sender,
 				const char *event_id, const struct mx_megolm *m, char **plain,
 				char *why, size_t whylen)
@@ -661,6 +706,10 @@ enum err mx_crypto_room_decrypt(struct mx_crypto *c, const char *room, const cha
 	e = grp_check(g, room, sender, m, why, whylen);
 	if (e != ERR_OK)
 		return e;
+	if (g->unchecked) {
+		snprintf(why, whylen, "its room key waits for its device's check");
+		return ERR_NOTFOUND;
+	}
 	s = unpickle_grp(c, g);
 	if (!s)
 		return ERR_NOMEM;
