@@ -414,8 +414,7 @@ long long matrix_backoff_draw(struct matrix *m, enum matrix_fail kind, int attem
 
 /* matrix_call does one request, blocking, with the retry policy of
  * matrix.c's top comment: for start-up (login, whoami, the filter) and,
- * with MATRIX_CALL_QUICK, encryption's device check while serving (one
- * try, no wait). ERR_OK: a 2xx in r. ERR_INVALID: another 4xx in r (or the token
+ * with MATRIX_CALL_QUICK, a call while serving (one try, no wait). ERR_OK: a 2xx in r. ERR_INVALID: another 4xx in r (or the token
  * is refused and m->fatal is set). ERR_IO: stopped, or with
  * MATRIX_CALL_ONCE a network failure (m->errstr says which), or with
  * MATRIX_CALL_QUICK anything to be tried again later. ERR_LIMIT: with
