@@ -93,6 +93,15 @@ at the room as a member would:
   GET  /_fake/keys?user_id=    a user's devices' keys as the server holds
                           them: {devices: {ID: {device_keys, otk_ids,
                           fallback: {id, key, used}, uploads: [bodies]}}}
+  POST /_fake/delete_device {user_id, device_id}  the device signed out:
+                          its keys and tokens gone, its user in the
+                          device_lists.changed of the next /sync of
+                          every user sharing a room with it
+  POST /_fake/lose_keys  {user_id, device_id, fallback?, omit_zero?}  the
+                          server loses the device's one-time keys (and its
+                          fallback key too with fallback: true); with
+                          omit_zero: true its /sync then leaves a count
+                          of 0 out, as the spec allows     -> {lost}
   POST /_fake/to_device  {sender, type, messages}  a to-device message sent
                           as sender (no token needed)            -> {}
   GET  /_fake/to_device?user_id=   the to-device messages queued for the
@@ -168,6 +177,7 @@ class Keys:
         self.otks = {}  # "algo:id" -> key object, in upload order
         self.fallback = {}  # algo -> {"id", "obj", "used"}
         self.uploads = []  # every /keys/upload body, as received
+        self.omit_zero = False
 
     def counts(self):
         c = {"signed_curve25519": 0}
@@ -178,6 +188,12 @@ class Keys:
 
     def unused_fallback(self):
         return sorted(a for a, f in self.fallback.items() if not f["used"])
+
+    def sync_counts(self):
+        # omit_zero (/_fake/lose_keys): a count of 0 left out, as the spec
+        # allows and Synapse did
+        c = self.counts()
+        return {a: n for a, n in c.items() if n} if self.omit_zero else c
 
 
 class Homeserver:
@@ -748,7 +764,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     body["to_device"] = {"events": td}
                     any_ = True
                 keys = HS.keys_of(user, device)
-                body["device_one_time_keys_count"] = keys.counts()
+                body["device_one_time_keys_count"] = keys.sync_counts()
                 body["device_unused_fallback_key_types"] = keys.unused_fallback()
                 state = json.dumps([body["device_one_time_keys_count"],
                                     body["device_unused_fallback_key_types"]])
@@ -1057,6 +1073,24 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                  req.get("algorithm", "signed_curve25519")))
             HS.cond.notify_all()
             return self.reply(200, {"claimed": n})
+        if name == "delete_device":
+            # the device signed out: its keys and tokens gone, news for
+            # every user sharing a room with its user
+            user, dev = req["user_id"], req["device_id"]
+            HS.devkeys.pop((user, dev), None)
+            for t in [t for t, v in HS.tokens.items() if v == {"user": user, "device": dev}]:
+                del HS.tokens[t]
+            self.pos_bump_changed(user)
+            return self.reply(200, {})
+        if name == "lose_keys":
+            keys = HS.keys_of(req["user_id"], req["device_id"])
+            n = len(keys.otks)
+            keys.otks.clear()
+            if req.get("fallback"):
+                keys.fallback.clear()
+            keys.omit_zero = bool(req.get("omit_zero"))
+            HS.cond.notify_all()
+            return self.reply(200, {"lost": n})
         if name == "keys":
             devs = {}
             for (u, device), keys in HS.devkeys.items():

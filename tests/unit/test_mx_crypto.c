@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -330,9 +331,32 @@ static void test_saved_before_upload(void **st)
 	free(top);
 }
 
+#define BAD_SESSIONS "{\"version\":1,\"olm\":[],\"megolm\":[{\"room_id\":3}]}"
+
+/* count_copies: files in dir named prefix... holding text */
+static int count_copies(const char *prefix, const char *text)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	char file[600], *got;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((de = readdir(d)))
+		if (!strncmp(de->d_name, prefix, strlen(prefix))) {
+			snprintf(file, sizeof(file), "%s/%s", dir, de->d_name);
+			got = slurp(file);
+			n += got && !strcmp(got, text);
+			free(got);
+		}
+	closedir(d);
+	return n;
+}
+
 /* receiving with nothing to receive with: each refusal its own error, no
- * file written for nothing; a damaged sessions' file stops the load,
- * naming it, and is left as it was */
+ * file written for nothing; a damaged sessions' file is said (naming it
+ * and its copy), left as it was until the next save, which first copies
+ * it beside: the identity stays */
 static void test_receiving_refusals(void **st)
 {
 	struct mx_crypto *c = fresh("DEV1");
@@ -364,13 +388,24 @@ static void test_receiving_refusals(void **st)
 	snprintf(sess, sizeof(sess), "%s/%s", dir, MX_CRYPTO_SESSIONS_FILE);
 	assert_int_equal(access(sess, F_OK), -1); /* nothing changed: nothing written */
 	mx_crypto_free(c);
-	spill(sess, "{\"version\":1,\"olm\":[],\"megolm\":[{\"room_id\":3}]}");
-	assert_int_equal(mx_crypto_load(dir, KEY, &c, err, sizeof(err)), ERR_PARSE);
-	assert_null(c);
-	assert_non_null(strstr(err, sess));
-	text = slurp(sess);
-	assert_string_equal(text, "{\"version\":1,\"olm\":[],\"megolm\":[{\"room_id\":3}]}");
+	spill(sess, BAD_SESSIONS);
+	assert_int_equal(mx_crypto_load(dir, KEY, &c, err, sizeof(err)), ERR_OK);
+	assert_non_null(mx_crypto_load_warning(c, 0));
+	assert_null(mx_crypto_load_warning(c, 1));
+	assert_non_null(strstr(mx_crypto_load_warning(c, 0), sess));
+	assert_non_null(strstr(mx_crypto_load_warning(c, 0), "damaged-"));
+	assert_non_null(strstr(mx_crypto_load_warning(c, 0), "backup"));
+	text = slurp(sess); /* left as it was until it is written */
+	assert_string_equal(text, BAD_SESSIONS);
 	free(text);
+	assert_non_null(mx_crypto_device(c)); /* the same identity, not a new one */
+	assert_int_equal(mx_crypto_save(c, err, sizeof(err)), ERR_OK);
+	mx_crypto_free(c);
+	/* written again, whole, and its copy beside it */
+	assert_int_equal(mx_crypto_load(dir, KEY, &c, err, sizeof(err)), ERR_OK);
+	assert_null(mx_crypto_load_warning(c, 0));
+	mx_crypto_free(c);
+	assert_int_equal(count_copies(MX_CRYPTO_SESSIONS_FILE ".damaged-", BAD_SESSIONS), 1);
 }
 
 int main(void)

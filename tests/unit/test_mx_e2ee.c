@@ -439,7 +439,20 @@ static void test_sessions_file(void **st)
 	assert_int_equal(r.grp[0].seen.n, 1);
 	assert_string_equal(r.grp[0].seen.v[0].event, "$four");
 	assert_int_equal(mx_seen_note(&r.grp[0].seen, 4, "$other", &changed), -1);
+	assert_false(r.grp[0].unchecked);
+	assert_null(strstr(out, "unchecked")); /* written only when set */
 	mx_e2ee_sessions_release(&r);
+	/* a key waiting for its device's check stays so across a restart */
+	free(out);
+	g.unchecked = 1;
+	assert_int_equal(mx_e2ee_sessions_json(&s, &out), ERR_OK);
+	assert_int_equal(mx_e2ee_sessions_parse(out, strlen(out), &r), ERR_OK);
+	assert_true(r.grp[0].unchecked);
+	mx_e2ee_sessions_release(&r);
+	bad = strdup(out);
+	memcpy(strstr(bad, "\"unchecked\":true"), "\"unchecked\":3   ", 16);
+	assert_int_equal(mx_e2ee_sessions_parse(bad, strlen(bad), &r), ERR_PARSE);
+	free(bad);
 	/* damage: whole-file refusal, never a silent loss */
 	bad = strdup(out);
 	bad[strlen(bad) / 2] = '\0';

@@ -399,6 +399,7 @@ static void op_want(void *t, struct tr_wait *w)
 	at = earliest(w->at_ms, matrix_send_want_at(m));
 	at = earliest(at, matrix_login_want_at(m));
 	at = earliest(at, matrix_ask_want_at(m));
+	at = earliest(at, matrix_check_want_at(m));
 	if (sync_may(m))
 		at = earliest(at, m->sync_at);
 	/* back at once: an exchange that ended while another was moved on
@@ -426,6 +427,7 @@ static enum tr_state op_ready(void *t, const struct tr_wait *w)
 		e = matrix_sync_step(m);
 	matrix_login_step(m);
 	matrix_ask_run(m);
+	matrix_check_run(m);
 	if (e == ERR_OK)
 		e = matrix_sync_settle(m);
 	matrix_send_run(m);

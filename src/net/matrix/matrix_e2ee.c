@@ -41,6 +41,25 @@ struct matrix_e2ee {
 
 /* ---- the waiting list ---------------------------------------------------- */
 
+/* pending_damaged: the waiting list's file did not read back whole (e, or
+ * entries skipped): said at error level, with what it costs, and a copy
+ * kept beside it before its next write replaces it */
+static void pending_damaged(struct matrix *m, const char *text, size_t len, enum err e)
+{
+	char name[64], copy[MATRIX_ERRSTR_MAX];
+
+	snprintf(name, sizeof(name), "%s.damaged-%lld", E2EE_PENDING_FILE, clock_wall_ms() / 1000);
+	if (text && state_write_max(m->state_dir, name, text, len, 0600, len + 1) == ERR_OK)
+		snprintf(copy, sizeof(copy), "its copy is kept as %s/%s", m->state_dir, name);
+	else
+		snprintf(copy, sizeof(copy), "no copy of it could be kept");
+	log_error("encryption: %s/%s is damaged (%s); %s; %zu waiting messages read back: those "
+		  "left out are not answered when their room keys come (the moderators may look "
+		  "at the rooms); nothing else to do",
+		  m->state_dir, E2EE_PENDING_FILE,
+		  e == ERR_OK ? "entries that do not read" : err_str(e), copy, m->e2ee->n);
+}
+
 enum err matrix_e2ee_new(struct matrix *m)
 {
 	struct matrix_e2ee *x = calloc(1, sizeof(*x));
@@ -54,15 +73,13 @@ enum err matrix_e2ee_new(struct matrix *m)
 	e = state_read_max(m->state_dir, E2EE_PENDING_FILE, MX_E2EE_STORE_MAX, &text, &len);
 	if (e == ERR_OK)
 		e = mx_e2ee_pending_parse(text, len, &x->p, &x->n, &skipped);
+	if (e != ERR_NOTFOUND && e != ERR_NOMEM && (e != ERR_OK || skipped))
+		pending_damaged(m, text, len, e);
 	free(text);
 	if (e == ERR_NOTFOUND)
 		return ERR_OK;
 	if (e == ERR_NOMEM)
 		return e;
-	if (e != ERR_OK || skipped)
-		log_warn("encryption: %s/%s: %s; %zu waiting messages kept", m->state_dir,
-			 E2EE_PENDING_FILE, e == ERR_OK ? "some entries unreadable" : err_str(e),
-			 x->n);
 	if (x->n)
 		log_info("encryption: %zu messages still wait for their room key", x->n);
 	return ERR_OK;
@@ -174,7 +191,8 @@ static enum err keep(struct matrix *m, const struct mx_action *a)
 	x->dirty = 1;
 	log_info("encrypted message room=%s event=%s waits for its room key", a->room_id,
 		 a->event_id);
-	key_request(m, p);
+	if (!mx_crypto_room_checking(matrix_keys_crypto(m), p->m.session_id))
+		key_request(m, p); /* a key being checked is here: none to ask */
 	return ERR_OK;
 }
 
@@ -282,6 +300,13 @@ static enum err retry(struct matrix *m, const char *session_id, tr_handler_fn fn
 	return ERR_OK;
 }
 
+void matrix_e2ee_checked(struct matrix *m, const char *session_id)
+{
+	if (m->e2ee && m->fn && retry(m, session_id, m->fn, m->ctx) != ERR_OK)
+		log_error("encryption: the messages of a room key just checked wait: %s",
+			  m->errstr);
+}
+
 /* ---- to-device ----------------------------------------------------------- */
 
 /* requested: the waiting message of session_id from user that a key
@@ -358,15 +383,21 @@ static void todev_one(struct matrix *m, const struct mx_todev *t, char *sid, siz
 	xp.verify = mx_crypto_verify;
 	e = mx_e2ee_olm_plain(plain, strlen(plain), &xp, &pl, why, sizeof(why));
 	mx_crypto_plain_free(plain);
-	if (e == ERR_OK && !pl.device_keys)
-		e = matrix_e2ee_device_check(m, t->sender, t->sender_key, pl.sender_ed25519, why,
-					     sizeof(why));
 	if (e != ERR_OK) {
 		m->stats.refused_enc++;
 		metrics_inc(M_E2EE_REFUSED);
 		log_warn("encryption: a to-device message from %s refused: %s", t->sender, why);
 	} else if (pl.has_key) {
 		room_key(m, t, &pl, sid, sidlen);
+		/* sent without its device's keys: the spec's /keys/query check,
+		 * asked without holding the loop; its messages wait for it */
+		if (sid[0] && !pl.device_keys &&
+		    mx_crypto_room_check(c, sid, MX_CHECK_WAIT) == ERR_OK) {
+			log_info("encryption: room key for room=%s from %s waits for its device's "
+				 "check (/keys/query)",
+				 pl.key.room_id, t->sender);
+			sid[0] = '\0';
+		}
 	} else {
 		log_info("encryption: a to-device %s from %s (nothing to do)", pl.type, t->sender);
 	}

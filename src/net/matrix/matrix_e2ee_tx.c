@@ -150,6 +150,18 @@ static void forget_user(struct matrix_e2ee_tx *t, const char *user)
 			i++;
 }
 
+/* reshare: the rooms user is in look again for devices without their
+ * key (a device may have come while a share was under way: that share
+ * ends without it, and must not end the room's look) */
+static void reshare(struct matrix_e2ee_tx *t, const char *user)
+{
+	size_t k;
+
+	for (k = 0; k < t->n_rooms; k++)
+		if (in_list(t->rooms[k].members, t->rooms[k].n_members, user))
+			t->rooms[k].share = 1;
+}
+
 static int is_message(enum matrix_send_kind k)
 {
 	return k == MATRIX_SEND_REPLY || k == MATRIX_SEND_ALERT || k == MATRIX_SEND_NOTICE;
@@ -317,6 +329,7 @@ static void got_query(struct matrix *m, const struct matrix_resp *res)
 	/* every user asked is known now, with the devices the answer had */
 	json_object_foreach(json_object_get(q, "device_keys"), user, val)
 	{
+		reshare(t, user);
 		forget_user(t, user);
 		if (t->n_asked < MX_TX_MEMBERS_MAX) {
 			char **na = realloc(t->asked, (t->n_asked + 1) * sizeof(*na));
@@ -469,6 +482,27 @@ static void got_keys(struct matrix *m, struct tx_room *r)
 		log_error("encryption: %s", err); /* given again after a restart */
 }
 
+/* device_gone: was r's current session given to a device that none of
+ * its members has now (removed, or its keys no longer hold)? Asked when
+ * every member's devices are current (needs), so a device not among them
+ * is gone, not unknown. */
+static int device_gone(struct matrix *m, const struct tx_room *r)
+{
+	const struct matrix_e2ee_tx *t = m->tx;
+	size_t n = 0, i, k;
+	char *const *v = mx_crypto_out_shared(crypto(m), r->id, &n);
+
+	for (i = 0; i < n; i++) {
+		for (k = 0; k < t->n_devs; k++)
+			if (!strcmp(t->devs[k].curve, v[i]) &&
+			    in_list(r->members, r->n_members, t->devs[k].user))
+				break;
+		if (k == t->n_devs)
+			return 1;
+	}
+	return 0;
+}
+
 /* share_next: the share's next exchange for r, or its end */
 static void share_next(struct matrix *m, struct tx_room *r)
 {
@@ -480,6 +514,13 @@ static void share_next(struct matrix *m, struct tx_room *r)
 	size_t i, need = 0;
 	int k;
 
+	if (me_of(m, &id, &me) && device_gone(m, r)) {
+		/* the next message in a new session, which it does not get */
+		mx_crypto_out_discard(crypto(m), r->id);
+		log_info("encryption: room=%s a device that had its room key is gone: the key "
+			 "turns",
+			 r->id);
+	}
 	if (!me_of(m, &id, &me) ||
 	    mx_crypto_out_begin(crypto(m), r->id, r->rot_msgs, r->rot_ms, &info) != ERR_OK) {
 		r->share = 0;
@@ -840,8 +881,16 @@ int matrix_tx_ready(struct matrix *m, struct matrix_send *s)
 	if (needs(m, r) == TX_IDLE && !(m->tx->step != TX_IDLE && !strcmp(m->tx->room, r->id))) {
 		if (mx_crypto_out_begin(crypto(m), r->id, r->rot_msgs, r->rot_ms, &info) ==
 			    ERR_OK &&
-		    !info.fresh)
-			return seal_send(m, s);
+		    !info.fresh) {
+			if (seal_send(m, s))
+				return 1;
+			/* it cannot be encrypted (logged): it waits its bound,
+			 * as one whose key is not out, where a crisis goes */
+			if (now - s->tx_since >= MATRIX_TX_WAIT_MS)
+				return late(m, s, r);
+			s->tx_held = 1;
+			return 0;
+		}
 		if (info.rotated)
 			log_info("encryption: room=%s its room key turns (%ld messages, or its "
 				 "age)",
@@ -860,7 +909,7 @@ void matrix_tx_sync(struct matrix *m, const struct mx_sync *s)
 {
 	struct matrix_e2ee_tx *t = m->tx;
 	struct tx_room *r;
-	size_t i, k;
+	size_t i;
 
 	if (!t)
 		return;
@@ -885,9 +934,7 @@ void matrix_tx_sync(struct matrix *m, const struct mx_sync *s)
 	}
 	for (i = 0; i < s->n_dl; i++) {
 		forget_user(t, s->dl_users[i]);
-		for (k = 0; k < t->n_rooms; k++)
-			if (in_list(t->rooms[k].members, t->rooms[k].n_members, s->dl_users[i]))
-				t->rooms[k].share = 1;
+		reshare(t, s->dl_users[i]);
 	}
 }
 

@@ -24,6 +24,8 @@
  *                     messages decrypted or kept till their key comes
  *   matrix_e2ee_tx.c  encrypted rooms written: the room key given to the
  *                     members' devices, the bot's messages encrypted
+ *   matrix_e2ee_check.c  a room key's sending device checked by
+ *                     /keys/query, without holding the loop
  * All of them work on one struct matrix (one thread, one curl multi
  * handle, an easy handle an exchange), so the functions here take it
  * whole; each file's statics stay its own.
@@ -362,15 +364,16 @@ struct matrix {
 	char *login_body; /* the request (a password), wiped after */
 
 	volatile sig_atomic_t *stop;
-	long long stop_at;         /* when we first saw *stop, ms; 0: not yet */
-	int fatal;                 /* set when running cannot go on */
-	int relogged;              /* a fresh login happened during this call */
-	long long health_at;       /* when the health mark was last written, ms */
-	int health_warned;         /* its failure is logged once, not every sync */
-	unsigned long long rng;    /* backoff_rand's state */
-	struct matrix_keys *keys;  /* encryption's keys; NULL: encryption off */
-	struct matrix_e2ee *e2ee;  /* encrypted rooms read; NULL: encryption off */
-	struct matrix_e2ee_tx *tx; /* encrypted rooms written; NULL: off */
+	long long stop_at;          /* when we first saw *stop, ms; 0: not yet */
+	int fatal;                  /* set when running cannot go on */
+	int relogged;               /* a fresh login happened during this call */
+	long long health_at;        /* when the health mark was last written, ms */
+	int health_warned;          /* its failure is logged once, not every sync */
+	unsigned long long rng;     /* backoff_rand's state */
+	struct matrix_keys *keys;   /* encryption's keys; NULL: encryption off */
+	struct matrix_e2ee *e2ee;   /* encrypted rooms read; NULL: encryption off */
+	struct matrix_e2ee_tx *tx;  /* encrypted rooms written; NULL: off */
+	struct matrix_check *check; /* room keys' devices checked; NULL: off */
 	struct matrix_stats stats;
 	char errstr[MATRIX_ERRSTR_MAX];
 };
@@ -411,8 +414,7 @@ long long matrix_backoff_draw(struct matrix *m, enum matrix_fail kind, int attem
 
 /* matrix_call does one request, blocking, with the retry policy of
  * matrix.c's top comment: for start-up (login, whoami, the filter) and,
- * with MATRIX_CALL_QUICK, encryption's device check while serving (one
- * try, no wait). ERR_OK: a 2xx in r. ERR_INVALID: another 4xx in r (or the token
+ * with MATRIX_CALL_QUICK, a call while serving (one try, no wait). ERR_OK: a 2xx in r. ERR_INVALID: another 4xx in r (or the token
  * is refused and m->fatal is set). ERR_IO: stopped, or with
  * MATRIX_CALL_ONCE a network failure (m->errstr says which), or with
  * MATRIX_CALL_QUICK anything to be tried again later. ERR_LIMIT: with
@@ -753,17 +755,6 @@ struct mx_crypto *matrix_keys_crypto(const struct matrix *m);
  * its device not cross-signed. */
 enum err matrix_xsign_start(struct matrix *m);
 
-/* matrix_e2ee_device_check: is the curve25519 key curve and the ed25519
- * key ed one device's of user, as the server's /keys/query gives it,
- * self-signed? (The spec's check for an Olm event that carried no
- * sender_device_keys.) One quick call, which holds the loop at most
- * MATRIX_QUICK_TIMEOUT_MS. ERR_INVALID with why when the server's answer
- * has no such device; a server that does not answer (or not readably) is
- * logged and taken at its word (ERR_OK): a key refused is lost for good,
- * and a crisis with it. */
-enum err matrix_e2ee_device_check(struct matrix *m, const char *user, const char *curve,
-				  const char *ed, char *why, size_t whylen);
-
 /* ---- matrix_e2ee.c ---------------------------------------------------- */
 
 /* matrix_e2ee_new reads the waiting list kept from the last run (m->e2ee;
@@ -791,6 +782,24 @@ enum err matrix_e2ee_message(struct matrix *m, const struct mx_action *a, tr_han
  * (sessions, the account, the waiting list). ERR_IO: not saved, so the
  * batch must not be acknowledged (m->errstr says why). */
 enum err matrix_e2ee_save(struct matrix *m);
+
+/* matrix_e2ee_checked (matrix_e2ee.c): session_id's room key passed its
+ * device's check (or was taken on the server's word): the messages that
+ * waited for it are decrypted and answered (m->fn). The caller saves. */
+void matrix_e2ee_checked(struct matrix *m, const char *session_id);
+
+/* ---- matrix_e2ee_check.c ---------------------------------------------- */
+
+/* matrix_check_new (with encryption on) and matrix_check_free: m->check.
+ * matrix_check_run (the loop's turn) asks for the devices of the first
+ * user with a key waiting for its check (mx_crypto_room_unchecked), one
+ * exchange at a time, and settles the keys by the answer;
+ * matrix_check_want_at: when it wants its turn (mono ms; -1 not). */
+enum err matrix_check_new(struct matrix *m);
+void matrix_check_free(struct matrix *m);
+int matrix_check_known(const struct matrix *m, const char *user, const char *curve, const char *ed);
+void matrix_check_run(struct matrix *m);
+long long matrix_check_want_at(const struct matrix *m);
 
 /* ---- matrix_e2ee_tx.c ------------------------------------------------- */
 

@@ -50,7 +50,8 @@ enum err matrix_keys_new(struct matrix *m, const struct matrix_config *cfg, char
 			 size_t errlen)
 {
 	struct matrix_keys *k;
-	const char *dev;
+	const char *dev, *warn;
+	size_t i;
 	enum err e;
 
 	if (!cfg->pickle_key)
@@ -66,9 +67,14 @@ enum err matrix_keys_new(struct matrix *m, const struct matrix_config *cfg, char
 		return e;
 	}
 	m->keys = k;
+	/* a damaged sessions' file: the bot goes on (see mx_crypto.h) */
+	for (i = 0; (warn = mx_crypto_load_warning(k->c, i)); i++)
+		log_error("encryption: %s", warn);
 	e = matrix_e2ee_new(m);
 	if (e == ERR_OK)
 		e = matrix_tx_new(m);
+	if (e == ERR_OK)
+		e = matrix_check_new(m);
 	if (e != ERR_OK) {
 		snprintf(errbuf, errlen, "out of memory");
 		return e;
@@ -82,6 +88,7 @@ enum err matrix_keys_new(struct matrix *m, const struct matrix_config *cfg, char
 
 void matrix_keys_free(struct matrix *m)
 {
+	matrix_check_free(m);
 	matrix_tx_free(m);
 	matrix_e2ee_free(m);
 	if (!m->keys)
@@ -216,42 +223,6 @@ void matrix_keys_sync(struct matrix *m, const struct mx_key_counts *c)
 struct mx_crypto *matrix_keys_crypto(const struct matrix *m)
 {
 	return m->keys && mx_crypto_device(m->keys->c) ? m->keys->c : NULL;
-}
-
-enum err matrix_e2ee_device_check(struct matrix *m, const char *user, const char *curve,
-				  const char *ed, char *why, size_t whylen)
-{
-	char path[] = MATRIX_API "/keys/query", dev[MX_DEVICE_MAX + 1], saved[MATRIX_ERRSTR_MAX];
-	struct matrix_resp r = {0};
-	json_t *q = json_pack("{s:{s:[]}}", "device_keys", user);
-	char *body = q ? json_dumps(q, JSON_COMPACT) : NULL;
-	enum err e = body ? ERR_OK : ERR_NOMEM;
-
-	json_decref(q);
-	memcpy(saved, m->errstr, sizeof(saved));
-	if (e == ERR_OK)
-		e = matrix_call(m, "POST", path, body, MATRIX_CALL_QUICK, &r);
-	memcpy(m->errstr, saved, sizeof(saved));
-	if (e == ERR_OK)
-		e = mx_e2ee_query_check(r.body ? r.body : "", r.len, user, curve, ed,
-					mx_crypto_verify, dev, sizeof(dev));
-	if (e == ERR_OK) {
-		log_info("encryption: the device %s of %s checked by /keys/query", dev, user);
-	} else if (e != ERR_NOTFOUND) {
-		/* no answer, or none to read: a key refused now is lost for
-		 * good (its to-device event is acknowledged with the batch),
-		 * a crisis with it; the server vouches for the sender of a
-		 * to-device event, and the Olm session for the key */
-		log_warn("encryption: the devices of %s could not be asked (/keys/query: %s); "
-			 "its key taken on the server's word",
-			 user, err_str(e));
-		e = ERR_OK;
-	} else {
-		snprintf(why, whylen, "its keys are no device's of its sender (/keys/query)");
-	}
-	free(body);
-	matrix_resp_release(&r);
-	return e == ERR_OK ? ERR_OK : ERR_INVALID;
 }
 
 enum err matrix_identity_read(const char *state_dir, const char *pickle_key,

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "clock.h"
 #include "mx_crypto_int.h"
 #include "mx_json.h" /* mx_field_string */
 #include "olm_dl.h"
@@ -39,6 +40,70 @@ void mx_crypto_wiped_free(void *p, size_t n)
 	if (p)
 		explicit_bzero(p, n);
 	free(p);
+}
+
+/* ---- a damaged sessions' file, set aside ------------------------------- */
+
+static const char *const aside_file[] = {MX_CRYPTO_SESSIONS_FILE, MX_CRYPTO_OUT_FILE};
+
+/* aside_name: the copy's name, NAME.damaged-SECONDS (a plain name, as
+ * state_write wants: the next damage gets its own copy) */
+static void aside_name(const struct mx_crypto *c, int which, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s.damaged-%lld", aside_file[which], c->aside_at / 1000);
+}
+
+enum err mx_crypto_aside_keep(struct mx_crypto *c, int which, const char *text, size_t len,
+			      const char *damage, const char *what)
+{
+	struct crypto_aside *a = &c->aside[which];
+	char name[128];
+
+	if (!c->aside_at)
+		c->aside_at = clock_wall_ms();
+	if (a->text)
+		mx_crypto_wiped_free(a->text, a->len);
+	a->text = malloc(len ? len : 1);
+	if (!a->text)
+		return ERR_NOMEM;
+	memcpy(a->text, text, len);
+	a->len = len;
+	aside_name(c, which, name, sizeof(name));
+	snprintf(a->warn, sizeof(a->warn), "%s/%s is damaged (%s); its copy is kept as %s/%s: %s",
+		 c->dir, aside_file[which], damage, c->dir, name, what);
+	return ERR_OK;
+}
+
+enum err mx_crypto_aside_write(struct mx_crypto *c, int which, char *errbuf, size_t errlen)
+{
+	struct crypto_aside *a = &c->aside[which];
+	char name[128];
+	enum err e;
+
+	if (!a->text)
+		return ERR_OK;
+	aside_name(c, which, name, sizeof(name));
+	e = state_write_max(c->dir, name, a->text, a->len, 0600, a->len + 1);
+	if (e != ERR_OK) {
+		snprintf(errbuf, errlen,
+			 "cannot keep the copy of the damaged %s/%s as %s: %s (it is not written "
+			 "over until it can be)",
+			 c->dir, aside_file[which], name, err_str(e));
+		return e;
+	}
+	mx_crypto_wiped_free(a->text, a->len);
+	a->text = NULL;
+	return ERR_OK;
+}
+
+const char *mx_crypto_load_warning(const struct mx_crypto *c, size_t i)
+{
+	size_t k, n = 0;
+
+	for (k = 0; c && k < sizeof(c->aside) / sizeof(c->aside[0]); k++)
+		if (c->aside[k].warn[0] && n++ == i)
+			return c->aside[k].warn;
+	return NULL;
 }
 
 static void account_free(struct mx_crypto *c)
@@ -499,12 +564,17 @@ enum err mx_crypto_verify(const char *ed25519, const char *msg, size_t len, cons
 
 void mx_crypto_free(struct mx_crypto *c)
 {
+	size_t k;
+
 	if (!c)
 		return;
 	account_free(c);
 	mx_crypto_xsign_release(c);
 	mx_e2ee_sessions_release(&c->ss);
 	mx_tx_out_release(&c->out);
+	for (k = 0; k < sizeof(c->aside) / sizeof(c->aside[0]); k++)
+		if (c->aside[k].text)
+			mx_crypto_wiped_free(c->aside[k].text, c->aside[k].len);
 	if (c->key)
 		mx_crypto_wiped_free(c->key, c->keylen);
 	free(c->dir);

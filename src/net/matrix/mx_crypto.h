@@ -76,6 +76,18 @@ struct mx_crypto;
 enum err mx_crypto_load(const char *state_dir, const char *pickle_key, struct mx_crypto **out,
 			char *errbuf, size_t errlen);
 
+/* mx_crypto_load_warning: the i-th line (from 0; NULL past the last)
+ * saying what mx_crypto_load set aside. The Olm account is the device's
+ * identity, and damage to it stops the load; the sessions' files
+ * (MX_CRYPTO_SESSIONS_FILE, MX_CRYPTO_OUT_FILE) are not: a file that is
+ * not such a file, or records in it that do not open with the pickle key
+ * the account opened with, are left out and the bot goes on with the
+ * rest, never with a new identity. Each line names the file, the copy of
+ * it kept beside it before it is first written again (NAME.damaged-SECONDS,
+ * 0600: nothing is lost), what it costs and what to do. For the log, at
+ * error level: the admin must hear of it. */
+const char *mx_crypto_load_warning(const struct mx_crypto *c, size_t i);
+
 /* mx_crypto_device: the user and device the stored identity belongs to
  * (borrowed), or NULL when there is none yet. */
 const char *mx_crypto_user(const struct mx_crypto *c);
@@ -175,6 +187,29 @@ enum err mx_crypto_room_decrypt(struct mx_crypto *c, const char *room, const cha
 				const char *event_id, const struct mx_megolm *m, char **plain,
 				char *why, size_t whylen);
 
+/* The spec's check of a room key whose Olm event carried no
+ * sender_device_keys: its sending device must be one /keys/query gives
+ * for its user. Asked without holding the loop: the key is kept at once,
+ * marked as waiting (MX_CHECK_WAIT), and mx_crypto_room_decrypt says
+ * ERR_NOTFOUND for its messages ("waits for its device's check") until
+ * the answer clears it (MX_CHECK_OK) or forgets the key (MX_CHECK_REFUSED).
+ * The mark is saved with the key (mx_crypto_save), so a key kept before a
+ * crash is checked after the restart, never used unchecked. */
+struct mx_crypto_check {
+	char session_id[MX_KEY_MAX];
+	char owner[MX_ID_MAX + 1];   /* the user who sent it */
+	char sender_key[MX_KEY_MAX]; /* its device's curve25519 key */
+	char ed25519[MX_KEY_MAX];    /* the ed25519 key that device claimed */
+};
+enum mx_check_state { MX_CHECK_WAIT, MX_CHECK_OK, MX_CHECK_REFUSED };
+
+/* mx_crypto_room_check sets session_id's key's state (ERR_NOTFOUND: no
+ * such key). mx_crypto_room_checking: is it waiting? mx_crypto_room_unchecked
+ * fills *out with the i-th key waiting (from 0): 0 past the last. */
+enum err mx_crypto_room_check(struct mx_crypto *c, const char *session_id, enum mx_check_state st);
+int mx_crypto_room_checking(struct mx_crypto *c, const char *session_id);
+int mx_crypto_room_unchecked(const struct mx_crypto *c, size_t i, struct mx_crypto_check *out);
+
 /* mx_crypto_save writes what receiving changed, the sessions' file, then
  * the account (a one-time key used): the caller acknowledges the sync
  * that brought it only after ERR_OK. Nothing changed: nothing written. */
@@ -244,6 +279,11 @@ void mx_crypto_out_discard(struct mx_crypto *c, const char *room);
 int mx_crypto_out_has(struct mx_crypto *c, const char *room, const char *curve);
 enum err mx_crypto_out_note(struct mx_crypto *c, const char *room, const char *session_id,
 			    const char *curve);
+
+/* mx_crypto_out_shared: the curve25519 keys of the devices room's current
+ * session was given to (borrowed, until the next call that changes the
+ * room's session), *n of them; NULL with none. */
+char *const *mx_crypto_out_shared(const struct mx_crypto *c, const char *room, size_t *n);
 
 /* mx_crypto_out_key writes room's session key (base64, from its next
  * message on: a secret, wipe it) into key (keylen bytes; 512 are

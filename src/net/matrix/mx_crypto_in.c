@@ -121,17 +121,104 @@ void mx_crypto_plain_free(char *plain)
 
 /* ---- the file ----------------------------------------------------------- */
 
+/* sift leaves out the records of c->ss whose pickles do not open with the
+ * key (the account opened with it: they are damaged); *bad, and the rooms
+ * of the room keys left out (at most a line's worth) in rooms. ERR_NOMEM
+ * when a session cannot be made to try. */
+static enum err sift(struct mx_crypto *c, size_t *bad, char *rooms, size_t roomslen)
+{
+	size_t k = 0, used = 0;
+
+	*bad = 0;
+	*rooms = '\0';
+	while (k < c->ss.n_olm) {
+		OlmSession *s = mx_crypto_olm_obj_new();
+		char *p = s ? copy(c->ss.olm[k].pickle) : NULL;
+		int opens = p &&
+			    olm_unpickle_session(s, c->key, c->keylen, p, strlen(p)) != olm_error();
+
+		if (p)
+			mx_crypto_wiped_free(p, strlen(c->ss.olm[k].pickle));
+		mx_crypto_olm_obj_free(s);
+		if (!p)
+			return ERR_NOMEM;
+		if (opens) {
+			k++;
+			continue;
+		}
+		mx_crypto_wiped_free(c->ss.olm[k].pickle, strlen(c->ss.olm[k].pickle));
+		c->ss.olm[k] = c->ss.olm[--c->ss.n_olm];
+		(*bad)++;
+	}
+	for (k = 0; k < c->ss.n_grp;) {
+		OlmInboundGroupSession *g = grp_obj_new();
+		char *p = g ? copy(c->ss.grp[k].pickle) : NULL;
+		int opens = p && olm_unpickle_inbound_group_session(g, c->key, c->keylen, p,
+								    strlen(p)) != olm_error();
+
+		if (p)
+			mx_crypto_wiped_free(p, strlen(c->ss.grp[k].pickle));
+		grp_obj_free(g);
+		if (!p)
+			return ERR_NOMEM;
+		if (opens) {
+			k++;
+			continue;
+		}
+		if (used + strlen(c->ss.grp[k].room_id) + 2 < roomslen &&
+		    !strstr(rooms, c->ss.grp[k].room_id))
+			used += (size_t)snprintf(rooms + used, roomslen - used, "%s%s",
+						 used ? " " : "", c->ss.grp[k].room_id);
+		mx_e2ee_grp_release(&c->ss.grp[k]);
+		c->ss.grp[k] = c->ss.grp[--c->ss.n_grp];
+		(*bad)++;
+	}
+	return ERR_OK;
+}
+
+/* Said of a damaged sessions' file: what it costs, what to do */
+#define SESSIONS_LOST                                                                          \
+	"the bot goes on without what is left out: a message whose room key was in it waits "  \
+	"for the key again (the bot asks its sender's devices for it) and a member's device "  \
+	"whose Olm session was in it must make a new one; to get them back, stop the bot and " \
+	"put the file back from a backup"
+
 enum err mx_crypto_sessions_load(struct mx_crypto *c, char *errbuf, size_t errlen)
 {
-	char *text = NULL;
-	size_t len = 0;
+	char *text = NULL, damage[600], rooms[400];
+	size_t len = 0, bad = 0, all;
 	enum err e;
 
 	e = state_read_max(c->dir, MX_CRYPTO_SESSIONS_FILE, MX_E2EE_STORE_MAX, &text, &len);
 	if (e == ERR_NOTFOUND)
 		return mx_crypto_out_load(c, errbuf, errlen);
-	if (e == ERR_OK)
-		e = mx_e2ee_sessions_parse(text, len, &c->ss);
+	if (e == ERR_OK) {
+		/* not a sessions' file (cut, overwritten): none of it, set
+		 * aside; whole, but sessions in it that do not open: those
+		 * left out. Never the start stopped for it (every room would
+		 * go unanswered) nor a new identity. */
+		enum err pe = mx_e2ee_sessions_parse(text, len, &c->ss);
+
+		if (pe == ERR_OK) {
+			all = c->ss.n_olm + c->ss.n_grp;
+			e = sift(c, &bad, rooms, sizeof(rooms));
+			snprintf(damage, sizeof(damage),
+				 "%zu of its %zu sessions do not open with the pickle key%s%s", bad,
+				 all, rooms[0] ? "; room keys of " : "", rooms);
+		} else if (pe != ERR_NOMEM) {
+			mx_e2ee_sessions_release(&c->ss);
+			snprintf(damage, sizeof(damage), "not a sessions file: %s", err_str(pe));
+			e = ERR_OK;
+			bad = 1;
+		} else {
+			e = pe;
+		}
+		if (e == ERR_OK && bad) {
+			e = mx_crypto_aside_keep(c, CRYPTO_ASIDE_SESSIONS, text, len, damage,
+						 SESSIONS_LOST);
+			c->ss_dirty = 1; /* written without them, after the copy */
+		}
+	}
 	if (text)
 		mx_crypto_wiped_free(text, len);
 	if (e == ERR_NOMEM)
@@ -139,9 +226,8 @@ enum err mx_crypto_sessions_load(struct mx_crypto *c, char *errbuf, size_t errle
 	else if (e != ERR_OK)
 		snprintf(errbuf, errlen,
 			 "%s/%s (the encryption sessions members' devices made with the bot, "
-			 "and the room keys they sent) cannot be read (%s): restore it from a "
-			 "backup, or move it away to start with none (encrypted messages sent "
-			 "before then cannot be read)",
+			 "and the room keys they sent) cannot be read (%s): check its owner and "
+			 "mode (0600, the bot's user), or move it away if it is too large",
 			 c->dir, MX_CRYPTO_SESSIONS_FILE, err_str(e));
 	return e == ERR_OK ? mx_crypto_out_load(c, errbuf, errlen) : e;
 }
@@ -174,6 +260,9 @@ enum err mx_crypto_save(struct mx_crypto *c, char *errbuf, size_t errlen)
 	if (c->ss_dirty)
 		compact(c); /* only with a write that is due anyway */
 	if (c->ss_dirty) {
+		e = mx_crypto_aside_write(c, CRYPTO_ASIDE_SESSIONS, errbuf, errlen);
+		if (e != ERR_OK)
+			return e;
 		e = mx_e2ee_sessions_json(&c->ss, &json);
 		if (e == ERR_OK)
 			e = state_write_max(c->dir, MX_CRYPTO_SESSIONS_FILE, json, strlen(json),
@@ -551,6 +640,51 @@ static enum err grp_check(const struct mx_grp_rec *g, const char *room, const ch
 	return ERR_OK;
 }
 
+enum err mx_crypto_room_check(struct mx_crypto *c, const char *session_id, enum mx_check_state st)
+{
+	struct mx_grp_rec *g = grp_find(c, session_id);
+	size_t at;
+
+	if (!g)
+		return ERR_NOTFOUND;
+	if (st == MX_CHECK_REFUSED) {
+		at = (size_t)(g - c->ss.grp);
+		mx_e2ee_grp_release(g);
+		c->ss.grp[at] = c->ss.grp[--c->ss.n_grp];
+	} else if (g->unchecked != (st == MX_CHECK_WAIT)) {
+		g->unchecked = st == MX_CHECK_WAIT;
+	} else {
+		return ERR_OK;
+	}
+	c->ss_dirty = 1;
+	return ERR_OK;
+}
+
+int mx_crypto_room_checking(struct mx_crypto *c, const char *session_id)
+{
+	const struct mx_grp_rec *g = grp_find(c, session_id);
+
+	return g && g->unchecked;
+}
+
+int mx_crypto_room_unchecked(const struct mx_crypto *c, size_t i, struct mx_crypto_check *out)
+{
+	size_t k, n = 0;
+
+	for (k = 0; k < c->ss.n_grp; k++) {
+		const struct mx_grp_rec *g = &c->ss.grp[k];
+
+		if (!g->unchecked || n++ != i)
+			continue;
+		memcpy(out->session_id, g->session_id, sizeof(out->session_id));
+		memcpy(out->owner, g->owner, sizeof(out->owner));
+		memcpy(out->sender_key, g->sender_key, sizeof(out->sender_key));
+		memcpy(out->ed25519, g->ed25519, sizeof(out->ed25519));
+		return 1;
+	}
+	return 0;
+}
+
 enum err mx_crypto_room_decrypt(struct mx_crypto *c, const char *room, const char *sender,
 				const char *event_id, const struct mx_megolm *m, char **plain,
 				char *why, size_t whylen)
@@ -572,6 +706,10 @@ enum err mx_crypto_room_decrypt(struct mx_crypto *c, const char *room, const cha
 	e = grp_check(g, room, sender, m, why, whylen);
 	if (e != ERR_OK)
 		return e;
+	if (g->unchecked) {
+		snprintf(why, whylen, "its room key waits for its device's check");
+		return ERR_NOTFOUND;
+	}
 	s = unpickle_grp(c, g);
 	if (!s)
 		return ERR_NOMEM;

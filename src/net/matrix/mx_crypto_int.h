@@ -34,7 +34,29 @@ struct mx_crypto {
 	/* mx_crypto_out.c's: the outbound Megolm sessions, a room */
 	struct mx_out_set out;
 	int out_dirty;
+	/* a damaged sessions' file read at load (CRYPTO_ASIDE_*): its bytes,
+	 * to be copied beside it before it is first written again, and the
+	 * line that says so */
+	struct crypto_aside {
+		char *text; /* owned; NULL: nothing to copy (or copied) */
+		size_t len;
+		char warn[1024]; /* "": the file was whole */
+	} aside[2];
+	long long aside_at; /* wall ms the damage was found: the copies' names */
 };
+
+enum { CRYPTO_ASIDE_SESSIONS, CRYPTO_ASIDE_OUT };
+
+/* mx_crypto_aside_keep notes that file which (CRYPTO_ASIDE_*) was damaged:
+ * its bytes text[0..len) are kept to be copied beside it (as
+ * NAME.damaged-SECONDS, 0600) by mx_crypto_aside_write, and the warning
+ * is "DIR/NAME is damaged (damage); its copy is kept as ...: " then
+ * what (what it costs, what to do). ERR_NOMEM. */
+enum err mx_crypto_aside_keep(struct mx_crypto *c, int which, const char *text, size_t len,
+			      const char *damage, const char *what);
+/* mx_crypto_aside_write writes which's copy, if one waits: the file may be
+ * written over only after ERR_OK (errbuf names both files). */
+enum err mx_crypto_aside_write(struct mx_crypto *c, int which, char *errbuf, size_t errlen);
 
 struct OlmSession;
 

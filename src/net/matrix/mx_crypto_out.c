@@ -100,17 +100,78 @@ static struct mx_out_rec *out_slot(struct mx_crypto *c, const char *room)
 
 /* ---- the file ----------------------------------------------------------- */
 
+/* out_sift leaves out the sessions whose pickles do not open with the key
+ * (damaged), their rooms (a line's worth) in rooms; *bad of them */
+static enum err out_sift(struct mx_crypto *c, size_t *bad, char *rooms, size_t roomslen)
+{
+	size_t k = 0, used = 0;
+
+	*bad = 0;
+	*rooms = '\0';
+	while (k < c->out.n) {
+		struct mx_out_rec *r = &c->out.v[k];
+		OlmOutboundGroupSession *s = out_obj_new();
+		char *p = s ? strdup(r->pickle) : NULL;
+		int opens = p && olm_unpickle_outbound_group_session(s, c->key, c->keylen, p,
+								     strlen(p)) != olm_error();
+
+		if (p)
+			mx_crypto_wiped_free(p, strlen(r->pickle));
+		out_obj_free(s);
+		if (!p)
+			return ERR_NOMEM;
+		if (opens) {
+			k++;
+			continue;
+		}
+		if (used + strlen(r->room_id) + 2 < roomslen)
+			used += (size_t)snprintf(rooms + used, roomslen - used, "%s%s",
+						 used ? " " : "", r->room_id);
+		mx_tx_out_rec_release(r);
+		c->out.v[k] = c->out.v[--c->out.n];
+		(*bad)++;
+	}
+	return ERR_OK;
+}
+
+/* Said of a damaged megolm_out: what it costs, what to do */
+#define OUT_LOST                                                                                \
+	"the rooms whose room keys are left out get new ones, given to their members' devices " \
+	"before the next message (members keep the keys of what was sent: nothing is lost); "   \
+	"nothing to do but find what damaged it (a full disk, a copy cut short)"
+
 enum err mx_crypto_out_load(struct mx_crypto *c, char *errbuf, size_t errlen)
 {
-	char *text = NULL;
-	size_t len = 0;
-	enum err e;
+	char *text = NULL, damage[600], rooms[400];
+	size_t len = 0, bad = 0, all;
+	enum err e, pe;
 
 	e = state_read_max(c->dir, MX_CRYPTO_OUT_FILE, MX_TX_STORE_MAX, &text, &len);
 	if (e == ERR_NOTFOUND)
 		return ERR_OK;
-	if (e == ERR_OK)
-		e = mx_tx_out_parse(text, len, &c->out);
+	if (e == ERR_OK) {
+		/* as the sessions' file: what does not open is left out and
+		 * set aside, never the start stopped for it */
+		pe = mx_tx_out_parse(text, len, &c->out);
+		if (pe == ERR_OK) {
+			all = c->out.n;
+			e = out_sift(c, &bad, rooms, sizeof(rooms));
+			snprintf(damage, sizeof(damage),
+				 "%zu of its %zu room keys do not open with the pickle key: %s",
+				 bad, all, rooms);
+		} else if (pe != ERR_NOMEM) {
+			mx_tx_out_release(&c->out);
+			snprintf(damage, sizeof(damage), "not a faqbot room keys file: %s",
+				 err_str(pe));
+			bad = 1;
+		} else {
+			e = pe;
+		}
+		if (e == ERR_OK && bad) {
+			e = mx_crypto_aside_keep(c, CRYPTO_ASIDE_OUT, text, len, damage, OUT_LOST);
+			c->out_dirty = 1;
+		}
+	}
 	if (text)
 		mx_crypto_wiped_free(text, len);
 	if (e == ERR_NOMEM)
@@ -118,8 +179,8 @@ enum err mx_crypto_out_load(struct mx_crypto *c, char *errbuf, size_t errlen)
 	else if (e != ERR_OK)
 		snprintf(errbuf, errlen,
 			 "%s/%s (the room keys the bot encrypts its messages with) cannot be "
-			 "read (%s): restore it from a backup, or move it away (new room keys "
-			 "are then made and shared)",
+			 "read (%s): check its owner and mode (0600, the bot's user), or move it "
+			 "away (new room keys are then made and shared)",
 			 c->dir, MX_CRYPTO_OUT_FILE, err_str(e));
 	return e;
 }
@@ -131,6 +192,9 @@ enum err mx_crypto_out_save(struct mx_crypto *c, char *errbuf, size_t errlen)
 
 	if (!c->out_dirty)
 		return ERR_OK;
+	e = mx_crypto_aside_write(c, CRYPTO_ASIDE_OUT, errbuf, errlen);
+	if (e != ERR_OK)
+		return e;
 	e = mx_tx_out_json(&c->out, &json);
 	if (e == ERR_OK)
 		e = state_write_max(c->dir, MX_CRYPTO_OUT_FILE, json, strlen(json), 0600,
@@ -261,6 +325,19 @@ enum err mx_crypto_out_note(struct mx_crypto *c, const char *room, const char *s
 	r->n_shared++;
 	c->out_dirty = 1;
 	return ERR_OK;
+}
+
+char *const *mx_crypto_out_shared(const struct mx_crypto *c, const char *room, size_t *n)
+{
+	size_t k;
+
+	*n = 0;
+	for (k = 0; k < c->out.n; k++)
+		if (!strcmp(c->out.v[k].room_id, room)) {
+			*n = c->out.v[k].n_shared;
+			return c->out.v[k].shared;
+		}
+	return NULL;
 }
 
 enum err mx_crypto_out_key(struct mx_crypto *c, const char *room, const char *session_id, char *key,

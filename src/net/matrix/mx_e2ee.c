@@ -513,11 +513,19 @@ static json_t *seen_json(const struct mx_seen *s)
 
 static json_t *grp_json(const struct mx_grp_rec *g)
 {
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:I, s:s, s:I, s:o*}", "room_id",
-			 g->room_id, "session_id", g->session_id, "sender_key", g->sender_key,
-			 "owner", g->owner, "ed25519", g->ed25519, "forwarded", g->forwarded,
-			 "used_ms", (json_int_t)g->used_ms, "pickle", g->pickle ? g->pickle : "",
-			 "floor", (json_int_t)g->seen.floor, "seen", seen_json(&g->seen));
+	json_t *o =
+		json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:I, s:s, s:I, s:o*}", "room_id",
+			  g->room_id, "session_id", g->session_id, "sender_key", g->sender_key,
+			  "owner", g->owner, "ed25519", g->ed25519, "forwarded", g->forwarded,
+			  "used_ms", (json_int_t)g->used_ms, "pickle", g->pickle ? g->pickle : "",
+			  "floor", (json_int_t)g->seen.floor, "seen", seen_json(&g->seen));
+
+	/* written only when set: a file without it reads as before */
+	if (o && g->unchecked && json_object_set_new(o, "unchecked", json_true())) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
 }
 
 enum err mx_e2ee_sessions_json(const struct mx_sessions *s, char **out)
@@ -587,6 +595,7 @@ static enum err seen_parse(const json_t *a, struct mx_seen *s)
 static enum err grp_parse(const json_t *o, struct mx_grp_rec *g)
 {
 	json_t *floor = json_object_get(o, "floor"), *fwd = json_object_get(o, "forwarded");
+	json_t *unchecked = json_object_get(o, "unchecked");
 	enum err e;
 
 	memset(g, 0, sizeof(*g));
@@ -595,12 +604,14 @@ static enum err grp_parse(const json_t *o, struct mx_grp_rec *g)
 	    put(g->sender_key, sizeof(g->sender_key), mx_jstr(o, "sender_key")) != ERR_OK ||
 	    put(g->ed25519, sizeof(g->ed25519), mx_jstr(o, "ed25519")) != ERR_OK ||
 	    !json_is_boolean(fwd) || !int_in(json_object_get(o, "used_ms"), 0, INT64_MAX / 2) ||
+	    (unchecked && !json_is_boolean(unchecked)) ||
 	    !int_in(floor, 0, (long long)UINT32_MAX + 1) ||
 	    !base64_ok(mx_jstr(o, "pickle"), MX_E2EE_PICKLE_MAX))
 		return ERR_PARSE;
 	memcpy(g->room_id, mx_jstr(o, "room_id"), strlen(mx_jstr(o, "room_id")) + 1);
 	memcpy(g->owner, mx_jstr(o, "owner"), strlen(mx_jstr(o, "owner")) + 1);
 	g->forwarded = json_is_true(fwd);
+	g->unchecked = json_is_true(unchecked);
 	g->used_ms = json_integer_value(json_object_get(o, "used_ms"));
 	e = seen_parse(json_object_get(o, "seen"), &g->seen);
 	/* the floor after the entries: a low entry at a full table moved it */

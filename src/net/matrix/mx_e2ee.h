@@ -201,6 +201,8 @@ struct mx_grp_rec {
 	                              * its events must be theirs */
 	char ed25519[MX_KEY_MAX];    /* the ed25519 key that device claimed */
 	int forwarded;
+	int unchecked; /* sent without its device's keys, and its device not
+	                * checked by /keys/query yet: not used till it is */
 	long long used_ms;
 	char *pickle; /* owned */
 	struct mx_seen seen;
