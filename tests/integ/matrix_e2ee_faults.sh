@@ -29,11 +29,6 @@
 
 need_olm_py
 
-bot_events() {
-	fake GET "events?room_id=$(urlenc "$1")" |
-		j "[e for e in d['events'] if e['sender']=='$BOT_USER' and e['type'] in ('m.room.message','m.room.encrypted')]"
-}
-
 start_hs
 # member WHO USER DEVICE ARGS...: WHO's device DEVICE (token WHO-DEVICE)
 member() {
@@ -51,9 +46,6 @@ ann() { member ann "$MEMBER" ANNDEV "$@"; }
 mod() { member mod "$MOD" MODDEV "$@"; }
 fake POST user "{\"user_id\":\"$MEMBER\",\"token\":\"tok-ann-ANNDEV\",\"device_id\":\"ANNDEV\"}" >/dev/null
 fake POST user "{\"user_id\":\"$MOD\",\"token\":\"tok-mod-MODDEV\",\"device_id\":\"MODDEV\"}" >/dev/null
-encrypt_room() {
-	fake POST state "{\"room_id\":\"$1\",\"sender\":\"$MOD\",\"type\":\"m.room.encryption\",\"state_key\":\"\",\"content\":{\"algorithm\":\"m.megolm.v1.aes-sha2\"}}" >/dev/null
-}
 room_with_bot() {
 	fake POST room "{\"members\":[\"$MEMBER\",\"$MOD\",\"$BOT_USER\"]}" | j 'd["room_id"]'
 }
@@ -73,10 +65,8 @@ ann upload-keys 5
 mod init
 mod upload-keys 5
 
-bot_keys() { fake GET "keys?user_id=$(urlenc "$BOT_USER")"; }
-keys_up() { bot_keys | j "any(v['otk_ids'] for v in d['devices'].values())" | grep -q True; }
 start_bot
-wait_for 60 keys_up || notok "the bot uploaded its keys"
+wait_for 60 bot_keys_up || notok "the bot uploaded its keys"
 wait_first_sync || notok "the bot synced"
 BOT_DEV=$(bot_keys | j 'list(d["devices"])[0]')
 BOT_ED=$(bot_keys | j "d['devices']['$BOT_DEV']['device_keys']['keys']['ed25519:$BOT_DEV']")
@@ -91,12 +81,7 @@ esend() {
 		j 'd["event_id"]'
 }
 answered() { [ "$(replies_to "$1" "$2")" -ge 1 ]; }
-reply_of() {
-	bot_events "$1" | j "[e['event_id'] for e in d if e['content'].get('m.relates_to',{}).get('m.in_reply_to',{}).get('event_id')=='$2'][0]"
-}
 reads() { "$1" read-keys >/dev/null && "$1" decrypt "$2" "$3" >/dev/null; }
-session_of() { bot_events "$1" | j "[e['content'].get('session_id') for e in d if e['event_id']=='$2'][0]"; }
-type_of() { bot_events "$1" | j "[e['type'] for e in d if e['event_id']=='$2'][0]"; }
 log_n() { fake GET log | j 'max([r["n"] for r in d["requests"]] or [0])'; }
 # synced_after N: the bot long-polled again after request N (the batch
 # that answered its poll before, and what it carried, handled)

@@ -30,10 +30,9 @@ ROOM=$(make_room)
 BOT_PICKLE_KEY=$(head -c 32 /dev/urandom | base64)
 export BOT_PICKLE_KEY MOD_ROOM
 
-keys_up() { fake GET "keys?user_id=$(urlenc "$BOT_USER")" | j "any(v['otk_ids'] for v in d['devices'].values())" | grep -q True; }
 start_bot --allow "$ROOM"
 wait_joined "$ROOM" || notok "the bot joined"
-wait_for 60 keys_up || notok "the bot uploaded its keys"
+wait_for 60 bot_keys_up || notok "the bot uploaded its keys"
 wait_first_sync || notok "the bot synced"
 
 # esend TEXT: the member's encrypted message (text as ask_text makes it);

@@ -28,13 +28,6 @@
 
 need_olm_py
 
-# bot_events ROOM: the bot's messages there, encrypted or not (the library's
-# counts m.room.message alone)
-bot_events() {
-	fake GET "events?room_id=$(urlenc "$1")" |
-		j "[e for e in d['events'] if e['sender']=='$BOT_USER' and e['type'] in ('m.room.message','m.room.encrypted')]"
-}
-
 start_hs
 ANN_TOKEN=anntok
 MOD_TOKEN=modtok
@@ -46,9 +39,6 @@ fake POST user "{\"user_id\":\"$BEN\",\"token\":\"$BEN_TOKEN\",\"device_id\":\"B
 ann() { "$OLM_PY" tests/integ/e2ee_member.py "$T/ann" "$HS" "$MEMBER" "$ANN_TOKEN" ANNDEV "$@"; }
 mod() { "$OLM_PY" tests/integ/e2ee_member.py "$T/mod" "$HS" "$MOD" "$MOD_TOKEN" MODDEV "$@"; }
 ben() { "$OLM_PY" tests/integ/e2ee_member.py "$T/ben" "$HS" "$BEN" "$BEN_TOKEN" BENDEV "$@"; }
-encrypt_room() { # encrypt_room ROOM [rotation msgs]
-	fake POST state "{\"room_id\":\"$1\",\"sender\":\"$MOD\",\"type\":\"m.room.encryption\",\"state_key\":\"\",\"content\":{\"algorithm\":\"m.megolm.v1.aes-sha2\"${2:+,\"rotation_period_msgs\":$2}}}" >/dev/null
-}
 
 MOD_ROOM=$(fake POST room "{\"members\":[\"$MOD\",\"$BOT_USER\"],\"name\":\"mods\"}" | j 'd["room_id"]')
 encrypt_room "$MOD_ROOM"
@@ -62,10 +52,9 @@ ann upload-keys 5
 mod init
 mod upload-keys 5
 
-keys_up() { fake GET "keys?user_id=$(urlenc "$BOT_USER")" | j "any(v['otk_ids'] for v in d['devices'].values())" | grep -q True; }
 start_bot --allow "$ROOM"
 wait_joined "$ROOM" || notok "the bot joined"
-wait_for 60 keys_up || notok "the bot uploaded its keys"
+wait_for 60 bot_keys_up || notok "the bot uploaded its keys"
 wait_first_sync || notok "the bot synced"
 
 # esend TEXT: ann's encrypted message; prints its event id
@@ -75,18 +64,12 @@ esend() {
 		j 'd["event_id"]'
 }
 answered() { [ "$(replies_to "$ROOM" "$1")" -ge 1 ]; }
-# reply_of ROOM EVENT: the bot's reply's event id
-reply_of() {
-	bot_events "$1" | j "[e['event_id'] for e in d if e['content'].get('m.relates_to',{}).get('m.in_reply_to',{}).get('event_id')=='$2'][0]"
-}
 # reads WHO ROOM EVENT: WHO's device decrypts the bot's event (the room
 # keys it was sent read first); prints the decrypted event
 reads() {
 	"$1" read-keys >/dev/null && "$1" decrypt "$2" "$3"
 }
 reads_quiet() { reads "$@" >/dev/null; }
-type_of() { bot_events "$1" | j "[e['type'] for e in d if e['event_id']=='$2'][0]"; }
-session_of() { bot_events "$1" | j "[e['content'].get('session_id') for e in d if e['event_id']=='$2'][0]"; }
 
 ann olm "$BOT_USER"
 ann new-session "$ROOM"
