@@ -141,7 +141,9 @@ mkfifo "$T/chat.in"
 chat_pid=$!
 exec 7>"$T/chat.in"
 echo 'what is glutamate?' >&7
-waitgrep "$T/chat.out" "no FAQ entry matches" 60
+# before the edit no entry is about glutamate: the bot says so, or the
+# model answers from the nearest entry (ketamine's workings name it)
+waitgrep "$T/chat.out" "no FAQ entry matches\|faqbot> " 60
 printf 'id: glutamate\nquestion: What is glutamate?\nreviewed: 2026-11-22\nsources:\n  - 001_ec26d130dbd3dfbf.txt\npatterns: |\n  \\bglutamate\\b\nanswer: |\n  Glutamate is the brain'"'"'s most common go messenger, an excitatory\n  neurotransmitter, and it matters for plasticity: the ability of the brain to\n  change, learn and build new connections. Most antidepressants work on\n  serotonin or dopamine, while ketamine works on the glutamate system, a\n  different pathway. Your prescriber can say what that means for you.\nexamples: |\n  what is glutamate\n' >"$T/cfaq/glutamate.yml"
 waitgrep "$T/chat.out" "new: glutamate" 60
 echo 'what is glutamate?' >&7
@@ -150,8 +152,10 @@ echo '!quit' >&7
 exec 7>&-
 wait "$chat_pid"
 out=$(cat "$T/chat.out")
-grep_out -q "no FAQ entry matches" && grep_out -q "new: glutamate" \
-	&& grep_out -q "faqbot> Glutamate is" && ok "chat: a saved FAQ edit is live on the next line" \
+first_new=$(grep -n "new: glutamate" "$T/chat.out" | head -1 | cut -d: -f1)
+first_answer=$(grep -n "faqbot> Glutamate is" "$T/chat.out" | head -1 | cut -d: -f1)
+[ -n "$first_new" ] && [ -n "$first_answer" ] && [ "$first_answer" -gt "$first_new" ] \
+	&& ok "chat: a saved FAQ edit is live on the next line" \
 	|| no "chat reload" "$out"
 out=$(printf 'what is tms\n' | "$BIN" run 2>&1)
 grep_out -qi "magnetic" && ok "run with no configuration is the console" || no "run" "$out"

@@ -39,7 +39,11 @@
 #define FAQ_LEARN_DIR         "learn" /* the labelled messages, in the FAQ folder */
 #define FAQ_LEARN_MAX_LINES   20000   /* messages read from it */
 #define FAQ_LEARN_MAX_LINE    2048    /* bytes of one line */
-#define FAQ_LEARN_KIND_DIM    (1u << 15)
+/* The kind model's buckets: round 27, with 19,600 messages to learn from,
+ * three writers' 1,000 unseen messages: at 1 << 16 against 1 << 15, 11 more
+ * crises found of 550 (most in other languages) for 8 fewer false alarms
+ * of 650; 1 << 17 found fewer, and costs 1 MB more at load */
+#define FAQ_LEARN_KIND_DIM    (1u << 16)
 #define FAQ_LEARN_ENTRY_DIM   (1u << 13)
 #define FAQ_LEARN_C           16.0 /* liblinear's cost */
 #define FAQ_LEARN_FOLDS       5
