@@ -392,7 +392,8 @@ enum err faq_learn_key(const struct faq *faq, const char *dir, uint64_t *key, st
 			      FAQ_LEARN_C,           FAQ_LEARN_FOLDS,
 			      FAQ_LEARN_ENTRY_FOLDS, FAQ_LEARN_FALSE_ALARM,
 			      FAQ_LEARN_PRECISION,   FAQ_LEARN_OVER_PRECISION,
-			      FAQ_LEARN_CRISIS_MIN,  FAQ_LEARN_CRISIS_WEIGHT};
+			      FAQ_LEARN_CRISIS_MIN,  FAQ_LEARN_CRISIS_WEIGHT,
+			      FAQ_LEARN_FAQ_MIN,     FAQ_LEARN_FALSE_ALARM_OVER};
 	size_t i, j;
 	enum err e;
 

@@ -247,7 +247,7 @@ static void choose_route(struct faq_stage *st, const struct faq_learn_sets *s, c
 	*rec = *prec = 0;
 	/* a FAQ entry is routed to by how sure both models are: that it is a
 	 * FAQ question, and which entry's */
-	for (t = kind == FAQ_KIND_FAQ ? 0.05f : 0.30f; t < 1.0f;
+	for (t = kind == FAQ_KIND_FAQ ? (float)FAQ_LEARN_FAQ_MIN : 0.30f; t < 1.0f;
 	     t += kind == FAQ_KIND_FAQ ? 0.025f : 0.05f) {
 		size_t routed = 0, right = 0;
 

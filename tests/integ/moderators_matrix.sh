@@ -53,6 +53,24 @@ quiet() {
 	test "$(replies_to "$R" "$ev")" = 0 && grep -q "is drawn from" <<<"$(body <"$T/last.json")"
 }
 has() { grep -qF -- "$1" <<<"$(body <"$T/last.json")"; }
+# maybe SENDER BODY: say it, then a marker question, and wait for the
+# marker's answer: the bot may or may not have answered the first (the
+# learned stage may route a question to the nearest entry); N counts what
+# it sent, and $T/maybe.txt holds its answer to the first, or nothing
+marker_answered() { test "$(replies_to "$R" "$1")" = 1; }
+maybe() {
+	local ev mk
+	ev=$(say "$R" "$1" "$2")
+	mk=$(say "$R" "$MEMBER" "!sources tms")
+	wait_for $((30 * ${WAIT_SCALE:-3})) marker_answered "$mk" || true
+	if [ "$(replies_to "$R" "$ev")" = 1 ]; then
+		N=$((N + 2))
+		bot_events "$R" | j "[e['content']['body'] for e in d if e['content'].get('m.relates_to',{}).get('m.in_reply_to',{}).get('event_id')=='$ev'][0]" >"$T/maybe.txt"
+	else
+		N=$((N + 1))
+		: >"$T/maybe.txt"
+	fi
+}
 
 # --- members' commands ---------------------------------------------------
 ask "$MEMBER" "!help"
@@ -128,7 +146,11 @@ examples: |
   what is glutamate
   what does glutamate do
 YML
-quiet "$ALICE" "what is glutamate?" || notok "glutamate is not known before the edit"
+# before the edit no entry is about glutamate: the bot stays quiet, or the
+# model answers from the nearest entry (ketamine's workings name it), never
+# with the new answer
+maybe "$ALICE" "what is glutamate?"
+check "glutamate's answer is not known before the edit" bash -c '! grep -q excitatory "$1"' _ "$T/maybe.txt"
 NOTES=$(bot_events "$MOD_ROOM" | j 'len(d)')
 t0=$(date +%s%N)
 cp "$T/glutamate.yml" "$T/faq/glutamate.yml"
@@ -180,7 +202,7 @@ check "questions racing a reload are each answered once" \
 # --- !stats: counts, never words, kept across a restart --------------------
 # a question no entry answers: no reply, shown by the marker's reply coming
 # first (not by waiting out a timeout)
-quiet "$MEMBER" "how do I repot a fern in winter?" || notok "a question no entry answers gets no reply"
+quiet "$MEMBER" "anyone know a good shop for ferns in Leeds?" || notok "a question no entry answers gets no reply"
 ask "$MOD" "!stats"
 cp "$T/last.json" "$T/stats1.json"
 check "!stats counts answers by class and entry" has "faq:ect"
