@@ -49,7 +49,7 @@
 #define FAQ_LEARN_FOLDS       5
 #define FAQ_LEARN_ENTRY_FOLDS 3 /* the entry model: 42 labels cost more */
 #define FAQ_LEARN_FALSE_ALARM \
-	0.040 /* of non-crisis messages, at most: the
+	0.050 /* of non-crisis messages, at most: the
                                         * examples' negatives are the hard ones
                                         * (titles, heavy days, the past); on
                                         * members' everyday messages it is less.
@@ -62,7 +62,12 @@
                                         * (holdout, fresh files, regress, dev)
                                         * 3 more crises for 8 more false alarms
                                         * of 3,000; 0.045 and 0.050 bought few
-                                        * more crises, dearer */
+                                        * more crises, dearer. Round 27, with
+                                        * 21,000 messages to learn from, four
+                                        * writers' 1,500 unseen messages: at
+                                        * 0.050 (threshold 0.55 -> 0.51), 10
+                                        * more crises found of 590 for 5 more
+                                        * false alarms of 1,090 */
 #define FAQ_LEARN_FALSE_ALARM_OVER \
 	0.030 /* the same, for a message an advice
                                         * or FAQ pattern answers: a question on
