@@ -388,12 +388,11 @@ enum err faq_learn_key(const struct faq *faq, const char *dir, uint64_t *key, st
 		learn_hash(LEARN_HASH_INIT, FAQ_LEARN_VERSION, sizeof(FAQ_LEARN_VERSION)),
 		faq->spell};
 	/* how it trains and chooses: a change retrains */
-	const double how[] = {FAQ_LEARN_KIND_DIM,    FAQ_LEARN_ENTRY_DIM,
-			      FAQ_LEARN_C,           FAQ_LEARN_FOLDS,
-			      FAQ_LEARN_ENTRY_FOLDS, FAQ_LEARN_FALSE_ALARM,
-			      FAQ_LEARN_PRECISION,   FAQ_LEARN_OVER_PRECISION,
-			      FAQ_LEARN_CRISIS_MIN,  FAQ_LEARN_CRISIS_WEIGHT,
-			      FAQ_LEARN_FAQ_MIN,     FAQ_LEARN_FALSE_ALARM_OVER};
+	const double how[] = {
+		FAQ_LEARN_KIND_DIM,      FAQ_LEARN_ENTRY_DIM,      FAQ_LEARN_C,
+		FAQ_LEARN_FOLDS,         FAQ_LEARN_ENTRY_FOLDS,    FAQ_LEARN_FALSE_ALARM,
+		FAQ_LEARN_PRECISION,     FAQ_LEARN_OVER_PRECISION, FAQ_LEARN_CRISIS_MIN,
+		FAQ_LEARN_CRISIS_WEIGHT, FAQ_LEARN_FAQ_MIN,        FAQ_LEARN_FALSE_ALARM_OVER};
 	size_t i, j;
 	enum err e;
 
