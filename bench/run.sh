@@ -94,17 +94,45 @@ if [ -n "$prev" ] && git cat-file -e "$prev^{commit}" 2>/dev/null; then
 			-o build/bench/prev/bench_classify build/bench/prev/bench/bench_classify.c $pobjs \
 			$(pkg-config --libs $PKGS) -lm -ldl
 		pc=$PWD/build/bench/cache-prev
-		FAQBOT_CACHE=$pc build/bench/prev/bench_classify ${BENCH_FAQ:-faq} "$TSV" 1 >/dev/null
+		# An older release may refuse this tree's FAQ (round 27: it reads at
+		# most 20,000 messages from learn/, and the FAQ holds 27,000): then
+		# both binaries are compared on a copy that keeps the learn/ messages
+		# in the order that release reads them, up to 19,000 (the patterns and
+		# examples whole), and the line below says so.
+		cmp=${BENCH_FAQ:-faq}
+		pcheck=$(FAQBOT_CACHE=$pc build/bench/prev/faqbot --faq "$cmp" check 2>&1) || true
+		if grep -q ': error: ' <<<"$pcheck"; then
+			rm -rf build/bench/faq-prev && cp -r "$cmp" build/bench/faq-prev
+			python3 - build/bench/faq-prev/learn 19000 <<'PY'
+import os, sys
+d, left = sys.argv[1], int(sys.argv[2])
+for name in sorted(os.listdir(d)):
+    p = os.path.join(d, name)
+    if not name.endswith(".tsv"):
+        continue
+    keep = []
+    for line in open(p, encoding="utf-8"):
+        if line.startswith("#") or not line.strip():
+            keep.append(line)
+        elif left > 0:
+            keep.append(line)
+            left -= 1
+    open(p, "w", encoding="utf-8").write("".join(keep))
+PY
+			cmp=build/bench/faq-prev
+			echo "  (the previous release refuses this tree's FAQ, more learnt messages than it reads: both on a copy keeping 19,000 of them)"
+		fi
+		FAQBOT_CACHE=$pc build/bench/prev/bench_classify "$cmp" "$TSV" 1 >/dev/null
 		for turn in 1 2 3; do
-			echo "now $(build/bench/bench_classify ${BENCH_FAQ:-faq} "$TSV" "$REPS")"
-			echo "prev $(FAQBOT_CACHE=$pc build/bench/prev/bench_classify ${BENCH_FAQ:-faq} "$TSV" "$REPS")"
+			echo "now $(build/bench/bench_classify "$cmp" "$TSV" "$REPS")"
+			echo "prev $(FAQBOT_CACHE=$pc build/bench/prev/bench_classify "$cmp" "$TSV" "$REPS")"
 		done > build/bench/turns
-		./faqbot --faq "${BENCH_FAQ:-faq}" ask --json - < build/bench/messages >/dev/null
-		FAQBOT_CACHE=$pc build/bench/prev/faqbot --faq "${BENCH_FAQ:-faq}" ask --json - \
+		./faqbot --faq "$cmp" ask --json - < build/bench/messages >/dev/null
+		FAQBOT_CACHE=$pc build/bench/prev/faqbot --faq "$cmp" ask --json - \
 			< build/bench/messages >/dev/null
-		kn=$(build/bench/peak_rss ./faqbot --faq "${BENCH_FAQ:-faq}" ask --json - \
+		kn=$(build/bench/peak_rss ./faqbot --faq "$cmp" ask --json - \
 			< build/bench/messages 2>&1 >/dev/null | sed -n 's/^peak_rss_kb=//p')
-		kp=$(FAQBOT_CACHE=$pc build/bench/peak_rss build/bench/prev/faqbot --faq "${BENCH_FAQ:-faq}" \
+		kp=$(FAQBOT_CACHE=$pc build/bench/peak_rss build/bench/prev/faqbot --faq "$cmp" \
 			ask --json - < build/bench/messages 2>&1 >/dev/null | sed -n 's/^peak_rss_kb=//p')
 		python3 - build/bench/turns "$kn" "$kp" <<'PY'
 import sys, statistics
