@@ -123,9 +123,12 @@ print("irc: the server's relay, alice -> %s -> bob (PRIVMSG, no bot there): p50 
 print("irc: the bot's reply, bob's addressed question in %s -> the first of the answer's %d lines "
       "back to bob: p50 %.3f ms, p99 %.3f ms over %d questions (%.0f s in all)"
       % (CHAN, L, p50, p99, N, took))
+share = p50 - 2 * r50
 print("irc:   same clock and points for both (just before the send to the receipt of the first "
       "matching line), interleaved; a reply crosses the server twice, so the bot's own share is "
-      "about p50 %.3f - 2 x %.3f = %.3f ms" % (p50, r50, p50 - 2 * r50))
+      + ("about p50 %.3f - 2 x %.3f = %.3f ms" % (p50, r50, share) if share >= 0 else
+         "not told apart: the relay (%.3f ms) is over half the reply (%.3f ms), so the relay "
+         "measured something the reply did not" % (r50, p50)))
 sys.stdout.flush()
 
 # a burst of BURST questions at once, the bucket full; until the last
