@@ -337,14 +337,13 @@ static enum err train_entry(struct faq_stage *st, const struct faq_learn_sets *s
 {
 	float *pe;
 	size_t i;
-	enum err e = learn_train(es, FAQ_LEARN_ENTRY_DIM, FAQ_LEARN_C, &st->entry, err, errlen);
+	enum err e;
 
-	if (e != ERR_OK)
-		return e;
 	pe = malloc(es->n * st->nentries * sizeof(float));
 	if (!pe)
 		return ERR_NOMEM;
-	e = learn_cv(es, FAQ_LEARN_ENTRY_DIM, FAQ_LEARN_C, FAQ_LEARN_ENTRY_FOLDS, pe, err, errlen);
+	e = learn_cv(es, FAQ_LEARN_ENTRY_DIM, FAQ_LEARN_C, FAQ_LEARN_ENTRY_FOLDS, pe, &st->entry,
+		     err, errlen);
 	if (e == ERR_OK) {
 		for (i = 0; i < es->n; i++) {
 			const float *row = pe + i * st->nentries;
@@ -410,10 +409,8 @@ enum err faq_learn_train(const struct faq *faq, struct faq_stage *st, struct faq
 	es.tags = etags;
 	es.folded = 1;
 	es.weight = NULL;
-	e = learn_train(&ks, FAQ_LEARN_KIND_DIM, FAQ_LEARN_C, &st->kind, err, errlen);
-	if (e == ERR_OK)
-		e = learn_cv(&ks, FAQ_LEARN_KIND_DIM, FAQ_LEARN_C, FAQ_LEARN_FOLDS, pk, err,
-			     errlen);
+	e = learn_cv(&ks, FAQ_LEARN_KIND_DIM, FAQ_LEARN_C, FAQ_LEARN_FOLDS, pk, &st->kind, err,
+		     errlen);
 	if (e == ERR_OK && ne > 0 && st->nentries > 1)
 		e = train_entry(st, s, &es, eidx, guess, sure, err, errlen);
 	if (e == ERR_OK)

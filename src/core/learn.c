@@ -14,13 +14,16 @@
 #include "learn.h"
 
 #include <dlfcn.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <linear.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "text.h"
@@ -31,6 +34,11 @@
 /* Features of one message: words, word pairs, 3 sizes of pieces, tags. */
 #define LEARN_MAX_FEATURES     (LEARN_MAX_WORDS * 16 + LEARN_MAX_TAGS)
 #define LEARN_FILE_MAGIC       "faqbot-learn-3\n"
+/* liblinear's solver visits examples in an order drawn from rand(): every
+ * training starts from this seed, so that a model depends on its examples
+ * alone, not on what was trained before it in the process (or in which
+ * process: learn_cv trains its folds side by side) */
+#define LEARN_SEED             1u
 /* Debian's liblinear4 */
 #define LEARN_LIBLINEAR_SONAME "liblinear.so.4"
 
@@ -428,6 +436,7 @@ static enum err train_problem(const struct problem *prob, unsigned dim, double C
 		param.weight = weights;
 	}
 	ll.set_print_string_function(quiet);
+	srand(LEARN_SEED);
 	bad = ll.check_parameter(prob, &param);
 	if (bad) {
 		snprintf(err, errlen, "liblinear: %s", bad);
@@ -566,66 +575,199 @@ int learn_predict_folded(const struct learn_model *m, const char *folded, size_t
 	return predict_text(m, folded, len, tags, 1, probs);
 }
 
-enum err learn_cv(const struct learn_set *set, unsigned dim, double C, unsigned k, float *probs,
-		  char *err, size_t errlen)
+/* train_fold trains on every text of all but those of fold (position modulo
+ * k) and scores those into probs (row i is text i): what one fold of
+ * cross-validation does, wherever it runs. */
+static enum err train_fold(const struct learn_set *set, const struct problem *all, unsigned dim,
+			   double C, unsigned k, unsigned fold, float *probs, char *err,
+			   size_t errlen)
 {
-	struct problem all, sub;
-	struct feature_node *nodes = NULL;
+	struct problem sub;
+	struct learn_model *m = NULL;
 	unsigned char *keep = malloc(set->n ? set->n : 1);
 	enum err e = ERR_NOMEM;
-	unsigned fold;
 	size_t i;
 
 	memset(&sub, 0, sizeof(sub));
-	if (!keep)
-		goto out;
-	/* every text's features once; a fold's problem points into them */
-	e = problem_of(set, NULL, dim, &all, &nodes);
-	if (e != ERR_OK) {
-		nodes = NULL;
-		goto out;
-	}
-	e = ERR_NOMEM;
 	sub.x = malloc((set->n + 1) * sizeof(*sub.x));
 	sub.y = malloc((set->n + 1) * sizeof(*sub.y));
-	if (!sub.x || !sub.y)
+	if (!keep || !sub.x || !sub.y) {
+		snprintf(err, errlen, "out of memory");
 		goto out;
-	sub.n = all.n;
-	sub.bias = all.bias;
-	memset(probs, 0, set->n * (size_t)set->nlabels * sizeof(float));
-	for (fold = 0; fold < k; fold++) {
-		struct learn_model *m = NULL;
-
-		sub.l = 0;
-		for (i = 0; i < set->n; i++) {
-			keep[i] = i % k != fold;
-			if (keep[i]) {
-				sub.x[sub.l] = all.x[i];
-				sub.y[sub.l++] = all.y[i];
-			}
+	}
+	sub.n = all->n;
+	sub.bias = all->bias;
+	for (i = 0; i < set->n; i++) {
+		keep[i] = i % k != fold;
+		if (keep[i]) {
+			sub.x[sub.l] = all->x[i];
+			sub.y[sub.l++] = all->y[i];
 		}
-		if (distinct_labels(set, keep) < 2)
-			continue;
-		e = train_problem(&sub, dim, C, set->nlabels, set->pieces, set->weight, &m, err,
-				  errlen);
-		if (e != ERR_OK)
-			goto out;
-		for (i = fold; i < set->n; i += k)
-			predict_nodes(m, all.x[i], probs + i * (size_t)set->nlabels);
-		learn_free(m);
 	}
 	e = ERR_OK;
+	if (distinct_labels(set, keep) < 2)
+		goto out; /* nothing to learn without it: its rows stay 0 */
+	e = train_problem(&sub, dim, C, set->nlabels, set->pieces, set->weight, &m, err, errlen);
+	if (e != ERR_OK)
+		goto out;
+	for (i = fold; i < set->n; i += k)
+		predict_nodes(m, all->x[i], probs + i * (size_t)set->nlabels);
+	learn_free(m);
 out:
-	if (e == ERR_NOMEM)
-		snprintf(err, errlen, "out of memory");
-	if (nodes) {
-		free(all.x);
-		free(all.y);
-		free(nodes);
-	}
 	free(sub.x);
 	free(sub.y);
 	free(keep);
+	return e;
+}
+
+/* Folds trained at once: one a processor the machine has. */
+static unsigned fold_jobs(unsigned k)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (n < 1)
+		n = 1;
+	return (unsigned)n < k ? (unsigned)n : k;
+}
+
+/* The folds side by side, each in a child process that writes its rows
+ * into memory shared with this one (liblinear trains in one thread, and
+ * its rand() is one state a process: processes keep each training's order
+ * its own). The caller trains its own model meanwhile (full): it is one
+ * more job. A fold whose child could not be had or did not finish is
+ * trained here afterwards, so a refused fork costs time, never a result.
+ * done[fold] is set by the child as its last act. */
+struct fold_run {
+	pid_t *pid;         /* pid[fold], 0: not started or reaped */
+	volatile int *done; /* shared: done[fold] */
+	float *rows;        /* shared: n * nlabels */
+};
+
+static void fold_start(const struct learn_set *set, const struct problem *all, unsigned dim,
+		       double C, unsigned k, unsigned fold, struct fold_run *r)
+{
+	pid_t pid;
+
+	fflush(NULL);
+	pid = fork();
+	if (pid == 0) {
+		char err[256];
+
+		if (train_fold(set, all, dim, C, k, fold, r->rows, err, sizeof(err)) != ERR_OK)
+			_exit(1);
+		r->done[fold] = 1;
+		_exit(0);
+	}
+	r->pid[fold] = pid > 0 ? pid : 0;
+}
+
+static void fold_reap(struct fold_run *r, unsigned fold)
+{
+	int status;
+
+	if (!r->pid[fold])
+		return;
+	while (waitpid(r->pid[fold], &status, 0) < 0 && errno == EINTR)
+		;
+	r->pid[fold] = 0;
+}
+
+static enum err cv_apart(const struct learn_set *set, const struct problem *all, unsigned dim,
+			 double C, unsigned k, unsigned jobs, float *probs,
+			 struct learn_model **full, char *err, size_t errlen)
+{
+	size_t rowsz = set->n * (size_t)set->nlabels * sizeof(float);
+	size_t size = rowsz + k * sizeof(int);
+	struct fold_run r;
+	unsigned fold, next = 0, oldest = 0;
+	enum err e = ERR_OK;
+	void *shm;
+
+	shm = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	r.pid = calloc(k, sizeof(pid_t));
+	if (shm == MAP_FAILED || !r.pid) {
+		if (shm != MAP_FAILED)
+			munmap(shm, size);
+		free(r.pid);
+		return ERR_NOMEM; /* the caller trains them one by one */
+	}
+	r.rows = shm;
+	r.done = (volatile int *)((char *)shm + rowsz);
+	memset(shm, 0, size);
+	/* the caller's own model is a job too: one process fewer for folds
+	 * until it is trained; then as many as jobs, a new one started as
+	 * the oldest ends (folds take about as long as each other) */
+	for (; next < k && next - oldest < (full ? jobs - 1 : jobs); next++)
+		fold_start(set, all, dim, C, k, next, &r);
+	if (full)
+		e = train_problem(all, dim, C, set->nlabels, set->pieces, set->weight, full, err,
+				  errlen);
+	for (; next < k && next - oldest < jobs; next++)
+		fold_start(set, all, dim, C, k, next, &r);
+	for (; oldest < k; oldest++) {
+		fold_reap(&r, oldest);
+		if (next < k)
+			fold_start(set, all, dim, C, k, next++, &r);
+	}
+	for (fold = 0; fold < k && e == ERR_OK; fold++)
+		if (!r.done[fold])
+			e = train_fold(set, all, dim, C, k, fold, r.rows, err, errlen);
+	if (e == ERR_OK)
+		memcpy(probs, r.rows, rowsz);
+	munmap(shm, size);
+	free(r.pid);
+	return e;
+}
+
+enum err learn_cv(const struct learn_set *set, unsigned dim, double C, unsigned k, float *probs,
+		  struct learn_model **full, char *err, size_t errlen)
+{
+	struct problem all;
+	struct feature_node *nodes = NULL;
+	unsigned jobs = fold_jobs(k + (full != NULL));
+	enum err e;
+	unsigned fold;
+
+	if (full)
+		*full = NULL;
+	if (dim == 0 || (dim & (dim - 1))) {
+		snprintf(err, errlen, "the feature space must be a power of two");
+		return ERR_INVALID;
+	}
+	if (distinct_labels(set, NULL) < 2) {
+		snprintf(err, errlen, "nothing to learn: the examples need two labels or more");
+		return ERR_INVALID;
+	}
+	if (!ll_load()) { /* here, once, not in every child */
+		snprintf(err, errlen, "cannot load %s (Debian's liblinear4)",
+			 LEARN_LIBLINEAR_SONAME);
+		return ERR_IO;
+	}
+	/* every text's features once; a fold's problem points into them */
+	e = problem_of(set, NULL, dim, &all, &nodes);
+	if (e != ERR_OK) {
+		snprintf(err, errlen, "out of memory");
+		return e;
+	}
+	memset(probs, 0, set->n * (size_t)set->nlabels * sizeof(float));
+	e = ERR_NOMEM;
+	if (jobs > 1)
+		e = cv_apart(set, &all, dim, C, k, jobs, probs, full, err, errlen);
+	if (e == ERR_NOMEM) { /* one by one, here */
+		e = ERR_OK;
+		if (full && !*full)
+			e = train_problem(&all, dim, C, set->nlabels, set->pieces, set->weight,
+					  full, err, errlen);
+		for (fold = 0; fold < k && e == ERR_OK; fold++)
+			e = train_fold(set, &all, dim, C, k, fold, probs, err, errlen);
+	}
+	if (e != ERR_OK && full) {
+		learn_free(*full);
+		*full = NULL;
+	}
+	free(all.x);
+	free(all.y);
+	free(nodes);
 	return e;
 }
 

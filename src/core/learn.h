@@ -72,9 +72,13 @@ int learn_predict_folded(const struct learn_model *m, const char *folded, size_t
 /* learn_cv: k-fold cross-validation. Every text of set is scored by a
  * model trained without its fold; probs gets n * nlabels values (row i is
  * text i). Folds are taken by position modulo k, so the result does not
- * depend on a random seed. */
+ * depend on a random seed. full: NULL, or where learn_train's model of the
+ * whole set goes, trained beside the folds. The folds are trained in child
+ * processes, as many at once as the machine has processors (one by one
+ * where it cannot fork); every training starts from the same seed, so the
+ * models and probs are the same however many ran at once. */
 enum err learn_cv(const struct learn_set *set, unsigned dim, double C, unsigned k, float *probs,
-		  char *err, size_t errlen);
+		  struct learn_model **full, char *err, size_t errlen);
 
 /* learn_explain writes the words and tags (NULL: none) of text that
  * weighed most for label, strongest first, as "word (0.83), {tag} (0.40)"

@@ -98,11 +98,38 @@ static void test_cross_validation(void **state)
 	size_t i, right = 0;
 
 	(void)state;
-	assert_int_equal(learn_cv(&s, 1u << 12, 4.0, 4, p, err, sizeof(err)), ERR_OK);
+	assert_int_equal(learn_cv(&s, 1u << 12, 4.0, 4, p, NULL, err, sizeof(err)), ERR_OK);
 	for (i = 0; i < 16; i++)
 		right += (p[i * 2 + 1] > p[i * 2]) == labels[i];
 	assert_true(right >= 12); /* each text scored by a model that never saw it */
 	free(p);
+}
+
+/* learn_cv's folds train side by side in child processes, and its model of
+ * the whole set beside them: the same figures as one by one, every time
+ * (what `faqbot check` prints must not depend on the machine's processors
+ * or on what was trained before) */
+static void test_cross_validation_is_repeatable(void **state)
+{
+	struct learn_set s = set();
+	float *p = calloc(16 * 2, sizeof(float)), *q = calloc(16 * 2, sizeof(float));
+	struct learn_model *full = NULL, *alone = NULL;
+	float a[2], b[2];
+	char err[256];
+
+	(void)state;
+	assert_int_equal(learn_cv(&s, 1u << 12, 4.0, 4, p, &full, err, sizeof(err)), ERR_OK);
+	assert_non_null(full);
+	assert_int_equal(learn_cv(&s, 1u << 12, 4.0, 4, q, NULL, err, sizeof(err)), ERR_OK);
+	assert_memory_equal(p, q, 16 * 2 * sizeof(float));
+	assert_int_equal(learn_train(&s, 1u << 12, 4.0, &alone, err, sizeof(err)), ERR_OK);
+	learn_predict(full, "car in the garden", 17, a);
+	learn_predict(alone, "car in the garden", 17, b);
+	assert_true(a[0] == b[0] && a[1] == b[1]);
+	learn_free(full);
+	learn_free(alone);
+	free(p);
+	free(q);
 }
 
 static void test_refuses_nothing_to_learn(void **state)
@@ -167,6 +194,7 @@ int main(void)
 		cmocka_unit_test(test_learns_and_generalises),
 		cmocka_unit_test(test_tags),
 		cmocka_unit_test(test_cross_validation),
+		cmocka_unit_test(test_cross_validation_is_repeatable),
 		cmocka_unit_test(test_refuses_nothing_to_learn),
 		cmocka_unit_test(test_save_load),
 	};
