@@ -274,7 +274,7 @@ grep_out -q '"explain":"no pattern matched; the learned stage: crisis 0\.[0-9]*'
 	ok "ask --json --explain: the learned stage's probabilities" || no "explain model" "$out"
 # check prints the learned stage's cross-validated figures
 out=$("$BIN" check faq 2>&1)
-grep_out -qE '^  crisis: raised at 0\.[0-9]+: recall 0\.[0-9]+, false alarm 0\.0[0-5][0-9]*$' &&
+grep_out -qE '^  crisis: raised at 0\.[0-9]+: recall 0\.[0-9]+, false alarm 0\.0[0-5][0-9]* in English, 0\.[0-9]+ in all$' &&
 	grep_out -qE '^  crisis over an advice or FAQ pattern.s answer at 0\.[0-9]+$' &&
 	ok "check prints the cross-validated crisis figures" || no "check figures" "$out"
 

@@ -47,8 +47,9 @@ static void print_stage(const struct faq_stage *st)
 		printf("trained in %.0f ms\n", st->train_ms);
 	printf("  cross-validated (%d folds), on messages each model did not learn from:\n",
 	       FAQ_LEARN_FOLDS);
-	printf("  crisis: raised at %.2f: recall %.3f, false alarm %.3f\n", (double)st->t_crisis,
-	       f->crisis_recall, f->crisis_false_alarm);
+	printf("  crisis: raised at %.2f: recall %.3f, false alarm %.3f in English, %.3f in all\n",
+	       (double)st->t_crisis, f->crisis_recall, f->crisis_false_alarm,
+	       f->crisis_false_alarm_all);
 	if (st->t_crisis_over > st->t_crisis && st->t_crisis_over <= 1.0f)
 		printf("  crisis over an advice or FAQ pattern's answer at %.2f\n",
 		       (double)st->t_crisis_over);

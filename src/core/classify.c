@@ -138,6 +138,55 @@ static int find_crisis(const struct faq *faq, const struct scan *sc, const char 
 	return 0;
 }
 
+/* is_stop: a byte that ends a sentence */
+static int is_stop(char c)
+{
+	return c == '.' || c == '!' || c == '?' || c == '\n';
+}
+
+/* asks_near: whether text, a question, asks about what ends at offset at.
+ * In a message of up to CLASSIFY_ASK_NEAR_MIN bytes, yes. In a longer post
+ * a question somewhere ("anyone else find that?", "does that make sense?")
+ * does not make every topic it tells of a question to the FAQ: one of the
+ * question patterns must match in the sentence that names the topic or in
+ * the one after it ("i've had 20 sessions of tms. is it normal to feel
+ * worse?"). The window starts at the stop before the sentence, so that a
+ * pattern for a sentence's start sees it; the question patterns run over
+ * the whole text from there (match_find's from), so the rules for long
+ * posts in question.yml stay theirs. */
+static int asks_near(const struct faq *faq, const char *text, size_t len, size_t at)
+{
+	size_t ws = at < len ? at : len, we = ws, i, j;
+	int stops = 0, any = 0;
+
+	if (len <= CLASSIFY_ASK_NEAR_MIN)
+		return 1;
+	while (ws > 0 && !is_stop(text[ws - 1]))
+		ws--;
+	if (ws > 0)
+		ws--;
+	for (; we < len; we++)
+		if (is_stop(text[we]) && ++stops == 2)
+			break;
+	for (i = 0; i < faq->nentries; i++) {
+		const struct faq_entry *e = &faq->entries[i];
+
+		if (e->cls != FAQ_CLASS_QUESTION)
+			continue;
+		any = 1;
+		for (j = 0; j < e->npatterns; j++) {
+			size_t s, n;
+			int found;
+
+			if (match_find(faq->mctx, e->patterns[j].re, text, len, ws, &found, &s,
+				       &n) == ERR_OK &&
+			    found && s <= we)
+				return 1;
+		}
+	}
+	return !any; /* no question entry: the built-in rule judged the whole */
+}
+
 /* best_of finds, among entries of class cls, the highest priority match,
  * then the longest. Entries are tried by priority (faq->by_priority), so
  * the search ends at the first match whose priority no other entry of the
@@ -164,7 +213,7 @@ static void best_of(const struct faq *faq, struct scan *sc, enum faq_class cls, 
 
 			if (!may_match(faq, sc, &e->patterns[j]) ||
 			    try_pattern(faq, e, j, text, len, r, &found, &s, &n) != ERR_OK ||
-			    !found)
+			    !found || (e->only_questions && !asks_near(faq, text, len, s + n)))
 				continue;
 			if (!r->matched || n > r->len)
 				set_result(r, e, j, s, n);
@@ -362,7 +411,8 @@ static int entry_matches(const struct faq *faq, const struct faq_entry *e, const
 	if (e->only_questions && !r->question)
 		return 0;
 	for (j = 0; j < e->npatterns; j++)
-		if (try_pattern(faq, e, j, text, len, r, &found, &s, &n) == ERR_OK && found) {
+		if (try_pattern(faq, e, j, text, len, r, &found, &s, &n) == ERR_OK && found &&
+		    (!e->only_questions || asks_near(faq, text, len, s + n))) {
 			set_result(r, e, j, s, n);
 			return 1;
 		}

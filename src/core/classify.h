@@ -46,6 +46,10 @@ struct classify_result {
 /* Words a message needs before the learned stage may route it to an
  * advice or FAQ answer no pattern gave (a crisis it raises needs none). */
 #define CLASSIFY_ROUTE_MIN_WORDS 3
+/* Bytes of a message above which a FAQ entry answers only where the
+ * question is asked near the topic (classify.c, asks_near): a long post's
+ * "?" is often said to the room, about something else */
+#define CLASSIFY_ASK_NEAR_MIN    240
 
 /* classify_is_question says whether norm reads as a question: by the
  * patterns of the store's `class: question` entries where it has any, else

@@ -115,7 +115,10 @@ enum faq_learn_kind { FAQ_KIND_CRISIS, FAQ_KIND_ADVICE, FAQ_KIND_FAQ, FAQ_KIND_N
 /* Cross-validated figures at the chosen thresholds. */
 struct faq_learn_figures {
 	size_t n, ncrisis, nadvice, nfaq, nnone; /* messages of each kind */
-	double crisis_recall, crisis_false_alarm;
+	/* crisis_false_alarm: of the messages in English that are not a
+	 * crisis, the share raised (what the budget holds: choose_crisis in
+	 * faq_learn_train.c); crisis_false_alarm_all: of all of them */
+	double crisis_recall, crisis_false_alarm, crisis_false_alarm_all;
 	double advice_recall, advice_precision;
 	double faq_recall, faq_precision; /* routed to the right entry */
 	/* advice over a FAQ question: of the advice and FAQ messages, the

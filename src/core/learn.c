@@ -100,8 +100,26 @@ int learn_nlabels(const struct learn_model *m)
 	return m->nlabels;
 }
 
+/* collides: whether word, a contraction with its apostrophe dropped, is
+ * another word: "she'll" is not "shell" (a shotgun's, in the crisis
+ * examples), nor "he'll" "hell", "she'd" "shed" (where a rifle is kept),
+ * "we'd" "wed", "we're" "were", "we'll" "well". Those keep their
+ * apostrophe; every other contraction is one word with and without it
+ * ("i'm" and "im", "i'll" and "ill", as members type them). */
+static int collides(const char *word)
+{
+	static const char *const words[] = {"hell", "shed", "shell", "wed", "well", "were"};
+	size_t i;
+
+	for (i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (!strcmp(word, words[i]))
+			return 1;
+	return 0;
+}
+
 /* words_of splits the folded view of text into words of letters, digits
- * and apostrophes (apostrophes dropped: "i'm" and "im" are one word).
+ * and apostrophes (apostrophes dropped: "i'm" and "im" are one word,
+ * unless that makes another word: collides).
  * Returns a new buffer holding the words one after another, NUL-separated,
  * and their count in *n. */
 static char *words_of(const char *text, size_t len, int folded, size_t *n)
@@ -136,7 +154,7 @@ static char *words_of(const char *text, size_t len, int folded, size_t *n)
 	}
 	for (i = 0; i < flen && *n < LEARN_MAX_WORDS;) {
 		unsigned char c = (unsigned char)fold[i];
-		size_t start = o;
+		size_t start = o, apos = 0;
 
 		if (!(c >= 'a' && c <= 'z') && !(c >= '0' && c <= '9') && c < 0x80) {
 			i++;
@@ -145,6 +163,7 @@ static char *words_of(const char *text, size_t len, int folded, size_t *n)
 		while (i < flen) {
 			c = (unsigned char)fold[i];
 			if (c == '\'') {
+				apos = o;
 				i++;
 				continue;
 			}
@@ -154,6 +173,12 @@ static char *words_of(const char *text, size_t len, int folded, size_t *n)
 			i++;
 		}
 		if (o > start) {
+			out[o] = '\0';
+			if (apos > start && collides(out + start)) {
+				memmove(out + apos + 1, out + apos, o - apos);
+				out[apos] = '\'';
+				o++;
+			}
 			out[o++] = '\0';
 			(*n)++;
 		}

@@ -41,8 +41,8 @@ static const char *label(const char *raw)
 	free(norm);
 	if (!r.matched)
 		return "none";
-	snprintf(buf, sizeof(buf), "%s", r.cls == FAQ_CLASS_FAQ ? r.entry->id
-					 : faq_class_name(r.cls));
+	snprintf(buf, sizeof(buf), "%s",
+		 r.cls == FAQ_CLASS_FAQ ? r.entry->id : faq_class_name(r.cls));
 	return buf;
 }
 
@@ -70,8 +70,12 @@ static void test_negation_only_lifts_its_words(void **state)
 static void test_normalised_forms_match(void **state)
 {
 	(void)state;
-	assert_string_equal(label("I want to \xEF\xBC\xAB" "ILL MYSELF"), "crisis");
-	assert_string_equal(label("\x02" "kill\x02 myself"), "crisis");
+	assert_string_equal(label("I want to \xEF\xBC\xAB"
+				  "ILL MYSELF"),
+			    "crisis");
+	assert_string_equal(label("\x02"
+				  "kill\x02 myself"),
+			    "crisis");
 	assert_string_equal(label("> <@a:b> what is tms\n\nsuicidal tonight"), "crisis");
 }
 
@@ -92,6 +96,31 @@ static void test_faq_needs_a_question(void **state)
 	assert_string_equal(label("tms tomorrow?"), "tms");
 	assert_string_equal(label("what dose. thanks"), "advice");
 	assert_string_equal(label("suicidal"), "crisis");
+}
+
+/* In a long post, a question said to the room about something else does
+ * not make every topic the post names a question to the FAQ: the sentence
+ * that names it, or the next, must ask. */
+static void test_long_post_asks_near_its_topic(void **state)
+{
+	const char *story = "had my fourth session of tms today and the drive there took an hour "
+			    "because of roadworks on the bypass. the dog was sick on the kitchen "
+			    "floor when i got home and my sister rang to say she can't come at "
+			    "christmas after all. work wants a sick note for next week too. anyone "
+			    "else find the winter evenings endless?";
+	const char *asks =
+		"had my fourth session of tms today and the drive there took an hour "
+		"because of roadworks on the bypass. is it normal to feel nothing yet? the "
+		"dog was sick on the kitchen floor when i got home and my sister rang to "
+		"say she can't come at christmas after all, so that was my evening.";
+	const char *short_ =
+		"had my fourth session of tms today. anyone else find the evenings endless?";
+
+	(void)state;
+	assert_true(strlen(story) > CLASSIFY_ASK_NEAR_MIN && strlen(asks) > CLASSIFY_ASK_NEAR_MIN);
+	assert_string_equal(label(story), "none");
+	assert_string_equal(label(asks), "tms");
+	assert_string_equal(label(short_), "tms"); /* a short message is one question */
 }
 
 /* A crisis anywhere in the longest message a transport accepts is found,
@@ -143,7 +172,10 @@ static void test_disguised_crisis(void **state)
 	assert_string_equal(label("[22:14] <kez> honestly su1c1dal tonight"), "crisis");
 	assert_string_equal(label("i am s u i c i d a l"), "crisis");
 	assert_string_equal(label("k-i-l-l myself"), "crisis");
-	assert_string_equal(label("i'm su" "\xD1\x96" "cidal"), "crisis"); /* Cyrillic i */
+	assert_string_equal(label("i'm su"
+				  "\xD1\x96"
+				  "cidal"),
+			    "crisis"); /* Cyrillic i */
 	assert_string_equal(label("killllll myself"), "crisis");
 	assert_string_equal(label("i take 2 pills at 8am"), "none");
 	/* a question in disguise still gets its entry */
@@ -190,6 +222,7 @@ int main(void)
 		cmocka_unit_test(test_priority_then_length),
 		cmocka_unit_test(test_long_message_crisis_anywhere),
 		cmocka_unit_test(test_faq_needs_a_question),
+		cmocka_unit_test(test_long_post_asks_near_its_topic),
 		cmocka_unit_test(test_crisis_limit_fails_safe),
 		cmocka_unit_test(test_disguised_crisis),
 	};
