@@ -48,10 +48,11 @@ static void scan_blanked(const struct faq *faq, struct scan *sc, const char *tex
 	sc->text = NULL;
 }
 
-/* may_match: 0 when p cannot match the text sc was last scanned for */
+/* may_match: 0 when p cannot match the text sc was last scanned for (sc
+ * NULL: no scan to go by, every pattern may) */
 static int may_match(const struct faq *faq, const struct scan *sc, const struct faq_pattern *p)
 {
-	return !faq->prefilter || prefilter_may(faq->prefilter, sc->slot, p->pf);
+	return !faq->prefilter || !sc || prefilter_may(faq->prefilter, sc->slot, p->pf);
 }
 
 /* try_pattern matches pattern j of e. A PCRE2 limit is logged, counted in
@@ -138,6 +139,36 @@ static int find_crisis(const struct faq *faq, const struct scan *sc, const char 
 	return 0;
 }
 
+/* asks_in: 1 when a question pattern matches text at an offset in [from,
+ * upto] (it reads the whole text from there, so a pattern for a
+ * sentence's start sees the stop before), 0 when none does, -1 when the
+ * FAQ has no question entry. sc: the prefilter's candidates for text. */
+static int asks_in(const struct faq *faq, struct scan *sc, const char *text, size_t len,
+		   size_t from, size_t upto)
+{
+	size_t i, j;
+	int any = 0;
+
+	for (i = 0; i < faq->nentries; i++) {
+		const struct faq_entry *e = &faq->entries[i];
+
+		if (e->cls != FAQ_CLASS_QUESTION)
+			continue;
+		any = 1;
+		for (j = 0; j < e->npatterns; j++) {
+			size_t s, n;
+			int found;
+
+			if (may_match(faq, sc, &e->patterns[j]) &&
+			    match_find(faq->mctx, e->patterns[j].re, text, len, from, &found, &s,
+				       &n) == ERR_OK &&
+			    found && s <= upto)
+				return 1;
+		}
+	}
+	return any ? 0 : -1;
+}
+
 /* is_stop: a byte that ends a sentence */
 static int is_stop(char c)
 {
@@ -154,10 +185,11 @@ static int is_stop(char c)
  * pattern for a sentence's start sees it; the question patterns run over
  * the whole text from there (match_find's from), so the rules for long
  * posts in question.yml stay theirs. */
-static int asks_near(const struct faq *faq, const char *text, size_t len, size_t at)
+static int asks_near(const struct faq *faq, struct scan *sc, const char *text, size_t len,
+		     size_t at)
 {
-	size_t ws = at < len ? at : len, we = ws, i, j;
-	int stops = 0, any = 0;
+	size_t ws = at < len ? at : len, we = ws;
+	int stops = 0;
 
 	if (len <= CLASSIFY_ASK_NEAR_MIN)
 		return 1;
@@ -168,23 +200,8 @@ static int asks_near(const struct faq *faq, const char *text, size_t len, size_t
 	for (; we < len; we++)
 		if (is_stop(text[we]) && ++stops == 2)
 			break;
-	for (i = 0; i < faq->nentries; i++) {
-		const struct faq_entry *e = &faq->entries[i];
-
-		if (e->cls != FAQ_CLASS_QUESTION)
-			continue;
-		any = 1;
-		for (j = 0; j < e->npatterns; j++) {
-			size_t s, n;
-			int found;
-
-			if (match_find(faq->mctx, e->patterns[j].re, text, len, ws, &found, &s,
-				       &n) == ERR_OK &&
-			    found && s <= we)
-				return 1;
-		}
-	}
-	return !any; /* no question entry: the built-in rule judged the whole */
+	/* no question entry: the built-in rule judged the whole */
+	return asks_in(faq, sc, text, len, ws, we) != 0;
 }
 
 /* best_of finds, among entries of class cls, the highest priority match,
@@ -213,7 +230,7 @@ static void best_of(const struct faq *faq, struct scan *sc, enum faq_class cls, 
 
 			if (!may_match(faq, sc, &e->patterns[j]) ||
 			    try_pattern(faq, e, j, text, len, r, &found, &s, &n) != ERR_OK ||
-			    !found || (e->only_questions && !asks_near(faq, text, len, s + n)))
+			    !found || (e->only_questions && !asks_near(faq, sc, text, len, s + n)))
 				continue;
 			if (!r->matched || n > r->len)
 				set_result(r, e, j, s, n);
@@ -236,28 +253,11 @@ static void answer_patterns(const struct faq *faq, struct scan *sc, const char *
 /* is_question: classify_is_question with the candidates of sc's slot */
 static int is_question(const struct faq *faq, struct scan *sc, const char *norm, size_t len)
 {
-	size_t i, j;
-	int any = 0;
+	int q;
 
 	scan_for(faq, sc, norm, len);
-	for (i = 0; i < faq->nentries; i++) {
-		const struct faq_entry *e = &faq->entries[i];
-
-		if (e->cls != FAQ_CLASS_QUESTION)
-			continue;
-		any = 1;
-		for (j = 0; j < e->npatterns; j++) {
-			size_t s, n;
-			int found;
-
-			if (may_match(faq, sc, &e->patterns[j]) &&
-			    match_find(faq->mctx, e->patterns[j].re, norm, len, 0, &found, &s,
-				       &n) == ERR_OK &&
-			    found)
-				return 1;
-		}
-	}
-	return any ? 0 : text_is_question(norm);
+	q = asks_in(faq, sc, norm, len, 0, len);
+	return q < 0 ? text_is_question(norm) : q;
 }
 
 /* count_words: runs of letters or digits in text[0, len) (any byte of a
@@ -412,7 +412,7 @@ static int entry_matches(const struct faq *faq, const struct faq_entry *e, const
 		return 0;
 	for (j = 0; j < e->npatterns; j++)
 		if (try_pattern(faq, e, j, text, len, r, &found, &s, &n) == ERR_OK && found &&
-		    (!e->only_questions || asks_near(faq, text, len, s + n))) {
+		    (!e->only_questions || asks_near(faq, NULL, text, len, s + n))) {
 			set_result(r, e, j, s, n);
 			return 1;
 		}

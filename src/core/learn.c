@@ -407,6 +407,15 @@ static struct learn_model *from_liblinear(const struct model *lm, unsigned dim, 
 	return m;
 }
 
+/* ll_ready: liblinear bound, else ERR_IO with a sentence in err */
+static enum err ll_ready(char *err, size_t errlen)
+{
+	if (ll_load())
+		return ERR_OK;
+	snprintf(err, errlen, "cannot load %s (Debian's liblinear4)", LEARN_LIBLINEAR_SONAME);
+	return ERR_IO;
+}
+
 static enum err train_problem(const struct problem *prob, unsigned dim, double C, int nlabels,
 			      int pieces, const double *factor, struct learn_model **out, char *err,
 			      size_t errlen)
@@ -417,11 +426,8 @@ static enum err train_problem(const struct problem *prob, unsigned dim, double C
 	double *counts = NULL, *weights = NULL;
 	int *wlabels = NULL;
 
-	if (!ll_load()) {
-		snprintf(err, errlen, "cannot load %s (Debian's liblinear4)",
-			 LEARN_LIBLINEAR_SONAME);
+	if (ll_ready(err, errlen) != ERR_OK)
 		return ERR_IO;
-	}
 	memset(&param, 0, sizeof(param));
 	param.solver_type = L2R_LR_DUAL;
 	param.C = C;
@@ -499,14 +505,10 @@ static int distinct_labels(const struct learn_set *set, const unsigned char *kee
 	return first < 0 ? 0 : 1;
 }
 
-enum err learn_train(const struct learn_set *set, unsigned dim, double C, struct learn_model **out,
-		     char *err, size_t errlen)
+/* set_learnable: ERR_INVALID with a sentence in err when set cannot be
+ * learnt from in dim buckets */
+static enum err set_learnable(const struct learn_set *set, unsigned dim, char *err, size_t errlen)
 {
-	struct problem prob;
-	struct feature_node *nodes;
-	enum err e;
-
-	*out = NULL;
 	if (dim == 0 || (dim & (dim - 1))) {
 		snprintf(err, errlen, "the feature space must be a power of two");
 		return ERR_INVALID;
@@ -515,6 +517,20 @@ enum err learn_train(const struct learn_set *set, unsigned dim, double C, struct
 		snprintf(err, errlen, "nothing to learn: the examples need two labels or more");
 		return ERR_INVALID;
 	}
+	return ERR_OK;
+}
+
+enum err learn_train(const struct learn_set *set, unsigned dim, double C, struct learn_model **out,
+		     char *err, size_t errlen)
+{
+	struct problem prob;
+	struct feature_node *nodes;
+	enum err e;
+
+	*out = NULL;
+	e = set_learnable(set, dim, err, errlen);
+	if (e != ERR_OK)
+		return e;
 	e = problem_of(set, NULL, dim, &prob, &nodes);
 	if (e != ERR_OK) {
 		snprintf(err, errlen, "out of memory");
@@ -697,15 +713,16 @@ static void fold_reap(struct fold_run *r, unsigned fold)
 	r->pid[fold] = 0;
 }
 
-static enum err cv_apart(const struct learn_set *set, const struct problem *all, unsigned dim,
-			 double C, unsigned k, unsigned jobs, float *probs,
-			 struct learn_model **full, char *err, size_t errlen)
+/* cv_apart: 0 when the shared memory could not be had (nothing done: the
+ * caller trains one by one); else 1, with the result in *e */
+static int cv_apart(const struct learn_set *set, const struct problem *all, unsigned dim, double C,
+		    unsigned k, unsigned jobs, float *probs, struct learn_model **full, enum err *e,
+		    char *err, size_t errlen)
 {
 	size_t rowsz = set->n * (size_t)set->nlabels * sizeof(float);
 	size_t size = rowsz + k * sizeof(int);
 	struct fold_run r;
 	unsigned fold, next = 0, oldest = 0;
-	enum err e = ERR_OK;
 	void *shm;
 
 	shm = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -714,7 +731,7 @@ static enum err cv_apart(const struct learn_set *set, const struct problem *all,
 		if (shm != MAP_FAILED)
 			munmap(shm, size);
 		free(r.pid);
-		return ERR_NOMEM; /* the caller trains them one by one */
+		return 0;
 	}
 	r.rows = shm;
 	r.done = (volatile int *)((char *)shm + rowsz);
@@ -724,9 +741,10 @@ static enum err cv_apart(const struct learn_set *set, const struct problem *all,
 	 * the oldest ends (folds take about as long as each other) */
 	for (; next < k && next - oldest < (full ? jobs - 1 : jobs); next++)
 		fold_start(set, all, dim, C, k, next, &r);
+	*e = ERR_OK;
 	if (full)
-		e = train_problem(all, dim, C, set->nlabels, set->pieces, set->weight, full, err,
-				  errlen);
+		*e = train_problem(all, dim, C, set->nlabels, set->pieces, set->weight, full, err,
+				   errlen);
 	for (; next < k && next - oldest < jobs; next++)
 		fold_start(set, all, dim, C, k, next, &r);
 	for (; oldest < k; oldest++) {
@@ -734,14 +752,14 @@ static enum err cv_apart(const struct learn_set *set, const struct problem *all,
 		if (next < k)
 			fold_start(set, all, dim, C, k, next++, &r);
 	}
-	for (fold = 0; fold < k && e == ERR_OK; fold++)
+	for (fold = 0; fold < k && *e == ERR_OK; fold++)
 		if (!r.done[fold])
-			e = train_fold(set, all, dim, C, k, fold, r.rows, err, errlen);
-	if (e == ERR_OK)
+			*e = train_fold(set, all, dim, C, k, fold, r.rows, err, errlen);
+	if (*e == ERR_OK)
 		memcpy(probs, r.rows, rowsz);
 	munmap(shm, size);
 	free(r.pid);
-	return e;
+	return 1;
 }
 
 enum err learn_cv(const struct learn_set *set, unsigned dim, double C, unsigned k, float *probs,
@@ -755,19 +773,11 @@ enum err learn_cv(const struct learn_set *set, unsigned dim, double C, unsigned 
 
 	if (full)
 		*full = NULL;
-	if (dim == 0 || (dim & (dim - 1))) {
-		snprintf(err, errlen, "the feature space must be a power of two");
-		return ERR_INVALID;
-	}
-	if (distinct_labels(set, NULL) < 2) {
-		snprintf(err, errlen, "nothing to learn: the examples need two labels or more");
-		return ERR_INVALID;
-	}
-	if (!ll_load()) { /* here, once, not in every child */
-		snprintf(err, errlen, "cannot load %s (Debian's liblinear4)",
-			 LEARN_LIBLINEAR_SONAME);
-		return ERR_IO;
-	}
+	e = set_learnable(set, dim, err, errlen);
+	if (e == ERR_OK)
+		e = ll_ready(err, errlen); /* here, once, not in every child */
+	if (e != ERR_OK)
+		return e;
 	/* every text's features once; a fold's problem points into them */
 	e = problem_of(set, NULL, dim, &all, &nodes);
 	if (e != ERR_OK) {
@@ -775,12 +785,9 @@ enum err learn_cv(const struct learn_set *set, unsigned dim, double C, unsigned 
 		return e;
 	}
 	memset(probs, 0, set->n * (size_t)set->nlabels * sizeof(float));
-	e = ERR_NOMEM;
-	if (jobs > 1)
-		e = cv_apart(set, &all, dim, C, k, jobs, probs, full, err, errlen);
-	if (e == ERR_NOMEM) { /* one by one, here */
-		e = ERR_OK;
-		if (full && !*full)
+	if (jobs < 2 || !cv_apart(set, &all, dim, C, k, jobs, probs, full, &e, err, errlen)) {
+		/* one by one, here */
+		if (full)
 			e = train_problem(&all, dim, C, set->nlabels, set->pieces, set->weight,
 					  full, err, errlen);
 		for (fold = 0; fold < k && e == ERR_OK; fold++)
