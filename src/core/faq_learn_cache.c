@@ -10,7 +10,7 @@
 #include "learn.h"
 #include "state.h"
 
-#define FAQ_LEARN_META_MAGIC 0x66716c6d33ULL
+#define FAQ_LEARN_META_MAGIC 0x66716c6d34ULL
 
 static const char *faq_learn_cache, *faq_learn_shipped;
 

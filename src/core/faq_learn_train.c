@@ -48,6 +48,27 @@ void faq_stage_tags(const struct faq *faq, const char *masked, size_t len, char 
 	stage_tags(faq->stage, faq->mctx, masked, len, buf, buflen);
 }
 
+/* made_of_others: every phrase of c is another concept ({name} alone).
+ * Such a concept is a name for its parts, which are tags of their own: as
+ * one more tag it would weigh an ordinary day word ("today") as heavily as
+ * a chosen date, the very thing the parts keep apart. */
+static int made_of_others(const struct concept *c)
+{
+	const char *p = c->phrases;
+	size_t i;
+
+	if (!p || c->nphrases == 0)
+		return 0;
+	for (i = 0; i < c->nphrases; i++, p += strlen(p) + 1) {
+		size_t l = strlen(p);
+
+		if (l < 3 || p[0] != '{' || p[l - 1] != '}' || strchr(p + 1, '{') ||
+		    strchr(p, '}') != p + l - 1)
+			return 0;
+	}
+	return 1;
+}
+
 enum err faq_learn_tags_compile(struct faq_stage *st, const struct faq *faq)
 {
 	size_t i;
@@ -69,7 +90,8 @@ enum err faq_learn_tags_compile(struct faq_stage *st, const struct faq *faq)
 		 * itself, and as a tag it raised "same here" and "anyone watch
 		 * the match last night?" */
 		if (!strcmp(faq->concepts.v[i].name, "self") ||
-		    !strcmp(faq->concepts.v[i].name, "risk-now"))
+		    !strcmp(faq->concepts.v[i].name, "risk-now") ||
+		    made_of_others(&faq->concepts.v[i]))
 			continue;
 		snprintf(src, sizeof(src), "\\b{%s}\\b", faq->concepts.v[i].name);
 		e = concept_expand(&faq->concepts, src, &out, msg, sizeof(msg), &off);
