@@ -33,7 +33,7 @@
 #define LEARN_MAX_TAGS         64
 /* Features of one message: words, word pairs, 3 sizes of pieces, tags. */
 #define LEARN_MAX_FEATURES     (LEARN_MAX_WORDS * 16 + LEARN_MAX_TAGS)
-#define LEARN_FILE_MAGIC       "faqbot-learn-3\n"
+#define LEARN_FILE_MAGIC       "faqbot-learn-4\n"
 /* liblinear's solver visits examples in an order drawn from rand(): every
  * training starts from this seed, so that a model depends on its examples
  * alone, not on what was trained before it in the process (or in which
@@ -79,7 +79,12 @@ struct learn_model {
 	unsigned dim;
 	int pieces; /* learn_set.pieces */
 	int nlabels;
-	float *w;     /* w[label * (dim + 1) + f]; f == dim is the bias */
+	/* weight of feature f for label: w[label * (dim + 1) + f] * scale[label]
+	 * (f == dim is the bias). Kept in 16 bits, each label to its own
+	 * largest weight: half the memory of floats in every running bot, and
+	 * a probability moves by less than 0.001. */
+	int16_t *w;
+	float *scale;
 	int *present; /* present[label]: the label had examples */
 };
 
@@ -381,27 +386,32 @@ static struct learn_model *from_liblinear(const struct model *lm, unsigned dim, 
 	m->dim = dim;
 	m->pieces = pieces;
 	m->nlabels = nlabels;
-	m->w = calloc(stride * (size_t)nlabels, sizeof(float));
+	m->w = calloc(stride * (size_t)nlabels, sizeof(*m->w));
+	m->scale = calloc((size_t)nlabels, sizeof(*m->scale));
 	m->present = calloc((size_t)nlabels, sizeof(int));
-	if (!m->w || !m->present) {
+	if (!m->w || !m->scale || !m->present) {
 		learn_free(m);
 		return NULL;
 	}
 	for (c = 0; c < nc; c++) {
 		int label = lm->label[c];
+		double top = 0;
 
 		if (label < 0 || label >= nlabels)
 			continue;
 		m->present[label] = 1;
+		/* two classes: one vector, for the first label */
 		for (f = 0; f < stride; f++) {
-			double x;
+			double x = nc == 2 ? lm->w[f] : lm->w[f * (size_t)nc + (size_t)c];
 
-			/* two classes: one vector, for the first label */
-			if (nc == 2)
-				x = c == 0 ? lm->w[f] : -lm->w[f];
-			else
-				x = lm->w[f * (size_t)nc + (size_t)c];
-			m->w[(size_t)label * stride + f] = (float)x;
+			top = fabs(x) > top ? fabs(x) : top;
+		}
+		m->scale[label] = top > 0 ? (float)(top / INT16_MAX) : 1;
+		for (f = 0; f < stride; f++) {
+			double x = nc == 2 ? (c == 0 ? lm->w[f] : -lm->w[f])
+					   : lm->w[f * (size_t)nc + (size_t)c];
+
+			m->w[(size_t)label * stride + f] = (int16_t)lround(x / m->scale[label]);
 		}
 	}
 	return m;
@@ -553,7 +563,7 @@ static int predict_nodes(const struct learn_model *m, const struct feature_node 
 	int c, best = 0, n = m->nlabels, npresent = 0;
 
 	for (c = 0; c < n && c < 256; c++) {
-		const float *w = m->w + (size_t)c * stride;
+		const int16_t *w = m->w + (size_t)c * stride;
 		const struct feature_node *x;
 		double dec = 0;
 
@@ -563,6 +573,7 @@ static int predict_nodes(const struct learn_model *m, const struct feature_node 
 		npresent++;
 		for (x = v; x->index != -1; x++)
 			dec += w[x->index - 1] * x->value;
+		dec *= m->scale[c];
 		p[c] = 1 / (1 + exp(-dec));
 	}
 	if (npresent == 2) { /* liblinear's binary model: p and 1 - p */
@@ -840,7 +851,8 @@ void learn_explain(const struct learn_model *m, const char *text, size_t len, co
 {
 	size_t nw = 0, i, o = 0, stride = (size_t)m->dim + 1;
 	char *words = words_of(text, len, 0, &nw);
-	const float *w = m->w + (size_t)label * stride;
+	const int16_t *w;
+	float scale;
 	struct top_feature top[EXPLAIN_TOP];
 	const char *p;
 
@@ -851,16 +863,18 @@ void learn_explain(const struct learn_model *m, const char *text, size_t len, co
 		free(words);
 		return;
 	}
+	w = m->w + (size_t)label * stride;
+	scale = m->scale[label];
 	for (p = words, i = 0; i < nw; i++, p += strlen(p) + 1) {
 		uint64_t h = learn_hash(learn_hash(LEARN_HASH_INIT, "w", 1), p, strlen(p));
 
-		consider(top, "%.*s", p, strlen(p), w[h & (m->dim - 1)]);
+		consider(top, "%.*s", p, strlen(p), w[h & (m->dim - 1)] * scale);
 	}
 	for (p = tags; p && *p;) {
 		size_t n = strcspn(p, " ");
 
 		if (n)
-			consider(top, "{%.*s}", p, n, w[tag_hash(p, n) & (m->dim - 1)]);
+			consider(top, "{%.*s}", p, n, w[tag_hash(p, n) & (m->dim - 1)] * scale);
 		p += n;
 		p += strspn(p, " ");
 	}
@@ -893,7 +907,8 @@ enum err learn_save(const struct learn_model *m, const char *path, uint64_t key)
 	     fwrite(&m->pieces, sizeof(m->pieces), 1, f) == 1 &&
 	     fwrite(&m->nlabels, sizeof(m->nlabels), 1, f) == 1 &&
 	     fwrite(m->present, sizeof(int), (size_t)m->nlabels, f) == (size_t)m->nlabels &&
-	     fwrite(m->w, sizeof(float), nw, f) == nw;
+	     fwrite(m->scale, sizeof(float), (size_t)m->nlabels, f) == (size_t)m->nlabels &&
+	     fwrite(m->w, sizeof(*m->w), nw, f) == nw;
 	ok = fclose(f) == 0 && ok;
 	if (!ok || rename(tmp, path) != 0) {
 		unlink(tmp);
@@ -932,13 +947,18 @@ enum err learn_load(const char *path, uint64_t key, struct learn_model **out)
 	m->pieces = pieces;
 	m->nlabels = nl;
 	m->present = calloc((size_t)nl, sizeof(int));
-	m->w = malloc(nw * sizeof(float));
-	if (!m->present || !m->w)
+	m->scale = calloc((size_t)nl, sizeof(float));
+	m->w = malloc(nw * sizeof(*m->w));
+	if (!m->present || !m->scale || !m->w)
 		goto out;
 	e = ERR_NOTFOUND;
 	if (fread(m->present, sizeof(int), (size_t)nl, f) != (size_t)nl ||
-	    fread(m->w, sizeof(float), nw, f) != nw || fgetc(f) != EOF)
+	    fread(m->scale, sizeof(float), (size_t)nl, f) != (size_t)nl ||
+	    fread(m->w, sizeof(*m->w), nw, f) != nw || fgetc(f) != EOF)
 		goto out;
+	for (nl = 0; nl < m->nlabels; nl++)
+		if (!isfinite(m->scale[nl]) || m->scale[nl] <= 0)
+			goto out;
 	*out = m;
 	m = NULL;
 	e = ERR_OK;
@@ -956,15 +976,18 @@ struct learn_model *learn_copy(const struct learn_model *m)
 	if (!c)
 		return NULL;
 	*c = *m;
-	c->w = malloc(nw * sizeof(float));
+	c->w = malloc(nw * sizeof(*c->w));
+	c->scale = malloc((size_t)m->nlabels * sizeof(float));
 	c->present = malloc((size_t)m->nlabels * sizeof(int));
-	if (!c->w || !c->present) {
+	if (!c->w || !c->scale || !c->present) {
 		free(c->w);
+		free(c->scale);
 		free(c->present);
 		free(c);
 		return NULL;
 	}
-	memcpy(c->w, m->w, nw * sizeof(float));
+	memcpy(c->w, m->w, nw * sizeof(*c->w));
+	memcpy(c->scale, m->scale, (size_t)m->nlabels * sizeof(float));
 	memcpy(c->present, m->present, (size_t)m->nlabels * sizeof(int));
 	return c;
 }
@@ -974,6 +997,7 @@ void learn_free(struct learn_model *m)
 	if (!m)
 		return;
 	free(m->w);
+	free(m->scale);
 	free(m->present);
 	free(m);
 }
