@@ -31,7 +31,7 @@ struct faq_learn_sample {
 
 struct faq_learn_samples {
 	struct faq_learn_sample *v;
-	size_t n;
+	size_t n, cap;
 };
 
 /* What the models learn from. */
