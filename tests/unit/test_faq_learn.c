@@ -111,6 +111,18 @@ static void test_shipped_stage(void **state)
 		assert_int_not_equal(r.stage, CLASSIFY_BY_MODEL);
 		free(norm);
 	}
+	/* a concept made only of others ({when}: {when-day}, {when-plan}) is
+	 * no tag of its own: its parts are, each weighed apart */
+	{
+		static const char msg[] = "see you today, and i picked the day after the wedding";
+		char tags[512], padded[sizeof(tags) + 2];
+
+		faq_stage_tags(faq, msg, strlen(msg), tags, sizeof(tags));
+		snprintf(padded, sizeof(padded), " %s ", tags);
+		assert_non_null(strstr(padded, " when-day "));
+		assert_non_null(strstr(padded, " when-plan "));
+		assert_null(strstr(padded, " when "));
+	}
 	faq_free(faq);
 	faq_diags_release(&d);
 }
