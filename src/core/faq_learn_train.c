@@ -62,8 +62,7 @@ static int made_of_others(const struct concept *c)
 	for (i = 0; i < c->nphrases; i++, p += strlen(p) + 1) {
 		size_t l = strlen(p);
 
-		if (l < 3 || p[0] != '{' || p[l - 1] != '}' || strchr(p + 1, '{') ||
-		    strchr(p, '}') != p + l - 1)
+		if (l < 3 || p[0] != '{' || p[l - 1] != '}' || !concept_name_ok(p + 1, l - 2))
 			return 0;
 	}
 	return 1;

@@ -374,6 +374,15 @@ nomem:
 }
 
 /* from_liblinear copies lm's weights into a model of set->nlabels labels. */
+/* ll_weight: liblinear's weight of feature f for its class c of nc (two
+ * classes: one vector, for the first; the second's is its negation) */
+static double ll_weight(const struct model *lm, int nc, int c, size_t f)
+{
+	if (nc == 2)
+		return c == 0 ? lm->w[f] : -lm->w[f];
+	return lm->w[f * (size_t)nc + (size_t)c];
+}
+
 static struct learn_model *from_liblinear(const struct model *lm, unsigned dim, int nlabels,
 					  int pieces)
 {
@@ -400,19 +409,12 @@ static struct learn_model *from_liblinear(const struct model *lm, unsigned dim, 
 		if (label < 0 || label >= nlabels)
 			continue;
 		m->present[label] = 1;
-		/* two classes: one vector, for the first label */
-		for (f = 0; f < stride; f++) {
-			double x = nc == 2 ? lm->w[f] : lm->w[f * (size_t)nc + (size_t)c];
-
-			top = fabs(x) > top ? fabs(x) : top;
-		}
+		for (f = 0; f < stride; f++)
+			top = fmax(top, fabs(ll_weight(lm, nc, c, f)));
 		m->scale[label] = top > 0 ? (float)(top / INT16_MAX) : 1;
-		for (f = 0; f < stride; f++) {
-			double x = nc == 2 ? (c == 0 ? lm->w[f] : -lm->w[f])
-					   : lm->w[f * (size_t)nc + (size_t)c];
-
-			m->w[(size_t)label * stride + f] = (int16_t)lround(x / m->scale[label]);
-		}
+		for (f = 0; f < stride; f++)
+			m->w[(size_t)label * stride + f] =
+				(int16_t)lround(ll_weight(lm, nc, c, f) / m->scale[label]);
 	}
 	return m;
 }
@@ -923,7 +925,7 @@ enum err learn_load(const char *path, uint64_t key, struct learn_model **out)
 	struct learn_model *m = NULL;
 	uint64_t k;
 	unsigned dim;
-	int nl, pieces;
+	int nl, pieces, c;
 	size_t nw;
 	FILE *f = fopen(path, "rb");
 	enum err e = ERR_NOTFOUND;
@@ -956,8 +958,8 @@ enum err learn_load(const char *path, uint64_t key, struct learn_model **out)
 	    fread(m->scale, sizeof(float), (size_t)nl, f) != (size_t)nl ||
 	    fread(m->w, sizeof(*m->w), nw, f) != nw || fgetc(f) != EOF)
 		goto out;
-	for (nl = 0; nl < m->nlabels; nl++)
-		if (!isfinite(m->scale[nl]) || m->scale[nl] <= 0)
+	for (c = 0; c < nl; c++)
+		if (!isfinite(m->scale[c]) || m->scale[c] <= 0)
 			goto out;
 	*out = m;
 	m = NULL;
