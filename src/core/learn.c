@@ -373,7 +373,6 @@ nomem:
 	return ERR_NOMEM;
 }
 
-/* from_liblinear copies lm's weights into a model of set->nlabels labels. */
 /* ll_weight: liblinear's weight of feature f for its class c of nc (two
  * classes: one vector, for the first; the second's is its negation) */
 static double ll_weight(const struct model *lm, int nc, int c, size_t f)
@@ -383,6 +382,7 @@ static double ll_weight(const struct model *lm, int nc, int c, size_t f)
 	return lm->w[f * (size_t)nc + (size_t)c];
 }
 
+/* from_liblinear copies lm's weights into a model of set->nlabels labels. */
 static struct learn_model *from_liblinear(const struct model *lm, unsigned dim, int nlabels,
 					  int pieces)
 {
