@@ -44,7 +44,7 @@ static enum err with_context(const struct faq *faq, const struct bot_in *in,
 {
 	size_t cl = strlen(in->context), n = cl + 5 + in->len;
 	struct classify_result rc;
-	char *joined = malloc(n + 1), *norm = NULL;
+	char *joined = malloc(n + 1), *norm = NULL, *marks = NULL;
 	size_t nlen = 0;
 	enum err e;
 
@@ -55,38 +55,45 @@ static enum err with_context(const struct faq *faq, const struct bot_in *in,
 	memcpy(joined + cl + 5, in->text, in->len);
 	joined[n] = '\0';
 	e = text_normalise(joined, n, &norm, &nlen);
+	if (e == ERR_OK)
+		e = text_marks(joined, n, &marks);
 	memset(joined, 0, n); /* a member's words: wiped */
 	free(joined);
-	if (e != ERR_OK)
-		return e;
-	e = classify(faq, norm, nlen, &rc);
+	if (e == ERR_OK)
+		e = classify(faq, norm, nlen, marks, &rc);
 	if (e == ERR_OK && rc.matched && rc.cls == FAQ_CLASS_CRISIS) {
 		rc.question = r->question;
 		*r = rc;
 		*by_context = 1;
 	}
-	memset(norm, 0, nlen);
+	if (norm)
+		memset(norm, 0, nlen);
+	if (marks)
+		memset(marks, 0, strlen(marks));
 	free(norm);
+	free(marks);
 	return e;
 }
 
 enum err bot_handle(const struct faq *faq, const struct bot_in *in, struct bot_out *out)
 {
 	struct classify_result r;
-	char *norm = NULL;
+	char *norm = NULL, *marks = NULL;
 	size_t nlen = 0;
 	enum err e;
 
 	memset(out, 0, sizeof(*out));
 	e = text_normalise(in->text, in->len, &norm, &nlen);
+	if (e == ERR_OK)
+		e = text_marks(in->text, in->len, &marks);
 	if (e != ERR_OK)
-		return e;
+		goto out;
 	{
 		/* "faqbot: what is tms" is classified as "what is tms" */
 		size_t skip = text_after_address(norm, in->nick);
 
 		out->addressed = in->mentioned || skip > 0 || text_addresses(norm, in->nick);
-		e = classify(faq, norm + skip, nlen - skip, &r);
+		e = classify(faq, norm + skip, nlen - skip, marks, &r);
 	}
 	if (e == ERR_OK && in->context && !(r.matched && r.cls == FAQ_CLASS_CRISIS))
 		e = with_context(faq, in, &r, &out->by_context);
@@ -115,13 +122,14 @@ enum err bot_handle(const struct faq *faq, const struct bot_in *in, struct bot_o
 	}
 out:
 	free(norm);
+	free(marks);
 	return e;
 }
 
 void bot_explain(const struct faq *faq, const struct bot_in *in, char *buf, size_t buflen)
 {
 	struct classify_result r;
-	char *norm = NULL;
+	char *norm = NULL, *marks = NULL;
 	size_t nlen = 0, skip;
 
 	if (buflen)
@@ -129,9 +137,11 @@ void bot_explain(const struct faq *faq, const struct bot_in *in, char *buf, size
 	if (text_normalise(in->text, in->len, &norm, &nlen) != ERR_OK)
 		return;
 	skip = text_after_address(norm, in->nick);
-	if (classify(faq, norm + skip, nlen - skip, &r) == ERR_OK)
-		classify_explain(faq, norm + skip, nlen - skip, &r, buf, buflen);
+	if (text_marks(in->text, in->len, &marks) == ERR_OK &&
+	    classify(faq, norm + skip, nlen - skip, marks, &r) == ERR_OK)
+		classify_explain(faq, norm + skip, nlen - skip, marks, &r, buf, buflen);
 	free(norm);
+	free(marks);
 }
 
 void bot_out_release(struct bot_out *out)

@@ -349,9 +349,10 @@ static enum err crisis_in(const struct faq *faq, struct scan *sc, const char *te
 
 /* model_kind: the kind model's probabilities for folded and its tags. */
 static enum err model_kind(const struct faq_stage *st, const char *folded, size_t len,
-			   const char *tags, float *probs)
+			   const char *tags, const char *marks, float *probs)
 {
-	return learn_predict_folded(st->kind, folded, len, tags, probs) < 0 ? ERR_NOMEM : ERR_OK;
+	return learn_predict_folded(st->kind, folded, len, tags, marks, probs) < 0 ? ERR_NOMEM
+										   : ERR_OK;
 }
 
 /* model_decides sets r to the learned stage's verdict: class cls, and the
@@ -361,7 +362,7 @@ static enum err model_kind(const struct faq_stage *st, const char *folded, size_
  * passes the stage's threshold (faq_learn.h): a FAQ question whose entry
  * the model cannot tell gets no answer rather than the wrong one. */
 static enum err model_decides(const struct faq_stage *st, const char *folded, size_t len,
-			      const char *tags, enum faq_class cls, float prob,
+			      const char *tags, const char *marks, enum faq_class cls, float prob,
 			      struct classify_result *r)
 {
 	const struct faq_entry *e = NULL;
@@ -370,7 +371,7 @@ static enum err model_decides(const struct faq_stage *st, const char *folded, si
 	if (st->entry) {
 		float *pe = malloc((size_t)learn_nlabels(st->entry) * sizeof(float));
 
-		if (!pe || learn_predict_folded(st->entry, folded, len, tags, pe) < 0) {
+		if (!pe || learn_predict_folded(st->entry, folded, len, tags, marks, pe) < 0) {
 			free(pe);
 			return ERR_NOMEM;
 		}
@@ -398,7 +399,8 @@ static enum err model_decides(const struct faq_stage *st, const char *folded, si
 }
 
 static enum err classify_with(const struct faq *faq, const struct faq_stage *stage,
-			      const char *norm, size_t len, struct classify_result *r);
+			      const char *norm, size_t len, const char *marks,
+			      struct classify_result *r);
 
 /* entry_matches: whether a pattern of e matches text (as best_of would let
  * it: a question-only entry only for a question); sets r's match to it. */
@@ -425,8 +427,8 @@ static int entry_matches(const struct faq *faq, const struct faq_entry *e, const
  * reads as effectiveness and as not-a-cure), and the examples know which
  * answer members meant. The answer stays one a pattern matched. */
 static enum err model_arbiter(const struct faq *faq, const struct faq_stage *st, const char *folded,
-			      size_t flen, const char *tags, const char *text, size_t len,
-			      struct classify_result *r)
+			      size_t flen, const char *tags, const char *marks, const char *text,
+			      size_t len, struct classify_result *r)
 {
 	float *pe;
 	int k, cur = -1;
@@ -435,7 +437,7 @@ static enum err model_arbiter(const struct faq *faq, const struct faq_stage *st,
 	if (!st->entry)
 		return ERR_OK;
 	pe = malloc((size_t)learn_nlabels(st->entry) * sizeof(float));
-	if (!pe || learn_predict_folded(st->entry, folded, flen, tags, pe) < 0) {
+	if (!pe || learn_predict_folded(st->entry, folded, flen, tags, marks, pe) < 0) {
 		free(pe);
 		return ERR_NOMEM;
 	}
@@ -456,9 +458,10 @@ static enum err model_arbiter(const struct faq *faq, const struct faq_stage *st,
 	return ERR_OK;
 }
 
-enum err classify(const struct faq *faq, const char *norm, size_t len, struct classify_result *r)
+enum err classify(const struct faq *faq, const char *norm, size_t len, const char *marks,
+		  struct classify_result *r)
 {
-	return classify_with(faq, faq->stage, norm, len, r);
+	return classify_with(faq, faq->stage, norm, len, marks, r);
 }
 
 /* why_quiet writes why the learned stage routed a message no pattern
@@ -466,7 +469,8 @@ enum err classify(const struct faq *faq, const char *norm, size_t len, struct cl
  * entry the entry model could not tell, which a moderator fixes with an
  * example of that entry. */
 static void why_quiet(const struct faq_stage *st, const char *folded, size_t flen, const char *tags,
-		      const char *norm, size_t len, const float *p, char *buf, size_t buflen)
+		      const char *marks, const char *norm, size_t len, const float *p, char *buf,
+		      size_t buflen)
 {
 	int best = p[FAQ_KIND_ADVICE] >= p[FAQ_KIND_FAQ] ? FAQ_KIND_ADVICE : FAQ_KIND_FAQ;
 	float *pe = NULL;
@@ -483,7 +487,7 @@ static void why_quiet(const struct faq_stage *st, const char *folded, size_t fle
 	if (best != FAQ_KIND_FAQ || !st->entry)
 		return;
 	pe = malloc((size_t)learn_nlabels(st->entry) * sizeof(float));
-	if (pe && learn_predict_folded(st->entry, folded, flen, tags, pe) >= 0 &&
+	if (pe && learn_predict_folded(st->entry, folded, flen, tags, marks, pe) >= 0 &&
 	    (k = faq_stage_best_entry(st, pe, FAQ_CLASS_FAQ)) >= 0)
 		snprintf(buf, buflen,
 			 "a FAQ question, but the entry model could not tell which entry "
@@ -515,7 +519,7 @@ static void explain_pattern(const struct classify_result *r, char *buf, size_t b
 			 r->over->id, r->entry->id);
 }
 
-void classify_explain(const struct faq *faq, const char *norm, size_t len,
+void classify_explain(const struct faq *faq, const char *norm, size_t len, const char *marks,
 		      const struct classify_result *r, char *buf, size_t buflen)
 {
 	const struct faq_stage *st = faq->stage;
@@ -541,7 +545,7 @@ void classify_explain(const struct faq *faq, const char *norm, size_t len,
 		if (ok) {
 			negate_mask(faq, masked, flen, &limited);
 			faq_stage_tags(faq, masked, flen, tags, sizeof(tags));
-			ok = learn_predict_folded(st->kind, folded, flen, tags, p) >= 0;
+			ok = learn_predict_folded(st->kind, folded, flen, tags, marks, p) >= 0;
 		}
 		free(masked);
 	}
@@ -568,7 +572,7 @@ void classify_explain(const struct faq *faq, const char *norm, size_t len,
 		if (over > t && over <= 1.0f)
 			snprintf(also, sizeof(also), "; %.2f over %s pattern's answer",
 				 (double)over, k == FAQ_KIND_ADVICE ? "a FAQ" : "an advice or FAQ");
-		learn_explain(st->kind, folded, flen, tags, (int)k, words, sizeof(words));
+		learn_explain(st->kind, folded, flen, tags, marks, (int)k, words, sizeof(words));
 		snprintf(buf, buflen,
 			 "decided by the learned stage: %s with probability %.2f "
 			 "(threshold %.2f%s), answered with '%s'; words that weighed "
@@ -578,7 +582,7 @@ void classify_explain(const struct faq *faq, const char *norm, size_t len,
 		free(folded);
 		return;
 	}
-	why_quiet(st, folded, flen, tags, norm, len, p, words, sizeof(words));
+	why_quiet(st, folded, flen, tags, marks, norm, len, p, words, sizeof(words));
 	free(folded);
 	snprintf(buf, buflen,
 		 "no pattern matched; the learned stage: crisis %.2f (raised at "
@@ -590,7 +594,7 @@ void classify_explain(const struct faq *faq, const char *norm, size_t len,
 enum err classify_patterns(const struct faq *faq, const char *norm, size_t len,
 			   struct classify_result *r)
 {
-	return classify_with(faq, NULL, norm, len, r);
+	return classify_with(faq, NULL, norm, len, NULL, r);
 }
 
 /* The views of one message, as classify_with reads them: the normalised
@@ -599,6 +603,7 @@ enum err classify_patterns(const struct faq *faq, const char *norm, size_t len,
 struct views {
 	const char *norm;
 	size_t len, plen;
+	const char *marks;            /* the accented words (text_marks), for the model */
 	char *folded, *mnorm, *mfold; /* owned */
 	size_t flen;
 	int changed;
@@ -683,7 +688,7 @@ static enum err model_crisis(const struct faq *faq, const struct faq_stage *stag
 		faq_stage_tags(faq, v->mfold, v->flen, tags, FAQ_LEARN_TAGS_MAX);
 	else
 		faq_stage_tags(faq, v->mnorm, v->len, tags, FAQ_LEARN_TAGS_MAX);
-	e = model_kind(stage, v->folded, v->flen, tags, probs);
+	e = model_kind(stage, v->folded, v->flen, tags, v->marks, probs);
 	if (e != ERR_OK)
 		return e;
 	r->prob = probs[FAQ_KIND_CRISIS];
@@ -694,7 +699,7 @@ static enum err model_crisis(const struct faq *faq, const struct faq_stage *stag
 	}
 	if (probs[FAQ_KIND_CRISIS] >= stage->t_crisis && !(*read_norm && r->matched)) {
 		*decided = 1;
-		return model_decides(stage, v->folded, v->flen, tags, FAQ_CLASS_CRISIS,
+		return model_decides(stage, v->folded, v->flen, tags, v->marks, FAQ_CLASS_CRISIS,
 				     probs[FAQ_KIND_CRISIS], r);
 	}
 	return ERR_OK;
@@ -714,10 +719,11 @@ static enum err model_route(const struct faq_stage *st, const struct views *v, c
 	if (count_words(v->norm, v->plen) < CLASSIFY_ROUTE_MIN_WORDS)
 		return ERR_OK;
 	if (best == FAQ_KIND_ADVICE && probs[best] >= st->t_advice)
-		return model_decides(st, v->folded, v->flen, tags, FAQ_CLASS_ADVICE, probs[best],
-				     r);
+		return model_decides(st, v->folded, v->flen, tags, v->marks, FAQ_CLASS_ADVICE,
+				     probs[best], r);
 	if (best == FAQ_KIND_FAQ)
-		return model_decides(st, v->folded, v->flen, tags, FAQ_CLASS_FAQ, probs[best], r);
+		return model_decides(st, v->folded, v->flen, tags, v->marks, FAQ_CLASS_FAQ,
+				     probs[best], r);
 	return ERR_OK;
 }
 
@@ -729,23 +735,26 @@ static enum err model_over_faq(const struct faq *faq, const struct faq_stage *st
 			       struct classify_result *r)
 {
 	int fv = r->view == CLASSIFY_VIEW_FOLDED;
-	enum err e = model_arbiter(faq, stage, v->folded, v->flen, tags, fv ? v->folded : v->norm,
+	enum err e = model_arbiter(faq, stage, v->folded, v->flen, tags, v->marks,
+				   fv ? v->folded : v->norm,
 				   fv ? prefix_len(v->folded, v->flen) : v->plen, r);
 
 	if (e != ERR_OK || !r->matched || r->cls != FAQ_CLASS_FAQ)
 		return e;
 	if (probs[FAQ_KIND_ADVICE] > probs[FAQ_KIND_FAQ] && probs[FAQ_KIND_ADVICE] >= stage->t_over)
-		return model_decides(stage, v->folded, v->flen, tags, FAQ_CLASS_ADVICE,
+		return model_decides(stage, v->folded, v->flen, tags, v->marks, FAQ_CLASS_ADVICE,
 				     probs[FAQ_KIND_ADVICE], r);
 	return ERR_OK;
 }
 
 static enum err classify_with(const struct faq *faq, const struct faq_stage *stage,
-			      const char *norm, size_t len, struct classify_result *r)
+			      const char *norm, size_t len, const char *marks,
+			      struct classify_result *r)
 {
 	struct views v = {norm,
 			  len,
 			  prefix_len(norm, len),
+			  marks,
 			  NULL,
 			  NULL,
 			  NULL,

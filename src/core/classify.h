@@ -62,16 +62,18 @@ int classify_is_question(const struct faq *faq, const char *norm, size_t len);
  * learned stage (faq_learn.h), where the store has one: it may raise a
  * message no crisis pattern matched to crisis, and route a message no
  * pattern matched at all to advice or a FAQ entry; it never lowers what a
- * pattern found.
+ * pattern found. marks: the message's accented words (text_marks of the
+ * raw text, NULL for none), which the learned stage reads beside norm.
  * Returns ERR_NOMEM only; everything else is an answer in *r. */
-enum err classify(const struct faq *faq, const char *norm, size_t len, struct classify_result *r);
+enum err classify(const struct faq *faq, const char *norm, size_t len, const char *marks,
+		  struct classify_result *r);
 
 /* classify_explain writes, for a person, which stage decided r for norm and
  * why: the pattern's file, line and column (and the view it matched in), or
  * the learned stage's probability against its threshold and the words that
  * weighed most; for no match, the model's probabilities and that no
  * threshold was passed. One line, cut to buflen. */
-void classify_explain(const struct faq *faq, const char *norm, size_t len,
+void classify_explain(const struct faq *faq, const char *norm, size_t len, const char *marks,
 		      const struct classify_result *r, char *buf, size_t buflen);
 
 /* classify_patterns is classify without the learned stage: what the

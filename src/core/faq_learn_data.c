@@ -14,7 +14,7 @@
 
 /* Changes whenever features, solver or thresholds change meaning: a cached
  * stage of another version is never loaded. */
-#define FAQ_LEARN_VERSION "faq-learn-8"
+#define FAQ_LEARN_VERSION "faq-learn-9"
 
 void faq_learn_samples_release(struct faq_learn_samples *s)
 {
@@ -358,6 +358,9 @@ void faq_learn_sets_release(struct faq_learn_sets *s)
 		free(s->tags[i]);
 	for (i = 0; s->seen && i < s->n; i++)
 		free(s->seen[i]);
+	for (i = 0; s->marks && i < s->n; i++)
+		free(s->marks[i]);
+	free(s->marks);
 	free(s->tags);
 	free(s->seen);
 	free(s->texts);

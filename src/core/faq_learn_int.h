@@ -39,6 +39,7 @@ struct faq_learn_sets {
 	const char **texts;
 	char **seen;       /* each text as the models read it: folded */
 	char **tags;       /* each text's, faq_stage_tags */
+	char **marks;      /* each text's accented words (text_marks), or NULL */
 	int *kind, *entry; /* entry: index in st->entries, or -1 */
 	size_t n;
 };

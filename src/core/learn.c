@@ -32,7 +32,7 @@
 /* Tags of one message read, at most */
 #define LEARN_MAX_TAGS         64
 /* Features of one message: words, word pairs, 3 sizes of pieces, tags. */
-#define LEARN_MAX_FEATURES     (LEARN_MAX_WORDS * 16 + LEARN_MAX_TAGS)
+#define LEARN_MAX_FEATURES     (LEARN_MAX_WORDS * 17 + LEARN_MAX_TAGS)
 #define LEARN_FILE_MAGIC       "faqbot-learn-4\n"
 /* liblinear's solver visits examples in an order drawn from rand(): every
  * training starts from this seed, so that a model depends on its examples
@@ -231,16 +231,43 @@ static void add_tags(struct feature_node *v, size_t *nv, unsigned dim, const cha
 	}
 }
 
+/* mark_hash: the feature of a word as written with its accents, m[0..n):
+ * not the word's own feature, so that "gün" (Turkish: day) weighs apart
+ * from the "gun" it folds to */
+static uint64_t mark_hash(const char *m, size_t n)
+{
+	return learn_hash(learn_hash(LEARN_HASH_INIT, "m", 1), m, n);
+}
+
+/* add_marks adds a feature for each space-separated word of marks (NULL:
+ * none), at most LEARN_MAX_WORDS. */
+static void add_marks(struct feature_node *v, size_t *nv, unsigned dim, const char *marks)
+{
+	size_t k = 0;
+
+	while (marks && *marks && k < LEARN_MAX_WORDS) {
+		size_t n = strcspn(marks, " ");
+
+		if (n) {
+			add(v, nv, dim, mark_hash(marks, n));
+			k++;
+		}
+		marks += n;
+		marks += strspn(marks, " ");
+	}
+}
+
 /* features_of fills v (room for LEARN_MAX_FEATURES + 2) with the unique,
- * length-1 feature vector of text and its tags, the bias feature last and
+ * length-1 feature vector of text, its tags and its marked words, the bias feature last and
  * a terminator (index -1). Sorted by index (as liblinear trains on) when
  * seen is NULL; else seen, a zeroed bitmap of dim bits, finds the repeats
  * in one pass instead (a prediction needs no order: a long message has
  * thousands of features, and sorting them was a third of its cost), and
  * is left zeroed. Returns the count without the terminator, or -1 when
  * memory ran out. */
-static long features_of(const char *text, size_t len, const char *tags, unsigned dim, int pieces,
-			int folded, unsigned char *seen, struct feature_node *v)
+static long features_of(const char *text, size_t len, const char *tags, const char *marks,
+			unsigned dim, int pieces, int folded, unsigned char *seen,
+			struct feature_node *v)
 {
 	size_t nw = 0, nv = 0, i, o;
 	char *words = words_of(text, len, folded, &nw);
@@ -274,6 +301,7 @@ static long features_of(const char *text, size_t len, const char *tags, unsigned
 	}
 	free(words);
 	add_tags(v, &nv, dim, tags);
+	add_marks(v, &nv, dim, marks);
 	if (seen) {
 		for (i = 0, o = 0; i < nv; i++) {
 			unsigned x = (unsigned)v[i].index - 1;
@@ -332,8 +360,8 @@ static enum err problem_of(const struct learn_set *set, const unsigned char *kee
 		if (keep && !keep[i])
 			continue;
 		k = features_of(set->texts[i], strlen(set->texts[i]),
-				set->tags ? set->tags[i] : NULL, dim, set->pieces, set->folded,
-				NULL, v);
+				set->tags ? set->tags[i] : NULL, set->marks ? set->marks[i] : NULL,
+				dim, set->pieces, set->folded, NULL, v);
 		if (k < 0)
 			goto nomem;
 		if (used + (size_t)k + 1 > cap) {
@@ -601,13 +629,14 @@ static int predict_nodes(const struct learn_model *m, const struct feature_node 
 }
 
 static int predict_text(const struct learn_model *m, const char *text, size_t len, const char *tags,
-			int folded, float *probs)
+			const char *marks, int folded, float *probs)
 {
 	struct feature_node *v = malloc((LEARN_MAX_FEATURES + 2) * sizeof(*v));
 	unsigned char *seen = calloc(m->dim / 8 + 1, 1);
 	int best;
 
-	if (!v || !seen || features_of(text, len, tags, m->dim, m->pieces, folded, seen, v) < 0) {
+	if (!v || !seen ||
+	    features_of(text, len, tags, marks, m->dim, m->pieces, folded, seen, v) < 0) {
 		free(v);
 		free(seen);
 		return -1;
@@ -620,13 +649,13 @@ static int predict_text(const struct learn_model *m, const char *text, size_t le
 
 int learn_predict(const struct learn_model *m, const char *text, size_t len, float *probs)
 {
-	return predict_text(m, text, len, NULL, 0, probs);
+	return predict_text(m, text, len, NULL, NULL, 0, probs);
 }
 
 int learn_predict_folded(const struct learn_model *m, const char *folded, size_t len,
-			 const char *tags, float *probs)
+			 const char *tags, const char *marks, float *probs)
 {
-	return predict_text(m, folded, len, tags, 1, probs);
+	return predict_text(m, folded, len, tags, marks, 1, probs);
 }
 
 /* train_fold trains on every text of all but those of fold (position modulo
@@ -849,7 +878,7 @@ static void consider(struct top_feature *top, const char *fmt, const char *name,
 }
 
 void learn_explain(const struct learn_model *m, const char *text, size_t len, const char *tags,
-		   int label, char *buf, size_t buflen)
+		   const char *marks, int label, char *buf, size_t buflen)
 {
 	size_t nw = 0, i, o = 0, stride = (size_t)m->dim + 1;
 	char *words = words_of(text, len, 0, &nw);
@@ -877,6 +906,14 @@ void learn_explain(const struct learn_model *m, const char *text, size_t len, co
 
 		if (n)
 			consider(top, "{%.*s}", p, n, w[tag_hash(p, n) & (m->dim - 1)] * scale);
+		p += n;
+		p += strspn(p, " ");
+	}
+	for (p = marks; p && *p;) {
+		size_t n = strcspn(p, " ");
+
+		if (n)
+			consider(top, "%.*s", p, n, w[mark_hash(p, n) & (m->dim - 1)] * scale);
 		p += n;
 		p += strspn(p, " ");
 	}

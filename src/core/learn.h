@@ -3,7 +3,8 @@
  *
  * A message becomes a sparse vector: its folded view (views.h), split into
  * words; every word, every pair of neighbouring words and every 3- to
- * 5-letter piece of a word ("kil", "ill", "kill") is hashed into one of
+ * 5-letter piece of a word ("kil", "ill", "kill"), and the caller's tags and
+ * words as written with their accents (struct learn_set), is hashed into one of
  * `dim` buckets; the vector is scaled to length 1. A model is liblinear's
  * logistic regression (one weight vector a label), trained on labelled
  * messages, and answers a probability for each label.
@@ -48,6 +49,10 @@ struct learn_set {
 	 * the balance that makes every label weigh as much as any other: a
 	 * caller to whom one label's misses cost more says so here */
 	const double *weight;
+	/* NULL, or for each text the words it wrote with accents that
+	 * normalising drops (text_marks), each one more feature: Turkish
+	 * "gün" folds to "gun", and only this tells the two apart */
+	const char *const *marks;
 };
 
 struct learn_model; /* opaque */
@@ -64,10 +69,10 @@ enum err learn_train(const struct learn_set *set, unsigned dim, double C, struct
  * only when memory ran out. text is any text; learn_predict_folded takes
  * the folded view of normalised text (views_fold of text_normalise), which
  * a classifier holds already, and saves doing both again, and its tags
- * (as in struct learn_set; NULL for none). */
+ * and marked words (as in struct learn_set; NULL for none). */
 int learn_predict(const struct learn_model *m, const char *text, size_t len, float *probs);
 int learn_predict_folded(const struct learn_model *m, const char *folded, size_t len,
-			 const char *tags, float *probs);
+			 const char *tags, const char *marks, float *probs);
 
 /* learn_cv: k-fold cross-validation. Every text of set is scored by a
  * model trained without its fold; probs gets n * nlabels values (row i is
@@ -80,11 +85,12 @@ int learn_predict_folded(const struct learn_model *m, const char *folded, size_t
 enum err learn_cv(const struct learn_set *set, unsigned dim, double C, unsigned k, float *probs,
 		  struct learn_model **full, char *err, size_t errlen);
 
-/* learn_explain writes the words and tags (NULL: none) of text that
- * weighed most for label, strongest first, as "word (0.83), {tag} (0.40)"
+/* learn_explain writes the words, tags and marked words (NULL: none) of
+ * text that weighed most for label, strongest first, as "word (0.83), {tag}
+ * (0.40)"
  * into buf. For `ask --explain` and `!test`. */
 void learn_explain(const struct learn_model *m, const char *text, size_t len, const char *tags,
-		   int label, char *buf, size_t buflen);
+		   const char *marks, int label, char *buf, size_t buflen);
 
 int learn_nlabels(const struct learn_model *m);
 

@@ -352,6 +352,127 @@ out:
 	return e;
 }
 
+/* marked_cp: 1 when cp, a letter or mark of a word whose last base letter
+ * is base, is something text_normalise drops or changes: an accent (but the
+ * vowel signs keeps_marks names, a nukta, and the dot that case folding
+ * leaves on Turkish İ), or a letter fold_char turns into a Latin one. */
+static int marked_cp(utf8proc_int32_t cp, utf8proc_int32_t base, utf8proc_category_t cat)
+{
+	if (cat == UTF8PROC_CATEGORY_MN || cat == UTF8PROC_CATEGORY_MC ||
+	    cat == UTF8PROC_CATEGORY_ME)
+		return !(keeps_marks(base) || cp == 0x093C || (cp == 0x0307 && base == 'i'));
+	return fold_char(cp) != cp;
+}
+
+/* add_marked appends the word w[0..n) (decomposed), composed again and with
+ * the dot of a folded İ dropped, to out at *o, a space before it where out
+ * has a word already. */
+static enum err add_marked(const utf8proc_uint8_t *w, size_t n, char *out, size_t *o)
+{
+	utf8proc_uint8_t *c = NULL;
+	utf8proc_ssize_t r =
+		utf8proc_map(w, (utf8proc_ssize_t)n, &c, UTF8PROC_STABLE | UTF8PROC_COMPOSE);
+	utf8proc_ssize_t i = 0;
+	utf8proc_int32_t prev = 0;
+	size_t o0 = *o, at = *o ? *o + 1 : 0; /* a space first, once a word is written */
+
+	if (r < 0)
+		return r == UTF8PROC_ERROR_NOMEM ? ERR_NOMEM : ERR_OK;
+	while (i < r) {
+		utf8proc_int32_t cp;
+		utf8proc_ssize_t k = utf8proc_iterate(c + i, r - i, &cp);
+
+		if (k <= 0)
+			break;
+		if (cp != 0x0307 || prev != 'i') {
+			memcpy(out + at, c + i, (size_t)k);
+			at += (size_t)k;
+		}
+		prev = cp;
+		i += k;
+	}
+	if (at > (o0 ? o0 + 1 : 0)) {
+		if (o0)
+			out[o0] = ' ';
+		*o = at;
+	}
+	free(c);
+	return ERR_OK;
+}
+
+enum err text_marks(const char *raw, size_t len, char **out)
+{
+	char *clean = NULL, *words = NULL;
+	utf8proc_uint8_t *dec = NULL;
+	utf8proc_ssize_t r, i = 0, start = -1;
+	utf8proc_int32_t base = 0;
+	size_t n = len > TEXT_MESSAGE_MAX ? TEXT_MESSAGE_MAX : len, o = 0, k;
+	int marked = 0;
+	enum err e = ERR_NOMEM;
+
+	*out = NULL;
+	for (k = 0; k < n && !((unsigned char)raw[k] & 0x80); k++)
+		;
+	if (k == n) /* ASCII: no word has an accent */
+		return ERR_OK;
+	while (n > 0 && n < len && ((unsigned char)raw[n] & 0xC0) == 0x80)
+		n--;
+	clean = sanitise(raw, n);
+	if (!clean)
+		return ERR_NOMEM;
+	{
+		const char *body = skip_reply_fallback(clean);
+
+		memmove(clean, body, strlen(body) + 1);
+	}
+	strip_controls(clean);
+	r = utf8proc_map((const utf8proc_uint8_t *)clean, 0, &dec,
+			 UTF8PROC_NULLTERM | UTF8PROC_STABLE | UTF8PROC_COMPAT |
+				 UTF8PROC_DECOMPOSE | UTF8PROC_CASEFOLD | UTF8PROC_IGNORE);
+	if (r < 0) {
+		e = r == UTF8PROC_ERROR_NOMEM ? ERR_NOMEM : ERR_PARSE;
+		goto out;
+	}
+	/* composing never lengthens a word, and each word gets one space */
+	words = malloc((size_t)r + 1);
+	if (!words)
+		goto out;
+	while (i <= r) {
+		utf8proc_int32_t cp = 0;
+		utf8proc_ssize_t step = i < r ? utf8proc_iterate(dec + i, r - i, &cp) : 0;
+		utf8proc_category_t cat = i < r && step > 0 ? utf8proc_category(cp) : 0;
+		int in_word = i < r && step > 0 && cat >= UTF8PROC_CATEGORY_LU &&
+			      cat <= UTF8PROC_CATEGORY_ME;
+
+		if (in_word) {
+			if (start < 0) {
+				start = i;
+				marked = 0;
+			}
+			marked |= marked_cp(cp, base, cat);
+			if (cat < UTF8PROC_CATEGORY_MN)
+				base = cp;
+		} else if (start >= 0) {
+			if (marked &&
+			    add_marked(dec + start, (size_t)(i - start), words, &o) != ERR_OK)
+				goto out;
+			start = -1;
+		}
+		i += step > 0 ? step : 1;
+	}
+	words[o] = '\0';
+	if (o) {
+		*out = words;
+		words = NULL;
+	}
+	e = ERR_OK;
+out:
+	free(clean);
+	free(dec);
+	free(words);
+	return e;
+}
+
 /* Words that open a question. Compared against the first word (after a few
  * fillers), so "what", "whats" and "what's" each need a line. */
 static const char *const question_openers[] = {

@@ -48,6 +48,15 @@
  * *out_len its length. */
 enum err text_normalise(const char *raw, size_t len, char **out, size_t *out_len);
 
+/* text_marks writes the words of raw that text_normalise changes beyond
+ * case: those with an accent it drops, or a letter it reads as a Latin one
+ * ("gün", "trochę", "sống", "kızım"), as the member wrote them but case
+ * folded, separated by spaces. Normalised, "her gün" (every day) reads as
+ * "her gun": the learned stage reads these beside the words, so that a
+ * language's own words keep their meaning (learn.h). *out is a new string
+ * the caller frees, or NULL where no word has one (all ASCII text). */
+enum err text_marks(const char *raw, size_t len, char **out);
+
 /* text_is_question says whether normalised text reads as a question: it has
  * a '?', or opens with a question word ("what", "how", "can i", "is it",
  * "does anyone know", "tell me about", ...). */

@@ -2,7 +2,9 @@
  * the output must be valid UTF-8, no longer than the cap allows, and the
  * normaliser must be idempotent (normalising twice changes nothing). The
  * views of it too: the folded view (views.h) and the mended one (spell.h),
- * whose length, mask and growth must be what their headers say. */
+ * whose length, mask and growth must be what their headers say. And the
+ * marked words (text_marks): single spaces between words, each one a word
+ * that normalising changes. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -39,7 +41,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	{
 		static struct spell *sp;
-		static const char words[] = "want to die kill myself bridge pills again cutting the";
+		static const char words[] =
+			"want to die kill myself bridge pills again cutting the";
 		char *f = NULL, *m = NULL;
 		size_t flen = 0, mlen = 0, j;
 		unsigned char *mask = NULL;
@@ -67,6 +70,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			}
 			free(f);
 		}
+	}
+	{
+		char *mk = NULL;
+
+		if (text_marks((const char *)data, size, &mk) == ERR_OK && mk) {
+			char *save = NULL, *w;
+
+			if (!*mk || mk[0] == ' ' || mk[strlen(mk) - 1] == ' ' || strstr(mk, "  "))
+				abort();
+			for (w = strtok_r(mk, " ", &save); w; w = strtok_r(NULL, " ", &save)) {
+				char *n = NULL;
+				size_t nl = 0;
+
+				if (text_normalise(w, strlen(w), &n, &nl) == ERR_OK) {
+					if (!strcmp(n, w))
+						abort();
+					free(n);
+				}
+			}
+		}
+		free(mk);
 	}
 	if (alen <= TEXT_CLASSIFY_MAX && text_normalise(a, alen, &b, &blen) == ERR_OK) {
 		if (blen != alen || memcmp(a, b, alen) != 0)

@@ -37,7 +37,7 @@ static const char *label(const char *raw)
 	size_t len;
 
 	assert_int_equal(text_normalise(raw, strlen(raw), &norm, &len), ERR_OK);
-	assert_int_equal(classify(mini, norm, len, &r), ERR_OK);
+	assert_int_equal(classify(mini, norm, len, NULL, &r), ERR_OK);
 	free(norm);
 	if (!r.matched)
 		return "none";
@@ -203,7 +203,7 @@ static void test_crisis_limit_fails_safe(void **state)
 	memset(subject, 'a', sizeof(subject) - 2);
 	subject[sizeof(subject) - 2] = '!';
 	subject[sizeof(subject) - 1] = '\0';
-	assert_int_equal(classify(faq, subject, strlen(subject), &r), ERR_OK);
+	assert_int_equal(classify(faq, subject, strlen(subject), NULL, &r), ERR_OK);
 	assert_true(r.limited);
 	assert_true(r.matched);
 	assert_int_equal(r.cls, FAQ_CLASS_CRISIS);

@@ -82,7 +82,7 @@ static void test_shipped_stage(void **state)
 		size_t len;
 
 		assert_int_equal(text_normalise(msg, strlen(msg), &norm, &len), ERR_OK);
-		assert_int_equal(classify(faq, norm, len, &r), ERR_OK);
+		assert_int_equal(classify(faq, norm, len, NULL, &r), ERR_OK);
 		if (r.matched && r.cls == FAQ_CLASS_CRISIS && r.stage == CLASSIFY_BY_MODEL) {
 			assert_null(r.pattern);
 			assert_true(r.prob >= st->t_crisis);
@@ -102,7 +102,7 @@ static void test_shipped_stage(void **state)
 		size_t len;
 
 		assert_int_equal(text_normalise(msg, strlen(msg), &norm, &len), ERR_OK);
-		assert_int_equal(classify(faq, norm, len, &r), ERR_OK);
+		assert_int_equal(classify(faq, norm, len, NULL, &r), ERR_OK);
 		assert_true(r.matched && r.stage == CLASSIFY_BY_PATTERN);
 		assert_string_equal(r.entry->id, "ketamine-effectiveness");
 		assert_non_null(r.over);
@@ -207,7 +207,7 @@ static void test_reload_beside(void **state)
 		size_t len;
 
 		assert_int_equal(text_normalise(msg, strlen(msg), &norm, &len), ERR_OK);
-		assert_int_equal(classify(nf, norm, len, &r), ERR_OK);
+		assert_int_equal(classify(nf, norm, len, NULL, &r), ERR_OK);
 		assert_true(r.matched && r.cls == FAQ_CLASS_CRISIS);
 		free(norm);
 	}

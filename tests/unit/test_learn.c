@@ -29,7 +29,7 @@ static const int labels[] = {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1};
 
 static struct learn_set set(void)
 {
-	struct learn_set s = {texts, labels, 16, 2, 1, NULL, 0, NULL};
+	struct learn_set s = {texts, labels, 16, 2, 1, NULL, 0, NULL, NULL};
 	return s;
 }
 
@@ -58,14 +58,14 @@ static void test_learns_and_generalises(void **state)
 static void test_tags(void **state)
 {
 	/* words that say nothing (each once), tags that say everything */
-	static const char *const words[] = {"alpha", "bravo", "delta", "echo",  "golf",  "hotel",
-					    "india", "kilo",  "lima",  "mike",  "oscar", "papa",
+	static const char *const words[] = {"alpha", "bravo", "delta",  "echo", "golf",  "hotel",
+					    "india", "kilo",  "lima",   "mike", "oscar", "papa",
 					    "romeo", "tango", "victor", "zulu"};
 	static const char *const tagged[] = {"garden", "car", "garden", "car", "garden", "car",
 					     "garden", "car", "garden", "car", "garden", "car",
 					     "garden", "car", "garden", "car"};
 	static const int by_tag[] = {0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1};
-	struct learn_set s = {words, by_tag, 16, 2, 1, tagged, 0, NULL};
+	struct learn_set s = {words, by_tag, 16, 2, 1, tagged, 0, NULL, NULL};
 	struct learn_model *m = NULL;
 	float p[2];
 	char err[256], why[256];
@@ -76,17 +76,43 @@ static void test_tags(void **state)
 	(void)state;
 	assert_int_equal(learn_train(&s, 1u << 12, 4.0, &m, err, sizeof(err)), ERR_OK);
 	assert_int_equal(views_fold("quartz", 6, &folded, &flen, &changed), ERR_OK);
-	assert_int_equal(learn_predict_folded(m, folded, flen, "garden", p), 0);
-	assert_int_equal(learn_predict_folded(m, folded, flen, "car", p), 1);
+	assert_int_equal(learn_predict_folded(m, folded, flen, "garden", NULL, p), 0);
+	assert_int_equal(learn_predict_folded(m, folded, flen, "car", NULL, p), 1);
 	assert_true(p[1] > 0.6f);
-	learn_explain(m, "quartz", 6, "car", 1, why, sizeof(why));
+	learn_explain(m, "quartz", 6, "car", NULL, 1, why, sizeof(why));
 	assert_non_null(strstr(why, "{car}"));
 	/* an empty or absent list is no tag: no side is sure */
-	learn_predict_folded(m, folded, flen, "", p);
+	learn_predict_folded(m, folded, flen, "", NULL, p);
 	assert_true(p[0] < 0.6f && p[1] < 0.6f);
-	learn_predict_folded(m, folded, flen, NULL, p);
+	learn_predict_folded(m, folded, flen, NULL, NULL, p);
 	assert_true(p[0] < 0.6f && p[1] < 0.6f);
 	free(folded);
+	learn_free(m);
+}
+
+/* Words as written with their accents weigh apart from the words they fold
+ * to: "gun" in English and "gün" (Turkish: day) fold alike, and only the
+ * marked word tells the model which was written. */
+static void test_marks(void **state)
+{
+	static const char *const gun_texts[] = {
+		"a gun at home",       "her gun walk", "the gun is loaded",  "bir gun sonra",
+		"got a gun today",     "her gun spor", "his gun in the car", "o gun geldi",
+		"a gun in the drawer", "gun be gun",   "bought a gun",       "her gun kahve"};
+	static const char *const marks[] = {NULL, "gün", NULL, "gün", NULL, "gün",
+					    NULL, "gün", NULL, "gün", NULL, "gün"};
+	static const int gun_labels[] = {1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0};
+	struct learn_set s = {gun_texts, gun_labels, 12, 2, 0, NULL, 0, NULL, marks};
+	struct learn_model *m = NULL;
+	float p[2];
+	char err[256], why[256];
+
+	(void)state;
+	assert_int_equal(learn_train(&s, 1u << 12, 4.0, &m, err, sizeof(err)), ERR_OK);
+	assert_int_equal(learn_predict_folded(m, "gun", 3, NULL, NULL, p), 1);
+	assert_int_equal(learn_predict_folded(m, "gun", 3, NULL, "gün", p), 0);
+	learn_explain(m, "gun", 3, NULL, "gün", 0, why, sizeof(why));
+	assert_non_null(strstr(why, "gün"));
 	learn_free(m);
 }
 
@@ -135,7 +161,7 @@ static void test_cross_validation_is_repeatable(void **state)
 static void test_refuses_nothing_to_learn(void **state)
 {
 	static const int same[] = {0, 0, 0, 0};
-	struct learn_set s = {texts, same, 4, 2, 1, NULL, 0, NULL};
+	struct learn_set s = {texts, same, 4, 2, 1, NULL, 0, NULL, NULL};
 	struct learn_model *m = NULL;
 	char err[256];
 
@@ -193,6 +219,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_learns_and_generalises),
 		cmocka_unit_test(test_tags),
+		cmocka_unit_test(test_marks),
 		cmocka_unit_test(test_cross_validation),
 		cmocka_unit_test(test_cross_validation_is_repeatable),
 		cmocka_unit_test(test_refuses_nothing_to_learn),

@@ -255,6 +255,41 @@ static void test_after_address(void **state)
 	assert_int_equal(text_after_address("what is tms", NULL), 0);
 }
 
+/* The words normalising changes beyond case, as written: what tells Turkish
+ * "gün" (day) from the "gun" it folds to. */
+static void expect_marks(const char *raw, const char *want)
+{
+	char *got = NULL;
+
+	assert_int_equal(text_marks(raw, strlen(raw), &got), ERR_OK);
+	if (!want)
+		assert_null(got);
+	else
+		assert_string_equal(got, want);
+	free(got);
+}
+
+static void test_marks(void **state)
+{
+	(void)state;
+	expect_marks("i have a gun at home", NULL);
+	expect_marks("", NULL);
+	expect_marks("Her GÜN yürüyorum", "gün yürüyorum");
+	/* the dot case folding leaves on Turkish capital I is no accent */
+	expect_marks("İstanbul'a gidiyorum", NULL);
+	/* letters normalising reads as Latin ones count: kızım reads kizim */
+	expect_marks("kızım okulda", "kızım");
+	/* vowel signs of Devanagari are letters, kept by normalising */
+	expect_marks("मैं ठीक हूँ", NULL);
+	expect_marks("hôm nay tôi sống vui", "hôm tôi sống");
+	/* decomposed input composes again */
+	expect_marks("gu\xcc\x88n", "gün");
+	/* a reply's quoted fallback is not the message */
+	expect_marks("> sống\n\nok then", NULL);
+	/* invalid bytes are not a word */
+	expect_marks("caf\xc3 ok", NULL);
+}
+
 static void test_word_count(void **state)
 {
 	(void)state;
@@ -278,6 +313,7 @@ int main(void)
 		cmocka_unit_test(test_addresses),
 		cmocka_unit_test(test_after_address),
 		cmocka_unit_test(test_word_count),
+		cmocka_unit_test(test_marks),
 	};
 	return cmocka_run_group_tests_name("text", tests, NULL, NULL);
 }
