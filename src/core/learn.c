@@ -207,53 +207,31 @@ static void add(struct feature_node *v, size_t *nv, unsigned dim, uint64_t h)
 		v[(*nv)++].index = (int)(h & (dim - 1)) + 1;
 }
 
-/* tag_hash: the feature of tag t[0..n) */
-static uint64_t tag_hash(const char *t, size_t n)
+/* list_hash: the feature of item s[0..n) of a caller's list, in the
+ * namespace ns ("t": a tag; "m": a word as written with its accents, not
+ * the word's own feature, so that "gün" (Turkish: day) weighs apart from
+ * the "gun" it folds to) */
+static uint64_t list_hash(const char *ns, const char *s, size_t n)
 {
-	return learn_hash(learn_hash(LEARN_HASH_INIT, "t", 1), t, n);
+	return learn_hash(learn_hash(LEARN_HASH_INIT, ns, 1), s, n);
 }
 
-/* add_tags adds a feature for each space-separated tag of tags (NULL:
- * none), at most LEARN_MAX_TAGS. */
-static void add_tags(struct feature_node *v, size_t *nv, unsigned dim, const char *tags)
+/* add_list adds a feature in namespace ns for each space-separated item of
+ * list (NULL: none), at most max. */
+static void add_list(struct feature_node *v, size_t *nv, unsigned dim, const char *list,
+		     const char *ns, size_t max)
 {
 	size_t k = 0;
 
-	while (tags && *tags && k < LEARN_MAX_TAGS) {
-		size_t n = strcspn(tags, " ");
+	while (list && *list && k < max) {
+		size_t n = strcspn(list, " ");
 
 		if (n) {
-			add(v, nv, dim, tag_hash(tags, n));
+			add(v, nv, dim, list_hash(ns, list, n));
 			k++;
 		}
-		tags += n;
-		tags += strspn(tags, " ");
-	}
-}
-
-/* mark_hash: the feature of a word as written with its accents, m[0..n):
- * not the word's own feature, so that "gün" (Turkish: day) weighs apart
- * from the "gun" it folds to */
-static uint64_t mark_hash(const char *m, size_t n)
-{
-	return learn_hash(learn_hash(LEARN_HASH_INIT, "m", 1), m, n);
-}
-
-/* add_marks adds a feature for each space-separated word of marks (NULL:
- * none), at most LEARN_MAX_WORDS. */
-static void add_marks(struct feature_node *v, size_t *nv, unsigned dim, const char *marks)
-{
-	size_t k = 0;
-
-	while (marks && *marks && k < LEARN_MAX_WORDS) {
-		size_t n = strcspn(marks, " ");
-
-		if (n) {
-			add(v, nv, dim, mark_hash(marks, n));
-			k++;
-		}
-		marks += n;
-		marks += strspn(marks, " ");
+		list += n;
+		list += strspn(list, " ");
 	}
 }
 
@@ -300,8 +278,8 @@ static long features_of(const char *text, size_t len, const char *tags, const ch
 				    learn_hash(learn_hash(LEARN_HASH_INIT, "c", 1), padded + k, g));
 	}
 	free(words);
-	add_tags(v, &nv, dim, tags);
-	add_marks(v, &nv, dim, marks);
+	add_list(v, &nv, dim, tags, "t", LEARN_MAX_TAGS);
+	add_list(v, &nv, dim, marks, "m", LEARN_MAX_WORDS);
 	if (seen) {
 		for (i = 0, o = 0; i < nv; i++) {
 			unsigned x = (unsigned)v[i].index - 1;
@@ -877,6 +855,21 @@ static void consider(struct top_feature *top, const char *fmt, const char *name,
 	top[j].x = x;
 }
 
+/* consider_list considers each space-separated item of list (NULL: none),
+ * its feature in namespace ns weighed by w. */
+static void consider_list(struct top_feature *top, const char *fmt, const char *list,
+			  const char *ns, const int16_t *w, unsigned dim, float scale)
+{
+	while (list && *list) {
+		size_t n = strcspn(list, " ");
+
+		if (n)
+			consider(top, fmt, list, n, w[list_hash(ns, list, n) & (dim - 1)] * scale);
+		list += n;
+		list += strspn(list, " ");
+	}
+}
+
 void learn_explain(const struct learn_model *m, const char *text, size_t len, const char *tags,
 		   const char *marks, int label, char *buf, size_t buflen)
 {
@@ -901,22 +894,8 @@ void learn_explain(const struct learn_model *m, const char *text, size_t len, co
 
 		consider(top, "%.*s", p, strlen(p), w[h & (m->dim - 1)] * scale);
 	}
-	for (p = tags; p && *p;) {
-		size_t n = strcspn(p, " ");
-
-		if (n)
-			consider(top, "{%.*s}", p, n, w[tag_hash(p, n) & (m->dim - 1)] * scale);
-		p += n;
-		p += strspn(p, " ");
-	}
-	for (p = marks; p && *p;) {
-		size_t n = strcspn(p, " ");
-
-		if (n)
-			consider(top, "%.*s", p, n, w[mark_hash(p, n) & (m->dim - 1)] * scale);
-		p += n;
-		p += strspn(p, " ");
-	}
+	consider_list(top, "{%.*s}", tags, "t", w, m->dim, scale);
+	consider_list(top, "%.*s", marks, "m", w, m->dim, scale);
 	for (i = 0; i < EXPLAIN_TOP && top[i].name[0] && o + 1 < buflen; i++) {
 		int n = snprintf(buf + o, buflen - o, "%s%s (%.2f)", i ? ", " : "", top[i].name,
 				 (double)top[i].x);

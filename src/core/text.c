@@ -240,6 +240,39 @@ static size_t fold_punct_space(const char *s, char *out)
 	return o;
 }
 
+/* message_body: the part of raw that is read (its first TEXT_MESSAGE_MAX
+ * bytes, cut at a character boundary), sanitised, without a reply's quoted
+ * fallback or control characters: what both text_normalise and text_marks
+ * start from. NULL when memory ran out. */
+static char *message_body(const char *raw, size_t len)
+{
+	size_t n = len;
+	char *clean;
+
+	if (n > TEXT_MESSAGE_MAX) {
+		n = TEXT_MESSAGE_MAX;
+		/* back off to the start of a character */
+		while (n > 0 && ((unsigned char)raw[n] & 0xC0) == 0x80)
+			n--;
+	}
+	clean = sanitise(raw, n);
+	if (!clean)
+		return NULL;
+	{
+		const char *body = skip_reply_fallback(clean);
+
+		memmove(clean, body, strlen(body) + 1);
+	}
+	strip_controls(clean);
+	return clean;
+}
+
+/* The decomposition both fold_marks and text_marks read marks from:
+ * NFKC-compatible, case folded, default-ignorables gone. */
+#define DECOMPOSE_FOLD                                                                \
+	(UTF8PROC_NULLTERM | UTF8PROC_STABLE | UTF8PROC_COMPAT | UTF8PROC_DECOMPOSE | \
+	 UTF8PROC_CASEFOLD | UTF8PROC_IGNORE)
+
 /* keeps_marks: the scripts whose combining marks are letters, not
  * accents: the vowel signs of Devanagari and the other Brahmic scripts
  * (Bengali to Sinhala), Thai, Lao, Tibetan, Myanmar and Khmer. Stripped
@@ -276,9 +309,7 @@ static utf8proc_ssize_t fold_marks(const char *in, utf8proc_uint8_t **out)
 		return i;
 	}
 	i = 0;
-	r = utf8proc_map((const utf8proc_uint8_t *)in, 0, &dec,
-			 UTF8PROC_NULLTERM | UTF8PROC_STABLE | UTF8PROC_COMPAT |
-				 UTF8PROC_DECOMPOSE | UTF8PROC_CASEFOLD | UTF8PROC_IGNORE);
+	r = utf8proc_map((const utf8proc_uint8_t *)in, 0, &dec, DECOMPOSE_FOLD);
 	if (r < 0)
 		return r;
 	kept = dec; /* marks only ever leave: kept fits in place */
@@ -315,24 +346,11 @@ enum err text_normalise(const char *raw, size_t len, char **out, size_t *out_len
 	utf8proc_uint8_t *mapped = NULL;
 	utf8proc_ssize_t r;
 	enum err e = ERR_NOMEM;
-	size_t n = len;
 
 	*out = NULL;
-	if (n > TEXT_MESSAGE_MAX) {
-		n = TEXT_MESSAGE_MAX;
-		/* back off to the start of a character */
-		while (n > 0 && ((unsigned char)raw[n] & 0xC0) == 0x80)
-			n--;
-	}
-	clean = sanitise(raw, n);
+	clean = message_body(raw, len);
 	if (!clean)
 		goto out;
-	{
-		const char *body = skip_reply_fallback(clean);
-
-		memmove(clean, body, strlen(body) + 1);
-	}
-	strip_controls(clean);
 	r = fold_marks(clean, &mapped);
 	if (r < 0) {
 		e = r == UTF8PROC_ERROR_NOMEM ? ERR_NOMEM : ERR_PARSE;
@@ -415,20 +433,10 @@ enum err text_marks(const char *raw, size_t len, char **out)
 		;
 	if (k == n) /* ASCII: no word has an accent */
 		return ERR_OK;
-	while (n > 0 && n < len && ((unsigned char)raw[n] & 0xC0) == 0x80)
-		n--;
-	clean = sanitise(raw, n);
+	clean = message_body(raw, len);
 	if (!clean)
 		return ERR_NOMEM;
-	{
-		const char *body = skip_reply_fallback(clean);
-
-		memmove(clean, body, strlen(body) + 1);
-	}
-	strip_controls(clean);
-	r = utf8proc_map((const utf8proc_uint8_t *)clean, 0, &dec,
-			 UTF8PROC_NULLTERM | UTF8PROC_STABLE | UTF8PROC_COMPAT |
-				 UTF8PROC_DECOMPOSE | UTF8PROC_CASEFOLD | UTF8PROC_IGNORE);
+	r = utf8proc_map((const utf8proc_uint8_t *)clean, 0, &dec, DECOMPOSE_FOLD);
 	if (r < 0) {
 		e = r == UTF8PROC_ERROR_NOMEM ? ERR_NOMEM : ERR_PARSE;
 		goto out;
