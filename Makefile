@@ -151,7 +151,14 @@ test:
 	@$(MAKE) --no-print-directory -j$(NPROC) test-build
 	@bash tests/run.sh
 
-test-build: build/asan/faqbot $(UNITS) $(FUZZERS) $(DRIVERS)
+test-build: build/asan/faqbot $(UNITS) $(FUZZERS) $(DRIVERS) build/bench/bench_classify
+
+# make bench's classifier loop, built with every test build so that a change
+# of the core's contract cannot leave it behind unbuilt
+build/bench/bench_classify: bench/bench_classify.c $(filter-out build/rel/main.o,$(OBJ))
+	$(say) LD $@
+	$(Q)mkdir -p build/bench
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(PKG_LIBS)
 
 # The suite with the machine loaded: beside stress-ng --cpu (every core),
 # then two copies at once in two copies of the tree (tests/stress.sh). For
@@ -180,7 +187,7 @@ check: faqbot
 score: faqbot
 	@bash scripts/score-all
 
-bench: faqbot
+bench: faqbot build/bench/bench_classify
 	@bash bench/run.sh
 
 lint:

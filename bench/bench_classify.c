@@ -73,14 +73,18 @@ int main(int argc, char **argv)
 	for (long r = 0; r < reps; r++) {
 		for (i = 0; i < n; i++) {
 			struct classify_result res;
-			char *norm;
+			char *norm, *marks;
 			size_t len;
 			double a = now();
 
-			if (text_normalise(msgs[i], strlen(msgs[i]), &norm, &len) != ERR_OK)
+			/* as bot.c reads a message: its normalised text, and the
+			 * words written with accents for the learned stage */
+			if (text_normalise(msgs[i], strlen(msgs[i]), &norm, &len) != ERR_OK ||
+			    text_marks(msgs[i], strlen(msgs[i]), &marks) != ERR_OK)
 				return 1;
-			classify(faq, norm, len, &res);
+			classify(faq, norm, len, marks, &res);
 			free(norm);
+			free(marks);
 			lat[k++] = now() - a;
 		}
 	}

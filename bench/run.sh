@@ -9,11 +9,8 @@ REPS=${BENCH_REPS:-300}
 # bench's own (not the user's), then read back by every run below: what is
 # measured is serving, not building.
 export FAQBOT_CACHE=${FAQBOT_CACHE:-$PWD/build/bench/cache}
+# build/bench/bench_classify: built by the Makefile (make bench, make test-build)
 PKGS="libpcre2-8 jansson yaml-0.1 libutf8proc inih"
-mkdir -p build/bench
-objs=$(ls build/rel/*.o | grep -v '/main.o$')
-cc -O2 -std=c11 -D_POSIX_C_SOURCE=200809L $(find src -type d -printf '-I%p ') -o build/bench/bench_classify \
-	bench/bench_classify.c $objs $(pkg-config --libs $PKGS) -lm -ldl
 
 # classify_vs_baseline TSV REPS: bench_classify, with every stage on (the
 # prefilter, the patterns, the folded view, the learned stage) and with the

@@ -14,7 +14,11 @@
  * its ORs has an atom in it.
  *
  * The promise: a pattern that is not a candidate for a text cannot match
- * that text. The atoms are necessary for a match, never sufficient, so
+ * that text, for any text whose case is folded as text_normalise folds it
+ * (the only texts the classifier scans: the normalised text, the folded
+ * view, blanked copies of them). That is what lets a word in Cyrillic,
+ * Greek or Armenian be an atom: of the case forms a caseless pattern
+ * matches, only the folded one is in such a text. The atoms are necessary for a match, never sufficient, so
  * PCRE2 confirming the candidates gives exactly the answers of PCRE2 trying
  * every pattern. It is a proof, not a guess: a pattern the prefilter rules
  * out never runs, so it cannot hit a PCRE2 limit either, where before it
@@ -83,7 +87,8 @@ enum err prefilter_new(const char *const *src, size_t n, struct prefilter **out,
 		       size_t whylen);
 void prefilter_free(struct prefilter *pf);
 
-/* prefilter_scan finds the candidates for text[0, len) and keeps them in
+/* prefilter_scan finds the candidates for text[0, len) (case folded, see
+ * the promise above) and keeps them in
  * slot (< PREFILTER_SLOTS) until the next scan into it. A scan that fails
  * makes every pattern a candidate in that slot (and is logged). */
 void prefilter_scan(struct prefilter *pf, unsigned slot, const char *text, size_t len);
@@ -114,7 +119,7 @@ void prefilter_version(char *buf, size_t len);
  * diagnostics; needs no Vectorscan. Cut to buflen. ERR_NOMEM only. */
 enum err prefilter_describe(const char *src, char *buf, size_t buflen);
 
-/* prefilter_admits says whether text[0, len) holds what src requires, by a
+/* prefilter_admits says whether text[0, len) (case folded) holds what src requires, by a
  * plain search instead of Vectorscan: 1 where a scan would make src a
  * candidate, 0 where it would not (-1: out of memory). For tests and the
  * fuzz target, which hold the reader to its promise on any pattern. */

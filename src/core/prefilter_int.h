@@ -25,8 +25,8 @@
 #include "prefilter.h"
 
 /* A word boundary inside an atom: a byte no UTF-8 text holds, and never a
- * literal an atom keeps (the reader takes no non-ASCII literal but the
- * Kelvin sign and the long s, see prefilter_read.c's set_char). */
+ * literal an atom keeps (a non-ASCII literal is kept as its UTF-8 bytes,
+ * which never hold 0xff; see prefilter_read.c's set_wide). */
 #define PREFILTER_MARK ((char)0xff)
 
 /* ---- prefilter_atoms.c ------------------------------------------------ */

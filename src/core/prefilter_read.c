@@ -7,6 +7,7 @@
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
+#include <utf8proc.h>
 
 struct reader {
 	const char *p, *end;
@@ -57,6 +58,44 @@ static void skip_utf8(struct reader *rd)
 	rd->p++;
 	while (!at_end(rd) && ((unsigned char)*rd->p & 0xC0) == 0x80)
 		rd->p++;
+}
+
+/* set_wide: the non-ASCII character at rd->p (moved past it) as a literal.
+ * Caseless PCRE2 matches any of the character's case forms; in a text
+ * folded as text_normalise folds it (prefilter.h) only one of them can
+ * stand, the character's case folding, so that is the string looked for.
+ * Where folding gives more than one character (the sharp s, ligatures) or
+ * the Turkish dotted and dotless i (whose case PCRE2 and Unicode's folding
+ * see differently), the character is unknown. */
+static void set_wide(struct reader *rd, struct prefilter_info *i)
+{
+	utf8proc_int32_t cp, fold[4];
+	utf8proc_ssize_t k, n;
+	char *s;
+
+	k = utf8proc_iterate((const utf8proc_uint8_t *)rd->p, rd->end - rd->p, &cp);
+	if (k <= 0) {
+		skip_utf8(rd);
+		prefilter_info_unknown(i);
+		return;
+	}
+	rd->p += k;
+	n = utf8proc_decompose_char(cp, fold, 4, UTF8PROC_CASEFOLD, NULL);
+	if (n != 1 || cp == 0x130 || cp == 0x131 || fold[0] == 0x130 || fold[0] == 0x131) {
+		prefilter_info_unknown(i);
+		return;
+	}
+	if (fold[0] < 0x80) {
+		set_char(rd, i, (int)fold[0]);
+		return;
+	}
+	prefilter_info_unknown(i);
+	s = prefilter_arena_alloc(rd->ar, 5);
+	if (!s)
+		return;
+	s[utf8proc_encode_char(fold[0], (utf8proc_uint8_t *)s)] = '\0';
+	i->exact = 1;
+	prefilter_strset_one(&i->ex, s);
 }
 
 static int hexval(int c)
@@ -369,8 +408,7 @@ static void read_escape(struct reader *rd, struct prefilter_info *out)
 		set_char(rd, out, control_char(d));
 	} else if (d >= 0x80) {
 		rd->p--;
-		skip_utf8(rd);
-		prefilter_info_unknown(out);
+		set_wide(rd, out);
 	} else if (isalnum(d)) {
 		/* back references (\1, \g, \k: whose numbers and octal escapes
 		 * PCRE2 tells apart by counting groups), \Q...\E, and what
@@ -612,8 +650,7 @@ static void read_item(struct reader *rd, struct prefilter_info *out)
 		return;
 	default:
 		if (c >= 0x80) {
-			skip_utf8(rd);
-			prefilter_info_unknown(out);
+			set_wide(rd, out);
 		} else {
 			rd->p++;
 			set_char(rd, out, c);
