@@ -119,13 +119,23 @@ int prefilter_cross(struct prefilter_arena *ar, const struct prefilter_strset *a
 
 /* weight: how much finding str says; below PREFILTER_ATOM_MIN it is found
  * in too many texts to be worth a look ("i", "or" inside any word). Its
- * characters count, and a word boundary at either end. */
+ * characters count, and a word boundary at either end. A Chinese or
+ * Japanese character or a Korean syllable (from U+2E80 on: three bytes
+ * or four, lead byte 0xE2 with 0xBA or above, or any lead byte past it)
+ * counts two: one of thousands, it says what two letters do, and a word
+ * of two of them ("想死", "今夜") is worth a look. */
 static size_t weight(const char *str)
 {
 	size_t n = strlen(str), w = 0, i;
 
-	for (i = 0; i < n; i++)
-		w += str[i] != PREFILTER_MARK && ((unsigned char)str[i] & 0xC0) != 0x80;
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)str[i];
+
+		if (str[i] == PREFILTER_MARK || (c & 0xC0) == 0x80)
+			continue;
+		w += 1 +
+		     (c > 0xE2 || (c == 0xE2 && i + 1 < n && (unsigned char)str[i + 1] >= 0xBA));
+	}
 	if (w == 0)
 		return 0;
 	return w + (str[0] == PREFILTER_MARK) + (n > 1 && str[n - 1] == PREFILTER_MARK);
