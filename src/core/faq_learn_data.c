@@ -14,7 +14,7 @@
 
 /* Changes whenever features, solver or thresholds change meaning: a cached
  * stage of another version is never loaded. */
-#define FAQ_LEARN_VERSION "faq-learn-9"
+#define FAQ_LEARN_VERSION "faq-learn-10"
 
 void faq_learn_samples_release(struct faq_learn_samples *s)
 {

@@ -390,8 +390,28 @@ static int spaced_word(const char *w, size_t n)
 	return 1;
 }
 
+/* leet_run: the one-character words from in[i] that are letters or
+ * symbols read as letters ("s u 1 c 1 d 3"), counted in *run; 1 when they
+ * are three or more, at least half of them letters, and some symbol among
+ * them (a run of letters alone is pass_join's own case) */
+static int leet_run(const char *in, size_t len, size_t i, size_t *run)
+{
+	size_t letters = 0, n = 0;
+
+	while (i < len && (is_letter(in[i]) || leet_letter(in[i])) &&
+	       (i + 1 == len || in[i + 1] == ' ')) {
+		letters += is_letter(in[i]);
+		n++;
+		i += 2;
+	}
+	*run = n;
+	return n >= 3 && letters < n && 2 * letters >= n;
+}
+
 /* pass_join: runs of three or more one-letter words joined ("k i l l"),
- * and letters with separators joined ("d.i.e"). */
+ * letters with separators joined ("d.i.e"), and a run of one-character
+ * words with symbols for some of its letters joined and read
+ * ("s u 1 c 1 d 3" -> "suicide"). */
 static size_t pass_join(const char *in, size_t len, char *out)
 {
 	size_t i = 0, o = 0;
@@ -399,7 +419,18 @@ static size_t pass_join(const char *in, size_t len, char *out)
 	while (i < len) {
 		size_t j = i, run = 0, k;
 
+		if (leet_run(in, len, i, &run)) {
+			for (k = 0; k < run; k++)
+				out[o + k] = in[i + 2 * k];
+			fold_leet(out + o, run);
+			o += run;
+			i = i + 2 * run - 1;
+			if (i > len)
+				i = len;
+			continue;
+		}
 		/* a run of one-letter words from i */
+		run = 0;
 		while (j < len && is_letter(in[j]) && (j + 1 == len || in[j + 1] == ' ')) {
 			run++;
 			j += 2;

@@ -77,6 +77,12 @@ static void test_spaced_and_stretched(void **state)
 	fold("k i l l myself", "kill myself");
 	fold("d.i.e now", "die now");
 	fold("s-e-l-f h-a-r-m", "self harm");
+	/* spaced, with symbols for letters: joined, then read */
+	fold("s u 1 c 1 d 3 on my mind", "suicide on my mind");
+	fold("w4nt to d 1 e", "want to die");
+	/* numbers stay numbers, and a run of mostly symbols is not a word */
+	fold("take 1 2 3 then stop", "take 1 2 3 then stop");
+	fold("a 1 2 3 b", "a 1 2 3 b");
 	fold("i want to diiiiie", "i want to diie");
 	fold("killlll meeee", "kill mee");
 	fold("sooooo tired", "soo tired");
