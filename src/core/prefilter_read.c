@@ -81,7 +81,8 @@ static void set_wide(struct reader *rd, struct prefilter_info *i)
 	}
 	rd->p += k;
 	n = utf8proc_decompose_char(cp, fold, 4, UTF8PROC_CASEFOLD, NULL);
-	if (n != 1 || cp == 0x130 || cp == 0x131 || fold[0] == 0x130 || fold[0] == 0x131) {
+	/* the dotted capital I folds to two characters; the dotless i to itself */
+	if (n != 1 || fold[0] == 0x131) {
 		prefilter_info_unknown(i);
 		return;
 	}

@@ -419,25 +419,22 @@ static size_t pass_join(const char *in, size_t len, char *out)
 	while (i < len) {
 		size_t j = i, run = 0, k;
 
-		if (leet_run(in, len, i, &run)) {
+		int leet = leet_run(in, len, i, &run);
+
+		if (!leet) {
+			/* a run of one-letter words from i */
+			run = 0;
+			while (j < len && is_letter(in[j]) && (j + 1 == len || in[j + 1] == ' ')) {
+				run++;
+				j += 2;
+			}
+		}
+		if (leet || run >= 3) {
 			for (k = 0; k < run; k++)
 				out[o + k] = in[i + 2 * k];
-			fold_leet(out + o, run);
+			if (leet)
+				fold_leet(out + o, run);
 			o += run;
-			i = i + 2 * run - 1;
-			if (i > len)
-				i = len;
-			continue;
-		}
-		/* a run of one-letter words from i */
-		run = 0;
-		while (j < len && is_letter(in[j]) && (j + 1 == len || in[j + 1] == ' ')) {
-			run++;
-			j += 2;
-		}
-		if (run >= 3) {
-			for (k = 0; k < run; k++)
-				out[o++] = in[i + 2 * k];
 			i = i + 2 * run - 1; /* at the space after the run, or len */
 			if (i > len)
 				i = len;
